@@ -1,0 +1,638 @@
+/*
+ * gateway/conn.c - client connections: accept, read and check each request
+ * head, route it (the gateway's own endpoints or the upstream), keep-alive and
+ * pipelining, gateway-made replies, lingering close.
+ *
+ * Owns:     struct ag_conn and struct ag_req (see conn.h).
+ * Entry:    ag_conn_accept(), ag_req_finish(), ag_req_fail(), ag_conn_close().
+ * Not here: the upstream side (gateway/proxy.c), head syntax (gateway/http1.c),
+ *           path rules (policy/path.c).
+ * Spec:     RFC 9112 sections 2-3, 9.3-9.6; SECURITY-BASELINE.md; docs/request-lifecycle.md.
+ */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "path.h"
+#include "proxy.h"
+#include "reply.h"
+#include "worker.h"
+
+#define CONN_LINGER_BYTES (1024 * 1024) /* discard at most this much after an error reply */
+
+static void on_client_io(evutil_socket_t fd, short what, void *arg);
+static void conn_read_head(struct ag_conn *c);
+
+uint64_t ag_now_us(struct ag_worker *w)
+{
+    struct timespec ts;
+
+    (void)w; /* the loop's cached time is too coarse for per-request durations */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Re-arms the client's single inactivity timer with the worker's timeout <t> (or none). */
+static void conn_timeout_set(struct ag_conn *c, int t)
+{
+    ag_io_timeout(&c->io, t < 0 ? NULL : c->w->tmo[t]);
+}
+
+const char *ag_conn_peer_str(const struct ag_conn *c, char *buf, size_t len)
+{
+    if (inet_ntop(c->family, &c->peer, buf, (socklen_t)len) == NULL)
+        snprintf(buf, len, "unknown");
+    return buf;
+}
+
+/* ---------------------------------------------------------------- accept */
+
+void ag_conn_accept(struct ag_worker *w, int fd, const struct sockaddr *sa)
+{
+    struct ag_conn *c = calloc(1, sizeof(*c));
+
+    if (c == NULL) {
+        evutil_closesocket(fd);
+        return;
+    }
+    c->w = w;
+    c->family = sa->sa_family;
+    if (sa->sa_family == AF_INET6)
+        c->peer.v6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+    else
+        c->peer.v4 = ((const struct sockaddr_in *)sa)->sin_addr;
+    if (ag_io_open(&c->io, w->base, fd, on_client_io, c, w->tmo[AG_TMO_HEADER]) < 0) {
+        evutil_closesocket(fd);
+        free(c);
+        return;
+    }
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->n_conns++;
+    /* Bytes may already be waiting; with edge triggering no event would say so. */
+    event_active(&c->io.ev, EV_READ, 0);
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static struct ag_req *req_new(struct ag_conn *c)
+{
+    struct ag_worker *w = c->w;
+    struct ag_req *req = w->free_reqs;
+
+    if (req != NULL) {
+        w->free_reqs = req->next_free;
+        struct evbuffer *keep = req->up_head;
+        memset(req, 0, sizeof(*req));
+        req->up_head = keep;
+    } else {
+        req = calloc(1, sizeof(*req));
+        if (req == NULL)
+            return NULL;
+    }
+    req->c = c;
+    req->gen = ag_gen_ref(w->gen);
+    req->t_start_us = c->head_start_us ? c->head_start_us : ag_now_us(w);
+    c->req = req;
+    return req;
+}
+
+/* Returns <req> to the free list. Its upstream connection must be released already. */
+static void req_free(struct ag_req *req)
+{
+    struct ag_worker *w = req->c->w;
+
+    req->c->req = NULL;
+    ag_gen_unref(req->gen);
+    req->gen = NULL;
+    AG_FREE(req->log_line);
+    if (req->up_head)
+        evbuffer_drain(req->up_head, evbuffer_get_length(req->up_head));
+    req->next_free = w->free_reqs;
+    w->free_reqs = req;
+}
+
+/* Appends one JSON access line for <req> to the worker's log buffer. */
+static void req_log(struct ag_req *req)
+{
+    struct ag_worker *w = req->c->w;
+    uint64_t now = ag_now_us(w);
+    char peer[INET6_ADDRSTRLEN];
+    struct timeval tv;
+    struct tm tm;
+    char when[32];
+
+    if (!req->gen->access_log)
+        return;
+    event_base_gettimeofday_cached(w->base, &tv);
+    gmtime_r(&tv.tv_sec, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    evbuffer_add_printf(w->alog, "{\"time\":\"%s.%03ldZ\",\"client\":\"%s\",%s,\"status\":%d,"
+                        "\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_us\":%llu",
+                        when, (long)tv.tv_usec / 1000,
+                        ag_conn_peer_str(req->c, peer, sizeof(peer)),
+                        req->log_line ? req->log_line : "\"method\":\"-\",\"path\":\"-\"",
+                        req->status, (unsigned long long)req->bytes_in,
+                        (unsigned long long)req->bytes_out,
+                        (unsigned long long)(now - req->t_start_us));
+    if (req->t_up_start_us)
+        evbuffer_add_printf(w->alog, ",\"upstream_us\":%llu",
+                            (unsigned long long)((req->t_up_head_us ? req->t_up_head_us : now) -
+                                                 req->t_up_start_us));
+    evbuffer_add(w->alog, "}\n", 2);
+    if (evbuffer_get_length(w->alog) > 64 * 1024)
+        ag_alog_flush(w->alog);
+}
+
+/* Records method and raw target of <h> for the access log (escaped, bounded). */
+static void req_note_head(struct ag_req *req, const struct ag_http1_head *h)
+{
+    struct evbuffer *b;
+    size_t n;
+
+    if (!req->gen->access_log || (b = evbuffer_new()) == NULL)
+        return;
+    evbuffer_add(b, "\"method\":\"", 10);
+    ag_json_escape(b, h->method.p, h->method.len);
+    evbuffer_add(b, "\",\"path\":\"", 10);
+    ag_json_escape(b, h->target.p, h->target.len < 2048 ? h->target.len : 2048);
+    evbuffer_add(b, "\"", 2);
+    n = evbuffer_get_length(b);
+    req->log_line = malloc(n);
+    if (req->log_line != NULL)
+        evbuffer_remove(b, req->log_line, n);
+    evbuffer_free(b);
+}
+
+void ag_req_finish(struct ag_req *req)
+{
+    struct ag_conn *c = req->c;
+    struct ag_worker *w = c->w;
+    bool close = (req->flags & AG_REQ_F_CLIENT_CLOSE) || w->draining ||
+                 (c->io.flags & AG_IO_F_EOF);
+
+    ag_proxy_release(req);
+    req_log(req);
+    req_free(req);
+    if (close) {
+        ag_conn_close_after_flush(c);
+        return;
+    }
+    c->nreqs++;
+    c->head_start_us = 0;
+    c->flags &= ~AG_CONN_F_RPAUSED;
+    ag_conn_send(c);
+    conn_timeout_set(c, AG_TMO_KEEPALIVE);
+    if (evbuffer_get_length(c->io.in) > 0 || (c->io.flags & AG_IO_F_RREADY))
+        event_active(&c->io.ev, EV_READ, 0); /* a pipelined request may be here already */
+}
+
+void ag_req_fail(struct ag_req *req, int status, const char *detail)
+{
+    struct ag_conn *c = req->c;
+
+    if (!(req->flags & AG_REQ_F_RESP_HEAD)) {
+        struct evbuffer *out = c->io.out;
+        size_t before = evbuffer_get_length(out);
+        ag_reply_error(out, status, detail, NULL,
+                       AG_REPLY_F_CLOSE | ((req->flags & AG_REQ_F_HEAD) ? AG_REPLY_F_NO_BODY : 0));
+        req->bytes_out += evbuffer_get_length(out) - before;
+        req->status = status;
+        req->flags |= AG_REQ_F_RESP_HEAD;
+    }
+    if (status >= 500 || status == 408)
+        ag_log(AG_LOG_WARN, "request failed: %d %s", status, detail ? detail : "");
+    ag_proxy_release(req);
+    req->state = AG_REQ_REPLIED;
+    req_log(req);
+    req_free(req);
+    ag_conn_close_after_flush(c);
+}
+
+/* Answers <req> with a gateway-made response already written to the output. */
+static void req_replied(struct ag_req *req, int status, bool keep_alive)
+{
+    req->status = status;
+    req->flags |= AG_REQ_F_RESP_HEAD | AG_REQ_F_RESP_DONE;
+    if (!keep_alive)
+        req->flags |= AG_REQ_F_CLIENT_CLOSE;
+    req->state = AG_REQ_REPLIED;
+    ag_req_finish(req);
+}
+
+/* A refusal before a request object exists (malformed head): reply, log, close. */
+static void conn_refuse(struct ag_conn *c, int status, const char *detail)
+{
+    struct ag_req *req = req_new(c);
+
+    if (req == NULL) {
+        ag_conn_close_after_flush(c);
+        return;
+    }
+    ag_log(AG_LOG_INFO, "refused request: %d %s", status, detail ? detail : "");
+    ag_req_fail(req, status, detail);
+}
+
+/* ---------------------------------------------------------------- the gateway's own endpoints */
+
+/*
+ * Serves <path> under auth-prefix: writes the whole response and returns its
+ * status; the caller finishes the request. Only what the gateway implements
+ * answers; every other path under the prefix is a 404 and never reaches the
+ * upstream. <keep>: the connection stays open afterwards.
+ */
+static int conn_endpoint(struct ag_req *req, const struct ag_http1_head *h,
+                         const struct ag_http1_info *info, struct ag_str path, bool keep)
+{
+    const struct ag_config *cfg = req->gen->cfg;
+    struct evbuffer *out = req->c->io.out;
+    struct ag_str rest = {path.p + strlen(cfg->auth_prefix), path.len - strlen(cfg->auth_prefix)};
+    unsigned rflags = (keep ? 0 : AG_REPLY_F_CLOSE) |
+                      ((req->flags & AG_REQ_F_KEEPALIVE_10) ? AG_REPLY_F_KEEPALIVE : 0) |
+                      ((req->flags & AG_REQ_F_HEAD) ? AG_REPLY_F_NO_BODY : 0);
+
+    if (rest.len == 7 && memcmp(rest.p, "/health", 7) == 0) {
+        if (!ag_str_ieq(h->method, "GET") && !ag_str_ieq(h->method, "HEAD")) {
+            ag_reply_error(out, 405, NULL, "Allow: GET, HEAD\r\n", rflags);
+            return 405;
+        }
+        static const char ok[] = "{\"status\":\"ok\"}";
+        ag_reply_json(out, 200, ok, sizeof(ok) - 1, NULL, rflags);
+        return 200;
+    }
+    ag_reply_error(out, 404, NULL, NULL, rflags);
+    return 404;
+}
+
+/* ---------------------------------------------------------------- one request head */
+
+/*
+ * Turns the checked head <h> (<headlen> bytes at the front of the input) into a
+ * request: framing, target form, normalised path, routing. Ends in exactly one
+ * of ag_req_fail(), an endpoint reply, or ag_proxy_start().
+ */
+static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t headlen)
+{
+    struct ag_worker *w = c->w;
+    struct evbuffer *in = c->io.in;
+    struct ag_http1_info info;
+    struct ag_str authority, rest, path, query = {NULL, 0};
+    enum ag_target_form form;
+    enum ag_path_status st;
+    struct ag_req *req = req_new(c);
+    const struct ag_config *cfg;
+
+    if (req == NULL) {
+        ag_conn_close_after_flush(c);
+        return;
+    }
+    cfg = req->gen->cfg;
+    req->bytes_in = headlen;
+    req_note_head(req, h);
+    if (ag_http1_request_info(h, &info) < 0) {
+        ag_req_fail(req, info.status, info.error);
+        return;
+    }
+    if (h->minor == 0)
+        req->flags |= AG_REQ_F_CLIENT_10 |
+                      ((info.flags & AG_HTTP1_F_CLOSE) ? 0 : AG_REQ_F_KEEPALIVE_10);
+    if (info.flags & AG_HTTP1_F_CLOSE)
+        req->flags |= AG_REQ_F_CLIENT_CLOSE;
+    if (info.flags & AG_HTTP1_F_HEAD)
+        req->flags |= AG_REQ_F_HEAD;
+    if (info.flags & AG_HTTP1_F_WEBSOCKET)
+        req->flags |= AG_REQ_F_WEBSOCKET;
+
+    /* What was authorised is what is forwarded: one normalisation for both. */
+    st = ag_path_split_target(h->target, &form, &authority, &rest);
+    if (st != AG_PATH_OK) {
+        ag_req_fail(req, 400, ag_path_status_str(st));
+        return;
+    }
+    if (form == AG_TARGET_ASTERISK) {
+        if (!ag_str_ieq(h->method, "OPTIONS")) {
+            ag_req_fail(req, 400, ag_path_status_str(AG_PATH_BAD_FORM));
+            return;
+        }
+        path = AG_LIT("*");
+    } else {
+        if (form == AG_TARGET_ABSOLUTE &&
+            (authority.len != info.host.len ||
+             strncasecmp(authority.p, info.host.p, authority.len) != 0)) {
+            ag_req_fail(req, 400, ag_path_status_str(AG_PATH_AUTHORITY));
+            return;
+        }
+        if (rest.len == 0 || rest.p[0] == '?') {
+            path = AG_LIT("/");
+            if (rest.len > 0)
+                query = (struct ag_str){rest.p + 1, rest.len - 1};
+        } else {
+            size_t n = 0;
+            st = ag_path_normalize(rest, req->gen->path_flags, w->scratch_path,
+                                   w->scratch_path_cap, &n, &query);
+            if (st != AG_PATH_OK) {
+                ag_req_fail(req, 400, ag_path_status_str(st));
+                return;
+            }
+            path = (struct ag_str){w->scratch_path, n};
+        }
+    }
+    if (w->draining) {
+        ag_req_fail(req, 503, "shutting down");
+        return;
+    }
+    size_t plen = strlen(cfg->auth_prefix);
+    if (path.len >= plen && memcmp(path.p, cfg->auth_prefix, plen) == 0 &&
+        (path.len == plen || path.p[plen] == '/')) {
+        /* A body we do not read is never parsed as the next request: close after. */
+        bool keep = info.body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
+        size_t before = evbuffer_get_length(c->io.out);
+        int status = conn_endpoint(req, h, &info, path, keep);
+        req->bytes_out += evbuffer_get_length(c->io.out) - before;
+        evbuffer_drain(in, headlen);
+        req_replied(req, status, keep);
+        return;
+    }
+    if (info.body == AG_BODY_LENGTH && cfg->max_body_size && info.length > cfg->max_body_size) {
+        ag_req_fail(req, 413, "request body too large");
+        return;
+    }
+    if (ag_proxy_start(req, h, &info, path, query) < 0)
+        return;
+    evbuffer_drain(in, headlen);
+    ag_proxy_on_client_input(req);
+}
+
+/*
+ * Reads and handles the next request head from the input, if it is complete.
+ * Returns 1 when another head may follow at once (a request answered by the
+ * gateway itself), 0 otherwise.
+ */
+static int conn_read_one(struct ag_conn *c)
+{
+    struct ag_worker *w = c->w;
+    const struct ag_config *cfg = w->gen->cfg;
+    struct evbuffer *in = c->io.in;
+    size_t len = evbuffer_get_length(in), avail;
+    struct ag_http1_head h;
+    unsigned char *p;
+    int n;
+
+    if (len == 0)
+        return 0;
+    avail = len < cfg->max_header_size ? len : cfg->max_header_size;
+    p = evbuffer_pullup(in, (ev_ssize_t)avail);
+    memset(&h, 0, sizeof(h));
+    h.hdrs = w->scratch_hdrs;
+    h.max_hdrs = cfg->max_headers;
+    n = ag_http1_parse_request((const char *)p, avail, cfg->max_header_size, &h);
+    if (n == AG_AGAIN) {
+        uint64_t now = ag_now_us(w);
+        if (!(c->flags & AG_CONN_F_IN_HEAD)) {
+            c->flags |= AG_CONN_F_IN_HEAD;
+            c->head_start_us = now;
+            conn_timeout_set(c, AG_TMO_HEADER);
+        } else if (now - c->head_start_us > (uint64_t)(cfg->client_header_timeout * 1e6)) {
+            c->flags &= ~AG_CONN_F_IN_HEAD;
+            conn_refuse(c, 408, "request head took too long");
+        }
+        return 0;
+    }
+    c->flags &= ~AG_CONN_F_IN_HEAD;
+    if (n == AG_ETOOBIG) {
+        conn_refuse(c, 431, h.error);
+        return 0;
+    }
+    if (n < 0) {
+        conn_refuse(c, 400, h.error);
+        return 0;
+    }
+    if (c->head_start_us == 0)
+        c->head_start_us = ag_now_us(w);
+    conn_handle(c, &h, (size_t)n);
+    return 1;
+}
+
+/*
+ * Handles buffered request heads one after another. Pipelined requests the
+ * gateway answers itself are served in a loop here, not by recursion through
+ * ag_req_finish(); none of the paths below frees <c> synchronously.
+ */
+static void conn_read_head(struct ag_conn *c)
+{
+    if (c->flags & AG_CONN_F_READING)
+        return;
+    c->flags |= AG_CONN_F_READING;
+    while (c->req == NULL && !(c->flags & AG_CONN_F_CLOSING) && conn_read_one(c))
+        ;
+    c->flags &= ~AG_CONN_F_READING;
+}
+
+/* ---------------------------------------------------------------- closing */
+
+void ag_conn_close(struct ag_conn *c)
+{
+    struct ag_worker *w = c->w;
+
+    if (c->req != NULL) {
+        ag_proxy_release(c->req);
+        req_free(c->req);
+    }
+    ag_io_close(&c->io);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+    ag_worker_conn_gone(w);
+}
+
+/*
+ * Output drained after a final reply: half-close, then read and discard what the
+ * client still sends for a short while, so that our reply is not destroyed by the
+ * RST that closing a socket with unread input causes (nginx's lingering close).
+ * Returns -1 when <c> was freed.
+ */
+static int conn_linger(struct ag_conn *c)
+{
+    if ((c->io.flags & AG_IO_F_EOF) || shutdown(c->io.fd, SHUT_WR) < 0) {
+        ag_conn_close(c);
+        return -1;
+    }
+    c->flags = (c->flags & ~AG_CONN_F_CLOSING) | AG_CONN_F_LINGER;
+    c->linger_bytes = 0;
+    evbuffer_drain(c->io.in, evbuffer_get_length(c->io.in));
+    conn_timeout_set(c, AG_TMO_LINGER);
+    event_active(&c->io.ev, EV_READ, 0);
+    return 0;
+}
+
+void ag_conn_close_after_flush(struct ag_conn *c)
+{
+    c->flags |= AG_CONN_F_CLOSING;
+    conn_timeout_set(c, AG_TMO_CLIENT);
+    /* Never free synchronously: callers may still hold <c>. The write pass decides. */
+    event_active(&c->io.ev, EV_WRITE, 0);
+}
+
+void ag_conn_send(struct ag_conn *c)
+{
+    if (c->flags & AG_CONN_F_DEAD)
+        return;
+    if (ag_io_flush(&c->io) == AG_EIO) {
+        c->flags |= AG_CONN_F_DEAD;
+        event_active(&c->io.ev, EV_WRITE, 0);
+    }
+}
+
+void ag_conn_pause(struct ag_conn *c)
+{
+    c->flags |= AG_CONN_F_RPAUSED;
+}
+
+void ag_conn_resume(struct ag_conn *c)
+{
+    if (!(c->flags & AG_CONN_F_RPAUSED))
+        return;
+    c->flags &= ~AG_CONN_F_RPAUSED;
+    event_active(&c->io.ev, EV_READ, 0);
+}
+
+/* ---------------------------------------------------------------- client events */
+
+/* How much client input to buffer in the current state. */
+static size_t conn_read_limit(const struct ag_conn *c)
+{
+    const struct ag_req *req = c->req;
+
+    if (req == NULL)
+        return c->w->gen->cfg->max_header_size + 1;
+    if (req->state == AG_REQ_UPSTREAM && (req->flags & AG_REQ_F_BODY_DONE))
+        return c->w->gen->cfg->max_header_size; /* pipelined: waits for its turn */
+    return AG_IO_HIGH_WM;
+}
+
+/* The client closed its sending side. Returns -1 when <c> was freed. */
+static int conn_on_eof(struct ag_conn *c)
+{
+    struct ag_req *req = c->req;
+
+    if (req == NULL) {
+        ag_conn_close(c); /* idle, or a head cut short */
+        return -1;
+    }
+    if (req->state == AG_REQ_TUNNEL) {
+        ag_proxy_on_client_eof(req); /* flush to the upstream, then close */
+        return 0;
+    }
+    if (req->state == AG_REQ_UPSTREAM && !(req->flags & AG_REQ_F_BODY_DONE)) {
+        ag_conn_close(c); /* aborted mid-body: nothing more can be forwarded */
+        return -1;
+    }
+    /* Half-close after a complete request: the response is still delivered. */
+    req->flags |= AG_REQ_F_CLIENT_CLOSE;
+    return 0;
+}
+
+/* Reads what the client sent and feeds it to the state machine. Returns -1 if <c> was freed. */
+static int conn_readable(struct ag_conn *c)
+{
+    for (;;) {
+        int r;
+
+        if (c->flags & AG_CONN_F_LINGER) {
+            r = ag_io_read(&c->io, 65536);
+            c->linger_bytes += evbuffer_get_length(c->io.in);
+            evbuffer_drain(c->io.in, evbuffer_get_length(c->io.in));
+            if (r < 0 || (c->io.flags & AG_IO_F_EOF) || c->linger_bytes > CONN_LINGER_BYTES) {
+                ag_conn_close(c);
+                return -1;
+            }
+            if (!(c->io.flags & AG_IO_F_RREADY))
+                return 0;
+            continue;
+        }
+        if (c->flags & (AG_CONN_F_CLOSING | AG_CONN_F_RPAUSED | AG_CONN_F_DEAD))
+            return 0; /* the bytes wait in the kernel; RREADY remembers them */
+        if (c->io.flags & AG_IO_F_EOF)
+            return conn_on_eof(c);
+        r = ag_io_read(&c->io, conn_read_limit(c));
+        if (r < 0) {
+            ag_conn_close(c);
+            return -1;
+        }
+        if (c->req == NULL)
+            conn_read_head(c);
+        else if (c->req->state == AG_REQ_UPSTREAM || c->req->state == AG_REQ_TUNNEL)
+            ag_proxy_on_client_input(c->req);
+        if (c->io.flags & AG_IO_F_EOF)
+            return conn_on_eof(c);
+        if (!(c->io.flags & AG_IO_F_RREADY) || r == 0)
+            return 0;
+    }
+}
+
+static void conn_on_timeout(struct ag_conn *c)
+{
+    struct ag_req *req = c->req;
+
+    if (c->flags & (AG_CONN_F_CLOSING | AG_CONN_F_LINGER)) {
+        ag_conn_close(c);
+        return;
+    }
+    if (req == NULL) {
+        if (c->flags & AG_CONN_F_IN_HEAD)
+            conn_refuse(c, 408, "request head took too long");
+        else
+            ag_conn_close(c); /* keep-alive idle */
+        return;
+    }
+    if (req->state == AG_REQ_UPSTREAM && !(req->flags & AG_REQ_F_BODY_DONE)) {
+        ag_req_fail(req, 408, "request body too slow");
+        return;
+    }
+    ag_conn_close(c); /* a client that stopped reading, or an idle tunnel */
+}
+
+static void on_client_io(evutil_socket_t fd, short what, void *arg)
+{
+    struct ag_conn *c = arg;
+
+    if (c->flags & AG_CONN_F_DEAD) {
+        ag_conn_close(c);
+        return;
+    }
+    if (what & EV_TIMEOUT) {
+        conn_on_timeout(c);
+        return;
+    }
+    if (what & EV_WRITE) {
+        int r = ag_io_flush(&c->io);
+        if (r == AG_EIO) {
+            ag_conn_close(c);
+            return;
+        }
+        if (c->flags & AG_CONN_F_CLOSING) {
+            if (r == 0)
+                conn_linger(c);
+            return;
+        }
+        if (c->req != NULL && ag_io_pending(&c->io) <= AG_IO_LOW_WM)
+            ag_proxy_on_client_drained(c->req);
+    }
+    if ((what & EV_READ) || (c->io.flags & AG_IO_F_RREADY))
+        conn_readable(c);
+}

@@ -1,0 +1,38 @@
+/*
+ * gateway/log.h - the error log (stderr, one line per event) and the access log
+ * (one JSON line per request, written by a logger thread so no worker blocks on
+ * file I/O).
+ *
+ * Owns:     the logger thread, its output file, the per-worker line buffers.
+ * Entry:    ag_log(), ag_alog_open(), ag_alog_buf_new(), ag_alog_flush(), ag_alog_close().
+ * Not here: what goes into an access line (gateway/conn.c builds it).
+ */
+#ifndef AG_GATEWAY_LOG_H
+#define AG_GATEWAY_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct evbuffer;
+
+enum ag_log_level { AG_LOG_DEBUG = 0, AG_LOG_INFO = 1, AG_LOG_WARN = 2, AG_LOG_ERROR = 3 };
+
+/** Writes "TIME LEVEL message\n" to stderr in one write(2); thread safe. */
+void ag_log(enum ag_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** Starts the logger thread writing to <dest> ("stderr", "off" or a path); 0 or AG_EIO. */
+int ag_alog_open(const char *dest);
+
+/** Points the logger at <dest> (re-opening a path, e.g. after logrotate); 0 or AG_EIO. */
+int ag_alog_reopen(const char *dest);
+
+/** Hands the complete lines in <buf> to the logger thread (moves them; <buf> is left empty). */
+void ag_alog_flush(struct evbuffer *buf);
+
+/** Flushes what is queued, stops the thread, closes the file. */
+void ag_alog_close(void);
+
+/** Appends <s,len> to <buf> as the inside of a JSON string (quotes, controls, non-ASCII escaped). */
+void ag_json_escape(struct evbuffer *buf, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,198 @@
+/*
+ * gateway/main.c - the authgate command line: serve, check, keygen, init.
+ *
+ * Owns:     nothing past the command it runs.
+ * Entry:    main().
+ * Not here: the server itself (gateway/server.c), config rules (policy/config.c).
+ * Spec:     CONTRACT.md sections 1 and 2 (commands and exit statuses).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "config.h"
+#include "server.h"
+
+#define EXIT_USAGE 2
+
+static const char usage[] =
+    "usage: authgate [command] [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve --config FILE   run the gateway in the foreground (the default command)\n"
+    "  check --config FILE   validate a config; exit 0, or 2 with one line per problem\n"
+    "  keygen                print a fresh HS256 secret (32 random bytes, base64url)\n"
+    "  init [--dir DIR]      write authgate.json and .env with fresh secrets (mode 0600)\n"
+    "\n"
+    "options:\n"
+    "  --version             print the version\n"
+    "  --help                print this help\n"
+    "\n"
+    "signals: SIGHUP reloads the config; SIGTERM and SIGINT drain and exit.\n"
+    "docs: README.md and docs/ in the source tree.\n";
+
+/* Finds "--NAME VALUE" or "--NAME=VALUE" in argv[from..]; NULL if absent. Sets *bad on junk. */
+static const char *opt_value(int argc, char **argv, int from, const char *name, int *bad)
+{
+    size_t n = strlen(name);
+    const char *v = NULL;
+
+    for (int i = from; i < argc; i++) {
+        if (strncmp(argv[i], name, n) == 0 && argv[i][n] == '=') {
+            v = argv[i] + n + 1;
+        } else if (strcmp(argv[i], name) == 0 && i + 1 < argc) {
+            v = argv[++i];
+        } else {
+            *bad = 1;
+            fprintf(stderr, "authgate: unexpected argument '%s'\n", argv[i]);
+        }
+    }
+    return v;
+}
+
+static int secret_b64(char *out, size_t outlen)
+{
+    unsigned char key[32];
+
+    randombytes_buf(key, sizeof(key));
+    sodium_bin2base64(out, outlen, key, sizeof(key), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(key, sizeof(key));
+    return 0;
+}
+
+static int cmd_check(const char *path)
+{
+    struct ag_gen *g;
+    struct ag_err err = {0};
+
+    g = ag_gen_load(path, 0, &err);
+    if (g == NULL) {
+        for (int i = 0; i < err.n && i < AG_ERR_MAX; i++)
+            fprintf(stderr, "%s\n", err.line[i]);
+        if (err.n > AG_ERR_MAX)
+            fprintf(stderr, "%s: ... and %d more problems\n", path, err.n - AG_ERR_MAX);
+        return EXIT_USAGE;
+    }
+    printf("%s: ok\n", path);
+    ag_gen_unref(g);
+    return 0;
+}
+
+static int cmd_keygen(void)
+{
+    char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+
+    secret_b64(b64, sizeof(b64));
+    printf("%s\n", b64);
+    return 0;
+}
+
+/* Creates <path> with mode 0600, refusing to overwrite; writes <text>. */
+static int write_new(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    size_t len = strlen(text);
+
+    if (fd < 0) {
+        fprintf(stderr, "authgate init: %s: %s%s\n", path, strerror(errno),
+                errno == EEXIST ? " (refusing to overwrite)" : "");
+        return -1;
+    }
+    if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0 || close(fd) < 0) {
+        fprintf(stderr, "authgate init: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_init(const char *dir)
+{
+    char key[64], master[64], cfg_path[4096], env_path[4096], text[2048];
+    struct stat st;
+
+    snprintf(cfg_path, sizeof(cfg_path), "%s/authgate.json", dir);
+    snprintf(env_path, sizeof(env_path), "%s/.env", dir);
+    if (stat(cfg_path, &st) == 0 || stat(env_path, &st) == 0) {
+        fprintf(stderr, "authgate init: %s already exists (refusing to overwrite)\n",
+                stat(cfg_path, &st) == 0 ? cfg_path : env_path);
+        return 1;
+    }
+    secret_b64(key, sizeof(key));
+    secret_b64(master, sizeof(master));
+    snprintf(text, sizeof(text),
+             "{\n"
+             "  \"app-name\": \"authgate\",\n"
+             "  \"listen\": \"127.0.0.1:8080\",\n"
+             "  \"upstream\": \"http://127.0.0.1:8081\",\n"
+             "  \"redis\": \"redis://127.0.0.1:6379/0\",\n"
+             "  \"cryptography-key\": \"%s\",\n"
+             "  \"master-token\": \"%s\",\n"
+             "  \"master-token-paths\": [],\n"
+             "  \"access-token-paths\": [],\n"
+             "  \"headers\": {}\n"
+             "}\n",
+             key, master);
+    if (write_new(cfg_path, text) < 0)
+        return 1;
+    snprintf(text, sizeof(text), "CRYPTOGRAPHY_KEY=%s\nMASTER_TOKEN=%s\n", key, master);
+    if (write_new(env_path, text) < 0)
+        return 1;
+    sodium_memzero(text, sizeof(text));
+    printf("wrote %s and %s (mode 0600)\n", cfg_path, env_path);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = "serve", *config;
+    int first = 1, bad = 0;
+
+    if (sodium_init() < 0) {
+        fprintf(stderr, "authgate: libsodium failed to initialise\n");
+        return 1;
+    }
+    if (argc > 1 && argv[1][0] != '-') {
+        cmd = argv[1];
+        first = 2;
+    }
+    if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)) {
+        printf("authgate %s\n", AG_VERSION);
+        return 0;
+    }
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+                     strcmp(argv[1], "help") == 0)) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "keygen") == 0) {
+        if (argc > first) {
+            fputs(usage, stderr);
+            return EXIT_USAGE;
+        }
+        return cmd_keygen();
+    }
+    if (strcmp(cmd, "init") == 0) {
+        const char *dir = opt_value(argc, argv, first, "--dir", &bad);
+        if (bad)
+            return EXIT_USAGE;
+        return cmd_init(dir ? dir : ".");
+    }
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0) {
+        fprintf(stderr, "authgate: unknown command '%s'\n\n%s", cmd, usage);
+        return EXIT_USAGE;
+    }
+    config = opt_value(argc, argv, first, "--config", &bad);
+    if (bad || config == NULL) {
+        if (config == NULL)
+            fprintf(stderr, "authgate %s: --config FILE is required\n", cmd);
+        return EXIT_USAGE;
+    }
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(config);
+    return ag_server_run(config);
+}

@@ -1,0 +1,274 @@
+/*
+ * gateway/server.c - the process: loads configuration generations, starts the
+ * workers, and runs the main thread's event loop for signals: SIGHUP reloads
+ * (a broken config is refused and the old one kept), SIGTERM/SIGINT drain and exit.
+ *
+ * Owns:     the current generation, the worker array, the main event_base.
+ * Entry:    ag_server_run(), ag_gen_load(), ag_gen_ref(), ag_gen_unref().
+ * Not here: the CLI (gateway/main.c), per-connection work (gateway/conn.c).
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "path.h"
+#include "worker.h"
+
+#define SERVER_MAX_CONFIG (1024 * 1024)
+
+static atomic_uint gen_ids;
+
+/* Reads the whole file <path> (at most SERVER_MAX_CONFIG bytes). NULL with <err> set. */
+static char *read_file(const char *path, size_t *len, struct ag_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n;
+
+    if (f == NULL) {
+        ag_err_add(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    buf = malloc(SERVER_MAX_CONFIG + 1);
+    if (buf == NULL) {
+        fclose(f);
+        ag_err_add(err, "%s: out of memory", path);
+        return NULL;
+    }
+    n = fread(buf, 1, SERVER_MAX_CONFIG + 1, f);
+    if (ferror(f) || n > SERVER_MAX_CONFIG) {
+        ag_err_add(err, "%s: %s", path, ferror(f) ? strerror(errno) : "larger than 1 MiB");
+        AG_FREE(buf);
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+struct ag_gen *ag_gen_ref(struct ag_gen *g)
+{
+    atomic_fetch_add(&g->_refs, 1);
+    return g;
+}
+
+void ag_gen_unref(struct ag_gen *g)
+{
+    if (g == NULL || atomic_fetch_sub(&g->_refs, 1) != 1)
+        return;
+    ag_config_unref(g->cfg);
+    free(g->extra_headers);
+    free(g);
+}
+
+struct ag_gen *ag_gen_load(const char *path, unsigned cfg_flags, struct ag_err *err)
+{
+    struct ag_config_env env = {getenv("MASTER_TOKEN"), getenv("CRYPTOGRAPHY_KEY")};
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    struct ag_gen *g = NULL;
+    struct ag_config *cfg;
+    size_t len = 0, n = 0;
+    char *text;
+    int rc;
+
+    text = read_file(path, &len, err);
+    if (text == NULL)
+        return NULL;
+    cfg = ag_config_parse(text, len, path, &env, cfg_flags, err);
+    free(text);
+    if (cfg == NULL)
+        return NULL;
+    rc = getaddrinfo(cfg->upstream_host, cfg->upstream_port, &hints, &res);
+    if (rc != 0) {
+        ag_err_add(err, "%s: upstream: cannot resolve %s: %s", path, cfg->upstream_host,
+                   gai_strerror(rc));
+        ag_config_unref(cfg);
+        return NULL;
+    }
+    g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        goto oom;
+    atomic_init(&g->_refs, 1);
+    g->cfg = cfg;
+    memcpy(&g->up_addr, res->ai_addr, res->ai_addrlen);
+    g->up_addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    res = NULL;
+    for (size_t i = 0; i < cfg->n_headers; i++)
+        n += strlen(cfg->headers[i].name) + strlen(cfg->headers[i].value) + 4;
+    g->extra_headers = malloc(n + 1);
+    if (g->extra_headers == NULL)
+        goto oom;
+    g->extra_headers[0] = '\0';
+    for (size_t i = 0; i < cfg->n_headers; i++)
+        g->extra_headers_len += (size_t)sprintf(g->extra_headers + g->extra_headers_len,
+                                                "%s: %s\r\n", cfg->headers[i].name,
+                                                cfg->headers[i].value);
+    g->access_log = strcmp(cfg->access_log, "off") != 0;
+    g->path_flags = cfg->allow_path_semicolon ? AG_PATH_F_ALLOW_SEMICOLON : 0;
+    g->id = atomic_fetch_add(&gen_ids, 1) + 1;
+    return g;
+oom:
+    if (res)
+        freeaddrinfo(res);
+    if (g)
+        g->cfg = NULL;
+    free(g);
+    ag_config_unref(cfg);
+    ag_err_add(err, "%s: out of memory", path);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- running */
+
+static struct {
+    const char *path;
+    struct ag_gen *gen;
+    struct ag_worker **workers;
+    size_t n_workers;
+    struct event_base *base;
+} srv;
+
+static void server_reload(void)
+{
+    struct ag_err err = {0};
+    struct ag_gen *g = ag_gen_load(srv.path, 0, &err);
+    const struct ag_config *old = srv.gen->cfg;
+
+    if (g == NULL) {
+        for (int i = 0; i < err.n && i < AG_ERR_MAX; i++)
+            ag_log(AG_LOG_ERROR, "reload refused, keeping the running configuration: %s",
+                   err.line[i]);
+        return;
+    }
+    if (g->cfg->n_listen != old->n_listen || g->cfg->workers != old->workers)
+        ag_log(AG_LOG_WARN, "reload: 'listen' and 'workers' changes take effect on restart");
+    for (size_t i = 0; i < srv.n_workers; i++)
+        ag_worker_post_gen(srv.workers[i], ag_gen_ref(g));
+    if (strcmp(g->cfg->access_log, old->access_log) != 0 || strcmp(old->access_log, "stderr"))
+        ag_alog_reopen(g->cfg->access_log);
+    ag_gen_unref(srv.gen);
+    srv.gen = g;
+    ag_log(AG_LOG_INFO, "configuration reloaded from %s (generation %u)", srv.path, g->id);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    if (sig == SIGHUP) {
+        server_reload();
+        return;
+    }
+    ag_log(AG_LOG_INFO, "%s: draining connections and stopping",
+           sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    for (size_t i = 0; i < srv.n_workers; i++)
+        ag_worker_post_stop(srv.workers[i]);
+    event_base_loopbreak(srv.base);
+}
+
+/* Raises the soft descriptor limit to the hard one: every connection costs one or two. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int ag_server_run(const char *path)
+{
+    struct ag_err err = {0};
+    struct event *sigs[3] = {NULL, NULL, NULL};
+    const int signums[3] = {SIGHUP, SIGTERM, SIGINT};
+    sigset_t block, old;
+    size_t n;
+    int status = 1;
+
+    srv.path = path;
+    srv.gen = ag_gen_load(path, 0, &err);
+    if (srv.gen == NULL) {
+        for (int i = 0; i < err.n && i < AG_ERR_MAX; i++)
+            fprintf(stderr, "%s\n", err.line[i]);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
+    if (ag_alog_open(srv.gen->cfg->access_log) < 0) {
+        fprintf(stderr, "%s: access-log: cannot open %s: %s\n", path, srv.gen->cfg->access_log,
+                strerror(errno));
+        ag_gen_unref(srv.gen);
+        return 1;
+    }
+    n = srv.gen->cfg->workers > 0 ? (size_t)srv.gen->cfg->workers
+                                  : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    srv.workers = calloc(n, sizeof(*srv.workers));
+    srv.base = event_base_new();
+    if (srv.workers == NULL || srv.base == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        srv.workers[i] = ag_worker_new((unsigned)i, srv.gen, &err);
+        if (srv.workers[i] == NULL) {
+            for (int j = 0; j < err.n && j < AG_ERR_MAX; j++)
+                ag_log(AG_LOG_ERROR, "%s", err.line[j]);
+            goto out;
+        }
+        srv.n_workers = i + 1;
+    }
+    /* Workers inherit a mask without our signals: only the main thread handles them. */
+    sigemptyset(&block);
+    for (int i = 0; i < 3; i++)
+        sigaddset(&block, signums[i]);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    for (size_t i = 0; i < n; i++) {
+        if (ag_worker_start(srv.workers[i]) < 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            ag_log(AG_LOG_ERROR, "cannot start worker %zu", i);
+            for (size_t j = 0; j < i; j++) {
+                ag_worker_post_stop(srv.workers[j]);
+                ag_worker_join(srv.workers[j]);
+            }
+            goto out;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    for (int i = 0; i < 3; i++) {
+        sigs[i] = evsignal_new(srv.base, signums[i], on_signal, NULL);
+        if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) < 0)
+            ag_log(AG_LOG_ERROR, "cannot watch signal %d", signums[i]);
+    }
+    for (size_t i = 0; i < srv.gen->cfg->n_listen; i++)
+        ag_log(AG_LOG_INFO, "listening on %s:%s, upstream %s, %zu workers",
+               srv.gen->cfg->listen[i].host, srv.gen->cfg->listen[i].port,
+               srv.gen->cfg->upstream_hostport, n);
+    event_base_dispatch(srv.base);
+    for (size_t i = 0; i < srv.n_workers; i++)
+        ag_worker_join(srv.workers[i]);
+    ag_log(AG_LOG_INFO, "stopped");
+    status = 0;
+out:
+    for (int i = 0; i < 3; i++)
+        if (sigs[i])
+            event_free(sigs[i]);
+    for (size_t i = 0; i < srv.n_workers; i++)
+        ag_worker_free(srv.workers[i]);
+    AG_FREE(srv.workers);
+    if (srv.base)
+        event_base_free(srv.base);
+    ag_alog_close();
+    ag_gen_unref(srv.gen);
+    srv.gen = NULL;
+    return status;
+}

@@ -1,0 +1,117 @@
+/*
+ * gateway/upstream.c - upstream connections: connect, and the per-worker LIFO
+ * pool of idle keep-alive connections (the most recently used one is reused,
+ * so the others age out and the pool shrinks by itself when load drops).
+ *
+ * Owns:     idle struct ag_uconn objects (w->idle); a busy one belongs to its request.
+ * Entry:    ag_upstream_get(), ag_upstream_put(), ag_upstream_free(), ag_upstream_flush().
+ * Not here: the bytes exchanged (gateway/proxy.c).
+ *
+ * A connection keeps one event callback for its whole life (on_upstream_io), so
+ * moving between a request and the pool never touches epoll.
+ */
+#include "upstream.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "proxy.h"
+#include "worker.h"
+
+static void pool_unlink(struct ag_uconn *u)
+{
+    struct ag_worker *w = u->w;
+
+    if (u->prev)
+        u->prev->next = u->next;
+    else
+        w->idle = u->next;
+    if (u->next)
+        u->next->prev = u->prev;
+    u->prev = u->next = NULL;
+    w->n_idle--;
+}
+
+static void on_upstream_io(evutil_socket_t fd, short what, void *arg)
+{
+    struct ag_uconn *u = arg;
+
+    if (u->req != NULL) {
+        ag_proxy_on_upstream_io(u, what);
+        return;
+    }
+    /* Idle in the pool: a close, an error, stray bytes or the idle timeout. Drop it. */
+    if (what & EV_READ) {
+        char b;
+        ssize_t r = recv(u->io.fd, &b, 1, MSG_PEEK);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return; /* spurious edge */
+    } else if (!(what & EV_TIMEOUT)) {
+        return; /* writability edges mean nothing here */
+    }
+    pool_unlink(u);
+    ag_upstream_free(u);
+}
+
+struct ag_uconn *ag_upstream_get(struct ag_worker *w, struct ag_gen *g)
+{
+    struct ag_uconn *u;
+
+    while ((u = w->idle) != NULL) {
+        pool_unlink(u);
+        if (u->gen_id == g->id)
+            return u;
+        ag_upstream_free(u); /* from an older generation: maybe another address */
+    }
+    u = calloc(1, sizeof(*u));
+    if (u == NULL)
+        return NULL;
+    u->w = w;
+    u->gen_id = g->id;
+    if (ag_io_connect(&u->io, w->base, (const struct sockaddr *)&g->up_addr, g->up_addrlen,
+                      on_upstream_io, u, w->tmo[AG_TMO_CONNECT]) < 0) {
+        free(u);
+        return NULL;
+    }
+    u->connected = !(u->io.flags & AG_IO_F_CONNECTING);
+    return u;
+}
+
+void ag_upstream_put(struct ag_uconn *u)
+{
+    struct ag_worker *w = u->w;
+    const struct ag_config *cfg = w->gen->cfg;
+
+    if (w->draining || u->gen_id != w->gen->id || w->n_idle >= cfg->upstream_pool_size) {
+        ag_upstream_free(u);
+        return;
+    }
+    u->flags = 0;
+    ag_io_timeout(&u->io, w->tmo[AG_TMO_KEEPALIVE]);
+    u->next = w->idle;
+    if (w->idle)
+        w->idle->prev = u;
+    w->idle = u;
+    w->n_idle++;
+}
+
+void ag_upstream_free(struct ag_uconn *u)
+{
+    if (u == NULL)
+        return;
+    ag_io_close(&u->io);
+    free(u);
+}
+
+void ag_upstream_flush(struct ag_worker *w)
+{
+    while (w->idle != NULL) {
+        struct ag_uconn *u = w->idle;
+        pool_unlink(u);
+        ag_upstream_free(u);
+    }
+}

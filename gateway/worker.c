@@ -1,0 +1,339 @@
+/*
+ * gateway/worker.c - worker threads: one event_base each, SO_REUSEPORT
+ * listeners, generation switches and draining posted by the main thread
+ * through an eventfd, the periodic access-log hand-over.
+ *
+ * Owns:     struct ag_worker and everything on its event_base.
+ * Entry:    ag_worker_new(), ag_worker_start(), ag_worker_post_gen(),
+ *           ag_worker_post_stop(), ag_worker_join(), ag_worker_free().
+ * Not here: connections (gateway/conn.c), the process and signals (gateway/server.c).
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "conn.h"
+#include "log.h"
+#include "upstream.h"
+
+#define WORKER_BACKLOG 1024
+#define WORKER_LOG_FLUSH_MS 100
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    ag_conn_accept(arg, fd, sa);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    int e = EVUTIL_SOCKET_ERROR();
+
+    /* EMFILE and friends: log and keep going; the listener stays enabled. */
+    ag_log(AG_LOG_WARN, "accept failed: %s", evutil_socket_error_to_string(e));
+}
+
+/* Binds a listening socket for <a> with SO_REUSEPORT. Returns the fd or -1 with <err> set. */
+static int listen_socket(const struct ag_config *cfg, size_t i, struct ag_err *err)
+{
+    const struct ag_listen_addr *a = &cfg->listen[i];
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int fd = -1, one = 1, rc;
+
+    rc = getaddrinfo(a->host, a->port, &hints, &res);
+    if (rc != 0) {
+        ag_err_add(err, "%s: listen[%zu]: cannot resolve %s: %s", cfg->source, i, a->host,
+                   gai_strerror(rc));
+        return -1;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (res->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, WORKER_BACKLOG) < 0)
+        goto fail;
+    freeaddrinfo(res);
+    return fd;
+fail:
+    ag_err_add(err, "%s: listen[%zu]: cannot listen on %s:%s: %s", cfg->source, i, a->host,
+               a->port, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return -1;
+}
+
+/* Registers the timeouts of <cfg> as common timeouts of the worker's base. */
+static int worker_timeouts(struct ag_worker *w, const struct ag_config *cfg)
+{
+    const double secs[AG_TMO_N] = {
+        [AG_TMO_HEADER] = cfg->client_header_timeout,
+        [AG_TMO_CLIENT] = cfg->client_timeout,
+        [AG_TMO_KEEPALIVE] = cfg->keepalive_timeout,
+        [AG_TMO_UPSTREAM] = cfg->upstream_timeout,
+        [AG_TMO_CONNECT] = cfg->upstream_connect_timeout,
+        [AG_TMO_TUNNEL] = cfg->tunnel_timeout,
+        [AG_TMO_LINGER] = 2.0,
+    };
+
+    for (int i = 0; i < AG_TMO_N; i++) {
+        struct timeval tv = {(time_t)secs[i], 0};
+        tv.tv_usec = (suseconds_t)((secs[i] - (double)tv.tv_sec) * 1e6);
+        w->tmo[i] = event_base_init_common_timeout(w->base, &tv);
+        if (w->tmo[i] == NULL)
+            return AG_ENOMEM;
+    }
+    return 0;
+}
+
+/* Makes the scratch space big enough for the limits of <g>. Returns 0 or AG_ENOMEM. */
+static int worker_scratch(struct ag_worker *w, const struct ag_gen *g)
+{
+    const struct ag_config *cfg = g->cfg;
+
+    if (worker_timeouts(w, cfg) < 0)
+        return AG_ENOMEM;
+
+    if (w->scratch_cap < cfg->max_headers) {
+        void *p = realloc(w->scratch_hdrs, cfg->max_headers * sizeof(*w->scratch_hdrs));
+        if (p == NULL)
+            return AG_ENOMEM;
+        w->scratch_hdrs = p;
+        w->scratch_cap = cfg->max_headers;
+    }
+    if (w->scratch_path_cap < cfg->max_header_size + 1) {
+        void *p = realloc(w->scratch_path, cfg->max_header_size + 1);
+        if (p == NULL)
+            return AG_ENOMEM;
+        w->scratch_path = p;
+        w->scratch_path_cap = cfg->max_header_size + 1;
+    }
+    return 0;
+}
+
+static void close_listeners(struct ag_worker *w)
+{
+    for (size_t i = 0; i < w->n_listeners; i++)
+        if (w->listeners[i])
+            evconnlistener_free(w->listeners[i]);
+    AG_FREE(w->listeners);
+    w->n_listeners = 0;
+}
+
+static void on_drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct ag_worker *w = arg;
+
+    if (w->n_conns > 0)
+        ag_log(AG_LOG_WARN, "worker %u: drain timeout, closing %zu connections", w->id,
+               w->n_conns);
+    event_base_loopbreak(w->base);
+}
+
+/* Stops accepting, closes idle connections, and ends the loop when the rest are done. */
+static void worker_drain(struct ag_worker *w)
+{
+    struct ag_conn *c, *next;
+    struct timeval tv;
+    double d = w->gen->cfg->drain_timeout;
+
+    if (w->draining)
+        return;
+    w->draining = true;
+    close_listeners(w);
+    ag_upstream_flush(w);
+    for (c = w->conns; c != NULL; c = next) {
+        next = c->next;
+        if (c->req == NULL && !(c->flags & (AG_CONN_F_IN_HEAD | AG_CONN_F_CLOSING)))
+            ag_conn_close(c);
+    }
+    if (w->n_conns == 0) {
+        event_base_loopbreak(w->base);
+        return;
+    }
+    tv.tv_sec = (time_t)d;
+    tv.tv_usec = (suseconds_t)((d - (double)tv.tv_sec) * 1e6);
+    w->drain_ev = evtimer_new(w->base, on_drain_deadline, w);
+    if (w->drain_ev == NULL || evtimer_add(w->drain_ev, &tv) < 0)
+        event_base_loopbreak(w->base);
+}
+
+void ag_worker_conn_gone(struct ag_worker *w)
+{
+    w->n_conns--;
+    if (w->draining && w->n_conns == 0)
+        event_base_loopbreak(w->base);
+}
+
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+    struct ag_worker *w = arg;
+    struct ag_gen *g;
+    uint64_t v;
+
+    if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        ag_log(AG_LOG_WARN, "worker %u: notify read: %s", w->id, strerror(errno));
+    g = atomic_exchange(&w->next_gen, NULL);
+    if (g != NULL) {
+        if (worker_scratch(w, g) < 0) {
+            ag_log(AG_LOG_ERROR, "worker %u: out of memory switching configuration", w->id);
+            ag_gen_unref(g);
+        } else {
+            /* Requests in flight keep their own reference to the old generation. */
+            ag_gen_unref(w->gen);
+            w->gen = g;
+            ag_upstream_flush(w);
+        }
+    }
+    if (atomic_load(&w->stop))
+        worker_drain(w);
+}
+
+static void on_log_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct ag_worker *w = arg;
+
+    ag_alog_flush(w->alog);
+}
+
+struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *err)
+{
+    const struct ag_config *cfg = g->cfg;
+    struct ag_worker *w = calloc(1, sizeof(*w));
+    struct event_config *ec = NULL;
+    struct timeval tick = {0, WORKER_LOG_FLUSH_MS * 1000};
+
+    if (w == NULL)
+        return NULL;
+    w->id = id;
+    w->notify_fd = -1;
+    w->gen = ag_gen_ref(g);
+    ec = event_config_new();
+    if (ec == NULL)
+        goto fail;
+    event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK); /* one thread per base */
+    w->base = event_base_new_with_config(ec);
+    event_config_free(ec);
+    if (w->base == NULL || worker_scratch(w, g) < 0 || (w->alog = evbuffer_new()) == NULL)
+        goto fail;
+    w->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->notify_fd < 0)
+        goto fail;
+    w->notify_ev = event_new(w->base, w->notify_fd, EV_READ | EV_PERSIST, on_notify, w);
+    w->log_ev = event_new(w->base, -1, EV_PERSIST, on_log_tick, w);
+    if (w->notify_ev == NULL || w->log_ev == NULL || event_add(w->notify_ev, NULL) < 0 ||
+        event_add(w->log_ev, &tick) < 0)
+        goto fail;
+    w->listeners = calloc(cfg->n_listen, sizeof(*w->listeners));
+    if (w->listeners == NULL)
+        goto fail;
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        int fd = listen_socket(cfg, i, err);
+        if (fd < 0)
+            goto fail_quiet;
+        w->listeners[i] = evconnlistener_new(w->base, on_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+        if (w->listeners[i] == NULL) {
+            close(fd);
+            goto fail;
+        }
+        w->n_listeners = i + 1;
+        evconnlistener_set_error_cb(w->listeners[i], on_accept_error);
+    }
+    return w;
+fail:
+    ag_err_add(err, "worker %u: cannot set up: %s", id, strerror(errno));
+fail_quiet:
+    ag_worker_free(w);
+    return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    struct ag_worker *w = arg;
+
+    event_base_dispatch(w->base);
+    /* Drain deadline or loop end: whatever is still open is closed now. */
+    while (w->conns != NULL)
+        ag_conn_close(w->conns);
+    ag_upstream_flush(w);
+    ag_alog_flush(w->alog);
+    return NULL;
+}
+
+int ag_worker_start(struct ag_worker *w)
+{
+    return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : AG_EIO;
+}
+
+static void worker_poke(struct ag_worker *w)
+{
+    uint64_t one = 1;
+
+    if (write(w->notify_fd, &one, sizeof(one)) < 0)
+        ag_log(AG_LOG_WARN, "worker %u: notify write: %s", w->id, strerror(errno));
+}
+
+void ag_worker_post_gen(struct ag_worker *w, struct ag_gen *g)
+{
+    ag_gen_unref(atomic_exchange(&w->next_gen, g));
+    worker_poke(w);
+}
+
+void ag_worker_post_stop(struct ag_worker *w)
+{
+    atomic_store(&w->stop, true);
+    worker_poke(w);
+}
+
+void ag_worker_join(struct ag_worker *w)
+{
+    pthread_join(w->thread, NULL);
+}
+
+void ag_worker_free(struct ag_worker *w)
+{
+    if (w == NULL)
+        return;
+    close_listeners(w);
+    while (w->free_reqs != NULL) {
+        struct ag_req *r = w->free_reqs;
+        w->free_reqs = r->next_free;
+        if (r->up_head)
+            evbuffer_free(r->up_head);
+        free(r);
+    }
+    if (w->notify_ev)
+        event_free(w->notify_ev);
+    if (w->log_ev)
+        event_free(w->log_ev);
+    if (w->drain_ev)
+        event_free(w->drain_ev);
+    if (w->notify_fd >= 0)
+        close(w->notify_fd);
+    if (w->alog)
+        evbuffer_free(w->alog);
+    if (w->base)
+        event_base_free(w->base);
+    ag_gen_unref(atomic_exchange(&w->next_gen, NULL));
+    ag_gen_unref(w->gen);
+    free(w->scratch_hdrs);
+    free(w->scratch_path);
+    free(w);
+}

@@ -1,0 +1,93 @@
+/*
+ * gateway/worker.h - one worker thread: its event_base, its listeners
+ * (SO_REUSEPORT, so the kernel spreads connections without a lock), its
+ * connections, its upstream pool and its scratch space.
+ *
+ * Owns:     everything created on its event_base; nothing is shared with other
+ *           workers except the generation (refcounted) and the log queue.
+ * Entry:    ag_worker_new(), ag_worker_start(), ag_worker_post_gen(),
+ *           ag_worker_post_stop(), ag_worker_join(), ag_worker_free().
+ * Not here: the request state machine (gateway/conn.c, gateway/proxy.c).
+ */
+#ifndef AG_GATEWAY_WORKER_H
+#define AG_GATEWAY_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http1.h"
+#include "server.h"
+
+struct event_base;
+struct event;
+struct evbuffer;
+struct evconnlistener;
+struct ag_conn;
+struct ag_req;
+struct ag_uconn;
+
+/* The worker's timeouts, as libevent common timeouts (O(1) to re-arm). */
+enum ag_tmo {
+    AG_TMO_HEADER = 0, /* client-header-timeout */
+    AG_TMO_CLIENT,     /* client-timeout */
+    AG_TMO_KEEPALIVE,  /* keepalive-timeout */
+    AG_TMO_UPSTREAM,   /* upstream-timeout */
+    AG_TMO_CONNECT,    /* upstream-connect-timeout */
+    AG_TMO_TUNNEL,     /* tunnel-timeout */
+    AG_TMO_LINGER,     /* lingering close: 2 s */
+    AG_TMO_N
+};
+
+struct ag_worker {
+    unsigned id;
+    pthread_t thread;
+    struct event_base *base;
+    struct ag_gen *gen;                 /* current generation (owned reference) */
+    _Atomic(struct ag_gen *) next_gen;  /* posted by the main thread, owned reference */
+    atomic_bool stop;                   /* posted by the main thread */
+    int notify_fd;                      /* eventfd the main thread pokes */
+    struct event *notify_ev;
+    struct event *drain_ev;             /* drain deadline after stop */
+    struct event *log_ev;               /* periodic access-log hand-over */
+    struct evconnlistener **listeners;
+    size_t n_listeners;
+    bool draining;
+
+    struct ag_conn *conns;              /* every open client connection */
+    size_t n_conns;
+    struct ag_req *free_reqs;           /* recycled request structs */
+    struct ag_uconn *idle;              /* idle upstream connections, most recent first */
+    size_t n_idle;
+
+    struct ag_http1_header *scratch_hdrs; /* parse space for one head at a time */
+    size_t scratch_cap;
+    char *scratch_path;                 /* normalised path of the head being handled */
+    size_t scratch_path_cap;
+    struct evbuffer *alog;              /* access lines not yet handed to the logger */
+    const struct timeval *tmo[AG_TMO_N]; /* from the current generation */
+};
+
+/** Creates worker <id> with listeners bound to every address of <g>; NULL with <err> set. */
+struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *err);
+
+/** Starts the thread; 0 or AG_EIO. */
+int ag_worker_start(struct ag_worker *w);
+
+/** Hands <g> (a new reference, stolen) to the worker; it switches between requests. */
+void ag_worker_post_gen(struct ag_worker *w, struct ag_gen *g);
+
+/** Asks the worker to stop accepting, drain and exit its loop. */
+void ag_worker_post_stop(struct ag_worker *w);
+
+/** Waits for the thread to exit. */
+void ag_worker_join(struct ag_worker *w);
+
+/** Frees a stopped (or never started) worker. NULL allowed. */
+void ag_worker_free(struct ag_worker *w);
+
+/** Called by conn.c whenever a connection closes, so a draining worker can finish. */
+void ag_worker_conn_gone(struct ag_worker *w);
+
+#endif

@@ -1,0 +1,1251 @@
+/*
+ * policy/config.c - the JSON configuration parser: checks every key, fills the
+ * defaults, collects every problem as one "FILE: KEY: reason" line.
+ *
+ * Owns:     the struct ag_config it returns (one reference) and every string under it.
+ * Entry:    ag_config_parse(), ag_config_ref(), ag_config_unref().
+ * Not here: reading the file or the environment (gateway/main.c), using the values.
+ * Spec:     CONTRACT.md section 3; docs/config.md lists every key, default and message.
+ */
+#include "config.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define CONFIG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define CONFIG_MIN_KEY_LEN 32      /* bytes of cryptography-key (HS256, RFC 7518 s.3.2) */
+#define CONFIG_MAX_APP_NAME 128    /* it namespaces Redis keys and is the token issuer */
+#define CONFIG_MAX_SECONDS 86400.0 /* upper bound of every timeout */
+#define CONFIG_YEAR 31536000LL     /* 86400 * 365 */
+#define CONFIG_MAX_SUN_PATH 107    /* sizeof(sockaddr_un.sun_path) - 1 on Linux */
+
+/* ------------------------------------------------------------------------------------------
+ * Parse state and problem reporting
+ * ------------------------------------------------------------------------------------------ */
+
+struct config_ctx {
+    struct ag_config *cfg;
+    struct ag_err *err; /* may be NULL: problems are still counted */
+    const char *source;
+    int problems;
+    bool oom;
+};
+
+/*
+ * Records one problem "SOURCE: PATH: reason" (or "SOURCE: reason" when <path> is
+ * NULL) in <c>. The caller makes sure <path> is printable (see config_printable).
+ */
+static void config_problem(struct config_ctx *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void config_problem(struct config_ctx *c, const char *path, const char *fmt, ...)
+{
+    char reason[AG_ERR_LINE];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    if (path != NULL)
+        ag_err_add(c->err, "%s: %s: %s", c->source, path, reason);
+    else
+        ag_err_add(c->err, "%s: %s", c->source, reason);
+    c->problems++;
+}
+
+/*
+ * Writes a one-line rendering of the NUL-terminated <s> into <buf> (<size> >= 8):
+ * bytes outside printable ASCII become \xHH and long input is cut with "...".
+ * Used for every name or text taken from the file, so that a message stays one line.
+ * Returns <buf>.
+ */
+static const char *config_printable(const char *s, char *buf, size_t size)
+{
+    size_t o = 0;
+
+    for (; *s != '\0'; s++) {
+        unsigned char ch = (unsigned char)*s;
+        size_t need = (ch >= 0x20 && ch < 0x7f) ? 1 : 4;
+
+        if (o + need + 4 > size) {
+            memcpy(buf + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (need == 1)
+            buf[o++] = (char)ch;
+        else
+            o += (size_t)snprintf(buf + o, size - o, "\\x%02X", ch);
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* Returns a new NUL-terminated copy of <s,n>, or NULL with <c>->oom set. */
+static char *config_strndup(struct config_ctx *c, const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+
+    if (p == NULL) {
+        c->oom = true;
+        return NULL;
+    }
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+/* Zeroes the <len> bytes of *<p> (a secret) and frees it; *<p> becomes NULL. */
+static void config_free_secret(char **p, size_t len)
+{
+    if (*p != NULL)
+        sodium_memzero(*p, len);
+    AG_FREE(*p);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Character classes (ASCII only, never the locale)
+ * ------------------------------------------------------------------------------------------ */
+
+static bool config_is_alnum(unsigned char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+static bool config_is_digit(unsigned char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+static bool config_is_hex(unsigned char ch)
+{
+    return config_is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+/* RFC 9110 s.5.6.2 tchar. */
+static bool config_is_tchar(unsigned char ch)
+{
+    return config_is_alnum(ch) || (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* True when every byte of <s,n> is in 0x20..0x7e (<space_ok>) or 0x21..0x7e. */
+static bool config_all_printable(const char *s, size_t n, bool space_ok)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        if (ch > 0x7e || ch < 0x20 || (ch == ' ' && !space_ok))
+            return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Did-you-mean: optimal string alignment distance on normalised names
+ * ------------------------------------------------------------------------------------------ */
+
+#define CONFIG_SUGGEST_MAX 48
+
+/* Lower-case with '_' read as '-', so "app_name" and "App-Name" are 0 away from "app-name". */
+static char config_fold(char ch)
+{
+    if (ch >= 'A' && ch <= 'Z')
+        return (char)(ch - 'A' + 'a');
+    return ch == '_' ? '-' : ch;
+}
+
+/*
+ * Edit distance (insert, delete, substitute, swap two neighbours) between <a> and
+ * <b> after config_fold(). Returns SIZE_MAX, without computing, when the lengths
+ * alone put it above 2 or a name is longer than CONFIG_SUGGEST_MAX: such names are
+ * never worth a suggestion.
+ */
+static size_t config_distance(const char *a, const char *b)
+{
+    unsigned char d[CONFIG_SUGGEST_MAX + 1][CONFIG_SUGGEST_MAX + 1]; /* values <= 48 */
+    size_t la = strlen(a), lb = strlen(b);
+
+    if (la > CONFIG_SUGGEST_MAX || lb > CONFIG_SUGGEST_MAX || la > lb + 2 || lb > la + 2)
+        return SIZE_MAX;
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (unsigned char)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (unsigned char)j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            int cost = config_fold(a[i - 1]) != config_fold(b[j - 1]);
+            int best = d[i - 1][j - 1] + cost;
+
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && config_fold(a[i - 1]) == config_fold(b[j - 2]) &&
+                config_fold(a[i - 2]) == config_fold(b[j - 1]) && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = (unsigned char)best;
+        }
+    }
+    return d[la][lb];
+}
+
+/*
+ * Reports the unknown key <key> of the object at <path> (NULL: the top level),
+ * suggesting the closest of the <n> <names> when it is at most 2 edits away.
+ */
+static void config_unknown_key(struct config_ctx *c, const char *path, const char *key,
+                               const char *const *names, size_t n)
+{
+    char shown[80];
+    const char *best = NULL;
+    size_t best_d = 3;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t d = config_distance(key, names[i]);
+
+        if (d < best_d) {
+            best_d = d;
+            best = names[i];
+        }
+    }
+    config_printable(key, shown, sizeof(shown));
+    if (best != NULL)
+        config_problem(c, path, "unknown key '%s' (did you mean '%s'?)", shown, best);
+    else
+        config_problem(c, path, "unknown key '%s'", shown);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Typed getters: each reports its own problem and returns false on a bad value
+ * ------------------------------------------------------------------------------------------ */
+
+static bool config_get_string(struct config_ctx *c, const char *path, json_t *v, const char **s,
+                              size_t *n)
+{
+    if (!json_is_string(v)) {
+        config_problem(c, path, "expected a string");
+        return false;
+    }
+    *s = json_string_value(v);
+    *n = json_string_length(v);
+    return true;
+}
+
+static bool config_get_int(struct config_ctx *c, const char *path, json_t *v, long long min,
+                           long long max, long long *out)
+{
+    long long x;
+
+    if (!json_is_integer(v)) {
+        config_problem(c, path, "expected an integer");
+        return false;
+    }
+    x = (long long)json_integer_value(v);
+    if (x < min || x > max) {
+        if (max == LLONG_MAX)
+            config_problem(c, path, "must be at least %lld", min);
+        else
+            config_problem(c, path, "must be between %lld and %lld", min, max);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+static bool config_get_seconds(struct config_ctx *c, const char *path, json_t *v, double *out)
+{
+    double x;
+
+    if (!json_is_number(v)) {
+        config_problem(c, path, "expected a number of seconds");
+        return false;
+    }
+    x = json_number_value(v);
+    if (!(x > 0.0 && x <= CONFIG_MAX_SECONDS)) {
+        config_problem(c, path, "must be more than 0 and at most 86400 seconds");
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+static bool config_get_bool(struct config_ctx *c, const char *path, json_t *v, bool *out)
+{
+    if (!json_is_boolean(v)) {
+        config_problem(c, path, "expected true or false");
+        return false;
+    }
+    *out = json_is_true(v);
+    return true;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * HOST:PORT, shared by listen, upstream and redis
+ * ------------------------------------------------------------------------------------------ */
+
+/* Why a HOST:PORT was refused; zero is the failing value. */
+enum config_hp {
+    CONFIG_HP_BAD = 0, /* not HOST:PORT at all */
+    CONFIG_HP_OK = 1,
+    CONFIG_HP_BAD_PORT = -1, /* port not 1..65535 */
+    CONFIG_HP_BRACKETS = -2, /* IPv6 address without [ ] */
+};
+
+/*
+ * Splits <s,n> as "HOST:PORT" or "[IPV6]:PORT". Without a port, *<port> keeps
+ * its value when <port_optional>, else the form is refused. On CONFIG_HP_OK,
+ * <host> points into <s> (brackets removed). HOST is a name or IPv4 address
+ * (letters, digits, '-', '.', '_') or, in brackets, hex digits, ':' and '.'.
+ */
+static enum config_hp config_split_hostport(const char *s, size_t n, bool port_optional,
+                                            struct ag_str *host, unsigned *port)
+{
+    const char *colon = NULL;
+    size_t hl;
+    unsigned long p = 0;
+
+    if (n > 0 && s[0] == '[') {
+        const char *close = memchr(s, ']', n);
+
+        if (close == NULL || close == s + 1 || close - s > 46) /* 45: longest IPv6 text */
+            return CONFIG_HP_BAD;
+        host->p = s + 1;
+        host->len = (size_t)(close - s) - 1;
+        for (size_t i = 0; i < host->len; i++)
+            if (!config_is_hex((unsigned char)host->p[i]) && host->p[i] != ':' && host->p[i] != '.')
+                return CONFIG_HP_BAD;
+        if (memchr(host->p, ':', host->len) == NULL)
+            return CONFIG_HP_BAD;
+        if (close + 1 == s + n)
+            colon = NULL;
+        else if (close[1] == ':')
+            colon = close + 1;
+        else
+            return CONFIG_HP_BAD;
+    } else {
+        for (size_t i = n; i > 0; i--)
+            if (s[i - 1] == ':') {
+                colon = s + i - 1;
+                break;
+            }
+        hl = colon != NULL ? (size_t)(colon - s) : n;
+        if (memchr(s, ':', hl) != NULL)
+            return CONFIG_HP_BRACKETS;
+        if (hl == 0 || hl > 253)
+            return CONFIG_HP_BAD;
+        for (size_t i = 0; i < hl; i++)
+            if (!config_is_alnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.' && s[i] != '_')
+                return CONFIG_HP_BAD;
+        host->p = s;
+        host->len = hl;
+    }
+    if (colon == NULL)
+        return port_optional ? CONFIG_HP_OK : CONFIG_HP_BAD;
+    colon++;
+    if (colon == s + n)
+        return CONFIG_HP_BAD;
+    for (const char *q = colon; q < s + n; q++) {
+        if (!config_is_digit((unsigned char)*q))
+            return CONFIG_HP_BAD;
+        if (p <= 65535)
+            p = p * 10 + (unsigned long)(*q - '0');
+    }
+    if (p < 1 || p > 65535)
+        return CONFIG_HP_BAD_PORT;
+    *port = (unsigned)p;
+    return CONFIG_HP_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Custom keys
+ * ------------------------------------------------------------------------------------------ */
+
+typedef void config_parse_fn(struct config_ctx *c, const char *path, json_t *v);
+
+static void config_parse_app_name(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!config_get_string(c, path, v, &s, &n))
+        return;
+    if (n == 0)
+        config_problem(c, path, "must not be empty");
+    else if (n > CONFIG_MAX_APP_NAME)
+        config_problem(c, path, "must be at most %d characters", CONFIG_MAX_APP_NAME);
+    else if (!config_all_printable(s, n, true) || strpbrk(s, "\"\\") != NULL)
+        /* it is written inside WWW-Authenticate: Bearer realm="..." */
+        config_problem(c, path, "must be printable ASCII without '\"' or '\\'");
+    else
+        c->cfg->app_name = config_strndup(c, s, n);
+}
+
+/*
+ * Checks a master token <s,n>; <what> prefixes the reason ("" for the file's
+ * value, "MASTER_TOKEN " for the variable's). The token is compared with a header
+ * value, so it must be a valid one (RFC 9110 s.5.5).
+ */
+static bool config_check_master_token(struct config_ctx *c, const char *what, const char *s,
+                                      size_t n)
+{
+    if (n == 0) {
+        config_problem(c, "master-token", "%smust not be empty", what);
+        return false;
+    }
+    if (!config_all_printable(s, n, true) || s[0] == ' ' || s[n - 1] == ' ') {
+        config_problem(c, "master-token",
+                       "%smust be printable ASCII without leading or trailing spaces "
+                       "(it is sent as a header value)",
+                       what);
+        return false;
+    }
+    return true;
+}
+
+static void config_parse_master_token(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!config_get_string(c, path, v, &s, &n))
+        return;
+    if (!config_check_master_token(c, "", s, n))
+        return;
+    c->cfg->master_token = config_strndup(c, s, n);
+    c->cfg->master_token_len = n;
+}
+
+static void config_parse_crypto_key(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!config_get_string(c, path, v, &s, &n))
+        return;
+    if (n < CONFIG_MIN_KEY_LEN) {
+        config_problem(c, path,
+                       "must be at least %d characters (has %zu); `authgate keygen` makes one",
+                       CONFIG_MIN_KEY_LEN, n);
+        return;
+    }
+    c->cfg->crypto_key = config_strndup(c, s, n);
+    c->cfg->crypto_key_len = n;
+}
+
+/*
+ * Parses an array of path prefixes into *<out> / *<n_out>. Each must start with
+ * '/', be visible ASCII and hold no '?' or '#' (the query is never matched).
+ */
+static void config_parse_paths(struct config_ctx *c, const char *path, json_t *v, char ***out,
+                               size_t *n_out)
+{
+    char ipath[AG_ERR_LINE];
+    size_t n, i;
+    json_t *e;
+
+    if (!json_is_array(v)) {
+        config_problem(c, path, "expected an array of strings");
+        return;
+    }
+    n = json_array_size(v);
+    if (n == 0)
+        return;
+    *out = calloc(n, sizeof(**out));
+    if (*out == NULL) {
+        c->oom = true;
+        return;
+    }
+    *n_out = n;
+    json_array_foreach(v, i, e)
+    {
+        const char *s;
+        size_t len;
+
+        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+        if (!config_get_string(c, ipath, e, &s, &len))
+            continue;
+        if (len == 0 || s[0] != '/')
+            config_problem(c, ipath, "must start with '/'");
+        else if (!config_all_printable(s, len, false))
+            config_problem(c, ipath, "must be printable ASCII without spaces");
+        else if (strpbrk(s, "?#") != NULL)
+            config_problem(c, ipath, "must not contain '?' or '#' (only the path is matched)");
+        else
+            (*out)[i] = config_strndup(c, s, len);
+    }
+}
+
+static void config_parse_master_paths(struct config_ctx *c, const char *path, json_t *v)
+{
+    config_parse_paths(c, path, v, &c->cfg->master_paths, &c->cfg->n_master_paths);
+}
+
+static void config_parse_access_paths(struct config_ctx *c, const char *path, json_t *v)
+{
+    config_parse_paths(c, path, v, &c->cfg->access_paths, &c->cfg->n_access_paths);
+}
+
+/*
+ * True when the gateway writes or strips the header <name> itself: framing and
+ * hop-by-hop fields (RFC 9110 s.7.6.1), and the identity and forwarding families
+ * (CONTRACT.md section 6), in any case and with '_' or '.' for '-'.
+ */
+static bool config_header_is_owned(const char *name)
+{
+    static const char *const exact[] = {"host",       "content-length", "transfer-encoding",
+                                        "connection", "upgrade",        "keep-alive",
+                                        "te",         "trailer",        "proxy-connection"};
+    static const char *const family[] = {"auth", "forwarded"};
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < CONFIG_ARRAY_LEN(exact); i++)
+        if (strcasecmp(name, exact[i]) == 0)
+            return true;
+    if (n < 2 || config_fold(name[0]) != 'x' || strchr("-_.", name[1]) == NULL)
+        return false;
+    for (size_t i = 0; i < CONFIG_ARRAY_LEN(family); i++) {
+        size_t fl = strlen(family[i]);
+
+        if (n > 2 + fl && strncasecmp(name + 2, family[i], fl) == 0 &&
+            strchr("-_.", name[2 + fl]) != NULL)
+            return true;
+    }
+    return false;
+}
+
+static void config_parse_headers(struct config_ctx *c, const char *path, json_t *v)
+{
+    struct ag_config *cfg = c->cfg;
+    char hpath[AG_ERR_LINE], shown[80];
+    const char *name;
+    json_t *e;
+    size_t n;
+
+    if (!json_is_object(v)) {
+        config_problem(c, path, "expected an object of header names and string values");
+        return;
+    }
+    n = json_object_size(v);
+    if (n == 0)
+        return;
+    cfg->headers = calloc(n, sizeof(*cfg->headers));
+    if (cfg->headers == NULL) {
+        c->oom = true;
+        return;
+    }
+    json_object_foreach(v, name, e)
+    {
+        const char *s, *dup = NULL;
+        size_t len, nl = strlen(name);
+        bool name_ok = nl > 0;
+
+        snprintf(hpath, sizeof(hpath), "%s.%s", path, config_printable(name, shown, sizeof(shown)));
+        for (size_t i = 0; i < nl; i++)
+            name_ok = name_ok && config_is_tchar((unsigned char)name[i]);
+        for (size_t i = 0; i < cfg->n_headers && name_ok; i++)
+            if (cfg->headers[i].name != NULL && strcasecmp(cfg->headers[i].name, name) == 0)
+                dup = cfg->headers[i].name;
+        if (!name_ok) {
+            config_problem(c, hpath, "name must be an HTTP token (RFC 9110 section 5.6.2)");
+        } else if (config_header_is_owned(name)) {
+            config_problem(c, hpath, "set by the gateway; cannot be configured");
+        } else if (dup != NULL) {
+            config_problem(c, hpath, "same name as '%s' (header names ignore case)",
+                           config_printable(dup, shown, sizeof(shown)));
+        } else if (config_get_string(c, hpath, e, &s, &len)) {
+            bool value_ok = true;
+
+            for (size_t i = 0; i < len; i++) {
+                unsigned char ch = (unsigned char)s[i];
+
+                value_ok = value_ok && ((ch >= 0x20 && ch < 0x7f) || ch == '\t');
+            }
+            if (strpbrk(s, "\r\n") != NULL) {
+                config_problem(c, hpath, "value must not contain CR or LF");
+            } else if (!value_ok) {
+                config_problem(c, hpath, "value must contain only visible ASCII, SP and HTAB");
+            } else {
+                cfg->headers[cfg->n_headers].name = config_strndup(c, name, nl);
+                cfg->headers[cfg->n_headers].value = config_strndup(c, s, len);
+                cfg->n_headers++;
+            }
+        }
+    }
+}
+
+/* Reports the HOST:PORT verdict <hp> for the key at <path>, whose form is <form>. */
+static void config_hostport_problem(struct config_ctx *c, const char *path, enum config_hp hp,
+                                    const char *form, const char *v6_example)
+{
+    if (hp == CONFIG_HP_BAD_PORT)
+        config_problem(c, path, "port must be 1-65535");
+    else if (hp == CONFIG_HP_BRACKETS)
+        config_problem(c, path, "IPv6 addresses need brackets, as in \"%s\"", v6_example);
+    else
+        config_problem(c, path, "expected \"%s\"", form);
+}
+
+/* Parses one listen address <v> at <path> into <cfg>->listen[<i>]; returns false if bad. */
+static bool config_parse_listen_one(struct config_ctx *c, const char *path, json_t *v, size_t i)
+{
+    struct ag_listen_addr *a = &c->cfg->listen[i];
+    struct ag_str host;
+    unsigned port = 0;
+    enum config_hp hp;
+    char digits[8];
+    const char *s;
+    size_t n;
+
+    if (!config_get_string(c, path, v, &s, &n))
+        return false;
+    hp = config_split_hostport(s, n, false, &host, &port);
+    if (hp != CONFIG_HP_OK) {
+        config_hostport_problem(c, path, hp, "HOST:PORT", "[::1]:8080");
+        return false;
+    }
+    snprintf(digits, sizeof(digits), "%u", port);
+    for (size_t j = 0; j < i; j++) {
+        struct ag_listen_addr *b = &c->cfg->listen[j];
+
+        if (b->host != NULL && b->port != NULL && strcmp(b->port, digits) == 0 &&
+            strlen(b->host) == host.len && strncasecmp(b->host, host.p, host.len) == 0) {
+            config_problem(c, path, "same address as listen[%zu]", j);
+            return false;
+        }
+    }
+    a->host = config_strndup(c, host.p, host.len);
+    a->port = config_strndup(c, digits, strlen(digits));
+    return true;
+}
+
+static void config_parse_listen(struct config_ctx *c, const char *path, json_t *v)
+{
+    char ipath[AG_ERR_LINE];
+    size_t n = 1, i;
+    json_t *e;
+
+    if (json_is_array(v)) {
+        n = json_array_size(v);
+        if (n == 0) {
+            config_problem(c, path, "must not be an empty array");
+            return;
+        }
+    } else if (!json_is_string(v)) {
+        config_problem(c, path, "expected \"HOST:PORT\" or an array of them");
+        return;
+    }
+    c->cfg->listen = calloc(n, sizeof(*c->cfg->listen));
+    if (c->cfg->listen == NULL) {
+        c->oom = true;
+        return;
+    }
+    c->cfg->n_listen = n;
+    if (json_is_string(v)) {
+        config_parse_listen_one(c, path, v, 0);
+        return;
+    }
+    json_array_foreach(v, i, e)
+    {
+        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+        config_parse_listen_one(c, ipath, e, i);
+    }
+}
+
+static void config_parse_upstream(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s, *auth, *end;
+    struct ag_str host;
+    unsigned port = 80;
+    enum config_hp hp;
+    char buf[300];
+    size_t n;
+
+    if (!config_get_string(c, path, v, &s, &n))
+        return;
+    if (n >= 8 && strncasecmp(s, "https://", 8) == 0) {
+        config_problem(c, path, "TLS to the upstream is not supported yet");
+        return;
+    }
+    if (n < 7 || strncasecmp(s, "http://", 7) != 0) {
+        config_problem(c, path, "expected \"http://HOST:PORT\"");
+        return;
+    }
+    auth = s + 7;
+    end = auth + strcspn(auth, "/?#");
+    if (memchr(auth, '@', (size_t)(end - auth)) != NULL) {
+        config_problem(c, path, "credentials in the URL are not supported (use 'headers')");
+        return;
+    }
+    if (!(*end == '\0' || (end[0] == '/' && end[1] == '\0'))) {
+        config_problem(c, path,
+                       "must not have a path or query (the request path is forwarded as is)");
+        return;
+    }
+    hp = config_split_hostport(auth, (size_t)(end - auth), true, &host, &port);
+    if (hp != CONFIG_HP_OK) {
+        config_hostport_problem(c, path, hp, "http://HOST:PORT", "http://[::1]:8081");
+        return;
+    }
+    c->cfg->upstream_host = config_strndup(c, host.p, host.len);
+    snprintf(buf, sizeof(buf), "%u", port);
+    c->cfg->upstream_port = config_strndup(c, buf, strlen(buf));
+    snprintf(buf, sizeof(buf), memchr(host.p, ':', host.len) ? "[%.*s]:%u" : "%.*s:%u",
+             (int)host.len, host.p, port);
+    c->cfg->upstream_hostport = config_strndup(c, buf, strlen(buf));
+}
+
+static void config_parse_redis(struct config_ctx *c, const char *path, json_t *v)
+{
+    static const char form[] = "expected \"redis://[:PASSWORD@]HOST:PORT[/DB]\" or "
+                               "\"unix:///PATH\"";
+    const char *s, *auth, *end, *at = NULL;
+    struct ag_str host;
+    unsigned port;
+    enum config_hp hp;
+    size_t n;
+
+    if (!config_get_string(c, path, v, &s, &n))
+        return;
+    if (!config_all_printable(s, n, true)) {
+        config_problem(c, path, "must be printable ASCII");
+        return;
+    }
+    if (n >= 7 && strncmp(s, "unix://", 7) == 0) {
+        if (s[7] != '/' || s[8] == '\0')
+            config_problem(c, path, "the socket path must be absolute, as in \"unix:///PATH\"");
+        else if (n - 7 > CONFIG_MAX_SUN_PATH)
+            config_problem(c, path, "the socket path is too long (at most %d bytes)",
+                           CONFIG_MAX_SUN_PATH);
+        else
+            c->cfg->redis_url = config_strndup(c, s, n);
+        return;
+    }
+    if (n >= 9 && strncasecmp(s, "rediss://", 9) == 0) {
+        config_problem(c, path, "TLS to Redis is not supported yet");
+        return;
+    }
+    if (n < 8 || strncasecmp(s, "redis://", 8) != 0) {
+        config_problem(c, path, "%s", form);
+        return;
+    }
+    auth = s + 8;
+    end = auth + strcspn(auth, "/");
+    for (const char *q = auth; q < end; q++)
+        if (*q == '@')
+            at = q;
+    if (at != NULL) {
+        if (auth[0] != ':') {
+            config_problem(c, path,
+                           "a user name is not supported; use "
+                           "\"redis://:PASSWORD@HOST:PORT\"");
+            return;
+        }
+        if (at == auth + 1) {
+            config_problem(c, path, "the password after ':' must not be empty");
+            return;
+        }
+        auth = at + 1;
+    }
+    hp = config_split_hostport(auth, (size_t)(end - auth), false, &host, &port);
+    if (hp != CONFIG_HP_OK) {
+        config_hostport_problem(c, path, hp, "redis://[:PASSWORD@]HOST:PORT[/DB]",
+                                "redis://[::1]:6379/0");
+        return;
+    }
+    if (*end == '/') {
+        size_t dl = strlen(end + 1);
+
+        if (dl == 0 || dl > 9 || strspn(end + 1, "0123456789") != dl) {
+            config_problem(c, path, "the database after '/' must be a non-negative integer");
+            return;
+        }
+    }
+    c->cfg->redis_url = config_strndup(c, s, n);
+}
+
+/*
+ * auth-prefix: a normalised path (CONTRACT.md section 4), or the endpoints under
+ * it could never be reached: pchar without '%' and ';', no empty, '.' or '..'
+ * segment, no segment ending in '.'.
+ */
+static void config_parse_auth_prefix(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!config_get_string(c, path, v, &s, &n))
+        return;
+    if (n == 0 || s[0] != '/') {
+        config_problem(c, path, "must start with '/'");
+        return;
+    }
+    if (s[n - 1] == '/') {
+        config_problem(c, path, "must not end with '/'");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!config_is_alnum((unsigned char)s[i]) && strchr("-._~!$&'()*+,=:@/", s[i]) == NULL) {
+            config_problem(
+                c, path, "must contain only letters, digits and the characters -._~!$&'()*+,=:@/");
+            return;
+        }
+    if (strstr(s, "//") != NULL || strstr(s, "./") != NULL || s[n - 1] == '.') {
+        config_problem(c, path, "must not have empty segments or segments ending in '.'");
+        return;
+    }
+    c->cfg->auth_prefix = config_strndup(c, s, n);
+}
+
+static void config_parse_access_log(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!config_get_string(c, path, v, &s, &n))
+        return;
+    if (n == 0)
+        config_problem(c, path, "expected \"stderr\", \"off\" or a file path");
+    else if (!config_all_printable(s, n, true))
+        config_problem(c, path, "the file path must be printable ASCII");
+    else
+        c->cfg->access_log = config_strndup(c, s, n);
+}
+
+static void config_parse_samesite(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!config_get_string(c, path, v, &s, &n))
+        return;
+    if (strcasecmp(s, "lax") == 0)
+        c->cfg->cookie_samesite = AG_SAMESITE_LAX;
+    else if (strcasecmp(s, "strict") == 0)
+        c->cfg->cookie_samesite = AG_SAMESITE_STRICT;
+    else if (strcasecmp(s, "none") == 0)
+        c->cfg->cookie_samesite = AG_SAMESITE_NONE;
+    else
+        config_problem(c, path, "expected \"lax\", \"strict\" or \"none\"");
+}
+
+/*
+ * Parses the object <v> at <path> whose two integer members are <k1> (>= 0) and
+ * <k2> (>= 1, seconds) into *<o1> and *<o2>; absent members keep their value.
+ */
+static void config_parse_pair(struct config_ctx *c, const char *path, json_t *v, const char *k1,
+                              long *o1, const char *k2, long *o2)
+{
+    const char *const names[] = {k1, k2};
+    char kpath[AG_ERR_LINE];
+    const char *key;
+    long long x;
+    json_t *e;
+
+    if (!json_is_object(v)) {
+        config_problem(c, path, "expected an object {\"%s\": N, \"%s\": SECONDS}", k1, k2);
+        return;
+    }
+    json_object_foreach(v, key, e)
+    {
+        bool first = strcmp(key, k1) == 0;
+
+        if (!first && strcmp(key, k2) != 0) {
+            config_unknown_key(c, path, key, names, 2);
+            continue;
+        }
+        snprintf(kpath, sizeof(kpath), "%s.%s", path, key);
+        if (config_get_int(c, kpath, e, first ? 0 : 1, first ? 1000000000LL : CONFIG_YEAR, &x))
+            *(first ? o1 : o2) = (long)x;
+    }
+}
+
+static void config_parse_rate_limits(struct config_ctx *c, const char *path, json_t *v)
+{
+    struct ag_config *cfg = c->cfg;
+    const char *const names[] = {"login", "register", "refresh", "token-new", "lockout"};
+    struct ag_rate *rates[] = {&cfg->rl_login, &cfg->rl_register, &cfg->rl_refresh,
+                               &cfg->rl_token_new};
+    char kpath[AG_ERR_LINE];
+    const char *key;
+    json_t *e;
+
+    if (json_is_boolean(v)) {
+        cfg->rate_limits = json_is_true(v);
+        return;
+    }
+    if (!json_is_object(v)) {
+        config_problem(c, path, "expected true, false or an object");
+        return;
+    }
+    json_object_foreach(v, key, e)
+    {
+        size_t i = 0;
+
+        while (i < CONFIG_ARRAY_LEN(names) && strcmp(key, names[i]) != 0)
+            i++;
+        if (i == CONFIG_ARRAY_LEN(names)) {
+            config_unknown_key(c, path, key, names, CONFIG_ARRAY_LEN(names));
+            continue;
+        }
+        snprintf(kpath, sizeof(kpath), "%s.%s", path, key);
+        if (i < CONFIG_ARRAY_LEN(rates))
+            config_parse_pair(c, kpath, e, "limit", &rates[i]->limit, "window", &rates[i]->window);
+        else
+            config_parse_pair(c, kpath, e, "failures", &cfg->lockout_failures, "seconds",
+                              &cfg->lockout_seconds);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The key table
+ * ------------------------------------------------------------------------------------------ */
+
+enum config_kind {
+    CONFIG_K_CUSTOM = 0,  /* .parse does the work */
+    CONFIG_K_BOOL = 1,    /* bool */
+    CONFIG_K_SECONDS = 2, /* double, > 0 and <= 86400 */
+    CONFIG_K_INT = 3,     /* int in [min, max] */
+    CONFIG_K_LONG = 4,    /* long in [min, max] */
+    CONFIG_K_SIZE = 5,    /* size_t in [min, max] */
+    CONFIG_K_ULL = 6,     /* unsigned long long in [min, max] */
+};
+
+struct config_key {
+    const char *name;
+    enum config_kind kind;
+    size_t off; /* of the field in struct ag_config, for every kind but CUSTOM */
+    long long min, max;
+    config_parse_fn *parse;
+};
+
+#define CONFIG_KEY_FN(n, fn)                                                                       \
+    {                                                                                              \
+        .name = (n), .kind = CONFIG_K_CUSTOM, .parse = (fn)                                        \
+    }
+#define CONFIG_KEY_AT(n, k, f, lo, hi)                                                             \
+    {                                                                                              \
+        .name = (n), .kind = (k), .off = offsetof(struct ag_config, f), .min = (lo), .max = (hi)   \
+    }
+
+/* Every key the file may hold, in the order of docs/config.md. */
+static const struct config_key config_keys[] = {
+    CONFIG_KEY_FN("app-name", config_parse_app_name),
+    CONFIG_KEY_FN("master-token", config_parse_master_token),
+    CONFIG_KEY_FN("cryptography-key", config_parse_crypto_key),
+    CONFIG_KEY_FN("master-token-paths", config_parse_master_paths),
+    CONFIG_KEY_FN("access-token-paths", config_parse_access_paths),
+    CONFIG_KEY_FN("headers", config_parse_headers),
+    CONFIG_KEY_FN("listen", config_parse_listen),
+    CONFIG_KEY_FN("upstream", config_parse_upstream),
+    CONFIG_KEY_FN("redis", config_parse_redis),
+    CONFIG_KEY_FN("auth-prefix", config_parse_auth_prefix),
+    CONFIG_KEY_AT("workers", CONFIG_K_INT, workers, 0, 256),
+    CONFIG_KEY_FN("access-log", config_parse_access_log),
+    CONFIG_KEY_AT("upstream-timeout", CONFIG_K_SECONDS, upstream_timeout, 0, 0),
+    CONFIG_KEY_AT("access-token-ttl", CONFIG_K_LONG, access_token_ttl, 1, CONFIG_YEAR),
+    CONFIG_KEY_AT("refresh-token-ttl", CONFIG_K_LONG, refresh_token_ttl, 1, 10 * CONFIG_YEAR),
+    CONFIG_KEY_AT("token-new-requires-master", CONFIG_K_BOOL, token_new_requires_master, 0, 0),
+    CONFIG_KEY_AT("accept-header", CONFIG_K_BOOL, accept_header, 0, 0),
+    CONFIG_KEY_AT("accept-cookie", CONFIG_K_BOOL, accept_cookie, 0, 0),
+    CONFIG_KEY_AT("set-cookie-on-login", CONFIG_K_BOOL, set_cookie_on_login, 0, 0),
+    CONFIG_KEY_AT("cookie-secure", CONFIG_K_BOOL, cookie_secure, 0, 0),
+    CONFIG_KEY_FN("cookie-samesite", config_parse_samesite),
+    CONFIG_KEY_FN("rate-limits", config_parse_rate_limits),
+    CONFIG_KEY_AT("client-header-timeout", CONFIG_K_SECONDS, client_header_timeout, 0, 0),
+    CONFIG_KEY_AT("client-timeout", CONFIG_K_SECONDS, client_timeout, 0, 0),
+    CONFIG_KEY_AT("keepalive-timeout", CONFIG_K_SECONDS, keepalive_timeout, 0, 0),
+    CONFIG_KEY_AT("upstream-connect-timeout", CONFIG_K_SECONDS, upstream_connect_timeout, 0, 0),
+    CONFIG_KEY_AT("tunnel-timeout", CONFIG_K_SECONDS, tunnel_timeout, 0, 0),
+    CONFIG_KEY_AT("drain-timeout", CONFIG_K_SECONDS, drain_timeout, 0, 0),
+    CONFIG_KEY_AT("max-header-size", CONFIG_K_SIZE, max_header_size, 1024, 1048576),
+    CONFIG_KEY_AT("max-headers", CONFIG_K_SIZE, max_headers, 8, 1000),
+    CONFIG_KEY_AT("max-body-size", CONFIG_K_ULL, max_body_size, 0, LLONG_MAX),
+    CONFIG_KEY_AT("upstream-pool-size", CONFIG_K_SIZE, upstream_pool_size, 0, 100000),
+    CONFIG_KEY_AT("allow-path-semicolon", CONFIG_K_BOOL, allow_path_semicolon, 0, 0),
+};
+
+/* Checks the value <v> of the top-level key <key> and stores it in <c>->cfg. */
+static void config_parse_key(struct config_ctx *c, const char *key, json_t *v)
+{
+    const char *names[CONFIG_ARRAY_LEN(config_keys)];
+    const struct config_key *k = NULL;
+    char *field;
+    long long x;
+    double d;
+    bool b;
+
+    if (strcmp(key, "database-api-url") == 0) {
+        config_problem(c, key, "not supported; authgate keeps its state in Redis: use 'redis'");
+        return;
+    }
+    for (size_t i = 0; i < CONFIG_ARRAY_LEN(config_keys); i++) {
+        names[i] = config_keys[i].name;
+        if (strcmp(key, names[i]) == 0)
+            k = &config_keys[i];
+    }
+    if (k == NULL) {
+        config_unknown_key(c, NULL, key, names, CONFIG_ARRAY_LEN(names));
+        return;
+    }
+    field = (char *)c->cfg + k->off;
+    switch (k->kind) {
+    case CONFIG_K_CUSTOM:
+        k->parse(c, k->name, v);
+        break;
+    case CONFIG_K_BOOL:
+        if (config_get_bool(c, k->name, v, &b))
+            *(bool *)field = b;
+        break;
+    case CONFIG_K_SECONDS:
+        if (config_get_seconds(c, k->name, v, &d))
+            *(double *)field = d;
+        break;
+    case CONFIG_K_INT:
+    case CONFIG_K_LONG:
+    case CONFIG_K_SIZE:
+    case CONFIG_K_ULL:
+        if (!config_get_int(c, k->name, v, k->min, k->max, &x))
+            break;
+        if (k->kind == CONFIG_K_INT)
+            *(int *)field = (int)x;
+        else if (k->kind == CONFIG_K_LONG)
+            *(long *)field = (long)x;
+        else if (k->kind == CONFIG_K_SIZE)
+            *(size_t *)field = (size_t)x;
+        else
+            *(unsigned long long *)field = (unsigned long long)x;
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Defaults, environment, cross-key checks
+ * ------------------------------------------------------------------------------------------ */
+
+/* Returns a new config holding one reference and every scalar default, or NULL. */
+static struct ag_config *config_new(void)
+{
+    struct ag_config *cfg = calloc(1, sizeof(*cfg));
+
+    if (cfg == NULL)
+        return NULL;
+    atomic_init(&cfg->_refs, 1);
+    cfg->workers = 0;
+    cfg->upstream_timeout = 60;
+    cfg->access_token_ttl = 900;
+    cfg->refresh_token_ttl = 604800;
+    cfg->token_new_requires_master = true;
+    cfg->accept_header = true;
+    cfg->accept_cookie = true;
+    cfg->set_cookie_on_login = true;
+    cfg->cookie_secure = true;
+    cfg->cookie_samesite = AG_SAMESITE_LAX;
+    cfg->rate_limits = true;
+    cfg->rl_login = (struct ag_rate){10, 60};
+    cfg->rl_register = (struct ag_rate){5, 3600};
+    cfg->rl_refresh = (struct ag_rate){60, 60};
+    cfg->rl_token_new = (struct ag_rate){30, 60};
+    cfg->lockout_failures = 5;
+    cfg->lockout_seconds = 900;
+    cfg->client_header_timeout = 10;
+    cfg->client_timeout = 60;
+    cfg->keepalive_timeout = 75;
+    cfg->upstream_connect_timeout = 5;
+    cfg->tunnel_timeout = 3600;
+    cfg->drain_timeout = 10;
+    cfg->max_header_size = 16384;
+    cfg->max_headers = 100;
+    cfg->max_body_size = 1073741824ULL;
+    cfg->upstream_pool_size = 64;
+    cfg->allow_path_semicolon = false;
+    return cfg;
+}
+
+/* Sets *<field> to a copy of <def> when the file left it unset. */
+static void config_default_str(struct config_ctx *c, char **field, const char *def)
+{
+    if (*field == NULL)
+        *field = config_strndup(c, def, strlen(def));
+}
+
+/*
+ * Takes master-token and cryptography-key from <env> when <root> leaves them out
+ * (the file wins even when its value is bad). An empty variable counts as unset,
+ * as `KEY=` in a .env file means. A missing key is a problem unless <flags> has
+ * AG_CONFIG_F_NO_KEY_CHECK.
+ */
+static void config_apply_env(struct config_ctx *c, json_t *root, const struct ag_config_env *env,
+                             unsigned flags)
+{
+    struct ag_config *cfg = c->cfg;
+    const char *mt = env != NULL ? env->master_token : NULL;
+    const char *ck = env != NULL ? env->cryptography_key : NULL;
+
+    if (json_object_get(root, "master-token") == NULL && mt != NULL && mt[0] != '\0' &&
+        config_check_master_token(c, "MASTER_TOKEN ", mt, strlen(mt))) {
+        cfg->master_token_len = strlen(mt);
+        cfg->master_token = config_strndup(c, mt, cfg->master_token_len);
+    }
+    if (json_object_get(root, "cryptography-key") != NULL)
+        return;
+    if (ck != NULL && ck[0] != '\0') {
+        if (strlen(ck) < CONFIG_MIN_KEY_LEN) {
+            config_problem(c, "cryptography-key",
+                           "CRYPTOGRAPHY_KEY must be at least %d characters (has %zu); "
+                           "`authgate keygen` makes one",
+                           CONFIG_MIN_KEY_LEN, strlen(ck));
+            return;
+        }
+        cfg->crypto_key_len = strlen(ck);
+        cfg->crypto_key = config_strndup(c, ck, cfg->crypto_key_len);
+    } else if (!(flags & AG_CONFIG_F_NO_KEY_CHECK)) {
+        config_problem(c, "cryptography-key",
+                       "required (set it in the file or CRYPTOGRAPHY_KEY; "
+                       "`authgate keygen` makes one)");
+    }
+}
+
+/* Fills the string defaults and checks what involves more than one key of <root>. */
+static void config_finish(struct config_ctx *c, json_t *root)
+{
+    struct ag_config *cfg = c->cfg;
+
+    if (json_object_get(root, "upstream") == NULL)
+        config_problem(c, "upstream", "required (\"http://HOST:PORT\" of the application)");
+    if (cfg->cookie_samesite == AG_SAMESITE_NONE && !cfg->cookie_secure)
+        config_problem(c, "cookie-samesite",
+                       "\"none\" needs cookie-secure true (browsers refuse SameSite=None "
+                       "cookies without Secure)");
+    config_default_str(c, &cfg->app_name, "authgate");
+    config_default_str(c, &cfg->redis_url, "redis://127.0.0.1:6379/0");
+    config_default_str(c, &cfg->auth_prefix, "/auth");
+    config_default_str(c, &cfg->access_log, "stderr");
+    if (cfg->listen == NULL) {
+        cfg->listen = calloc(1, sizeof(*cfg->listen));
+        if (cfg->listen == NULL) {
+            c->oom = true;
+            return;
+        }
+        cfg->n_listen = 1;
+        cfg->listen[0].host = config_strndup(c, "127.0.0.1", 9);
+        cfg->listen[0].port = config_strndup(c, "8080", 4);
+    }
+}
+
+/* Frees <cfg> and everything under it, zeroing the secrets; NULL is allowed. */
+static void config_free(struct ag_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    AG_FREE(cfg->source);
+    AG_FREE(cfg->app_name);
+    config_free_secret(&cfg->master_token, cfg->master_token_len);
+    config_free_secret(&cfg->crypto_key, cfg->crypto_key_len);
+    for (size_t i = 0; i < cfg->n_master_paths; i++)
+        AG_FREE(cfg->master_paths[i]);
+    AG_FREE(cfg->master_paths);
+    for (size_t i = 0; i < cfg->n_access_paths; i++)
+        AG_FREE(cfg->access_paths[i]);
+    AG_FREE(cfg->access_paths);
+    for (size_t i = 0; i < cfg->n_headers; i++) {
+        AG_FREE(cfg->headers[i].name);
+        AG_FREE(cfg->headers[i].value);
+    }
+    AG_FREE(cfg->headers);
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        AG_FREE(cfg->listen[i].host);
+        AG_FREE(cfg->listen[i].port);
+    }
+    AG_FREE(cfg->listen);
+    AG_FREE(cfg->upstream_host);
+    AG_FREE(cfg->upstream_port);
+    AG_FREE(cfg->upstream_hostport);
+    /* the URL may carry the Redis password */
+    config_free_secret(&cfg->redis_url, cfg->redis_url ? strlen(cfg->redis_url) : 0);
+    AG_FREE(cfg->auth_prefix);
+    AG_FREE(cfg->access_log);
+    free(cfg);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Entry points
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * Parses <json,len> (any bytes; NULL with <len> 0 reads as empty) as the config
+ * file <source> (NULL: "(config)"), with <env> (may be NULL) as the fallback for
+ * master-token and cryptography-key. Every problem is one line in <err> (may be
+ * NULL); the keys are checked in file order, then the cross-key rules. Returns a
+ * new config with one reference, or NULL when there was any problem or memory ran
+ * out. Nothing in <json> or <env> is kept.
+ */
+struct ag_config *ag_config_parse(const char *json, size_t len, const char *source,
+                                  const struct ag_config_env *env, unsigned flags,
+                                  struct ag_err *err)
+{
+    struct config_ctx c = {.err = err, .source = source != NULL ? source : "(config)"};
+    json_t *root = NULL, *v;
+    json_error_t jerr;
+    const char *key;
+    char text[200];
+
+    root =
+        json_loadb(json != NULL ? json : "", json != NULL ? len : 0, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        ag_err_add(err, "%s:%d:%d: %s", c.source, jerr.line, jerr.column,
+                   config_printable(jerr.text, text, sizeof(text)));
+        c.problems++;
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        config_problem(&c, NULL, "the top level must be a JSON object {...}");
+        goto out;
+    }
+    c.cfg = config_new();
+    if (c.cfg == NULL) {
+        c.oom = true;
+        goto out;
+    }
+    json_object_foreach(root, key, v)
+    {
+        config_parse_key(&c, key, v);
+    }
+    config_apply_env(&c, root, env, flags);
+    config_finish(&c, root);
+    c.cfg->source = config_strndup(&c, c.source, strlen(c.source));
+out:
+    if (c.oom)
+        config_problem(&c, NULL, "out of memory");
+    json_decref(root);
+    if (c.problems > 0) {
+        config_free(c.cfg);
+        c.cfg = NULL;
+    }
+    return c.cfg;
+}
+
+/* Takes one more reference on <cfg> (not NULL); any thread may call it. Returns <cfg>. */
+struct ag_config *ag_config_ref(struct ag_config *cfg)
+{
+    atomic_fetch_add_explicit(&cfg->_refs, 1, memory_order_relaxed);
+    return cfg;
+}
+
+/*
+ * Drops one reference on <cfg> (NULL is allowed); the last one frees the config
+ * and everything under it, zeroing master-token, cryptography-key and the Redis
+ * URL first. The acquire/release pair orders every reader's last use before free.
+ */
+void ag_config_unref(struct ag_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    if (atomic_fetch_sub_explicit(&cfg->_refs, 1, memory_order_acq_rel) == 1)
+        config_free(cfg);
+}

@@ -1,0 +1,116 @@
+/*
+ * policy/config.h - the parsed, immutable, reference-counted configuration.
+ *
+ * Owns:     every string and array hanging off struct ag_config.
+ * Entry:    ag_config_parse(), ag_config_ref(), ag_config_unref().
+ * Not here: reading the file or the environment (gateway/main.c passes bytes and
+ *           env values in: policy does no I/O), resolving host names (gateway).
+ * Spec:     CONTRACT.md section 3; docs/config.md lists every key.
+ */
+#ifndef AG_POLICY_CONFIG_H
+#define AG_POLICY_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base.h"
+
+struct ag_listen_addr {
+    char *host; /* "127.0.0.1", "::1" (brackets removed), "0.0.0.0", "::", or a name */
+    char *port; /* decimal, 1..65535 */
+};
+
+struct ag_header_kv {
+    char *name;  /* RFC 9110 token */
+    char *value; /* visible ASCII, SP and HTAB; no CR/LF */
+};
+
+enum ag_samesite { AG_SAMESITE_LAX = 0, AG_SAMESITE_STRICT = 1, AG_SAMESITE_NONE = 2 };
+
+/* One rate limit: at most <limit> events per <window> seconds. limit 0 = off. */
+struct ag_rate {
+    long limit;
+    long window;
+};
+
+struct ag_config {
+    atomic_int _refs;
+    char *source; /* file name the config came from, for messages */
+
+    /* fastauth-api keys */
+    char *app_name;           /* never NULL; default "authgate" */
+    char *master_token;       /* NULL: master paths always refuse */
+    size_t master_token_len;
+    char *crypto_key;         /* NULL only when parsed with AG_CONFIG_F_NO_KEY_CHECK */
+    size_t crypto_key_len;
+    char **master_paths;      /* as written; matched after normalisation */
+    size_t n_master_paths;
+    char **access_paths;
+    size_t n_access_paths;
+    struct ag_header_kv *headers; /* added to every upstream request */
+    size_t n_headers;
+
+    /* authgate keys (CONTRACT.md section 3) */
+    struct ag_listen_addr *listen;
+    size_t n_listen;
+    char *upstream_host;      /* from "http://HOST:PORT"; brackets removed for IPv6 */
+    char *upstream_port;
+    char *upstream_hostport;  /* "HOST:PORT" as written, for messages */
+    char *redis_url;
+    char *auth_prefix;        /* starts with '/', no trailing '/' */
+    int workers;              /* 0: number of online CPUs */
+    char *access_log;         /* "stderr", "off" or a path */
+    double upstream_timeout;  /* s; response head (and body inactivity) */
+    long access_token_ttl;
+    long refresh_token_ttl;
+    bool token_new_requires_master;
+    bool accept_header;
+    bool accept_cookie;
+    bool set_cookie_on_login;
+    bool cookie_secure;
+    enum ag_samesite cookie_samesite;
+    bool rate_limits;         /* false: every limit and lockout off */
+    struct ag_rate rl_login, rl_register, rl_refresh, rl_token_new;
+    long lockout_failures, lockout_seconds;
+
+    /* proxy core (docs/config.md "Timeouts and limits") */
+    double client_header_timeout;    /* s; whole request head, first byte to last */
+    double client_timeout;           /* s; client body read / response write inactivity */
+    double keepalive_timeout;        /* s; idle client connection between requests */
+    double upstream_connect_timeout; /* s */
+    double tunnel_timeout;           /* s; idle upgraded (websocket) tunnel */
+    double drain_timeout;            /* s; in-flight requests on SIGTERM */
+    size_t max_header_size;          /* bytes of a request or response head */
+    size_t max_headers;              /* header fields in one head */
+    unsigned long long max_body_size; /* bytes of a request body; 0 = unlimited */
+    size_t upstream_pool_size;       /* idle upstream connections kept per worker */
+    bool allow_path_semicolon;       /* allow ';' in paths (CONTRACT.md section 4) */
+};
+
+/* Values taken from the environment when the file leaves a key out (file wins). */
+struct ag_config_env {
+    const char *master_token;     /* MASTER_TOKEN */
+    const char *cryptography_key; /* CRYPTOGRAPHY_KEY */
+};
+
+#define AG_CONFIG_F_NO_KEY_CHECK 0x0001 /* a missing cryptography-key is not an error */
+
+/**
+ * Parses the JSON text <json,len> read from <source> (used in messages only).
+ * Returns a new config with one reference, or NULL with one line per problem in
+ * <err>: "FILE: KEY: reason" (JSON path such as headers.X-A or listen[1]), or
+ * "FILE:LINE:COL: reason" for syntax errors. Unknown keys, `database-api-url`,
+ * wrong types and out-of-range values are problems. <env> may be NULL.
+ */
+struct ag_config *ag_config_parse(const char *json, size_t len, const char *source,
+                                  const struct ag_config_env *env, unsigned flags,
+                                  struct ag_err *err);
+
+/** Takes a reference; safe from any thread. Returns <cfg>. */
+struct ag_config *ag_config_ref(struct ag_config *cfg);
+
+/** Drops a reference; the last one frees everything (secrets zeroed). NULL is allowed. */
+void ag_config_unref(struct ag_config *cfg);
+
+#endif

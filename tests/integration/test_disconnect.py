@@ -1,0 +1,89 @@
+"""Clients that go away mid-request: the gateway keeps serving and shuts down clean
+(the fixture's teardown asserts exit 0 and no sanitizer report)."""
+
+import socket
+import struct
+import time
+
+from conftest import RawConn, simple_get
+
+MB = 1000 * 1000
+
+
+def check_still_serving(gw):
+    with RawConn(gw.port) as c:
+        c.send(simple_get("/echo/alive"))
+        r = c.read_response()
+    assert r.status == 200 and r.json()["target"] == "/echo/alive"
+
+
+def test_client_disconnects_mid_upload_20_times(upstream, gateway):
+    gw = gateway({"max-body-size": 100 * MB})
+    chunk = b"u" * (64 * 1024)
+    for i in range(20):
+        s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+        s.sendall(b"POST /echo/upload HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 10000000\r\n\r\n")
+        sent = 0
+        while sent < MB:
+            sent += s.send(chunk[:min(len(chunk), MB - sent)])
+        if i % 2:  # half of them with a TCP RST instead of a FIN
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    check_still_serving(gw)
+    time.sleep(0.5)
+    assert not [r for r in upstream.requests() if r["target"] == "/echo/upload" and r["complete"]]
+    check_still_serving(gw)
+
+
+def test_client_disconnects_mid_chunked_upload(upstream, gateway):
+    gw = gateway({"max-body-size": 100 * MB})
+    for i in range(10):
+        s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+        s.sendall(b"POST /echo/up HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  + b"10000\r\n" + b"c" * 0x10000 + b"\r\n" + b"10000\r\n" + b"c" * 100)
+        s.close()
+    check_still_serving(gw)
+
+
+def test_client_disconnects_mid_download(upstream, gateway):
+    gw = gateway()
+    for i in range(10):
+        s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(simple_get("/bytes?n=50000000" + ("&chunked=1" if i % 2 else "")))
+        s.recv(65536)
+        if i % 3 == 0:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    check_still_serving(gw)
+
+
+def test_client_disconnects_while_upstream_is_slow(upstream, gateway):
+    gw = gateway()
+    for i in range(10):
+        s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+        s.sendall(simple_get("/slow?delay=0.5"))
+        time.sleep(0.05)
+        s.close()
+    time.sleep(0.8)  # let the upstream answers arrive for clients that are gone
+    check_still_serving(gw)
+
+
+def test_client_disconnects_mid_head(upstream, gateway):
+    gw = gateway()
+    for i in range(20):
+        s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+        s.sendall(b"GET /echo/partial HTTP/1.1\r\nHost: gw.test\r\nX-Half: ")
+        s.close()
+    check_still_serving(gw)
+    assert not [r for r in upstream.requests() if r["target"] == "/echo/partial"]
+
+
+def test_client_disconnects_during_websocket(upstream, gateway):
+    import websocket
+    gw = gateway()
+    for i in range(5):
+        ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % gw.port, timeout=5)
+        ws.send("x" * 1000)
+        ws.sock.close()  # no close frame
+    check_still_serving(gw)

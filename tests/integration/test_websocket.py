@@ -1,0 +1,105 @@
+"""WebSocket upgrade through the gateway (CONTRACT.md section 9, SECURITY-BASELINE 10)."""
+
+import os
+
+import websocket
+
+from conftest import hdr_all, simple_get
+
+
+def ws_connect(gw, path="/ws"):
+    return websocket.create_connection("ws://127.0.0.1:%d%s" % (gw.port, path), timeout=5)
+
+
+def test_websocket_echo_text_binary_and_close(upstream, gateway):
+    gw = gateway()
+    ws = ws_connect(gw)
+    try:
+        ws.send("hello through authgate")
+        assert ws.recv() == "hello through authgate"
+        blob = os.urandom(3000)
+        ws.send_binary(blob)
+        opcode, data = ws.recv_data()
+        assert opcode == websocket.ABNF.OPCODE_BINARY and data == blob
+        ws.send("ünïcödé ✓")
+        assert ws.recv() == "ünïcödé ✓"
+    finally:
+        ws.close()
+    recs = [r for r in upstream.requests() if r["target"] == "/ws"]
+    assert len(recs) == 1
+    assert "websocket" in ",".join(hdr_all(recs[0]["headers"], "upgrade")).lower()
+
+
+def test_websocket_large_message_and_ping(upstream, gateway):
+    gw = gateway()
+    ws = ws_connect(gw)
+    try:
+        big = os.urandom(1024 * 1024 + 3)
+        ws.send_binary(big)
+        opcode, data = ws.recv_data()
+        assert data == big
+        ws.ping(b"are-you-there")
+        frame = ws.recv_data_frame(True)[1]
+        assert frame.opcode == websocket.ABNF.OPCODE_PONG and frame.data == b"are-you-there"
+    finally:
+        ws.close()
+
+
+def test_websocket_close_handshake(upstream, gateway):
+    gw = gateway()
+    ws = ws_connect(gw)
+    ws.send_close(status=1000, reason=b"bye")
+    frame = ws.recv_data_frame(True)[1]
+    assert frame.opcode == websocket.ABNF.OPCODE_CLOSE
+    assert frame.data[:2] == (1000).to_bytes(2, "big")
+    ws.shutdown()
+
+
+def test_several_websockets_at_once(upstream, gateway):
+    gw = gateway()
+    socks = [ws_connect(gw) for _ in range(10)]
+    try:
+        for i, ws in enumerate(socks):
+            ws.send("msg %d" % i)
+        for i, ws in enumerate(socks):
+            assert ws.recv() == "msg %d" % i
+    finally:
+        for ws in socks:
+            ws.close()
+
+
+def test_plain_get_ws_is_a_normal_request(upstream, gateway):
+    gw = gateway()
+    c = gw.raw()
+    c.send(simple_get("/ws"))
+    r = c.read_response()
+    assert r.status == 200 and r.json()["target"] == "/ws"
+    c.send(simple_get("/echo/after-ws"))
+    r = c.read_response()
+    assert r.status == 200 and r.json()["target"] == "/echo/after-ws"
+
+
+def test_upgrade_answered_without_101_stays_http(upstream, gateway):
+    """The upstream answers 200 to an upgrade request: relayed, the connection stays HTTP."""
+    gw = gateway()
+    c = gw.raw()
+    c.send(simple_get("/echo/no-upgrade", extra="Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"))
+    r = c.read_response()
+    assert r.status == 200 and r.json()["target"] == "/echo/no-upgrade"
+    c.send(simple_get("/echo/next"))
+    r = c.read_response()
+    assert r.status == 200 and r.json()["target"] == "/echo/next"
+
+
+def test_upgrade_on_post_is_not_a_tunnel(upstream, gateway):
+    gw = gateway()
+    c = gw.raw()
+    c.send(b"POST /ws HTTP/1.1\r\nHost: gw.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+           b"Content-Length: 2\r\n\r\nhi")
+    r = c.read_response()
+    assert r.status == 200, r
+    e = r.json()
+    assert e["body_len"] == 2
+    assert not hdr_all(e["headers"], "upgrade"), e["headers"]

@@ -1,0 +1,880 @@
+/*
+ * tests/unit/policy/config_test.c - mirrors policy/config.c: defaults, every
+ * problem message, environment fallback, syntax errors, reference counting.
+ *
+ * Inputs are written with single quotes, which q() turns into double quotes, so
+ * the JSON reads as JSON. Every config parsed is unref'd (ASan/LSan check it).
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "t.h"
+
+#define SRC "authgate.json"
+#define KEY32 "0123456789abcdef0123456789abcdef"
+/* The two keys without which any config is refused; prepend to a test's own keys. */
+#define BASE "'upstream':'http://127.0.0.1:8081','cryptography-key':'" KEY32 "'"
+
+/* ------------------------------------------------------------------------------------------
+ * Helpers
+ * ------------------------------------------------------------------------------------------ */
+
+/* Returns <in> with every ' turned into " (static buffer, valid until the next call). */
+static const char *q(const char *in)
+{
+    static char buf[8192];
+    size_t i;
+
+    for (i = 0; in[i] != '\0' && i + 1 < sizeof(buf); i++)
+        buf[i] = in[i] == '\'' ? '"' : in[i];
+    buf[i] = '\0';
+    return buf;
+}
+
+/* Parses the single-quoted <in> with <env> and <flags>; <err> may be NULL. */
+static struct ag_config *parse_env(const char *in, const struct ag_config_env *env, unsigned flags,
+                                   struct ag_err *err)
+{
+    const char *json = q(in);
+
+    return ag_config_parse(json, strlen(json), SRC, env, flags, err);
+}
+
+static struct ag_config *parse(const char *in, struct ag_err *err)
+{
+    return parse_env(in, NULL, 0, err);
+}
+
+/*
+ * Parses <in> with <env> and returns every problem joined by " | ", "(no problem)"
+ * when it parsed (the config is unref'd), or a note when NULL came without a line.
+ * Static buffer, valid until the next call.
+ */
+static const char *problems_env(const char *in, const struct ag_config_env *env, unsigned flags)
+{
+    static char out[AG_ERR_MAX * (AG_ERR_LINE + 3)];
+    struct ag_err err = {0};
+    struct ag_config *cfg = parse_env(in, env, flags, &err);
+
+    out[0] = '\0';
+    if (cfg != NULL) {
+        ag_config_unref(cfg);
+        return err.n == 0 ? "(no problem)" : "(parsed, but with problem lines)";
+    }
+    if (err.n == 0)
+        return "(NULL without a problem line)";
+    for (int i = 0; i < err.n && i < AG_ERR_MAX; i++) {
+        if (i > 0)
+            strcat(out, " | ");
+        strcat(out, err.line[i]);
+    }
+    return out;
+}
+
+static const char *problems(const char *in)
+{
+    return problems_env(in, NULL, 0);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Defaults and values
+ * ------------------------------------------------------------------------------------------ */
+
+static void test_config_minimal_fills_defaults(void)
+{
+    struct ag_err err = {0};
+    struct ag_config *cfg = parse("{" BASE "}", &err);
+
+    AG_ASSERT_NOT_NULL(cfg);
+    AG_ASSERT_EQ(err.n, 0);
+    if (cfg == NULL)
+        return;
+    AG_ASSERT_EQ(atomic_load(&cfg->_refs), 1);
+    AG_ASSERT_STR(cfg->source, SRC);
+    AG_ASSERT_STR(cfg->app_name, "authgate");
+    AG_ASSERT_NULL(cfg->master_token);
+    AG_ASSERT_EQ(cfg->master_token_len, 0);
+    AG_ASSERT_MEM(cfg->crypto_key, cfg->crypto_key_len, KEY32);
+    AG_ASSERT_EQ(cfg->n_master_paths, 0);
+    AG_ASSERT_EQ(cfg->n_access_paths, 0);
+    AG_ASSERT_EQ(cfg->n_headers, 0);
+    AG_ASSERT_EQ(cfg->n_listen, 1);
+    AG_ASSERT_STR(cfg->listen[0].host, "127.0.0.1");
+    AG_ASSERT_STR(cfg->listen[0].port, "8080");
+    AG_ASSERT_STR(cfg->upstream_host, "127.0.0.1");
+    AG_ASSERT_STR(cfg->upstream_port, "8081");
+    AG_ASSERT_STR(cfg->upstream_hostport, "127.0.0.1:8081");
+    AG_ASSERT_STR(cfg->redis_url, "redis://127.0.0.1:6379/0");
+    AG_ASSERT_STR(cfg->auth_prefix, "/auth");
+    AG_ASSERT_EQ(cfg->workers, 0);
+    AG_ASSERT_STR(cfg->access_log, "stderr");
+    AG_ASSERT(cfg->upstream_timeout == 60.0);
+    AG_ASSERT_EQ(cfg->access_token_ttl, 900);
+    AG_ASSERT_EQ(cfg->refresh_token_ttl, 604800);
+    AG_ASSERT(cfg->token_new_requires_master);
+    AG_ASSERT(cfg->accept_header);
+    AG_ASSERT(cfg->accept_cookie);
+    AG_ASSERT(cfg->set_cookie_on_login);
+    AG_ASSERT(cfg->cookie_secure);
+    AG_ASSERT_EQ(cfg->cookie_samesite, AG_SAMESITE_LAX);
+    AG_ASSERT(cfg->rate_limits);
+    AG_ASSERT_EQ(cfg->rl_login.limit, 10);
+    AG_ASSERT_EQ(cfg->rl_login.window, 60);
+    AG_ASSERT_EQ(cfg->rl_register.limit, 5);
+    AG_ASSERT_EQ(cfg->rl_register.window, 3600);
+    AG_ASSERT_EQ(cfg->rl_refresh.limit, 60);
+    AG_ASSERT_EQ(cfg->rl_refresh.window, 60);
+    AG_ASSERT_EQ(cfg->rl_token_new.limit, 30);
+    AG_ASSERT_EQ(cfg->rl_token_new.window, 60);
+    AG_ASSERT_EQ(cfg->lockout_failures, 5);
+    AG_ASSERT_EQ(cfg->lockout_seconds, 900);
+    AG_ASSERT(cfg->client_header_timeout == 10.0);
+    AG_ASSERT(cfg->client_timeout == 60.0);
+    AG_ASSERT(cfg->keepalive_timeout == 75.0);
+    AG_ASSERT(cfg->upstream_connect_timeout == 5.0);
+    AG_ASSERT(cfg->tunnel_timeout == 3600.0);
+    AG_ASSERT(cfg->drain_timeout == 10.0);
+    AG_ASSERT_EQ(cfg->max_header_size, 16384);
+    AG_ASSERT_EQ(cfg->max_headers, 100);
+    AG_ASSERT_EQ(cfg->max_body_size, 1073741824);
+    AG_ASSERT_EQ(cfg->upstream_pool_size, 64);
+    AG_ASSERT(!cfg->allow_path_semicolon);
+    ag_config_unref(cfg);
+}
+
+static void test_config_reads_every_key(void)
+{
+    struct ag_err err = {0};
+    struct ag_config *cfg = parse(
+        "{'app-name':'shop','master-token':'m-token','cryptography-key':'" KEY32 "X',"
+        "'master-token-paths':['/admin','/ops'],'access-token-paths':['/api'],"
+        "'headers':{'X-Env':'prod','X-Empty':'','X-Tab':'a\\tb'},"
+        "'listen':['0.0.0.0:80','[::1]:8443'],'upstream':'HTTP://[::1]/',"
+        "'redis':'redis://:s3cret@redis.local:6380/2','auth-prefix':'/_gw/auth','workers':4,"
+        "'access-log':'/var/log/authgate.log','upstream-timeout':2.5,'access-token-ttl':60,"
+        "'refresh-token-ttl':120,'token-new-requires-master':false,'accept-header':false,"
+        "'accept-cookie':false,'set-cookie-on-login':false,'cookie-secure':true,"
+        "'cookie-samesite':'None',"
+        "'rate-limits':{'login':{'limit':3},'register':{'window':10},"
+        "'refresh':{'limit':0,'window':1},'token-new':{},'lockout':{'failures':0,'seconds':30}},"
+        "'client-header-timeout':1,'client-timeout':2,'keepalive-timeout':3,"
+        "'upstream-connect-timeout':0.25,'tunnel-timeout':86400,'drain-timeout':0.5,"
+        "'max-header-size':1024,'max-headers':8,'max-body-size':0,'upstream-pool-size':0,"
+        "'allow-path-semicolon':true}",
+        &err);
+
+    AG_ASSERT_NOT_NULL(cfg);
+    AG_ASSERT_EQ(err.n, 0);
+    if (cfg == NULL) {
+        fprintf(stderr, "  %s\n", err.line[0]);
+        return;
+    }
+    AG_ASSERT_STR(cfg->app_name, "shop");
+    AG_ASSERT_MEM(cfg->master_token, cfg->master_token_len, "m-token");
+    AG_ASSERT_MEM(cfg->crypto_key, cfg->crypto_key_len, KEY32 "X");
+    AG_ASSERT_EQ(cfg->n_master_paths, 2);
+    AG_ASSERT_STR(cfg->master_paths[1], "/ops");
+    AG_ASSERT_EQ(cfg->n_access_paths, 1);
+    AG_ASSERT_STR(cfg->access_paths[0], "/api");
+    AG_ASSERT_EQ(cfg->n_headers, 3);
+    AG_ASSERT_STR(cfg->headers[0].name, "X-Env");
+    AG_ASSERT_STR(cfg->headers[0].value, "prod");
+    AG_ASSERT_STR(cfg->headers[1].value, "");
+    AG_ASSERT_STR(cfg->headers[2].value, "a\tb");
+    AG_ASSERT_EQ(cfg->n_listen, 2);
+    AG_ASSERT_STR(cfg->listen[0].host, "0.0.0.0");
+    AG_ASSERT_STR(cfg->listen[0].port, "80");
+    AG_ASSERT_STR(cfg->listen[1].host, "::1");
+    AG_ASSERT_STR(cfg->listen[1].port, "8443");
+    AG_ASSERT_STR(cfg->upstream_host, "::1");
+    AG_ASSERT_STR(cfg->upstream_port, "80");
+    AG_ASSERT_STR(cfg->upstream_hostport, "[::1]:80");
+    AG_ASSERT_STR(cfg->redis_url, "redis://:s3cret@redis.local:6380/2");
+    AG_ASSERT_STR(cfg->auth_prefix, "/_gw/auth");
+    AG_ASSERT_EQ(cfg->workers, 4);
+    AG_ASSERT_STR(cfg->access_log, "/var/log/authgate.log");
+    AG_ASSERT(cfg->upstream_timeout == 2.5);
+    AG_ASSERT_EQ(cfg->access_token_ttl, 60);
+    AG_ASSERT_EQ(cfg->refresh_token_ttl, 120);
+    AG_ASSERT(!cfg->token_new_requires_master);
+    AG_ASSERT(!cfg->accept_header);
+    AG_ASSERT(!cfg->accept_cookie);
+    AG_ASSERT(!cfg->set_cookie_on_login);
+    AG_ASSERT(cfg->cookie_secure);
+    AG_ASSERT_EQ(cfg->cookie_samesite, AG_SAMESITE_NONE);
+    AG_ASSERT(cfg->rate_limits);
+    AG_ASSERT_EQ(cfg->rl_login.limit, 3);
+    AG_ASSERT_EQ(cfg->rl_login.window, 60);
+    AG_ASSERT_EQ(cfg->rl_register.limit, 5);
+    AG_ASSERT_EQ(cfg->rl_register.window, 10);
+    AG_ASSERT_EQ(cfg->rl_refresh.limit, 0);
+    AG_ASSERT_EQ(cfg->rl_refresh.window, 1);
+    AG_ASSERT_EQ(cfg->rl_token_new.limit, 30);
+    AG_ASSERT_EQ(cfg->lockout_failures, 0);
+    AG_ASSERT_EQ(cfg->lockout_seconds, 30);
+    AG_ASSERT(cfg->client_header_timeout == 1.0);
+    AG_ASSERT(cfg->client_timeout == 2.0);
+    AG_ASSERT(cfg->keepalive_timeout == 3.0);
+    AG_ASSERT(cfg->upstream_connect_timeout == 0.25);
+    AG_ASSERT(cfg->tunnel_timeout == 86400.0);
+    AG_ASSERT(cfg->drain_timeout == 0.5);
+    AG_ASSERT_EQ(cfg->max_header_size, 1024);
+    AG_ASSERT_EQ(cfg->max_headers, 8);
+    AG_ASSERT_EQ(cfg->max_body_size, 0);
+    AG_ASSERT_EQ(cfg->upstream_pool_size, 0);
+    AG_ASSERT(cfg->allow_path_semicolon);
+    ag_config_unref(cfg);
+}
+
+static void test_config_listen_accepts_a_single_string(void)
+{
+    struct ag_config *cfg = parse("{" BASE ",'listen':'localhost:9000'}", NULL);
+
+    AG_ASSERT_NOT_NULL(cfg);
+    if (cfg == NULL)
+        return;
+    AG_ASSERT_EQ(cfg->n_listen, 1);
+    AG_ASSERT_STR(cfg->listen[0].host, "localhost");
+    AG_ASSERT_STR(cfg->listen[0].port, "9000");
+    ag_config_unref(cfg);
+}
+
+static void test_config_upstream_without_port_uses_80(void)
+{
+    struct ag_config *cfg =
+        parse("{'upstream':'http://app.internal','cryptography-key':'" KEY32 "'}", NULL);
+
+    AG_ASSERT_NOT_NULL(cfg);
+    if (cfg == NULL)
+        return;
+    AG_ASSERT_STR(cfg->upstream_host, "app.internal");
+    AG_ASSERT_STR(cfg->upstream_port, "80");
+    AG_ASSERT_STR(cfg->upstream_hostport, "app.internal:80");
+    ag_config_unref(cfg);
+}
+
+static void test_config_rate_limits_false_turns_them_off(void)
+{
+    struct ag_config *cfg = parse("{" BASE ",'rate-limits':false}", NULL);
+
+    AG_ASSERT_NOT_NULL(cfg);
+    if (cfg == NULL)
+        return;
+    AG_ASSERT(!cfg->rate_limits);
+    ag_config_unref(cfg);
+    cfg = parse("{" BASE ",'rate-limits':true}", NULL);
+    AG_ASSERT_NOT_NULL(cfg);
+    if (cfg != NULL)
+        AG_ASSERT(cfg->rate_limits);
+    ag_config_unref(cfg);
+}
+
+static void test_config_accepts_valid_redis_forms(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'unix:///run/redis/redis.sock'}"), "(no problem)");
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'redis://[::1]:6379'}"), "(no problem)");
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'redis://:p@ss@h:1/15'}"), "(no problem)");
+    AG_ASSERT_STR(problems("{" BASE ",'cookie-samesite':'Strict'}"), "(no problem)");
+    AG_ASSERT_STR(problems("{" BASE ",'access-log':'off'}"), "(no problem)");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Environment
+ * ------------------------------------------------------------------------------------------ */
+
+static void test_config_takes_secrets_from_env_when_absent(void)
+{
+    struct ag_config_env env = {.master_token = "env-master", .cryptography_key = KEY32 "env"};
+    struct ag_err err = {0};
+    struct ag_config *cfg = parse_env("{'upstream':'http://h:1'}", &env, 0, &err);
+
+    AG_ASSERT_NOT_NULL(cfg);
+    if (cfg == NULL)
+        return;
+    AG_ASSERT_MEM(cfg->master_token, cfg->master_token_len, "env-master");
+    AG_ASSERT_MEM(cfg->crypto_key, cfg->crypto_key_len, KEY32 "env");
+    ag_config_unref(cfg);
+}
+
+static void test_config_file_wins_over_env(void)
+{
+    struct ag_config_env env = {.master_token = "env-master", .cryptography_key = "short"};
+    struct ag_config *cfg = parse_env("{" BASE ",'master-token':'file-master'}", &env, 0, NULL);
+
+    AG_ASSERT_NOT_NULL(cfg);
+    if (cfg == NULL)
+        return;
+    AG_ASSERT_MEM(cfg->master_token, cfg->master_token_len, "file-master");
+    AG_ASSERT_MEM(cfg->crypto_key, cfg->crypto_key_len, KEY32);
+    ag_config_unref(cfg);
+}
+
+static void test_config_bad_file_value_does_not_fall_back_to_env(void)
+{
+    struct ag_config_env env = {.master_token = "env-master", .cryptography_key = KEY32};
+
+    AG_ASSERT_STR(problems_env("{'upstream':'http://h:1','cryptography-key':'short'}", &env, 0),
+                  SRC ": cryptography-key: must be at least 32 characters (has 5); "
+                      "`authgate keygen` makes one");
+}
+
+static void test_config_rejects_short_env_key(void)
+{
+    struct ag_config_env env = {.cryptography_key = "0123456789"};
+
+    AG_ASSERT_STR(problems_env("{'upstream':'http://h:1'}", &env, 0),
+                  SRC ": cryptography-key: CRYPTOGRAPHY_KEY must be at least 32 characters "
+                      "(has 10); `authgate keygen` makes one");
+}
+
+static void test_config_rejects_missing_key(void)
+{
+    struct ag_config_env empty = {.master_token = "", .cryptography_key = ""};
+    const char *want = SRC ": cryptography-key: required (set it in the file or CRYPTOGRAPHY_KEY; "
+                           "`authgate keygen` makes one)";
+
+    AG_ASSERT_STR(problems("{'upstream':'http://h:1'}"), want);
+    AG_ASSERT_STR(problems_env("{'upstream':'http://h:1'}", &empty, 0), want);
+}
+
+static void test_config_no_key_check_allows_missing_key(void)
+{
+    struct ag_config *cfg =
+        parse_env("{'upstream':'http://h:1'}", NULL, AG_CONFIG_F_NO_KEY_CHECK, NULL);
+
+    AG_ASSERT_NOT_NULL(cfg);
+    if (cfg != NULL)
+        AG_ASSERT_NULL(cfg->crypto_key);
+    ag_config_unref(cfg);
+    /* the flag waives absence only, never a bad value */
+    AG_ASSERT_STR(problems_env("{'upstream':'http://h:1','cryptography-key':'x'}", NULL,
+                               AG_CONFIG_F_NO_KEY_CHECK),
+                  SRC ": cryptography-key: must be at least 32 characters (has 1); "
+                      "`authgate keygen` makes one");
+}
+
+static void test_config_rejects_bad_env_master_token(void)
+{
+    struct ag_config_env env = {.master_token = "abc\r\nX-Evil: 1"};
+
+    AG_ASSERT_STR(problems_env("{" BASE "}", &env, 0),
+                  SRC ": master-token: MASTER_TOKEN must be printable ASCII without leading or "
+                      "trailing spaces (it is sent as a header value)");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Syntax and structure
+ * ------------------------------------------------------------------------------------------ */
+
+static void test_config_syntax_error_names_line_and_column(void)
+{
+    AG_ASSERT_STR(problems("{\n  'upstream': 'http://h:1',\n  }"),
+                  SRC ":3:3: string or '}' expected near '}'");
+}
+
+static void test_config_rejects_duplicate_key(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",\n'workers': 1,\n'workers': 2}"),
+                  SRC ":3:9: duplicate object key near '\"workers\"'");
+}
+
+static void test_config_rejects_empty_input(void)
+{
+    struct ag_err err = {0};
+
+    AG_ASSERT_STR(problems(""), SRC ":1:0: '[' or '{' expected near end of file");
+    AG_ASSERT_NULL(ag_config_parse(NULL, 0, NULL, NULL, 0, &err));
+    AG_ASSERT_EQ(err.n, 1);
+    AG_ASSERT_STR(err.line[0], "(config):1:0: '[' or '{' expected near end of file");
+}
+
+static void test_config_rejects_top_level_array(void)
+{
+    AG_ASSERT_STR(problems("[{" BASE "}]"), SRC ": the top level must be a JSON object {...}");
+}
+
+static void test_config_rejects_nul_and_control_bytes(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'app-name':'a\\u0000b'}"),
+                  SRC ":1:111: \\u0000 is not allowed without JSON_ALLOW_NUL near "
+                      "'\"a\\u0000b\"'");
+    /* jansson quotes the raw byte it stopped at: the message stays printable */
+    AG_ASSERT_STR(problems("{'app-name': \x01}"), SRC ":1:14: invalid token near '\\x01'");
+    AG_ASSERT_STR(problems("{'app-name':'a\nb'}"), SRC ":1:14: unexpected newline near '\"a'");
+}
+
+static void test_config_rejects_unknown_key(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'colour':'blue'}"), SRC ": unknown key 'colour'");
+}
+
+static void test_config_unknown_key_suggests_nearest(void)
+{
+    AG_ASSERT_STR(problems("{'upstrem':'http://h:1','cryptography-key':'" KEY32 "'}"),
+                  SRC ": unknown key 'upstrem' (did you mean 'upstream'?) | " SRC
+                      ": upstream: required (\"http://HOST:PORT\" of the application)");
+    AG_ASSERT_STR(problems("{" BASE ",'app_name':'x'}"),
+                  SRC ": unknown key 'app_name' (did you mean 'app-name'?)");
+    AG_ASSERT_STR(problems("{" BASE ",'wrokers':2}"),
+                  SRC ": unknown key 'wrokers' (did you mean 'workers'?)");
+}
+
+static void test_config_unknown_key_is_printed_safely(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'a\\u0001b':1}"), SRC ": unknown key 'a\\x01b'");
+    AG_ASSERT_STR(problems("{" BASE ",'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx':1}"),
+                  SRC ": unknown key 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                      "xxxxxxxxxxxxxxxxxx...'");
+}
+
+static void test_config_rejects_database_api_url(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'database-api-url':'http://db'}"),
+                  SRC ": database-api-url: not supported; authgate keeps its state in Redis: "
+                      "use 'redis'");
+}
+
+static void test_config_rejects_wrong_types(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'app-name':5}"), SRC ": app-name: expected a string");
+    AG_ASSERT_STR(problems("{" BASE ",'workers':'4'}"), SRC ": workers: expected an integer");
+    AG_ASSERT_STR(problems("{" BASE ",'workers':4.0}"), SRC ": workers: expected an integer");
+    AG_ASSERT_STR(problems("{" BASE ",'cookie-secure':'yes'}"),
+                  SRC ": cookie-secure: expected true or false");
+    AG_ASSERT_STR(problems("{" BASE ",'upstream-timeout':'5'}"),
+                  SRC ": upstream-timeout: expected a number of seconds");
+    AG_ASSERT_STR(problems("{" BASE ",'master-token':null}"),
+                  SRC ": master-token: expected a string");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * One test per key's own problems
+ * ------------------------------------------------------------------------------------------ */
+
+static void test_config_rejects_bad_app_name(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'app-name':''}"), SRC ": app-name: must not be empty");
+    AG_ASSERT_STR(problems("{" BASE ",'app-name':'"
+                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'}"),
+                  SRC ": app-name: must be at most 128 characters");
+    AG_ASSERT_STR(problems("{" BASE ",'app-name':'caf\\u00e9'}"),
+                  SRC ": app-name: must be printable ASCII without '\"' or '\\'");
+    AG_ASSERT_STR(problems("{" BASE ",'app-name':'a\\\"b'}"),
+                  SRC ": app-name: must be printable ASCII without '\"' or '\\'");
+    AG_ASSERT_STR(problems("{" BASE ",'app-name':'a\\\\b'}"),
+                  SRC ": app-name: must be printable ASCII without '\"' or '\\'");
+}
+
+static void test_config_rejects_bad_master_token(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'master-token':''}"),
+                  SRC ": master-token: must not be empty");
+    AG_ASSERT_STR(problems("{" BASE ",'master-token':' padded'}"),
+                  SRC ": master-token: must be printable ASCII without leading or trailing "
+                      "spaces (it is sent as a header value)");
+    AG_ASSERT_STR(problems("{" BASE ",'master-token':'a\\nb'}"),
+                  SRC ": master-token: must be printable ASCII without leading or trailing "
+                      "spaces (it is sent as a header value)");
+}
+
+static void test_config_rejects_bad_token_paths(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'master-token-paths':'/admin'}"),
+                  SRC ": master-token-paths: expected an array of strings");
+    AG_ASSERT_STR(problems("{" BASE ",'access-token-paths':['/api',7]}"),
+                  SRC ": access-token-paths[1]: expected a string");
+    AG_ASSERT_STR(problems("{" BASE ",'access-token-paths':['api']}"),
+                  SRC ": access-token-paths[0]: must start with '/'");
+    AG_ASSERT_STR(problems("{" BASE ",'access-token-paths':['']}"),
+                  SRC ": access-token-paths[0]: must start with '/'");
+    AG_ASSERT_STR(problems("{" BASE ",'master-token-paths':['/a','/b?x=1','/c#d']}"),
+                  SRC ": master-token-paths[1]: must not contain '?' or '#' (only the path is "
+                      "matched) | " SRC ": master-token-paths[2]: must not contain '?' or '#' "
+                      "(only the path is matched)");
+    AG_ASSERT_STR(problems("{" BASE ",'master-token-paths':['/a b']}"),
+                  SRC ": master-token-paths[0]: must be printable ASCII without spaces");
+}
+
+static void test_config_rejects_bad_headers(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'headers':['X-A']}"),
+                  SRC ": headers: expected an object of header names and string values");
+    AG_ASSERT_STR(problems("{" BASE ",'headers':{'X-A':'a\\r\\nX-B: b'}}"),
+                  SRC ": headers.X-A: value must not contain CR or LF");
+    AG_ASSERT_STR(problems("{" BASE ",'headers':{'X-A':'a\\u0000b'}}"),
+                  SRC ":1:117: \\u0000 is not allowed without JSON_ALLOW_NUL near "
+                      "'\"a\\u0000b\"'");
+    AG_ASSERT_STR(problems("{" BASE ",'headers':{'X-A':'bell\\u0007'}}"),
+                  SRC ": headers.X-A: value must contain only visible ASCII, SP and HTAB");
+    AG_ASSERT_STR(problems("{" BASE ",'headers':{'X-A':'\\u00e9'}}"),
+                  SRC ": headers.X-A: value must contain only visible ASCII, SP and HTAB");
+    AG_ASSERT_STR(problems("{" BASE ",'headers':{'X-A':1}}"),
+                  SRC ": headers.X-A: expected a string");
+    AG_ASSERT_STR(problems("{" BASE ",'headers':{'X A':'v'}}"),
+                  SRC ": headers.X A: name must be an HTTP token (RFC 9110 section 5.6.2)");
+    AG_ASSERT_STR(problems("{" BASE ",'headers':{'':'v'}}"),
+                  SRC ": headers.: name must be an HTTP token (RFC 9110 section 5.6.2)");
+    AG_ASSERT_STR(problems("{" BASE ",'headers':{'X-A':'1','x-a':'2'}}"),
+                  SRC ": headers.x-a: same name as 'X-A' (header names ignore case)");
+}
+
+static void test_config_rejects_gateway_owned_headers(void)
+{
+    const char *owned[] = {"Host",
+                           "content-length",
+                           "Transfer-Encoding",
+                           "CONNECTION",
+                           "Upgrade",
+                           "Keep-Alive",
+                           "TE",
+                           "Trailer",
+                           "Proxy-Connection",
+                           "X-Auth-Subject",
+                           "x_auth_roles",
+                           "X.Auth.Scopes",
+                           "X-Forwarded-For",
+                           "x-forwarded-proto",
+                           "X_Forwarded_Host"};
+    char in[256], want[256];
+
+    for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
+        snprintf(in, sizeof(in), "{" BASE ",'headers':{'%s':'v'}}", owned[i]);
+        snprintf(want, sizeof(want), SRC ": headers.%s: set by the gateway; cannot be configured",
+                 owned[i]);
+        AG_ASSERT_STR(problems(in), want);
+    }
+    /* near misses stay allowed */
+    AG_ASSERT_STR(problems("{" BASE ",'headers':{'X-Authz':'v','X-Auth':'v','Hosts':'v',"
+                           "'X-Forwardedness':'v'}}"),
+                  "(no problem)");
+}
+
+static void test_config_rejects_bad_listen(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'listen':8080}"),
+                  SRC ": listen: expected \"HOST:PORT\" or an array of them");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':[]}"), SRC ": listen: must not be an empty array");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':['127.0.0.1:8080','localhost']}"),
+                  SRC ": listen[1]: expected \"HOST:PORT\"");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':':8080'}"), SRC ": listen: expected \"HOST:PORT\"");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':'h:'}"), SRC ": listen: expected \"HOST:PORT\"");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':'h:+80'}"), SRC ": listen: expected \"HOST:PORT\"");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':'h:0'}"), SRC ": listen: port must be 1-65535");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':'h:65536'}"), SRC ": listen: port must be 1-65535");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':'h:99999999999999999999'}"),
+                  SRC ": listen: port must be 1-65535");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':['::1:8080']}"),
+                  SRC ": listen[0]: IPv6 addresses need brackets, as in \"[::1]:8080\"");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':'[::1]'}"), SRC ": listen: expected \"HOST:PORT\"");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':'[zz]:80'}"),
+                  SRC ": listen: expected \"HOST:PORT\"");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':['a:1',2]}"), SRC ": listen[1]: expected a string");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':['a:1','b:1','A:01']}"),
+                  SRC ": listen[2]: same address as listen[0]");
+}
+
+static void test_config_rejects_bad_upstream(void)
+{
+    AG_ASSERT_STR(problems("{'cryptography-key':'" KEY32 "'}"),
+                  SRC ": upstream: required (\"http://HOST:PORT\" of the application)");
+    AG_ASSERT_STR(problems("{'upstream':'https://h:443','cryptography-key':'" KEY32 "'}"),
+                  SRC ": upstream: TLS to the upstream is not supported yet");
+    AG_ASSERT_STR(problems("{'upstream':'ftp://h','cryptography-key':'" KEY32 "'}"),
+                  SRC ": upstream: expected \"http://HOST:PORT\"");
+    AG_ASSERT_STR(problems("{'upstream':'h:80','cryptography-key':'" KEY32 "'}"),
+                  SRC ": upstream: expected \"http://HOST:PORT\"");
+    AG_ASSERT_STR(problems("{'upstream':'http://','cryptography-key':'" KEY32 "'}"),
+                  SRC ": upstream: expected \"http://HOST:PORT\"");
+    AG_ASSERT_STR(problems("{'upstream':'http://h:1/app','cryptography-key':'" KEY32 "'}"),
+                  SRC ": upstream: must not have a path or query (the request path is "
+                      "forwarded as is)");
+    AG_ASSERT_STR(problems("{'upstream':'http://h:1?x','cryptography-key':'" KEY32 "'}"),
+                  SRC ": upstream: must not have a path or query (the request path is "
+                      "forwarded as is)");
+    AG_ASSERT_STR(problems("{'upstream':'http://u:p@h:1','cryptography-key':'" KEY32 "'}"),
+                  SRC ": upstream: credentials in the URL are not supported (use 'headers')");
+    AG_ASSERT_STR(problems("{'upstream':'http://h:70000','cryptography-key':'" KEY32 "'}"),
+                  SRC ": upstream: port must be 1-65535");
+    AG_ASSERT_STR(problems("{'upstream':'http://::1:80','cryptography-key':'" KEY32 "'}"),
+                  SRC ": upstream: IPv6 addresses need brackets, as in \"http://[::1]:8081\"");
+    AG_ASSERT_STR(problems("{'upstream':7,'cryptography-key':'" KEY32 "'}"),
+                  SRC ": upstream: expected a string");
+}
+
+static void test_config_rejects_bad_redis(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'localhost:6379'}"),
+                  SRC ": redis: expected \"redis://[:PASSWORD@]HOST:PORT[/DB]\" or "
+                      "\"unix:///PATH\"");
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'redis://localhost'}"),
+                  SRC ": redis: expected \"redis://[:PASSWORD@]HOST:PORT[/DB]\"");
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'rediss://h:6379'}"),
+                  SRC ": redis: TLS to Redis is not supported yet");
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'redis://h:0'}"),
+                  SRC ": redis: port must be 1-65535");
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'redis://::1:6379'}"),
+                  SRC ": redis: IPv6 addresses need brackets, as in \"redis://[::1]:6379/0\"");
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'redis://h:1/x'}"),
+                  SRC ": redis: the database after '/' must be a non-negative integer");
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'redis://h:1/'}"),
+                  SRC ": redis: the database after '/' must be a non-negative integer");
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'redis://h:1/-1'}"),
+                  SRC ": redis: the database after '/' must be a non-negative integer");
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'redis://user:pw@h:1'}"),
+                  SRC ": redis: a user name is not supported; use "
+                      "\"redis://:PASSWORD@HOST:PORT\"");
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'redis://:@h:1'}"),
+                  SRC ": redis: the password after ':' must not be empty");
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'unix://run/redis.sock'}"),
+                  SRC ": redis: the socket path must be absolute, as in \"unix:///PATH\"");
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'unix:///" /* 108 bytes of path */
+                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'}"),
+                  SRC ": redis: the socket path is too long (at most 107 bytes)");
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'redis://h:1\\t'}"),
+                  SRC ": redis: must be printable ASCII");
+}
+
+static void test_config_rejects_bad_auth_prefix(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'auth-prefix':'auth'}"),
+                  SRC ": auth-prefix: must start with '/'");
+    AG_ASSERT_STR(problems("{" BASE ",'auth-prefix':'/'}"),
+                  SRC ": auth-prefix: must not end with '/'");
+    AG_ASSERT_STR(problems("{" BASE ",'auth-prefix':'/auth/'}"),
+                  SRC ": auth-prefix: must not end with '/'");
+    AG_ASSERT_STR(problems("{" BASE ",'auth-prefix':'/a;b'}"),
+                  SRC ": auth-prefix: must contain only letters, digits and the characters "
+                      "-._~!$&'()*+,=:@/");
+    AG_ASSERT_STR(problems("{" BASE ",'auth-prefix':'/a%41'}"),
+                  SRC ": auth-prefix: must contain only letters, digits and the characters "
+                      "-._~!$&'()*+,=:@/");
+    AG_ASSERT_STR(problems("{" BASE ",'auth-prefix':'/a//b'}"),
+                  SRC ": auth-prefix: must not have empty segments or segments ending in '.'");
+    AG_ASSERT_STR(problems("{" BASE ",'auth-prefix':'/x/../auth'}"),
+                  SRC ": auth-prefix: must not have empty segments or segments ending in '.'");
+    AG_ASSERT_STR(problems("{" BASE ",'auth-prefix':'/auth.'}"),
+                  SRC ": auth-prefix: must not have empty segments or segments ending in '.'");
+    AG_ASSERT_STR(problems("{" BASE ",'auth-prefix':'/.well-known/auth'}"), "(no problem)");
+}
+
+static void test_config_rejects_out_of_range_integers(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'workers':257}"), SRC ": workers: must be between 0 and 256");
+    AG_ASSERT_STR(problems("{" BASE ",'workers':-1}"), SRC ": workers: must be between 0 and 256");
+    AG_ASSERT_STR(problems("{" BASE ",'access-token-ttl':0}"),
+                  SRC ": access-token-ttl: must be between 1 and 31536000");
+    AG_ASSERT_STR(problems("{" BASE ",'refresh-token-ttl':0}"),
+                  SRC ": refresh-token-ttl: must be between 1 and 315360000");
+    AG_ASSERT_STR(problems("{" BASE ",'max-header-size':1023}"),
+                  SRC ": max-header-size: must be between 1024 and 1048576");
+    AG_ASSERT_STR(problems("{" BASE ",'max-headers':1001}"),
+                  SRC ": max-headers: must be between 8 and 1000");
+    AG_ASSERT_STR(problems("{" BASE ",'max-body-size':-1}"),
+                  SRC ": max-body-size: must be at least 0");
+    AG_ASSERT_STR(problems("{" BASE ",'upstream-pool-size':100001}"),
+                  SRC ": upstream-pool-size: must be between 0 and 100000");
+}
+
+static void test_config_rejects_out_of_range_seconds(void)
+{
+    const char *keys[] = {"upstream-timeout",  "client-header-timeout",    "client-timeout",
+                          "keepalive-timeout", "upstream-connect-timeout", "tunnel-timeout",
+                          "drain-timeout"};
+    char in[256], want[256];
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        snprintf(want, sizeof(want), SRC ": %s: must be more than 0 and at most 86400 seconds",
+                 keys[i]);
+        snprintf(in, sizeof(in), "{" BASE ",'%s':0}", keys[i]);
+        AG_ASSERT_STR(problems(in), want);
+        snprintf(in, sizeof(in), "{" BASE ",'%s':-1.5}", keys[i]);
+        AG_ASSERT_STR(problems(in), want);
+        snprintf(in, sizeof(in), "{" BASE ",'%s':86400.001}", keys[i]);
+        AG_ASSERT_STR(problems(in), want);
+        snprintf(in, sizeof(in), "{" BASE ",'%s':0.001}", keys[i]);
+        AG_ASSERT_STR(problems(in), "(no problem)");
+    }
+}
+
+static void test_config_rejects_bad_access_log(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'access-log':''}"),
+                  SRC ": access-log: expected \"stderr\", \"off\" or a file path");
+    AG_ASSERT_STR(problems("{" BASE ",'access-log':'/var/log/a\\nb'}"),
+                  SRC ": access-log: the file path must be printable ASCII");
+    AG_ASSERT_STR(problems("{" BASE ",'access-log':false}"), SRC ": access-log: expected a string");
+}
+
+static void test_config_rejects_bad_samesite(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'cookie-samesite':'loose'}"),
+                  SRC ": cookie-samesite: expected \"lax\", \"strict\" or \"none\"");
+    AG_ASSERT_STR(problems("{" BASE ",'cookie-samesite':'none','cookie-secure':false}"),
+                  SRC ": cookie-samesite: \"none\" needs cookie-secure true (browsers refuse "
+                      "SameSite=None cookies without Secure)");
+    AG_ASSERT_STR(problems("{" BASE ",'cookie-samesite':'strict','cookie-secure':false}"),
+                  "(no problem)");
+}
+
+static void test_config_rejects_bad_rate_limits(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'rate-limits':'on'}"),
+                  SRC ": rate-limits: expected true, false or an object");
+    AG_ASSERT_STR(problems("{" BASE ",'rate-limits':{'logn':{}}}"),
+                  SRC ": rate-limits: unknown key 'logn' (did you mean 'login'?)");
+    AG_ASSERT_STR(problems("{" BASE ",'rate-limits':{'signup':{}}}"),
+                  SRC ": rate-limits: unknown key 'signup'");
+    AG_ASSERT_STR(problems("{" BASE ",'rate-limits':{'login':5}}"),
+                  SRC ": rate-limits.login: expected an object {\"limit\": N, \"window\": "
+                      "SECONDS}");
+    AG_ASSERT_STR(problems("{" BASE ",'rate-limits':{'login':{'limt':5}}}"),
+                  SRC ": rate-limits.login: unknown key 'limt' (did you mean 'limit'?)");
+    AG_ASSERT_STR(problems("{" BASE ",'rate-limits':{'register':{'limit':-1}}}"),
+                  SRC ": rate-limits.register.limit: must be between 0 and 1000000000");
+    AG_ASSERT_STR(problems("{" BASE ",'rate-limits':{'refresh':{'window':0}}}"),
+                  SRC ": rate-limits.refresh.window: must be between 1 and 31536000");
+    AG_ASSERT_STR(problems("{" BASE ",'rate-limits':{'token-new':{'window':1.5}}}"),
+                  SRC ": rate-limits.token-new.window: expected an integer");
+    AG_ASSERT_STR(problems("{" BASE ",'rate-limits':{'lockout':{'failures':-1,'seconds':0}}}"),
+                  SRC ": rate-limits.lockout.failures: must be between 0 and 1000000000 | " SRC
+                      ": rate-limits.lockout.seconds: must be between 1 and 31536000");
+    AG_ASSERT_STR(problems("{" BASE ",'rate-limits':{'lockout':{'limit':1}}}"),
+                  SRC ": rate-limits.lockout: unknown key 'limit'");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Many problems, error buffer, reference counting
+ * ------------------------------------------------------------------------------------------ */
+
+static void test_config_reports_every_problem_in_file_order(void)
+{
+    AG_ASSERT_STR(problems("{'listen':['h:0','[::1]:80'],'workers':-3,'upstrem':'http://h',"
+                           "'headers':{'Host':'x','X-A':'a\\nb'},'cookie-samesite':'none',"
+                           "'cookie-secure':false,'database-api-url':'x'}"),
+                  SRC ": listen[0]: port must be 1-65535 | " SRC
+                      ": workers: must be between 0 and 256 | " SRC
+                      ": unknown key 'upstrem' (did you mean 'upstream'?) | " SRC
+                      ": headers.Host: set by the gateway; cannot be configured | " SRC
+                      ": headers.X-A: value must not contain CR or LF | " SRC
+                      ": database-api-url: not supported; authgate keeps its state in Redis: "
+                      "use 'redis' | " SRC
+                      ": cryptography-key: required (set it in the file or CRYPTOGRAPHY_KEY; "
+                      "`authgate keygen` makes one) | " SRC
+                      ": upstream: required (\"http://HOST:PORT\" of the application) | " SRC
+                      ": cookie-samesite: \"none\" needs cookie-secure true (browsers refuse "
+                      "SameSite=None cookies without Secure)");
+}
+
+static void test_config_counts_problems_beyond_the_buffer(void)
+{
+    char in[4096] = "{" BASE ",'access-token-paths':[";
+    struct ag_err err = {0};
+
+    for (int i = 0; i < 40; i++)
+        strcat(in, i ? ",'x'" : "'x'");
+    strcat(in, "]}");
+    AG_ASSERT_NULL(parse(in, &err));
+    AG_ASSERT_EQ(err.n, 40);
+    AG_ASSERT_STR(err.line[AG_ERR_MAX - 1], SRC ": access-token-paths[31]: must start with '/'");
+}
+
+static void test_config_null_err_is_allowed(void)
+{
+    AG_ASSERT_NULL(parse("{'workers':-1}", NULL));
+    AG_ASSERT_NULL(parse("{", NULL));
+}
+
+static void test_config_ref_and_unref(void)
+{
+    struct ag_config *cfg = parse("{" BASE "}", NULL);
+
+    AG_ASSERT_NOT_NULL(cfg);
+    if (cfg == NULL)
+        return;
+    AG_ASSERT(ag_config_ref(cfg) == cfg);
+    AG_ASSERT_EQ(atomic_load(&cfg->_refs), 2);
+    ag_config_unref(cfg);
+    AG_ASSERT_EQ(atomic_load(&cfg->_refs), 1);
+    ag_config_unref(cfg); /* the last: LSan proves everything went */
+    ag_config_unref(NULL);
+}
+
+static void *on_thread_ref_unref(void *arg)
+{
+    struct ag_config *cfg = arg;
+
+    for (int i = 0; i < 20000; i++) {
+        ag_config_ref(cfg);
+        ag_config_unref(cfg);
+    }
+    return NULL;
+}
+
+static void test_config_refs_are_thread_safe(void)
+{
+    struct ag_config *cfg = parse("{" BASE "}", NULL);
+    pthread_t th[4];
+
+    AG_ASSERT_NOT_NULL(cfg);
+    if (cfg == NULL)
+        return;
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, on_thread_ref_unref, cfg);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    AG_ASSERT_EQ(atomic_load(&cfg->_refs), 1);
+    ag_config_unref(cfg);
+}
+
+int main(void)
+{
+    AG_RUN(test_config_minimal_fills_defaults);
+    AG_RUN(test_config_reads_every_key);
+    AG_RUN(test_config_listen_accepts_a_single_string);
+    AG_RUN(test_config_upstream_without_port_uses_80);
+    AG_RUN(test_config_rate_limits_false_turns_them_off);
+    AG_RUN(test_config_accepts_valid_redis_forms);
+    AG_RUN(test_config_takes_secrets_from_env_when_absent);
+    AG_RUN(test_config_file_wins_over_env);
+    AG_RUN(test_config_bad_file_value_does_not_fall_back_to_env);
+    AG_RUN(test_config_rejects_short_env_key);
+    AG_RUN(test_config_rejects_missing_key);
+    AG_RUN(test_config_no_key_check_allows_missing_key);
+    AG_RUN(test_config_rejects_bad_env_master_token);
+    AG_RUN(test_config_syntax_error_names_line_and_column);
+    AG_RUN(test_config_rejects_duplicate_key);
+    AG_RUN(test_config_rejects_empty_input);
+    AG_RUN(test_config_rejects_top_level_array);
+    AG_RUN(test_config_rejects_nul_and_control_bytes);
+    AG_RUN(test_config_rejects_unknown_key);
+    AG_RUN(test_config_unknown_key_suggests_nearest);
+    AG_RUN(test_config_unknown_key_is_printed_safely);
+    AG_RUN(test_config_rejects_database_api_url);
+    AG_RUN(test_config_rejects_wrong_types);
+    AG_RUN(test_config_rejects_bad_app_name);
+    AG_RUN(test_config_rejects_bad_master_token);
+    AG_RUN(test_config_rejects_bad_token_paths);
+    AG_RUN(test_config_rejects_bad_headers);
+    AG_RUN(test_config_rejects_gateway_owned_headers);
+    AG_RUN(test_config_rejects_bad_listen);
+    AG_RUN(test_config_rejects_bad_upstream);
+    AG_RUN(test_config_rejects_bad_redis);
+    AG_RUN(test_config_rejects_bad_auth_prefix);
+    AG_RUN(test_config_rejects_out_of_range_integers);
+    AG_RUN(test_config_rejects_out_of_range_seconds);
+    AG_RUN(test_config_rejects_bad_access_log);
+    AG_RUN(test_config_rejects_bad_samesite);
+    AG_RUN(test_config_rejects_bad_rate_limits);
+    AG_RUN(test_config_reports_every_problem_in_file_order);
+    AG_RUN(test_config_counts_problems_beyond_the_buffer);
+    AG_RUN(test_config_null_err_is_allowed);
+    AG_RUN(test_config_ref_and_unref);
+    AG_RUN(test_config_refs_are_thread_safe);
+    return ag_t_done();
+}
