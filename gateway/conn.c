@@ -49,6 +49,21 @@ static void conn_timeout_set(struct ag_conn *c, int t)
 
 const char *ag_conn_peer_str(const struct ag_conn *c, char *buf, size_t len)
 {
+    if (c->family == AF_INET && len >= INET_ADDRSTRLEN) {
+        /* inet_ntop() formats with sprintf(); this runs on every proxied request. */
+        const unsigned char *a = (const unsigned char *)&c->peer.v4;
+        char *p = buf;
+        for (int i = 0; i < 4; i++) {
+            unsigned v = a[i];
+            if (v >= 100)
+                *p++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *p++ = (char)('0' + v / 10 % 10);
+            *p++ = (char)('0' + v % 10);
+            *p++ = i < 3 ? '.' : '\0';
+        }
+        return buf;
+    }
     if (inet_ntop(c->family, &c->peer, buf, (socklen_t)len) == NULL)
         snprintf(buf, len, "unknown");
     return buf;
@@ -80,8 +95,7 @@ void ag_conn_accept(struct ag_worker *w, int fd, const struct sockaddr *sa)
         w->conns->prev = c;
     w->conns = c;
     w->n_conns++;
-    /* Bytes may already be waiting; with edge triggering no event would say so. */
-    event_active(&c->io.ev, EV_READ, 0);
+    /* No read here: registering a socket that already has bytes reports it at once. */
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -103,7 +117,8 @@ static struct ag_req *req_new(struct ag_conn *c)
     }
     req->c = c;
     req->gen = ag_gen_ref(w->gen);
-    req->t_start_us = c->head_start_us ? c->head_start_us : ag_now_us(w);
+    if (req->gen->access_log) /* timings only feed the access log */
+        req->t_start_us = c->head_start_us ? c->head_start_us : ag_now_us(w);
     c->req = req;
     return req;
 }
@@ -418,7 +433,7 @@ static int conn_read_one(struct ag_conn *c)
         conn_refuse(c, 400, h.error);
         return 0;
     }
-    if (c->head_start_us == 0)
+    if (c->head_start_us == 0 && w->gen->access_log)
         c->head_start_us = ag_now_us(w);
     conn_handle(c, &h, (size_t)n);
     return 1;
@@ -611,6 +626,7 @@ static void on_client_io(evutil_socket_t fd, short what, void *arg)
 {
     struct ag_conn *c = arg;
 
+    ag_io_event(&c->io, what);
     if (c->flags & AG_CONN_F_DEAD) {
         ag_conn_close(c);
         return;
@@ -633,6 +649,6 @@ static void on_client_io(evutil_socket_t fd, short what, void *arg)
         if (c->req != NULL && ag_io_pending(&c->io) <= AG_IO_LOW_WM)
             ag_proxy_on_client_drained(c->req);
     }
-    if ((what & EV_READ) || (c->io.flags & AG_IO_F_RREADY))
+    if ((what & (EV_READ | EV_CLOSED)) || (c->io.flags & AG_IO_F_RREADY))
         conn_readable(c);
 }

@@ -36,6 +36,7 @@ struct ag_http1_head {
     struct ag_http1_header *hdrs;
     size_t nhdrs;
     size_t max_hdrs;
+    unsigned n_connection; /* Connection fields among hdrs (so the hop filter can skip a scan) */
     const char *error;   /* static phrase set on AG_EPARSE / AG_ETOOBIG */
 };
 
@@ -53,7 +54,10 @@ struct ag_http1_head {
  */
 int ag_http1_parse_request(const char *buf, size_t len, size_t max_head, struct ag_http1_head *h);
 
-/** Same for a status line and fields ("HTTP/1.x NNN reason"). */
+/**
+ * Same for a status line and fields ("HTTP/1.x NNN reason"), with the same strict
+ * scan; libhttp-parser's second opinion is kept for requests, where input is hostile.
+ */
 int ag_http1_parse_response(const char *buf, size_t len, size_t max_head,
                             struct ag_http1_head *h);
 

@@ -26,7 +26,7 @@ static int io_init(struct ag_io *io, struct event_base *base, evutil_socket_t fd
     io->out = evbuffer_new();
     if (io->in == NULL || io->out == NULL)
         goto fail;
-    event_assign(&io->ev, base, fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, cb, arg);
+    event_assign(&io->ev, base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, cb, arg);
     if (event_add(&io->ev, tv) < 0)
         goto fail;
     return 0;
@@ -45,7 +45,7 @@ int ag_io_open(struct ag_io *io, struct event_base *base, evutil_socket_t fd,
 {
     int one = 1;
 
-    io->flags = AG_IO_F_RREADY; /* bytes may have arrived before we registered */
+    io->flags = 0; /* epoll reports bytes that arrived before the registration */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return io_init(io, base, fd, cb, arg, tv);
 }
@@ -98,6 +98,16 @@ void ag_io_timeout(struct ag_io *io, const struct timeval *tv)
     event_add(&io->ev, tv);
 }
 
+/*
+ * Gives back space reserved for a read that brought nothing. An idle connection
+ * must not keep a 16 KiB chain: draining an empty evbuffer frees its chains.
+ */
+static void io_unreserve(struct ag_io *io)
+{
+    if (evbuffer_get_length(io->in) == 0)
+        evbuffer_drain(io->in, 0);
+}
+
 int ag_io_read(struct ag_io *io, size_t limit)
 {
     struct evbuffer_iovec v[2];
@@ -126,7 +136,7 @@ int ag_io_read(struct ag_io *io, size_t limit)
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            evbuffer_commit_space(io->in, v, 0);
+            io_unreserve(io);
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 io->flags &= ~AG_IO_F_RREADY;
                 return got;
@@ -134,7 +144,7 @@ int ag_io_read(struct ag_io *io, size_t limit)
             return AG_EIO;
         }
         if (r == 0) {
-            evbuffer_commit_space(io->in, v, 0);
+            io_unreserve(io);
             io->flags = (io->flags | AG_IO_F_EOF) & ~AG_IO_F_RREADY;
             return got;
         }
@@ -147,8 +157,9 @@ int ag_io_read(struct ag_io *io, size_t limit)
         }
         evbuffer_commit_space(io->in, v, n);
         got += (int)r;
-        if ((size_t)r < want) {
-            /* A short read drained the socket; a new edge comes with new bytes. */
+        if ((size_t)r < want && !(io->flags & AG_IO_F_RDHUP)) {
+            /* A short read drained the socket; a new edge comes with new bytes (and
+             * EV_CLOSED with a FIN, so a FIN behind these bytes is not missed). */
             io->flags &= ~AG_IO_F_RREADY;
             return got;
         }

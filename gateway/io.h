@@ -28,13 +28,14 @@ struct evbuffer;
 #define AG_IO_F_RREADY 0x0002     /* the socket may hold unread bytes: no edge will say so */
 #define AG_IO_F_WBLOCKED 0x0004   /* the last write hit EAGAIN: wait for EV_WRITE */
 #define AG_IO_F_CONNECTING 0x0008 /* a non-blocking connect is in progress */
+#define AG_IO_F_RDHUP 0x0010      /* EPOLLRDHUP seen: read on to the EOF, a short read is not the end */
 
 struct ag_io {
     evutil_socket_t fd;
     unsigned flags;          /* AG_IO_F_* */
     struct evbuffer *in;
     struct evbuffer *out;
-    struct event ev;         /* EV_READ|EV_WRITE|EV_ET|EV_PERSIST */
+    struct event ev;         /* EV_READ|EV_WRITE|EV_CLOSED|EV_ET|EV_PERSIST */
 };
 
 /**
@@ -54,6 +55,16 @@ int ag_io_connect(struct ag_io *io, struct event_base *base, const struct sockad
 
 /** On EV_WRITE while connecting: 0 when the connect completed, AG_EIO (errno set) if it failed. */
 int ag_io_connect_done(struct ag_io *io);
+
+/**
+ * Notes what an event callback was told: EV_CLOSED (the peer's FIN, which may sit
+ * behind data that a short read left unread) makes the next read go on to the EOF.
+ */
+static inline void ag_io_event(struct ag_io *io, short what)
+{
+    if (what & EV_CLOSED)
+        io->flags |= AG_IO_F_RDHUP | AG_IO_F_RREADY;
+}
 
 /** Re-arms the inactivity timeout (NULL: none). Cheap with libevent's common timeouts. */
 void ag_io_timeout(struct ag_io *io, const struct timeval *tv);

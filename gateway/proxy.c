@@ -256,7 +256,8 @@ int ag_proxy_start(struct ag_req *req, const struct ag_http1_head *h,
         ag_req_fail(req, 500, "out of memory");
         return -1;
     }
-    req->t_up_start_us = ag_now_us(c->w);
+    if (req->gen->access_log)
+        req->t_up_start_us = ag_now_us(c->w);
     if (up_attach(req) < 0) {
         ag_req_fail(req, 502, "upstream refused the connection");
         return -1;
@@ -495,7 +496,8 @@ static void tunnel_start(struct ag_req *req, const struct ag_http1_head *h, size
     req->status = 101;
     req->state = AG_REQ_TUNNEL;
     req->flags |= AG_REQ_F_RESP_HEAD | AG_REQ_F_CLIENT_CLOSE | AG_REQ_F_UP_CLOSE;
-    req->t_up_head_us = ag_now_us(req->c->w);
+    if (req->gen->access_log)
+        req->t_up_head_us = ag_now_us(req->c->w);
     ag_io_timeout(&req->c->io, t);
     ag_io_timeout(&req->u->io, t);
     /* Bytes that came along with the heads belong to the tunnel now. */
@@ -558,7 +560,8 @@ static int resp_read_head(struct ag_req *req)
             ag_req_fail(req, 502, "invalid response from upstream");
             return -1;
         }
-        req->t_up_head_us = ag_now_us(w);
+        if (req->gen->access_log)
+            req->t_up_head_us = ag_now_us(w);
         if (resp_head(req, &h, &info) < 0) {
             ag_req_fail(req, 500, "out of memory");
             return -1;
@@ -771,6 +774,7 @@ void ag_proxy_on_upstream_io(struct ag_uconn *u, short what)
     struct ag_req *req = u->req;
     struct ag_conn *c = req->c;
 
+    ag_io_event(&u->io, what);
     if (u->flags & AG_UCONN_F_DEAD) {
         up_closed(req, true);
         return;
@@ -811,7 +815,7 @@ void ag_proxy_on_upstream_io(struct ag_uconn *u, short what)
             !(c->io.flags & AG_IO_F_EOF))
             ag_conn_resume(c);
     }
-    if ((what & EV_READ) || (u->io.flags & AG_IO_F_RREADY))
+    if ((what & (EV_READ | EV_CLOSED)) || (u->io.flags & AG_IO_F_RREADY))
         up_readable(req);
 }
 

@@ -218,6 +218,15 @@ int ag_server_run(const char *path)
     srv.base = event_base_new();
     if (srv.workers == NULL || srv.base == NULL)
         goto out;
+    /* Signals are watched before any socket is bound: once a client can connect, a
+     * SIGTERM already means "drain", never the default "die". */
+    for (int i = 0; i < 3; i++) {
+        sigs[i] = evsignal_new(srv.base, signums[i], on_signal, NULL);
+        if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) < 0) {
+            ag_log(AG_LOG_ERROR, "cannot watch signal %d", signums[i]);
+            goto out;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         srv.workers[i] = ag_worker_new((unsigned)i, srv.gen, &err);
         if (srv.workers[i] == NULL) {
@@ -244,11 +253,6 @@ int ag_server_run(const char *path)
         }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    for (int i = 0; i < 3; i++) {
-        sigs[i] = evsignal_new(srv.base, signums[i], on_signal, NULL);
-        if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) < 0)
-            ag_log(AG_LOG_ERROR, "cannot watch signal %d", signums[i]);
-    }
     for (size_t i = 0; i < srv.gen->cfg->n_listen; i++)
         ag_log(AG_LOG_INFO, "listening on %s:%s, upstream %s, %zu workers",
                srv.gen->cfg->listen[i].host, srv.gen->cfg->listen[i].port,

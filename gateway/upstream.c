@@ -45,7 +45,7 @@ static void on_upstream_io(evutil_socket_t fd, short what, void *arg)
         return;
     }
     /* Idle in the pool: a close, an error, stray bytes or the idle timeout. Drop it. */
-    if (what & EV_READ) {
+    if (what & (EV_READ | EV_CLOSED)) {
         char b;
         ssize_t r = recv(u->io.fd, &b, 1, MSG_PEEK);
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))

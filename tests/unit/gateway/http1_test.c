@@ -164,12 +164,12 @@ static const struct ag_http1_head *mk(const char *method, int minor, int status,
     return &mk_head;
 }
 
-static struct ag_str S(const char *s)
-{
+static struct ag_str S(const char *s) {
     return (struct ag_str){s, strlen(s)};
 }
 
-static bool is_tchar(int b)
+static bool
+is_tchar(int b)
 {
     return b > 0 && b < 0x80 &&
            ((b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') ||
@@ -226,7 +226,8 @@ static void test_http1_trims_ows_around_values(void)
 
 static void test_http1_accepts_obs_text_in_values(void)
 {
-    AG_ASSERT(req("GET / HTTP/1.1\r\nHost: a\r\nX-Name: J\xc3\xa9r\xc3\xb4me \x80\xff\r\n\r\n") > 0);
+    AG_ASSERT(req("GET / HTTP/1.1\r\nHost: a\r\nX-Name: J\xc3\xa9r\xc3\xb4me \x80\xff\r\n\r\n") >
+              0);
     AG_ASSERT_MEM(head.hdrs[1].value.p, head.hdrs[1].value.len, "J\xc3\xa9r\xc3\xb4me \x80\xff");
 }
 
@@ -439,11 +440,11 @@ static void test_http1_rejects_http09(void)
 static void test_http1_rejects_other_versions(void)
 {
     static const char *const bad[] = {
-        "GET / HTTP/2.0\r\n\r\n",     "GET / HTTP/1.2\r\nHost: a\r\n\r\n",
-        "GET / HTTP/0.9\r\n\r\n",     "GET / http/1.1\r\nHost: a\r\n\r\n",
-        "GET / HTTP/1.10\r\n\r\n",    "GET / HTTP/1.1 \r\nHost: a\r\n\r\n",
-        "GET / HTTP/1\r\n\r\n",       "GET / HTTP/1.1x\r\n\r\n",
-        "GET / HTTP/3\r\n\r\n",       "GET / HTTPS/1.1\r\n\r\n",
+        "GET / HTTP/2.0\r\n\r\n",  "GET / HTTP/1.2\r\nHost: a\r\n\r\n",
+        "GET / HTTP/0.9\r\n\r\n",  "GET / http/1.1\r\nHost: a\r\n\r\n",
+        "GET / HTTP/1.10\r\n\r\n", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n",
+        "GET / HTTP/1\r\n\r\n",    "GET / HTTP/1.1x\r\n\r\n",
+        "GET / HTTP/3\r\n\r\n",    "GET / HTTPS/1.1\r\n\r\n",
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -481,8 +482,9 @@ static void test_http1_rejects_malformed_request_lines(void)
 
 static void test_http1_reports_http_parser_refusal(void)
 {
-    AG_ASSERT_EQ(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
-                 AG_EPARSE);
+    AG_ASSERT_EQ(
+        req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+        AG_EPARSE);
     AG_ASSERT_STR(head.error, "rejected by http-parser: HPE_UNEXPECTED_CONTENT_LENGTH");
     AG_ASSERT_EQ(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n"), AG_EPARSE);
     AG_ASSERT_STR(head.error, "rejected by http-parser: HPE_INVALID_CONTENT_LENGTH");
@@ -563,9 +565,9 @@ static void test_http1_info_content_length(void)
     AG_ASSERT_EQ(verdict("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0042\r\n\r\n", &info), 0);
     AG_ASSERT_EQ(info.body, AG_BODY_LENGTH);
     AG_ASSERT_EQ(info.length, 42);
-    AG_ASSERT_EQ(verdict("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9223372036854775807\r\n\r\n",
-                         &info),
-                 0);
+    AG_ASSERT_EQ(
+        verdict("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9223372036854775807\r\n\r\n", &info),
+        0);
     AG_ASSERT(info.length == 9223372036854775807ULL);
 }
 
@@ -573,8 +575,8 @@ static void test_http1_info_chunked(void)
 {
     struct ag_http1_info info;
 
-    AG_ASSERT_EQ(verdict("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ChUnKeD \r\n\r\n", &info),
-                 0);
+    AG_ASSERT_EQ(
+        verdict("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ChUnKeD \r\n\r\n", &info), 0);
     AG_ASSERT_EQ(info.body, AG_BODY_CHUNKED);
 }
 
@@ -599,10 +601,10 @@ static void test_http1_info_rejects_cl_with_te(void)
 
 static void test_http1_info_rejects_repeated_content_length(void)
 {
-    static const char *const same[] = {"Host", "a", "Content-Length", "5", "Content-Length", "5",
-                                       NULL};
-    static const char *const differ[] = {"Host", "a", "Content-Length", "5", "content-length", "6",
-                                         NULL};
+    static const char *const same[] = {"Host", "a", "Content-Length", "5", "Content-Length",
+                                       "5",    NULL};
+    static const char *const differ[] = {"Host", "a", "Content-Length", "5", "content-length",
+                                         "6",    NULL};
     static const char *const list[] = {"Host", "a", "Content-Length", "5, 5", NULL};
     struct ag_http1_info info;
 
@@ -612,15 +614,17 @@ static void test_http1_info_rejects_repeated_content_length(void)
     AG_ASSERT_EQ(info.status, 400);
     AG_ASSERT_EQ(ag_http1_request_info(mk("POST", 1, 0, list), &info), AG_EPARSE);
     AG_ASSERT_EQ(info.status, 400);
-    AG_ASSERT_EQ(verdict("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
-                         NULL),
-                 400);
+    AG_ASSERT_EQ(
+        verdict("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+                NULL),
+        400);
 }
 
 static void test_http1_info_rejects_bad_content_length(void)
 {
-    static const char *const bad[] = {"+5", "-5", "0x5", "5 5", "", "5a", "9223372036854775808",
-                                      "99999999999999999999999", "1e3", "\xd9\xa5"};
+    static const char *const bad[] = {
+        "+5",  "-5",      "0x5", "5 5", "", "5a", "9223372036854775808", "99999999999999999999999",
+        "1e3", "\xd9\xa5"};
     static const char *nv[] = {"Host", "a", "Content-Length", NULL, NULL};
     struct ag_http1_info info;
 
@@ -640,20 +644,19 @@ static void test_http1_info_unknown_transfer_coding_gets_501(void)
                  501);
     AG_ASSERT_STR(info.error, "unsupported transfer coding");
     AG_ASSERT_EQ(info.flags & AG_HTTP1_F_CLOSE, AG_HTTP1_F_CLOSE);
-    AG_ASSERT_EQ(verdict("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-                         NULL),
-                 501);
+    AG_ASSERT_EQ(
+        verdict("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", NULL),
+        501);
     AG_ASSERT_EQ(verdict("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", NULL),
                  501);
-    AG_ASSERT_EQ(verdict("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;q=1\r\n\r\n",
-                         NULL),
-                 501);
+    AG_ASSERT_EQ(
+        verdict("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;q=1\r\n\r\n", NULL), 501);
 }
 
 static void test_http1_info_chunked_twice_gets_400(void)
 {
-    static const char *const two_fields[] = {"Host", "a", "Transfer-Encoding", "chunked",
-                                             "Transfer-Encoding", "chunked", NULL};
+    static const char *const two_fields[] = {
+        "Host", "a", "Transfer-Encoding", "chunked", "Transfer-Encoding", "chunked", NULL};
     struct ag_http1_info info;
 
     AG_ASSERT_EQ(verdict("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
@@ -661,9 +664,9 @@ static void test_http1_info_chunked_twice_gets_400(void)
                          &info),
                  400);
     AG_ASSERT_STR(info.error, "chunked applied more than once");
-    AG_ASSERT_EQ(verdict("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
-                         NULL),
-                 400);
+    AG_ASSERT_EQ(
+        verdict("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", NULL),
+        400);
     AG_ASSERT_EQ(ag_http1_request_info(mk("POST", 1, 0, two_fields), &info), AG_EPARSE);
     AG_ASSERT_EQ(info.status, 400);
 }
@@ -672,9 +675,9 @@ static void test_http1_info_chunked_not_last_gets_400(void)
 {
     struct ag_http1_info info;
 
-    AG_ASSERT_EQ(verdict("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
-                         &info),
-                 400);
+    AG_ASSERT_EQ(
+        verdict("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", &info),
+        400);
     AG_ASSERT_STR(info.error, "chunked is not the last transfer coding");
     AG_ASSERT_EQ(verdict("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
                          "Transfer-Encoding: gzip\r\n\r\n",
@@ -701,15 +704,15 @@ static void test_http1_info_transfer_encoding_on_http10_gets_400(void)
 
 static void test_http1_info_host_rules(void)
 {
-    static const char *const good[] = {"a",         "example.com",     "example.com:8080",
-                                       "10.0.0.1",  "10.0.0.1:1",      "[::1]",
-                                       "[2001:db8::1]:443", "xn--bcher-kva.example", "a_b.c~d",
-                                       "example.com.", "h:65535"};
-    static const char *const bad[] = {"",          "user@example.com", "a b",      "a/b",
-                                      "example.com:", "a:99999",       "a:65536",  "a:80:80",
-                                      "[::1",      "[]",               "[::1]x",   "[fe80::1%25eth0]",
-                                      "a%41",      "a,b",              "[1.2.3.4]", "a:-1",
-                                      "a:123456",  ":80"};
+    static const char *const good[] = {
+        "a",      "example.com",       "example.com:8080",      "10.0.0.1", "10.0.0.1:1",
+        "[::1]",  "[2001:db8::1]:443", "xn--bcher-kva.example", "a_b.c~d",  "example.com.",
+        "h:65535"};
+    static const char *const bad[] = {
+        "",        "user@example.com", "a b",     "a/b",  "example.com:",
+        "a:99999", "a:65536",          "a:80:80", "[::1", "[]",
+        "[::1]x",  "[fe80::1%25eth0]", "a%41",    "a,b",  "[1.2.3.4]",
+        "a:-1",    "a:123456",         ":80"};
     static const char *nv[] = {"Host", NULL, NULL};
     static const char *const two[] = {"Host", "a", "Host", "a", NULL};
     static const char *const none[] = {"X", "y", NULL};
@@ -744,9 +747,8 @@ static void test_http1_info_expect(void)
                          &info),
                  0);
     AG_ASSERT_EQ(info.flags & AG_HTTP1_F_EXPECT_100, AG_HTTP1_F_EXPECT_100);
-    AG_ASSERT_EQ(verdict("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
-                         &info),
-                 0);
+    AG_ASSERT_EQ(
+        verdict("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", &info), 0);
     AG_ASSERT_EQ(info.flags & AG_HTTP1_F_EXPECT_100, 0);
     AG_ASSERT_EQ(verdict("POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", &info), 417);
     AG_ASSERT_STR(info.error, "unsupported expectation");
@@ -783,13 +785,13 @@ static void test_http1_info_websocket(void)
     AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, 0);
     AG_ASSERT_EQ(verdict("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n", &info), 0);
     AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, 0);
-    AG_ASSERT_EQ(verdict("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n",
-                         &info),
-                 0);
+    AG_ASSERT_EQ(
+        verdict("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n",
+                &info),
+        0);
     AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, 0);
-    AG_ASSERT_EQ(verdict("GET /ws HTTP/1.0\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
-                         &info),
-                 0);
+    AG_ASSERT_EQ(
+        verdict("GET /ws HTTP/1.0\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n", &info), 0);
     AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, 0);
 }
 
@@ -835,10 +837,18 @@ static void test_http1_parses_status_lines(void)
 static void test_http1_rejects_bad_status_lines(void)
 {
     static const char *const bad[] = {
-        "HTTP/1.1 20 OK\r\n\r\n",     "HTTP/1.1 2000 OK\r\n\r\n",  "HTTP/1.1 200OK\r\n\r\n",
-        "HTTP/1.1 099 x\r\n\r\n",     "HTTP/2.0 200 OK\r\n\r\n",   "HTTP/1.1  200 OK\r\n\r\n",
-        "http/1.1 200 OK\r\n\r\n",    "HTTP/1.1 2x0 OK\r\n\r\n",   "HTTP/1.1 200 OK\n\r\n",
-        "HTTP/1.1 200 O\x01K\r\n\r\n", "garbage\r\n\r\n",           "\r\nHTTP/1.1 200 OK\r\n\r\n",
+        "HTTP/1.1 20 OK\r\n\r\n",
+        "HTTP/1.1 2000 OK\r\n\r\n",
+        "HTTP/1.1 200OK\r\n\r\n",
+        "HTTP/1.1 099 x\r\n\r\n",
+        "HTTP/2.0 200 OK\r\n\r\n",
+        "HTTP/1.1  200 OK\r\n\r\n",
+        "http/1.1 200 OK\r\n\r\n",
+        "HTTP/1.1 2x0 OK\r\n\r\n",
+        "HTTP/1.1 200 OK\n\r\n",
+        "HTTP/1.1 200 O\x01K\r\n\r\n",
+        "garbage\r\n\r\n",
+        "\r\nHTTP/1.1 200 OK\r\n\r\n",
         "HTTP/1.1 200 OK\r\nX : y\r\n\r\n",
     };
 
@@ -849,8 +859,9 @@ static void test_http1_rejects_bad_status_lines(void)
 
 static void test_http1_every_prefix_of_valid_response_returns_again(void)
 {
-    const char *s = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                    "Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+    const char *s =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
     size_t len = strlen(s);
     int bad = 0;
 
@@ -870,8 +881,8 @@ static void test_http1_response_info_framing(void)
     AG_ASSERT_EQ(resp_verdict("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", false, &info), 0);
     AG_ASSERT_EQ(info.body, AG_BODY_LENGTH);
     AG_ASSERT_EQ(info.length, 10);
-    AG_ASSERT_EQ(resp_verdict("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, &info),
-                 0);
+    AG_ASSERT_EQ(
+        resp_verdict("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, &info), 0);
     AG_ASSERT_EQ(info.body, AG_BODY_CHUNKED);
     AG_ASSERT_EQ(resp_verdict("HTTP/1.1 200 OK\r\n\r\n", false, &info), 0);
     AG_ASSERT_EQ(info.body, AG_BODY_CLOSE);
@@ -881,16 +892,17 @@ static void test_http1_response_info_framing(void)
     AG_ASSERT_EQ(info.flags, 0);
     AG_ASSERT_EQ(resp_verdict("HTTP/1.1 204 No Content\r\n\r\n", false, &info), 0);
     AG_ASSERT_EQ(info.body, AG_BODY_NONE);
-    AG_ASSERT_EQ(resp_verdict("HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", false, &info),
-                 0);
+    AG_ASSERT_EQ(
+        resp_verdict("HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", false, &info), 0);
     AG_ASSERT_EQ(info.body, AG_BODY_NONE);
     AG_ASSERT_EQ(resp_verdict("HTTP/1.1 100 Continue\r\n\r\n", false, &info), 0);
     AG_ASSERT_EQ(info.body, AG_BODY_NONE);
     AG_ASSERT_EQ(resp_verdict("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", false, &info), 0);
     AG_ASSERT_EQ(info.flags & AG_HTTP1_F_CLOSE, AG_HTTP1_F_CLOSE);
-    AG_ASSERT_EQ(resp_verdict("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n",
-                              false, &info),
-                 0);
+    AG_ASSERT_EQ(
+        resp_verdict("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n",
+                     false, &info),
+        0);
     AG_ASSERT_EQ(info.flags & AG_HTTP1_F_CLOSE, 0);
 }
 
@@ -934,9 +946,8 @@ static void test_http1_response_info_websocket_101(void)
                  0);
     AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, AG_HTTP1_F_WEBSOCKET);
     AG_ASSERT_EQ(info.body, AG_BODY_NONE);
-    AG_ASSERT_EQ(resp_verdict("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", false,
-                              &info),
-                 0);
+    AG_ASSERT_EQ(
+        resp_verdict("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", false, &info), 0);
     AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, 0);
     AG_ASSERT_EQ(resp_verdict("HTTP/1.1 200 OK\r\nUpgrade: websocket\r\nContent-Length: 0\r\n\r\n",
                               false, &info),
@@ -1078,29 +1089,29 @@ static void test_chunked_incomplete_returns_more(void)
 static void test_chunked_rejects_bad_size_lines(void)
 {
     static const char *const bad[] = {
-        "5 \r\nhello\r\n0\r\n\r\n",     /* trailing space */
-        " 5\r\nhello\r\n0\r\n\r\n",     /* leading space */
-        "5\t\r\nhello\r\n0\r\n\r\n",    /* trailing HTAB */
-        "5 ;a\r\nhello\r\n0\r\n\r\n",   /* BWS before ';' */
-        "5; a\r\nhello\r\n0\r\n\r\n",   /* space after ';' */
-        "5;\r\nhello\r\n0\r\n\r\n",     /* bare ';' */
-        "5;;a\r\nhello\r\n0\r\n\r\n",   /* empty extension */
-        "5;a=\r\nhello\r\n0\r\n\r\n",   /* empty value */
-        "5;=b\r\nhello\r\n0\r\n\r\n",   /* empty name */
-        "5;a=b c\r\nhello\r\n0\r\n\r\n",/* space in value */
-        "5;a=\"x\r\nhello\r\n0\r\n\r\n",/* unterminated quote */
-        "5;a=\"x\"y\r\nhello\r\n0\r\n\r\n", /* junk after quote */
-        "0x5\r\nhello\r\n0\r\n\r\n",    /* 0x prefix */
-        "+5\r\nhello\r\n0\r\n\r\n",     /* sign */
-        "-1\r\n",                        /* negative */
-        "\r\nhello\r\n0\r\n\r\n",       /* empty size */
-        "g\r\n",                         /* not hex */
-        "5\nhello\r\n0\r\n\r\n",        /* bare LF */
-        "5\rhello\r\n0\r\n\r\n",        /* bare CR */
+        "5 \r\nhello\r\n0\r\n\r\n",            /* trailing space */
+        " 5\r\nhello\r\n0\r\n\r\n",            /* leading space */
+        "5\t\r\nhello\r\n0\r\n\r\n",           /* trailing HTAB */
+        "5 ;a\r\nhello\r\n0\r\n\r\n",          /* BWS before ';' */
+        "5; a\r\nhello\r\n0\r\n\r\n",          /* space after ';' */
+        "5;\r\nhello\r\n0\r\n\r\n",            /* bare ';' */
+        "5;;a\r\nhello\r\n0\r\n\r\n",          /* empty extension */
+        "5;a=\r\nhello\r\n0\r\n\r\n",          /* empty value */
+        "5;=b\r\nhello\r\n0\r\n\r\n",          /* empty name */
+        "5;a=b c\r\nhello\r\n0\r\n\r\n",       /* space in value */
+        "5;a=\"x\r\nhello\r\n0\r\n\r\n",       /* unterminated quote */
+        "5;a=\"x\"y\r\nhello\r\n0\r\n\r\n",    /* junk after quote */
+        "0x5\r\nhello\r\n0\r\n\r\n",           /* 0x prefix */
+        "+5\r\nhello\r\n0\r\n\r\n",            /* sign */
+        "-1\r\n",                              /* negative */
+        "\r\nhello\r\n0\r\n\r\n",              /* empty size */
+        "g\r\n",                               /* not hex */
+        "5\nhello\r\n0\r\n\r\n",               /* bare LF */
+        "5\rhello\r\n0\r\n\r\n",               /* bare CR */
         "00000000000000001\r\nx\r\n0\r\n\r\n", /* 17 digits */
-        "8000000000000000\r\n",          /* 2^63 */
-        "ffffffffffffffff\r\n",          /* 2^64-1 */
-        "10000000000000000\r\n",         /* 2^64 */
+        "8000000000000000\r\n",                /* 2^63 */
+        "ffffffffffffffff\r\n",                /* 2^64-1 */
+        "10000000000000000\r\n",               /* 2^64 */
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1109,6 +1120,47 @@ static void test_chunked_rejects_bad_size_lines(void)
         if (ck_run(bad[i], 1) != CK_ERR_)
             AG_FAIL_("accepted byte by byte: %s", bad[i]);
     }
+}
+
+/* Every byte as a chunk size, inside a quoted extension value, and inside a Host name. */
+static void test_chunked_and_host_byte_classes(void)
+{
+    static const char *nv[] = {"Host", NULL, NULL};
+    struct ag_http1_info info;
+    char buf[16];
+    int wrong = 0;
+
+    for (int b = 0; b < 256; b++) {
+        bool hex = (b >= '0' && b <= '9') || (b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F');
+        bool qdtext = b == '\t' || b == ' ' || b == 0x21 || (b >= 0x23 && b <= 0x5b) ||
+                      (b >= 0x5d && b <= 0x7e) || b >= 0x80;
+        bool unreserved = (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') ||
+                          (b >= 'A' && b <= 'Z') || (b != 0 && strchr("-._~", b) != NULL);
+        struct ag_chunked c;
+
+        buf[0] = (char)b;
+        memcpy(buf + 1, "\r\n", 2);
+        ag_chunked_init(&c);
+        if ((ag_chunked_parse(&c, gp_put(buf, 3), 3) == 3) != hex)
+            wrong++;
+        memcpy(buf, "1;a=\"", 5);
+        buf[5] = (char)b;
+        memcpy(buf + 6, "\"\r\n", 3);
+        ag_chunked_init(&c);
+        if ((ag_chunked_parse(&c, gp_put(buf, 9), 9) == 9) != qdtext)
+            wrong++;
+        buf[0] = 'a';
+        buf[1] = (char)b;
+        buf[2] = 'b';
+        buf[3] = '\0';
+        nv[1] = buf;
+        if (b != 0 && (ag_http1_request_info(mk("GET", 1, 0, nv), &info) == 0) != unreserved) {
+            fprintf(stderr, "  host byte 0x%02x\n", b);
+            wrong++;
+        }
+        gp_free_all();
+    }
+    AG_ASSERT_EQ(wrong, 0);
 }
 
 static void test_chunked_accepts_largest_sizes(void)
@@ -1197,11 +1249,12 @@ static void test_chunked_error_is_sticky(void)
 
 static void test_http1_hdr_is_hop_fixed_list(void)
 {
-    static const char *const hop[] = {"Connection", "keep-alive", "PROXY-CONNECTION", "TE",
-                                      "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length",
-                                      "Expect", "Proxy-Authorization", "Proxy-Authenticate"};
-    static const char *const end[] = {"Host", "Authorization", "Cookie", "Content-Type", "TEx",
-                                      "Trailers", "X-Connection", ""};
+    static const char *const hop[] = {
+        "Connection", "keep-alive",          "PROXY-CONNECTION",  "TE",
+        "Trailer",    "Transfer-Encoding",   "Upgrade",           "Content-Length",
+        "Expect",     "Proxy-Authorization", "Proxy-Authenticate"};
+    static const char *const end[] = {"Host", "Authorization", "Cookie",       "Content-Type",
+                                      "TEx",  "Trailers",      "X-Connection", ""};
 
     for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
         if (!ag_http1_hdr_is_hop(NULL, S(hop[i])))
@@ -1224,13 +1277,14 @@ static void test_http1_hdr_is_hop_follows_connection_tokens(void)
 
 static void test_http1_hdr_is_identity_spellings(void)
 {
-    static const char *const id[] = {
-        "X-Auth-Subject", "x-auth-subject", "X_AUTH_SUBJECT", "x.auth.subject", "X-Auth_Subject",
-        "X-Auth-Client-Id", "x_auth.client-ID", "X-Auth-Scopes", "X-Auth-Roles",
-        "X-Forwarded-For", "x_forwarded_for", "X-Forwarded-Proto", "X.Forwarded.Host"};
-    static const char *const other[] = {"X-Auth-Subjects", "X-Auth-Subjec", "XAuthSubject",
+    static const char *const id[] = {"X-Auth-Subject",   "x-auth-subject",  "X_AUTH_SUBJECT",
+                                     "x.auth.subject",   "X-Auth_Subject",  "X-Auth-Client-Id",
+                                     "x_auth.client-ID", "X-Auth-Scopes",   "X-Auth-Roles",
+                                     "X-Forwarded-For",  "x_forwarded_for", "X-Forwarded-Proto",
+                                     "X.Forwarded.Host"};
+    static const char *const other[] = {"X-Auth-Subjects", "X-Auth-Subjec",   "XAuthSubject",
                                         "X-Auth-Subject ", "X--Auth-Subject", "Authorization",
-                                        "X-Forwarded", "Forwarded", ""};
+                                        "X-Forwarded",     "Forwarded",       ""};
 
     for (size_t i = 0; i < sizeof(id) / sizeof(id[0]); i++)
         if (!ag_http1_hdr_is_identity(S(id[i])))
@@ -1306,6 +1360,7 @@ int main(void)
     RUN(test_chunked_stops_at_end_of_body);
     RUN(test_chunked_incomplete_returns_more);
     RUN(test_chunked_rejects_bad_size_lines);
+    RUN(test_chunked_and_host_byte_classes);
     RUN(test_chunked_accepts_largest_sizes);
     RUN(test_chunked_rejects_missing_crlf_after_data);
     RUN(test_chunked_rejects_bad_trailers);
