@@ -226,7 +226,7 @@ void ag_req_fail(struct ag_req *req, int status, const char *detail)
         req->status = status;
         req->flags |= AG_REQ_F_RESP_HEAD;
     }
-    if (status >= 500 || status == 408)
+    if (status >= 500)
         ag_log(AG_LOG_WARN, "request failed: %d %s", status, detail ? detail : "");
     ag_proxy_release(req);
     req->state = AG_REQ_REPLIED;

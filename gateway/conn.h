@@ -127,7 +127,7 @@ void ag_req_fail(struct ag_req *req, int status, const char *detail);
 /** Formats the client address of <c> into <buf> (INET6_ADDRSTRLEN bytes). */
 const char *ag_conn_peer_str(const struct ag_conn *c, char *buf, size_t len);
 
-/** Microseconds from the event loop's cached clock. */
+/** Microseconds from CLOCK_MONOTONIC (the loop's cached time is too coarse for durations). */
 uint64_t ag_now_us(struct ag_worker *w);
 
 #endif

@@ -282,9 +282,21 @@ static void req_body_done(struct ag_req *req)
         ag_io_timeout(&req->c->io, NULL);
 }
 
-/* Sends what was queued upstream; pauses the client while that output is over HIGH. */
+/*
+ * Sends what was queued upstream; pauses the client while that output is over HIGH.
+ * Progress re-arms both timers: a write that completes at once raises no event, and
+ * a long upload must not look like an idle upstream (or client).
+ */
 static void req_backpressure(struct ag_req *req)
 {
+    struct ag_worker *w = req->c->w;
+
+    ag_io_timeout(&req->u->io, w->tmo[req->state == AG_REQ_TUNNEL ? AG_TMO_TUNNEL
+                              : req->u->connected               ? AG_TMO_UPSTREAM
+                                                                 : AG_TMO_CONNECT]);
+    if (!(req->flags & AG_REQ_F_BODY_DONE) || req->state == AG_REQ_TUNNEL)
+        ag_io_timeout(&req->c->io, w->tmo[req->state == AG_REQ_TUNNEL ? AG_TMO_TUNNEL
+                                                                     : AG_TMO_CLIENT]);
     up_send(req->u);
     if (ag_io_pending(&req->u->io) > AG_IO_HIGH_WM)
         ag_conn_pause(req->c);
@@ -574,6 +586,12 @@ static int resp_read_head(struct ag_req *req)
 /* Sends what was queued for the client; pauses the upstream while that is over HIGH. */
 static void resp_backpressure(struct ag_req *req)
 {
+    struct ag_worker *w = req->c->w;
+    int t = req->state == AG_REQ_TUNNEL ? AG_TMO_TUNNEL : AG_TMO_CLIENT;
+
+    /* Progress re-arms the timers (see req_backpressure). */
+    ag_io_timeout(&req->c->io, w->tmo[t]);
+    ag_io_timeout(&req->u->io, w->tmo[t == AG_TMO_TUNNEL ? AG_TMO_TUNNEL : AG_TMO_UPSTREAM]);
     ag_conn_send(req->c);
     if (ag_io_pending(&req->c->io) > AG_IO_HIGH_WM)
         req->u->flags |= AG_UCONN_F_RPAUSED;

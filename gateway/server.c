@@ -139,6 +139,18 @@ static struct {
     struct event_base *base;
 } srv;
 
+/* Whether <a> and <b> listen on the same addresses, in the same order. */
+static bool same_listen(const struct ag_config *a, const struct ag_config *b)
+{
+    if (a->n_listen != b->n_listen)
+        return false;
+    for (size_t i = 0; i < a->n_listen; i++)
+        if (strcmp(a->listen[i].host, b->listen[i].host) != 0 ||
+            strcmp(a->listen[i].port, b->listen[i].port) != 0)
+            return false;
+    return true;
+}
+
 static void server_reload(void)
 {
     struct ag_err err = {0};
@@ -151,7 +163,7 @@ static void server_reload(void)
                    err.line[i]);
         return;
     }
-    if (g->cfg->n_listen != old->n_listen || g->cfg->workers != old->workers)
+    if (!same_listen(g->cfg, old) || g->cfg->workers != old->workers)
         ag_log(AG_LOG_WARN, "reload: 'listen' and 'workers' changes take effect on restart");
     for (size_t i = 0; i < srv.n_workers; i++)
         ag_worker_post_gen(srv.workers[i], ag_gen_ref(g));
@@ -253,6 +265,9 @@ int ag_server_run(const char *path)
         }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (srv.gen->cfg->n_master_paths || srv.gen->cfg->n_access_paths)
+        ag_log(AG_LOG_WARN, "master-token-paths and access-token-paths are not enforced by "
+                            "this build yet: every path is forwarded without authentication");
     for (size_t i = 0; i < srv.gen->cfg->n_listen; i++)
         ag_log(AG_LOG_INFO, "listening on %s:%s, upstream %s, %zu workers",
                srv.gen->cfg->listen[i].host, srv.gen->cfg->listen[i].port,

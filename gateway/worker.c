@@ -30,6 +30,7 @@
 
 #define WORKER_BACKLOG 1024
 #define WORKER_LOG_FLUSH_MS 100
+#define WORKER_ACCEPT_PAUSE_MS 100
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
@@ -37,12 +38,32 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     ag_conn_accept(arg, fd, sa);
 }
 
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct ag_worker *w = arg;
+
+    for (size_t i = 0; i < w->n_listeners; i++)
+        evconnlistener_enable(w->listeners[i]);
+}
+
+/*
+ * accept() failed, typically EMFILE/ENFILE. The pending connection stays queued, so a
+ * listener left enabled would spin; pause accepting for a moment instead (nginx does
+ * the same), and say so once per pause.
+ */
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
+    struct ag_worker *w = arg;
+    struct timeval pause = {0, WORKER_ACCEPT_PAUSE_MS * 1000};
     int e = EVUTIL_SOCKET_ERROR();
 
-    /* EMFILE and friends: log and keep going; the listener stays enabled. */
-    ag_log(AG_LOG_WARN, "accept failed: %s", evutil_socket_error_to_string(e));
+    if (w->draining || w->accept_ev == NULL || evtimer_pending(w->accept_ev, NULL))
+        return;
+    ag_log(AG_LOG_WARN, "accept failed: %s; pausing accepts for %d ms (%zu connections open)",
+           evutil_socket_error_to_string(e), WORKER_ACCEPT_PAUSE_MS, w->n_conns);
+    for (size_t i = 0; i < w->n_listeners; i++)
+        evconnlistener_disable(w->listeners[i]);
+    evtimer_add(w->accept_ev, &pause);
 }
 
 /* Binds a listening socket for <a> with SO_REUSEPORT. Returns the fd or -1 with <err> set. */
@@ -157,6 +178,8 @@ static void worker_drain(struct ag_worker *w)
     if (w->draining)
         return;
     w->draining = true;
+    if (w->accept_ev)
+        evtimer_del(w->accept_ev);
     close_listeners(w);
     ag_upstream_flush(w);
     for (c = w->conns; c != NULL; c = next) {
@@ -238,7 +261,8 @@ struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *er
         goto fail;
     w->notify_ev = event_new(w->base, w->notify_fd, EV_READ | EV_PERSIST, on_notify, w);
     w->log_ev = event_new(w->base, -1, EV_PERSIST, on_log_tick, w);
-    if (w->notify_ev == NULL || w->log_ev == NULL || event_add(w->notify_ev, NULL) < 0 ||
+    w->accept_ev = evtimer_new(w->base, on_accept_resume, w);
+    if (w->notify_ev == NULL || w->log_ev == NULL || w->accept_ev == NULL || event_add(w->notify_ev, NULL) < 0 ||
         event_add(w->log_ev, &tick) < 0)
         goto fail;
     w->listeners = calloc(cfg->n_listen, sizeof(*w->listeners));
@@ -323,6 +347,8 @@ void ag_worker_free(struct ag_worker *w)
         event_free(w->notify_ev);
     if (w->log_ev)
         event_free(w->log_ev);
+    if (w->accept_ev)
+        event_free(w->accept_ev);
     if (w->drain_ev)
         event_free(w->drain_ev);
     if (w->notify_fd >= 0)

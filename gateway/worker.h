@@ -51,6 +51,7 @@ struct ag_worker {
     struct event *notify_ev;
     struct event *drain_ev;             /* drain deadline after stop */
     struct event *log_ev;               /* periodic access-log hand-over */
+    struct event *accept_ev;            /* resumes accepting after EMFILE */
     struct evconnlistener **listeners;
     size_t n_listeners;
     bool draining;

@@ -3,7 +3,7 @@
  *
  * Owns:     every string and array hanging off struct ag_config.
  * Entry:    ag_config_parse(), ag_config_ref(), ag_config_unref().
- * Not here: reading the file or the environment (gateway/main.c passes bytes and
+ * Not here: reading the file or the environment (gateway/server.c passes bytes and
  *           env values in: policy does no I/O), resolving host names (gateway).
  * Spec:     CONTRACT.md section 3; docs/config.md lists every key.
  */

@@ -75,6 +75,7 @@ if ((FUZZ_SECONDS > 0)); then
          -Db_sanitize=address,undefined -Db_lundef=false >build-fuzz.setup.log 2>&1; } &&
      meson compile -C build-fuzz >build-fuzz.compile.log 2>&1; then
     for t in build-fuzz/tests/fuzz_*; do
+      [[ -f $t && -x $t ]] || continue
       name=${t##*/fuzz_}
       work=$(mktemp -d)
       cp -r "tests/fuzz/corpus/$name/." "$work/" 2>/dev/null

@@ -363,7 +363,8 @@ class Gateway:
     def __init__(self, tmpdir, config, name="gw"):
         self.tmpdir = Path(tmpdir)
         self.config = config
-        self.port = int(config["listen"].rsplit(":", 1)[1])
+        listen = config["listen"]
+        self.port = int((listen[0] if isinstance(listen, list) else listen).rsplit(":", 1)[1])
         self.url = "http://127.0.0.1:%d" % self.port
         self.config_path = self.tmpdir / ("%s.json" % name)
         self.stderr_path = self.tmpdir / ("%s.stderr" % name)

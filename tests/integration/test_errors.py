@@ -206,3 +206,25 @@ def test_init_twice_gives_fresh_secrets(tmp_path):
         assert run_authgate("init", "--dir", d).returncode == 0
         texts.append((d / "authgate.json").read_text() + (d / ".env").read_text())
     assert texts[0] != texts[1]
+
+
+def test_listen_on_several_addresses(upstream, gateway):
+    p1, p2 = free_port(), free_port()
+    gw = gateway({"listen": ["127.0.0.1:%d" % p1, "127.0.0.1:%d" % p2]})
+    from conftest import RawConn, wait_port
+    assert wait_port(p2, 5)
+    for p in (p1, p2):
+        with RawConn(p) as c:
+            c.send(simple_get("/echo/port"))
+            assert c.read_response().status == 200
+    assert gw.port == p1
+
+
+def test_custom_auth_prefix(upstream, gateway):
+    gw = gateway({"auth-prefix": "/gw"})
+    c = gw.raw()
+    c.send(simple_get("/gw/whatever"))
+    assert_json_error(c.read_response(), 404)
+    c.send(simple_get("/auth/whatever"))
+    r = c.read_response()
+    assert r.status == 200 and r.json()["target"] == "/auth/whatever"

@@ -338,3 +338,58 @@ PATH_400 = {
 def test_bad_path_refused_400(upstream, gateway, name):
     gw = gateway(CONFIG)
     check_refused(gw, upstream, simple_get(PATH_400[name]), 400, must_close=False)
+
+
+# ---------------------------------------------------------------- escapes that must stay escaped
+
+KEPT_ENCODED = {
+    "/echo/a%3Fb": "/echo/a%3fb",      # an encoded '?' is not a query
+    "/echo/a%23b": "/echo/a%23b",      # nor is '#' a fragment
+    "/echo/a%20b": "/echo/a%20b",      # nor space a separator
+    "/echo/a%25b": "/echo/a%25b",      # '%' stays '%25'
+    "/echo/a%2Bb": "/echo/a%2bb",      # reserved sub-delims are not decoded
+    "/echo/a%40b": "/echo/a%40b",
+}
+
+
+@pytest.mark.parametrize("raw", sorted(KEPT_ENCODED))
+def test_reserved_escapes_forwarded_still_encoded(upstream, gateway, raw):
+    gw = gateway(CONFIG)
+    c = gw.raw()
+    c.send(simple_get(raw))
+    r = c.read_response()
+    assert r.status == 200, r
+    got = r.json()["target"]
+    assert got.lower() == KEPT_ENCODED[raw], got
+    assert [x["target"] for x in upstream.requests()] == [got]
+
+
+def test_encoded_dots_resolved(upstream, gateway):
+    gw = gateway(CONFIG)
+    c = gw.raw()
+    for raw, want in (("/echo/a%2eb", "/echo/a.b"), ("/x/%2e%2e/echo/y", "/echo/y"),
+                      ("/echo/../echo/z", "/echo/z")):
+        c.send(simple_get(raw))
+        r = c.read_response()
+        assert r.status == 200 and r.json()["target"] == want, (raw, r)
+
+
+def test_utf8_escapes_kept_encoded_or_refused(upstream, gateway):
+    gw = gateway(CONFIG)
+    c = gw.raw()
+    c.send(simple_get("/echo/caf%C3%A9"))
+    r = c.read_response()
+    if r.status == 200:
+        assert r.json()["target"].lower() == "/echo/caf%c3%a9"
+    else:
+        assert_json_error(r, 400)
+
+
+def test_overlong_utf8_escape_refused(upstream, gateway):
+    gw = gateway(CONFIG)
+    check_refused(gw, upstream, simple_get("/echo/%C0%AF"), 400, must_close=False)
+
+
+def test_asterisk_form_only_for_options(upstream, gateway):
+    gw = gateway(CONFIG)
+    check_refused(gw, upstream, simple_get("*"), 400, must_close=False)

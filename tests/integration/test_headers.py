@@ -132,3 +132,19 @@ def test_other_headers_forwarded_verbatim(upstream, gateway):
     assert hdr_all(e["headers"], "x-mixed-case") == ["Value With  Spaces"]
     assert hdr_all(e["headers"], "accept") == ["*/*"]
     assert hdr_all(e["headers"], "cookie") == ["theme=dark"]
+
+
+def test_several_x_forwarded_for_fields_combined_in_order(upstream, gateway):
+    gw = gateway()
+    e = echo(gw, "X-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2, 3.3.3.3\r\n")
+    assert hdr_all(e["headers"], "x-forwarded-for") == ["1.1.1.1, 2.2.2.2, 3.3.3.3, 127.0.0.1"]
+
+
+def test_config_header_not_spoofable_by_client(upstream, gateway):
+    """A config header is often how the upstream knows a request came through the
+    gateway; a client-sent field of the same name must not reach the upstream beside it
+    (contract section 3 says "added"; an upstream reading the first value would see the
+    client's)."""
+    gw = gateway({"headers": {"X-Gateway": "authgate"}})
+    e = echo(gw, "X-Gateway: spoof\r\nx-gateway: spoof2\r\n")
+    assert hdr_all(e["headers"], "x-gateway") == ["authgate"], e["headers"]

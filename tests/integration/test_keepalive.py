@@ -94,3 +94,17 @@ def test_upstream_closing_its_side_does_not_break_next_request(upstream, gateway
     ids = [x["conn_id"] for x in upstream.requests()]
     for i in range(0, len(ids), 2):
         assert ids[i] not in ids[i + 1:], "a closed upstream connection was reused: %r" % ids
+
+
+def test_pooled_connection_closed_by_upstream_while_idle(upstream, gateway):
+    """The upstream hangs up an idle keep-alive connection (its own keep-alive timeout,
+    no Connection: close): the next request must not fail on the dead pooled connection."""
+    gw = gateway()
+    c = gw.raw()
+    for i in range(4):
+        c.send(simple_get("/echo/idle-close?idle_close=0.2&i=%d" % i))
+        r = c.read_response()
+        assert r.status == 200, "request %d after the upstream closed its idle side: %r" % (i, r)
+        time.sleep(0.6)
+    ids = [x["conn_id"] for x in upstream.requests()]
+    assert len(set(ids)) == 4, ids

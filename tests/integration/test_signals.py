@@ -152,3 +152,31 @@ def test_sigint_exits_0(upstream, gateway):
     gw.send_signal(signal.SIGINT)
     assert gw.wait_exit(10) == 0
     assert port_refuses(gw.port)
+
+
+def test_sigterm_drain_is_bounded_by_drain_timeout(upstream, gateway):
+    gw = gateway({"drain-timeout": 1})
+    t, out = slow_in_thread(gw, 8)
+    wait_upstream_saw(upstream, "/slow?delay=8")
+    t0 = time.monotonic()
+    gw.send_signal(signal.SIGTERM)
+    rc = gw.wait_exit(10)
+    assert rc == 0, "exit status %r" % rc
+    assert time.monotonic() - t0 < 4, "drain not bounded by drain-timeout 1"
+    t.join(10)
+
+
+def test_sighup_reload_under_load(upstream, gateway):
+    from conftest import many_requests
+    gw = gateway({"headers": {"X-Gen": "one"}})
+    results = []
+    th = threading.Thread(target=lambda: results.extend(
+        many_requests(gw.port, 200, simple_get("/slow?delay=0.5"), timeout=30)))
+    th.start()
+    for i in range(5):
+        gw.write_config(dict(gw.config, headers={"X-Gen": "v%d" % i}))
+        gw.send_signal(signal.SIGHUP)
+        time.sleep(0.1)
+    th.join(30)
+    assert len(results) == 200 and all(r is not None and r.startswith(b"HTTP/1.1 200") for r in results)
+    assert gw.proc.poll() is None

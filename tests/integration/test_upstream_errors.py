@@ -108,3 +108,12 @@ def test_close_delimited_response_delivered_whole(upstream, gateway):
     assert r.status == 200
     assert len(r.body) == n
     assert hashlib.sha256(r.body).hexdigest() == pattern_sha256(n)
+
+
+def test_head_with_chunked_upstream_headers_has_no_body(upstream, gateway):
+    gw = gateway()
+    c, r = get(gw, "/bytes?n=5000&chunked=1", method="HEAD")
+    assert r.status == 200 and r.body == b""
+    c.send(simple_get("/echo/after-head"))
+    r = c.read_response()
+    assert r.status == 200 and r.json()["target"] == "/echo/after-head"

@@ -16,7 +16,9 @@ Endpoints (any method unless noted):
   /bytes?n=N[&chunked=1][&close=1]
                               N bytes of pattern(0, N): with Content-Length, or chunked,
                               or close-delimited (no length; the socket is closed after)
-  /slow?delay=S               reads the request, waits S seconds, then answers like /echo
+  /slow?delay=S[&before=1]    reads the request, waits S seconds, then answers like /echo
+                              (before=1: waits before reading the body, to stall an upload)
+  /partial?n=N                Content-Length N, sends N/2 bytes of the pattern, then hangs
   /status/NNN                 answers status NNN (1xx/204/304 and HEAD without a body)
   /ws                         with Upgrade: websocket: handshake, then echoes frames
                               (text/binary, fragmented messages, ping -> pong, close);
@@ -29,6 +31,9 @@ Endpoints (any method unless noted):
   /badresp/KIND               an ill-framed response then close: clte (CL and TE),
                               dupcl (two differing Content-Length), badcl (CL "abc"),
                               garbage (no status line)
+  any path, ?idle_close=S      after answering, close the connection if no next request
+                              arrives within S seconds (silently, like a server's keep-alive
+                              timeout; the answer itself does not say Connection: close)
   anything else (/echo...)    200 JSON: {method, target, version, headers, body_len,
                               body_sha256, chunked, chunk_extensions, trailers,
                               conn_id, peer_port, requests_on_conn}
@@ -142,6 +147,7 @@ class Conn:
         self.peer = peer
         self.buf = bytearray()
         self.nreq = 0
+        self.idle_close = None
 
     # -- reading
     def _fill(self, want=65536):
@@ -443,6 +449,7 @@ def handle_request(conn, req):
     url = urllib.parse.urlsplit(req.target)
     path = url.path
     query = urllib.parse.parse_qs(url.query)
+    conn.idle_close = float(query["idle_close"][0]) if "idle_close" in query else None
 
     if path == "/ws" and "websocket" in tokens(req.headers, "upgrade"):
         conn.state.record(as_record(conn, req, True))
@@ -451,6 +458,9 @@ def handle_request(conn, req):
 
     if "100-continue" in tokens(req.headers, "expect") and req.version == "HTTP/1.1":
         conn.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+    if path == "/slow" and query.get("before", ["0"])[0] == "1":
+        time.sleep(float(query.get("delay", ["1"])[0]))
+        query["delay"] = ["0"]
     try:
         read_body(conn, req)
     except PeerClosed:
@@ -477,6 +487,11 @@ def handle_request(conn, req):
         status = int(path[len("/status/"):])
         send_json(conn, req, status, {"status": status}, keepalive=keepalive)
         return keepalive
+    if path == "/partial":
+        n = int(query.get("n", ["1000"])[0])
+        conn.send(response_head(200, [("Content-Type", "application/octet-stream"),
+                                      ("Content-Length", str(n))]) + pattern(0, n // 2))
+        path = "/hang"
     if path == "/hang":
         try:
             while conn.sock.recv(65536):
@@ -506,7 +521,12 @@ def serve_conn(state, sock, peer):
     conn = Conn(sock, state, next(state.conn_ids), peer)
     try:
         while True:
-            head = conn.read_head()
+            conn.sock.settimeout(conn.idle_close)
+            try:
+                head = conn.read_head()
+            except socket.timeout:
+                return  # idle_close: hang up silently
+            conn.sock.settimeout(None)
             if head is None:
                 return
             req = Request()

@@ -1,0 +1,266 @@
+# shellcheck shell=bash
+# Helpers shared by tests/bench/run.sh and tests/bench/mem.sh. Source it.
+#
+# Everything listens on 127.0.0.1 only. Every server is started in its own
+# session (setsid) and stopped by the PID recorded here, never by name.
+
+BENCH_DIR=${BENCH_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+REPO_DIR=$(cd "$BENCH_DIR/../.." && pwd)
+AUTHGATE=${AUTHGATE:-$REPO_DIR/build-rel/authgate}
+PY=${PY:-/usr/bin/python3}
+
+BASE_PORT=${BASE_PORT:-19080}
+SUT_CPU=${SUT_CPU:-1}    # the peer under test, alone on its core
+LOAD_CPU=${LOAD_CPU:-0}  # wrk (or idle_conns.py) and the upstream
+REQ_PATH=${REQ_PATH:-/bench}
+# per-peer connection limit (clients + upstream); haproxy wants 2 fds per conn
+_hard_nofile=$(ulimit -Hn)
+[[ $_hard_nofile == unlimited ]] && _hard_nofile=1048576
+MAX_CONNS=${MAX_CONNS:-$(( (_hard_nofile - 200) / 2 < 9000 ? (_hard_nofile - 200) / 2 : 9000 ))}
+
+UP_PORT=$BASE_PORT
+declare -A PEER_PORT=(
+  [nginx]=$((BASE_PORT + 1))     # nginx proxy_pass, upstream keepalive 128
+  [haproxy]=$((BASE_PORT + 2))   # haproxy, http-reuse safe
+  [authgate]=$((BASE_PORT + 3))  # this project
+)
+ALL_PEERS="nginx haproxy authgate"
+
+# exactly 100 bytes: the upstream's response body
+UP_BODY='{"ok":true,"service":"bench-upstream","pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}'
+
+declare -A PID_OF=()
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+check_tools() { # nginx, haproxy, wrk (+ the usual curl, taskset, setsid, ss)
+  local t missing=()
+  for t in nginx haproxy wrk; do command -v "$t" >/dev/null || missing+=("$t"); done
+  if ((${#missing[@]})); then
+    log "missing: ${missing[*]}; this script installs nothing. Install them with:"
+    echo "  apt-get install -y nginx haproxy wrk" >&2
+    exit 1
+  fi
+  for t in curl taskset setsid ss; do
+    command -v "$t" >/dev/null || die "missing $t (apt-get install -y curl util-linux iproute2)"
+  done
+  (($(nproc) >= 2)) || die "needs 2 CPUs (SUT_CPU=$SUT_CPU, LOAD_CPU=$LOAD_CPU)"
+}
+
+ensure_authgate() {
+  [[ -x $AUTHGATE ]] && return 0
+  log "building authgate in $REPO_DIR/build-rel"
+  if [[ ! -f $REPO_DIR/build-rel/build.ninja ]]; then
+    (cd "$REPO_DIR" && meson setup build-rel --buildtype=release) >&2
+  fi
+  ninja -C "$REPO_DIR/build-rel" >&2 || die "build failed"
+  [[ -x $AUTHGATE ]] || die "no $AUTHGATE after build"
+}
+
+# ---- configs ---------------------------------------------------------------
+nginx_head() { # $1 dir
+  cat <<EOF
+worker_processes 1;
+worker_rlimit_nofile $((MAX_CONNS + 100));
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections $MAX_CONNS; }
+http {
+  access_log off;
+  server_tokens off;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  default_type application/json;
+  client_body_temp_path $1/tmp;
+  proxy_temp_path $1/tmp;
+  fastcgi_temp_path $1/tmp;
+  uwsgi_temp_path $1/tmp;
+  scgi_temp_path $1/tmp;
+EOF
+}
+
+gen_upstream() { # $1 dir
+  mkdir -p "$1"
+  { nginx_head "$1"
+    echo "  server { listen 127.0.0.1:$UP_PORT backlog=4096; location / { return 200 '$UP_BODY'; } }"
+    echo "}"
+  } >"$1/nginx.conf"
+}
+
+gen_nginx() { # $1 dir
+  mkdir -p "$1"
+  { nginx_head "$1"
+    cat <<EOF
+  upstream up {
+    server 127.0.0.1:$UP_PORT;
+    keepalive 128;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+  }
+  server {
+    listen 127.0.0.1:${PEER_PORT[nginx]} backlog=4096;
+    location / {
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+  } >"$1/nginx.conf"
+}
+
+gen_haproxy() { # $1 dir
+  mkdir -p "$1"
+  cat >"$1/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn $MAX_CONNS
+  pidfile $1/haproxy.pid
+
+defaults
+  mode http
+  maxconn $MAX_CONNS
+  timeout connect 5s
+  timeout client 300s
+  timeout server 300s
+  timeout http-request 300s
+  timeout http-keep-alive 300s
+  option http-keep-alive
+
+frontend fe
+  bind 127.0.0.1:${PEER_PORT[haproxy]}
+  default_backend be
+
+backend be
+  http-reuse safe
+  server up 127.0.0.1:$UP_PORT
+EOF
+}
+
+gen_authgate() { # $1 dir
+  local key
+  mkdir -p "$1"
+  key=$("$AUTHGATE" keygen) || die "authgate keygen failed"
+  [[ ${#key} -eq 43 ]] || die "authgate keygen printed ${#key} chars, expected 43"
+  # no Redis is running on port 1: authgate serves (and proxies) without it
+  cat >"$1/authgate.json" <<EOF
+{
+  "listen": "127.0.0.1:${PEER_PORT[authgate]}",
+  "upstream": "http://127.0.0.1:$UP_PORT",
+  "cryptography-key": "$key",
+  "workers": 1,
+  "access-log": "off",
+  "redis": "redis://127.0.0.1:1/0"
+}
+EOF
+  chmod 600 "$1/authgate.json"
+}
+
+# ---- processes ---------------------------------------------------------------
+start_proc() { # NAME CPU CMD...  (own session, pinned, logs in $RUN/NAME)
+  local name=$1 cpu=$2
+  shift 2
+  mkdir -p "$RUN/$name"
+  setsid taskset -c "$cpu" "$@" >"$RUN/$name/stdout.log" 2>"$RUN/$name/stderr.log" </dev/null &
+  PID_OF[$name]=$!
+  log "started $name (pid ${PID_OF[$name]}, cpu $cpu)"
+}
+
+stop_proc() { # NAME: TERM its process group (the session we created), then KILL
+  local name=$1 pid=${PID_OF[$1]:-}
+  [[ -n $pid ]] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+  unset "PID_OF[$name]"
+}
+
+stop_all() {
+  local n
+  for n in "${!PID_OF[@]}"; do stop_proc "$n"; done
+}
+
+port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
+
+wait_port() { # PORT NAME
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    if ! kill -0 "${PID_OF[$2]}" 2>/dev/null; then
+      tail -n 20 "$RUN/$2"/*.log >&2 || true
+      die "$2 exited before listening on port $1"
+    fi
+    sleep 0.1
+  done
+  die "$2 is not listening on port $1 after 10 s"
+}
+
+start_upstream() {
+  port_busy "$UP_PORT" && die "port $UP_PORT is in use (set BASE_PORT)"
+  gen_upstream "$RUN/upstream"
+  start_proc upstream "$LOAD_CPU" nginx -p "$RUN/upstream" -c "$RUN/upstream/nginx.conf" -g 'daemon off;'
+  wait_port "$UP_PORT" upstream
+}
+
+start_peer() { # NAME
+  local p=$1 d="$RUN/$1"
+  [[ -n ${PEER_PORT[$p]:-} ]] || die "unknown peer '$p' (known: $ALL_PEERS)"
+  port_busy "${PEER_PORT[$p]}" && die "port ${PEER_PORT[$p]} for $p is in use (set BASE_PORT)"
+  case $p in
+    nginx)
+      gen_nginx "$d"
+      start_proc "$p" "$SUT_CPU" nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' ;;
+    haproxy)
+      gen_haproxy "$d"
+      haproxy -c -q -f "$d/haproxy.cfg" || die "haproxy config check failed"
+      start_proc "$p" "$SUT_CPU" haproxy -f "$d/haproxy.cfg" ;;
+    authgate)
+      gen_authgate "$d"
+      start_proc "$p" "$SUT_CPU" "$AUTHGATE" serve --config "$d/authgate.json" ;;
+  esac
+  wait_port "${PEER_PORT[$p]}" "$p"
+}
+
+# The peer must answer the upstream's 200 with its exact 100-byte body.
+check_peer() { # PORT NAME
+  local out
+  out=$(curl -s -m 5 -o "$RUN/check.body" -w '%{http_code} %{size_download}' \
+        "http://127.0.0.1:$1$REQ_PATH") || true
+  if [[ $out != "200 100" ]] || [[ $(cat "$RUN/check.body") != "$UP_BODY" ]]; then
+    die "$2 on port $1: expected 200 with the upstream's 100-byte body, got '$out'"
+  fi
+  log "check $2: 200, 100-byte upstream body"
+}
+
+# ---- /proc accounting -------------------------------------------------------------
+proc_tree() { # PID and all its descendants
+  local f c kids
+  echo "$1"
+  for f in /proc/"$1"/task/*/children; do
+    kids=()
+    read -r -a kids 2>/dev/null <"$f" || true
+    for c in "${kids[@]}"; do proc_tree "$c"; done
+  done
+}
+
+tree_ticks() { # utime+stime (clock ticks) of the tree; a process's stat covers all its threads
+  local t=0 p s
+  for p in $(proc_tree "$1"); do
+    s=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) || s=0
+    t=$((t + ${s:-0}))
+  done
+  echo "$t"
+}
+
+tree_rss_kb() { # VmRSS (kB) of the tree
+  local t=0 p s
+  for p in $(proc_tree "$1"); do
+    s=$(awk '/^VmRSS:/{print $2}' "/proc/$p/status" 2>/dev/null) || s=0
+    t=$((t + ${s:-0}))
+  done
+  echo "$t"
+}
