@@ -27,6 +27,8 @@ if [[ ${SKIP_INSTALL:-0} != 1 ]]; then
   fi
 fi
 
+logs=$root/build-logs   # every step's full output (git-ignored)
+mkdir -p "$logs"
 passed=0 failed=0
 note() { echo; echo "== $*"; }
 count() { passed=$((passed + $1)); failed=$((failed + $2)); }
@@ -35,18 +37,18 @@ count() { passed=$((passed + $1)); failed=$((failed + $2)); }
 meson_suite() {  # dir, setup args...
   local dir=$1; shift
   note "build $dir ($*)"
-  if ! { [[ -d $dir ]] || meson setup "$dir" "$@" >"$dir.setup.log" 2>&1; } ||
-     ! meson compile -C "$dir" >"$dir.compile.log" 2>&1; then
-    cat "$dir.setup.log" "$dir.compile.log" 2>/dev/null | tail -40
+  if ! { [[ -d $dir ]] || meson setup "$dir" "$@" >"$logs/$dir.setup.log" 2>&1; } ||
+     ! meson compile -C "$dir" >"$logs/$dir.compile.log" 2>&1; then
+    cat "$logs/$dir.setup.log" "$logs/$dir.compile.log" 2>/dev/null | tail -40
     count 0 1; return 1
   fi
   note "meson test -C $dir"
-  meson test -C "$dir" --suite unit --suite fuzz-replay --print-errorlogs >"$dir.test.log" 2>&1
-  grep -E '^ *[0-9]+/[0-9]+ ' "$dir.test.log"
+  meson test -C "$dir" --suite unit --suite fuzz-replay --print-errorlogs >"$logs/$dir.test.log" 2>&1
+  grep -E '^ *[0-9]+/[0-9]+ ' "$logs/$dir.test.log"
   local ok fail
-  ok=$(grep -E '^Ok:' "$dir.test.log" | awk '{print $2}')
-  fail=$(grep -E '^(Fail|Timeout|Unexpected Pass):' "$dir.test.log" | awk '{s+=$NF} END {print s+0}')
-  [[ -n $ok ]] || { tail -30 "$dir.test.log"; ok=0; fail=$((fail + 1)); }
+  ok=$(grep -E '^Ok:' "$logs/$dir.test.log" | awk '{print $2}')
+  fail=$(grep -E '^(Fail|Timeout|Unexpected Pass):' "$logs/$dir.test.log" | awk '{s+=$NF} END {print s+0}')
+  [[ -n $ok ]] || { tail -30 "$logs/$dir.test.log"; ok=0; fail=$((fail + 1)); }
   count "$ok" "$fail"
 }
 
@@ -59,8 +61,8 @@ if ((asan_ok)); then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=0}
   AUTHGATE_BIN=$root/build-asan/authgate /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-    ${PYTEST_ARGS:-} tests/integration 2>&1 | tee build-asan.pytest.log | tail -40
-  line=$(grep -E '[0-9]+ (passed|failed)' build-asan.pytest.log | tail -1)
+    ${PYTEST_ARGS:-} tests/integration 2>&1 | tee "$logs/pytest.log" | tail -40
+  line=$(grep -E '[0-9]+ (passed|failed)' "$logs/pytest.log" | tail -1)
   p=$(grep -oE '[0-9]+ passed' <<<"$line" | awk '{print $1}')
   f=$(grep -oE '[0-9]+ (failed|error|errors)' <<<"$line" | awk '{s+=$1} END {print s+0}')
   [[ -n $p || $f -gt 0 ]] || f=1
@@ -72,8 +74,8 @@ fi
 if ((FUZZ_SECONDS > 0)); then
   note "fuzz (clang libFuzzer, ${FUZZ_SECONDS}s per target)"
   if { [[ -d build-fuzz ]] || CC=clang meson setup build-fuzz -Dfuzzing=true \
-         -Db_sanitize=address,undefined -Db_lundef=false >build-fuzz.setup.log 2>&1; } &&
-     meson compile -C build-fuzz >build-fuzz.compile.log 2>&1; then
+         -Db_sanitize=address,undefined -Db_lundef=false >"$logs/build-fuzz.setup.log" 2>&1; } &&
+     meson compile -C build-fuzz >"$logs/build-fuzz.compile.log" 2>&1; then
     for t in build-fuzz/tests/fuzz_*; do
       [[ -f $t && -x $t ]] || continue
       name=${t##*/fuzz_}
@@ -82,17 +84,17 @@ if ((FUZZ_SECONDS > 0)); then
       dict=(); [[ -f tests/fuzz/$name.dict ]] && dict=(-dict="tests/fuzz/$name.dict")
       [[ $name == http1 && -f tests/fuzz/http.dict ]] && dict=(-dict=tests/fuzz/http.dict)
       if "$t" "${dict[@]}" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-           -print_final_stats=1 -artifact_prefix="$work/" "$work" >"build-fuzz.$name.log" 2>&1; then
-        echo "fuzz $name: ok ($(grep -oE 'stat::number_of_executed_units: *[0-9]+' "build-fuzz.$name.log" | grep -oE '[0-9]+$') runs)"
+           -print_final_stats=1 -artifact_prefix="$work/" "$work" >"$logs/fuzz-$name.log" 2>&1; then
+        echo "fuzz $name: ok ($(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$logs/fuzz-$name.log" | grep -oE '[0-9]+$') runs)"
         count 1 0
       else
-        echo "fuzz $name: FAILED"; tail -30 "build-fuzz.$name.log"; ls "$work"/crash-* 2>/dev/null
+        echo "fuzz $name: FAILED"; tail -30 "$logs/fuzz-$name.log"; ls "$work"/crash-* 2>/dev/null
         count 0 1
       fi
       rm -rf "$work"
     done
   else
-    tail -30 build-fuzz.setup.log build-fuzz.compile.log 2>/dev/null
+    tail -30 "$logs/build-fuzz.setup.log" "$logs/build-fuzz.compile.log" 2>/dev/null
     count 0 1
   fi
 fi

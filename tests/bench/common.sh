@@ -180,6 +180,15 @@ stop_proc() { # NAME: TERM its process group (the session we created), then KILL
   unset "PID_OF[$name]"
 }
 
+save_logs() { # keep the servers' own logs (startup errors, crashes) with the results
+  local f
+  for f in "$RUN"/*/stderr.log "$RUN"/*/error.log; do
+    [[ -s $f ]] || continue
+    mkdir -p "$RESULTS/logs"
+    cp "$f" "$RESULTS/logs/$(basename "$(dirname "$f")")-$(basename "$f")"
+  done
+}
+
 stop_all() {
   local n
   for n in "${!PID_OF[@]}"; do stop_proc "$n"; done

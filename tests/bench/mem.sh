@@ -28,7 +28,7 @@ fi
 mkdir -p "$RESULTS"
 RESULTS=$(cd "$RESULTS" && pwd)
 RUN=$(mktemp -d /tmp/authgate-mem.XXXXXX)
-trap 'stop_all; rm -rf "$RUN"' EXIT
+trap 'stop_all; save_logs; rm -rf "$RUN"' EXIT
 trap 'exit 130' INT TERM
 
 start_upstream

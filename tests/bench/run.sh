@@ -26,7 +26,7 @@ ensure_authgate
 mkdir -p "$RESULTS"
 RESULTS=$(cd "$RESULTS" && pwd)
 RUN=$(mktemp -d /tmp/authgate-bench.XXXXXX)
-trap 'stop_all; rm -rf "$RUN"' EXIT
+trap 'stop_all; save_logs; rm -rf "$RUN"' EXIT
 trap 'exit 130' INT TERM
 ulimit -n "$(ulimit -Hn)"
 CLK_TCK=$(getconf CLK_TCK)
