@@ -16,7 +16,8 @@ REQ_PATH=${REQ_PATH:-/bench}
 # per-peer connection limit (clients + upstream); haproxy wants 2 fds per conn
 _hard_nofile=$(ulimit -Hn)
 [[ $_hard_nofile == unlimited ]] && _hard_nofile=1048576
-MAX_CONNS=${MAX_CONNS:-$(( (_hard_nofile - 200) / 2 < 9000 ? (_hard_nofile - 200) / 2 : 9000 ))}
+_cap=${CONN_CAP:-9000}
+MAX_CONNS=${MAX_CONNS:-$(( (_hard_nofile - 200) / 2 < _cap ? (_hard_nofile - 200) / 2 : _cap ))}
 
 UP_PORT=$BASE_PORT
 declare -A PEER_PORT=(
@@ -59,13 +60,15 @@ ensure_authgate() {
 }
 
 # ---- configs ---------------------------------------------------------------
+# nginx gets twice MAX_CONNS (1 fd per connection): near its limit it closes idle
+# keep-alive connections to free some, which would skew mem.sh
 nginx_head() { # $1 dir
   cat <<EOF
 worker_processes 1;
-worker_rlimit_nofile $((MAX_CONNS + 100));
+worker_rlimit_nofile $((2 * MAX_CONNS + 100));
 pid $1/nginx.pid;
 error_log $1/error.log warn;
-events { worker_connections $MAX_CONNS; }
+events { worker_connections $((2 * MAX_CONNS)); }
 http {
   access_log off;
   server_tokens off;
@@ -192,6 +195,16 @@ save_logs() { # keep the servers' own logs (startup errors, crashes) with the re
 stop_all() {
   local n
   for n in "${!PID_OF[@]}"; do stop_proc "$n"; done
+}
+
+# die with the reason if NAME's process has exited (its exit status says how)
+check_alive() { # NAME
+  local pid=${PID_OF[$1]} rc=0
+  kill -0 "$pid" 2>/dev/null && return 0
+  wait "$pid" 2>/dev/null || rc=$?
+  unset "PID_OF[$1]"
+  tail -n 5 "$RUN/$1"/*.log >&2 || true
+  die "$1 (pid $pid) exited with status $rc$( ((rc > 128)) && echo " (signal $((rc - 128)))")"
 }
 
 port_busy() { ss -Hltn "sport = :$1" | grep -q .; }

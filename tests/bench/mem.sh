@@ -11,10 +11,11 @@
 #   BASE_PORT=19080 RESULTS_DIR=tests/bench/results/mem-<stamp>
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+N=${N:-5000}
+CONN_CAP=$((N + 500 > 9000 ? N + 500 : 9000))  # peers' connection limit, within the fd limit
 # shellcheck source-path=SCRIPTDIR
 source "$BENCH_DIR/common.sh"
 
-N=${N:-5000}
 read -r -a PEERS <<<"${PEERS:-$ALL_PEERS}"
 RESULTS=${RESULTS_DIR:-$BENCH_DIR/results/mem-$(date +%Y%m%d-%H%M%S)}
 
@@ -65,7 +66,7 @@ for p in "${PEERS[@]}"; do
   read -r -t 60 -u "$in_fd" closed || true
   wait "$idle_pid" 2>/dev/null || true
   unset 'PID_OF[idle_conns]'
-  kill -0 "$pid" 2>/dev/null || die "$p died while holding the connections"
+  check_alive "$p"
 
   per=$(((rss1 - rss0) * 1024 / N))
   ok=${ready##*ok=}

@@ -89,10 +89,14 @@ load() { # PEER ROUND SECONDS
   wait "${PID_OF[wrk]}" || rc=$?
   unset 'PID_OF[wrk]'
   out=$(<"$RUN/wrk.out")
-  ((rc == 0)) || { echo "$out" >&2; die "wrk failed against $p (exit $rc)"; }
+  if ((rc != 0)); then
+    echo "$out" >&2
+    check_alive "$p"
+    die "wrk failed against $p (exit $rc)"
+  fi
   t1=$(tree_ticks "$pid"); u1=$(tree_ticks "${PID_OF[upstream]}")
   children_ticks; w1=$CHILD_TICKS; read -r -a c1 <<<"$(cpus_ticks)"
-  kill -0 "$pid" 2>/dev/null || die "$p died during the run"
+  check_alive "$p"
   [[ $round == warm ]] && return 0
   res=$(grep '^RESULT ' <<<"$out") || { echo "$out" >&2; die "no RESULT line from wrk"; }
   # RESULT requests=N duration_us=N rps=F p50_us=N p99_us=N non2xx=N sockerr=N
