@@ -21,8 +21,10 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "authn.h"
 #include "log.h"
 #include "path.h"
+#include "rules.h"
 #include "proxy.h"
 #include "reply.h"
 #include "worker.h"
@@ -161,6 +163,8 @@ static void req_log(struct ag_req *req)
                         req->status, (unsigned long long)req->bytes_in,
                         (unsigned long long)req->bytes_out,
                         (unsigned long long)(now - req->t_start_us));
+    if (req->auth_reason)
+        evbuffer_add_printf(w->alog, ",\"auth\":\"%s\"", req->auth_reason);
     if (req->t_up_start_us)
         evbuffer_add_printf(w->alog, ",\"upstream_us\":%llu",
                             (unsigned long long)((req->t_up_head_us ? req->t_up_head_us : now) -
@@ -307,6 +311,8 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
     enum ag_path_status st;
     struct ag_req *req = req_new(c);
     const struct ag_config *cfg;
+    struct ag_rules_verdict verdict;
+    struct ag_authn authn;
 
     if (req == NULL) {
         ag_conn_close_after_flush(c);
@@ -379,11 +385,33 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
         req_replied(req, status, keep);
         return;
     }
+    /* The policy decides before anything reaches the upstream, websocket upgrades included,
+     * and before any 100 Continue (SECURITY-BASELINE rule 11). */
+    ag_rules_match(req->gen->rules, h->method, path, &verdict);
+    ag_authn_check(w, req->gen, h, &verdict, &authn);
+    if (authn.st != AG_AUTHN_OK) {
+        /* A body we do not read is never parsed as the next request: close after. */
+        bool keep = info.body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
+        unsigned rflags = (keep ? 0 : AG_REPLY_F_CLOSE) |
+                          ((req->flags & AG_REQ_F_KEEPALIVE_10) ? AG_REPLY_F_KEEPALIVE : 0) |
+                          ((req->flags & AG_REQ_F_HEAD) ? AG_REPLY_F_NO_BODY : 0);
+        size_t before = evbuffer_get_length(c->io.out);
+        int status = ag_authn_refuse(req->gen, &authn, c->io.out, rflags);
+        req->bytes_out += evbuffer_get_length(c->io.out) - before;
+        req->auth_reason = authn.st == AG_AUTHN_MASTER     ? "master token"
+                           : authn.st == AG_AUTHN_NO_TOKEN ? "no access token"
+                           : authn.st == AG_AUTHN_SCOPE    ? "insufficient scope"
+                                                           : ag_jwt_status_str(authn.jwt);
+        evbuffer_drain(in, headlen);
+        req_replied(req, status, keep);
+        return;
+    }
     if (info.body == AG_BODY_LENGTH && cfg->max_body_size && info.length > cfg->max_body_size) {
         ag_req_fail(req, 413, "request body too large");
         return;
     }
-    if (ag_proxy_start(req, h, &info, path, query) < 0)
+    if (ag_proxy_start(req, h, &info, path, query, &authn,
+                       verdict.route < 0 ? 0 : (unsigned)verdict.route + 1) < 0)
         return;
     evbuffer_drain(in, headlen);
     ag_proxy_on_client_input(req);
@@ -562,8 +590,11 @@ static int conn_on_eof(struct ag_conn *c)
     return 0;
 }
 
-/* Reads what the client sent and feeds it to the state machine. Returns -1 if <c> was freed. */
-static int conn_readable(struct ag_conn *c)
+/*
+ * Reads what the client sent and feeds it to the state machine. <what> is what the
+ * event said. Returns -1 if <c> was freed.
+ */
+static int conn_readable(struct ag_conn *c, short what)
 {
     for (;;) {
         int r;
@@ -595,6 +626,17 @@ static int conn_readable(struct ag_conn *c)
             ag_proxy_on_client_input(c->req);
         if (c->io.flags & AG_IO_F_EOF)
             return conn_on_eof(c);
+        /*
+         * libevent reports EPOLLHUP/EPOLLERR as plain EV_READ|EV_WRITE, without the
+         * EV_CLOSED that would tell a short read from a reset behind the data. When a
+         * body is due, one more read costs little and catches a client that sent a
+         * head and vanished, so its upstream connection is not held until a timeout.
+         */
+        if (r > 0 && !(c->io.flags & AG_IO_F_RREADY) && (what & EV_WRITE) && c->req != NULL &&
+            c->req->state == AG_REQ_UPSTREAM && !(c->req->flags & AG_REQ_F_BODY_DONE)) {
+            what = 0;
+            c->io.flags |= AG_IO_F_RREADY;
+        }
         if (!(c->io.flags & AG_IO_F_RREADY) || r == 0)
             return 0;
     }
@@ -650,5 +692,5 @@ static void on_client_io(evutil_socket_t fd, short what, void *arg)
             ag_proxy_on_client_drained(c->req);
     }
     if ((what & (EV_READ | EV_CLOSED)) || (c->io.flags & AG_IO_F_RREADY))
-        conn_readable(c);
+        conn_readable(c, what);
 }

@@ -75,6 +75,8 @@ struct ag_req {
     struct evbuffer *up_head;     /* request head as sent upstream, kept for one retry */
     enum ag_req_state state;
     unsigned flags;               /* AG_REQ_F_* */
+    unsigned up;                  /* upstream (gen->ups index) */
+    const char *auth_reason;      /* why authentication refused it (access log), or NULL */
     int status;                   /* status sent to the client (access log) */
 
     enum ag_body_kind req_body;

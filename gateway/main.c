@@ -68,7 +68,7 @@ static int secret_b64(char *out, size_t outlen)
 static int cmd_check(const char *path)
 {
     struct ag_gen *g;
-    struct ag_err err = {0};
+    struct ag_err err = {0}, warn = {0};
 
     g = ag_gen_load(path, 0, &err);
     if (g == NULL) {
@@ -78,7 +78,11 @@ static int cmd_check(const char *path)
             fprintf(stderr, "%s: ... and %d more problems\n", path, err.n - AG_ERR_MAX);
         return EXIT_USAGE;
     }
-    printf("%s: ok\n", path);
+    /* Lint findings are warnings: the config works, but probably not as meant. */
+    ag_gen_lint(g, &warn);
+    for (int i = 0; i < warn.n && i < AG_ERR_MAX; i++)
+        fprintf(stderr, "warning: %s\n", warn.line[i]);
+    printf("%s: ok%s\n", path, warn.n ? " (with warnings)" : "");
     ag_gen_unref(g);
     return 0;
 }

@@ -24,7 +24,9 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "authn.h"
 #include "conn.h"
+#include "cookie.h"
 #include "log.h"
 #include "upstream.h"
 #include "worker.h"
@@ -140,10 +142,70 @@ static size_t fields_size(const struct ag_http1_head *h)
  * headers, and exactly one framing header of our own (SECURITY-BASELINE rule 4).
  * Returns 0, or -1 when memory runs out.
  */
+/* Whether a header value can go upstream as is: no CTL (but HTAB), no DEL. */
+static bool value_safe(struct ag_str v)
+{
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char ch = (unsigned char)v.p[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* Writes identity header <name> with <value> when it is non-empty and safe. */
+static void hb_identity(struct hb *b, const char *name, struct ag_str value)
+{
+    if (value.len == 0 || !value_safe(value))
+        return;
+    hb_field(b, (struct ag_str){name, strlen(name)}, value);
+}
+
+/* Whether client header <name> is one the gateway owns under <cfg>'s identity names. */
+static bool is_identity_name(const struct ag_config *cfg, struct ag_str name)
+{
+    const struct ag_identity_names *id = &cfg->identity;
+
+    return ag_http1_hdr_is_identity(name) || ag_authn_name_eq(name, id->subject) ||
+           ag_authn_name_eq(name, id->client_id) || ag_authn_name_eq(name, id->scopes) ||
+           ag_authn_name_eq(name, id->roles);
+}
+
+/* Whether <name> is set by the `headers` map: the configured value replaces the client's. */
+static bool is_configured_header(const struct ag_config *cfg, struct ag_str name)
+{
+    for (size_t i = 0; i < cfg->n_headers; i++)
+        if (ag_str_ieq(name, cfg->headers[i].name))
+            return true;
+    return false;
+}
+
+/*
+ * Copies the client's Cookie value <v> without the gateway's credential cookies
+ * (CONTRACT.md section 6: other cookies stay). A malformed value is dropped whole,
+ * since it might hide one.
+ */
+static void hb_cookie(struct hb *b, struct ag_str v)
+{
+    static const char *const drop[] = {"access_token", "refresh_token"};
+    char *start = b->p + 8;
+    int n = ag_cookie_strip(v, drop, 2, start, v.len);
+
+    if (n <= 0)
+        return;
+    memcpy(b->p, "Cookie: ", 8);
+    b->p = start + n;
+    hb_lit(b, "\r\n");
+}
+
 static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
-                         const struct ag_http1_info *info, struct ag_str path, struct ag_str query)
+                         const struct ag_http1_info *info, struct ag_str path, struct ag_str query,
+                         const struct ag_authn *a)
 {
     struct ag_gen *g = req->gen;
+    const struct ag_config *cfg = g->cfg;
+    const struct ag_identity_names *id = &cfg->identity;
+    const char *hostport = g->ups[req->up].hostport;
     char peer[INET6_ADDRSTRLEN];
     struct ag_str peer_s;
     bool xff = false;
@@ -153,7 +215,11 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
     ag_conn_peer_str(req->c, peer, sizeof(peer));
     peer_s = (struct ag_str){peer, strlen(peer)};
     bound = h->method.len + path.len + query.len + fields_size(h) + info->host.len +
-            strlen(g->cfg->upstream_hostport) + g->extra_headers_len + peer_s.len + 256;
+            strlen(hostport) + g->extra_headers_len + peer_s.len + 256;
+    if (a->identity)
+        bound += strlen(id->subject) + strlen(id->client_id) + strlen(id->scopes) +
+                 strlen(id->roles) + a->sub.len + a->client_id.len + a->scopes.len +
+                 a->roles.len + 16;
     if (hb_begin(&b, req->up_head, bound) < 0)
         return -1;
     hb_str(&b, h->method);
@@ -178,9 +244,27 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
             xff = true;
             continue;
         }
-        if (ag_http1_hdr_is_identity(name))
+        if (is_identity_name(cfg, name) || is_configured_header(cfg, name))
+            continue;
+        /* The credentials stay here unless an option says otherwise (CONTRACT.md s.6). */
+        if (!cfg->forward_credentials) {
+            if (ag_authn_is_credential_header(name))
+                continue;
+            if (ag_str_ieq(name, "Cookie")) {
+                hb_cookie(&b, value);
+                continue;
+            }
+        }
+        if (!cfg->forward_authorization && ag_str_ieq(name, "Authorization") &&
+            value.len >= 7 && strncasecmp(value.p, "Bearer ", 7) == 0)
             continue;
         hb_field(&b, name, value);
+    }
+    if (a->identity) {
+        hb_identity(&b, id->subject, a->sub);
+        hb_identity(&b, id->client_id, a->client_id);
+        hb_identity(&b, id->scopes, a->scopes);
+        hb_identity(&b, id->roles, a->roles);
     }
     if (xff)
         hb_lit(&b, ", ");
@@ -192,8 +276,7 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
         hb_field(&b, AG_LIT("X-Forwarded-Host"), info->host);
     } else {
         /* HTTP/1.0 without Host: an HTTP/1.1 upstream needs one. */
-        struct ag_str up = {g->cfg->upstream_hostport, strlen(g->cfg->upstream_hostport)};
-        hb_field(&b, AG_LIT("Host"), up);
+        hb_field(&b, AG_LIT("Host"), (struct ag_str){hostport, strlen(hostport)});
     }
     if (g->extra_headers_len)
         hb_put(&b, g->extra_headers, g->extra_headers_len);
@@ -215,11 +298,11 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
 static int up_attach(struct ag_req *req)
 {
     struct ag_worker *w = req->c->w;
-    struct ag_uconn *u = ag_upstream_get(w, req->gen);
+    struct ag_uconn *u = ag_upstream_get(w, req->gen, req->up);
     size_t n = evbuffer_get_length(req->up_head);
 
     if (u == NULL) {
-        ag_log(AG_LOG_WARN, "upstream %s: connect failed: %s", req->gen->cfg->upstream_hostport,
+        ag_log(AG_LOG_WARN, "upstream %s: connect failed: %s", req->gen->ups[req->up].hostport,
                strerror(errno));
         return -1;
     }
@@ -234,7 +317,8 @@ static int up_attach(struct ag_req *req)
 }
 
 int ag_proxy_start(struct ag_req *req, const struct ag_http1_head *h,
-                   const struct ag_http1_info *info, struct ag_str path, struct ag_str query)
+                   const struct ag_http1_info *info, struct ag_str path, struct ag_str query,
+                   const struct ag_authn *a, unsigned up)
 {
     const struct ag_config *cfg = req->gen->cfg;
     struct ag_conn *c = req->c;
@@ -244,6 +328,7 @@ int ag_proxy_start(struct ag_req *req, const struct ag_http1_head *h,
         return -1;
     }
     req->state = AG_REQ_UPSTREAM;
+    req->up = up;
     req->req_body = info->body;
     req->req_left = info->length;
     if (info->body == AG_BODY_CHUNKED) {
@@ -252,7 +337,7 @@ int ag_proxy_start(struct ag_req *req, const struct ag_http1_head *h,
     } else if (info->body == AG_BODY_NONE || info->length == 0) {
         req->flags |= AG_REQ_F_BODY_DONE;
     }
-    if (build_up_head(req, h, info, path, query) < 0) {
+    if (build_up_head(req, h, info, path, query, a) < 0) {
         ag_req_fail(req, 500, "out of memory");
         return -1;
     }
@@ -545,7 +630,7 @@ static int resp_read_head(struct ag_req *req)
             return 0;
         if (n < 0) {
             ag_log(AG_LOG_WARN, "upstream %s: invalid response head: %s",
-                   cfg->upstream_hostport, h.error ? h.error : "too large");
+                   req->gen->ups[req->up].hostport, h.error ? h.error : "too large");
             req->flags |= AG_REQ_F_UP_CLOSE;
             ag_req_fail(req, 502, "invalid response from upstream");
             return -1;
@@ -566,7 +651,7 @@ static int resp_read_head(struct ag_req *req)
             continue;
         }
         if (ag_http1_response_info(&h, (req->flags & AG_REQ_F_HEAD) != 0, &info) < 0) {
-            ag_log(AG_LOG_WARN, "upstream %s: %s", cfg->upstream_hostport,
+            ag_log(AG_LOG_WARN, "upstream %s: %s", req->gen->ups[req->up].hostport,
                    info.error ? info.error : "invalid framing");
             req->flags |= AG_REQ_F_UP_CLOSE;
             ag_req_fail(req, 502, "invalid response from upstream");
@@ -661,7 +746,7 @@ static int resp_pump(struct ag_req *req)
             r = ag_chunked_parse(ck, v.iov_base, v.iov_len);
             if (r < 0) {
                 ag_log(AG_LOG_WARN, "upstream %s: invalid chunked response body",
-                       req->gen->cfg->upstream_hostport);
+                       req->gen->ups[req->up].hostport);
                 req->flags |= AG_REQ_F_UP_CLOSE;
                 ag_req_fail(req, 502, "invalid response from upstream");
                 return 1;
@@ -714,8 +799,6 @@ static bool up_retry(struct ag_req *req)
 /* The upstream closed (EOF) or broke (<error>): end the request as well as we can. */
 static void up_closed(struct ag_req *req, bool error)
 {
-    const struct ag_config *cfg = req->gen->cfg;
-
     req->flags |= AG_REQ_F_UP_CLOSE;
     if (req->state == AG_REQ_TUNNEL) {
         ag_conn_close_after_flush(req->c); /* e.g. the server's close frame goes out first */
@@ -724,7 +807,7 @@ static void up_closed(struct ag_req *req, bool error)
     if (!(req->flags & AG_REQ_F_RESP_HEAD)) {
         if (up_retry(req))
             return;
-        ag_log(AG_LOG_WARN, "upstream %s: closed before a response head", cfg->upstream_hostport);
+        ag_log(AG_LOG_WARN, "upstream %s: closed before a response head", req->gen->ups[req->up].hostport);
         ag_req_fail(req, 502, "upstream closed the connection");
         return;
     }
@@ -810,7 +893,7 @@ void ag_proxy_on_upstream_io(struct ag_uconn *u, short what)
             return;
         if (r < 0) {
             ag_log(AG_LOG_WARN, "upstream %s: connect failed: %s",
-                   req->gen->cfg->upstream_hostport, strerror(errno));
+                   req->gen->ups[req->up].hostport, strerror(errno));
             req->flags |= AG_REQ_F_UP_CLOSE;
             ag_req_fail(req, 502, "upstream refused the connection");
             return;

@@ -16,17 +16,21 @@
 
 struct ag_req;
 struct ag_uconn;
+struct ag_authn;
 
 /**
  * Starts forwarding <req>, whose head <h> (framing <info>) passed every check.
- * <path> is the normalised path, <query> the query slice (p NULL when none).
+ * <path> is the normalised path, <query> the query slice (p NULL when none),
+ * <a> the authentication result (its identity goes upstream), <up> the upstream
+ * (index into the generation's ups).
  * Writes the upstream head and picks an upstream connection. Slices in <h> must
  * stay valid until it returns; the caller then drains the client head and calls
  * ag_proxy_on_client_input() to pump any body already buffered. Returns 0, or
  * -1 after failing <req> itself (ag_req_fail: nothing more to do).
  */
 int ag_proxy_start(struct ag_req *req, const struct ag_http1_head *h,
-                    const struct ag_http1_info *info, struct ag_str path, struct ag_str query);
+                   const struct ag_http1_info *info, struct ag_str path, struct ag_str query,
+                   const struct ag_authn *a, unsigned up);
 
 /** New client bytes for <req> (request body or tunnel data). */
 void ag_proxy_on_client_input(struct ag_req *req);

@@ -19,8 +19,11 @@
 
 #include <event2/event.h>
 
+#include "jwt.h"
 #include "log.h"
 #include "path.h"
+#include "revoke.h"
+#include "rules.h"
 #include "worker.h"
 
 #define SERVER_MAX_CONFIG (1024 * 1024)
@@ -64,22 +67,41 @@ void ag_gen_unref(struct ag_gen *g)
 {
     if (g == NULL || atomic_fetch_sub(&g->_refs, 1) != 1)
         return;
+    ag_rules_free(g->rules);
+    ag_jwt_key_free(g->key);
     ag_config_unref(g->cfg);
+    free(g->ups);
     free(g->extra_headers);
     free(g);
+}
+
+/* Resolves <host>:<port> into <u> (first address). Returns 0 or -1 with <err> set. */
+static int resolve(const char *path, const char *key, const char *host, const char *port,
+                   const char *hostport, struct ag_upstream_addr *u, struct ag_err *err)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, port, &hints, &res);
+
+    if (rc != 0) {
+        ag_err_add(err, "%s: %s: cannot resolve %s: %s", path, key, host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(&u->addr, res->ai_addr, res->ai_addrlen);
+    u->addrlen = res->ai_addrlen;
+    u->hostport = hostport;
+    freeaddrinfo(res);
+    return 0;
 }
 
 struct ag_gen *ag_gen_load(const char *path, unsigned cfg_flags, struct ag_err *err)
 {
     struct ag_config_env env = {getenv("MASTER_TOKEN"), getenv("CRYPTOGRAPHY_KEY")};
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
     struct ag_gen *g = NULL;
     struct ag_config *cfg;
     size_t len = 0, n = 0;
     char *text;
-    int rc;
 
     text = read_file(path, &len, err);
     if (text == NULL)
@@ -88,22 +110,38 @@ struct ag_gen *ag_gen_load(const char *path, unsigned cfg_flags, struct ag_err *
     free(text);
     if (cfg == NULL)
         return NULL;
-    rc = getaddrinfo(cfg->upstream_host, cfg->upstream_port, &hints, &res);
-    if (rc != 0) {
-        ag_err_add(err, "%s: upstream: cannot resolve %s: %s", path, cfg->upstream_host,
-                   gai_strerror(rc));
+    g = calloc(1, sizeof(*g));
+    if (g == NULL) {
         ag_config_unref(cfg);
+        ag_err_add(err, "%s: out of memory", path);
         return NULL;
     }
-    g = calloc(1, sizeof(*g));
-    if (g == NULL)
-        goto oom;
     atomic_init(&g->_refs, 1);
     g->cfg = cfg;
-    memcpy(&g->up_addr, res->ai_addr, res->ai_addrlen);
-    g->up_addrlen = res->ai_addrlen;
-    freeaddrinfo(res);
-    res = NULL;
+    g->n_ups = 1 + cfg->n_routes;
+    g->ups = calloc(g->n_ups, sizeof(*g->ups));
+    if (g->ups == NULL)
+        goto oom;
+    if (resolve(path, "upstream", cfg->upstream_host, cfg->upstream_port, cfg->upstream_hostport,
+                &g->ups[0], err) < 0)
+        goto fail;
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        char key[48];
+        snprintf(key, sizeof(key), "routes[%zu].upstream", i);
+        if (resolve(path, key, cfg->routes[i].upstream_host, cfg->routes[i].upstream_port,
+                    cfg->routes[i].upstream_hostport, &g->ups[1 + i], err) < 0)
+            goto fail;
+    }
+    g->rules = ag_rules_new(cfg);
+    if (g->rules == NULL) {
+        ag_err_add(err, "%s: rules: cannot compile (too many scopes or roles on one path?)", path);
+        goto fail;
+    }
+    if (cfg->crypto_key != NULL) {
+        g->key = ag_jwt_key_new_hs256(cfg->crypto_key, cfg->crypto_key_len, NULL);
+        if (g->key == NULL)
+            goto oom;
+    }
     for (size_t i = 0; i < cfg->n_headers; i++)
         n += strlen(cfg->headers[i].name) + strlen(cfg->headers[i].value) + 4;
     g->extra_headers = malloc(n + 1);
@@ -119,14 +157,15 @@ struct ag_gen *ag_gen_load(const char *path, unsigned cfg_flags, struct ag_err *
     g->id = atomic_fetch_add(&gen_ids, 1) + 1;
     return g;
 oom:
-    if (res)
-        freeaddrinfo(res);
-    if (g)
-        g->cfg = NULL;
-    free(g);
-    ag_config_unref(cfg);
     ag_err_add(err, "%s: out of memory", path);
+fail:
+    ag_gen_unref(g);
     return NULL;
+}
+
+int ag_gen_lint(const struct ag_gen *g, struct ag_err *warn)
+{
+    return ag_rules_lint(g->cfg, warn);
 }
 
 /* ---------------------------------------------------------------- running */
@@ -137,6 +176,7 @@ static struct {
     struct ag_worker **workers;
     size_t n_workers;
     struct event_base *base;
+    struct ag_revoke *revoke;  /* shared by every generation; filled by the store */
 } srv;
 
 /* Whether <a> and <b> listen on the same addresses, in the same order. */
@@ -151,6 +191,15 @@ static bool same_listen(const struct ag_config *a, const struct ag_config *b)
     return true;
 }
 
+static void server_log_lint(const struct ag_gen *g)
+{
+    struct ag_err warn = {0};
+
+    ag_gen_lint(g, &warn);
+    for (int i = 0; i < warn.n && i < AG_ERR_MAX; i++)
+        ag_log(AG_LOG_WARN, "%s", warn.line[i]);
+}
+
 static void server_reload(void)
 {
     struct ag_err err = {0};
@@ -163,6 +212,8 @@ static void server_reload(void)
                    err.line[i]);
         return;
     }
+    g->revoke = srv.revoke;
+    server_log_lint(g);
     if (!same_listen(g->cfg, old) || g->cfg->workers != old->workers)
         ag_log(AG_LOG_WARN, "reload: 'listen' and 'workers' changes take effect on restart");
     for (size_t i = 0; i < srv.n_workers; i++)
@@ -214,6 +265,13 @@ int ag_server_run(const char *path)
             fprintf(stderr, "%s\n", err.line[i]);
         return 2;
     }
+    srv.revoke = ag_revoke_new();
+    if (srv.revoke == NULL) {
+        ag_gen_unref(srv.gen);
+        return 1;
+    }
+    srv.gen->revoke = srv.revoke;
+    server_log_lint(srv.gen);
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
     if (ag_alog_open(srv.gen->cfg->access_log) < 0) {
@@ -265,9 +323,6 @@ int ag_server_run(const char *path)
         }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (srv.gen->cfg->n_master_paths || srv.gen->cfg->n_access_paths)
-        ag_log(AG_LOG_WARN, "master-token-paths and access-token-paths are not enforced by "
-                            "this build yet: every path is forwarded without authentication");
     for (size_t i = 0; i < srv.gen->cfg->n_listen; i++)
         ag_log(AG_LOG_INFO, "listening on %s:%s, upstream %s, %zu workers",
                srv.gen->cfg->listen[i].host, srv.gen->cfg->listen[i].port,
@@ -289,5 +344,7 @@ out:
     ag_alog_close();
     ag_gen_unref(srv.gen);
     srv.gen = NULL;
+    ag_revoke_free(srv.revoke);
+    srv.revoke = NULL;
     return status;
 }

@@ -16,17 +16,31 @@
 #include "base.h"
 #include "config.h"
 
+struct ag_rules;
+struct ag_jwt_key;
+struct ag_revoke;
+
 /*
  * A generation: one loaded config plus what the gateway derives from it once
  * (the resolved upstream address, the pre-formatted extra headers). Requests
  * hold a reference, so a reload never frees anything in use.
  */
+/* One upstream the gateway forwards to: [0] is `upstream`, [1 + i] is routes[i]. */
+struct ag_upstream_addr {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    const char *hostport;          /* borrowed from the config, for Host and messages */
+};
+
 struct ag_gen {
     atomic_int _refs;
     unsigned id;                   /* 1, 2, ... one per successful load */
     struct ag_config *cfg;         /* owned reference */
-    struct sockaddr_storage up_addr;
-    socklen_t up_addrlen;
+    struct ag_upstream_addr *ups;  /* resolved at load: 1 + cfg->n_routes entries */
+    size_t n_ups;
+    struct ag_rules *rules;        /* compiled path rules (owned) */
+    struct ag_jwt_key *key;        /* cryptography-key with its HMAC state (owned) */
+    struct ag_revoke *revoke;      /* the process's revocation set (borrowed) */
     char *extra_headers;           /* "Name: value\r\n"... from cfg->headers */
     size_t extra_headers_len;
     bool access_log;               /* cfg->access_log is not "off" */
@@ -39,6 +53,9 @@ struct ag_gen {
  * with one line per problem in <err>.
  */
 struct ag_gen *ag_gen_load(const char *path, unsigned cfg_flags, struct ag_err *err);
+
+/** Appends the rule lint findings of <g> to <warn>; returns how many. */
+int ag_gen_lint(const struct ag_gen *g, struct ag_err *warn);
 
 /** Takes a reference (any thread); returns <g>. */
 struct ag_gen *ag_gen_ref(struct ag_gen *g);

@@ -24,16 +24,16 @@
 
 static void pool_unlink(struct ag_uconn *u)
 {
-    struct ag_worker *w = u->w;
+    struct ag_upool *pool = &u->w->pools[u->up];
 
     if (u->prev)
         u->prev->next = u->next;
     else
-        w->idle = u->next;
+        pool->head = u->next;
     if (u->next)
         u->next->prev = u->prev;
     u->prev = u->next = NULL;
-    w->n_idle--;
+    pool->n--;
 }
 
 static void on_upstream_io(evutil_socket_t fd, short what, void *arg)
@@ -57,11 +57,11 @@ static void on_upstream_io(evutil_socket_t fd, short what, void *arg)
     ag_upstream_free(u);
 }
 
-struct ag_uconn *ag_upstream_get(struct ag_worker *w, struct ag_gen *g)
+struct ag_uconn *ag_upstream_get(struct ag_worker *w, struct ag_gen *g, unsigned up)
 {
     struct ag_uconn *u;
 
-    while ((u = w->idle) != NULL) {
+    while (up < w->n_pools && (u = w->pools[up].head) != NULL) {
         pool_unlink(u);
         if (u->gen_id == g->id)
             return u;
@@ -72,8 +72,9 @@ struct ag_uconn *ag_upstream_get(struct ag_worker *w, struct ag_gen *g)
         return NULL;
     u->w = w;
     u->gen_id = g->id;
-    if (ag_io_connect(&u->io, w->base, (const struct sockaddr *)&g->up_addr, g->up_addrlen,
-                      on_upstream_io, u, w->tmo[AG_TMO_CONNECT]) < 0) {
+    u->up = up;
+    if (ag_io_connect(&u->io, w->base, (const struct sockaddr *)&g->ups[up].addr,
+                      g->ups[up].addrlen, on_upstream_io, u, w->tmo[AG_TMO_CONNECT]) < 0) {
         free(u);
         return NULL;
     }
@@ -85,18 +86,21 @@ void ag_upstream_put(struct ag_uconn *u)
 {
     struct ag_worker *w = u->w;
     const struct ag_config *cfg = w->gen->cfg;
+    struct ag_upool *pool;
 
-    if (w->draining || u->gen_id != w->gen->id || w->n_idle >= cfg->upstream_pool_size) {
+    if (w->draining || u->gen_id != w->gen->id || u->up >= w->n_pools ||
+        w->pools[u->up].n >= cfg->upstream_pool_size) {
         ag_upstream_free(u);
         return;
     }
+    pool = &w->pools[u->up];
     u->flags = 0;
     ag_io_timeout(&u->io, w->tmo[AG_TMO_KEEPALIVE]);
-    u->next = w->idle;
-    if (w->idle)
-        w->idle->prev = u;
-    w->idle = u;
-    w->n_idle++;
+    u->next = pool->head;
+    if (pool->head)
+        pool->head->prev = u;
+    pool->head = u;
+    pool->n++;
 }
 
 void ag_upstream_free(struct ag_uconn *u)
@@ -109,9 +113,11 @@ void ag_upstream_free(struct ag_uconn *u)
 
 void ag_upstream_flush(struct ag_worker *w)
 {
-    while (w->idle != NULL) {
-        struct ag_uconn *u = w->idle;
-        pool_unlink(u);
-        ag_upstream_free(u);
+    for (size_t i = 0; i < w->n_pools; i++) {
+        while (w->pools[i].head != NULL) {
+            struct ag_uconn *u = w->pools[i].head;
+            pool_unlink(u);
+            ag_upstream_free(u);
+        }
     }
 }

@@ -26,18 +26,20 @@ struct ag_uconn {
     struct ag_req *req;          /* the request using it, or NULL when idle */
     struct ag_uconn *prev, *next; /* pool list while idle */
     unsigned gen_id;             /* generation whose upstream address it reaches */
+    unsigned up;                 /* which upstream of that generation (gen->ups index) */
     unsigned uses;               /* requests sent on it */
     unsigned flags;              /* AG_UCONN_F_* */
     bool connected;
 };
 
 /**
- * Returns a connection for a request of generation <g>: the most recently used
+ * Returns a connection to upstream <up> (index into g->ups) for a request of
+ * generation <g>: the most recently used
  * idle one when there is one (uses > 0), else a new one being connected. NULL
  * when the connect failed at once (errno set). Its events go to
  * ag_proxy_on_upstream_io() while u->req is set, to the pool's handler otherwise.
  */
-struct ag_uconn *ag_upstream_get(struct ag_worker *w, struct ag_gen *g);
+struct ag_uconn *ag_upstream_get(struct ag_worker *w, struct ag_gen *g, unsigned up);
 
 /** Puts <u> back into the idle pool (or frees it when the pool is full or stale). */
 void ag_upstream_put(struct ag_uconn *u);

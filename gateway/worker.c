@@ -24,7 +24,9 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "authn.h"
 #include "conn.h"
+#include "jwt.h"
 #include "log.h"
 #include "upstream.h"
 
@@ -131,6 +133,22 @@ static int worker_scratch(struct ag_worker *w, const struct ag_gen *g)
 
     if (worker_timeouts(w, cfg) < 0)
         return AG_ENOMEM;
+    /* Pools and cached tokens belong to one generation: addresses and keys may change. */
+    ag_upstream_flush(w);
+    if (w->n_pools != g->n_ups) {
+        void *p = realloc(w->pools, g->n_ups * sizeof(*w->pools));
+        if (p == NULL)
+            return AG_ENOMEM;
+        w->pools = p;
+        w->n_pools = g->n_ups;
+        memset(w->pools, 0, g->n_ups * sizeof(*w->pools));
+    }
+    ag_authn_cache_free(w->tcache);
+    w->tcache = ag_authn_cache_new(cfg->token_cache_size);
+    if (w->tcache == NULL)
+        return AG_ENOMEM;
+    if (w->claims == NULL && (w->claims = malloc(sizeof(*w->claims))) == NULL)
+        return AG_ENOMEM;
 
     if (w->scratch_cap < cfg->max_headers) {
         void *p = realloc(w->scratch_hdrs, cfg->max_headers * sizeof(*w->scratch_hdrs));
@@ -222,7 +240,6 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
             /* Requests in flight keep their own reference to the old generation. */
             ag_gen_unref(w->gen);
             w->gen = g;
-            ag_upstream_flush(w);
         }
     }
     if (atomic_load(&w->stop))
@@ -359,6 +376,10 @@ void ag_worker_free(struct ag_worker *w)
         event_base_free(w->base);
     ag_gen_unref(atomic_exchange(&w->next_gen, NULL));
     ag_gen_unref(w->gen);
+    ag_upstream_flush(w);
+    free(w->pools);
+    ag_authn_cache_free(w->tcache);
+    free(w->claims);
     free(w->scratch_hdrs);
     free(w->scratch_path);
     free(w);

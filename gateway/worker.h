@@ -27,6 +27,14 @@ struct evconnlistener;
 struct ag_conn;
 struct ag_req;
 struct ag_uconn;
+struct ag_authn_cache;
+struct ag_jwt_claims;
+
+/* Idle keep-alive connections to one upstream, most recently used first. */
+struct ag_upool {
+    struct ag_uconn *head;
+    size_t n;
+};
 
 /* The worker's timeouts, as libevent common timeouts (O(1) to re-arm). */
 enum ag_tmo {
@@ -59,8 +67,10 @@ struct ag_worker {
     struct ag_conn *conns;              /* every open client connection */
     size_t n_conns;
     struct ag_req *free_reqs;           /* recycled request structs */
-    struct ag_uconn *idle;              /* idle upstream connections, most recent first */
-    size_t n_idle;
+    struct ag_upool *pools;             /* idle upstream connections, one pool per upstream */
+    size_t n_pools;                     /* = gen->n_ups */
+    struct ag_authn_cache *tcache;      /* verified access tokens (gateway/authn.c) */
+    struct ag_jwt_claims *claims;       /* scratch claims of the token being verified */
 
     struct ag_http1_header *scratch_hdrs; /* parse space for one head at a time */
     size_t scratch_cap;

@@ -5,7 +5,8 @@
  * Owns:     the struct ag_config it returns (one reference) and every string under it.
  * Entry:    ag_config_parse(), ag_config_ref(), ag_config_unref().
  * Not here: reading the file or the environment (gateway/main.c), using the values.
- * Spec:     CONTRACT.md section 3; docs/config.md lists every key, default and message.
+ * Spec:     CONTRACT.md section 3; docs/config.md lists every key, default and message;
+ *           docs/rules.md the rule and route keys.
  */
 #include "config.h"
 
@@ -18,12 +19,15 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rules.h" /* AG_NEED_* and AG_RULES_MAX_REQ only: config.c never calls rules.c */
+
 #define CONFIG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define CONFIG_MIN_KEY_LEN 32      /* bytes of cryptography-key (HS256, RFC 7518 s.3.2) */
 #define CONFIG_MAX_APP_NAME 128    /* it namespaces Redis keys and is the token issuer */
 #define CONFIG_MAX_SECONDS 86400.0 /* upper bound of every timeout */
 #define CONFIG_YEAR 31536000LL     /* 86400 * 365 */
 #define CONFIG_MAX_SUN_PATH 107    /* sizeof(sockaddr_un.sun_path) - 1 on Linux */
+#define CONFIG_MAX_TOKEN_STR 256   /* token-issuer, token-audience */
 
 /* ------------------------------------------------------------------------------------------
  * Parse state and problem reporting
@@ -439,9 +443,24 @@ static void config_parse_crypto_key(struct config_ctx *c, const char *path, json
 }
 
 /*
- * Parses an array of path prefixes into *<out> / *<n_out>. Each must start with
- * '/', be visible ASCII and hold no '?' or '#' (the query is never matched).
+ * Checks the path prefix <s,len> at <path>: it must start with '/', be visible
+ * ASCII and hold no '?' or '#' (the query is never matched). Reports and returns
+ * false when it is bad.
  */
+static bool config_check_prefix(struct config_ctx *c, const char *path, const char *s, size_t len)
+{
+    if (len == 0 || s[0] != '/')
+        config_problem(c, path, "must start with '/'");
+    else if (!config_all_printable(s, len, false))
+        config_problem(c, path, "must be printable ASCII without spaces");
+    else if (strpbrk(s, "?#") != NULL)
+        config_problem(c, path, "must not contain '?' or '#' (only the path is matched)");
+    else
+        return true;
+    return false;
+}
+
+/* Parses an array of path prefixes (config_check_prefix) into *<out> / *<n_out>. */
 static void config_parse_paths(struct config_ctx *c, const char *path, json_t *v, char ***out,
                                size_t *n_out)
 {
@@ -470,13 +489,7 @@ static void config_parse_paths(struct config_ctx *c, const char *path, json_t *v
         snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
         if (!config_get_string(c, ipath, e, &s, &len))
             continue;
-        if (len == 0 || s[0] != '/')
-            config_problem(c, ipath, "must start with '/'");
-        else if (!config_all_printable(s, len, false))
-            config_problem(c, ipath, "must be printable ASCII without spaces");
-        else if (strpbrk(s, "?#") != NULL)
-            config_problem(c, ipath, "must not contain '?' or '#' (only the path is matched)");
-        else
+        if (config_check_prefix(c, ipath, s, len))
             (*out)[i] = config_strndup(c, s, len);
     }
 }
@@ -657,7 +670,12 @@ static void config_parse_listen(struct config_ctx *c, const char *path, json_t *
     }
 }
 
-static void config_parse_upstream(struct config_ctx *c, const char *path, json_t *v)
+/*
+ * Parses the "http://HOST:PORT" at <path> into new strings *<o_host>, *<o_port>
+ * and *<o_hostport> (shared by "upstream" and "routes[i].upstream").
+ */
+static void config_parse_upstream_url(struct config_ctx *c, const char *path, json_t *v,
+                                      char **o_host, char **o_port, char **o_hostport)
 {
     const char *s, *auth, *end;
     struct ag_str host;
@@ -692,12 +710,18 @@ static void config_parse_upstream(struct config_ctx *c, const char *path, json_t
         config_hostport_problem(c, path, hp, "http://HOST:PORT", "http://[::1]:8081");
         return;
     }
-    c->cfg->upstream_host = config_strndup(c, host.p, host.len);
+    *o_host = config_strndup(c, host.p, host.len);
     snprintf(buf, sizeof(buf), "%u", port);
-    c->cfg->upstream_port = config_strndup(c, buf, strlen(buf));
+    *o_port = config_strndup(c, buf, strlen(buf));
     snprintf(buf, sizeof(buf), memchr(host.p, ':', host.len) ? "[%.*s]:%u" : "%.*s:%u",
              (int)host.len, host.p, port);
-    c->cfg->upstream_hostport = config_strndup(c, buf, strlen(buf));
+    *o_hostport = config_strndup(c, buf, strlen(buf));
+}
+
+static void config_parse_upstream(struct config_ctx *c, const char *path, json_t *v)
+{
+    config_parse_upstream_url(c, path, v, &c->cfg->upstream_host, &c->cfg->upstream_port,
+                              &c->cfg->upstream_hostport);
 }
 
 static void config_parse_redis(struct config_ctx *c, const char *path, json_t *v)
@@ -903,6 +927,352 @@ static void config_parse_rate_limits(struct config_ctx *c, const char *path, jso
 }
 
 /* ------------------------------------------------------------------------------------------
+ * Rules, routes and access tokens (docs/rules.md)
+ * ------------------------------------------------------------------------------------------ */
+
+static void config_parse_public_paths(struct config_ctx *c, const char *path, json_t *v)
+{
+    config_parse_paths(c, path, v, &c->cfg->public_paths, &c->cfg->n_public_paths);
+}
+
+/* What one string of a rule's array may hold. */
+enum config_word {
+    CONFIG_W_METHOD = 0, /* an RFC 9110 token, stored upper-cased */
+    CONFIG_W_SCOPE = 1,  /* RFC 6749 s.3.3 scope-token: visible ASCII but '"' and '\' */
+    CONFIG_W_ROLE = 2,   /* visible ASCII but ',' (X-Auth-Roles is a comma list) */
+};
+
+/* True when the NUL-terminated <s> (<n> bytes) is a valid <kind> word. */
+static bool config_word_ok(enum config_word kind, const char *s, size_t n)
+{
+    if (n == 0 || strlen(s) != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        if (kind == CONFIG_W_METHOD ? !config_is_tchar(ch)
+                                    : (ch <= 0x20 || ch >= 0x7f ||
+                                       (kind == CONFIG_W_SCOPE && (ch == '"' || ch == '\\')) ||
+                                       (kind == CONFIG_W_ROLE && ch == ',')))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Parses the array <v> at <path> of <kind> words into *<out> / *<n_out>. Empty
+ * arrays, bad words and repeats are problems; more than AG_RULES_MAX_REQ scopes
+ * or roles too (no request can be required to hold more).
+ */
+static void config_parse_words(struct config_ctx *c, const char *path, json_t *v,
+                               enum config_word kind, char ***out, size_t *n_out)
+{
+    static const char *const what[] = {"method names", "scopes", "roles"};
+    static const char *const rule[] = {
+        "must be an HTTP method token (RFC 9110 section 9.1)",
+        "must be a non-empty scope without spaces, control characters, '\"' or '\\'",
+        "must be a non-empty role without spaces, control characters or ','",
+    };
+    char ipath[AG_ERR_LINE], shown[80];
+    size_t n, i;
+    json_t *e;
+
+    if (!json_is_array(v)) {
+        config_problem(c, path, "expected an array of %s", what[kind]);
+        return;
+    }
+    n = json_array_size(v);
+    if (n == 0) {
+        config_problem(c, path, "must not be empty (leave the key out instead)");
+        return;
+    }
+    if (kind != CONFIG_W_METHOD && n > AG_RULES_MAX_REQ) {
+        config_problem(c, path, "at most %d %s per rule", AG_RULES_MAX_REQ, what[kind]);
+        return;
+    }
+    *out = calloc(n, sizeof(**out));
+    if (*out == NULL) {
+        c->oom = true;
+        return;
+    }
+    json_array_foreach(v, i, e)
+    {
+        const char *s;
+        char *w;
+        size_t len;
+
+        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+        if (!config_get_string(c, ipath, e, &s, &len))
+            continue;
+        if (!config_word_ok(kind, s, len)) {
+            config_problem(c, ipath, "%s", rule[kind]);
+            continue;
+        }
+        w = config_strndup(c, s, len);
+        if (w == NULL)
+            return;
+        for (size_t k = 0; kind == CONFIG_W_METHOD && k < len; k++)
+            if (w[k] >= 'a' && w[k] <= 'z')
+                w[k] = (char)(w[k] - 'a' + 'A');
+        for (size_t k = 0; k < *n_out; k++)
+            if (strcmp((*out)[k], w) == 0) {
+                config_problem(c, ipath, "'%s' is already %s[%zu]",
+                               config_printable(w, shown, sizeof(shown)),
+                               kind == CONFIG_W_METHOD ? "methods"
+                               : kind == CONFIG_W_SCOPE ? "scopes"
+                                                        : "roles",
+                               k);
+                AG_FREE(w);
+                break;
+            }
+        if (w != NULL)
+            (*out)[(*n_out)++] = w;
+    }
+}
+
+/* Parses "auth" at <path> into <r>; false when it is bad (reported). */
+static bool config_parse_rule_auth(struct config_ctx *c, const char *path, json_t *v,
+                                   struct ag_rule *r)
+{
+    static const struct {
+        const char *name;
+        unsigned need;
+    } modes[] = {{"access", AG_NEED_ACCESS},
+                 {"master", AG_NEED_MASTER},
+                 {"both", AG_NEED_MASTER | AG_NEED_ACCESS},
+                 {"public", 0}};
+    const char *s;
+    size_t n;
+
+    if (!config_get_string(c, path, v, &s, &n))
+        return false;
+    for (size_t i = 0; i < CONFIG_ARRAY_LEN(modes); i++)
+        if (strcasecmp(s, modes[i].name) == 0 && strlen(s) == n) {
+            r->need = modes[i].need;
+            r->is_public = modes[i].need == 0;
+            return true;
+        }
+    config_problem(c, path, "expected \"access\", \"master\", \"both\" or \"public\"");
+    return false;
+}
+
+/* Parses rules[i] <v> at <path> into <r> (zeroed). */
+static void config_parse_rule(struct config_ctx *c, const char *path, json_t *v, struct ag_rule *r)
+{
+    static const char *const names[] = {"prefix", "methods", "auth", "scopes", "roles"};
+    char kpath[AG_ERR_LINE];
+    const char *key;
+    json_t *e;
+
+    if (!json_is_object(v)) {
+        config_problem(c, path, "expected an object {\"prefix\": \"/PATH\", ...}");
+        return;
+    }
+    r->need = AG_NEED_ACCESS;
+    json_object_foreach(v, key, e)
+    {
+        const char *s;
+        size_t n;
+
+        snprintf(kpath, sizeof(kpath), "%s.%s", path, key);
+        if (strcmp(key, "prefix") == 0) {
+            if (config_get_string(c, kpath, e, &s, &n) && config_check_prefix(c, kpath, s, n))
+                r->prefix = config_strndup(c, s, n);
+        } else if (strcmp(key, "methods") == 0) {
+            config_parse_words(c, kpath, e, CONFIG_W_METHOD, &r->methods, &r->n_methods);
+        } else if (strcmp(key, "auth") == 0) {
+            config_parse_rule_auth(c, kpath, e, r);
+        } else if (strcmp(key, "scopes") == 0) {
+            config_parse_words(c, kpath, e, CONFIG_W_SCOPE, &r->scopes, &r->n_scopes);
+        } else if (strcmp(key, "roles") == 0) {
+            config_parse_words(c, kpath, e, CONFIG_W_ROLE, &r->roles, &r->n_roles);
+        } else {
+            config_unknown_key(c, path, key, names, CONFIG_ARRAY_LEN(names));
+        }
+    }
+    if (json_object_get(v, "prefix") == NULL)
+        config_problem(c, path, "\"prefix\" is required");
+    if (r->is_public && (json_object_get(v, "scopes") != NULL || json_object_get(v, "roles")))
+        config_problem(c, path,
+                       "\"auth\": \"public\" cannot require scopes or roles (they need an "
+                       "access token)");
+}
+
+static void config_parse_rules(struct config_ctx *c, const char *path, json_t *v)
+{
+    char ipath[64];
+    size_t n, i;
+    json_t *e;
+
+    if (!json_is_array(v)) {
+        config_problem(c, path, "expected an array of objects");
+        return;
+    }
+    n = json_array_size(v);
+    if (n == 0)
+        return;
+    c->cfg->rules = calloc(n, sizeof(*c->cfg->rules));
+    if (c->cfg->rules == NULL) {
+        c->oom = true;
+        return;
+    }
+    c->cfg->n_rules = n;
+    json_array_foreach(v, i, e)
+    {
+        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+        config_parse_rule(c, ipath, e, &c->cfg->rules[i]);
+    }
+}
+
+static void config_parse_routes(struct config_ctx *c, const char *path, json_t *v)
+{
+    static const char *const names[] = {"prefix", "upstream"};
+    char ipath[64], kpath[AG_ERR_LINE];
+    size_t n, i;
+    json_t *e;
+
+    if (!json_is_array(v)) {
+        config_problem(c, path, "expected an array of objects");
+        return;
+    }
+    n = json_array_size(v);
+    if (n == 0)
+        return;
+    c->cfg->routes = calloc(n, sizeof(*c->cfg->routes));
+    if (c->cfg->routes == NULL) {
+        c->oom = true;
+        return;
+    }
+    c->cfg->n_routes = n;
+    json_array_foreach(v, i, e)
+    {
+        struct ag_route *rt = &c->cfg->routes[i];
+        const char *key, *s;
+        size_t len;
+        json_t *m;
+
+        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+        if (!json_is_object(e)) {
+            config_problem(c, ipath,
+                           "expected an object {\"prefix\": \"/PATH\", \"upstream\": "
+                           "\"http://HOST:PORT\"}");
+            continue;
+        }
+        json_object_foreach(e, key, m)
+        {
+            snprintf(kpath, sizeof(kpath), "%s.%s", ipath, key);
+            if (strcmp(key, "prefix") == 0) {
+                if (config_get_string(c, kpath, m, &s, &len) &&
+                    config_check_prefix(c, kpath, s, len))
+                    rt->prefix = config_strndup(c, s, len);
+            } else if (strcmp(key, "upstream") == 0) {
+                config_parse_upstream_url(c, kpath, m, &rt->upstream_host, &rt->upstream_port,
+                                          &rt->upstream_hostport);
+            } else {
+                config_unknown_key(c, ipath, key, names, CONFIG_ARRAY_LEN(names));
+            }
+        }
+        if (json_object_get(e, "prefix") == NULL)
+            config_problem(c, ipath, "\"prefix\" is required");
+        if (json_object_get(e, "upstream") == NULL)
+            config_problem(c, ipath, "\"upstream\" is required");
+    }
+}
+
+/* token-issuer and token-audience: compared with claims and written into tokens. */
+static void config_parse_token_str(struct config_ctx *c, const char *path, json_t *v, char **out)
+{
+    const char *s;
+    size_t n;
+
+    if (!config_get_string(c, path, v, &s, &n))
+        return;
+    if (n == 0 || n > CONFIG_MAX_TOKEN_STR)
+        config_problem(c, path, "must be 1 to %d characters", CONFIG_MAX_TOKEN_STR);
+    else if (!config_all_printable(s, n, true))
+        config_problem(c, path, "must be printable ASCII");
+    else
+        *out = config_strndup(c, s, n);
+}
+
+static void config_parse_token_issuer(struct config_ctx *c, const char *path, json_t *v)
+{
+    config_parse_token_str(c, path, v, &c->cfg->token_issuer);
+}
+
+static void config_parse_token_audience(struct config_ctx *c, const char *path, json_t *v)
+{
+    config_parse_token_str(c, path, v, &c->cfg->token_audience);
+}
+
+/*
+ * True when an identity header may not be named <name>: framing and hop-by-hop
+ * fields, X-Forwarded-*, and the credentials (which the gateway strips), in any
+ * case and with '_' or '.' for '-'.
+ */
+static bool config_identity_name_refused(const char *name)
+{
+    static const char *const refused[] = {
+        "host",         "content-length", "transfer-encoding", "connection",
+        "upgrade",      "keep-alive",     "te",                "trailer",
+        "proxy-connection", "authorization", "cookie",          "master-token",
+        "access-token", "forwarded",
+    };
+    char folded[80];
+    size_t n = strlen(name);
+
+    if (n >= sizeof(folded))
+        return false;
+    for (size_t i = 0; i <= n; i++)
+        folded[i] = name[i] == '.' ? '-' : config_fold(name[i]);
+    for (size_t i = 0; i < CONFIG_ARRAY_LEN(refused); i++)
+        if (strcmp(folded, refused[i]) == 0)
+            return true;
+    return strncmp(folded, "x-forwarded-", 12) == 0;
+}
+
+static void config_parse_identity_headers(struct config_ctx *c, const char *path, json_t *v)
+{
+    struct ag_identity_names *id = &c->cfg->identity;
+    const char *const names[] = {"subject", "client-id", "scopes", "roles"};
+    char **fields[] = {&id->subject, &id->client_id, &id->scopes, &id->roles};
+    char kpath[AG_ERR_LINE];
+    const char *key;
+    json_t *e;
+
+    if (!json_is_object(v)) {
+        config_problem(c, path, "expected an object of header names");
+        return;
+    }
+    json_object_foreach(v, key, e)
+    {
+        size_t i = 0, n;
+        const char *s;
+        bool ok;
+
+        while (i < CONFIG_ARRAY_LEN(names) && strcmp(key, names[i]) != 0)
+            i++;
+        if (i == CONFIG_ARRAY_LEN(names)) {
+            config_unknown_key(c, path, key, names, CONFIG_ARRAY_LEN(names));
+            continue;
+        }
+        snprintf(kpath, sizeof(kpath), "%s.%s", path, key);
+        if (!config_get_string(c, kpath, e, &s, &n))
+            continue;
+        ok = n > 0 && n < 64 && strlen(s) == n;
+        for (size_t k = 0; k < n && ok; k++)
+            ok = config_is_tchar((unsigned char)s[k]);
+        if (!ok)
+            config_problem(c, kpath,
+                           "must be an HTTP token of 1 to 63 characters (RFC 9110 section 5.6.2)");
+        else if (config_identity_name_refused(s))
+            config_problem(c, kpath, "a framing, forwarding or credential header; pick another");
+        else
+            *fields[i] = config_strndup(c, s, n);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
  * The key table
  * ------------------------------------------------------------------------------------------ */
 
@@ -968,6 +1338,18 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_AT("max-body-size", CONFIG_K_ULL, max_body_size, 0, LLONG_MAX),
     CONFIG_KEY_AT("upstream-pool-size", CONFIG_K_SIZE, upstream_pool_size, 0, 100000),
     CONFIG_KEY_AT("allow-path-semicolon", CONFIG_K_BOOL, allow_path_semicolon, 0, 0),
+    CONFIG_KEY_AT("deny-by-default", CONFIG_K_BOOL, deny_by_default, 0, 0),
+    CONFIG_KEY_FN("public-paths", config_parse_public_paths),
+    CONFIG_KEY_FN("rules", config_parse_rules),
+    CONFIG_KEY_FN("routes", config_parse_routes),
+    CONFIG_KEY_FN("token-issuer", config_parse_token_issuer),
+    CONFIG_KEY_FN("token-audience", config_parse_token_audience),
+    CONFIG_KEY_AT("token-leeway", CONFIG_K_LONG, token_leeway, 0, 3600),
+    CONFIG_KEY_AT("token-max-size", CONFIG_K_SIZE, token_max_size, 512, 65536),
+    CONFIG_KEY_AT("token-cache-size", CONFIG_K_SIZE, token_cache_size, 0, 1000000),
+    CONFIG_KEY_AT("forward-credentials", CONFIG_K_BOOL, forward_credentials, 0, 0),
+    CONFIG_KEY_AT("forward-authorization", CONFIG_K_BOOL, forward_authorization, 0, 0),
+    CONFIG_KEY_FN("identity-headers", config_parse_identity_headers),
 };
 
 /* Checks the value <v> of the top-level key <key> and stores it in <c>->cfg. */
@@ -1064,6 +1446,12 @@ static struct ag_config *config_new(void)
     cfg->max_body_size = 1073741824ULL;
     cfg->upstream_pool_size = 64;
     cfg->allow_path_semicolon = false;
+    cfg->deny_by_default = false;
+    cfg->token_leeway = 30;
+    cfg->token_max_size = 8192;
+    cfg->token_cache_size = 4096;
+    cfg->forward_credentials = false;
+    cfg->forward_authorization = false;
     return cfg;
 }
 
@@ -1111,6 +1499,45 @@ static void config_apply_env(struct config_ctx *c, json_t *root, const struct ag
     }
 }
 
+/* True when header names <a> and <b> are equal ignoring case, with '_' and '.' read as '-'. */
+static bool config_same_header(const char *a, const char *b)
+{
+    for (; *a != '\0' && *b != '\0'; a++, b++) {
+        char x = *a == '.' ? '-' : config_fold(*a), y = *b == '.' ? '-' : config_fold(*b);
+
+        if (x != y)
+            return false;
+    }
+    return *a == *b;
+}
+
+/*
+ * The four identity header names must differ from each other and from every
+ * name in "headers" (ignoring case, '_' and '.' read as '-'): the gateway would
+ * otherwise send one name twice, or let a configured value pose as identity.
+ */
+static void config_check_identity_names(struct config_ctx *c)
+{
+    struct ag_config *cfg = c->cfg;
+    const char *const keys[] = {"subject", "client-id", "scopes", "roles"};
+    const char *const vals[] = {cfg->identity.subject, cfg->identity.client_id,
+                                cfg->identity.scopes, cfg->identity.roles};
+    char ipath[AG_ERR_LINE], shown[80];
+
+    for (size_t i = 0; i < CONFIG_ARRAY_LEN(vals); i++) {
+        if (vals[i] == NULL)
+            continue;
+        snprintf(ipath, sizeof(ipath), "identity-headers.%s", keys[i]);
+        for (size_t j = 0; j < i; j++)
+            if (vals[j] != NULL && config_same_header(vals[i], vals[j]))
+                config_problem(c, ipath, "same header name as identity-headers.%s", keys[j]);
+        for (size_t h = 0; h < cfg->n_headers; h++)
+            if (cfg->headers[h].name != NULL && config_same_header(vals[i], cfg->headers[h].name))
+                config_problem(c, ipath, "same header name as headers.%s (the gateway sets it)",
+                               config_printable(cfg->headers[h].name, shown, sizeof(shown)));
+    }
+}
+
 /* Fills the string defaults and checks what involves more than one key of <root>. */
 static void config_finish(struct config_ctx *c, json_t *root)
 {
@@ -1126,6 +1553,13 @@ static void config_finish(struct config_ctx *c, json_t *root)
     config_default_str(c, &cfg->redis_url, "redis://127.0.0.1:6379/0");
     config_default_str(c, &cfg->auth_prefix, "/auth");
     config_default_str(c, &cfg->access_log, "stderr");
+    if (cfg->app_name != NULL)
+        config_default_str(c, &cfg->token_issuer, cfg->app_name);
+    config_default_str(c, &cfg->identity.subject, "X-Auth-Subject");
+    config_default_str(c, &cfg->identity.client_id, "X-Auth-Client-Id");
+    config_default_str(c, &cfg->identity.scopes, "X-Auth-Scopes");
+    config_default_str(c, &cfg->identity.roles, "X-Auth-Roles");
+    config_check_identity_names(c);
     if (cfg->listen == NULL) {
         cfg->listen = calloc(1, sizeof(*cfg->listen));
         if (cfg->listen == NULL) {
@@ -1170,6 +1604,37 @@ static void config_free(struct ag_config *cfg)
     config_free_secret(&cfg->redis_url, cfg->redis_url ? strlen(cfg->redis_url) : 0);
     AG_FREE(cfg->auth_prefix);
     AG_FREE(cfg->access_log);
+    for (size_t i = 0; i < cfg->n_public_paths; i++)
+        AG_FREE(cfg->public_paths[i]);
+    AG_FREE(cfg->public_paths);
+    for (size_t i = 0; i < cfg->n_rules; i++) {
+        struct ag_rule *r = &cfg->rules[i];
+
+        AG_FREE(r->prefix);
+        for (size_t k = 0; k < r->n_methods; k++)
+            AG_FREE(r->methods[k]);
+        AG_FREE(r->methods);
+        for (size_t k = 0; k < r->n_scopes; k++)
+            AG_FREE(r->scopes[k]);
+        AG_FREE(r->scopes);
+        for (size_t k = 0; k < r->n_roles; k++)
+            AG_FREE(r->roles[k]);
+        AG_FREE(r->roles);
+    }
+    AG_FREE(cfg->rules);
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        AG_FREE(cfg->routes[i].prefix);
+        AG_FREE(cfg->routes[i].upstream_host);
+        AG_FREE(cfg->routes[i].upstream_port);
+        AG_FREE(cfg->routes[i].upstream_hostport);
+    }
+    AG_FREE(cfg->routes);
+    AG_FREE(cfg->token_issuer);
+    AG_FREE(cfg->token_audience);
+    AG_FREE(cfg->identity.subject);
+    AG_FREE(cfg->identity.client_id);
+    AG_FREE(cfg->identity.scopes);
+    AG_FREE(cfg->identity.roles);
     free(cfg);
 }
 

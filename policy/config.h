@@ -34,6 +34,35 @@ struct ag_rate {
     long window;
 };
 
+/* One entry of "rules" (docs/rules.md). */
+struct ag_rule {
+    char *prefix;        /* matched case-insensitively as a plain prefix */
+    char **methods;      /* upper-case method names; n_methods 0 = every method */
+    size_t n_methods;
+    unsigned need;       /* AG_NEED_* of policy/rules.h: "auth" access, master or both */
+    bool is_public;      /* "auth": "public": an exception to deny-by-default only */
+    char **scopes;       /* the access token must hold all of them (implies access) */
+    size_t n_scopes;
+    char **roles;        /* the access token must hold all of them (implies access) */
+    size_t n_roles;
+};
+
+/* One entry of "routes": requests under <prefix> go to this upstream (longest prefix wins). */
+struct ag_route {
+    char *prefix;
+    char *upstream_host;
+    char *upstream_port;
+    char *upstream_hostport;
+};
+
+/* Header names the identity goes upstream under ("identity-headers"). */
+struct ag_identity_names {
+    char *subject;   /* X-Auth-Subject */
+    char *client_id; /* X-Auth-Client-Id */
+    char *scopes;    /* X-Auth-Scopes */
+    char *roles;     /* X-Auth-Roles */
+};
+
 struct ag_config {
     atomic_int _refs;
     char *source; /* file name the config came from, for messages */
@@ -86,6 +115,25 @@ struct ag_config {
     unsigned long long max_body_size; /* bytes of a request body; 0 = unlimited */
     size_t upstream_pool_size;       /* idle upstream connections kept per worker */
     bool allow_path_semicolon;       /* allow ';' in paths (CONTRACT.md section 4) */
+
+    /* rules and routes (docs/rules.md) */
+    bool deny_by_default;            /* unmatched paths need an access token */
+    char **public_paths;             /* exceptions to deny-by-default */
+    size_t n_public_paths;
+    struct ag_rule *rules;
+    size_t n_rules;
+    struct ag_route *routes;
+    size_t n_routes;
+
+    /* access tokens (docs/tokens.md) */
+    char *token_issuer;              /* expected and issued "iss"; default app-name */
+    char *token_audience;            /* required "aud", or NULL */
+    long token_leeway;               /* s of clock skew for exp/nbf/iat; default 30 */
+    size_t token_max_size;           /* bytes; default 8192 */
+    size_t token_cache_size;         /* verified tokens cached per worker; 0 = off; 4096 */
+    bool forward_credentials;        /* keep MASTER-TOKEN, ACCESS-TOKEN and the token cookies */
+    bool forward_authorization;      /* keep an Authorization header that carried the token */
+    struct ag_identity_names identity;
 };
 
 /* Values taken from the environment when the file leaves a key out (file wins). */

@@ -337,6 +337,10 @@ class Upstream:
     def reset(self):
         self._call("POST", "/__reset")
 
+    def open_connections(self):
+        """How many connections (from the gateway) the upstream has open right now."""
+        return self._call("GET", "/__conns")["open"]
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()

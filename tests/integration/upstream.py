@@ -13,6 +13,7 @@ received, so a test can see exactly what the gateway forwarded.
 Endpoints (any method unless noted):
   GET  /__requests            the recorded requests as a JSON list (not recorded itself)
   POST /__reset               clears the record (not recorded itself)
+  GET  /__conns               {"open": N}: connections open right now, not counting this one
   /bytes?n=N[&chunked=1][&close=1]
                               N bytes of pattern(0, N): with Content-Length, or chunked,
                               or close-delimited (no length; the socket is closed after)
@@ -115,6 +116,7 @@ class State:
         self.lock = threading.Lock()
         self.records = []
         self.conn_ids = itertools.count(1)
+        self.open = 0
 
     def record(self, rec):
         with self.lock:
@@ -470,6 +472,11 @@ def handle_request(conn, req):
     if path == "/__requests":
         send_json(conn, req, 200, conn.state.snapshot(), keepalive=keepalive)
         return keepalive
+    if path == "/__conns":
+        with conn.state.lock:
+            n = conn.state.open - 1
+        send_json(conn, req, 200, {"open": n}, keepalive=keepalive)
+        return keepalive
     if path == "/__reset":
         conn.state.reset()
         send_json(conn, req, 200, {"reset": True}, keepalive=keepalive)
@@ -519,6 +526,8 @@ def handle_request(conn, req):
 
 def serve_conn(state, sock, peer):
     conn = Conn(sock, state, next(state.conn_ids), peer)
+    with state.lock:
+        state.open += 1
     try:
         while True:
             conn.sock.settimeout(conn.idle_close)
@@ -544,6 +553,8 @@ def serve_conn(state, sock, peer):
     except (PeerClosed, OSError):
         pass
     finally:
+        with state.lock:
+            state.open -= 1
         try:
             sock.close()
         except OSError:

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rules.h" /* AG_NEED_* */
 #include "t.h"
 
 #define SRC "authgate.json"
@@ -832,6 +833,256 @@ static void test_config_refs_are_thread_safe(void)
     ag_config_unref(cfg);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Rules, routes and access-token keys (docs/rules.md)
+ * ------------------------------------------------------------------------------------------ */
+
+static void test_config_new_keys_have_defaults(void)
+{
+    struct ag_config *cfg = parse("{" BASE ",'app-name':'shop'}", NULL);
+
+    AG_ASSERT_NOT_NULL(cfg);
+    if (cfg == NULL)
+        return;
+    AG_ASSERT(!cfg->deny_by_default);
+    AG_ASSERT_EQ(cfg->n_public_paths, 0);
+    AG_ASSERT_NULL(cfg->public_paths);
+    AG_ASSERT_EQ(cfg->n_rules, 0);
+    AG_ASSERT_EQ(cfg->n_routes, 0);
+    AG_ASSERT_STR(cfg->token_issuer, "shop"); /* app-name */
+    AG_ASSERT_NULL(cfg->token_audience);
+    AG_ASSERT_EQ(cfg->token_leeway, 30);
+    AG_ASSERT_EQ(cfg->token_max_size, 8192);
+    AG_ASSERT_EQ(cfg->token_cache_size, 4096);
+    AG_ASSERT(!cfg->forward_credentials);
+    AG_ASSERT(!cfg->forward_authorization);
+    AG_ASSERT_STR(cfg->identity.subject, "X-Auth-Subject");
+    AG_ASSERT_STR(cfg->identity.client_id, "X-Auth-Client-Id");
+    AG_ASSERT_STR(cfg->identity.scopes, "X-Auth-Scopes");
+    AG_ASSERT_STR(cfg->identity.roles, "X-Auth-Roles");
+    ag_config_unref(cfg);
+    cfg = parse("{" BASE "}", NULL);
+    AG_ASSERT_NOT_NULL(cfg);
+    if (cfg != NULL)
+        AG_ASSERT_STR(cfg->token_issuer, "authgate");
+    ag_config_unref(cfg);
+}
+
+static void test_config_reads_rule_route_and_token_keys(void)
+{
+    struct ag_err err = {0};
+    struct ag_config *cfg = parse(
+        "{" BASE ",'deny-by-default':true,'public-paths':['/health','/static/'],"
+        "'rules':[{'prefix':'/api','methods':['get','Post'],'auth':'both','scopes':['read',"
+        "'write:all'],'roles':['admin','ops']},{'prefix':'/login','auth':'PUBLIC'},"
+        "{'prefix':'/m','auth':'master'},{'prefix':'/a'}],"
+        "'routes':[{'prefix':'/v2','upstream':'http://[::1]:9002'},"
+        "{'upstream':'http://backend','prefix':'/v3/'}],"
+        "'token-issuer':'https://issuer.example','token-audience':'shop-api','token-leeway':0,"
+        "'token-max-size':512,'token-cache-size':0,'forward-credentials':true,"
+        "'forward-authorization':true,'identity-headers':{'subject':'X-User','client-id':"
+        "'X-Client','scopes':'X-Scopes','roles':'X-Roles'},'headers':{'X-Tenant':'t1'}}",
+        &err);
+
+    if (cfg == NULL) {
+        AG_FAIL_("refused: %s", err.line[0]);
+        return;
+    }
+    AG_ASSERT(cfg->deny_by_default);
+    AG_ASSERT_EQ(cfg->n_public_paths, 2);
+    AG_ASSERT_STR(cfg->public_paths[1], "/static/");
+    AG_ASSERT_EQ(cfg->n_rules, 4);
+    AG_ASSERT_STR(cfg->rules[0].prefix, "/api");
+    AG_ASSERT_EQ(cfg->rules[0].n_methods, 2);
+    AG_ASSERT_STR(cfg->rules[0].methods[0], "GET");
+    AG_ASSERT_STR(cfg->rules[0].methods[1], "POST");
+    AG_ASSERT_EQ(cfg->rules[0].need, AG_NEED_MASTER | AG_NEED_ACCESS);
+    AG_ASSERT(!cfg->rules[0].is_public);
+    AG_ASSERT_EQ(cfg->rules[0].n_scopes, 2);
+    AG_ASSERT_STR(cfg->rules[0].scopes[1], "write:all");
+    AG_ASSERT_EQ(cfg->rules[0].n_roles, 2);
+    AG_ASSERT_STR(cfg->rules[0].roles[0], "admin");
+    AG_ASSERT(cfg->rules[1].is_public);
+    AG_ASSERT_EQ(cfg->rules[1].need, 0);
+    AG_ASSERT_EQ(cfg->rules[1].n_methods, 0);
+    AG_ASSERT_EQ(cfg->rules[2].need, AG_NEED_MASTER);
+    AG_ASSERT_EQ(cfg->rules[3].need, AG_NEED_ACCESS); /* "auth" defaults to access */
+    AG_ASSERT_EQ(cfg->n_routes, 2);
+    AG_ASSERT_STR(cfg->routes[0].prefix, "/v2");
+    AG_ASSERT_STR(cfg->routes[0].upstream_host, "::1");
+    AG_ASSERT_STR(cfg->routes[0].upstream_port, "9002");
+    AG_ASSERT_STR(cfg->routes[0].upstream_hostport, "[::1]:9002");
+    AG_ASSERT_STR(cfg->routes[1].prefix, "/v3/");
+    AG_ASSERT_STR(cfg->routes[1].upstream_hostport, "backend:80");
+    AG_ASSERT_STR(cfg->token_issuer, "https://issuer.example");
+    AG_ASSERT_STR(cfg->token_audience, "shop-api");
+    AG_ASSERT_EQ(cfg->token_leeway, 0);
+    AG_ASSERT_EQ(cfg->token_max_size, 512);
+    AG_ASSERT_EQ(cfg->token_cache_size, 0);
+    AG_ASSERT(cfg->forward_credentials);
+    AG_ASSERT(cfg->forward_authorization);
+    AG_ASSERT_STR(cfg->identity.subject, "X-User");
+    AG_ASSERT_STR(cfg->identity.client_id, "X-Client");
+    AG_ASSERT_STR(cfg->identity.scopes, "X-Scopes");
+    AG_ASSERT_STR(cfg->identity.roles, "X-Roles");
+    ag_config_unref(cfg);
+}
+
+static void test_config_rejects_bad_new_scalars(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'deny-by-default':1}"),
+                  SRC ": deny-by-default: expected true or false");
+    AG_ASSERT_STR(problems("{" BASE ",'forward-credentials':'no'}"),
+                  SRC ": forward-credentials: expected true or false");
+    AG_ASSERT_STR(problems("{" BASE ",'forward-authorization':null}"),
+                  SRC ": forward-authorization: expected true or false");
+    AG_ASSERT_STR(problems("{" BASE ",'token-leeway':3601}"),
+                  SRC ": token-leeway: must be between 0 and 3600");
+    AG_ASSERT_STR(problems("{" BASE ",'token-leeway':-1}"),
+                  SRC ": token-leeway: must be between 0 and 3600");
+    AG_ASSERT_STR(problems("{" BASE ",'token-max-size':511}"),
+                  SRC ": token-max-size: must be between 512 and 65536");
+    AG_ASSERT_STR(problems("{" BASE ",'token-max-size':65537}"),
+                  SRC ": token-max-size: must be between 512 and 65536");
+    AG_ASSERT_STR(problems("{" BASE ",'token-cache-size':1000001}"),
+                  SRC ": token-cache-size: must be between 0 and 1000000");
+    AG_ASSERT_STR(problems("{" BASE ",'token-cache-size':1.5}"),
+                  SRC ": token-cache-size: expected an integer");
+    AG_ASSERT_STR(problems("{" BASE ",'token-issuer':''}"),
+                  SRC ": token-issuer: must be 1 to 256 characters");
+    AG_ASSERT_STR(problems("{" BASE ",'token-audience':7}"),
+                  SRC ": token-audience: expected a string");
+    AG_ASSERT_STR(problems("{" BASE ",'token-audience':'a\\u0001'}"),
+                  SRC ": token-audience: must be printable ASCII");
+    AG_ASSERT_STR(problems("{" BASE ",'deny-by-defualt':true}"),
+                  SRC ": unknown key 'deny-by-defualt' (did you mean 'deny-by-default'?)");
+}
+
+static void test_config_rejects_bad_public_paths(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'public-paths':'/health'}"),
+                  SRC ": public-paths: expected an array of strings");
+    AG_ASSERT_STR(problems("{" BASE ",'public-paths':['health','/a?b']}"),
+                  SRC ": public-paths[0]: must start with '/' | " SRC
+                      ": public-paths[1]: must not contain '?' or '#' (only the path is matched)");
+}
+
+static void test_config_rejects_bad_rules(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'rules':{}}"), SRC ": rules: expected an array of objects");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':['/api']}"),
+                  SRC ": rules[0]: expected an object {\"prefix\": \"/PATH\", ...}");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'auth':'access'}]}"),
+                  SRC ": rules[0]: \"prefix\" is required");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'api'}]}"),
+                  SRC ": rules[0].prefix: must start with '/'");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':3}]}"),
+                  SRC ": rules[0].prefix: expected a string");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','method':['GET']}]}"),
+                  SRC ": rules[0]: unknown key 'method' (did you mean 'methods'?)");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','auth':'token'}]}"),
+                  SRC ": rules[0].auth: expected \"access\", \"master\", \"both\" or \"public\"");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','auth':true}]}"),
+                  SRC ": rules[0].auth: expected a string");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','auth':'public','scopes':['x']}]}"),
+                  SRC ": rules[0]: \"auth\": \"public\" cannot require scopes or roles (they "
+                      "need an access token)");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','roles':['x'],'auth':'public'}]}"),
+                  SRC ": rules[0]: \"auth\": \"public\" cannot require scopes or roles (they "
+                      "need an access token)");
+}
+
+static void test_config_rejects_bad_rule_arrays(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','methods':'GET'}]}"),
+                  SRC ": rules[0].methods: expected an array of method names");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','methods':[]}]}"),
+                  SRC ": rules[0].methods: must not be empty (leave the key out instead)");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','methods':['GET','get']}]}"),
+                  SRC ": rules[0].methods[1]: 'GET' is already methods[0]");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','methods':['GE T','',1]}]}"),
+                  SRC ": rules[0].methods[0]: must be an HTTP method token (RFC 9110 section 9.1)"
+                      " | " SRC ": rules[0].methods[1]: must be an HTTP method token (RFC 9110 "
+                      "section 9.1) | " SRC ": rules[0].methods[2]: expected a string");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','scopes':['a b']}]}"),
+                  SRC ": rules[0].scopes[0]: must be a non-empty scope without spaces, control "
+                      "characters, '\"' or '\\'");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','scopes':['']}]}"),
+                  SRC ": rules[0].scopes[0]: must be a non-empty scope without spaces, control "
+                      "characters, '\"' or '\\'");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','scopes':['x','x']}]}"),
+                  SRC ": rules[0].scopes[1]: 'x' is already scopes[0]");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','roles':['a,b']}]}"),
+                  SRC ": rules[0].roles[0]: must be a non-empty role without spaces, control "
+                      "characters or ','");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','roles':['r\\t']}]}"),
+                  SRC ": rules[0].roles[0]: must be a non-empty role without spaces, control "
+                      "characters or ','");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','roles':{}}]}"),
+                  SRC ": rules[0].roles: expected an array of roles");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','scopes':['1','2','3','4','5','6',"
+                           "'7','8','9','10','11','12','13','14','15','16','17']}]}"),
+                  SRC ": rules[0].scopes: at most 16 scopes per rule");
+    AG_ASSERT_STR(problems("{" BASE ",'rules':[{'prefix':'/a','roles':['r\\u00e9']}]}"),
+                  SRC ": rules[0].roles[0]: must be a non-empty role without spaces, control "
+                      "characters or ','");
+}
+
+static void test_config_rejects_bad_routes(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'routes':{'/a':'http://h:1'}}"),
+                  SRC ": routes: expected an array of objects");
+    AG_ASSERT_STR(problems("{" BASE ",'routes':['http://h:1']}"),
+                  SRC ": routes[0]: expected an object {\"prefix\": \"/PATH\", \"upstream\": "
+                      "\"http://HOST:PORT\"}");
+    AG_ASSERT_STR(problems("{" BASE ",'routes':[{}]}"),
+                  SRC ": routes[0]: \"prefix\" is required | " SRC
+                      ": routes[0]: \"upstream\" is required");
+    AG_ASSERT_STR(problems("{" BASE ",'routes':[{'prefix':'/a','upstream':'https://h:1'}]}"),
+                  SRC ": routes[0].upstream: TLS to the upstream is not supported yet");
+    AG_ASSERT_STR(problems("{" BASE ",'routes':[{'prefix':'/a','upstream':'http://h:1/x'}]}"),
+                  SRC ": routes[0].upstream: must not have a path or query (the request path "
+                      "is forwarded as is)");
+    AG_ASSERT_STR(problems("{" BASE ",'routes':[{'prefix':'/a','upstream':'http://h:0'}]}"),
+                  SRC ": routes[0].upstream: port must be 1-65535");
+    AG_ASSERT_STR(problems("{" BASE ",'routes':[{'prefix':'a','upstream':'http://h:1'}]}"),
+                  SRC ": routes[0].prefix: must start with '/'");
+    AG_ASSERT_STR(problems("{" BASE ",'routes':[{'prefix':'/a','upstream':'http://h:1',"
+                           "'upstreams':1}]}"),
+                  SRC ": routes[0]: unknown key 'upstreams' (did you mean 'upstream'?)");
+}
+
+static void test_config_rejects_bad_identity_headers(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'identity-headers':'X-User'}"),
+                  SRC ": identity-headers: expected an object of header names");
+    AG_ASSERT_STR(problems("{" BASE ",'identity-headers':{'subjet':'X-U'}}"),
+                  SRC ": identity-headers: unknown key 'subjet' (did you mean 'subject'?)");
+    AG_ASSERT_STR(problems("{" BASE ",'identity-headers':{'subject':'X User'}}"),
+                  SRC ": identity-headers.subject: must be an HTTP token of 1 to 63 characters "
+                      "(RFC 9110 section 5.6.2)");
+    AG_ASSERT_STR(problems("{" BASE ",'identity-headers':{'roles':''}}"),
+                  SRC ": identity-headers.roles: must be an HTTP token of 1 to 63 characters "
+                      "(RFC 9110 section 5.6.2)");
+    AG_ASSERT_STR(problems("{" BASE ",'identity-headers':{'roles':5}}"),
+                  SRC ": identity-headers.roles: expected a string");
+    AG_ASSERT_STR(problems("{" BASE ",'identity-headers':{'subject':'Authorization'}}"),
+                  SRC ": identity-headers.subject: a framing, forwarding or credential header; "
+                      "pick another");
+    AG_ASSERT_STR(problems("{" BASE ",'identity-headers':{'client-id':'x_forwarded_for'}}"),
+                  SRC ": identity-headers.client-id: a framing, forwarding or credential "
+                      "header; pick another");
+    AG_ASSERT_STR(problems("{" BASE ",'identity-headers':{'scopes':'Master.Token'}}"),
+                  SRC ": identity-headers.scopes: a framing, forwarding or credential header; "
+                      "pick another");
+    AG_ASSERT_STR(problems("{" BASE ",'identity-headers':{'roles':'x_auth_subject'}}"),
+                  SRC ": identity-headers.roles: same header name as identity-headers.subject");
+    AG_ASSERT_STR(problems("{" BASE ",'identity-headers':{'subject':'X-User'},"
+                           "'headers':{'x-user':'spoof'}}"),
+                  SRC ": identity-headers.subject: same header name as headers.x-user (the "
+                      "gateway sets it)");
+}
+
 int main(void)
 {
     AG_RUN(test_config_minimal_fills_defaults);
@@ -876,5 +1127,13 @@ int main(void)
     AG_RUN(test_config_null_err_is_allowed);
     AG_RUN(test_config_ref_and_unref);
     AG_RUN(test_config_refs_are_thread_safe);
+    AG_RUN(test_config_new_keys_have_defaults);
+    AG_RUN(test_config_reads_rule_route_and_token_keys);
+    AG_RUN(test_config_rejects_bad_new_scalars);
+    AG_RUN(test_config_rejects_bad_public_paths);
+    AG_RUN(test_config_rejects_bad_rules);
+    AG_RUN(test_config_rejects_bad_rule_arrays);
+    AG_RUN(test_config_rejects_bad_routes);
+    AG_RUN(test_config_rejects_bad_identity_headers);
     return ag_t_done();
 }

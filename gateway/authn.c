@@ -1,0 +1,430 @@
+/*
+ * gateway/authn.c - credentials of a request against what its path needs:
+ * the master token, the access token (first source present is judged), the
+ * revocation set, required scopes and roles; plus the per-worker verified-token
+ * cache that lets a repeated token skip base64, HMAC and JSON.
+ *
+ * Owns:     struct ag_authn_cache and its entries.
+ * Entry:    ag_authn_check(), ag_authn_refuse(), ag_authn_cache_*().
+ * Not here: JWS and claims (policy/jwt.c), rules (policy/rules.c).
+ * Spec:     CONTRACT.md sections 4-6; RFC 6750 section 3; docs/tokens.md.
+ */
+#include "authn.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <openssl/crypto.h>
+
+#include "config.h"
+#include "cookie.h"
+#include "reply.h"
+#include "revoke.h"
+#include "server.h"
+#include "worker.h"
+
+/* ---------------------------------------------------------------- the verified-token cache */
+
+/*
+ * One verified token: its exact bytes (the key), what the request path needs of
+ * its claims, and when it stops being valid. Only tokens that passed every check
+ * get in, so an attacker cannot fill the cache with forgeries; revocation, scopes
+ * and expiry are still checked on every hit.
+ */
+struct tc_node {
+    struct tc_node *lprev, *lnext;   /* LRU list, most recent first */
+};
+
+struct tc_entry {
+    struct tc_node node;             /* first: a node is its entry */
+    struct tc_entry *hnext;          /* bucket chain */
+    uint64_t hash;
+    int64_t exp;
+    size_t tok_len;
+    struct ag_str sub, client_id, scopes, roles, jti, sid;
+    char data[];                     /* token bytes, then the strings above */
+};
+
+struct ag_authn_cache {
+    struct tc_entry **buckets;
+    size_t nbuckets;                 /* power of two, >= max */
+    size_t n, max;
+    struct tc_node lru;              /* sentinel */
+};
+
+/* FNV-1a over the token's last 32 bytes (its signature: different for every token). */
+static uint64_t tc_hash(struct ag_str tok)
+{
+    size_t from = tok.len > 32 ? tok.len - 32 : 0;
+    uint64_t h = 1469598103934665603ull ^ tok.len;
+
+    for (size_t i = from; i < tok.len; i++) {
+        h ^= (unsigned char)tok.p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+struct ag_authn_cache *ag_authn_cache_new(size_t max)
+{
+    struct ag_authn_cache *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->max = max;
+    c->nbuckets = 16;
+    while (c->nbuckets < max)
+        c->nbuckets *= 2;
+    c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
+    if (c->buckets == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->lru.lnext = c->lru.lprev = &c->lru;
+    return c;
+}
+
+static void lru_unlink(struct tc_node *n)
+{
+    n->lprev->lnext = n->lnext;
+    n->lnext->lprev = n->lprev;
+}
+
+static void lru_push_front(struct ag_authn_cache *c, struct tc_node *n)
+{
+    n->lnext = c->lru.lnext;
+    n->lprev = &c->lru;
+    c->lru.lnext->lprev = n;
+    c->lru.lnext = n;
+}
+
+static void tc_unlink(struct ag_authn_cache *c, struct tc_entry *e)
+{
+    struct tc_entry **pp = &c->buckets[e->hash & (c->nbuckets - 1)];
+
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    lru_unlink(&e->node);
+    c->n--;
+}
+
+void ag_authn_cache_clear(struct ag_authn_cache *c)
+{
+    if (c == NULL)
+        return;
+    while (c->lru.lnext != &c->lru) {
+        struct tc_entry *e = (struct tc_entry *)c->lru.lnext;
+        tc_unlink(c, e);
+        free(e);
+    }
+}
+
+void ag_authn_cache_free(struct ag_authn_cache *c)
+{
+    if (c == NULL)
+        return;
+    ag_authn_cache_clear(c);
+    free(c->buckets);
+    free(c);
+}
+
+static struct tc_entry *tc_get(struct ag_authn_cache *c, struct ag_str tok, uint64_t h)
+{
+    struct tc_entry *e;
+
+    for (e = c->buckets[h & (c->nbuckets - 1)]; e != NULL; e = e->hnext) {
+        if (e->hash == h && e->tok_len == tok.len && memcmp(e->data, tok.p, tok.len) == 0) {
+            /* Move to the front: recently used tokens stay. */
+            lru_unlink(&e->node);
+            lru_push_front(c, &e->node);
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Copies <s> to <*p> and returns the copy's slice. */
+static struct ag_str tc_copy(char **p, struct ag_str s)
+{
+    struct ag_str out = {*p, s.len};
+
+    memcpy(*p, s.p, s.len);
+    *p += s.len;
+    return out;
+}
+
+static struct tc_entry *tc_put(struct ag_authn_cache *c, struct ag_str tok, uint64_t h,
+                               const struct ag_jwt_claims *cl)
+{
+    size_t n = tok.len + cl->sub.len + cl->client_id.len + cl->scope.len + cl->roles.len +
+               cl->jti.len + cl->sid.len;
+    struct tc_entry *e;
+    char *p;
+
+    if (c->max == 0)
+        return NULL;
+    if (c->n >= c->max) {
+        struct tc_entry *old = (struct tc_entry *)c->lru.lprev;
+        tc_unlink(c, old);
+        free(old);
+    }
+    e = malloc(sizeof(*e) + n);
+    if (e == NULL)
+        return NULL;
+    e->hash = h;
+    e->exp = cl->exp;
+    e->tok_len = tok.len;
+    p = e->data;
+    tc_copy(&p, tok);
+    e->sub = tc_copy(&p, cl->sub);
+    e->client_id = tc_copy(&p, cl->client_id);
+    e->scopes = tc_copy(&p, cl->scope);
+    e->roles = tc_copy(&p, cl->roles);
+    e->jti = tc_copy(&p, cl->jti);
+    e->sid = tc_copy(&p, cl->sid);
+    e->hnext = c->buckets[h & (c->nbuckets - 1)];
+    c->buckets[h & (c->nbuckets - 1)] = e;
+    lru_push_front(c, &e->node);
+    c->n++;
+    return e;
+}
+
+/* ---------------------------------------------------------------- header names */
+
+static unsigned char name_fold(unsigned char ch)
+{
+    if (ch == '_' || ch == '.')
+        return '-';
+    return (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch + 32) : ch;
+}
+
+bool ag_authn_name_eq(struct ag_str a, const char *b)
+{
+    size_t n = strlen(b);
+
+    if (a.len != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (name_fold((unsigned char)a.p[i]) != name_fold((unsigned char)b[i]))
+            return false;
+    return true;
+}
+
+bool ag_authn_is_credential_header(struct ag_str name)
+{
+    return ag_authn_name_eq(name, "master-token") || ag_authn_name_eq(name, "access-token");
+}
+
+/* ---------------------------------------------------------------- the check */
+
+/* Whether the list <have> (separated by <sep>) holds the item <want>. */
+static bool list_holds(struct ag_str have, char sep, const char *want)
+{
+    size_t n = strlen(want), i = 0;
+
+    while (i < have.len) {
+        size_t j = i;
+        while (j < have.len && have.p[j] != sep)
+            j++;
+        if (j - i == n && memcmp(have.p + i, want, n) == 0)
+            return true;
+        i = j + 1;
+    }
+    return false;
+}
+
+/* The token in "Bearer <token>" (scheme case-insensitive, RFC 6750 s.2.1); 0 if not Bearer. */
+static int bearer_token(struct ag_str v, struct ag_str *tok)
+{
+    size_t i = 6;
+
+    if (v.len < 7 || strncasecmp(v.p, "Bearer", 6) != 0 || v.p[6] != ' ')
+        return 0;
+    while (i < v.len && v.p[i] == ' ')
+        i++;
+    *tok = (struct ag_str){v.p + i, v.len - i};
+    return 1;
+}
+
+/* Finds the access token of <h> in the contract's order. Returns its source, 0 if none, -1 if ambiguous. */
+static int find_token(const struct ag_config *cfg, const struct ag_http1_head *h, struct ag_str *tok)
+{
+    struct ag_str bearer = {NULL, 0}, header = {NULL, 0}, cookie = {NULL, 0};
+    int n_auth = 0, n_header = 0, n_cookie = 0, bad_cookie = 0;
+
+    for (size_t i = 0; i < h->nhdrs; i++) {
+        struct ag_str name = h->hdrs[i].name, value = h->hdrs[i].value;
+        if (cfg->accept_header && ag_str_ieq(name, "Authorization")) {
+            struct ag_str t;
+            if (bearer_token(value, &t)) {
+                bearer = t;
+                n_auth++;
+            }
+        } else if (cfg->accept_header && ag_str_ieq(name, "ACCESS-TOKEN")) {
+            header = value;
+            n_header++;
+        } else if (cfg->accept_cookie && ag_str_ieq(name, "Cookie")) {
+            struct ag_str v;
+            int r = ag_cookie_find(value, "access_token", &v);
+            if (r < 0)
+                bad_cookie = 1;
+            else if (r > 0) {
+                cookie = v;
+                n_cookie++;
+            }
+        }
+    }
+    /* Two of one source is ambiguous: refuse rather than pick one (a smuggling vector). */
+    if (n_auth > 0) {
+        *tok = bearer;
+        return n_auth == 1 ? AG_AUTHN_SRC_BEARER : -1;
+    }
+    if (n_header > 0) {
+        *tok = header;
+        return n_header == 1 ? AG_AUTHN_SRC_HEADER : -1;
+    }
+    if (n_cookie > 0 || bad_cookie) {
+        *tok = cookie;
+        return n_cookie == 1 && !bad_cookie ? AG_AUTHN_SRC_COOKIE : -1;
+    }
+    return 0;
+}
+
+/* The master token check: exactly one MASTER-TOKEN field equal to the configured one. */
+static bool master_ok(const struct ag_config *cfg, const struct ag_http1_head *h)
+{
+    struct ag_str got = {NULL, 0};
+    int n = 0;
+
+    if (cfg->master_token == NULL)
+        return false; /* no master token configured: master paths always refuse */
+    for (size_t i = 0; i < h->nhdrs; i++)
+        if (ag_str_ieq(h->hdrs[i].name, "MASTER-TOKEN")) {
+            got = h->hdrs[i].value;
+            n++;
+        }
+    return n == 1 && got.len == cfg->master_token_len &&
+           CRYPTO_memcmp(got.p, cfg->master_token, got.len) == 0;
+}
+
+void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag_http1_head *h,
+                    const struct ag_rules_verdict *v, struct ag_authn *a)
+{
+    const struct ag_config *cfg = g->cfg;
+    struct ag_str tok = {NULL, 0}, jti, sid;
+    struct tc_entry *e = NULL;
+    int64_t now;
+    uint64_t hash = 0;
+
+    memset(a, 0, sizeof(*a));
+    a->st = AG_AUTHN_REJECT;
+    if ((v->need & AG_NEED_MASTER) && !master_ok(cfg, h)) {
+        a->st = AG_AUTHN_MASTER;
+        return;
+    }
+    if (!(v->need & AG_NEED_ACCESS)) {
+        a->st = AG_AUTHN_OK;
+        return;
+    }
+    a->src = find_token(cfg, h, &tok);
+    if (a->src == 0) {
+        a->st = AG_AUTHN_NO_TOKEN;
+        return;
+    }
+    a->st = AG_AUTHN_INVALID;
+    if (a->src < 0) {
+        a->jwt = AG_JWT_MALFORMED;
+        return;
+    }
+    now = (int64_t)time(NULL);
+    if (w->tcache != NULL && w->tcache->max > 0) {
+        hash = tc_hash(tok);
+        e = tc_get(w->tcache, tok, hash);
+        if (e != NULL && now >= e->exp + cfg->token_leeway) {
+            a->jwt = AG_JWT_EXPIRED;
+            return;
+        }
+    }
+    if (e != NULL) {
+        a->sub = e->sub;
+        a->client_id = e->client_id;
+        a->scopes = e->scopes;
+        a->roles = e->roles;
+        jti = e->jti;
+        sid = e->sid;
+    } else {
+        struct ag_jwt_expect x = {.type = "access", .issuer = cfg->token_issuer,
+                                  .audience = cfg->token_audience, .now = now,
+                                  .leeway = cfg->token_leeway, .max_len = cfg->token_max_size};
+        struct ag_jwt_claims *cl = w->claims;
+        a->jwt = ag_jwt_verify(g->key, tok, &x, cl);
+        if (a->jwt != AG_JWT_OK)
+            return;
+        if (w->tcache != NULL && w->tcache->max > 0)
+            tc_put(w->tcache, tok, hash, cl);
+        a->sub = cl->sub;
+        a->client_id = cl->client_id;
+        a->scopes = cl->scope;
+        a->roles = cl->roles;
+        jti = cl->jti;
+        sid = cl->sid;
+    }
+    if (g->revoke != NULL && ag_revoke_check(g->revoke, jti, sid, now)) {
+        a->jwt = AG_JWT_REVOKED;
+        return;
+    }
+    for (size_t i = 0; i < v->n_scopes; i++)
+        if (!list_holds(a->scopes, ' ', v->scopes[i])) {
+            a->st = AG_AUTHN_SCOPE;
+            a->missing = v->scopes[i];
+            return;
+        }
+    for (size_t i = 0; i < v->n_roles; i++)
+        if (!list_holds(a->roles, ',', v->roles[i])) {
+            a->st = AG_AUTHN_SCOPE;
+            a->missing = v->roles[i];
+            return;
+        }
+    a->jwt = AG_JWT_OK;
+    a->identity = true;
+    a->st = AG_AUTHN_OK;
+}
+
+int ag_authn_refuse(const struct ag_gen *g, const struct ag_authn *a, struct evbuffer *out,
+                    unsigned flags)
+{
+    static const char master[] = "{\"detail\":\"Unauthorized Master Token\"}";
+    static const char access[] = "{\"detail\":\"Unauthorized Access Token\"}";
+    static const char scope[] = "{\"detail\":\"Insufficient Scope\"}";
+    char hdr[512];
+
+    switch (a->st) {
+    case AG_AUTHN_MASTER:
+        ag_reply_json(out, 401, master, sizeof(master) - 1, NULL, flags);
+        return 401;
+    case AG_AUTHN_SCOPE:
+        /* app-name never holds '"' or '\' (policy/config.c), nor do scope and role names. */
+        snprintf(hdr, sizeof(hdr),
+                 "WWW-Authenticate: Bearer realm=\"%s\", error=\"insufficient_scope\", "
+                 "scope=\"%s\"\r\n",
+                 g->cfg->app_name, a->missing ? a->missing : "");
+        ag_reply_json(out, 403, scope, sizeof(scope) - 1, hdr, flags);
+        return 403;
+    case AG_AUTHN_NO_TOKEN:
+        snprintf(hdr, sizeof(hdr), "WWW-Authenticate: Bearer realm=\"%s\"\r\n", g->cfg->app_name);
+        break;
+    default:
+        snprintf(hdr, sizeof(hdr),
+                 "WWW-Authenticate: Bearer realm=\"%s\", error=\"invalid_token\", "
+                 "error_description=\"%s\"\r\n",
+                 g->cfg->app_name, ag_jwt_status_str(a->jwt));
+        break;
+    }
+    ag_reply_json(out, 401, access, sizeof(access) - 1, hdr, flags);
+    return 401;
+}

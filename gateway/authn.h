@@ -1,0 +1,83 @@
+/*
+ * gateway/authn.h - the authentication step of a request: the credentials it
+ * carries (MASTER-TOKEN; an access token from Bearer, ACCESS-TOKEN or the
+ * access_token cookie, first present wins) judged against what the rules say
+ * it needs, with a per-worker cache of verified tokens.
+ *
+ * Owns:     the worker's verified-token cache (struct ag_authn_cache).
+ * Entry:    ag_authn_check(), ag_authn_refuse(), ag_authn_cache_new(), ag_authn_cache_free().
+ * Not here: token cryptography and claims (policy/jwt.c), which paths need what
+ *           (policy/rules.c), forwarding the identity (gateway/proxy.c).
+ * Spec:     CONTRACT.md sections 4-6; RFC 6750 section 3; docs/tokens.md.
+ */
+#ifndef AG_GATEWAY_AUTHN_H
+#define AG_GATEWAY_AUTHN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http1.h"
+#include "jwt.h"
+#include "rules.h"
+
+struct ag_worker;
+struct ag_gen;
+struct evbuffer;
+
+/* Verdicts: zero is the failing value; compare with AG_AUTHN_OK only. */
+enum ag_authn_status {
+    AG_AUTHN_REJECT = 0,
+    AG_AUTHN_OK = 1,
+    AG_AUTHN_MASTER = -1,   /* 401 {"detail":"Unauthorized Master Token"} */
+    AG_AUTHN_NO_TOKEN = -2, /* 401, no token presented */
+    AG_AUTHN_INVALID = -3,  /* 401, error="invalid_token" */
+    AG_AUTHN_SCOPE = -4,    /* 403, error="insufficient_scope" */
+};
+
+#define AG_AUTHN_SRC_BEARER 1 /* Authorization: Bearer */
+#define AG_AUTHN_SRC_HEADER 2 /* ACCESS-TOKEN */
+#define AG_AUTHN_SRC_COOKIE 3 /* cookie access_token */
+
+struct ag_authn {
+    enum ag_authn_status st;
+    enum ag_jwt_status jwt;  /* why a presented token was refused */
+    int src;                 /* AG_AUTHN_SRC_* of the token judged, 0 when none */
+    bool identity;           /* an access token passed: its identity goes upstream */
+    /* Borrowed from the cache or the worker's scratch claims; valid until the next check. */
+    struct ag_str sub, client_id, scopes, roles;
+    const char *missing;     /* AG_AUTHN_SCOPE: the first scope or role lacking */
+};
+
+/**
+ * Decides whether the request <h> satisfies <v> under generation <g>. Fills <a>.
+ * Never does I/O; the revocation set is consulted in memory.
+ */
+void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag_http1_head *h,
+                    const struct ag_rules_verdict *v, struct ag_authn *a);
+
+/**
+ * Writes the refusal for <a> (401 or 403 with the contract's bodies and the
+ * RFC 6750 WWW-Authenticate header) to <out>. <flags> are AG_REPLY_F_*. Returns
+ * the status written.
+ */
+int ag_authn_refuse(const struct ag_gen *g, const struct ag_authn *a, struct evbuffer *out,
+                    unsigned flags);
+
+struct ag_authn_cache;
+
+/** A cache of at most <max> verified tokens (0: caching off). NULL on OOM. */
+struct ag_authn_cache *ag_authn_cache_new(size_t max);
+
+/** Empties the cache (a new generation may have a new key). */
+void ag_authn_cache_clear(struct ag_authn_cache *c);
+
+/** Frees <c>. NULL allowed. */
+void ag_authn_cache_free(struct ag_authn_cache *c);
+
+/** Whether <name> is one of the credential headers (MASTER-TOKEN, ACCESS-TOKEN, any '_' '.' spelling). */
+bool ag_authn_is_credential_header(struct ag_str name);
+
+/** Whether <a> and <b> are the same header name up to case and '-' '_' '.' spellings. */
+bool ag_authn_name_eq(struct ag_str a, const char *b);
+
+#endif

@@ -1,0 +1,772 @@
+/*
+ * policy/jwt.c - HS256 JWS compact tokens: keys with the HMAC pad states computed
+ * at load, signing, and verification as separate steps (size, split, base64url,
+ * header, signature, claims) composed by ag_jwt_verify().
+ *
+ * Owns:     struct ag_jwt_key (secret-derived SHA-256 states, zeroed on free).
+ * Entry:    ag_jwt_key_new_hs256(), ag_jwt_verify(), ag_jwt_sign(), ag_jwt_status_str().
+ * Not here: token sources (gateway/authn.c), revocation, the verified-token cache.
+ * Spec:     RFC 7515 s.5.2, RFC 7519 s.4.1/s.7.2, RFC 8725 s.3, RFC 2104, RFC 4648 s.5;
+ *           docs/jwt.md.
+ */
+/* SHA256_Init/Update/Final are deprecated in OpenSSL 3 but still shipped; on a ~300-byte
+ * input they are ~2x faster than EVP_MD_CTX_copy_ex() of prepared contexts (docs/jwt.md). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include "jwt.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <sodium.h>
+
+#define JWT_B64_VARIANT sodium_base64_VARIANT_URLSAFE_NO_PADDING
+#define JWT_MAC_LEN 32
+#define JWT_MAC_B64_LEN 43
+#define JWT_BLOCK 64             /* SHA-256 block size (RFC 2104 "B") */
+#define JWT_MAX_LEN_DEFAULT 8192 /* ag_jwt_expect.max_len == 0 means this */
+#define JWT_STACK_DECODE 6160    /* decodes a default-sized token without malloc */
+
+/* base64url of {"alg":"HS256","typ":"JWT"}: PyJWT's header (sorted keys, compact) and ours. */
+static const char jwt_std_hdr[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+
+struct ag_jwt_key {
+    SHA256_CTX inner; /* state after absorbing (K' ^ ipad), RFC 2104 */
+    SHA256_CTX outer; /* state after absorbing (K' ^ opad) */
+    char *kid;        /* NULL, or the "kid" tokens may name (NUL-terminated, owned) */
+    size_t kid_len;
+    size_t hdr_len; /* length of hdr_b64 */
+    char hdr_b64[]; /* base64url of the header ag_jwt_sign() writes (NUL-terminated) */
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Status phrases
+ * ------------------------------------------------------------------------------------------- */
+
+const char *ag_jwt_status_str(enum ag_jwt_status st)
+{
+    switch (st) {
+    case AG_JWT_OK:
+        return "token valid";
+    case AG_JWT_MALFORMED:
+        return "malformed token";
+    case AG_JWT_TOO_LARGE:
+        return "token too large";
+    case AG_JWT_BAD_ALG:
+        return "token algorithm not accepted";
+    case AG_JWT_BAD_HEADER:
+        return "token header not accepted";
+    case AG_JWT_BAD_SIG:
+        return "invalid token signature";
+    case AG_JWT_EXPIRED:
+        return "token expired";
+    case AG_JWT_NOT_YET:
+        return "token not yet valid";
+    case AG_JWT_BAD_TYPE:
+        return "wrong token type";
+    case AG_JWT_BAD_ISS:
+        return "wrong token issuer";
+    case AG_JWT_BAD_AUD:
+        return "wrong token audience";
+    case AG_JWT_BAD_CLAIMS:
+        return "invalid token claims";
+    case AG_JWT_REVOKED:
+        return "token revoked";
+    case AG_JWT_REJECT:
+        break;
+    }
+    return "token rejected";
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Keys and HMAC-SHA256 (RFC 2104 with the pad states precomputed)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Encodes the header ag_jwt_sign() writes for a key with <kid> (may be NULL): keys sorted and
+ * compact as PyJWT writes them, so the fast path also covers PyJWT's tokens. Returns new
+ * JSON text (free()), or NULL on OOM or a <kid> that is not UTF-8. */
+static char *jwt_header_json(const char *kid)
+{
+    json_t *h;
+    char *s;
+
+    if (kid == NULL)
+        return strdup("{\"alg\":\"HS256\",\"typ\":\"JWT\"}");
+    h = json_pack("{s:s,s:s,s:s}", "alg", "HS256", "kid", kid, "typ", "JWT");
+    if (h == NULL)
+        return NULL;
+    s = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(h);
+    return s;
+}
+
+struct ag_jwt_key *ag_jwt_key_new_hs256(const void *secret, size_t len, const char *kid)
+{
+    unsigned char kb[JWT_BLOCK], pad[JWT_BLOCK];
+    struct ag_jwt_key *k = NULL;
+    char *hdr = NULL;
+    size_t hlen, blen;
+
+    if (secret == NULL || len == 0)
+        return NULL;
+    hdr = jwt_header_json(kid);
+    if (hdr == NULL)
+        return NULL;
+    hlen = strlen(hdr);
+    blen = sodium_base64_ENCODED_LEN(hlen, JWT_B64_VARIANT); /* includes the NUL */
+    k = calloc(1, sizeof(*k) + blen);
+    if (k == NULL)
+        goto out;
+    if (kid != NULL) {
+        k->kid = strdup(kid);
+        if (k->kid == NULL) {
+            AG_FREE(k);
+            goto out;
+        }
+        k->kid_len = strlen(kid);
+    }
+    sodium_bin2base64(k->hdr_b64, blen, (const unsigned char *)hdr, hlen, JWT_B64_VARIANT);
+    k->hdr_len = blen - 1;
+
+    /* RFC 2104 s.2: a key longer than B is replaced by its hash; shorter keys are 0-padded. */
+    memset(kb, 0, sizeof(kb));
+    if (len > JWT_BLOCK)
+        SHA256(secret, len, kb);
+    else
+        memcpy(kb, secret, len);
+    for (size_t i = 0; i < JWT_BLOCK; i++)
+        pad[i] = kb[i] ^ 0x36;
+    SHA256_Init(&k->inner);
+    SHA256_Update(&k->inner, pad, JWT_BLOCK);
+    for (size_t i = 0; i < JWT_BLOCK; i++)
+        pad[i] = kb[i] ^ 0x5c;
+    SHA256_Init(&k->outer);
+    SHA256_Update(&k->outer, pad, JWT_BLOCK);
+    OPENSSL_cleanse(kb, sizeof(kb));
+    OPENSSL_cleanse(pad, sizeof(pad));
+out:
+    free(hdr);
+    return k;
+}
+
+void ag_jwt_key_free(struct ag_jwt_key *k)
+{
+    if (k == NULL)
+        return;
+    OPENSSL_cleanse(&k->inner, sizeof(k->inner));
+    OPENSSL_cleanse(&k->outer, sizeof(k->outer));
+    free(k->kid);
+    free(k);
+}
+
+/*
+ * HMAC-SHA256 of <data,len> under <key> into <mac>: copies of the precomputed pad states
+ * absorb the data and the inner digest. The copies are key-equivalent, so they are
+ * cleansed before returning. Reads <key> only: safe to call from many threads.
+ */
+void ag_jwt__hmac(const struct ag_jwt_key *key, const void *data, size_t len, unsigned char mac[32])
+{
+    SHA256_CTX c;
+    unsigned char ih[JWT_MAC_LEN];
+
+    c = key->inner;
+    SHA256_Update(&c, data, len);
+    SHA256_Final(ih, &c);
+    c = key->outer;
+    SHA256_Update(&c, ih, sizeof(ih));
+    SHA256_Final(mac, &c);
+    OPENSSL_cleanse(&c, sizeof(c));
+    OPENSSL_cleanse(ih, sizeof(ih));
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Split and base64url
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * Splits <tok> at its two dots into <hdr>, <payload>, <sig> (slices of <tok>). Returns 0, or
+ * AG_EPARSE when there are not exactly two dots, or the header or the signature is empty
+ * (an empty signature is "alg":"none" style and is called malformed, not a bad signature).
+ * The payload may be empty here; it then fails as JSON.
+ */
+int ag_jwt__split(struct ag_str tok, struct ag_str *hdr, struct ag_str *payload, struct ag_str *sig)
+{
+    const char *d1, *d2, *end = tok.p + tok.len;
+
+    if (tok.p == NULL || tok.len == 0)
+        return AG_EPARSE;
+    d1 = memchr(tok.p, '.', tok.len);
+    if (d1 == NULL)
+        return AG_EPARSE;
+    d2 = memchr(d1 + 1, '.', (size_t)(end - d1 - 1));
+    if (d2 == NULL || memchr(d2 + 1, '.', (size_t)(end - d2 - 1)) != NULL)
+        return AG_EPARSE;
+    if (d1 == tok.p || d2 + 1 == end)
+        return AG_EPARSE;
+    *hdr = (struct ag_str){tok.p, (size_t)(d1 - tok.p)};
+    *payload = (struct ag_str){d1 + 1, (size_t)(d2 - d1 - 1)};
+    *sig = (struct ag_str){d2 + 1, (size_t)(end - d2 - 1)};
+    return 0;
+}
+
+/* RFC 4648 s.5 alphabet: value of each byte, 0x80 for everything else ('=', '+', '/', space,
+ * NUL, bytes >= 0x80 included). */
+static const unsigned char jwt_b64_val[256] = {
+#define X 0x80
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  /* 0x00 */
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  /* 0x10 */
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  62, X,  X,  /* 0x20 '-' */
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X,  X,  X,  X,  X,  X,  /* 0x30 digits */
+    X,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, /* 0x40 A-O */
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X,  X,  X,  X,  63, /* 0x50 P-Z '_' */
+    X,  26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, /* 0x60 a-o */
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X,  X,  X,  X,  X,  /* 0x70 p-z */
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  /* 0x80 */
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  /* 0x90 */
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  /* 0xA0 */
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  /* 0xB0 */
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  /* 0xC0 */
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  /* 0xD0 */
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  /* 0xE0 */
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  /* 0xF0 */
+#undef X
+};
+
+/*
+ * Strict base64url decode of <in> into <out> (capacity <cap>): only A-Z a-z 0-9 '-' '_',
+ * no padding, a length that is not 1 mod 4, and zero unused bits in the last character
+ * (one encoding per byte string: RFC 4648 s.3.5). Returns the decoded length, AG_EPARSE,
+ * or AG_ETOOBIG when it exceeds <cap> (checked before the content). On ASCII input it
+ * agrees with libsodium's sodium_base642bin(URLSAFE_NO_PADDING, ignore=NULL) (fuzz_jwt.c
+ * checks it); we do not call that because 1.0.18 decodes every byte >= 0x80 as '_', which
+ * would let a token be respelled, and because this table is ~10x faster (docs/jwt.md).
+ */
+int ag_jwt__b64url_decode(struct ag_str in, unsigned char *out, size_t cap)
+{
+    const unsigned char *s = (const unsigned char *)in.p;
+    size_t full = in.len / 4, rem = in.len % 4, n, o = 0;
+    unsigned bad = 0, v;
+
+    if (rem == 1 || (in.p == NULL && in.len != 0))
+        return AG_EPARSE;
+    n = full * 3 + (rem ? rem - 1 : 0);
+    if (n > cap || n > INT_MAX)
+        return AG_ETOOBIG;
+    for (size_t i = 0; i < full; i++, s += 4) {
+        unsigned a = jwt_b64_val[s[0]], b = jwt_b64_val[s[1]], c = jwt_b64_val[s[2]],
+                 d = jwt_b64_val[s[3]];
+
+        bad |= a | b | c | d;
+        v = a << 18 | b << 12 | c << 6 | d;
+        out[o++] = (unsigned char)(v >> 16);
+        out[o++] = (unsigned char)(v >> 8);
+        out[o++] = (unsigned char)v;
+    }
+    if (rem == 2) {
+        unsigned a = jwt_b64_val[s[0]], b = jwt_b64_val[s[1]];
+
+        bad |= a | b | ((b & 0x0f) ? 0x80 : 0); /* the 4 unused bits must be zero */
+        out[o++] = (unsigned char)(a << 2 | b >> 4);
+    } else if (rem == 3) {
+        unsigned a = jwt_b64_val[s[0]], b = jwt_b64_val[s[1]], c = jwt_b64_val[s[2]];
+
+        bad |= a | b | c | ((c & 0x03) ? 0x80 : 0); /* the 2 unused bits must be zero */
+        v = a << 12 | b << 6 | c;
+        out[o++] = (unsigned char)(v >> 10);
+        out[o++] = (unsigned char)(v >> 2);
+    }
+    return (bad & 0x80) ? AG_EPARSE : (int)n;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Header (RFC 7515 s.4.1, RFC 8725 s.3.1)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Header parameters that would let the token choose its own key or extend the rules
+ * (RFC 7515 s.4.1.2-4.1.11, RFC 8725 s.3.10): refused outright. */
+static const char *const jwt_forbidden_hdr[] = {"jwk", "jku",      "x5u", "x5c",
+                                                "x5t", "x5t#S256", "crit"};
+
+/*
+ * Judges the decoded header <h,len> for <key>: a JSON object without duplicate keys
+ * (duplicates: BAD_HEADER, other JSON faults: MALFORMED), "alg" a string equal to "HS256"
+ * (else BAD_ALG, checked first), none of jwt_forbidden_hdr, "kid" only if the key has one
+ * and equal to it, "typ" absent or "JWT" in any case (else BAD_HEADER). Returns AG_JWT_OK
+ * or the failing status.
+ */
+static enum ag_jwt_status jwt_check_header(const struct ag_jwt_key *key, const unsigned char *h,
+                                           size_t len)
+{
+    enum ag_jwt_status st = AG_JWT_REJECT;
+    json_error_t jerr;
+    json_t *root, *v;
+
+    root = json_loadb((const char *)h, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return json_error_code(&jerr) == json_error_duplicate_key ? AG_JWT_BAD_HEADER
+                                                                  : AG_JWT_MALFORMED;
+    if (!json_is_object(root)) {
+        st = AG_JWT_MALFORMED;
+        goto out;
+    }
+    v = json_object_get(root, "alg");
+    if (!json_is_string(v) || json_string_length(v) != 5 ||
+        memcmp(json_string_value(v), "HS256", 5) != 0) {
+        st = AG_JWT_BAD_ALG;
+        goto out;
+    }
+    st = AG_JWT_BAD_HEADER;
+    for (size_t i = 0; i < sizeof(jwt_forbidden_hdr) / sizeof(jwt_forbidden_hdr[0]); i++)
+        if (json_object_get(root, jwt_forbidden_hdr[i]) != NULL)
+            goto out;
+    v = json_object_get(root, "kid");
+    if (v != NULL &&
+        (key->kid == NULL || !json_is_string(v) || json_string_length(v) != key->kid_len ||
+         memcmp(json_string_value(v), key->kid, key->kid_len) != 0))
+        goto out;
+    v = json_object_get(root, "typ");
+    if (v != NULL &&
+        (!json_is_string(v) ||
+         !ag_str_ieq((struct ag_str){json_string_value(v), json_string_length(v)}, "JWT")))
+        goto out;
+    st = AG_JWT_OK;
+out:
+    json_decref(root);
+    return st;
+}
+
+/* Whether the header segment <h> is one whose decoded JSON is known to pass
+ * jwt_check_header() for <key>: PyJWT's and ours without kid, or ours with the key's kid. */
+static int jwt_header_is_known(const struct ag_jwt_key *key, struct ag_str h)
+{
+    return (h.len == sizeof(jwt_std_hdr) - 1 && memcmp(h.p, jwt_std_hdr, h.len) == 0) ||
+           (h.len == key->hdr_len && memcmp(h.p, key->hdr_b64, h.len) == 0);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Signature (RFC 7515 s.5.2 steps 5-8)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Checks that <sig,sig_len> is the HMAC of the signing input <in> ("header.payload" as
+ * sent). Length first, then a constant-time compare. Returns AG_JWT_OK or AG_JWT_BAD_SIG. */
+static enum ag_jwt_status jwt_check_sig(const struct ag_jwt_key *key, struct ag_str in,
+                                        const unsigned char *sig, size_t sig_len)
+{
+    enum ag_jwt_status st = AG_JWT_BAD_SIG;
+    unsigned char mac[JWT_MAC_LEN];
+
+    if (sig_len != JWT_MAC_LEN)
+        return AG_JWT_BAD_SIG;
+    ag_jwt__hmac(key, in.p, in.len, mac);
+    if (CRYPTO_memcmp(mac, sig, JWT_MAC_LEN) == 0)
+        st = AG_JWT_OK;
+    OPENSSL_cleanse(mac, sizeof(mac)); /* a valid MAC for this input: never leave it behind */
+    return st;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Claims (RFC 7519 s.4.1, s.7.2 step 10)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Whether <s,n> holds a control character (C0 or DEL): such values may end up in headers. */
+static int jwt_has_ctl(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 1;
+    return 0;
+}
+
+/* Appends <s,n> to <out>->buf, keeping room for a final NUL. Returns 0 or -1 (full). */
+static int jwt_buf_add(struct ag_jwt_claims *out, const char *s, size_t n)
+{
+    if (n >= sizeof(out->buf) - out->used)
+        return -1;
+    memcpy(out->buf + out->used, s, n);
+    out->used += n;
+    return 0;
+}
+
+/* Terminates the string started at <start> in <out>->buf and points <dst> at it. Returns 0
+ * or -1 (no room for the NUL). */
+static int jwt_buf_end(struct ag_jwt_claims *out, size_t start, struct ag_str *dst)
+{
+    if (out->used >= sizeof(out->buf))
+        return -1;
+    out->buf[out->used++] = '\0';
+    *dst = (struct ag_str){out->buf + start, out->used - 1 - start};
+    return 0;
+}
+
+/* Copies the string claim <name> of <root> into <dst> when present. Returns AG_JWT_OK, or
+ * AG_JWT_BAD_CLAIMS when it is not a string, holds a control character or does not fit. */
+static enum ag_jwt_status jwt_copy_str(json_t *root, const char *name, struct ag_jwt_claims *out,
+                                       struct ag_str *dst)
+{
+    json_t *v = json_object_get(root, name);
+    size_t start = out->used;
+
+    if (v == NULL)
+        return AG_JWT_OK;
+    if (!json_is_string(v) || jwt_has_ctl(json_string_value(v), json_string_length(v)) ||
+        jwt_buf_add(out, json_string_value(v), json_string_length(v)) != 0 ||
+        jwt_buf_end(out, start, dst) != 0)
+        return AG_JWT_BAD_CLAIMS;
+    return AG_JWT_OK;
+}
+
+/* A NumericDate (RFC 7519 s.2) as read: integers exactly, reals as doubles. */
+struct jwt_time {
+    int is_int;
+    json_int_t i;
+    double d;
+};
+
+/* Reads the claim <v> as a NumericDate into <t>. Returns 0, or -1 when it is not a number
+ * (strings, booleans and null are refused: a "1700000000" string would be ambiguous). */
+static int jwt_time_get(json_t *v, struct jwt_time *t)
+{
+    if (json_is_integer(v)) {
+        *t = (struct jwt_time){1, json_integer_value(v), 0};
+        return 0;
+    }
+    if (json_is_real(v)) {
+        *t = (struct jwt_time){0, 0, json_real_value(v)};
+        return 0;
+    }
+    return -1;
+}
+
+/* <t> rounded down (<up> == 0) or up, saturated to int64_t. */
+static int64_t jwt_time_round(const struct jwt_time *t, int up)
+{
+    int64_t r;
+
+    if (t->is_int)
+        return (int64_t)t->i;
+    if (t->d >= 9.2e18)
+        return INT64_MAX;
+    if (t->d <= -9.2e18)
+        return INT64_MIN;
+    r = (int64_t)t->d;
+    if (!up && (double)r > t->d)
+        r--;
+    if (up && (double)r < t->d)
+        r++;
+    return r;
+}
+
+/* Whether <t> > <a> + <b>, without overflow (RFC 7519 s.4.1.5 with leeway). */
+static int jwt_time_gt_sum(int64_t a, int64_t b, const struct jwt_time *t)
+{
+    int64_t lim;
+
+    if (!t->is_int)
+        return t->d > (double)a + (double)b;
+    if (__builtin_add_overflow(a, b, &lim))
+        return b < 0;
+    return (int64_t)t->i > lim;
+}
+
+/* Whether <now> >= <exp> + <leeway>, i.e. the token has expired (PyJWT: exp <= now - leeway). */
+static int jwt_expired(int64_t now, int64_t leeway, const struct jwt_time *e)
+{
+    int64_t lim;
+
+    if (!e->is_int)
+        return (double)now >= e->d + (double)leeway;
+    if (__builtin_add_overflow((int64_t)e->i, leeway, &lim))
+        return leeway < 0;
+    return now >= lim;
+}
+
+/* Checks "exp" (required), "nbf" and "iat" of <root> against <exp>; fills <out>'s times. */
+static enum ag_jwt_status jwt_check_times(json_t *root, const struct ag_jwt_expect *exp,
+                                          struct ag_jwt_claims *out)
+{
+    struct jwt_time t;
+    json_t *v;
+
+    if (jwt_time_get(json_object_get(root, "exp"), &t) != 0)
+        return AG_JWT_BAD_CLAIMS;
+    if (jwt_expired(exp->now, exp->leeway, &t))
+        return AG_JWT_EXPIRED;
+    out->exp = jwt_time_round(&t, 0);
+    v = json_object_get(root, "nbf");
+    if (v != NULL) {
+        if (jwt_time_get(v, &t) != 0)
+            return AG_JWT_BAD_CLAIMS;
+        if (jwt_time_gt_sum(exp->now, exp->leeway, &t))
+            return AG_JWT_NOT_YET;
+        out->nbf = jwt_time_round(&t, 1);
+    }
+    v = json_object_get(root, "iat");
+    if (v != NULL) {
+        if (jwt_time_get(v, &t) != 0)
+            return AG_JWT_BAD_CLAIMS;
+        if (jwt_time_gt_sum(exp->now, exp->leeway, &t))
+            return AG_JWT_NOT_YET;
+        out->iat = jwt_time_round(&t, 1);
+    }
+    return AG_JWT_OK;
+}
+
+/* Whether the string <v> equals the NUL-terminated <want>. */
+static int jwt_str_is(json_t *v, const char *want)
+{
+    size_t n = strlen(want);
+
+    return json_is_string(v) && json_string_length(v) == n &&
+           memcmp(json_string_value(v), want, n) == 0;
+}
+
+/* "aud" (RFC 7519 s.4.1.3): with an expected audience, a string equal to it or an array of
+ * strings naming it; without one, the claim must be absent (the token names a principal
+ * that is not us). Returns AG_JWT_OK or AG_JWT_BAD_AUD. */
+static enum ag_jwt_status jwt_check_aud(json_t *root, const char *audience)
+{
+    json_t *v = json_object_get(root, "aud"), *e;
+    size_t i;
+    int found = 0;
+
+    if (audience == NULL)
+        return v == NULL ? AG_JWT_OK : AG_JWT_BAD_AUD;
+    if (json_is_string(v))
+        return jwt_str_is(v, audience) ? AG_JWT_OK : AG_JWT_BAD_AUD;
+    if (!json_is_array(v))
+        return AG_JWT_BAD_AUD;
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e))
+            return AG_JWT_BAD_AUD;
+        found |= jwt_str_is(e, audience);
+    }
+    return found ? AG_JWT_OK : AG_JWT_BAD_AUD;
+}
+
+/*
+ * Copies the token's scopes into <out>->scope, space-separated: "scope" (a string, no
+ * control characters) or "scopes" or "scp" (arrays of non-empty strings without spaces or
+ * control characters). More than one of the three is ambiguous and refused. Returns
+ * AG_JWT_OK or AG_JWT_BAD_CLAIMS.
+ */
+static enum ag_jwt_status jwt_copy_scope(json_t *root, struct ag_jwt_claims *out)
+{
+    json_t *s = json_object_get(root, "scope"), *a1 = json_object_get(root, "scopes"),
+           *a2 = json_object_get(root, "scp"), *a, *e;
+    size_t i, start = out->used;
+
+    if ((s != NULL) + (a1 != NULL) + (a2 != NULL) > 1)
+        return AG_JWT_BAD_CLAIMS;
+    if (s != NULL)
+        return jwt_copy_str(root, "scope", out, &out->scope);
+    a = a1 != NULL ? a1 : a2;
+    if (a == NULL)
+        return AG_JWT_OK;
+    if (!json_is_array(a))
+        return AG_JWT_BAD_CLAIMS;
+    json_array_foreach(a, i, e)
+    {
+        const char *p = json_string_value(e);
+        size_t n = json_string_length(e);
+
+        if (!json_is_string(e) || n == 0 || jwt_has_ctl(p, n) || memchr(p, ' ', n) != NULL ||
+            (i > 0 && jwt_buf_add(out, " ", 1) != 0) || jwt_buf_add(out, p, n) != 0)
+            return AG_JWT_BAD_CLAIMS;
+    }
+    return jwt_buf_end(out, start, &out->scope) == 0 ? AG_JWT_OK : AG_JWT_BAD_CLAIMS;
+}
+
+/* Whether <s,n> is an acceptable role name: non-empty, no control character, no ','
+ * (roles are forwarded comma-joined in one header). */
+static int jwt_role_ok(const char *s, size_t n)
+{
+    return n > 0 && !jwt_has_ctl(s, n) && memchr(s, ',', n) == NULL;
+}
+
+/* Copies "roles" (an array of role names, or one role name as a string) into <out>->roles,
+ * comma-separated. Returns AG_JWT_OK or AG_JWT_BAD_CLAIMS. */
+static enum ag_jwt_status jwt_copy_roles(json_t *root, struct ag_jwt_claims *out)
+{
+    json_t *a = json_object_get(root, "roles"), *e;
+    size_t i, start = out->used;
+
+    if (a == NULL)
+        return AG_JWT_OK;
+    if (json_is_string(a)) {
+        if (!jwt_role_ok(json_string_value(a), json_string_length(a)))
+            return AG_JWT_BAD_CLAIMS;
+        return jwt_copy_str(root, "roles", out, &out->roles);
+    }
+    if (!json_is_array(a))
+        return AG_JWT_BAD_CLAIMS;
+    json_array_foreach(a, i, e)
+    {
+        const char *p = json_string_value(e);
+        size_t n = json_string_length(e);
+
+        if (!json_is_string(e) || !jwt_role_ok(p, n) || (i > 0 && jwt_buf_add(out, ",", 1) != 0) ||
+            jwt_buf_add(out, p, n) != 0)
+            return AG_JWT_BAD_CLAIMS;
+    }
+    return jwt_buf_end(out, start, &out->roles) == 0 ? AG_JWT_OK : AG_JWT_BAD_CLAIMS;
+}
+
+/*
+ * Judges the decoded payload <p,len> against <exp> and fills <out>. Order: JSON object
+ * without duplicate keys (else MALFORMED), exp/nbf/iat, type, iss, aud, then the string
+ * claims, scopes and roles (BAD_CLAIMS). Returns AG_JWT_OK or the first failing status.
+ */
+static enum ag_jwt_status jwt_check_claims(const unsigned char *p, size_t len,
+                                           const struct ag_jwt_expect *exp,
+                                           struct ag_jwt_claims *out)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } strs[] = {
+        {"sub", offsetof(struct ag_jwt_claims, sub)},
+        {"client_id", offsetof(struct ag_jwt_claims, client_id)},
+        {"jti", offsetof(struct ag_jwt_claims, jti)},
+        {"sid", offsetof(struct ag_jwt_claims, sid)},
+        {"fam", offsetof(struct ag_jwt_claims, family)},
+    };
+    enum ag_jwt_status st = AG_JWT_REJECT;
+    json_error_t jerr;
+    json_t *root, *v;
+
+    root = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return AG_JWT_MALFORMED;
+    if (!json_is_object(root)) {
+        st = AG_JWT_MALFORMED;
+        goto out;
+    }
+    st = jwt_check_times(root, exp, out);
+    if (st != AG_JWT_OK)
+        goto out;
+
+    v = json_object_get(root, "type");
+    if (exp->type != NULL && !jwt_str_is(v, exp->type)) {
+        st = AG_JWT_BAD_TYPE;
+        goto out;
+    }
+    if ((st = jwt_copy_str(root, "type", out, &out->type)) != AG_JWT_OK)
+        goto out;
+    v = json_object_get(root, "iss");
+    if (exp->issuer != NULL && !jwt_str_is(v, exp->issuer)) {
+        st = AG_JWT_BAD_ISS;
+        goto out;
+    }
+    if ((st = jwt_copy_str(root, "iss", out, &out->iss)) != AG_JWT_OK)
+        goto out;
+    if ((st = jwt_check_aud(root, exp->audience)) != AG_JWT_OK)
+        goto out;
+
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        st = jwt_copy_str(root, strs[i].name, out, (struct ag_str *)((char *)out + strs[i].off));
+        if (st != AG_JWT_OK)
+            goto out;
+    }
+    if ((st = jwt_copy_scope(root, out)) != AG_JWT_OK)
+        goto out;
+    st = jwt_copy_roles(root, out);
+out:
+    json_decref(root);
+    return st;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Verify and sign
+ * ------------------------------------------------------------------------------------------- */
+
+/* Resets the fields of <out> (not its buffer: 8 KiB memset would cost more than the HMAC). */
+static void jwt_claims_reset(struct ag_jwt_claims *out)
+{
+    const struct ag_str none = {"", 0};
+
+    out->sub = out->client_id = out->jti = out->sid = out->family = none;
+    out->type = out->iss = out->scope = out->roles = none;
+    out->exp = out->iat = out->nbf = 0;
+    out->used = 0;
+    out->buf[0] = '\0';
+}
+
+/*
+ * The steps, in order (docs/jwt.md): size, split, base64url of all three segments, header
+ * (skipped for a header segment known to pass), signature, claims. Each failure returns
+ * its own status; <out> is meaningful only on AG_JWT_OK. REJECT for NULL arguments.
+ */
+enum ag_jwt_status ag_jwt_verify(const struct ag_jwt_key *key, struct ag_str tok,
+                                 const struct ag_jwt_expect *exp, struct ag_jwt_claims *out)
+{
+    enum ag_jwt_status st = AG_JWT_REJECT;
+    unsigned char stack_buf[JWT_STACK_DECODE], *buf = stack_buf, *hb, *pb, *sb;
+    size_t max_len, cap;
+    struct ag_str h, p, s;
+    int hl = 0, pl, sl;
+
+    if (key == NULL || exp == NULL || out == NULL || (tok.p == NULL && tok.len != 0))
+        return AG_JWT_REJECT;
+    jwt_claims_reset(out);
+    max_len = exp->max_len != 0 ? exp->max_len : JWT_MAX_LEN_DEFAULT;
+    if (tok.len > max_len)
+        return AG_JWT_TOO_LARGE;
+    if (ag_jwt__split(tok, &h, &p, &s) != 0)
+        return AG_JWT_MALFORMED;
+
+    /* Each segment decodes to at most 3/4 of its length: one buffer holds all three. */
+    cap = tok.len / 4 * 3 + 6;
+    if (cap > sizeof(stack_buf)) {
+        buf = malloc(cap);
+        if (buf == NULL)
+            return AG_JWT_REJECT;
+    }
+    st = AG_JWT_MALFORMED;
+    hb = buf;
+    if (!jwt_header_is_known(key, h) && (hl = ag_jwt__b64url_decode(h, hb, cap)) < 0)
+        goto out;
+    pb = hb + hl;
+    if ((pl = ag_jwt__b64url_decode(p, pb, cap - (size_t)hl)) < 0)
+        goto out;
+    sb = pb + pl;
+    if ((sl = ag_jwt__b64url_decode(s, sb, cap - (size_t)hl - (size_t)pl)) < 0)
+        goto out;
+
+    if (hl > 0 && (st = jwt_check_header(key, hb, (size_t)hl)) != AG_JWT_OK)
+        goto out;
+    st = jwt_check_sig(key, (struct ag_str){tok.p, h.len + 1 + p.len}, sb, (size_t)sl);
+    if (st != AG_JWT_OK)
+        goto out;
+    st = jwt_check_claims(pb, (size_t)pl, exp, out);
+out:
+    if (buf != stack_buf)
+        free(buf);
+    return st;
+}
+
+int ag_jwt_sign(const struct ag_jwt_key *key, const char *payload, size_t len, char *out,
+                size_t cap)
+{
+    unsigned char mac[JWT_MAC_LEN];
+    size_t plen, total, pos;
+
+    if (len > cap || len > (size_t)INT_MAX)
+        return AG_ETOOBIG;
+    plen = sodium_base64_ENCODED_LEN(len, JWT_B64_VARIANT) - 1;
+    total = key->hdr_len + 1 + plen + 1 + JWT_MAC_B64_LEN;
+    if (total >= cap || total > (size_t)INT_MAX)
+        return AG_ETOOBIG;
+    memcpy(out, key->hdr_b64, key->hdr_len);
+    pos = key->hdr_len;
+    out[pos++] = '.';
+    sodium_bin2base64(out + pos, cap - pos, (const unsigned char *)payload, len, JWT_B64_VARIANT);
+    pos += plen;
+    ag_jwt__hmac(key, out, pos, mac);
+    out[pos++] = '.';
+    sodium_bin2base64(out + pos, cap - pos, mac, sizeof(mac), JWT_B64_VARIANT);
+    return (int)total;
+}

@@ -1,0 +1,106 @@
+/*
+ * policy/jwt.h - JWS compact tokens (RFC 7515/7519) signed with HS256: keys with
+ * the HMAC state precomputed at load, signing, and verification in separate,
+ * individually tested steps: split, base64url, header, signature, claims.
+ *
+ * Owns:     struct ag_jwt_key (the secret's HMAC state); nothing per token.
+ * Entry:    ag_jwt_key_new_hs256(), ag_jwt_verify(), ag_jwt_sign().
+ * Not here: where tokens come from (gateway/authn.c), revocation (policy/revoke.h),
+ *           the verified-token cache (gateway/authn.c).
+ * Spec:     RFC 7515 s.7.1, RFC 7519 s.7.2, RFC 8725; docs/jwt.md.
+ */
+#ifndef AG_POLICY_JWT_H
+#define AG_POLICY_JWT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base.h"
+
+/* Verdicts: zero is the failing value; compare with AG_JWT_OK only. */
+enum ag_jwt_status {
+    AG_JWT_REJECT = 0,
+    AG_JWT_OK = 1,
+    AG_JWT_MALFORMED = -1,  /* not header.payload.signature of strict base64url, bad JSON */
+    AG_JWT_TOO_LARGE = -2,  /* longer than the configured maximum (not even split) */
+    AG_JWT_BAD_ALG = -3,    /* alg missing, "none" (any case), or not the key's algorithm */
+    AG_JWT_BAD_HEADER = -4, /* jwk, jku, x5u, x5c or crit present; kid unknown; dup keys */
+    AG_JWT_BAD_SIG = -5,    /* signature does not match (or wrong length) */
+    AG_JWT_EXPIRED = -6,    /* exp <= now - leeway */
+    AG_JWT_NOT_YET = -7,    /* nbf > now + leeway, or iat > now + leeway */
+    AG_JWT_BAD_TYPE = -8,   /* "type" claim is not the expected one ("access"/"refresh") */
+    AG_JWT_BAD_ISS = -9,    /* iss differs from the expected issuer */
+    AG_JWT_BAD_AUD = -10,   /* an audience is required and the token does not name it */
+    AG_JWT_BAD_CLAIMS = -11, /* exp missing or not a number; sub/jti/... of the wrong type */
+    AG_JWT_REVOKED = -12,   /* reserved for callers (revocation is not decided here) */
+};
+
+/** A fixed phrase for <st>, usable in logs and error_description ("token expired"). */
+const char *ag_jwt_status_str(enum ag_jwt_status st);
+
+struct ag_jwt_key;
+
+/**
+ * Makes an HS256 key from <secret,len> (the bytes of cryptography-key as written)
+ * with the SHA-256 inner/outer pad states computed once. <kid> may be NULL (tokens
+ * then must carry no kid). Returns a new key, or NULL (OOM, or len == 0).
+ */
+struct ag_jwt_key *ag_jwt_key_new_hs256(const void *secret, size_t len, const char *kid);
+
+/** Frees <k> (the secret state is zeroed). NULL allowed. */
+void ag_jwt_key_free(struct ag_jwt_key *k);
+
+/* What a verification expects beyond the signature. */
+struct ag_jwt_expect {
+    const char *type;      /* required value of the "type" claim, e.g. "access" */
+    const char *issuer;    /* required "iss", or NULL to not check */
+    const char *audience;  /* required in "aud" (string or array), or NULL */
+    int64_t now;           /* seconds since the epoch */
+    int64_t leeway;        /* seconds of clock skew allowed for exp/nbf/iat (default 30) */
+    size_t max_len;        /* longest token accepted (default 8192) */
+};
+
+/* Claims the gateway uses; strings are copied (unescaped) into <buf>. */
+#define AG_JWT_CLAIMS_BUF 8192
+struct ag_jwt_claims {
+    struct ag_str sub, client_id, jti, sid, family, type, iss;
+    struct ag_str scope;   /* space-separated ("scope" string, or "scopes"/"scp" array joined) */
+    struct ag_str roles;   /* comma-separated ("roles" array of strings, or a string) */
+    int64_t exp, iat, nbf; /* nbf/iat 0 when absent */
+    char buf[AG_JWT_CLAIMS_BUF];
+    size_t used;
+};
+
+/**
+ * Verifies the compact token <tok> with <key> and <exp>: size, split into three
+ * segments, strict base64url (no padding, no '+' '/', no whitespace), header
+ * (JSON object, duplicate keys refused, alg equal to the key's, forbidden
+ * headers refused, kid matching the key's if the key has one), signature
+ * (constant-time), then claims. On AG_JWT_OK fills <out>. Pure: no I/O, no
+ * globals, thread safe with a shared <key>.
+ */
+enum ag_jwt_status ag_jwt_verify(const struct ag_jwt_key *key, struct ag_str tok,
+                                 const struct ag_jwt_expect *exp, struct ag_jwt_claims *out);
+
+/**
+ * Signs the JSON object text <payload,len> as an HS256 JWS with header
+ * {"alg":"HS256","typ":"JWT"} (plus "kid" when the key has one). Writes the
+ * NUL-terminated token into <out> (capacity <cap>). Returns its length, or
+ * AG_ETOOBIG when <cap> is too small.
+ */
+int ag_jwt_sign(const struct ag_jwt_key *key, const char *payload, size_t len, char *out,
+                size_t cap);
+
+/* Steps, exposed for tests (STYLE R7). */
+
+/** Splits <tok> at its two dots. Returns 0, or AG_EPARSE unless three parts with a non-empty
+ *  header and signature (the payload may be empty; docs/jwt.md). */
+int ag_jwt__split(struct ag_str tok, struct ag_str *hdr, struct ag_str *payload, struct ag_str *sig);
+
+/** Strict base64url (RFC 4648 s.5, no padding) decode of <in> into <out>; returns length or AG_EPARSE/AG_ETOOBIG. */
+int ag_jwt__b64url_decode(struct ag_str in, unsigned char *out, size_t cap);
+
+/** HMAC-SHA256 of <data> with <key>'s precomputed state into <mac> (32 bytes). */
+void ag_jwt__hmac(const struct ag_jwt_key *key, const void *data, size_t len, unsigned char mac[32]);
+
+#endif

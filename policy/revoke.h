@@ -1,0 +1,43 @@
+/*
+ * policy/revoke.h - the in-memory set of revoked tokens and sessions that every
+ * access-token check consults: a token is refused when its jti, or the session
+ * (sid) it was issued under, is in the set and has not expired from it.
+ *
+ * Owns:     the set's entries (copies of the ids).
+ * Entry:    ag_revoke_new(), ag_revoke_add(), ag_revoke_check(), ag_revoke_prune().
+ * Not here: where revocations come from (the store fills the set from Redis, so
+ *           every gateway instance sees a logout within its sync interval).
+ * Spec:     CONTRACT.md section 7 ("Revocation takes effect at once").
+ */
+#ifndef AG_POLICY_REVOKE_H
+#define AG_POLICY_REVOKE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base.h"
+
+enum ag_revoke_kind { AG_REVOKE_JTI = 1, AG_REVOKE_SID = 2 };
+
+struct ag_revoke;
+
+/** An empty set, safe to read from any number of threads while one writes. NULL on OOM. */
+struct ag_revoke *ag_revoke_new(void);
+
+/** Frees <r>. NULL allowed. */
+void ag_revoke_free(struct ag_revoke *r);
+
+/**
+ * Adds id <id> of <kind>, remembered until <until> (seconds since the epoch; after
+ * that the token it names has expired anyway). Re-adding extends <until>.
+ * Returns 0 or AG_ENOMEM.
+ */
+int ag_revoke_add(struct ag_revoke *r, enum ag_revoke_kind kind, struct ag_str id, int64_t until);
+
+/** Whether a token with <jti> and session <sid> (either may be empty) is revoked at <now>. */
+bool ag_revoke_check(struct ag_revoke *r, struct ag_str jti, struct ag_str sid, int64_t now);
+
+/** Drops entries whose <until> has passed; returns how many remain. */
+size_t ag_revoke_prune(struct ag_revoke *r, int64_t now);
+
+#endif

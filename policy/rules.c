@@ -1,0 +1,731 @@
+/*
+ * policy/rules.c - compiles the path lists, rules, public paths and routes of a
+ * config into one byte trie over ASCII-lower-cased prefixes, decides per request
+ * in one pass over the path, and lints the rules at load time.
+ *
+ * Owns:     struct ag_rules: trie nodes, entries and copies of every method, scope
+ *           and role (verdicts borrow them); nothing of the config is kept.
+ * Entry:    ag_rules_new(), ag_rules_match(), ag_rules_lint(), ag_rules_free().
+ * Not here: config syntax (policy/config.c), normalisation (policy/path.c),
+ *           credentials and tokens (gateway/authn.c, policy/jwt.c).
+ * Spec:     CONTRACT.md section 4; SECURITY-BASELINE.md path rule 7; docs/rules.md.
+ */
+#include "rules.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+
+#define RULES_NONE UINT32_MAX /* no node, no entry */
+
+/*
+ * One thing that applies at a trie node: a list entry (methods none, no scopes)
+ * or a rule. Strings are offsets into ag_rules._refs, so the arrays may grow.
+ */
+struct rules_ent {
+    unsigned need;  /* AG_NEED_*; scopes or roles imply AG_NEED_ACCESS */
+    bool is_public; /* an exception to deny-by-default */
+    uint32_t m_off, n_m; /* methods (n_m 0: every method) */
+    uint32_t s_off, n_s; /* scopes, interned: equal scopes are equal pointers */
+    uint32_t r_off, n_r; /* roles, interned */
+    uint32_t next;  /* next entry of the same node, or RULES_NONE */
+};
+
+/* A trie node; node 0 is the root, whose children are the 256-entry table _root. */
+struct rules_node {
+    unsigned char *keys; /* sorted child bytes (lower-cased) */
+    uint32_t *kids;      /* node index per key */
+    uint32_t n_kids;
+    uint32_t ent;        /* first entry ending here, or RULES_NONE */
+    int route;           /* index into cfg->routes ending here, or -1 */
+};
+
+struct ag_rules {
+    bool deny_by_default;
+    uint32_t _root[256];       /* children of the root by byte */
+    struct rules_node *_nodes; /* [0] is the root */
+    uint32_t _n_nodes, _cap_nodes;
+    struct rules_ent *_ents;
+    uint32_t _n_ents, _cap_ents;
+    const char **_refs; /* method / scope / role pointers into _strs */
+    uint32_t _n_refs, _cap_refs;
+    char **_strs; /* every distinct string, owned */
+    size_t _n_strs, _cap_strs;
+};
+
+/* ------------------------------------------------------------------------------------------
+ * Helpers shared by compile and lint
+ * ------------------------------------------------------------------------------------------ */
+
+static unsigned char rules_lower(unsigned char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch - 'A' + 'a') : ch;
+}
+
+/* True when <p> is an ASCII-case-insensitive prefix of <s> (both NUL-terminated). */
+static bool rules_is_prefix(const char *p, const char *s)
+{
+    size_t n = strlen(p);
+
+    return strlen(s) >= n && strncasecmp(p, s, n) == 0;
+}
+
+/* True when <s> is one of the <n> strings of <set>. */
+static bool rules_in(char *const *set, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (set[i] != NULL && strcmp(set[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* True when every one of the <n_a> strings of <a> is in <b> (<n_b>). */
+static bool rules_subset(char *const *a, size_t n_a, char *const *b, size_t n_b)
+{
+    for (size_t i = 0; i < n_a; i++)
+        if (a[i] != NULL && !rules_in(b, n_b, a[i]))
+            return false;
+    return true;
+}
+
+/* The requirement of <rule>: "auth" plus AG_NEED_ACCESS when it names scopes or roles. */
+static unsigned rules_rule_need(const struct ag_rule *rule)
+{
+    if (rule->is_public)
+        return 0;
+    return rule->need | ((rule->n_scopes || rule->n_roles) ? AG_NEED_ACCESS : 0u);
+}
+
+/*
+ * Counts the distinct scopes (<roles> false) or roles that a path matching rule
+ * <j> of <cfg> exactly at its prefix would accumulate: the union over every rule
+ * whose prefix is a case-insensitive prefix of rule <j>'s, whatever its methods
+ * (counting methods in would only make the bound tighter, never safer). Stops at
+ * AG_RULES_MAX_REQ + 1. The deepest rule a path matches covers every other one
+ * it matches, so checking each rule's prefix checks every path.
+ */
+static size_t rules_union_size(const struct ag_config *cfg, size_t j, bool roles)
+{
+    const char *seen[AG_RULES_MAX_REQ + 1];
+    size_t n = 0;
+
+    for (size_t i = 0; i < cfg->n_rules; i++) {
+        const struct ag_rule *ri = &cfg->rules[i];
+        char *const *set = roles ? ri->roles : ri->scopes;
+        size_t n_set = roles ? ri->n_roles : ri->n_scopes;
+
+        if (ri->prefix == NULL || !rules_is_prefix(ri->prefix, cfg->rules[j].prefix))
+            continue;
+        for (size_t k = 0; k < n_set; k++) {
+            bool dup = false;
+
+            for (size_t m = 0; m < n && !dup; m++)
+                dup = strcmp(seen[m], set[k]) == 0;
+            if (dup)
+                continue;
+            if (n == AG_RULES_MAX_REQ + 1)
+                return n;
+            seen[n++] = set[k];
+        }
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Compiling
+ * ------------------------------------------------------------------------------------------ */
+
+/* Grows the array *<arr> of *<cap> elements of <size> bytes to hold <need>; false on OOM. */
+static bool rules_grow(void **arr, uint32_t *cap, uint32_t need, size_t size)
+{
+    uint32_t c = *cap ? *cap : 8;
+    void *p;
+
+    if (need <= *cap)
+        return true;
+    while (c < need)
+        c *= 2;
+    p = realloc(*arr, (size_t)c * size);
+    if (p == NULL)
+        return false;
+    *arr = p;
+    *cap = c;
+    return true;
+}
+
+/* Appends an empty node; returns its index, or RULES_NONE on OOM. */
+static uint32_t rules_node_new(struct ag_rules *r)
+{
+    if (!rules_grow((void **)&r->_nodes, &r->_cap_nodes, r->_n_nodes + 1, sizeof(*r->_nodes)))
+        return RULES_NONE;
+    r->_nodes[r->_n_nodes] =
+        (struct rules_node){.keys = NULL, .kids = NULL, .n_kids = 0, .ent = RULES_NONE, .route = -1};
+    return r->_n_nodes++;
+}
+
+/* Index in the sorted keys of <n> of byte <b>, or where it would be inserted. */
+static uint32_t rules_bsearch(const struct rules_node *n, unsigned char b)
+{
+    uint32_t lo = 0, hi = n->n_kids;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+
+        if (n->keys[mid] < b)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The child of <node> under the (lower-cased) byte <b>, or RULES_NONE. */
+static uint32_t rules_child(const struct ag_rules *r, uint32_t node, unsigned char b)
+{
+    const struct rules_node *n;
+    uint32_t i;
+
+    if (node == 0)
+        return r->_root[b];
+    n = &r->_nodes[node];
+    i = rules_bsearch(n, b);
+    return (i < n->n_kids && n->keys[i] == b) ? n->kids[i] : RULES_NONE;
+}
+
+/* Returns the node for <prefix> (lower-cased), creating the missing ones; RULES_NONE on OOM. */
+static uint32_t rules_insert(struct ag_rules *r, const char *prefix)
+{
+    uint32_t cur = 0;
+
+    for (const char *s = prefix; *s != '\0'; s++) {
+        unsigned char b = rules_lower((unsigned char)*s);
+        uint32_t kid = rules_child(r, cur, b), at, nn;
+        struct rules_node *n;
+        unsigned char *keys;
+        uint32_t *kids;
+
+        if (kid != RULES_NONE) {
+            cur = kid;
+            continue;
+        }
+        kid = rules_node_new(r);
+        if (kid == RULES_NONE)
+            return RULES_NONE;
+        if (cur == 0) {
+            r->_root[b] = kid;
+            cur = kid;
+            continue;
+        }
+        n = &r->_nodes[cur]; /* after rules_node_new(), which may move _nodes */
+        nn = n->n_kids + 1;
+        keys = realloc(n->keys, nn);
+        if (keys == NULL)
+            return RULES_NONE;
+        n->keys = keys;
+        kids = realloc(n->kids, nn * sizeof(*kids));
+        if (kids == NULL)
+            return RULES_NONE;
+        n->kids = kids;
+        at = rules_bsearch(n, b);
+        memmove(n->keys + at + 1, n->keys + at, n->n_kids - at);
+        memmove(n->kids + at + 1, n->kids + at, (n->n_kids - at) * sizeof(*kids));
+        n->keys[at] = b;
+        n->kids[at] = kid;
+        n->n_kids = nn;
+        cur = kid;
+    }
+    return cur;
+}
+
+/* Returns the owned copy of <s> in <r> (one per distinct string), or NULL on OOM. */
+static const char *rules_intern(struct ag_rules *r, const char *s)
+{
+    char *copy;
+
+    for (size_t i = 0; i < r->_n_strs; i++)
+        if (strcmp(r->_strs[i], s) == 0)
+            return r->_strs[i];
+    if (r->_n_strs == r->_cap_strs) {
+        size_t cap = r->_cap_strs ? r->_cap_strs * 2 : 16;
+        char **p = realloc(r->_strs, cap * sizeof(*p));
+
+        if (p == NULL)
+            return NULL;
+        r->_strs = p;
+        r->_cap_strs = cap;
+    }
+    copy = strdup(s);
+    if (copy == NULL)
+        return NULL;
+    r->_strs[r->_n_strs++] = copy;
+    return copy;
+}
+
+/* Appends interned copies of the <n> strings <set> to _refs; *<off> gets the start. */
+static bool rules_add_refs(struct ag_rules *r, char *const *set, size_t n, uint32_t *off)
+{
+    *off = r->_n_refs;
+    if (!rules_grow((void **)&r->_refs, &r->_cap_refs, r->_n_refs + (uint32_t)n, sizeof(*r->_refs)))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = rules_intern(r, set[i] != NULL ? set[i] : "");
+
+        if (s == NULL)
+            return false;
+        r->_refs[r->_n_refs++] = s;
+    }
+    return true;
+}
+
+/*
+ * Adds an entry at <prefix> with <need> and <is_public>; <rule> (may be NULL, for a
+ * list entry) gives methods, scopes and roles. A NULL <prefix> is skipped (the
+ * parser never leaves one in a config it returns). Returns false on OOM.
+ */
+static bool rules_add(struct ag_rules *r, const char *prefix, unsigned need, bool is_public,
+                      const struct ag_rule *rule)
+{
+    struct rules_ent e = {.need = need, .is_public = is_public};
+    uint32_t node;
+
+    if (prefix == NULL)
+        return true;
+    node = rules_insert(r, prefix);
+    if (node == RULES_NONE)
+        return false;
+    if (rule != NULL) {
+        if (!rules_add_refs(r, rule->methods, rule->n_methods, &e.m_off) ||
+            !rules_add_refs(r, rule->scopes, rule->n_scopes, &e.s_off) ||
+            !rules_add_refs(r, rule->roles, rule->n_roles, &e.r_off))
+            return false;
+        e.n_m = (uint32_t)rule->n_methods;
+        e.n_s = (uint32_t)rule->n_scopes;
+        e.n_r = (uint32_t)rule->n_roles;
+    }
+    if (!rules_grow((void **)&r->_ents, &r->_cap_ents, r->_n_ents + 1, sizeof(*r->_ents)))
+        return false;
+    e.next = r->_nodes[node].ent;
+    r->_ents[r->_n_ents] = e;
+    r->_nodes[node].ent = r->_n_ents++;
+    return true;
+}
+
+/*
+ * Compiles <cfg> (see rules.h). Returns a new object, or NULL when memory runs out
+ * or when some path could be required to hold more than AG_RULES_MAX_REQ scopes or
+ * roles (ag_rules_lint() reports that case; a verdict never drops a requirement).
+ * Of routes with the same prefix (ignoring case) the first one is used.
+ */
+struct ag_rules *ag_rules_new(const struct ag_config *cfg)
+{
+    struct ag_rules *r;
+    bool ok = true;
+
+    for (size_t j = 0; j < cfg->n_rules; j++)
+        if (cfg->rules[j].prefix != NULL && (rules_union_size(cfg, j, false) > AG_RULES_MAX_REQ ||
+                                             rules_union_size(cfg, j, true) > AG_RULES_MAX_REQ))
+            return NULL;
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->deny_by_default = cfg->deny_by_default;
+    for (size_t b = 0; b < 256; b++)
+        r->_root[b] = RULES_NONE;
+    if (rules_node_new(r) != 0)
+        goto fail;
+    for (size_t i = 0; ok && i < cfg->n_master_paths; i++)
+        ok = rules_add(r, cfg->master_paths[i], AG_NEED_MASTER, false, NULL);
+    for (size_t i = 0; ok && i < cfg->n_access_paths; i++)
+        ok = rules_add(r, cfg->access_paths[i], AG_NEED_ACCESS, false, NULL);
+    for (size_t i = 0; ok && i < cfg->n_public_paths; i++)
+        ok = rules_add(r, cfg->public_paths[i], 0, true, NULL);
+    for (size_t i = 0; ok && i < cfg->n_rules; i++)
+        ok = rules_add(r, cfg->rules[i].prefix, rules_rule_need(&cfg->rules[i]),
+                       cfg->rules[i].is_public, &cfg->rules[i]);
+    for (size_t i = 0; ok && i < cfg->n_routes; i++) {
+        uint32_t node;
+
+        if (cfg->routes[i].prefix == NULL)
+            continue;
+        node = rules_insert(r, cfg->routes[i].prefix);
+        if (node == RULES_NONE)
+            ok = false;
+        else if (r->_nodes[node].route < 0)
+            r->_nodes[node].route = (int)i;
+    }
+    if (ok)
+        return r;
+fail:
+    ag_rules_free(r);
+    return NULL;
+}
+
+/* Frees <r> and every string it holds; NULL is allowed. */
+void ag_rules_free(struct ag_rules *r)
+{
+    if (r == NULL)
+        return;
+    for (uint32_t i = 0; i < r->_n_nodes; i++) {
+        AG_FREE(r->_nodes[i].keys);
+        AG_FREE(r->_nodes[i].kids);
+    }
+    AG_FREE(r->_nodes);
+    AG_FREE(r->_ents);
+    AG_FREE(r->_refs);
+    for (size_t i = 0; i < r->_n_strs; i++)
+        AG_FREE(r->_strs[i]);
+    AG_FREE(r->_strs);
+    free(r);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Matching
+ * ------------------------------------------------------------------------------------------ */
+
+/* True when <method> is one of the entry's methods (case-sensitive: methods are tokens). */
+static bool rules_method_in(const struct ag_rules *r, const struct rules_ent *e,
+                            struct ag_str method)
+{
+    for (uint32_t i = 0; i < e->n_m; i++) {
+        const char *m = r->_refs[e->m_off + i];
+
+        if (strlen(m) == method.len && memcmp(m, method.p, method.len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Adds the <n> interned strings at _refs[<off>] of <r> to <set> (*<n_set> used)
+ * without duplicates (interned: equal means the same pointer). Returns false if
+ * <set> is full, which ag_rules_new() rules out; the caller then fails closed.
+ */
+static bool rules_union(const struct ag_rules *r, uint32_t off, uint32_t n, const char **set,
+                        size_t *n_set)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const char *add = r->_refs[off + i];
+        size_t k = 0;
+
+        while (k < *n_set && set[k] != add)
+            k++;
+        if (k < *n_set)
+            continue;
+        if (*n_set == AG_RULES_MAX_REQ)
+            return false;
+        set[(*n_set)++] = add;
+    }
+    return true;
+}
+
+/* Applies what ends at <node> to <v>; sets *<pub> when a public exception applies. */
+static void rules_visit(const struct ag_rules *r, uint32_t node, struct ag_str method,
+                        struct ag_rules_verdict *v, bool *pub)
+{
+    const struct rules_node *n = &r->_nodes[node];
+
+    if (n->route >= 0)
+        v->route = n->route; /* deeper nodes come later: the longest prefix wins */
+    for (uint32_t i = n->ent; i != RULES_NONE; i = r->_ents[i].next) {
+        const struct rules_ent *e = &r->_ents[i];
+
+        if (e->n_m > 0 && !rules_method_in(r, e, method))
+            continue;
+        v->need |= e->need;
+        *pub = *pub || e->is_public;
+        if (!rules_union(r, e->s_off, e->n_s, v->scopes, &v->n_scopes) ||
+            !rules_union(r, e->r_off, e->n_r, v->roles, &v->n_roles))
+            v->need |= AG_NEED_MASTER | AG_NEED_ACCESS; /* unreachable; never drop one */
+    }
+}
+
+/*
+ * Walks the trie once along the lower-cased <path>, applying every prefix passed
+ * (see rules.h). No allocation; O(length of <path>) (the entries per node and the
+ * scope sets are bounded by the config). Deny-by-default: when nothing with a
+ * requirement matched and no public exception did, an access token is needed.
+ * Public exceptions never lift a requirement.
+ */
+void ag_rules_match(const struct ag_rules *r, struct ag_str method, struct ag_str path,
+                    struct ag_rules_verdict *v)
+{
+    uint32_t node = 0;
+    bool pub = false;
+
+    v->need = 0;
+    v->n_scopes = 0;
+    v->n_roles = 0;
+    v->route = -1;
+    rules_visit(r, 0, method, v, &pub);
+    for (size_t i = 0; i < path.len; i++) {
+        node = rules_child(r, node, rules_lower((unsigned char)path.p[i]));
+        if (node == RULES_NONE)
+            break;
+        rules_visit(r, node, method, v, &pub);
+    }
+    if (r->deny_by_default && v->need == 0 && !pub)
+        v->need = AG_NEED_ACCESS;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Lint
+ * ------------------------------------------------------------------------------------------ */
+
+/* A uniform view of a list entry or a rule, for the pairwise checks. */
+struct rules_item {
+    const char *path; /* JSON path, "access-token-paths[2]" or "rules[1].prefix" */
+    const char *prefix;
+    unsigned need;
+    bool is_public;
+    const struct ag_rule *rule; /* NULL for a list entry */
+};
+
+#define RULES_LINT_PATH 48
+
+struct rules_lint {
+    const char *source;
+    struct ag_err *warn;
+    int findings;
+};
+
+static void rules_finding(struct rules_lint *l, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void rules_finding(struct rules_lint *l, const char *path, const char *fmt, ...)
+{
+    char reason[AG_ERR_LINE];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    ag_err_add(l->warn, "%s: %s: %s", l->source, path, reason);
+    l->findings++;
+}
+
+/* True when <a>'s methods include all of <b>'s (no methods: every method). */
+static bool rules_methods_cover(const struct rules_item *a, const struct rules_item *b)
+{
+    size_t na = a->rule ? a->rule->n_methods : 0, nb = b->rule ? b->rule->n_methods : 0;
+
+    if (na == 0)
+        return true;
+    return nb > 0 && rules_subset(b->rule->methods, nb, a->rule->methods, na);
+}
+
+/* True when <a> applies wherever <b> does and requires at least as much. */
+static bool rules_item_covers(const struct rules_item *a, const struct rules_item *b)
+{
+    const struct ag_rule *ra = a->rule, *rb = b->rule;
+
+    if (a->is_public != b->is_public || (a->need & b->need) != b->need ||
+        !rules_is_prefix(a->prefix, b->prefix) || !rules_methods_cover(a, b))
+        return false;
+    if (rb == NULL)
+        return true;
+    return rules_subset(rb->scopes, rb->n_scopes, ra ? ra->scopes : NULL, ra ? ra->n_scopes : 0) &&
+           rules_subset(rb->roles, rb->n_roles, ra ? ra->roles : NULL, ra ? ra->n_roles : 0);
+}
+
+/* True when <a> and <b> are the same entry written twice (prefix ignoring case). */
+static bool rules_item_same(const struct rules_item *a, const struct rules_item *b)
+{
+    return strcasecmp(a->prefix, b->prefix) == 0 && rules_item_covers(a, b) &&
+           rules_item_covers(b, a);
+}
+
+/* Duplicates and entries made redundant by a shorter one in the same list <items>. */
+static void rules_lint_list(struct rules_lint *l, const struct rules_item *items, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < n; i++) {
+            if (i == j)
+                continue;
+            if (strcasecmp(items[i].prefix, items[j].prefix) == 0) {
+                if (i < j) {
+                    rules_finding(l, items[j].path, "same prefix as %s (prefixes ignore case)",
+                                  items[i].path);
+                    break;
+                }
+            } else if (rules_is_prefix(items[i].prefix, items[j].prefix)) {
+                rules_finding(l, items[j].path,
+                              "already covered by %s ('%.60s', a plain prefix); has no effect",
+                              items[i].path, items[i].prefix);
+                break;
+            }
+        }
+}
+
+/* Rules with the same prefix and methods, and rules shadowed by an earlier one. */
+static void rules_lint_rules(struct rules_lint *l, const struct rules_item *items, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < j; i++) {
+            const struct rules_item *a = &items[i], *b = &items[j];
+            bool same_place = strcasecmp(a->prefix, b->prefix) == 0 &&
+                              rules_methods_cover(a, b) && rules_methods_cover(b, a);
+
+            if (rules_item_same(a, b)) {
+                rules_finding(l, b->path, "identical to %s; has no effect", a->path);
+            } else if (rules_item_covers(a, b)) {
+                rules_finding(l, b->path,
+                              "shadowed by %s ('%.60s'), which already requires all of this; "
+                              "has no effect",
+                              a->path, a->prefix);
+            } else if (same_place) {
+                rules_finding(l, b->path,
+                              "same prefix and methods as %s; both apply and their "
+                              "requirements add up (write one rule)",
+                              a->path);
+            } else {
+                continue;
+            }
+            break;
+        }
+}
+
+/*
+ * Public exceptions that overlap a protected prefix: they lift nothing there, so
+ * they mislead. Only pairs where the protected entry applies to every method the
+ * public one does are reported (a method-limited protection leaves other methods
+ * open, which is what the public entry is for).
+ */
+static void rules_lint_public(struct rules_lint *l, const struct rules_item *pub, size_t n_pub,
+                              const struct rules_item *prot, size_t n_prot)
+{
+    for (size_t j = 0; j < n_pub; j++)
+        for (size_t i = 0; i < n_prot; i++) {
+            const struct rules_item *p = &pub[j], *q = &prot[i];
+
+            if (!rules_methods_cover(q, p))
+                continue;
+            if (rules_is_prefix(p->prefix, q->prefix)) {
+                rules_finding(l, p->path,
+                              "covers the protected prefix '%.60s' (%s), which stays "
+                              "protected: public paths never lift a requirement",
+                              q->prefix, q->path);
+            } else if (rules_is_prefix(q->prefix, p->prefix)) {
+                rules_finding(l, p->path,
+                              "lies under the protected prefix '%.60s' (%s), so it lifts "
+                              "nothing: public paths never lift a requirement",
+                              q->prefix, q->path);
+            } else {
+                continue;
+            }
+            break;
+        }
+}
+
+/*
+ * Lints <cfg> (see rules.h): one "FILE: JSON.PATH: reason" line per finding in
+ * <warn> (NULL allowed). Every finding is a warning except "more than
+ * AG_RULES_MAX_REQ scopes/roles", for which ag_rules_new() fails: callers treat a
+ * NULL from ag_rules_new() after lint as a configuration error. Returns the number
+ * of findings (0 also when memory runs out for the scratch tables, with a line).
+ */
+int ag_rules_lint(const struct ag_config *cfg, struct ag_err *warn)
+{
+    struct rules_lint l = {.source = cfg->source ? cfg->source : "(config)", .warn = warn};
+    size_t n_all = cfg->n_master_paths + cfg->n_access_paths + cfg->n_public_paths +
+                   cfg->n_rules + cfg->n_routes;
+    struct rules_item *items = calloc(n_all ? n_all : 1, sizeof(*items));
+    char(*paths)[RULES_LINT_PATH] = calloc(n_all ? n_all : 1, sizeof(*paths));
+    struct rules_item *pub = NULL, *prot = NULL;
+    size_t k = 0, n_pub = 0, n_prot = 0, n_lists;
+    const struct {
+        const char *key;
+        char **const *list;
+        const size_t *n;
+        unsigned need;
+    } lists[] = {
+        {"master-token-paths", &cfg->master_paths, &cfg->n_master_paths, AG_NEED_MASTER},
+        {"access-token-paths", &cfg->access_paths, &cfg->n_access_paths, AG_NEED_ACCESS},
+        {"public-paths", &cfg->public_paths, &cfg->n_public_paths, 0},
+    };
+
+    pub = calloc(n_all ? n_all : 1, sizeof(*pub));
+    prot = calloc(n_all ? n_all : 1, sizeof(*prot));
+    if (items == NULL || paths == NULL || pub == NULL || prot == NULL) {
+        ag_err_add(warn, "%s: out of memory", l.source);
+        goto out;
+    }
+    /* each list on its own: duplicates and entries covered by a shorter one */
+    for (size_t li = 0; li < sizeof(lists) / sizeof(lists[0]); li++) {
+        size_t start = k;
+
+        for (size_t i = 0; i < *lists[li].n; i++) {
+            if ((*lists[li].list)[i] == NULL)
+                continue;
+            snprintf(paths[k], RULES_LINT_PATH, "%s[%zu]", lists[li].key, i);
+            items[k] = (struct rules_item){.path = paths[k], .prefix = (*lists[li].list)[i],
+                                           .need = lists[li].need, .is_public = lists[li].need == 0};
+            if (items[k].is_public)
+                pub[n_pub++] = items[k];
+            else
+                prot[n_prot++] = items[k];
+            k++;
+        }
+        rules_lint_list(&l, items + start, k - start);
+    }
+    n_lists = k;
+    for (size_t i = 0; i < cfg->n_rules; i++) {
+        const struct ag_rule *rule = &cfg->rules[i];
+
+        if (rule->prefix == NULL)
+            continue;
+        snprintf(paths[k], RULES_LINT_PATH, "rules[%zu].prefix", i);
+        items[k] = (struct rules_item){.path = paths[k], .prefix = rule->prefix,
+                                       .need = rules_rule_need(rule), .is_public = rule->is_public,
+                                       .rule = rule};
+        if (rule->is_public)
+            pub[n_pub++] = items[k];
+        else
+            prot[n_prot++] = items[k];
+        k++;
+    }
+    rules_lint_rules(&l, items + n_lists, k - n_lists);
+    if (cfg->deny_by_default) {
+        rules_lint_public(&l, pub, n_pub, prot, n_prot);
+    } else {
+        for (size_t i = 0; i < n_pub; i++)
+            rules_finding(&l, pub[i].path, "has no effect: deny-by-default is off");
+    }
+    for (size_t j = 0; j < cfg->n_routes; j++)
+        for (size_t i = 0; i < j; i++)
+            if (cfg->routes[i].prefix != NULL && cfg->routes[j].prefix != NULL &&
+                strcasecmp(cfg->routes[i].prefix, cfg->routes[j].prefix) == 0) {
+                char p[RULES_LINT_PATH];
+
+                snprintf(p, sizeof(p), "routes[%zu].prefix", j);
+                rules_finding(&l, p,
+                              "same prefix as routes[%zu] (prefixes ignore case); only the "
+                              "first is used",
+                              i);
+                break;
+            }
+    for (size_t j = 0; j < cfg->n_rules; j++) {
+        char p[RULES_LINT_PATH];
+
+        if (cfg->rules[j].prefix == NULL)
+            continue;
+        for (int roles = 0; roles < 2; roles++)
+            if (rules_union_size(cfg, j, roles) > AG_RULES_MAX_REQ) {
+                snprintf(p, sizeof(p), "rules[%zu].%s", j, roles ? "roles" : "scopes");
+                rules_finding(&l, p,
+                              "error: with the rules whose prefix covers it, paths under "
+                              "'%.60s' would require more than %d %s; authgate refuses this",
+                              cfg->rules[j].prefix, AG_RULES_MAX_REQ, roles ? "roles" : "scopes");
+            }
+    }
+out:
+    free(items);
+    free(paths);
+    free(pub);
+    free(prot);
+    return l.findings;
+}
