@@ -85,6 +85,15 @@ const char *ag_jwt_status_str(enum ag_jwt_status st)
  * Keys and HMAC-SHA256 (RFC 2104 with the pad states precomputed)
  * ------------------------------------------------------------------------------------------- */
 
+/* A new copy of the NUL-terminated <s> (free()), or NULL on OOM (strdup is not C11). */
+static char *jwt_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+
+    return d != NULL ? memcpy(d, s, n) : NULL;
+}
+
 /* Encodes the header ag_jwt_sign() writes for a key with <kid> (may be NULL): keys sorted and
  * compact as PyJWT writes them, so the fast path also covers PyJWT's tokens. Returns new
  * JSON text (free()), or NULL on OOM or a <kid> that is not UTF-8. */
@@ -94,7 +103,7 @@ static char *jwt_header_json(const char *kid)
     char *s;
 
     if (kid == NULL)
-        return strdup("{\"alg\":\"HS256\",\"typ\":\"JWT\"}");
+        return jwt_strdup("{\"alg\":\"HS256\",\"typ\":\"JWT\"}");
     h = json_pack("{s:s,s:s,s:s}", "alg", "HS256", "kid", kid, "typ", "JWT");
     if (h == NULL)
         return NULL;
@@ -121,7 +130,7 @@ struct ag_jwt_key *ag_jwt_key_new_hs256(const void *secret, size_t len, const ch
     if (k == NULL)
         goto out;
     if (kid != NULL) {
-        k->kid = strdup(kid);
+        k->kid = jwt_strdup(kid);
         if (k->kid == NULL) {
             AG_FREE(k);
             goto out;
