@@ -238,12 +238,16 @@ static bool list_holds(struct ag_str have, char sep, const char *want)
     return false;
 }
 
-/* The token in "Bearer <token>" (scheme case-insensitive, RFC 6750 s.2.1); 0 if not Bearer. */
+/*
+ * The token in "Bearer <token>" (scheme case-insensitive, RFC 6750 s.2.1); 0 if the
+ * scheme is not Bearer. A bare "Bearer" (its trailing space trimmed as OWS) is a
+ * Bearer source with an empty token: it is judged, not skipped.
+ */
 static int bearer_token(struct ag_str v, struct ag_str *tok)
 {
     size_t i = 6;
 
-    if (v.len < 7 || strncasecmp(v.p, "Bearer", 6) != 0 || v.p[6] != ' ')
+    if (v.len < 6 || strncasecmp(v.p, "Bearer", 6) != 0 || (v.len > 6 && v.p[6] != ' '))
         return 0;
     while (i < v.len && v.p[i] == ' ')
         i++;
@@ -345,7 +349,8 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
     if (w->tcache != NULL && w->tcache->max > 0) {
         hash = tc_hash(tok);
         e = tc_get(w->tcache, tok, hash);
-        if (e != NULL && now >= e->exp + cfg->token_leeway) {
+        /* Written so that no far-future exp can overflow (exp may be near INT64_MAX). */
+        if (e != NULL && now - cfg->token_leeway >= e->exp) {
             a->jwt = AG_JWT_EXPIRED;
             return;
         }

@@ -365,9 +365,15 @@ def test_invalid_bearer_does_not_fall_through(pg, tok):
     assert_401_access(request(pg, "/api/ft", bearer(bad) + [("Cookie", "access_token=" + tok)]))
     assert_401_access(request(pg, "/api/ft", bearer(bad) + [("ACCESS-TOKEN", tok)]))
     assert_401_access(request(pg, "/api/ft", [("ACCESS-TOKEN", bad), ("Cookie", "access_token=" + tok)]))
-    assert_401_access(request(pg, "/api/ft", bearer("") + [("ACCESS-TOKEN", tok)]))
     # and in the other order of the fields on the wire: the order of sources counts, not of fields
     assert_401_access(request(pg, "/api/ft", [("Cookie", "access_token=" + tok)] + bearer(bad)))
+
+
+def test_empty_bearer_is_judged_not_skipped(pg, tok):
+    """`Authorization: Bearer` with no token is a Bearer source that is present (and
+    invalid): it must not fall through to the next source."""
+    assert_401_access(request(pg, "/api/ft", bearer("") + [("ACCESS-TOKEN", tok)]))
+    assert_401_access(request(pg, "/api/ft", bearer("") + [("Cookie", "access_token=" + tok)]))
 
 
 def test_first_source_judged_when_valid(pg, tok):
@@ -404,7 +410,7 @@ def test_accept_header_false(tmp_path, upstream):
         assert_passed(request(gw, "/api/h", [("Cookie", "access_token=" + tok)]))
         # an ignored header does not block the cookie either
         assert_passed(request(gw, "/api/h", bearer("junk") + [("Cookie", "access_token=" + tok)]))
-        assert [r for r in upstream.requests() if r["target"] == "/api/h"].__len__() == 2
+        assert len([r for r in upstream.requests() if r["target"] == "/api/h"]) == 2
 
 
 def test_accept_cookie_false(tmp_path, upstream):
@@ -462,6 +468,8 @@ BYPASS_400 = {
     "climb_above_root": "/../api",
     "pct_climb_above_root": "/%2e%2e/api",
     "bad_escape": "/%zzapi",
+    "overlong_utf8_a": "/%C1%A1pi",
+    "truncated_escape": "/api%2",
 }
 
 
@@ -479,7 +487,10 @@ def test_semicolon_allowed_still_needs_token(tmp_path, upstream):
     cfg = {"access-token-paths": ["/api"], "allow-path-semicolon": True}
     with running_gateway(tmp_path / "g", cfg, upstream.url) as gw:
         assert_401_access(request(gw, "/api;x"), presented=False)
-        assert_401_access(request(gw, "/;x/../api"), presented=False)
+        # an empty or dot segment name with parameters is refused outright (400) or needs the token
+        for path in ("/;x/../api", "/public/..;x/api", "/x/..;/api"):
+            r = request(gw, path)
+            assert r.status in (400, 401), (path, r)
         assert upstream.requests() == []
         assert_passed(request(gw, "/api;x", bearer(mint())), "/api;x")
 
@@ -514,7 +525,8 @@ def test_deny_by_default_with_public_paths(tmp_path, upstream):
             "/health", "/healthz", "/HEALTH", "/static/app.js", "/Static/x", "/login")
             for r in upstream.requests()), [r["target"] for r in upstream.requests()]
         for path in ("/", "/other", "/static", "/api/health", "/login"):
-            assert_passed(request(gw, path, bearer(tok)), path)
+            body = assert_passed(request(gw, path, bearer(tok)), path)
+            assert hdr_all(body["headers"], "X-Auth-Subject") == ["user-1"], body["headers"]
         assert_401_access(request(gw, "/other", bearer("bad")))
 
 
@@ -630,3 +642,64 @@ def test_check_clean_config_has_no_warnings(tmp_path):
     r = run_authgate("check", "--config", path)
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     assert "warning:" not in r.stderr, r.stderr
+
+
+# ---------------------------------------------------------------- methods, bodies, keep-alive
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "DELETE", "PATCH", "PROPFIND", "PURGE"])
+def test_every_method_needs_token(pg, pup, method):
+    pup.reset()
+    r = request(pg, "/api/meth", method=method)
+    assert r.status == 401, r
+    if method != "HEAD":
+        assert json.loads(r.body) == ACCESS_401
+    assert pup.requests() == []
+    r = request(pg, "/api/meth", bearer(mint()), method=method)
+    assert r.status == 200, r
+
+
+def test_refused_post_body_not_forwarded(pg, pup):
+    pup.reset()
+    with RawConn(pg.port) as c:
+        c.send(b"POST /api/upload HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 11\r\n\r\nhello world")
+        assert_401_access(c.read_response(), presented=False)
+    with RawConn(pg.port) as c:
+        c.send(b"POST /api/upload HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5\r\nhello\r\n0\r\n\r\n")
+        assert_401_access(c.read_response(), presented=False)
+    assert pup.requests() == []
+
+
+def test_keepalive_does_not_carry_authentication_over(pg):
+    alice, bob = mint(sub="alice"), mint(sub="bob")
+    with RawConn(pg.port) as c:
+        for h, want in ((bearer(alice), "alice"), ([], None), (bearer(bob), "bob"),
+                        ([("Cookie", "x=1")], None), (bearer(alice), "alice")):
+            lines = "".join("%s: %s\r\n" % kv for kv in h)
+            c.send(("GET /api/ka HTTP/1.1\r\nHost: gw.test\r\n%s\r\n" % lines).encode())
+            r = c.read_response()
+            if want is None:
+                assert_401_access(r, presented=False)
+            else:
+                assert r.status == 200 and hdr(r.json()["headers"], "X-Auth-Subject") == want, r
+            if c.closed(0.05):
+                c.close()
+                c = RawConn(pg.port)
+
+
+def test_pipelined_requests_judged_each(pg):
+    tok = mint(sub="pipe")
+    with RawConn(pg.port) as c:
+        c.send(("GET /api/p1 HTTP/1.1\r\nHost: gw.test\r\nAuthorization: Bearer %s\r\n\r\n"
+                "GET /api/p2 HTTP/1.1\r\nHost: gw.test\r\n\r\n" % tok).encode())
+        r1 = c.read_response()
+        assert r1.status == 200 and r1.json()["target"] == "/api/p1"
+        r2 = c.read_response()
+        assert_401_access(r2, presented=False)
+
+
+def test_empty_or_malformed_cookie_token(pg):
+    assert_401_access(request(pg, "/api/ck", [("Cookie", "access_token=")]))
+    assert_401_access(request(pg, "/api/ck", [("Cookie", "access_token=%s;" % mint())]))
+    assert_401_access(request(pg, "/api/ck", [("Cookie", "access_token = %s" % mint())]))
+    assert_401_access(request(pg, "/api/ck", [("Cookie", "ACCESS_TOKEN=garbage")]), presented=False)
