@@ -1,8 +1,10 @@
 /*
  * tests/fuzz/fuzz_jwt.c - libFuzzer target for policy/jwt.c: any bytes as a token through
  * ag_jwt_verify() (two keys, fixed expectations), as base64url through
- * ag_jwt__b64url_decode() (checked against libsodium), and as a payload that we sign and
- * verify again (so the claims code is reached past the signature).
+ * ag_jwt__b64url_decode() (checked against libsodium), and as a payload and as a header
+ * that we sign and verify again (so the claims code is reached past the signature), both
+ * cross-checked against jansson (JSON_REJECT_DUPLICATES), the parser jwt.c used before its
+ * own scanner: same acceptance, same header verdict, same decoded claims.
  *
  * Owns:     nothing; keys live for the process, like a loaded config's.
  * Entry:    LLVMFuzzerTestOneInput() (libFuzzer, or tests/fuzz/replay_main.c).
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "jwt.h"
@@ -92,6 +95,187 @@ static void check_b64(const uint8_t *data, size_t size)
     free(b);
 }
 
+/*
+ * Whether the scanner may deliberately be stricter than jansson on <p,n> (docs/jwt.md): the
+ * text goes past one of its limits (JWT_JSON_MAX_DEPTH 16, 64 keys per object, 128 keys in
+ * the nested objects open at once; counted on brackets and colons outside strings, so it
+ * works on invalid text too), or it holds a raw NUL byte (jansson 2.14 drops a NUL that
+ * follows a number: {"a":1\0} loads). There the scanner may say MALFORMED where jansson
+ * accepts, or where jansson reports a duplicate key found later.
+ */
+static int may_be_stricter(const uint8_t *p, size_t n)
+{
+    int depth = 0, in_str = 0, is_obj[64];
+    size_t keys[64], open = 0;
+
+    if (memchr(p, '\0', n) != NULL)
+        return 1;
+    for (size_t i = 0; i < n; i++) {
+        if (in_str) {
+            if (p[i] == '\\')
+                i++;
+            else if (p[i] == '"')
+                in_str = 0;
+            continue;
+        }
+        switch (p[i]) {
+        case '"':
+            in_str = 1;
+            break;
+        case '{':
+        case '[':
+            if (++depth > 16)
+                return 1;
+            is_obj[depth] = p[i] == '{';
+            keys[depth] = 0;
+            break;
+        case '}':
+        case ']':
+            if (depth > 0) {
+                if (depth > 1 && is_obj[depth])
+                    open -= keys[depth];
+                depth--;
+            }
+            break;
+        case ':':
+            if (depth > 0 && is_obj[depth]) {
+                if (++keys[depth] > 64)
+                    return 1;
+                if (depth > 1 && ++open > 128)
+                    return 1;
+            }
+            break;
+        }
+    }
+    return 0;
+}
+
+/* jansson's opinion of <p,n>: 1 an object, 0 valid JSON but not an object, -1 a duplicate
+ * key, -2 any other fault. An object is returned in *<root> (new reference). */
+static int jansson_says(const uint8_t *p, size_t n, json_t **root)
+{
+    json_error_t err;
+
+    *root = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &err);
+    if (*root == NULL)
+        return json_error_code(&err) == json_error_duplicate_key ? -1 : -2;
+    if (!json_is_object(*root)) {
+        json_decref(*root);
+        *root = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+/* The header verdict the jansson-based jwt_check_header() gave (policy/jwt.c before the
+ * scanner) for a key without kid: BAD_HEADER/MALFORMED from the parse, then alg, the
+ * forbidden parameters, kid, typ. */
+static enum ag_jwt_status header_oracle(const uint8_t *p, size_t n)
+{
+    static const char *const forbidden[] = {"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256",
+                                            "crit"};
+    enum ag_jwt_status st = AG_JWT_OK;
+    json_t *root, *v;
+    int r = jansson_says(p, n, &root);
+
+    if (r != 1)
+        return r == -1 ? AG_JWT_BAD_HEADER : AG_JWT_MALFORMED;
+    v = json_object_get(root, "alg");
+    if (!json_is_string(v) || json_string_length(v) != 5 ||
+        memcmp(json_string_value(v), "HS256", 5) != 0) {
+        st = AG_JWT_BAD_ALG;
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++)
+        if (json_object_get(root, forbidden[i]) != NULL)
+            st = AG_JWT_BAD_HEADER;
+    if (json_object_get(root, "kid") != NULL)
+        st = AG_JWT_BAD_HEADER;
+    v = json_object_get(root, "typ");
+    if (v != NULL &&
+        (!json_is_string(v) ||
+         !ag_str_ieq((struct ag_str){json_string_value(v), json_string_length(v)}, "JWT")))
+        st = AG_JWT_BAD_HEADER;
+out:
+    json_decref(root);
+    return st;
+}
+
+/* Whether the copied claim <got> is what jansson decoded for <name> in <root>. */
+static int same_str(json_t *root, const char *name, struct ag_str got)
+{
+    json_t *v = json_object_get(root, name);
+
+    if (v == NULL)
+        return got.len == 0;
+    return json_is_string(v) && json_string_length(v) == got.len &&
+           memcmp(json_string_value(v), got.p, got.len) == 0;
+}
+
+/* The payload <data,size> (signed into a token) against jansson: the scanner accepts exactly
+ * what jansson accepts as an object (MALFORMED otherwise; where may_be_stricter() it
+ * may also refuse), and on OK the copied claims are jansson's decoded strings and integers. */
+static void check_payload_oracle(const uint8_t *data, size_t size, enum ag_jwt_status st,
+                                 const struct ag_jwt_claims *c)
+{
+    json_t *root, *v;
+    int r = jansson_says(data, size, &root);
+
+    if (r != 1) {
+        CHECK(st == AG_JWT_MALFORMED);
+        return;
+    }
+    CHECK(st != AG_JWT_MALFORMED || may_be_stricter(data, size));
+    if (st == AG_JWT_OK) {
+        CHECK(same_str(root, "sub", c->sub) && same_str(root, "client_id", c->client_id));
+        CHECK(same_str(root, "jti", c->jti) && same_str(root, "sid", c->sid));
+        CHECK(same_str(root, "fam", c->family) && same_str(root, "type", c->type));
+        CHECK(same_str(root, "iss", c->iss));
+        v = json_object_get(root, "exp");
+        CHECK(!json_is_integer(v) || json_integer_value(v) == c->exp);
+        v = json_object_get(root, "scope");
+        CHECK(v == NULL || same_str(root, "scope", c->scope));
+        v = json_object_get(root, "roles");
+        CHECK(!json_is_string(v) || same_str(root, "roles", c->roles));
+    }
+    json_decref(root);
+}
+
+/* The input as a header over a valid payload, signed with <key> (no kid): the verdict is the
+ * one the jansson-based header check gave (where may_be_stricter(), MALFORMED is allowed). */
+static void check_header_oracle(const struct ag_jwt_key *key, const uint8_t *data, size_t size,
+                                const struct ag_jwt_expect *e, struct ag_jwt_claims *c)
+{
+    static const char pl[] = "{\"type\":\"access\",\"iss\":\"authgate\",\"exp\":1700000900}";
+    size_t cap = size / 3 * 4 + 256, n = 0, hl, pl_len = sizeof(pl) - 1;
+    char *tok = malloc(cap);
+    unsigned char mac[32];
+    enum ag_jwt_status st, want;
+    struct ag_jwt_expect eh = *e;
+
+    CHECK(tok != NULL);
+    if (size == 0) { /* an empty header segment is a split fault, not a JSON one */
+        free(tok);
+        return;
+    }
+    sodium_bin2base64(tok, cap, data, size, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    hl = strlen(tok);
+    tok[hl] = '.';
+    n = hl + 1;
+    sodium_bin2base64(tok + n, cap - n, (const unsigned char *)pl, pl_len,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    n += strlen(tok + n);
+    ag_jwt__hmac(key, tok, n, mac);
+    tok[n++] = '.';
+    sodium_bin2base64(tok + n, cap - n, mac, sizeof(mac), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    n += strlen(tok + n);
+    eh.max_len = n;
+    st = ag_jwt_verify(key, (struct ag_str){tok, n}, &eh, c);
+    want = header_oracle(data, size); /* OK stays OK: the payload passes every claim check */
+    CHECK(st == want || (st == AG_JWT_MALFORMED && may_be_stricter(data, size)));
+    free(tok);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct ag_jwt_key *key, *key_kid;
@@ -142,8 +326,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_verdict(st, &claims, &ea);
     CHECK(st != AG_JWT_TOO_LARGE && st != AG_JWT_BAD_ALG && st != AG_JWT_BAD_HEADER &&
           st != AG_JWT_BAD_SIG);
+    check_payload_oracle(data, size, st, &claims);
     st = ag_jwt_verify(key_kid, (struct ag_str){signed_tok, (size_t)n}, &ea, &claims);
     CHECK(st != AG_JWT_BAD_SIG && st != AG_JWT_BAD_HEADER);
     free(signed_tok);
+
+    /* 4. the input as a header */
+    check_header_oracle(key, data, size, &e, &claims);
     return 0;
 }

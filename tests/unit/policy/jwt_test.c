@@ -423,7 +423,7 @@ static void test_jwt_accepts_real_and_extreme_times(void)
                          "\"iat\":1700000000.25,\"nbf\":1699999999.5}",
                          &e),
                  AG_JWT_OK);
-    AG_ASSERT_EQ(out.exp, 1700000900); /* exp rounded down, iat/nbf up: both conservative */
+    AG_ASSERT_EQ(out.exp, 1700000901); /* rounded up: an integer now expires at the same second */
     AG_ASSERT_EQ(out.iat, 1700000001);
     AG_ASSERT_EQ(out.nbf, 1700000000);
     AG_ASSERT_EQ(check_e(k, STD_HDR,
@@ -1113,6 +1113,284 @@ static void test_jwt_rejects_claims_overflowing_buffer(void)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * The JSON scanner (RFC 8259), through ag_jwt_verify() on tokens signed with K1
+ * ------------------------------------------------------------------------------------------- */
+
+/* Signs the <len> bytes at <payload> (NULs allowed) with K1 and verifies with expect_access(). */
+static enum ag_jwt_status check_len(const char *payload, size_t len)
+{
+    struct ag_jwt_key *k = key_with(K1, NULL);
+    struct ag_jwt_expect e = expect_access();
+    static char tok[65536];
+    int n = ag_jwt_sign(k, payload, len, tok, sizeof(tok));
+    enum ag_jwt_status st;
+
+    AG_ASSERT(n > 0);
+    e.max_len = sizeof(tok);
+    st = ag_jwt_verify(k, (struct ag_str){tok, (size_t)n}, &e, &out);
+    ag_jwt_key_free(k);
+    return st;
+}
+
+/* check() of "{" BASE "," <extra> "}". */
+static enum ag_jwt_status check_extra(const char *extra)
+{
+    static char pl[65536];
+
+    snprintf(pl, sizeof(pl), "{" BASE ",%s}", extra);
+    return check(STD_HDR, pl);
+}
+
+static void test_jwt_json_decodes_escapes_and_surrogate_pairs(void)
+{
+    AG_ASSERT_EQ(check_extra("\"fam\":\"\\ud83d\\ude00|\\uD83D\\uDE00|\\u00e9\\u20ac|\\\\\\/\""),
+                 AG_JWT_OK);
+    AG_ASSERT_MEM(out.family.p, out.family.len,
+                  "\xf0\x9f\x98\x80|\xf0\x9f\x98\x80|\xc3\xa9\xe2\x82\xac|\\/");
+    /* raw UTF-8 is copied as is; every simple escape is valid in an unread claim */
+    AG_ASSERT_EQ(check_extra("\"fam\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\","
+                             "\"x\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u001f\\uffff\\udbff\\udfff\""),
+                 AG_JWT_OK);
+    AG_ASSERT_MEM(out.family.p, out.family.len,
+                  "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf");
+    /* escaped names and values are read decoded */
+    AG_ASSERT_EQ(check(STD_HDR, "{\"\\u0074ype\":\"acc\\u0065ss\",\"iss\":\"authgate\","
+                                "\"e\\u0078p\":1700000900,\"\\u0073ub\":\"u\\u0031\"}"),
+                 AG_JWT_OK);
+    AG_ASSERT_MEM(out.sub.p, out.sub.len, "u1");
+    AG_ASSERT_MEM(out.type.p, out.type.len, "access");
+    /* control characters reached through escapes are still refused in copied claims */
+    AG_ASSERT_EQ(check_extra("\"fam\":\"a\\u000d\\u000ab\""), AG_JWT_BAD_CLAIMS);
+}
+
+static void test_jwt_json_rejects_bad_strings(void)
+{
+    static const char *const bad[] = {
+        "\"x\":\"\\ud800\"",         /* lone high surrogate */
+        "\"x\":\"\\udc00\"",         /* lone low surrogate */
+        "\"x\":\"\\ud800\\u0041\"",  /* high followed by a non-surrogate */
+        "\"x\":\"\\ud800\\ud800\"",  /* high followed by high */
+        "\"x\":\"\\ud800\\n\"",      /* high followed by another escape */
+        "\"x\":\"\\ud800x\"",        /* high followed by a plain byte */
+        "\"x\":\"\\u12\"",           /* short \\u */
+        "\"x\":\"\\u12g4\"",         /* not hex */
+        "\"x\":\"\\u0000\"",         /* NUL (jansson refuses it too) */
+        "\"x\":\"\\x41\"",           /* unknown escapes */
+        "\"x\":\"\\a\"",
+        "\"x\":\"\\U0041\"",
+        "\"x\":\"\\'\"",
+        "\"x\":\"a\tb\"",            /* raw control characters */
+        "\"x\":\"a\nb\"",
+        "\"x\":\"\x01\"",
+        "\"x\":\"\x1f\"",
+        "\"x\":\"\xc0\x80\"",        /* overlong NUL */
+        "\"x\":\"\xc1\xbf\"",        /* overlong */
+        "\"x\":\"\xe0\x80\xaf\"",    /* overlong '/' */
+        "\"x\":\"\xf0\x80\x80\xaf\"", /* overlong '/' */
+        "\"x\":\"\xed\xa0\x80\"",    /* UTF-8 encoded surrogate */
+        "\"x\":\"\xf4\x90\x80\x80\"", /* above U+10FFFF */
+        "\"x\":\"\xf5\x80\x80\x80\"",
+        "\"x\":\"\xe2\x82\"",        /* truncated */
+        "\"x\":\"\x80\"",            /* lone continuation byte */
+        "\"x\":\"\xff\"",
+        "\"x\xff\":1",               /* in a key */
+        "\"x\":\"abc",               /* unterminated */
+        "\"x\":\"abc\\\"}",          /* the closing quote escaped */
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (check_extra(bad[i]) != AG_JWT_MALFORMED)
+            AG_FAIL_("accepted: %s", bad[i]);
+    AG_ASSERT_EQ(check_extra("\"x\":\"\\u007f\x7f\""), AG_JWT_OK); /* DEL is legal JSON */
+}
+
+static void test_jwt_json_numbers_follow_rfc8259_grammar(void)
+{
+    static const char *const good[] = {
+        "0", "-0", "1", "-1", "0.5", "-0.0", "1e5", "1E5", "1e+5", "1e-5", "1.5e300",
+        "0.5e-400", /* underflow is 0, as in jansson */
+        "9223372036854775807", "-9223372036854775808", "1e308", "-1.7976931348623157e308",
+        "123456789012345678901234567890.0", /* a real may be big */
+    };
+    static const char *const bad[] = {
+        "01", "-01", "00", "-", "+1", ".5", "1.", "1.e5", "1e", "1e+", "1e-", "--1", "0x10",
+        "1,5", "NaN", "nan", "Infinity", "-Infinity", "inf", "1e309", "-1e309",
+        "1.8e308", "9223372036854775808", "-9223372036854775809",
+        "18446744073709551616", "1 2", "1.5.2", "1e5e5", "١",
+    };
+    char pl[256];
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(pl, sizeof(pl), "\"n\":%s,\"a\":[%s]", good[i], good[i]);
+        if (check_extra(pl) != AG_JWT_OK)
+            AG_FAIL_("refused: %s", good[i]);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(pl, sizeof(pl), "\"n\":%s", bad[i]);
+        if (check_extra(pl) != AG_JWT_MALFORMED)
+            AG_FAIL_("accepted: %s", bad[i]);
+    }
+}
+
+static void test_jwt_json_converts_times_exactly(void)
+{
+    static const struct {
+        const char *exp;
+        int64_t want;
+    } v[] = {
+        {"1700000900", 1700000900},
+        {"1.7000009e9", 1700000900},
+        {"17000009000e-1", 1700000900},
+        {"1700000900.999999", 1700000901}, /* rounded up */
+        {"170000090.05E1", 1700000901},
+        {"9223372036854775807", INT64_MAX},
+        {"1e19", INT64_MAX}, /* a real beyond int64 saturates */
+    };
+    char pl[2048], digits[1200];
+
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        snprintf(pl, sizeof(pl), "{\"type\":\"access\",\"iss\":\"authgate\",\"exp\":%s}", v[i].exp);
+        AG_ASSERT_EQ(check(STD_HDR, pl), AG_JWT_OK);
+        AG_ASSERT_EQ(out.exp, v[i].want);
+    }
+    /* more significant digits than strtod is given (800): the tail still rounds correctly */
+    memset(digits, '0', sizeof(digits));
+    digits[sizeof(digits) - 2] = '1';
+    digits[sizeof(digits) - 1] = '\0';
+    snprintf(pl, sizeof(pl), "{\"type\":\"access\",\"iss\":\"authgate\",\"exp\":1700000900.%s}",
+             digits);
+    AG_ASSERT_EQ(check(STD_HDR, pl), AG_JWT_OK);
+    AG_ASSERT_EQ(out.exp, 1700000900);
+    snprintf(pl, sizeof(pl), "{\"type\":\"access\",\"iss\":\"authgate\",\"exp\":17000009%se-1197}",
+             digits); /* 1700000900.000…01 spelt as one long integer part and an exponent */
+    AG_ASSERT_EQ(check(STD_HDR, pl), AG_JWT_OK);
+    AG_ASSERT_EQ(out.exp, 1700000900);
+    /* the real comparisons keep their fraction: exp 1700000070.5 + 30 > now 1700000100 */
+    AG_ASSERT_EQ(check(STD_HDR, "{\"type\":\"access\",\"iss\":\"authgate\",\"exp\":1700000070.5}"),
+                 AG_JWT_OK);
+    AG_ASSERT_EQ(check(STD_HDR, "{\"type\":\"access\",\"iss\":\"authgate\",\"exp\":17000000.70e2}"),
+                 AG_JWT_EXPIRED);
+}
+
+static void test_jwt_json_bounds_nesting(void)
+{
+    char pl[40000];
+    size_t n;
+
+    /* the top object is level 1: 15 arrays inside it make 16 levels, accepted */
+    n = (size_t)snprintf(pl, sizeof(pl), "{" BASE ",\"x\":");
+    memset(pl + n, '[', 15);
+    memset(pl + n + 15, ']', 15);
+    strcpy(pl + n + 30, "}");
+    AG_ASSERT_EQ(check(STD_HDR, pl), AG_JWT_OK);
+    memset(pl + n, '[', 16);
+    memset(pl + n + 16, ']', 16);
+    strcpy(pl + n + 32, "}");
+    AG_ASSERT_EQ(check(STD_HDR, pl), AG_JWT_MALFORMED);
+    /* far deeper: refused without recursing further */
+    memset(pl + n, '[', 20000);
+    memset(pl + n + 20000, ']', 20000 - n - 2);
+    pl[sizeof(pl) - 1] = '\0';
+    AG_ASSERT_EQ(check_len(pl, strlen(pl)), AG_JWT_MALFORMED);
+    AG_ASSERT_EQ(check_extra("\"x\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{}}}}}}}"), AG_JWT_OK);
+    AG_ASSERT_EQ(check_extra("\"x\":[{\"a\":[{},[],\"s\",1,true,false,null]},[[{}]]]"), AG_JWT_OK);
+    AG_ASSERT_EQ(check_extra("\"x\":{\"a\":[1,2}}"), AG_JWT_MALFORMED); /* mismatched */
+    AG_ASSERT_EQ(check_extra("\"x\":[1,2"), AG_JWT_MALFORMED);
+}
+
+static void test_jwt_json_refuses_duplicates_after_decoding(void)
+{
+    AG_ASSERT_EQ(check_extra("\"ex\\u0070\":1"), AG_JWT_MALFORMED);
+    AG_ASSERT_EQ(check_extra("\"\\u0073\\u0075\\u0062\":\"x\""), AG_JWT_MALFORMED);
+    AG_ASSERT_EQ(check_extra("\"x\\/\":1,\"x/\":2"), AG_JWT_MALFORMED);
+    AG_ASSERT_EQ(check_extra("\"\\ud83d\\ude00\":1,\"\xf0\x9f\x98\x80\":2"), AG_JWT_MALFORMED);
+    AG_ASSERT_EQ(check_extra("\"\":1,\"\":2"), AG_JWT_MALFORMED);
+    /* nested objects refuse their own duplicates (as jansson did) */
+    AG_ASSERT_EQ(check_extra("\"x\":{\"a\":1,\"\\u0061\":2}"), AG_JWT_MALFORMED);
+    AG_ASSERT_EQ(check_extra("\"x\":[{\"a\":1,\"b\":{\"a\":1},\"a\":2}]"), AG_JWT_MALFORMED);
+    /* the same name in different objects is no duplicate */
+    AG_ASSERT_EQ(check_extra("\"x\":{\"exp\":1,\"a\":1},\"y\":{\"a\":1},\"z\":[{\"a\":1},{\"a\":1}]"),
+                 AG_JWT_OK);
+    AG_ASSERT_EQ(check_extra("\"x\":1,\"X\":2,\"x \":3,\"\\u00e9\":4,\"e\\u0301\":5"), AG_JWT_OK);
+    /* in the header a duplicate is BAD_HEADER, escaped or not */
+    AG_ASSERT_EQ(check("{\"alg\":\"HS256\",\"al\\u0067\":\"HS256\"}", "{" BASE "}"),
+                 AG_JWT_BAD_HEADER);
+    AG_ASSERT_EQ(check("{\"alg\":\"HS256\",\"x\":{\"k\":1,\"k\":1}}", "{" BASE "}"),
+                 AG_JWT_BAD_HEADER);
+    AG_ASSERT_EQ(check("{\"alg\":\"HS\\u0032\\u0035\\u0036\",\"\\u0074yp\":\"\\u006aWT\"}",
+                       "{" BASE "}"),
+                 AG_JWT_OK);
+    AG_ASSERT_EQ(check("{\"alg\":\"HS256\",\"\\u0063rit\":[]}", "{" BASE "}"),
+                 AG_JWT_BAD_HEADER);
+    /* the first fault decides: bad JSON before the repeat is MALFORMED, after it BAD_HEADER */
+    AG_ASSERT_EQ(check("{\"alg\":\"HS256\",\"x\":01,\"alg\":\"HS256\"}", "{" BASE "}"),
+                 AG_JWT_MALFORMED);
+    AG_ASSERT_EQ(check("{\"alg\":\"HS256\",\"alg\":01}", "{" BASE "}"), AG_JWT_BAD_HEADER);
+}
+
+static void test_jwt_json_bounds_keys_per_object(void)
+{
+    char pl[4096];
+    size_t n = (size_t)snprintf(pl, sizeof(pl), "{" BASE);
+    int have = 8; /* BASE holds 8 claims */
+
+    for (; have < 64; have++)
+        n += (size_t)snprintf(pl + n, sizeof(pl) - n, ",\"k%d\":%d", have, have);
+    strcpy(pl + n, "}");
+    AG_ASSERT_EQ(check(STD_HDR, pl), AG_JWT_OK);
+    strcpy(pl + n, ",\"k64\":0}");
+    AG_ASSERT_EQ(check(STD_HDR, pl), AG_JWT_MALFORMED); /* 65 keys (jansson took any number) */
+    /* nested objects: 64 keys each, 128 open at once */
+    n = (size_t)snprintf(pl, sizeof(pl), "{" BASE ",\"x\":{");
+    for (int i = 0; i < 64; i++)
+        n += (size_t)snprintf(pl + n, sizeof(pl) - n, "%s\"k%d\":%s", i ? "," : "", i,
+                              i == 63 ? "{" : "0");
+    for (int i = 0; i < 64; i++)
+        n += (size_t)snprintf(pl + n, sizeof(pl) - n, "%s\"k%d\":0", i ? "," : "", i);
+    strcpy(pl + n, "}}}");
+    AG_ASSERT_EQ(check(STD_HDR, pl), AG_JWT_OK);
+    strcpy(pl + n, ",\"k64\":0}}}");
+    AG_ASSERT_EQ(check(STD_HDR, pl), AG_JWT_MALFORMED);
+}
+
+static void test_jwt_json_rejects_bad_structure_and_trailing_bytes(void)
+{
+    static const char *const bad[] = {
+        "{" BASE "} x", "{" BASE "},", "{" BASE "}}", "{" BASE "}{}", "{" BASE "}\"\"",
+        "{" BASE ",}", "{," BASE "}", "{" BASE ",,\"a\":1}", "{" BASE ",\"a\"}",
+        "{" BASE ",\"a\":}", "{" BASE ",\"a\" 1}", "{" BASE ",\"a\"::1}", "{" BASE ",a:1}",
+        "{" BASE ",'a':1}", "{" BASE ",\"a\":'b'}", "{" BASE ",\"a\":tru}",
+        "{" BASE ",\"a\":True}", "{" BASE ",\"a\":nul}", "{" BASE ",\"a\":truefalse}",
+        "{" BASE ",\"a\":[1,]}", "{" BASE ",\"a\":[,1]}", "{" BASE ",\"a\":[1 2]}",
+        "{" BASE ",\"a\":1 /* c */}", "{" BASE ",\"a\":1}//", "{" BASE ",1:1}",
+        "{" BASE ",\"a\":\f1}",  "{" BASE ",\"a\":\v1}", "{" BASE ",\"a\":\xc2\xa0" "1}",
+        "\xef\xbb\xbf{" BASE "}", "{" BASE, "{", "}", "[]", "\"s\"", "1", "null", " ",
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (check(STD_HDR, bad[i]) != AG_JWT_MALFORMED)
+            AG_FAIL_("accepted: %s", bad[i]);
+    /* the four JSON whitespace bytes are fine around every token */
+    AG_ASSERT_EQ(check(STD_HDR, " \t\r\n{ \"sub\" :\t\"u\" ,\r\n\"type\":\"access\", \"iss\":"
+                                "\"authgate\",\"exp\" : 1700000900 , \"a\" : [ 1 , { } ] } \n"),
+                 AG_JWT_OK);
+    AG_ASSERT_EQ(check(" {\"alg\" : \"HS256\"}\n", "{" BASE "}"), AG_JWT_OK);
+    AG_ASSERT_EQ(check("{\"alg\":\"HS256\"} x", "{" BASE "}"), AG_JWT_MALFORMED);
+}
+
+/* jansson 2.14's json_loadb() drops a raw NUL that follows a number ({"a":1\0} loads); the
+ * scanner refuses every raw NUL, as RFC 8259 does. A deliberate difference (docs/jwt.md). */
+static void test_jwt_json_refuses_raw_nul_anywhere(void)
+{
+    static const char pl[] = "{\"type\":\"access\",\"iss\":\"authgate\",\"exp\":1700000900\0}";
+    static const char pl2[] = "{\"type\":\"access\",\"iss\":\"authgate\",\"exp\":1700000900}\0";
+
+    AG_ASSERT_EQ(check_len(pl, sizeof(pl) - 1), AG_JWT_MALFORMED);
+    AG_ASSERT_EQ(check_len(pl2, sizeof(pl2) - 1), AG_JWT_MALFORMED);
+    AG_ASSERT_EQ(check_len(pl2, sizeof(pl2) - 2), AG_JWT_OK);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Signing
  * ------------------------------------------------------------------------------------------- */
 
@@ -1633,6 +1911,15 @@ int main(int argc, char **argv)
     AG_RUN(test_jwt_rejects_bad_roles);
     AG_RUN(test_jwt_rejects_bad_scopes);
     AG_RUN(test_jwt_rejects_claims_overflowing_buffer);
+    AG_RUN(test_jwt_json_decodes_escapes_and_surrogate_pairs);
+    AG_RUN(test_jwt_json_rejects_bad_strings);
+    AG_RUN(test_jwt_json_numbers_follow_rfc8259_grammar);
+    AG_RUN(test_jwt_json_converts_times_exactly);
+    AG_RUN(test_jwt_json_bounds_nesting);
+    AG_RUN(test_jwt_json_refuses_duplicates_after_decoding);
+    AG_RUN(test_jwt_json_bounds_keys_per_object);
+    AG_RUN(test_jwt_json_rejects_bad_structure_and_trailing_bytes);
+    AG_RUN(test_jwt_json_refuses_raw_nul_anywhere);
     AG_RUN(test_jwt_sign_writes_pyjwt_header);
     AG_RUN(test_jwt_sign_reports_small_buffer);
     AG_RUN(test_jwt_rfc7515_a1_signature_step);

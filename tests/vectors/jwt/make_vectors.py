@@ -71,7 +71,7 @@ VECTORS = {
         {"sub": "user-42"}),
     "pyjwt_real_exp_ok": ("test-hs256-1", None,
         'jwt.encode(claims(exp=1700000900.5, iat=1700000000.25), K1, algorithm="HS256")', {},
-        "AG_JWT_OK", {"exp": 1700000900, "iat": 1700000001}),
+        "AG_JWT_OK", {"exp": 1700000901, "iat": 1700000001}),
     "pyjwt_audience_ok": ("test-hs256-1", None,
         'jwt.encode(claims(aud=["other", "api"]), K1, algorithm="HS256")', {"audience": "api"},
         "AG_JWT_OK", {"sub": "user-42"}),
