@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "authn.h"
+#include "cors.h"
 #include "log.h"
 #include "path.h"
 #include "rules.h"
@@ -33,6 +34,8 @@
 
 static void on_client_io(evutil_socket_t fd, short what, void *arg);
 static void conn_read_head(struct ag_conn *c);
+static struct evbuffer *conn_reply_begin(struct ag_req *req, struct evbuffer **tmp);
+static void conn_reply_end(struct ag_req *req, struct evbuffer *tmp);
 
 uint64_t ag_now_us(struct ag_worker *w)
 {
@@ -222,10 +225,11 @@ void ag_req_fail(struct ag_req *req, int status, const char *detail)
     struct ag_conn *c = req->c;
 
     if (!(req->flags & AG_REQ_F_RESP_HEAD)) {
-        struct evbuffer *out = c->io.out;
+        struct evbuffer *out = c->io.out, *tmp;
         size_t before = evbuffer_get_length(out);
-        ag_reply_error(out, status, detail, NULL,
+        ag_reply_error(conn_reply_begin(req, &tmp), status, detail, NULL,
                        AG_REPLY_F_CLOSE | ((req->flags & AG_REQ_F_HEAD) ? AG_REPLY_F_NO_BODY : 0));
+        conn_reply_end(req, tmp);
         req->bytes_out += evbuffer_get_length(out) - before;
         req->status = status;
         req->flags |= AG_REQ_F_RESP_HEAD;
@@ -263,19 +267,117 @@ static void conn_refuse(struct ag_conn *c, int status, const char *detail)
     ag_req_fail(req, status, detail);
 }
 
+/* ---------------------------------------------------------------- CORS */
+
+/*
+ * Where a gateway-made reply to <req> is written: the client output, or, when
+ * <req> came with an allowed Origin, a scratch buffer *<tmp> that
+ * conn_reply_end() moves to the output with the CORS lines added, so that a
+ * browser can read our 401s and errors too. Without memory for the scratch
+ * buffer the reply simply goes without the lines.
+ */
+static struct evbuffer *conn_reply_begin(struct ag_req *req, struct evbuffer **tmp)
+{
+    *tmp = NULL;
+    if (req->cors_origin != NULL && (*tmp = evbuffer_new()) != NULL)
+        return *tmp;
+    return req->c->io.out;
+}
+
+/* Moves the reply in <tmp> (NULL: nothing to do) to the output, CORS lines inserted. */
+static void conn_reply_end(struct ag_req *req, struct evbuffer *tmp)
+{
+    const struct ag_cors_config *cc = &req->gen->cfg->cors;
+    struct evbuffer *out = req->c->io.out;
+    struct evbuffer_iovec v;
+    struct evbuffer_ptr end;
+    size_t n;
+
+    if (tmp == NULL)
+        return;
+    end = evbuffer_search(tmp, "\r\n\r\n", 4, NULL);
+    if (end.pos >= 0) {
+        evbuffer_remove_buffer(tmp, out, (size_t)end.pos + 2); /* status line and fields */
+        n = ag_cors_resp_headers(cc, req->cors_origin, NULL, 0);
+        if (evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) == 1) {
+            v.iov_len = ag_cors_resp_headers(cc, req->cors_origin, v.iov_base, n);
+            evbuffer_commit_space(out, &v, 1);
+        }
+    }
+    evbuffer_add_buffer(out, tmp); /* the blank line and the body */
+    evbuffer_free(tmp);
+}
+
+/*
+ * The CORS step, run only when "cors" is on (docs/cors.md). A preflight is
+ * answered here and never forwarded: before authentication, since browsers send
+ * it without credentials; returns true then, <req> being finished. Any other
+ * request with an allowed Origin gets req->cors_origin set, so that every
+ * response to it carries the CORS lines; returns false. A missing or refused
+ * Origin changes nothing: the request goes on as if CORS were off.
+ */
+static bool conn_cors(struct ag_req *req, const struct ag_http1_head *h,
+                      const struct ag_http1_info *info, size_t headlen)
+{
+    const struct ag_cors_config *cc = &req->gen->cfg->cors;
+    struct ag_conn *c = req->c;
+    struct evbuffer *out = c->io.out;
+    size_t before = evbuffer_get_length(out), len;
+    struct ag_cors_verdict v;
+    struct ag_cors_req r;
+    bool keep;
+    unsigned rflags;
+    int status;
+
+    ag_cors_find(h, &r);
+    if (!ag_cors_is_preflight(h->method, &r)) {
+        req->cors_origin = ag_cors_allow_origin(cc, &r);
+        return false;
+    }
+    /* A body we do not read is never parsed as the next request: close after. */
+    keep = info->body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
+    rflags = (keep ? 0 : AG_REPLY_F_CLOSE) |
+             ((req->flags & AG_REQ_F_KEEPALIVE_10) ? AG_REPLY_F_KEEPALIVE : 0);
+    ag_cors_preflight(cc, &r, &v);
+    if (v.st == AG_CORS_OK) {
+        char stack[1024], *extra = stack;
+
+        len = ag_cors_preflight_headers(cc, &v, &r, NULL, 0);
+        if (len >= sizeof(stack) && (extra = malloc(len + 1)) == NULL) {
+            ag_req_fail(req, 500, "out of memory");
+            return true;
+        }
+        ag_cors_preflight_headers(cc, &v, &r, extra, len);
+        extra[len] = '\0';
+        ag_reply_json(out, 200, "", 0, extra, rflags);
+        if (extra != stack)
+            free(extra);
+        status = 200;
+    } else {
+        const char *body = ag_cors_refusal_body(v.bad, &len);
+        ag_reply_json(out, 400, body, len, "Vary: Origin\r\n", rflags);
+        status = 400;
+    }
+    req->auth_reason = status == 200 ? "cors preflight" : "cors preflight refused";
+    req->bytes_out += evbuffer_get_length(out) - before;
+    evbuffer_drain(c->io.in, headlen);
+    req_replied(req, status, keep);
+    return true;
+}
+
 /* ---------------------------------------------------------------- the gateway's own endpoints */
 
 /*
- * Serves <path> under auth-prefix: writes the whole response and returns its
- * status; the caller finishes the request. Only what the gateway implements
+ * Serves <path> under auth-prefix: writes the whole response to <out> and returns
+ * its status; the caller finishes the request. Only what the gateway implements
  * answers; every other path under the prefix is a 404 and never reaches the
  * upstream. <keep>: the connection stays open afterwards.
  */
 static int conn_endpoint(struct ag_req *req, const struct ag_http1_head *h,
-                         const struct ag_http1_info *info, struct ag_str path, bool keep)
+                         const struct ag_http1_info *info, struct ag_str path, bool keep,
+                         struct evbuffer *out)
 {
     const struct ag_config *cfg = req->gen->cfg;
-    struct evbuffer *out = req->c->io.out;
     struct ag_str rest = {path.p + strlen(cfg->auth_prefix), path.len - strlen(cfg->auth_prefix)};
     unsigned rflags = (keep ? 0 : AG_REPLY_F_CLOSE) |
                       ((req->flags & AG_REQ_F_KEEPALIVE_10) ? AG_REPLY_F_KEEPALIVE : 0) |
@@ -373,13 +475,18 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
         ag_req_fail(req, 503, "shutting down");
         return;
     }
+    /* Off by default: then this one test is all CORS costs a request. */
+    if (cfg->cors.enabled && conn_cors(req, h, &info, headlen))
+        return;
     size_t plen = strlen(cfg->auth_prefix);
     if (path.len >= plen && memcmp(path.p, cfg->auth_prefix, plen) == 0 &&
         (path.len == plen || path.p[plen] == '/')) {
         /* A body we do not read is never parsed as the next request: close after. */
         bool keep = info.body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
         size_t before = evbuffer_get_length(c->io.out);
-        int status = conn_endpoint(req, h, &info, path, keep);
+        struct evbuffer *tmp;
+        int status = conn_endpoint(req, h, &info, path, keep, conn_reply_begin(req, &tmp));
+        conn_reply_end(req, tmp);
         req->bytes_out += evbuffer_get_length(c->io.out) - before;
         evbuffer_drain(in, headlen);
         req_replied(req, status, keep);
@@ -396,7 +503,9 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
                           ((req->flags & AG_REQ_F_KEEPALIVE_10) ? AG_REPLY_F_KEEPALIVE : 0) |
                           ((req->flags & AG_REQ_F_HEAD) ? AG_REPLY_F_NO_BODY : 0);
         size_t before = evbuffer_get_length(c->io.out);
-        int status = ag_authn_refuse(req->gen, &authn, c->io.out, rflags);
+        struct evbuffer *tmp;
+        int status = ag_authn_refuse(req->gen, &authn, conn_reply_begin(req, &tmp), rflags);
+        conn_reply_end(req, tmp);
         req->bytes_out += evbuffer_get_length(c->io.out) - before;
         req->auth_reason = authn.st == AG_AUTHN_MASTER     ? "master token"
                            : authn.st == AG_AUTHN_NO_TOKEN ? "no access token"

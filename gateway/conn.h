@@ -77,6 +77,8 @@ struct ag_req {
     unsigned flags;               /* AG_REQ_F_* */
     unsigned up;                  /* upstream (gen->ups index) */
     const char *auth_reason;      /* why authentication refused it (access log), or NULL */
+    const char *cors_origin;      /* allowed Origin: every response gets the CORS lines
+                                     (gateway/cors.h); borrowed from gen's config, or NULL */
     int status;                   /* status sent to the client (access log) */
 
     enum ag_body_kind req_body;

@@ -27,6 +27,7 @@
 #include "authn.h"
 #include "conn.h"
 #include "cookie.h"
+#include "cors.h"
 #include "log.h"
 #include "upstream.h"
 #include "worker.h"
@@ -256,7 +257,8 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
             }
         }
         if (!cfg->forward_authorization && ag_str_ieq(name, "Authorization") &&
-            value.len >= 7 && strncasecmp(value.p, "Bearer ", 7) == 0)
+            value.len >= 6 && strncasecmp(value.p, "Bearer", 6) == 0 &&
+            (value.len == 6 || value.p[6] == ' '))
             continue;
         hb_field(&b, name, value);
     }
@@ -510,9 +512,13 @@ static int resp_head(struct ag_req *req, const struct ag_http1_head *h,
 {
     struct evbuffer *out = req->c->io.out;
     bool client_11 = !(req->flags & AG_REQ_F_CLIENT_10);
+    const char *cors = req->cors_origin; /* NULL unless "cors" is on and Origin allowed */
+    size_t cors_len = 0;
     struct hb b;
 
-    if (hb_begin(&b, out, h->reason.len + fields_size(h) + 160) < 0)
+    if (cors != NULL)
+        cors_len = ag_cors_resp_headers(&req->gen->cfg->cors, cors, NULL, 0);
+    if (hb_begin(&b, out, h->reason.len + fields_size(h) + 160 + cors_len) < 0)
         return -1;
     hb_lit(&b, "HTTP/1.1 ");
     hb_ull(&b, (unsigned)h->status);
@@ -528,8 +534,13 @@ static int resp_head(struct ag_req *req, const struct ag_http1_head *h,
                 hb_field(&b, AG_LIT("Content-Length"), h->hdrs[i].value);
             continue;
         }
+        /* The gateway's CORS answer replaces the upstream's own. */
+        if (cors != NULL && ag_cors_is_resp_header(name))
+            continue;
         hb_field(&b, name, h->hdrs[i].value);
     }
+    if (cors != NULL)
+        b.p += ag_cors_resp_headers(&req->gen->cfg->cors, cors, b.p, cors_len);
     req->resp_body = info->body;
     req->resp_left = info->length;
     switch (info->body) {

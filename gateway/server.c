@@ -134,7 +134,15 @@ struct ag_gen *ag_gen_load(const char *path, unsigned cfg_flags, struct ag_err *
     }
     g->rules = ag_rules_new(cfg);
     if (g->rules == NULL) {
-        ag_err_add(err, "%s: rules: cannot compile (too many scopes or roles on one path?)", path);
+        /* The lint names the rule (its "error:" finding); OOM is the only other cause. */
+        struct ag_err lint = {0};
+        int before = err ? err->n : 0;
+        ag_rules_lint(cfg, &lint);
+        for (int i = 0; i < lint.n && i < AG_ERR_MAX; i++)
+            if (strstr(lint.line[i], "error:") != NULL)
+                ag_err_add(err, "%s", lint.line[i]);
+        if (err == NULL || err->n == before)
+            ag_err_add(err, "%s: rules: cannot compile (out of memory)", path);
         goto fail;
     }
     if (cfg->crypto_key != NULL) {

@@ -6,7 +6,7 @@
  * Entry:    ag_config_parse(), ag_config_ref(), ag_config_unref().
  * Not here: reading the file or the environment (gateway/main.c), using the values.
  * Spec:     CONTRACT.md section 3; docs/config.md lists every key, default and message;
- *           docs/rules.md the rule and route keys.
+ *           docs/rules.md the rule and route keys, docs/cors.md the "cors" key.
  */
 #include "config.h"
 
@@ -1273,6 +1273,235 @@ static void config_parse_identity_headers(struct config_ctx *c, const char *path
 }
 
 /* ------------------------------------------------------------------------------------------
+ * CORS (docs/cors.md)
+ * ------------------------------------------------------------------------------------------ */
+
+#define CONFIG_MAX_ORIGIN 256 /* bytes of one allowed origin */
+
+/* What one entry of a "cors" array holds. */
+enum config_cors_kind {
+    CONFIG_CORS_ORIGIN = 0, /* SCHEME://HOST[:PORT], stored lower-cased */
+    CONFIG_CORS_METHOD = 1, /* an RFC 9110 token, stored as written */
+    CONFIG_CORS_HEADER = 2, /* an RFC 9110 token, stored lower-cased */
+    CONFIG_CORS_EXPOSE = 3, /* an RFC 9110 token, stored as written; no "*" meaning */
+};
+
+/*
+ * Checks the origin <s,n> at <path>: "SCHEME://HOST[:PORT]" exactly as a browser
+ * serialises it in Origin (RFC 6454 s.6.1), so no path, not even "/". Returns
+ * true when it is good; reports and returns false otherwise.
+ */
+static bool config_cors_origin_ok(struct config_ctx *c, const char *path, const char *s, size_t n)
+{
+    size_t sl = 0;
+    struct ag_str host;
+    unsigned port = 0;
+    enum config_hp hp;
+
+    while (sl < n && (config_is_alnum((unsigned char)s[sl]) || strchr("+-.", s[sl]) != NULL))
+        sl++;
+    if (sl == 0 || !config_is_alnum((unsigned char)s[0]) || config_is_digit((unsigned char)s[0]) ||
+        n - sl < 3 || memcmp(s + sl, "://", 3) != 0 || strlen(s) != n) {
+        config_problem(c, path,
+                       "expected an origin \"SCHEME://HOST[:PORT]\" as browsers send it in "
+                       "Origin, or \"*\"");
+        return false;
+    }
+    if (n > CONFIG_MAX_ORIGIN) {
+        config_problem(c, path, "must be at most %d characters", CONFIG_MAX_ORIGIN);
+        return false;
+    }
+    if (strpbrk(s + sl + 3, "/?#") != NULL) {
+        config_problem(c, path,
+                       "must not have a path, query or trailing '/' (browsers send the origin "
+                       "alone: \"https://app.example.com\")");
+        return false;
+    }
+    hp = config_split_hostport(s + sl + 3, n - sl - 3, true, &host, &port);
+    if (hp != CONFIG_HP_OK) {
+        config_hostport_problem(c, path, hp, "SCHEME://HOST[:PORT]", "https://[::1]:8443");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Parses the "cors" array <v> at <path> of <kind> entries into *<out> / *<n_out>.
+ * When <any> is not NULL, ["*"] sets *<any> instead ("*" must then be alone).
+ * Empty arrays are refused when <need_one>; bad entries and repeats are problems.
+ */
+static void config_cors_list(struct config_ctx *c, const char *path, json_t *v,
+                             enum config_cors_kind kind, bool *any, bool need_one, char ***out,
+                             size_t *n_out)
+{
+    static const char *const what[] = {"origins", "method names", "header names", "header names"};
+    char ipath[AG_ERR_LINE], shown[80];
+    size_t n, i;
+    json_t *e;
+
+    if (!json_is_array(v)) {
+        config_problem(c, path, "expected an array of %s%s", what[kind],
+                       any != NULL ? " or [\"*\"]" : "");
+        return;
+    }
+    n = json_array_size(v);
+    if (n == 0) {
+        if (need_one)
+            config_problem(c, path, "must not be empty");
+        return;
+    }
+    *out = calloc(n, sizeof(**out));
+    if (*out == NULL) {
+        c->oom = true;
+        return;
+    }
+    json_array_foreach(v, i, e)
+    {
+        const char *s;
+        char *w;
+        size_t len;
+        bool ok = true;
+
+        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+        if (!config_get_string(c, ipath, e, &s, &len))
+            continue;
+        if (any != NULL && len == 1 && s[0] == '*') {
+            if (n > 1)
+                config_problem(c, ipath, "\"*\" must be the only entry");
+            else
+                *any = true;
+            continue;
+        }
+        if (kind == CONFIG_CORS_ORIGIN) {
+            ok = config_cors_origin_ok(c, ipath, s, len);
+        } else {
+            ok = len > 0 && strlen(s) == len;
+            for (size_t k = 0; k < len && ok; k++)
+                ok = config_is_tchar((unsigned char)s[k]);
+            if (!ok)
+                config_problem(c, ipath, "must be an HTTP token (RFC 9110 section 5.6.2)");
+        }
+        if (!ok || (w = config_strndup(c, s, len)) == NULL)
+            continue;
+        /* Origins: scheme and host are case-insensitive and browsers send them in lower case. */
+        for (size_t k = 0; (kind == CONFIG_CORS_ORIGIN || kind == CONFIG_CORS_HEADER) && k < len; k++)
+            if (w[k] >= 'A' && w[k] <= 'Z')
+                w[k] = (char)(w[k] - 'A' + 'a');
+        for (size_t k = 0; k < *n_out; k++)
+            if (kind == CONFIG_CORS_EXPOSE ? strcasecmp((*out)[k], w) == 0
+                                           : strcmp((*out)[k], w) == 0) {
+                config_problem(c, ipath, "'%s' is already %s[%zu]",
+                               config_printable(w, shown, sizeof(shown)), path, k);
+                AG_FREE(w);
+                break;
+            }
+        if (w != NULL)
+            (*out)[(*n_out)++] = w;
+    }
+}
+
+/* Returns a new "a, b, c" of the <n> strings <v>, or NULL with <c>->oom set. */
+static char *config_join(struct config_ctx *c, char *const *v, size_t n)
+{
+    size_t len = 0, o = 0;
+    char *s;
+
+    for (size_t i = 0; i < n; i++)
+        len += strlen(v[i]) + 2;
+    s = malloc(len + 1);
+    if (s == NULL) {
+        c->oom = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(v[i]);
+
+        if (i > 0) {
+            memcpy(s + o, ", ", 2);
+            o += 2;
+        }
+        memcpy(s + o, v[i], l);
+        o += l;
+    }
+    s[o] = '\0';
+    return s;
+}
+
+/*
+ * "cors": false (the default) or an object. Its keys follow Starlette's
+ * CORSMiddleware; "allow-origins" is required, and credentials with the "*"
+ * origin are refused as browsers refuse them (Fetch standard, CORS protocol).
+ */
+static void config_parse_cors(struct config_ctx *c, const char *path, json_t *v)
+{
+    static const char *const names[] = {"allow-origins",  "allow-methods", "allow-headers",
+                                        "allow-credentials", "expose-headers", "max-age"};
+    static const char *const def_methods[] = {"GET",    "POST", "PUT",    "PATCH",
+                                              "DELETE", "HEAD", "OPTIONS"};
+    struct ag_cors_config *cc = &c->cfg->cors;
+    char **expose = NULL;
+    size_t n_expose = 0;
+    char kpath[AG_ERR_LINE];
+    const char *key;
+    long long x;
+    json_t *e;
+
+    if (json_is_false(v))
+        return;
+    if (!json_is_object(v)) {
+        config_problem(c, path, "expected false or an object {\"allow-origins\": [...], ...}");
+        return;
+    }
+    cc->enabled = true;
+    json_object_foreach(v, key, e)
+    {
+        snprintf(kpath, sizeof(kpath), "%s.%s", path, key);
+        if (strcmp(key, "allow-origins") == 0)
+            config_cors_list(c, kpath, e, CONFIG_CORS_ORIGIN, &cc->any_origin, true, &cc->origins,
+                             &cc->n_origins);
+        else if (strcmp(key, "allow-methods") == 0)
+            config_cors_list(c, kpath, e, CONFIG_CORS_METHOD, &cc->any_method, true, &cc->methods,
+                             &cc->n_methods);
+        else if (strcmp(key, "allow-headers") == 0)
+            config_cors_list(c, kpath, e, CONFIG_CORS_HEADER, &cc->any_header, false,
+                             &cc->headers, &cc->n_headers);
+        else if (strcmp(key, "expose-headers") == 0)
+            config_cors_list(c, kpath, e, CONFIG_CORS_EXPOSE, NULL, false, &expose, &n_expose);
+        else if (strcmp(key, "allow-credentials") == 0)
+            config_get_bool(c, kpath, e, &cc->credentials);
+        else if (strcmp(key, "max-age") == 0) {
+            if (config_get_int(c, kpath, e, 0, 86400, &x))
+                cc->max_age = (long)x;
+        } else if (strcmp(key, "allow-origin-regex") == 0)
+            config_problem(c, path, "'allow-origin-regex' is not supported; list the origins in "
+                                    "\"allow-origins\"");
+        else
+            config_unknown_key(c, path, key, names, CONFIG_ARRAY_LEN(names));
+    }
+    if (json_object_get(v, "allow-origins") == NULL)
+        config_problem(c, path, "\"allow-origins\" is required (an array of origins, or [\"*\"])");
+    if (cc->credentials && cc->any_origin)
+        config_problem(c, "cors.allow-credentials",
+                       "cannot be true with \"allow-origins\": [\"*\"] (browsers refuse "
+                       "credentials with a wildcard origin); list the origins");
+    if (json_object_get(v, "allow-methods") == NULL) {
+        cc->methods = calloc(CONFIG_ARRAY_LEN(def_methods), sizeof(*cc->methods));
+        if (cc->methods == NULL)
+            c->oom = true;
+        for (size_t i = 0; cc->methods != NULL && i < CONFIG_ARRAY_LEN(def_methods); i++)
+            cc->methods[cc->n_methods++] =
+                config_strndup(c, def_methods[i], strlen(def_methods[i]));
+    }
+    if (!c->oom && !cc->any_method && cc->n_methods > 0)
+        cc->methods_line = config_join(c, cc->methods, cc->n_methods);
+    if (!c->oom && n_expose > 0)
+        cc->expose_line = config_join(c, expose, n_expose);
+    for (size_t i = 0; i < n_expose; i++)
+        AG_FREE(expose[i]);
+    AG_FREE(expose);
+}
+
+/* ------------------------------------------------------------------------------------------
  * The key table
  * ------------------------------------------------------------------------------------------ */
 
@@ -1333,7 +1562,7 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_AT("upstream-connect-timeout", CONFIG_K_SECONDS, upstream_connect_timeout, 0, 0),
     CONFIG_KEY_AT("tunnel-timeout", CONFIG_K_SECONDS, tunnel_timeout, 0, 0),
     CONFIG_KEY_AT("drain-timeout", CONFIG_K_SECONDS, drain_timeout, 0, 0),
-    CONFIG_KEY_AT("max-header-size", CONFIG_K_SIZE, max_header_size, 1024, 1048576),
+    CONFIG_KEY_AT("max-header-size", CONFIG_K_SIZE, max_header_size, 1024, 81920),
     CONFIG_KEY_AT("max-headers", CONFIG_K_SIZE, max_headers, 8, 1000),
     CONFIG_KEY_AT("max-body-size", CONFIG_K_ULL, max_body_size, 0, LLONG_MAX),
     CONFIG_KEY_AT("upstream-pool-size", CONFIG_K_SIZE, upstream_pool_size, 0, 100000),
@@ -1350,6 +1579,7 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_AT("forward-credentials", CONFIG_K_BOOL, forward_credentials, 0, 0),
     CONFIG_KEY_AT("forward-authorization", CONFIG_K_BOOL, forward_authorization, 0, 0),
     CONFIG_KEY_FN("identity-headers", config_parse_identity_headers),
+    CONFIG_KEY_FN("cors", config_parse_cors),
 };
 
 /* Checks the value <v> of the top-level key <key> and stores it in <c>->cfg. */
@@ -1452,6 +1682,7 @@ static struct ag_config *config_new(void)
     cfg->token_cache_size = 4096;
     cfg->forward_credentials = false;
     cfg->forward_authorization = false;
+    cfg->cors.max_age = 600;
     return cfg;
 }
 
@@ -1572,6 +1803,14 @@ static void config_finish(struct config_ctx *c, json_t *root)
     }
 }
 
+/* Frees the <n> strings of *<v> and the array; *<v> becomes NULL. */
+static void config_free_list(char ***v, size_t n)
+{
+    for (size_t i = 0; *v != NULL && i < n; i++)
+        AG_FREE((*v)[i]);
+    AG_FREE(*v);
+}
+
 /* Frees <cfg> and everything under it, zeroing the secrets; NULL is allowed. */
 static void config_free(struct ag_config *cfg)
 {
@@ -1635,6 +1874,11 @@ static void config_free(struct ag_config *cfg)
     AG_FREE(cfg->identity.client_id);
     AG_FREE(cfg->identity.scopes);
     AG_FREE(cfg->identity.roles);
+    config_free_list(&cfg->cors.origins, cfg->cors.n_origins);
+    config_free_list(&cfg->cors.methods, cfg->cors.n_methods);
+    config_free_list(&cfg->cors.headers, cfg->cors.n_headers);
+    AG_FREE(cfg->cors.methods_line);
+    AG_FREE(cfg->cors.expose_line);
     free(cfg);
 }
 

@@ -63,6 +63,24 @@ struct ag_identity_names {
     char *roles;     /* X-Auth-Roles */
 };
 
+/* "cors" (docs/cors.md). enabled false: off, and every other field is empty. */
+struct ag_cors_config {
+    bool enabled;
+    bool any_origin;          /* "allow-origins": ["*"] */
+    char **origins;           /* exact origins, scheme and host lower-cased as browsers send them */
+    size_t n_origins;
+    bool any_method;          /* "allow-methods": ["*"]: any method token */
+    char **methods;           /* as written (methods are case-sensitive); default the seven usual */
+    size_t n_methods;
+    bool any_header;          /* "allow-headers": ["*"]: any requested header name */
+    char **headers;           /* lower-cased field names (the CORS-safelisted four are implied) */
+    size_t n_headers;
+    bool credentials;         /* "allow-credentials"; never with any_origin */
+    long max_age;             /* s, 0..86400; default 600 */
+    char *methods_line;       /* "GET, POST" for Access-Control-Allow-Methods; NULL with any_method */
+    char *expose_line;        /* "X-A, X-B" for Access-Control-Expose-Headers, or NULL */
+};
+
 struct ag_config {
     atomic_int _refs;
     char *source; /* file name the config came from, for messages */
@@ -134,6 +152,9 @@ struct ag_config {
     bool forward_credentials;        /* keep MASTER-TOKEN, ACCESS-TOKEN and the token cookies */
     bool forward_authorization;      /* keep an Authorization header that carried the token */
     struct ag_identity_names identity;
+
+    /* browsers (docs/cors.md) */
+    struct ag_cors_config cors;
 };
 
 /* Values taken from the environment when the file leaves a key out (file wins). */

@@ -23,9 +23,16 @@ UP_PORT=$BASE_PORT
 declare -A PEER_PORT=(
   [nginx]=$((BASE_PORT + 1))     # nginx proxy_pass, upstream keepalive 128
   [haproxy]=$((BASE_PORT + 2))   # haproxy, http-reuse safe
-  [authgate]=$((BASE_PORT + 3))  # this project
+  [authgate]=$((BASE_PORT + 3))  # this project, proxying only
+  [haproxy-jwt]=$((BASE_PORT + 4))          # haproxy jwt_verify HS256 + alg + exp on every request
+  [authgate-jwt]=$((BASE_PORT + 5))         # authgate verifying every request (token cache on)
+  [authgate-jwt-nocache]=$((BASE_PORT + 6)) # the same with "token-cache-size": 0
 )
-ALL_PEERS="nginx haproxy authgate"
+ALL_PEERS="nginx haproxy authgate haproxy-jwt authgate-jwt authgate-jwt-nocache"
+PY=${PY:-/usr/bin/python3} # Debian's python3 (python3-jwt mints the token)
+
+# One secret and one access token for every peer that checks tokens (made by mint_token).
+JWT_SECRET= JWT_TOKEN=
 
 # exactly 100 bytes: the upstream's response body
 UP_BODY='{"ok":true,"service":"bench-upstream","pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}'
@@ -114,7 +121,7 @@ EOF
   } >"$1/nginx.conf"
 }
 
-gen_haproxy() { # $1 dir
+gen_haproxy() { # $1 dir, $2 peer name (haproxy or haproxy-jwt)
   mkdir -p "$1"
   cat >"$1/haproxy.cfg" <<EOF
 global
@@ -133,7 +140,19 @@ defaults
   option http-keep-alive
 
 frontend fe
-  bind 127.0.0.1:${PEER_PORT[haproxy]}
+  bind 127.0.0.1:${PEER_PORT[$2]}
+$(if [[ $2 == haproxy-jwt ]]; then cat <<'JWT'
+  # Every request checked: a Bearer token, alg HS256, the HMAC, and exp in the future.
+  http-request set-var(txn.bearer) http_auth_bearer
+  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('$.alg')
+  http-request deny deny_status 401 unless { var(txn.alg) -m str HS256 }
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify("HS256","@SECRET@") -m int 1 }
+  http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('$.exp','int')
+  http-request set-var(txn.now) date()
+  http-request deny deny_status 401 unless { var(txn.exp) -m found }
+  http-request deny deny_status 401 if { var(txn.exp),sub(txn.now) -m int le 0 }
+JWT
+fi)
   default_backend be
 
 backend be
@@ -142,17 +161,32 @@ backend be
 EOF
 }
 
-gen_authgate() { # $1 dir
-  local key
+# The secret (from authgate keygen) and an HS256 access token minted with PyJWT, valid 1 day.
+mint_token() {
+  JWT_SECRET=$("$AUTHGATE" keygen) || die "authgate keygen failed"
+  [[ ${#JWT_SECRET} -eq 43 ]] || die "authgate keygen printed ${#JWT_SECRET} chars, expected 43"
+  JWT_TOKEN=$("$PY" -c '
+import sys, time, jwt
+now = int(time.time())
+print(jwt.encode({"sub": "bench-user", "client_id": "bench", "type": "access", "iss": "authgate",
+                  "jti": "bench-0001", "scope": "read", "iat": now, "exp": now + 86400},
+                 sys.argv[1], algorithm="HS256"))' "$JWT_SECRET") ||
+    die "minting the token failed (apt-get install -y python3-jwt)"
+}
+
+gen_authgate() { # $1 dir, $2 peer name
+  local paths='[]' cache=4096
   mkdir -p "$1"
-  key=$("$AUTHGATE" keygen) || die "authgate keygen failed"
-  [[ ${#key} -eq 43 ]] || die "authgate keygen printed ${#key} chars, expected 43"
+  [[ $2 == authgate ]] || paths='["/"]'
+  [[ $2 == authgate-jwt-nocache ]] && cache=0
   # no Redis is running on port 1: authgate serves (and proxies) without it
   cat >"$1/authgate.json" <<EOF
 {
-  "listen": "127.0.0.1:${PEER_PORT[authgate]}",
+  "listen": "127.0.0.1:${PEER_PORT[$2]}",
   "upstream": "http://127.0.0.1:$UP_PORT",
-  "cryptography-key": "$key",
+  "cryptography-key": "$JWT_SECRET",
+  "access-token-paths": $paths,
+  "token-cache-size": $cache,
   "workers": 1,
   "access-log": "off",
   "redis": "redis://127.0.0.1:1/0"
@@ -236,12 +270,13 @@ start_peer() { # NAME
     nginx)
       gen_nginx "$d"
       start_proc "$p" "$SUT_CPU" nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' ;;
-    haproxy)
-      gen_haproxy "$d"
+    haproxy | haproxy-jwt)
+      gen_haproxy "$d" "$p"
+      sed -i "s|@SECRET@|$JWT_SECRET|" "$d/haproxy.cfg"
       haproxy -c -q -f "$d/haproxy.cfg" || die "haproxy config check failed"
       start_proc "$p" "$SUT_CPU" haproxy -f "$d/haproxy.cfg" ;;
-    authgate)
-      gen_authgate "$d"
+    authgate | authgate-jwt | authgate-jwt-nocache)
+      gen_authgate "$d" "$p"
       start_proc "$p" "$SUT_CPU" "$AUTHGATE" serve --config "$d/authgate.json" ;;
   esac
   wait_port "${PEER_PORT[$p]}" "$p"
@@ -251,7 +286,7 @@ start_peer() { # NAME
 check_peer() { # PORT NAME
   local out
   out=$(curl -s -m 5 -o "$RUN/check.body" -w '%{http_code} %{size_download}' \
-        "http://127.0.0.1:$1$REQ_PATH") || true
+        -H "Authorization: Bearer $JWT_TOKEN" "http://127.0.0.1:$1$REQ_PATH") || true
   if [[ $out != "200 100" ]] || [[ $(cat "$RUN/check.body") != "$UP_BODY" ]]; then
     die "$2 on port $1: expected 200 with the upstream's 100-byte body, got '$out'"
   fi

@@ -22,6 +22,7 @@ RESULTS=${RESULTS_DIR:-$BENCH_DIR/results/mem-$(date +%Y%m%d-%H%M%S)}
 check_tools
 [[ -x $PY ]] || die "$PY not found (apt-get install -y python3)"
 ensure_authgate
+mint_token
 ulimit -n "$(ulimit -Hn)"
 if (($(ulimit -n) < N + 200)) || ((MAX_CONNS < N + 200)); then
   die "N=$N needs an fd limit of at least $((N + 200)) and $((2 * N + 400)) for haproxy (ulimit -Hn is $(ulimit -Hn)); lower N or raise the limit"

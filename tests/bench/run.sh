@@ -7,7 +7,8 @@
 # the upstream) on SUT_CPU. Everything on 127.0.0.1; every load run is bounded
 # (wrk -d, under timeout); everything started here is stopped on exit by PID.
 #
-# Knobs (env): ROUNDS=5 DURATION=10 CONNS=50 PEERS="nginx haproxy authgate"
+# Knobs (env): ROUNDS=5 DURATION=10 CONNS=50
+#   PEERS="nginx haproxy authgate haproxy-jwt authgate-jwt authgate-jwt-nocache" (all by default)
 #   SUT_CPU=1 LOAD_CPU=0 BASE_PORT=19080 WARMUP=2 RESULTS_DIR=tests/bench/results/<stamp>
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +24,7 @@ RESULTS=${RESULTS_DIR:-$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)}
 
 check_tools
 ensure_authgate
+mint_token
 mkdir -p "$RESULTS"
 RESULTS=$(cd "$RESULTS" && pwd)
 RUN=$(mktemp -d /tmp/authgate-bench.XXXXXX)
@@ -82,7 +84,7 @@ load() { # PEER ROUND SECONDS
   t0=$(tree_ticks "$pid"); u0=$(tree_ticks "${PID_OF[upstream]}")
   children_ticks; w0=$CHILD_TICKS; read -r -a c0 <<<"$(cpus_ticks)"
   # in the background + wait, so that a TERM/INT to this script stops it at once
-  timeout $((secs + 30)) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${secs}s" --timeout 5s \
+  timeout $((secs + 30)) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${secs}s" --timeout 5s -H "Authorization: Bearer $JWT_TOKEN" \
     -s "$BENCH_DIR/report.lua" "http://127.0.0.1:${PEER_PORT[$p]}$REQ_PATH" >"$RUN/wrk.out" 2>&1 &
   PID_OF[wrk]=$!
   rc=0
@@ -150,14 +152,15 @@ declare -A CPU=()
       "$(median "$p" 5 %.0f)" "$(median "$p" 6 %.0f)" "${CPU[$p]}" "$(range "$p" 10)" \
       "$(median "$p" 11 %.1f)" "$(median "$p" 12 %.1f)" "$(errors "$p")"
   done
-  if [[ -n ${CPU[authgate]:-} ]]; then
-    echo
-    for ref in nginx haproxy; do
+  echo
+  for ag in authgate authgate-jwt authgate-jwt-nocache; do
+    [[ -n ${CPU[$ag]:-} ]] || continue
+    for ref in nginx haproxy haproxy-jwt; do
       [[ -n ${CPU[$ref]:-} ]] || continue
-      awk -v a="${CPU[authgate]}" -v b="${CPU[$ref]}" -v ref="$ref" \
-        'BEGIN {printf "- authgate CPU µs/req ÷ %s: **%.2f×**\n", ref, a / b}'
+      awk -v a="${CPU[$ag]}" -v b="${CPU[$ref]}" -v ag="$ag" -v ref="$ref" \
+        'BEGIN {printf "- %s CPU µs/req ÷ %s: **%.2f×**\n", ag, ref, a / b}'
     done
-  fi
+  done
   echo
   echo "Peer CPU % well below 100 means the load side (CPU $LOAD_CPU) saturated first:"
   echo "that peer's req/s is a floor; compare CPU µs/req. Other CPU % above a few %"

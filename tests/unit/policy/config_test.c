@@ -673,7 +673,7 @@ static void test_config_rejects_out_of_range_integers(void)
     AG_ASSERT_STR(problems("{" BASE ",'refresh-token-ttl':0}"),
                   SRC ": refresh-token-ttl: must be between 1 and 315360000");
     AG_ASSERT_STR(problems("{" BASE ",'max-header-size':1023}"),
-                  SRC ": max-header-size: must be between 1024 and 1048576");
+                  SRC ": max-header-size: must be between 1024 and 81920");
     AG_ASSERT_STR(problems("{" BASE ",'max-headers':1001}"),
                   SRC ": max-headers: must be between 8 and 1000");
     AG_ASSERT_STR(problems("{" BASE ",'max-body-size':-1}"),
