@@ -741,7 +741,7 @@ static int conn_readable(struct ag_conn *c, short what)
          * body is due, one more read costs little and catches a client that sent a
          * head and vanished, so its upstream connection is not held until a timeout.
          */
-        if (r > 0 && !(c->io.flags & AG_IO_F_RREADY) && (what & EV_WRITE) && c->req != NULL &&
+        if (r > 0 && !(c->io.flags & AG_IO_F_RREADY) && what != 0 && c->req != NULL &&
             c->req->state == AG_REQ_UPSTREAM && !(c->req->flags & AG_REQ_F_BODY_DONE)) {
             what = 0;
             c->io.flags |= AG_IO_F_RREADY;
@@ -768,6 +768,11 @@ static void conn_on_timeout(struct ag_conn *c)
     }
     if (req->state == AG_REQ_UPSTREAM && !(req->flags & AG_REQ_F_BODY_DONE)) {
         ag_req_fail(req, 408, "request body too slow");
+        return;
+    }
+    if (req->state == AG_REQ_UPSTREAM && !(req->flags & AG_REQ_F_RESP_HEAD)) {
+        /* Waiting for the response head: upstream-timeout decides, not this timer. */
+        conn_timeout_set(c, AG_TMO_CLIENT);
         return;
     }
     ag_conn_close(c); /* a client that stopped reading, or an idle tunnel */

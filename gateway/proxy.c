@@ -355,18 +355,19 @@ int ag_proxy_start(struct ag_req *req, const struct ag_http1_head *h,
         add_lit(c->io.out, "HTTP/1.1 100 Continue\r\n\r\n");
         ag_conn_send(c);
     }
-    ag_io_timeout(&c->io, (req->flags & AG_REQ_F_BODY_DONE) ? NULL : c->w->tmo[AG_TMO_CLIENT]);
+    /* A body is due: the client must keep sending. Without one the timer is left as it
+     * is; waiting for the upstream is the upstream timer's business (conn_on_timeout). */
+    if (!(req->flags & AG_REQ_F_BODY_DONE))
+        ag_io_timeout(&c->io, c->w->tmo[AG_TMO_CLIENT]);
     return 0;
 }
 
 /* ---------------------------------------------------------------- request body */
 
-/* The whole request is upstream: the client's timer waits for the response now. */
+/* The whole request is upstream; from now on its client timer firing means nothing. */
 static void req_body_done(struct ag_req *req)
 {
     req->flags |= AG_REQ_F_BODY_DONE;
-    if (!(req->flags & AG_REQ_F_RESP_HEAD))
-        ag_io_timeout(&req->c->io, NULL);
 }
 
 /*
@@ -575,7 +576,8 @@ static int resp_head(struct ag_req *req, const struct ag_http1_head *h,
     req->bytes_out += hb_end(&b, out);
     req->status = h->status;
     req->flags |= AG_REQ_F_RESP_HEAD;
-    ag_io_timeout(&req->c->io, req->c->w->tmo[AG_TMO_CLIENT]);
+    /* No timer change here: a body that does not go out at once re-arms client-timeout
+     * in resp_backpressure(); a short response is finished before any timer matters. */
     return 0;
 }
 
