@@ -9,7 +9,7 @@ GW_PORT=${GW_PORT:-8080} UP_PORT=${UP_PORT:-8081} REDIS_PORT=${REDIS_PORT:-6390}
 
 if [[ ${SKIP_INSTALL:-0} != 1 ]]; then
   pkgs=(meson ninja-build pkg-config gcc libevent-dev libssl-dev libjansson-dev libhiredis-dev
-        libsodium-dev libhttp-parser-dev redis-server python3 curl)
+        libsodium-dev libhttp-parser-dev redis-server python3 python3-jwt curl)
   missing=(); for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
@@ -47,6 +47,14 @@ os.close(fd)
 PY
 fi
 master=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["master-token"])' "$dir/authgate.json")
+# Until the token endpoints land (issue "Token service"), mint a demo access token with PyJWT.
+token=$(/usr/bin/python3 -c '
+import json, sys, time, jwt
+cfg = json.load(open(sys.argv[1]))
+print(jwt.encode({"sub": "demo-user", "client_id": "quickstart", "type": "access",
+                  "iss": cfg.get("app-name", "authgate"), "scope": "read",
+                  "jti": "quickstart-1", "exp": int(time.time()) + 3600},
+                 cfg["cryptography-key"], algorithm="HS256"))' "$dir/authgate.json")
 
 cat <<EOT
 
@@ -56,6 +64,9 @@ try, in another terminal:
   curl -i http://127.0.0.1:$GW_PORT/hello                 # public: forwarded, echoed back
   curl -i http://127.0.0.1:$GW_PORT/admin/x               # master path without the token: 401
   curl -i -H 'MASTER-TOKEN: $master' http://127.0.0.1:$GW_PORT/admin/x
+  curl -i http://127.0.0.1:$GW_PORT/api/items             # access path without a token: 401
+  curl -i -H 'Authorization: Bearer $token' http://127.0.0.1:$GW_PORT/api/items
+                                                          # passes; the echo shows X-Auth-Subject
   curl -i http://127.0.0.1:$GW_PORT/auth/health           # the gateway's own endpoint
   curl -i 'http://127.0.0.1:$GW_PORT/a/%2e%2e/%2e%2e/etc' # climbs above /: 400
 Ctrl-C stops everything.
