@@ -205,8 +205,12 @@ static unsigned char name_fold(unsigned char ch)
 
 bool ag_authn_name_eq(struct ag_str a, const char *b)
 {
-    size_t n = strlen(b);
+    size_t n;
 
+    /* Most fields differ in their first byte: settle those without a strlen(). */
+    if (a.len == 0 || name_fold((unsigned char)a.p[0]) != name_fold((unsigned char)b[0]))
+        return false;
+    n = strlen(b);
     if (a.len != n)
         return false;
     for (size_t i = 0; i < n; i++)

@@ -2,7 +2,7 @@
  * policy/base.c - error-line formatting and slice helpers shared by all modules.
  *
  * Owns:     nothing.
- * Entry:    ag_err_add(), ag_str_ieq().
+ * Entry:    ag_err_add().
  */
 #include "base.h"
 
@@ -26,9 +26,3 @@ int ag_err_add(struct ag_err *err, const char *fmt, ...)
     return AG_EINVAL;
 }
 
-int ag_str_ieq(struct ag_str a, const char *lit)
-{
-    size_t n = strlen(lit);
-
-    return a.len == n && strncasecmp(a.p, lit, n) == 0;
-}

@@ -47,7 +47,26 @@ struct ag_err {
 /** Appends one formatted line to <err> (a NULL <err> is allowed); returns AG_EINVAL. */
 int ag_err_add(struct ag_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/** Case-insensitive ASCII equality of <a> and the NUL-terminated <lit>. */
-int ag_str_ieq(struct ag_str a, const char *lit);
+/**
+ * Case-insensitive ASCII equality of <a> and the NUL-terminated <lit>. Inline, so that
+ * strlen() of a literal folds to a constant: header filters call it per field.
+ */
+static inline int ag_str_ieq(struct ag_str a, const char *lit)
+{
+    size_t n = __builtin_strlen(lit);
+
+    if (a.len != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a.p[i], y = (unsigned char)lit[i];
+        if ((unsigned)(x - 'A') < 26u)
+            x += 32;
+        if ((unsigned)(y - 'A') < 26u)
+            y += 32;
+        if (x != y)
+            return 0;
+    }
+    return 1;
+}
 
 #endif
