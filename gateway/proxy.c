@@ -390,6 +390,66 @@ static void req_backpressure(struct ag_req *req)
         ag_conn_pause(req->c);
 }
 
+enum relay_status { RELAY_MORE = 0, RELAY_DONE = 1, RELAY_BAD = -1, RELAY_TOO_BIG = -2 };
+
+/*
+ * Moves one chunked body from <in> to <out> as far as <in> goes: framing (size lines,
+ * extensions, trailers) is checked by <ck> and dropped, data is moved without a copy,
+ * re-chunked when <rechunk>. Counts into <req>: data in req_total (request) or
+ * bytes_out (response), every consumed byte of a request in bytes_in. Returns
+ * RELAY_DONE at the body's end (the caller writes the last chunk), RELAY_MORE when
+ * <in> ran dry, RELAY_BAD for a malformed body, RELAY_TOO_BIG past <limit> data
+ * bytes (0: no limit).
+ */
+static enum relay_status chunked_relay(struct ag_chunked *ck, struct evbuffer *in,
+                                       struct evbuffer *out, bool rechunk,
+                                       unsigned long long limit, struct ag_req *req)
+{
+    bool request = ck == &req->req_ck;
+
+    for (;;) {
+        struct evbuffer_iovec v;
+        size_t avail;
+        int r;
+
+        if (ck->remaining > 0) {
+            avail = evbuffer_get_length(in);
+            if (avail == 0)
+                return RELAY_MORE;
+            if (avail > ck->remaining)
+                avail = (size_t)ck->remaining;
+            if (limit && req->req_total + avail > limit)
+                return RELAY_TOO_BIG;
+            if (rechunk)
+                add_chunk_size(out, avail);
+            evbuffer_remove_buffer(in, out, avail);
+            if (rechunk)
+                evbuffer_add(out, "\r\n", 2);
+            ag_chunked_data(ck, avail);
+            if (request) {
+                req->req_total += avail;
+                req->bytes_in += avail;
+                req->flags |= AG_REQ_F_BODY_STARTED;
+            } else {
+                req->bytes_out += avail;
+            }
+            continue;
+        }
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+            return RELAY_MORE;
+        r = ag_chunked_parse(ck, v.iov_base, v.iov_len);
+        if (r < 0)
+            return RELAY_BAD;
+        evbuffer_drain(in, (size_t)r);
+        if (request)
+            req->bytes_in += (size_t)r;
+        if (ck->done)
+            return RELAY_DONE;
+        if (r == 0)
+            return RELAY_MORE; /* cannot happen: the decoder stops only for data or the end */
+    }
+}
+
 /* Moves what the client has sent of the body upstream. Returns -1 if <req> failed. */
 static int req_pump(struct ag_req *req)
 {
@@ -413,48 +473,19 @@ static int req_pump(struct ag_req *req)
             req_body_done(req);
         return 0;
     }
-    for (;;) {
-        struct ag_chunked *ck = &req->req_ck;
-        struct evbuffer_iovec v;
-        int r;
-
-        if (ck->remaining > 0) {
-            avail = evbuffer_get_length(in);
-            if (avail == 0)
-                break;
-            if (avail > ck->remaining)
-                avail = (size_t)ck->remaining;
-            if (cfg->max_body_size && req->req_total + avail > cfg->max_body_size) {
-                ag_req_fail(req, 413, "request body too large");
-                return -1;
-            }
-            add_chunk_size(out, avail);
-            evbuffer_remove_buffer(in, out, avail);
-            evbuffer_add(out, "\r\n", 2);
-            ag_chunked_data(ck, avail);
-            req->req_total += avail;
-            req->bytes_in += avail;
-            req->flags |= AG_REQ_F_BODY_STARTED;
-            continue;
-        }
-        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
-            break;
-        r = ag_chunked_parse(ck, v.iov_base, v.iov_len);
-        if (r < 0) {
-            ag_req_fail(req, 400, "invalid chunked body");
-            return -1;
-        }
-        evbuffer_drain(in, (size_t)r);
-        req->bytes_in += (size_t)r;
-        if (ck->done) {
-            add_lit(out, "0\r\n\r\n"); /* trailers are never forwarded */
-            req_body_done(req);
-            break;
-        }
-        if (ck->remaining == 0 && (size_t)r < v.iov_len)
-            break; /* cannot happen: the decoder stops only for data or the end */
-        if (r == 0)
-            break;
+    switch (chunked_relay(&req->req_ck, in, out, true, cfg->max_body_size, req)) {
+    case RELAY_BAD:
+        ag_req_fail(req, 400, "invalid chunked body");
+        return -1;
+    case RELAY_TOO_BIG:
+        ag_req_fail(req, 413, "request body too large");
+        return -1;
+    case RELAY_DONE:
+        add_lit(out, "0\r\n\r\n"); /* trailers are never forwarded */
+        req_body_done(req);
+        break;
+    default:
+        break;
     }
     return 0;
 }
@@ -734,43 +765,18 @@ static int resp_pump(struct ag_req *req)
         req->bytes_out += avail;
         break;
     case AG_BODY_CHUNKED:
-        for (;;) {
-            struct ag_chunked *ck = &req->resp_ck;
-            struct evbuffer_iovec v;
-            int r;
-
-            if (ck->remaining > 0) {
-                avail = evbuffer_get_length(in);
-                if (avail == 0)
-                    break;
-                if (avail > ck->remaining)
-                    avail = (size_t)ck->remaining;
-                if (chunk_out)
-                    add_chunk_size(out, avail);
-                evbuffer_remove_buffer(in, out, avail);
-                if (chunk_out)
-                    evbuffer_add(out, "\r\n", 2);
-                ag_chunked_data(ck, avail);
-                req->bytes_out += avail;
-                continue;
-            }
-            if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
-                break;
-            r = ag_chunked_parse(ck, v.iov_base, v.iov_len);
-            if (r < 0) {
-                ag_log(AG_LOG_WARN, "upstream %s: invalid chunked response body",
-                       req->gen->ups[req->up].hostport);
-                req->flags |= AG_REQ_F_UP_CLOSE;
-                ag_req_fail(req, 502, "invalid response from upstream");
-                return 1;
-            }
-            evbuffer_drain(in, (size_t)r);
-            if (ck->done) {
-                resp_done(req);
-                return 1;
-            }
-            if (r == 0)
-                break;
+        switch (chunked_relay(&req->resp_ck, in, out, chunk_out, 0, req)) {
+        case RELAY_DONE:
+            resp_done(req);
+            return 1;
+        case RELAY_MORE:
+            break;
+        default:
+            ag_log(AG_LOG_WARN, "upstream %s: invalid chunked response body",
+                   req->gen->ups[req->up].hostport);
+            req->flags |= AG_REQ_F_UP_CLOSE;
+            ag_req_fail(req, 502, "invalid response from upstream");
+            return 1;
         }
         break;
     }
