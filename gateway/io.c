@@ -108,6 +108,27 @@ static void io_unreserve(struct ag_io *io)
         evbuffer_drain(io->in, 0);
 }
 
+/*
+ * First read into an empty buffer: through a per-thread scratch block, so that a
+ * request or response head costs one right-sized chain (a small, cached allocation)
+ * instead of a 16 KiB one, and a read that finds nothing allocates nothing. Returns
+ * what read(2) did; the bytes are in io->in.
+ */
+static ssize_t io_read_small(struct ag_io *io, size_t want)
+{
+    static _Thread_local char scratch[IO_READ_CHUNK];
+    ssize_t r;
+
+    do
+        r = read(io->fd, scratch, want);
+    while (r < 0 && errno == EINTR);
+    if (r > 0 && evbuffer_add(io->in, scratch, (size_t)r) < 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return r;
+}
+
 int ag_io_read(struct ag_io *io, size_t limit)
 {
     struct evbuffer_iovec v[2];
@@ -125,6 +146,26 @@ int ag_io_read(struct ag_io *io, size_t limit)
         want = limit - have < IO_READ_CHUNK ? limit - have : IO_READ_CHUNK;
         if (want < 1024)
             want = 1024;
+        if (have == 0 && got == 0) {
+            r = io_read_small(io, want);
+            if (r < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    io->flags &= ~AG_IO_F_RREADY;
+                    return got;
+                }
+                return errno == ENOMEM ? AG_ENOMEM : AG_EIO;
+            }
+            if (r == 0) {
+                io->flags = (io->flags | AG_IO_F_EOF) & ~AG_IO_F_RREADY;
+                return got;
+            }
+            got += (int)r;
+            if ((size_t)r < want && !(io->flags & AG_IO_F_RDHUP)) {
+                io->flags &= ~AG_IO_F_RREADY;
+                return got;
+            }
+            continue; /* a full block: bulk data, read on straight into the buffer */
+        }
         n = evbuffer_reserve_space(io->in, (ev_ssize_t)want, v, 2);
         if (n <= 0)
             return AG_ENOMEM;
