@@ -1,0 +1,327 @@
+/*
+ * store/session.c - refresh sessions and revocations in Redis: the Lua scripts (create,
+ * rotate with reuse detection, revoke), the key names, and the revocation feed's format.
+ *
+ * Owns:     nothing long-lived; each call's pending record is owned by store/store.c.
+ * Entry:    ag_sess_create(), ag_sess_rotate(), ag_sess_revoke(), ag_sess_revoke_jti(),
+ *           ag_sess_revoke_subject(), ag_sess_feed_start().
+ * Not here: the connection, timeouts, EVALSHA/NOSCRIPT (store/store.c); tokens, HTTP.
+ * Spec:     CONTRACT.md sections 5, 7, 8; docs/redis-keys.md (every key is listed there).
+ */
+#include "session.h"
+
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+#define SESS_ID_MAX 512 /* bytes of an id or subject: larger is refused (keys stay small) */
+#define SESS_KEY_MAX (SESS_ID_MAX + 320)
+
+/* ---------------------------------------------------------------- Lua */
+
+/*
+ * ag_revoke(revkey, revlog, kind, id, value, until, channel): records a revocation.
+ * <revkey> (string, TTL until - now) holds <value>; the sorted set <revlog> holds the
+ * member "<kind> <id> <value>" scored <until>, the exact text published on <channel>.
+ * A repeated revocation keeps the larger value and until and replaces its member.
+ * Expired members are pruned on every write; <revlog> itself expires with its last.
+ */
+#define LUA_REVOKE_FN                                                                         \
+    "local function ag_revoke(revkey, revlog, kind, id, value, untl, channel)\n"              \
+    "  local now = tonumber(redis.call('TIME')[1])\n"                                          \
+    "  local old = redis.call('GET', revkey)\n"                                               \
+    "  if old then\n"                                                                          \
+    "    local om = kind .. ' ' .. id .. ' ' .. old\n"                                        \
+    "    local os = redis.call('ZSCORE', revlog, om)\n"                                       \
+    "    redis.call('ZREM', revlog, om)\n"                                                    \
+    "    if tonumber(old) and tonumber(old) > value then value = tonumber(old) end\n"         \
+    "    if os and tonumber(os) > untl then untl = tonumber(os) end\n"                        \
+    "  end\n"                                                                                  \
+    "  local vs = string.format('%d', value)\n"                                               \
+    "  local ttl = untl - now\n"                                                               \
+    "  if ttl < 1 then ttl = 1 end\n"                                                          \
+    "  redis.call('SET', revkey, vs, 'EX', string.format('%d', ttl))\n"                      \
+    "  local m = kind .. ' ' .. id .. ' ' .. vs\n"                                             \
+    "  redis.call('ZREMRANGEBYSCORE', revlog, '-inf', string.format('%d', now))\n"            \
+    "  redis.call('ZADD', revlog, string.format('%d', untl), m)\n"                            \
+    "  local top = redis.call('ZRANGE', revlog, -1, -1, 'WITHSCORES')\n"                      \
+    "  if top[2] then redis.call('EXPIREAT', revlog, top[2]) end\n"                           \
+    "  redis.call('PUBLISH', channel, m)\n"                                                    \
+    "end\n"
+
+const char *const ag_store__script_text[AG_STORE__NSCRIPTS] = {
+    /* KEYS sess, old; ARGV otid, subject, client_id, family, now, ip, ua, ttl */
+    [AG_STORE__SESS_CREATE] =
+        "redis.call('DEL', KEYS[1], KEYS[2])\n"
+        "redis.call('HSET', KEYS[1], 'subject', ARGV[2], 'client_id', ARGV[3],\n"
+        "  'family', ARGV[4], 'otid', ARGV[1], 'created', ARGV[5], 'last_used', ARGV[5],\n"
+        "  'ip', ARGV[6], 'ua', ARGV[7])\n"
+        "redis.call('EXPIRE', KEYS[1], ARGV[8])\n"
+        "return 1\n",
+
+    /*
+     * KEYS sess, old, rev:sid, revlog; ARGV presented, next, now, ttl, sid, channel, prefix.
+     * Returns {1, subject, client_id, family} rotated, {-2} reused (session revoked),
+     * {-1} unknown (missing, revoked, or created at or before its subject's watermark).
+     */
+    [AG_STORE__SESS_ROTATE] = LUA_REVOKE_FN
+        "if redis.call('EXISTS', KEYS[3]) == 1 then return {-1} end\n"
+        "local f = redis.call('HMGET', KEYS[1], 'otid', 'subject', 'client_id', 'family',\n"
+        "  'created')\n"
+        "if not f[1] then return {-1} end\n"
+        "if f[2] then\n"
+        "  local t = redis.call('GET', ARGV[7] .. 'rev:sub:' .. f[2])\n"
+        "  if t and tonumber(f[5] or '0') <= tonumber(t) then\n"
+        "    redis.call('DEL', KEYS[1], KEYS[2])\n"
+        "    return {-1}\n"
+        "  end\n"
+        "end\n"
+        "if f[1] == ARGV[1] then\n"
+        "  redis.call('HSET', KEYS[1], 'otid', ARGV[2], 'last_used', ARGV[3])\n"
+        "  redis.call('SADD', KEYS[2], ARGV[1])\n"
+        "  redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
+        "  redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
+        "  return {1, f[2] or '', f[3] or '', f[4] or ''}\n"
+        "end\n"
+        "if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then\n"
+        "  redis.call('DEL', KEYS[1], KEYS[2])\n"
+        "  local u = tonumber(ARGV[3]) + tonumber(ARGV[4])\n"
+        "  ag_revoke(KEYS[3], KEYS[4], 'sid', ARGV[5], u, u, ARGV[6])\n"
+        "  return {-2}\n"
+        "end\n"
+        "return {-1}\n",
+
+    /*
+     * KEYS revkey, revlog[, sess, old]; ARGV kind, id, value, until, channel.
+     * Deletes the session keys when given. Returns 1.
+     */
+    [AG_STORE__REVOKE] = LUA_REVOKE_FN
+        "if KEYS[3] then redis.call('DEL', KEYS[3], KEYS[4]) end\n"
+        "ag_revoke(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),\n"
+        "  ARGV[5])\n"
+        "return 1\n",
+};
+
+/* ---------------------------------------------------------------- keys */
+
+/* Writes "{<ns>}:<what><id>" into <buf>; -1 if it does not fit. */
+static int sess_key(char *buf, size_t cap, const struct ag_store *st, const char *what,
+                    const char *id, const char *suffix)
+{
+    int n = snprintf(buf, cap, "{%s}:%s%s%s", ag_store__ns(st), what, id, suffix);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static bool id_ok(const char *s)
+{
+    return s != NULL && s[0] != '\0' && strlen(s) <= SESS_ID_MAX;
+}
+
+/* ---------------------------------------------------------------- replies */
+
+static void sess_call(ag_store__any_fn *cb, void *arg, enum ag_sess_status s,
+                      const struct ag_sess_info *info)
+{
+    if (cb != NULL)
+        ((ag_sess_fn *)cb)(s, info, arg);
+}
+
+/* Create and revoke scripts answer the integer 1. */
+static void on_write_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    bool ok = r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    sess_call(cb, arg, ok ? AG_SESS_OK : AG_SESS_DOWN, NULL);
+}
+
+static void on_rotate_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    struct ag_sess_info info;
+    long long code;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER) {
+        sess_call(cb, arg, AG_SESS_DOWN, NULL);
+        return;
+    }
+    code = r->element[0]->integer;
+    if (code == -2) {
+        sess_call(cb, arg, AG_SESS_REUSED, NULL);
+        return;
+    }
+    if (code != 1 || r->elements < 4) {
+        sess_call(cb, arg, AG_SESS_UNKNOWN, NULL);
+        return;
+    }
+    for (size_t i = 1; i < 4; i++)
+        if (r->element[i]->type != REDIS_REPLY_STRING) {
+            sess_call(cb, arg, AG_SESS_DOWN, NULL);
+            return;
+        }
+    memset(&info, 0, sizeof(info));
+    info.subject = r->element[1]->str;
+    info.client_id = r->element[2]->str;
+    info.family = r->element[3]->str;
+    sess_call(cb, arg, AG_SESS_OK, &info);
+}
+
+/* ---------------------------------------------------------------- calls */
+
+static int sess_eval(struct ag_store *st, enum ag_store__script script, int nkeys, int argc,
+                     const char **argv, ag_store__reply_fn *fn, ag_sess_fn *cb, void *arg)
+{
+    size_t lens[16];
+
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    return ag_store__eval(st, script, nkeys, argc, argv, lens, fn, (ag_store__any_fn *)cb, arg);
+}
+
+int ag_sess_create(struct ag_store *st, const struct ag_sess_info *s, ag_sess_fn *cb, void *arg)
+{
+    char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], now[24], ttl[24];
+
+    if (st == NULL || s == NULL || cb == NULL || !id_ok(s->sid) || !id_ok(s->otid) ||
+        !id_ok(s->subject) || s->client_id == NULL || s->family == NULL || s->ttl <= 0 ||
+        sess_key(sess, sizeof(sess), st, "sess:", s->sid, "") < 0 ||
+        sess_key(old, sizeof(old), st, "sess:", s->sid, ":old") < 0)
+        return -1;
+    snprintf(now, sizeof(now), "%lld", (long long)s->now);
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)s->ttl);
+    {
+        const char *argv[10] = {sess, old, s->otid, s->subject, s->client_id, s->family, now,
+                                s->ip != NULL ? s->ip : "",
+                                s->user_agent != NULL ? s->user_agent : "", ttl};
+        return sess_eval(st, AG_STORE__SESS_CREATE, 2, 10, argv, on_write_reply, cb, arg);
+    }
+}
+
+int ag_sess_rotate(struct ag_store *st, const char *sid, const char *presented, const char *next,
+                   int64_t now, int64_t ttl, ag_sess_fn *cb, void *arg)
+{
+    char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], rev[SESS_KEY_MAX], revlog[SESS_KEY_MAX];
+    char chan[SESS_KEY_MAX], prefix[SESS_KEY_MAX], nows[24], ttls[24];
+
+    if (st == NULL || cb == NULL || !id_ok(sid) || !id_ok(presented) || !id_ok(next) ||
+        ttl <= 0 || sess_key(sess, sizeof(sess), st, "sess:", sid, "") < 0 ||
+        sess_key(old, sizeof(old), st, "sess:", sid, ":old") < 0 ||
+        sess_key(rev, sizeof(rev), st, "rev:sid:", sid, "") < 0 ||
+        sess_key(revlog, sizeof(revlog), st, "revlog", "", "") < 0 ||
+        sess_key(chan, sizeof(chan), st, "revoked", "", "") < 0 ||
+        sess_key(prefix, sizeof(prefix), st, "", "", "") < 0)
+        return -1;
+    snprintf(nows, sizeof(nows), "%lld", (long long)now);
+    snprintf(ttls, sizeof(ttls), "%lld", (long long)ttl);
+    {
+        const char *argv[11] = {sess, old,  rev,  revlog, presented, next,
+                                nows, ttls, sid,  chan,   prefix};
+        return sess_eval(st, AG_STORE__SESS_ROTATE, 4, 11, argv, on_rotate_reply, cb, arg);
+    }
+}
+
+/* One revocation: <kind> "sid"/"jti"/"sub", <id>, <value>, <until>. */
+static int sess_revoke(struct ag_store *st, const char *kind, const char *id, int64_t value,
+                       int64_t until, ag_sess_fn *cb, void *arg)
+{
+    char rev[SESS_KEY_MAX], revlog[SESS_KEY_MAX], sess[SESS_KEY_MAX], old[SESS_KEY_MAX];
+    char chan[SESS_KEY_MAX], what[16], vs[24], us[24];
+    bool is_sid = strcmp(kind, "sid") == 0;
+
+    snprintf(what, sizeof(what), "rev:%s:", kind);
+    if (st == NULL || cb == NULL || !id_ok(id) ||
+        sess_key(rev, sizeof(rev), st, what, id, "") < 0 ||
+        sess_key(revlog, sizeof(revlog), st, "revlog", "", "") < 0 ||
+        sess_key(chan, sizeof(chan), st, "revoked", "", "") < 0 ||
+        sess_key(sess, sizeof(sess), st, "sess:", id, "") < 0 ||
+        sess_key(old, sizeof(old), st, "sess:", id, ":old") < 0)
+        return -1;
+    snprintf(vs, sizeof(vs), "%lld", (long long)value);
+    snprintf(us, sizeof(us), "%lld", (long long)until);
+    {
+        const char *argv[9] = {rev, revlog, sess, old, kind, id, vs, us, chan};
+        if (is_sid)
+            return sess_eval(st, AG_STORE__REVOKE, 4, 9, argv, on_write_reply, cb, arg);
+        argv[2] = kind;
+        argv[3] = id;
+        argv[4] = vs;
+        argv[5] = us;
+        argv[6] = chan;
+        return sess_eval(st, AG_STORE__REVOKE, 2, 7, argv, on_write_reply, cb, arg);
+    }
+}
+
+int ag_sess_revoke(struct ag_store *st, const char *sid, int64_t until, ag_sess_fn *cb, void *arg)
+{
+    return sess_revoke(st, "sid", sid, until, until, cb, arg);
+}
+
+int ag_sess_revoke_jti(struct ag_store *st, const char *jti, int64_t until, ag_sess_fn *cb,
+                       void *arg)
+{
+    return sess_revoke(st, "jti", jti, until, until, cb, arg);
+}
+
+int ag_sess_revoke_subject(struct ag_store *st, const char *subject, int64_t now, int64_t until,
+                           ag_sess_fn *cb, void *arg)
+{
+    return sess_revoke(st, "sub", subject, now, until, cb, arg);
+}
+
+/* ---------------------------------------------------------------- the feed */
+
+/* Parses "<kind> <id> <value>" (the id may hold spaces: the value is after the last). */
+int ag_sess__feed_parse(const char *msg, size_t len, enum ag_feed_kind *kind, const char **id,
+                        size_t *id_len, int64_t *value)
+{
+    const char *sp1 = memchr(msg, ' ', len), *sp2 = NULL;
+    long long v = 0;
+
+    for (size_t i = len; i > 0; i--)
+        if (msg[i - 1] == ' ') {
+            sp2 = msg + i - 1;
+            break;
+        }
+    if (sp1 == NULL || sp2 == NULL || sp2 <= sp1 + 1 || sp2 + 1 == msg + len)
+        return -1;
+    if (sp1 - msg == 3 && memcmp(msg, "sid", 3) == 0)
+        *kind = AG_FEED_SID;
+    else if (sp1 - msg == 3 && memcmp(msg, "jti", 3) == 0)
+        *kind = AG_FEED_JTI;
+    else if (sp1 - msg == 3 && memcmp(msg, "sub", 3) == 0)
+        *kind = AG_FEED_SUBJECT_BEFORE;
+    else
+        return -1;
+    for (const char *p = sp2 + 1; p < msg + len; p++) {
+        if (*p < '0' || *p > '9' || v > 922337203685477580LL)
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    *id = sp1 + 1;
+    *id_len = (size_t)(sp2 - sp1 - 1);
+    *value = v;
+    return 0;
+}
+
+static void on_feed_message(const char *msg, size_t len, ag_store__any_fn *cb, void *arg)
+{
+    enum ag_feed_kind kind;
+    const char *id;
+    size_t id_len;
+    int64_t value;
+
+    if (ag_sess__feed_parse(msg, len, &kind, &id, &id_len, &value) == 0)
+        ((ag_feed_fn *)cb)(kind, id, id_len, value, arg);
+}
+
+int ag_sess_feed_start(struct ag_store *st, ag_feed_fn *cb, void *arg)
+{
+    char chan[SESS_KEY_MAX], revlog[SESS_KEY_MAX];
+
+    if (st == NULL || cb == NULL || sess_key(chan, sizeof(chan), st, "revoked", "", "") < 0 ||
+        sess_key(revlog, sizeof(revlog), st, "revlog", "", "") < 0)
+        return -1;
+    return ag_store__feed(st, chan, revlog, on_feed_message, (ag_store__any_fn *)cb, arg);
+}

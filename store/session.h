@@ -1,0 +1,98 @@
+/*
+ * store/session.h - refresh sessions in Redis: create, rotate (one atomic script:
+ * rotate, or on reuse revoke the whole session), revoke one, revoke all of a subject,
+ * and the revocation feed every gateway instance keeps in memory.
+ *
+ * Owns:     nothing long-lived; each call carries its own pending record.
+ * Entry:    ag_sess_create(), ag_sess_rotate(), ag_sess_revoke(), ag_sess_revoke_subject(),
+ *           ag_sess_feed_start().
+ * Not here: tokens and HTTP (gateway/endpoints.c), the connection (store/store.c).
+ * Spec:     CONTRACT.md sections 5, 7, 8; docs/redis-keys.md.
+ *
+ * Async contract (STYLE R5/R8): a call that returns 0 runs its callback exactly once,
+ * later, from the event loop (never from inside the call); a call that returns < 0
+ * (store not ready, bad argument) never runs it. A callback gets AG_SESS_DOWN when
+ * Redis failed or timed out: the caller answers 503, never "allowed".
+ */
+#ifndef AG_STORE_SESSION_H
+#define AG_STORE_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ag_store;
+
+/* Results; zero is the failing value. */
+enum ag_sess_status {
+    AG_SESS_FAIL = 0,
+    AG_SESS_OK = 1,        /* created / rotated / revoked */
+    AG_SESS_UNKNOWN = -1,  /* no such live session (expired, revoked, never existed) */
+    AG_SESS_REUSED = -2,   /* an older one-time id of the session: the session is now revoked */
+    AG_SESS_DOWN = -3,     /* Redis unreachable, timed out, or answered an error */
+};
+
+/* What a session records. Strings are copied by the call; ids are caller-made (random). */
+struct ag_sess_info {
+    const char *sid;        /* session id (also the refresh token's "sid") */
+    const char *otid;       /* the current refresh token's one-time id (its "jti") */
+    const char *subject;    /* "sub" */
+    const char *client_id;
+    const char *family;     /* "fam": stays the same across rotations */
+    const char *ip;         /* client address, for audit */
+    const char *user_agent; /* may be NULL */
+    int64_t now;            /* seconds since the epoch */
+    int64_t ttl;            /* rolling expiry: refresh-token-ttl */
+};
+
+/*
+ * <info> is NULL except for an OK rotation, where subject, client_id and family are set
+ * (borrowed: valid only during the callback; the other fields are zero).
+ */
+typedef void ag_sess_fn(enum ag_sess_status st, const struct ag_sess_info *info, void *arg);
+
+/** Creates session <s> (fails with DOWN when Redis is unreachable). */
+int ag_sess_create(struct ag_store *st, const struct ag_sess_info *s, ag_sess_fn *cb, void *arg);
+
+/**
+ * Rotates session <sid> from one-time id <presented> to <next>, atomically: OK (the
+ * callback's info carries subject, client_id and family from Redis) when <presented>
+ * is current; REUSED when it is an older one of the session (the session is revoked,
+ * its sid published); UNKNOWN when the session is gone. Of concurrent calls with the
+ * same <presented>, exactly one gets OK. <now>/<ttl> renew the rolling expiry.
+ */
+int ag_sess_rotate(struct ag_store *st, const char *sid, const char *presented, const char *next,
+                   int64_t now, int64_t ttl, ag_sess_fn *cb, void *arg);
+
+/**
+ * Revokes session <sid> (its refresh token and every access token carrying it) until
+ * <until> (the latest end of life of its tokens), and publishes the revocation.
+ */
+int ag_sess_revoke(struct ag_store *st, const char *sid, int64_t until, ag_sess_fn *cb, void *arg);
+
+/** Revokes every session and access token of <subject> issued before <now> (one write). */
+int ag_sess_revoke_subject(struct ag_store *st, const char *subject, int64_t now, int64_t until,
+                           ag_sess_fn *cb, void *arg);
+
+/* The revocation feed: what another instance revoked, as it happens and after a reconnect. */
+enum ag_feed_kind { AG_FEED_SID = 1, AG_FEED_JTI = 2, AG_FEED_SUBJECT_BEFORE = 3 };
+typedef void ag_feed_fn(enum ag_feed_kind kind, const char *id, size_t len, int64_t value,
+                        void *arg);
+
+/**
+ * Subscribes to the namespace's revocation channel and replays the revocations kept in
+ * Redis (on start and after every reconnect, before ag_store_ready() turns true).
+ * <value> is the entry's end of life (SID/JTI) or the watermark T (SUBJECT_BEFORE).
+ */
+int ag_sess_feed_start(struct ag_store *st, ag_feed_fn *cb, void *arg);
+
+/** Revokes the access token whose jti is <jti> until <until> and publishes it. */
+int ag_sess_revoke_jti(struct ag_store *st, const char *jti, int64_t until, ag_sess_fn *cb,
+                       void *arg);
+
+/* ---- internal: exposed for the tests ---- */
+
+/** Parses a feed message "<kind> <id> <value>" (<id> borrowed from <msg>). 0 or -1. */
+int ag_sess__feed_parse(const char *msg, size_t len, enum ag_feed_kind *kind, const char **id,
+                        size_t *id_len, int64_t *value);
+
+#endif

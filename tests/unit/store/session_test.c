@@ -1,0 +1,355 @@
+/*
+ * tests/unit/store/session_test.c - refresh sessions and revocations (store/session.c)
+ * against a real redis-server: create, rotate, reuse detection, the 20-way race,
+ * NOSCRIPT recovery, revocations and what the feed publishes, cancel, and the parser.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "redis.h"
+#include "session.h"
+#include "store.h"
+#include "t.h"
+
+struct seen {
+    int up;
+    int done;
+    enum ag_sess_status st[64];
+    char subject[64], client_id[64], family[64];
+    int feed;
+    char feed_ids[16][64];
+    int64_t feed_values[16];
+};
+
+static void on_state(bool ready, const char *why, void *arg)
+{
+    struct seen *s = arg;
+
+    if (ready)
+        s->up++;
+}
+
+static void on_sess(enum ag_sess_status st, const struct ag_sess_info *info, void *arg)
+{
+    struct seen *s = arg;
+
+    if (s->done < 64)
+        s->st[s->done] = st;
+    s->done++;
+    if (st == AG_SESS_OK && info != NULL) {
+        snprintf(s->subject, sizeof(s->subject), "%s", info->subject);
+        snprintf(s->client_id, sizeof(s->client_id), "%s", info->client_id);
+        snprintf(s->family, sizeof(s->family), "%s", info->family);
+    }
+}
+
+static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t value, void *arg)
+{
+    struct seen *s = arg;
+
+    if (s->feed < 16) {
+        snprintf(s->feed_ids[s->feed], sizeof(s->feed_ids[0]), "%d:%.*s", (int)kind, (int)len,
+                 id);
+        s->feed_values[s->feed] = value;
+    }
+    s->feed++;
+}
+
+/* One redis-server, one event_base and two stores (the second runs the feed). */
+struct fx {
+    struct ag_t_redis r;
+    struct event_base *base;
+    struct ag_store *st, *watcher;
+    struct seen s, w;
+};
+
+static int fx_open(struct fx *f)
+{
+    struct ag_store_opts o = {.ns = "t", .connect_timeout = 1, .command_timeout = 1,
+                              .on_state = on_state};
+
+    memset(f, 0, sizeof(*f));
+    if (ag_t_redis_start(&f->r, NULL, false) < 0)
+        return -1;
+    f->base = event_base_new();
+    o.url = f->r.url;
+    o.arg = &f->s;
+    f->st = ag_store_new(f->base, &o);
+    o.arg = &f->w;
+    f->watcher = ag_store_new(f->base, &o);
+    if (f->st == NULL || f->watcher == NULL || ag_sess_feed_start(f->watcher, on_feed, &f->w) < 0)
+        return -1;
+    if (!ag_t_loop_until(f->base, &f->s.up, 1, 3) || !ag_t_loop_until(f->base, &f->w.up, 1, 3))
+        return -1;
+    return 0;
+}
+
+static void fx_close(struct fx *f)
+{
+    ag_store_free(f->st);
+    ag_store_free(f->watcher);
+    AG_ASSERT_EQ(ag_t_loop_events(f->base), 0);
+    event_base_free(f->base);
+    ag_t_redis_stop(&f->r);
+}
+
+static struct ag_sess_info info_of(const char *sid, const char *otid)
+{
+    struct ag_sess_info i = {.sid = sid, .otid = otid, .subject = "user-1", .client_id = "c1",
+                             .family = "fam-1", .ip = "127.0.0.1", .user_agent = "test",
+                             .now = (int64_t)time(NULL), .ttl = 600};
+    return i;
+}
+
+/* Creates <sid> with <otid> and waits for OK. */
+static void create(struct fx *f, const char *sid, const char *otid)
+{
+    struct ag_sess_info i = info_of(sid, otid);
+    int want = f->s.done + 1;
+
+    AG_ASSERT_EQ(ag_sess_create(f->st, &i, on_sess, &f->s), 0);
+    AG_ASSERT(ag_t_loop_until(f->base, &f->s.done, want, 2));
+    AG_ASSERT_EQ(f->s.st[want - 1], AG_SESS_OK);
+}
+
+static enum ag_sess_status rotate(struct fx *f, const char *sid, const char *from, const char *to)
+{
+    int want = f->s.done + 1;
+
+    if (ag_sess_rotate(f->st, sid, from, to, (int64_t)time(NULL), 600, on_sess, &f->s) < 0)
+        return AG_SESS_FAIL;
+    if (!ag_t_loop_until(f->base, &f->s.done, want, 2))
+        return AG_SESS_FAIL;
+    return f->s.st[want - 1];
+}
+
+static void test_sess_rotate_with_the_current_otid_returns_the_session(void)
+{
+    struct fx f;
+    char out[512];
+
+    AG_ASSERT_EQ(fx_open(&f), 0);
+    create(&f, "s1", "o1");
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "HGET {t}:sess:s1 ua"), 0);
+    AG_ASSERT_STR(out, "test");
+    AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_OK);
+    AG_ASSERT_STR(f.s.subject, "user-1");
+    AG_ASSERT_STR(f.s.client_id, "c1");
+    AG_ASSERT_STR(f.s.family, "fam-1");
+    AG_ASSERT_EQ(rotate(&f, "s1", "o2", "o3"), AG_SESS_OK);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "HGET {t}:sess:s1 otid"), 0);
+    AG_ASSERT_STR(out, "o3");
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "TTL {t}:sess:s1:old"), 0);
+    AG_ASSERT(atoi(out) > 590);
+    fx_close(&f);
+}
+
+static void test_sess_rotate_of_an_unknown_session_returns_unknown(void)
+{
+    struct fx f;
+
+    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(rotate(&f, "nope", "o1", "o2"), AG_SESS_UNKNOWN);
+    create(&f, "s1", "o1");
+    AG_ASSERT_EQ(rotate(&f, "s1", "never-issued", "o2"), AG_SESS_UNKNOWN);
+    AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_OK); /* still intact */
+    fx_close(&f);
+}
+
+static void test_sess_rotate_with_any_older_otid_revokes_and_publishes(void)
+{
+    struct fx f;
+    char out[512];
+
+    AG_ASSERT_EQ(fx_open(&f), 0);
+    create(&f, "s1", "o1");
+    AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_OK);
+    AG_ASSERT_EQ(rotate(&f, "s1", "o2", "o3"), AG_SESS_OK);
+    AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o9"), AG_SESS_REUSED); /* two rotations back */
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "EXISTS {t}:sess:s1 {t}:sess:s1:old"),
+                 0);
+    AG_ASSERT_STR(out, "0");
+    /* The newest token of the family dies too. */
+    AG_ASSERT_EQ(rotate(&f, "s1", "o3", "o4"), AG_SESS_UNKNOWN);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "EXISTS {t}:rev:sid:s1"), 0);
+    AG_ASSERT_STR(out, "1");
+    AG_ASSERT(ag_t_loop_until(f.base, &f.w.feed, 1, 2));
+    AG_ASSERT_STR(f.w.feed_ids[0], "1:s1");
+    AG_ASSERT(f.w.feed_values[0] >= (int64_t)time(NULL) + 590);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "ZRANGE {t}:revlog 0 -1"), 0);
+    AG_ASSERT(strncmp(out, "sid s1 ", 7) == 0);
+    fx_close(&f);
+}
+
+static void test_sess_twenty_concurrent_rotations_let_exactly_one_through(void)
+{
+    struct fx f;
+    int ok = 0, reused = 0, other = 0;
+
+    AG_ASSERT_EQ(fx_open(&f), 0);
+    create(&f, "race", "o1");
+    f.s.done = 0;
+    for (int i = 0; i < 20; i++) {
+        char next[16];
+        snprintf(next, sizeof(next), "n%d", i);
+        AG_ASSERT_EQ(ag_sess_rotate(f.st, "race", "o1", next, (int64_t)time(NULL), 600, on_sess,
+                                    &f.s), 0);
+    }
+    AG_ASSERT(ag_t_loop_until(f.base, &f.s.done, 20, 3));
+    for (int i = 0; i < 20; i++) {
+        if (f.s.st[i] == AG_SESS_OK)
+            ok++;
+        else if (f.s.st[i] == AG_SESS_REUSED)
+            reused++;
+        else if (f.s.st[i] != AG_SESS_UNKNOWN)
+            other++;
+    }
+    AG_ASSERT_EQ(ok, 1);
+    AG_ASSERT_EQ(reused, 1); /* the second one revokes; the rest find no session */
+    AG_ASSERT_EQ(other, 0);
+    fx_close(&f);
+}
+
+static void test_sess_rotate_recovers_after_script_flush(void)
+{
+    struct fx f;
+    char out[64];
+
+    AG_ASSERT_EQ(fx_open(&f), 0);
+    create(&f, "s1", "o1");
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "SCRIPT FLUSH"), 0);
+    AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_OK);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "SCRIPT FLUSH"), 0);
+    create(&f, "s2", "o1");
+    fx_close(&f);
+}
+
+static void test_sess_revoke_ends_the_session_and_publishes_it(void)
+{
+    struct fx f;
+    int64_t until = (int64_t)time(NULL) + 900;
+    char out[128];
+
+    AG_ASSERT_EQ(fx_open(&f), 0);
+    create(&f, "s1", "o1");
+    AG_ASSERT_EQ(ag_sess_revoke(f.st, "s1", until, on_sess, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.base, &f.s.done, 2, 2));
+    AG_ASSERT_EQ(f.s.st[1], AG_SESS_OK);
+    AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_UNKNOWN);
+    AG_ASSERT(ag_t_loop_until(f.base, &f.w.feed, 1, 2));
+    AG_ASSERT_STR(f.w.feed_ids[0], "1:s1");
+    AG_ASSERT_EQ(f.w.feed_values[0], until);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "TTL {t}:rev:sid:s1"), 0);
+    AG_ASSERT(atoi(out) > 890 && atoi(out) <= 900);
+    AG_ASSERT_EQ(ag_sess_revoke_jti(f.st, "j1", until, on_sess, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.base, &f.w.feed, 2, 2));
+    AG_ASSERT_STR(f.w.feed_ids[1], "2:j1");
+    fx_close(&f);
+}
+
+static void test_sess_revoke_subject_kills_older_sessions_with_one_write(void)
+{
+    struct fx f;
+    int64_t now;
+    char out[256];
+
+    AG_ASSERT_EQ(fx_open(&f), 0);
+    create(&f, "s1", "o1");
+    create(&f, "s2", "o1");
+    now = (int64_t)time(NULL); /* the sessions were created at or before it */
+    AG_ASSERT_EQ(ag_sess_revoke_subject(f.st, "user-1", now, now + 600, on_sess, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.base, &f.s.done, 3, 2));
+    AG_ASSERT_EQ(f.s.st[2], AG_SESS_OK);
+    AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_UNKNOWN);
+    AG_ASSERT_EQ(rotate(&f, "s2", "o1", "o2"), AG_SESS_UNKNOWN);
+    AG_ASSERT(ag_t_loop_until(f.base, &f.w.feed, 1, 2));
+    AG_ASSERT_STR(f.w.feed_ids[0], "3:user-1");
+    AG_ASSERT_EQ(f.w.feed_values[0], now);
+    /* Again: one live revlog member per subject, the latest watermark. */
+    AG_ASSERT_EQ(ag_sess_revoke_subject(f.st, "user-1", now + 1, now + 600, on_sess, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.base, &f.w.feed, 2, 2));
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "ZRANGE {t}:revlog 0 -1"), 0);
+    {
+        char want[64];
+        snprintf(want, sizeof(want), "sub user-1 %lld", (long long)now + 1);
+        AG_ASSERT_STR(out, want);
+    }
+    fx_close(&f);
+}
+
+static void test_sess_calls_refuse_bad_arguments_without_calling_back(void)
+{
+    struct fx f;
+    struct ag_sess_info i = info_of("", "o1");
+
+    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(ag_sess_create(f.st, &i, on_sess, &f.s), -1);
+    AG_ASSERT_EQ(ag_sess_rotate(f.st, "s", NULL, "n", 1, 60, on_sess, &f.s), -1);
+    AG_ASSERT_EQ(ag_sess_rotate(f.st, "s", "o", "n", 1, 0, on_sess, &f.s), -1);
+    AG_ASSERT_EQ(ag_sess_revoke(NULL, "s", 1, on_sess, &f.s), -1);
+    ag_t_loop_for(f.base, 0.02);
+    AG_ASSERT_EQ(f.s.done, 0);
+    fx_close(&f);
+}
+
+static void test_store_cancel_detaches_pending_callbacks(void)
+{
+    struct fx f;
+    int other = 0;
+
+    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(ag_sess_rotate(f.st, "x", "o", "n", 1, 60, on_sess, &f.s), 0);
+    AG_ASSERT_EQ(ag_sess_rotate(f.st, "x", "o", "n", 1, 60, on_sess, &f.w), 0);
+    AG_ASSERT_EQ(ag_store_cancel(f.st, &f.s), 1);
+    AG_ASSERT(ag_t_loop_until(f.base, &f.w.done, 1, 2));
+    ag_t_loop_for(f.base, 0.02);
+    AG_ASSERT_EQ(f.s.done, 0);
+    /* Freeing the store with a call in flight: its callback runs with DOWN. */
+    AG_ASSERT_EQ(ag_sess_rotate(f.st, "x", "o", "n", 1, 60, on_sess, &f.s), 0);
+    ag_store_free(f.st);
+    f.st = NULL;
+    AG_ASSERT_EQ(f.s.done, 1);
+    AG_ASSERT_EQ(f.s.st[0], AG_SESS_DOWN);
+    (void)other;
+    fx_close(&f);
+}
+
+static void test_feed_parse_reads_kind_id_and_value(void)
+{
+    enum ag_feed_kind k;
+    const char *id;
+    size_t len;
+    int64_t v;
+
+    AG_ASSERT_EQ(ag_sess__feed_parse("sid abc 17", 10, &k, &id, &len, &v), 0);
+    AG_ASSERT_EQ(k, AG_FEED_SID);
+    AG_ASSERT_MEM(id, len, "abc");
+    AG_ASSERT_EQ(v, 17);
+    AG_ASSERT_EQ(ag_sess__feed_parse("sub a b 5", 9, &k, &id, &len, &v), 0);
+    AG_ASSERT_EQ(k, AG_FEED_SUBJECT_BEFORE);
+    AG_ASSERT_MEM(id, len, "a b");
+    AG_ASSERT_EQ(ag_sess__feed_parse("jti j 1", 7, &k, &id, &len, &v), 0);
+    AG_ASSERT_EQ(k, AG_FEED_JTI);
+    AG_ASSERT_EQ(ag_sess__feed_parse("xyz j 1", 7, &k, &id, &len, &v), -1);
+    AG_ASSERT_EQ(ag_sess__feed_parse("sid j", 5, &k, &id, &len, &v), -1);
+    AG_ASSERT_EQ(ag_sess__feed_parse("sid j x1", 8, &k, &id, &len, &v), -1);
+    AG_ASSERT_EQ(ag_sess__feed_parse("sid  1", 6, &k, &id, &len, &v), -1);
+    AG_ASSERT_EQ(ag_sess__feed_parse("sid j ", 6, &k, &id, &len, &v), -1);
+}
+
+int main(void)
+{
+    AG_RUN(test_feed_parse_reads_kind_id_and_value);
+    AG_RUN(test_sess_rotate_with_the_current_otid_returns_the_session);
+    AG_RUN(test_sess_rotate_of_an_unknown_session_returns_unknown);
+    AG_RUN(test_sess_rotate_with_any_older_otid_revokes_and_publishes);
+    AG_RUN(test_sess_twenty_concurrent_rotations_let_exactly_one_through);
+    AG_RUN(test_sess_rotate_recovers_after_script_flush);
+    AG_RUN(test_sess_revoke_ends_the_session_and_publishes_it);
+    AG_RUN(test_sess_revoke_subject_kills_older_sessions_with_one_write);
+    AG_RUN(test_sess_calls_refuse_bad_arguments_without_calling_back);
+    AG_RUN(test_store_cancel_detaches_pending_callbacks);
+    return ag_t_done();
+}

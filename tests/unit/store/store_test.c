@@ -1,0 +1,369 @@
+/*
+ * tests/unit/store/store_test.c - the Redis connection (store/store.c) against a real
+ * redis-server: URL forms, connect and ready, AUTH, SELECT, command timeout, outage and
+ * recovery without recreating the store, and the feed's replay after a reconnect.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "redis.h"
+#include "session.h"
+#include "store.h"
+#include "t.h"
+
+/* What the callbacks saw. */
+struct seen {
+    int up, down; /* on_state(true) / on_state(false) calls */
+    char why[160];
+    int done;     /* session callbacks */
+    enum ag_sess_status st[64];
+    int feed;
+    char feed_ids[16][64];
+    int64_t feed_values[16];
+    bool feed_ready_at[16]; /* ag_store_ready() when the entry arrived */
+    struct ag_store *store;
+};
+
+static void on_state(bool ready, const char *why, void *arg)
+{
+    struct seen *s = arg;
+
+    if (ready)
+        s->up++;
+    else
+        s->down++;
+    snprintf(s->why, sizeof(s->why), "%s", why);
+    if (getenv("AG_T_VERBOSE"))
+        fprintf(stderr, "state %d %s\n", ready, why);
+}
+
+static void on_sess(enum ag_sess_status st, const struct ag_sess_info *info, void *arg)
+{
+    struct seen *s = arg;
+
+    if (s->done < 64)
+        s->st[s->done] = st;
+    s->done++;
+}
+
+static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t value, void *arg)
+{
+    struct seen *s = arg;
+
+    if (s->feed < 16) {
+        snprintf(s->feed_ids[s->feed], sizeof(s->feed_ids[0]), "%d:%.*s", (int)kind, (int)len,
+                 id);
+        s->feed_values[s->feed] = value;
+        s->feed_ready_at[s->feed] = ag_store_ready(s->store);
+    }
+    s->feed++;
+}
+
+static struct ag_store *store_open(struct event_base *base, const char *url, struct seen *s,
+                                   double cmd_timeout)
+{
+    struct ag_store_opts o = {.url = url, .ns = "t", .connect_timeout = 1,
+                              .command_timeout = cmd_timeout, .on_state = on_state, .arg = s};
+    s->store = ag_store_new(base, &o);
+    return s->store;
+}
+
+static struct ag_sess_info info_of(const char *sid, const char *otid)
+{
+    struct ag_sess_info i = {.sid = sid, .otid = otid, .subject = "user-1", .client_id = "c1",
+                             .family = "fam-1", .ip = "127.0.0.1", .user_agent = "test",
+                             .now = (int64_t)time(NULL), .ttl = 600};
+    return i;
+}
+
+/* ---------------------------------------------------------------- URL forms */
+
+static void test_url_parses_host_port_password_and_db(void)
+{
+    struct ag_store_addr a;
+    const char *why = NULL;
+
+    AG_ASSERT_EQ(ag_store_url_parse("redis://:s3cret@db.local:6380/4", &a, &why), 0);
+    AG_ASSERT_STR(a.host, "db.local");
+    AG_ASSERT_EQ(a.port, 6380);
+    AG_ASSERT_STR(a.password, "s3cret");
+    AG_ASSERT_EQ(a.db, 4);
+    AG_ASSERT_EQ(ag_store_url_parse("redis://127.0.0.1", &a, &why), 0);
+    AG_ASSERT_EQ(a.port, 6379);
+    AG_ASSERT_EQ(a.db, 0);
+    AG_ASSERT_STR(a.password, "");
+    AG_ASSERT_EQ(ag_store_url_parse("redis://[::1]:7000/2", &a, &why), 0);
+    AG_ASSERT_STR(a.host, "::1");
+    AG_ASSERT_EQ(a.port, 7000);
+    AG_ASSERT_EQ(a.db, 2);
+    AG_ASSERT_EQ(ag_store_url_parse("unix:///run/redis.sock", &a, &why), 0);
+    AG_ASSERT_STR(a.path, "/run/redis.sock");
+    AG_ASSERT_STR(a.host, "");
+}
+
+static void test_url_refuses_bad_forms_with_a_reason(void)
+{
+    static const char *bad[] = {"http://x:1", "redis://", "redis://h:0", "redis://h:99999",
+                                "redis://h:1/x", "redis://@h:1", "unix://relative",
+                                "redis://[::1:1"};
+    struct ag_store_addr a;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *why = NULL;
+        AG_ASSERT_EQ(ag_store_url_parse(bad[i], &a, &why), -1);
+        AG_ASSERT_NOT_NULL(why);
+    }
+}
+
+static void test_store_new_refuses_a_bad_url(void)
+{
+    struct event_base *base = event_base_new();
+    struct seen s = {0};
+
+    AG_ASSERT_NULL(store_open(base, "http://nope", &s, 1));
+    AG_ASSERT_EQ(ag_t_loop_events(base), 0);
+    event_base_free(base);
+}
+
+/* ---------------------------------------------------------------- connect */
+
+static void test_store_connects_and_becomes_ready_once(void)
+{
+    struct ag_t_redis r;
+    struct event_base *base = event_base_new();
+    struct seen s = {0};
+    struct ag_store *st;
+
+    AG_ASSERT_EQ(ag_t_redis_start(&r, NULL, false), 0);
+    st = store_open(base, r.url, &s, 1);
+    AG_ASSERT_NOT_NULL(st);
+    AG_ASSERT(!ag_store_ready(st));
+    AG_ASSERT(ag_t_loop_until(base, &s.up, 1, 3));
+    AG_ASSERT(ag_store_ready(st));
+    ag_t_loop_for(base, 0.05);
+    AG_ASSERT_EQ(s.up, 1);
+    AG_ASSERT_EQ(s.down, 0);
+    ag_store_free(st);
+    AG_ASSERT_EQ(ag_t_loop_events(base), 0);
+    event_base_free(base);
+    ag_t_redis_stop(&r);
+}
+
+static void test_store_connects_over_a_unix_socket(void)
+{
+    struct ag_t_redis r;
+    struct event_base *base = event_base_new();
+    struct seen s = {0};
+    struct ag_store *st;
+
+    AG_ASSERT_EQ(ag_t_redis_start(&r, NULL, true), 0);
+    st = store_open(base, r.url, &s, 1);
+    AG_ASSERT(ag_t_loop_until(base, &s.up, 1, 3));
+    AG_ASSERT_EQ(ag_sess_create(st, &(struct ag_sess_info){.sid = "u1", .otid = "o1",
+                                     .subject = "x", .client_id = "c", .family = "f",
+                                     .now = 1, .ttl = 60}, on_sess, &s), 0);
+    AG_ASSERT(ag_t_loop_until(base, &s.done, 1, 2));
+    AG_ASSERT_EQ(s.st[0], AG_SESS_OK);
+    ag_store_free(st);
+    AG_ASSERT_EQ(ag_t_loop_events(base), 0);
+    event_base_free(base);
+    ag_t_redis_stop(&r);
+}
+
+static void test_store_authenticates_with_the_url_password(void)
+{
+    struct ag_t_redis r;
+    struct event_base *base = event_base_new();
+    struct seen s = {0};
+    struct ag_store *st;
+
+    AG_ASSERT_EQ(ag_t_redis_start(&r, "pw-ok", false), 0);
+    st = store_open(base, r.url, &s, 1);
+    AG_ASSERT(ag_t_loop_until(base, &s.up, 1, 3));
+    AG_ASSERT(ag_store_ready(st));
+    ag_store_free(st);
+    AG_ASSERT_EQ(ag_t_loop_events(base), 0);
+    event_base_free(base);
+    ag_t_redis_stop(&r);
+}
+
+static void test_store_with_a_wrong_password_never_becomes_ready(void)
+{
+    struct ag_t_redis r;
+    struct event_base *base = event_base_new();
+    struct seen s = {0};
+    struct ag_store *st;
+    char url[256];
+
+    AG_ASSERT_EQ(ag_t_redis_start(&r, "pw-ok", false), 0);
+    snprintf(url, sizeof(url), "redis://:wrong@127.0.0.1:%d/0", r.port);
+    st = store_open(base, url, &s, 1);
+    AG_ASSERT(ag_t_loop_until(base, &s.down, 1, 3));
+    ag_t_loop_for(base, 0.4); /* a few reconnect attempts */
+    AG_ASSERT(!ag_store_ready(st));
+    AG_ASSERT_EQ(s.up, 0);
+    AG_ASSERT_EQ(s.down, 1); /* reported once, not per attempt */
+    AG_ASSERT(strstr(s.why, "handshake") != NULL);
+    AG_ASSERT_EQ(ag_sess_revoke(st, "x", 1, on_sess, &s), -1);
+    ag_store_free(st);
+    AG_ASSERT_EQ(s.done, 0);
+    AG_ASSERT_EQ(ag_t_loop_events(base), 0);
+    event_base_free(base);
+    ag_t_redis_stop(&r);
+}
+
+static void test_store_selects_the_url_database(void)
+{
+    struct ag_t_redis r;
+    struct event_base *base = event_base_new();
+    struct seen s = {0};
+    struct ag_store *st;
+    struct ag_sess_info i = info_of("db-sid", "o1");
+    char url[256], out[64];
+
+    AG_ASSERT_EQ(ag_t_redis_start(&r, NULL, false), 0);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/3", r.port);
+    st = store_open(base, url, &s, 1);
+    AG_ASSERT(ag_t_loop_until(base, &s.up, 1, 3));
+    AG_ASSERT_EQ(ag_sess_create(st, &i, on_sess, &s), 0);
+    AG_ASSERT(ag_t_loop_until(base, &s.done, 1, 2));
+    AG_ASSERT_EQ(s.st[0], AG_SESS_OK);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&r, out, sizeof(out), "DBSIZE"), 0);
+    AG_ASSERT_STR(out, "0");
+    AG_ASSERT_EQ(ag_t_redis_cmd(&r, out, sizeof(out),
+                                "EVAL %s 0", "redis.call('SELECT', 3) "
+                                "return redis.call('EXISTS', '{t}:sess:db-sid')"), 0);
+    AG_ASSERT_STR(out, "1");
+    ag_store_free(st);
+    AG_ASSERT_EQ(ag_t_loop_events(base), 0);
+    event_base_free(base);
+    ag_t_redis_stop(&r);
+}
+
+/* ---------------------------------------------------------------- outages */
+
+static void test_store_fails_calls_within_the_command_timeout_when_redis_hangs(void)
+{
+    struct ag_t_redis r;
+    struct event_base *base = event_base_new();
+    struct seen s = {0};
+    struct ag_store *st;
+    double t0;
+
+    AG_ASSERT_EQ(ag_t_redis_start(&r, NULL, false), 0);
+    st = store_open(base, r.url, &s, 0.3);
+    AG_ASSERT(ag_t_loop_until(base, &s.up, 1, 3));
+    ag_t_redis_pause(&r); /* accepts nothing, answers nothing: only our timer can tell */
+    t0 = ag_t_now();
+    for (int i = 0; i < 3; i++)
+        AG_ASSERT_EQ(ag_sess_rotate(st, "nosuch", "a", "b", 1, 60, on_sess, &s), 0);
+    AG_ASSERT_EQ(s.done, 0); /* never from inside the call */
+    AG_ASSERT(ag_t_loop_until(base, &s.done, 3, 2));
+    AG_ASSERT(ag_t_now() - t0 < 0.3 + 0.25);
+    AG_ASSERT_EQ(s.st[0], AG_SESS_DOWN);
+    AG_ASSERT_EQ(s.st[2], AG_SESS_DOWN);
+    AG_ASSERT_EQ(s.down, 1);
+    AG_ASSERT(!ag_store_ready(st));
+    AG_ASSERT_EQ(ag_sess_rotate(st, "nosuch", "a", "b", 1, 60, on_sess, &s), -1);
+    ag_t_loop_for(base, 0.7); /* reconnects time out too: still reported once */
+    AG_ASSERT_EQ(s.down, 1);
+    ag_t_redis_resume(&r);
+    AG_ASSERT(ag_t_loop_until(base, &s.up, 2, 8));
+    AG_ASSERT(ag_store_ready(st));
+    ag_store_free(st);
+    AG_ASSERT_EQ(ag_t_loop_events(base), 0);
+    event_base_free(base);
+    ag_t_redis_stop(&r);
+}
+
+static void test_store_reconnects_after_redis_restarts(void)
+{
+    struct ag_t_redis r;
+    struct event_base *base = event_base_new();
+    struct seen s = {0};
+    struct ag_store *st;
+    struct ag_sess_info i = info_of("after-restart", "o1");
+
+    AG_ASSERT_EQ(ag_t_redis_start(&r, NULL, false), 0);
+    st = store_open(base, r.url, &s, 1);
+    AG_ASSERT_EQ(ag_sess_feed_start(st, on_feed, &s), 0);
+    AG_ASSERT(ag_t_loop_until(base, &s.up, 1, 3));
+    AG_ASSERT_EQ(ag_sess_create(st, &i, on_sess, &s), 0);
+    ag_t_redis_kill(&r);
+    AG_ASSERT(ag_t_loop_until(base, &s.done, 1, 2));
+    AG_ASSERT_EQ(s.st[0], AG_SESS_DOWN);
+    AG_ASSERT(ag_t_loop_until(base, &s.down, 1, 2));
+    ag_t_loop_for(base, 0.5); /* failed reconnects */
+    AG_ASSERT_EQ(s.down, 1);
+    AG_ASSERT_EQ(ag_t_redis_restart(&r), 0);
+    AG_ASSERT(ag_t_loop_until(base, &s.up, 2, 8));
+    AG_ASSERT_EQ(s.down, 1);
+    AG_ASSERT_EQ(ag_sess_create(st, &i, on_sess, &s), 0);
+    AG_ASSERT(ag_t_loop_until(base, &s.done, 2, 2));
+    AG_ASSERT_EQ(s.st[1], AG_SESS_OK);
+    ag_store_free(st);
+    AG_ASSERT_EQ(ag_t_loop_events(base), 0);
+    event_base_free(base);
+    ag_t_redis_stop(&r);
+}
+
+static void test_feed_replays_revocations_missed_while_disconnected(void)
+{
+    struct ag_t_redis r;
+    struct event_base *base = event_base_new();
+    struct seen s = {0};
+    struct ag_store *st;
+    long long until = (long long)time(NULL) + 600;
+    char out[256];
+
+    AG_ASSERT_EQ(ag_t_redis_start(&r, NULL, false), 0);
+    /* One revocation before we start: replayed before ready. */
+    AG_ASSERT_EQ(ag_t_redis_cmd(&r, out, sizeof(out), "ZADD {t}:revlog %lld %s", until,
+                                "sid s-before 1"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&r, out, sizeof(out), "ZADD {t}:revlog %lld %s",
+                                (long long)time(NULL) - 5, "sid s-expired 1"), 0);
+    st = store_open(base, r.url, &s, 1);
+    AG_ASSERT_EQ(ag_sess_feed_start(st, on_feed, &s), 0);
+    AG_ASSERT(ag_t_loop_until(base, &s.up, 1, 3));
+    AG_ASSERT_EQ(s.feed, 1);
+    AG_ASSERT_STR(s.feed_ids[0], "1:s-before");
+    AG_ASSERT(!s.feed_ready_at[0]);
+    /* Drop the subscription; what is revoked meanwhile is not published to us. */
+    AG_ASSERT_EQ(ag_t_redis_cmd(&r, out, sizeof(out), "CLIENT KILL TYPE pubsub"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&r, out, sizeof(out), "ZADD {t}:revlog %lld %s", until,
+                                "sub user 7 42"), 0);
+    AG_ASSERT(ag_t_loop_until(base, &s.down, 1, 2));
+    AG_ASSERT(ag_t_loop_until(base, &s.up, 2, 3));
+    AG_ASSERT(s.feed >= 3);
+    {
+        bool found = false;
+        for (int i = 1; i < s.feed && i < 16; i++)
+            if (strcmp(s.feed_ids[i], "3:user 7") == 0 && s.feed_values[i] == 42 &&
+                !s.feed_ready_at[i])
+                found = true;
+        AG_ASSERT(found);
+    }
+    ag_store_free(st);
+    AG_ASSERT_EQ(ag_t_loop_events(base), 0);
+    event_base_free(base);
+    ag_t_redis_stop(&r);
+}
+
+int main(void)
+{
+    AG_RUN(test_url_parses_host_port_password_and_db);
+    AG_RUN(test_url_refuses_bad_forms_with_a_reason);
+    AG_RUN(test_store_new_refuses_a_bad_url);
+    AG_RUN(test_store_connects_and_becomes_ready_once);
+    AG_RUN(test_store_connects_over_a_unix_socket);
+    AG_RUN(test_store_authenticates_with_the_url_password);
+    AG_RUN(test_store_with_a_wrong_password_never_becomes_ready);
+    AG_RUN(test_store_selects_the_url_database);
+    AG_RUN(test_store_fails_calls_within_the_command_timeout_when_redis_hangs);
+    AG_RUN(test_store_reconnects_after_redis_restarts);
+    AG_RUN(test_feed_replays_revocations_missed_while_disconnected);
+    return ag_t_done();
+}
