@@ -43,7 +43,7 @@ struct tc_entry {
     struct tc_node node;             /* first: a node is its entry */
     struct tc_entry *hnext;          /* bucket chain */
     uint64_t hash;
-    int64_t exp;
+    int64_t exp, iat;
     size_t tok_len;
     struct ag_str sub, client_id, scopes, roles, jti, sid;
     char data[];                     /* token bytes, then the strings above */
@@ -178,6 +178,7 @@ static struct tc_entry *tc_put(struct ag_authn_cache *c, struct ag_str tok, uint
         return NULL;
     e->hash = h;
     e->exp = cl->exp;
+    e->iat = cl->iat;
     e->tok_len = tok.len;
     p = e->data;
     tc_copy(&p, tok);
@@ -326,7 +327,7 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
     const struct ag_config *cfg = g->cfg;
     struct ag_str tok = {NULL, 0}, jti, sid;
     struct tc_entry *e = NULL;
-    int64_t now;
+    int64_t now, iat;
     uint64_t hash = 0;
 
     memset(a, 0, sizeof(*a));
@@ -366,6 +367,7 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
         a->roles = e->roles;
         jti = e->jti;
         sid = e->sid;
+        iat = e->iat;
     } else {
         struct ag_jwt_expect x = {.type = "access", .issuer = cfg->token_issuer,
                                   .audience = cfg->token_audience, .now = now,
@@ -382,8 +384,10 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
         a->roles = cl->roles;
         jti = cl->jti;
         sid = cl->sid;
+        iat = cl->iat;
     }
-    if (g->revoke != NULL && ag_revoke_check(g->revoke, jti, sid, now)) {
+    if (g->revoke != NULL && (ag_revoke_check(g->revoke, jti, sid, now) ||
+                              ag_revoke_check_subject(g->revoke, a->sub, iat, now))) {
         a->jwt = AG_JWT_REVOKED;
         return;
     }

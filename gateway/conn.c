@@ -23,6 +23,7 @@
 
 #include "authn.h"
 #include "cors.h"
+#include "endpoints.h"
 #include "log.h"
 #include "path.h"
 #include "rules.h"
@@ -31,6 +32,14 @@
 #include "worker.h"
 
 #define CONN_LINGER_BYTES (1024 * 1024) /* discard at most this much after an error reply */
+
+/*
+ * conn.c's own additions to struct ag_req (conn.h): a request served by the gateway's
+ * endpoints (gateway/endpoints.c) is in state CONN_REQ_ENDPOINT until answered, and
+ * keeps CONN_REQ_F_EP so that freeing it detaches its struct ag_ep.
+ */
+#define CONN_REQ_ENDPOINT ((enum ag_req_state)16) /* body being read, or waiting for the store */
+#define CONN_REQ_F_EP 0x8000                      /* an ag_ep refers to this request */
 
 static void on_client_io(evutil_socket_t fd, short what, void *arg);
 static void conn_read_head(struct ag_conn *c);
@@ -133,6 +142,8 @@ static void req_free(struct ag_req *req)
 {
     struct ag_worker *w = req->c->w;
 
+    if (req->flags & CONN_REQ_F_EP)
+        ag_ep_detach(req); /* before anything else: its ep must never see a freed request */
     req->c->req = NULL;
     ag_gen_unref(req->gen);
     req->gen = NULL;
@@ -367,33 +378,64 @@ static bool conn_cors(struct ag_req *req, const struct ag_http1_head *h,
 
 /* ---------------------------------------------------------------- the gateway's own endpoints */
 
-/*
- * Serves <path> under auth-prefix: writes the whole response to <out> and returns
- * its status; the caller finishes the request. Only what the gateway implements
- * answers; every other path under the prefix is a 404 and never reaches the
- * upstream. <keep>: the connection stays open afterwards.
- */
-static int conn_endpoint(struct ag_req *req, const struct ag_http1_head *h,
-                         const struct ag_http1_info *info, struct ag_str path, bool keep,
-                         struct evbuffer *out)
+/* Reply flags for a gateway-made answer to <req>; <keep>: the connection stays open. */
+static unsigned conn_reply_flags(const struct ag_req *req, bool keep)
 {
-    const struct ag_config *cfg = req->gen->cfg;
-    struct ag_str rest = {path.p + strlen(cfg->auth_prefix), path.len - strlen(cfg->auth_prefix)};
-    unsigned rflags = (keep ? 0 : AG_REPLY_F_CLOSE) |
-                      ((req->flags & AG_REQ_F_KEEPALIVE_10) ? AG_REPLY_F_KEEPALIVE : 0) |
-                      ((req->flags & AG_REQ_F_HEAD) ? AG_REPLY_F_NO_BODY : 0);
+    return (keep ? 0 : AG_REPLY_F_CLOSE) |
+           ((req->flags & AG_REQ_F_KEEPALIVE_10) ? AG_REPLY_F_KEEPALIVE : 0) |
+           ((req->flags & AG_REQ_F_HEAD) ? AG_REPLY_F_NO_BODY : 0);
+}
 
-    if (rest.len == 7 && memcmp(rest.p, "/health", 7) == 0) {
-        if (!ag_str_ieq(h->method, "GET") && !ag_str_ieq(h->method, "HEAD")) {
-            ag_reply_error(out, 405, NULL, "Allow: GET, HEAD\r\n", rflags);
-            return 405;
-        }
-        static const char ok[] = "{\"status\":\"ok\"}";
-        ag_reply_json(out, 200, ok, sizeof(ok) - 1, NULL, rflags);
-        return 200;
+/* Writes an endpoint's answer (JSON <body> or, when NULL, the error <detail>) and finishes <req>. */
+static void conn_ep_reply(struct ag_req *req, int status, const char *body, size_t len,
+                          const char *detail, const char *extra)
+{
+    struct ag_conn *c = req->c;
+    /* A body we did not read whole is never parsed as the next request: close after. */
+    bool keep = (req->flags & AG_REQ_F_BODY_DONE) && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
+    size_t before = evbuffer_get_length(c->io.out);
+    struct evbuffer *tmp, *out = conn_reply_begin(req, &tmp);
+
+    if (body != NULL)
+        ag_reply_json(out, status, body, len, extra, conn_reply_flags(req, keep));
+    else
+        ag_reply_error(out, status, detail, extra, conn_reply_flags(req, keep));
+    conn_reply_end(req, tmp);
+    req->bytes_out += evbuffer_get_length(c->io.out) - before;
+    req_replied(req, status, keep);
+}
+
+void ag_req_reply(struct ag_req *req, int status, const char *body, size_t len, const char *extra)
+{
+    conn_ep_reply(req, status, body, len, NULL, extra);
+}
+
+void ag_req_reply_error(struct ag_req *req, int status, const char *detail, const char *extra)
+{
+    conn_ep_reply(req, status, NULL, 0, detail, extra);
+}
+
+/*
+ * Hands <req> (path under auth-prefix) to gateway/endpoints.c: the ep copies what it
+ * needs from the head, the head is drained, then the ep answers now, after reading
+ * the body, or from a store callback.
+ */
+static void conn_endpoint(struct ag_req *req, const struct ag_http1_head *h,
+                          const struct ag_http1_info *info, struct ag_str path,
+                          struct ag_str query, size_t headlen)
+{
+    struct ag_conn *c = req->c;
+    struct ag_ep *ep = ag_ep_new(req, h, info, path, query);
+
+    if (ep == NULL) {
+        ag_req_fail(req, 500, "out of memory");
+        return;
     }
-    ag_reply_error(out, 404, NULL, NULL, rflags);
-    return 404;
+    req->flags |= CONN_REQ_F_EP;
+    req->state = CONN_REQ_ENDPOINT;
+    evbuffer_drain(c->io.in, headlen);
+    conn_timeout_set(c, AG_TMO_CLIENT);
+    ag_ep_run(ep);
 }
 
 /* ---------------------------------------------------------------- one request head */
@@ -481,15 +523,7 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
     size_t plen = strlen(cfg->auth_prefix);
     if (path.len >= plen && memcmp(path.p, cfg->auth_prefix, plen) == 0 &&
         (path.len == plen || path.p[plen] == '/')) {
-        /* A body we do not read is never parsed as the next request: close after. */
-        bool keep = info.body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
-        size_t before = evbuffer_get_length(c->io.out);
-        struct evbuffer *tmp;
-        int status = conn_endpoint(req, h, &info, path, keep, conn_reply_begin(req, &tmp));
-        conn_reply_end(req, tmp);
-        req->bytes_out += evbuffer_get_length(c->io.out) - before;
-        evbuffer_drain(in, headlen);
-        req_replied(req, status, keep);
+        conn_endpoint(req, h, &info, path, query, headlen);
         return;
     }
     /* The policy decides before anything reaches the upstream, websocket upgrades included,
@@ -672,7 +706,8 @@ static size_t conn_read_limit(const struct ag_conn *c)
 
     if (req == NULL)
         return c->w->gen->cfg->max_header_size + 1;
-    if (req->state == AG_REQ_UPSTREAM && (req->flags & AG_REQ_F_BODY_DONE))
+    if ((req->state == AG_REQ_UPSTREAM || req->state == CONN_REQ_ENDPOINT) &&
+        (req->flags & AG_REQ_F_BODY_DONE))
         return c->w->gen->cfg->max_header_size; /* pipelined: waits for its turn */
     return AG_IO_HIGH_WM;
 }
@@ -690,7 +725,8 @@ static int conn_on_eof(struct ag_conn *c)
         ag_proxy_on_client_eof(req); /* flush to the upstream, then close */
         return 0;
     }
-    if (req->state == AG_REQ_UPSTREAM && !(req->flags & AG_REQ_F_BODY_DONE)) {
+    if ((req->state == AG_REQ_UPSTREAM || req->state == CONN_REQ_ENDPOINT) &&
+        !(req->flags & AG_REQ_F_BODY_DONE)) {
         ag_conn_close(c); /* aborted mid-body: nothing more can be forwarded */
         return -1;
     }
@@ -733,6 +769,8 @@ static int conn_readable(struct ag_conn *c, short what)
             conn_read_head(c);
         else if (c->req->state == AG_REQ_UPSTREAM || c->req->state == AG_REQ_TUNNEL)
             ag_proxy_on_client_input(c->req);
+        else if (c->req->state == CONN_REQ_ENDPOINT)
+            ag_ep_on_client_input(c->req);
         if (c->io.flags & AG_IO_F_EOF)
             return conn_on_eof(c);
         /*
@@ -766,8 +804,14 @@ static void conn_on_timeout(struct ag_conn *c)
             ag_conn_close(c); /* keep-alive idle */
         return;
     }
-    if (req->state == AG_REQ_UPSTREAM && !(req->flags & AG_REQ_F_BODY_DONE)) {
+    if ((req->state == AG_REQ_UPSTREAM || req->state == CONN_REQ_ENDPOINT) &&
+        !(req->flags & AG_REQ_F_BODY_DONE)) {
         ag_req_fail(req, 408, "request body too slow");
+        return;
+    }
+    if (req->state == CONN_REQ_ENDPOINT) {
+        /* Waiting for the store: its command timeout answers (503), not this timer. */
+        conn_timeout_set(c, AG_TMO_CLIENT);
         return;
     }
     if (req->state == AG_REQ_UPSTREAM && !(req->flags & AG_REQ_F_RESP_HEAD)) {

@@ -25,6 +25,7 @@ struct sockaddr;
 struct ag_worker;
 struct ag_gen;
 struct ag_uconn;
+struct ag_ep;
 
 #define AG_CONN_F_CLOSING 0x0001  /* flush the output, then half-close and linger */
 #define AG_CONN_F_LINGER 0x0002   /* half-closed: discarding input until EOF or timeout */
@@ -77,6 +78,7 @@ struct ag_req {
     unsigned flags;               /* AG_REQ_F_* */
     unsigned up;                  /* upstream (gen->ups index) */
     const char *auth_reason;      /* why authentication refused it (access log), or NULL */
+    struct ag_ep *ep;             /* the gateway endpoint serving it (gateway/endpoints.c), or NULL */
     const char *cors_origin;      /* allowed Origin: every response gets the CORS lines
                                      (gateway/cors.h); borrowed from gen's config, or NULL */
     int status;                   /* status sent to the client (access log) */

@@ -28,7 +28,10 @@
 #include "conn.h"
 #include "jwt.h"
 #include "log.h"
+#include "revoke.h"
 #include "upstream.h"
+#include "session.h"
+#include "store.h"
 
 #define WORKER_BACKLOG 1024
 #define WORKER_LOG_FLUSH_MS 100
@@ -167,6 +170,71 @@ static int worker_scratch(struct ag_worker *w, const struct ag_gen *g)
     return 0;
 }
 
+/* ---------------------------------------------------------------- the store */
+
+/* The store became ready or stopped being ready: logged once per change, per worker. */
+static void on_store_state(bool ready, const char *why, void *arg)
+{
+    struct ag_worker *w = arg;
+
+    if (w->store_state == (int)ready)
+        return;
+    if (ready)
+        ag_log(AG_LOG_INFO, "worker %u: store ready", w->id);
+    else if (w->store_state < 0) /* starting: not an outage yet */
+        ag_log(AG_LOG_INFO, "worker %u: store not ready yet: %s", w->id, why ? why : "connecting");
+    else
+        ag_log(AG_LOG_WARN, "worker %u: store not ready: %s", w->id, why ? why : "unknown");
+    w->store_state = ready;
+}
+
+/* One revocation from the feed: into the process's set that every access check reads. */
+static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t value, void *arg)
+{
+    struct ag_worker *w = arg;
+    struct ag_revoke *r = w->gen->revoke;
+    struct ag_str s = {id, len};
+
+    if (r == NULL || len == 0)
+        return;
+    switch (kind) {
+    case AG_FEED_SID:
+        ag_revoke_add(r, AG_REVOKE_SID, s, value);
+        break;
+    case AG_FEED_JTI:
+        ag_revoke_add(r, AG_REVOKE_JTI, s, value);
+        break;
+    case AG_FEED_SUBJECT_BEFORE:
+        /* Tokens issued before <value> die; none outlives value + access-token-ttl. */
+        ag_revoke_add_subject(r, s, value, value + w->gen->cfg->access_token_ttl +
+                                               w->gen->cfg->token_leeway);
+        break;
+    }
+}
+
+/* Starts this worker's store and its revocation feed; a failure leaves the worker not ready. */
+static void worker_store_start(struct ag_worker *w)
+{
+    const struct ag_config *cfg = w->gen->cfg;
+    struct ag_store_opts o = {.url = cfg->redis_url ? cfg->redis_url : "redis://127.0.0.1:6379/0",
+                              .ns = cfg->app_name, .connect_timeout = 2, .command_timeout = 2,
+                              .on_state = on_store_state, .arg = w};
+
+    w->store = ag_store_new(w->base, &o);
+    if (w->store == NULL) {
+        ag_log(AG_LOG_ERROR, "worker %u: cannot set up the store (%s)", w->id, o.url);
+        return;
+    }
+    if (ag_sess_feed_start(w->store, on_feed, w) < 0)
+        ag_log(AG_LOG_ERROR, "worker %u: cannot start the revocation feed", w->id);
+}
+
+static void worker_store_free(struct ag_worker *w)
+{
+    ag_store_free(w->store); /* pending callbacks run now, with an error */
+    w->store = NULL;
+}
+
 static void close_listeners(struct ag_worker *w)
 {
     for (size_t i = 0; i < w->n_listeners; i++)
@@ -264,6 +332,7 @@ struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *er
         return NULL;
     w->id = id;
     w->notify_fd = -1;
+    w->store_state = -1;
     w->gen = ag_gen_ref(g);
     ec = event_config_new();
     if (ec == NULL)
@@ -297,6 +366,7 @@ struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *er
         w->n_listeners = i + 1;
         evconnlistener_set_error_cb(w->listeners[i], on_accept_error);
     }
+    worker_store_start(w);
     return w;
 fail:
     ag_err_add(err, "worker %u: cannot set up: %s", id, strerror(errno));
@@ -313,6 +383,7 @@ static void *worker_main(void *arg)
     /* Drain deadline or loop end: whatever is still open is closed now. */
     while (w->conns != NULL)
         ag_conn_close(w->conns);
+    worker_store_free(w); /* after the requests: their eps are detached already */
     ag_upstream_flush(w);
     ag_alog_flush(w->alog);
     return NULL;
@@ -368,6 +439,7 @@ void ag_worker_free(struct ag_worker *w)
         event_free(w->accept_ev);
     if (w->drain_ev)
         event_free(w->drain_ev);
+    worker_store_free(w); /* never started: still on the base */
     if (w->notify_fd >= 0)
         close(w->notify_fd);
     if (w->alog)

@@ -29,6 +29,8 @@ struct ag_req;
 struct ag_uconn;
 struct ag_authn_cache;
 struct ag_jwt_claims;
+struct ag_store;
+struct ag_ep;
 
 /* Idle keep-alive connections to one upstream, most recently used first. */
 struct ag_upool {
@@ -71,6 +73,9 @@ struct ag_worker {
     size_t n_pools;                     /* = gen->n_ups */
     struct ag_authn_cache *tcache;      /* verified access tokens (gateway/authn.c) */
     struct ag_jwt_claims *claims;       /* scratch claims of the token being verified */
+    struct ag_store *store;             /* this worker's Redis connections (store/store.h), or NULL */
+    int store_state;                    /* last state logged: -1 none yet, 0 not ready, 1 ready */
+    struct ag_ep *eps;                  /* endpoint requests in progress (gateway/endpoints.c) */
 
     struct ag_http1_header *scratch_hdrs; /* parse space for one head at a time */
     size_t scratch_cap;

@@ -19,6 +19,7 @@ struct revoke_entry {
     size_t len;
     unsigned kind;
     int64_t until;
+    int64_t before;  /* AG_REVOKE_SUBJECT: tokens issued before this are revoked */
     uint64_t hash;
 };
 
@@ -111,7 +112,9 @@ static int revoke_rehash(struct ag_revoke *r, size_t cap, int64_t now)
     return 0;
 }
 
-int ag_revoke_add(struct ag_revoke *r, enum ag_revoke_kind kind, struct ag_str id, int64_t until)
+/* Adds or extends (<kind>, <id>) until <until>, raising its watermark to <before>. */
+static int revoke_put(struct ag_revoke *r, enum ag_revoke_kind kind, struct ag_str id,
+                      int64_t until, int64_t before)
 {
     uint64_t h = revoke_hash(kind, id);
     struct revoke_entry *e;
@@ -124,6 +127,8 @@ int ag_revoke_add(struct ag_revoke *r, enum ag_revoke_kind kind, struct ag_str i
     if (e->id != NULL) {
         if (until > e->until)
             e->until = until;
+        if (before > e->before)
+            e->before = before;
         goto out;
     }
     e->id = malloc(id.len + 1);
@@ -136,11 +141,38 @@ int ag_revoke_add(struct ag_revoke *r, enum ag_revoke_kind kind, struct ag_str i
     e->len = id.len;
     e->kind = kind;
     e->until = until;
+    e->before = before;
     e->hash = h;
     r->used++;
 out:
     pthread_rwlock_unlock(&r->lock);
     return rc;
+}
+
+int ag_revoke_add(struct ag_revoke *r, enum ag_revoke_kind kind, struct ag_str id, int64_t until)
+{
+    return revoke_put(r, kind, id, until, 0);
+}
+
+int ag_revoke_add_subject(struct ag_revoke *r, struct ag_str sub, int64_t before, int64_t until)
+{
+    return revoke_put(r, AG_REVOKE_SUBJECT, sub, until, before);
+}
+
+bool ag_revoke_check_subject(struct ag_revoke *r, struct ag_str sub, int64_t iat, int64_t now)
+{
+    bool revoked = false;
+
+    if (sub.len == 0)
+        return false;
+    pthread_rwlock_rdlock(&r->lock);
+    if (r->used > 0) {
+        struct revoke_entry *e =
+            revoke_slot(r, AG_REVOKE_SUBJECT, sub, revoke_hash(AG_REVOKE_SUBJECT, sub));
+        revoked = e->id != NULL && e->until > now && iat < e->before;
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return revoked;
 }
 
 bool ag_revoke_check(struct ag_revoke *r, struct ag_str jti, struct ag_str sid, int64_t now)

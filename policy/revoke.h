@@ -17,7 +17,11 @@
 
 #include "base.h"
 
-enum ag_revoke_kind { AG_REVOKE_JTI = 1, AG_REVOKE_SID = 2 };
+enum ag_revoke_kind {
+    AG_REVOKE_JTI = 1,
+    AG_REVOKE_SID = 2,
+    AG_REVOKE_SUBJECT = 3, /* a watermark: the subject's tokens issued before T (logout-all) */
+};
 
 struct ag_revoke;
 
@@ -33,6 +37,16 @@ void ag_revoke_free(struct ag_revoke *r);
  * Returns 0 or AG_ENOMEM.
  */
 int ag_revoke_add(struct ag_revoke *r, enum ag_revoke_kind kind, struct ag_str id, int64_t until);
+
+/**
+ * Adds the watermark "tokens of subject <sub> issued before <before> are revoked",
+ * remembered until <until>. Re-adding keeps the later <before> and <until>.
+ * Returns 0 or AG_ENOMEM.
+ */
+int ag_revoke_add_subject(struct ag_revoke *r, struct ag_str sub, int64_t before, int64_t until);
+
+/** Whether a token of <sub> issued at <iat> is under its subject's watermark at <now> (iat < T). */
+bool ag_revoke_check_subject(struct ag_revoke *r, struct ag_str sub, int64_t iat, int64_t now);
 
 /** Whether a token with <jti> and session <sid> (either may be empty) is revoked at <now>. */
 bool ag_revoke_check(struct ag_revoke *r, struct ag_str jti, struct ag_str sid, int64_t now);

@@ -571,3 +571,53 @@ def response_complete(buf):
     if "transfer-encoding: chunked" in head:
         return buf.endswith(b"0\r\n\r\n")
     return False
+
+
+# ---------------------------------------------------------------- redis (tests/integration/test_tokens.py)
+
+REDIS_BIN = os.environ.get("REDIS_SERVER", "redis-server")
+
+
+class RedisServer:
+    """A redis-server on a free port with its data directory in a temp dir; no persistence.
+    stop() and start() keep the port, so a gateway sees an outage and a recovery."""
+
+    def __init__(self, tmpdir):
+        self.dir = Path(tmpdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = "redis://127.0.0.1:%d/0" % self.port
+        self.proc = None
+        self.start()
+
+    def start(self):
+        log = open(self.dir / "redis.log", "ab")
+        self.proc = subprocess.Popen([REDIS_BIN, "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no", "--dir", str(self.dir)],
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        log.close()
+        if not wait_port(self.port, 10.0, self.proc):
+            self.stop()
+            raise RuntimeError("redis-server did not listen on %d" % self.port)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A running redis-server (.port, .url, .stop(), .start()) for one test."""
+    import shutil
+    if shutil.which(REDIS_BIN) is None:
+        pytest.skip("redis-server not installed")
+    r = RedisServer(tmp_path / "redis")
+    yield r
+    r.stop()

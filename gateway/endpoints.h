@@ -1,0 +1,63 @@
+/*
+ * gateway/endpoints.h - the gateway's own endpoints under auth-prefix: /health,
+ * /ready, the token service (/token/new, /token/refresh, /refresh), with the
+ * request body of POST /refresh collected (bounded) before it is judged.
+ *
+ * Owns:     struct ag_ep: one endpoint request in progress, on its worker's list.
+ * Entry:    ag_ep_new(), ag_ep_run(), ag_ep_on_client_input(), ag_ep_detach().
+ * Not here: sessions in Redis (store/session.c), token cryptography (policy/jwt.c),
+ *           the connection and its keep-alive (gateway/conn.c).
+ * Spec:     CONTRACT.md sections 5, 7, 8; docs/endpoints.md.
+ */
+#ifndef AG_GATEWAY_ENDPOINTS_H
+#define AG_GATEWAY_ENDPOINTS_H
+
+#include <stddef.h>
+
+#include "http1.h"
+
+struct ag_req;
+struct ag_ep;
+struct ag_worker;
+
+#define AG_EP_MAX_BODY 16384 /* bytes of a JSON body the endpoints accept */
+
+/**
+ * Starts endpoint request <req> whose normalised <path> lies under auth-prefix:
+ * copies from <h> (valid until the head is drained) all it needs. Returns a new
+ * struct ag_ep owned by <req> (freed through ag_ep_detach()), or NULL on OOM.
+ */
+struct ag_ep *ag_ep_new(struct ag_req *req, const struct ag_http1_head *h,
+                        const struct ag_http1_info *info, struct ag_str path, struct ag_str query);
+
+/**
+ * Runs <ep> once its head was drained from the input: answers at once, collects
+ * the body first, or issues a store call whose callback answers. Every path ends
+ * in exactly one ag_req_reply*() or ag_req_fail() (STYLE R8).
+ */
+void ag_ep_run(struct ag_ep *ep);
+
+/** More client input arrived for endpoint request <req> (its body). */
+void ag_ep_on_client_input(struct ag_req *req);
+
+/**
+ * <req> is being freed: its ep forgets it. An ep waiting on the store stays until
+ * the store's callback, which then frees it without touching the request (STYLE R4).
+ */
+void ag_ep_detach(struct ag_req *req);
+
+/* Provided by gateway/conn.c for the endpoints (their prototypes belong in conn.h). */
+
+/**
+ * Answers <req> with <status> and the JSON <body,len> (plus <extra> header lines or
+ * NULL), with the CORS lines when they apply, then finishes it: the connection
+ * stays open when the body was read whole (AG_REQ_F_BODY_DONE) and the client
+ * allows it. <req> is freed on return.
+ */
+void ag_req_reply(struct ag_req *req, int status, const char *body, size_t len,
+                  const char *extra);
+
+/** Same with ag_reply_error()'s body {"detail":<detail>,"error":<code>}. */
+void ag_req_reply_error(struct ag_req *req, int status, const char *detail, const char *extra);
+
+#endif
