@@ -1,10 +1,16 @@
 /*
- * policy/revoke.c - revoked jti/sid set: an open-addressing hash table under a
- * reader-writer lock (checks are reads and run on every protected request;
- * writes come in batches from the store's sync).
+ * policy/revoke.c - revoked jti/sid set and per-subject watermarks: open-addressing
+ * hash tables under a reader-writer lock (checks are reads and run on every protected
+ * request; writes come in batches from the store's feed).
  *
- * Owns:     the table and copies of the ids.
- * Entry:    ag_revoke_new(), ag_revoke_add(), ag_revoke_check(), ag_revoke_prune().
+ * Owns:     the tables and their random hash keys.
+ * Entry:    ag_revoke_new(), ag_revoke_add(), ag_revoke_add_subject(), ag_revoke_check(),
+ *           ag_revoke_check_subject(), ag_revoke_prune().
+ *
+ * An entry keeps no copy of the id: two keyed SipHash-2-4 values (128 bits, keys drawn
+ * at random per set) stand for it, so an entry is 24 bytes and 1M revocations fit in
+ * 48 MiB at the worst load factor. A false match would need a 128-bit collision
+ * between ids nobody outside can choose the keys for.
  */
 #include "revoke.h"
 
@@ -12,34 +18,120 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #define REVOKE_MIN_SLOTS 64
 
+/* One revoked jti or sid. until == 0 marks an empty slot. */
 struct revoke_entry {
-    char *id;        /* NUL-terminated copy; NULL: empty slot */
-    size_t len;
-    unsigned kind;
+    uint64_t k1, k2;
     int64_t until;
-    int64_t before;  /* AG_REVOKE_SUBJECT: tokens issued before this are revoked */
-    uint64_t hash;
+};
+
+/* One subject watermark: its tokens issued before <before> are revoked until <until>. */
+struct subject_entry {
+    uint64_t k1, k2;
+    int64_t until;
+    int64_t before;
+};
+
+struct revoke_table {
+    void *slots;   /* struct revoke_entry[] or struct subject_entry[] */
+    size_t cap;    /* power of two */
+    size_t used;
+    size_t size;   /* bytes of one slot */
 };
 
 struct ag_revoke {
     pthread_rwlock_t lock;
-    struct revoke_entry *slots;
-    size_t cap;      /* power of two */
-    size_t used;
+    struct revoke_table ids;      /* jti and sid */
+    struct revoke_table subjects; /* watermarks */
+    unsigned char key1[crypto_shorthash_KEYBYTES];
+    unsigned char key2[crypto_shorthash_KEYBYTES];
 };
 
-/* FNV-1a over the kind and the id bytes. */
-static uint64_t revoke_hash(unsigned kind, struct ag_str id)
+/* The two keyed hashes of (<kind>, <id>). */
+static void revoke_keys(const struct ag_revoke *r, unsigned kind, struct ag_str id, uint64_t *k1,
+                        uint64_t *k2)
 {
-    uint64_t h = 1469598103934665603ull ^ kind;
+    unsigned char in[1 + 512], out[crypto_shorthash_BYTES];
+    size_t n = id.len < 512 ? id.len : 512;
 
-    for (size_t i = 0; i < id.len; i++) {
-        h ^= (unsigned char)id.p[i];
-        h *= 1099511628211ull;
+    /* Ids are bounded by the store (512 bytes); a longer one is cut, never overflows. */
+    in[0] = (unsigned char)kind;
+    memcpy(in + 1, id.p, n);
+    crypto_shorthash(out, in, n + 1, r->key1);
+    memcpy(k1, out, sizeof(*k1));
+    crypto_shorthash(out, in, n + 1, r->key2);
+    memcpy(k2, out, sizeof(*k2));
+}
+
+/* Slot <i> of table <t> as its common prefix (k1, k2, until). */
+static struct revoke_entry *slot_at(const struct revoke_table *t, size_t i)
+{
+    return (struct revoke_entry *)((char *)t->slots + i * t->size);
+}
+
+/* The slot of (<k1>, <k2>) in <t>, or the empty slot where it would go. Lock held. */
+static struct revoke_entry *table_slot(const struct revoke_table *t, uint64_t k1, uint64_t k2)
+{
+    size_t mask = t->cap - 1, i = (size_t)k1 & mask;
+
+    for (;;) {
+        struct revoke_entry *e = slot_at(t, i);
+        if (e->until == 0 || (e->k1 == k1 && e->k2 == k2))
+            return e;
+        i = (i + 1) & mask;
     }
-    return h;
+}
+
+static int table_init(struct revoke_table *t, size_t size)
+{
+    t->size = size;
+    t->cap = REVOKE_MIN_SLOTS;
+    t->used = 0;
+    t->slots = calloc(t->cap, size);
+    return t->slots == NULL ? AG_ENOMEM : 0;
+}
+
+/* Rebuilds <t> with <cap> slots, dropping entries expired at <now>. Lock held. */
+static int table_rehash(struct revoke_table *t, size_t cap, int64_t now)
+{
+    struct revoke_table old = *t;
+
+    t->slots = calloc(cap, t->size);
+    if (t->slots == NULL) {
+        *t = old;
+        return AG_ENOMEM;
+    }
+    t->cap = cap;
+    t->used = 0;
+    for (size_t i = 0; i < old.cap; i++) {
+        struct revoke_entry *e = slot_at(&old, i);
+        if (e->until == 0 || e->until <= now)
+            continue;
+        memcpy(table_slot(t, e->k1, e->k2), e, t->size);
+        t->used++;
+    }
+    free(old.slots);
+    return 0;
+}
+
+/* The slot for (<k1>, <k2>), growing <t> first if needed; NULL on OOM. Lock held. */
+static struct revoke_entry *table_put(struct revoke_table *t, uint64_t k1, uint64_t k2)
+{
+    struct revoke_entry *e;
+
+    /* Load factor at most 3/4: probes stay short, the table stays small. */
+    if ((t->used + 1) * 4 > t->cap * 3 && table_rehash(t, t->cap * 2, INT64_MIN) < 0)
+        return NULL;
+    e = table_slot(t, k1, k2);
+    if (e->until == 0) {
+        e->k1 = k1;
+        e->k2 = k2;
+        t->used++;
+    }
+    return e;
 }
 
 struct ag_revoke *ag_revoke_new(void)
@@ -48,10 +140,13 @@ struct ag_revoke *ag_revoke_new(void)
 
     if (r == NULL)
         return NULL;
-    r->cap = REVOKE_MIN_SLOTS;
-    r->slots = calloc(r->cap, sizeof(*r->slots));
-    if (r->slots == NULL || pthread_rwlock_init(&r->lock, NULL) != 0) {
-        free(r->slots);
+    crypto_shorthash_keygen(r->key1);
+    crypto_shorthash_keygen(r->key2);
+    if (table_init(&r->ids, sizeof(struct revoke_entry)) < 0 ||
+        table_init(&r->subjects, sizeof(struct subject_entry)) < 0 ||
+        pthread_rwlock_init(&r->lock, NULL) != 0) {
+        free(r->ids.slots);
+        free(r->subjects.slots);
         free(r);
         return NULL;
     }
@@ -62,148 +157,114 @@ void ag_revoke_free(struct ag_revoke *r)
 {
     if (r == NULL)
         return;
-    for (size_t i = 0; i < r->cap; i++)
-        free(r->slots[i].id);
-    free(r->slots);
+    free(r->ids.slots);
+    free(r->subjects.slots);
     pthread_rwlock_destroy(&r->lock);
+    sodium_memzero(r, sizeof(*r));
     free(r);
-}
-
-/* Finds the slot of (<kind>, <id>) or the empty slot where it would go. Lock held. */
-static struct revoke_entry *revoke_slot(const struct ag_revoke *r, unsigned kind,
-                                        struct ag_str id, uint64_t h)
-{
-    size_t mask = r->cap - 1, i = (size_t)h & mask;
-
-    for (;;) {
-        struct revoke_entry *e = &r->slots[i];
-        if (e->id == NULL ||
-            (e->hash == h && e->kind == kind && e->len == id.len && memcmp(e->id, id.p, id.len) == 0))
-            return e;
-        i = (i + 1) & mask;
-    }
-}
-
-/* Rebuilds the table with <cap> slots, dropping entries expired at <now>. Lock held. */
-static int revoke_rehash(struct ag_revoke *r, size_t cap, int64_t now)
-{
-    struct revoke_entry *old = r->slots;
-    size_t old_cap = r->cap;
-
-    r->slots = calloc(cap, sizeof(*r->slots));
-    if (r->slots == NULL) {
-        r->slots = old;
-        return AG_ENOMEM;
-    }
-    r->cap = cap;
-    r->used = 0;
-    for (size_t i = 0; i < old_cap; i++) {
-        struct revoke_entry *e = &old[i];
-        if (e->id == NULL)
-            continue;
-        if (e->until <= now) {
-            free(e->id);
-            continue;
-        }
-        *revoke_slot(r, e->kind, (struct ag_str){e->id, e->len}, e->hash) = *e;
-        r->used++;
-    }
-    free(old);
-    return 0;
-}
-
-/* Adds or extends (<kind>, <id>) until <until>, raising its watermark to <before>. */
-static int revoke_put(struct ag_revoke *r, enum ag_revoke_kind kind, struct ag_str id,
-                      int64_t until, int64_t before)
-{
-    uint64_t h = revoke_hash(kind, id);
-    struct revoke_entry *e;
-    int rc = 0;
-
-    pthread_rwlock_wrlock(&r->lock);
-    if ((r->used + 1) * 2 > r->cap && (rc = revoke_rehash(r, r->cap * 2, INT64_MIN)) < 0)
-        goto out;
-    e = revoke_slot(r, kind, id, h);
-    if (e->id != NULL) {
-        if (until > e->until)
-            e->until = until;
-        if (before > e->before)
-            e->before = before;
-        goto out;
-    }
-    e->id = malloc(id.len + 1);
-    if (e->id == NULL) {
-        rc = AG_ENOMEM;
-        goto out;
-    }
-    memcpy(e->id, id.p, id.len);
-    e->id[id.len] = '\0';
-    e->len = id.len;
-    e->kind = kind;
-    e->until = until;
-    e->before = before;
-    e->hash = h;
-    r->used++;
-out:
-    pthread_rwlock_unlock(&r->lock);
-    return rc;
 }
 
 int ag_revoke_add(struct ag_revoke *r, enum ag_revoke_kind kind, struct ag_str id, int64_t until)
 {
-    return revoke_put(r, kind, id, until, 0);
+    uint64_t k1, k2;
+    struct revoke_entry *e;
+    int rc = 0;
+
+    if (kind == AG_REVOKE_SUBJECT)
+        return ag_revoke_add_subject(r, id, 0, until);
+    if (until <= 0)
+        return 0; /* nothing to remember: its tokens are long expired */
+    revoke_keys(r, kind, id, &k1, &k2);
+    pthread_rwlock_wrlock(&r->lock);
+    e = table_put(&r->ids, k1, k2);
+    if (e == NULL)
+        rc = AG_ENOMEM;
+    else if (until > e->until)
+        e->until = until;
+    pthread_rwlock_unlock(&r->lock);
+    return rc;
 }
 
 int ag_revoke_add_subject(struct ag_revoke *r, struct ag_str sub, int64_t before, int64_t until)
 {
-    return revoke_put(r, AG_REVOKE_SUBJECT, sub, until, before);
-}
+    uint64_t k1, k2;
+    struct subject_entry *e;
+    int rc = 0;
 
-bool ag_revoke_check_subject(struct ag_revoke *r, struct ag_str sub, int64_t iat, int64_t now)
-{
-    bool revoked = false;
-
-    if (sub.len == 0)
-        return false;
-    pthread_rwlock_rdlock(&r->lock);
-    if (r->used > 0) {
-        struct revoke_entry *e =
-            revoke_slot(r, AG_REVOKE_SUBJECT, sub, revoke_hash(AG_REVOKE_SUBJECT, sub));
-        revoked = e->id != NULL && e->until > now && iat < e->before;
+    if (until <= 0)
+        return 0;
+    revoke_keys(r, AG_REVOKE_SUBJECT, sub, &k1, &k2);
+    pthread_rwlock_wrlock(&r->lock);
+    e = (struct subject_entry *)table_put(&r->subjects, k1, k2);
+    if (e == NULL) {
+        rc = AG_ENOMEM;
+    } else {
+        if (until > e->until)
+            e->until = until;
+        if (before > e->before)
+            e->before = before;
     }
     pthread_rwlock_unlock(&r->lock);
-    return revoked;
+    return rc;
 }
 
 bool ag_revoke_check(struct ag_revoke *r, struct ag_str jti, struct ag_str sid, int64_t now)
 {
     bool revoked = false;
+    uint64_t k1, k2;
 
     pthread_rwlock_rdlock(&r->lock);
-    if (r->used > 0) {
+    if (r->ids.used > 0) {
+        /* The keys are hashed under the lock only when there is anything to find. */
         if (jti.len > 0) {
-            struct revoke_entry *e = revoke_slot(r, AG_REVOKE_JTI, jti, revoke_hash(AG_REVOKE_JTI, jti));
-            revoked = e->id != NULL && e->until > now;
+            revoke_keys(r, AG_REVOKE_JTI, jti, &k1, &k2);
+            revoked = table_slot(&r->ids, k1, k2)->until > now;
         }
         if (!revoked && sid.len > 0) {
-            struct revoke_entry *e = revoke_slot(r, AG_REVOKE_SID, sid, revoke_hash(AG_REVOKE_SID, sid));
-            revoked = e->id != NULL && e->until > now;
+            revoke_keys(r, AG_REVOKE_SID, sid, &k1, &k2);
+            revoked = table_slot(&r->ids, k1, k2)->until > now;
         }
     }
     pthread_rwlock_unlock(&r->lock);
     return revoked;
 }
 
+bool ag_revoke_check_subject(struct ag_revoke *r, struct ag_str sub, int64_t iat, int64_t now)
+{
+    bool revoked = false;
+    uint64_t k1, k2;
+
+    if (sub.len == 0)
+        return false;
+    pthread_rwlock_rdlock(&r->lock);
+    if (r->subjects.used > 0) {
+        struct subject_entry *e;
+        revoke_keys(r, AG_REVOKE_SUBJECT, sub, &k1, &k2);
+        e = (struct subject_entry *)table_slot(&r->subjects, k1, k2);
+        revoked = e->until > now && iat < e->before;
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return revoked;
+}
+
+/* Shrinks <t> while it is less than a quarter full, dropping what expired at <now>. */
+static void table_prune(struct revoke_table *t, int64_t now)
+{
+    size_t cap = t->cap;
+
+    while (cap > REVOKE_MIN_SLOTS && t->used * 4 < cap)
+        cap /= 2;
+    table_rehash(t, cap, now);
+}
+
 size_t ag_revoke_prune(struct ag_revoke *r, int64_t now)
 {
-    size_t cap, left;
+    size_t left;
 
     pthread_rwlock_wrlock(&r->lock);
-    cap = r->cap;
-    while (cap > REVOKE_MIN_SLOTS && r->used * 4 < cap)
-        cap /= 2;
-    revoke_rehash(r, cap, now);
-    left = r->used;
+    table_prune(&r->ids, now);
+    table_prune(&r->subjects, now);
+    left = r->ids.used + r->subjects.used;
     pthread_rwlock_unlock(&r->lock);
     return left;
 }

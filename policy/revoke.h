@@ -3,7 +3,7 @@
  * access-token check consults: a token is refused when its jti, or the session
  * (sid) it was issued under, is in the set and has not expired from it.
  *
- * Owns:     the set's entries (copies of the ids).
+ * Owns:     the set's entries (24 bytes each: keyed 128-bit hashes of the ids, not copies).
  * Entry:    ag_revoke_new(), ag_revoke_add(), ag_revoke_check(), ag_revoke_prune().
  * Not here: where revocations come from (the store fills the set from Redis, so
  *           every gateway instance sees a logout within its sync interval).
@@ -25,7 +25,10 @@ enum ag_revoke_kind {
 
 struct ag_revoke;
 
-/** An empty set, safe to read from any number of threads while one writes. NULL on OOM. */
+/**
+ * An empty set, safe to read from any number of threads while one writes. NULL on OOM.
+ * Needs sodium_init() to have run (its hash keys are random).
+ */
 struct ag_revoke *ag_revoke_new(void);
 
 /** Frees <r>. NULL allowed. */

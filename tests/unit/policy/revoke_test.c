@@ -3,13 +3,30 @@
  * jti and sid entries, expiry, growth and pruning, concurrent readers.
  */
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "revoke.h"
 #include "t.h"
 
 #define S(lit) ((struct ag_str){(lit), sizeof(lit) - 1})
 #define NONE ((struct ag_str){NULL, 0})
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = 0;
+
+    while (f != NULL && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            v = atol(line + 6);
+    if (f != NULL)
+        fclose(f);
+    return v;
+}
 
 static void test_revoke_empty_set_revokes_nothing(void)
 {
@@ -115,9 +132,43 @@ static void test_revoke_readers_run_while_a_writer_adds(void)
     ag_revoke_free(shared);
 }
 
+static void test_revoke_one_million_entries_fit_in_64_mib(void)
+{
+    struct ag_revoke *r = ag_revoke_new();
+    char id[32];
+    long before = rss_kib(), after;
+
+    for (int i = 0; i < 1000000; i++) {
+        int n = snprintf(id, sizeof(id), "sess-%022d", i);
+        AG_ASSERT_EQ(ag_revoke_add(r, AG_REVOKE_SID, (struct ag_str){id, (size_t)n}, 5000), 0);
+    }
+    after = rss_kib();
+    printf("  1M revoked sids: %ld KiB resident\n", after - before);
+    AG_ASSERT(after - before <= 64 * 1024);
+    AG_ASSERT(ag_revoke_check(r, NONE, S("sess-0000000000000000999999"), 10));
+    AG_ASSERT(!ag_revoke_check(r, NONE, S("sess-0000000000000001000000"), 10));
+    ag_revoke_free(r);
+}
+
+static void test_revoke_subject_watermark_refuses_older_tokens_only(void)
+{
+    struct ag_revoke *r = ag_revoke_new();
+
+    AG_ASSERT_EQ(ag_revoke_add_subject(r, S("alice"), 1000, 5000), 0);
+    AG_ASSERT(ag_revoke_check_subject(r, S("alice"), 999, 10));
+    AG_ASSERT(!ag_revoke_check_subject(r, S("alice"), 1000, 10));
+    AG_ASSERT(!ag_revoke_check_subject(r, S("bob"), 999, 10));
+    AG_ASSERT(!ag_revoke_check_subject(r, S("alice"), 999, 5000)); /* lapsed */
+    ag_revoke_free(r);
+}
+
 int main(void)
 {
+    if (sodium_init() < 0)
+        return 1;
     AG_RUN(test_revoke_empty_set_revokes_nothing);
+    AG_RUN(test_revoke_one_million_entries_fit_in_64_mib);
+    AG_RUN(test_revoke_subject_watermark_refuses_older_tokens_only);
     AG_RUN(test_revoke_jti_refuses_that_token_only);
     AG_RUN(test_revoke_sid_refuses_every_token_of_the_session);
     AG_RUN(test_revoke_entry_lapses_at_until);
