@@ -257,6 +257,16 @@ static void table_prune(struct revoke_table *t, int64_t now)
     table_rehash(t, cap, now);
 }
 
+size_t ag_revoke_memory(struct ag_revoke *r)
+{
+    size_t n;
+
+    pthread_rwlock_rdlock(&r->lock);
+    n = r->ids.cap * r->ids.size + r->subjects.cap * r->subjects.size;
+    pthread_rwlock_unlock(&r->lock);
+    return n;
+}
+
 size_t ag_revoke_prune(struct ag_revoke *r, int64_t now)
 {
     size_t left;

@@ -13,6 +13,7 @@
 #define AG_POLICY_REVOKE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base.h"
@@ -53,6 +54,9 @@ bool ag_revoke_check_subject(struct ag_revoke *r, struct ag_str sub, int64_t iat
 
 /** Whether a token with <jti> and session <sid> (either may be empty) is revoked at <now>. */
 bool ag_revoke_check(struct ag_revoke *r, struct ag_str jti, struct ag_str sid, int64_t now);
+
+/** Bytes the set holds for its entries (both tables, empty slots included). */
+size_t ag_revoke_memory(struct ag_revoke *r);
 
 /** Drops entries whose <until> has passed; returns how many remain. */
 size_t ag_revoke_prune(struct ag_revoke *r, int64_t now);

