@@ -39,14 +39,20 @@ struct tc_node {
     struct tc_node *lprev, *lnext;   /* LRU list, most recent first */
 };
 
+/* What a check needs of a verified token, from the cache or from fresh claims. */
+struct tc_ident {
+    struct ag_str sub, client_id, scopes, roles, jti, sid;
+    int64_t iat;
+};
+
 struct tc_entry {
     struct tc_node node;             /* first: a node is its entry */
     struct tc_entry *hnext;          /* bucket chain */
     uint64_t hash;
-    int64_t exp, iat;
+    int64_t exp;
     size_t tok_len;
-    struct ag_str sub, client_id, scopes, roles, jti, sid;
-    char data[];                     /* token bytes, then the strings above */
+    struct tc_ident id;              /* slices into data */
+    char data[];                     /* token bytes, then the strings of id */
 };
 
 struct ag_authn_cache {
@@ -178,16 +184,16 @@ static struct tc_entry *tc_put(struct ag_authn_cache *c, struct ag_str tok, uint
         return NULL;
     e->hash = h;
     e->exp = cl->exp;
-    e->iat = cl->iat;
     e->tok_len = tok.len;
     p = e->data;
     tc_copy(&p, tok);
-    e->sub = tc_copy(&p, cl->sub);
-    e->client_id = tc_copy(&p, cl->client_id);
-    e->scopes = tc_copy(&p, cl->scope);
-    e->roles = tc_copy(&p, cl->roles);
-    e->jti = tc_copy(&p, cl->jti);
-    e->sid = tc_copy(&p, cl->sid);
+    e->id.iat = cl->iat;
+    e->id.sub = tc_copy(&p, cl->sub);
+    e->id.client_id = tc_copy(&p, cl->client_id);
+    e->id.scopes = tc_copy(&p, cl->scope);
+    e->id.roles = tc_copy(&p, cl->roles);
+    e->id.jti = tc_copy(&p, cl->jti);
+    e->id.sid = tc_copy(&p, cl->sid);
     e->hnext = c->buckets[h & (c->nbuckets - 1)];
     c->buckets[h & (c->nbuckets - 1)] = e;
     lru_push_front(c, &e->node);
@@ -325,9 +331,10 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
                     const struct ag_rules_verdict *v, struct ag_authn *a)
 {
     const struct ag_config *cfg = g->cfg;
-    struct ag_str tok = {NULL, 0}, jti, sid;
+    struct ag_str tok = {NULL, 0};
+    struct tc_ident id;
     struct tc_entry *e = NULL;
-    int64_t now, iat;
+    int64_t now;
     uint64_t hash = 0;
 
     memset(a, 0, sizeof(*a));
@@ -361,13 +368,7 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
         }
     }
     if (e != NULL) {
-        a->sub = e->sub;
-        a->client_id = e->client_id;
-        a->scopes = e->scopes;
-        a->roles = e->roles;
-        jti = e->jti;
-        sid = e->sid;
-        iat = e->iat;
+        id = e->id;
     } else {
         struct ag_jwt_expect x = {.type = "access", .issuer = cfg->token_issuer,
                                   .audience = cfg->token_audience, .now = now,
@@ -378,16 +379,15 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
             return;
         if (w->tcache != NULL && w->tcache->max > 0)
             tc_put(w->tcache, tok, hash, cl);
-        a->sub = cl->sub;
-        a->client_id = cl->client_id;
-        a->scopes = cl->scope;
-        a->roles = cl->roles;
-        jti = cl->jti;
-        sid = cl->sid;
-        iat = cl->iat;
+        id = (struct tc_ident){cl->sub, cl->client_id, cl->scope, cl->roles,
+                               cl->jti, cl->sid, cl->iat};
     }
-    if (g->revoke != NULL && (ag_revoke_check(g->revoke, jti, sid, now) ||
-                              ag_revoke_check_subject(g->revoke, a->sub, iat, now))) {
+    a->sub = id.sub;
+    a->client_id = id.client_id;
+    a->scopes = id.scopes;
+    a->roles = id.roles;
+    if (g->revoke != NULL && (ag_revoke_check(g->revoke, id.jti, id.sid, now) ||
+                              ag_revoke_check_subject(g->revoke, id.sub, id.iat, now))) {
         a->jwt = AG_JWT_REVOKED;
         return;
     }

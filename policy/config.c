@@ -1098,25 +1098,38 @@ static void config_parse_rule(struct config_ctx *c, const char *path, json_t *v,
                        "access token)");
 }
 
+/*
+ * Allocates <*out> with one zeroed <size>-byte element per member of the JSON array <v>
+ * and sets <*n>. Returns false (a problem or OOM recorded) when <v> is not an array or
+ * memory runs out, or when the array is empty (nothing to parse).
+ */
+static bool config_object_array(struct config_ctx *c, const char *path, json_t *v, size_t size,
+                                void **out, size_t *n)
+{
+    if (!json_is_array(v)) {
+        config_problem(c, path, "expected an array of objects");
+        return false;
+    }
+    if (json_array_size(v) == 0)
+        return false;
+    *out = calloc(json_array_size(v), size);
+    if (*out == NULL) {
+        c->oom = true;
+        return false;
+    }
+    *n = json_array_size(v);
+    return true;
+}
+
 static void config_parse_rules(struct config_ctx *c, const char *path, json_t *v)
 {
     char ipath[64];
-    size_t n, i;
+    size_t i;
     json_t *e;
 
-    if (!json_is_array(v)) {
-        config_problem(c, path, "expected an array of objects");
+    if (!config_object_array(c, path, v, sizeof(*c->cfg->rules), (void **)&c->cfg->rules,
+                             &c->cfg->n_rules))
         return;
-    }
-    n = json_array_size(v);
-    if (n == 0)
-        return;
-    c->cfg->rules = calloc(n, sizeof(*c->cfg->rules));
-    if (c->cfg->rules == NULL) {
-        c->oom = true;
-        return;
-    }
-    c->cfg->n_rules = n;
     json_array_foreach(v, i, e)
     {
         snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
@@ -1128,22 +1141,12 @@ static void config_parse_routes(struct config_ctx *c, const char *path, json_t *
 {
     static const char *const names[] = {"prefix", "upstream"};
     char ipath[64], kpath[AG_ERR_LINE];
-    size_t n, i;
+    size_t i;
     json_t *e;
 
-    if (!json_is_array(v)) {
-        config_problem(c, path, "expected an array of objects");
+    if (!config_object_array(c, path, v, sizeof(*c->cfg->routes), (void **)&c->cfg->routes,
+                             &c->cfg->n_routes))
         return;
-    }
-    n = json_array_size(v);
-    if (n == 0)
-        return;
-    c->cfg->routes = calloc(n, sizeof(*c->cfg->routes));
-    if (c->cfg->routes == NULL) {
-        c->oom = true;
-        return;
-    }
-    c->cfg->n_routes = n;
     json_array_foreach(v, i, e)
     {
         struct ag_route *rt = &c->cfg->routes[i];

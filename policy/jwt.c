@@ -578,6 +578,21 @@ static int jwt_json_value(struct jwt_jscan *s, int depth, int top, struct jwt_jv
 static int jwt_jstr_eq(const struct jwt_jval *a, const struct jwt_jval *b);
 
 /*
+ * After a member or element: skips whitespace and a ',' (returns 1: another follows)
+ * or stops on <close> (returns 0, <close> not consumed); anything else is -1.
+ */
+static int jwt_json_next(struct jwt_jscan *s, unsigned char close)
+{
+    jwt_json_ws(s);
+    if (s->p < s->end && *s->p == ',') {
+        s->p++;
+        jwt_json_ws(s);
+        return 1;
+    }
+    return s->p < s->end && *s->p == close ? 0 : -1;
+}
+
+/*
  * Scans the object whose '{' is at <s>->p. Each key is compared, decoded, with the earlier
  * keys of the same object as soon as it is read (where jansson checks it, so the first
  * fault is the same); a repeat sets <s>->dup. <top>: the members go to <s>->doc, else
@@ -598,6 +613,8 @@ static int jwt_json_object(struct jwt_jscan *s, int depth, int top, struct jwt_j
     if (s->p < s->end && *s->p == '}')
         goto done;
     for (;;) {
+        int sep;
+
         if (s->p == s->end || *s->p != '"' || jwt_json_string(s, &k) != 0)
             return AG_EPARSE;
         for (size_t i = 0; i < n; i++)
@@ -617,15 +634,11 @@ static int jwt_json_object(struct jwt_jscan *s, int depth, int top, struct jwt_j
         jwt_json_ws(s);
         if (jwt_json_value(s, depth, 0, top ? &s->doc->val[n - 1] : &val) != 0)
             return AG_EPARSE;
-        jwt_json_ws(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
-            jwt_json_ws(s);
-            continue;
-        }
-        if (s->p < s->end && *s->p == '}')
+        sep = jwt_json_next(s, '}');
+        if (sep < 0)
+            return AG_EPARSE;
+        if (sep == 0)
             break;
-        return AG_EPARSE;
     }
 done:
     s->p++;
@@ -649,17 +662,15 @@ static int jwt_json_array(struct jwt_jscan *s, int depth, struct jwt_jval *v)
     if (s->p < s->end && *s->p == ']')
         goto done;
     for (;;) {
+        int sep;
+
         if (jwt_json_value(s, depth, 0, &e) != 0)
             return AG_EPARSE;
-        jwt_json_ws(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
-            jwt_json_ws(s);
-            continue;
-        }
-        if (s->p < s->end && *s->p == ']')
+        sep = jwt_json_next(s, ']');
+        if (sep < 0)
+            return AG_EPARSE;
+        if (sep == 0)
             break;
-        return AG_EPARSE;
     }
 done:
     s->p++;
