@@ -1,6 +1,7 @@
 /*
  * store/session.c - refresh sessions and revocations in Redis: the Lua scripts (create,
- * rotate with reuse detection, revoke), the key names, and the revocation feed's format.
+ * rotate with reuse detection, revoke), the key names, the per-subject session index
+ * (written here, read by store/user.c), and the revocation feed's format.
  *
  * Owns:     nothing long-lived; each call's pending record is owned by store/store.c.
  * Entry:    ag_sess_create(), ag_sess_rotate(), ag_sess_revoke(), ag_sess_revoke_jti(),
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scripts.h"
 #include "store.h"
 
 #define SESS_ID_MAX 512 /* bytes of an id or subject: larger is refused (keys stay small) */
@@ -24,97 +26,63 @@
 /* ---------------------------------------------------------------- Lua */
 
 /*
- * ag_revoke(revkey, revlog, kind, id, value, until, channel): records a revocation.
- * <revkey> (string, TTL until - now) holds <value>; the sorted set <revlog> holds the
- * member "<kind> <id> <value>" scored <until>, the exact text published on <channel>.
- * A repeated revocation keeps the larger value and until and replaces its member.
- * Expired members are pruned on every write; <revlog> itself expires with its last.
+ * KEYS sess, old, usess; ARGV otid, subject, client_id, family, now, ip, ua, ttl, sid.
+ * Also indexes the sid under its subject (store/user.c lists and revokes from there).
  */
-#define LUA_REVOKE_FN                                                                         \
-    "local function ag_revoke(revkey, revlog, kind, id, value, untl, channel)\n"              \
-    "  local now = tonumber(redis.call('TIME')[1])\n"                                          \
-    "  local old = redis.call('GET', revkey)\n"                                               \
-    "  if old then\n"                                                                          \
-    "    local om = kind .. ' ' .. id .. ' ' .. old\n"                                        \
-    "    local os = redis.call('ZSCORE', revlog, om)\n"                                       \
-    "    redis.call('ZREM', revlog, om)\n"                                                    \
-    "    if tonumber(old) and tonumber(old) > value then value = tonumber(old) end\n"         \
-    "    if os and tonumber(os) > untl then untl = tonumber(os) end\n"                        \
-    "  end\n"                                                                                  \
-    "  local vs = string.format('%d', value)\n"                                               \
-    "  local ttl = untl - now\n"                                                               \
-    "  if ttl < 1 then ttl = 1 end\n"                                                          \
-    "  redis.call('SET', revkey, vs, 'EX', string.format('%d', ttl))\n"                      \
-    "  local m = kind .. ' ' .. id .. ' ' .. vs\n"                                             \
-    "  redis.call('ZREMRANGEBYSCORE', revlog, '-inf', string.format('%d', now))\n"            \
-    "  redis.call('ZADD', revlog, string.format('%d', untl), m)\n"                            \
-    "  local top = redis.call('ZRANGE', revlog, -1, -1, 'WITHSCORES')\n"                      \
-    "  if top[2] then redis.call('EXPIREAT', revlog, top[2]) end\n"                           \
-    "  redis.call('PUBLISH', channel, m)\n"                                                    \
+const char ag_sess__lua_create[] = LUA_USESS_TOUCH_FN
+    "redis.call('DEL', KEYS[1], KEYS[2])\n"
+    "redis.call('HSET', KEYS[1], 'subject', ARGV[2], 'client_id', ARGV[3],\n"
+    "  'family', ARGV[4], 'otid', ARGV[1], 'created', ARGV[5], 'last_used', ARGV[5],\n"
+    "  'ip', ARGV[6], 'ua', ARGV[7])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[8])\n"
+    "ag_usess_touch(KEYS[3], ARGV[9], ARGV[8])\n"
+    "return 1\n";
+
+/*
+ * KEYS sess, old, rev:sid, revlog; ARGV presented, next, now, ttl, sid, channel, prefix.
+ * Returns {1, subject, client_id, family} rotated (the subject's session index renewed
+ * with it), {-2} reused (session revoked), {-1} unknown (missing, revoked, or created at
+ * or before its subject's watermark).
+ */
+const char ag_sess__lua_rotate[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN
+    "if redis.call('EXISTS', KEYS[3]) == 1 then return {-1} end\n"
+    "local f = redis.call('HMGET', KEYS[1], 'otid', 'subject', 'client_id', 'family',\n"
+    "  'created')\n"
+    "if not f[1] then return {-1} end\n"
+    "if f[2] then\n"
+    "  local t = redis.call('GET', ARGV[7] .. 'rev:sub:' .. f[2])\n"
+    "  if t and tonumber(f[5] or '0') <= tonumber(t) then\n"
+    "    redis.call('DEL', KEYS[1], KEYS[2])\n"
+    "    return {-1}\n"
+    "  end\n"
     "end\n"
+    "if f[1] == ARGV[1] then\n"
+    "  redis.call('HSET', KEYS[1], 'otid', ARGV[2], 'last_used', ARGV[3])\n"
+    "  redis.call('SADD', KEYS[2], ARGV[1])\n"
+    "  redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
+    "  redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
+    "  if f[2] then ag_usess_touch(ARGV[7] .. 'usess:' .. f[2], ARGV[5], ARGV[4]) end\n"
+    "  return {1, f[2] or '', f[3] or '', f[4] or ''}\n"
+    "end\n"
+    "if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then\n"
+    "  redis.call('DEL', KEYS[1], KEYS[2])\n"
+    "  local u = tonumber(ARGV[3]) + tonumber(ARGV[4])\n"
+    "  ag_revoke(KEYS[3], KEYS[4], 'sid', ARGV[5], u, u, ARGV[6])\n"
+    "  return {-2}\n"
+    "end\n"
+    "return {-1}\n";
 
-const char *const ag_store__script_text[AG_STORE__NSCRIPTS] = {
-    /* KEYS sess, old; ARGV otid, subject, client_id, family, now, ip, ua, ttl */
-    [AG_STORE__SESS_CREATE] =
-        "redis.call('DEL', KEYS[1], KEYS[2])\n"
-        "redis.call('HSET', KEYS[1], 'subject', ARGV[2], 'client_id', ARGV[3],\n"
-        "  'family', ARGV[4], 'otid', ARGV[1], 'created', ARGV[5], 'last_used', ARGV[5],\n"
-        "  'ip', ARGV[6], 'ua', ARGV[7])\n"
-        "redis.call('EXPIRE', KEYS[1], ARGV[8])\n"
-        "return 1\n",
-
-    /*
-     * KEYS sess, old, rev:sid, revlog; ARGV presented, next, now, ttl, sid, channel, prefix.
-     * Returns {1, subject, client_id, family} rotated, {-2} reused (session revoked),
-     * {-1} unknown (missing, revoked, or created at or before its subject's watermark).
-     */
-    [AG_STORE__SESS_ROTATE] = LUA_REVOKE_FN
-        "if redis.call('EXISTS', KEYS[3]) == 1 then return {-1} end\n"
-        "local f = redis.call('HMGET', KEYS[1], 'otid', 'subject', 'client_id', 'family',\n"
-        "  'created')\n"
-        "if not f[1] then return {-1} end\n"
-        "if f[2] then\n"
-        "  local t = redis.call('GET', ARGV[7] .. 'rev:sub:' .. f[2])\n"
-        "  if t and tonumber(f[5] or '0') <= tonumber(t) then\n"
-        "    redis.call('DEL', KEYS[1], KEYS[2])\n"
-        "    return {-1}\n"
-        "  end\n"
-        "end\n"
-        "if f[1] == ARGV[1] then\n"
-        "  redis.call('HSET', KEYS[1], 'otid', ARGV[2], 'last_used', ARGV[3])\n"
-        "  redis.call('SADD', KEYS[2], ARGV[1])\n"
-        "  redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
-        "  redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
-        "  return {1, f[2] or '', f[3] or '', f[4] or ''}\n"
-        "end\n"
-        "if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then\n"
-        "  redis.call('DEL', KEYS[1], KEYS[2])\n"
-        "  local u = tonumber(ARGV[3]) + tonumber(ARGV[4])\n"
-        "  ag_revoke(KEYS[3], KEYS[4], 'sid', ARGV[5], u, u, ARGV[6])\n"
-        "  return {-2}\n"
-        "end\n"
-        "return {-1}\n",
-
-    /*
-     * KEYS revkey, revlog[, sess, old]; ARGV kind, id, value, until, channel.
-     * Deletes the session keys when given. Returns 1.
-     */
-    [AG_STORE__REVOKE] = LUA_REVOKE_FN
-        "if KEYS[3] then redis.call('DEL', KEYS[3], KEYS[4]) end\n"
-        "ag_revoke(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),\n"
-        "  ARGV[5])\n"
-        "return 1\n",
-};
+/*
+ * KEYS revkey, revlog[, sess, old]; ARGV kind, id, value, until, channel.
+ * Deletes the session keys when given. Returns 1.
+ */
+const char ag_sess__lua_revoke[] = LUA_REVOKE_FN
+    "if KEYS[3] then redis.call('DEL', KEYS[3], KEYS[4]) end\n"
+    "ag_revoke(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),\n"
+    "  ARGV[5])\n"
+    "return 1\n";
 
 /* ---------------------------------------------------------------- keys */
-
-/* Writes "{<ns>}:<what><id>" into <buf>; -1 if it does not fit. */
-static int sess_key(char *buf, size_t cap, const struct ag_store *st, const char *what,
-                    const char *id, const char *suffix)
-{
-    int n = snprintf(buf, cap, "{%s}:%s%s%s", ag_store__ns(st), what, id, suffix);
-    return n < 0 || (size_t)n >= cap ? -1 : 0;
-}
 
 static bool id_ok(const char *s)
 {
@@ -182,20 +150,21 @@ static int sess_eval(struct ag_store *st, enum ag_store__script script, int nkey
 
 int ag_sess_create(struct ag_store *st, const struct ag_sess_info *s, ag_sess_fn *cb, void *arg)
 {
-    char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], now[24], ttl[24];
+    char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], usess[SESS_KEY_MAX], now[24], ttl[24];
 
     if (st == NULL || s == NULL || cb == NULL || !id_ok(s->sid) || !id_ok(s->otid) ||
         !id_ok(s->subject) || s->client_id == NULL || s->family == NULL || s->ttl <= 0 ||
-        sess_key(sess, sizeof(sess), st, "sess:", s->sid, "") < 0 ||
-        sess_key(old, sizeof(old), st, "sess:", s->sid, ":old") < 0)
+        ag_store__key(sess, sizeof(sess), st, "sess:", s->sid, "") < 0 ||
+        ag_store__key(old, sizeof(old), st, "sess:", s->sid, ":old") < 0 ||
+        ag_store__key(usess, sizeof(usess), st, "usess:", s->subject, "") < 0)
         return -1;
     snprintf(now, sizeof(now), "%lld", (long long)s->now);
     snprintf(ttl, sizeof(ttl), "%lld", (long long)s->ttl);
     {
-        const char *argv[10] = {sess, old, s->otid, s->subject, s->client_id, s->family, now,
-                                s->ip != NULL ? s->ip : "",
-                                s->user_agent != NULL ? s->user_agent : "", ttl};
-        return sess_eval(st, AG_STORE__SESS_CREATE, 2, 10, argv, on_write_reply, cb, arg);
+        const char *argv[12] = {sess, old, usess, s->otid, s->subject, s->client_id, s->family,
+                                now, s->ip != NULL ? s->ip : "",
+                                s->user_agent != NULL ? s->user_agent : "", ttl, s->sid};
+        return sess_eval(st, AG_STORE__SESS_CREATE, 3, 12, argv, on_write_reply, cb, arg);
     }
 }
 
@@ -206,12 +175,12 @@ int ag_sess_rotate(struct ag_store *st, const char *sid, const char *presented, 
     char chan[SESS_KEY_MAX], prefix[SESS_KEY_MAX], nows[24], ttls[24];
 
     if (st == NULL || cb == NULL || !id_ok(sid) || !id_ok(presented) || !id_ok(next) ||
-        ttl <= 0 || sess_key(sess, sizeof(sess), st, "sess:", sid, "") < 0 ||
-        sess_key(old, sizeof(old), st, "sess:", sid, ":old") < 0 ||
-        sess_key(rev, sizeof(rev), st, "rev:sid:", sid, "") < 0 ||
-        sess_key(revlog, sizeof(revlog), st, "revlog", "", "") < 0 ||
-        sess_key(chan, sizeof(chan), st, "revoked", "", "") < 0 ||
-        sess_key(prefix, sizeof(prefix), st, "", "", "") < 0)
+        ttl <= 0 || ag_store__key(sess, sizeof(sess), st, "sess:", sid, "") < 0 ||
+        ag_store__key(old, sizeof(old), st, "sess:", sid, ":old") < 0 ||
+        ag_store__key(rev, sizeof(rev), st, "rev:sid:", sid, "") < 0 ||
+        ag_store__key(revlog, sizeof(revlog), st, "revlog", "", "") < 0 ||
+        ag_store__key(chan, sizeof(chan), st, "revoked", "", "") < 0 ||
+        ag_store__key(prefix, sizeof(prefix), st, "", "", "") < 0)
         return -1;
     snprintf(nows, sizeof(nows), "%lld", (long long)now);
     snprintf(ttls, sizeof(ttls), "%lld", (long long)ttl);
@@ -232,11 +201,11 @@ static int sess_revoke(struct ag_store *st, const char *kind, const char *id, in
 
     snprintf(what, sizeof(what), "rev:%s:", kind);
     if (st == NULL || cb == NULL || !id_ok(id) ||
-        sess_key(rev, sizeof(rev), st, what, id, "") < 0 ||
-        sess_key(revlog, sizeof(revlog), st, "revlog", "", "") < 0 ||
-        sess_key(chan, sizeof(chan), st, "revoked", "", "") < 0 ||
-        sess_key(sess, sizeof(sess), st, "sess:", id, "") < 0 ||
-        sess_key(old, sizeof(old), st, "sess:", id, ":old") < 0)
+        ag_store__key(rev, sizeof(rev), st, what, id, "") < 0 ||
+        ag_store__key(revlog, sizeof(revlog), st, "revlog", "", "") < 0 ||
+        ag_store__key(chan, sizeof(chan), st, "revoked", "", "") < 0 ||
+        ag_store__key(sess, sizeof(sess), st, "sess:", id, "") < 0 ||
+        ag_store__key(old, sizeof(old), st, "sess:", id, ":old") < 0)
         return -1;
     snprintf(vs, sizeof(vs), "%lld", (long long)value);
     snprintf(us, sizeof(us), "%lld", (long long)until);
@@ -320,8 +289,8 @@ int ag_sess_feed_start(struct ag_store *st, ag_feed_fn *cb, void *arg)
 {
     char chan[SESS_KEY_MAX], revlog[SESS_KEY_MAX];
 
-    if (st == NULL || cb == NULL || sess_key(chan, sizeof(chan), st, "revoked", "", "") < 0 ||
-        sess_key(revlog, sizeof(revlog), st, "revlog", "", "") < 0)
+    if (st == NULL || cb == NULL || ag_store__key(chan, sizeof(chan), st, "revoked", "", "") < 0 ||
+        ag_store__key(revlog, sizeof(revlog), st, "revlog", "", "") < 0)
         return -1;
     return ag_store__feed(st, chan, revlog, on_feed_message, (ag_store__any_fn *)cb, arg);
 }

@@ -5,8 +5,9 @@
  *
  * Owns:     struct ag_store, its two redisAsyncContexts and every in-flight pending record.
  * Entry:    ag_store_url_parse(), ag_store_new(), ag_store_ready(), ag_store_free(),
- *           ag_store_cancel(), ag_store__eval(), ag_store__feed().
- * Not here: what the keys and scripts mean (store/session.c), HTTP and logging (gateway/).
+ *           ag_store_cancel(), ag_store__eval(), ag_store__command(), ag_store__feed().
+ * Not here: what the keys and scripts mean (store/session.c, user.c, ratelimit.c,
+ *           audit.c; the script table is store/scripts.c), HTTP and logging (gateway/).
  * Spec:     CONTRACT.md sections 3 (`redis`) and 8; docs/redis-keys.md; STYLE.md R4, R5, R8.
  */
 #include "store.h"
@@ -383,6 +384,14 @@ int ag_store__eval(struct ag_store *st, enum ag_store__script script, int nkeys,
     return store_command(&st->cmd, (int)script, 3, head, hlens, argc, argv, lens, fn, cb, arg);
 }
 
+int ag_store__command(struct ag_store *st, int argc, const char **argv, const size_t *lens,
+                      ag_store__reply_fn *fn, ag_store__any_fn *cb, void *arg)
+{
+    if (st == NULL || !st->ready || argc < 1 || fn == NULL)
+        return -1;
+    return store_command(&st->cmd, -1, 0, NULL, NULL, argc, argv, lens, fn, cb, arg);
+}
+
 /* ---------------------------------------------------------------- the feed */
 
 static void feed_maybe_replay(struct ag_store *st);
@@ -732,6 +741,13 @@ bool ag_store_ready(const struct ag_store *st)
 const char *ag_store__ns(const struct ag_store *st)
 {
     return st->ns;
+}
+
+int ag_store__key(char *buf, size_t cap, const struct ag_store *st, const char *what,
+                  const char *id, const char *suffix)
+{
+    int n = snprintf(buf, cap, "{%s}:%s%s%s", st->ns, what, id, suffix);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
 static void link_clear(struct store_link *l)

@@ -5,8 +5,9 @@
  *
  * Owns:     struct ag_store: one command connection and one pub/sub connection.
  * Entry:    ag_store_url_parse(), ag_store_new(), ag_store_ready(), ag_store_free().
- * Not here: HTTP (never), what the keys mean (store/session.c), logging (the caller's
- *           state callback decides what to log: an outage once, its end once).
+ * Not here: HTTP (never), what the keys mean (store/session.c, user.c, ratelimit.c,
+ *           audit.c), logging (the caller's state callback decides what to log: an
+ *           outage once, its end once).
  * Spec:     CONTRACT.md sections 3 (`redis`) and 8; docs/redis-keys.md.
  */
 #ifndef AG_STORE_STORE_H
@@ -67,16 +68,26 @@ void ag_store_free(struct ag_store *st);
  */
 int ag_store_cancel(struct ag_store *st, void *arg);
 
-/* ---- internal: shared with store/session.c and the tests; not for gateway/ ---- */
+/* ---- internal: shared by the store/ modules and the tests; not for gateway/ ---- */
 
 struct redisReply;
 
-/* The Lua scripts; their text lives in store/session.c (ag_store__script_text). */
+/*
+ * The Lua scripts. Each text lives next to its caller (store/session.c, user.c,
+ * ratelimit.c; declared in store/scripts.h); store/scripts.c orders them in this table.
+ */
 enum ag_store__script {
     AG_STORE__SESS_CREATE = 0,
     AG_STORE__SESS_ROTATE = 1,
     AG_STORE__REVOKE = 2,
-    AG_STORE__NSCRIPTS = 3,
+    AG_STORE__USER_CREATE = 3,
+    AG_STORE__USER_FIND = 4,
+    AG_STORE__USER_LOGIN = 5,
+    AG_STORE__USER_UPDATE = 6,
+    AG_STORE__USER_SESSIONS = 7,
+    AG_STORE__USER_REVOKE = 8,
+    AG_STORE__RL_HIT = 9,
+    AG_STORE__NSCRIPTS = 10,
 };
 extern const char *const ag_store__script_text[AG_STORE__NSCRIPTS];
 
@@ -109,7 +120,21 @@ typedef void ag_store__msg_fn(const char *msg, size_t len, ag_store__any_fn *cb,
 int ag_store__feed(struct ag_store *st, const char *channel, const char *replay_key,
                    ag_store__msg_fn *fn, ag_store__any_fn *cb, void *arg);
 
+/**
+ * A plain command (no script): <argc> strings <argv> of <lens> bytes, copied. Returns 0
+ * (<fn> runs exactly once, later) or -1 (store not ready, OOM: <fn> never runs).
+ */
+int ag_store__command(struct ag_store *st, int argc, const char **argv, const size_t *lens,
+                      ag_store__reply_fn *fn, ag_store__any_fn *cb, void *arg);
+
 /** The namespace given to ag_store_new (borrowed). */
 const char *ag_store__ns(const struct ag_store *st);
+
+/**
+ * Writes the key "{<ns>}:<what><id><suffix>" into <buf> (<cap> bytes, NUL-terminated).
+ * 0, or -1 when it does not fit.
+ */
+int ag_store__key(char *buf, size_t cap, const struct ag_store *st, const char *what,
+                  const char *id, const char *suffix);
 
 #endif

@@ -1,0 +1,24 @@
+/*
+ * store/scripts.c - the table of Lua script texts, in the order of enum ag_store__script.
+ * store/store.c SCRIPT LOADs every entry on connect and again after a NOSCRIPT.
+ *
+ * Owns:     ag_store__script_text[] (static data).
+ * Entry:    ag_store__script_text[].
+ * Not here: the texts (each module defines its own, next to the code that calls it).
+ * Spec:     docs/redis-keys.md, section "Scripts".
+ */
+#include "scripts.h"
+#include "store.h"
+
+const char *const ag_store__script_text[AG_STORE__NSCRIPTS] = {
+    [AG_STORE__SESS_CREATE] = ag_sess__lua_create,
+    [AG_STORE__SESS_ROTATE] = ag_sess__lua_rotate,
+    [AG_STORE__REVOKE] = ag_sess__lua_revoke,
+    [AG_STORE__USER_CREATE] = ag_user__lua_create,
+    [AG_STORE__USER_FIND] = ag_user__lua_find,
+    [AG_STORE__USER_LOGIN] = ag_user__lua_login,
+    [AG_STORE__USER_UPDATE] = ag_user__lua_update,
+    [AG_STORE__USER_SESSIONS] = ag_user__lua_sessions,
+    [AG_STORE__USER_REVOKE] = ag_user__lua_revoke,
+    [AG_STORE__RL_HIT] = ag_rl__lua_hit,
+};

@@ -1,0 +1,550 @@
+/*
+ * store/user.c - user accounts in Redis: the record hash, the case-folded username and
+ * email indexes, the login failure counter and lockout, hash and password updates,
+ * single-use reset ids, and a user's sessions (listed and revoked through the
+ * per-subject index that store/session.c writes).
+ *
+ * Owns:     nothing long-lived; each call's pending record is owned by store/store.c.
+ * Entry:    ag_user_create(), ag_user_get(), ag_user_find(), ag_user_login_result(),
+ *           ag_user_set_hash(), ag_user_set_password(), ag_user_unlock(),
+ *           ag_user_reset_consume(), ag_user_sessions(), ag_user_revoke_session(),
+ *           ag_user_revoke_others().
+ * Not here: password hashing and input rules (policy/), the session keys (store/session.c).
+ * Spec:     CONTRACT.md sections 2, 7, 8; docs/redis-keys.md (every key is listed there).
+ */
+#include "user.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "scripts.h"
+#include "store.h"
+
+#define USER_NAME_MAX 256   /* bytes of a username or an email */
+#define USER_FIELD_MAX 1024 /* bytes of a hash or of the roles */
+#define USER_SID_MAX 512    /* bytes of a sid, subject or reset id (as store/session.c) */
+#define USER_KEY_MAX (USER_FIELD_MAX + 320)
+#define USER_SESSIONS_MAX 1000 /* ag_user_sessions() lists at most this many */
+
+/* ---------------------------------------------------------------- Lua */
+
+/* The record's fields, in the order every reader (HMGET) asks for them. */
+#define USER_FIELDS                                                                           \
+    "'id', 'email', 'username', 'hash', 'is_active', 'is_staff', 'is_superuser', 'roles', "  \
+    "'created_at', 'password_changed_at', 'failures', 'locked_until'"
+#define USER_NFIELDS 12
+
+/*
+ * KEYS user, uname, email; ARGV id, email, username, hash, is_active, is_staff,
+ * is_superuser, roles, created_at, password_changed_at.
+ * Returns 1, -2 (username taken), -3 (email taken) or -4 (the id exists). Atomic: of
+ * concurrent creates of one (folded) name, exactly one gets 1.
+ */
+const char ag_user__lua_create[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return -4 end\n"
+    "if redis.call('EXISTS', KEYS[2]) == 1 then return -2 end\n"
+    "if redis.call('EXISTS', KEYS[3]) == 1 then return -3 end\n"
+    "redis.call('HSET', KEYS[1], 'id', ARGV[1], 'email', ARGV[2], 'username', ARGV[3],\n"
+    "  'hash', ARGV[4], 'is_active', ARGV[5], 'is_staff', ARGV[6], 'is_superuser', ARGV[7],\n"
+    "  'roles', ARGV[8], 'created_at', ARGV[9], 'password_changed_at', ARGV[10],\n"
+    "  'failures', '0', 'locked_until', '0')\n"
+    "redis.call('SET', KEYS[2], ARGV[1])\n"
+    "redis.call('SET', KEYS[3], ARGV[1])\n"
+    "return 1\n";
+
+/*
+ * KEYS uname, email; ARGV prefix. The record (USER_FIELDS) of the user the username
+ * names, else of the one the email names; {} when neither exists.
+ */
+const char ag_user__lua_find[] =
+    "local id = redis.call('GET', KEYS[1]) or redis.call('GET', KEYS[2])\n"
+    "if not id then return {} end\n"
+    "return redis.call('HMGET', ARGV[1] .. 'user:' .. id, " USER_FIELDS ")\n";
+
+/*
+ * KEYS user; ARGV ok ("1"/"0"), now, max_failures, lock_seconds.
+ * Returns {1, failures, locked_until} or {-1} (no such user). A lockout that has ended
+ * starts a fresh count; a success never lifts a lockout still running (fail closed).
+ */
+const char ag_user__lua_login[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end\n"
+    "local now = tonumber(ARGV[2])\n"
+    "local f = redis.call('HMGET', KEYS[1], 'failures', 'locked_until')\n"
+    "local n = tonumber(f[1] or '0') or 0\n"
+    "local lu = tonumber(f[2] or '0') or 0\n"
+    "if lu > 0 and lu <= now then n = 0; lu = 0 end\n"
+    "if ARGV[1] == '1' then\n"
+    "  n = 0\n"
+    "else\n"
+    "  n = n + 1\n"
+    "  local max = tonumber(ARGV[3])\n"
+    "  if max > 0 and n >= max and lu == 0 then lu = now + tonumber(ARGV[4]) end\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'failures', string.format('%d', n),\n"
+    "  'locked_until', string.format('%d', lu))\n"
+    "return {1, n, lu}\n";
+
+/*
+ * KEYS user; ARGV op, a, b:
+ *   "hash" old new: sets hash = new if it still is old (else -4);
+ *   "password" hash now: sets hash, password_changed_at = now, clears failures and lock;
+ *   "unlock": clears failures and lock.
+ * Returns 1, -1 (no such user) or -4.
+ */
+const char ag_user__lua_update[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"
+    "if ARGV[1] == 'hash' then\n"
+    "  if redis.call('HGET', KEYS[1], 'hash') ~= ARGV[2] then return -4 end\n"
+    "  redis.call('HSET', KEYS[1], 'hash', ARGV[3])\n"
+    "elseif ARGV[1] == 'password' then\n"
+    "  redis.call('HSET', KEYS[1], 'hash', ARGV[2], 'password_changed_at', ARGV[3],\n"
+    "    'failures', '0', 'locked_until', '0')\n"
+    "elseif ARGV[1] == 'unlock' then\n"
+    "  redis.call('HSET', KEYS[1], 'failures', '0', 'locked_until', '0')\n"
+    "else\n"
+    "  return redis.error_reply('ERR unknown user update')\n"
+    "end\n"
+    "return 1\n";
+
+/*
+ * ag_watermark(p, sub): the subject's logout-all watermark T, or nil.
+ * ag_live(p, sub, wm, sid): the fields of session <sid> when it is live and <sub>'s (not
+ * expired, not revoked, created after the watermark), else nil. Same rules as rotate.
+ */
+#define LUA_SESS_LIVE_FN                                                                      \
+    "local function ag_watermark(p, sub)\n"                                                   \
+    "  local t = redis.call('GET', p .. 'rev:sub:' .. sub)\n"                                 \
+    "  if t then return tonumber(t) end\n"                                                     \
+    "  return nil\n"                                                                           \
+    "end\n"                                                                                    \
+    "local function ag_live(p, sub, wm, sid)\n"                                               \
+    "  local f = redis.call('HMGET', p .. 'sess:' .. sid, 'subject', 'client_id', 'ip',\n"    \
+    "    'ua', 'created', 'last_used')\n"                                                      \
+    "  if f[1] ~= sub then return nil end\n"                                                   \
+    "  if redis.call('EXISTS', p .. 'rev:sid:' .. sid) == 1 then return nil end\n"           \
+    "  if wm and (tonumber(f[5] or '0') or 0) <= wm then return nil end\n"                   \
+    "  return f\n"                                                                             \
+    "end\n"
+
+/*
+ * KEYS usess; ARGV prefix, subject, max. Returns a flat array of at most <max> live
+ * sessions, newest first: sid, client_id, ip, ua, created, last_used (strings) each.
+ * Index members that are not live are removed.
+ */
+const char ag_user__lua_sessions[] = LUA_SESS_LIVE_FN
+    "local p, sub = ARGV[1], ARGV[2]\n"
+    "local now = tonumber(redis.call('TIME')[1])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now))\n"
+    "local wm = ag_watermark(p, sub)\n"
+    "local live = {}\n"
+    "for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+    "  local f = ag_live(p, sub, wm, sid)\n"
+    "  if f then\n"
+    "    live[#live + 1] = {sid, f[2] or '', f[3] or '', f[4] or '', f[5] or '0', f[6] or '0'}\n"
+    "  else\n"
+    "    redis.call('ZREM', KEYS[1], sid)\n"
+    "  end\n"
+    "end\n"
+    "table.sort(live, function(a, b)\n"
+    "  local ca, cb = tonumber(a[5]) or 0, tonumber(b[5]) or 0\n"
+    "  if ca ~= cb then return ca > cb end\n"
+    "  return a[1] < b[1]\n"
+    "end)\n"
+    "local out = {}\n"
+    "for i = 1, math.min(#live, tonumber(ARGV[3])) do\n"
+    "  for j = 1, 6 do out[#out + 1] = live[i][j] end\n"
+    "end\n"
+    "return out\n";
+
+/*
+ * KEYS usess, revlog; ARGV prefix, subject, until, channel, sid, mode.
+ * mode "one": revokes <sid> if it is a live session of <subject> (1), else -1.
+ * mode "others": revokes every live session of <subject> but <sid> ("" keeps none); 1.
+ * Each revocation is ag_sess_revoke()'s: session keys deleted, rev:sid set, revlog
+ * member, PUBLISH.
+ */
+const char ag_user__lua_revoke[] = LUA_REVOKE_FN LUA_SESS_LIVE_FN
+    "local p, sub, untl, chan = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]\n"
+    "local wm = ag_watermark(p, sub)\n"
+    "local function kill(sid)\n"
+    "  redis.call('DEL', p .. 'sess:' .. sid, p .. 'sess:' .. sid .. ':old')\n"
+    "  redis.call('ZREM', KEYS[1], sid)\n"
+    "  ag_revoke(p .. 'rev:sid:' .. sid, KEYS[2], 'sid', sid, untl, untl, chan)\n"
+    "end\n"
+    "if ARGV[6] == 'one' then\n"
+    "  if not ag_live(p, sub, wm, ARGV[5]) then return -1 end\n"
+    "  kill(ARGV[5])\n"
+    "  return 1\n"
+    "end\n"
+    "for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+    "  if sid ~= ARGV[5] then\n"
+    "    if ag_live(p, sub, wm, sid) then kill(sid) else redis.call('ZREM', KEYS[1], sid) end\n"
+    "  end\n"
+    "end\n"
+    "return 1\n";
+
+/* ---------------------------------------------------------------- arguments */
+
+static bool str_ok(const char *s, size_t max)
+{
+    return s != NULL && s[0] != '\0' && strlen(s) <= max;
+}
+
+/* The index form of a username or email: ASCII lower-case (into <buf>, USER_NAME_MAX + 1). */
+static void user_fold(char *buf, const char *s)
+{
+    size_t i = 0;
+
+    for (; s[i] != '\0'; i++)
+        buf[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
+    buf[i] = '\0';
+}
+
+static void fmt_i64(char *buf, size_t cap, int64_t v)
+{
+    snprintf(buf, cap, "%lld", (long long)v);
+}
+
+/* ---------------------------------------------------------------- replies */
+
+static void user_call(ag_store__any_fn *cb, void *arg, enum ag_user_status s,
+                      const struct ag_user *u)
+{
+    if (cb != NULL)
+        ((ag_user_fn *)cb)(s, u, arg);
+}
+
+/* Scripts that answer one integer: an ag_user_status (1, -1 .. -4). */
+static void on_status_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    enum ag_user_status s = AG_USER_DOWN;
+
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer <= AG_USER_OK &&
+        r->integer >= AG_USER_CONFLICT && r->integer != AG_USER_FAIL)
+        s = (enum ag_user_status)r->integer;
+    user_call(cb, arg, s, NULL);
+}
+
+static int64_t parse_i64(const redisReply *e)
+{
+    return e->type == REDIS_REPLY_STRING ? (int64_t)strtoll(e->str, NULL, 10) : 0;
+}
+
+/* A record as HMGET of USER_FIELDS returns it: UNKNOWN when it has no id. */
+static void on_record_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    struct ag_user u;
+    const char *s[USER_NFIELDS];
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        user_call(cb, arg, AG_USER_DOWN, NULL);
+        return;
+    }
+    if (r->elements != USER_NFIELDS || r->element[0]->type != REDIS_REPLY_STRING) {
+        user_call(cb, arg, AG_USER_UNKNOWN, NULL);
+        return;
+    }
+    for (size_t i = 0; i < USER_NFIELDS; i++)
+        s[i] = r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : "";
+    memset(&u, 0, sizeof(u));
+    u.id = s[0];
+    u.email = s[1];
+    u.username = s[2];
+    u.hash = s[3];
+    u.is_active = strcmp(s[4], "1") == 0;
+    u.is_staff = strcmp(s[5], "1") == 0;
+    u.is_superuser = strcmp(s[6], "1") == 0;
+    u.roles = s[7];
+    u.created_at = parse_i64(r->element[8]);
+    u.password_changed_at = parse_i64(r->element[9]);
+    u.failures = (long)parse_i64(r->element[10]);
+    u.locked_until = parse_i64(r->element[11]);
+    user_call(cb, arg, AG_USER_OK, &u);
+}
+
+static void on_login_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    struct ag_user u;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER) {
+        user_call(cb, arg, AG_USER_DOWN, NULL);
+        return;
+    }
+    if (r->element[0]->integer != 1 || r->elements < 3 ||
+        r->element[1]->type != REDIS_REPLY_INTEGER ||
+        r->element[2]->type != REDIS_REPLY_INTEGER) {
+        user_call(cb, arg, r->element[0]->integer == -1 ? AG_USER_UNKNOWN : AG_USER_DOWN, NULL);
+        return;
+    }
+    memset(&u, 0, sizeof(u));
+    u.failures = (long)r->element[1]->integer;
+    u.locked_until = (int64_t)r->element[2]->integer;
+    user_call(cb, arg, AG_USER_OK, &u);
+}
+
+/* SET NX: "OK" the first time, nil ever after. */
+static void on_reset_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    enum ag_user_status s = AG_USER_DOWN;
+
+    if (r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0)
+        s = AG_USER_OK;
+    else if (r != NULL && r->type == REDIS_REPLY_NIL)
+        s = AG_USER_UNKNOWN;
+    user_call(cb, arg, s, NULL);
+}
+
+static void on_sessions_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    ag_user_sessions_fn *fn = (ag_user_sessions_fn *)cb;
+    struct ag_user_session *list = NULL;
+    size_t n;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 6 != 0)
+        goto down;
+    n = r->elements / 6;
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type != REDIS_REPLY_STRING)
+            goto down;
+    if (n > 0 && (list = calloc(n, sizeof(*list))) == NULL)
+        goto down;
+    for (size_t i = 0; i < n; i++) {
+        redisReply **e = r->element + i * 6;
+        list[i].sid = e[0]->str;
+        list[i].client_id = e[1]->str;
+        list[i].ip = e[2]->str;
+        list[i].user_agent = e[3]->str;
+        list[i].created = parse_i64(e[4]);
+        list[i].last_used = parse_i64(e[5]);
+    }
+    if (fn != NULL)
+        fn(AG_USER_OK, list, n, arg);
+    free(list);
+    return;
+down:
+    if (fn != NULL)
+        fn(AG_USER_DOWN, NULL, 0, arg);
+}
+
+/* ---------------------------------------------------------------- calls */
+
+static int user_eval(struct ag_store *st, enum ag_store__script script, int nkeys, int argc,
+                     const char **argv, ag_store__reply_fn *fn, ag_store__any_fn *cb, void *arg)
+{
+    size_t lens[16];
+
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    return ag_store__eval(st, script, nkeys, argc, argv, lens, fn, cb, arg);
+}
+
+/* The record key of user <id>; -1 for a bad id. */
+static int user_key(char *buf, size_t cap, const struct ag_store *st, const char *id)
+{
+    if (!str_ok(id, AG_USER_ID_MAX))
+        return -1;
+    return ag_store__key(buf, cap, st, "user:", id, "");
+}
+
+int ag_user_create(struct ag_store *st, const struct ag_user *u, ag_user_fn *cb, void *arg)
+{
+    char user[USER_KEY_MAX], uname[USER_KEY_MAX], email[USER_KEY_MAX];
+    char fold[USER_NAME_MAX + 1], created[24], changed[24];
+
+    if (st == NULL || u == NULL || cb == NULL || !str_ok(u->email, USER_NAME_MAX) ||
+        !str_ok(u->username, USER_NAME_MAX) || !str_ok(u->hash, USER_FIELD_MAX) ||
+        (u->roles != NULL && strlen(u->roles) > USER_FIELD_MAX) ||
+        user_key(user, sizeof(user), st, u->id) < 0)
+        return -1;
+    user_fold(fold, u->username);
+    if (ag_store__key(uname, sizeof(uname), st, "uname:", fold, "") < 0)
+        return -1;
+    user_fold(fold, u->email);
+    if (ag_store__key(email, sizeof(email), st, "email:", fold, "") < 0)
+        return -1;
+    fmt_i64(created, sizeof(created), u->created_at);
+    fmt_i64(changed, sizeof(changed),
+            u->password_changed_at != 0 ? u->password_changed_at : u->created_at);
+    {
+        const char *argv[13] = {user, uname, email, u->id, u->email, u->username, u->hash,
+                                u->is_active ? "1" : "0", u->is_staff ? "1" : "0",
+                                u->is_superuser ? "1" : "0", u->roles != NULL ? u->roles : "",
+                                created, changed};
+        return user_eval(st, AG_STORE__USER_CREATE, 3, 13, argv, on_status_reply,
+                         (ag_store__any_fn *)cb, arg);
+    }
+}
+
+int ag_user_get(struct ag_store *st, const char *id, ag_user_fn *cb, void *arg)
+{
+    /* USER_FIELDS, as C strings. */
+    static const char *const fields[USER_NFIELDS] = {
+        "id", "email", "username", "hash", "is_active", "is_staff", "is_superuser", "roles",
+        "created_at", "password_changed_at", "failures", "locked_until"};
+    char user[USER_KEY_MAX];
+    const char *argv[2 + USER_NFIELDS] = {"HMGET", user};
+    size_t lens[2 + USER_NFIELDS];
+
+    if (st == NULL || cb == NULL || user_key(user, sizeof(user), st, id) < 0)
+        return -1;
+    for (int i = 0; i < USER_NFIELDS; i++)
+        argv[2 + i] = fields[i];
+    for (int i = 0; i < 2 + USER_NFIELDS; i++)
+        lens[i] = strlen(argv[i]);
+    return ag_store__command(st, 2 + USER_NFIELDS, argv, lens, on_record_reply,
+                             (ag_store__any_fn *)cb, arg);
+}
+
+int ag_user_find(struct ag_store *st, const char *login, ag_user_fn *cb, void *arg)
+{
+    char uname[USER_KEY_MAX], email[USER_KEY_MAX], prefix[USER_KEY_MAX];
+    char fold[USER_NAME_MAX + 1];
+
+    if (st == NULL || cb == NULL || !str_ok(login, USER_NAME_MAX))
+        return -1;
+    user_fold(fold, login);
+    if (ag_store__key(uname, sizeof(uname), st, "uname:", fold, "") < 0 ||
+        ag_store__key(email, sizeof(email), st, "email:", fold, "") < 0 ||
+        ag_store__key(prefix, sizeof(prefix), st, "", "", "") < 0)
+        return -1;
+    {
+        const char *argv[3] = {uname, email, prefix};
+        return user_eval(st, AG_STORE__USER_FIND, 2, 3, argv, on_record_reply,
+                         (ag_store__any_fn *)cb, arg);
+    }
+}
+
+int ag_user_login_result(struct ag_store *st, const char *id, bool ok, int64_t now,
+                         long max_failures, long lock_seconds, ag_user_fn *cb, void *arg)
+{
+    char user[USER_KEY_MAX], nows[24], max[24], lock[24];
+
+    if (st == NULL || cb == NULL || max_failures < 0 || lock_seconds < 0 ||
+        (max_failures > 0 && lock_seconds == 0) || user_key(user, sizeof(user), st, id) < 0)
+        return -1;
+    fmt_i64(nows, sizeof(nows), now);
+    fmt_i64(max, sizeof(max), max_failures);
+    fmt_i64(lock, sizeof(lock), lock_seconds);
+    {
+        const char *argv[5] = {user, ok ? "1" : "0", nows, max, lock};
+        return user_eval(st, AG_STORE__USER_LOGIN, 1, 5, argv, on_login_reply,
+                         (ag_store__any_fn *)cb, arg);
+    }
+}
+
+/* One USER_UPDATE: <op> with up to two arguments. */
+static int user_update(struct ag_store *st, const char *id, const char *op, const char *a,
+                       const char *b, ag_user_fn *cb, void *arg)
+{
+    char user[USER_KEY_MAX];
+    const char *argv[4] = {user, op, a, b};
+
+    if (st == NULL || cb == NULL || user_key(user, sizeof(user), st, id) < 0)
+        return -1;
+    return user_eval(st, AG_STORE__USER_UPDATE, 1, 4, argv, on_status_reply,
+                     (ag_store__any_fn *)cb, arg);
+}
+
+int ag_user_set_hash(struct ag_store *st, const char *id, const char *old_hash,
+                     const char *new_hash, ag_user_fn *cb, void *arg)
+{
+    if (!str_ok(old_hash, USER_FIELD_MAX) || !str_ok(new_hash, USER_FIELD_MAX))
+        return -1;
+    return user_update(st, id, "hash", old_hash, new_hash, cb, arg);
+}
+
+int ag_user_set_password(struct ag_store *st, const char *id, const char *new_hash, int64_t now,
+                         ag_user_fn *cb, void *arg)
+{
+    char nows[24];
+
+    if (!str_ok(new_hash, USER_FIELD_MAX))
+        return -1;
+    fmt_i64(nows, sizeof(nows), now);
+    return user_update(st, id, "password", new_hash, nows, cb, arg);
+}
+
+int ag_user_unlock(struct ag_store *st, const char *id, ag_user_fn *cb, void *arg)
+{
+    return user_update(st, id, "unlock", "", "", cb, arg);
+}
+
+/*
+ * SET reset:<rid> NX with the expiry <until> (at least a second from now, so that an
+ * already-past <until> cannot make the key vanish and the id usable again; the caller
+ * checks the reset token's own expiry first).
+ */
+int ag_user_reset_consume(struct ag_store *st, const char *rid, int64_t until, ag_user_fn *cb,
+                          void *arg)
+{
+    char key[USER_KEY_MAX], at[24];
+    int64_t min = (int64_t)time(NULL) + 1;
+    const char *argv[6] = {"SET", key, "1", "NX", "EXAT", at};
+    size_t lens[6];
+
+    if (st == NULL || cb == NULL || !str_ok(rid, USER_SID_MAX) ||
+        ag_store__key(key, sizeof(key), st, "reset:", rid, "") < 0)
+        return -1;
+    fmt_i64(at, sizeof(at), until > min ? until : min);
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    return ag_store__command(st, 6, argv, lens, on_reset_reply, (ag_store__any_fn *)cb, arg);
+}
+
+int ag_user_sessions(struct ag_store *st, const char *sub, size_t max, ag_user_sessions_fn *cb,
+                     void *arg)
+{
+    char usess[USER_KEY_MAX], prefix[USER_KEY_MAX], maxs[24];
+
+    if (st == NULL || cb == NULL || max == 0 || !str_ok(sub, USER_SID_MAX) ||
+        ag_store__key(usess, sizeof(usess), st, "usess:", sub, "") < 0 ||
+        ag_store__key(prefix, sizeof(prefix), st, "", "", "") < 0)
+        return -1;
+    fmt_i64(maxs, sizeof(maxs), (int64_t)(max < USER_SESSIONS_MAX ? max : USER_SESSIONS_MAX));
+    {
+        const char *argv[4] = {usess, prefix, sub, maxs};
+        return user_eval(st, AG_STORE__USER_SESSIONS, 1, 4, argv, on_sessions_reply,
+                         (ag_store__any_fn *)cb, arg);
+    }
+}
+
+/* One USER_REVOKE: <mode> "one" (<sid>) or "others" (all but <sid>; "" keeps none). */
+static int user_revoke(struct ag_store *st, const char *sub, const char *sid, const char *mode,
+                       int64_t until, ag_user_fn *cb, void *arg)
+{
+    char usess[USER_KEY_MAX], revlog[USER_KEY_MAX], prefix[USER_KEY_MAX], chan[USER_KEY_MAX];
+    char us[24];
+
+    if (st == NULL || cb == NULL || !str_ok(sub, USER_SID_MAX) || strlen(sid) > USER_SID_MAX ||
+        ag_store__key(usess, sizeof(usess), st, "usess:", sub, "") < 0 ||
+        ag_store__key(revlog, sizeof(revlog), st, "revlog", "", "") < 0 ||
+        ag_store__key(chan, sizeof(chan), st, "revoked", "", "") < 0 ||
+        ag_store__key(prefix, sizeof(prefix), st, "", "", "") < 0)
+        return -1;
+    fmt_i64(us, sizeof(us), until);
+    {
+        const char *argv[8] = {usess, revlog, prefix, sub, us, chan, sid, mode};
+        return user_eval(st, AG_STORE__USER_REVOKE, 2, 8, argv, on_status_reply,
+                         (ag_store__any_fn *)cb, arg);
+    }
+}
+
+int ag_user_revoke_session(struct ag_store *st, const char *sub, const char *sid, int64_t until,
+                           ag_user_fn *cb, void *arg)
+{
+    if (!str_ok(sid, USER_SID_MAX))
+        return -1;
+    return user_revoke(st, sub, sid, "one", until, cb, arg);
+}
+
+int ag_user_revoke_others(struct ag_store *st, const char *sub, const char *keep_sid,
+                          int64_t until, ag_user_fn *cb, void *arg)
+{
+    if (keep_sid != NULL && !str_ok(keep_sid, USER_SID_MAX))
+        return -1;
+    return user_revoke(st, sub, keep_sid != NULL ? keep_sid : "", "others", until, cb, arg);
+}
