@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <limits.h>
 #include <sodium.h>
@@ -892,9 +893,10 @@ static void config_parse_pair(struct config_ctx *c, const char *path, json_t *v,
 static void config_parse_rate_limits(struct config_ctx *c, const char *path, json_t *v)
 {
     struct ag_config *cfg = c->cfg;
-    const char *const names[] = {"login", "register", "refresh", "token-new", "lockout"};
-    struct ag_rate *rates[] = {&cfg->rl_login, &cfg->rl_register, &cfg->rl_refresh,
-                               &cfg->rl_token_new};
+    const char *const names[] = {"login",         "register", "refresh", "token-new",
+                                 "login-account", "reset",    "lockout"};
+    struct ag_rate *rates[] = {&cfg->rl_login,         &cfg->rl_register, &cfg->rl_refresh,
+                               &cfg->rl_token_new,     &cfg->rl_login_account, &cfg->rl_reset};
     char kpath[AG_ERR_LINE];
     const char *key;
     json_t *e;
@@ -1505,6 +1507,229 @@ static void config_parse_cors(struct config_ctx *c, const char *path, json_t *v)
 }
 
 /* ------------------------------------------------------------------------------------------
+ * Users: passwords, proxies, scopes, password reset (docs/users.md)
+ * ------------------------------------------------------------------------------------------ */
+
+static void config_parse_passwords(struct config_ctx *c, const char *path, json_t *v)
+{
+    static const char *const names[] = {"min-length", "max-length", "argon2-iterations",
+                                        "argon2-memory-kib"};
+    static const long long lo[] = {1, 8, 1, 8}, hi[] = {1024, 4096, 100, 4194304};
+    struct ag_pwparams *pw = &c->cfg->passwords;
+    char kpath[AG_ERR_LINE];
+    const char *key;
+    long long x;
+    json_t *e;
+
+    if (!json_is_object(v)) {
+        config_problem(c, path, "expected an object {\"min-length\": N, ...}");
+        return;
+    }
+    json_object_foreach(v, key, e)
+    {
+        size_t i = 0;
+
+        while (i < CONFIG_ARRAY_LEN(names) && strcmp(key, names[i]) != 0)
+            i++;
+        if (i == CONFIG_ARRAY_LEN(names)) {
+            config_unknown_key(c, path, key, names, CONFIG_ARRAY_LEN(names));
+            continue;
+        }
+        snprintf(kpath, sizeof(kpath), "%s.%s", path, key);
+        if (!config_get_int(c, kpath, e, lo[i], hi[i], &x))
+            continue;
+        switch (i) {
+        case 0: pw->min_len = (size_t)x; break;
+        case 1: pw->max_len = (size_t)x; break;
+        case 2: pw->opslimit = (unsigned long long)x; break;
+        default: pw->memlimit = (size_t)x * 1024; break;
+        }
+    }
+}
+
+/* Parses "ADDR" or "ADDR/BITS" (IPv4 or IPv6) into <out>; false when malformed. */
+static bool config_parse_cidr(const char *s, struct ag_cidr *out)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    const char *slash = strchr(s, '/');
+    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+    unsigned max;
+
+    if (alen == 0 || alen >= INET6_ADDRSTRLEN)
+        return false;
+    memcpy(buf, s, alen);
+    buf[alen] = '\0';
+    memset(out, 0, sizeof(*out));
+    if (inet_pton(AF_INET, buf, out->addr) == 1)
+        out->family = AF_INET, max = 32;
+    else if (inet_pton(AF_INET6, buf, out->addr) == 1)
+        out->family = AF_INET6, max = 128;
+    else
+        return false;
+    out->bits = max;
+    if (slash != NULL) {
+        char *end;
+        unsigned long b;
+
+        if (!config_is_digit((unsigned char)slash[1]) || strlen(slash + 1) > 3)
+            return false;
+        b = strtoul(slash + 1, &end, 10);
+        if (*end != '\0' || b > max)
+            return false;
+        out->bits = (unsigned)b;
+    }
+    for (unsigned i = out->bits; i < max; i++) /* clear the host bits */
+        out->addr[i / 8] &= (unsigned char)~(0x80u >> (i % 8));
+    return true;
+}
+
+static void config_parse_trusted_proxies(struct config_ctx *c, const char *path, json_t *v)
+{
+    struct ag_config *cfg = c->cfg;
+    char ipath[AG_ERR_LINE];
+    size_t i;
+    json_t *e;
+
+    if (!json_is_array(v)) {
+        config_problem(c, path, "expected an array of addresses (\"10.0.0.0/8\", \"::1\")");
+        return;
+    }
+    if (json_array_size(v) == 0)
+        return;
+    cfg->trusted_proxies = calloc(json_array_size(v), sizeof(*cfg->trusted_proxies));
+    if (cfg->trusted_proxies == NULL) {
+        c->oom = true;
+        return;
+    }
+    json_array_foreach(v, i, e)
+    {
+        const char *s;
+        size_t n;
+
+        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+        if (!config_get_string(c, ipath, e, &s, &n))
+            continue;
+        if (strlen(s) != n || !config_parse_cidr(s, &cfg->trusted_proxies[cfg->n_trusted_proxies]))
+            config_problem(c, ipath, "expected an IPv4 or IPv6 address, optionally /BITS");
+        else
+            cfg->n_trusted_proxies++;
+    }
+}
+
+bool ag_config_trusted_proxy(const struct ag_config *cfg, int family, const void *addr)
+{
+    const unsigned char *a = addr;
+
+    for (size_t i = 0; i < cfg->n_trusted_proxies; i++) {
+        const struct ag_cidr *r = &cfg->trusted_proxies[i];
+        unsigned full = r->bits / 8, rest = r->bits % 8;
+
+        if (r->family != family || memcmp(r->addr, a, full) != 0)
+            continue;
+        if (rest == 0 || ((a[full] ^ r->addr[full]) & (unsigned char)(0xff00u >> rest)) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void config_parse_role_scopes(struct config_ctx *c, const char *path, json_t *v)
+{
+    struct ag_config *cfg = c->cfg;
+    char kpath[AG_ERR_LINE];
+    const char *key;
+    json_t *e;
+
+    if (!json_is_object(v)) {
+        config_problem(c, path, "expected an object {\"ROLE\": [\"SCOPE\", ...]}");
+        return;
+    }
+    if (json_object_size(v) == 0)
+        return;
+    cfg->role_scopes = calloc(json_object_size(v), sizeof(*cfg->role_scopes));
+    if (cfg->role_scopes == NULL) {
+        c->oom = true;
+        return;
+    }
+    json_object_foreach(v, key, e)
+    {
+        struct ag_role_scopes *rs = &cfg->role_scopes[cfg->n_role_scopes];
+        char shown[80];
+
+        snprintf(kpath, sizeof(kpath), "%s.%s", path, config_printable(key, shown, sizeof(shown)));
+        if (!config_word_ok(CONFIG_W_ROLE, key, strlen(key))) {
+            config_problem(c, kpath, "a role must be non-empty, without spaces, control "
+                                     "characters or ','");
+            continue;
+        }
+        if ((rs->role = config_strndup(c, key, strlen(key))) == NULL)
+            return;
+        cfg->n_role_scopes++;
+        config_parse_words(c, kpath, e, CONFIG_W_SCOPE, &rs->scopes, &rs->n_scopes);
+    }
+}
+
+/* "http://HOST:PORT/PATH": where password reset links are POSTed (docs/users.md). */
+static void config_parse_reset_webhook(struct config_ctx *c, const char *path, json_t *v)
+{
+    struct ag_config *cfg = c->cfg;
+    const char *s, *slash;
+    struct ag_str host;
+    unsigned port = 80;
+    char buf[300];
+    size_t n;
+
+    if (json_is_null(v))
+        return;
+    if (!config_get_string(c, path, v, &s, &n))
+        return;
+    if (n < 7 || strncasecmp(s, "http://", 7) != 0 || strlen(s) != n || n > 2048 ||
+        !config_all_printable(s, n, false)) {
+        config_problem(c, path, "expected \"http://HOST:PORT/PATH\" (https is not supported)");
+        return;
+    }
+    slash = strchr(s + 7, '/');
+    if (slash == NULL)
+        slash = s + n;
+    if (memchr(s + 7, '@', (size_t)(slash - s - 7)) != NULL ||
+        config_split_hostport(s + 7, (size_t)(slash - s - 7), true, &host, &port) !=
+            CONFIG_HP_OK) {
+        config_problem(c, path, "expected \"http://HOST:PORT/PATH\" (no credentials)");
+        return;
+    }
+    cfg->reset_webhook = config_strndup(c, s, n);
+    cfg->reset_webhook_host = config_strndup(c, host.p, host.len);
+    snprintf(buf, sizeof(buf), "%u", port);
+    cfg->reset_webhook_port = config_strndup(c, buf, strlen(buf));
+    cfg->reset_webhook_path = config_strndup(c, *slash ? slash : "/", *slash ? strlen(slash) : 1);
+}
+
+static void config_parse_password_reset(struct config_ctx *c, const char *path, json_t *v)
+{
+    static const char *const names[] = {"ttl", "webhook"};
+    char kpath[AG_ERR_LINE];
+    const char *key;
+    long long x;
+    json_t *e;
+
+    if (!json_is_object(v)) {
+        config_problem(c, path, "expected an object {\"ttl\": SECONDS, \"webhook\": URL}");
+        return;
+    }
+    json_object_foreach(v, key, e)
+    {
+        snprintf(kpath, sizeof(kpath), "%s.%s", path, key);
+        if (strcmp(key, "ttl") == 0) {
+            if (config_get_int(c, kpath, e, 60, 86400, &x))
+                c->cfg->reset_ttl = (long)x;
+        } else if (strcmp(key, "webhook") == 0) {
+            config_parse_reset_webhook(c, kpath, e);
+        } else {
+            config_unknown_key(c, path, key, names, CONFIG_ARRAY_LEN(names));
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
  * The key table
  * ------------------------------------------------------------------------------------------ */
 
@@ -1559,6 +1784,13 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_AT("cookie-secure", CONFIG_K_BOOL, cookie_secure, 0, 0),
     CONFIG_KEY_FN("cookie-samesite", config_parse_samesite),
     CONFIG_KEY_FN("rate-limits", config_parse_rate_limits),
+    CONFIG_KEY_AT("registration", CONFIG_K_BOOL, registration, 0, 0),
+    CONFIG_KEY_FN("passwords", config_parse_passwords),
+    CONFIG_KEY_AT("hash-threads", CONFIG_K_INT, hash_threads, 0, 256),
+    CONFIG_KEY_FN("trusted-proxies", config_parse_trusted_proxies),
+    CONFIG_KEY_FN("role-scopes", config_parse_role_scopes),
+    CONFIG_KEY_FN("password-reset", config_parse_password_reset),
+    CONFIG_KEY_AT("audit-stream-max", CONFIG_K_LONG, audit_stream_max, 0, 100000000),
     CONFIG_KEY_AT("client-header-timeout", CONFIG_K_SECONDS, client_header_timeout, 0, 0),
     CONFIG_KEY_AT("client-timeout", CONFIG_K_SECONDS, client_timeout, 0, 0),
     CONFIG_KEY_AT("keepalive-timeout", CONFIG_K_SECONDS, keepalive_timeout, 0, 0),
@@ -1668,6 +1900,13 @@ static struct ag_config *config_new(void)
     cfg->rl_token_new = (struct ag_rate){30, 60};
     cfg->lockout_failures = 5;
     cfg->lockout_seconds = 900;
+    cfg->rl_login_account = (struct ag_rate){5, 60};
+    cfg->rl_reset = (struct ag_rate){5, 3600};
+    cfg->registration = true;
+    cfg->passwords = (struct ag_pwparams){.opslimit = 2, .memlimit = 19456 * 1024,
+                                          .min_len = 8, .max_len = 128};
+    cfg->reset_ttl = 900;
+    cfg->audit_stream_max = 100000;
     cfg->client_header_timeout = 10;
     cfg->client_timeout = 60;
     cfg->keepalive_timeout = 75;
@@ -1794,6 +2033,9 @@ static void config_finish(struct config_ctx *c, json_t *root)
     config_default_str(c, &cfg->identity.scopes, "X-Auth-Scopes");
     config_default_str(c, &cfg->identity.roles, "X-Auth-Roles");
     config_check_identity_names(c);
+    if (cfg->passwords.max_len < cfg->passwords.min_len)
+        config_problem(c, "passwords.max-length", "must be at least passwords.min-length (%zu)",
+                       cfg->passwords.min_len);
     if (cfg->listen == NULL) {
         cfg->listen = calloc(1, sizeof(*cfg->listen));
         if (cfg->listen == NULL) {
@@ -1864,6 +2106,16 @@ static void config_free(struct ag_config *cfg)
         AG_FREE(r->roles);
     }
     AG_FREE(cfg->rules);
+    AG_FREE(cfg->trusted_proxies);
+    for (size_t i = 0; i < cfg->n_role_scopes; i++) {
+        AG_FREE(cfg->role_scopes[i].role);
+        config_free_list(&cfg->role_scopes[i].scopes, cfg->role_scopes[i].n_scopes);
+    }
+    AG_FREE(cfg->role_scopes);
+    AG_FREE(cfg->reset_webhook);
+    AG_FREE(cfg->reset_webhook_host);
+    AG_FREE(cfg->reset_webhook_port);
+    AG_FREE(cfg->reset_webhook_path);
     for (size_t i = 0; i < cfg->n_routes; i++) {
         AG_FREE(cfg->routes[i].prefix);
         AG_FREE(cfg->routes[i].upstream_host);

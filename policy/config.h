@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "base.h"
+#include "password.h"
 
 struct ag_listen_addr {
     char *host; /* "127.0.0.1", "::1" (brackets removed), "0.0.0.0", "::", or a name */
@@ -32,6 +33,20 @@ enum ag_samesite { AG_SAMESITE_LAX = 0, AG_SAMESITE_STRICT = 1, AG_SAMESITE_NONE
 struct ag_rate {
     long limit;
     long window;
+};
+
+/* One entry of "trusted-proxies": an address block whose X-Forwarded-For is believed. */
+struct ag_cidr {
+    int family;               /* AF_INET or AF_INET6 */
+    unsigned char addr[16];   /* network address, host bits cleared */
+    unsigned bits;            /* prefix length */
+};
+
+/* One entry of "role-scopes": the OAuth2 scopes a role grants. */
+struct ag_role_scopes {
+    char *role;
+    char **scopes;
+    size_t n_scopes;
 };
 
 /* One entry of "rules" (docs/rules.md). */
@@ -120,6 +135,20 @@ struct ag_config {
     bool rate_limits;         /* false: every limit and lockout off */
     struct ag_rate rl_login, rl_register, rl_refresh, rl_token_new;
     long lockout_failures, lockout_seconds;
+    struct ag_rate rl_login_account, rl_reset;
+
+    /* users (docs/users.md) */
+    bool registration;               /* POST <auth-prefix>/register is open */
+    struct ag_pwparams passwords;    /* policy and argon2id parameters */
+    int hash_threads;                /* password hashing threads; 0: number of online CPUs */
+    struct ag_cidr *trusted_proxies; /* whose X-Forwarded-For names the client */
+    size_t n_trusted_proxies;
+    struct ag_role_scopes *role_scopes; /* roles not listed grant the scope of their name */
+    size_t n_role_scopes;
+    long reset_ttl;                  /* s a password reset token lives; default 900 */
+    char *reset_webhook;             /* "http://HOST:PORT/PATH" as written, or NULL */
+    char *reset_webhook_host, *reset_webhook_port, *reset_webhook_path;
+    long audit_stream_max;           /* entries kept in the audit stream; 0: log lines only */
 
     /* proxy core (docs/config.md "Timeouts and limits") */
     double client_header_timeout;    /* s; whole request head, first byte to last */
@@ -175,6 +204,9 @@ struct ag_config_env {
 struct ag_config *ag_config_parse(const char *json, size_t len, const char *source,
                                   const struct ag_config_env *env, unsigned flags,
                                   struct ag_err *err);
+
+/** Whether the address <addr> (4 or 16 bytes of <family>) lies in "trusted-proxies". */
+bool ag_config_trusted_proxy(const struct ag_config *cfg, int family, const void *addr);
 
 /** Takes a reference; safe from any thread. Returns <cfg>. */
 struct ag_config *ag_config_ref(struct ag_config *cfg);

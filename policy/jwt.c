@@ -1003,13 +1003,14 @@ enum {
     JWT_C_SCOPES,
     JWT_C_SCP,
     JWT_C_ROLES,
+    JWT_C_PWH,
     JWT_C_COUNT
 };
 static const struct jwt_name jwt_claim_names[JWT_C_COUNT] = {
     JWT_NAME("exp"), JWT_NAME("nbf"),   JWT_NAME("iat"),    JWT_NAME("type"),
     JWT_NAME("iss"), JWT_NAME("aud"),   JWT_NAME("sub"),    JWT_NAME("client_id"),
     JWT_NAME("jti"), JWT_NAME("sid"),   JWT_NAME("fam"),    JWT_NAME("scope"),
-    JWT_NAME("scopes"), JWT_NAME("scp"), JWT_NAME("roles"),
+    JWT_NAME("scopes"), JWT_NAME("scp"), JWT_NAME("roles"), JWT_NAME("pwh"),
 };
 
 /* Whether <s,n> holds a control character (C0 or DEL): such values may end up in headers. */
@@ -1323,6 +1324,7 @@ static enum ag_jwt_status jwt_check_claims(const unsigned char *p, size_t len,
         {JWT_C_JTI, offsetof(struct ag_jwt_claims, jti)},
         {JWT_C_SID, offsetof(struct ag_jwt_claims, sid)},
         {JWT_C_FAM, offsetof(struct ag_jwt_claims, family)},
+        {JWT_C_PWH, offsetof(struct ag_jwt_claims, pwh)},
     };
     enum ag_jwt_status st = AG_JWT_REJECT;
     const struct jwt_jval *c[JWT_C_COUNT];
@@ -1363,7 +1365,7 @@ static void jwt_claims_reset(struct ag_jwt_claims *out)
 {
     const struct ag_str none = {"", 0};
 
-    out->sub = out->client_id = out->jti = out->sid = out->family = none;
+    out->sub = out->client_id = out->jti = out->sid = out->family = out->pwh = none;
     out->type = out->iss = out->scope = out->roles = none;
     out->exp = out->iat = out->nbf = 0;
     out->used = 0;

@@ -64,6 +64,7 @@ struct ag_jwt_expect {
 #define AG_JWT_CLAIMS_BUF 8192
 struct ag_jwt_claims {
     struct ag_str sub, client_id, jti, sid, family, type, iss;
+    struct ag_str pwh;     /* reset tokens: fingerprint of the password hash they are bound to */
     struct ag_str scope;   /* space-separated ("scope" string, or "scopes"/"scp" array joined) */
     struct ag_str roles;   /* comma-separated ("roles" array of strings, or a string) */
     int64_t exp, iat, nbf; /* rounded up to whole seconds, saturated; nbf/iat 0 when absent */

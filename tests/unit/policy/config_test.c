@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -1083,6 +1084,103 @@ static void test_config_rejects_bad_identity_headers(void)
                       "gateway sets it)");
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Users (docs/users.md)
+ * ------------------------------------------------------------------------------------------ */
+
+static void test_config_user_defaults(void)
+{
+    struct ag_config *cfg = parse("{" BASE "}", NULL);
+
+    AG_ASSERT_NOT_NULL(cfg);
+    if (cfg == NULL)
+        return;
+    AG_ASSERT(cfg->registration);
+    AG_ASSERT_EQ(cfg->passwords.min_len, 8);
+    AG_ASSERT_EQ(cfg->passwords.max_len, 128);
+    AG_ASSERT_EQ(cfg->passwords.opslimit, 2);
+    AG_ASSERT_EQ(cfg->passwords.memlimit, 19456 * 1024);
+    AG_ASSERT_EQ(cfg->reset_ttl, 900);
+    AG_ASSERT_NULL(cfg->reset_webhook);
+    AG_ASSERT_EQ(cfg->audit_stream_max, 100000);
+    AG_ASSERT_EQ(cfg->rl_login_account.limit, 5);
+    AG_ASSERT_EQ(cfg->rl_reset.window, 3600);
+    AG_ASSERT_EQ(cfg->n_trusted_proxies, 0);
+    ag_config_unref(cfg);
+}
+
+static void test_config_reads_user_keys(void)
+{
+    struct ag_config *cfg = parse(
+        "{" BASE ",'registration':false,'hash-threads':3,"
+        "'passwords':{'min-length':12,'max-length':64,'argon2-iterations':3,'argon2-memory-kib':65536},"
+        "'trusted-proxies':['10.0.0.0/8','::1','192.168.1.7/32'],"
+        "'role-scopes':{'admin':['read','write'],'staff':['read']},"
+        "'password-reset':{'ttl':600,'webhook':'http://127.0.0.1:9000/hook/reset'},"
+        "'audit-stream-max':0,"
+        "'rate-limits':{'login-account':{'limit':3,'window':10},'reset':{'limit':2}}}",
+        NULL);
+    unsigned char a[16] = {10, 200, 3, 4}, b[16] = {11, 0, 0, 1}, six[16] = {0};
+
+    AG_ASSERT_NOT_NULL(cfg);
+    if (cfg == NULL)
+        return;
+    AG_ASSERT(!cfg->registration);
+    AG_ASSERT_EQ(cfg->hash_threads, 3);
+    AG_ASSERT_EQ(cfg->passwords.min_len, 12);
+    AG_ASSERT_EQ(cfg->passwords.max_len, 64);
+    AG_ASSERT_EQ(cfg->passwords.opslimit, 3);
+    AG_ASSERT_EQ(cfg->passwords.memlimit, 65536 * 1024);
+    AG_ASSERT_EQ(cfg->n_trusted_proxies, 3);
+    AG_ASSERT(ag_config_trusted_proxy(cfg, AF_INET, a));
+    AG_ASSERT(!ag_config_trusted_proxy(cfg, AF_INET, b));
+    six[15] = 1;
+    AG_ASSERT(ag_config_trusted_proxy(cfg, AF_INET6, six));
+    six[15] = 2;
+    AG_ASSERT(!ag_config_trusted_proxy(cfg, AF_INET6, six));
+    AG_ASSERT_EQ(cfg->n_role_scopes, 2);
+    AG_ASSERT_STR(cfg->role_scopes[0].role, "admin");
+    AG_ASSERT_EQ(cfg->role_scopes[0].n_scopes, 2);
+    AG_ASSERT_STR(cfg->role_scopes[1].scopes[0], "read");
+    AG_ASSERT_EQ(cfg->reset_ttl, 600);
+    AG_ASSERT_STR(cfg->reset_webhook_host, "127.0.0.1");
+    AG_ASSERT_STR(cfg->reset_webhook_port, "9000");
+    AG_ASSERT_STR(cfg->reset_webhook_path, "/hook/reset");
+    AG_ASSERT_EQ(cfg->audit_stream_max, 0);
+    AG_ASSERT_EQ(cfg->rl_login_account.limit, 3);
+    AG_ASSERT_EQ(cfg->rl_login_account.window, 10);
+    AG_ASSERT_EQ(cfg->rl_reset.limit, 2);
+    AG_ASSERT_EQ(cfg->rl_reset.window, 3600);
+    ag_config_unref(cfg);
+}
+
+static void test_config_rejects_bad_user_keys(void)
+{
+    AG_ASSERT(strstr(problems("{" BASE ",'passwords':{'min-length':0}}"),
+                     "passwords.min-length: must be between 1 and 1024") != NULL);
+    AG_ASSERT(strstr(problems("{" BASE ",'passwords':{'min-length':20,'max-length':10}}"),
+                     "passwords.max-length: must be at least passwords.min-length") != NULL);
+    AG_ASSERT(strstr(problems("{" BASE ",'passwords':{'min-lenght':9}}"),
+                     "did you mean 'min-length'") != NULL);
+    AG_ASSERT(strstr(problems("{" BASE ",'trusted-proxies':['10.0.0.0/33']}"),
+                     "trusted-proxies[0]: expected an IPv4 or IPv6 address") != NULL);
+    AG_ASSERT(strstr(problems("{" BASE ",'trusted-proxies':['example.com']}"),
+                     "trusted-proxies[0]") != NULL);
+    AG_ASSERT(strstr(problems("{" BASE ",'trusted-proxies':'10.0.0.1'}"),
+                     "trusted-proxies: expected an array") != NULL);
+    AG_ASSERT(strstr(problems("{" BASE ",'role-scopes':{'a,b':['x']}}"),
+                     "role-scopes.a,b: a role must be") != NULL);
+    AG_ASSERT(strstr(problems("{" BASE ",'role-scopes':{'admin':['has space']}}"),
+                     "role-scopes.admin[0]") != NULL);
+    AG_ASSERT(strstr(problems("{" BASE ",'password-reset':{'webhook':'https://h:1/x'}}"),
+                     "password-reset.webhook: expected \"http://HOST:PORT/PATH\"") != NULL);
+    AG_ASSERT(strstr(problems("{" BASE ",'password-reset':{'ttl':5}}"),
+                     "password-reset.ttl: must be between 60 and 86400") != NULL);
+    AG_ASSERT(strstr(problems("{" BASE ",'rate-limits':{'reset':{'limit':-1}}}"),
+                     "rate-limits.reset.limit") != NULL);
+    AG_ASSERT(strstr(problems("{" BASE ",'registration':'yes'}"), "registration") != NULL);
+}
+
 int main(void)
 {
     AG_RUN(test_config_minimal_fills_defaults);
@@ -1135,5 +1233,8 @@ int main(void)
     AG_RUN(test_config_rejects_bad_rule_arrays);
     AG_RUN(test_config_rejects_bad_routes);
     AG_RUN(test_config_rejects_bad_identity_headers);
+    AG_RUN(test_config_user_defaults);
+    AG_RUN(test_config_reads_user_keys);
+    AG_RUN(test_config_rejects_bad_user_keys);
     return ag_t_done();
 }

@@ -1,0 +1,423 @@
+/*
+ * policy/userin.c - reads the named string fields of a user-endpoint body (a JSON
+ * object, or an application/x-www-form-urlencoded form) into NUL-terminated copies,
+ * and checks emails and usernames.
+ *
+ * Owns:     the value copies it hands out (ag_body_fields_free() zeroes and frees them).
+ * Entry:    ag_body_fields(), ag_body_fields_free(), ag_user_check_email(),
+ *           ag_user_check_username(), ag_user_fold().
+ * Not here: collecting the body (gateway/), the 422 reply (gateway/reply.c), passwords.
+ * Spec:     CONTRACT.md section 7; docs/users.md; WHATWG URL "urlencoded parsing";
+ *           RFC 5321 s.4.5.3.1 and RFC 5322 s.3.4.1 (emails); RFC 3629 (UTF-8).
+ */
+#include "userin.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "base.h"
+
+#define USERIN_DEFAULT_MAX 4096
+
+/* The errors, FastAPI/pydantic v1 words; <field> is filled in where one is named. */
+static const struct ag_field_err ERR_NOT_JSON = {NULL, "body must be a JSON object",
+                                                 "value_error.jsondecode"};
+static const struct ag_field_err ERR_NOT_FORM = {
+    NULL, "body must be a form (application/x-www-form-urlencoded)", "value_error.formdecode"};
+static const struct ag_field_err ERR_DUPLICATE = {NULL, "duplicate field", "value_error.duplicate"};
+static const struct ag_field_err ERR_MISSING = {NULL, "field required", "value_error.missing"};
+static const struct ag_field_err ERR_NOT_STR = {NULL, "str type expected", "type_error.str"};
+static const struct ag_field_err ERR_TOO_LONG = {NULL, "value is too long",
+                                                 "value_error.any_str.max_length"};
+static const struct ag_field_err ERR_NOT_TEXT = {
+    NULL, "value must be valid UTF-8 text without NUL characters", "value_error.unicode"};
+static const struct ag_field_err ERR_EMAIL = {"email", "value is not a valid email address",
+                                              "value_error.email"};
+static const struct ag_field_err ERR_USERNAME = {
+    "username",
+    "username must be 3 to 32 characters of letters, digits, '_', '.' or '-', starting with a "
+    "letter or digit",
+    "value_error.username"};
+
+/* Fills <e> (if any) with <proto>, naming <field> when <proto> names none. Returns <rc>. */
+static int userin_fail(struct ag_field_err *e, const struct ag_field_err *proto,
+                       const char *field, int rc)
+{
+    if (e != NULL) {
+        *e = *proto;
+        if (e->field == NULL)
+            e->field = field;
+    }
+    return rc;
+}
+
+/* True when <s,n> is valid UTF-8 (RFC 3629: no overlongs, surrogates, or > U+10FFFF). */
+static bool userin_utf8_valid(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uint32_t c = s[i], min;
+        size_t len;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            len = 2, c &= 0x1f, min = 0x80;
+        else if (c >= 0xe0 && c <= 0xef)
+            len = 3, c &= 0x0f, min = 0x800;
+        else if (c >= 0xf0 && c <= 0xf4)
+            len = 4, c &= 0x07, min = 0x10000;
+        else
+            return false;
+        if (len > n - i)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            c = (c << 6) | (s[i + k] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+static size_t userin_max(const struct ag_body_field *f)
+{
+    return f->max_len ? f->max_len : USERIN_DEFAULT_MAX;
+}
+
+/*
+ * Checks the decoded <v,n> of field <f> and stores a NUL-terminated copy in f->value.
+ * Returns 0, AG_EPARSE with <e> set (too long, not UTF-8, holds a NUL), or AG_ENOMEM.
+ */
+static int userin_store(struct ag_body_field *f, const char *v, size_t n, struct ag_field_err *e)
+{
+    if (n > userin_max(f))
+        return userin_fail(e, &ERR_TOO_LONG, f->name, AG_EPARSE);
+    if (memchr(v, '\0', n) != NULL || !userin_utf8_valid((const unsigned char *)v, n))
+        return userin_fail(e, &ERR_NOT_TEXT, f->name, AG_EPARSE);
+    f->value = malloc(n + 1);
+    if (f->value == NULL)
+        return AG_ENOMEM;
+    memcpy(f->value, v, n);
+    f->value[n] = '\0';
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * JSON
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * <body,len> must be one JSON object (RFC 8259) with no key twice at any depth: a
+ * duplicate is how two parsers are made to read different values, so it is refused
+ * rather than resolved. NUL escapes (\u0000) are let through jansson so that a field
+ * holding one gets its own error; members not asked for are ignored.
+ */
+static int userin_json(const char *body, size_t len, struct ag_body_field *f, size_t n,
+                       struct ag_field_err *e)
+{
+    json_error_t jerr;
+    json_t *root;
+    int rc = 0;
+
+    if (len == 0)
+        return userin_fail(e, &ERR_NOT_JSON, NULL, AG_EPARSE);
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    if (root == NULL) {
+        switch (json_error_code(&jerr)) {
+        case json_error_out_of_memory:
+            return AG_ENOMEM;
+        case json_error_duplicate_key:
+            return userin_fail(e, &ERR_DUPLICATE, NULL, AG_EPARSE);
+        default:
+            return userin_fail(e, &ERR_NOT_JSON, NULL, AG_EPARSE);
+        }
+    }
+    if (!json_is_object(root)) {
+        rc = userin_fail(e, &ERR_NOT_JSON, NULL, AG_EPARSE);
+        goto out;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        json_t *v = json_object_get(root, f[i].name);
+
+        if (v == NULL) {
+            if (f[i].required)
+                rc = userin_fail(e, &ERR_MISSING, f[i].name, AG_EPARSE);
+            continue;
+        }
+        if (!json_is_string(v)) {
+            rc = userin_fail(e, &ERR_NOT_STR, f[i].name, AG_EPARSE);
+            continue;
+        }
+        /* jansson guarantees UTF-8; json_string_length() also counts an embedded NUL */
+        rc = userin_store(&f[i], json_string_value(v), json_string_length(v), e);
+    }
+out:
+    json_decref(root);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Forms
+ * ------------------------------------------------------------------------------------------ */
+
+static int form_hex(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Decodes one name or value <s,n> into <out> (room for <n> bytes): '+' is a space,
+ * %XX the byte XX. Returns the decoded length, or -1 when a '%' is not followed by two
+ * hex digits (the WHATWG parser would keep it literally; a strict reader refuses, so
+ * that no two readers of the body disagree). Other bytes are copied as they are.
+ */
+static long form_decode(const char *s, size_t n, char *out)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            int hi, lo;
+
+            if (n - i < 3 || (hi = form_hex((unsigned char)s[i + 1])) < 0 ||
+                (lo = form_hex((unsigned char)s[i + 2])) < 0)
+                return -1;
+            c = (unsigned char)(hi << 4 | lo);
+            i += 2;
+        }
+        out[o++] = (char)c;
+    }
+    return (long)o;
+}
+
+/* The index of the field named <name,len> in <f>, or <n> when none is. */
+static size_t form_field(const struct ag_body_field *f, size_t n, const char *name, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(f[i].name) == len && memcmp(f[i].name, name, len) == 0)
+            return i;
+    return n;
+}
+
+/*
+ * <body,len> is name=value pairs separated by '&'. Empty pairs ("a=1&&b=2", a leading
+ * or trailing '&') are skipped; a pair without '=' or with a bad %-escape (anywhere,
+ * asked-for or not) makes the body not a form. A name asked for twice is refused (the
+ * same reason as JSON duplicates); names not asked for are ignored, repeated or not.
+ * Decoded names are compared byte for byte.
+ */
+static int userin_form(const char *body, size_t len, struct ag_body_field *f, size_t n,
+                       struct ag_field_err *e)
+{
+    char *scratch = malloc(len + 1); /* one decoded name or value; may hold a password */
+    size_t pos = 0;
+    int rc = 0;
+
+    if (scratch == NULL)
+        return AG_ENOMEM;
+    while (pos < len && rc == 0) {
+        const char *pair = body + pos, *amp = memchr(pair, '&', len - pos), *eq;
+        size_t plen = amp ? (size_t)(amp - pair) : len - pos, k;
+        long dn;
+
+        pos += plen + 1;
+        if (plen == 0)
+            continue;
+        eq = memchr(pair, '=', plen);
+        if (eq == NULL || (dn = form_decode(pair, (size_t)(eq - pair), scratch)) < 0) {
+            rc = userin_fail(e, &ERR_NOT_FORM, NULL, AG_EPARSE);
+            break;
+        }
+        k = form_field(f, n, scratch, (size_t)dn);
+        dn = form_decode(eq + 1, plen - (size_t)(eq + 1 - pair), scratch);
+        if (dn < 0)
+            rc = userin_fail(e, &ERR_NOT_FORM, NULL, AG_EPARSE);
+        else if (k == n)
+            continue;
+        else if (f[k].value != NULL)
+            rc = userin_fail(e, &ERR_DUPLICATE, f[k].name, AG_EPARSE);
+        else
+            rc = userin_store(&f[k], scratch, (size_t)dn, e);
+    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (f[i].required && f[i].value == NULL)
+            rc = userin_fail(e, &ERR_MISSING, f[i].name, AG_EPARSE);
+    sodium_memzero(scratch, len + 1);
+    free(scratch);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Entry points
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * Reads the <n> fields <f> (names and limits in, values out) from <body,len> of type
+ * <t>. Returns 0 with each f[i].value a new NUL-terminated copy or NULL when absent and
+ * not required; AG_EPARSE with <e> naming the first problem; AG_ENOMEM. On failure
+ * every value is zeroed, freed and NULL. <e> may be NULL.
+ */
+int ag_body_fields(enum ag_body_type t, const char *body, size_t len, struct ag_body_field *f,
+                   size_t n, struct ag_field_err *e)
+{
+    int rc;
+
+    for (size_t i = 0; i < n; i++)
+        f[i].value = NULL;
+    if (body == NULL)
+        len = 0;
+    if (t == AG_BODY_JSON)
+        rc = userin_json(body, len, f, n, e);
+    else if (t == AG_BODY_FORM)
+        rc = userin_form(body, len, f, n, e);
+    else
+        rc = AG_EINVAL;
+    if (rc < 0)
+        ag_body_fields_free(f, n);
+    return rc;
+}
+
+/* Zeroes and frees every f[i].value of the <n> fields <f>, leaving them NULL. */
+void ag_body_fields_free(struct ag_body_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].value != NULL)
+            sodium_memzero(f[i].value, strlen(f[i].value));
+        AG_FREE(f[i].value);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Emails and usernames
+ * ------------------------------------------------------------------------------------------ */
+
+#define EMAIL_MAX 254 /* RFC 5321 s.4.5.3.1.3 path limit less the angle brackets */
+#define EMAIL_LOCAL_MAX 64
+#define EMAIL_LABEL_MAX 63
+
+static bool user_is_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* RFC 5322 s.3.2.3 atext. */
+static bool email_is_atext(unsigned char c)
+{
+    return user_is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/* The local part <s,n>: 1..64 bytes of dot-atom (no leading, trailing or double dot). */
+static bool email_local_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > EMAIL_LOCAL_MAX || s[0] == '.' || s[n - 1] == '.')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '.' ? s[i + 1] == '.' : !email_is_atext((unsigned char)s[i]))
+            return false;
+    }
+    return true;
+}
+
+/* The domain <s,n>: two or more LDH labels of 1..63 bytes, the last not all digits. */
+static bool email_domain_ok(const char *s, size_t n)
+{
+    size_t labels = 0, i = 0;
+    bool all_digits = false;
+
+    while (i <= n) {
+        size_t b = i;
+
+        while (i < n && s[i] != '.') {
+            unsigned char c = (unsigned char)s[i];
+            if (!user_is_alnum(c) && c != '-')
+                return false;
+            i++;
+        }
+        if (i == b || i - b > EMAIL_LABEL_MAX || s[b] == '-' || s[i - 1] == '-')
+            return false;
+        all_digits = true;
+        for (size_t k = b; k < i; k++)
+            if (s[k] < '0' || s[k] > '9')
+                all_digits = false;
+        labels++;
+        i++; /* past the '.', or past the end */
+    }
+    return labels >= 2 && !all_digits;
+}
+
+/*
+ * The email syntax a sign-up form accepts (userin.h): ASCII only, no quoted local
+ * parts, comments or address literals, which mail providers do not hand out to
+ * people. Returns 0, or AG_EINVAL with <e> (may be NULL) set to the "email" error.
+ */
+int ag_user_check_email(const char *s, struct ag_field_err *e)
+{
+    const char *at;
+    size_t n;
+
+    if (s == NULL)
+        return userin_fail(e, &ERR_EMAIL, NULL, AG_EINVAL);
+    n = strnlen(s, EMAIL_MAX + 1);
+    at = memchr(s, '@', n);
+    if (n > EMAIL_MAX || at == NULL || !email_local_ok(s, (size_t)(at - s)) ||
+        !email_domain_ok(at + 1, n - (size_t)(at + 1 - s)))
+        return userin_fail(e, &ERR_EMAIL, NULL, AG_EINVAL);
+    return 0;
+}
+
+/*
+ * Username: 3..32 bytes of [A-Za-z0-9_.-], the first a letter or digit (so it never
+ * looks like an email, a path or an option). Returns 0, or AG_EINVAL with <e> set.
+ */
+int ag_user_check_username(const char *s, struct ag_field_err *e)
+{
+    size_t n;
+
+    if (s == NULL)
+        return userin_fail(e, &ERR_USERNAME, NULL, AG_EINVAL);
+    n = strnlen(s, 33);
+    if (n < 3 || n > 32 || !user_is_alnum((unsigned char)s[0]))
+        return userin_fail(e, &ERR_USERNAME, NULL, AG_EINVAL);
+    for (size_t i = 1; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!user_is_alnum(c) && c != '_' && c != '.' && c != '-')
+            return userin_fail(e, &ERR_USERNAME, NULL, AG_EINVAL);
+    }
+    return 0;
+}
+
+/*
+ * Copies <in> into <out> with ASCII A-Z lower-cased, cut to <cap> - 1 bytes and
+ * NUL-terminated (nothing is written when <cap> is 0). Other bytes are kept as they
+ * are: usernames and emails are checked to be ASCII before they are folded.
+ */
+void ag_user_fold(const char *in, char *out, size_t cap)
+{
+    size_t i = 0;
+
+    if (cap == 0)
+        return;
+    for (; in[i] != '\0' && i + 1 < cap; i++) {
+        unsigned char c = (unsigned char)in[i];
+        out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    out[i] = '\0';
+}

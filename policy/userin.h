@@ -1,0 +1,66 @@
+/*
+ * policy/userin.h - what clients send to the user endpoints: JSON bodies (duplicate keys
+ * refused) and OAuth2 password forms (application/x-www-form-urlencoded), read into a
+ * list of named string fields; and the checks on emails and usernames.
+ *
+ * Owns:     the copies of the field values (ag_body_fields_free() zeroes and frees them).
+ * Entry:    ag_body_fields(), ag_body_fields_free(), ag_user_check_email(),
+ *           ag_user_check_username(), ag_user_fold().
+ * Not here: collecting the body from the socket (gateway/), passwords (policy/password.c).
+ * Spec:     CONTRACT.md section 7 (users); docs/users.md (the 422 body).
+ *
+ * Errors name the field as FastAPI does, so clients of the seed projects read them
+ * unchanged: the gateway answers 422 {"detail":[{"loc":["body",FIELD],"msg":MSG,"type":TYPE}]}.
+ */
+#ifndef AG_POLICY_USERIN_H
+#define AG_POLICY_USERIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* One problem with a body. <field> NULL: the body as a whole. Strings are static. */
+struct ag_field_err {
+    const char *field; /* "email", or NULL */
+    const char *msg;   /* "field required", "value is not a valid email address" */
+    const char *type;  /* "value_error.missing", "value_error.email", "type_error.str", ... */
+};
+
+enum ag_body_type {
+    AG_BODY_JSON = 1, /* one JSON object; duplicate keys refused; other members ignored */
+    AG_BODY_FORM = 2, /* name=value&...; '+' is a space; %XX decoded; repeated names refused */
+};
+
+struct ag_body_field {
+    const char *name; /* in: the member or form name */
+    bool required;    /* in: absent is an error ("field required") */
+    size_t max_len;   /* in: bytes; longer is an error; 0 = 4096 */
+    char *value;      /* out: NUL-terminated copy (valid UTF-8, no NUL byte), or NULL when absent */
+};
+
+/**
+ * Reads the <n> fields <f> from <body,len> of type <t>. A field must be a string (JSON)
+ * of valid UTF-8 without NUL. Returns 0; AG_EPARSE with <e> naming the first problem
+ * (the body is not a JSON object / not a form, a field missing, not a string, too long,
+ * duplicated); or AG_ENOMEM. On failure every value is freed and NULL.
+ */
+int ag_body_fields(enum ag_body_type t, const char *body, size_t len, struct ag_body_field *f,
+                   size_t n, struct ag_field_err *e);
+
+/** Zeroes and frees the values of <f> (passwords included); NULL values allowed. */
+void ag_body_fields_free(struct ag_body_field *f, size_t n);
+
+/**
+ * Email syntax as a production sign-up form accepts it: local@domain, at most 254
+ * bytes, local part at most 64 bytes of atext and dots (no leading, trailing or double
+ * dot), domain of at least two labels of letters, digits and hyphens (no label
+ * starting or ending with '-', 1..63 bytes each, TLD not all digits). 0 or AG_EINVAL with <e>.
+ */
+int ag_user_check_email(const char *s, struct ag_field_err *e);
+
+/** Username: 3..32 of [A-Za-z0-9_.-], starting with a letter or digit, no '@'. 0 or AG_EINVAL. */
+int ag_user_check_username(const char *s, struct ag_field_err *e);
+
+/** The folded form that makes names unique case-insensitively: ASCII lower-case copy into <out> (cap bytes). */
+void ag_user_fold(const char *in, char *out, size_t cap);
+
+#endif
