@@ -369,6 +369,7 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
     }
     if (e != NULL) {
         id = e->id;
+        a->exp = e->exp;
     } else {
         struct ag_jwt_expect x = {.type = "access", .issuer = cfg->token_issuer,
                                   .audience = cfg->token_audience, .now = now,
@@ -381,11 +382,14 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
             tc_put(w->tcache, tok, hash, cl);
         id = (struct tc_ident){cl->sub, cl->client_id, cl->scope, cl->roles,
                                cl->jti, cl->sid, cl->iat};
+        a->exp = cl->exp;
     }
     a->sub = id.sub;
     a->client_id = id.client_id;
     a->scopes = id.scopes;
     a->roles = id.roles;
+    a->jti = id.jti;
+    a->sid = id.sid;
     if (g->revoke != NULL && (ag_revoke_check(g->revoke, id.jti, id.sid, now) ||
                               ag_revoke_check_subject(g->revoke, id.sub, id.iat, now))) {
         a->jwt = AG_JWT_REVOKED;

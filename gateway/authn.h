@@ -17,6 +17,8 @@
 #include <stddef.h>
 
 #include "http1.h"
+#include <stdint.h>
+
 #include "jwt.h"
 #include "rules.h"
 
@@ -45,6 +47,8 @@ struct ag_authn {
     bool identity;           /* an access token passed: its identity goes upstream */
     /* Borrowed from the cache or the worker's scratch claims; valid until the next check. */
     struct ag_str sub, client_id, scopes, roles;
+    struct ag_str jti, sid;  /* of the access token (sid empty for a token without a session) */
+    int64_t exp;             /* its end of life */
     const char *missing;     /* AG_AUTHN_SCOPE: the first scope or role lacking */
 };
 

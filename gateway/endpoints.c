@@ -1,15 +1,17 @@
 /*
- * gateway/endpoints.c - the gateway's own endpoints under auth-prefix: health and
- * readiness, and the token service: issue a pair (a new session), refresh with
- * one-time rotation, and the cookies that go with them.
+ * gateway/endpoints.c - the gateway's own endpoints under auth-prefix: routing, the
+ * lifetime of an endpoint request, what it copies from the head (token sources, the
+ * caller's identity, the client address, the CSRF verdict), collecting its body, the
+ * dispatch to the handlers in ep_*.c, and the helpers they share (ids, minting,
+ * cookies, JSON answers, rate limits, audit events).
  *
- * Owns:     struct ag_ep (one endpoint request: copies of what the head said, the
- *           body collected so far, the tokens minted) and the worker's list of them.
+ * Owns:     struct ag_ep (gateway/ep.h) and the worker's list of them.
  * Entry:    ag_ep_new(), ag_ep_run(), ag_ep_on_client_input(), ag_ep_detach().
- * Not here: Redis (store/session.c), JWS (policy/jwt.c), keep-alive (gateway/conn.c).
- * Spec:     CONTRACT.md sections 5, 7, 8; docs/endpoints.md.
+ * Not here: the handlers (ep_tokens.c, ep_users.c, ep_account.c), Redis (store/),
+ *           JWS (policy/jwt.c), keep-alive (gateway/conn.c).
+ * Spec:     CONTRACT.md sections 5, 7, 8; docs/endpoints.md, docs/users.md.
  */
-#include "endpoints.h"
+#include "ep.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -23,66 +25,22 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "audit.h"
 #include "authn.h"
 #include "config.h"
 #include "conn.h"
 #include "cookie.h"
 #include "jwt.h"
 #include "log.h"
-#include "revoke.h"
+#include "ratelimit.h"
 #include "server.h"
-#include "worker.h"
-#include "session.h"
 #include "store.h"
-
-#define EP_ID_LEN 22         /* 16 random bytes in base64url without padding */
-#define EP_MAX_PARAM 1024    /* longest client_id accepted */
-#define EP_MAX_UA 512        /* user agent kept for audit */
-
-enum ep_kind {
-    EP_NOT_FOUND = 0,
-    EP_HEALTH,
-    EP_READY,
-    EP_TOKEN_NEW,
-    EP_TOKEN_REFRESH,  /* GET /token/refresh: fastauth-api envelope */
-    EP_REFRESH,        /* POST /refresh: OAuth2-style answer */
-};
-
-struct ag_ep {
-    struct ag_ep *prev, *next;   /* worker's list: how a request finds its ep */
-    struct ag_req *req;          /* NULL once the request is gone (STYLE R4) */
-    struct ag_worker *w;
-    enum ep_kind kind;
-    bool method_ok;              /* the method is the endpoint's */
-    bool master_ok;              /* MASTER-TOKEN matched (token/new) */
-    bool bad_query;              /* malformed percent-escape or over-long parameter */
-    bool bad_cookie;             /* malformed Cookie header */
-    bool by_cookie;              /* the refresh token came in a cookie */
-    bool expect_100;
-    bool in_store;               /* a store call holds this ep as its privdata */
-    enum ag_body_kind body_kind;
-    unsigned long long left;     /* AG_BODY_LENGTH: body bytes still to read */
-    struct ag_chunked ck;
-    struct evbuffer *body;       /* POST /refresh body collected so far */
-
-    char *client_id;             /* ?client_id= (token/new), NULL when absent */
-    char *query_token;           /* ?refresh_token= (token/refresh) */
-    char *bearer;                /* Authorization: Bearer (POST /refresh) */
-    char *cookie_token;          /* refresh_token cookie (POST /refresh) */
-    char *ua;
-    char ip[INET6_ADDRSTRLEN];
-
-    /* The pair being issued. */
-    char sid[EP_ID_LEN + 1], fam[EP_ID_LEN + 1], otid[EP_ID_LEN + 1], ajti[EP_ID_LEN + 1];
-    char *sub, *cid;             /* subject and client id of the pair */
-    char *access, *refresh;      /* minted tokens */
-    int64_t now;
-};
+#include "userin.h"
+#include "worker.h"
 
 /* ---------------------------------------------------------------- small helpers */
 
-/* A fresh random id: 16 bytes of libsodium randombytes in base64url. */
-static void ep_new_id(char out[EP_ID_LEN + 1])
+void ag_ep__new_id(char out[EP_ID_LEN + 1])
 {
     unsigned char b[16];
 
@@ -90,8 +48,7 @@ static void ep_new_id(char out[EP_ID_LEN + 1])
     sodium_bin2base64(out, EP_ID_LEN + 1, b, sizeof(b), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-/* A random UUID v4 (RFC 9562 section 5.4) in <out> (37 bytes). */
-static void ep_uuid4(char out[37])
+void ag_ep_uuid4(char out[37])
 {
     unsigned char b[16];
 
@@ -103,7 +60,7 @@ static void ep_uuid4(char out[37])
              b[13], b[14], b[15]);
 }
 
-static char *ep_strndup(const char *p, size_t n)
+char *ag_ep__strndup(const char *p, size_t n)
 {
     char *s = malloc(n + 1);
 
@@ -112,6 +69,16 @@ static char *ep_strndup(const char *p, size_t n)
         s[n] = '\0';
     }
     return s;
+}
+
+static char *ep_strdup_str(struct ag_str s)
+{
+    return ag_ep__strndup(s.p, s.len);
+}
+
+bool ag_ep__store_ready(const struct ag_worker *w)
+{
+    return w->store != NULL && ag_store_ready(w->store);
 }
 
 static int hexval(char ch)
@@ -154,8 +121,8 @@ static int form_decode(struct ag_str s, char *out, size_t *n)
 
 /*
  * Finds parameter <name> in the query string <q>. Returns 1 with a new decoded copy in
- * <*out>, 0 when absent (or empty), AG_EPARSE when malformed or longer than
- * EP_MAX_PARAM, AG_ENOMEM. The first occurrence wins (as Starlette's does).
+ * <*out>, 0 when absent (or empty), AG_EPARSE when malformed or longer than <cap>,
+ * AG_ENOMEM. The first occurrence wins (as Starlette's does).
  */
 static int query_get(struct ag_str q, const char *name, size_t cap, char **out)
 {
@@ -188,17 +155,17 @@ static int query_get(struct ag_str q, const char *name, size_t cap, char **out)
     return 0;
 }
 
-/* Whether <s> is valid UTF-8 (jansson builds JSON strings only from that). */
-static bool ep_utf8_ok(const char *s)
-{
-    json_t *j = json_string(s);
-    bool ok = j != NULL;
-
-    json_decref(j);
-    return ok;
-}
-
 /* ---------------------------------------------------------------- lifetime */
+
+static void ep_ident_clear(struct ep_ident *id)
+{
+    AG_FREE(id->sub);
+    AG_FREE(id->client_id);
+    AG_FREE(id->sid);
+    AG_FREE(id->jti);
+    AG_FREE(id->roles);
+    AG_FREE(id->scopes);
+}
 
 static void ep_free(struct ag_ep *ep)
 {
@@ -208,11 +175,16 @@ static void ep_free(struct ag_ep *ep)
     free(ep->query_token);
     free(ep->bearer);
     free(ep->cookie_token);
+    free(ep->path_id);
     free(ep->ua);
+    ep_ident_clear(&ep->id);
     free(ep->sub);
     free(ep->cid);
+    free(ep->roles);
+    free(ep->scope);
     free(ep->access);
     free(ep->refresh);
+    ep_user_op_free(ep->u);
     sodium_memzero(ep, sizeof(*ep));
     free(ep);
 }
@@ -230,49 +202,90 @@ static void ep_unlink(struct ag_ep *ep)
     ep->prev = ep->next = NULL;
 }
 
-static struct ag_ep *ep_of(struct ag_req *req)
-{
-    return req->ep;
-}
-
 void ag_ep_detach(struct ag_req *req)
 {
-    struct ag_ep *ep = ep_of(req);
+    struct ag_ep *ep = req->ep;
 
     if (ep == NULL)
         return;
     ep_unlink(ep);
     ep->req = NULL;
     req->ep = NULL;
-    if (!ep->in_store)
+    if (!ep->busy)
         ep_free(ep);
-    /* else the store callback frees it: hiredis runs it exactly once, even on disconnect. */
+    /* else the store callback or pool completion frees it: each runs exactly once. */
+}
+
+bool ag_ep__orphaned(struct ag_ep *ep)
+{
+    ep->busy = false;
+    if (ep->req != NULL)
+        return false;
+    ep_free(ep);
+    return true;
 }
 
 /* ---------------------------------------------------------------- routing */
 
-static enum ep_kind ep_route(struct ag_str rest, const char **allow)
-{
-    static const struct {
-        const char *path;
-        enum ep_kind kind;
-        const char *allow;
-    } routes[] = {
-        {"/health", EP_HEALTH, "GET, HEAD"},
-        {"/ready", EP_READY, "GET, HEAD"},
-        {"/token/new", EP_TOKEN_NEW, "GET"},
-        {"/token/refresh", EP_TOKEN_REFRESH, "GET"},
-        {"/refresh", EP_REFRESH, "POST"},
-    };
+static const struct ep_route {
+    const char *path;
+    enum ep_kind kind;
+    const char *allow;
+} ep_routes[] = {
+    {"/health", EP_HEALTH, "GET, HEAD"},
+    {"/ready", EP_READY, "GET, HEAD"},
+    {"/token/new", EP_TOKEN_NEW, "GET"},
+    {"/token/refresh", EP_TOKEN_REFRESH, "GET"},
+    {"/refresh", EP_REFRESH, "POST"},
+    {"/register", EP_REGISTER, "POST"},
+    {"/login", EP_LOGIN, "POST"},
+    {"/token", EP_TOKEN, "POST"},
+    {"/me", EP_ME, "GET"},
+    {"/logout", EP_LOGOUT, "POST"},
+    {"/logout-all", EP_LOGOUT_ALL, "POST"},
+    {"/password", EP_PASSWORD, "POST"},
+    {"/password/forgot", EP_PASSWORD_FORGOT, "POST"},
+    {"/password/reset", EP_PASSWORD_RESET, "POST"},
+    {"/sessions", EP_SESSIONS, "GET"},
+};
 
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (rest.len == strlen(routes[i].path) && memcmp(rest.p, routes[i].path, rest.len) == 0) {
-            *allow = routes[i].allow;
-            return routes[i].kind;
+#define EP_SESSIONS_PREFIX "/sessions/"
+
+static enum ep_kind ep_route(struct ag_str rest, const char **allow, struct ag_str *id)
+{
+    size_t plen = strlen(EP_SESSIONS_PREFIX);
+
+    for (size_t i = 0; i < sizeof(ep_routes) / sizeof(ep_routes[0]); i++)
+        if (rest.len == strlen(ep_routes[i].path) &&
+            memcmp(rest.p, ep_routes[i].path, rest.len) == 0) {
+            *allow = ep_routes[i].allow;
+            return ep_routes[i].kind;
         }
+    if (rest.len > plen && memcmp(rest.p, EP_SESSIONS_PREFIX, plen) == 0 &&
+        memchr(rest.p + plen, '/', rest.len - plen) == NULL) {
+        *id = (struct ag_str){rest.p + plen, rest.len - plen};
+        *allow = "DELETE";
+        return EP_SESSION_DELETE;
+    }
     *allow = NULL;
     return EP_NOT_FOUND;
 }
+
+/* Whether the endpoint needs the caller's access token. */
+static bool ep_needs_identity(enum ep_kind k)
+{
+    return k == EP_ME || k == EP_LOGOUT || k == EP_LOGOUT_ALL || k == EP_PASSWORD ||
+           k == EP_SESSIONS || k == EP_SESSION_DELETE;
+}
+
+/* Whether the endpoint reads a request body. */
+static bool ep_reads_body(enum ep_kind k)
+{
+    return k == EP_REFRESH || k == EP_REGISTER || k == EP_LOGIN || k == EP_TOKEN ||
+           k == EP_PASSWORD || k == EP_PASSWORD_FORGOT || k == EP_PASSWORD_RESET;
+}
+
+/* ---------------------------------------------------------------- what the head says */
 
 /* Copies the refresh-token sources of POST /refresh from <h>: Bearer, then the cookie. */
 static int ep_copy_sources(struct ag_ep *ep, const struct ag_http1_head *h)
@@ -284,7 +297,7 @@ static int ep_copy_sources(struct ag_ep *ep, const struct ag_http1_head *h)
             size_t k = 7;
             while (k < v.len && v.p[k] == ' ')
                 k++;
-            if ((ep->bearer = ep_strndup(v.p + k, v.len - k)) == NULL)
+            if ((ep->bearer = ag_ep__strndup(v.p + k, v.len - k)) == NULL)
                 return AG_ENOMEM;
         } else if (ag_str_ieq(name, "Cookie")) {
             struct ag_str t;
@@ -292,11 +305,149 @@ static int ep_copy_sources(struct ag_ep *ep, const struct ag_http1_head *h)
             if (r < 0)
                 ep->bad_cookie = true;
             else if (r > 0 && ep->cookie_token == NULL &&
-                     (ep->cookie_token = ep_strndup(t.p, t.len)) == NULL)
+                     (ep->cookie_token = ep_strdup_str(t)) == NULL)
                 return AG_ENOMEM;
         }
     }
     return 0;
+}
+
+/* The media type of a Content-Type value: JSON, form, or 0. */
+static int ep_ctype(struct ag_str v)
+{
+    size_t n = 0;
+
+    while (n < v.len && v.p[n] != ';' && v.p[n] != ' ')
+        n++;
+    v.len = n;
+    if (ag_str_ieq(v, "application/json"))
+        return AG_BODY_JSON;
+    if (ag_str_ieq(v, "application/x-www-form-urlencoded"))
+        return AG_BODY_FORM;
+    return 0;
+}
+
+/* "scheme://host[:port]" of an Origin or Referer value: the host[:port] part. */
+static struct ag_str ep_origin_host(struct ag_str v)
+{
+    const char *p = memchr(v.p, ':', v.len);
+    struct ag_str h;
+
+    if (p == NULL || (size_t)(v.p + v.len - p) < 3 || p[1] != '/' || p[2] != '/')
+        return (struct ag_str){NULL, 0};
+    h.p = p + 3;
+    h.len = 0;
+    while (h.p + h.len < v.p + v.len && h.p[h.len] != '/')
+        h.len++;
+    return h;
+}
+
+/*
+ * The CSRF verdict of docs/users.md: the request's Origin (else its Referer's origin)
+ * names this host (the Host field) or is one of the configured CORS origins.
+ */
+static bool ep_csrf_ok(const struct ag_config *cfg, const struct ag_http1_head *h)
+{
+    struct ag_str origin = {NULL, 0}, referer = {NULL, 0}, host = {NULL, 0}, o, oh;
+
+    for (size_t i = 0; i < h->nhdrs; i++) {
+        if (ag_str_ieq(h->hdrs[i].name, "Origin"))
+            origin = h->hdrs[i].value;
+        else if (ag_str_ieq(h->hdrs[i].name, "Referer"))
+            referer = h->hdrs[i].value;
+        else if (ag_str_ieq(h->hdrs[i].name, "Host"))
+            host = h->hdrs[i].value;
+    }
+    o = origin.p != NULL && !ag_str_ieq(origin, "null") ? origin : referer;
+    if (o.p == NULL)
+        return false;
+    oh = ep_origin_host(o);
+    if (oh.len > 0 && oh.len == host.len && strncasecmp(oh.p, host.p, host.len) == 0)
+        return true;
+    if (origin.p == NULL)
+        return false;
+    for (size_t i = 0; i < cfg->cors.n_origins; i++)
+        if (origin.len == strlen(cfg->cors.origins[i]) &&
+            strncasecmp(origin.p, cfg->cors.origins[i], origin.len) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The client address: the peer, or, when the peer is a trusted proxy, the rightmost
+ * X-Forwarded-For entry that is not one (the leftmost when all are).
+ */
+static void ep_client_ip(struct ag_ep *ep, const struct ag_config *cfg, const struct ag_conn *c,
+                         const struct ag_http1_head *h)
+{
+    struct ag_str xff = {NULL, 0};
+
+    ag_conn_peer_str(c, ep->ip, sizeof(ep->ip));
+    if (cfg->n_trusted_proxies == 0 || !ag_config_trusted_proxy(cfg, c->family, &c->peer))
+        return;
+    for (size_t i = 0; i < h->nhdrs; i++)
+        if (ag_str_ieq(h->hdrs[i].name, "X-Forwarded-For"))
+            xff = h->hdrs[i].value; /* the last field: what the nearest proxy appended */
+    while (xff.len > 0) {
+        size_t end = xff.len, start;
+        unsigned char a[16];
+        char buf[INET6_ADDRSTRLEN];
+        int fam;
+
+        while (end > 0 && xff.p[end - 1] == ' ')
+            end--;
+        start = end;
+        while (start > 0 && xff.p[start - 1] != ',')
+            start--;
+        xff.len = start > 0 ? start - 1 : 0;
+        while (start < end && xff.p[start] == ' ')
+            start++;
+        if (end - start == 0 || end - start >= sizeof(buf))
+            return;
+        memcpy(buf, xff.p + start, end - start);
+        buf[end - start] = '\0';
+        fam = strchr(buf, ':') ? AF_INET6 : AF_INET;
+        if (inet_pton(fam, buf, a) != 1)
+            return; /* not an address: keep what we have */
+        memcpy(ep->ip, buf, end - start + 1);
+        if (!ag_config_trusted_proxy(cfg, fam, a))
+            return;
+    }
+}
+
+/* Copies the caller's identity (a valid access token) into <ep>->id. */
+static int ep_copy_identity(struct ag_ep *ep, const struct ag_gen *g, const struct ag_http1_head *h)
+{
+    struct ag_rules_verdict v = {.need = AG_NEED_ACCESS, .route = -1};
+    struct ag_authn a;
+    struct ep_ident *id = &ep->id;
+
+    ag_authn_check(ep->w, g, h, &v, &a);
+    id->presented = a.src != 0;
+    if (a.st != AG_AUTHN_OK)
+        return 0;
+    id->ok = true;
+    id->by_cookie = a.src == AG_AUTHN_SRC_COOKIE;
+    id->exp = a.exp;
+    if ((id->sub = ep_strdup_str(a.sub)) == NULL ||
+        (id->client_id = ep_strdup_str(a.client_id)) == NULL ||
+        (id->sid = ep_strdup_str(a.sid)) == NULL || (id->jti = ep_strdup_str(a.jti)) == NULL ||
+        (id->roles = ep_strdup_str(a.roles)) == NULL ||
+        (id->scopes = ep_strdup_str(a.scopes)) == NULL)
+        return AG_ENOMEM;
+    return 0;
+}
+
+static bool ep_method_ok(const char *allow, struct ag_str m)
+{
+    static const char *const methods[] = {"GET", "HEAD", "POST", "DELETE"};
+
+    if (allow == NULL)
+        return false;
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (ag_str_ieq(m, methods[i]))
+            return strstr(allow, methods[i]) != NULL;
+    return false;
 }
 
 struct ag_ep *ag_ep_new(struct ag_req *req, const struct ag_http1_head *h,
@@ -305,7 +456,7 @@ struct ag_ep *ag_ep_new(struct ag_req *req, const struct ag_http1_head *h,
     const struct ag_config *cfg = req->gen->cfg;
     struct ag_worker *w = req->c->w;
     size_t plen = strlen(cfg->auth_prefix);
-    struct ag_str rest = {path.p + plen, path.len - plen};
+    struct ag_str rest = {path.p + plen, path.len - plen}, id = {NULL, 0};
     const char *allow;
     struct ag_ep *ep = calloc(1, sizeof(*ep));
     int r = 0;
@@ -314,22 +465,24 @@ struct ag_ep *ag_ep_new(struct ag_req *req, const struct ag_http1_head *h,
         return NULL;
     ep->req = req;
     ep->w = w;
-    ep->kind = ep_route(rest, &allow);
+    ep->kind = ep_route(rest, &allow, &id);
     ep->expect_100 = (info->flags & AG_HTTP1_F_EXPECT_100) != 0;
     ep->body_kind = info->body;
     ep->left = info->length;
-    ep->method_ok = allow != NULL && (ag_str_ieq(h->method, "GET") ? strstr(allow, "GET") != NULL
-                                      : ag_str_ieq(h->method, "HEAD") ? strstr(allow, "HEAD") != NULL
-                                      : ag_str_ieq(h->method, "POST") ? strstr(allow, "POST") != NULL
-                                                                      : false);
-    ag_conn_peer_str(req->c, ep->ip, sizeof(ep->ip));
-    for (size_t i = 0; i < h->nhdrs; i++)
+    ep->method_ok = ep_method_ok(allow, h->method);
+    ep_client_ip(ep, cfg, req->c, h);
+    for (size_t i = 0; i < h->nhdrs; i++) {
+        struct ag_str v = h->hdrs[i].value;
         if (ag_str_ieq(h->hdrs[i].name, "User-Agent") && ep->ua == NULL) {
-            struct ag_str v = h->hdrs[i].value;
-            if ((ep->ua = ep_strndup(v.p, v.len < EP_MAX_UA ? v.len : EP_MAX_UA)) == NULL)
+            if ((ep->ua = ag_ep__strndup(v.p, v.len < EP_MAX_UA ? v.len : EP_MAX_UA)) == NULL)
                 goto fail;
+        } else if (ag_str_ieq(h->hdrs[i].name, "Content-Type")) {
+            ep->ctype = ep_ctype(v);
         }
-    if (ep->method_ok && ep->kind == EP_TOKEN_NEW) {
+    }
+    if (!ep->method_ok) {
+        /* answered 405 by ag_ep_run() */
+    } else if (ep->kind == EP_TOKEN_NEW) {
         struct ag_rules_verdict v = {.need = AG_NEED_MASTER, .route = -1};
         struct ag_authn a;
         if (cfg->token_new_requires_master) {
@@ -339,10 +492,15 @@ struct ag_ep *ag_ep_new(struct ag_req *req, const struct ag_http1_head *h,
             ep->master_ok = true;
         }
         r = query_get(query, "client_id", EP_MAX_PARAM, &ep->client_id);
-    } else if (ep->method_ok && ep->kind == EP_TOKEN_REFRESH) {
+    } else if (ep->kind == EP_TOKEN_REFRESH) {
         r = query_get(query, "refresh_token", cfg->token_max_size * 3, &ep->query_token);
-    } else if (ep->method_ok && ep->kind == EP_REFRESH) {
+    } else if (ep->kind == EP_REFRESH) {
         r = ep_copy_sources(ep, h);
+    } else if (ep_needs_identity(ep->kind)) {
+        r = ep_copy_identity(ep, req->gen, h);
+        ep->csrf_ok = ep_csrf_ok(cfg, h);
+        if (r == 0 && id.len > 0 && (ep->path_id = ep_strdup_str(id)) == NULL)
+            r = AG_ENOMEM;
     }
     if (r == AG_ENOMEM)
         goto fail;
@@ -358,329 +516,256 @@ fail:
     return NULL;
 }
 
-/* ---------------------------------------------------------------- tokens */
+/* ---------------------------------------------------------------- tokens and cookies */
 
-/* Mints one token of <type> for <ep> into a new string; NULL on OOM. */
+/*
+ * Appends <s,len> to <b> as the inside of a JSON string. Unlike ag_json_escape() (log
+ * lines: every non-ASCII byte escaped), UTF-8 passes through as it is: every value
+ * written here was checked to be UTF-8 (query parameters, claims, store records).
+ */
+static void ep_json_str(struct evbuffer *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        evbuffer_add(b, s + run, i - run);
+        run = i + 1;
+        if (ch == '"' || ch == '\\') {
+            char e[2] = {'\\', (char)ch};
+            evbuffer_add(b, e, 2);
+        } else {
+            char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+            evbuffer_add(b, e, 6);
+        }
+    }
+    evbuffer_add(b, s + run, len - run);
+}
+
+/* Appends ,"<name>":"<value>" (escaped) to <b>. */
+static void ep_claim(struct evbuffer *b, const char *name, const char *value)
+{
+    evbuffer_add_printf(b, ",\"%s\":\"", name);
+    ep_json_str(b, value, strlen(value));
+    evbuffer_add(b, "\"", 1);
+}
+
+/*
+ * Mints one token of <type> for <ep> into a new string; NULL on OOM. The claims are
+ * written directly (no JSON tree): minting runs twice per refresh.
+ */
 static char *ep_mint(const struct ag_gen *g, const struct ag_ep *ep, const char *type,
                      const char *jti, long ttl)
 {
     const struct ag_config *cfg = g->cfg;
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", ep->sub,
-                          "client_id", ep->cid, "type", type, "iat", (json_int_t)ep->now,
-                          "exp", (json_int_t)(ep->now + ttl), "jti", jti, "iss",
-                          cfg->token_issuer ? cfg->token_issuer : cfg->app_name, "sid", ep->sid);
-    char *payload = NULL, *tok = NULL;
-    size_t cap;
+    struct evbuffer *b = evbuffer_new();
+    char *tok = NULL;
+    size_t cap, len;
     int n;
 
-    if (o == NULL)
+    if (b == NULL)
         return NULL;
-    if (strcmp(type, "refresh") == 0 && json_object_set_new(o, "fam", json_string(ep->fam)) < 0)
-        goto out;
-    if (cfg->token_audience && json_object_set_new(o, "aud", json_string(cfg->token_audience)) < 0)
-        goto out;
-    payload = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (payload == NULL)
-        goto out;
-    cap = strlen(payload) * 4 / 3 + 256;
-    if ((tok = malloc(cap)) == NULL)
-        goto out;
-    n = ag_jwt_sign(g->key, payload, strlen(payload), tok, cap);
-    if (n < 0)
-        AG_FREE(tok);
-out:
-    free(payload);
-    json_decref(o);
+    evbuffer_add(b, "{\"sub\":\"", 8);
+    ep_json_str(b, ep->sub, strlen(ep->sub));
+    evbuffer_add(b, "\"", 1);
+    ep_claim(b, "client_id", ep->cid);
+    evbuffer_add_printf(b, ",\"type\":\"%s\",\"iat\":%lld,\"exp\":%lld", type,
+                        (long long)ep->now, (long long)(ep->now + ttl));
+    ep_claim(b, "jti", jti);
+    ep_claim(b, "iss", cfg->token_issuer ? cfg->token_issuer : cfg->app_name);
+    ep_claim(b, "sid", ep->sid);
+    if (strcmp(type, "refresh") == 0)
+        ep_claim(b, "fam", ep->fam);
+    if (cfg->token_audience)
+        ep_claim(b, "aud", cfg->token_audience);
+    if (ep->scope != NULL && ep->scope[0] != '\0')
+        ep_claim(b, "scope", ep->scope);
+    if (ep->roles != NULL && ep->roles[0] != '\0') {
+        const char *p = ep->roles;
+        evbuffer_add(b, ",\"roles\":[", 10);
+        for (bool first = true; *p != '\0'; first = false) {
+            size_t k = strcspn(p, " ");
+            evbuffer_add_printf(b, "%s\"", first ? "" : ",");
+            ep_json_str(b, p, k);
+            evbuffer_add(b, "\"", 1);
+            p += k;
+            while (*p == ' ')
+                p++;
+        }
+        evbuffer_add(b, "]", 1);
+    }
+    evbuffer_add(b, "}", 1);
+    len = evbuffer_get_length(b);
+    cap = len * 4 / 3 + 256;
+    if ((tok = malloc(cap)) != NULL) {
+        n = ag_jwt_sign(g->key, (const char *)evbuffer_pullup(b, -1), len, tok, cap);
+        if (n < 0)
+            AG_FREE(tok);
+    }
+    evbuffer_free(b);
     return tok;
 }
 
-/* Mints the access and refresh tokens of <ep> (ids, subject and client id set). */
-static int ep_mint_pair(const struct ag_gen *g, struct ag_ep *ep)
+int ag_ep__mint_pair(const struct ag_gen *g, struct ag_ep *ep)
 {
     ep->access = ep_mint(g, ep, "access", ep->ajti, g->cfg->access_token_ttl);
     ep->refresh = ep_mint(g, ep, "refresh", ep->otid, g->cfg->refresh_token_ttl);
     return ep->access && ep->refresh ? 0 : AG_ENOMEM;
 }
 
-/* The Set-Cookie lines for the pair of <ep>, as a new string ("" when none are due). */
-static char *ep_cookies(const struct ag_config *cfg, const struct ag_ep *ep)
+static const char *ep_samesite(const struct ag_config *cfg)
 {
     static const char *const samesite[] = {"Lax", "Strict", "None"};
-    const char *ss = samesite[cfg->cookie_samesite <= AG_SAMESITE_NONE ? cfg->cookie_samesite : 0];
+
+    return samesite[cfg->cookie_samesite <= AG_SAMESITE_NONE ? cfg->cookie_samesite : 0];
+}
+
+char *ag_ep__cookies(const struct ag_config *cfg, const struct ag_ep *ep, bool force)
+{
     const char *sec = cfg->cookie_secure ? "; Secure" : "";
     char *s = NULL;
 
-    if (!cfg->set_cookie_on_login && !ep->by_cookie)
+    if (!cfg->set_cookie_on_login && !force)
         return strdup("");
     if (asprintf(&s,
                  "Set-Cookie: access_token=%s; Path=/; Max-Age=%ld; HttpOnly%s; SameSite=%s\r\n"
                  "Set-Cookie: refresh_token=%s; Path=%s; Max-Age=%ld; HttpOnly%s; SameSite=%s\r\n",
-                 ep->access, cfg->access_token_ttl, sec, ss, ep->refresh, cfg->auth_prefix,
-                 cfg->refresh_token_ttl, sec, ss) < 0)
+                 ep->access, cfg->access_token_ttl, sec, ep_samesite(cfg), ep->refresh,
+                 cfg->auth_prefix, cfg->refresh_token_ttl, sec, ep_samesite(cfg)) < 0)
         return NULL;
     return s;
 }
 
-/* ---------------------------------------------------------------- answers */
-
-static const char env_401[] = "{\"status\":\"error\",\"message\":\"Invalid refresh token\",\"code\":401}";
-static const char env_401_cid[] =
-    "{\"status\":\"error\",\"message\":\"Invalid refresh token: missing client_id\",\"code\":401}";
-static const char env_500_key[] = "{\"status\":\"error\",\"message\":\"Crypto key not set\",\"code\":500}";
-static const char env_503[] = "{\"status\":\"error\",\"message\":\"Service unavailable\",\"code\":503}";
-static const char ref_401[] = "{\"detail\":\"Invalid refresh token\"}";
-static const char ref_503[] = "{\"detail\":\"Service Unavailable\"}";
-static const char master_401[] = "{\"detail\":\"Unauthorized Master Token\"}";
-
-#define EP_REPLY_LIT(req, status, lit) ag_req_reply((req), (status), (lit), sizeof(lit) - 1, NULL)
-
-/* Refusal of a refresh: the envelope or the OAuth2 shape, per endpoint. */
-static void ep_refuse(struct ag_ep *ep, int status)
+char *ag_ep__clear_cookies(const struct ag_config *cfg)
 {
-    struct ag_req *req = ep->req;
+    const char *sec = cfg->cookie_secure ? "; Secure" : "";
+    char *s = NULL;
 
-    if (ep->kind == EP_REFRESH) {
-        if (status == 503)
-            EP_REPLY_LIT(req, 503, ref_503);
-        else
-            EP_REPLY_LIT(req, 401, ref_401);
-    } else {
-        if (status == 503)
-            EP_REPLY_LIT(req, 503, env_503);
-        else if (status == 500)
-            EP_REPLY_LIT(req, 500, env_500_key);
-        else
-            EP_REPLY_LIT(req, 401, env_401);
-    }
+    if (asprintf(&s,
+                 "Set-Cookie: access_token=; Path=/; Max-Age=0; HttpOnly%s; SameSite=%s\r\n"
+                 "Set-Cookie: refresh_token=; Path=%s; Max-Age=0; HttpOnly%s; SameSite=%s\r\n",
+                 sec, ep_samesite(cfg), cfg->auth_prefix, sec, ep_samesite(cfg)) < 0)
+        return NULL;
+    return s;
 }
 
-/* Answers the pair of <ep> with 200 in the endpoint's shape, cookies as configured. */
-static void ep_reply_pair(struct ag_ep *ep)
+void ag_ep__reply_tokens(struct ag_ep *ep, bool cookies)
 {
     struct ag_req *req = ep->req;
     const struct ag_config *cfg = req->gen->cfg;
-    char *cookies = ep_cookies(cfg, ep), *body = NULL;
-    json_t *o;
+    char *extra = cookies ? ag_ep__cookies(cfg, ep, ep->by_cookie) : strdup("");
+    struct evbuffer *b = evbuffer_new();
 
-    if (ep->kind == EP_REFRESH)
-        o = json_pack("{s:s, s:s, s:s, s:I}", "access_token", ep->access, "refresh_token",
-                      ep->refresh, "token_type", "bearer", "expires_in",
-                      (json_int_t)cfg->access_token_ttl);
-    else
-        o = json_pack("{s:s, s:s, s:i, s:{s:s, s:s, s:s}}", "status", "success", "message",
-                      "Token generated", "code", 200, "data", "client_id", ep->cid,
-                      "access_token", ep->access, "refresh_token", ep->refresh);
-    if (o != NULL)
-        body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (cookies == NULL || body == NULL)
+    if (extra == NULL || b == NULL) {
         ag_req_fail(req, 500, "out of memory");
+    } else {
+        evbuffer_add_printf(b, "{\"access_token\":\"%s\",\"refresh_token\":\"%s\","
+                               "\"token_type\":\"bearer\",\"expires_in\":%ld}",
+                            ep->access, ep->refresh, cfg->access_token_ttl);
+        ag_req_reply(req, 200, (const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b),
+                     extra);
+    }
+    if (b != NULL)
+        evbuffer_free(b);
+    free(extra);
+}
+
+/* ---------------------------------------------------------------- answers */
+
+void ag_ep__reply_json(struct ag_ep *ep, int status, json_t *o, const char *extra)
+{
+    char *body = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+    json_decref(o);
+    if (body == NULL)
+        ag_req_fail(ep->req, 500, "out of memory");
     else
-        ag_req_reply(req, 200, body, strlen(body), cookies);
-    free(cookies);
+        ag_req_reply(ep->req, status, body, strlen(body), extra);
     free(body);
 }
 
-/* Result of ag_sess_create() or ag_sess_rotate() for <arg>, an ep (STYLE R4/R5). */
-static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *info, void *arg)
+void ag_ep__reply_detail(struct ag_ep *ep, int status, const char *detail, const char *extra)
+{
+    ag_ep__reply_json(ep, status, json_pack("{s:s}", "detail", detail), extra);
+}
+
+/* ---------------------------------------------------------------- audit and rate limits */
+
+void ag_ep__audit(struct ag_ep *ep, const char *event, const char *const *k,
+                  const char *const *v, size_t n)
+{
+    const struct ag_config *cfg = ep->req != NULL ? ep->req->gen->cfg : NULL;
+    struct evbuffer *line = evbuffer_new();
+    const char *keys[18], *vals[18];
+    size_t m = 0;
+
+    keys[m] = "ip";
+    vals[m++] = ep->ip;
+    for (size_t i = 0; i < n && m < 17; i++) {
+        keys[m] = k[i];
+        vals[m++] = v[i] != NULL ? v[i] : "";
+    }
+    if (line != NULL) {
+        evbuffer_add_printf(line, "{\"event\":\"%s\"", event);
+        for (size_t i = 0; i < m; i++)
+            ep_claim(line, keys[i], vals[i]);
+        evbuffer_add(line, "}", 1);
+        ag_log(AG_LOG_INFO, "audit %.*s", (int)evbuffer_get_length(line),
+               (const char *)evbuffer_pullup(line, -1));
+        evbuffer_free(line);
+    }
+    if (cfg != NULL && cfg->audit_stream_max > 0 && ag_ep__store_ready(ep->w))
+        ag_audit_append(ep->w->store, cfg->audit_stream_max, event, keys, vals, m, NULL, NULL);
+}
+
+static void on_limit_reply(enum ag_rl_status st, long retry_after, void *arg)
 {
     struct ag_ep *ep = arg;
-    struct ag_req *req = ep->req;
+    void (*then)(struct ag_ep *) = ep->then;
+    char extra[64];
 
-    (void)info;
-    ep->in_store = false;
-    if (req == NULL) { /* the client went away first */
-        ep_free(ep);
+    if (ag_ep__orphaned(ep))
         return;
-    }
-    switch (st) {
-    case AG_SESS_OK:
-        ep_reply_pair(ep);
-        return;
-    case AG_SESS_REUSED:
-        /* The store revoked the session and publishes it; this instance knows at once. */
-        if (req->gen->revoke != NULL)
-            ag_revoke_add(req->gen->revoke, AG_REVOKE_SID, (struct ag_str){ep->sid, strlen(ep->sid)},
-                          ep->now + req->gen->cfg->access_token_ttl + req->gen->cfg->token_leeway);
-        ag_log(AG_LOG_WARN, "refresh token reuse: session revoked (client %s)", ep->ip);
-        ep_refuse(ep, 401);
-        return;
-    case AG_SESS_UNKNOWN:
-        ep_refuse(ep, 401);
-        return;
-    default:
-        ep_refuse(ep, 503);
-        return;
+    if (st == AG_RL_OK) {
+        then(ep);
+    } else if (st == AG_RL_OVER) {
+        snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n", retry_after > 0 ? retry_after : 1);
+        ag_ep__reply_detail(ep, 429, "Too many requests", extra);
+    } else {
+        ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
     }
 }
 
-/* Whether the worker's store can take a write now. */
-static bool ep_store_ready(const struct ag_worker *w)
+void ag_ep__limit(struct ag_ep *ep, const struct ag_rl_bucket *b, size_t n,
+                  void (*then)(struct ag_ep *ep))
 {
-    return w->store != NULL && ag_store_ready(w->store);
+    struct ag_rl_bucket on[4];
+    size_t m = 0;
+
+    if (ep->req->gen->cfg->rate_limits)
+        for (size_t i = 0; i < n && m < 4; i++)
+            if (b[i].limit > 0 && b[i].id != NULL)
+                on[m++] = b[i];
+    if (m == 0) {
+        then(ep);
+        return;
+    }
+    if (!ag_ep__store_ready(ep->w)) {
+        ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
+        return;
+    }
+    ep->then = then;
+    ep->busy = true;
+    if (ag_rl_hit(ep->w->store, on, m, on_limit_reply, ep) == 0)
+        return;
+    ep->busy = false;
+    ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
 }
 
-/* GET /token/new: a new session and its pair, answered once Redis acknowledged. */
-static void ep_token_new(struct ag_ep *ep)
-{
-    struct ag_req *req = ep->req;
-    const struct ag_gen *g = req->gen;
-    char uuid[37];
-
-    if (!ep->master_ok) {
-        EP_REPLY_LIT(req, 401, master_401);
-        return;
-    }
-    if (ep->bad_query || (ep->client_id != NULL && !ep_utf8_ok(ep->client_id))) {
-        ag_req_reply_error(req, 400, "invalid client_id", NULL);
-        return;
-    }
-    if (g->key == NULL) {
-        EP_REPLY_LIT(req, 500, env_500_key);
-        return;
-    }
-    if (!ep_store_ready(ep->w)) {
-        EP_REPLY_LIT(req, 503, env_503);
-        return;
-    }
-    if (ep->client_id == NULL) {
-        ep_uuid4(uuid);
-        ep->client_id = strdup(uuid);
-    }
-    ep->cid = ep->client_id ? strdup(ep->client_id) : NULL;
-    ep->sub = ep->client_id ? strdup(ep->client_id) : NULL; /* client tokens: sub = client_id */
-    ep->now = (int64_t)time(NULL);
-    ep_new_id(ep->sid);
-    ep_new_id(ep->fam);
-    ep_new_id(ep->otid);
-    ep_new_id(ep->ajti);
-    if (ep->cid == NULL || ep->sub == NULL || ep_mint_pair(g, ep) < 0) {
-        ag_req_fail(req, 500, "out of memory");
-        return;
-    }
-    struct ag_sess_info s = {.sid = ep->sid, .otid = ep->otid, .subject = ep->sub,
-                             .client_id = ep->cid, .family = ep->fam, .ip = ep->ip,
-                             .user_agent = ep->ua, .now = ep->now,
-                             .ttl = g->cfg->refresh_token_ttl};
-    ep->in_store = true;
-    if (ag_sess_create(ep->w->store, &s, on_sess_reply, ep) == 0)
-        return;
-    ep->in_store = false;
-    EP_REPLY_LIT(req, 503, env_503);
-}
-
-/* Verifies refresh token <tok> and rotates its session; the callback answers. */
-static void ep_rotate(struct ag_ep *ep, const char *tok)
-{
-    struct ag_req *req = ep->req;
-    const struct ag_gen *g = req->gen;
-    const struct ag_config *cfg = g->cfg;
-    struct ag_jwt_claims *cl = ep->w->claims;
-    enum ag_jwt_status st = AG_JWT_REJECT;
-
-    if (g->key == NULL) {
-        ep_refuse(ep, 500);
-        return;
-    }
-    ep->now = (int64_t)time(NULL);
-    struct ag_jwt_expect x = {.type = "refresh", .issuer = cfg->token_issuer,
-                              .audience = cfg->token_audience, .now = ep->now,
-                              .leeway = cfg->token_leeway, .max_len = cfg->token_max_size};
-    if (tok != NULL)
-        st = ag_jwt_verify(g->key, (struct ag_str){tok, strlen(tok)}, &x, cl);
-    if (st != AG_JWT_OK || cl->sid.len == 0 || cl->sid.len > EP_ID_LEN || cl->jti.len == 0 ||
-        cl->family.len > EP_ID_LEN) {
-        ep_refuse(ep, 401);
-        return;
-    }
-    if (cl->client_id.len == 0) {
-        if (ep->kind == EP_REFRESH)
-            EP_REPLY_LIT(req, 401, ref_401);
-        else
-            EP_REPLY_LIT(req, 401, env_401_cid);
-        return;
-    }
-    if (!ep_store_ready(ep->w)) {
-        ep_refuse(ep, 503);
-        return;
-    }
-    memcpy(ep->sid, cl->sid.p, cl->sid.len);
-    ep->sid[cl->sid.len] = '\0';
-    memcpy(ep->fam, cl->family.p, cl->family.len);
-    ep->fam[cl->family.len] = '\0';
-    ep->sub = ep_strndup(cl->sub.p, cl->sub.len);
-    ep->cid = ep_strndup(cl->client_id.p, cl->client_id.len);
-    char *presented = ep_strndup(cl->jti.p, cl->jti.len);
-    ep_new_id(ep->otid);
-    ep_new_id(ep->ajti);
-    if (ep->sub == NULL || ep->cid == NULL || presented == NULL || ep_mint_pair(g, ep) < 0) {
-        free(presented);
-        ag_req_fail(req, 500, "out of memory");
-        return;
-    }
-    ep->in_store = true;
-    int r = ag_sess_rotate(ep->w->store, ep->sid, presented, ep->otid, ep->now,
-                           cfg->refresh_token_ttl, on_sess_reply, ep);
-    free(presented);
-    if (r == 0)
-        return;
-    ep->in_store = false;
-    ep_refuse(ep, 503);
-}
-
-/*
- * Whether <tok> says it is an access token ("type":"access" in its payload). Only picks
- * the source POST /refresh judges: an expired access token next to a refresh cookie
- * must be passed over too, and whatever is chosen is verified in full afterwards.
- */
-static bool ep_is_access_token(const char *tok)
-{
-    struct ag_str hdr, payload, sig;
-    unsigned char buf[4096];
-    bool access = false;
-    json_t *doc;
-    int n;
-
-    if (ag_jwt__split((struct ag_str){tok, strlen(tok)}, &hdr, &payload, &sig) < 0 ||
-        (n = ag_jwt__b64url_decode(payload, buf, sizeof(buf))) < 0)
-        return false;
-    doc = json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
-    access = json_is_string(json_object_get(doc, "type")) &&
-             strcmp(json_string_value(json_object_get(doc, "type")), "access") == 0;
-    json_decref(doc);
-    return access;
-}
-
-/*
- * POST /refresh with its body read: the token from Bearer (unless it holds an
- * access token), then the refresh_token cookie, then the JSON body.
- */
-static void ep_refresh_post(struct ag_ep *ep)
-{
-    const char *tok = NULL;
-    json_t *doc = NULL;
-    char *from_body = NULL;
-
-    if (ep->bearer != NULL && !ep_is_access_token(ep->bearer))
-        tok = ep->bearer; /* judged as a refresh token: no fall-through when bad */
-    if (tok == NULL && ep->cookie_token != NULL && !ep->bad_cookie) {
-        tok = ep->cookie_token;
-        ep->by_cookie = true;
-    }
-    if (tok == NULL && ep->body != NULL && evbuffer_get_length(ep->body) > 0) {
-        size_t n = evbuffer_get_length(ep->body);
-        json_error_t e;
-        doc = json_loadb((const char *)evbuffer_pullup(ep->body, -1), n, JSON_REJECT_DUPLICATES, &e);
-        json_t *t = json_is_object(doc) ? json_object_get(doc, "refresh_token") : NULL;
-        if (json_is_string(t) && (from_body = strdup(json_string_value(t))) != NULL)
-            tok = from_body;
-    }
-    json_decref(doc);
-    ep_rotate(ep, tok); /* answers; <ep> may be gone */
-    free(from_body);
-}
-
-/* ---------------------------------------------------------------- the body of POST /refresh */
+/* ---------------------------------------------------------------- request bodies */
 
 /* Moves body bytes from the client input; returns 1 when the body is complete, 0 for more, <0 answered. */
 static int ep_body_read(struct ag_ep *ep)
@@ -728,30 +813,64 @@ static int ep_body_read(struct ag_ep *ep)
     }
 }
 
+static void ep_dispatch(struct ag_ep *ep);
+
 void ag_ep_on_client_input(struct ag_req *req)
 {
-    struct ag_ep *ep = ep_of(req);
+    struct ag_ep *ep = req->ep;
     int r;
 
-    if (ep == NULL || ep->in_store || ep->body == NULL || (req->flags & AG_REQ_F_BODY_DONE))
+    if (ep == NULL || ep->busy || ep->body == NULL || (req->flags & AG_REQ_F_BODY_DONE))
         return; /* pipelined bytes (or a body we do not read) wait for their turn */
     r = ep_body_read(ep);
     if (r <= 0)
         return;
     req->flags |= AG_REQ_F_BODY_DONE;
-    ep_refresh_post(ep);
+    ep_dispatch(ep);
 }
 
 /* ---------------------------------------------------------------- dispatch */
 
-void ag_ep_run(struct ag_ep *ep)
+/* Runs the handler of <ep> (its body, if any, read whole). */
+static void ep_dispatch(struct ag_ep *ep)
 {
     struct ag_req *req = ep->req;
     static const char ok[] = "{\"status\":\"ok\"}";
     static const char ready[] = "{\"status\":\"ready\"}";
     static const char not_ready[] = "{\"status\":\"not ready\"}";
+
+    switch (ep->kind) {
+    case EP_HEALTH:
+        ag_req_reply(req, 200, ok, sizeof(ok) - 1, NULL);
+        return;
+    case EP_READY:
+        if (ag_ep__store_ready(ep->w))
+            ag_req_reply(req, 200, ready, sizeof(ready) - 1, NULL);
+        else
+            ag_req_reply(req, 503, not_ready, sizeof(not_ready) - 1, NULL);
+        return;
+    case EP_TOKEN_NEW: ep_tokens_new(ep); return;
+    case EP_TOKEN_REFRESH: ep_tokens_refresh_get(ep); return;
+    case EP_REFRESH: ep_tokens_refresh_post(ep); return;
+    case EP_REGISTER: ep_users_register(ep); return;
+    case EP_LOGIN:
+    case EP_TOKEN: ep_users_login(ep); return;
+    case EP_ME: ep_users_me(ep); return;
+    case EP_LOGOUT:
+    case EP_LOGOUT_ALL: ep_account_logout(ep); return;
+    case EP_PASSWORD: ep_account_password(ep); return;
+    case EP_PASSWORD_FORGOT: ep_account_forgot(ep); return;
+    case EP_PASSWORD_RESET: ep_account_reset(ep); return;
+    case EP_SESSIONS:
+    case EP_SESSION_DELETE: ep_account_sessions(ep); return;
+    default: ag_req_reply_error(req, 404, NULL, NULL); return;
+    }
+}
+
+void ag_ep_run(struct ag_ep *ep)
+{
+    struct ag_req *req = ep->req;
     char allow[64];
-    const char *allow_v;
 
     if (ep->body_kind == AG_BODY_NONE)
         req->flags |= AG_REQ_F_BODY_DONE;
@@ -760,57 +879,32 @@ void ag_ep_run(struct ag_ep *ep)
         return;
     }
     if (!ep->method_ok) {
-        switch (ep->kind) {
-        case EP_HEALTH:
-        case EP_READY: allow_v = "GET, HEAD"; break;
-        case EP_REFRESH: allow_v = "POST"; break;
-        default: allow_v = "GET"; break;
-        }
-        snprintf(allow, sizeof(allow), "Allow: %s\r\n", allow_v);
+        const char *a = "GET";
+        for (size_t i = 0; i < sizeof(ep_routes) / sizeof(ep_routes[0]); i++)
+            if (ep_routes[i].kind == ep->kind)
+                a = ep_routes[i].allow;
+        if (ep->kind == EP_SESSION_DELETE)
+            a = "DELETE";
+        snprintf(allow, sizeof(allow), "Allow: %s\r\n", a);
         ag_req_reply_error(req, 405, NULL, allow);
         return;
     }
-    switch (ep->kind) {
-    case EP_HEALTH:
-        EP_REPLY_LIT(req, 200, ok);
-        return;
-    case EP_READY:
-        if (ep_store_ready(ep->w))
-            EP_REPLY_LIT(req, 200, ready);
-        else
-            EP_REPLY_LIT(req, 503, not_ready);
-        return;
-    case EP_TOKEN_NEW:
-        ep_token_new(ep);
-        return;
-    case EP_TOKEN_REFRESH:
-        if (ep->bad_query)
-            ep_refuse(ep, 401);
-        else
-            ep_rotate(ep, ep->query_token);
-        return;
-    case EP_REFRESH:
-        if (ep->body_kind == AG_BODY_NONE) {
-            ep_refresh_post(ep);
-            return;
-        }
-        if (ep->body_kind == AG_BODY_LENGTH && ep->left > AG_EP_MAX_BODY) {
-            ag_req_fail(req, 413, "request body too large");
-            return;
-        }
-        if ((ep->body = evbuffer_new()) == NULL) {
-            ag_req_fail(req, 500, "out of memory");
-            return;
-        }
-        ag_chunked_init(&ep->ck);
-        if (ep->expect_100) {
-            evbuffer_add(req->c->io.out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-            ag_conn_send(req->c);
-        }
-        ag_ep_on_client_input(req);
-        return;
-    default:
-        ag_req_reply_error(req, 404, NULL, NULL);
+    if (!ep_reads_body(ep->kind) || ep->body_kind == AG_BODY_NONE) {
+        ep_dispatch(ep);
         return;
     }
+    if (ep->body_kind == AG_BODY_LENGTH && ep->left > AG_EP_MAX_BODY) {
+        ag_req_fail(req, 413, "request body too large");
+        return;
+    }
+    if ((ep->body = evbuffer_new()) == NULL) {
+        ag_req_fail(req, 500, "out of memory");
+        return;
+    }
+    ag_chunked_init(&ep->ck);
+    if (ep->expect_100) {
+        evbuffer_add(req->c->io.out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        ag_conn_send(req->c);
+    }
+    ag_ep_on_client_input(req);
 }

@@ -13,6 +13,7 @@
 #define AG_GATEWAY_ENDPOINTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http1.h"
 
@@ -45,6 +46,18 @@ void ag_ep_on_client_input(struct ag_req *req);
  * the store's callback, which then frees it without touching the request (STYLE R4).
  */
 void ag_ep_detach(struct ag_req *req);
+
+struct ag_gen;
+
+/** A random UUID v4 (RFC 9562 section 5.4) in <out> (37 bytes): client and user ids. */
+void ag_ep_uuid4(char out[37]);
+
+/**
+ * A password reset token for user <uid> whose current hash is <hash>: single use, valid
+ * password-reset.ttl seconds from <now>, dead once the password changes. New string,
+ * or NULL (no key, OOM). For `authgate reset-link` and POST <auth-prefix>/password/forgot.
+ */
+char *ag_ep_reset_token(const struct ag_gen *g, const char *uid, const char *hash, int64_t now);
 
 /* Provided by gateway/conn.c for the endpoints (their prototypes belong in conn.h). */
 

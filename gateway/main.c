@@ -1,5 +1,6 @@
 /*
- * gateway/main.c - the authgate command line: serve, check, keygen, init.
+ * gateway/main.c - the authgate command line: serve, check, keygen, init, and the
+ * store commands csu, reset-link, unlock (gateway/admin.c).
  *
  * Owns:     nothing past the command it runs.
  * Entry:    main().
@@ -15,6 +16,7 @@
 
 #include <sodium.h>
 
+#include "admin.h"
 #include "config.h"
 #include "server.h"
 
@@ -28,6 +30,12 @@ static const char usage[] =
     "  check --config FILE   validate a config; exit 0, or 2 with one line per problem\n"
     "  keygen                print a fresh HS256 secret (32 random bytes, base64url)\n"
     "  init [--dir DIR]      write authgate.json and .env with fresh secrets (mode 0600)\n"
+    "  csu --config FILE [--username U] [--email E] [--password-stdin]\n"
+    "                        create a superuser (prompts for what is missing)\n"
+    "  reset-link --config FILE --user U\n"
+    "                        print a single-use password reset token for user U\n"
+    "  unlock --config FILE --user U\n"
+    "                        lift a login lockout of user U\n"
     "\n"
     "options:\n"
     "  --version             print the version\n"
@@ -186,6 +194,8 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         return cmd_init(dir ? dir : ".");
     }
+    if (strcmp(cmd, "csu") == 0 || strcmp(cmd, "reset-link") == 0 || strcmp(cmd, "unlock") == 0)
+        return ag_admin_main(cmd, argc, argv, first);
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0) {
         fprintf(stderr, "authgate: unknown command '%s'\n\n%s", cmd, usage);
         return EXIT_USAGE;

@@ -22,6 +22,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "path.h"
+#include "pool.h"
 #include "revoke.h"
 #include "rules.h"
 #include "worker.h"
@@ -132,6 +133,10 @@ struct ag_gen *ag_gen_load(const char *path, unsigned cfg_flags, struct ag_err *
                     cfg->routes[i].upstream_hostport, &g->ups[1 + i], err) < 0)
             goto fail;
     }
+    if (cfg->reset_webhook != NULL &&
+        resolve(path, "password-reset.webhook", cfg->reset_webhook_host, cfg->reset_webhook_port,
+                cfg->reset_webhook, &g->webhook, err) < 0)
+        goto fail;
     g->rules = ag_rules_new(cfg);
     if (g->rules == NULL) {
         /* The lint names the rule (its "error:" finding); OOM is the only other cause. */
@@ -185,6 +190,7 @@ static struct {
     size_t n_workers;
     struct event_base *base;
     struct ag_revoke *revoke;  /* shared by every generation; filled by the store */
+    struct ag_pool *pool;      /* password hashing, shared by every worker */
 } srv;
 
 /* Whether <a> and <b> listen on the same addresses, in the same order. */
@@ -221,6 +227,7 @@ static void server_reload(void)
         return;
     }
     g->revoke = srv.revoke;
+    g->pool = srv.pool;
     server_log_lint(g);
     if (!same_listen(g->cfg, old) || g->cfg->workers != old->workers)
         ag_log(AG_LOG_WARN, "reload: 'listen' and 'workers' changes take effect on restart");
@@ -279,6 +286,18 @@ int ag_server_run(const char *path)
         return 1;
     }
     srv.gen->revoke = srv.revoke;
+    {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int threads = srv.gen->cfg->hash_threads > 0 ? srv.gen->cfg->hash_threads
+                                                     : (int)(cpus > 0 ? cpus : 1);
+        srv.pool = ag_pool_new(threads, 0);
+        if (srv.pool == NULL) {
+            ag_revoke_free(srv.revoke);
+            ag_gen_unref(srv.gen);
+            return 1;
+        }
+        srv.gen->pool = srv.pool;
+    }
     server_log_lint(srv.gen);
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
@@ -354,5 +373,7 @@ out:
     srv.gen = NULL;
     ag_revoke_free(srv.revoke);
     srv.revoke = NULL;
+    ag_pool_free(srv.pool); /* after the workers: their inboxes are gone */
+    srv.pool = NULL;
     return status;
 }

@@ -41,10 +41,12 @@ struct ag_gen {
     struct ag_rules *rules;        /* compiled path rules (owned) */
     struct ag_jwt_key *key;        /* cryptography-key with its HMAC state (owned) */
     struct ag_revoke *revoke;      /* the process's revocation set (borrowed) */
+    struct ag_pool *pool;          /* the process's password-hashing threads (borrowed) */
     char *extra_headers;           /* "Name: value\r\n"... from cfg->headers */
     size_t extra_headers_len;
     bool access_log;               /* cfg->access_log is not "off" */
     unsigned path_flags;           /* AG_PATH_F_* from cfg */
+    struct ag_upstream_addr webhook; /* password-reset webhook, resolved at load (addrlen 0: none) */
 };
 
 /**

@@ -31,6 +31,7 @@
 #include "revoke.h"
 #include "upstream.h"
 #include "session.h"
+#include "pool.h"
 #include "store.h"
 
 #define WORKER_BACKLOG 1024
@@ -366,6 +367,8 @@ struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *er
         w->n_listeners = i + 1;
         evconnlistener_set_error_cb(w->listeners[i], on_accept_error);
     }
+    if (g->pool != NULL && (w->inbox = ag_pool_inbox_new(g->pool, w->base)) == NULL)
+        goto fail;
     worker_store_start(w);
     return w;
 fail:
@@ -383,6 +386,8 @@ static void *worker_main(void *arg)
     /* Drain deadline or loop end: whatever is still open is closed now. */
     while (w->conns != NULL)
         ag_conn_close(w->conns);
+    ag_pool_inbox_free(w->inbox); /* jobs' completions find their eps detached */
+    w->inbox = NULL;
     worker_store_free(w); /* after the requests: their eps are detached already */
     ag_upstream_flush(w);
     ag_alog_flush(w->alog);
@@ -439,6 +444,7 @@ void ag_worker_free(struct ag_worker *w)
         event_free(w->accept_ev);
     if (w->drain_ev)
         event_free(w->drain_ev);
+    ag_pool_inbox_free(w->inbox);
     worker_store_free(w); /* never started: still on the base */
     if (w->notify_fd >= 0)
         close(w->notify_fd);

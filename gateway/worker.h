@@ -31,6 +31,7 @@ struct ag_authn_cache;
 struct ag_jwt_claims;
 struct ag_store;
 struct ag_ep;
+struct ag_pool_inbox;
 
 /* Idle keep-alive connections to one upstream, most recently used first. */
 struct ag_upool {
@@ -76,6 +77,7 @@ struct ag_worker {
     struct ag_store *store;             /* this worker's Redis connections (store/store.h), or NULL */
     int store_state;                    /* last state logged: -1 none yet, 0 not ready, 1 ready */
     struct ag_ep *eps;                  /* endpoint requests in progress (gateway/endpoints.c) */
+    struct ag_pool_inbox *inbox;        /* where password jobs come back (gateway/pool.h), or NULL */
 
     struct ag_http1_header *scratch_hdrs; /* parse space for one head at a time */
     size_t scratch_cap;

@@ -379,12 +379,17 @@ def test_methods_and_unknown_paths(gateway, redis_server):
                                 ("POST", "/auth/token/refresh", "GET"),
                                 ("GET", "/auth/refresh", "POST"),
                                 ("DELETE", "/auth/ready", "GET, HEAD"),
-                                ("POST", "/auth/health", "GET, HEAD")):
+                                ("POST", "/auth/health", "GET, HEAD"),
+                                ("GET", "/auth/token", "POST"),
+                                ("GET", "/auth/login", "POST"),
+                                ("POST", "/auth/me", "GET"),
+                                ("POST", "/auth/sessions/x", "DELETE")):
         r = requests.request(method, gw.url + path, timeout=10)
         assert r.status_code == 405, (method, path)
         assert r.headers["Allow"] == allow
         assert r.headers["Content-Type"] == "application/json"
-    for path in ("/auth", "/auth/", "/auth/nope", "/auth/token", "/auth/token/new/x"):
+    for path in ("/auth", "/auth/", "/auth/nope", "/auth/tokens", "/auth/token/new/x",
+                 "/auth/sessions/a/b"):
         r = requests.get(gw.url + path, timeout=10)
         assert r.status_code == 404 and r.headers["Content-Type"] == "application/json", path
     assert requests.get(gw.url + "/auth/health", timeout=10).json() == {"status": "ok"}
