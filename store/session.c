@@ -39,12 +39,18 @@ const char ag_sess__lua_create[] = LUA_USESS_TOUCH_FN
     "return 1\n";
 
 /*
- * KEYS sess, old, rev:sid, revlog; ARGV presented, next, now, ttl, sid, channel, prefix.
- * Returns {1, subject, client_id, family} rotated (the subject's session index renewed
- * with it), {-2} reused (session revoked), {-1} unknown (missing, revoked, or created at
- * or before its subject's watermark).
+ * KEYS sess, old, rev:sid, revlog; ARGV presented, next, now, ttl, sid, channel, prefix,
+ * deadline. Returns {1, subject, client_id, family} rotated (the subject's session index
+ * renewed with it), {-2} reused (session revoked), {-1} unknown (missing, revoked, or
+ * created at or before its subject's watermark), {-3} late: Redis ran it after the
+ * deadline (ms, Redis clock), when the gateway has answered 503: nothing is changed, so
+ * the client's retry with the same token still works.
  */
 const char ag_sess__lua_rotate[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN
+    "local tm = redis.call('TIME')\n"
+    "if tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000) > tonumber(ARGV[8]) then\n"
+    "  return {-3}\n"
+    "end\n"
     "if redis.call('EXISTS', KEYS[3]) == 1 then return {-1} end\n"
     "local f = redis.call('HMGET', KEYS[1], 'otid', 'subject', 'client_id', 'family',\n"
     "  'created')\n"
@@ -116,6 +122,10 @@ static void on_rotate_reply(const struct redisReply *r, ag_store__any_fn *cb, vo
         return;
     }
     code = r->element[0]->integer;
+    if (code == -3) { /* late: nothing was changed */
+        sess_call(cb, arg, AG_SESS_DOWN, NULL);
+        return;
+    }
     if (code == -2) {
         sess_call(cb, arg, AG_SESS_REUSED, NULL);
         return;
@@ -172,7 +182,7 @@ int ag_sess_rotate(struct ag_store *st, const char *sid, const char *presented, 
                    int64_t now, int64_t ttl, ag_sess_fn *cb, void *arg)
 {
     char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], rev[SESS_KEY_MAX], revlog[SESS_KEY_MAX];
-    char chan[SESS_KEY_MAX], prefix[SESS_KEY_MAX], nows[24], ttls[24];
+    char chan[SESS_KEY_MAX], prefix[SESS_KEY_MAX], nows[24], ttls[24], dl[24];
 
     if (st == NULL || cb == NULL || !id_ok(sid) || !id_ok(presented) || !id_ok(next) ||
         ttl <= 0 || ag_store__key(sess, sizeof(sess), st, "sess:", sid, "") < 0 ||
@@ -184,10 +194,11 @@ int ag_sess_rotate(struct ag_store *st, const char *sid, const char *presented, 
         return -1;
     snprintf(nows, sizeof(nows), "%lld", (long long)now);
     snprintf(ttls, sizeof(ttls), "%lld", (long long)ttl);
+    snprintf(dl, sizeof(dl), "%lld", (long long)ag_store__deadline_ms(st));
     {
-        const char *argv[11] = {sess, old,  rev,  revlog, presented, next,
-                                nows, ttls, sid,  chan,   prefix};
-        return sess_eval(st, AG_STORE__SESS_ROTATE, 4, 11, argv, on_rotate_reply, cb, arg);
+        const char *argv[12] = {sess, old,  rev,  revlog, presented, next,
+                                nows, ttls, sid,  chan,   prefix, dl};
+        return sess_eval(st, AG_STORE__SESS_ROTATE, 4, 12, argv, on_rotate_reply, cb, arg);
     }
 }
 

@@ -123,6 +123,7 @@ int ag_store_url_parse(const char *url, struct ag_store_addr *a, const char **wh
 
 #define STORE_BACKOFF_MIN 0.1 /* s: first reconnect delay */
 #define STORE_BACKOFF_MAX 5.0 /* s: cap of the doubling */
+#define STORE_PING_S 1        /* s between PINGs on the command link (readiness through a hang) */
 
 enum link_kind { LINK_CMD = 1, LINK_SUB = 2 };
 
@@ -166,6 +167,8 @@ struct ag_store {
     void *arg;
     struct store_link cmd, sub;
     char sha[AG_STORE__NSCRIPTS][41];
+    int64_t clock_offset_ms; /* Redis's clock minus ours, measured by TIME at each connect */
+    struct event ping_ev;    /* PING on the command link every STORE_PING_S: a hung Redis is noticed */
     struct store_pending pending; /* list head */
     bool ready;
     int reported; /* -1 nothing reported yet, 0 down, 1 ready */
@@ -566,6 +569,35 @@ static void on_handshake(const struct redisReply *r, ag_store__any_fn *cb, void 
     store_update(st, "connected", false);
 }
 
+/* Milliseconds on our wall clock. */
+static int64_t store_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* TIME, during the handshake: how far Redis's clock is from ours (one round trip of error). */
+static void on_time(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    struct store_link *l = arg;
+
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING)
+        l->st->clock_offset_ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+                                 strtoll(r->element[1]->str, NULL, 10) / 1000 - store_now_ms();
+    on_handshake(r, cb, arg);
+}
+
+int64_t ag_store__deadline_ms(const struct ag_store *st)
+{
+    int64_t timeout = (int64_t)st->command_tv.tv_sec * 1000 + st->command_tv.tv_usec / 1000;
+    int64_t margin = timeout / 2 < 500 ? timeout / 2 : 500;
+
+    return store_now_ms() + st->clock_offset_ms + timeout - margin;
+}
+
 static void on_script_loaded(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
 {
     struct store_link *l = arg;
@@ -597,6 +629,9 @@ static void on_connect(const redisAsyncContext *cac, int status)
     }
     evtimer_del(&l->timer);
     l->handshake_left = 0;
+    /* A peer gone without a FIN (a partition) is noticed on the quiet pub/sub link too. */
+    if (st->addr.path[0] == '\0')
+        redisEnableKeepAlive(&((redisAsyncContext *)cac)->c);
     if (st->addr.password[0] != '\0') {
         const char *argv[2] = {"AUTH", st->addr.password};
         rc |= store_simple(l, on_handshake, l, 2, argv);
@@ -611,7 +646,10 @@ static void on_connect(const redisAsyncContext *cac, int status)
         char db[16];
         const char *sel[2] = {"SELECT", db};
         snprintf(db, sizeof(db), "%d", st->addr.db);
+        const char *tm[1] = {"TIME"};
         rc |= store_simple(l, on_handshake, l, 2, sel);
+        l->handshake_left++;
+        rc |= store_simple(l, on_time, l, 1, tm);
         l->handshake_left++;
         for (int i = 0; i < AG_STORE__NSCRIPTS; i++) {
             const char *load[3] = {"SCRIPT", "LOAD", ag_store__script_text[i]};
@@ -701,6 +739,20 @@ static void link_init(struct ag_store *st, struct store_link *l, enum link_kind 
     evtimer_assign(&l->retry, st->base, on_link_retry, l);
 }
 
+static void on_ping_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    /* Nothing to do: an answer that does not come in time fails the link (on_pending_timeout). */
+}
+
+static void on_ping_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct ag_store *st = arg;
+    const char *ping[1] = {"PING"};
+
+    if (st->cmd.up && link_live(&st->cmd))
+        store_simple(&st->cmd, on_ping_reply, NULL, 1, ping);
+}
+
 struct ag_store *ag_store_new(struct event_base *base, const struct ag_store_opts *o)
 {
     struct ag_store *st;
@@ -729,6 +781,11 @@ struct ag_store *ag_store_new(struct event_base *base, const struct ag_store_opt
     st->pending.next = st->pending.prev = &st->pending;
     link_init(st, &st->cmd, LINK_CMD);
     link_init(st, &st->sub, LINK_SUB);
+    event_assign(&st->ping_ev, base, -1, EV_PERSIST, on_ping_tick, st);
+    {
+        struct timeval every = {STORE_PING_S, 0};
+        evtimer_add(&st->ping_ev, &every);
+    }
     link_connect(&st->cmd);
     return st;
 }
@@ -768,6 +825,7 @@ void ag_store_free(struct ag_store *st)
         return;
     st->freeing = true;
     st->ready = false;
+    evtimer_del(&st->ping_ev);
     link_clear(&st->sub);
     link_clear(&st->cmd);
     free(st->channel);

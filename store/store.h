@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct ag_store;
@@ -126,6 +127,14 @@ int ag_store__feed(struct ag_store *st, const char *channel, const char *replay_
  */
 int ag_store__command(struct ag_store *st, int argc, const char **argv, const size_t *lens,
                       ag_store__reply_fn *fn, ag_store__any_fn *cb, void *arg);
+
+/**
+ * A deadline for a write script, in milliseconds on Redis's clock: the call's timeout
+ * from now, less a margin for the answer's way back. A script that starts after it must
+ * do nothing and answer "late": the caller has answered 503 by then, and a write it
+ * does not know about (a rotation the client never saw) must not happen.
+ */
+int64_t ag_store__deadline_ms(const struct ag_store *st);
 
 /** The namespace given to ag_store_new (borrowed). */
 const char *ag_store__ns(const struct ag_store *st);

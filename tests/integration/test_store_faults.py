@@ -390,11 +390,6 @@ def test_redis_frozen_with_sigstop_under_load(gateway, redis_server, upstream):
 
 # ---------------------------------------------------------------- 4. a 503 that was written anyway
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug: a rotation answered 503 on a command timeout is still applied when Redis "
-    "resumes (the EVALSHA is already in Redis's socket buffer), so the client's retry of "
-    "the same refresh token counts as reuse and revokes the session; see store/store.c "
-    "on_pending_timeout() and the SESS_ROTATE script in store/session.c"))
 def test_refresh_answered_503_on_a_hang_leaves_the_token_usable(gateway, redis_server, upstream):
     """CONTRACT.md 8 / docs/endpoints.md: a write that cannot reach Redis answers 503 and
     writes nothing, so the client may retry with the same refresh token once Redis is
