@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -26,6 +28,12 @@
 #include "base.h"
 
 #define POOL_DEFAULT_QUEUE 1024
+/*
+ * Pool threads run at this nice value (Linux nices threads one by one): when hashing and
+ * the event loops want the same core, the loops win, so a burst of logins slows logins
+ * (bounded by the queue) instead of proxied traffic. tests/bench/login_load.sh measures it.
+ */
+#define POOL_NICE 10
 
 /*
  * One mutex guards everything below that a pool thread can touch: the queue, the
@@ -86,6 +94,9 @@ static void *pool_main(void *arg)
 {
     struct ag_pool *p = arg;
 
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), POOL_NICE) < 0) {
+        /* not fatal: hashing then competes with the loops as an equal */
+    }
     pthread_mutex_lock(&p->mu);
     for (;;) {
         struct ag_pool_job *j;
