@@ -694,12 +694,10 @@ void ag_ep__reply_detail(struct ag_ep *ep, int status, const char *detail, const
 
 /* ---------------------------------------------------------------- audit and rate limits */
 
-void ag_ep__audit(struct ag_ep *ep, const char *event, const char *const *k,
-                  const char *const *v, size_t n)
+/* Collects ip + the <n> pairs of an audit event into <keys>/<vals> (18 slots); returns the count. */
+static size_t ep_audit_fields(const struct ag_ep *ep, const char *const *k, const char *const *v,
+                              size_t n, const char **keys, const char **vals)
 {
-    const struct ag_config *cfg = ep->req != NULL ? ep->req->gen->cfg : NULL;
-    struct evbuffer *line = evbuffer_new();
-    const char *keys[18], *vals[18];
     size_t m = 0;
 
     keys[m] = "ip";
@@ -708,15 +706,35 @@ void ag_ep__audit(struct ag_ep *ep, const char *event, const char *const *k,
         keys[m] = k[i];
         vals[m++] = v[i] != NULL ? v[i] : "";
     }
-    if (line != NULL) {
-        evbuffer_add_printf(line, "{\"event\":\"%s\"", event);
-        for (size_t i = 0; i < m; i++)
-            ep_claim(line, keys[i], vals[i]);
-        evbuffer_add(line, "}", 1);
-        ag_log(AG_LOG_INFO, "audit %.*s", (int)evbuffer_get_length(line),
-               (const char *)evbuffer_pullup(line, -1));
-        evbuffer_free(line);
-    }
+    return m;
+}
+
+void ag_ep__audit_log(struct ag_ep *ep, const char *event, const char *const *k,
+                      const char *const *v, size_t n)
+{
+    struct evbuffer *line = evbuffer_new();
+    const char *keys[18], *vals[18];
+    size_t m = ep_audit_fields(ep, k, v, n, keys, vals);
+
+    if (line == NULL)
+        return;
+    evbuffer_add_printf(line, "{\"event\":\"%s\"", event);
+    for (size_t i = 0; i < m; i++)
+        ep_claim(line, keys[i], vals[i]);
+    evbuffer_add(line, "}", 1);
+    ag_log(AG_LOG_INFO, "audit %.*s", (int)evbuffer_get_length(line),
+           (const char *)evbuffer_pullup(line, -1));
+    evbuffer_free(line);
+}
+
+void ag_ep__audit(struct ag_ep *ep, const char *event, const char *const *k,
+                  const char *const *v, size_t n)
+{
+    const struct ag_config *cfg = ep->req != NULL ? ep->req->gen->cfg : NULL;
+    const char *keys[18], *vals[18];
+    size_t m = ep_audit_fields(ep, k, v, n, keys, vals);
+
+    ag_ep__audit_log(ep, event, k, v, n);
     if (cfg != NULL && cfg->audit_stream_max > 0 && ag_ep__store_ready(ep->w))
         ag_audit_append(ep->w->store, cfg->audit_stream_max, event, keys, vals, m, NULL, NULL);
 }

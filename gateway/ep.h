@@ -168,6 +168,10 @@ void ag_ep__reply_detail(struct ag_ep *ep, int status, const char *detail, const
 void ag_ep__audit(struct ag_ep *ep, const char *event, const char *const *k,
                   const char *const *v, size_t n);
 
+/** The log line of ag_ep__audit() only: for events a store script already appended. */
+void ag_ep__audit_log(struct ag_ep *ep, const char *event, const char *const *k,
+                      const char *const *v, size_t n);
+
 /**
  * Checks the rate-limit buckets <b> (n of them; limits that are off are skipped) and
  * calls <then>(<ep>) when they have room; answers 429 with Retry-After when they do

@@ -33,6 +33,8 @@ static const char env_401_cid[] =
     "{\"status\":\"error\",\"message\":\"Invalid refresh token: missing client_id\",\"code\":401}";
 static const char env_500_key[] = "{\"status\":\"error\",\"message\":\"Crypto key not set\",\"code\":500}";
 static const char env_503[] = "{\"status\":\"error\",\"message\":\"Service unavailable\",\"code\":503}";
+static const char env_429[] = "{\"status\":\"error\",\"message\":\"Too many requests\",\"code\":429}";
+static const char ref_429[] = "{\"detail\":\"Too many requests\"}";
 static const char ref_401[] = "{\"detail\":\"Invalid refresh token\"}";
 static const char ref_503[] = "{\"detail\":\"Service Unavailable\"}";
 static const char master_401[] = "{\"detail\":\"Unauthorized Master Token\"}";
@@ -101,7 +103,6 @@ static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *inf
     struct ag_ep *ep = arg;
     struct ag_req *req;
 
-    (void)info;
     if (ag_ep__orphaned(ep)) /* the client went away first */
         return;
     req = ep->req;
@@ -110,9 +111,22 @@ static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *inf
         if (ep->kind == EP_TOKEN_NEW) {
             const char *k[] = {"client_id", "sid"}, *v[] = {ep->cid, ep->sid};
             ag_ep__audit(ep, "token_issued", k, v, 2);
+        } else {
+            const char *k[] = {"sub", "sid"}, *v[] = {ep->sub, ep->sid};
+            ag_ep__audit_log(ep, "refresh", k, v, 2); /* the rotate script wrote the stream */
         }
         tokens_reply_pair(ep);
         return;
+    case AG_SESS_LIMITED: {
+        char extra[64];
+        snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
+                 info != NULL && info->retry_after > 0 ? info->retry_after : 1L);
+        if (ep->kind == EP_REFRESH)
+            ag_req_reply(req, 429, ref_429, sizeof(ref_429) - 1, extra);
+        else
+            ag_req_reply(req, 429, env_429, sizeof(env_429) - 1, extra);
+        return;
+    }
     case AG_SESS_REUSED: {
         const char *k[] = {"sub", "sid"}, *v[] = {ep->sub, ep->sid};
         /* The store revoked the session and publishes it; this instance knows at once. */
@@ -260,9 +274,14 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
         ag_req_fail(req, 500, "out of memory");
         return;
     }
+    /* The client's refresh limit and the audit entry ride in the rotation's round trip. */
+    struct ag_sess_refresh q = {.sid = ep->sid, .presented = presented, .next = ep->otid,
+                                .now = ep->now, .ttl = cfg->refresh_token_ttl, .ip = ep->ip,
+                                .limit = cfg->rate_limits ? cfg->rl_refresh.limit : 0,
+                                .window = cfg->rl_refresh.window,
+                                .audit_maxlen = cfg->audit_stream_max};
     ep->busy = true;
-    int r = ag_sess_rotate(ep->w->store, ep->sid, presented, ep->otid, ep->now,
-                           cfg->refresh_token_ttl, on_sess_reply, ep);
+    int r = ag_sess_refresh(ep->w->store, &q, on_sess_reply, ep);
     free(presented);
     if (r == 0)
         return;

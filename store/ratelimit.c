@@ -53,19 +53,18 @@ const char ag_rl__lua_hit[] =
     "end\n"
     "return {1, 0}\n";
 
-/* "{<ns>}:rl:<name>:<hex of BLAKE2b-128 of id>": any id bytes make a short, safe key. */
-static int rl_key(char *buf, size_t cap, const struct ag_store *st, const struct ag_rl_bucket *b)
+int ag_rl__key(char *buf, size_t cap, const struct ag_store *st, const char *name, const char *id)
 {
     unsigned char h[RL_HASH_BYTES];
     char hex[2 * RL_HASH_BYTES + 2];
-    size_t id_len = strlen(b->id);
+    size_t id_len = strlen(id);
 
     if (id_len > RL_ID_MAX ||
-        crypto_generichash(h, sizeof(h), (const unsigned char *)b->id, id_len, NULL, 0) != 0)
+        crypto_generichash(h, sizeof(h), (const unsigned char *)id, id_len, NULL, 0) != 0)
         return -1;
     hex[0] = ':';
     sodium_bin2hex(hex + 1, sizeof(hex) - 1, h, sizeof(h));
-    return ag_store__key(buf, cap, st, "rl:", b->name, hex);
+    return ag_store__key(buf, cap, st, "rl:", name, hex);
 }
 
 static void on_hit_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
@@ -103,7 +102,7 @@ int ag_rl_hit(struct ag_store *st, const struct ag_rl_bucket *b, size_t n, ag_rl
         size_t name_len = b[i].name != NULL ? strlen(b[i].name) : 0;
         if (name_len == 0 || name_len > RL_NAME_MAX || memchr(b[i].name, ' ', name_len) ||
             b[i].id == NULL || b[i].limit <= 0 || b[i].window <= 0 ||
-            b[i].window > RL_WINDOW_MAX || rl_key(keys[i], sizeof(keys[i]), st, &b[i]) < 0)
+            b[i].window > RL_WINDOW_MAX || ag_rl__key(keys[i], sizeof(keys[i]), st, b[i].name, b[i].id) < 0)
             return -1;
         snprintf(nums[i][0], sizeof(nums[i][0]), "%ld", b[i].limit);
         snprintf(nums[i][1], sizeof(nums[i][1]), "%ld", b[i].window);

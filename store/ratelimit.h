@@ -38,4 +38,9 @@ typedef void ag_rl_fn(enum ag_rl_status st, long retry_after, void *arg);
 int ag_rl_hit(struct ag_store *st, const struct ag_rl_bucket *b, size_t n, ag_rl_fn *cb,
               void *arg);
 
+/* ---- internal: shared with store/session.c (the refresh limit runs in its script) ---- */
+
+/** "{<ns>}:rl:<name>:<hex of BLAKE2b-128 of id>" into <buf>: any id bytes, a short key. 0 or -1. */
+int ag_rl__key(char *buf, size_t cap, const struct ag_store *st, const char *name, const char *id);
+
 #endif

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ratelimit.h"
 #include "scripts.h"
 #include "store.h"
 
@@ -39,10 +40,12 @@ const char ag_sess__lua_create[] = LUA_USESS_TOUCH_FN
     "return 1\n";
 
 /*
- * KEYS sess, old, rev:sid, revlog; ARGV presented, next, now, ttl, sid, channel, prefix,
- * deadline. Returns {1, subject, client_id, family} rotated (the subject's session index
- * renewed with it), {-2} reused (session revoked), {-1} unknown (missing, revoked, or
- * created at or before its subject's watermark), {-3} late: Redis ran it after the
+ * KEYS sess, old, rev:sid, revlog, rl, audit; ARGV presented, next, now, ttl, sid,
+ * channel, prefix, deadline, limit, window, audit maxlen, ip.
+ * Returns {1, subject, client_id, family} rotated (the subject's session index renewed
+ * with it; an audit entry when maxlen > 0), {-2} reused (session revoked), {-1} unknown
+ * (missing, revoked, or created at or before its subject's watermark), {-4, wait} the
+ * rate limit <rl> (limit > 0: fixed window) is full, {-3} late: Redis ran it after the
  * deadline (ms, Redis clock), when the gateway has answered 503: nothing is changed, so
  * the client's retry with the same token still works.
  */
@@ -50,6 +53,21 @@ const char ag_sess__lua_rotate[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "local tm = redis.call('TIME')\n"
     "if tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000) > tonumber(ARGV[8]) then\n"
     "  return {-3}\n"
+    "end\n"
+    "local lim = tonumber(ARGV[9])\n"
+    "if lim > 0 then\n"
+    "  local c = tonumber(redis.call('GET', KEYS[5]) or '0') or 0\n"
+    "  if c >= lim then\n"
+    "    local ms = redis.call('PTTL', KEYS[5])\n"
+    "    if ms < 0 then\n"
+    "      ms = tonumber(ARGV[10]) * 1000\n"
+    "      redis.call('PEXPIRE', KEYS[5], ms)\n"
+    "    end\n"
+    "    local w = math.ceil(ms / 1000)\n"
+    "    if w < 1 then w = 1 end\n"
+    "    return {-4, w}\n"
+    "  end\n"
+    "  if redis.call('INCR', KEYS[5]) == 1 then redis.call('EXPIRE', KEYS[5], ARGV[10]) end\n"
     "end\n"
     "if redis.call('EXISTS', KEYS[3]) == 1 then return {-1} end\n"
     "local f = redis.call('HMGET', KEYS[1], 'otid', 'subject', 'client_id', 'family',\n"
@@ -68,6 +86,10 @@ const char ag_sess__lua_rotate[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "  redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
     "  redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
     "  if f[2] then ag_usess_touch(ARGV[7] .. 'usess:' .. f[2], ARGV[5], ARGV[4]) end\n"
+    "  if tonumber(ARGV[11]) > 0 then\n"
+    "    redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*', 'event', 'refresh',\n"
+    "      'ip', ARGV[12], 'sub', f[2] or '', 'sid', ARGV[5])\n"
+    "  end\n"
     "  return {1, f[2] or '', f[3] or '', f[4] or ''}\n"
     "end\n"
     "if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then\n"
@@ -122,6 +144,12 @@ static void on_rotate_reply(const struct redisReply *r, ag_store__any_fn *cb, vo
         return;
     }
     code = r->element[0]->integer;
+    if (code == -4 && r->elements == 2 && r->element[1]->type == REDIS_REPLY_INTEGER) {
+        memset(&info, 0, sizeof(info));
+        info.retry_after = (long)r->element[1]->integer;
+        sess_call(cb, arg, AG_SESS_LIMITED, &info);
+        return;
+    }
     if (code == -3) { /* late: nothing was changed */
         sess_call(cb, arg, AG_SESS_DOWN, NULL);
         return;
@@ -151,7 +179,7 @@ static void on_rotate_reply(const struct redisReply *r, ag_store__any_fn *cb, vo
 static int sess_eval(struct ag_store *st, enum ag_store__script script, int nkeys, int argc,
                      const char **argv, ag_store__reply_fn *fn, ag_sess_fn *cb, void *arg)
 {
-    size_t lens[16];
+    size_t lens[20];
 
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
@@ -178,28 +206,46 @@ int ag_sess_create(struct ag_store *st, const struct ag_sess_info *s, ag_sess_fn
     }
 }
 
+int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_sess_fn *cb,
+                    void *arg)
+{
+    char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], rev[SESS_KEY_MAX], revlog[SESS_KEY_MAX];
+    char chan[SESS_KEY_MAX], prefix[SESS_KEY_MAX], rl[SESS_KEY_MAX], audit[SESS_KEY_MAX];
+    char nows[24], ttls[24], dl[24], lim[24], win[24], maxlen[24];
+    const char *ip = q != NULL && q->ip != NULL ? q->ip : "";
+
+    if (st == NULL || q == NULL || cb == NULL || !id_ok(q->sid) || !id_ok(q->presented) ||
+        !id_ok(q->next) || q->ttl <= 0 || (q->limit > 0 && q->window <= 0) ||
+        ag_store__key(sess, sizeof(sess), st, "sess:", q->sid, "") < 0 ||
+        ag_store__key(old, sizeof(old), st, "sess:", q->sid, ":old") < 0 ||
+        ag_store__key(rev, sizeof(rev), st, "rev:sid:", q->sid, "") < 0 ||
+        ag_store__key(revlog, sizeof(revlog), st, "revlog", "", "") < 0 ||
+        ag_store__key(chan, sizeof(chan), st, "revoked", "", "") < 0 ||
+        ag_store__key(prefix, sizeof(prefix), st, "", "", "") < 0 ||
+        ag_store__key(audit, sizeof(audit), st, "audit", "", "") < 0 ||
+        ag_rl__key(rl, sizeof(rl), st, "refresh", ip) < 0)
+        return -1;
+    snprintf(nows, sizeof(nows), "%lld", (long long)q->now);
+    snprintf(ttls, sizeof(ttls), "%lld", (long long)q->ttl);
+    snprintf(dl, sizeof(dl), "%lld", (long long)ag_store__deadline_ms(st));
+    snprintf(lim, sizeof(lim), "%ld", q->limit > 0 ? q->limit : 0L);
+    snprintf(win, sizeof(win), "%ld", q->window > 0 ? q->window : 1L);
+    snprintf(maxlen, sizeof(maxlen), "%ld", q->audit_maxlen > 0 ? q->audit_maxlen : 0L);
+    {
+        const char *argv[18] = {sess, old,  rev,    revlog, rl,   audit,  q->presented,
+                                q->next, nows, ttls, q->sid, chan, prefix, dl,
+                                lim,  win,  maxlen, ip};
+        return sess_eval(st, AG_STORE__SESS_ROTATE, 6, 18, argv, on_rotate_reply, cb, arg);
+    }
+}
+
 int ag_sess_rotate(struct ag_store *st, const char *sid, const char *presented, const char *next,
                    int64_t now, int64_t ttl, ag_sess_fn *cb, void *arg)
 {
-    char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], rev[SESS_KEY_MAX], revlog[SESS_KEY_MAX];
-    char chan[SESS_KEY_MAX], prefix[SESS_KEY_MAX], nows[24], ttls[24], dl[24];
+    struct ag_sess_refresh q = {.sid = sid, .presented = presented, .next = next, .now = now,
+                                .ttl = ttl};
 
-    if (st == NULL || cb == NULL || !id_ok(sid) || !id_ok(presented) || !id_ok(next) ||
-        ttl <= 0 || ag_store__key(sess, sizeof(sess), st, "sess:", sid, "") < 0 ||
-        ag_store__key(old, sizeof(old), st, "sess:", sid, ":old") < 0 ||
-        ag_store__key(rev, sizeof(rev), st, "rev:sid:", sid, "") < 0 ||
-        ag_store__key(revlog, sizeof(revlog), st, "revlog", "", "") < 0 ||
-        ag_store__key(chan, sizeof(chan), st, "revoked", "", "") < 0 ||
-        ag_store__key(prefix, sizeof(prefix), st, "", "", "") < 0)
-        return -1;
-    snprintf(nows, sizeof(nows), "%lld", (long long)now);
-    snprintf(ttls, sizeof(ttls), "%lld", (long long)ttl);
-    snprintf(dl, sizeof(dl), "%lld", (long long)ag_store__deadline_ms(st));
-    {
-        const char *argv[12] = {sess, old,  rev,  revlog, presented, next,
-                                nows, ttls, sid,  chan,   prefix, dl};
-        return sess_eval(st, AG_STORE__SESS_ROTATE, 4, 12, argv, on_rotate_reply, cb, arg);
-    }
+    return ag_sess_refresh(st, &q, cb, arg);
 }
 
 /* One revocation: <kind> "sid"/"jti"/"sub", <id>, <value>, <until>. */

@@ -29,6 +29,7 @@ enum ag_sess_status {
     AG_SESS_UNKNOWN = -1,  /* no such live session (expired, revoked, never existed) */
     AG_SESS_REUSED = -2,   /* an older one-time id of the session: the session is now revoked */
     AG_SESS_DOWN = -3,     /* Redis unreachable, timed out, or answered an error */
+    AG_SESS_LIMITED = -4,  /* ag_sess_refresh(): the client's refresh rate limit is full */
 };
 
 /* What a session records. Strings are copied by the call; ids are caller-made (random). */
@@ -42,6 +43,7 @@ struct ag_sess_info {
     const char *user_agent; /* may be NULL */
     int64_t now;            /* seconds since the epoch */
     int64_t ttl;            /* rolling expiry: refresh-token-ttl */
+    long retry_after;       /* AG_SESS_LIMITED: seconds until the limit has room */
 };
 
 /*
@@ -62,6 +64,22 @@ int ag_sess_create(struct ag_store *st, const struct ag_sess_info *s, ag_sess_fn
  */
 int ag_sess_rotate(struct ag_store *st, const char *sid, const char *presented, const char *next,
                    int64_t now, int64_t ttl, ag_sess_fn *cb, void *arg);
+
+/* A refresh: the rotation of ag_sess_rotate() plus what goes with it, in the same script. */
+struct ag_sess_refresh {
+    const char *sid, *presented, *next;
+    int64_t now, ttl;
+    const char *ip;           /* the client: the rate-limit bucket and the audit entry */
+    long limit, window;       /* limit > 0: at most <limit> refreshes per <window> s per ip */
+    long audit_maxlen;        /* > 0: a "refresh" entry in the audit stream when it rotates */
+};
+
+/**
+ * ag_sess_rotate() with the client's refresh rate limit (LIMITED, with info->retry_after,
+ * and nothing rotated when it is full) and the audit entry, in ONE Redis round trip.
+ */
+int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *r, ag_sess_fn *cb,
+                    void *arg);
 
 /**
  * Revokes session <sid> (its refresh token and every access token carrying it) until

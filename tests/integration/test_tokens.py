@@ -24,8 +24,9 @@ ENV_503 = {"status": "error", "message": "Service unavailable", "code": 503}
 
 
 def start(gateway, redis_server, upstream=None, **over):
+    # Rate limits off unless a test says otherwise: every request here comes from 127.0.0.1.
     cfg = {"redis": redis_server.url, "master-token": MASTER, "access-token-paths": ["/api"],
-           "access-token-ttl": 900, "refresh-token-ttl": 3600}
+           "access-token-ttl": 900, "refresh-token-ttl": 3600, "rate-limits": False}
     cfg.update(over)
     gw = gateway(config=cfg, upstream=upstream)
     # Every worker logs its store's first state at once; none means a binary built
@@ -451,3 +452,30 @@ def test_gateway_restart_keeps_sessions(gateway, redis_server):
     r = refresh_get(gw2, p["refresh_token"])
     assert r.status_code == 200, r.text
     assert r.json()["data"]["client_id"] == "durable"
+
+
+def test_refresh_rate_limit_and_audit_ride_in_the_rotation(gateway, redis_server):
+    """The per-IP refresh limit and the "refresh" audit entry are part of the rotation
+    script (one round trip): over the limit nothing rotates and the token still works."""
+    from test_users import redis_cmd
+    gw = start(gateway, redis_server, **{"rate-limits": {"refresh": {"limit": 3, "window": 2}}})
+    tok = new_pair(gw, "limited")["refresh_token"]
+    for _ in range(3):
+        r = refresh_get(gw, tok)
+        assert r.status_code == 200, r.text
+        tok = r.json()["data"]["refresh_token"]
+    r = refresh_get(gw, tok)
+    assert r.status_code == 429
+    assert r.json() == {"status": "error", "message": "Too many requests", "code": 429}
+    assert 1 <= int(r.headers["Retry-After"]) <= 2
+    r = requests.post(gw.url + "/auth/refresh", json={"refresh_token": tok}, timeout=10)
+    assert r.status_code == 429 and r.json() == {"detail": "Too many requests"}
+    time.sleep(2.2)
+    r = refresh_get(gw, tok)  # refused ones did not rotate: the same token works now
+    assert r.status_code == 200, r.text
+    entries = redis_cmd(redis_server.port, "XRANGE", "{authgate}:audit", "-", "+")
+    refreshes = [e for e in entries if e[1][:2] == ["event", "refresh"]]
+    assert len(refreshes) == 4, entries
+    fields = dict(zip(refreshes[0][1][::2], refreshes[0][1][1::2]))
+    assert fields["sub"] == "limited" and fields["ip"] == "127.0.0.1" and fields["sid"]
+    assert "audit {\"event\":\"refresh\"" in gw.stderr()
