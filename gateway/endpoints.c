@@ -722,8 +722,9 @@ void ag_ep__audit_log(struct ag_ep *ep, const char *event, const char *const *k,
     for (size_t i = 0; i < m; i++)
         ep_claim(line, keys[i], vals[i]);
     evbuffer_add(line, "}", 1);
-    ag_log(AG_LOG_INFO, "audit %.*s", (int)evbuffer_get_length(line),
-           (const char *)evbuffer_pullup(line, -1));
+    /* Batched with the worker's other log lines: a refresh must not cost a write(2). */
+    ag_log_to(ep->w->elog, AG_LOG_INFO, "audit %.*s", (int)evbuffer_get_length(line),
+              (const char *)evbuffer_pullup(line, -1));
     evbuffer_free(line);
 }
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,33 +36,73 @@ static struct {
     bool own_fd;      /* we opened it (not stderr) */
     char *reopen;     /* path to re-open on the thread, or NULL */
     struct evbuffer *queue;
-} alog = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, false, -1, false, NULL, NULL};
+    struct evbuffer *errq; /* batched gateway log lines (audit events) for stderr */
+} alog = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, false, -1, false, NULL,
+          NULL, NULL};
 
-void ag_log(enum ag_log_level level, const char *fmt, ...)
+/* Formats "TIME LEVEL message\n" into <line> (1024 bytes); returns its length. */
+static size_t log_format(char *line, enum ag_log_level level, const char *fmt, va_list ap)
 {
-    char line[1024];
+    size_t cap = 1024;
     struct timespec ts;
     struct tm tm;
-    va_list ap;
     int n, m;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ", tm.tm_year + 1900,
+    n = snprintf(line, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                  ts.tv_nsec / 1000000, level_names[level]);
-    va_start(ap, fmt);
-    m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-    va_end(ap);
+    m = vsnprintf(line + n, cap - (size_t)n - 1, fmt, ap);
     if (m < 0)
         m = 0;
     n += m;
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
+    if ((size_t)n > cap - 2)
+        n = (int)cap - 2;
     line[n++] = '\n';
-    if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+    return (size_t)n;
+}
+
+void ag_log(enum ag_log_level level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    size_t n;
+
+    va_start(ap, fmt);
+    n = log_format(line, level, fmt, ap);
+    va_end(ap);
+    if (write(STDERR_FILENO, line, n) < 0) {
         /* nowhere left to report it */
     }
+}
+
+void ag_log_to(struct evbuffer *buf, enum ag_log_level level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    size_t n;
+
+    va_start(ap, fmt);
+    n = log_format(line, level, fmt, ap);
+    va_end(ap);
+    evbuffer_add(buf, line, n);
+}
+
+void ag_log_flush(struct evbuffer *buf)
+{
+    if (evbuffer_get_length(buf) == 0)
+        return;
+    if (!alog.running) {
+        while (evbuffer_get_length(buf) > 0 && evbuffer_write(buf, STDERR_FILENO) > 0)
+            ;
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        return;
+    }
+    pthread_mutex_lock(&alog.lock);
+    evbuffer_add_buffer(alog.errq, buf);
+    pthread_cond_signal(&alog.cond);
+    pthread_mutex_unlock(&alog.lock);
 }
 
 static int alog_open_fd(const char *dest, bool *own)
@@ -77,13 +118,15 @@ static int alog_open_fd(const char *dest, bool *own)
 
 static void *alog_main(void *arg)
 {
-    struct evbuffer *out = evbuffer_new();
+    struct evbuffer *out = evbuffer_new(), *err = evbuffer_new();
 
     pthread_mutex_lock(&alog.lock);
     for (;;) {
-        while (!alog.stop && alog.reopen == NULL && evbuffer_get_length(alog.queue) == 0)
+        while (!alog.stop && alog.reopen == NULL && evbuffer_get_length(alog.queue) == 0 &&
+               evbuffer_get_length(alog.errq) == 0)
             pthread_cond_wait(&alog.cond, &alog.lock);
         evbuffer_add_buffer(out, alog.queue);
+        evbuffer_add_buffer(err, alog.errq);
         char *reopen = alog.reopen;
         bool stop = alog.stop;
         alog.reopen = NULL;
@@ -96,6 +139,9 @@ static void *alog_main(void *arg)
             }
         }
         evbuffer_drain(out, evbuffer_get_length(out));
+        while (evbuffer_get_length(err) > 0 && evbuffer_write(err, STDERR_FILENO) > 0)
+            ;
+        evbuffer_drain(err, evbuffer_get_length(err));
         if (reopen != NULL) {
             bool own;
             int fd = alog_open_fd(reopen, &own);
@@ -116,6 +162,7 @@ static void *alog_main(void *arg)
     }
     pthread_mutex_unlock(&alog.lock);
     evbuffer_free(out);
+    evbuffer_free(err);
     return arg;
 }
 
@@ -128,8 +175,9 @@ int ag_alog_open(const char *dest)
         return AG_EIO;
     alog.own_fd = own;
     alog.queue = evbuffer_new();
+    alog.errq = evbuffer_new();
     alog.stop = false;
-    if (alog.queue == NULL || pthread_create(&alog.thread, NULL, alog_main, NULL) != 0)
+    if (alog.queue == NULL || alog.errq == NULL || pthread_create(&alog.thread, NULL, alog_main, NULL) != 0)
         return AG_EIO;
     alog.running = true;
     return 0;
@@ -178,6 +226,8 @@ void ag_alog_close(void)
     alog.fd = -1;
     evbuffer_free(alog.queue);
     alog.queue = NULL;
+    evbuffer_free(alog.errq);
+    alog.errq = NULL;
     AG_FREE(alog.reopen);
 }
 

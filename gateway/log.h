@@ -20,6 +20,16 @@ enum ag_log_level { AG_LOG_DEBUG = 0, AG_LOG_INFO = 1, AG_LOG_WARN = 2, AG_LOG_E
 /** Writes "TIME LEVEL message\n" to stderr in one write(2); thread safe. */
 void ag_log(enum ag_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/**
+ * Appends the same line as ag_log() to <buf>: a worker's batch of frequent lines (audit
+ * events), handed to the logger thread by ag_log_flush() instead of a write(2) each.
+ */
+void ag_log_to(struct evbuffer *buf, enum ag_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Hands the lines in <buf> to the logger thread, which writes them to stderr (<buf> left empty). */
+void ag_log_flush(struct evbuffer *buf);
+
 /** Starts the logger thread writing to <dest> ("stderr", "off" or a path); 0 or AG_EIO. */
 int ag_alog_open(const char *dest);
 

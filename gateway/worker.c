@@ -320,6 +320,7 @@ static void on_log_tick(evutil_socket_t fd, short what, void *arg)
     struct ag_worker *w = arg;
 
     ag_alog_flush(w->alog);
+    ag_log_flush(w->elog);
 }
 
 struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *err)
@@ -341,7 +342,8 @@ struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *er
     event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK); /* one thread per base */
     w->base = event_base_new_with_config(ec);
     event_config_free(ec);
-    if (w->base == NULL || worker_scratch(w, g) < 0 || (w->alog = evbuffer_new()) == NULL)
+    if (w->base == NULL || worker_scratch(w, g) < 0 || (w->alog = evbuffer_new()) == NULL ||
+        (w->elog = evbuffer_new()) == NULL)
         goto fail;
     w->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->notify_fd < 0)
@@ -391,6 +393,7 @@ static void *worker_main(void *arg)
     worker_store_free(w); /* after the requests: their eps are detached already */
     ag_upstream_flush(w);
     ag_alog_flush(w->alog);
+    ag_log_flush(w->elog);
     return NULL;
 }
 
@@ -450,6 +453,10 @@ void ag_worker_free(struct ag_worker *w)
         close(w->notify_fd);
     if (w->alog)
         evbuffer_free(w->alog);
+    if (w->elog) {
+        ag_log_flush(w->elog);
+        evbuffer_free(w->elog);
+    }
     if (w->base)
         event_base_free(w->base);
     ag_gen_unref(atomic_exchange(&w->next_gen, NULL));

@@ -84,6 +84,7 @@ struct ag_worker {
     char *scratch_path;                 /* normalised path of the head being handled */
     size_t scratch_path_cap;
     struct evbuffer *alog;              /* access lines not yet handed to the logger */
+    struct evbuffer *elog;              /* gateway log lines batched the same way (audit events) */
     const struct timeval *tmo[AG_TMO_N]; /* from the current generation */
 };
 
