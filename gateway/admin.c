@@ -84,7 +84,8 @@ static int admin_parse(const char *cmd, int argc, char **argv, int from, struct 
     return 0;
 }
 
-/* Reads one line from stdin into <buf> (newline removed). <echo> false: the terminal stays quiet. */
+/* Reads one line from stdin into <buf> (newline removed). <echo> false: the terminal stays quiet.
+ */
 static int admin_read_line(const char *prompt, char *buf, size_t cap, bool echo)
 {
     struct termios old, quiet;

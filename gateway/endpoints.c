@@ -216,6 +216,12 @@ void ag_ep_detach(struct ag_req *req)
     /* else the store callback or pool completion frees it: each runs exactly once. */
 }
 
+bool ag_ep__started(struct ag_ep *ep, int rc)
+{
+    ep->busy = rc == 0;
+    return ep->busy;
+}
+
 bool ag_ep__orphaned(struct ag_ep *ep)
 {
     ep->busy = false;
@@ -694,7 +700,7 @@ void ag_ep__reply_detail(struct ag_ep *ep, int status, const char *detail, const
 
 /* ---------------------------------------------------------------- audit and rate limits */
 
-/* Collects ip + the <n> pairs of an audit event into <keys>/<vals> (18 slots); returns the count. */
+/* Collects ip and the <n> pairs of an event into <keys>/<vals> (18 slots); returns the count. */
 static size_t ep_audit_fields(const struct ag_ep *ep, const char *const *k, const char *const *v,
                               size_t n, const char **keys, const char **vals)
 {
@@ -777,16 +783,17 @@ void ag_ep__limit(struct ag_ep *ep, const struct ag_rl_bucket *b, size_t n,
         return;
     }
     ep->then = then;
-    ep->busy = true;
-    if (ag_rl_hit(ep->w->store, on, m, on_limit_reply, ep) == 0)
+    if (ag_ep__started(ep, ag_rl_hit(ep->w->store, on, m, on_limit_reply, ep)))
         return;
-    ep->busy = false;
     ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
 }
 
 /* ---------------------------------------------------------------- request bodies */
 
-/* Moves body bytes from the client input; returns 1 when the body is complete, 0 for more, <0 answered. */
+/*
+ * Moves body bytes from the client input; returns 1 when the body is complete, 0 when more
+ * is due, < 0 when it answered (bad framing, too large).
+ */
 static int ep_body_read(struct ag_ep *ep)
 {
     struct ag_req *req = ep->req;

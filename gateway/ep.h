@@ -181,7 +181,17 @@ struct ag_rl_bucket;
 void ag_ep__limit(struct ag_ep *ep, const struct ag_rl_bucket *b, size_t n,
                   void (*then)(struct ag_ep *ep));
 
-/** The handler ran to its end with <ep> no longer needed by a store call: free it if orphaned. */
+/**
+ * Records whether the store call or pool job given <ep> as its argument started: <rc> 0
+ * means its callback runs exactly once, later (never from inside the call), so <ep> is
+ * held (busy) until then. Returns that; on false the caller answers itself.
+ */
+bool ag_ep__started(struct ag_ep *ep, int rc);
+
+/**
+ * First thing in every such callback: <ep> is no longer held; when its request went
+ * away meanwhile, frees it and returns true (the callback then touches nothing).
+ */
 bool ag_ep__orphaned(struct ag_ep *ep);
 
 /* ---- handlers ---- */

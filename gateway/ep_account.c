@@ -102,11 +102,9 @@ static void on_others_revoked(enum ag_user_status st, const struct ag_user *usr,
         return;
     }
     cfg = ep->req->gen->cfg;
-    ep->busy = true;
-    if (ag_sess_revoke_subject(ep->w->store, ep->id.sub, now - 1, now + cfg->refresh_token_ttl,
-                               on_logged_out, ep) == 0)
+    if (ag_ep__started(ep, ag_sess_revoke_subject(ep->w->store, ep->id.sub, now - 1,
+                                                  now + cfg->refresh_token_ttl, on_logged_out, ep)))
         return;
-    ep->busy = false;
     account_down(ep);
 }
 
@@ -122,7 +120,6 @@ void ep_account_logout(struct ag_ep *ep)
         account_down(ep);
         return;
     }
-    ep->busy = true;
     if (ep->kind == EP_LOGOUT_ALL)
         r = ag_user_revoke_others(ep->w->store, ep->id.sub, NULL, account_until(cfg, now),
                                   on_others_revoked, ep);
@@ -131,10 +128,8 @@ void ep_account_logout(struct ag_ep *ep)
     else
         r = ag_sess_revoke_jti(ep->w->store, ep->id.jti, ep->id.exp + cfg->token_leeway,
                                on_logged_out, ep);
-    if (r == 0)
-        return;
-    ep->busy = false;
-    account_down(ep);
+    if (!ag_ep__started(ep, r))
+        account_down(ep);
 }
 
 /* ---------------------------------------------------------------- password change */
@@ -149,13 +144,14 @@ static void on_password_others(enum ag_user_status st, const struct ag_user *usr
         account_down(ep);
         return;
     }
-    const char *k[] = {"user_id", "via"}, *v[] = {ep->u->uid, ep->kind == EP_PASSWORD ? "change" : "reset"};
+    const char *k[] = {"user_id", "via"},
+               *v[] = {ep->u->uid, ep->kind == EP_PASSWORD ? "change" : "reset"};
     ag_ep__audit(ep, ep->kind == EP_PASSWORD ? "password_change" : "reset_used", k, v, 2);
-    ag_ep__reply_json(ep, 200,
-                      json_pack("{s:s}", "detail",
-                                ep->kind == EP_PASSWORD ? "Password changed"
-                                                        : "Password has been reset"),
-                      NULL);
+    ag_ep__reply_json(
+        ep, 200,
+        json_pack("{s:s}", "detail",
+                  ep->kind == EP_PASSWORD ? "Password changed" : "Password has been reset"),
+        NULL);
 }
 
 /* The new hash is stored: revoke the other sessions (all of them after a reset). */
@@ -173,11 +169,9 @@ static void on_password_set(enum ag_user_status st, const struct ag_user *usr, v
     }
     cfg = ep->req->gen->cfg;
     keep = ep->kind == EP_PASSWORD && ep->id.sid[0] != '\0' ? ep->id.sid : NULL;
-    ep->busy = true;
-    if (ag_user_revoke_others(ep->w->store, ep->u->uid, keep,
-                              account_until(cfg, (int64_t)time(NULL)), on_password_others, ep) == 0)
+    if (ag_ep__started(ep, ag_user_revoke_others(ep->w->store, ep->u->uid, keep,
+                                  account_until(cfg, (int64_t)time(NULL)), on_password_others, ep)))
         return;
-    ep->busy = false;
     account_down(ep);
 }
 
@@ -213,11 +207,9 @@ static void on_password_hashed(struct ag_pool_job *j)
         ag_req_fail(ep->req, 500, "out of memory");
         return;
     }
-    ep->busy = true;
-    if (ag_user_set_password(ep->w->store, u->uid, u->new_hash, (int64_t)time(NULL),
-                             on_password_set, ep) == 0)
+    if (ag_ep__started(ep, ag_user_set_password(ep->w->store, u->uid, u->new_hash,
+                                                (int64_t)time(NULL), on_password_set, ep)))
         return;
-    ep->busy = false;
     account_down(ep);
 }
 
@@ -250,10 +242,8 @@ static void password_go(struct ag_ep *ep)
         account_down(ep);
         return;
     }
-    ep->busy = true;
-    if (ag_user_get(ep->w->store, ep->id.sub, on_password_user, ep) == 0)
+    if (ag_ep__started(ep, ag_user_get(ep->w->store, ep->id.sub, on_password_user, ep)))
         return;
-    ep->busy = false;
     ag_ep__reply_detail(ep, 404, "User not found", NULL);
 }
 
@@ -385,10 +375,8 @@ static void forgot_go(struct ag_ep *ep)
         account_down(ep);
         return;
     }
-    ep->busy = true;
-    if (ag_user_find(ep->w->store, ep->u->login, on_forgot_user, ep) == 0)
+    if (ag_ep__started(ep, ag_user_find(ep->w->store, ep->u->login, on_forgot_user, ep)))
         return;
-    ep->busy = false;
     ag_ep__reply_detail(ep, 202, "If the account exists, a password reset has been sent", NULL);
 }
 
@@ -466,10 +454,9 @@ static void on_reset_user(enum ag_user_status st, const struct ag_user *usr, voi
         reset_refuse(ep);
         return;
     }
-    ep->busy = true;
-    if (ag_user_reset_consume(ep->w->store, u->rid, ep->id.exp, on_reset_consumed, ep) == 0)
+    if (ag_ep__started(
+            ep, ag_user_reset_consume(ep->w->store, u->rid, ep->id.exp, on_reset_consumed, ep)))
         return;
-    ep->busy = false;
     account_down(ep);
 }
 
@@ -479,10 +466,8 @@ static void reset_go(struct ag_ep *ep)
         account_down(ep);
         return;
     }
-    ep->busy = true;
-    if (ag_user_get(ep->w->store, ep->u->uid, on_reset_user, ep) == 0)
+    if (ag_ep__started(ep, ag_user_get(ep->w->store, ep->u->uid, on_reset_user, ep)))
         return;
-    ep->busy = false;
     reset_refuse(ep);
 }
 
@@ -592,15 +577,13 @@ void ep_account_sessions(struct ag_ep *ep)
         account_down(ep);
         return;
     }
-    ep->busy = true;
     if (ep->kind == EP_SESSIONS)
         r = ag_user_sessions(ep->w->store, ep->id.sub, 100, on_sessions, ep);
     else
         r = ag_user_revoke_session(ep->w->store, ep->id.sub, ep->path_id,
                                    account_until(cfg, (int64_t)time(NULL)), on_session_revoked, ep);
-    if (r == 0)
+    if (ag_ep__started(ep, r))
         return;
-    ep->busy = false;
     if (ep->kind == EP_SESSION_DELETE)
         ag_ep__reply_detail(ep, 404, "Session not found", NULL);
     else

@@ -28,12 +28,16 @@
 #include "session.h"
 #include "worker.h"
 
-static const char env_401[] = "{\"status\":\"error\",\"message\":\"Invalid refresh token\",\"code\":401}";
+static const char env_401[] =
+    "{\"status\":\"error\",\"message\":\"Invalid refresh token\",\"code\":401}";
 static const char env_401_cid[] =
     "{\"status\":\"error\",\"message\":\"Invalid refresh token: missing client_id\",\"code\":401}";
-static const char env_500_key[] = "{\"status\":\"error\",\"message\":\"Crypto key not set\",\"code\":500}";
-static const char env_503[] = "{\"status\":\"error\",\"message\":\"Service unavailable\",\"code\":503}";
-static const char env_429[] = "{\"status\":\"error\",\"message\":\"Too many requests\",\"code\":429}";
+static const char env_500_key[] =
+    "{\"status\":\"error\",\"message\":\"Crypto key not set\",\"code\":500}";
+static const char env_503[] =
+    "{\"status\":\"error\",\"message\":\"Service unavailable\",\"code\":503}";
+static const char env_429[] =
+    "{\"status\":\"error\",\"message\":\"Too many requests\",\"code\":429}";
 static const char ref_429[] = "{\"detail\":\"Too many requests\"}";
 static const char ref_401[] = "{\"detail\":\"Invalid refresh token\"}";
 static const char ref_503[] = "{\"detail\":\"Service Unavailable\"}";
@@ -131,7 +135,8 @@ static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *inf
         const char *k[] = {"sub", "sid"}, *v[] = {ep->sub, ep->sid};
         /* The store revoked the session and publishes it; this instance knows at once. */
         if (req->gen->revoke != NULL)
-            ag_revoke_add(req->gen->revoke, AG_REVOKE_SID, (struct ag_str){ep->sid, strlen(ep->sid)},
+            ag_revoke_add(req->gen->revoke, AG_REVOKE_SID,
+                          (struct ag_str){ep->sid, strlen(ep->sid)},
                           ep->now + req->gen->cfg->access_token_ttl + req->gen->cfg->token_leeway);
         ag_log(AG_LOG_WARN, "refresh token reuse: session revoked (client %s)", ep->ip);
         ag_ep__audit(ep, "refresh_reuse", k, v, 2);
@@ -173,10 +178,8 @@ static void tokens_new_issue(struct ag_ep *ep)
                              .client_id = ep->cid, .family = ep->fam, .ip = ep->ip,
                              .user_agent = ep->ua, .now = ep->now,
                              .ttl = g->cfg->refresh_token_ttl};
-    ep->busy = true;
-    if (ag_sess_create(ep->w->store, &s, on_sess_reply, ep) == 0)
+    if (ag_ep__started(ep, ag_sess_create(ep->w->store, &s, on_sess_reply, ep)))
         return;
-    ep->busy = false;
     EP_REPLY_LIT(req, 503, env_503);
 }
 
@@ -280,13 +283,10 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
                                 .limit = cfg->rate_limits ? cfg->rl_refresh.limit : 0,
                                 .window = cfg->rl_refresh.window,
                                 .audit_maxlen = cfg->audit_stream_max};
-    ep->busy = true;
     int r = ag_sess_refresh(ep->w->store, &q, on_sess_reply, ep);
     free(presented);
-    if (r == 0)
-        return;
-    ep->busy = false;
-    tokens_refuse(ep, 503);
+    if (!ag_ep__started(ep, r))
+        tokens_refuse(ep, 503);
 }
 
 void ep_tokens_refresh_get(struct ag_ep *ep)
@@ -339,7 +339,8 @@ void ep_tokens_refresh_post(struct ag_ep *ep)
     if (tok == NULL && ep->body != NULL && evbuffer_get_length(ep->body) > 0) {
         size_t n = evbuffer_get_length(ep->body);
         json_error_t e;
-        doc = json_loadb((const char *)evbuffer_pullup(ep->body, -1), n, JSON_REJECT_DUPLICATES, &e);
+        doc =
+            json_loadb((const char *)evbuffer_pullup(ep->body, -1), n, JSON_REJECT_DUPLICATES, &e);
         json_t *t = json_is_object(doc) ? json_object_get(doc, "refresh_token") : NULL;
         if (json_is_string(t) && (from_body = strdup(json_string_value(t))) != NULL)
             tok = from_body;

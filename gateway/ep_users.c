@@ -137,7 +137,8 @@ char *ep_user_roles(const struct ep_user_op *u)
     char *s = NULL;
 
     if (asprintf(&s, "%s%s%s%s%s", u->u_roles, u->u_staff && u->u_roles[0] ? " " : "",
-                 u->u_staff ? "staff" : "", u->u_superuser && (u->u_staff || u->u_roles[0]) ? " " : "",
+                 u->u_staff ? "staff" : "",
+                 u->u_superuser && (u->u_staff || u->u_roles[0]) ? " " : "",
                  u->u_superuser ? "superuser" : "") < 0)
         return NULL;
     return s;
@@ -200,10 +201,10 @@ bool ep_read_fields(struct ag_ep *ep, int t, struct ag_body_field *f, size_t n)
 /* Submits the pool job of <u> (work/done set); answers 503 when the pool is full. */
 bool ep_user_submit(struct ag_ep *ep)
 {
-    ep->busy = true;
-    if (ep->w->inbox != NULL && ag_pool_submit(ep->w->inbox, &ep->u->job) == 0)
+    int rc = ep->w->inbox != NULL ? ag_pool_submit(ep->w->inbox, &ep->u->job) : AG_EINVAL;
+
+    if (ag_ep__started(ep, rc)) /* done() runs later, on this loop */
         return true;
-    ep->busy = false;
     ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
     return false;
 }
@@ -264,10 +265,8 @@ static void on_register_hashed(struct ag_pool_job *j)
     struct ag_user rec = {.id = u->uid, .email = u->email, .username = u->username,
                           .hash = u->new_hash, .is_active = true, .roles = "",
                           .created_at = u->u_created, .password_changed_at = u->u_created};
-    ep->busy = true;
-    if (ag_user_create(ep->w->store, &rec, on_user_created, ep) == 0)
+    if (ag_ep__started(ep, ag_user_create(ep->w->store, &rec, on_user_created, ep)))
         return;
-    ep->busy = false;
     ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
 }
 
@@ -476,10 +475,8 @@ static void login_issue(struct ag_ep *ep)
                              .client_id = ep->cid, .family = ep->fam, .ip = ep->ip,
                              .user_agent = ep->ua, .now = ep->now,
                              .ttl = cfg->refresh_token_ttl};
-    ep->busy = true;
-    if (ag_sess_create(ep->w->store, &s, on_login_session, ep) == 0)
+    if (ag_ep__started(ep, ag_sess_create(ep->w->store, &s, on_login_session, ep)))
         return;
-    ep->busy = false;
     ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
 }
 
@@ -540,12 +537,11 @@ static void on_login_verified(struct ag_pool_job *j)
             login_refuse(ep);
             return;
         }
-        ep->busy = true;
-        if (ag_user_login_result(ep->w->store, u->uid, false, (int64_t)time(NULL),
-                                 cfg->lockout_failures, cfg->lockout_seconds,
-                                 on_login_failure_counted, ep) == 0)
+        if (ag_ep__started(ep,
+                           ag_user_login_result(ep->w->store, u->uid, false, (int64_t)time(NULL),
+                                                cfg->lockout_failures, cfg->lockout_seconds,
+                                                on_login_failure_counted, ep)))
             return;
-        ep->busy = false;
         login_refuse(ep);
         return;
     }
@@ -602,10 +598,8 @@ static void login_go(struct ag_ep *ep)
         ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
         return;
     }
-    ep->busy = true;
-    if (ag_user_find(ep->w->store, ep->u->login, on_login_user, ep) == 0)
+    if (ag_ep__started(ep, ag_user_find(ep->w->store, ep->u->login, on_login_user, ep)))
         return;
-    ep->busy = false;
     ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
 }
 
@@ -688,10 +682,8 @@ void ep_users_me(struct ag_ep *ep)
         ag_req_fail(ep->req, 500, "out of memory");
         return;
     }
-    ep->busy = true;
-    if (ag_user_get(ep->w->store, ep->id.sub, on_me_user, ep) == 0)
+    if (ag_ep__started(ep, ag_user_get(ep->w->store, ep->id.sub, on_me_user, ep)))
         return;
-    ep->busy = false;
     /* Not a user id the store could hold (a client token's subject): no such user. */
     ag_ep__reply_detail(ep, 404, "User not found", NULL);
 }

@@ -226,6 +226,23 @@ static void config_unknown_key(struct config_ctx *c, const char *path, const cha
         config_problem(c, path, "unknown key '%s'", shown);
 }
 
+/*
+ * Finds member <key> of the object at <path> in <names> (<n> of them): true with its
+ * index in *<i> and "<path>.<key>" in <kpath> (AG_ERR_LINE bytes); false, reported as
+ * an unknown key (with a suggestion), when it is not one of them.
+ */
+static bool config_member(struct config_ctx *c, const char *path, const char *key,
+                          const char *const *names, size_t n, size_t *i, char *kpath)
+{
+    for (*i = 0; *i < n; (*i)++)
+        if (strcmp(key, names[*i]) == 0) {
+            snprintf(kpath, AG_ERR_LINE, "%s.%s", path, key);
+            return true;
+        }
+    config_unknown_key(c, path, key, names, n);
+    return false;
+}
+
 /* ------------------------------------------------------------------------------------------
  * Typed getters: each reports its own problem and returns false on a bad value
  * ------------------------------------------------------------------------------------------ */
@@ -913,13 +930,8 @@ static void config_parse_rate_limits(struct config_ctx *c, const char *path, jso
     {
         size_t i = 0;
 
-        while (i < CONFIG_ARRAY_LEN(names) && strcmp(key, names[i]) != 0)
-            i++;
-        if (i == CONFIG_ARRAY_LEN(names)) {
-            config_unknown_key(c, path, key, names, CONFIG_ARRAY_LEN(names));
+        if (!config_member(c, path, key, names, CONFIG_ARRAY_LEN(names), &i, kpath))
             continue;
-        }
-        snprintf(kpath, sizeof(kpath), "%s.%s", path, key);
         if (i < CONFIG_ARRAY_LEN(rates))
             config_parse_pair(c, kpath, e, "limit", &rates[i]->limit, "window", &rates[i]->window);
         else
@@ -1255,13 +1267,8 @@ static void config_parse_identity_headers(struct config_ctx *c, const char *path
         const char *s;
         bool ok;
 
-        while (i < CONFIG_ARRAY_LEN(names) && strcmp(key, names[i]) != 0)
-            i++;
-        if (i == CONFIG_ARRAY_LEN(names)) {
-            config_unknown_key(c, path, key, names, CONFIG_ARRAY_LEN(names));
+        if (!config_member(c, path, key, names, CONFIG_ARRAY_LEN(names), &i, kpath))
             continue;
-        }
-        snprintf(kpath, sizeof(kpath), "%s.%s", path, key);
         if (!config_get_string(c, kpath, e, &s, &n))
             continue;
         ok = n > 0 && n < 64 && strlen(s) == n;
@@ -1529,13 +1536,8 @@ static void config_parse_passwords(struct config_ctx *c, const char *path, json_
     {
         size_t i = 0;
 
-        while (i < CONFIG_ARRAY_LEN(names) && strcmp(key, names[i]) != 0)
-            i++;
-        if (i == CONFIG_ARRAY_LEN(names)) {
-            config_unknown_key(c, path, key, names, CONFIG_ARRAY_LEN(names));
+        if (!config_member(c, path, key, names, CONFIG_ARRAY_LEN(names), &i, kpath))
             continue;
-        }
-        snprintf(kpath, sizeof(kpath), "%s.%s", path, key);
         if (!config_get_int(c, kpath, e, lo[i], hi[i], &x))
             continue;
         switch (i) {
