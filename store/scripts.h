@@ -18,6 +18,18 @@
  * A repeated revocation keeps the larger value and until and replaces its member.
  * Expired members are pruned on every write; <revlog> itself expires with its last.
  */
+/*
+ * ag_late(deadline): whether Redis's clock (ms) is past <deadline> (ms, Redis clock; see
+ * ag_store__deadline_ms()). A write script that starts late must change nothing: the
+ * gateway has answered 503 by then, and a write the client never heard of (a rotation, a
+ * registration) must not happen behind its back.
+ */
+#define LUA_LATE_FN                                                                          \
+    "local function ag_late(deadline)\n"                                                     \
+    "  local tm = redis.call('TIME')\n"                                                      \
+    "  return tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000) > tonumber(deadline)\n" \
+    "end\n"
+
 #define LUA_REVOKE_FN                                                                         \
     "local function ag_revoke(revkey, revlog, kind, id, value, untl, channel)\n"              \
     "  local now = tonumber(redis.call('TIME')[1])\n"                                          \

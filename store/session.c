@@ -49,11 +49,8 @@ const char ag_sess__lua_create[] = LUA_USESS_TOUCH_FN
  * deadline (ms, Redis clock), when the gateway has answered 503: nothing is changed, so
  * the client's retry with the same token still works.
  */
-const char ag_sess__lua_rotate[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN
-    "local tm = redis.call('TIME')\n"
-    "if tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000) > tonumber(ARGV[8]) then\n"
-    "  return {-3}\n"
-    "end\n"
+const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
+    "if ag_late(ARGV[8]) then return {-3} end\n"
     "local lim = tonumber(ARGV[9])\n"
     "if lim > 0 then\n"
     "  local c = tonumber(redis.call('GET', KEYS[5]) or '0') or 0\n"

@@ -39,11 +39,13 @@
 
 /*
  * KEYS user, uname, email; ARGV id, email, username, hash, is_active, is_staff,
- * is_superuser, roles, created_at, password_changed_at.
- * Returns 1, -2 (username taken), -3 (email taken) or -4 (the id exists). Atomic: of
- * concurrent creates of one (folded) name, exactly one gets 1.
+ * is_superuser, roles, created_at, password_changed_at, deadline.
+ * Returns 1, -2 (username taken), -3 (email taken), -4 (the id exists) or -5 (late: run
+ * after the deadline, nothing written; the caller reports DOWN). Atomic: of concurrent
+ * creates of one (folded) name, exactly one gets 1.
  */
-const char ag_user__lua_create[] =
+const char ag_user__lua_create[] = LUA_LATE_FN
+    "if ag_late(ARGV[11]) then return -5 end\n"
     "if redis.call('EXISTS', KEYS[1]) == 1 then return -4 end\n"
     "if redis.call('EXISTS', KEYS[2]) == 1 then return -2 end\n"
     "if redis.call('EXISTS', KEYS[3]) == 1 then return -3 end\n"
@@ -353,7 +355,7 @@ static int user_key(char *buf, size_t cap, const struct ag_store *st, const char
 int ag_user_create(struct ag_store *st, const struct ag_user *u, ag_user_fn *cb, void *arg)
 {
     char user[USER_KEY_MAX], uname[USER_KEY_MAX], email[USER_KEY_MAX];
-    char fold[USER_NAME_MAX + 1], created[24], changed[24];
+    char fold[USER_NAME_MAX + 1], created[24], changed[24], deadline[24];
 
     if (st == NULL || u == NULL || cb == NULL || !str_ok(u->email, USER_NAME_MAX) ||
         !str_ok(u->username, USER_NAME_MAX) || !str_ok(u->hash, USER_FIELD_MAX) ||
@@ -369,12 +371,13 @@ int ag_user_create(struct ag_store *st, const struct ag_user *u, ag_user_fn *cb,
     fmt_i64(created, sizeof(created), u->created_at);
     fmt_i64(changed, sizeof(changed),
             u->password_changed_at != 0 ? u->password_changed_at : u->created_at);
+    fmt_i64(deadline, sizeof(deadline), ag_store__deadline_ms(st));
     {
-        const char *argv[13] = {user, uname, email, u->id, u->email, u->username, u->hash,
+        const char *argv[14] = {user, uname, email, u->id, u->email, u->username, u->hash,
                                 u->is_active ? "1" : "0", u->is_staff ? "1" : "0",
                                 u->is_superuser ? "1" : "0", u->roles != NULL ? u->roles : "",
-                                created, changed};
-        return user_eval(st, AG_STORE__USER_CREATE, 3, 13, argv, on_status_reply,
+                                created, changed, deadline};
+        return user_eval(st, AG_STORE__USER_CREATE, 3, 14, argv, on_status_reply,
                          (ag_store__any_fn *)cb, arg);
     }
 }

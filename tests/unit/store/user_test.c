@@ -607,6 +607,16 @@ static void test_user_calls_fail_when_the_store_is_down(void)
     ag_t_redis_resume(&f.r);
     ag_store_free(quick);
     AG_ASSERT_EQ(q.done, 2);
+    /* The create was already in Redis's socket: it runs now, past its deadline, and
+     * writes nothing (the caller answered 503; a retry must not find the name taken). */
+    {
+        char out[64];
+        ag_t_loop_for(f.base, 0.3);
+        AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "EXISTS {t}:user:u-1"), 0);
+        AG_ASSERT_STR(out, "0");
+        AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "EXISTS {t}:uname:alice"), 0);
+        AG_ASSERT_STR(out, "0");
+    }
     fx_close(&f);
 }
 
