@@ -1,0 +1,590 @@
+/*
+ * policy/config_keys.c - the checks of the fastauth-api keys (app-name, master-token,
+ * cryptography-key, the token paths, headers) and of the addresses and names (listen,
+ * upstream, redis, auth-prefix, access-log, cookie-samesite).
+ *
+ * Owns:     nothing; every value goes into the config being parsed (config_int.h).
+ * Entry:    ag_config__parse_<key>() from the key table; ag_config__split_hostport(),
+ *           ag_config__check_prefix(), ag_config__parse_upstream_url() for the other parts.
+ * Not here: the key table, defaults and the MASTER_TOKEN fallback (policy/config.c).
+ * Spec:     CONTRACT.md section 3; docs/config.md.
+ */
+#include "config_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CONFIG_MAX_APP_NAME 128 /* it namespaces Redis keys and is the token issuer */
+#define CONFIG_MAX_SUN_PATH 107 /* sizeof(sockaddr_un.sun_path) - 1 on Linux */
+
+/* ------------------------------------------------------------------------------------------
+ * HOST:PORT, shared by listen, upstream and redis
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * Splits <s,n> as "HOST:PORT" or "[IPV6]:PORT". Without a port, *<port> keeps
+ * its value when <port_optional>, else the form is refused. On CONFIG_HP_OK,
+ * <host> points into <s> (brackets removed). HOST is a name or IPv4 address
+ * (letters, digits, '-', '.', '_') or, in brackets, hex digits, ':' and '.'.
+ */
+enum config_hp ag_config__split_hostport(const char *s, size_t n, bool port_optional,
+                                         struct ag_str *host, unsigned *port)
+{
+    const char *colon = NULL;
+    size_t hl;
+    unsigned long p = 0;
+
+    if (n > 0 && s[0] == '[') {
+        const char *close = memchr(s, ']', n);
+
+        if (close == NULL || close == s + 1 || close - s > 46) /* 45: longest IPv6 text */
+            return CONFIG_HP_BAD;
+        host->p = s + 1;
+        host->len = (size_t)(close - s) - 1;
+        for (size_t i = 0; i < host->len; i++)
+            if (!ag_config__is_hex((unsigned char)host->p[i]) && host->p[i] != ':' &&
+                host->p[i] != '.')
+                return CONFIG_HP_BAD;
+        if (memchr(host->p, ':', host->len) == NULL)
+            return CONFIG_HP_BAD;
+        if (close + 1 == s + n)
+            colon = NULL;
+        else if (close[1] == ':')
+            colon = close + 1;
+        else
+            return CONFIG_HP_BAD;
+    } else {
+        for (size_t i = n; i > 0; i--)
+            if (s[i - 1] == ':') {
+                colon = s + i - 1;
+                break;
+            }
+        hl = colon != NULL ? (size_t)(colon - s) : n;
+        if (memchr(s, ':', hl) != NULL)
+            return CONFIG_HP_BRACKETS;
+        if (hl == 0 || hl > 253)
+            return CONFIG_HP_BAD;
+        for (size_t i = 0; i < hl; i++)
+            if (!ag_config__is_alnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.' &&
+                s[i] != '_')
+                return CONFIG_HP_BAD;
+        host->p = s;
+        host->len = hl;
+    }
+    if (colon == NULL)
+        return port_optional ? CONFIG_HP_OK : CONFIG_HP_BAD;
+    colon++;
+    if (colon == s + n)
+        return CONFIG_HP_BAD;
+    for (const char *q = colon; q < s + n; q++) {
+        if (!ag_config__is_digit((unsigned char)*q))
+            return CONFIG_HP_BAD;
+        if (p <= 65535)
+            p = p * 10 + (unsigned long)(*q - '0');
+    }
+    if (p < 1 || p > 65535)
+        return CONFIG_HP_BAD_PORT;
+    *port = (unsigned)p;
+    return CONFIG_HP_OK;
+}
+
+/* Reports the HOST:PORT verdict <hp> for the key at <path>, whose form is <form>. */
+void ag_config__hostport_problem(struct config_ctx *c, const char *path, enum config_hp hp,
+                                 const char *form, const char *v6_example)
+{
+    if (hp == CONFIG_HP_BAD_PORT)
+        ag_config__problem(c, path, "port must be 1-65535");
+    else if (hp == CONFIG_HP_BRACKETS)
+        ag_config__problem(c, path, "IPv6 addresses need brackets, as in \"%s\"", v6_example);
+    else
+        ag_config__problem(c, path, "expected \"%s\"", form);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * fastauth-api keys: app-name, master-token, cryptography-key, paths, headers
+ * ------------------------------------------------------------------------------------------ */
+
+void ag_config__parse_app_name(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!ag_config__get_string(c, path, v, &s, &n))
+        return;
+    if (n == 0)
+        ag_config__problem(c, path, "must not be empty");
+    else if (n > CONFIG_MAX_APP_NAME)
+        ag_config__problem(c, path, "must be at most %d characters", CONFIG_MAX_APP_NAME);
+    else if (!ag_config__all_printable(s, n, true) || strpbrk(s, "\"\\") != NULL)
+        /* it is written inside WWW-Authenticate: Bearer realm="..." */
+        ag_config__problem(c, path, "must be printable ASCII without '\"' or '\\'");
+    else
+        c->cfg->app_name = ag_config__strndup(c, s, n);
+}
+
+/*
+ * Checks a master token <s,n>; <what> prefixes the reason ("" for the file's
+ * value, "MASTER_TOKEN " for the variable's). The token is compared with a header
+ * value, so it must be a valid one (RFC 9110 s.5.5).
+ */
+bool ag_config__check_master_token(struct config_ctx *c, const char *what, const char *s, size_t n)
+{
+    if (n == 0) {
+        ag_config__problem(c, "master-token", "%smust not be empty", what);
+        return false;
+    }
+    if (!ag_config__all_printable(s, n, true) || s[0] == ' ' || s[n - 1] == ' ') {
+        ag_config__problem(c, "master-token",
+                           "%smust be printable ASCII without leading or trailing spaces "
+                           "(it is sent as a header value)",
+                           what);
+        return false;
+    }
+    return true;
+}
+
+void ag_config__parse_master_token(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!ag_config__get_string(c, path, v, &s, &n))
+        return;
+    if (!ag_config__check_master_token(c, "", s, n))
+        return;
+    c->cfg->master_token = ag_config__strndup(c, s, n);
+    c->cfg->master_token_len = n;
+}
+
+void ag_config__parse_crypto_key(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!ag_config__get_string(c, path, v, &s, &n))
+        return;
+    if (n < CONFIG_MIN_KEY_LEN) {
+        ag_config__problem(c, path,
+                           "must be at least %d characters (has %zu); `authgate keygen` makes one",
+                           CONFIG_MIN_KEY_LEN, n);
+        return;
+    }
+    c->cfg->crypto_key = ag_config__strndup(c, s, n);
+    c->cfg->crypto_key_len = n;
+}
+
+/*
+ * Checks the path prefix <s,len> at <path>: it must start with '/', be visible
+ * ASCII and hold no '?' or '#' (the query is never matched). Reports and returns
+ * false when it is bad.
+ */
+bool ag_config__check_prefix(struct config_ctx *c, const char *path, const char *s, size_t len)
+{
+    if (len == 0 || s[0] != '/')
+        ag_config__problem(c, path, "must start with '/'");
+    else if (!ag_config__all_printable(s, len, false))
+        ag_config__problem(c, path, "must be printable ASCII without spaces");
+    else if (strpbrk(s, "?#") != NULL)
+        ag_config__problem(c, path, "must not contain '?' or '#' (only the path is matched)");
+    else
+        return true;
+    return false;
+}
+
+/* Parses an array of path prefixes (ag_config__check_prefix) into *<out> / *<n_out>. */
+void ag_config__parse_paths(struct config_ctx *c, const char *path, json_t *v, char ***out,
+                            size_t *n_out)
+{
+    char ipath[AG_ERR_LINE];
+    size_t n, i;
+    json_t *e;
+
+    if (!json_is_array(v)) {
+        ag_config__problem(c, path, "expected an array of strings");
+        return;
+    }
+    n = json_array_size(v);
+    if (n == 0)
+        return;
+    *out = calloc(n, sizeof(**out));
+    if (*out == NULL) {
+        c->oom = true;
+        return;
+    }
+    *n_out = n;
+    json_array_foreach(v, i, e)
+    {
+        const char *s;
+        size_t len;
+
+        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+        if (!ag_config__get_string(c, ipath, e, &s, &len))
+            continue;
+        if (ag_config__check_prefix(c, ipath, s, len))
+            (*out)[i] = ag_config__strndup(c, s, len);
+    }
+}
+
+void ag_config__parse_master_paths(struct config_ctx *c, const char *path, json_t *v)
+{
+    ag_config__parse_paths(c, path, v, &c->cfg->master_paths, &c->cfg->n_master_paths);
+}
+
+void ag_config__parse_access_paths(struct config_ctx *c, const char *path, json_t *v)
+{
+    ag_config__parse_paths(c, path, v, &c->cfg->access_paths, &c->cfg->n_access_paths);
+}
+
+/*
+ * True when the gateway writes or strips the header <name> itself: framing and
+ * hop-by-hop fields (RFC 9110 s.7.6.1), and the identity and forwarding families
+ * (CONTRACT.md section 6), in any case and with '_' or '.' for '-'.
+ */
+static bool config_header_is_owned(const char *name)
+{
+    static const char *const exact[] = {"host",       "content-length", "transfer-encoding",
+                                        "connection", "upgrade",        "keep-alive",
+                                        "te",         "trailer",        "proxy-connection"};
+    static const char *const family[] = {"auth", "forwarded"};
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < CONFIG_ARRAY_LEN(exact); i++)
+        if (strcasecmp(name, exact[i]) == 0)
+            return true;
+    if (n < 2 || ag_config__fold(name[0]) != 'x' || strchr("-_.", name[1]) == NULL)
+        return false;
+    for (size_t i = 0; i < CONFIG_ARRAY_LEN(family); i++) {
+        size_t fl = strlen(family[i]);
+
+        if (n > 2 + fl && strncasecmp(name + 2, family[i], fl) == 0 &&
+            strchr("-_.", name[2 + fl]) != NULL)
+            return true;
+    }
+    return false;
+}
+
+void ag_config__parse_headers(struct config_ctx *c, const char *path, json_t *v)
+{
+    struct ag_config *cfg = c->cfg;
+    char hpath[AG_ERR_LINE], shown[80];
+    const char *name;
+    json_t *e;
+    size_t n;
+
+    if (!json_is_object(v)) {
+        ag_config__problem(c, path, "expected an object of header names and string values");
+        return;
+    }
+    n = json_object_size(v);
+    if (n == 0)
+        return;
+    cfg->headers = calloc(n, sizeof(*cfg->headers));
+    if (cfg->headers == NULL) {
+        c->oom = true;
+        return;
+    }
+    json_object_foreach(v, name, e)
+    {
+        const char *s, *dup = NULL;
+        size_t len, nl = strlen(name);
+        bool name_ok = nl > 0;
+
+        snprintf(hpath, sizeof(hpath), "%s.%s", path,
+                 ag_config__printable(name, shown, sizeof(shown)));
+        for (size_t i = 0; i < nl; i++)
+            name_ok = name_ok && ag_config__is_tchar((unsigned char)name[i]);
+        for (size_t i = 0; i < cfg->n_headers && name_ok; i++)
+            if (cfg->headers[i].name != NULL && strcasecmp(cfg->headers[i].name, name) == 0)
+                dup = cfg->headers[i].name;
+        if (!name_ok) {
+            ag_config__problem(c, hpath, "name must be an HTTP token (RFC 9110 section 5.6.2)");
+        } else if (config_header_is_owned(name)) {
+            ag_config__problem(c, hpath, "set by the gateway; cannot be configured");
+        } else if (dup != NULL) {
+            ag_config__problem(c, hpath, "same name as '%s' (header names ignore case)",
+                               ag_config__printable(dup, shown, sizeof(shown)));
+        } else if (ag_config__get_string(c, hpath, e, &s, &len)) {
+            bool value_ok = true;
+
+            for (size_t i = 0; i < len; i++) {
+                unsigned char ch = (unsigned char)s[i];
+
+                value_ok = value_ok && ((ch >= 0x20 && ch < 0x7f) || ch == '\t');
+            }
+            if (strpbrk(s, "\r\n") != NULL) {
+                ag_config__problem(c, hpath, "value must not contain CR or LF");
+            } else if (!value_ok) {
+                ag_config__problem(c, hpath, "value must contain only visible ASCII, SP and HTAB");
+            } else {
+                cfg->headers[cfg->n_headers].name = ag_config__strndup(c, name, nl);
+                cfg->headers[cfg->n_headers].value = ag_config__strndup(c, s, len);
+                cfg->n_headers++;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Addresses: listen, upstream, redis
+ * ------------------------------------------------------------------------------------------ */
+
+/* Parses one listen address <v> at <path> into <cfg>->listen[<i>]; returns false if bad. */
+static bool config_parse_listen_one(struct config_ctx *c, const char *path, json_t *v, size_t i)
+{
+    struct ag_listen_addr *a = &c->cfg->listen[i];
+    struct ag_str host;
+    unsigned port = 0;
+    enum config_hp hp;
+    char digits[8];
+    const char *s;
+    size_t n;
+
+    if (!ag_config__get_string(c, path, v, &s, &n))
+        return false;
+    hp = ag_config__split_hostport(s, n, false, &host, &port);
+    if (hp != CONFIG_HP_OK) {
+        ag_config__hostport_problem(c, path, hp, "HOST:PORT", "[::1]:8080");
+        return false;
+    }
+    snprintf(digits, sizeof(digits), "%u", port);
+    for (size_t j = 0; j < i; j++) {
+        struct ag_listen_addr *b = &c->cfg->listen[j];
+
+        if (b->host != NULL && b->port != NULL && strcmp(b->port, digits) == 0 &&
+            strlen(b->host) == host.len && strncasecmp(b->host, host.p, host.len) == 0) {
+            ag_config__problem(c, path, "same address as listen[%zu]", j);
+            return false;
+        }
+    }
+    a->host = ag_config__strndup(c, host.p, host.len);
+    a->port = ag_config__strndup(c, digits, strlen(digits));
+    return true;
+}
+
+void ag_config__parse_listen(struct config_ctx *c, const char *path, json_t *v)
+{
+    char ipath[AG_ERR_LINE];
+    size_t n = 1, i;
+    json_t *e;
+
+    if (json_is_array(v)) {
+        n = json_array_size(v);
+        if (n == 0) {
+            ag_config__problem(c, path, "must not be an empty array");
+            return;
+        }
+    } else if (!json_is_string(v)) {
+        ag_config__problem(c, path, "expected \"HOST:PORT\" or an array of them");
+        return;
+    }
+    c->cfg->listen = calloc(n, sizeof(*c->cfg->listen));
+    if (c->cfg->listen == NULL) {
+        c->oom = true;
+        return;
+    }
+    c->cfg->n_listen = n;
+    if (json_is_string(v)) {
+        config_parse_listen_one(c, path, v, 0);
+        return;
+    }
+    json_array_foreach(v, i, e)
+    {
+        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+        config_parse_listen_one(c, ipath, e, i);
+    }
+}
+
+/*
+ * Parses the "http://HOST:PORT" at <path> into new strings *<o_host>, *<o_port>
+ * and *<o_hostport> (shared by "upstream" and "routes[i].upstream").
+ */
+void ag_config__parse_upstream_url(struct config_ctx *c, const char *path, json_t *v, char **o_host,
+                                   char **o_port, char **o_hostport)
+{
+    const char *s, *auth, *end;
+    struct ag_str host;
+    unsigned port = 80;
+    enum config_hp hp;
+    char buf[300];
+    size_t n;
+
+    if (!ag_config__get_string(c, path, v, &s, &n))
+        return;
+    if (n >= 8 && strncasecmp(s, "https://", 8) == 0) {
+        ag_config__problem(c, path, "TLS to the upstream is not supported yet");
+        return;
+    }
+    if (n < 7 || strncasecmp(s, "http://", 7) != 0) {
+        ag_config__problem(c, path, "expected \"http://HOST:PORT\"");
+        return;
+    }
+    auth = s + 7;
+    end = auth + strcspn(auth, "/?#");
+    if (memchr(auth, '@', (size_t)(end - auth)) != NULL) {
+        ag_config__problem(c, path, "credentials in the URL are not supported (use 'headers')");
+        return;
+    }
+    if (!(*end == '\0' || (end[0] == '/' && end[1] == '\0'))) {
+        ag_config__problem(c, path,
+                           "must not have a path or query (the request path is forwarded as is)");
+        return;
+    }
+    hp = ag_config__split_hostport(auth, (size_t)(end - auth), true, &host, &port);
+    if (hp != CONFIG_HP_OK) {
+        ag_config__hostport_problem(c, path, hp, "http://HOST:PORT", "http://[::1]:8081");
+        return;
+    }
+    *o_host = ag_config__strndup(c, host.p, host.len);
+    snprintf(buf, sizeof(buf), "%u", port);
+    *o_port = ag_config__strndup(c, buf, strlen(buf));
+    snprintf(buf, sizeof(buf), memchr(host.p, ':', host.len) ? "[%.*s]:%u" : "%.*s:%u",
+             (int)host.len, host.p, port);
+    *o_hostport = ag_config__strndup(c, buf, strlen(buf));
+}
+
+void ag_config__parse_upstream(struct config_ctx *c, const char *path, json_t *v)
+{
+    ag_config__parse_upstream_url(c, path, v, &c->cfg->upstream_host, &c->cfg->upstream_port,
+                                  &c->cfg->upstream_hostport);
+}
+
+void ag_config__parse_redis(struct config_ctx *c, const char *path, json_t *v)
+{
+    static const char form[] = "expected \"redis://[:PASSWORD@]HOST:PORT[/DB]\" or "
+                               "\"unix:///PATH\"";
+    const char *s, *auth, *end, *at = NULL;
+    struct ag_str host;
+    unsigned port;
+    enum config_hp hp;
+    size_t n;
+
+    if (!ag_config__get_string(c, path, v, &s, &n))
+        return;
+    if (!ag_config__all_printable(s, n, true)) {
+        ag_config__problem(c, path, "must be printable ASCII");
+        return;
+    }
+    if (n >= 7 && strncmp(s, "unix://", 7) == 0) {
+        if (s[7] != '/' || s[8] == '\0')
+            ag_config__problem(c, path, "the socket path must be absolute, as in \"unix:///PATH\"");
+        else if (n - 7 > CONFIG_MAX_SUN_PATH)
+            ag_config__problem(c, path, "the socket path is too long (at most %d bytes)",
+                               CONFIG_MAX_SUN_PATH);
+        else
+            c->cfg->redis_url = ag_config__strndup(c, s, n);
+        return;
+    }
+    if (n >= 9 && strncasecmp(s, "rediss://", 9) == 0) {
+        ag_config__problem(c, path, "TLS to Redis is not supported yet");
+        return;
+    }
+    if (n < 8 || strncasecmp(s, "redis://", 8) != 0) {
+        ag_config__problem(c, path, "%s", form);
+        return;
+    }
+    auth = s + 8;
+    end = auth + strcspn(auth, "/");
+    for (const char *q = auth; q < end; q++)
+        if (*q == '@')
+            at = q;
+    if (at != NULL) {
+        if (auth[0] != ':') {
+            ag_config__problem(c, path,
+                               "a user name is not supported; use "
+                               "\"redis://:PASSWORD@HOST:PORT\"");
+            return;
+        }
+        if (at == auth + 1) {
+            ag_config__problem(c, path, "the password after ':' must not be empty");
+            return;
+        }
+        auth = at + 1;
+    }
+    hp = ag_config__split_hostport(auth, (size_t)(end - auth), false, &host, &port);
+    if (hp != CONFIG_HP_OK) {
+        ag_config__hostport_problem(c, path, hp, "redis://[:PASSWORD@]HOST:PORT[/DB]",
+                                    "redis://[::1]:6379/0");
+        return;
+    }
+    if (*end == '/') {
+        size_t dl = strlen(end + 1);
+
+        if (dl == 0 || dl > 9 || strspn(end + 1, "0123456789") != dl) {
+            ag_config__problem(c, path, "the database after '/' must be a non-negative integer");
+            return;
+        }
+    }
+    c->cfg->redis_url = ag_config__strndup(c, s, n);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * auth-prefix, access-log, cookie-samesite
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * auth-prefix: a normalised path (CONTRACT.md section 4), or the endpoints under
+ * it could never be reached: pchar without '%' and ';', no empty, '.' or '..'
+ * segment, no segment ending in '.'.
+ */
+void ag_config__parse_auth_prefix(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!ag_config__get_string(c, path, v, &s, &n))
+        return;
+    if (n == 0 || s[0] != '/') {
+        ag_config__problem(c, path, "must start with '/'");
+        return;
+    }
+    if (s[n - 1] == '/') {
+        ag_config__problem(c, path, "must not end with '/'");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!ag_config__is_alnum((unsigned char)s[i]) &&
+            strchr("-._~!$&'()*+,=:@/", s[i]) == NULL) {
+            ag_config__problem(
+                c, path, "must contain only letters, digits and the characters -._~!$&'()*+,=:@/");
+            return;
+        }
+    if (strstr(s, "//") != NULL || strstr(s, "./") != NULL || s[n - 1] == '.') {
+        ag_config__problem(c, path, "must not have empty segments or segments ending in '.'");
+        return;
+    }
+    c->cfg->auth_prefix = ag_config__strndup(c, s, n);
+}
+
+void ag_config__parse_access_log(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!ag_config__get_string(c, path, v, &s, &n))
+        return;
+    if (n == 0)
+        ag_config__problem(c, path, "expected \"stderr\", \"off\" or a file path");
+    else if (!ag_config__all_printable(s, n, true))
+        ag_config__problem(c, path, "the file path must be printable ASCII");
+    else
+        c->cfg->access_log = ag_config__strndup(c, s, n);
+}
+
+void ag_config__parse_samesite(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!ag_config__get_string(c, path, v, &s, &n))
+        return;
+    if (strcasecmp(s, "lax") == 0)
+        c->cfg->cookie_samesite = AG_SAMESITE_LAX;
+    else if (strcasecmp(s, "strict") == 0)
+        c->cfg->cookie_samesite = AG_SAMESITE_STRICT;
+    else if (strcasecmp(s, "none") == 0)
+        c->cfg->cookie_samesite = AG_SAMESITE_NONE;
+    else
+        ag_config__problem(c, path, "expected \"lax\", \"strict\" or \"none\"");
+}
