@@ -688,3 +688,27 @@ def test_redis_down_register_and_login_are_503(gateway, redis_server):
     wait_ready(gw)
     v = make_user(gw)
     assert login(gw, v["username"]).status_code == 200
+
+
+def test_login_upgrades_the_hash_when_the_parameters_changed(gateway, redis_server):
+    """A hash made with older argon2id parameters is replaced at the next good login;
+    a wrong password changes nothing."""
+    gw = ustart(gateway, redis_server)
+    r = register(gw)
+    assert r.status_code == 201, r.text
+    uid, name = r.json()["id"], r.json()["username"]
+    before = redis_cmd(redis_server.port, "HGET", user_key(uid), "hash")
+    assert before.startswith("$argon2id$v=19$m=8192,t=1,"), before
+    assert gw.stop() == 0
+    stronger = dict(FAST_PW, **{"argon2-iterations": 2, "argon2-memory-kib": 9216})
+    gw2 = ustart(gateway, redis_server, passwords=stronger)
+    assert login(gw2, name, "wrong password!").status_code == 401
+    assert redis_cmd(redis_server.port, "HGET", user_key(uid), "hash") == before
+    login_ok(gw2, name)
+    deadline = time.monotonic() + 5
+    after = before
+    while after == before and time.monotonic() < deadline:  # the rehash write is a side write
+        time.sleep(0.05)
+        after = redis_cmd(redis_server.port, "HGET", user_key(uid), "hash")
+    assert after.startswith("$argon2id$v=19$m=9216,t=2,"), after
+    login_ok(gw2, name)  # the new hash verifies the same password
