@@ -90,13 +90,15 @@ const char ag_user__lua_login[] =
     "return {1, n, lu}\n";
 
 /*
- * KEYS user; ARGV op, a, b:
+ * KEYS user; ARGV op, a, b, deadline:
  *   "hash" old new: sets hash = new if it still is old (else -4);
  *   "password" hash now: sets hash, password_changed_at = now, clears failures and lock;
  *   "unlock": clears failures and lock.
- * Returns 1, -1 (no such user) or -4.
+ * Returns 1, -1 (no such user), -4, or -5 (late: nothing written; the caller answered 503,
+ * and a password change the client was told failed must not happen behind its back).
  */
-const char ag_user__lua_update[] =
+const char ag_user__lua_update[] = LUA_LATE_FN
+    "if ag_late(ARGV[4]) then return -5 end\n"
     "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"
     "if ARGV[1] == 'hash' then\n"
     "  if redis.call('HGET', KEYS[1], 'hash') ~= ARGV[2] then return -4 end\n"
@@ -443,12 +445,13 @@ int ag_user_login_result(struct ag_store *st, const char *id, bool ok, int64_t n
 static int user_update(struct ag_store *st, const char *id, const char *op, const char *a,
                        const char *b, ag_user_fn *cb, void *arg)
 {
-    char user[USER_KEY_MAX];
-    const char *argv[4] = {user, op, a, b};
+    char user[USER_KEY_MAX], deadline[24];
+    const char *argv[5] = {user, op, a, b, deadline};
 
     if (st == NULL || cb == NULL || user_key(user, sizeof(user), st, id) < 0)
         return -1;
-    return user_eval(st, AG_STORE__USER_UPDATE, 1, 4, argv, on_status_reply,
+    fmt_i64(deadline, sizeof(deadline), ag_store__deadline_ms(st));
+    return user_eval(st, AG_STORE__USER_UPDATE, 1, 5, argv, on_status_reply,
                      (ag_store__any_fn *)cb, arg);
 }
 
