@@ -25,6 +25,7 @@
 #include "http1.h"
 #include "password.h"
 #include "pool.h"
+#include "user.h"
 
 struct evbuffer;
 struct ag_gen;
@@ -214,7 +215,6 @@ void ep_account_reset(struct ag_ep *ep);
 void ep_account_sessions(struct ag_ep *ep);
 
 /* Shared by the user handlers (gateway/ep_users.c). */
-struct ag_user;
 struct ag_field_err;
 struct ag_body_field;
 
@@ -244,6 +244,13 @@ bool ep_need_identity(struct ag_ep *ep, bool state_changing);
 
 /** Reads the collected body as <t> into the <n> fields <f>; answers 422 and returns false on a problem. */
 bool ep_read_fields(struct ag_ep *ep, int t, struct ag_body_field *f, size_t n);
+
+/**
+ * The common start of a user-store callback: true when <st> is OK and the request is still
+ * there. Otherwise it answered (404 <unknown> for UNKNOWN when given, else 503) or freed an
+ * orphaned <ep>, and the callback returns at once.
+ */
+bool ep_user_reply_ok(struct ag_ep *ep, enum ag_user_status st, const char *unknown);
 
 /** Submits ep->u's pool job (work and done set); answers 503 and returns false when refused. */
 bool ep_user_submit(struct ag_ep *ep);

@@ -95,12 +95,8 @@ static void on_others_revoked(enum ag_user_status st, const struct ag_user *usr,
     const struct ag_config *cfg;
     int64_t now = (int64_t)time(NULL);
 
-    if (ag_ep__orphaned(ep))
+    if (!ep_user_reply_ok(ep, st, NULL))
         return;
-    if (st != AG_USER_OK) {
-        account_down(ep);
-        return;
-    }
     cfg = ep->req->gen->cfg;
     if (ag_ep__started(ep, ag_sess_revoke_subject(ep->w->store, ep->id.sub, now - 1,
                                                   now + cfg->refresh_token_ttl, on_logged_out, ep)))
@@ -138,12 +134,8 @@ static void on_password_others(enum ag_user_status st, const struct ag_user *usr
 {
     struct ag_ep *ep = arg;
 
-    if (ag_ep__orphaned(ep))
+    if (!ep_user_reply_ok(ep, st, NULL))
         return;
-    if (st != AG_USER_OK) {
-        account_down(ep);
-        return;
-    }
     const char *k[] = {"user_id", "via"},
                *v[] = {ep->u->uid, ep->kind == EP_PASSWORD ? "change" : "reset"};
     ag_ep__audit(ep, ep->kind == EP_PASSWORD ? "password_change" : "reset_used", k, v, 2);
@@ -161,12 +153,8 @@ static void on_password_set(enum ag_user_status st, const struct ag_user *usr, v
     const struct ag_config *cfg;
     const char *keep;
 
-    if (ag_ep__orphaned(ep))
+    if (!ep_user_reply_ok(ep, st, NULL))
         return;
-    if (st != AG_USER_OK) {
-        account_down(ep);
-        return;
-    }
     cfg = ep->req->gen->cfg;
     keep = ep->kind == EP_PASSWORD && ep->id.sid[0] != '\0' ? ep->id.sid : NULL;
     if (ag_ep__started(ep, ag_user_revoke_others(ep->w->store, ep->u->uid, keep,
@@ -217,16 +205,8 @@ static void on_password_user(enum ag_user_status st, const struct ag_user *usr, 
 {
     struct ag_ep *ep = arg;
 
-    if (ag_ep__orphaned(ep))
+    if (!ep_user_reply_ok(ep, st, "User not found"))
         return;
-    if (st == AG_USER_UNKNOWN) {
-        ag_ep__reply_detail(ep, 404, "User not found", NULL);
-        return;
-    }
-    if (st != AG_USER_OK) {
-        account_down(ep);
-        return;
-    }
     if (ep_user_copy(ep->u, usr) < 0) {
         ag_req_fail(ep->req, 500, "out of memory");
         return;
@@ -529,12 +509,8 @@ static void on_sessions(enum ag_user_status st, const struct ag_user_session *s,
     struct ag_ep *ep = arg;
     json_t *a;
 
-    if (ag_ep__orphaned(ep))
+    if (!ep_user_reply_ok(ep, st, NULL))
         return;
-    if (st != AG_USER_OK) {
-        account_down(ep);
-        return;
-    }
     a = json_array();
     for (size_t i = 0; a != NULL && i < n; i++)
         json_array_append_new(
@@ -550,16 +526,8 @@ static void on_session_revoked(enum ag_user_status st, const struct ag_user *usr
 {
     struct ag_ep *ep = arg;
 
-    if (ag_ep__orphaned(ep))
+    if (!ep_user_reply_ok(ep, st, "Session not found"))
         return;
-    if (st == AG_USER_UNKNOWN) {
-        ag_ep__reply_detail(ep, 404, "Session not found", NULL);
-        return;
-    }
-    if (st != AG_USER_OK) {
-        account_down(ep);
-        return;
-    }
     account_revoke_local(ep, ep->path_id, account_until(ep->req->gen->cfg, (int64_t)time(NULL)));
     const char *k[] = {"sub", "sid"}, *v[] = {ep->id.sub, ep->path_id};
     ag_ep__audit(ep, "session_revoked", k, v, 2);

@@ -174,6 +174,19 @@ bool ep_need_identity(struct ag_ep *ep, bool state_changing)
     return true;
 }
 
+bool ep_user_reply_ok(struct ag_ep *ep, enum ag_user_status st, const char *unknown)
+{
+    if (ag_ep__orphaned(ep))
+        return false;
+    if (st == AG_USER_OK)
+        return true;
+    if (st == AG_USER_UNKNOWN && unknown != NULL)
+        ag_ep__reply_detail(ep, 404, unknown, NULL);
+    else
+        ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
+    return false;
+}
+
 /* Reads the body of <ep> as <t> into <f>; answers 422 and returns false on a problem. */
 bool ep_read_fields(struct ag_ep *ep, int t, struct ag_body_field *f, size_t n)
 {
@@ -653,16 +666,8 @@ static void on_me_user(enum ag_user_status st, const struct ag_user *usr, void *
 {
     struct ag_ep *ep = arg;
 
-    if (ag_ep__orphaned(ep))
+    if (!ep_user_reply_ok(ep, st, "User not found"))
         return;
-    if (st == AG_USER_UNKNOWN) {
-        ag_ep__reply_detail(ep, 404, "User not found", NULL);
-        return;
-    }
-    if (st != AG_USER_OK) {
-        ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
-        return;
-    }
     if (ep_user_copy(ep->u, usr) < 0) {
         ag_req_fail(ep->req, 500, "out of memory");
         return;
