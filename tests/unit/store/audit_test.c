@@ -9,23 +9,14 @@
 #include <string.h>
 
 #include "audit.h"
-#include "redis.h"
 #include "store.h"
+#include "store_fx.h"
 #include "t.h"
 
 struct seen {
-    int up;
     int done;
     int st[256];
 };
-
-static void on_state(bool ready, const char *why, void *arg)
-{
-    struct seen *s = arg;
-
-    if (ready)
-        s->up++;
-}
 
 static void on_audit(int status, void *arg)
 {
@@ -36,37 +27,8 @@ static void on_audit(int status, void *arg)
     s->done++;
 }
 
-struct fx {
-    struct ag_t_redis r;
-    struct event_base *base;
-    struct ag_store *st;
-    struct seen s;
-};
-
-static int fx_open(struct fx *f, double cmd_timeout)
-{
-    struct ag_store_opts o = {.ns = "t", .connect_timeout = 1, .command_timeout = cmd_timeout,
-                              .on_state = on_state};
-
-    memset(f, 0, sizeof(*f));
-    if (ag_t_redis_start(&f->r, NULL, false) < 0)
-        return -1;
-    f->base = event_base_new();
-    o.url = f->r.url;
-    o.arg = &f->s;
-    f->st = ag_store_new(f->base, &o);
-    if (f->st == NULL || !ag_t_loop_until(f->base, &f->s.up, 1, 3))
-        return -1;
-    return 0;
-}
-
-static void fx_close(struct fx *f)
-{
-    ag_store_free(f->st);
-    AG_ASSERT_EQ(ag_t_loop_events(f->base), 0);
-    event_base_free(f->base);
-    ag_t_redis_stop(&f->r);
-}
+/* One redis-server, one event_base and one store. */
+AG_T_STORE_FX_DEFINE(NULL)
 
 static void test_audit_entries_are_readable_with_xrange(void)
 {
@@ -75,12 +37,12 @@ static void test_audit_entries_are_readable_with_xrange(void)
     char out[1024];
 
     AG_ASSERT_EQ(fx_open(&f, 1), 0);
-    AG_ASSERT_EQ(ag_audit_append(f.st, 1000, "login.ok", k, v, 2, on_audit, &f.s), 0);
-    AG_ASSERT_EQ(ag_audit_append(f.st, 1000, "logout", NULL, NULL, 0, on_audit, &f.s), 0);
-    AG_ASSERT(ag_t_loop_until(f.base, &f.s.done, 2, 2));
+    AG_ASSERT_EQ(ag_audit_append(f.h.st, 1000, "login.ok", k, v, 2, on_audit, &f.s), 0);
+    AG_ASSERT_EQ(ag_audit_append(f.h.st, 1000, "logout", NULL, NULL, 0, on_audit, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 2, 2));
     AG_ASSERT_EQ(f.s.st[0], 1);
     AG_ASSERT_EQ(f.s.st[1], 1);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "XRANGE {t}:audit - + COUNT 1"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "XRANGE {t}:audit - + COUNT 1"), 0);
     /* "<id>\nevent\nlogin.ok\nuser\nalice\nip\n10.0.0.1" */
     {
         const char *nl = strchr(out, '\n');
@@ -88,7 +50,7 @@ static void test_audit_entries_are_readable_with_xrange(void)
         if (nl != NULL)
             AG_ASSERT_STR(nl + 1, "event\nlogin.ok\nuser\nalice\nip\n10.0.0.1");
     }
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "XREVRANGE {t}:audit + - COUNT 1"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "XREVRANGE {t}:audit + - COUNT 1"), 0);
     AG_ASSERT(strstr(out, "\nevent\nlogout") != NULL);
     fx_close(&f);
 }
@@ -100,11 +62,11 @@ static void test_audit_stream_is_trimmed_to_about_maxlen(void)
 
     AG_ASSERT_EQ(fx_open(&f, 1), 0);
     for (int i = 0; i < 250; i++)
-        AG_ASSERT_EQ(ag_audit_append(f.st, 10, "e", NULL, NULL, 0, i % 2 ? on_audit : NULL,
+        AG_ASSERT_EQ(ag_audit_append(f.h.st, 10, "e", NULL, NULL, 0, i % 2 ? on_audit : NULL,
                                      &f.s), 0);
-    AG_ASSERT(ag_t_loop_until(f.base, &f.s.done, 125, 3));
-    ag_t_loop_for(f.base, 0.05); /* the fire-and-forget ones */
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "XLEN {t}:audit"), 0);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 125, 3));
+    ag_t_loop_for(f.h.base, 0.05); /* the fire-and-forget ones */
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "XLEN {t}:audit"), 0);
     /* "~": trimmed by whole macro nodes (100 entries by default), never below 10. */
     AG_ASSERT(atoi(out) >= 10 && atoi(out) < 250);
     fx_close(&f);
@@ -119,17 +81,17 @@ static void test_audit_refuses_bad_arguments_without_calling_back(void)
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     AG_ASSERT_EQ(fx_open(&f, 1), 0);
-    AG_ASSERT_EQ(ag_audit_append(f.st, 0, "e", NULL, NULL, 0, on_audit, &f.s), -1);
-    AG_ASSERT_EQ(ag_audit_append(f.st, 10, "", NULL, NULL, 0, on_audit, &f.s), -1);
-    AG_ASSERT_EQ(ag_audit_append(f.st, 10, "e", k, v, 1, on_audit, &f.s), -1);
-    AG_ASSERT_EQ(ag_audit_append(f.st, 10, "e", k2, v, 1, on_audit, &f.s), -1);
-    AG_ASSERT_EQ(ag_audit_append(f.st, 10, "e", v, vn, 1, on_audit, &f.s), -1);
-    AG_ASSERT_EQ(ag_audit_append(f.st, 10, "e", NULL, NULL, 17, on_audit, &f.s), -1);
+    AG_ASSERT_EQ(ag_audit_append(f.h.st, 0, "e", NULL, NULL, 0, on_audit, &f.s), -1);
+    AG_ASSERT_EQ(ag_audit_append(f.h.st, 10, "", NULL, NULL, 0, on_audit, &f.s), -1);
+    AG_ASSERT_EQ(ag_audit_append(f.h.st, 10, "e", k, v, 1, on_audit, &f.s), -1);
+    AG_ASSERT_EQ(ag_audit_append(f.h.st, 10, "e", k2, v, 1, on_audit, &f.s), -1);
+    AG_ASSERT_EQ(ag_audit_append(f.h.st, 10, "e", v, vn, 1, on_audit, &f.s), -1);
+    AG_ASSERT_EQ(ag_audit_append(f.h.st, 10, "e", NULL, NULL, 17, on_audit, &f.s), -1);
     {
         const char *kb[1] = {"ua"}, *vb[1] = {big};
-        AG_ASSERT_EQ(ag_audit_append(f.st, 10, "e", kb, vb, 1, on_audit, &f.s), -1);
+        AG_ASSERT_EQ(ag_audit_append(f.h.st, 10, "e", kb, vb, 1, on_audit, &f.s), -1);
     }
-    ag_t_loop_for(f.base, 0.02);
+    ag_t_loop_for(f.h.base, 0.02);
     AG_ASSERT_EQ(f.s.done, 0);
     fx_close(&f);
 }
@@ -139,12 +101,12 @@ static void test_audit_answers_down_or_refuses_when_redis_is_gone(void)
     struct fx f;
 
     AG_ASSERT_EQ(fx_open(&f, 0.2), 0);
-    ag_t_redis_pause(&f.r);
-    AG_ASSERT_EQ(ag_audit_append(f.st, 10, "e", NULL, NULL, 0, on_audit, &f.s), 0);
-    AG_ASSERT(ag_t_loop_until(f.base, &f.s.done, 1, 2));
+    ag_t_redis_pause(&f.h.r);
+    AG_ASSERT_EQ(ag_audit_append(f.h.st, 10, "e", NULL, NULL, 0, on_audit, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 1, 2));
     AG_ASSERT_EQ(f.s.st[0], -1);
-    AG_ASSERT_EQ(ag_audit_append(f.st, 10, "e", NULL, NULL, 0, on_audit, &f.s), -1);
-    ag_t_redis_resume(&f.r);
+    AG_ASSERT_EQ(ag_audit_append(f.h.st, 10, "e", NULL, NULL, 0, on_audit, &f.s), -1);
+    ag_t_redis_resume(&f.h.r);
     fx_close(&f);
 }
 

@@ -9,24 +9,15 @@
 #include <string.h>
 
 #include "ratelimit.h"
-#include "redis.h"
 #include "store.h"
+#include "store_fx.h"
 #include "t.h"
 
 struct seen {
-    int up;
     int done;
     enum ag_rl_status st[64];
     long retry[64];
 };
-
-static void on_state(bool ready, const char *why, void *arg)
-{
-    struct seen *s = arg;
-
-    if (ready)
-        s->up++;
-}
 
 static void on_hit(enum ag_rl_status st, long retry_after, void *arg)
 {
@@ -39,44 +30,15 @@ static void on_hit(enum ag_rl_status st, long retry_after, void *arg)
     s->done++;
 }
 
-struct fx {
-    struct ag_t_redis r;
-    struct event_base *base;
-    struct ag_store *st;
-    struct seen s;
-};
-
-static int fx_open(struct fx *f, double cmd_timeout)
-{
-    struct ag_store_opts o = {.ns = "t", .connect_timeout = 1, .command_timeout = cmd_timeout,
-                              .on_state = on_state};
-
-    memset(f, 0, sizeof(*f));
-    if (ag_t_redis_start(&f->r, NULL, false) < 0)
-        return -1;
-    f->base = event_base_new();
-    o.url = f->r.url;
-    o.arg = &f->s;
-    f->st = ag_store_new(f->base, &o);
-    if (f->st == NULL || !ag_t_loop_until(f->base, &f->s.up, 1, 3))
-        return -1;
-    return 0;
-}
-
-static void fx_close(struct fx *f)
-{
-    ag_store_free(f->st);
-    AG_ASSERT_EQ(ag_t_loop_events(f->base), 0);
-    event_base_free(f->base);
-    ag_t_redis_stop(&f->r);
-}
+/* One redis-server, one event_base and one store. */
+AG_T_STORE_FX_DEFINE(NULL)
 
 static enum ag_rl_status hit(struct fx *f, const struct ag_rl_bucket *b, size_t n, long *retry)
 {
     int want = f->s.done + 1;
 
-    if (ag_rl_hit(f->st, b, n, on_hit, &f->s) != 0 ||
-        !ag_t_loop_until(f->base, &f->s.done, want, 2))
+    if (ag_rl_hit(f->h.st, b, n, on_hit, &f->s) != 0 ||
+        !ag_t_loop_until(f->h.base, &f->s.done, want, 2))
         return AG_RL_FAIL;
     if (retry != NULL)
         *retry = f->s.retry[want - 1];
@@ -116,12 +78,12 @@ static void test_rl_counts_nothing_when_one_bucket_is_full(void)
         AG_ASSERT_EQ(hit(&f, b, 2, &retry), AG_RL_OVER);
     AG_ASSERT(retry >= 29 && retry <= 30);
     /* The ip bucket saw only the one counted hit. */
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "KEYS {t}:rl:login-ip:*"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "KEYS {t}:rl:login-ip:*"), 0);
     AG_ASSERT_EQ(strlen(out), strlen("{t}:rl:login-ip:") + 32);
     {
         char key[128];
         snprintf(key, sizeof(key), "%s", out);
-        AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "GET %s", key), 0);
+        AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "GET %s", key), 0);
         AG_ASSERT_STR(out, "1");
     }
     /* The ip bucket alone still has room. */
@@ -140,7 +102,7 @@ static void test_rl_window_expiry_gives_room_again(void)
     AG_ASSERT_EQ(hit(&f, &b, 1, NULL), AG_RL_OK);
     AG_ASSERT_EQ(hit(&f, &b, 1, &retry), AG_RL_OVER);
     AG_ASSERT_EQ(retry, 1);
-    ag_t_loop_for(f.base, 1.1);
+    ag_t_loop_for(f.h.base, 1.1);
     AG_ASSERT_EQ(hit(&f, &b, 1, NULL), AG_RL_OK);
     fx_close(&f);
 }
@@ -152,7 +114,7 @@ static void test_rl_recovers_after_script_flush(void)
     char out[64];
 
     AG_ASSERT_EQ(fx_open(&f, 1), 0);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "SCRIPT FLUSH"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "SCRIPT FLUSH"), 0);
     AG_ASSERT_EQ(hit(&f, &b, 1, NULL), AG_RL_OK);
     AG_ASSERT_EQ(hit(&f, &b, 1, NULL), AG_RL_OVER);
     fx_close(&f);
@@ -168,7 +130,7 @@ static void test_rl_ids_of_any_bytes_make_safe_keys(void)
     AG_ASSERT_EQ(fx_open(&f, 1), 0);
     AG_ASSERT_EQ(hit(&f, &b, 1, NULL), AG_RL_OK);
     AG_ASSERT_EQ(hit(&f, &b, 1, NULL), AG_RL_OVER);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "KEYS *"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "KEYS *"), 0);
     AG_ASSERT_EQ(strlen(out), strlen("{t}:rl:login-user:") + 32);
     AG_ASSERT(strspn(out + strlen("{t}:rl:login-user:"), "0123456789abcdef") == 32);
     fx_close(&f);
@@ -184,23 +146,23 @@ static void test_rl_refuses_bad_buckets_without_calling_back(void)
     bad = b[0];
 
     AG_ASSERT_EQ(fx_open(&f, 1), 0);
-    AG_ASSERT_EQ(ag_rl_hit(f.st, b, 0, on_hit, &f.s), -1);
-    AG_ASSERT_EQ(ag_rl_hit(f.st, b, 5, on_hit, &f.s), -1);
+    AG_ASSERT_EQ(ag_rl_hit(f.h.st, b, 0, on_hit, &f.s), -1);
+    AG_ASSERT_EQ(ag_rl_hit(f.h.st, b, 5, on_hit, &f.s), -1);
     bad.limit = 0;
-    AG_ASSERT_EQ(ag_rl_hit(f.st, &bad, 1, on_hit, &f.s), -1);
+    AG_ASSERT_EQ(ag_rl_hit(f.h.st, &bad, 1, on_hit, &f.s), -1);
     bad = b[0];
     bad.window = 0;
-    AG_ASSERT_EQ(ag_rl_hit(f.st, &bad, 1, on_hit, &f.s), -1);
+    AG_ASSERT_EQ(ag_rl_hit(f.h.st, &bad, 1, on_hit, &f.s), -1);
     bad = b[0];
     bad.name = "has space";
-    AG_ASSERT_EQ(ag_rl_hit(f.st, &bad, 1, on_hit, &f.s), -1);
+    AG_ASSERT_EQ(ag_rl_hit(f.h.st, &bad, 1, on_hit, &f.s), -1);
     bad.name = "";
-    AG_ASSERT_EQ(ag_rl_hit(f.st, &bad, 1, on_hit, &f.s), -1);
+    AG_ASSERT_EQ(ag_rl_hit(f.h.st, &bad, 1, on_hit, &f.s), -1);
     bad = b[0];
     bad.id = NULL;
-    AG_ASSERT_EQ(ag_rl_hit(f.st, &bad, 1, on_hit, &f.s), -1);
-    AG_ASSERT_EQ(ag_rl_hit(f.st, b, 1, NULL, &f.s), -1);
-    ag_t_loop_for(f.base, 0.02);
+    AG_ASSERT_EQ(ag_rl_hit(f.h.st, &bad, 1, on_hit, &f.s), -1);
+    AG_ASSERT_EQ(ag_rl_hit(f.h.st, b, 1, NULL, &f.s), -1);
+    ag_t_loop_for(f.h.base, 0.02);
     AG_ASSERT_EQ(f.s.done, 0);
     fx_close(&f);
 }
@@ -211,13 +173,13 @@ static void test_rl_answers_down_or_refuses_when_redis_is_gone(void)
     struct ag_rl_bucket b = {.name = "a", .id = "x", .limit = 5, .window = 60};
 
     AG_ASSERT_EQ(fx_open(&f, 0.2), 0);
-    ag_t_redis_pause(&f.r);
-    AG_ASSERT_EQ(ag_rl_hit(f.st, &b, 1, on_hit, &f.s), 0);
-    AG_ASSERT(ag_t_loop_until(f.base, &f.s.done, 1, 2));
+    ag_t_redis_pause(&f.h.r);
+    AG_ASSERT_EQ(ag_rl_hit(f.h.st, &b, 1, on_hit, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 1, 2));
     AG_ASSERT_EQ(f.s.st[0], AG_RL_DOWN);
-    AG_ASSERT(!ag_store_ready(f.st));
-    AG_ASSERT_EQ(ag_rl_hit(f.st, &b, 1, on_hit, &f.s), -1);
-    ag_t_redis_resume(&f.r);
+    AG_ASSERT(!ag_store_ready(f.h.st));
+    AG_ASSERT_EQ(ag_rl_hit(f.h.st, &b, 1, on_hit, &f.s), -1);
+    ag_t_redis_resume(&f.h.r);
     fx_close(&f);
 }
 

@@ -8,13 +8,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "redis.h"
 #include "session.h"
 #include "store.h"
+#include "store_fx.h"
 #include "t.h"
 
 struct seen {
-    int up;
     int done;
     enum ag_sess_status st[64];
     char subject[64], client_id[64], family[64];
@@ -22,14 +21,6 @@ struct seen {
     char feed_ids[16][64];
     int64_t feed_values[16];
 };
-
-static void on_state(bool ready, const char *why, void *arg)
-{
-    struct seen *s = arg;
-
-    if (ready)
-        s->up++;
-}
 
 static void on_sess(enum ag_sess_status st, const struct ag_sess_info *info, void *arg)
 {
@@ -58,42 +49,7 @@ static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t 
 }
 
 /* One redis-server, one event_base and two stores (the second runs the feed). */
-struct fx {
-    struct ag_t_redis r;
-    struct event_base *base;
-    struct ag_store *st, *watcher;
-    struct seen s, w;
-};
-
-static int fx_open(struct fx *f)
-{
-    struct ag_store_opts o = {.ns = "t", .connect_timeout = 1, .command_timeout = 1,
-                              .on_state = on_state};
-
-    memset(f, 0, sizeof(*f));
-    if (ag_t_redis_start(&f->r, NULL, false) < 0)
-        return -1;
-    f->base = event_base_new();
-    o.url = f->r.url;
-    o.arg = &f->s;
-    f->st = ag_store_new(f->base, &o);
-    o.arg = &f->w;
-    f->watcher = ag_store_new(f->base, &o);
-    if (f->st == NULL || f->watcher == NULL || ag_sess_feed_start(f->watcher, on_feed, &f->w) < 0)
-        return -1;
-    if (!ag_t_loop_until(f->base, &f->s.up, 1, 3) || !ag_t_loop_until(f->base, &f->w.up, 1, 3))
-        return -1;
-    return 0;
-}
-
-static void fx_close(struct fx *f)
-{
-    ag_store_free(f->st);
-    ag_store_free(f->watcher);
-    AG_ASSERT_EQ(ag_t_loop_events(f->base), 0);
-    event_base_free(f->base);
-    ag_t_redis_stop(&f->r);
-}
+AG_T_STORE_FX_DEFINE(on_feed)
 
 static struct ag_sess_info info_of(const char *sid, const char *otid)
 {
@@ -109,8 +65,8 @@ static void create(struct fx *f, const char *sid, const char *otid)
     struct ag_sess_info i = info_of(sid, otid);
     int want = f->s.done + 1;
 
-    AG_ASSERT_EQ(ag_sess_create(f->st, &i, on_sess, &f->s), 0);
-    AG_ASSERT(ag_t_loop_until(f->base, &f->s.done, want, 2));
+    AG_ASSERT_EQ(ag_sess_create(f->h.st, &i, on_sess, &f->s), 0);
+    AG_ASSERT(ag_t_loop_until(f->h.base, &f->s.done, want, 2));
     AG_ASSERT_EQ(f->s.st[want - 1], AG_SESS_OK);
 }
 
@@ -118,9 +74,9 @@ static enum ag_sess_status rotate(struct fx *f, const char *sid, const char *fro
 {
     int want = f->s.done + 1;
 
-    if (ag_sess_rotate(f->st, sid, from, to, (int64_t)time(NULL), 600, on_sess, &f->s) < 0)
+    if (ag_sess_rotate(f->h.st, sid, from, to, (int64_t)time(NULL), 600, on_sess, &f->s) < 0)
         return AG_SESS_FAIL;
-    if (!ag_t_loop_until(f->base, &f->s.done, want, 2))
+    if (!ag_t_loop_until(f->h.base, &f->s.done, want, 2))
         return AG_SESS_FAIL;
     return f->s.st[want - 1];
 }
@@ -130,18 +86,18 @@ static void test_sess_rotate_with_the_current_otid_returns_the_session(void)
     struct fx f;
     char out[512];
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     create(&f, "s1", "o1");
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "HGET {t}:sess:s1 ua"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "HGET {t}:sess:s1 ua"), 0);
     AG_ASSERT_STR(out, "test");
     AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_OK);
     AG_ASSERT_STR(f.s.subject, "user-1");
     AG_ASSERT_STR(f.s.client_id, "c1");
     AG_ASSERT_STR(f.s.family, "fam-1");
     AG_ASSERT_EQ(rotate(&f, "s1", "o2", "o3"), AG_SESS_OK);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "HGET {t}:sess:s1 otid"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "HGET {t}:sess:s1 otid"), 0);
     AG_ASSERT_STR(out, "o3");
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "TTL {t}:sess:s1:old"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "TTL {t}:sess:s1:old"), 0);
     AG_ASSERT(atoi(out) > 590);
     fx_close(&f);
 }
@@ -150,7 +106,7 @@ static void test_sess_rotate_of_an_unknown_session_returns_unknown(void)
 {
     struct fx f;
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     AG_ASSERT_EQ(rotate(&f, "nope", "o1", "o2"), AG_SESS_UNKNOWN);
     create(&f, "s1", "o1");
     AG_ASSERT_EQ(rotate(&f, "s1", "never-issued", "o2"), AG_SESS_UNKNOWN);
@@ -163,22 +119,22 @@ static void test_sess_rotate_with_any_older_otid_revokes_and_publishes(void)
     struct fx f;
     char out[512];
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     create(&f, "s1", "o1");
     AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_OK);
     AG_ASSERT_EQ(rotate(&f, "s1", "o2", "o3"), AG_SESS_OK);
     AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o9"), AG_SESS_REUSED); /* two rotations back */
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "EXISTS {t}:sess:s1 {t}:sess:s1:old"),
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:sess:s1 {t}:sess:s1:old"),
                  0);
     AG_ASSERT_STR(out, "0");
     /* The newest token of the family dies too. */
     AG_ASSERT_EQ(rotate(&f, "s1", "o3", "o4"), AG_SESS_UNKNOWN);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "EXISTS {t}:rev:sid:s1"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:rev:sid:s1"), 0);
     AG_ASSERT_STR(out, "1");
-    AG_ASSERT(ag_t_loop_until(f.base, &f.w.feed, 1, 2));
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 1, 2));
     AG_ASSERT_STR(f.w.feed_ids[0], "1:s1");
     AG_ASSERT(f.w.feed_values[0] >= (int64_t)time(NULL) + 590);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "ZRANGE {t}:revlog 0 -1"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "ZRANGE {t}:revlog 0 -1"), 0);
     AG_ASSERT(strncmp(out, "sid s1 ", 7) == 0);
     fx_close(&f);
 }
@@ -188,16 +144,16 @@ static void test_sess_twenty_concurrent_rotations_let_exactly_one_through(void)
     struct fx f;
     int ok = 0, reused = 0, other = 0;
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     create(&f, "race", "o1");
     f.s.done = 0;
     for (int i = 0; i < 20; i++) {
         char next[16];
         snprintf(next, sizeof(next), "n%d", i);
-        AG_ASSERT_EQ(ag_sess_rotate(f.st, "race", "o1", next, (int64_t)time(NULL), 600, on_sess,
+        AG_ASSERT_EQ(ag_sess_rotate(f.h.st, "race", "o1", next, (int64_t)time(NULL), 600, on_sess,
                                     &f.s), 0);
     }
-    AG_ASSERT(ag_t_loop_until(f.base, &f.s.done, 20, 3));
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 20, 3));
     for (int i = 0; i < 20; i++) {
         if (f.s.st[i] == AG_SESS_OK)
             ok++;
@@ -217,11 +173,11 @@ static void test_sess_rotate_recovers_after_script_flush(void)
     struct fx f;
     char out[64];
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     create(&f, "s1", "o1");
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "SCRIPT FLUSH"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "SCRIPT FLUSH"), 0);
     AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_OK);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "SCRIPT FLUSH"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "SCRIPT FLUSH"), 0);
     create(&f, "s2", "o1");
     fx_close(&f);
 }
@@ -232,19 +188,19 @@ static void test_sess_revoke_ends_the_session_and_publishes_it(void)
     int64_t until = (int64_t)time(NULL) + 900;
     char out[128];
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     create(&f, "s1", "o1");
-    AG_ASSERT_EQ(ag_sess_revoke(f.st, "s1", until, on_sess, &f.s), 0);
-    AG_ASSERT(ag_t_loop_until(f.base, &f.s.done, 2, 2));
+    AG_ASSERT_EQ(ag_sess_revoke(f.h.st, "s1", until, on_sess, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 2, 2));
     AG_ASSERT_EQ(f.s.st[1], AG_SESS_OK);
     AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_UNKNOWN);
-    AG_ASSERT(ag_t_loop_until(f.base, &f.w.feed, 1, 2));
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 1, 2));
     AG_ASSERT_STR(f.w.feed_ids[0], "1:s1");
     AG_ASSERT_EQ(f.w.feed_values[0], until);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "TTL {t}:rev:sid:s1"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "TTL {t}:rev:sid:s1"), 0);
     AG_ASSERT(atoi(out) > 890 && atoi(out) <= 900);
-    AG_ASSERT_EQ(ag_sess_revoke_jti(f.st, "j1", until, on_sess, &f.s), 0);
-    AG_ASSERT(ag_t_loop_until(f.base, &f.w.feed, 2, 2));
+    AG_ASSERT_EQ(ag_sess_revoke_jti(f.h.st, "j1", until, on_sess, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 2, 2));
     AG_ASSERT_STR(f.w.feed_ids[1], "2:j1");
     fx_close(&f);
 }
@@ -255,22 +211,22 @@ static void test_sess_revoke_subject_kills_older_sessions_with_one_write(void)
     int64_t now;
     char out[256];
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     create(&f, "s1", "o1");
     create(&f, "s2", "o1");
     now = (int64_t)time(NULL); /* the sessions were created at or before it */
-    AG_ASSERT_EQ(ag_sess_revoke_subject(f.st, "user-1", now, now + 600, on_sess, &f.s), 0);
-    AG_ASSERT(ag_t_loop_until(f.base, &f.s.done, 3, 2));
+    AG_ASSERT_EQ(ag_sess_revoke_subject(f.h.st, "user-1", now, now + 600, on_sess, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 3, 2));
     AG_ASSERT_EQ(f.s.st[2], AG_SESS_OK);
     AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_UNKNOWN);
     AG_ASSERT_EQ(rotate(&f, "s2", "o1", "o2"), AG_SESS_UNKNOWN);
-    AG_ASSERT(ag_t_loop_until(f.base, &f.w.feed, 1, 2));
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 1, 2));
     AG_ASSERT_STR(f.w.feed_ids[0], "3:user-1");
     AG_ASSERT_EQ(f.w.feed_values[0], now);
     /* Again: one live revlog member per subject, the latest watermark. */
-    AG_ASSERT_EQ(ag_sess_revoke_subject(f.st, "user-1", now + 1, now + 600, on_sess, &f.s), 0);
-    AG_ASSERT(ag_t_loop_until(f.base, &f.w.feed, 2, 2));
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "ZRANGE {t}:revlog 0 -1"), 0);
+    AG_ASSERT_EQ(ag_sess_revoke_subject(f.h.st, "user-1", now + 1, now + 600, on_sess, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 2, 2));
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "ZRANGE {t}:revlog 0 -1"), 0);
     {
         char want[64];
         snprintf(want, sizeof(want), "sub user-1 %lld", (long long)now + 1);
@@ -284,12 +240,12 @@ static void test_sess_calls_refuse_bad_arguments_without_calling_back(void)
     struct fx f;
     struct ag_sess_info i = info_of("", "o1");
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
-    AG_ASSERT_EQ(ag_sess_create(f.st, &i, on_sess, &f.s), -1);
-    AG_ASSERT_EQ(ag_sess_rotate(f.st, "s", NULL, "n", 1, 60, on_sess, &f.s), -1);
-    AG_ASSERT_EQ(ag_sess_rotate(f.st, "s", "o", "n", 1, 0, on_sess, &f.s), -1);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
+    AG_ASSERT_EQ(ag_sess_create(f.h.st, &i, on_sess, &f.s), -1);
+    AG_ASSERT_EQ(ag_sess_rotate(f.h.st, "s", NULL, "n", 1, 60, on_sess, &f.s), -1);
+    AG_ASSERT_EQ(ag_sess_rotate(f.h.st, "s", "o", "n", 1, 0, on_sess, &f.s), -1);
     AG_ASSERT_EQ(ag_sess_revoke(NULL, "s", 1, on_sess, &f.s), -1);
-    ag_t_loop_for(f.base, 0.02);
+    ag_t_loop_for(f.h.base, 0.02);
     AG_ASSERT_EQ(f.s.done, 0);
     fx_close(&f);
 }
@@ -299,17 +255,17 @@ static void test_store_cancel_detaches_pending_callbacks(void)
     struct fx f;
     int other = 0;
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
-    AG_ASSERT_EQ(ag_sess_rotate(f.st, "x", "o", "n", 1, 60, on_sess, &f.s), 0);
-    AG_ASSERT_EQ(ag_sess_rotate(f.st, "x", "o", "n", 1, 60, on_sess, &f.w), 0);
-    AG_ASSERT_EQ(ag_store_cancel(f.st, &f.s), 1);
-    AG_ASSERT(ag_t_loop_until(f.base, &f.w.done, 1, 2));
-    ag_t_loop_for(f.base, 0.02);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
+    AG_ASSERT_EQ(ag_sess_rotate(f.h.st, "x", "o", "n", 1, 60, on_sess, &f.s), 0);
+    AG_ASSERT_EQ(ag_sess_rotate(f.h.st, "x", "o", "n", 1, 60, on_sess, &f.w), 0);
+    AG_ASSERT_EQ(ag_store_cancel(f.h.st, &f.s), 1);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.done, 1, 2));
+    ag_t_loop_for(f.h.base, 0.02);
     AG_ASSERT_EQ(f.s.done, 0);
     /* Freeing the store with a call in flight: its callback runs with DOWN. */
-    AG_ASSERT_EQ(ag_sess_rotate(f.st, "x", "o", "n", 1, 60, on_sess, &f.s), 0);
-    ag_store_free(f.st);
-    f.st = NULL;
+    AG_ASSERT_EQ(ag_sess_rotate(f.h.st, "x", "o", "n", 1, 60, on_sess, &f.s), 0);
+    ag_store_free(f.h.st);
+    f.h.st = NULL;
     AG_ASSERT_EQ(f.s.done, 1);
     AG_ASSERT_EQ(f.s.st[0], AG_SESS_DOWN);
     (void)other;

@@ -10,16 +10,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "redis.h"
 #include "session.h"
 #include "store.h"
+#include "store_fx.h"
 #include "t.h"
 #include "user.h"
 
 #define SEEN_MAX 64
 
 struct seen {
-    int up;
+    int up; /* ready calls of a store opened in the test (ag_t_store_fx_on_state) */
     int done;
     enum ag_user_status st[SEEN_MAX];
     /* the last record a callback carried */
@@ -36,14 +36,6 @@ struct seen {
     char feed_ids[16][64];
     int sess_done;
 };
-
-static void on_state(bool ready, const char *why, void *arg)
-{
-    struct seen *s = arg;
-
-    if (ready)
-        s->up++;
-}
 
 static void on_user(enum ag_user_status st, const struct ag_user *u, void *arg)
 {
@@ -103,49 +95,14 @@ static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t 
 }
 
 /* One redis-server, one event_base and two stores (the second runs the feed). */
-struct fx {
-    struct ag_t_redis r;
-    struct event_base *base;
-    struct ag_store *st, *watcher;
-    struct seen s, w;
-};
-
-static int fx_open(struct fx *f)
-{
-    struct ag_store_opts o = {.ns = "t", .connect_timeout = 1, .command_timeout = 1,
-                              .on_state = on_state};
-
-    memset(f, 0, sizeof(*f));
-    if (ag_t_redis_start(&f->r, NULL, false) < 0)
-        return -1;
-    f->base = event_base_new();
-    o.url = f->r.url;
-    o.arg = &f->s;
-    f->st = ag_store_new(f->base, &o);
-    o.arg = &f->w;
-    f->watcher = ag_store_new(f->base, &o);
-    if (f->st == NULL || f->watcher == NULL || ag_sess_feed_start(f->watcher, on_feed, &f->w) < 0)
-        return -1;
-    if (!ag_t_loop_until(f->base, &f->s.up, 1, 3) || !ag_t_loop_until(f->base, &f->w.up, 1, 3))
-        return -1;
-    return 0;
-}
-
-static void fx_close(struct fx *f)
-{
-    ag_store_free(f->st);
-    ag_store_free(f->watcher);
-    AG_ASSERT_EQ(ag_t_loop_events(f->base), 0);
-    event_base_free(f->base);
-    ag_t_redis_stop(&f->r);
-}
+AG_T_STORE_FX_DEFINE(on_feed)
 
 /* Waits for the callback of the call that just returned <rc>; its status, or FAIL. */
 static enum ag_user_status wait_one(struct fx *f, int rc)
 {
     int want = f->s.done + 1;
 
-    if (rc != 0 || !ag_t_loop_until(f->base, &f->s.done, want, 2))
+    if (rc != 0 || !ag_t_loop_until(f->h.base, &f->s.done, want, 2))
         return AG_USER_FAIL;
     return f->s.st[want - 1];
 }
@@ -162,7 +119,7 @@ static enum ag_user_status create(struct fx *f, const char *id, const char *user
                                   const char *email)
 {
     struct ag_user u = user_of(id, username, email);
-    return wait_one(f, ag_user_create(f->st, &u, on_user, &f->s));
+    return wait_one(f, ag_user_create(f->h.st, &u, on_user, &f->s));
 }
 
 static void create_session(struct fx *f, const char *sid, const char *subject, int64_t created)
@@ -172,13 +129,13 @@ static void create_session(struct fx *f, const char *sid, const char *subject, i
                              .now = created, .ttl = 600};
     int want = f->s.sess_done + 1;
 
-    AG_ASSERT_EQ(ag_sess_create(f->st, &i, on_sess, &f->s), 0);
-    AG_ASSERT(ag_t_loop_until(f->base, &f->s.sess_done, want, 2));
+    AG_ASSERT_EQ(ag_sess_create(f->h.st, &i, on_sess, &f->s), 0);
+    AG_ASSERT(ag_t_loop_until(f->h.base, &f->s.sess_done, want, 2));
 }
 
 static enum ag_user_status list(struct fx *f, const char *sub, size_t max)
 {
-    return wait_one(f, ag_user_sessions(f->st, sub, max, on_sessions, &f->s));
+    return wait_one(f, ag_user_sessions(f->h.st, sub, max, on_sessions, &f->s));
 }
 
 /* ---------------------------------------------------------------- accounts */
@@ -188,9 +145,9 @@ static void test_user_create_then_get_returns_the_record(void)
     struct fx f;
     char out[256];
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     AG_ASSERT_EQ(create(&f, "u-1", "Alice", "Alice@Example.COM"), AG_USER_OK);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_get(f.st, "u-1", on_user, &f.s)), AG_USER_OK);
+    AG_ASSERT_EQ(wait_one(&f, ag_user_get(f.h.st, "u-1", on_user, &f.s)), AG_USER_OK);
     AG_ASSERT_STR(f.s.id, "u-1");
     AG_ASSERT_STR(f.s.username, "Alice"); /* kept as given */
     AG_ASSERT_STR(f.s.email, "Alice@Example.COM");
@@ -204,11 +161,11 @@ static void test_user_create_then_get_returns_the_record(void)
     AG_ASSERT_EQ(f.s.failures, 0);
     AG_ASSERT_EQ(f.s.locked_until, 0);
     /* The indexes hold the folded forms. */
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "GET {t}:uname:alice"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "GET {t}:uname:alice"), 0);
     AG_ASSERT_STR(out, "u-1");
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "GET {t}:email:alice@example.com"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "GET {t}:email:alice@example.com"), 0);
     AG_ASSERT_STR(out, "u-1");
-    AG_ASSERT_EQ(wait_one(&f, ag_user_get(f.st, "u-2", on_user, &f.s)), AG_USER_UNKNOWN);
+    AG_ASSERT_EQ(wait_one(&f, ag_user_get(f.h.st, "u-2", on_user, &f.s)), AG_USER_UNKNOWN);
     fx_close(&f);
 }
 
@@ -217,13 +174,13 @@ static void test_user_create_refuses_a_taken_username_or_email_in_any_case(void)
     struct fx f;
     char out[64];
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     AG_ASSERT_EQ(create(&f, "u-1", "alice", "alice@example.com"), AG_USER_OK);
     AG_ASSERT_EQ(create(&f, "u-2", "ALICE", "other@example.com"), AG_USER_DUP_USERNAME);
     AG_ASSERT_EQ(create(&f, "u-3", "bob", "Alice@EXAMPLE.com"), AG_USER_DUP_EMAIL);
     AG_ASSERT_EQ(create(&f, "u-1", "carol", "carol@example.com"), AG_USER_CONFLICT); /* id */
     /* Nothing of the refused ones was written. */
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out),
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out),
                                 "EXISTS {t}:user:u-2 {t}:user:u-3 {t}:uname:bob {t}:uname:carol"),
                  0);
     AG_ASSERT_STR(out, "0");
@@ -237,16 +194,16 @@ static void test_user_twenty_concurrent_creates_of_one_name_let_exactly_one_thro
     int ok = 0, dup = 0;
     char ids[20][16], names[20][16], emails[20][32];
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     for (int i = 0; i < 20; i++) {
         struct ag_user u;
         snprintf(ids[i], sizeof(ids[i]), "id-%d", i);
         snprintf(names[i], sizeof(names[i]), "%s", i % 2 ? "RaceName" : "racename");
         snprintf(emails[i], sizeof(emails[i]), "r%d@example.com", i);
         u = user_of(ids[i], names[i], emails[i]);
-        AG_ASSERT_EQ(ag_user_create(f.st, &u, on_user, &f.s), 0);
+        AG_ASSERT_EQ(ag_user_create(f.h.st, &u, on_user, &f.s), 0);
     }
-    AG_ASSERT(ag_t_loop_until(f.base, &f.s.done, 20, 3));
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 20, 3));
     for (int i = 0; i < 20; i++) {
         if (f.s.st[i] == AG_USER_OK)
             ok++;
@@ -262,15 +219,15 @@ static void test_user_find_by_username_or_email_in_another_case(void)
 {
     struct fx f;
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     AG_ASSERT_EQ(create(&f, "u-1", "Alice", "alice@example.com"), AG_USER_OK);
     AG_ASSERT_EQ(create(&f, "u-2", "bob", "Bob@Example.com"), AG_USER_OK);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_find(f.st, "aLiCe", on_user, &f.s)), AG_USER_OK);
+    AG_ASSERT_EQ(wait_one(&f, ag_user_find(f.h.st, "aLiCe", on_user, &f.s)), AG_USER_OK);
     AG_ASSERT_STR(f.s.id, "u-1");
-    AG_ASSERT_EQ(wait_one(&f, ag_user_find(f.st, "BOB@EXAMPLE.COM", on_user, &f.s)), AG_USER_OK);
+    AG_ASSERT_EQ(wait_one(&f, ag_user_find(f.h.st, "BOB@EXAMPLE.COM", on_user, &f.s)), AG_USER_OK);
     AG_ASSERT_STR(f.s.id, "u-2");
     AG_ASSERT_STR(f.s.email, "Bob@Example.com");
-    AG_ASSERT_EQ(wait_one(&f, ag_user_find(f.st, "carol", on_user, &f.s)), AG_USER_UNKNOWN);
+    AG_ASSERT_EQ(wait_one(&f, ag_user_find(f.h.st, "carol", on_user, &f.s)), AG_USER_UNKNOWN);
     fx_close(&f);
 }
 
@@ -279,45 +236,45 @@ static void test_user_login_result_locks_at_max_failures_until_the_lock_ends(voi
     struct fx f;
     int64_t now = 1700000000;
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     AG_ASSERT_EQ(create(&f, "u-1", "alice", "alice@example.com"), AG_USER_OK);
     for (int i = 1; i <= 2; i++) {
-        AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.st, "u-1", false, now, 3, 60, on_user,
+        AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.h.st, "u-1", false, now, 3, 60, on_user,
                                                        &f.s)),
                      AG_USER_OK);
         AG_ASSERT_EQ(f.s.failures, i);
         AG_ASSERT_EQ(f.s.locked_until, 0);
     }
     /* A success in between starts the count again. */
-    AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.st, "u-1", true, now, 3, 60, on_user, &f.s)),
+    AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.h.st, "u-1", true, now, 3, 60, on_user, &f.s)),
                  AG_USER_OK);
     AG_ASSERT_EQ(f.s.failures, 0);
     for (int i = 1; i <= 3; i++)
-        AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.st, "u-1", false, now, 3, 60, on_user,
+        AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.h.st, "u-1", false, now, 3, 60, on_user,
                                                        &f.s)),
                      AG_USER_OK);
     AG_ASSERT_EQ(f.s.failures, 3);
     AG_ASSERT_EQ(f.s.locked_until, now + 60);
     /* The record shows the lock; a success does not lift it while it runs. */
-    AG_ASSERT_EQ(wait_one(&f, ag_user_get(f.st, "u-1", on_user, &f.s)), AG_USER_OK);
+    AG_ASSERT_EQ(wait_one(&f, ag_user_get(f.h.st, "u-1", on_user, &f.s)), AG_USER_OK);
     AG_ASSERT_EQ(f.s.locked_until, now + 60);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.st, "u-1", true, now + 30, 3, 60, on_user,
+    AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.h.st, "u-1", true, now + 30, 3, 60, on_user,
                                                    &f.s)),
                  AG_USER_OK);
     AG_ASSERT_EQ(f.s.locked_until, now + 60);
     /* Once the lock has ended, a failure counts from one again. */
-    AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.st, "u-1", false, now + 61, 3, 60, on_user,
+    AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.h.st, "u-1", false, now + 61, 3, 60, on_user,
                                                    &f.s)),
                  AG_USER_OK);
     AG_ASSERT_EQ(f.s.failures, 1);
     AG_ASSERT_EQ(f.s.locked_until, 0);
     /* max_failures 0: never locks. */
     for (int i = 0; i < 5; i++)
-        AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.st, "u-1", false, now + 62, 0, 0,
+        AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.h.st, "u-1", false, now + 62, 0, 0,
                                                        on_user, &f.s)),
                      AG_USER_OK);
     AG_ASSERT_EQ(f.s.locked_until, 0);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.st, "nope", false, now, 3, 60, on_user,
+    AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.h.st, "nope", false, now, 3, 60, on_user,
                                                    &f.s)),
                  AG_USER_UNKNOWN);
     fx_close(&f);
@@ -328,16 +285,16 @@ static void test_user_set_hash_refuses_a_stale_old_hash(void)
     struct fx f;
     const char *h0 = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA";
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     AG_ASSERT_EQ(create(&f, "u-1", "alice", "alice@example.com"), AG_USER_OK);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_set_hash(f.st, "u-1", h0, "h1", on_user, &f.s)),
+    AG_ASSERT_EQ(wait_one(&f, ag_user_set_hash(f.h.st, "u-1", h0, "h1", on_user, &f.s)),
                  AG_USER_OK);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_set_hash(f.st, "u-1", h0, "h2", on_user, &f.s)),
+    AG_ASSERT_EQ(wait_one(&f, ag_user_set_hash(f.h.st, "u-1", h0, "h2", on_user, &f.s)),
                  AG_USER_CONFLICT);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_get(f.st, "u-1", on_user, &f.s)), AG_USER_OK);
+    AG_ASSERT_EQ(wait_one(&f, ag_user_get(f.h.st, "u-1", on_user, &f.s)), AG_USER_OK);
     AG_ASSERT_STR(f.s.hash, "h1");
     AG_ASSERT_EQ(f.s.password_changed_at, 1700000000); /* a rehash is no password change */
-    AG_ASSERT_EQ(wait_one(&f, ag_user_set_hash(f.st, "u-9", "h1", "h2", on_user, &f.s)),
+    AG_ASSERT_EQ(wait_one(&f, ag_user_set_hash(f.h.st, "u-9", "h1", "h2", on_user, &f.s)),
                  AG_USER_UNKNOWN);
     fx_close(&f);
 }
@@ -347,32 +304,32 @@ static void test_user_set_password_and_unlock_clear_the_lockout(void)
     struct fx f;
     int64_t now = 1700000000;
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     AG_ASSERT_EQ(create(&f, "u-1", "alice", "alice@example.com"), AG_USER_OK);
     for (int i = 0; i < 2; i++)
-        AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.st, "u-1", false, now, 2, 600, on_user,
+        AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.h.st, "u-1", false, now, 2, 600, on_user,
                                                        &f.s)),
                      AG_USER_OK);
     AG_ASSERT_EQ(f.s.locked_until, now + 600);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_set_password(f.st, "u-1", "new-hash", now + 5, on_user,
+    AG_ASSERT_EQ(wait_one(&f, ag_user_set_password(f.h.st, "u-1", "new-hash", now + 5, on_user,
                                                    &f.s)),
                  AG_USER_OK);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_get(f.st, "u-1", on_user, &f.s)), AG_USER_OK);
+    AG_ASSERT_EQ(wait_one(&f, ag_user_get(f.h.st, "u-1", on_user, &f.s)), AG_USER_OK);
     AG_ASSERT_STR(f.s.hash, "new-hash");
     AG_ASSERT_EQ(f.s.password_changed_at, now + 5);
     AG_ASSERT_EQ(f.s.failures, 0);
     AG_ASSERT_EQ(f.s.locked_until, 0);
     for (int i = 0; i < 2; i++)
-        AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.st, "u-1", false, now, 2, 600, on_user,
+        AG_ASSERT_EQ(wait_one(&f, ag_user_login_result(f.h.st, "u-1", false, now, 2, 600, on_user,
                                                        &f.s)),
                      AG_USER_OK);
     AG_ASSERT_EQ(f.s.locked_until, now + 600);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_unlock(f.st, "u-1", on_user, &f.s)), AG_USER_OK);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_get(f.st, "u-1", on_user, &f.s)), AG_USER_OK);
+    AG_ASSERT_EQ(wait_one(&f, ag_user_unlock(f.h.st, "u-1", on_user, &f.s)), AG_USER_OK);
+    AG_ASSERT_EQ(wait_one(&f, ag_user_get(f.h.st, "u-1", on_user, &f.s)), AG_USER_OK);
     AG_ASSERT_EQ(f.s.failures, 0);
     AG_ASSERT_EQ(f.s.locked_until, 0);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_unlock(f.st, "u-9", on_user, &f.s)), AG_USER_UNKNOWN);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_set_password(f.st, "u-9", "h", now, on_user, &f.s)),
+    AG_ASSERT_EQ(wait_one(&f, ag_user_unlock(f.h.st, "u-9", on_user, &f.s)), AG_USER_UNKNOWN);
+    AG_ASSERT_EQ(wait_one(&f, ag_user_set_password(f.h.st, "u-9", "h", now, on_user, &f.s)),
                  AG_USER_UNKNOWN);
     fx_close(&f);
 }
@@ -383,18 +340,18 @@ static void test_user_reset_consume_succeeds_only_once(void)
     int64_t until = (int64_t)time(NULL) + 900;
     char out[64];
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_reset_consume(f.st, "r-1", until, on_user, &f.s)),
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
+    AG_ASSERT_EQ(wait_one(&f, ag_user_reset_consume(f.h.st, "r-1", until, on_user, &f.s)),
                  AG_USER_OK);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_reset_consume(f.st, "r-1", until, on_user, &f.s)),
+    AG_ASSERT_EQ(wait_one(&f, ag_user_reset_consume(f.h.st, "r-1", until, on_user, &f.s)),
                  AG_USER_UNKNOWN);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_reset_consume(f.st, "r-2", until, on_user, &f.s)),
+    AG_ASSERT_EQ(wait_one(&f, ag_user_reset_consume(f.h.st, "r-2", until, on_user, &f.s)),
                  AG_USER_OK);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "TTL {t}:reset:r-1"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "TTL {t}:reset:r-1"), 0);
     AG_ASSERT(atoi(out) > 890 && atoi(out) <= 900);
     /* An until already past still leaves the id used (for a second at least). */
-    AG_ASSERT_EQ(wait_one(&f, ag_user_reset_consume(f.st, "r-3", 1, on_user, &f.s)), AG_USER_OK);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_reset_consume(f.st, "r-3", 1, on_user, &f.s)),
+    AG_ASSERT_EQ(wait_one(&f, ag_user_reset_consume(f.h.st, "r-3", 1, on_user, &f.s)), AG_USER_OK);
+    AG_ASSERT_EQ(wait_one(&f, ag_user_reset_consume(f.h.st, "r-3", 1, on_user, &f.s)),
                  AG_USER_UNKNOWN);
     fx_close(&f);
 }
@@ -407,7 +364,7 @@ static void test_user_sessions_lists_live_sessions_newest_first(void)
     int64_t now = (int64_t)time(NULL);
     char out[256];
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     create_session(&f, "s-old", "u-1", now - 20);
     create_session(&f, "s-new", "u-1", now);
     create_session(&f, "s-mid", "u-1", now - 10);
@@ -423,13 +380,13 @@ static void test_user_sessions_lists_live_sessions_newest_first(void)
     AG_ASSERT_EQ(list(&f, "u-1", 2), AG_USER_OK);
     AG_ASSERT_EQ(f.s.nsess, 2);
     /* The index expires with its newest session. */
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "TTL {t}:usess:u-1"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "TTL {t}:usess:u-1"), 0);
     AG_ASSERT(atoi(out) > 590 && atoi(out) <= 600);
     /* A session that is gone is left out and pruned from the index. */
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "DEL {t}:sess:s-mid"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "DEL {t}:sess:s-mid"), 0);
     AG_ASSERT_EQ(list(&f, "u-1", 10), AG_USER_OK);
     AG_ASSERT_EQ(f.s.nsess, 2);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "ZSCORE {t}:usess:u-1 s-mid"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "ZSCORE {t}:usess:u-1 s-mid"), 0);
     AG_ASSERT_STR(out, "(nil)");
     AG_ASSERT_EQ(list(&f, "nobody", 10), AG_USER_OK);
     AG_ASSERT_EQ(f.s.nsess, 0);
@@ -442,32 +399,32 @@ static void test_user_revoke_session_revokes_only_its_own_and_publishes(void)
     int64_t now = (int64_t)time(NULL), until = now + 900;
     char out[256];
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     create_session(&f, "s-1", "u-1", now);
     create_session(&f, "s-2", "u-1", now);
     create_session(&f, "s-bob", "u-2", now);
     /* Not u-1's: refused, untouched. */
-    AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_session(f.st, "u-1", "s-bob", until, on_user, &f.s)),
+    AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_session(f.h.st, "u-1", "s-bob", until, on_user, &f.s)),
                  AG_USER_UNKNOWN);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "EXISTS {t}:sess:s-bob"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:sess:s-bob"), 0);
     AG_ASSERT_STR(out, "1");
-    AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_session(f.st, "u-1", "s-1", until, on_user, &f.s)),
+    AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_session(f.h.st, "u-1", "s-1", until, on_user, &f.s)),
                  AG_USER_OK);
     /* Exactly what ag_sess_revoke() does: keys gone, rev:sid, revlog, published. */
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "EXISTS {t}:sess:s-1"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:sess:s-1"), 0);
     AG_ASSERT_STR(out, "0");
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "GET {t}:rev:sid:s-1"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "GET {t}:rev:sid:s-1"), 0);
     AG_ASSERT_EQ(atoll(out), until);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "ZRANGE {t}:revlog 0 -1"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "ZRANGE {t}:revlog 0 -1"), 0);
     {
         char want[64];
         snprintf(want, sizeof(want), "sid s-1 %lld", (long long)until);
         AG_ASSERT_STR(out, want);
     }
-    AG_ASSERT(ag_t_loop_until(f.base, &f.w.feed, 1, 2));
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 1, 2));
     AG_ASSERT_STR(f.w.feed_ids[0], "1:s-1");
     /* Twice: no longer live. */
-    AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_session(f.st, "u-1", "s-1", until, on_user, &f.s)),
+    AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_session(f.h.st, "u-1", "s-1", until, on_user, &f.s)),
                  AG_USER_UNKNOWN);
     AG_ASSERT_EQ(list(&f, "u-1", 10), AG_USER_OK);
     AG_ASSERT_EQ(f.s.nsess, 1);
@@ -480,30 +437,30 @@ static void test_user_revoke_others_keeps_one_and_publishes_each(void)
     struct fx f;
     int64_t now = (int64_t)time(NULL);
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     create_session(&f, "s-1", "u-1", now);
     create_session(&f, "s-2", "u-1", now);
     create_session(&f, "s-3", "u-1", now);
     create_session(&f, "s-bob", "u-2", now);
-    AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_others(f.st, "u-1", "s-2", now + 900, on_user,
+    AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_others(f.h.st, "u-1", "s-2", now + 900, on_user,
                                                     &f.s)),
                  AG_USER_OK);
-    AG_ASSERT(ag_t_loop_until(f.base, &f.w.feed, 2, 2));
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 2, 2));
     AG_ASSERT_STR(f.w.feed_ids[0], "1:s-1");
     AG_ASSERT_STR(f.w.feed_ids[1], "1:s-3");
     AG_ASSERT_EQ(list(&f, "u-1", 10), AG_USER_OK);
     AG_ASSERT_EQ(f.s.nsess, 1);
     AG_ASSERT_STR(f.s.sids[0], "s-2");
     /* NULL keeps none; bob's session is untouched throughout. */
-    AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_others(f.st, "u-1", NULL, now + 900, on_user, &f.s)),
+    AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_others(f.h.st, "u-1", NULL, now + 900, on_user, &f.s)),
                  AG_USER_OK);
-    AG_ASSERT(ag_t_loop_until(f.base, &f.w.feed, 3, 2));
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 3, 2));
     AG_ASSERT_STR(f.w.feed_ids[2], "1:s-2");
     AG_ASSERT_EQ(list(&f, "u-1", 10), AG_USER_OK);
     AG_ASSERT_EQ(f.s.nsess, 0);
     AG_ASSERT_EQ(list(&f, "u-2", 10), AG_USER_OK);
     AG_ASSERT_EQ(f.s.nsess, 1);
-    ag_t_loop_for(f.base, 0.05);
+    ag_t_loop_for(f.h.base, 0.05);
     AG_ASSERT_EQ(f.w.feed, 3);
     fx_close(&f);
 }
@@ -513,16 +470,16 @@ static void test_user_sessions_hides_those_under_the_subject_watermark(void)
     struct fx f;
     int64_t now = (int64_t)time(NULL);
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     create_session(&f, "s-1", "u-1", now - 100);
     create_session(&f, "s-2", "u-1", now - 50);
-    AG_ASSERT_EQ(ag_sess_revoke_subject(f.st, "u-1", now - 60, now + 600, on_sess, &f.s), 0);
-    AG_ASSERT(ag_t_loop_until(f.base, &f.s.sess_done, 3, 2));
+    AG_ASSERT_EQ(ag_sess_revoke_subject(f.h.st, "u-1", now - 60, now + 600, on_sess, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.sess_done, 3, 2));
     AG_ASSERT_EQ(list(&f, "u-1", 10), AG_USER_OK);
     AG_ASSERT_EQ(f.s.nsess, 1);
     AG_ASSERT_STR(f.s.sids[0], "s-2");
     /* Nor can it be revoked one by one: it is not live. */
-    AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_session(f.st, "u-1", "s-1", now + 900, on_user,
+    AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_session(f.h.st, "u-1", "s-1", now + 900, on_user,
                                                      &f.s)),
                  AG_USER_UNKNOWN);
     fx_close(&f);
@@ -534,12 +491,12 @@ static void test_user_session_index_follows_rotation(void)
     int64_t now = (int64_t)time(NULL);
     char out[64];
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     create_session(&f, "s-1", "u-1", now);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "EXPIRE {t}:usess:u-1 5"), 0);
-    AG_ASSERT_EQ(ag_sess_rotate(f.st, "s-1", "o1", "o2", now, 600, on_sess, &f.s), 0);
-    AG_ASSERT(ag_t_loop_until(f.base, &f.s.sess_done, 2, 2));
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "TTL {t}:usess:u-1"), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXPIRE {t}:usess:u-1 5"), 0);
+    AG_ASSERT_EQ(ag_sess_rotate(f.h.st, "s-1", "o1", "o2", now, 600, on_sess, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.sess_done, 2, 2));
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "TTL {t}:usess:u-1"), 0);
     AG_ASSERT(atoi(out) > 590);
     fx_close(&f);
 }
@@ -554,23 +511,23 @@ static void test_user_calls_refuse_bad_arguments_without_calling_back(void)
 
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     u.id = big + sizeof(big) - 1 - (AG_USER_ID_MAX + 1); /* one byte too long */
-    AG_ASSERT_EQ(ag_user_create(f.st, &u, on_user, &f.s), -1);
+    AG_ASSERT_EQ(ag_user_create(f.h.st, &u, on_user, &f.s), -1);
     u = user_of("u-1", big, "alice@example.com");
-    AG_ASSERT_EQ(ag_user_create(f.st, &u, on_user, &f.s), -1);
+    AG_ASSERT_EQ(ag_user_create(f.h.st, &u, on_user, &f.s), -1);
     u = user_of("u-1", "alice", "");
-    AG_ASSERT_EQ(ag_user_create(f.st, &u, on_user, &f.s), -1);
-    AG_ASSERT_EQ(ag_user_create(f.st, NULL, on_user, &f.s), -1);
-    AG_ASSERT_EQ(ag_user_get(f.st, "", on_user, &f.s), -1);
-    AG_ASSERT_EQ(ag_user_find(f.st, big, on_user, &f.s), -1);
-    AG_ASSERT_EQ(ag_user_login_result(f.st, "u-1", false, 1, 3, 0, on_user, &f.s), -1);
-    AG_ASSERT_EQ(ag_user_set_hash(f.st, "u-1", NULL, "h", on_user, &f.s), -1);
-    AG_ASSERT_EQ(ag_user_reset_consume(f.st, big, 1, on_user, &f.s), -1);
-    AG_ASSERT_EQ(ag_user_sessions(f.st, "u-1", 0, on_sessions, &f.s), -1);
-    AG_ASSERT_EQ(ag_user_revoke_session(f.st, "u-1", "", 1, on_user, &f.s), -1);
-    AG_ASSERT_EQ(ag_user_revoke_others(f.st, big, NULL, 1, on_user, &f.s), -1);
-    ag_t_loop_for(f.base, 0.02);
+    AG_ASSERT_EQ(ag_user_create(f.h.st, &u, on_user, &f.s), -1);
+    AG_ASSERT_EQ(ag_user_create(f.h.st, NULL, on_user, &f.s), -1);
+    AG_ASSERT_EQ(ag_user_get(f.h.st, "", on_user, &f.s), -1);
+    AG_ASSERT_EQ(ag_user_find(f.h.st, big, on_user, &f.s), -1);
+    AG_ASSERT_EQ(ag_user_login_result(f.h.st, "u-1", false, 1, 3, 0, on_user, &f.s), -1);
+    AG_ASSERT_EQ(ag_user_set_hash(f.h.st, "u-1", NULL, "h", on_user, &f.s), -1);
+    AG_ASSERT_EQ(ag_user_reset_consume(f.h.st, big, 1, on_user, &f.s), -1);
+    AG_ASSERT_EQ(ag_user_sessions(f.h.st, "u-1", 0, on_sessions, &f.s), -1);
+    AG_ASSERT_EQ(ag_user_revoke_session(f.h.st, "u-1", "", 1, on_user, &f.s), -1);
+    AG_ASSERT_EQ(ag_user_revoke_others(f.h.st, big, NULL, 1, on_user, &f.s), -1);
+    ag_t_loop_for(f.h.base, 0.02);
     AG_ASSERT_EQ(f.s.done, 0);
     fx_close(&f);
 }
@@ -583,18 +540,18 @@ static void test_user_calls_fail_when_the_store_is_down(void)
     struct ag_store *quick;
     struct seen q;
 
-    AG_ASSERT_EQ(fx_open(&f), 0);
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
     memset(&q, 0, sizeof(q));
-    o.url = f.r.url;
-    o.on_state = on_state;
-    o.arg = &q;
-    quick = ag_store_new(f.base, &o);
-    AG_ASSERT(ag_t_loop_until(f.base, &q.up, 1, 3));
+    o.url = f.h.r.url;
+    o.on_state = ag_t_store_fx_on_state;
+    o.arg = &q.up;
+    quick = ag_store_new(f.h.base, &o);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &q.up, 1, 3));
     /* In flight when Redis hangs: DOWN within the command timeout. */
-    ag_t_redis_pause(&f.r);
+    ag_t_redis_pause(&f.h.r);
     AG_ASSERT_EQ(ag_user_create(quick, &u, on_user, &q), 0);
     AG_ASSERT_EQ(ag_user_sessions(quick, "u-1", 10, on_sessions, &q), 0);
-    AG_ASSERT(ag_t_loop_until(f.base, &q.done, 2, 2));
+    AG_ASSERT(ag_t_loop_until(f.h.base, &q.done, 2, 2));
     AG_ASSERT_EQ(q.st[0], AG_USER_DOWN);
     AG_ASSERT_EQ(q.st[1], AG_USER_DOWN);
     /* Not ready: refused at once. */
@@ -604,17 +561,17 @@ static void test_user_calls_fail_when_the_store_is_down(void)
     AG_ASSERT_EQ(ag_user_login_result(quick, "u-1", false, 1, 3, 60, on_user, &q), -1);
     AG_ASSERT_EQ(ag_user_reset_consume(quick, "r", 1, on_user, &q), -1);
     AG_ASSERT_EQ(ag_user_revoke_others(quick, "u-1", NULL, 1, on_user, &q), -1);
-    ag_t_redis_resume(&f.r);
+    ag_t_redis_resume(&f.h.r);
     ag_store_free(quick);
     AG_ASSERT_EQ(q.done, 2);
     /* The create was already in Redis's socket: it runs now, past its deadline, and
      * writes nothing (the caller answered 503; a retry must not find the name taken). */
     {
         char out[64];
-        ag_t_loop_for(f.base, 0.3);
-        AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "EXISTS {t}:user:u-1"), 0);
+        ag_t_loop_for(f.h.base, 0.3);
+        AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:user:u-1"), 0);
         AG_ASSERT_STR(out, "0");
-        AG_ASSERT_EQ(ag_t_redis_cmd(&f.r, out, sizeof(out), "EXISTS {t}:uname:alice"), 0);
+        AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:uname:alice"), 0);
         AG_ASSERT_STR(out, "0");
     }
     fx_close(&f);
