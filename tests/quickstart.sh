@@ -9,7 +9,7 @@ GW_PORT=${GW_PORT:-8080} UP_PORT=${UP_PORT:-8081} REDIS_PORT=${REDIS_PORT:-6390}
 
 if [[ ${SKIP_INSTALL:-0} != 1 ]]; then
   pkgs=(meson ninja-build pkg-config gcc libevent-dev libssl-dev libjansson-dev libhiredis-dev
-        libsodium-dev libhttp-parser-dev redis-server python3 python3-jwt curl)
+        libsodium-dev libhttp-parser-dev redis-server python3 curl)
   missing=(); for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
@@ -47,31 +47,37 @@ os.close(fd)
 PY
 fi
 master=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["master-token"])' "$dir/authgate.json")
-# Until the token endpoints land (issue "Token service"), mint a demo access token with PyJWT.
-token=$(/usr/bin/python3 -c '
-import json, sys, time, jwt
-cfg = json.load(open(sys.argv[1]))
-print(jwt.encode({"sub": "demo-user", "client_id": "quickstart", "type": "access",
-                  "iss": cfg.get("app-name", "authgate"), "scope": "read",
-                  "jti": "quickstart-1", "exp": int(time.time()) + 3600},
-                 cfg["cryptography-key"], algorithm="HS256"))' "$dir/authgate.json")
+
+build/authgate serve --config "$dir/authgate.json" &
+pids+=($!)
+# Ready = listening, Redis reached, revocations synced; then the gateway mints a demo pair.
+for _ in $(seq 100); do
+  [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GW_PORT/auth/ready") == 200 ]] && break
+  kill -0 "${pids[-1]}" 2>/dev/null || { echo "authgate exited; see above" >&2; exit 1; }
+  sleep 0.1
+done
+pair=$(curl -s -H "MASTER-TOKEN: $master" "http://127.0.0.1:$GW_PORT/auth/token/new?client_id=quickstart")
+token=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["data"]["access_token"])' "$pair")
 
 cat <<EOT
 
 authgate on http://127.0.0.1:$GW_PORT -> demo upstream on :$UP_PORT, redis on :$REDIS_PORT
-config: $dir/authgate.json (edit it, then: kill -HUP \$(pgrep -f 'authgate serve'))
+config: $dir/authgate.json (edit it, then: kill -HUP ${pids[-1]})
 try, in another terminal:
   curl -i http://127.0.0.1:$GW_PORT/hello                 # public: forwarded, echoed back
   curl -i http://127.0.0.1:$GW_PORT/admin/x               # master path without the token: 401
   curl -i -H 'MASTER-TOKEN: $master' http://127.0.0.1:$GW_PORT/admin/x
   curl -i http://127.0.0.1:$GW_PORT/api/items             # access path without a token: 401
   curl -i -H 'Authorization: Bearer $token' http://127.0.0.1:$GW_PORT/api/items
-                                                          # passes; the echo shows X-Auth-Subject
-  curl -i http://127.0.0.1:$GW_PORT/auth/health           # the gateway's own endpoint
+                                                          # a client token from /auth/token/new: passes
+  curl -i -H 'MASTER-TOKEN: $master' 'http://127.0.0.1:$GW_PORT/auth/token/new?client_id=me'
+  curl -i -X POST http://127.0.0.1:$GW_PORT/auth/register -H 'Content-Type: application/json' \\
+       -d '{"email":"alice@example.com","username":"alice","password":"correct horse"}'
+  curl -i -X POST http://127.0.0.1:$GW_PORT/auth/login -H 'Content-Type: application/json' \\
+       -d '{"username_or_email":"alice","password":"correct horse"}'
+                                                          # a user's pair; then GET /auth/me with it
   curl -i 'http://127.0.0.1:$GW_PORT/a/%2e%2e/%2e%2e/etc' # climbs above /: 400
 Ctrl-C stops everything.
 
 EOT
-build/authgate serve --config "$dir/authgate.json" &
-pids+=($!)
 wait "${pids[-1]}"
