@@ -81,44 +81,6 @@ bool ag_ep__store_ready(const struct ag_worker *w)
     return w->store != NULL && ag_store_ready(w->store);
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Decodes form-urlencoded <s> ('+' is a space) into <out> (capacity >= s.len + 1). */
-static int form_decode(struct ag_str s, char *out, size_t *n)
-{
-    size_t j = 0;
-
-    for (size_t i = 0; i < s.len; i++) {
-        char ch = s.p[i];
-        if (ch == '+')
-            ch = ' ';
-        else if (ch == '%') {
-            int hi, lo;
-            if (i + 2 >= s.len)
-                return AG_EPARSE;
-            hi = hexval(s.p[i + 1]);
-            lo = hexval(s.p[i + 2]);
-            if (hi < 0 || lo < 0)
-                return AG_EPARSE;
-            ch = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        out[j++] = ch;
-    }
-    out[j] = '\0';
-    *n = j;
-    return 0;
-}
-
 /*
  * Finds parameter <name> in the query string <q>. Returns 1 with a new decoded copy in
  * <*out>, 0 when absent (or empty), AG_EPARSE when malformed or longer than <cap>,
@@ -137,17 +99,19 @@ static int query_get(struct ag_str q, const char *name, size_t cap, char **out)
             ;
         if (eq - i == nlen && memcmp(q.p + i, name, nlen) == 0) {
             struct ag_str v = {q.p + eq + (eq < j), j - eq - (eq < j)};
-            size_t n;
+            long n;
             if (v.len == 0)
                 return 0;
             if (v.len > cap)
                 return AG_EPARSE;
             if ((*out = malloc(v.len + 1)) == NULL)
                 return AG_ENOMEM;
-            if (form_decode(v, *out, &n) < 0 || memchr(*out, '\0', n) != NULL) {
+            n = ag_form_decode(v.p, v.len, *out);
+            if (n < 0 || memchr(*out, '\0', (size_t)n) != NULL) {
                 AG_FREE(*out);
                 return AG_EPARSE;
             }
+            (*out)[n] = '\0';
             return 1;
         }
         i = j + 1;

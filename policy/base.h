@@ -69,4 +69,15 @@ static inline int ag_str_ieq(struct ag_str a, const char *lit)
     return 1;
 }
 
+/** The value of the hex digit <c> (either case), or -1. */
+static inline int ag_hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20; /* ASCII letters to lower case */
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
 #endif

@@ -16,18 +16,6 @@
  * Character classes
  * ------------------------------------------------------------------------------------------- */
 
-/* Returns the value of the hex digit <c>, or -1. */
-static int path_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Returns the byte encoded by "%XX" at <s>[<i>], or -1 if <s>[<i>] is not '%' followed by two
  * hex digits inside <len>. */
 static int path_escape_at(const char *s, size_t len, size_t i)
@@ -36,8 +24,8 @@ static int path_escape_at(const char *s, size_t len, size_t i)
 
     if (i + 2 >= len || s[i] != '%')
         return -1;
-    hi = path_hex((unsigned char)s[i + 1]);
-    lo = path_hex((unsigned char)s[i + 2]);
+    hi = ag_hex_digit((unsigned char)s[i + 1]);
+    lo = ag_hex_digit((unsigned char)s[i + 2]);
     if (hi < 0 || lo < 0)
         return -1;
     return hi << 4 | lo;

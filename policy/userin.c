@@ -168,24 +168,11 @@ out:
  * Forms
  * ------------------------------------------------------------------------------------------ */
 
-static int form_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
- * Decodes one name or value <s,n> into <out> (room for <n> bytes): '+' is a space,
- * %XX the byte XX. Returns the decoded length, or -1 when a '%' is not followed by two
- * hex digits (the WHATWG parser would keep it literally; a strict reader refuses, so
- * that no two readers of the body disagree). Other bytes are copied as they are.
+ * A '%' not followed by two hex digits is refused (the WHATWG parser would keep it
+ * literally; a strict reader refuses, so that no two readers of the body disagree).
  */
-static long form_decode(const char *s, size_t n, char *out)
+long ag_form_decode(const char *s, size_t n, char *out)
 {
     size_t o = 0;
 
@@ -197,8 +184,8 @@ static long form_decode(const char *s, size_t n, char *out)
         } else if (c == '%') {
             int hi, lo;
 
-            if (n - i < 3 || (hi = form_hex((unsigned char)s[i + 1])) < 0 ||
-                (lo = form_hex((unsigned char)s[i + 2])) < 0)
+            if (n - i < 3 || (hi = ag_hex_digit((unsigned char)s[i + 1])) < 0 ||
+                (lo = ag_hex_digit((unsigned char)s[i + 2])) < 0)
                 return -1;
             c = (unsigned char)(hi << 4 | lo);
             i += 2;
@@ -242,12 +229,12 @@ static int userin_form(const char *body, size_t len, struct ag_body_field *f, si
         if (plen == 0)
             continue;
         eq = memchr(pair, '=', plen);
-        if (eq == NULL || (dn = form_decode(pair, (size_t)(eq - pair), scratch)) < 0) {
+        if (eq == NULL || (dn = ag_form_decode(pair, (size_t)(eq - pair), scratch)) < 0) {
             rc = userin_fail(e, &ERR_NOT_FORM, NULL, AG_EPARSE);
             break;
         }
         k = form_field(f, n, scratch, (size_t)dn);
-        dn = form_decode(eq + 1, plen - (size_t)(eq + 1 - pair), scratch);
+        dn = ag_form_decode(eq + 1, plen - (size_t)(eq + 1 - pair), scratch);
         if (dn < 0)
             rc = userin_fail(e, &ERR_NOT_FORM, NULL, AG_EPARSE);
         else if (k == n)

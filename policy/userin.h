@@ -46,6 +46,13 @@ struct ag_body_field {
 int ag_body_fields(enum ag_body_type t, const char *body, size_t len, struct ag_body_field *f,
                    size_t n, struct ag_field_err *e);
 
+/**
+ * Decodes one form-urlencoded name or value <s,n> into <out> (room for <n> bytes): '+' is
+ * a space, %XX the byte XX, other bytes as they are. Returns the decoded length, or -1
+ * when a '%' is not followed by two hex digits. Query strings are decoded the same way.
+ */
+long ag_form_decode(const char *s, size_t n, char *out);
+
 /** Zeroes and frees the values of <f> (passwords included); NULL values allowed. */
 void ag_body_fields_free(struct ag_body_field *f, size_t n);
 
