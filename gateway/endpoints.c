@@ -282,21 +282,6 @@ static int ep_copy_sources(struct ag_ep *ep, const struct ag_http1_head *h)
     return 0;
 }
 
-/* The media type of a Content-Type value: JSON, form, or 0. */
-static int ep_ctype(struct ag_str v)
-{
-    size_t n = 0;
-
-    while (n < v.len && v.p[n] != ';' && v.p[n] != ' ')
-        n++;
-    v.len = n;
-    if (ag_str_ieq(v, "application/json"))
-        return AG_BODY_JSON;
-    if (ag_str_ieq(v, "application/x-www-form-urlencoded"))
-        return AG_BODY_FORM;
-    return 0;
-}
-
 /* "scheme://host[:port]" of an Origin or Referer value: the host[:port] part. */
 static struct ag_str ep_origin_host(struct ag_str v)
 {
@@ -446,8 +431,6 @@ struct ag_ep *ag_ep_new(struct ag_req *req, const struct ag_http1_head *h,
         if (ag_str_ieq(h->hdrs[i].name, "User-Agent") && ep->ua == NULL) {
             if ((ep->ua = ag_ep__strndup(v.p, v.len < EP_MAX_UA ? v.len : EP_MAX_UA)) == NULL)
                 goto fail;
-        } else if (ag_str_ieq(h->hdrs[i].name, "Content-Type")) {
-            ep->ctype = ep_ctype(v);
         }
     }
     if (!ep->method_ok) {
@@ -488,38 +471,11 @@ fail:
 
 /* ---------------------------------------------------------------- tokens and cookies */
 
-/*
- * Appends <s,len> to <b> as the inside of a JSON string. Unlike ag_json_escape() (log
- * lines: every non-ASCII byte escaped), UTF-8 passes through as it is: every value
- * written here was checked to be UTF-8 (query parameters, claims, store records).
- */
-static void ep_json_str(struct evbuffer *b, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t run = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
-            continue;
-        evbuffer_add(b, s + run, i - run);
-        run = i + 1;
-        if (ch == '"' || ch == '\\') {
-            char e[2] = {'\\', (char)ch};
-            evbuffer_add(b, e, 2);
-        } else {
-            char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
-            evbuffer_add(b, e, 6);
-        }
-    }
-    evbuffer_add(b, s + run, len - run);
-}
-
 /* Appends ,"<name>":"<value>" (escaped) to <b>. */
 static void ep_claim(struct evbuffer *b, const char *name, const char *value)
 {
     evbuffer_add_printf(b, ",\"%s\":\"", name);
-    ep_json_str(b, value, strlen(value));
+    ag_json_escape_utf8(b, value, strlen(value));
     evbuffer_add(b, "\"", 1);
 }
 
@@ -539,7 +495,7 @@ static char *ep_mint(const struct ag_gen *g, const struct ag_ep *ep, const char 
     if (b == NULL)
         return NULL;
     evbuffer_add(b, "{\"sub\":\"", 8);
-    ep_json_str(b, ep->sub, strlen(ep->sub));
+    ag_json_escape_utf8(b, ep->sub, strlen(ep->sub));
     evbuffer_add(b, "\"", 1);
     ep_claim(b, "client_id", ep->cid);
     evbuffer_add_printf(b, ",\"type\":\"%s\",\"iat\":%lld,\"exp\":%lld", type,
@@ -559,7 +515,7 @@ static char *ep_mint(const struct ag_gen *g, const struct ag_ep *ep, const char 
         for (bool first = true; *p != '\0'; first = false) {
             size_t k = strcspn(p, " ");
             evbuffer_add_printf(b, "%s\"", first ? "" : ",");
-            ep_json_str(b, p, k);
+            ag_json_escape_utf8(b, p, k);
             evbuffer_add(b, "\"", 1);
             p += k;
             while (*p == ' ')
@@ -679,12 +635,11 @@ static size_t ep_audit_fields(const struct ag_ep *ep, const char *const *k, cons
     return m;
 }
 
-void ag_ep__audit_log(struct ag_ep *ep, const char *event, const char *const *k,
-                      const char *const *v, size_t n)
+/* The audit log line of <event> with the <m> pairs <keys>/<vals>, batched per worker. */
+static void ep_audit_line(struct ag_ep *ep, const char *event, const char *const *keys,
+                          const char *const *vals, size_t m)
 {
     struct evbuffer *line = evbuffer_new();
-    const char *keys[18], *vals[18];
-    size_t m = ep_audit_fields(ep, k, v, n, keys, vals);
 
     if (line == NULL)
         return;
@@ -698,6 +653,15 @@ void ag_ep__audit_log(struct ag_ep *ep, const char *event, const char *const *k,
     evbuffer_free(line);
 }
 
+void ag_ep__audit_log(struct ag_ep *ep, const char *event, const char *const *k,
+                      const char *const *v, size_t n)
+{
+    const char *keys[18], *vals[18];
+    size_t m = ep_audit_fields(ep, k, v, n, keys, vals);
+
+    ep_audit_line(ep, event, keys, vals, m);
+}
+
 void ag_ep__audit(struct ag_ep *ep, const char *event, const char *const *k,
                   const char *const *v, size_t n)
 {
@@ -705,7 +669,7 @@ void ag_ep__audit(struct ag_ep *ep, const char *event, const char *const *k,
     const char *keys[18], *vals[18];
     size_t m = ep_audit_fields(ep, k, v, n, keys, vals);
 
-    ag_ep__audit_log(ep, event, k, v, n);
+    ep_audit_line(ep, event, keys, vals, m);
     if (cfg != NULL && cfg->audit_stream_max > 0 && ag_ep__store_ready(ep->w))
         ag_audit_append(ep->w->store, cfg->audit_stream_max, event, keys, vals, m, NULL, NULL);
 }
@@ -742,11 +706,7 @@ void ag_ep__limit(struct ag_ep *ep, const struct ag_rl_bucket *b, size_t n,
         then(ep);
         return;
     }
-    if (!ag_ep__store_ready(ep->w)) {
-        ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
-        return;
-    }
-    ep->then = then;
+    ep->then = then; /* a store that is not ready refuses the call: 503 below */
     if (ag_ep__started(ep, ag_rl_hit(ep->w->store, on, m, on_limit_reply, ep)))
         return;
     ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);

@@ -26,6 +26,7 @@
 #include "password.h"
 #include "pool.h"
 #include "user.h"
+#include "userin.h"
 
 struct evbuffer;
 struct ag_gen;
@@ -103,7 +104,6 @@ struct ag_ep {
     unsigned long long left;   /* AG_BODY_LENGTH: body bytes still to read */
     struct ag_chunked ck;
     struct evbuffer *body;     /* body collected so far (POST endpoints) */
-    int ctype;                 /* AG_BODY_JSON / AG_BODY_FORM of policy/userin.h, 0 other */
 
     char *client_id;           /* ?client_id= (token/new), NULL when absent */
     char *query_token;         /* ?refresh_token= (token/refresh) */
@@ -215,8 +215,6 @@ void ep_account_reset(struct ag_ep *ep);
 void ep_account_sessions(struct ag_ep *ep);
 
 /* Shared by the user handlers (gateway/ep_users.c). */
-struct ag_field_err;
-struct ag_body_field;
 
 /** A new op for <ep> (ep->u), with the generation's password parameters; NULL on OOM. */
 struct ep_user_op *ep_user_op_new(struct ag_ep *ep);
@@ -243,7 +241,7 @@ void ep_unprocessable(struct ag_ep *ep, const struct ag_field_err *e);
 bool ep_need_identity(struct ag_ep *ep, bool state_changing);
 
 /** Reads the collected body as <t> into the <n> fields <f>; answers 422 and returns false on a problem. */
-bool ep_read_fields(struct ag_ep *ep, int t, struct ag_body_field *f, size_t n);
+bool ep_read_fields(struct ag_ep *ep, enum ag_body_type t, struct ag_body_field *f, size_t n);
 
 /**
  * The common start of a user-store callback: true when <st> is OK and the request is still

@@ -188,7 +188,7 @@ bool ep_user_reply_ok(struct ag_ep *ep, enum ag_user_status st, const char *unkn
 }
 
 /* Reads the body of <ep> as <t> into <f>; answers 422 and returns false on a problem. */
-bool ep_read_fields(struct ag_ep *ep, int t, struct ag_body_field *f, size_t n)
+bool ep_read_fields(struct ag_ep *ep, enum ag_body_type t, struct ag_body_field *f, size_t n)
 {
     struct ag_field_err e = {0};
     const char *body = "";
@@ -199,7 +199,7 @@ bool ep_read_fields(struct ag_ep *ep, int t, struct ag_body_field *f, size_t n)
         len = evbuffer_get_length(ep->body);
         body = (const char *)evbuffer_pullup(ep->body, -1);
     }
-    r = ag_body_fields((enum ag_body_type)t, body != NULL ? body : "", len, f, n, &e);
+    r = ag_body_fields(t, body != NULL ? body : "", len, f, n, &e);
     if (r == AG_ENOMEM) {
         ag_req_fail(ep->req, 500, "out of memory");
         return false;
@@ -607,10 +607,7 @@ static void on_login_user(enum ag_user_status st, const struct ag_user *usr, voi
 
 static void login_go(struct ag_ep *ep)
 {
-    if (!ag_ep__store_ready(ep->w)) {
-        ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
-        return;
-    }
+    /* A store that is not ready refuses the call: 503 below. */
     if (ag_ep__started(ep, ag_user_find(ep->w->store, ep->u->login, on_login_user, ep)))
         return;
     ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);

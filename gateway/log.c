@@ -231,14 +231,15 @@ void ag_alog_close(void)
     AG_FREE(alog.reopen);
 }
 
-void ag_json_escape(struct evbuffer *buf, const char *s, size_t len)
+/* Escapes quotes, backslashes and controls; non-ASCII bytes too unless <utf8>. */
+static void json_escape(struct evbuffer *buf, const char *s, size_t len, bool utf8)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i, run = 0;
 
     for (i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\')
+        if (ch >= 0x20 && (ch < 0x7f || utf8) && ch != '"' && ch != '\\')
             continue;
         evbuffer_add(buf, s + run, i - run);
         run = i + 1;
@@ -251,4 +252,14 @@ void ag_json_escape(struct evbuffer *buf, const char *s, size_t len)
         }
     }
     evbuffer_add(buf, s + run, len - run);
+}
+
+void ag_json_escape(struct evbuffer *buf, const char *s, size_t len)
+{
+    json_escape(buf, s, len, false);
+}
+
+void ag_json_escape_utf8(struct evbuffer *buf, const char *s, size_t len)
+{
+    json_escape(buf, s, len, true);
 }

@@ -45,4 +45,10 @@ void ag_alog_close(void);
 /** Appends <s,len> to <buf> as the inside of a JSON string (quotes, controls, non-ASCII escaped). */
 void ag_json_escape(struct evbuffer *buf, const char *s, size_t len);
 
+/**
+ * The same for text known to be UTF-8 (claims we mint, checked query parameters, store
+ * records): bytes from 0x80 up pass through, so "é" stays "é" and not two code points.
+ */
+void ag_json_escape_utf8(struct evbuffer *buf, const char *s, size_t len);
+
 #endif
