@@ -1153,19 +1153,19 @@ static enum ag_jwt_status jwt_check_times(const struct jwt_jval *const *c,
     /* Rounded up: for a whole-second now, now >= exp + leeway holds for the real exp
      * exactly when it holds for the rounded one, so a cached verdict agrees. */
     out->exp = jwt_time_round(&t, 1);
-    if (c[JWT_C_NBF] != NULL) {
-        if (jwt_time_get(c[JWT_C_NBF], &t) != 0)
+    /* "nbf" and "iat" are optional and judged alike: later than now + leeway is not yet. */
+    const struct {
+        int slot;
+        int64_t *dst;
+    } later[] = {{JWT_C_NBF, &out->nbf}, {JWT_C_IAT, &out->iat}};
+    for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+        if (c[later[i].slot] == NULL)
+            continue;
+        if (jwt_time_get(c[later[i].slot], &t) != 0)
             return AG_JWT_BAD_CLAIMS;
         if (jwt_time_gt_sum(exp->now, exp->leeway, &t))
             return AG_JWT_NOT_YET;
-        out->nbf = jwt_time_round(&t, 1);
-    }
-    if (c[JWT_C_IAT] != NULL) {
-        if (jwt_time_get(c[JWT_C_IAT], &t) != 0)
-            return AG_JWT_BAD_CLAIMS;
-        if (jwt_time_gt_sum(exp->now, exp->leeway, &t))
-            return AG_JWT_NOT_YET;
-        out->iat = jwt_time_round(&t, 1);
+        *later[i].dst = jwt_time_round(&t, 1);
     }
     return AG_JWT_OK;
 }
