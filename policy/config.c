@@ -76,6 +76,15 @@ const char *ag_config__printable(const char *s, char *buf, size_t size)
 }
 
 /* Returns a new NUL-terminated copy of <s,n>, or NULL with <c>->oom set. */
+void *ag_config__calloc(struct config_ctx *c, size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+
+    if (p == NULL)
+        c->oom = true;
+    return p;
+}
+
 char *ag_config__strndup(struct config_ctx *c, const char *s, size_t n)
 {
     char *p = malloc(n + 1);
@@ -602,11 +611,8 @@ static void config_finish(struct config_ctx *c, json_t *root)
         ag_config__problem(c, "passwords.max-length", "must be at least passwords.min-length (%zu)",
                            cfg->passwords.min_len);
     if (cfg->listen == NULL) {
-        cfg->listen = calloc(1, sizeof(*cfg->listen));
-        if (cfg->listen == NULL) {
-            c->oom = true;
+        if ((cfg->listen = ag_config__calloc(c, 1, sizeof(*cfg->listen))) == NULL)
             return;
-        }
         cfg->n_listen = 1;
         cfg->listen[0].host = ag_config__strndup(c, "127.0.0.1", 9);
         cfg->listen[0].port = ag_config__strndup(c, "8080", 4);

@@ -92,11 +92,8 @@ static void config_cors_list(struct config_ctx *c, const char *path, json_t *v,
             ag_config__problem(c, path, "must not be empty");
         return;
     }
-    *out = calloc(n, sizeof(**out));
-    if (*out == NULL) {
-        c->oom = true;
+    if ((*out = ag_config__calloc(c, n, sizeof(**out))) == NULL)
         return;
-    }
     json_array_foreach(v, i, e)
     {
         const char *s;
@@ -229,9 +226,7 @@ void ag_config__parse_cors(struct config_ctx *c, const char *path, json_t *v)
                            "cannot be true with \"allow-origins\": [\"*\"] (browsers refuse "
                            "credentials with a wildcard origin); list the origins");
     if (json_object_get(v, "allow-methods") == NULL) {
-        cc->methods = calloc(CONFIG_ARRAY_LEN(def_methods), sizeof(*cc->methods));
-        if (cc->methods == NULL)
-            c->oom = true;
+        cc->methods = ag_config__calloc(c, CONFIG_ARRAY_LEN(def_methods), sizeof(*cc->methods));
         for (size_t i = 0; cc->methods != NULL && i < CONFIG_ARRAY_LEN(def_methods); i++)
             cc->methods[cc->n_methods++] =
                 ag_config__strndup(c, def_methods[i], strlen(def_methods[i]));

@@ -42,6 +42,9 @@ void ag_config__problem(struct config_ctx *c, const char *path, const char *fmt,
 const char *ag_config__printable(const char *s, char *buf, size_t size);
 
 /** Returns a new NUL-terminated copy of <s,n>, or NULL with <c>->oom set. */
+/* calloc() that marks <c> out of memory when it fails (the parse then stops). */
+void *ag_config__calloc(struct config_ctx *c, size_t n, size_t size);
+
 char *ag_config__strndup(struct config_ctx *c, const char *s, size_t n);
 
 /* ------------------------------------------------------------------------------------------

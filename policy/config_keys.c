@@ -208,11 +208,8 @@ void ag_config__parse_paths(struct config_ctx *c, const char *path, json_t *v, c
     n = json_array_size(v);
     if (n == 0)
         return;
-    *out = calloc(n, sizeof(**out));
-    if (*out == NULL) {
-        c->oom = true;
+    if ((*out = ag_config__calloc(c, n, sizeof(**out))) == NULL)
         return;
-    }
     *n_out = n;
     json_array_foreach(v, i, e)
     {
@@ -280,11 +277,8 @@ void ag_config__parse_headers(struct config_ctx *c, const char *path, json_t *v)
     n = json_object_size(v);
     if (n == 0)
         return;
-    cfg->headers = calloc(n, sizeof(*cfg->headers));
-    if (cfg->headers == NULL) {
-        c->oom = true;
+    if ((cfg->headers = ag_config__calloc(c, n, sizeof(*cfg->headers))) == NULL)
         return;
-    }
     json_object_foreach(v, name, e)
     {
         const char *s, *dup = NULL;
@@ -379,11 +373,8 @@ void ag_config__parse_listen(struct config_ctx *c, const char *path, json_t *v)
         ag_config__problem(c, path, "expected \"HOST:PORT\" or an array of them");
         return;
     }
-    c->cfg->listen = calloc(n, sizeof(*c->cfg->listen));
-    if (c->cfg->listen == NULL) {
-        c->oom = true;
+    if ((c->cfg->listen = ag_config__calloc(c, n, sizeof(*c->cfg->listen))) == NULL)
         return;
-    }
     c->cfg->n_listen = n;
     if (json_is_string(v)) {
         config_parse_listen_one(c, path, v, 0);

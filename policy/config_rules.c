@@ -78,11 +78,8 @@ void ag_config__parse_words(struct config_ctx *c, const char *path, json_t *v,
         ag_config__problem(c, path, "at most %d %s per rule", AG_RULES_MAX_REQ, what[kind]);
         return;
     }
-    *out = calloc(n, sizeof(**out));
-    if (*out == NULL) {
-        c->oom = true;
+    if ((*out = ag_config__calloc(c, n, sizeof(**out))) == NULL)
         return;
-    }
     json_array_foreach(v, i, e)
     {
         const char *s;
@@ -201,11 +198,8 @@ static bool config_object_array(struct config_ctx *c, const char *path, json_t *
     }
     if (json_array_size(v) == 0)
         return false;
-    *out = calloc(json_array_size(v), size);
-    if (*out == NULL) {
-        c->oom = true;
+    if ((*out = ag_config__calloc(c, json_array_size(v), size)) == NULL)
         return false;
-    }
     *n = json_array_size(v);
     return true;
 }

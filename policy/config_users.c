@@ -167,11 +167,9 @@ void ag_config__parse_trusted_proxies(struct config_ctx *c, const char *path, js
     }
     if (json_array_size(v) == 0)
         return;
-    cfg->trusted_proxies = calloc(json_array_size(v), sizeof(*cfg->trusted_proxies));
-    if (cfg->trusted_proxies == NULL) {
-        c->oom = true;
+    cfg->trusted_proxies = ag_config__calloc(c, json_array_size(v), sizeof(*cfg->trusted_proxies));
+    if (cfg->trusted_proxies == NULL)
         return;
-    }
     json_array_foreach(v, i, e)
     {
         const char *s;
@@ -216,11 +214,9 @@ void ag_config__parse_role_scopes(struct config_ctx *c, const char *path, json_t
     }
     if (json_object_size(v) == 0)
         return;
-    cfg->role_scopes = calloc(json_object_size(v), sizeof(*cfg->role_scopes));
-    if (cfg->role_scopes == NULL) {
-        c->oom = true;
+    cfg->role_scopes = ag_config__calloc(c, json_object_size(v), sizeof(*cfg->role_scopes));
+    if (cfg->role_scopes == NULL)
         return;
-    }
     json_object_foreach(v, key, e)
     {
         struct ag_role_scopes *rs = &cfg->role_scopes[cfg->n_role_scopes];
