@@ -39,10 +39,55 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  --version             print the version\n"
-    "  --help                print this help\n"
+    "  --help                print this help; COMMAND --help prints the command's own\n"
     "\n"
     "signals: SIGHUP reloads the config; SIGTERM and SIGINT drain and exit.\n"
     "docs: README.md and docs/ in the source tree.\n";
+
+/* What `authgate COMMAND --help` prints: the command's own usage, to stdout. */
+static const struct cmd_help {
+    const char *name;
+    const char *text;
+} cmd_helps[] = {
+    {"serve", "usage: authgate [serve] --config FILE\n"
+              "\n"
+              "Runs the gateway in the foreground and logs to stderr. cryptography-key and\n"
+              "master-token come from FILE, or from CRYPTOGRAPHY_KEY and MASTER_TOKEN when FILE\n"
+              "leaves them out. Exit 2 when the config has a problem.\n"
+              "Signals: SIGHUP reloads the config; SIGTERM and SIGINT drain and exit 0.\n"},
+    {"check", "usage: authgate check --config FILE\n"
+              "\n"
+              "Validates FILE (and CRYPTOGRAPHY_KEY / MASTER_TOKEN when FILE leaves them out)\n"
+              "with the checks serve runs: exit 0, or 2 with one line per problem naming\n"
+              "the key.\n"},
+    {"keygen", "usage: authgate keygen\n"
+               "\n"
+               "Prints a fresh HS256 secret (32 random bytes, base64url), usable as\n"
+               "cryptography-key.\n"},
+    {"init", "usage: authgate init [--dir DIR]\n"
+             "\n"
+             "Writes DIR/authgate.json and DIR/.env with a fresh cryptography-key and\n"
+             "master-token, mode 0600, refusing to overwrite. DIR defaults to '.'.\n"},
+    {"csu", "usage: authgate csu --config FILE [--username U] [--email E] [--password-stdin]\n"
+            "\n"
+            "Creates a superuser in the store; prompts for what is missing, the password\n"
+            "twice without echo.\n"},
+    {"reset-link", "usage: authgate reset-link --config FILE --user U\n"
+                   "\n"
+                   "Prints a single-use password reset token for user U (username or email).\n"},
+    {"unlock", "usage: authgate unlock --config FILE --user U\n"
+               "\n"
+               "Lifts a login lockout of user U (username or email).\n"},
+};
+
+/* True when argv[from..] asks for help ("--help" or "-h"). */
+static int wants_help(int argc, char **argv, int from)
+{
+    for (int i = from; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
+}
 
 /* Finds "--NAME VALUE" or "--NAME=VALUE" in argv[from..]; NULL if absent. Sets *bad on junk. */
 static const char *opt_value(int argc, char **argv, int from, const char *name, int *bad)
@@ -180,6 +225,13 @@ int main(int argc, char **argv)
                      strcmp(argv[1], "help") == 0)) {
         fputs(usage, stdout);
         return 0;
+    }
+    if (wants_help(argc, argv, first)) {
+        for (size_t i = 0; i < sizeof(cmd_helps) / sizeof(cmd_helps[0]); i++)
+            if (strcmp(cmd, cmd_helps[i].name) == 0) {
+                fputs(cmd_helps[i].text, stdout);
+                return 0;
+            }
     }
     if (strcmp(cmd, "keygen") == 0) {
         if (argc > first) {
