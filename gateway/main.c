@@ -29,7 +29,7 @@ static const char usage[] =
     "  serve --config FILE   run the gateway in the foreground (the default command)\n"
     "  check --config FILE   validate a config; exit 0, or 2 with one line per problem\n"
     "  keygen                print a fresh HS256 secret (32 random bytes, base64url)\n"
-    "  init [--dir DIR]      write authgate.json and .env with fresh secrets (mode 0600)\n"
+    "  init [--dir DIR]      write authgate.json, and .env with fresh secrets (mode 0600)\n"
     "  csu --config FILE [--username U] [--email E] [--password-stdin]\n"
     "                        create a superuser (prompts for what is missing)\n"
     "  reset-link --config FILE --user U\n"
@@ -66,8 +66,10 @@ static const struct cmd_help {
                "cryptography-key.\n"},
     {"init", "usage: authgate init [--dir DIR]\n"
              "\n"
-             "Writes DIR/authgate.json and DIR/.env with a fresh cryptography-key and\n"
-             "master-token, mode 0600, refusing to overwrite. DIR defaults to '.'.\n"},
+             "Writes DIR/authgate.json (the settings) and DIR/.env (a fresh CRYPTOGRAPHY_KEY\n"
+             "and MASTER_TOKEN), mode 0600, refusing to overwrite. DIR defaults to '.'.\n"
+             "The secrets are only in .env: export them before authgate starts\n"
+             "(set -a; . DIR/.env; set +a), or name it in systemd's EnvironmentFile=.\n"},
     {"csu", "usage: authgate csu --config FILE [--username U] [--email E] [--password-stdin]\n"
             "\n"
             "Creates a superuser in the store; prompts for what is missing, the password\n"
@@ -167,10 +169,26 @@ static int write_new(const char *path, const char *text)
     return 0;
 }
 
+/*
+ * Writes <dir>/.env with a fresh CRYPTOGRAPHY_KEY and MASTER_TOKEN, and
+ * <dir>/authgate.json with the settings but no secret: the secrets live in one
+ * place, so editing .env is what changes them (a key in the file would win over
+ * the variable, CONTRACT.md section 3). Both mode 0600, neither overwritten.
+ */
 static int cmd_init(const char *dir)
 {
-    char key[64], master[64], cfg_path[4096], env_path[4096], text[2048];
+    static const char settings[] = "{\n"
+                                   "  \"app-name\": \"authgate\",\n"
+                                   "  \"listen\": \"127.0.0.1:8080\",\n"
+                                   "  \"upstream\": \"http://127.0.0.1:8081\",\n"
+                                   "  \"redis\": \"redis://127.0.0.1:6379/0\",\n"
+                                   "  \"master-token-paths\": [],\n"
+                                   "  \"access-token-paths\": [],\n"
+                                   "  \"headers\": {}\n"
+                                   "}\n";
+    char key[64], master[64], cfg_path[4096], env_path[4096], text[256];
     struct stat st;
+    int rc = 1;
 
     snprintf(cfg_path, sizeof(cfg_path), "%s/authgate.json", dir);
     snprintf(env_path, sizeof(env_path), "%s/.env", dir);
@@ -181,27 +199,25 @@ static int cmd_init(const char *dir)
     }
     secret_b64(key, sizeof(key));
     secret_b64(master, sizeof(master));
-    snprintf(text, sizeof(text),
-             "{\n"
-             "  \"app-name\": \"authgate\",\n"
-             "  \"listen\": \"127.0.0.1:8080\",\n"
-             "  \"upstream\": \"http://127.0.0.1:8081\",\n"
-             "  \"redis\": \"redis://127.0.0.1:6379/0\",\n"
-             "  \"cryptography-key\": \"%s\",\n"
-             "  \"master-token\": \"%s\",\n"
-             "  \"master-token-paths\": [],\n"
-             "  \"access-token-paths\": [],\n"
-             "  \"headers\": {}\n"
-             "}\n",
-             key, master);
-    if (write_new(cfg_path, text) < 0)
-        return 1;
     snprintf(text, sizeof(text), "CRYPTOGRAPHY_KEY=%s\nMASTER_TOKEN=%s\n", key, master);
     if (write_new(env_path, text) < 0)
-        return 1;
+        goto out;
+    if (write_new(cfg_path, settings) < 0) {
+        unlink(env_path);
+        goto out;
+    }
+    printf("wrote %s (settings, no secrets) and %s (CRYPTOGRAPHY_KEY, MASTER_TOKEN), mode 0600\n"
+           "the secrets are only in %s: authgate reads them from the environment, so\n"
+           "  set -a; . %s; set +a\n"
+           "  authgate serve --config %s\n"
+           "(with systemd: EnvironmentFile=%s)\n",
+           cfg_path, env_path, env_path, env_path, cfg_path, env_path);
+    rc = 0;
+out:
     sodium_memzero(text, sizeof(text));
-    printf("wrote %s and %s (mode 0600)\n", cfg_path, env_path);
-    return 0;
+    sodium_memzero(key, sizeof(key));
+    sodium_memzero(master, sizeof(master));
+    return rc;
 }
 
 int main(int argc, char **argv)
