@@ -131,3 +131,16 @@ def test_placeholder_key_refused_on_reload(upstream, gateway, redis_server):
     c.send(simple_get("/api/ok", extra="Authorization: Bearer %s\r\n" % superuser_token(CRYPTO_KEY)))
     assert c.read_response().status == 200, "the running key stopped working"
 
+
+def test_shipped_example_has_no_usable_key(tmp_path):
+    """config.example.json carries no key at all: check says the key is required (and how
+    to make one); with a fresh key from keygen in CRYPTOGRAPHY_KEY it is a working config."""
+    example = Path(REPO) / "config.example.json"
+    cfg = json.loads(example.read_text())
+    assert "cryptography-key" not in cfg, cfg
+    r = run_authgate("check", "--config", example)
+    assert_refused_naming_key(r)
+    assert "authgate keygen" in r.stderr, r.stderr
+    key = run_authgate("keygen").stdout.strip()
+    r = run_authgate("check", "--config", example, env_extra={"CRYPTOGRAPHY_KEY": key})
+    assert r.returncode == 0, r.stdout + r.stderr
