@@ -29,7 +29,7 @@ static const char usage[] =
     "  serve --config FILE   run the gateway in the foreground (the default command)\n"
     "  check --config FILE   validate a config; exit 0, or 2 with one line per problem\n"
     "  keygen                print a fresh HS256 secret (32 random bytes, base64url)\n"
-    "  init [--dir DIR]      write authgate.json and .env with fresh secrets (mode 0600)\n"
+    "  init [--dir DIR]      write authgate.json, and .env with fresh secrets (mode 0600)\n"
     "  csu --config FILE [--username U] [--email E] [--password-stdin]\n"
     "                        create a superuser (prompts for what is missing)\n"
     "  reset-link --config FILE --user U\n"
@@ -39,10 +39,57 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  --version             print the version\n"
-    "  --help                print this help\n"
+    "  --help                print this help; COMMAND --help prints the command's own\n"
     "\n"
     "signals: SIGHUP reloads the config; SIGTERM and SIGINT drain and exit.\n"
     "docs: README.md and docs/ in the source tree.\n";
+
+/* What `authgate COMMAND --help` prints: the command's own usage, to stdout. */
+static const struct cmd_help {
+    const char *name;
+    const char *text;
+} cmd_helps[] = {
+    {"serve", "usage: authgate [serve] --config FILE\n"
+              "\n"
+              "Runs the gateway in the foreground and logs to stderr. cryptography-key and\n"
+              "master-token come from FILE, or from CRYPTOGRAPHY_KEY and MASTER_TOKEN when FILE\n"
+              "leaves them out. Exit 2 when the config has a problem.\n"
+              "Signals: SIGHUP reloads the config; SIGTERM and SIGINT drain and exit 0.\n"},
+    {"check", "usage: authgate check --config FILE\n"
+              "\n"
+              "Validates FILE (and CRYPTOGRAPHY_KEY / MASTER_TOKEN when FILE leaves them out)\n"
+              "with the checks serve runs: exit 0, or 2 with one line per problem naming\n"
+              "the key.\n"},
+    {"keygen", "usage: authgate keygen\n"
+               "\n"
+               "Prints a fresh HS256 secret (32 random bytes, base64url), usable as\n"
+               "cryptography-key.\n"},
+    {"init", "usage: authgate init [--dir DIR]\n"
+             "\n"
+             "Writes DIR/authgate.json (the settings) and DIR/.env (a fresh CRYPTOGRAPHY_KEY\n"
+             "and MASTER_TOKEN), mode 0600, refusing to overwrite. DIR defaults to '.'.\n"
+             "The secrets are only in .env: export them before authgate starts\n"
+             "(set -a; . DIR/.env; set +a), or name it in systemd's EnvironmentFile=.\n"},
+    {"csu", "usage: authgate csu --config FILE [--username U] [--email E] [--password-stdin]\n"
+            "\n"
+            "Creates a superuser in the store; prompts for what is missing, the password\n"
+            "twice without echo.\n"},
+    {"reset-link", "usage: authgate reset-link --config FILE --user U\n"
+                   "\n"
+                   "Prints a single-use password reset token for user U (username or email).\n"},
+    {"unlock", "usage: authgate unlock --config FILE --user U\n"
+               "\n"
+               "Lifts a login lockout of user U (username or email).\n"},
+};
+
+/* True when argv[from..] asks for help ("--help" or "-h"). */
+static int wants_help(int argc, char **argv, int from)
+{
+    for (int i = from; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
+}
 
 /* Finds "--NAME VALUE" or "--NAME=VALUE" in argv[from..]; NULL if absent. Sets *bad on junk. */
 static const char *opt_value(int argc, char **argv, int from, const char *name, int *bad)
@@ -122,10 +169,26 @@ static int write_new(const char *path, const char *text)
     return 0;
 }
 
+/*
+ * Writes <dir>/.env with a fresh CRYPTOGRAPHY_KEY and MASTER_TOKEN, and
+ * <dir>/authgate.json with the settings but no secret: the secrets live in one
+ * place, so editing .env is what changes them (a key in the file would win over
+ * the variable, CONTRACT.md section 3). Both mode 0600, neither overwritten.
+ */
 static int cmd_init(const char *dir)
 {
-    char key[64], master[64], cfg_path[4096], env_path[4096], text[2048];
+    static const char settings[] = "{\n"
+                                   "  \"app-name\": \"authgate\",\n"
+                                   "  \"listen\": \"127.0.0.1:8080\",\n"
+                                   "  \"upstream\": \"http://127.0.0.1:8081\",\n"
+                                   "  \"redis\": \"redis://127.0.0.1:6379/0\",\n"
+                                   "  \"master-token-paths\": [],\n"
+                                   "  \"access-token-paths\": [],\n"
+                                   "  \"headers\": {}\n"
+                                   "}\n";
+    char key[64], master[64], cfg_path[4096], env_path[4096], text[256];
     struct stat st;
+    int rc = 1;
 
     snprintf(cfg_path, sizeof(cfg_path), "%s/authgate.json", dir);
     snprintf(env_path, sizeof(env_path), "%s/.env", dir);
@@ -136,27 +199,25 @@ static int cmd_init(const char *dir)
     }
     secret_b64(key, sizeof(key));
     secret_b64(master, sizeof(master));
-    snprintf(text, sizeof(text),
-             "{\n"
-             "  \"app-name\": \"authgate\",\n"
-             "  \"listen\": \"127.0.0.1:8080\",\n"
-             "  \"upstream\": \"http://127.0.0.1:8081\",\n"
-             "  \"redis\": \"redis://127.0.0.1:6379/0\",\n"
-             "  \"cryptography-key\": \"%s\",\n"
-             "  \"master-token\": \"%s\",\n"
-             "  \"master-token-paths\": [],\n"
-             "  \"access-token-paths\": [],\n"
-             "  \"headers\": {}\n"
-             "}\n",
-             key, master);
-    if (write_new(cfg_path, text) < 0)
-        return 1;
     snprintf(text, sizeof(text), "CRYPTOGRAPHY_KEY=%s\nMASTER_TOKEN=%s\n", key, master);
     if (write_new(env_path, text) < 0)
-        return 1;
+        goto out;
+    if (write_new(cfg_path, settings) < 0) {
+        unlink(env_path);
+        goto out;
+    }
+    printf("wrote %s (settings, no secrets) and %s (CRYPTOGRAPHY_KEY, MASTER_TOKEN), mode 0600\n"
+           "the secrets are only in %s: authgate reads them from the environment, so\n"
+           "  set -a; . %s; set +a\n"
+           "  authgate serve --config %s\n"
+           "(with systemd: EnvironmentFile=%s)\n",
+           cfg_path, env_path, env_path, env_path, cfg_path, env_path);
+    rc = 0;
+out:
     sodium_memzero(text, sizeof(text));
-    printf("wrote %s and %s (mode 0600)\n", cfg_path, env_path);
-    return 0;
+    sodium_memzero(key, sizeof(key));
+    sodium_memzero(master, sizeof(master));
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -180,6 +241,13 @@ int main(int argc, char **argv)
                      strcmp(argv[1], "help") == 0)) {
         fputs(usage, stdout);
         return 0;
+    }
+    if (wants_help(argc, argv, first)) {
+        for (size_t i = 0; i < sizeof(cmd_helps) / sizeof(cmd_helps[0]); i++)
+            if (strcmp(cmd, cmd_helps[i].name) == 0) {
+                fputs(cmd_helps[i].text, stdout);
+                return 0;
+            }
     }
     if (strcmp(cmd, "keygen") == 0) {
         if (argc > first) {

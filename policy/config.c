@@ -529,13 +529,8 @@ static void config_apply_env(struct config_ctx *c, json_t *root, const struct ag
     if (json_object_get(root, "cryptography-key") != NULL)
         return;
     if (ck != NULL && ck[0] != '\0') {
-        if (strlen(ck) < CONFIG_MIN_KEY_LEN) {
-            ag_config__problem(c, "cryptography-key",
-                               "CRYPTOGRAPHY_KEY must be at least %d characters (has %zu); "
-                               "`authgate keygen` makes one",
-                               CONFIG_MIN_KEY_LEN, strlen(ck));
+        if (!ag_config__check_crypto_key(c, "CRYPTOGRAPHY_KEY ", ck, strlen(ck)))
             return;
-        }
         cfg->crypto_key_len = strlen(ck);
         cfg->crypto_key = ag_config__strndup(c, ck, cfg->crypto_key_len);
     } else if (!(flags & AG_CONFIG_F_NO_KEY_CHECK)) {
@@ -592,6 +587,14 @@ static void config_finish(struct config_ctx *c, json_t *root)
 
     if (json_object_get(root, "upstream") == NULL)
         ag_config__problem(c, "upstream", "required (\"http://HOST:PORT\" of the application)");
+    /* fastauth-api's README example uses one string for both: whoever may call a master
+     * path could then mint tokens for any identity (CONTRACT.md section 3) */
+    if (cfg->crypto_key != NULL && cfg->master_token != NULL &&
+        cfg->crypto_key_len == cfg->master_token_len &&
+        sodium_memcmp(cfg->crypto_key, cfg->master_token, cfg->crypto_key_len) == 0)
+        ag_config__problem(c, "cryptography-key",
+                           "must differ from master-token (whoever holds the master token "
+                           "could sign tokens); `authgate keygen` makes one");
     if (cfg->cookie_samesite == AG_SAMESITE_NONE && !cfg->cookie_secure)
         ag_config__problem(c, "cookie-samesite",
                            "\"none\" needs cookie-secure true (browsers refuse SameSite=None "

@@ -19,6 +19,7 @@
 
 #define CONFIG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define CONFIG_MIN_KEY_LEN 32  /* bytes of cryptography-key (HS256, RFC 7518 s.3.2) */
+#define CONFIG_MIN_KEY_DISTINCT 8 /* distinct bytes of cryptography-key ("x" * 32 has 1) */
 #define CONFIG_YEAR 31536000LL /* 86400 * 365 */
 
 /* ------------------------------------------------------------------------------------------
@@ -117,6 +118,9 @@ void ag_config__hostport_problem(struct config_ctx *c, const char *path, enum co
 
 /** Checks the master token <s,n>; <what> prefixes the reason. Reports, false when bad. */
 bool ag_config__check_master_token(struct config_ctx *c, const char *what, const char *s, size_t n);
+
+/** Checks the signing secret <s,n>; <what> prefixes the reason. Reports, false when bad. */
+bool ag_config__check_crypto_key(struct config_ctx *c, const char *what, const char *s, size_t n);
 
 /** Checks the path prefix <s,len> at <path>. Reports, false when bad. */
 bool ag_config__check_prefix(struct config_ctx *c, const char *path, const char *s, size_t len);

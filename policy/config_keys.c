@@ -158,6 +158,67 @@ void ag_config__parse_master_token(struct config_ctx *c, const char *path, json_
     c->cfg->master_token_len = n;
 }
 
+/* True when <word> (lower case) occurs in <s,n>, ignoring case and reading '_' as '-'. */
+static bool config_has_word(const char *s, size_t n, const char *word)
+{
+    size_t wl = strlen(word);
+
+    for (size_t i = 0; i + wl <= n; i++) {
+        size_t k = 0;
+
+        while (k < wl && ag_config__fold(s[i + k]) == word[k])
+            k++;
+        if (k == wl)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Checks a signing secret <s,n> for cryptography-key; <what> prefixes the reason
+ * ("" for the file's value, "CRYPTOGRAPHY_KEY " for the variable's). Refuses, as
+ * CONTRACT.md section 3 says, what anyone could guess: fewer than 32 bytes (RFC 7518
+ * s.3.2), a placeholder word of a published example (REPLACE-ME or CHANGE-ME in any
+ * case, '_' read as '-': config.example.json once shipped one that passed), or fewer
+ * than 8 distinct bytes ("x" * 32). A key equal to master-token is refused by
+ * config.c, once both are known. Reports the first problem and returns false.
+ */
+bool ag_config__check_crypto_key(struct config_ctx *c, const char *what, const char *s, size_t n)
+{
+    static const char *const placeholders[] = {"replace-me", "change-me"};
+    bool seen[256] = {false};
+    size_t distinct = 0;
+
+    if (n < CONFIG_MIN_KEY_LEN) {
+        ag_config__problem(c, "cryptography-key",
+                           "%smust be at least %d characters (has %zu); "
+                           "`authgate keygen` makes one",
+                           what, CONFIG_MIN_KEY_LEN, n);
+        return false;
+    }
+    for (size_t i = 0; i < CONFIG_ARRAY_LEN(placeholders); i++)
+        if (config_has_word(s, n, placeholders[i])) {
+            ag_config__problem(c, "cryptography-key",
+                               "%sholds the placeholder '%s' of an example, which anyone can "
+                               "read; `authgate keygen` makes a real key",
+                               what, i == 0 ? "REPLACE-ME" : "CHANGE-ME");
+            return false;
+        }
+    for (size_t i = 0; i < n; i++)
+        if (!seen[(unsigned char)s[i]]) {
+            seen[(unsigned char)s[i]] = true;
+            distinct++;
+        }
+    if (distinct < CONFIG_MIN_KEY_DISTINCT) {
+        ag_config__problem(c, "cryptography-key",
+                           "%shas only %zu distinct characters (at least %d needed); "
+                           "`authgate keygen` makes one",
+                           what, distinct, CONFIG_MIN_KEY_DISTINCT);
+        return false;
+    }
+    return true;
+}
+
 void ag_config__parse_crypto_key(struct config_ctx *c, const char *path, json_t *v)
 {
     const char *s;
@@ -165,12 +226,8 @@ void ag_config__parse_crypto_key(struct config_ctx *c, const char *path, json_t 
 
     if (!ag_config__get_string(c, path, v, &s, &n))
         return;
-    if (n < CONFIG_MIN_KEY_LEN) {
-        ag_config__problem(c, path,
-                           "must be at least %d characters (has %zu); `authgate keygen` makes one",
-                           CONFIG_MIN_KEY_LEN, n);
+    if (!ag_config__check_crypto_key(c, "", s, n))
         return;
-    }
     c->cfg->crypto_key = ag_config__strndup(c, s, n);
     c->cfg->crypto_key_len = n;
 }

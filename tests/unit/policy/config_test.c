@@ -368,6 +368,110 @@ static void test_config_rejects_bad_env_master_token(void)
 }
 
 /* ------------------------------------------------------------------------------------------
+ * Guessable signing keys (CONTRACT.md section 3, issue 9 point 1)
+ * ------------------------------------------------------------------------------------------ */
+
+#define PLACEHOLDER_PROBLEM(what, word)                                                            \
+    SRC ": cryptography-key: " what "holds the placeholder '" word "' of an example, which "       \
+        "anyone can read; `authgate keygen` makes a real key"
+
+/* config.example.json shipped this 45-character key, and `check` said ok. */
+static void test_config_refuses_the_old_example_placeholder(void)
+{
+    AG_ASSERT_STR(problems("{'upstream':'http://h:1',"
+                           "'cryptography-key':'REPLACE-ME-with-the-output-of-authgate-keygen'}"),
+                  PLACEHOLDER_PROBLEM("", "REPLACE-ME"));
+}
+
+static void test_config_refuses_placeholder_words_in_any_case(void)
+{
+    static const char *const replace[] = {
+        "replace-me-0123456789abcdefghijklmnopqrstuvwxyz",
+        "0123456789abcdefghijklmnopqrstuvwxyz-Replace-Me",
+        "0123456789abcdefREPLACE_ME0123456789abcdefghij",
+    };
+    static const char *const change[] = {
+        "CHANGE-ME-0123456789abcdefghijklmnopqrstuvwxyz",
+        "0123456789abcdefghijklmnopqrstuvwxyz-change-me!",
+        "my-secret-cHaNgE_mE-0123456789abcdefghijklmnop",
+    };
+    char in[256];
+
+    for (size_t i = 0; i < sizeof(replace) / sizeof(replace[0]); i++) {
+        snprintf(in, sizeof(in), "{'upstream':'http://h:1','cryptography-key':'%s'}", replace[i]);
+        AG_ASSERT_STR(problems(in), PLACEHOLDER_PROBLEM("", "REPLACE-ME"));
+    }
+    for (size_t i = 0; i < sizeof(change) / sizeof(change[0]); i++) {
+        snprintf(in, sizeof(in), "{'upstream':'http://h:1','cryptography-key':'%s'}", change[i]);
+        AG_ASSERT_STR(problems(in), PLACEHOLDER_PROBLEM("", "CHANGE-ME"));
+    }
+    /* the words only: neighbours of them are fine */
+    AG_ASSERT_STR(problems("{'upstream':'http://h:1',"
+                           "'cryptography-key':'replaced-me-change-one-0123456789abc'}"),
+                  "(no problem)");
+}
+
+static void test_config_refuses_keys_with_few_distinct_characters(void)
+{
+    AG_ASSERT_STR(problems("{'upstream':'http://h:1',"
+                           "'cryptography-key':'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'}"),
+                  SRC ": cryptography-key: has only 1 distinct characters (at least 8 needed); "
+                      "`authgate keygen` makes one");
+    AG_ASSERT_STR(problems("{'upstream':'http://h:1',"
+                           "'cryptography-key':'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'}"),
+                  SRC ": cryptography-key: has only 1 distinct characters (at least 8 needed); "
+                      "`authgate keygen` makes one");
+    AG_ASSERT_STR(problems("{'upstream':'http://h:1',"
+                           "'cryptography-key':'abcdefgabcdefgabcdefgabcdefgabcdefg'}"),
+                  SRC ": cryptography-key: has only 7 distinct characters (at least 8 needed); "
+                      "`authgate keygen` makes one");
+    AG_ASSERT_STR(problems("{'upstream':'http://h:1',"
+                           "'cryptography-key':'abcdefghabcdefghabcdefghabcdefgh'}"),
+                  "(no problem)");
+}
+
+static void test_config_refuses_key_equal_to_master_token(void)
+{
+    const char *want = SRC ": cryptography-key: must differ from master-token (whoever holds the "
+                           "master token could sign tokens); `authgate keygen` makes one";
+    struct ag_config_env env_mt = {.master_token = KEY32};
+    struct ag_config_env env_ck = {.cryptography_key = "one-string-for-both-0123456789abcdef"};
+    struct ag_config_env env_both = {.master_token = "one-string-for-both-0123456789abcdef",
+                                     .cryptography_key = "one-string-for-both-0123456789abcdef"};
+
+    AG_ASSERT_STR(problems("{" BASE ",'master-token':'" KEY32 "'}"), want);
+    AG_ASSERT_STR(problems_env("{" BASE "}", &env_mt, 0), want);
+    AG_ASSERT_STR(problems_env("{'upstream':'http://h:1',"
+                               "'master-token':'one-string-for-both-0123456789abcdef'}",
+                               &env_ck, 0),
+                  want);
+    AG_ASSERT_STR(problems_env("{'upstream':'http://h:1'}", &env_both, 0), want);
+    /* a prefix, or the same letters in another case, is another string */
+    AG_ASSERT_STR(problems("{" BASE ",'master-token':'" KEY32 "0'}"), "(no problem)");
+    AG_ASSERT_STR(problems("{" BASE ",'master-token':'0123456789ABCDEF0123456789ABCDEF'}"),
+                  "(no problem)");
+}
+
+static void test_config_refuses_guessable_env_keys(void)
+{
+    struct ag_config_env placeholder = {.cryptography_key = "CHANGE-ME-0123456789abcdefghijklmnop"};
+    struct ag_config_env repeated = {.cryptography_key = "abababababababababababababababab"};
+
+    AG_ASSERT_STR(problems_env("{'upstream':'http://h:1'}", &placeholder, 0),
+                  PLACEHOLDER_PROBLEM("CRYPTOGRAPHY_KEY ", "CHANGE-ME"));
+    AG_ASSERT_STR(problems_env("{'upstream':'http://h:1'}", &repeated, 0),
+                  SRC ": cryptography-key: CRYPTOGRAPHY_KEY has only 2 distinct characters "
+                      "(at least 8 needed); `authgate keygen` makes one");
+    /* AG_CONFIG_F_NO_KEY_CHECK waives a missing key, never a guessable one */
+    AG_ASSERT_STR(problems_env("{'upstream':'http://h:1'}", &placeholder, AG_CONFIG_F_NO_KEY_CHECK),
+                  PLACEHOLDER_PROBLEM("CRYPTOGRAPHY_KEY ", "CHANGE-ME"));
+    AG_ASSERT_STR(problems_env("{'upstream':'http://h:1','cryptography-key':"
+                               "'REPLACE-ME-with-the-output-of-authgate-keygen'}",
+                               NULL, AG_CONFIG_F_NO_KEY_CHECK),
+                  PLACEHOLDER_PROBLEM("", "REPLACE-ME"));
+}
+
+/* ------------------------------------------------------------------------------------------
  * Syntax and structure
  * ------------------------------------------------------------------------------------------ */
 
@@ -1196,6 +1300,11 @@ int main(void)
     AG_RUN(test_config_rejects_missing_key);
     AG_RUN(test_config_no_key_check_allows_missing_key);
     AG_RUN(test_config_rejects_bad_env_master_token);
+    AG_RUN(test_config_refuses_the_old_example_placeholder);
+    AG_RUN(test_config_refuses_placeholder_words_in_any_case);
+    AG_RUN(test_config_refuses_keys_with_few_distinct_characters);
+    AG_RUN(test_config_refuses_key_equal_to_master_token);
+    AG_RUN(test_config_refuses_guessable_env_keys);
     AG_RUN(test_config_syntax_error_names_line_and_column);
     AG_RUN(test_config_rejects_duplicate_key);
     AG_RUN(test_config_rejects_empty_input);
