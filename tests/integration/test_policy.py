@@ -173,6 +173,7 @@ POLICY = {
         {"prefix": "/roled/", "roles": ["ops"]},
         {"prefix": "/mixed/", "auth": "master", "scopes": ["read"]},
         {"prefix": "/onlypost", "methods": ["POST"]},
+        {"prefix": "/reports", "methods": ["GET"]},
     ],
 }
 
@@ -349,6 +350,22 @@ def test_method_limited_rule(pg):
     # methods are case-sensitive tokens: "post" is another method, which the rule does not name
     r = request(pg, "/onlypost/a", method="post", body=b"x")
     assert r.status != 200 or r.json()["method"] == "post"
+
+
+def test_get_rule_covers_head(pg, pup):
+    """A server answers HEAD as it would GET (RFC 9110 section 9.3.2) and most
+    frameworks run the GET handler for it: a rule naming GET covers HEAD."""
+    pup.reset()
+    assert_401_access(request(pg, "/reports/q1"), presented=False)
+    r = request(pg, "/reports/q1", method="HEAD")
+    assert r.status == 401, r
+    assert r.body == b"", r
+    assert r.header("www-authenticate") == 'Bearer realm="%s"' % ISSUER, r
+    nothing_reached(pup, "/reports/")
+    r = request(pg, "/reports/q1", bearer(mint()), method="HEAD")
+    assert r.status == 200, r
+    assert [x["method"] for x in pup.requests()] == ["HEAD"]
+    assert_passed(request(pg, "/reports/q1", method="POST", body=b"x"))  # not named: open
 
 
 # ---------------------------------------------------------------- token sources
