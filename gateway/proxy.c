@@ -257,8 +257,7 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
             }
         }
         if (!cfg->forward_authorization && ag_str_ieq(name, "Authorization") &&
-            value.len >= 6 && strncasecmp(value.p, "Bearer", 6) == 0 &&
-            (value.len == 6 || value.p[6] == ' '))
+            ag_authn_bearer(value, NULL) != 0)
             continue;
         hb_field(&b, name, value);
     }

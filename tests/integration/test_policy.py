@@ -399,6 +399,26 @@ def test_first_source_judged_when_valid(pg, tok):
     assert_passed(request(pg, "/api/ft", [("ACCESS-TOKEN", tok), ("Cookie", "access_token=x")]))
 
 
+def test_bearer_scheme_case_and_spaces(pg, pup, tok):
+    """The auth-scheme is case-insensitive and followed by 1*SP (RFC 9110 s.11.1,
+    s.11.4): any case and a run of spaces give the same judged Bearer token."""
+    for value in ("bearer " + tok, "BEARER " + tok, "Bearer   " + tok):
+        body = assert_passed(request(pg, "/api/bsp", [("Authorization", value)]))
+        assert hdr(body["headers"], "Authorization") is None, body["headers"]
+    assert_401_access(request(pg, "/api/bsp", [("Authorization", "bEaReR   x.y.z")]))
+
+
+@pytest.mark.parametrize("sep", ["\t", " \t", "\t "])
+def test_bearer_with_tab_is_judged_and_refused(pg, pup, tok, sep):
+    """A TAB after the scheme makes a malformed Bearer credential: 401, never a
+    'not Bearer' header that goes upstream unjudged, and no fall-through."""
+    pup.reset()
+    assert_401_access(request(pg, "/api/tab", [("Authorization", "Bearer" + sep + tok)]))
+    assert_401_access(request(pg, "/api/tab", [("Authorization", "Bearer" + sep + tok),
+                                               ("ACCESS-TOKEN", tok)]))
+    assert pup.requests() == []
+
+
 def test_non_bearer_authorization_is_not_a_token(pg, tok):
     r = request(pg, "/api/basic", [("Authorization", "Basic dXNlcjpwYXNz"), ("Cookie", "access_token=" + tok)])
     assert_passed(r)
