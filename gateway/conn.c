@@ -440,6 +440,35 @@ static void conn_endpoint(struct ag_req *req, const struct ag_http1_head *h,
 
 /* ---------------------------------------------------------------- one request head */
 
+/* What a 405 from the gateway lists: the methods it forwards (any token but these two). */
+#define CONN_ALLOW_PROXIED "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n"
+
+/*
+ * TRACE and CONNECT are never forwarded (libhttp-parser already refuses a method
+ * it does not know, "trace" included, with 400): TRACE would echo the credentials and cookies back (cross-site tracing), and CONNECT
+ * in origin-form is no path to judge (RFC 9110 s.9.3.6 wants authority-form, which
+ * the target check refuses already). Answers 405 with Allow and returns true when
+ * <h>'s method is one of them; the connection stays open when no body follows.
+ */
+static bool conn_method_refused(struct ag_req *req, const struct ag_http1_head *h,
+                                const struct ag_http1_info *info, size_t headlen)
+{
+    struct ag_conn *c = req->c;
+    bool keep = info->body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
+    size_t before = evbuffer_get_length(c->io.out);
+    struct evbuffer *tmp;
+
+    if (!ag_str_ieq(h->method, "TRACE") && !ag_str_ieq(h->method, "CONNECT"))
+        return false;
+    ag_reply_error(conn_reply_begin(req, &tmp), 405, "method not allowed", CONN_ALLOW_PROXIED,
+                   conn_reply_flags(req, keep));
+    conn_reply_end(req, tmp);
+    req->bytes_out += evbuffer_get_length(c->io.out) - before;
+    evbuffer_drain(c->io.in, headlen);
+    req_replied(req, 405, keep);
+    return true;
+}
+
 /*
  * Turns the checked head <h> (<headlen> bytes at the front of the input) into a
  * request: framing, target form, normalised path, routing. Ends in exactly one
@@ -526,6 +555,8 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
         conn_endpoint(req, h, &info, path, query, headlen);
         return;
     }
+    if (conn_method_refused(req, h, &info, headlen))
+        return;
     /* The policy decides before anything reaches the upstream, websocket upgrades included,
      * and before any 100 Continue (SECURITY-BASELINE rule 11). */
     ag_rules_match(req->gen->rules, h->method, path, &verdict);
