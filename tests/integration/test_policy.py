@@ -507,6 +507,9 @@ BYPASS_400 = {
     "bad_escape": "/%zzapi",
     "overlong_utf8_a": "/%C1%A1pi",
     "truncated_escape": "/api%2",
+    # double encoding of anything: an upstream that decodes twice would see /api
+    "double_encoded_letter": "/%2561pi/x",
+    "double_encoded_by_escapes": "/%25%36%31pi/x",
 }
 
 
