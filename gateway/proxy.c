@@ -644,6 +644,11 @@ static void tunnel_start(struct ag_req *req, const struct ag_http1_head *h, size
     req->bytes_out += evbuffer_get_length(uin);
     evbuffer_add_buffer(out, uin);
     ag_conn_send(req->c);
+    if (req->u->io.flags & AG_IO_F_EOF) {
+        /* The upstream's close came in the same read as its 101: no later event will say so. */
+        ag_conn_close_after_flush(req->c);
+        return;
+    }
     ag_conn_resume(req->c);
     event_active(&req->c->io.ev, EV_READ, 0);
 }

@@ -6,8 +6,10 @@ read_head() and writes whatever bytes it likes with conn.sendall(). .url is the
 address for the gateway's "upstream"; .heads lists (n, head bytes) received, in order.
 """
 
+import os
 import socket
 import threading
+import time
 
 
 class RawUpstream:
@@ -90,3 +92,19 @@ def response(body, extra=b""):
     """A well-formed 200 with Content-Length."""
     return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s"
             % (len(body), extra, body))
+
+
+def wait_stopped(pid, timeout=5.0):
+    """Waits until every thread of <pid> is stopped: SIGSTOP is delivered asynchronously,
+    and a test that freezes the gateway to line up two events must not race it."""
+    deadline = time.monotonic() + timeout
+    states = []
+    while time.monotonic() < deadline:
+        states = []
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        if all(st in ("T", "t") for st in states):
+            return
+        time.sleep(0.01)
+    raise AssertionError("gateway did not stop: %r" % states)

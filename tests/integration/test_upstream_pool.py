@@ -7,7 +7,6 @@ while the connection sits idle in the pool. Each honest answer names the upstrea
 connection it came from, so a reused dirty connection shows as "EVIL" or as a
 connection number that did not change."""
 
-import os
 import signal
 import threading
 import time
@@ -15,7 +14,7 @@ import time
 import pytest
 
 from conftest import simple_get
-from rawupstream import RawUpstream, response
+from rawupstream import RawUpstream, response, wait_stopped
 
 EVIL = response(b"EVIL!")
 
@@ -44,20 +43,6 @@ def misbehaving(conn, n):
             conn.sendall(EVIL)
         else:
             conn.sendall(response(b"conn=%d" % n))
-
-
-def wait_stopped(pid, timeout=5.0):
-    """Waits until every thread of <pid> is stopped (SIGSTOP is delivered asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        states = []
-        for tid in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                states.append(f.read().rsplit(")", 1)[1].split()[0])
-        if all(st in ("T", "t") for st in states):
-            return
-        time.sleep(0.01)
-    raise AssertionError("gateway did not stop: %r" % states)
 
 
 @pytest.fixture
