@@ -212,8 +212,9 @@ void ag_req_finish(struct ag_req *req)
 {
     struct ag_conn *c = req->c;
     struct ag_worker *w = c->w;
+    /* After a half-close, pipelined requests already received are still answered. */
     bool close = (req->flags & AG_REQ_F_CLIENT_CLOSE) || w->draining ||
-                 (c->io.flags & AG_IO_F_EOF);
+                 ((c->io.flags & AG_IO_F_EOF) && evbuffer_get_length(c->io.in) == 0);
 
     ag_proxy_release(req);
     req_log(req);
@@ -743,12 +744,24 @@ static size_t conn_read_limit(const struct ag_conn *c)
     return AG_IO_HIGH_WM;
 }
 
-/* The client closed its sending side. Returns -1 when <c> was freed. */
+/*
+ * The client closed its sending side. Every complete request received before
+ * that is still answered, in order (as nginx does): the next buffered head is
+ * started here, and the connection closes once the input is used up. Returns -1
+ * when <c> was freed.
+ */
 static int conn_on_eof(struct ag_conn *c)
 {
-    struct ag_req *req = c->req;
+    struct ag_req *req;
 
+    if (c->req == NULL)
+        conn_read_head(c);
+    req = c->req;
     if (req == NULL) {
+        if ((c->flags & AG_CONN_F_CLOSING) || ag_io_pending(&c->io) > 0) {
+            ag_conn_close_after_flush(c); /* answers made above still go out */
+            return 0;
+        }
         ag_conn_close(c); /* idle, or a head cut short */
         return -1;
     }
@@ -761,8 +774,10 @@ static int conn_on_eof(struct ag_conn *c)
         ag_conn_close(c); /* aborted mid-body: nothing more can be forwarded */
         return -1;
     }
-    /* Half-close after a complete request: the response is still delivered. */
-    req->flags |= AG_REQ_F_CLIENT_CLOSE;
+    /* Half-close after a complete request: the response is still delivered, and
+     * says "Connection: close" unless more pipelined requests wait behind it. */
+    if (evbuffer_get_length(c->io.in) == 0)
+        req->flags |= AG_REQ_F_CLIENT_CLOSE;
     return 0;
 }
 
