@@ -250,35 +250,44 @@ static bool list_holds(struct ag_str have, char sep, const char *want)
 }
 
 /*
- * The token in "Bearer <token>" (scheme case-insensitive, RFC 6750 s.2.1); 0 if the
- * scheme is not Bearer. A bare "Bearer" (its trailing space trimmed as OWS) is a
- * Bearer source with an empty token: it is judged, not skipped.
+ * The Bearer credential of the Authorization value <v> (see authn.h). The scheme is
+ * case-insensitive (RFC 9110 s.11.1) and separated from the token by 1*SP (s.11.4);
+ * a run of spaces is read as one separator, as most servers do. A TAB after the
+ * scheme still makes the value a Bearer credential, only a malformed one: it is
+ * refused with 401, never passed by as "not a Bearer token" (it would go upstream
+ * unjudged). A bare "Bearer" (its trailing space trimmed as OWS) is a Bearer source
+ * with an empty token: it is judged, not skipped.
  */
-static int bearer_token(struct ag_str v, struct ag_str *tok)
+int ag_authn_bearer(struct ag_str v, struct ag_str *tok)
 {
     size_t i = 6;
+    bool tab = false;
 
-    if (v.len < 6 || strncasecmp(v.p, "Bearer", 6) != 0 || (v.len > 6 && v.p[6] != ' '))
+    if (v.len < 6 || strncasecmp(v.p, "Bearer", 6) != 0 ||
+        (v.len > 6 && v.p[6] != ' ' && v.p[6] != '\t'))
         return 0;
-    while (i < v.len && v.p[i] == ' ')
-        i++;
-    *tok = (struct ag_str){v.p + i, v.len - i};
-    return 1;
+    while (i < v.len && (v.p[i] == ' ' || v.p[i] == '\t'))
+        tab |= v.p[i++] == '\t';
+    if (tok != NULL)
+        *tok = (struct ag_str){v.p + i, v.len - i};
+    return tab ? -1 : 1;
 }
 
-/* Finds the access token of <h> in the contract's order. Returns its source, 0 if none, -1 if ambiguous. */
+/* Finds the access token of <h> in the contract's order. Returns its source, 0 if none, -1 if ambiguous or malformed. */
 static int find_token(const struct ag_config *cfg, const struct ag_http1_head *h, struct ag_str *tok)
 {
     struct ag_str bearer = {NULL, 0}, header = {NULL, 0}, cookie = {NULL, 0};
-    int n_auth = 0, n_header = 0, n_cookie = 0, bad_cookie = 0;
+    int n_auth = 0, n_header = 0, n_cookie = 0, bad_cookie = 0, bad_auth = 0;
 
     for (size_t i = 0; i < h->nhdrs; i++) {
         struct ag_str name = h->hdrs[i].name, value = h->hdrs[i].value;
         if (cfg->accept_header && ag_str_ieq(name, "Authorization")) {
             struct ag_str t;
-            if (bearer_token(value, &t)) {
+            int r = ag_authn_bearer(value, &t);
+            if (r != 0) {
                 bearer = t;
                 n_auth++;
+                bad_auth |= r < 0;
             }
         } else if (cfg->accept_header && ag_str_ieq(name, "ACCESS-TOKEN")) {
             header = value;
@@ -297,7 +306,7 @@ static int find_token(const struct ag_config *cfg, const struct ag_http1_head *h
     /* Two of one source is ambiguous: refuse rather than pick one (a smuggling vector). */
     if (n_auth > 0) {
         *tok = bearer;
-        return n_auth == 1 ? AG_AUTHN_SRC_BEARER : -1;
+        return n_auth == 1 && !bad_auth ? AG_AUTHN_SRC_BEARER : -1;
     }
     if (n_header > 0) {
         *tok = header;

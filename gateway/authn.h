@@ -78,6 +78,15 @@ void ag_authn_cache_clear(struct ag_authn_cache *c);
 /** Frees <c>. NULL allowed. */
 void ag_authn_cache_free(struct ag_authn_cache *c);
 
+/**
+ * Whether the Authorization value <v> carries a Bearer credential: 0 when its
+ * scheme is another one, 1 when it is Bearer (*<tok>, if not NULL, gets the token,
+ * a slice of <v>), -1 when it is Bearer but malformed (a TAB after the scheme).
+ * Both the check and the forwarding filter use it, so what is not judged as a
+ * Bearer token is exactly what may go upstream.
+ */
+int ag_authn_bearer(struct ag_str v, struct ag_str *tok);
+
 /** Whether <name> is one of the credential headers (MASTER-TOKEN, ACCESS-TOKEN, any '_' '.' spelling). */
 bool ag_authn_is_credential_header(struct ag_str name);
 

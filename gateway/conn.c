@@ -212,8 +212,9 @@ void ag_req_finish(struct ag_req *req)
 {
     struct ag_conn *c = req->c;
     struct ag_worker *w = c->w;
+    /* After a half-close, pipelined requests already received are still answered. */
     bool close = (req->flags & AG_REQ_F_CLIENT_CLOSE) || w->draining ||
-                 (c->io.flags & AG_IO_F_EOF);
+                 ((c->io.flags & AG_IO_F_EOF) && evbuffer_get_length(c->io.in) == 0);
 
     ag_proxy_release(req);
     req_log(req);
@@ -440,6 +441,35 @@ static void conn_endpoint(struct ag_req *req, const struct ag_http1_head *h,
 
 /* ---------------------------------------------------------------- one request head */
 
+/* What a 405 from the gateway lists: the methods it forwards (any token but these two). */
+#define CONN_ALLOW_PROXIED "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n"
+
+/*
+ * TRACE and CONNECT are never forwarded (libhttp-parser already refuses a method
+ * it does not know, "trace" included, with 400): TRACE would echo the credentials and cookies back (cross-site tracing), and CONNECT
+ * in origin-form is no path to judge (RFC 9110 s.9.3.6 wants authority-form, which
+ * the target check refuses already). Answers 405 with Allow and returns true when
+ * <h>'s method is one of them; the connection stays open when no body follows.
+ */
+static bool conn_method_refused(struct ag_req *req, const struct ag_http1_head *h,
+                                const struct ag_http1_info *info, size_t headlen)
+{
+    struct ag_conn *c = req->c;
+    bool keep = info->body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
+    size_t before = evbuffer_get_length(c->io.out);
+    struct evbuffer *tmp;
+
+    if (!ag_str_ieq(h->method, "TRACE") && !ag_str_ieq(h->method, "CONNECT"))
+        return false;
+    ag_reply_error(conn_reply_begin(req, &tmp), 405, "method not allowed", CONN_ALLOW_PROXIED,
+                   conn_reply_flags(req, keep));
+    conn_reply_end(req, tmp);
+    req->bytes_out += evbuffer_get_length(c->io.out) - before;
+    evbuffer_drain(c->io.in, headlen);
+    req_replied(req, 405, keep);
+    return true;
+}
+
 /*
  * Turns the checked head <h> (<headlen> bytes at the front of the input) into a
  * request: framing, target form, normalised path, routing. Ends in exactly one
@@ -526,6 +556,8 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
         conn_endpoint(req, h, &info, path, query, headlen);
         return;
     }
+    if (conn_method_refused(req, h, &info, headlen))
+        return;
     /* The policy decides before anything reaches the upstream, websocket upgrades included,
      * and before any 100 Continue (SECURITY-BASELINE rule 11). */
     ag_rules_match(req->gen->rules, h->method, path, &verdict);
@@ -712,12 +744,24 @@ static size_t conn_read_limit(const struct ag_conn *c)
     return AG_IO_HIGH_WM;
 }
 
-/* The client closed its sending side. Returns -1 when <c> was freed. */
+/*
+ * The client closed its sending side. Every complete request received before
+ * that is still answered, in order (as nginx does): the next buffered head is
+ * started here, and the connection closes once the input is used up. Returns -1
+ * when <c> was freed.
+ */
 static int conn_on_eof(struct ag_conn *c)
 {
-    struct ag_req *req = c->req;
+    struct ag_req *req;
 
+    if (c->req == NULL)
+        conn_read_head(c);
+    req = c->req;
     if (req == NULL) {
+        if ((c->flags & AG_CONN_F_CLOSING) || ag_io_pending(&c->io) > 0) {
+            ag_conn_close_after_flush(c); /* answers made above still go out */
+            return 0;
+        }
         ag_conn_close(c); /* idle, or a head cut short */
         return -1;
     }
@@ -730,8 +774,10 @@ static int conn_on_eof(struct ag_conn *c)
         ag_conn_close(c); /* aborted mid-body: nothing more can be forwarded */
         return -1;
     }
-    /* Half-close after a complete request: the response is still delivered. */
-    req->flags |= AG_REQ_F_CLIENT_CLOSE;
+    /* Half-close after a complete request: the response is still delivered, and
+     * says "Connection: close" unless more pipelined requests wait behind it. */
+    if (evbuffer_get_length(c->io.in) == 0)
+        req->flags |= AG_REQ_F_CLIENT_CLOSE;
     return 0;
 }
 

@@ -257,8 +257,7 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
             }
         }
         if (!cfg->forward_authorization && ag_str_ieq(name, "Authorization") &&
-            value.len >= 6 && strncasecmp(value.p, "Bearer", 6) == 0 &&
-            (value.len == 6 || value.p[6] == ' '))
+            ag_authn_bearer(value, NULL) != 0)
             continue;
         hb_field(&b, name, value);
     }
@@ -645,6 +644,11 @@ static void tunnel_start(struct ag_req *req, const struct ag_http1_head *h, size
     req->bytes_out += evbuffer_get_length(uin);
     evbuffer_add_buffer(out, uin);
     ag_conn_send(req->c);
+    if (req->u->io.flags & AG_IO_F_EOF) {
+        /* The upstream's close came in the same read as its 101: no later event will say so. */
+        ag_conn_close_after_flush(req->c);
+        return;
+    }
     ag_conn_resume(req->c);
     event_active(&req->c->io.ev, EV_READ, 0);
 }

@@ -57,15 +57,34 @@ static void on_upstream_io(evutil_socket_t fd, short what, void *arg)
     ag_upstream_free(u);
 }
 
+/*
+ * Whether the idle <u> is still clean: nothing buffered, and neither bytes nor an EOF
+ * waiting on its socket. on_upstream_io() drops an idle connection that receives
+ * anything, but its event may be queued behind the request that takes <u> in the
+ * same loop pass (both ready in one epoll batch); those bytes would then be read as
+ * that request's response. One non-blocking peek per reuse closes that window; what
+ * arrives after the request went out cannot be told from its answer.
+ */
+static bool pool_conn_clean(struct ag_uconn *u)
+{
+    char b;
+    ssize_t r;
+
+    if (evbuffer_get_length(u->io.in) > 0)
+        return false;
+    r = recv(u->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 struct ag_uconn *ag_upstream_get(struct ag_worker *w, struct ag_gen *g, unsigned up)
 {
     struct ag_uconn *u;
 
     while (up < w->n_pools && (u = w->pools[up].head) != NULL) {
         pool_unlink(u);
-        if (u->gen_id == g->id)
+        if (u->gen_id == g->id && pool_conn_clean(u))
             return u;
-        ag_upstream_free(u); /* from an older generation: maybe another address */
+        ag_upstream_free(u); /* stray bytes or EOF, or an older generation (maybe another address) */
     }
     u = calloc(1, sizeof(*u));
     if (u == NULL)

@@ -26,7 +26,7 @@ enum ag_path_status {
     AG_PATH_ENCODED_SLASH = -5,  /* %2F */
     AG_PATH_BACKSLASH = -6,      /* '\' raw or %5C */
     AG_PATH_ENCODED_CTL = -7,    /* %00-%1F, %7F */
-    AG_PATH_DOUBLE_ENCODED = -8, /* %25 followed by 2e, 2f or 5c (any case) */
+    AG_PATH_DOUBLE_ENCODED = -8, /* %25 followed by two hex digits (any case) */
     AG_PATH_BAD_UTF8 = -9,       /* %80-%FF not forming shortest-form UTF-8 */
     AG_PATH_SEMICOLON = -10,     /* ';' (raw or %3B) without AG_PATH_F_ALLOW_SEMICOLON */
     AG_PATH_ABOVE_ROOT = -11,    /* ".." would climb above "/" */

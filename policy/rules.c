@@ -387,14 +387,23 @@ void ag_rules_free(struct ag_rules *r)
  * Matching
  * ------------------------------------------------------------------------------------------ */
 
-/* True when <method> is one of the entry's methods (case-sensitive: methods are tokens). */
+/*
+ * True when <method> is one of the entry's methods (case-sensitive: methods are
+ * tokens). An entry naming GET also applies to HEAD: a server answers HEAD as it
+ * would GET, minus the body (RFC 9110 section 9.3.2), and most frameworks run the
+ * GET handler for it, so a GET-only rule must not leave HEAD open.
+ */
 static bool rules_method_in(const struct ag_rules *r, const struct rules_ent *e,
                             struct ag_str method)
 {
+    bool head = method.len == 4 && memcmp(method.p, "HEAD", 4) == 0;
+
     for (uint32_t i = 0; i < e->n_m; i++) {
         const char *m = r->_refs[e->m_off + i];
 
         if (strlen(m) == method.len && memcmp(m, method.p, method.len) == 0)
+            return true;
+        if (head && strcmp(m, "GET") == 0)
             return true;
     }
     return false;
@@ -508,14 +517,26 @@ static void rules_finding(struct rules_lint *l, const char *path, const char *fm
     l->findings++;
 }
 
-/* True when <a>'s methods include all of <b>'s (no methods: every method). */
+/*
+ * True when <a>'s methods include all of <b>'s (no methods: every method). A rule
+ * naming GET also applies to HEAD (see rules_method_in()).
+ */
 static bool rules_methods_cover(const struct rules_item *a, const struct rules_item *b)
 {
     size_t na = a->rule ? a->rule->n_methods : 0, nb = b->rule ? b->rule->n_methods : 0;
 
     if (na == 0)
         return true;
-    return nb > 0 && rules_subset(b->rule->methods, nb, a->rule->methods, na);
+    if (nb == 0)
+        return false;
+    for (size_t i = 0; i < nb; i++) {
+        const char *m = b->rule->methods[i];
+
+        if (m != NULL && !rules_in(a->rule->methods, na, m) &&
+            !(strcmp(m, "HEAD") == 0 && rules_in(a->rule->methods, na, "GET")))
+            return false;
+    }
+    return true;
 }
 
 /* True when <a> applies wherever <b> does and requires at least as much. */

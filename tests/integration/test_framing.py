@@ -393,3 +393,33 @@ def test_overlong_utf8_escape_refused(upstream, gateway):
 def test_asterisk_form_only_for_options(upstream, gateway):
     gw = gateway(CONFIG)
     check_refused(gw, upstream, simple_get("*"), 400, must_close=False)
+
+
+# ---------------------------------------------------------------- methods never forwarded
+
+ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+NEVER_FORWARDED = {
+    "trace": b"TRACE /echo/t HTTP/1.1\r\n" + H + b"Cookie: access_token=secret\r\n\r\n",
+    "trace_root": b"TRACE / HTTP/1.1\r\n" + H + b"\r\n",
+    "connect_origin_form": b"CONNECT /echo/c HTTP/1.1\r\n" + H + b"\r\n",
+    "connect_origin_form_10": b"CONNECT /echo/c HTTP/1.0\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEVER_FORWARDED))
+def test_trace_and_connect_refused_405_with_allow(upstream, gateway, name):
+    """TRACE would echo the credentials back; CONNECT in origin-form is no path to
+    judge. Both get 405 JSON with Allow and never reach the upstream; the connection
+    stays usable (no body follows)."""
+    gw = gateway(CONFIG)
+    must_close = name.endswith("_10")  # an HTTP/1.0 client without keep-alive
+    resp = check_refused(gw, upstream, NEVER_FORWARDED[name], 405, must_close=must_close)
+    assert resp.header("allow") == ALLOW, resp
+    assert b"secret" not in resp.body
+
+
+def test_trace_with_body_refused_and_closed(upstream, gateway):
+    gw = gateway(CONFIG)
+    data = b"TRACE /echo HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n\r\nhello"
+    resp = check_refused(gw, upstream, data, 405)
+    assert resp.header("allow") == ALLOW, resp

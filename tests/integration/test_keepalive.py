@@ -1,5 +1,6 @@
 """Keep-alive to clients, a connection pool to the upstream, pipelining (CONTRACT.md section 9)."""
 
+import socket
 import time
 
 import requests
@@ -108,3 +109,33 @@ def test_pooled_connection_closed_by_upstream_while_idle(upstream, gateway):
         time.sleep(0.6)
     ids = [x["conn_id"] for x in upstream.requests()]
     assert len(set(ids)) == 4, ids
+
+
+def test_half_closed_client_gets_every_pipelined_answer(upstream, gateway):
+    """Two pipelined requests, then shutdown(SHUT_WR): every complete request received
+    is answered before the close (as nginx does), in order."""
+    gw = gateway()
+    c = gw.raw()
+    c.send(simple_get("/echo/hc?i=1")
+           + b"POST /echo/hc?i=2 HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 5\r\n\r\nhello"
+           + simple_get("/echo/hc?i=3"))
+    c.sock.shutdown(socket.SHUT_WR)
+    r1, r2, r3 = (c.read_response() for _ in range(3))
+    assert r1.status == 200 and r1.json()["target"] == "/echo/hc?i=1", r1
+    assert r2.status == 200 and r2.json()["target"] == "/echo/hc?i=2", r2
+    assert r2.json()["body_len"] == 5
+    assert r3.status == 200 and r3.json()["target"] == "/echo/hc?i=3", r3
+    assert c.closed(3)
+
+
+def test_half_closed_client_gets_gateway_made_answers_too(upstream, gateway):
+    """The same with answers the gateway makes itself (a 404 under auth-prefix, a 405)."""
+    gw = gateway()
+    c = gw.raw()
+    c.send(simple_get("/auth/nowhere") + b"TRACE /echo HTTP/1.1\r\nHost: gw.test\r\n\r\n"
+           + simple_get("/echo/hc-last"))
+    c.sock.shutdown(socket.SHUT_WR)
+    r1, r2, r3 = (c.read_response() for _ in range(3))
+    assert (r1.status, r2.status, r3.status) == (404, 405, 200), (r1, r2, r3)
+    assert r3.json()["target"] == "/echo/hc-last", r3
+    assert c.closed(3)

@@ -173,6 +173,7 @@ POLICY = {
         {"prefix": "/roled/", "roles": ["ops"]},
         {"prefix": "/mixed/", "auth": "master", "scopes": ["read"]},
         {"prefix": "/onlypost", "methods": ["POST"]},
+        {"prefix": "/reports", "methods": ["GET"]},
     ],
 }
 
@@ -351,6 +352,22 @@ def test_method_limited_rule(pg):
     assert r.status != 200 or r.json()["method"] == "post"
 
 
+def test_get_rule_covers_head(pg, pup):
+    """A server answers HEAD as it would GET (RFC 9110 section 9.3.2) and most
+    frameworks run the GET handler for it: a rule naming GET covers HEAD."""
+    pup.reset()
+    assert_401_access(request(pg, "/reports/q1"), presented=False)
+    r = request(pg, "/reports/q1", method="HEAD")
+    assert r.status == 401, r
+    assert r.body == b"", r
+    assert r.header("www-authenticate") == 'Bearer realm="%s"' % ISSUER, r
+    nothing_reached(pup, "/reports/")
+    r = request(pg, "/reports/q1", bearer(mint()), method="HEAD")
+    assert r.status == 200, r
+    assert [x["method"] for x in pup.requests()] == ["HEAD"]
+    assert_passed(request(pg, "/reports/q1", method="POST", body=b"x"))  # not named: open
+
+
 # ---------------------------------------------------------------- token sources
 
 def test_each_source_accepted(pg, tok):
@@ -380,6 +397,26 @@ def test_first_source_judged_when_valid(pg, tok):
     assert_passed(request(pg, "/api/ft", bearer(tok) + [("Cookie", "access_token=garbage")]))
     assert_passed(request(pg, "/api/ft", bearer(tok) + [("ACCESS-TOKEN", "garbage")]))
     assert_passed(request(pg, "/api/ft", [("ACCESS-TOKEN", tok), ("Cookie", "access_token=x")]))
+
+
+def test_bearer_scheme_case_and_spaces(pg, pup, tok):
+    """The auth-scheme is case-insensitive and followed by 1*SP (RFC 9110 s.11.1,
+    s.11.4): any case and a run of spaces give the same judged Bearer token."""
+    for value in ("bearer " + tok, "BEARER " + tok, "Bearer   " + tok):
+        body = assert_passed(request(pg, "/api/bsp", [("Authorization", value)]))
+        assert hdr(body["headers"], "Authorization") is None, body["headers"]
+    assert_401_access(request(pg, "/api/bsp", [("Authorization", "bEaReR   x.y.z")]))
+
+
+@pytest.mark.parametrize("sep", ["\t", " \t", "\t "])
+def test_bearer_with_tab_is_judged_and_refused(pg, pup, tok, sep):
+    """A TAB after the scheme makes a malformed Bearer credential: 401, never a
+    'not Bearer' header that goes upstream unjudged, and no fall-through."""
+    pup.reset()
+    assert_401_access(request(pg, "/api/tab", [("Authorization", "Bearer" + sep + tok)]))
+    assert_401_access(request(pg, "/api/tab", [("Authorization", "Bearer" + sep + tok),
+                                               ("ACCESS-TOKEN", tok)]))
+    assert pup.requests() == []
 
 
 def test_non_bearer_authorization_is_not_a_token(pg, tok):
@@ -470,6 +507,9 @@ BYPASS_400 = {
     "bad_escape": "/%zzapi",
     "overlong_utf8_a": "/%C1%A1pi",
     "truncated_escape": "/api%2",
+    # double encoding of anything: an upstream that decodes twice would see /api
+    "double_encoded_letter": "/%2561pi/x",
+    "double_encoded_by_escapes": "/%25%36%31pi/x",
 }
 
 

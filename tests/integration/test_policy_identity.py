@@ -155,6 +155,16 @@ def test_credentials_not_forwarded_on_other_paths(ig, path):
     assert hdr(up, "Cookie") is None, up   # no cookie left: the header goes
 
 
+@pytest.mark.parametrize("value", ["Bearer\t%s", "bearer\t\t%s", "BEARER   %s", "Bearer \t%s"])
+def test_bearer_spellings_not_forwarded_on_open_paths(ig, value):
+    """Whatever the scheme's case and the spaces or TABs after it, a Bearer credential
+    never reaches the upstream, even where no token is needed."""
+    tok = mint()
+    body = assert_passed(request(ig, "/public/bt", [("Authorization", value % tok)]))
+    assert hdr(body["headers"], "Authorization") is None, body["headers"]
+    assert tok not in str(body["headers"])
+
+
 def test_other_authorization_schemes_forwarded(ig):
     body = assert_passed(request(ig, "/public/basic", [("Authorization", "Basic dXNlcjpwYXNz")]))
     assert hdr(body["headers"], "Authorization") == "Basic dXNlcjpwYXNz"

@@ -1,10 +1,16 @@
 """WebSocket upgrade through the gateway (CONTRACT.md section 9, SECURITY-BASELINE 10)."""
 
+import base64
+import hashlib
 import os
+import signal
+import threading
+import time
 
 import websocket
 
 from conftest import hdr_all, simple_get
+from rawupstream import RawUpstream, wait_stopped
 
 
 def ws_connect(gw, path="/ws"):
@@ -103,3 +109,44 @@ def test_upgrade_on_post_is_not_a_tunnel(upstream, gateway):
     e = r.json()
     assert e["body_len"] == 2
     assert not hdr_all(e["headers"], "upgrade"), e["headers"]
+
+
+def test_upstream_close_with_its_101_reaches_the_client_at_once(gateway):
+    """The upstream answers 101 and closes at once; the gateway is frozen (SIGSTOP)
+    meanwhile, so the 101 and the EOF arrive in one read. The client must see the close
+    promptly, not after tunnel-timeout."""
+    got_head, go = threading.Event(), threading.Event()
+
+    def upgrade_then_close(conn, n):
+        head = conn.read_head()
+        key = [ln.split(b":", 1)[1].strip() for ln in head.split(b"\r\n")
+               if ln.lower().startswith(b"sec-websocket-key:")][0]
+        accept = base64.b64encode(hashlib.sha1(
+            key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        got_head.set()
+        go.wait(10)
+        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        conn.close()
+
+    up = RawUpstream(upgrade_then_close)
+    try:
+        gw = gateway({"tunnel-timeout": 30}, upstream=up.url)
+        c = gw.raw()
+        c.send(b"GET /ws HTTP/1.1\r\nHost: gw.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        assert got_head.wait(10)
+        gw.send_signal(signal.SIGSTOP)
+        try:
+            wait_stopped(gw.proc.pid)
+            go.set()
+            time.sleep(0.3)  # the 101 and the FIN wait in the gateway's socket
+        finally:
+            gw.send_signal(signal.SIGCONT)
+        r = c.read_response(skip_1xx=False)
+        assert r.status == 101, r
+        t0 = time.monotonic()
+        assert c.closed(5), "the upstream's close did not reach the client"
+        assert time.monotonic() - t0 < 2
+    finally:
+        up.stop()

@@ -270,6 +270,26 @@ out:
     fx_free(&f);
 }
 
+/* A server answers HEAD as it would GET (RFC 9110 section 9.3.2): a GET rule covers it. */
+static void test_rules_get_rule_covers_head(void)
+{
+    struct fixture f = fx_new("'rules':[{'prefix':'/reports','methods':['GET']},"
+                              "{'prefix':'/login','methods':['get'],'auth':'public'}],"
+                              "'deny-by-default':true");
+
+    AG_ASSERT_NOT_NULL(f.r);
+    if (f.r == NULL)
+        goto out;
+    AG_ASSERT_EQ(need(&f, "GET", "/reports/q1"), A);
+    AG_ASSERT_EQ(need(&f, "HEAD", "/reports/q1"), A);
+    AG_ASSERT_EQ(need(&f, "head", "/reports/q1"), A);   /* deny-by-default, not the rule */
+    AG_ASSERT_EQ(need(&f, "HEAD", "/login"), 0);        /* a GET public exception: HEAD too */
+    AG_ASSERT_EQ(need(&f, "POST", "/login"), A);
+    AG_ASSERT_EQ(need(&f, "HEADX", "/login"), A);
+out:
+    fx_free(&f);
+}
+
 static void test_rules_scopes_and_roles_union_and_imply_access(void)
 {
     struct fixture f = fx_new(
@@ -517,6 +537,24 @@ static void test_lint_reports_shadowed_rule(void)
                        "already requires all of this; has no effect");
 }
 
+static void test_lint_get_rule_shadows_head_rule(void)
+{
+    int n;
+    const char *out = lint("'rules':[{'prefix':'/r','methods':['GET'],'scopes':['a']},"
+                           "{'prefix':'/r/x','methods':['HEAD'],'scopes':['a']},"
+                           "{'prefix':'/r/y','methods':['GET']},"
+                           "{'prefix':'/r/y','methods':['HEAD','GET'],'scopes':['b']}]",
+                           &n);
+
+    AG_ASSERT_EQ(n, 3);
+    AG_ASSERT_STR(out, "t.json: rules[1].prefix: shadowed by rules[0].prefix ('/r'), which "
+                       "already requires all of this; has no effect | "
+                       "t.json: rules[2].prefix: shadowed by rules[0].prefix ('/r'), which "
+                       "already requires all of this; has no effect | "
+                       "t.json: rules[3].prefix: same prefix and methods as rules[2].prefix; both "
+                       "apply and their requirements add up (write one rule)");
+}
+
 static void test_lint_reports_same_prefix_and_methods(void)
 {
     int n;
@@ -638,6 +676,7 @@ int main(void)
     AG_RUN(test_rules_non_ascii_and_long_paths_walk_safely);
     AG_RUN(test_rules_auth_modes);
     AG_RUN(test_rules_method_limited_rule_applies_to_its_methods_only);
+    AG_RUN(test_rules_get_rule_covers_head);
     AG_RUN(test_rules_scopes_and_roles_union_and_imply_access);
     AG_RUN(test_rules_verdict_strings_outlive_the_config);
     AG_RUN(test_rules_sixteen_scopes_fit);
@@ -654,6 +693,7 @@ int main(void)
     AG_RUN(test_lint_reports_duplicate_public_paths);
     AG_RUN(test_lint_reports_identical_rule);
     AG_RUN(test_lint_reports_shadowed_rule);
+    AG_RUN(test_lint_get_rule_shadows_head_rule);
     AG_RUN(test_lint_reports_same_prefix_and_methods);
     AG_RUN(test_lint_does_not_report_rules_that_add_something);
     AG_RUN(test_lint_reports_public_path_covering_a_protected_prefix);
