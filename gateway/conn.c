@@ -28,10 +28,13 @@
 #include "path.h"
 #include "rules.h"
 #include "proxy.h"
+#include "redact.h"
 #include "reply.h"
 #include "worker.h"
 
 #define CONN_LINGER_BYTES (1024 * 1024) /* discard at most this much after an error reply */
+#define CONN_LOG_TARGET_MAX 2048        /* bytes of the (redacted) target an access line shows */
+#define CONN_ERR_TARGET_MAX 400         /* ... and an error-log line (1023 bytes in all) */
 
 /*
  * conn.c's own additions to struct ag_req (conn.h): a request served by the gateway's
@@ -188,9 +191,13 @@ static void req_log(struct ag_req *req)
         ag_alog_flush(w->alog);
 }
 
-/* Records method and raw target of <h> for the access log (escaped, bounded). */
+/*
+ * Records method and raw target of <h> for the access log: credentials redacted
+ * (policy/redact.h, CONTRACT.md section 8), escaped, bounded.
+ */
 static void req_note_head(struct ag_req *req, const struct ag_http1_head *h)
 {
+    char target[CONN_LOG_TARGET_MAX];
     struct evbuffer *b;
     size_t n;
 
@@ -199,7 +206,7 @@ static void req_note_head(struct ag_req *req, const struct ag_http1_head *h)
     evbuffer_add(b, "\"method\":\"", 10);
     ag_json_escape(b, h->method.p, h->method.len);
     evbuffer_add(b, "\",\"path\":\"", 10);
-    ag_json_escape(b, h->target.p, h->target.len < 2048 ? h->target.len : 2048);
+    ag_json_escape(b, target, ag_redact_target(h->target, target, sizeof(target)));
     evbuffer_add(b, "\"", 2);
     n = evbuffer_get_length(b);
     req->log_line = malloc(n);
