@@ -117,6 +117,57 @@ void ag_conn_accept(struct ag_worker *w, int fd, const struct sockaddr *sa)
 
 /* ---------------------------------------------------------------- requests */
 
+/*
+ * Gives <req> the worker's next request id: its random prefix, '-', a 12-hex-digit
+ * counter. No syscall and no allocation: the prefix was drawn when the worker started.
+ */
+static void req_id_new(struct ag_worker *w, struct ag_req *req)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t n = ++w->req_seq;
+    size_t p = sizeof(w->req_id_prefix);
+
+    memcpy(req->id, w->req_id_prefix, p);
+    req->id[p] = '-';
+    for (size_t i = p + 12; i > p; i--, n >>= 4)
+        req->id[i] = hex[n & 15];
+    req->id_len = (unsigned char)(p + 13);
+    req->id[req->id_len] = '\0';
+}
+
+/*
+ * Keeps the X-Request-Id of <h> as <req>'s id when the peer is in trusted-proxies and
+ * sent exactly one that is 1 to AG_REQ_ID_MAX bytes of A-Z a-z 0-9 - _ . : + / =
+ * (safe in a log line and a header as it is). Anyone else's is dropped: a client must
+ * not choose the id an operator searches the logs for (docs/operations.md#request-ids).
+ */
+static void req_id_adopt(struct ag_req *req, const struct ag_http1_head *h)
+{
+    const struct ag_config *cfg = req->gen->cfg;
+    struct ag_str v = {NULL, 0};
+    int seen = 0;
+
+    if (cfg->n_trusted_proxies == 0 ||
+        !ag_config_trusted_proxy(cfg, req->c->family, &req->c->peer))
+        return;
+    for (size_t i = 0; i < h->nhdrs; i++)
+        if (ag_str_ieq(h->hdrs[i].name, "X-Request-Id")) {
+            v = h->hdrs[i].value;
+            seen++;
+        }
+    if (seen != 1 || v.len == 0 || v.len > AG_REQ_ID_MAX)
+        return;
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char ch = (unsigned char)v.p[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              strchr("-_.:+/=", ch) != NULL) || ch == '\0')
+            return;
+    }
+    memcpy(req->id, v.p, v.len);
+    req->id[v.len] = '\0';
+    req->id_len = (unsigned char)v.len;
+}
+
 static struct ag_req *req_new(struct ag_conn *c)
 {
     struct ag_worker *w = c->w;
@@ -134,6 +185,7 @@ static struct ag_req *req_new(struct ag_conn *c)
     }
     req->c = c;
     req->gen = ag_gen_ref(w->gen);
+    req_id_new(w, req);
     if (req->gen->access_log) /* timings only feed the access log */
         req->t_start_us = c->head_start_us ? c->head_start_us : ag_now_us(w);
     c->req = req;
@@ -173,13 +225,14 @@ static void req_log(struct ag_req *req)
     gmtime_r(&tv.tv_sec, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
     evbuffer_add_printf(w->alog, "{\"time\":\"%s.%03ldZ\",\"client\":\"%s\",%s,\"status\":%d,"
-                        "\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_us\":%llu",
+                        "\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_us\":%llu,"
+                        "\"request_id\":\"%s\"",
                         when, (long)tv.tv_usec / 1000,
                         ag_conn_peer_str(req->c, peer, sizeof(peer)),
                         req->log_line ? req->log_line : "\"method\":\"-\",\"path\":\"-\"",
                         req->status, (unsigned long long)req->bytes_in,
                         (unsigned long long)req->bytes_out,
-                        (unsigned long long)(now - req->t_start_us));
+                        (unsigned long long)(now - req->t_start_us), req->id);
     if (req->auth_reason)
         evbuffer_add_printf(w->alog, ",\"auth\":\"%s\"", req->auth_reason);
     if (req->t_up_start_us)
@@ -471,6 +524,7 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
     }
     cfg = req->gen->cfg;
     req->bytes_in = headlen;
+    req_id_adopt(req, h);
     req_note_head(req, h);
     if (ag_http1_request_info(h, &info) < 0) {
         ag_req_fail(req, info.status, info.error);

@@ -69,6 +69,9 @@ enum ag_req_state {
 #define AG_REQ_F_CLIENT_10 0x0400     /* the client spoke HTTP/1.0 */
 #define AG_REQ_F_KEEPALIVE_10 0x0800  /* HTTP/1.0 client asked for keep-alive */
 
+/* Longest request id kept from a trusted proxy's X-Request-Id (ours are 25 bytes). */
+#define AG_REQ_ID_MAX 64
+
 struct ag_req {
     struct ag_conn *c;
     struct ag_gen *gen;           /* reference taken when the head arrived */
@@ -95,6 +98,8 @@ struct ag_req {
     uint64_t t_start_us, t_up_start_us, t_up_head_us;
     uint64_t bytes_in, bytes_out;
     char *log_line;               /* method and path JSON fragment, when logging */
+    char id[AG_REQ_ID_MAX + 1];   /* request id (access log, error lines, X-Request-Id upstream) */
+    unsigned char id_len;
     struct ag_req *next_free;
 };
 

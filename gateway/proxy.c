@@ -216,7 +216,7 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
     ag_conn_peer_str(req->c, peer, sizeof(peer));
     peer_s = (struct ag_str){peer, strlen(peer)};
     bound = h->method.len + path.len + query.len + fields_size(h) + info->host.len +
-            strlen(hostport) + g->extra_headers_len + peer_s.len + 256;
+            strlen(hostport) + g->extra_headers_len + peer_s.len + req->id_len + 256;
     if (a->identity)
         bound += strlen(id->subject) + strlen(id->client_id) + strlen(id->scopes) +
                  strlen(id->roles) + a->sub.len + a->client_id.len + a->scopes.len +
@@ -230,10 +230,13 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
         hb_lit(&b, "?");
         hb_str(&b, query);
     }
-    hb_lit(&b, " HTTP/1.1\r\n");
+    /* The request id: ours, or a trusted proxy's (conn.c); never a client's own. */
+    hb_lit(&b, " HTTP/1.1\r\nX-Request-Id: ");
+    hb_put(&b, req->id, req->id_len);
+    hb_lit(&b, "\r\n");
     for (size_t i = 0; i < h->nhdrs; i++) {
         struct ag_str name = h->hdrs[i].name, value = h->hdrs[i].value;
-        if (ag_http1_hdr_is_hop(h, name))
+        if (ag_http1_hdr_is_hop(h, name) || ag_str_ieq(name, "X-Request-Id"))
             continue;
         if (ag_str_ieq(name, "X-Forwarded-For")) {
             /* Appended to, never trusted: the upstream decides what to believe. */

@@ -23,6 +23,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <sodium.h>
 
 #include "authn.h"
 #include "conn.h"
@@ -335,6 +336,16 @@ struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *er
     w->id = id;
     w->notify_fd = -1;
     w->store_state = -1;
+    {
+        /* Request ids are this prefix and a counter: unique across workers and restarts. */
+        static const char hex[] = "0123456789abcdef";
+        unsigned char r[sizeof(w->req_id_prefix) / 2];
+        randombytes_buf(r, sizeof(r));
+        for (size_t i = 0; i < sizeof(r); i++) {
+            w->req_id_prefix[2 * i] = hex[r[i] >> 4];
+            w->req_id_prefix[2 * i + 1] = hex[r[i] & 15];
+        }
+    }
     w->gen = ag_gen_ref(g);
     ec = event_config_new();
     if (ec == NULL)

@@ -1,13 +1,31 @@
 """What the logs say (CONTRACT.md section 8 "No credential reaches a log", issue 9
-point 2; docs/operations.md#logs): credential-named query parameters redacted in
-every line.
+points 2 and 24; docs/operations.md#logs): credential-named query parameters redacted
+in every line, a request id in the access line and upstream as X-Request-Id (a
+client's own kept only from a trusted proxy).
 """
 
 import json
+import re
 import time
 
-from conftest import simple_get
+from conftest import hdr_all, simple_get
 from test_tokens import MASTER, new_pair, refresh_get, start
+
+OUR_ID = re.compile(r"^[0-9a-f]{12}-[0-9a-f]{12}$")
+
+
+def access_lines(path, n, timeout=5.0):
+    """The first <n> JSON lines of access log <path>, once they are there (the logger
+    thread hands lines over every 100 ms)."""
+    deadline = time.monotonic() + timeout
+    lines = []
+    while time.monotonic() < deadline:
+        lines = path.read_text().splitlines() if path.exists() else []
+        if len(lines) >= n:
+            break
+        time.sleep(0.05)
+    assert len(lines) >= n, lines
+    return [json.loads(line) for line in lines]
 
 
 def access_until(path, pred, timeout=5.0):
@@ -68,3 +86,58 @@ def test_access_log_on_stderr_redacts_every_credential_named_parameter(upstream,
         "/echo/x?q=1&access_token=[REDACTED]&API-KEY=[REDACTED]&client%5Fsecret=[REDACTED]"
         ";password=[REDACTED]#id_token=[REDACTED]")
     assert "-secret-" not in gw.stderr()
+
+
+# ---------------------------------------------------------------- request ids (point 24)
+
+def echo_with_id(gw, log, client_id=None, nth=1):
+    """GET /echo/rid through <gw> (optionally with X-Request-Id <client_id>), the <nth>
+    request logged; returns the ids the upstream got and the access line's id."""
+    c = gw.raw()
+    extra = "X-Request-Id: %s\r\n" % client_id if client_id is not None else ""
+    c.send(simple_get("/echo/rid", extra=extra))
+    r = c.read_response()
+    assert r.status == 200
+    seen = hdr_all(json.loads(r.body)["headers"], "x-request-id")
+    return seen, access_lines(log, nth)[nth - 1]["request_id"]
+
+
+def test_access_line_and_upstream_carry_the_same_request_id(upstream, gateway, tmp_path):
+    log = tmp_path / "access.log"
+    gw = gateway({"access-log": str(log)})
+    seen, logged = echo_with_id(gw, log)
+    assert seen == [logged], (seen, logged)
+    assert OUR_ID.match(logged), logged
+    c = gw.raw()
+    c.send(simple_get("/echo/2"))
+    c.read_response()
+    second = access_lines(log, 2)[1]["request_id"]
+    assert OUR_ID.match(second) and second != logged
+
+
+def test_an_untrusted_clients_request_id_is_replaced(upstream, gateway, tmp_path):
+    log = tmp_path / "access.log"
+    gw = gateway({"access-log": str(log), "trusted-proxies": ["10.0.0.0/8"]})
+    seen, logged = echo_with_id(gw, log, "client-chosen-id-1")
+    assert seen == [logged], (seen, logged)
+    assert OUR_ID.match(logged), logged
+
+
+def test_a_trusted_proxys_request_id_is_kept(upstream, gateway, tmp_path):
+    log = tmp_path / "access.log"
+    gw = gateway({"access-log": str(log), "trusted-proxies": ["127.0.0.1"]})
+    seen, logged = echo_with_id(gw, log, "proxy-id_1.2:3+4/5=")
+    assert seen == ["proxy-id_1.2:3+4/5="] and logged == "proxy-id_1.2:3+4/5="
+
+
+def test_a_trusted_proxys_malformed_request_id_is_replaced(upstream, gateway, tmp_path):
+    log = tmp_path / "access.log"
+    gw = gateway({"access-log": str(log), "trusted-proxies": ["127.0.0.1"]})
+    for n, bad in enumerate(("x" * 65, "has space", 'quote"d', "semi;colon", "")):
+        seen, logged = echo_with_id(gw, log, bad, nth=n + 1)
+        assert seen == [logged] and OUR_ID.match(logged), (bad, seen, logged)
+    # two of them: neither is believed
+    c = gw.raw()
+    c.send(simple_get("/echo/rid", extra="X-Request-Id: a\r\nX-Request-Id: b\r\n"))
+    seen = hdr_all(json.loads(c.read_response().body)["headers"], "x-request-id")
+    assert len(seen) == 1 and OUR_ID.match(seen[0]), seen
