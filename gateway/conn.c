@@ -291,7 +291,71 @@ void ag_req_finish(struct ag_req *req)
         event_active(&c->io.ev, EV_READ, 0); /* a pipelined request may be here already */
 }
 
+/*
+ * Copies <s,n> into <out> (<cap> bytes, NUL-terminated) for a text log line: bytes
+ * outside '!'..'~', '"' and '\\' become \\xHH (STYLE R5: no raw client input in logs).
+ */
+static void text_escape(const char *s, size_t n, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    for (size_t i = 0; i < n && o + 5 <= cap; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch > ' ' && ch < 0x7f && ch != '"' && ch != '\\') {
+            out[o++] = (char)ch;
+            continue;
+        }
+        out[o++] = '\\';
+        out[o++] = 'x';
+        out[o++] = hex[ch >> 4];
+        out[o++] = hex[ch & 15];
+    }
+    out[o] = '\0';
+}
+
+/*
+ * Logs the failure of <req> with what an operator needs to find it: status, <detail>,
+ * <cause> (or NULL), and, for a request that went upstream, its method and target as
+ * sent (redacted, escaped) and the upstream's address; always the request id. The
+ * method and target come from the request line kept in up_head for a retry, so the
+ * request path records nothing for this.
+ */
+static void req_log_failure(struct ag_req *req, int status, const char *detail,
+                            const char *cause)
+{
+    size_t n = req->up_head != NULL ? evbuffer_get_length(req->up_head) : 0;
+    char method[40], path[CONN_ERR_TARGET_MAX], red[CONN_ERR_TARGET_MAX];
+    enum ag_log_level level = status == 503 ? AG_LOG_WARN : AG_LOG_ERROR;
+    const char *line, *eol, *sp, *end;
+
+    if (cause == NULL)
+        cause = "";
+    if (detail == NULL)
+        detail = "";
+    if (n > 0 && (line = (const char *)evbuffer_pullup(req->up_head, -1)) != NULL &&
+        (eol = memchr(line, '\r', n)) != NULL &&
+        (sp = memchr(line, ' ', (size_t)(eol - line))) != NULL &&
+        (end = memrchr(sp + 1, ' ', (size_t)(eol - sp - 1))) != NULL) {
+        text_escape(line, (size_t)(sp - line), method, sizeof(method));
+        text_escape(red, ag_redact_target((struct ag_str){sp + 1, (size_t)(end - sp - 1)}, red,
+                                          sizeof(red)),
+                    path, sizeof(path));
+        ag_log(level, "request failed: %d %s%s%s; method=%s path=%s upstream=%s id=%s", status,
+               detail, *cause ? ": " : "", cause, method, path, req->gen->ups[req->up].hostport,
+               req->id);
+        return;
+    }
+    ag_log(level, "request failed: %d %s%s%s; id=%s", status, detail, *cause ? ": " : "", cause,
+           req->id);
+}
+
 void ag_req_fail(struct ag_req *req, int status, const char *detail)
+{
+    ag_req_fail_cause(req, status, detail, NULL);
+}
+
+void ag_req_fail_cause(struct ag_req *req, int status, const char *detail, const char *cause)
 {
     struct ag_conn *c = req->c;
 
@@ -306,7 +370,7 @@ void ag_req_fail(struct ag_req *req, int status, const char *detail)
         req->flags |= AG_REQ_F_RESP_HEAD;
     }
     if (status >= 500)
-        ag_log(AG_LOG_WARN, "request failed: %d %s", status, detail ? detail : "");
+        req_log_failure(req, status, detail, cause);
     ag_proxy_release(req);
     req->state = AG_REQ_REPLIED;
     req_log(req);
@@ -334,7 +398,7 @@ static void conn_refuse(struct ag_conn *c, int status, const char *detail)
         ag_conn_close_after_flush(c);
         return;
     }
-    ag_log(AG_LOG_INFO, "refused request: %d %s", status, detail ? detail : "");
+    ag_log(AG_LOG_INFO, "refused request: %d %s; id=%s", status, detail ? detail : "", req->id);
     ag_req_fail(req, status, detail);
 }
 

@@ -135,6 +135,12 @@ void ag_req_finish(struct ag_req *req);
  */
 void ag_req_fail(struct ag_req *req, int status, const char *detail);
 
+/**
+ * ag_req_fail() with <cause> (a phrase such as strerror(), or NULL) added to the error
+ * line that a status >= 500 logs with the method, target, upstream and request id.
+ */
+void ag_req_fail_cause(struct ag_req *req, int status, const char *detail, const char *cause);
+
 /** Formats the client address of <c> into <buf> (INET6_ADDRSTRLEN bytes). */
 const char *ag_conn_peer_str(const struct ag_conn *c, char *buf, size_t len);
 

@@ -306,11 +306,8 @@ static int up_attach(struct ag_req *req)
     struct ag_uconn *u = ag_upstream_get(w, req->gen, req->up);
     size_t n = evbuffer_get_length(req->up_head);
 
-    if (u == NULL) {
-        ag_log(AG_LOG_WARN, "upstream %s: connect failed: %s", req->gen->ups[req->up].hostport,
-               strerror(errno));
-        return -1;
-    }
+    if (u == NULL)
+        return -1; /* errno says why */
     req->u = u;
     u->req = req;
     u->uses++;
@@ -349,7 +346,7 @@ int ag_proxy_start(struct ag_req *req, const struct ag_http1_head *h,
     if (req->gen->access_log)
         req->t_up_start_us = ag_now_us(c->w);
     if (up_attach(req) < 0) {
-        ag_req_fail(req, 502, "upstream refused the connection");
+        ag_req_fail_cause(req, 502, "upstream refused the connection", strerror(errno));
         return -1;
     }
     up_send(req->u);
@@ -676,10 +673,9 @@ static int resp_read_head(struct ag_req *req)
         if (n == AG_AGAIN)
             return 0;
         if (n < 0) {
-            ag_log(AG_LOG_WARN, "upstream %s: invalid response head: %s",
-                   req->gen->ups[req->up].hostport, h.error ? h.error : "too large");
             req->flags |= AG_REQ_F_UP_CLOSE;
-            ag_req_fail(req, 502, "invalid response from upstream");
+            ag_req_fail_cause(req, 502, "invalid response from upstream",
+                              h.error ? h.error : "response head too large");
             return -1;
         }
         if (h.status == 101) {
@@ -698,10 +694,9 @@ static int resp_read_head(struct ag_req *req)
             continue;
         }
         if (ag_http1_response_info(&h, (req->flags & AG_REQ_F_HEAD) != 0, &info) < 0) {
-            ag_log(AG_LOG_WARN, "upstream %s: %s", req->gen->ups[req->up].hostport,
-                   info.error ? info.error : "invalid framing");
             req->flags |= AG_REQ_F_UP_CLOSE;
-            ag_req_fail(req, 502, "invalid response from upstream");
+            ag_req_fail_cause(req, 502, "invalid response from upstream",
+                              info.error ? info.error : "invalid framing");
             return -1;
         }
         if (req->gen->access_log)
@@ -775,10 +770,9 @@ static int resp_pump(struct ag_req *req)
         case RELAY_MORE:
             break;
         default:
-            ag_log(AG_LOG_WARN, "upstream %s: invalid chunked response body",
-                   req->gen->ups[req->up].hostport);
             req->flags |= AG_REQ_F_UP_CLOSE;
-            ag_req_fail(req, 502, "invalid response from upstream");
+            ag_req_fail_cause(req, 502, "invalid response from upstream",
+                              "invalid chunked response body");
             return 1;
         }
         break;
@@ -829,8 +823,9 @@ static void up_closed(struct ag_req *req, bool error)
     if (!(req->flags & AG_REQ_F_RESP_HEAD)) {
         if (up_retry(req))
             return;
-        ag_log(AG_LOG_WARN, "upstream %s: closed before a response head", req->gen->ups[req->up].hostport);
-        ag_req_fail(req, 502, "upstream closed the connection");
+        ag_req_fail_cause(req, 502, "upstream closed the connection",
+                          error ? "connection reset before a response head"
+                                : "closed before a response head");
         return;
     }
     if (req->resp_body == AG_BODY_CLOSE && !error) {
@@ -914,10 +909,8 @@ void ag_proxy_on_upstream_io(struct ag_uconn *u, short what)
         if (r == AG_AGAIN)
             return;
         if (r < 0) {
-            ag_log(AG_LOG_WARN, "upstream %s: connect failed: %s",
-                   req->gen->ups[req->up].hostport, strerror(errno));
             req->flags |= AG_REQ_F_UP_CLOSE;
-            ag_req_fail(req, 502, "upstream refused the connection");
+            ag_req_fail_cause(req, 502, "upstream refused the connection", strerror(errno));
             return;
         }
         u->connected = true;

@@ -1,14 +1,15 @@
 """What the logs say (CONTRACT.md section 8 "No credential reaches a log", issue 9
 points 2 and 24; docs/operations.md#logs): credential-named query parameters redacted
-in every line, a request id in the access line and upstream as X-Request-Id (a
-client's own kept only from a trusted proxy).
+in every line, a request id in the access line, in error lines and upstream as
+X-Request-Id (a client's own kept only from a trusted proxy), upstream failures naming
+method, path, upstream and cause.
 """
 
 import json
 import re
 import time
 
-from conftest import hdr_all, simple_get
+from conftest import free_port, hdr_all, simple_get
 from test_tokens import MASTER, new_pair, refresh_get, start
 
 OUR_ID = re.compile(r"^[0-9a-f]{12}-[0-9a-f]{12}$")
@@ -141,3 +142,33 @@ def test_a_trusted_proxys_malformed_request_id_is_replaced(upstream, gateway, tm
     c.send(simple_get("/echo/rid", extra="X-Request-Id: a\r\nX-Request-Id: b\r\n"))
     seen = hdr_all(json.loads(c.read_response().body)["headers"], "x-request-id")
     assert len(seen) == 1 and OUR_ID.match(seen[0]), seen
+
+
+# ---------------------------------------------------------------- error lines (point 24)
+
+def test_a_502_error_line_names_method_path_upstream_cause_and_id(gateway, tmp_path):
+    log = tmp_path / "access.log"
+    port = free_port()
+    gw = gateway({"access-log": str(log), "upstream": "http://127.0.0.1:%d" % port})
+    c = gw.raw()
+    c.send(b"POST /api/thing?refresh_token=rt-secret-0006&x=1 HTTP/1.1\r\nHost: gw.test\r\n"
+           b"Content-Length: 0\r\n\r\n")
+    assert c.read_response().status == 502
+    rid = access_lines(log, 1)[0]["request_id"]
+    line = stderr_line(gw, "request failed: 502")[0]
+    assert " error request failed: 502 upstream refused the connection: Connection refused;" in line, line
+    assert line.endswith(" method=POST path=/api/thing?refresh_token=[REDACTED]&x=1 "
+                         "upstream=127.0.0.1:%d id=%s" % (port, rid)), line
+    assert "rt-secret" not in gw.stderr() and "rt-secret" not in log.read_text()
+
+
+def test_a_504_error_line_names_the_request(upstream, gateway):
+    gw = gateway({"upstream-timeout": 1})
+    c = gw.raw()
+    c.send(simple_get("/hang?token=tk-secret-0007"))
+    assert c.read_response().status == 504
+    line = stderr_line(gw, "request failed: 504")[0]
+    assert re.search(r" error request failed: 504 upstream timed out; method=GET "
+                     r"path=/hang\?token=\[REDACTED\] upstream=127\.0\.0\.1:%d id=[0-9a-f]{12}-[0-9a-f]{12}$"
+                     % upstream.port, line), line
+    assert "tk-secret" not in gw.stderr()
