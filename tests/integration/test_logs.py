@@ -2,12 +2,15 @@
 points 2 and 24; docs/operations.md#logs): credential-named query parameters redacted
 in every line, a request id in the access line, in error lines and upstream as
 X-Request-Id (a client's own kept only from a trusted proxy), upstream failures naming
-method, path, upstream and cause.
+method, path, upstream and cause, Redis outages as warnings naming the address and
+never the password.
 """
 
 import json
 import re
 import time
+
+import requests
 
 from conftest import free_port, hdr_all, simple_get
 from test_tokens import MASTER, new_pair, refresh_get, start
@@ -172,3 +175,23 @@ def test_a_504_error_line_names_the_request(upstream, gateway):
                      r"path=/hang\?token=\[REDACTED\] upstream=127\.0\.0\.1:%d id=[0-9a-f]{12}-[0-9a-f]{12}$"
                      % upstream.port, line), line
     assert "tk-secret" not in gw.stderr()
+
+
+# ---------------------------------------------------------------- Redis outages (point 24)
+
+def test_redis_down_at_start_is_a_warning_naming_the_address_not_the_password(gateway):
+    port = free_port()
+    gw = gateway({"redis": "redis://:pw-secret-redis@127.0.0.1:%d/0" % port})
+    lines = stderr_line(gw, "store not ready")
+    for line in lines:
+        assert " warn worker " in line and "(redis 127.0.0.1:%d)" % port in line, line
+    assert "pw-secret-redis" not in gw.stderr()
+
+
+def test_redis_lost_while_running_is_a_warning_naming_the_address(gateway, redis_server):
+    gw = start(gateway, redis_server)
+    redis_server.stop()
+    lines = stderr_line(gw, "store not ready")
+    for line in lines:
+        assert " warn worker " in line and "(redis 127.0.0.1:%d)" % redis_server.port in line, line
+    assert requests.get(gw.url + "/auth/ready", timeout=5).status_code == 503
