@@ -139,7 +139,7 @@ static void req_id_new(struct ag_worker *w, struct ag_req *req)
  * Keeps the X-Request-Id of <h> as <req>'s id when the peer is in trusted-proxies and
  * sent exactly one that is 1 to AG_REQ_ID_MAX bytes of A-Z a-z 0-9 - _ . : + / =
  * (safe in a log line and a header as it is). Anyone else's is dropped: a client must
- * not choose the id an operator searches the logs for (docs/operations.md#request-ids).
+ * not choose the id an operator searches the logs for (docs/operations.md, "Request ids").
  */
 static void req_id_adopt(struct ag_req *req, const struct ag_http1_head *h)
 {

@@ -7,14 +7,14 @@
  * Not here: writing or escaping log lines (gateway/conn.c, gateway/log.c).
  * Spec:     CONTRACT.md section 8; RFC 3986 sections 3.2.1 and 3.4; RFC 6749 section
  *           4.1.2 and RFC 6819 section 4.4.1.1 (codes and tokens in logs);
- *           docs/operations.md#redaction.
+ *           docs/operations.md#logs.
  */
 #include "redact.h"
 
 #include <string.h>
 
 /*
- * The list, matched on the normalised name (docs/operations.md#redaction). Substrings
+ * The list, matched on the normalised name (docs/operations.md#logs). Substrings
  * catch the many spellings (access_token, refresh_token, id_token, master_token,
  * x-amz-security-token, client_secret, new_password, x-api-key, client_assertion);
  * whole words cover the short names that would match too much as substrings ("key"

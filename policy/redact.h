@@ -6,7 +6,7 @@
  * Owns:     nothing; the target is borrowed, output goes to a caller buffer.
  * Entry:    ag_redact_target(), ag_redact_is_credential_name().
  * Not here: writing or escaping log lines (gateway/conn.c, gateway/log.c).
- * Spec:     CONTRACT.md section 8 ("No credential reaches a log"); docs/operations.md#redaction.
+ * Spec:     CONTRACT.md section 8 ("No credential reaches a log"); docs/operations.md#logs.
  */
 #ifndef AG_POLICY_REDACT_H
 #define AG_POLICY_REDACT_H
@@ -25,7 +25,7 @@
 /**
  * Whether query parameter <name> (raw, as it appears in the target) names a credential:
  * percent-decoded ('+' as space), ASCII case folded, '-' and space read as '_', it equals
- * or contains a word of the list in docs/operations.md#redaction. Undecodable escapes are
+ * or contains a word of the list in docs/operations.md#logs. Undecodable escapes are
  * compared as they are; a name longer than AG_REDACT_NAME_MAX decoded counts as one.
  */
 bool ag_redact_is_credential_name(struct ag_str name);
