@@ -117,22 +117,22 @@ void ag_conn_accept(struct ag_worker *w, int fd, const struct sockaddr *sa)
 
 /* ---------------------------------------------------------------- requests */
 
+_Static_assert(sizeof(((struct ag_worker *)0)->req_id) == AG_REQ_ID_LEN + 1, "worker.h req_id");
+
 /*
  * Gives <req> the worker's next request id: its random prefix, '-', a 12-hex-digit
- * counter. No syscall and no allocation: the prefix was drawn when the worker started.
+ * counter. No syscall and no allocation: the prefix was drawn when the worker started,
+ * and the counter is counted up in place, as text (one digit changes 15 times in 16).
  */
 static void req_id_new(struct ag_worker *w, struct ag_req *req)
 {
-    static const char hex[] = "0123456789abcdef";
-    uint64_t n = ++w->req_seq;
-    size_t p = sizeof(w->req_id_prefix);
+    char *d = w->req_id + AG_REQ_ID_LEN - 1;
 
-    memcpy(req->id, w->req_id_prefix, p);
-    req->id[p] = '-';
-    for (size_t i = p + 12; i > p; i--, n >>= 4)
-        req->id[i] = hex[n & 15];
-    req->id_len = (unsigned char)(p + 13);
-    req->id[req->id_len] = '\0';
+    while (*d == 'f' && d[-1] != '-')
+        *d-- = '0';
+    *d = *d == '9' ? 'a' : *d == 'f' ? '0' : (char)(*d + 1); /* 'f': after 2^48, wraps */
+    memcpy(req->id, w->req_id, AG_REQ_ID_LEN + 1);
+    req->id_len = AG_REQ_ID_LEN;
 }
 
 /*

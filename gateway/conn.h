@@ -69,8 +69,10 @@ enum ag_req_state {
 #define AG_REQ_F_CLIENT_10 0x0400     /* the client spoke HTTP/1.0 */
 #define AG_REQ_F_KEEPALIVE_10 0x0800  /* HTTP/1.0 client asked for keep-alive */
 
-/* Longest request id kept from a trusted proxy's X-Request-Id (ours are 25 bytes). */
+/* Longest request id kept from a trusted proxy's X-Request-Id. */
 #define AG_REQ_ID_MAX 64
+/* Length of the gateway's own ids: 12 hex digits, '-', 12 hex digits (gateway/conn.c). */
+#define AG_REQ_ID_LEN 25
 
 struct ag_req {
     struct ag_conn *c;

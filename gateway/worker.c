@@ -341,14 +341,15 @@ struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *er
     w->notify_fd = -1;
     w->store_state = -1;
     {
-        /* Request ids are this prefix and a counter: unique across workers and restarts. */
+        /* Request ids: a random prefix, unique across workers and restarts, and a counter. */
         static const char hex[] = "0123456789abcdef";
-        unsigned char r[sizeof(w->req_id_prefix) / 2];
+        unsigned char r[6];
         randombytes_buf(r, sizeof(r));
         for (size_t i = 0; i < sizeof(r); i++) {
-            w->req_id_prefix[2 * i] = hex[r[i] >> 4];
-            w->req_id_prefix[2 * i + 1] = hex[r[i] & 15];
+            w->req_id[2 * i] = hex[r[i] >> 4];
+            w->req_id[2 * i + 1] = hex[r[i] & 15];
         }
+        memcpy(w->req_id + 12, "-000000000000", 14);
     }
     w->gen = ag_gen_ref(g);
     ec = event_config_new();

@@ -119,6 +119,18 @@ def test_access_line_and_upstream_carry_the_same_request_id(upstream, gateway, t
     assert OUR_ID.match(second) and second != logged
 
 
+def test_request_ids_on_one_connection_count_up(upstream, gateway, tmp_path):
+    log = tmp_path / "access.log"
+    gw = gateway({"access-log": str(log)})
+    c = gw.raw()  # one connection: one worker, one counter
+    for i in range(40):
+        c.send(simple_get("/echo/%d" % i))
+        assert c.read_response().status == 200
+    ids = [x["request_id"] for x in access_lines(log, 40)]
+    prefix, first = ids[0].split("-")
+    assert ids == ["%s-%012x" % (prefix, int(first, 16) + i) for i in range(40)], ids
+
+
 def test_an_untrusted_clients_request_id_is_replaced(upstream, gateway, tmp_path):
     log = tmp_path / "access.log"
     gw = gateway({"access-log": str(log), "trusted-proxies": ["10.0.0.0/8"]})
