@@ -28,10 +28,13 @@
 #include "path.h"
 #include "rules.h"
 #include "proxy.h"
+#include "redact.h"
 #include "reply.h"
 #include "worker.h"
 
 #define CONN_LINGER_BYTES (1024 * 1024) /* discard at most this much after an error reply */
+#define CONN_LOG_TARGET_MAX 2048        /* bytes of the (redacted) target an access line shows */
+#define CONN_ERR_TARGET_MAX 400         /* ... and an error-log line (1023 bytes in all) */
 
 /*
  * conn.c's own additions to struct ag_req (conn.h): a request served by the gateway's
@@ -114,6 +117,57 @@ void ag_conn_accept(struct ag_worker *w, int fd, const struct sockaddr *sa)
 
 /* ---------------------------------------------------------------- requests */
 
+_Static_assert(sizeof(((struct ag_worker *)0)->req_id) == AG_REQ_ID_LEN + 1, "worker.h req_id");
+
+/*
+ * Gives <req> the worker's next request id: its random prefix, '-', a 12-hex-digit
+ * counter. No syscall and no allocation: the prefix was drawn when the worker started,
+ * and the counter is counted up in place, as text (one digit changes 15 times in 16).
+ */
+static void req_id_new(struct ag_worker *w, struct ag_req *req)
+{
+    char *d = w->req_id + AG_REQ_ID_LEN - 1;
+
+    while (*d == 'f' && d[-1] != '-')
+        *d-- = '0';
+    *d = *d == '9' ? 'a' : *d == 'f' ? '0' : (char)(*d + 1); /* 'f': after 2^48, wraps */
+    memcpy(req->id, w->req_id, AG_REQ_ID_LEN + 1);
+    req->id_len = AG_REQ_ID_LEN;
+}
+
+/*
+ * Keeps the X-Request-Id of <h> as <req>'s id when the peer is in trusted-proxies and
+ * sent exactly one that is 1 to AG_REQ_ID_MAX bytes of A-Z a-z 0-9 - _ . : + / =
+ * (safe in a log line and a header as it is). Anyone else's is dropped: a client must
+ * not choose the id an operator searches the logs for (docs/operations.md, "Request ids").
+ */
+static void req_id_adopt(struct ag_req *req, const struct ag_http1_head *h)
+{
+    const struct ag_config *cfg = req->gen->cfg;
+    struct ag_str v = {NULL, 0};
+    int seen = 0;
+
+    if (cfg->n_trusted_proxies == 0 ||
+        !ag_config_trusted_proxy(cfg, req->c->family, &req->c->peer))
+        return;
+    for (size_t i = 0; i < h->nhdrs; i++)
+        if (ag_str_ieq(h->hdrs[i].name, "X-Request-Id")) {
+            v = h->hdrs[i].value;
+            seen++;
+        }
+    if (seen != 1 || v.len == 0 || v.len > AG_REQ_ID_MAX)
+        return;
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char ch = (unsigned char)v.p[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              strchr("-_.:+/=", ch) != NULL) || ch == '\0')
+            return;
+    }
+    memcpy(req->id, v.p, v.len);
+    req->id[v.len] = '\0';
+    req->id_len = (unsigned char)v.len;
+}
+
 static struct ag_req *req_new(struct ag_conn *c)
 {
     struct ag_worker *w = c->w;
@@ -131,6 +185,7 @@ static struct ag_req *req_new(struct ag_conn *c)
     }
     req->c = c;
     req->gen = ag_gen_ref(w->gen);
+    req_id_new(w, req);
     if (req->gen->access_log) /* timings only feed the access log */
         req->t_start_us = c->head_start_us ? c->head_start_us : ag_now_us(w);
     c->req = req;
@@ -170,13 +225,14 @@ static void req_log(struct ag_req *req)
     gmtime_r(&tv.tv_sec, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
     evbuffer_add_printf(w->alog, "{\"time\":\"%s.%03ldZ\",\"client\":\"%s\",%s,\"status\":%d,"
-                        "\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_us\":%llu",
+                        "\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_us\":%llu,"
+                        "\"request_id\":\"%s\"",
                         when, (long)tv.tv_usec / 1000,
                         ag_conn_peer_str(req->c, peer, sizeof(peer)),
                         req->log_line ? req->log_line : "\"method\":\"-\",\"path\":\"-\"",
                         req->status, (unsigned long long)req->bytes_in,
                         (unsigned long long)req->bytes_out,
-                        (unsigned long long)(now - req->t_start_us));
+                        (unsigned long long)(now - req->t_start_us), req->id);
     if (req->auth_reason)
         evbuffer_add_printf(w->alog, ",\"auth\":\"%s\"", req->auth_reason);
     if (req->t_up_start_us)
@@ -188,9 +244,13 @@ static void req_log(struct ag_req *req)
         ag_alog_flush(w->alog);
 }
 
-/* Records method and raw target of <h> for the access log (escaped, bounded). */
+/*
+ * Records method and raw target of <h> for the access log: credentials redacted
+ * (policy/redact.h, CONTRACT.md section 8), escaped, bounded.
+ */
 static void req_note_head(struct ag_req *req, const struct ag_http1_head *h)
 {
+    char target[CONN_LOG_TARGET_MAX];
     struct evbuffer *b;
     size_t n;
 
@@ -199,7 +259,7 @@ static void req_note_head(struct ag_req *req, const struct ag_http1_head *h)
     evbuffer_add(b, "\"method\":\"", 10);
     ag_json_escape(b, h->method.p, h->method.len);
     evbuffer_add(b, "\",\"path\":\"", 10);
-    ag_json_escape(b, h->target.p, h->target.len < 2048 ? h->target.len : 2048);
+    ag_json_escape(b, target, ag_redact_target(h->target, target, sizeof(target)));
     evbuffer_add(b, "\"", 2);
     n = evbuffer_get_length(b);
     req->log_line = malloc(n);
@@ -232,7 +292,71 @@ void ag_req_finish(struct ag_req *req)
         event_active(&c->io.ev, EV_READ, 0); /* a pipelined request may be here already */
 }
 
+/*
+ * Copies <s,n> into <out> (<cap> bytes, NUL-terminated) for a text log line: bytes
+ * outside '!'..'~', '"' and '\\' become \\xHH (STYLE R5: no raw client input in logs).
+ */
+static void text_escape(const char *s, size_t n, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    for (size_t i = 0; i < n && o + 5 <= cap; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch > ' ' && ch < 0x7f && ch != '"' && ch != '\\') {
+            out[o++] = (char)ch;
+            continue;
+        }
+        out[o++] = '\\';
+        out[o++] = 'x';
+        out[o++] = hex[ch >> 4];
+        out[o++] = hex[ch & 15];
+    }
+    out[o] = '\0';
+}
+
+/*
+ * Logs the failure of <req> with what an operator needs to find it: status, <detail>,
+ * <cause> (or NULL), and, for a request that went upstream, its method and target as
+ * sent (redacted, escaped) and the upstream's address; always the request id. The
+ * method and target come from the request line kept in up_head for a retry, so the
+ * request path records nothing for this.
+ */
+static void req_log_failure(struct ag_req *req, int status, const char *detail,
+                            const char *cause)
+{
+    size_t n = req->up_head != NULL ? evbuffer_get_length(req->up_head) : 0;
+    char method[40], path[CONN_ERR_TARGET_MAX], red[CONN_ERR_TARGET_MAX];
+    enum ag_log_level level = status == 503 ? AG_LOG_WARN : AG_LOG_ERROR;
+    const char *line, *eol, *sp, *end;
+
+    if (cause == NULL)
+        cause = "";
+    if (detail == NULL)
+        detail = "";
+    if (n > 0 && (line = (const char *)evbuffer_pullup(req->up_head, -1)) != NULL &&
+        (eol = memchr(line, '\r', n)) != NULL &&
+        (sp = memchr(line, ' ', (size_t)(eol - line))) != NULL &&
+        (end = memrchr(sp + 1, ' ', (size_t)(eol - sp - 1))) != NULL) {
+        text_escape(line, (size_t)(sp - line), method, sizeof(method));
+        text_escape(red, ag_redact_target((struct ag_str){sp + 1, (size_t)(end - sp - 1)}, red,
+                                          sizeof(red)),
+                    path, sizeof(path));
+        ag_log(level, "request failed: %d %s%s%s; method=%s path=%s upstream=%s id=%s", status,
+               detail, *cause ? ": " : "", cause, method, path, req->gen->ups[req->up].hostport,
+               req->id);
+        return;
+    }
+    ag_log(level, "request failed: %d %s%s%s; id=%s", status, detail, *cause ? ": " : "", cause,
+           req->id);
+}
+
 void ag_req_fail(struct ag_req *req, int status, const char *detail)
+{
+    ag_req_fail_cause(req, status, detail, NULL);
+}
+
+void ag_req_fail_cause(struct ag_req *req, int status, const char *detail, const char *cause)
 {
     struct ag_conn *c = req->c;
 
@@ -247,7 +371,7 @@ void ag_req_fail(struct ag_req *req, int status, const char *detail)
         req->flags |= AG_REQ_F_RESP_HEAD;
     }
     if (status >= 500)
-        ag_log(AG_LOG_WARN, "request failed: %d %s", status, detail ? detail : "");
+        req_log_failure(req, status, detail, cause);
     ag_proxy_release(req);
     req->state = AG_REQ_REPLIED;
     req_log(req);
@@ -275,7 +399,7 @@ static void conn_refuse(struct ag_conn *c, int status, const char *detail)
         ag_conn_close_after_flush(c);
         return;
     }
-    ag_log(AG_LOG_INFO, "refused request: %d %s", status, detail ? detail : "");
+    ag_log(AG_LOG_INFO, "refused request: %d %s; id=%s", status, detail ? detail : "", req->id);
     ag_req_fail(req, status, detail);
 }
 
@@ -494,6 +618,7 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
     }
     cfg = req->gen->cfg;
     req->bytes_in = headlen;
+    req_id_adopt(req, h);
     req_note_head(req, h);
     if (ag_http1_request_info(h, &info) < 0) {
         ag_req_fail(req, info.status, info.error);

@@ -69,6 +69,11 @@ enum ag_req_state {
 #define AG_REQ_F_CLIENT_10 0x0400     /* the client spoke HTTP/1.0 */
 #define AG_REQ_F_KEEPALIVE_10 0x0800  /* HTTP/1.0 client asked for keep-alive */
 
+/* Longest request id kept from a trusted proxy's X-Request-Id. */
+#define AG_REQ_ID_MAX 64
+/* Length of the gateway's own ids: 12 hex digits, '-', 12 hex digits (gateway/conn.c). */
+#define AG_REQ_ID_LEN 25
+
 struct ag_req {
     struct ag_conn *c;
     struct ag_gen *gen;           /* reference taken when the head arrived */
@@ -95,6 +100,8 @@ struct ag_req {
     uint64_t t_start_us, t_up_start_us, t_up_head_us;
     uint64_t bytes_in, bytes_out;
     char *log_line;               /* method and path JSON fragment, when logging */
+    char id[AG_REQ_ID_MAX + 1];   /* request id (access log, error lines, X-Request-Id upstream) */
+    unsigned char id_len;
     struct ag_req *next_free;
 };
 
@@ -129,6 +136,12 @@ void ag_req_finish(struct ag_req *req);
  * is closed after it; otherwise the connection is just closed.
  */
 void ag_req_fail(struct ag_req *req, int status, const char *detail);
+
+/**
+ * ag_req_fail() with <cause> (a phrase such as strerror(), or NULL) added to the error
+ * line that a status >= 500 logs with the method, target, upstream and request id.
+ */
+void ag_req_fail_cause(struct ag_req *req, int status, const char *detail, const char *cause);
 
 /** Formats the client address of <c> into <buf> (INET6_ADDRSTRLEN bytes). */
 const char *ag_conn_peer_str(const struct ag_conn *c, char *buf, size_t len);

@@ -138,7 +138,8 @@ static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *inf
             ag_revoke_add(req->gen->revoke, AG_REVOKE_SID,
                           (struct ag_str){ep->sid, strlen(ep->sid)},
                           ep->now + req->gen->cfg->access_token_ttl + req->gen->cfg->token_leeway);
-        ag_log(AG_LOG_WARN, "refresh token reuse: session revoked (client %s)", ep->ip);
+        ag_log(AG_LOG_WARN, "refresh token reuse: session revoked (client %s, id=%s)", ep->ip,
+               req->id);
         ag_ep__audit(ep, "refresh_reuse", k, v, 2);
         tokens_refuse(ep, 401);
         return;

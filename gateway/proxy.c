@@ -216,7 +216,7 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
     ag_conn_peer_str(req->c, peer, sizeof(peer));
     peer_s = (struct ag_str){peer, strlen(peer)};
     bound = h->method.len + path.len + query.len + fields_size(h) + info->host.len +
-            strlen(hostport) + g->extra_headers_len + peer_s.len + 256;
+            strlen(hostport) + g->extra_headers_len + peer_s.len + req->id_len + 256;
     if (a->identity)
         bound += strlen(id->subject) + strlen(id->client_id) + strlen(id->scopes) +
                  strlen(id->roles) + a->sub.len + a->client_id.len + a->scopes.len +
@@ -230,10 +230,13 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
         hb_lit(&b, "?");
         hb_str(&b, query);
     }
-    hb_lit(&b, " HTTP/1.1\r\n");
+    /* The request id: ours, or a trusted proxy's (conn.c); never a client's own. */
+    hb_lit(&b, " HTTP/1.1\r\nX-Request-Id: ");
+    hb_put(&b, req->id, req->id_len);
+    hb_lit(&b, "\r\n");
     for (size_t i = 0; i < h->nhdrs; i++) {
         struct ag_str name = h->hdrs[i].name, value = h->hdrs[i].value;
-        if (ag_http1_hdr_is_hop(h, name))
+        if (ag_http1_hdr_is_hop(h, name) || ag_str_ieq(name, "X-Request-Id"))
             continue;
         if (ag_str_ieq(name, "X-Forwarded-For")) {
             /* Appended to, never trusted: the upstream decides what to believe. */
@@ -302,11 +305,8 @@ static int up_attach(struct ag_req *req)
     struct ag_uconn *u = ag_upstream_get(w, req->gen, req->up);
     size_t n = evbuffer_get_length(req->up_head);
 
-    if (u == NULL) {
-        ag_log(AG_LOG_WARN, "upstream %s: connect failed: %s", req->gen->ups[req->up].hostport,
-               strerror(errno));
-        return -1;
-    }
+    if (u == NULL)
+        return -1; /* errno says why */
     req->u = u;
     u->req = req;
     u->uses++;
@@ -345,7 +345,7 @@ int ag_proxy_start(struct ag_req *req, const struct ag_http1_head *h,
     if (req->gen->access_log)
         req->t_up_start_us = ag_now_us(c->w);
     if (up_attach(req) < 0) {
-        ag_req_fail(req, 502, "upstream refused the connection");
+        ag_req_fail_cause(req, 502, "upstream refused the connection", strerror(errno));
         return -1;
     }
     up_send(req->u);
@@ -677,10 +677,9 @@ static int resp_read_head(struct ag_req *req)
         if (n == AG_AGAIN)
             return 0;
         if (n < 0) {
-            ag_log(AG_LOG_WARN, "upstream %s: invalid response head: %s",
-                   req->gen->ups[req->up].hostport, h.error ? h.error : "too large");
             req->flags |= AG_REQ_F_UP_CLOSE;
-            ag_req_fail(req, 502, "invalid response from upstream");
+            ag_req_fail_cause(req, 502, "invalid response from upstream",
+                              h.error ? h.error : "response head too large");
             return -1;
         }
         if (h.status == 101) {
@@ -699,10 +698,9 @@ static int resp_read_head(struct ag_req *req)
             continue;
         }
         if (ag_http1_response_info(&h, (req->flags & AG_REQ_F_HEAD) != 0, &info) < 0) {
-            ag_log(AG_LOG_WARN, "upstream %s: %s", req->gen->ups[req->up].hostport,
-                   info.error ? info.error : "invalid framing");
             req->flags |= AG_REQ_F_UP_CLOSE;
-            ag_req_fail(req, 502, "invalid response from upstream");
+            ag_req_fail_cause(req, 502, "invalid response from upstream",
+                              info.error ? info.error : "invalid framing");
             return -1;
         }
         if (req->gen->access_log)
@@ -776,10 +774,9 @@ static int resp_pump(struct ag_req *req)
         case RELAY_MORE:
             break;
         default:
-            ag_log(AG_LOG_WARN, "upstream %s: invalid chunked response body",
-                   req->gen->ups[req->up].hostport);
             req->flags |= AG_REQ_F_UP_CLOSE;
-            ag_req_fail(req, 502, "invalid response from upstream");
+            ag_req_fail_cause(req, 502, "invalid response from upstream",
+                              "invalid chunked response body");
             return 1;
         }
         break;
@@ -830,8 +827,9 @@ static void up_closed(struct ag_req *req, bool error)
     if (!(req->flags & AG_REQ_F_RESP_HEAD)) {
         if (up_retry(req))
             return;
-        ag_log(AG_LOG_WARN, "upstream %s: closed before a response head", req->gen->ups[req->up].hostport);
-        ag_req_fail(req, 502, "upstream closed the connection");
+        ag_req_fail_cause(req, 502, "upstream closed the connection",
+                          error ? "connection reset before a response head"
+                                : "closed before a response head");
         return;
     }
     if (req->resp_body == AG_BODY_CLOSE && !error) {
@@ -915,10 +913,8 @@ void ag_proxy_on_upstream_io(struct ag_uconn *u, short what)
         if (r == AG_AGAIN)
             return;
         if (r < 0) {
-            ag_log(AG_LOG_WARN, "upstream %s: connect failed: %s",
-                   req->gen->ups[req->up].hostport, strerror(errno));
             req->flags |= AG_REQ_F_UP_CLOSE;
-            ag_req_fail(req, 502, "upstream refused the connection");
+            ag_req_fail_cause(req, 502, "upstream refused the connection", strerror(errno));
             return;
         }
         u->connected = true;

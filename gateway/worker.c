@@ -23,6 +23,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <sodium.h>
 
 #include "authn.h"
 #include "conn.h"
@@ -173,7 +174,11 @@ static int worker_scratch(struct ag_worker *w, const struct ag_gen *g)
 
 /* ---------------------------------------------------------------- the store */
 
-/* The store became ready or stopped being ready: logged once per change, per worker. */
+/*
+ * The store became ready or stopped being ready: logged once per change, per worker.
+ * The store reports "not ready" only on a real failure (a first connection still on
+ * its way is not one), so every such line is an outage: a warning, naming the address.
+ */
 static void on_store_state(bool ready, const char *why, void *arg)
 {
     struct ag_worker *w = arg;
@@ -182,8 +187,6 @@ static void on_store_state(bool ready, const char *why, void *arg)
         return;
     if (ready)
         ag_log(AG_LOG_INFO, "worker %u: store ready", w->id);
-    else if (w->store_state < 0) /* starting: not an outage yet */
-        ag_log(AG_LOG_INFO, "worker %u: store not ready yet: %s", w->id, why ? why : "connecting");
     else
         ag_log(AG_LOG_WARN, "worker %u: store not ready: %s", w->id, why ? why : "unknown");
     w->store_state = ready;
@@ -223,7 +226,9 @@ static void worker_store_start(struct ag_worker *w)
 
     w->store = ag_store_new(w->base, &o);
     if (w->store == NULL) {
-        ag_log(AG_LOG_ERROR, "worker %u: cannot set up the store (%s)", w->id, o.url);
+        /* Not o.url: it may hold the password. */
+        ag_log(AG_LOG_ERROR, "worker %u: cannot set up the store (bad redis URL or out of memory)",
+               w->id);
         return;
     }
     if (ag_sess_feed_start(w->store, on_feed, w) < 0)
@@ -335,6 +340,17 @@ struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *er
     w->id = id;
     w->notify_fd = -1;
     w->store_state = -1;
+    {
+        /* Request ids: a random prefix, unique across workers and restarts, and a counter. */
+        static const char hex[] = "0123456789abcdef";
+        unsigned char r[6];
+        randombytes_buf(r, sizeof(r));
+        for (size_t i = 0; i < sizeof(r); i++) {
+            w->req_id[2 * i] = hex[r[i] >> 4];
+            w->req_id[2 * i + 1] = hex[r[i] & 15];
+        }
+        memcpy(w->req_id + 12, "-000000000000", 14);
+    }
     w->gen = ag_gen_ref(g);
     ec = event_config_new();
     if (ec == NULL)

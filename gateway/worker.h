@@ -70,6 +70,8 @@ struct ag_worker {
     struct ag_conn *conns;              /* every open client connection */
     size_t n_conns;
     struct ag_req *free_reqs;           /* recycled request structs */
+    char req_id[26];                    /* the last request id (conn.c, AG_REQ_ID_LEN + 1):
+                                           12 random hex digits drawn at start, '-', a counter */
     struct ag_upool *pools;             /* idle upstream connections, one pool per upstream */
     size_t n_pools;                     /* = gen->n_ups */
     struct ag_authn_cache *tcache;      /* verified access tokens (gateway/authn.c) */

@@ -173,7 +173,8 @@ struct ag_store {
     bool ready;
     int reported; /* -1 nothing reported yet, 0 down, 1 ready */
     bool freeing;
-    char why[160];
+    char where[300]; /* "redis HOST:PORT" or "redis unix:PATH" for reports; never the password */
+    char why[480];
     /* the feed */
     bool feed;
     char *channel, *replay_key;
@@ -512,7 +513,8 @@ static void link_lost(struct store_link *l, const char *why)
     evtimer_del(&l->timer);
     if (l->kind == LINK_SUB)
         st->synced = false;
-    snprintf(st->why, sizeof(st->why), "%s", why);
+    /* The address says which Redis an operator must look at; the password stays out. */
+    snprintf(st->why, sizeof(st->why), "%s (%s)", why, st->where);
     store_update(st, st->why, true);
     if (st->freeing || evtimer_pending(&l->retry, NULL))
         return;
@@ -767,6 +769,12 @@ struct ag_store *ag_store_new(struct event_base *base, const struct ag_store_opt
         free(st);
         return NULL;
     }
+    if (st->addr.path[0] != '\0')
+        snprintf(st->where, sizeof(st->where), "redis unix:%s", st->addr.path);
+    else if (strchr(st->addr.host, ':') != NULL)
+        snprintf(st->where, sizeof(st->where), "redis [%s]:%d", st->addr.host, st->addr.port);
+    else
+        snprintf(st->where, sizeof(st->where), "redis %s:%d", st->addr.host, st->addr.port);
     st->ns = strdup(o->ns != NULL ? o->ns : "authgate");
     if (st->ns == NULL) {
         free(st);

@@ -36,8 +36,10 @@ int ag_store_url_parse(const char *url, struct ag_store_addr *a, const char **wh
 
 /*
  * Called when the store becomes ready (true) or stops being ready (false); <why> (borrowed,
- * valid during the call) says why. Only changes are reported: one false per outage (the
- * first one when the first connection fails), one true when it ends.
+ * valid during the call) says why, and when not ready ends with the address, e.g.
+ * "cannot connect to Redis: Connection refused (redis 127.0.0.1:6379)", never the
+ * password. Only changes are reported: one false per outage (the first one when the
+ * first connection fails), one true when it ends.
  */
 typedef void ag_store_state_fn(bool ready, const char *why, void *arg);
 
