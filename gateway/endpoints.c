@@ -429,8 +429,10 @@ struct ag_ep *ag_ep_new(struct ag_req *req, const struct ag_http1_head *h,
     for (size_t i = 0; i < h->nhdrs; i++) {
         struct ag_str v = h->hdrs[i].value;
         if (ag_str_ieq(h->hdrs[i].name, "User-Agent") && ep->ua == NULL) {
-            if ((ep->ua = ag_ep__strndup(v.p, v.len < EP_MAX_UA ? v.len : EP_MAX_UA)) == NULL)
+            /* Kept for the session list and audit: valid UTF-8, cut between characters. */
+            if ((ep->ua = malloc(EP_MAX_UA + 1)) == NULL)
                 goto fail;
+            ag_text_clean(v.p, v.len, ep->ua, EP_MAX_UA + 1);
         }
     }
     if (!ep->method_ok) {

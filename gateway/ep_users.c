@@ -425,6 +425,47 @@ static bool login_scope_ok(const char *granted, const char *req)
     return true;
 }
 
+/*
+ * The scope of a refreshed pair whose roles went from <old_roles> to <new_roles>: what
+ * the new roles grant when the old scope was all the old roles granted (a login that
+ * asked for no narrower scope), else the old scope less what the new roles no longer
+ * grant (a narrower scope never widens). A new string; NULL on OOM.
+ */
+char *ep_user_refresh_scope(const struct ag_config *cfg, const char *old_roles,
+                            const char *old_scope, const char *new_roles)
+{
+    char *old_g = login_granted(cfg, old_roles), *new_g = login_granted(cfg, new_roles);
+    struct evbuffer *b = NULL;
+    char *out = NULL;
+
+    if (old_g == NULL || new_g == NULL)
+        goto out;
+    if (strcmp(old_g, old_scope) == 0) {
+        out = new_g;
+        new_g = NULL;
+        goto out;
+    }
+    if ((b = evbuffer_new()) == NULL)
+        goto out;
+    for (const char *p = old_scope; *p != '\0';) {
+        size_t k = strcspn(p, " ");
+        if (k > 0 && login_has_word(new_g, p, k))
+            login_add_scope(b, p, k);
+        p += k;
+        while (*p == ' ')
+            p++;
+    }
+    out = evbuffer_get_length(b) > 0
+              ? ag_ep__strndup((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b))
+              : strdup("");
+out:
+    if (b != NULL)
+        evbuffer_free(b);
+    free(old_g);
+    free(new_g);
+    return out;
+}
+
 static void on_login_session(enum ag_sess_status st, const struct ag_sess_info *info, void *arg)
 {
     struct ag_ep *ep = arg;
@@ -487,7 +528,9 @@ static void login_issue(struct ag_ep *ep)
     struct ag_sess_info s = {.sid = ep->sid, .otid = ep->otid, .subject = ep->sub,
                              .client_id = ep->cid, .family = ep->fam, .ip = ep->ip,
                              .user_agent = ep->ua, .now = ep->now,
-                             .ttl = cfg->refresh_token_ttl};
+                             .ttl = cfg->refresh_token_ttl, .is_user = true,
+                             .max_sessions = cfg->max_sessions,
+                             .revoke_until = ep->now + cfg->access_token_ttl + cfg->token_leeway};
     if (ag_ep__started(ep, ag_sess_create(ep->w->store, &s, on_login_session, ep)))
         return;
     ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
