@@ -100,6 +100,8 @@ struct ag_ep {
     bool expect_100;
     bool busy;                 /* a store call or pool job holds this ep as its argument */
     bool csrf_ok;              /* Origin (or Referer) is this host's or a CORS-allowed one */
+    enum ag_csrf csrf;         /* the verdict csrf_ok comes from (ag_ep_csrf()) */
+    enum ag_body_type ctype;   /* Content-Type: AG_BODY_JSON, AG_BODY_FORM, or 0 (other, none) */
     enum ag_body_kind body_kind;
     unsigned long long left;   /* AG_BODY_LENGTH: body bytes still to read */
     struct ag_chunked ck;
