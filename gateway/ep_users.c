@@ -536,6 +536,9 @@ static void login_issue(struct ag_ep *ep)
     ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
 }
 
+/* The id counted for an unknown user: not a UUID, so no user record has it. */
+#define LOGIN_NO_USER "-"
+
 static void login_refuse(struct ag_ep *ep)
 {
     char extra[320];
@@ -589,12 +592,18 @@ static void on_login_verified(struct ag_pool_job *j)
         const char *k[] = {"login", "reason"},
                    *v[] = {u->login, u->found ? "wrong_password" : "unknown_user"};
         ag_ep__audit(ep, "login_failed", k, v, 2);
-        if (!u->found || !cfg->rate_limits || cfg->lockout_failures == 0) {
+        if (!cfg->rate_limits || cfg->lockout_failures == 0) {
             login_refuse(ep);
             return;
         }
+        /*
+         * An unknown user's failure is counted too, against a record that cannot exist
+         * (the script finds none and writes nothing): the same Redis round trips as a
+         * wrong password, so that the answer takes as long (CONTRACT.md section 7).
+         */
         if (ag_ep__started(ep,
-                           ag_user_login_result(ep->w->store, u->uid, false, (int64_t)time(NULL),
+                           ag_user_login_result(ep->w->store, u->found ? u->uid : LOGIN_NO_USER,
+                                                false, (int64_t)time(NULL),
                                                 cfg->lockout_failures, cfg->lockout_seconds,
                                                 on_login_failure_counted, ep)))
             return;

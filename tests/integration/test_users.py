@@ -471,6 +471,37 @@ def test_unknown_user_takes_as_long_as_a_wrong_password(gateway, redis_server):
     assert abs(mu - mw) <= 0.2 * mw, (mu, mw)
 
 
+def _redis_calls(port):
+    """Scripts Redis has run: every store call on the login path is one (store/user.c,
+    store/ratelimit.c), while commandstats counts the commands inside a script as well."""
+    n = 0
+    for line in redis_cmd(port, "INFO", "commandstats").splitlines():
+        if line.startswith(("cmdstat_evalsha:", "cmdstat_eval:")):
+            n += int(line.split("calls=", 1)[1].split(",", 1)[0])
+    return n
+
+
+def test_unknown_user_costs_the_same_redis_round_trips_as_a_wrong_password(gateway,
+                                                                          redis_server):
+    """The structure behind the timing above, with the lockout on (the default): a wrong
+    password counts a failure in Redis; an unknown user's login must make the same calls,
+    or it answers one round trip sooner (issue 9). Counted, not timed."""
+    limits = {"login": {"limit": 1000, "window": 60},
+              "login-account": {"limit": 1000, "window": 60}}
+    gw = ustart(gateway, redis_server, **{"rate-limits": limits, "audit-stream-max": 0})
+    u = make_user(gw)
+
+    def calls(who):
+        before = _redis_calls(redis_server.port)
+        r = login(gw, who, "wrong password 1")
+        assert r.status_code == 401 and r.json() == BAD_LOGIN
+        return _redis_calls(redis_server.port) - before
+
+    wrong = [calls(u["username"]) for _ in range(3)]
+    unknown = [calls("nobody_" + os.urandom(3).hex()) for _ in range(3)]
+    assert wrong == unknown, (wrong, unknown)
+
+
 # ---------------------------------------------------------------- /auth/token (password grant)
 
 ROLE_SCOPES = {"superuser": ["admin", "read", "write"], "staff": ["read"]}
