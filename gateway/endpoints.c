@@ -361,7 +361,10 @@ static enum ag_body_type ep_wants_type(enum ep_kind k)
     return 0;
 }
 
-/* Whether endpoint <k> answers with Set-Cookie (or acts for whoever posts to it): a foreign Origin is refused. */
+/*
+ * Whether endpoint <k> sets cookies (or acts for whoever posts to it), so that a foreign
+ * Origin is refused: a login CSRF signs the victim in to the attacker's account.
+ */
 static bool ep_checks_origin(enum ep_kind k)
 {
     return k == EP_LOGIN || k == EP_TOKEN || k == EP_REGISTER || k == EP_REFRESH ||

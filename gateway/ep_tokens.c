@@ -317,8 +317,11 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
     ep->sid[cl->sid.len] = '\0';
     memcpy(ep->fam, cl->family.p, cl->family.len);
     ep->fam[cl->family.len] = '\0';
-    /* The new pair carries what the old one did (the signed claims are ours); a user's
-     * session takes the user's current roles and flags from the rotation (tokens_refreshed_pair). */
+    /*
+     * The new pair carries what the old one did (the signed claims are ours); a user's
+     * session takes the user's current roles and flags from the rotation
+     * (tokens_refreshed_pair()).
+     */
     ep->sub = ag_ep__strndup(cl->sub.p, cl->sub.len);
     ep->cid = ag_ep__strndup(cl->client_id.p, cl->client_id.len);
     ep->roles = tokens_words(cl->roles);
