@@ -300,12 +300,15 @@ static struct ag_str ep_origin_host(struct ag_str v)
 /*
  * The CSRF verdict of docs/users.md: OK when the request's Origin (else, when it has none
  * or "null", its Referer's origin) names this host (the Host field) or is one of the
- * configured CORS origins; FOREIGN when an Origin is there and does not; NO_ORIGIN when
- * there is no Origin (nor a "null" one) and no Referer that names one of them.
+ * configured CORS origins; FOREIGN when an Origin is there and does not, or, without
+ * one, when the browser says the request comes from another site (Sec-Fetch-Site:
+ * cross-site: a link or an <img> sends no Origin); NO_ORIGIN otherwise (not a browser,
+ * or an older one).
  */
 enum ag_csrf ag_ep_csrf(const struct ag_config *cfg, const struct ag_http1_head *h)
 {
-    struct ag_str origin = {NULL, 0}, referer = {NULL, 0}, host = {NULL, 0}, o, oh;
+    struct ag_str origin = {NULL, 0}, referer = {NULL, 0}, host = {NULL, 0}, site = {NULL, 0};
+    struct ag_str o, oh;
 
     for (size_t i = 0; i < h->nhdrs; i++) {
         if (ag_str_ieq(h->hdrs[i].name, "Origin"))
@@ -314,15 +317,18 @@ enum ag_csrf ag_ep_csrf(const struct ag_config *cfg, const struct ag_http1_head 
             referer = h->hdrs[i].value;
         else if (ag_str_ieq(h->hdrs[i].name, "Host"))
             host = h->hdrs[i].value;
+        else if (ag_str_ieq(h->hdrs[i].name, "Sec-Fetch-Site"))
+            site = h->hdrs[i].value;
     }
     o = origin.p != NULL && !ag_str_ieq(origin, "null") ? origin : referer;
     if (o.p == NULL)
-        return origin.p != NULL ? AG_CSRF_FOREIGN : AG_CSRF_NO_ORIGIN;
+        return origin.p != NULL || ag_str_ieq(site, "cross-site") ? AG_CSRF_FOREIGN
+                                                                  : AG_CSRF_NO_ORIGIN;
     oh = ep_origin_host(o);
     if (oh.len > 0 && oh.len == host.len && strncasecmp(oh.p, host.p, host.len) == 0)
         return AG_CSRF_OK;
-    if (origin.p == NULL)
-        return AG_CSRF_NO_ORIGIN; /* a foreign Referer alone: not a browser's cross-site form */
+    if (origin.p == NULL) /* a foreign Referer alone: a browser's only if it says so */
+        return ag_str_ieq(site, "cross-site") ? AG_CSRF_FOREIGN : AG_CSRF_NO_ORIGIN;
     for (size_t i = 0; i < cfg->cors.n_origins; i++)
         if (origin.len == strlen(cfg->cors.origins[i]) &&
             strncasecmp(origin.p, cfg->cors.origins[i], origin.len) == 0)
@@ -368,7 +374,8 @@ static enum ag_body_type ep_wants_type(enum ep_kind k)
 static bool ep_checks_origin(enum ep_kind k)
 {
     return k == EP_LOGIN || k == EP_TOKEN || k == EP_REGISTER || k == EP_REFRESH ||
-           k == EP_PASSWORD_FORGOT || k == EP_PASSWORD_RESET;
+           k == EP_TOKEN_REFRESH || k == EP_TOKEN_NEW || k == EP_PASSWORD_FORGOT ||
+           k == EP_PASSWORD_RESET;
 }
 
 /*

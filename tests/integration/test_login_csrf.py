@@ -86,6 +86,31 @@ def test_cookie_setting_endpoints_refuse_a_foreign_origin(gateway, redis_server)
         assert len(set_cookies(r)) == 2
 
 
+def test_a_cross_site_link_to_the_query_refresh_sets_no_cookie(gateway, redis_server):
+    """GET /auth/token/refresh sets the cookies (set-cookie-on-login): a link on another
+    site, carrying the attacker's refresh token, would sign the victim in as the attacker.
+    A link sends no Origin; the browser's Sec-Fetch-Site says where it comes from."""
+    gw = ustart(gateway, redis_server)
+    u = make_user(gw)
+    pair = login_ok(gw, u["username"])
+    r = requests.get(gw.url + "/auth/token/refresh", params={"refresh_token": pair["refresh_token"]},
+                     headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"},
+                     timeout=10)
+    assert r.status_code == 403 and r.json() == CSRF_403, r.text
+    assert set_cookies(r) == []
+    r = requests.post(gw.url + "/auth/login", json={"username_or_email": u["username"],
+                                                     "password": PW},
+                      headers={"Sec-Fetch-Site": "cross-site"}, timeout=15)
+    assert r.status_code == 403 and r.json() == CSRF_403, r.text
+    # the same from this site, or from no browser at all, works (the token is unspent)
+    r = requests.get(gw.url + "/auth/token/refresh", params={"refresh_token": pair["refresh_token"]},
+                     headers={"Sec-Fetch-Site": "same-origin"}, timeout=10)
+    assert r.status_code == 200, r.text
+    r = requests.get(gw.url + "/auth/token/refresh",
+                     params={"refresh_token": r.json()["data"]["refresh_token"]}, timeout=10)
+    assert r.status_code == 200, r.text
+
+
 def test_samesite_none_checks_origin_on_cookie_authenticated_proxied_writes(
         gateway, redis_server, upstream):
     gw = ustart(gateway, redis_server, upstream, **{"cookie-samesite": "none", "cookie-secure": True})
