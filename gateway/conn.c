@@ -706,6 +706,14 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
         req_replied(req, status, keep);
         return;
     }
+    /* SameSite=None sends the cookie along with another site's requests: a write it
+     * carries must come from this site or a CORS origin (docs/users.md "CSRF"). */
+    if (authn.src == AG_AUTHN_SRC_COOKIE && cfg->cookie_samesite == AG_SAMESITE_NONE &&
+        !ag_str_ieq(h->method, "GET") && !ag_str_ieq(h->method, "HEAD") &&
+        !ag_str_ieq(h->method, "OPTIONS") && ag_ep_csrf(cfg, h) == AG_CSRF_FOREIGN) {
+        ag_req_fail(req, 403, "CSRF check failed: Origin does not match");
+        return;
+    }
     if (info.body == AG_BODY_LENGTH && cfg->max_body_size && info.length > cfg->max_body_size) {
         ag_req_fail(req, 413, "request body too large");
         return;

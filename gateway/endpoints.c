@@ -298,12 +298,17 @@ static struct ag_str ep_origin_host(struct ag_str v)
 }
 
 /*
- * The CSRF verdict of docs/users.md: the request's Origin (else its Referer's origin)
- * names this host (the Host field) or is one of the configured CORS origins.
+ * The CSRF verdict of docs/users.md: OK when the request's Origin (else, when it has none
+ * or "null", its Referer's origin) names this host (the Host field) or is one of the
+ * configured CORS origins; FOREIGN when an Origin is there and does not, or, without
+ * one, when the browser says the request comes from another site (Sec-Fetch-Site:
+ * cross-site: a link or an <img> sends no Origin); NO_ORIGIN otherwise (not a browser,
+ * or an older one).
  */
-static bool ep_csrf_ok(const struct ag_config *cfg, const struct ag_http1_head *h)
+enum ag_csrf ag_ep_csrf(const struct ag_config *cfg, const struct ag_http1_head *h)
 {
-    struct ag_str origin = {NULL, 0}, referer = {NULL, 0}, host = {NULL, 0}, o, oh;
+    struct ag_str origin = {NULL, 0}, referer = {NULL, 0}, host = {NULL, 0}, site = {NULL, 0};
+    struct ag_str o, oh;
 
     for (size_t i = 0; i < h->nhdrs; i++) {
         if (ag_str_ieq(h->hdrs[i].name, "Origin"))
@@ -312,20 +317,65 @@ static bool ep_csrf_ok(const struct ag_config *cfg, const struct ag_http1_head *
             referer = h->hdrs[i].value;
         else if (ag_str_ieq(h->hdrs[i].name, "Host"))
             host = h->hdrs[i].value;
+        else if (ag_str_ieq(h->hdrs[i].name, "Sec-Fetch-Site"))
+            site = h->hdrs[i].value;
     }
     o = origin.p != NULL && !ag_str_ieq(origin, "null") ? origin : referer;
     if (o.p == NULL)
-        return false;
+        return origin.p != NULL || ag_str_ieq(site, "cross-site") ? AG_CSRF_FOREIGN
+                                                                  : AG_CSRF_NO_ORIGIN;
     oh = ep_origin_host(o);
     if (oh.len > 0 && oh.len == host.len && strncasecmp(oh.p, host.p, host.len) == 0)
-        return true;
-    if (origin.p == NULL)
-        return false;
+        return AG_CSRF_OK;
+    if (origin.p == NULL) /* a foreign Referer alone: a browser's only if it says so */
+        return ag_str_ieq(site, "cross-site") ? AG_CSRF_FOREIGN : AG_CSRF_NO_ORIGIN;
     for (size_t i = 0; i < cfg->cors.n_origins; i++)
         if (origin.len == strlen(cfg->cors.origins[i]) &&
             strncasecmp(origin.p, cfg->cors.origins[i], origin.len) == 0)
-            return true;
-    return false;
+            return AG_CSRF_OK;
+    return AG_CSRF_FOREIGN;
+}
+
+/* The media type of a Content-Type value <v> (parameters ignored): JSON, form, or 0. */
+static enum ag_body_type ep_content_type(struct ag_str v)
+{
+    size_t n = 0;
+
+    while (n < v.len && v.p[n] != ';')
+        n++;
+    while (n > 0 && (v.p[n - 1] == ' ' || v.p[n - 1] == '\t'))
+        n--;
+    if (ag_str_ieq((struct ag_str){v.p, n}, "application/json"))
+        return AG_BODY_JSON;
+    if (ag_str_ieq((struct ag_str){v.p, n}, "application/x-www-form-urlencoded"))
+        return AG_BODY_FORM;
+    return 0;
+}
+
+/*
+ * The body type endpoint <k> reads its fields from, or 0. A cross-site HTML form can
+ * only send text/plain, multipart or urlencoded bodies: asking for JSON (and for the form
+ * type only where OAuth2 says so) keeps the JSON endpoints out of a login CSRF.
+ */
+static enum ag_body_type ep_wants_type(enum ep_kind k)
+{
+    if (k == EP_TOKEN)
+        return AG_BODY_FORM;
+    if (k == EP_REGISTER || k == EP_LOGIN || k == EP_PASSWORD || k == EP_PASSWORD_FORGOT ||
+        k == EP_PASSWORD_RESET)
+        return AG_BODY_JSON;
+    return 0;
+}
+
+/*
+ * Whether endpoint <k> sets cookies (or acts for whoever posts to it), so that a foreign
+ * Origin is refused: a login CSRF signs the victim in to the attacker's account.
+ */
+static bool ep_checks_origin(enum ep_kind k)
+{
+    return k == EP_LOGIN || k == EP_TOKEN || k == EP_REGISTER || k == EP_REFRESH ||
+           k == EP_TOKEN_REFRESH || k == EP_TOKEN_NEW || k == EP_PASSWORD_FORGOT ||
+           k == EP_PASSWORD_RESET;
 }
 
 /*
@@ -428,11 +478,17 @@ struct ag_ep *ag_ep_new(struct ag_req *req, const struct ag_http1_head *h,
     ep_client_ip(ep, cfg, req->c, h);
     for (size_t i = 0; i < h->nhdrs; i++) {
         struct ag_str v = h->hdrs[i].value;
+        if (ag_str_ieq(h->hdrs[i].name, "Content-Type"))
+            ep->ctype = ep_content_type(v);
         if (ag_str_ieq(h->hdrs[i].name, "User-Agent") && ep->ua == NULL) {
-            if ((ep->ua = ag_ep__strndup(v.p, v.len < EP_MAX_UA ? v.len : EP_MAX_UA)) == NULL)
+            /* Kept for the session list and audit: valid UTF-8, cut between characters. */
+            if ((ep->ua = malloc(EP_MAX_UA + 1)) == NULL)
                 goto fail;
+            ag_text_clean(v.p, v.len, ep->ua, EP_MAX_UA + 1);
         }
     }
+    ep->csrf = ag_ep_csrf(cfg, h);
+    ep->csrf_ok = ep->csrf == AG_CSRF_OK;
     if (!ep->method_ok) {
         /* answered 405 by ag_ep_run() */
     } else if (ep->kind == EP_TOKEN_NEW) {
@@ -451,7 +507,6 @@ struct ag_ep *ag_ep_new(struct ag_req *req, const struct ag_http1_head *h,
         r = ep_copy_sources(ep, h);
     } else if (ep_needs_identity(ep->kind)) {
         r = ep_copy_identity(ep, req->gen, h);
-        ep->csrf_ok = ep_csrf_ok(cfg, h);
         if (r == 0 && id.len > 0 && (ep->path_id = ep_strdup_str(id)) == NULL)
             r = AG_ENOMEM;
     }
@@ -837,6 +892,18 @@ void ag_ep_run(struct ag_ep *ep)
             a = "DELETE";
         snprintf(allow, sizeof(allow), "Allow: %s\r\n", a);
         ag_req_reply_error(req, 405, NULL, allow);
+        return;
+    }
+    if (ep_checks_origin(ep->kind) && ep->csrf == AG_CSRF_FOREIGN) {
+        ag_ep__reply_detail(ep, 403, "CSRF check failed: Origin does not match", NULL);
+        return;
+    }
+    if (ep_wants_type(ep->kind) != 0 && ep->ctype != ep_wants_type(ep->kind)) {
+        ag_ep__reply_detail(ep, 415,
+                            ep_wants_type(ep->kind) == AG_BODY_FORM
+                                ? "Content-Type must be application/x-www-form-urlencoded"
+                                : "Content-Type must be application/json",
+                            NULL);
         return;
     }
     if (!ep_reads_body(ep->kind) || ep->body_kind == AG_BODY_NONE) {

@@ -48,6 +48,22 @@ void ag_ep_on_client_input(struct ag_req *req);
 void ag_ep_detach(struct ag_req *req);
 
 struct ag_gen;
+struct ag_config;
+struct ag_http1_head;
+
+/* The CSRF verdict on a request's Origin (docs/users.md "CSRF"); zero is the failing value. */
+enum ag_csrf {
+    AG_CSRF_FOREIGN = 0, /* Origin (a "null" one: the Referer) names another site */
+    AG_CSRF_OK = 1,      /* Origin (else Referer) names this host or a CORS origin */
+    AG_CSRF_NO_ORIGIN = 2, /* no Origin, and no Referer naming this host or a CORS origin */
+};
+
+/**
+ * The CSRF verdict of <h> under <cfg>. Cookie-authenticated writes need OK; endpoints
+ * that set cookies, and (with cookie-samesite "none") cookie-authenticated unsafe
+ * proxied requests, refuse FOREIGN.
+ */
+enum ag_csrf ag_ep_csrf(const struct ag_config *cfg, const struct ag_http1_head *h);
 
 /** A random UUID v4 (RFC 9562 section 5.4) in <out> (37 bytes): client and user ids. */
 void ag_ep_uuid4(char out[37]);

@@ -100,6 +100,8 @@ struct ag_ep {
     bool expect_100;
     bool busy;                 /* a store call or pool job holds this ep as its argument */
     bool csrf_ok;              /* Origin (or Referer) is this host's or a CORS-allowed one */
+    enum ag_csrf csrf;         /* the verdict csrf_ok comes from (ag_ep_csrf()) */
+    enum ag_body_type ctype;   /* Content-Type: AG_BODY_JSON, AG_BODY_FORM, or 0 (other, none) */
     enum ag_body_kind body_kind;
     unsigned long long left;   /* AG_BODY_LENGTH: body bytes still to read */
     struct ag_chunked ck;
@@ -230,6 +232,13 @@ struct json_t *ep_user_json(const struct ep_user_op *u);
 
 /** The user's roles with "staff" and "superuser" added per its flags (new string, NULL on OOM). */
 char *ep_user_roles(const struct ep_user_op *u);
+
+/**
+ * The scope of a pair refreshed with the user's current roles <new_roles> (space-separated,
+ * flags included) in place of <old_roles>, from the old pair's <old_scope>. New string.
+ */
+char *ep_user_refresh_scope(const struct ag_config *cfg, const char *old_roles,
+                            const char *old_scope, const char *new_roles);
 
 /** Answers 422 naming the field of <e>, FastAPI's shape. */
 void ep_unprocessable(struct ag_ep *ep, const struct ag_field_err *e);

@@ -503,6 +503,26 @@ void ep_account_reset(struct ag_ep *ep)
 
 /* ---------------------------------------------------------------- sessions */
 
+/*
+ * <s> as a JSON string that can always be built: stored text is cleaned when it is
+ * written (ag_text_clean() in ag_ep_new()), but an entry written before that, or by
+ * hand, must still be listed (its owner has to see it to revoke it), so it is cleaned
+ * again here. NULL only on OOM.
+ */
+static json_t *account_text(const char *s)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    json_t *j = json_stringn(s != NULL ? s : "", n);
+    char *clean;
+
+    if (j != NULL || (clean = malloc(n * 3 + 1)) == NULL)
+        return j;
+    ag_text_clean(s, n, clean, n * 3 + 1);
+    j = json_string(clean);
+    free(clean);
+    return j;
+}
+
 static void on_sessions(enum ag_user_status st, const struct ag_user_session *s, size_t n,
                         void *arg)
 {
@@ -512,13 +532,18 @@ static void on_sessions(enum ag_user_status st, const struct ag_user_session *s,
     if (!ep_user_reply_ok(ep, st, NULL))
         return;
     a = json_array();
-    for (size_t i = 0; a != NULL && i < n; i++)
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:b}", "id", s[i].sid, "client_id",
-                         s[i].client_id ? s[i].client_id : "", "ip", s[i].ip ? s[i].ip : "",
-                         "user_agent", s[i].user_agent ? s[i].user_agent : "", "created_at",
-                         (json_int_t)s[i].created, "last_used_at", (json_int_t)s[i].last_used,
-                         "current", strcmp(s[i].sid, ep->id.sid) == 0));
+    for (size_t i = 0; a != NULL && i < n; i++) {
+        json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:I, s:I, s:b}", "id", account_text(s[i].sid),
+                              "client_id", account_text(s[i].client_id), "ip",
+                              account_text(s[i].ip), "user_agent", account_text(s[i].user_agent),
+                              "created_at", (json_int_t)s[i].created, "last_used_at",
+                              (json_int_t)s[i].last_used, "current",
+                              strcmp(s[i].sid, ep->id.sid) == 0);
+        if (o == NULL || json_array_append_new(a, o) < 0) {
+            json_decref(a);
+            a = NULL; /* never a list with an entry silently left out */
+        }
+    }
     ag_ep__reply_json(ep, 200, a, NULL);
 }
 
@@ -534,6 +559,17 @@ static void on_session_revoked(enum ag_user_status st, const struct ag_user *usr
     ag_ep__reply_detail(ep, 200, "Session revoked", NULL);
 }
 
+/* GET /sessions once the caller's listing limit passed. */
+static void sessions_list(struct ag_ep *ep)
+{
+    const struct ag_config *cfg = ep->req->gen->cfg;
+
+    if (ag_ep__started(ep, ag_user_sessions(ep->w->store, ep->id.sub, (size_t)cfg->max_sessions,
+                                            on_sessions, ep)))
+        return;
+    account_down(ep);
+}
+
 void ep_account_sessions(struct ag_ep *ep)
 {
     const struct ag_config *cfg = ep->req->gen->cfg;
@@ -545,15 +581,16 @@ void ep_account_sessions(struct ag_ep *ep)
         account_down(ep);
         return;
     }
-    if (ep->kind == EP_SESSIONS)
-        r = ag_user_sessions(ep->w->store, ep->id.sub, 100, on_sessions, ep);
-    else
-        r = ag_user_revoke_session(ep->w->store, ep->id.sub, ep->path_id,
-                                   account_until(cfg, (int64_t)time(NULL)), on_session_revoked, ep);
+    if (ep->kind == EP_SESSIONS) {
+        /* Each listing costs Redis a walk of the user's index: limited per user. */
+        struct ag_rl_bucket b = {"sessions", ep->id.sub, cfg->rl_sessions.limit,
+                                 cfg->rl_sessions.window};
+        ag_ep__limit(ep, &b, 1, sessions_list);
+        return;
+    }
+    r = ag_user_revoke_session(ep->w->store, ep->id.sub, ep->path_id,
+                               account_until(cfg, (int64_t)time(NULL)), on_session_revoked, ep);
     if (ag_ep__started(ep, r))
         return;
-    if (ep->kind == EP_SESSION_DELETE)
-        ag_ep__reply_detail(ep, 404, "Session not found", NULL);
-    else
-        account_down(ep);
+    ag_ep__reply_detail(ep, 404, "Session not found", NULL);
 }

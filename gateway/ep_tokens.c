@@ -40,6 +40,8 @@ static const char env_429[] =
     "{\"status\":\"error\",\"message\":\"Too many requests\",\"code\":429}";
 static const char ref_429[] = "{\"detail\":\"Too many requests\"}";
 static const char ref_401[] = "{\"detail\":\"Invalid refresh token\"}";
+static const char ref_403[] = "{\"detail\":\"Inactive user\"}";
+static const char env_403[] = "{\"status\":\"error\",\"message\":\"Inactive user\",\"code\":403}";
 static const char ref_503[] = "{\"detail\":\"Service Unavailable\"}";
 static const char master_401[] = "{\"detail\":\"Unauthorized Master Token\"}";
 
@@ -63,11 +65,15 @@ static void tokens_refuse(struct ag_ep *ep, int status)
     if (ep->kind == EP_REFRESH) {
         if (status == 503)
             EP_REPLY_LIT(req, 503, ref_503);
+        else if (status == 403)
+            EP_REPLY_LIT(req, 403, ref_403);
         else
             EP_REPLY_LIT(req, 401, ref_401);
     } else {
         if (status == 503)
             EP_REPLY_LIT(req, 503, env_503);
+        else if (status == 403)
+            EP_REPLY_LIT(req, 403, env_403);
         else if (status == 500)
             EP_REPLY_LIT(req, 500, env_500_key);
         else
@@ -101,6 +107,36 @@ static void tokens_reply_pair(struct ag_ep *ep)
     free(body);
 }
 
+/*
+ * Mints the pair of a rotation that succeeded (<info> from the script). A user's session
+ * carries the user's roles and flags as the store has them now (CONTRACT.md section 13: a
+ * refresh takes the current ones), and the scope follows them; a client's keeps what its
+ * old token said. 0 or AG_ENOMEM.
+ */
+static int tokens_refreshed_pair(struct ag_ep *ep, const struct ag_sess_info *info)
+{
+    const struct ag_gen *g = ep->req->gen;
+
+    if (info != NULL && info->is_user) {
+        struct ep_user_op cur = {.u_roles = (char *)(info->roles != NULL ? info->roles : ""),
+                                 .u_staff = info->is_staff,
+                                 .u_superuser = info->is_superuser};
+        char *roles = ep_user_roles(&cur), *scope = NULL;
+
+        if (roles != NULL)
+            scope = ep_user_refresh_scope(g->cfg, ep->roles, ep->scope, roles);
+        if (roles == NULL || scope == NULL) {
+            free(roles);
+            return AG_ENOMEM;
+        }
+        free(ep->roles);
+        free(ep->scope);
+        ep->roles = roles;
+        ep->scope = scope;
+    }
+    return ag_ep__mint_pair(g, ep);
+}
+
 /* Result of ag_sess_create() or ag_sess_rotate() for <arg>, an ep (STYLE R4/R5). */
 static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *info, void *arg)
 {
@@ -117,10 +153,25 @@ static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *inf
             ag_ep__audit(ep, "token_issued", k, v, 2);
         } else {
             const char *k[] = {"sub", "sid"}, *v[] = {ep->sub, ep->sid};
+            if (tokens_refreshed_pair(ep, info) < 0) {
+                ag_req_fail(req, 500, "out of memory");
+                return;
+            }
             ag_ep__audit_log(ep, "refresh", k, v, 2); /* the rotate script wrote the stream */
         }
         tokens_reply_pair(ep);
         return;
+    case AG_SESS_INACTIVE: {
+        const char *k[] = {"sub", "sid"}, *v[] = {ep->sub, ep->sid};
+        /* The script ended the session; this instance drops its access tokens at once. */
+        if (req->gen->revoke != NULL)
+            ag_revoke_add(req->gen->revoke, AG_REVOKE_SID,
+                          (struct ag_str){ep->sid, strlen(ep->sid)},
+                          ep->now + req->gen->cfg->access_token_ttl + req->gen->cfg->token_leeway);
+        ag_ep__audit(ep, "refresh_inactive", k, v, 2);
+        tokens_refuse(ep, 403);
+        return;
+    }
     case AG_SESS_LIMITED: {
         char extra[64];
         snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
@@ -178,7 +229,10 @@ static void tokens_new_issue(struct ag_ep *ep)
     struct ag_sess_info s = {.sid = ep->sid, .otid = ep->otid, .subject = ep->sub,
                              .client_id = ep->cid, .family = ep->fam, .ip = ep->ip,
                              .user_agent = ep->ua, .now = ep->now,
-                             .ttl = g->cfg->refresh_token_ttl};
+                             .ttl = g->cfg->refresh_token_ttl,
+                             .max_sessions = g->cfg->max_sessions,
+                             .revoke_until = ep->now + g->cfg->access_token_ttl +
+                                             g->cfg->token_leeway};
     if (ag_ep__started(ep, ag_sess_create(ep->w->store, &s, on_sess_reply, ep)))
         return;
     EP_REPLY_LIT(req, 503, env_503);
@@ -264,7 +318,11 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
     ep->sid[cl->sid.len] = '\0';
     memcpy(ep->fam, cl->family.p, cl->family.len);
     ep->fam[cl->family.len] = '\0';
-    /* The new pair carries what the old one did: the signed claims are ours. */
+    /*
+     * The new pair carries what the old one did (the signed claims are ours); a user's
+     * session takes the user's current roles and flags from the rotation
+     * (tokens_refreshed_pair()).
+     */
     ep->sub = ag_ep__strndup(cl->sub.p, cl->sub.len);
     ep->cid = ag_ep__strndup(cl->client_id.p, cl->client_id.len);
     ep->roles = tokens_words(cl->roles);
@@ -272,8 +330,9 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
     char *presented = ag_ep__strndup(cl->jti.p, cl->jti.len);
     ag_ep__new_id(ep->otid);
     ag_ep__new_id(ep->ajti);
+    /* Minted once the rotation answered: a user's roles come from the store (above). */
     if (ep->sub == NULL || ep->cid == NULL || ep->roles == NULL || ep->scope == NULL ||
-        presented == NULL || ag_ep__mint_pair(g, ep) < 0) {
+        presented == NULL) {
         free(presented);
         ag_req_fail(req, 500, "out of memory");
         return;

@@ -11,6 +11,8 @@
  *           rules and hashing (policy/password.c), body parsing (policy/userin.c).
  * Spec:     CONTRACT.md section 7 (users); docs/users.md.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,6 +427,47 @@ static bool login_scope_ok(const char *granted, const char *req)
     return true;
 }
 
+/*
+ * The scope of a refreshed pair whose roles went from <old_roles> to <new_roles>: what
+ * the new roles grant when the old scope was all the old roles granted (a login that
+ * asked for no narrower scope), else the old scope less what the new roles no longer
+ * grant (a narrower scope never widens). A new string; NULL on OOM.
+ */
+char *ep_user_refresh_scope(const struct ag_config *cfg, const char *old_roles,
+                            const char *old_scope, const char *new_roles)
+{
+    char *old_g = login_granted(cfg, old_roles), *new_g = login_granted(cfg, new_roles);
+    struct evbuffer *b = NULL;
+    char *out = NULL;
+
+    if (old_g == NULL || new_g == NULL)
+        goto out;
+    if (strcmp(old_g, old_scope) == 0) {
+        out = new_g;
+        new_g = NULL;
+        goto out;
+    }
+    if ((b = evbuffer_new()) == NULL)
+        goto out;
+    for (const char *p = old_scope; *p != '\0';) {
+        size_t k = strcspn(p, " ");
+        if (k > 0 && login_has_word(new_g, p, k))
+            login_add_scope(b, p, k);
+        p += k;
+        while (*p == ' ')
+            p++;
+    }
+    out = evbuffer_get_length(b) > 0
+              ? ag_ep__strndup((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b))
+              : strdup("");
+out:
+    if (b != NULL)
+        evbuffer_free(b);
+    free(old_g);
+    free(new_g);
+    return out;
+}
+
 static void on_login_session(enum ag_sess_status st, const struct ag_sess_info *info, void *arg)
 {
     struct ag_ep *ep = arg;
@@ -487,11 +530,16 @@ static void login_issue(struct ag_ep *ep)
     struct ag_sess_info s = {.sid = ep->sid, .otid = ep->otid, .subject = ep->sub,
                              .client_id = ep->cid, .family = ep->fam, .ip = ep->ip,
                              .user_agent = ep->ua, .now = ep->now,
-                             .ttl = cfg->refresh_token_ttl};
+                             .ttl = cfg->refresh_token_ttl, .is_user = true,
+                             .max_sessions = cfg->max_sessions,
+                             .revoke_until = ep->now + cfg->access_token_ttl + cfg->token_leeway};
     if (ag_ep__started(ep, ag_sess_create(ep->w->store, &s, on_login_session, ep)))
         return;
     ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
 }
+
+/* The id counted for an unknown user: not a UUID, so no user record has it. */
+#define LOGIN_NO_USER "-"
 
 static void login_refuse(struct ag_ep *ep)
 {
@@ -515,18 +563,96 @@ static void on_login_failure_counted(enum ag_user_status st, const struct ag_use
     login_refuse(ep);
 }
 
+/*
+ * What a verify with the current argon2 parameters costs, as last measured on a pool
+ * thread (a dummy verify or a real one), so that a failed login against a hash made
+ * with older parameters can be padded to it: after the parameters are raised, such a
+ * hash verifies faster than the dummy hash of an unknown user, and the difference would
+ * tell which accounts exist (issue 9). Per process, guarded: pool threads share it.
+ */
+static pthread_mutex_t login_cost_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    unsigned long long opslimit;
+    size_t memlimit;
+    int64_t ns; /* 0: not measured yet */
+} login_cost;
+
+static int64_t login_mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void login_cost_note(const struct ag_pwparams *p, int64_t ns)
+{
+    pthread_mutex_lock(&login_cost_mu);
+    login_cost.opslimit = p->opslimit;
+    login_cost.memlimit = p->memlimit;
+    login_cost.ns = ns;
+    pthread_mutex_unlock(&login_cost_mu);
+}
+
+/* The last measured cost of a verify with <p>'s parameters, or 0. */
+static int64_t login_cost_of(const struct ag_pwparams *p)
+{
+    int64_t ns;
+
+    pthread_mutex_lock(&login_cost_mu);
+    ns = login_cost.opslimit == p->opslimit && login_cost.memlimit == p->memlimit
+             ? login_cost.ns
+             : 0;
+    pthread_mutex_unlock(&login_cost_mu);
+    return ns;
+}
+
+/*
+ * A failed verify against a hash of other parameters, started at <t0>: waits until it
+ * has taken what a verify with the current parameters <p> takes. Unmeasured yet, it
+ * runs a dummy verify instead (which measures it for the next time). The thread sleeps;
+ * it does not hash: a flood of such logins costs no more than of any other.
+ */
+static void login_pad(const struct ag_pwparams *p, const char *pw, size_t n, int64_t t0)
+{
+    int64_t cost = login_cost_of(p), left;
+    struct timespec ts;
+
+    if (cost == 0) {
+        int64_t d0 = login_mono_ns();
+        (void)ag_password_verify_dummy(p, pw, n);
+        login_cost_note(p, login_mono_ns() - d0);
+        return;
+    }
+    left = t0 + cost - login_mono_ns();
+    if (left <= 0)
+        return; /* the old parameters cost more: nothing to pad (docs/users.md) */
+    ts.tv_sec = (time_t)(left / 1000000000);
+    ts.tv_nsec = (long)(left % 1000000000);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 static void login_verify_work(struct ag_pool_job *j)
 {
     struct ep_user_op *u = (struct ep_user_op *)j;
     size_t n = strlen(u->password);
+    int64_t t0 = login_mono_ns();
+    bool stale;
 
     if (!u->found) {
         u->verified = ag_password_verify_dummy(&u->params, u->password, n);
+        login_cost_note(&u->params, login_mono_ns() - t0);
         return;
     }
+    stale = ag_password_needs_rehash(&u->params, u->u_hash);
     u->verified = ag_password_verify(u->u_hash, u->password, n);
-    if (u->verified == 1 && ag_password_needs_rehash(&u->params, u->u_hash))
+    if (!stale)
+        login_cost_note(&u->params, login_mono_ns() - t0);
+    else if (u->verified == 1)
         u->hashed = ag_password_hash(&u->params, u->password, n, u->new_hash) == 0;
+    else
+        login_pad(&u->params, u->password, n, t0);
 }
 
 static void on_login_verified(struct ag_pool_job *j)
@@ -546,12 +672,18 @@ static void on_login_verified(struct ag_pool_job *j)
         const char *k[] = {"login", "reason"},
                    *v[] = {u->login, u->found ? "wrong_password" : "unknown_user"};
         ag_ep__audit(ep, "login_failed", k, v, 2);
-        if (!u->found || !cfg->rate_limits || cfg->lockout_failures == 0) {
+        if (!cfg->rate_limits || cfg->lockout_failures == 0) {
             login_refuse(ep);
             return;
         }
+        /*
+         * An unknown user's failure is counted too, against a record that cannot exist
+         * (the script finds none and writes nothing): the same Redis round trips as a
+         * wrong password, so that the answer takes as long (CONTRACT.md section 7).
+         */
         if (ag_ep__started(ep,
-                           ag_user_login_result(ep->w->store, u->uid, false, (int64_t)time(NULL),
+                           ag_user_login_result(ep->w->store, u->found ? u->uid : LOGIN_NO_USER,
+                                                false, (int64_t)time(NULL),
                                                 cfg->lockout_failures, cfg->lockout_seconds,
                                                 on_login_failure_counted, ep)))
             return;

@@ -27,6 +27,7 @@ static const struct {
     {408, "Request Timeout", "request_timeout"},
     {409, "Conflict", "conflict"},
     {413, "Content Too Large", "body_too_large"},
+    {415, "Unsupported Media Type", "unsupported_media_type"},
     {417, "Expectation Failed", "expectation_failed"},
     {422, "Unprocessable Content", "invalid_input"},
     {429, "Too Many Requests", "rate_limited"},

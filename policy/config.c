@@ -364,6 +364,7 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_FN("role-scopes", ag_config__parse_role_scopes),
     CONFIG_KEY_FN("password-reset", ag_config__parse_password_reset),
     CONFIG_KEY_AT("audit-stream-max", CONFIG_K_LONG, audit_stream_max, 0, 100000000),
+    CONFIG_KEY_AT("max-sessions-per-user", CONFIG_K_LONG, max_sessions, 1, 1000),
     CONFIG_KEY_AT("client-header-timeout", CONFIG_K_SECONDS, client_header_timeout, 0, 0),
     CONFIG_KEY_AT("client-timeout", CONFIG_K_SECONDS, client_timeout, 0, 0),
     CONFIG_KEY_AT("keepalive-timeout", CONFIG_K_SECONDS, keepalive_timeout, 0, 0),
@@ -475,11 +476,13 @@ static struct ag_config *config_new(void)
     cfg->lockout_seconds = 900;
     cfg->rl_login_account = (struct ag_rate){5, 60};
     cfg->rl_reset = (struct ag_rate){5, 3600};
+    cfg->rl_sessions = (struct ag_rate){30, 60};
     cfg->registration = true;
     cfg->passwords = (struct ag_pwparams){.opslimit = 2, .memlimit = 19456 * 1024,
                                           .min_len = 8, .max_len = 128};
     cfg->reset_ttl = 900;
     cfg->audit_stream_max = 100000;
+    cfg->max_sessions = 100;
     cfg->client_header_timeout = 10;
     cfg->client_timeout = 60;
     cfg->keepalive_timeout = 75;

@@ -136,6 +136,7 @@ struct ag_config {
     struct ag_rate rl_login, rl_register, rl_refresh, rl_token_new;
     long lockout_failures, lockout_seconds;
     struct ag_rate rl_login_account, rl_reset;
+    struct ag_rate rl_sessions;       /* GET <auth-prefix>/sessions per user */
 
     /* users (docs/users.md) */
     bool registration;               /* POST <auth-prefix>/register is open */
@@ -149,6 +150,7 @@ struct ag_config {
     char *reset_webhook;             /* "http://HOST:PORT/PATH" as written, or NULL */
     char *reset_webhook_host, *reset_webhook_port, *reset_webhook_path;
     long audit_stream_max;           /* entries kept in the audit stream; 0: log lines only */
+    long max_sessions;               /* live sessions per subject; more end the oldest */
 
     /* proxy core (docs/config.md "Timeouts and limits") */
     double client_header_timeout;    /* s; whole request head, first byte to last */

@@ -52,10 +52,12 @@ static void config_parse_pair(struct config_ctx *c, const char *path, json_t *v,
 void ag_config__parse_rate_limits(struct config_ctx *c, const char *path, json_t *v)
 {
     struct ag_config *cfg = c->cfg;
-    const char *const names[] = {"login",         "register", "refresh", "token-new",
-                                 "login-account", "reset",    "lockout"};
-    struct ag_rate *rates[] = {&cfg->rl_login,         &cfg->rl_register, &cfg->rl_refresh,
-                               &cfg->rl_token_new,     &cfg->rl_login_account, &cfg->rl_reset};
+    const char *const names[] = {"login",         "register", "refresh",  "token-new",
+                                 "login-account", "reset",    "sessions", "lockout"};
+    struct ag_rate *rates[] = {&cfg->rl_login,         &cfg->rl_register,
+                               &cfg->rl_refresh,       &cfg->rl_token_new,
+                               &cfg->rl_login_account, &cfg->rl_reset,
+                               &cfg->rl_sessions};
     char kpath[AG_ERR_LINE];
     const char *key;
     json_t *e;

@@ -54,37 +54,78 @@ static int userin_fail(struct ag_field_err *e, const struct ag_field_err *proto,
     return rc;
 }
 
-/* True when <s,n> is valid UTF-8 (RFC 3629: no overlongs, surrogates, or > U+10FFFF). */
+/*
+ * The length of the UTF-8 sequence at <s> (<n> bytes left, n > 0) with its code point in
+ * <*cp>, or 0 when it is not valid (RFC 3629: no overlongs, surrogates, or > U+10FFFF).
+ */
+static size_t userin_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    uint32_t c = s[0], min;
+    size_t len;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, c &= 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, c &= 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, c &= 0x07, min = 0x10000;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t k = 1; k < len; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[k] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return len;
+}
+
+/* True when <s,n> is valid UTF-8. */
 static bool userin_utf8_valid(const unsigned char *s, size_t n)
 {
-    for (size_t i = 0; i < n;) {
-        uint32_t c = s[i], min;
-        size_t len;
+    uint32_t cp;
 
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf)
-            len = 2, c &= 0x1f, min = 0x80;
-        else if (c >= 0xe0 && c <= 0xef)
-            len = 3, c &= 0x0f, min = 0x800;
-        else if (c >= 0xf0 && c <= 0xf4)
-            len = 4, c &= 0x07, min = 0x10000;
-        else
+    for (size_t i = 0, k; i < n; i += k)
+        if ((k = userin_utf8_next(s + i, n - i, &cp)) == 0)
             return false;
-        if (len > n - i)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            c = (c << 6) | (s[i + k] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-            return false;
-        i += len;
-    }
     return true;
+}
+
+size_t ag_text_clean(const char *in, size_t n, char *out, size_t cap)
+{
+    static const char repl[] = "\xef\xbf\xbd"; /* U+FFFD REPLACEMENT CHARACTER */
+    const unsigned char *s = (const unsigned char *)in;
+    size_t o = 0;
+
+    if (cap == 0)
+        return 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = 0;
+        size_t k = userin_utf8_next(s + i, n - i, &cp);
+        const char *src = in + i;
+        size_t m = k;
+
+        if (k == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f)) {
+            src = repl; /* an invalid byte, or a control character (C0, DEL, C1) */
+            m = 3;
+            k = k == 0 ? 1 : k;
+        }
+        if (o + m > cap - 1)
+            break; /* cut before a character that does not fit whole */
+        memcpy(out + o, src, m);
+        o += m;
+        i += k;
+    }
+    out[o] = '\0';
+    return o;
 }
 
 static size_t userin_max(const struct ag_body_field *f)

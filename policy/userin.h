@@ -5,7 +5,7 @@
  *
  * Owns:     the copies of the field values (ag_body_fields_free() zeroes and frees them).
  * Entry:    ag_body_fields(), ag_body_fields_free(), ag_user_check_email(),
- *           ag_user_check_username(), ag_user_fold().
+ *           ag_user_check_username(), ag_user_fold(), ag_text_clean().
  * Not here: collecting the body from the socket (gateway/), passwords (policy/password.c).
  * Spec:     CONTRACT.md section 7 (users); docs/users.md (the 422 body).
  *
@@ -52,6 +52,14 @@ int ag_body_fields(enum ag_body_type t, const char *body, size_t len, struct ag_
  * when a '%' is not followed by two hex digits. Query strings are decoded the same way.
  */
 long ag_form_decode(const char *s, size_t n, char *out);
+
+/**
+ * Client text kept for display (a User-Agent): copies <in,n> into <out> as valid UTF-8,
+ * every invalid byte and every control character (C0, DEL, C1) replaced by U+FFFD, cut
+ * on a character boundary to at most <cap> - 1 bytes, and NUL-terminated. Returns the
+ * bytes written (without the NUL); nothing is written when <cap> is 0.
+ */
+size_t ag_text_clean(const char *in, size_t n, char *out, size_t cap);
 
 /** Zeroes and frees the values of <f> (passwords included); NULL values allowed. */
 void ag_body_fields_free(struct ag_body_field *f, size_t n);

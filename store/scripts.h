@@ -55,16 +55,20 @@
 
 /*
  * ag_usess_touch(usess, sid, ttl): keeps session <sid> in its subject's index <usess>
- * (sorted set, score = the session's end of life by Redis's clock), prunes members past
- * their end, and makes <usess> expire with its longest-lived member.
+ * (sorted set, score = the session's end of life by Redis's clock, in seconds with
+ * microsecond decimals so that the order is the order of use even within a second: the
+ * per-subject cap ends the lowest; a double holds them exactly enough until 2106), prunes
+ * members past their end, and makes <usess> expire with its longest-lived member.
  */
 #define LUA_USESS_TOUCH_FN                                                                    \
     "local function ag_usess_touch(usess, sid, ttl)\n"                                        \
-    "  local now = tonumber(redis.call('TIME')[1])\n"                                          \
+    "  local tm = redis.call('TIME')\n"                                                       \
+    "  local now = tonumber(tm[1])\n"                                                         \
     "  redis.call('ZREMRANGEBYSCORE', usess, '-inf', string.format('%d', now))\n"             \
-    "  redis.call('ZADD', usess, string.format('%d', now + tonumber(ttl)), sid)\n"            \
+    "  redis.call('ZADD', usess, string.format('%d.%06d', now + tonumber(ttl),\n"             \
+    "    tonumber(tm[2])), sid)\n"                                                             \
     "  local top = redis.call('ZRANGE', usess, -1, -1, 'WITHSCORES')\n"                       \
-    "  if top[2] then redis.call('EXPIREAT', usess, top[2]) end\n"                            \
+    "  if top[2] then redis.call('EXPIREAT', usess, math.ceil(tonumber(top[2]))) end\n"      \
     "end\n"
 
 /* The texts, one per enum ag_store__script (store/scripts.c puts them in order). */

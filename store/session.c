@@ -27,24 +27,48 @@
 /* ---------------------------------------------------------------- Lua */
 
 /*
- * KEYS sess, old, usess; ARGV otid, subject, client_id, family, now, ip, ua, ttl, sid.
- * Also indexes the sid under its subject (store/user.c lists and revokes from there).
+ * KEYS sess, old, usess, revlog; ARGV otid, subject, client_id, family, now, ip, ua, ttl,
+ * sid, user ("1": a user's session), max, until, channel, prefix.
+ * Also indexes the sid under its subject (store/user.c lists and revokes from there) and,
+ * when the subject then has more than <max> (> 0) sessions, ends the least recently used
+ * ones (lowest end of life in the index), at most 64 per call so that the script stays
+ * short even for an index grown large before the cap: each is deleted, removed from the
+ * index and revoked until <until>, as ag_sess_revoke() does.
  */
-const char ag_sess__lua_create[] = LUA_USESS_TOUCH_FN
+const char ag_sess__lua_create[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "redis.call('DEL', KEYS[1], KEYS[2])\n"
     "redis.call('HSET', KEYS[1], 'subject', ARGV[2], 'client_id', ARGV[3],\n"
     "  'family', ARGV[4], 'otid', ARGV[1], 'created', ARGV[5], 'last_used', ARGV[5],\n"
     "  'ip', ARGV[6], 'ua', ARGV[7])\n"
+    "if ARGV[10] == '1' then redis.call('HSET', KEYS[1], 'user', '1') end\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[8])\n"
     "ag_usess_touch(KEYS[3], ARGV[9], ARGV[8])\n"
+    "local max = tonumber(ARGV[11])\n"
+    "if max > 0 then\n"
+    "  local over = redis.call('ZCARD', KEYS[3]) - max\n"
+    "  if over > 64 then over = 64 end\n"
+    "  if over > 0 then\n"
+    "    local p, u = ARGV[14], tonumber(ARGV[12])\n"
+    "    for _, sid in ipairs(redis.call('ZRANGE', KEYS[3], 0, over - 1)) do\n"
+    "      if sid ~= ARGV[9] then\n"
+    "        redis.call('DEL', p .. 'sess:' .. sid, p .. 'sess:' .. sid .. ':old')\n"
+    "        redis.call('ZREM', KEYS[3], sid)\n"
+    "        ag_revoke(p .. 'rev:sid:' .. sid, KEYS[4], 'sid', sid, u, u, ARGV[13])\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
     "return 1\n";
 
 /*
  * KEYS sess, old, rev:sid, revlog, rl, audit; ARGV presented, next, now, ttl, sid,
  * channel, prefix, deadline, limit, window, audit maxlen, ip.
- * Returns {1, subject, client_id, family} rotated (the subject's session index renewed
- * with it; an audit entry when maxlen > 0), {-2} reused (session revoked), {-1} unknown
- * (missing, revoked, or created at or before its subject's watermark), {-4, wait} the
+ * Returns {1, subject, client_id, family, user, is_staff, is_superuser, roles} rotated
+ * (the subject's session index renewed with it; an audit entry when maxlen > 0; for a
+ * user's session user = "1" and the flags and roles read from the user record now,
+ * else ""), {-2} reused (session revoked), {-1} unknown (missing, revoked, or created
+ * at or before its subject's watermark, or its user deleted), {-5} its user is not
+ * active (deleted or deactivated: the session is revoked, as on reuse), {-4, wait} the
  * rate limit <rl> (limit > 0: fixed window) is full, {-3} late: Redis ran it after the
  * deadline (ms, Redis clock), when the gateway has answered 503: nothing is changed, so
  * the client's retry with the same token still works.
@@ -68,7 +92,7 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "end\n"
     "if redis.call('EXISTS', KEYS[3]) == 1 then return {-1} end\n"
     "local f = redis.call('HMGET', KEYS[1], 'otid', 'subject', 'client_id', 'family',\n"
-    "  'created')\n"
+    "  'created', 'user')\n"
     "if not f[1] then return {-1} end\n"
     "if f[2] then\n"
     "  local t = redis.call('GET', ARGV[7] .. 'rev:sub:' .. f[2])\n"
@@ -76,6 +100,20 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "    redis.call('DEL', KEYS[1], KEYS[2])\n"
     "    return {-1}\n"
     "  end\n"
+    "end\n"
+    "local usr = {'', '', '', ''}\n"
+    "if f[6] == '1' then\n"
+    "  local a = redis.call('HMGET', ARGV[7] .. 'user:' .. (f[2] or ''), 'is_active',\n"
+    "    'is_staff', 'is_superuser', 'roles')\n"
+    "  if a[1] ~= '1' then\n"
+    "    redis.call('DEL', KEYS[1], KEYS[2])\n"
+    "    redis.call('ZREM', ARGV[7] .. 'usess:' .. (f[2] or ''), ARGV[5])\n"
+    "    local u = tonumber(ARGV[3]) + tonumber(ARGV[4])\n"
+    "    ag_revoke(KEYS[3], KEYS[4], 'sid', ARGV[5], u, u, ARGV[6])\n"
+    "    if a[1] then return {-5} end\n"
+    "    return {-1}\n"
+    "  end\n"
+    "  usr = {'1', a[2] or '0', a[3] or '0', a[4] or ''}\n"
     "end\n"
     "if f[1] == ARGV[1] then\n"
     "  redis.call('HSET', KEYS[1], 'otid', ARGV[2], 'last_used', ARGV[3])\n"
@@ -87,7 +125,7 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "    redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*', 'event', 'refresh',\n"
     "      'ip', ARGV[12], 'sub', f[2] or '', 'sid', ARGV[5])\n"
     "  end\n"
-    "  return {1, f[2] or '', f[3] or '', f[4] or ''}\n"
+    "  return {1, f[2] or '', f[3] or '', f[4] or '', usr[1], usr[2], usr[3], usr[4]}\n"
     "end\n"
     "if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then\n"
     "  redis.call('DEL', KEYS[1], KEYS[2])\n"
@@ -155,11 +193,15 @@ static void on_rotate_reply(const struct redisReply *r, ag_store__any_fn *cb, vo
         sess_call(cb, arg, AG_SESS_REUSED, NULL);
         return;
     }
-    if (code != 1 || r->elements < 4) {
+    if (code == -5) {
+        sess_call(cb, arg, AG_SESS_INACTIVE, NULL);
+        return;
+    }
+    if (code != 1 || r->elements < 8) {
         sess_call(cb, arg, AG_SESS_UNKNOWN, NULL);
         return;
     }
-    for (size_t i = 1; i < 4; i++)
+    for (size_t i = 1; i < 8; i++)
         if (r->element[i]->type != REDIS_REPLY_STRING) {
             sess_call(cb, arg, AG_SESS_DOWN, NULL);
             return;
@@ -168,6 +210,12 @@ static void on_rotate_reply(const struct redisReply *r, ag_store__any_fn *cb, vo
     info.subject = r->element[1]->str;
     info.client_id = r->element[2]->str;
     info.family = r->element[3]->str;
+    info.is_user = strcmp(r->element[4]->str, "1") == 0;
+    if (info.is_user) {
+        info.is_staff = strcmp(r->element[5]->str, "1") == 0;
+        info.is_superuser = strcmp(r->element[6]->str, "1") == 0;
+        info.roles = r->element[7]->str;
+    }
     sess_call(cb, arg, AG_SESS_OK, &info);
 }
 
@@ -185,21 +233,30 @@ static int sess_eval(struct ag_store *st, enum ag_store__script script, int nkey
 
 int ag_sess_create(struct ag_store *st, const struct ag_sess_info *s, ag_sess_fn *cb, void *arg)
 {
-    char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], usess[SESS_KEY_MAX], now[24], ttl[24];
+    char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], usess[SESS_KEY_MAX], revlog[SESS_KEY_MAX];
+    char chan[SESS_KEY_MAX], prefix[SESS_KEY_MAX], now[24], ttl[24], max[24], until[24];
 
     if (st == NULL || s == NULL || cb == NULL || !id_ok(s->sid) || !id_ok(s->otid) ||
         !id_ok(s->subject) || s->client_id == NULL || s->family == NULL || s->ttl <= 0 ||
+        s->max_sessions < 0 ||
         ag_store__key(sess, sizeof(sess), st, "sess:", s->sid, "") < 0 ||
         ag_store__key(old, sizeof(old), st, "sess:", s->sid, ":old") < 0 ||
-        ag_store__key(usess, sizeof(usess), st, "usess:", s->subject, "") < 0)
+        ag_store__key(usess, sizeof(usess), st, "usess:", s->subject, "") < 0 ||
+        ag_store__key(revlog, sizeof(revlog), st, "revlog", "", "") < 0 ||
+        ag_store__key(chan, sizeof(chan), st, "revoked", "", "") < 0 ||
+        ag_store__key(prefix, sizeof(prefix), st, "", "", "") < 0)
         return -1;
     snprintf(now, sizeof(now), "%lld", (long long)s->now);
     snprintf(ttl, sizeof(ttl), "%lld", (long long)s->ttl);
+    snprintf(max, sizeof(max), "%ld", s->max_sessions);
+    snprintf(until, sizeof(until), "%lld",
+             (long long)(s->revoke_until > s->now ? s->revoke_until : s->now + s->ttl));
     {
-        const char *argv[12] = {sess, old, usess, s->otid, s->subject, s->client_id, s->family,
-                                now, s->ip != NULL ? s->ip : "",
-                                s->user_agent != NULL ? s->user_agent : "", ttl, s->sid};
-        return sess_eval(st, AG_STORE__SESS_CREATE, 3, 12, argv, on_write_reply, cb, arg);
+        const char *argv[18] = {sess, old, usess, revlog, s->otid, s->subject, s->client_id,
+                                s->family, now, s->ip != NULL ? s->ip : "",
+                                s->user_agent != NULL ? s->user_agent : "", ttl, s->sid,
+                                s->is_user ? "1" : "", max, until, chan, prefix};
+        return sess_eval(st, AG_STORE__SESS_CREATE, 4, 18, argv, on_write_reply, cb, arg);
     }
 }
 

@@ -17,6 +17,7 @@
 #ifndef AG_STORE_SESSION_H
 #define AG_STORE_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,7 @@ enum ag_sess_status {
     AG_SESS_REUSED = -2,   /* an older one-time id of the session: the session is now revoked */
     AG_SESS_DOWN = -3,     /* Redis unreachable, timed out, or answered an error */
     AG_SESS_LIMITED = -4,  /* ag_sess_refresh(): the client's refresh rate limit is full */
+    AG_SESS_INACTIVE = -5, /* rotate: the session's user is deactivated; the session is ended */
 };
 
 /* What a session records. Strings are copied by the call; ids are caller-made (random). */
@@ -44,6 +46,21 @@ struct ag_sess_info {
     int64_t now;            /* seconds since the epoch */
     int64_t ttl;            /* rolling expiry: refresh-token-ttl */
     long retry_after;       /* AG_SESS_LIMITED: seconds until the limit has room */
+    /*
+     * A user's session (subject = the user's id; a client's is not). Create: marks the
+     * session so that every rotation re-reads the user record (user:<subject>). Rotate's
+     * OK: the user's current flags and roles follow (roles borrowed, space-separated).
+     */
+    bool is_user;
+    bool is_staff, is_superuser; /* rotate's OK of a user's session */
+    const char *roles;           /* rotate's OK of a user's session; else NULL */
+    /*
+     * Create only: at most <max_sessions> live sessions per subject (0: no cap). Creating
+     * one more ends the least recently used ones (at most 64 per call), each revoked like
+     * ag_sess_revoke() until <revoke_until>.
+     */
+    long max_sessions;
+    int64_t revoke_until;
 };
 
 /*
@@ -52,14 +69,20 @@ struct ag_sess_info {
  */
 typedef void ag_sess_fn(enum ag_sess_status st, const struct ag_sess_info *info, void *arg);
 
-/** Creates session <s> (fails with DOWN when Redis is unreachable). */
+/**
+ * Creates session <s> (fails with DOWN when Redis is unreachable), indexed under its
+ * subject, and ends the subject's least recently used sessions beyond <s>->max_sessions.
+ */
 int ag_sess_create(struct ag_store *st, const struct ag_sess_info *s, ag_sess_fn *cb, void *arg);
 
 /**
  * Rotates session <sid> from one-time id <presented> to <next>, atomically: OK (the
  * callback's info carries subject, client_id and family from Redis) when <presented>
  * is current; REUSED when it is an older one of the session (the session is revoked,
- * its sid published); UNKNOWN when the session is gone. Of concurrent calls with the
+ * its sid published); UNKNOWN when the session is gone. For a user's session (created
+ * with is_user) the user record is read in the same script: OK carries its current
+ * flags and roles; a deactivated user gets INACTIVE, a deleted one UNKNOWN, and either
+ * way the session is ended (revoked and published as for REUSED). Of concurrent calls with the
  * same <presented>, exactly one gets OK. <now>/<ttl> renew the rolling expiry.
  */
 int ag_sess_rotate(struct ag_store *st, const char *sid, const char *presented, const char *next,

@@ -28,6 +28,8 @@
 #define USER_SID_MAX 512    /* bytes of a sid, subject or reset id (as store/session.c) */
 #define USER_KEY_MAX (USER_FIELD_MAX + 320)
 #define USER_SESSIONS_MAX 1000 /* ag_user_sessions() lists at most this many */
+#define USER_SESSIONS_SLACK 64 /* it examines at most <max> + this many index members */
+#define USER_REVOKE_WALK 1024  /* revoke-others walks at most this many; beyond, a watermark */
 
 /* ---------------------------------------------------------------- Lua */
 
@@ -134,9 +136,10 @@ const char ag_user__lua_update[] = LUA_LATE_FN
     "end\n"
 
 /*
- * KEYS usess; ARGV prefix, subject, max. Returns a flat array of at most <max> live
+ * KEYS usess; ARGV prefix, subject, max, scan. Returns a flat array of at most <max> live
  * sessions, newest first: sid, client_id, ip, ua, created, last_used (strings) each.
- * Index members that are not live are removed.
+ * Examines at most <scan> index members, the most recently used first (highest end of
+ * life), so that a large index costs Redis a bounded time; those not live are removed.
  */
 const char ag_user__lua_sessions[] = LUA_SESS_LIVE_FN
     "local p, sub = ARGV[1], ARGV[2]\n"
@@ -144,7 +147,7 @@ const char ag_user__lua_sessions[] = LUA_SESS_LIVE_FN
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now))\n"
     "local wm = ag_watermark(p, sub)\n"
     "local live = {}\n"
-    "for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+    "for _, sid in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[4]) - 1)) do\n"
     "  local f = ag_live(p, sub, wm, sid)\n"
     "  if f then\n"
     "    live[#live + 1] = {sid, f[2] or '', f[3] or '', f[4] or '', f[5] or '0', f[6] or '0'}\n"
@@ -164,11 +167,14 @@ const char ag_user__lua_sessions[] = LUA_SESS_LIVE_FN
     "return out\n";
 
 /*
- * KEYS usess, revlog; ARGV prefix, subject, until, channel, sid, mode.
+ * KEYS usess, revlog; ARGV prefix, subject, until, channel, sid, mode, walk.
  * mode "one": revokes <sid> if it is a live session of <subject> (1), else -1.
  * mode "others": revokes every live session of <subject> but <sid> ("" keeps none); 1.
  * Each revocation is ag_sess_revoke()'s: session keys deleted, rev:sid set, revlog
- * member, PUBLISH.
+ * member, PUBLISH. The walk is bounded by <walk>: an index larger than that (grown
+ * before the per-subject cap) is ended at once with the subject's watermark instead
+ * (as ag_sess_revoke_subject(), living as long as the longest-lived session), which
+ * ends <sid> too.
  */
 const char ag_user__lua_revoke[] = LUA_REVOKE_FN LUA_SESS_LIVE_FN
     "local p, sub, untl, chan = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]\n"
@@ -183,7 +189,17 @@ const char ag_user__lua_revoke[] = LUA_REVOKE_FN LUA_SESS_LIVE_FN
     "  kill(ARGV[5])\n"
     "  return 1\n"
     "end\n"
-    "for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+    "local walk = tonumber(ARGV[7])\n"
+    "if redis.call('ZCARD', KEYS[1]) > walk then\n"
+    "  local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')\n"
+    "  local u = math.ceil(tonumber(top[2]) or untl)\n"
+    "  if u < untl then u = untl end\n"
+    "  ag_revoke(p .. 'rev:sub:' .. sub, KEYS[2], 'sub', sub,\n"
+    "    tonumber(redis.call('TIME')[1]), u, chan)\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  return 1\n"
+    "end\n"
+    "for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, walk - 1)) do\n"
     "  if sid ~= ARGV[5] then\n"
     "    if ag_live(p, sub, wm, sid) then kill(sid) else redis.call('ZREM', KEYS[1], sid) end\n"
     "  end\n"
@@ -504,16 +520,19 @@ int ag_user_reset_consume(struct ag_store *st, const char *rid, int64_t until, a
 int ag_user_sessions(struct ag_store *st, const char *sub, size_t max, ag_user_sessions_fn *cb,
                      void *arg)
 {
-    char usess[USER_KEY_MAX], prefix[USER_KEY_MAX], maxs[24];
+    char usess[USER_KEY_MAX], prefix[USER_KEY_MAX], maxs[24], scan[24];
 
     if (st == NULL || cb == NULL || max == 0 || !str_ok(sub, USER_SID_MAX) ||
         ag_store__key(usess, sizeof(usess), st, "usess:", sub, "") < 0 ||
         ag_store__key(prefix, sizeof(prefix), st, "", "", "") < 0)
         return -1;
-    fmt_i64(maxs, sizeof(maxs), (int64_t)(max < USER_SESSIONS_MAX ? max : USER_SESSIONS_MAX));
+    if (max > USER_SESSIONS_MAX)
+        max = USER_SESSIONS_MAX;
+    fmt_i64(maxs, sizeof(maxs), (int64_t)max);
+    fmt_i64(scan, sizeof(scan), (int64_t)(max + USER_SESSIONS_SLACK));
     {
-        const char *argv[4] = {usess, prefix, sub, maxs};
-        return user_eval(st, AG_STORE__USER_SESSIONS, 1, 4, argv, on_sessions_reply,
+        const char *argv[5] = {usess, prefix, sub, maxs, scan};
+        return user_eval(st, AG_STORE__USER_SESSIONS, 1, 5, argv, on_sessions_reply,
                          (ag_store__any_fn *)cb, arg);
     }
 }
@@ -523,7 +542,7 @@ static int user_revoke(struct ag_store *st, const char *sub, const char *sid, co
                        int64_t until, ag_user_fn *cb, void *arg)
 {
     char usess[USER_KEY_MAX], revlog[USER_KEY_MAX], prefix[USER_KEY_MAX], chan[USER_KEY_MAX];
-    char us[24];
+    char us[24], walk[24];
 
     if (st == NULL || cb == NULL || !str_ok(sub, USER_SID_MAX) || strlen(sid) > USER_SID_MAX ||
         ag_store__key(usess, sizeof(usess), st, "usess:", sub, "") < 0 ||
@@ -532,9 +551,10 @@ static int user_revoke(struct ag_store *st, const char *sub, const char *sid, co
         ag_store__key(prefix, sizeof(prefix), st, "", "", "") < 0)
         return -1;
     fmt_i64(us, sizeof(us), until);
+    fmt_i64(walk, sizeof(walk), USER_REVOKE_WALK);
     {
-        const char *argv[8] = {usess, revlog, prefix, sub, us, chan, sid, mode};
-        return user_eval(st, AG_STORE__USER_REVOKE, 2, 8, argv, on_status_reply,
+        const char *argv[9] = {usess, revlog, prefix, sub, us, chan, sid, mode, walk};
+        return user_eval(st, AG_STORE__USER_REVOKE, 2, 9, argv, on_status_reply,
                          (ag_store__any_fn *)cb, arg);
     }
 }

@@ -1,7 +1,8 @@
 /*
  * tests/fuzz/fuzz_userin.c - libFuzzer target for policy/userin.c (and the cheap part of
  * policy/password.c): any bytes as a JSON or form body, the fields a user endpoint
- * reads, then the checks run on what was found.
+ * reads, then the checks run on what was found; and the same bytes as User-Agent text
+ * (ag_text_clean()).
  *
  * Owns:     one exact-size heap copy of the body per run, and the field values.
  * Entry:    LLVMFuzzerTestOneInput() (libFuzzer, or tests/fuzz/replay_main.c).
@@ -79,6 +80,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (copy == NULL)
         return 0;
     memcpy(copy, data, size);
+    {
+        /* Any bytes as User-Agent text: valid UTF-8 without a control byte, within its room. */
+        char clean[96];
+        size_t n = ag_text_clean(copy, size, clean, sizeof(clean));
+        if (n >= sizeof(clean) || strlen(clean) != n ||
+            !fuzz_utf8_ok((const unsigned char *)clean, n))
+            __builtin_trap();
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)clean[i] < 0x20 || clean[i] == 0x7f)
+                __builtin_trap();
+    }
     rc = ag_body_fields(t, copy, size, f, 4, &e);
     free(copy);
 

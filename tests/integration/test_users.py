@@ -471,6 +471,69 @@ def test_unknown_user_takes_as_long_as_a_wrong_password(gateway, redis_server):
     assert abs(mu - mw) <= 0.2 * mw, (mu, mw)
 
 
+def test_a_hash_of_older_parameters_fails_as_slowly_as_an_unknown_user(gateway, redis_server):
+    """After the argon2 parameters are raised, a hash made with the old ones verifies much
+    faster than the dummy hash of an unknown user; a failed login against it is padded to
+    what the current parameters cost (issue 9). Same method and tolerance as above."""
+    old = ustart(gateway, redis_server)  # FAST_PW: 1 pass, 8 MiB
+    u = make_user(old)
+    old.stop()
+    gw = ustart(gateway, redis_server, passwords=None)  # defaults: 2 passes, 19 MiB
+    s = requests.Session()
+
+    def one(who, pw):
+        t0 = time.perf_counter()
+        r = s.post(gw.url + "/auth/login", json={"username_or_email": who, "password": pw},
+                   timeout=30)
+        took = time.perf_counter() - t0
+        assert r.status_code == 401 and r.json() == BAD_LOGIN
+        return took
+
+    for _ in range(3):
+        one("nobody_" + os.urandom(3).hex(), PW)
+        one(u["username"], "wrong password 1")
+    unknown, stale = [], []
+    for i in range(20):
+        unknown.append(one("nobody_%d_%s" % (i, os.urandom(3).hex()), "wrong password %d" % i))
+        stale.append(one(u["username"], "wrong password %d" % i))
+    mu, ms = statistics.median(unknown), statistics.median(stale)
+    print("\nlogin timing after a parameter change: unknown user median %.1f ms, "
+          "old-parameter hash median %.1f ms" % (mu * 1000, ms * 1000))
+    assert mu > 0.005, "hashing should dominate (%.1f ms)" % (mu * 1000)
+    assert abs(mu - ms) <= 0.2 * mu, (mu, ms)
+
+
+def _redis_calls(port):
+    """Scripts Redis has run: every store call on the login path is one (store/user.c,
+    store/ratelimit.c), while commandstats counts the commands inside a script as well."""
+    n = 0
+    for line in redis_cmd(port, "INFO", "commandstats").splitlines():
+        if line.startswith(("cmdstat_evalsha:", "cmdstat_eval:")):
+            n += int(line.split("calls=", 1)[1].split(",", 1)[0])
+    return n
+
+
+def test_unknown_user_costs_the_same_redis_round_trips_as_a_wrong_password(gateway,
+                                                                          redis_server):
+    """The structure behind the timing above, with the lockout on (the default): a wrong
+    password counts a failure in Redis; an unknown user's login must make the same calls,
+    or it answers one round trip sooner (issue 9). Counted, not timed."""
+    limits = {"login": {"limit": 1000, "window": 60},
+              "login-account": {"limit": 1000, "window": 60}}
+    gw = ustart(gateway, redis_server, **{"rate-limits": limits, "audit-stream-max": 0})
+    u = make_user(gw)
+
+    def calls(who):
+        before = _redis_calls(redis_server.port)
+        r = login(gw, who, "wrong password 1")
+        assert r.status_code == 401 and r.json() == BAD_LOGIN
+        return _redis_calls(redis_server.port) - before
+
+    wrong = [calls(u["username"]) for _ in range(3)]
+    unknown = [calls("nobody_" + os.urandom(3).hex()) for _ in range(3)]
+    assert wrong == unknown, (wrong, unknown)
+
+
 # ---------------------------------------------------------------- /auth/token (password grant)
 
 ROLE_SCOPES = {"superuser": ["admin", "read", "write"], "staff": ["read"]}

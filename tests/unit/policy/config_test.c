@@ -1221,8 +1221,9 @@ static void test_config_reads_user_keys(void)
         "'trusted-proxies':['10.0.0.0/8','::1','192.168.1.7/32'],"
         "'role-scopes':{'admin':['read','write'],'staff':['read']},"
         "'password-reset':{'ttl':600,'webhook':'http://127.0.0.1:9000/hook/reset'},"
-        "'audit-stream-max':0,"
-        "'rate-limits':{'login-account':{'limit':3,'window':10},'reset':{'limit':2}}}",
+        "'audit-stream-max':0,'max-sessions-per-user':7,"
+        "'rate-limits':{'login-account':{'limit':3,'window':10},'reset':{'limit':2},"
+        "'sessions':{'limit':4,'window':20}}}",
         NULL);
     unsigned char a[16] = {10, 200, 3, 4}, b[16] = {11, 0, 0, 1}, six[16] = {0};
 
@@ -1255,11 +1256,16 @@ static void test_config_reads_user_keys(void)
     AG_ASSERT_EQ(cfg->rl_login_account.window, 10);
     AG_ASSERT_EQ(cfg->rl_reset.limit, 2);
     AG_ASSERT_EQ(cfg->rl_reset.window, 3600);
+    AG_ASSERT_EQ(cfg->max_sessions, 7);
+    AG_ASSERT_EQ(cfg->rl_sessions.limit, 4);
+    AG_ASSERT_EQ(cfg->rl_sessions.window, 20);
     ag_config_unref(cfg);
 }
 
 static void test_config_rejects_bad_user_keys(void)
 {
+    AG_ASSERT(strstr(problems("{" BASE ",'max-sessions-per-user':0}"),
+                     "max-sessions-per-user: must be between 1 and 1000") != NULL);
     AG_ASSERT(strstr(problems("{" BASE ",'passwords':{'min-length':0}}"),
                      "passwords.min-length: must be between 1 and 1024") != NULL);
     AG_ASSERT(strstr(problems("{" BASE ",'passwords':{'min-length':20,'max-length':10}}"),

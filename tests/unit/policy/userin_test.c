@@ -382,6 +382,42 @@ static void test_userin_fold_lowercases_ascii_only(void)
     AG_ASSERT_EQ(out[0], 'q');
 }
 
+static void test_text_clean_replaces_invalid_bytes_and_controls(void)
+{
+    char out[64];
+
+    AG_ASSERT_EQ(ag_text_clean("curl/8.5", 8, out, sizeof(out)), 8);
+    AG_ASSERT_STR(out, "curl/8.5");
+    AG_ASSERT_EQ(ag_text_clean("bad\xff\xfe ua", 8, out, sizeof(out)), 12);
+    AG_ASSERT_STR(out, "bad\xef\xbf\xbd\xef\xbf\xbd ua");
+    ag_text_clean("tab\there\x7f\xc2\x85", 11, out, sizeof(out)); /* HT, DEL, NEL (C1) */
+    AG_ASSERT_STR(out, "tab\xef\xbf\xbdhere\xef\xbf\xbd\xef\xbf\xbd");
+    ag_text_clean("a\0b", 3, out, sizeof(out));
+    AG_ASSERT_STR(out, "a\xef\xbf\xbd" "b");
+    /* overlong, surrogate, truncated sequences: each bad byte replaced on its own */
+    ag_text_clean("\xc0\xaf|\xed\xa0\x80|\xe2\x82", 9, out, sizeof(out));
+    AG_ASSERT_STR(out, "\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|"
+                       "\xef\xbf\xbd\xef\xbf\xbd");
+    /* e-acute, euro sign, an emoji: kept */
+    ag_text_clean("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9, out, sizeof(out));
+    AG_ASSERT_STR(out, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+}
+
+static void test_text_clean_cuts_between_characters(void)
+{
+    char out[7];
+
+    /* "a" + 4 x e-acute = 9 bytes into 6 + NUL: the third e-acute would be cut, so it goes */
+    AG_ASSERT_EQ(ag_text_clean("a\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 9, out, sizeof(out)), 5);
+    AG_ASSERT_STR(out, "a\xc3\xa9\xc3\xa9");
+    AG_ASSERT_EQ(ag_text_clean("\xff\xff\xff", 3, out, sizeof(out)), 6);
+    out[0] = 'q';
+    AG_ASSERT_EQ(ag_text_clean("abc", 3, out, 0), 0);
+    AG_ASSERT_EQ(out[0], 'q');
+    AG_ASSERT_EQ(ag_text_clean("abc", 3, out, 1), 0);
+    AG_ASSERT_STR(out, "");
+}
+
 int main(void)
 {
     AG_RUN(test_userin_json_reads_fields_and_ignores_others);
@@ -398,5 +434,7 @@ int main(void)
     AG_RUN(test_userin_email_table);
     AG_RUN(test_userin_username_table);
     AG_RUN(test_userin_fold_lowercases_ascii_only);
+    AG_RUN(test_text_clean_replaces_invalid_bytes_and_controls);
+    AG_RUN(test_text_clean_cuts_between_characters);
     return ag_t_done();
 }

@@ -4,6 +4,7 @@
  * NOSCRIPT recovery, revocations and what the feed publishes, cancel, and the parser.
  */
 #include <event2/event.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -16,7 +17,8 @@
 struct seen {
     int done;
     enum ag_sess_status st[64];
-    char subject[64], client_id[64], family[64];
+    char subject[64], client_id[64], family[64], roles[64];
+    bool is_user, is_staff, is_superuser;
     int feed;
     char feed_ids[16][64];
     int64_t feed_values[16];
@@ -33,6 +35,10 @@ static void on_sess(enum ag_sess_status st, const struct ag_sess_info *info, voi
         snprintf(s->subject, sizeof(s->subject), "%s", info->subject);
         snprintf(s->client_id, sizeof(s->client_id), "%s", info->client_id);
         snprintf(s->family, sizeof(s->family), "%s", info->family);
+        snprintf(s->roles, sizeof(s->roles), "%s", info->roles ? info->roles : "(null)");
+        s->is_user = info->is_user;
+        s->is_staff = info->is_staff;
+        s->is_superuser = info->is_superuser;
     }
 }
 
@@ -136,6 +142,122 @@ static void test_sess_rotate_with_any_older_otid_revokes_and_publishes(void)
     AG_ASSERT(f.w.feed_values[0] >= (int64_t)time(NULL) + 590);
     AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "ZRANGE {t}:revlog 0 -1"), 0);
     AG_ASSERT(strncmp(out, "sid s1 ", 7) == 0);
+    fx_close(&f);
+}
+
+/* Creates <sid> of <subject> (a user's session when <is_user>) under a cap of <max>. */
+static void create_of(struct fx *f, const char *sid, const char *subject, bool is_user, long max)
+{
+    struct ag_sess_info i = info_of(sid, "o1");
+    int want = f->s.done + 1;
+
+    i.subject = subject;
+    i.is_user = is_user;
+    i.max_sessions = max;
+    i.revoke_until = i.now + 900;
+    AG_ASSERT_EQ(ag_sess_create(f->h.st, &i, on_sess, &f->s), 0);
+    AG_ASSERT(ag_t_loop_until(f->h.base, &f->s.done, want, 2));
+    AG_ASSERT_EQ(f->s.st[want - 1], AG_SESS_OK);
+}
+
+static void test_sess_rotate_of_a_users_session_takes_the_users_current_record(void)
+{
+    struct fx f;
+    char out[512];
+
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out),
+                                "HSET {t}:user:u-1 is_active 1 is_staff 0 is_superuser 1 roles %s",
+                                "editor ops"),
+                 0);
+    create_of(&f, "s1", "u-1", true, 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "HGET {t}:sess:s1 user"), 0);
+    AG_ASSERT_STR(out, "1");
+    AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_OK);
+    AG_ASSERT(f.s.is_user);
+    AG_ASSERT(!f.s.is_staff);
+    AG_ASSERT(f.s.is_superuser);
+    AG_ASSERT_STR(f.s.roles, "editor ops");
+    /* Changed in the store: the next rotation sees it. */
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out),
+                                "HSET {t}:user:u-1 is_staff 1 is_superuser 0 roles %s", ""),
+                 0);
+    AG_ASSERT_EQ(rotate(&f, "s1", "o2", "o3"), AG_SESS_OK);
+    AG_ASSERT(f.s.is_staff);
+    AG_ASSERT(!f.s.is_superuser);
+    AG_ASSERT_STR(f.s.roles, "");
+    /* A client's session (not marked) reads no user record, even one of its subject's name. */
+    create_of(&f, "c1", "u-1", false, 0);
+    AG_ASSERT_EQ(rotate(&f, "c1", "o1", "o2"), AG_SESS_OK);
+    AG_ASSERT(!f.s.is_user);
+    AG_ASSERT_STR(f.s.roles, "(null)");
+    fx_close(&f);
+}
+
+static void test_sess_rotate_of_a_deactivated_or_deleted_user_ends_the_session(void)
+{
+    struct fx f;
+    char out[512];
+
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "HSET {t}:user:u-1 is_active 1"), 0);
+    create_of(&f, "s1", "u-1", true, 0);
+    create_of(&f, "s2", "u-1", true, 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "HSET {t}:user:u-1 is_active 0"), 0);
+    AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_INACTIVE);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:sess:s1"), 0);
+    AG_ASSERT_STR(out, "0");
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "ZSCORE {t}:usess:u-1 s1"), 0);
+    AG_ASSERT_STR(out, "(nil)");
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 1, 2));
+    AG_ASSERT_STR(f.w.feed_ids[0], "1:s1");
+    /* Active again: that session stays ended. */
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "HSET {t}:user:u-1 is_active 1"), 0);
+    AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_UNKNOWN);
+    /* Deleted: UNKNOWN, and the session ends too. */
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "DEL {t}:user:u-1"), 0);
+    AG_ASSERT_EQ(rotate(&f, "s2", "o1", "o2"), AG_SESS_UNKNOWN);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:sess:s2 {t}:rev:sid:s2"), 0);
+    AG_ASSERT_STR(out, "1"); /* the revocation, not the session */
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 2, 2));
+    AG_ASSERT_STR(f.w.feed_ids[1], "1:s2");
+    fx_close(&f);
+}
+
+static void test_sess_create_beyond_the_cap_ends_the_least_recently_used(void)
+{
+    struct fx f;
+    char out[512];
+
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "HSET {t}:user:u-1 is_active 1"), 0);
+    create_of(&f, "s1", "u-1", true, 3);
+    create_of(&f, "s2", "u-1", true, 3);
+    create_of(&f, "s3", "u-1", true, 3);
+    AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_OK); /* s1 used again: s2 is oldest */
+    create_of(&f, "s4", "u-1", true, 3);
+    create_of(&f, "s5", "u-1", true, 3);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "ZRANGE {t}:usess:u-1 0 -1"), 0);
+    AG_ASSERT_STR(out, "s1\ns4\ns5");
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:sess:s2 {t}:sess:s3"), 0);
+    AG_ASSERT_STR(out, "0");
+    AG_ASSERT_EQ(rotate(&f, "s2", "o1", "o2"), AG_SESS_UNKNOWN);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 2, 2));
+    AG_ASSERT_STR(f.w.feed_ids[0], "1:s2");
+    AG_ASSERT_STR(f.w.feed_ids[1], "1:s3");
+    /* revoked until <revoke_until>: the access tokens' end of life */
+    AG_ASSERT(f.w.feed_values[0] >= (int64_t)time(NULL) + 890);
+    AG_ASSERT(f.w.feed_values[0] <= (int64_t)time(NULL) + 900);
+    /* An index grown before the cap shrinks by at most 64 per creation. */
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out),
+                                "EVAL %s 1 {t}:usess:u-1 %lld",
+                                "for i = 1, 200 do redis.call('ZADD', KEYS[1], ARGV[1], "
+                                "string.format('old-%03d', i)) end return 1",
+                                (long long)time(NULL) + 100),
+                 0);
+    create_of(&f, "s6", "u-1", true, 3);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "ZCARD {t}:usess:u-1"), 0);
+    AG_ASSERT_STR(out, "140"); /* 200 + 3 + 1 - 64 */
     fx_close(&f);
 }
 
@@ -301,6 +423,9 @@ int main(void)
     AG_RUN(test_sess_rotate_with_the_current_otid_returns_the_session);
     AG_RUN(test_sess_rotate_of_an_unknown_session_returns_unknown);
     AG_RUN(test_sess_rotate_with_any_older_otid_revokes_and_publishes);
+    AG_RUN(test_sess_rotate_of_a_users_session_takes_the_users_current_record);
+    AG_RUN(test_sess_rotate_of_a_deactivated_or_deleted_user_ends_the_session);
+    AG_RUN(test_sess_create_beyond_the_cap_ends_the_least_recently_used);
     AG_RUN(test_sess_twenty_concurrent_rotations_let_exactly_one_through);
     AG_RUN(test_sess_rotate_recovers_after_script_flush);
     AG_RUN(test_sess_revoke_ends_the_session_and_publishes_it);

@@ -379,9 +379,9 @@ static void test_user_sessions_lists_live_sessions_newest_first(void)
     AG_ASSERT_EQ(f.s.created[2], now - 20);
     AG_ASSERT_EQ(list(&f, "u-1", 2), AG_USER_OK);
     AG_ASSERT_EQ(f.s.nsess, 2);
-    /* The index expires with its newest session. */
+    /* The index expires with its newest session (its score has milliseconds: rounded up). */
     AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "TTL {t}:usess:u-1"), 0);
-    AG_ASSERT(atoi(out) > 590 && atoi(out) <= 600);
+    AG_ASSERT(atoi(out) > 590 && atoi(out) <= 601);
     /* A session that is gone is left out and pruned from the index. */
     AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "DEL {t}:sess:s-mid"), 0);
     AG_ASSERT_EQ(list(&f, "u-1", 10), AG_USER_OK);
@@ -462,6 +462,41 @@ static void test_user_revoke_others_keeps_one_and_publishes_each(void)
     AG_ASSERT_EQ(f.s.nsess, 1);
     ag_t_loop_for(f.h.base, 0.05);
     AG_ASSERT_EQ(f.w.feed, 3);
+    fx_close(&f);
+}
+
+static void test_user_sessions_and_revoke_others_walk_a_bounded_part_of_the_index(void)
+{
+    struct fx f;
+    char out[256];
+    int64_t now = (int64_t)time(NULL);
+
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
+    create_session(&f, "s-1", "u-1", now);
+    create_session(&f, "s-2", "u-1", now);
+    /* 1,100 index members without a session, ending before the live ones. */
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EVAL %s 1 {t}:usess:u-1 %lld",
+                                "for i = 1, 1100 do redis.call('ZADD', KEYS[1], ARGV[1], "
+                                "'dead-' .. i) end return 1",
+                                (long long)now + 300),
+                 0);
+    /* The listing looks at max + 64 members, the most recently used first. */
+    AG_ASSERT_EQ(list(&f, "u-1", 2), AG_USER_OK);
+    AG_ASSERT_EQ(f.s.nsess, 2);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "ZCARD {t}:usess:u-1"), 0);
+    AG_ASSERT_STR(out, "1038"); /* 1102 - 64 pruned */
+    /* Revoking the others of more than 1,024 ends them all with the watermark instead. */
+    AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_others(f.h.st, "u-1", "s-2", now + 900, on_user,
+                                                    &f.s)),
+                 AG_USER_OK);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:usess:u-1"), 0);
+    AG_ASSERT_STR(out, "0");
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "TTL {t}:rev:sub:u-1"), 0);
+    AG_ASSERT(atoi(out) >= 590); /* as long as the longest-lived session */
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 1, 2));
+    AG_ASSERT(strcmp(f.w.feed_ids[0], "3:u-1") == 0);
+    AG_ASSERT_EQ(list(&f, "u-1", 10), AG_USER_OK);
+    AG_ASSERT_EQ(f.s.nsess, 0);
     fx_close(&f);
 }
 
@@ -590,6 +625,7 @@ int main(void)
     AG_RUN(test_user_sessions_lists_live_sessions_newest_first);
     AG_RUN(test_user_revoke_session_revokes_only_its_own_and_publishes);
     AG_RUN(test_user_revoke_others_keeps_one_and_publishes_each);
+    AG_RUN(test_user_sessions_and_revoke_others_walk_a_bounded_part_of_the_index);
     AG_RUN(test_user_sessions_hides_those_under_the_subject_watermark);
     AG_RUN(test_user_session_index_follows_rotation);
     AG_RUN(test_user_calls_refuse_bad_arguments_without_calling_back);
