@@ -795,10 +795,12 @@ int ag_http1_response_info(const struct ag_http1_head *h, bool req_head, struct 
 /* Size-line states come first and trailer states last: the line accounting relies on it. */
 enum chunked_state {
     CK_SIZE_START = 0,  /* first hex digit of a chunk-size */
-    CK_SIZE,            /* more hex digits, ';' or CR */
-    CK_EXT_START,       /* after ';': first byte of an extension name */
+    CK_SIZE,            /* more hex digits, BWS, ';' or CR */
+    CK_EXT_BWS,         /* BWS after the size or a value: more of it, or ';' */
+    CK_EXT_START,       /* after ';': BWS or the first byte of an extension name */
     CK_EXT_NAME,        /* extension name */
-    CK_EXT_VALUE_START, /* after '=': token or quoted-string */
+    CK_EXT_NAME_BWS,    /* BWS after a name: more of it, '=' or ';' */
+    CK_EXT_VALUE_START, /* after '=': BWS, token or quoted-string */
     CK_EXT_TOKEN,       /* token value */
     CK_EXT_QUOTED,      /* inside a quoted-string */
     CK_EXT_ESCAPE,      /* after '\' inside a quoted-string */
@@ -831,10 +833,31 @@ static int hexval(unsigned char ch)
     return lower(ch) - 'a' + 10;
 }
 
+static inline bool is_bws(unsigned char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+/* The byte <ch> after a chunk size or an extension value: ';', CR, or BWS before a ';'. */
+static bool chunked_after_item(struct ag_chunked *c, unsigned char ch)
+{
+    if (ch == ';')
+        c->state = CK_EXT_START;
+    else if (ch == '\r')
+        c->state = CK_SIZE_LF;
+    else if (is_bws(ch))
+        c->state = CK_EXT_BWS;
+    else
+        return false;
+    return true;
+}
+
 /*
  * Feeds one framing byte <ch> to <c>; returns false on a syntax error. Chunk sizes are
- * 1-16 hex digits within 2^63-1; nothing, not even whitespace, may sit between the
- * size, the extensions and CRLF (RFC 9112 s.7.1.1 BWS is refused on purpose).
+ * 1-16 hex digits within 2^63-1. Extensions follow RFC 9112 s.7.1.1 exactly:
+ *   chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+ * so whitespace may stand around ';' and '=' but never before CRLF ("5 \r\n" and
+ * "5;a \r\n" are refused), and a ';' must be followed by a name.
  */
 static bool chunked_step(struct ag_chunked *c, unsigned char ch)
 {
@@ -855,32 +878,43 @@ static bool chunked_step(struct ag_chunked *c, unsigned char ch)
             c->size = (c->size << 4) | (unsigned long long)hexval(ch);
             return true;
         }
-        if (ch == ';')
-            c->state = CK_EXT_START;
-        else if (ch == '\r')
-            c->state = CK_SIZE_LF;
-        else
-            return false;
-        return true;
-    case CK_EXT_START:
-        if (!(k & CC_TOKEN))
-            return false;
-        c->state = CK_EXT_NAME;
-        return true;
-    case CK_EXT_NAME:
+        return chunked_after_item(c, ch);
     case CK_EXT_TOKEN:
         if (k & CC_TOKEN)
             return true;
-        if (ch == '=' && c->state == CK_EXT_NAME)
+        return chunked_after_item(c, ch);
+    case CK_EXT_CLOSED:
+        return chunked_after_item(c, ch);
+    case CK_EXT_BWS:
+        if (ch == ';')
+            c->state = CK_EXT_START;
+        else if (!is_bws(ch))
+            return false;
+        return true;
+    case CK_EXT_START:
+        if (k & CC_TOKEN)
+            c->state = CK_EXT_NAME;
+        else if (!is_bws(ch))
+            return false;
+        return true;
+    case CK_EXT_NAME:
+    case CK_EXT_NAME_BWS:
+        if (c->state == CK_EXT_NAME && (k & CC_TOKEN))
+            return true;
+        if (ch == '=')
             c->state = CK_EXT_VALUE_START;
         else if (ch == ';')
             c->state = CK_EXT_START;
-        else if (ch == '\r')
+        else if (is_bws(ch))
+            c->state = CK_EXT_NAME_BWS;
+        else if (ch == '\r' && c->state == CK_EXT_NAME)
             c->state = CK_SIZE_LF;
         else
             return false;
         return true;
     case CK_EXT_VALUE_START:
+        if (is_bws(ch))
+            return true;
         if (ch == '"')
             c->state = CK_EXT_QUOTED;
         else if (k & CC_TOKEN)
@@ -900,14 +934,6 @@ static bool chunked_step(struct ag_chunked *c, unsigned char ch)
         if (!(k & CC_FVAL))
             return false;
         c->state = CK_EXT_QUOTED;
-        return true;
-    case CK_EXT_CLOSED:
-        if (ch == ';')
-            c->state = CK_EXT_START;
-        else if (ch == '\r')
-            c->state = CK_SIZE_LF;
-        else
-            return false;
         return true;
     case CK_SIZE_LF:
         if (ch != '\n')

@@ -125,9 +125,10 @@ void ag_chunked_init(struct ag_chunked *c);
  * Consumes framing bytes from <buf,len>; stops when data is due (c->remaining > 0),
  * when the body is complete (c->done), or at the end of <buf>. Returns the number
  * of bytes consumed (>= 0) or AG_EPARSE (bad size line: non-hex, too long, over
- * 2^63-1, spaces, a bare ';', a missing CRLF after data, bare LF; bad trailers).
- * Extensions are checked (";" token ["=" token / quoted-string]) and dropped;
- * trailers are checked as header fields and dropped.
+ * 2^63-1, whitespace before CRLF, a bare ';', a missing CRLF after data, bare LF;
+ * bad trailers). Extensions are checked against RFC 9112 s.7.1.1 (BWS ";" BWS
+ * token [BWS "=" BWS (token / quoted-string)]) and dropped; trailers are checked
+ * as header fields and dropped.
  */
 int ag_chunked_parse(struct ag_chunked *c, const char *buf, size_t len);
 

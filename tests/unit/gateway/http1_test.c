@@ -1092,8 +1092,21 @@ static void test_chunked_rejects_bad_size_lines(void)
         "5 \r\nhello\r\n0\r\n\r\n",            /* trailing space */
         " 5\r\nhello\r\n0\r\n\r\n",            /* leading space */
         "5\t\r\nhello\r\n0\r\n\r\n",           /* trailing HTAB */
-        "5 ;a\r\nhello\r\n0\r\n\r\n",          /* BWS before ';' */
-        "5; a\r\nhello\r\n0\r\n\r\n",          /* space after ';' */
+        "5;a \r\nhello\r\n0\r\n\r\n",          /* BWS after a name, then CRLF */
+        "5;a=b\t\r\nhello\r\n0\r\n\r\n",       /* BWS after a value, then CRLF */
+        "5;a=\"b\" \r\nhello\r\n0\r\n\r\n",    /* BWS after a quoted value, then CRLF */
+        "5 ;\r\nhello\r\n0\r\n\r\n",           /* bare ';' after BWS */
+        "5; \r\nhello\r\n0\r\n\r\n",           /* bare ';' before BWS */
+        "5 x\r\nhello\r\n0\r\n\r\n",           /* garbage after BWS */
+        "5;a b\r\nhello\r\n0\r\n\r\n",         /* two names */
+        "5;a = \r\nhello\r\n0\r\n\r\n",        /* '=' without a value */
+        "5;a=b=c\r\nhello\r\n0\r\n\r\n",       /* two '=' */
+        "5;a==b\r\nhello\r\n0\r\n\r\n",        /* '=' as the value */
+        "5;a=\"b\rc\"\r\nhello\r\n0\r\n\r\n",  /* bare CR in a quoted value */
+        "5;a=\"b\nc\"\r\nhello\r\n0\r\n\r\n",  /* bare LF in a quoted value */
+        "5;a=\"\\\r\"\r\nhello\r\n0\r\n\r\n", /* quoted-pair of CR */
+        "5;a=\"b\"\"c\"\r\nhello\r\n0\r\n\r\n", /* two quoted-strings */
+        "5\v;a\r\nhello\r\n0\r\n\r\n",         /* VT is not BWS */
         "5;\r\nhello\r\n0\r\n\r\n",            /* bare ';' */
         "5;;a\r\nhello\r\n0\r\n\r\n",          /* empty extension */
         "5;a=\r\nhello\r\n0\r\n\r\n",          /* empty value */
@@ -1161,6 +1174,28 @@ static void test_chunked_and_host_byte_classes(void)
         gp_free_all();
     }
     AG_ASSERT_EQ(wrong, 0);
+}
+
+/* RFC 9112 s.7.1.1: chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ) */
+static void test_chunked_accepts_extension_grammar_with_bws(void)
+{
+    static const char *const good[] = {
+        "5 ; name=\"va lue\"\r\nhello\r\n0\r\n\r\n",
+        "5\t;\tname\t=\ttoken\r\nhello\r\n0\r\n\r\n",
+        "5 ;a ;b= c; d =\"e\\\"f\" ;g\r\nhello\r\n0 ; last = \"x\"\r\n\r\n",
+        "5;a=\"\"\r\nhello\r\n0\r\n\r\n",
+        "5;a=\"\\\t\\ \\\x80\"\r\nhello\r\n0\r\n\r\n",
+        "5   ;   a   =   b   ;   c\r\nhello\r\n0\r\n\r\n",
+        "5;!#$%&'*+-.^_`|~=!#$%&'*+-.^_`|~\r\nhello\r\n0\r\n\r\n",
+    };
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        if (ck_run(good[i], strlen(good[i])) != CK_DONE_ || ck_outlen != 5 ||
+            memcmp(ck_out, "hello", 5) != 0)
+            AG_FAIL_("refused whole: %s", good[i]);
+        if (ck_run(good[i], 1) != CK_DONE_ || ck_used != strlen(good[i]))
+            AG_FAIL_("refused byte by byte: %s", good[i]);
+    }
 }
 
 static void test_chunked_accepts_largest_sizes(void)
@@ -1361,6 +1396,7 @@ int main(void)
     RUN(test_chunked_incomplete_returns_more);
     RUN(test_chunked_rejects_bad_size_lines);
     RUN(test_chunked_and_host_byte_classes);
+    RUN(test_chunked_accepts_extension_grammar_with_bws);
     RUN(test_chunked_accepts_largest_sizes);
     RUN(test_chunked_rejects_missing_crlf_after_data);
     RUN(test_chunked_rejects_bad_trailers);
