@@ -510,7 +510,8 @@ struct fields_seen {
     bool te_empty;            /* an empty value or list element */
     struct ag_str host;
     bool conn_close, conn_keep_alive, conn_upgrade;
-    bool upgrade_websocket;
+    unsigned n_upgrade;     /* Upgrade fields: more than one makes a handshake malformed */
+    bool upgrade_websocket; /* an Upgrade field lists "websocket" */
     bool expect_100, expect_other;
 };
 
@@ -589,8 +590,11 @@ static void scan_seen(const struct ag_http1_head *h, struct fields_seen *f)
             }
             break;
         case 7:
-            if (IEQ(n, "upgrade") && ag_http1_list_has(v, "websocket"))
-                f->upgrade_websocket = true;
+            if (IEQ(n, "upgrade")) {
+                f->n_upgrade++;
+                if (ag_http1_list_has(v, "websocket"))
+                    f->upgrade_websocket = true;
+            }
             break;
         case 10:
             if (IEQ(n, "connection"))
@@ -738,9 +742,13 @@ int ag_http1_request_info(const struct ag_http1_head *h, struct ag_http1_info *i
     if (f.n_host == 1)
         info->host = f.host;
 
-    /* RFC 6455 s.4.1: GET, HTTP/1.1, Upgrade: websocket, Connection: upgrade. */
+    /*
+     * RFC 6455 s.4.1: GET, HTTP/1.1, Upgrade: websocket, Connection: upgrade. A second
+     * Upgrade field makes it malformed (CONTRACT.md section 9): two hops could each read
+     * a different one, so it is never upgraded, like any other malformed handshake.
+     */
     if (h->method.len == 3 && memcmp(h->method.p, "GET", 3) == 0 && h->minor == 1 &&
-        f.upgrade_websocket && f.conn_upgrade) {
+        f.upgrade_websocket && f.n_upgrade == 1 && f.conn_upgrade) {
         if (info->body == AG_BODY_CHUNKED || (info->body == AG_BODY_LENGTH && info->length > 0))
             return info_fail(info, 400, "WebSocket upgrade with a body");
         info->flags |= AG_HTTP1_F_WEBSOCKET;
@@ -776,7 +784,7 @@ int ag_http1_response_info(const struct ag_http1_head *h, bool req_head, struct 
     if (rc != 0)
         return rc;
 
-    if (h->status == 101 && f.upgrade_websocket)
+    if (h->status == 101 && f.upgrade_websocket && f.n_upgrade == 1)
         info->flags |= AG_HTTP1_F_WEBSOCKET;
     if ((h->status >= 100 && h->status < 200) || h->status == 204 || h->status == 304 || req_head) {
         info->body = AG_BODY_NONE;

@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 import websocket
 
 from conftest import hdr_all, simple_get
@@ -103,3 +104,28 @@ def test_upgrade_on_post_is_not_a_tunnel(upstream, gateway):
     e = r.json()
     assert e["body_len"] == 2
     assert not hdr_all(e["headers"], "upgrade"), e["headers"]
+
+
+WS_HEADERS = ("Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              "Sec-WebSocket-Version: 13\r\n")
+
+
+@pytest.mark.parametrize("upgrades", [
+    "Upgrade: websocket\r\nUpgrade: websocket\r\n",
+    "Upgrade: websocket\r\nUpgrade: h2c\r\n",
+    "Upgrade: h2c\r\nupgrade: WebSocket\r\n",
+])
+def test_two_upgrade_fields_never_upgraded(upstream, gateway, upgrades):
+    """CONTRACT 9: a handshake with more than one Upgrade field is malformed. Like the
+    other malformed handshakes it goes upstream as a plain GET, without Upgrade, and the
+    connection stays HTTP."""
+    gw = gateway()
+    c = gw.raw()
+    c.send(simple_get("/ws", extra=upgrades + WS_HEADERS))
+    r = c.read_response()
+    assert r.status == 200, r
+    assert r.json()["target"] == "/ws"
+    assert hdr_all(r.json()["headers"], "upgrade") == [], r.json()["headers"]
+    c.send(simple_get("/echo/after"))
+    r = c.read_response()
+    assert r.status == 200 and r.json()["target"] == "/echo/after"

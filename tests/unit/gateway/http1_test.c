@@ -795,6 +795,27 @@ static void test_http1_info_websocket(void)
     AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, 0);
 }
 
+/* CONTRACT.md section 9: more than one Upgrade field is a malformed handshake. */
+static void test_http1_info_websocket_with_two_upgrade_fields_is_not_upgraded(void)
+{
+    struct ag_http1_info info;
+
+    AG_ASSERT_EQ(verdict("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                         "Upgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+                         &info),
+                 0);
+    AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, 0);
+    AG_ASSERT_EQ(verdict("GET /ws HTTP/1.1\r\nHost: a\r\nupgrade: h2c\r\n"
+                         "Connection: upgrade\r\nUPGRADE: websocket\r\n\r\n",
+                         &info),
+                 0);
+    AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, 0);
+    AG_ASSERT_EQ(resp("HTTP/1.1 101 Switching\r\nUpgrade: websocket\r\nUpgrade: websocket\r\n"
+                      "Connection: upgrade\r\n\r\n") > 0, 1);
+    AG_ASSERT_EQ(ag_http1_response_info(&head, false, &info), 0);
+    AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, 0);
+}
+
 static void test_http1_info_websocket_with_body_gets_400(void)
 {
     struct ag_http1_info info;
@@ -1382,6 +1403,7 @@ int main(void)
     RUN(test_http1_info_expect);
     RUN(test_http1_info_connection_semantics);
     RUN(test_http1_info_websocket);
+    RUN(test_http1_info_websocket_with_two_upgrade_fields_is_not_upgraded);
     RUN(test_http1_info_websocket_with_body_gets_400);
     RUN(test_http1_parses_status_lines);
     RUN(test_http1_rejects_bad_status_lines);
