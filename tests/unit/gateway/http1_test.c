@@ -1331,6 +1331,25 @@ static void test_http1_hdr_is_hop_follows_connection_tokens(void)
     AG_ASSERT(!ag_http1_hdr_is_hop(&head, S("Host")));
 }
 
+/* CONTRACT.md section 6: Connection cannot take Host or a field the gateway owns away. */
+static void test_http1_hdr_is_hop_connection_cannot_name_owned_fields(void)
+{
+    static const char *const kept[] = {
+        "Host",           "x-forwarded-for",   "X-Forwarded-Proto", "X-Forwarded-Host",
+        "X_Forwarded_Host", "X-Auth-Subject",  "x.auth.roles",      "X-Real-IP",
+        "Forwarded",      "X-Forwarded-Port",  "X-Forwarded-Prefix"};
+
+    AG_ASSERT(req("GET / HTTP/1.1\r\nHost: a\r\nConnection: host, X-Forwarded-For, "
+                  "x-forwarded-proto, X-Forwarded-Host,X_Forwarded_Host, X-Auth-Subject\r\n"
+                  "Connection: x.auth.roles, X-Real-IP, Forwarded, X-Forwarded-Port, "
+                  "X-Forwarded-Prefix, Content-Length, X-Mine\r\n\r\n") > 0);
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        if (ag_http1_hdr_is_hop(&head, S(kept[i])))
+            AG_FAIL_("Connection removed %s", kept[i]);
+    AG_ASSERT(ag_http1_hdr_is_hop(&head, S("Content-Length"))); /* the gateway writes its own */
+    AG_ASSERT(ag_http1_hdr_is_hop(&head, S("x-mine")));
+}
+
 static void test_http1_hdr_is_identity_spellings(void)
 {
     static const char *const id[] = {"X-Auth-Subject",   "x-auth-subject",  "X_AUTH_SUBJECT",
@@ -1348,6 +1367,90 @@ static void test_http1_hdr_is_identity_spellings(void)
     for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
         if (ag_http1_hdr_is_identity(S(other[i])))
             AG_FAIL_("%s identity", other[i]);
+}
+
+static void test_http1_hdr_fwd_classes_and_spellings(void)
+{
+    static const struct {
+        const char *name;
+        enum ag_http1_fwd fwd;
+    } cases[] = {
+        {"Content-Length", AG_FWD_DROP},         {"Content_Length", AG_FWD_DROP},
+        {"transfer.encoding", AG_FWD_DROP},      {"TRANSFER_ENCODING", AG_FWD_DROP},
+        {"X-Auth-Subject", AG_FWD_DROP},         {"x_auth.client-id", AG_FWD_DROP},
+        {"X-Forwarded-For", AG_FWD_XFF},         {"x_forwarded_for", AG_FWD_DROP},
+        {"x-forwarded-proto", AG_FWD_PROTO},     {"X.Forwarded.Proto", AG_FWD_DROP},
+        {"X-FORWARDED-HOST", AG_FWD_HOST},       {"X-Forwarded_Host", AG_FWD_DROP},
+        {"X-Real-IP", AG_FWD_REAL_IP},           {"x_real_ip", AG_FWD_DROP},
+        {"Forwarded", AG_FWD_FORWARDED},         {"X-Forwarded-Port", AG_FWD_PORT},
+        {"x.forwarded.port", AG_FWD_DROP},       {"X-Forwarded-Prefix", AG_FWD_PREFIX},
+        {"X_Forwarded_Prefix", AG_FWD_DROP},     {"X-Original-URL", AG_FWD_DROP},
+        {"x_original_url", AG_FWD_DROP},         {"X-Rewrite-URL", AG_FWD_DROP},
+        {"X-Forwarded-Uri", AG_FWD_DROP},        {"X-HTTP-Method-Override", AG_FWD_DROP},
+        {"x.http.method.override", AG_FWD_DROP}, {"X-HTTP-Method", AG_FWD_DROP},
+        {"X-Method-Override", AG_FWD_DROP},      {"X_METHOD_OVERRIDE", AG_FWD_DROP},
+        {"Host", AG_FWD_PASS},                   {"X-Forwarded", AG_FWD_PASS},
+        {"X-Forwarded-Server", AG_FWD_PASS},     {"X-Real-IPs", AG_FWD_PASS},
+        {"X--Real-IP", AG_FWD_PASS},             {"Content-Type", AG_FWD_PASS},
+        {"X-HTTP-Methods", AG_FWD_PASS},         {"Forwarded-For", AG_FWD_PASS},
+        {"", AG_FWD_PASS},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (ag_http1_hdr_fwd(S(cases[i].name)) != cases[i].fwd)
+            AG_FAIL_("%s: class %d, want %d", cases[i].name,
+                     (int)ag_http1_hdr_fwd(S(cases[i].name)), (int)cases[i].fwd);
+}
+
+static void test_http1_fwd_value_ok(void)
+{
+    static const struct {
+        enum ag_http1_fwd fwd;
+        const char *v;
+        bool ok;
+    } cases[] = {
+        {AG_FWD_PROTO, "https", true},
+        {AG_FWD_PROTO, "HTTP", true},
+        {AG_FWD_PROTO, "ftp", false},
+        {AG_FWD_PROTO, "https, http", false},
+        {AG_FWD_PROTO, "", false},
+        {AG_FWD_HOST, "www.example.test:8443", true},
+        {AG_FWD_HOST, "[::1]:80", true},
+        {AG_FWD_HOST, "a.test, b.test", false},
+        {AG_FWD_HOST, "evil.test/x", false},
+        {AG_FWD_HOST, "a:99999", false},
+        {AG_FWD_REAL_IP, "203.0.113.7", true},
+        {AG_FWD_REAL_IP, "2001:db8::1", true},
+        {AG_FWD_REAL_IP, "203.0.113.7, 10.0.0.1", false},
+        {AG_FWD_REAL_IP, "203.0.113", false},
+        {AG_FWD_REAL_IP, "localhost", false},
+        {AG_FWD_REAL_IP, "1111:2222:3333:4444:5555:6666:7777:8888:9999", false},
+        {AG_FWD_REAL_IP, "", false},
+        {AG_FWD_PORT, "443", true},
+        {AG_FWD_PORT, "65535", true},
+        {AG_FWD_PORT, "1", true},
+        {AG_FWD_PORT, "0", false},
+        {AG_FWD_PORT, "65536", false},
+        {AG_FWD_PORT, "000443", false},
+        {AG_FWD_PORT, "https", false},
+        {AG_FWD_PORT, "", false},
+        {AG_FWD_PREFIX, "/shop", true},
+        {AG_FWD_PREFIX, "/", true},
+        {AG_FWD_PREFIX, "shop", false},
+        {AG_FWD_PREFIX, "/a b", false},
+        {AG_FWD_PREFIX, "/a\x80", false},
+        {AG_FWD_PREFIX, "", false},
+        {AG_FWD_FORWARDED, "for=192.0.2.1;proto=https", true},
+        {AG_FWD_FORWARDED, "", false},
+        {AG_FWD_XFF, "1.2.3.4", false},
+        {AG_FWD_PASS, "x", false},
+        {AG_FWD_DROP, "x", false},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (ag_http1_fwd_value_ok(cases[i].fwd, S(cases[i].v)) != cases[i].ok)
+            AG_FAIL_("class %d value '%s' ok is not %d", (int)cases[i].fwd, cases[i].v,
+                     (int)cases[i].ok);
 }
 
 static void test_http1_list_has(void)
@@ -1426,6 +1529,9 @@ int main(void)
     RUN(test_chunked_error_is_sticky);
     RUN(test_http1_hdr_is_hop_fixed_list);
     RUN(test_http1_hdr_is_hop_follows_connection_tokens);
+    RUN(test_http1_hdr_is_hop_connection_cannot_name_owned_fields);
+    RUN(test_http1_hdr_fwd_classes_and_spellings);
+    RUN(test_http1_fwd_value_ok);
     RUN(test_http1_hdr_is_identity_spellings);
     RUN(test_http1_list_has);
     return ag_t_done();
