@@ -256,8 +256,10 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
             continue;
         }
         if (k != AG_FWD_PASS) {
-            /* The gateway's own, or kept below from a trusted proxy (CONTRACT.md s.6). */
-            if (trusted && k != AG_FWD_DROP) {
+            /* The gateway's own, or kept below from a trusted proxy (CONTRACT.md s.6),
+             * unless the config sets a field of that name itself. */
+            if (trusted && k != AG_FWD_DROP && !is_identity_name(cfg, name) &&
+                !is_configured_header(cfg, name)) {
                 n_fwd[k]++;
                 fwd[k] = &h->hdrs[i];
             }

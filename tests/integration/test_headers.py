@@ -324,3 +324,11 @@ def test_trusted_proxy_fields_repeated_dropped(upstream, gateway):
     e = echo(gw, "X-Real-IP: 203.0.113.7\r\nX-Real-IP: 198.51.100.1\r\n"
                  "Forwarded: for=1.2.3.4\r\nforwarded: for=5.6.7.8\r\n")
     assert folded(e, "x-real-ip") == [] and folded(e, "forwarded") == [], e["headers"]
+
+
+def test_configured_header_wins_over_trusted_proxy_field(upstream, gateway):
+    """A `headers` entry replaces the client's field, a trusted proxy's included."""
+    gw = gateway(dict(TRUSTED, headers={"X-Real-IP": "192.0.2.9", "Forwarded": "by=gateway"}))
+    e = echo(gw, "X-Real-IP: 203.0.113.7\r\nForwarded: for=203.0.113.7\r\n")
+    assert folded(e, "x-real-ip") == [("X-Real-IP", "192.0.2.9")], e["headers"]
+    assert folded(e, "forwarded") == [("Forwarded", "by=gateway")], e["headers"]
