@@ -5,7 +5,8 @@
  *
  * Owns:     nothing; heads hold slices of the caller's buffer, nothing is allocated.
  * Entry:    ag_http1_parse_request(), ag_http1_parse_response(), ag_http1_request_info(),
- *           ag_http1_response_info(), ag_chunked_parse(), ag_http1_hdr_is_hop().
+ *           ag_http1_response_info(), ag_chunked_parse(), ag_http1_hdr_is_hop(),
+ *           ag_http1_hdr_fwd().
  * Not here: sockets and buffers (gateway/conn.c, gateway/proxy.c), paths (policy/path.c).
  * Spec:     RFC 9112 s.2-7 and 11, RFC 9110 s.5 and 7.6.1, RFC 3986 s.3.2.2.
  */
@@ -510,7 +511,8 @@ struct fields_seen {
     bool te_empty;            /* an empty value or list element */
     struct ag_str host;
     bool conn_close, conn_keep_alive, conn_upgrade;
-    bool upgrade_websocket;
+    unsigned n_upgrade;     /* Upgrade fields: more than one makes a handshake malformed */
+    bool upgrade_websocket; /* an Upgrade field lists "websocket" */
     bool expect_100, expect_other;
 };
 
@@ -589,8 +591,11 @@ static void scan_seen(const struct ag_http1_head *h, struct fields_seen *f)
             }
             break;
         case 7:
-            if (IEQ(n, "upgrade") && ag_http1_list_has(v, "websocket"))
-                f->upgrade_websocket = true;
+            if (IEQ(n, "upgrade")) {
+                f->n_upgrade++;
+                if (ag_http1_list_has(v, "websocket"))
+                    f->upgrade_websocket = true;
+            }
             break;
         case 10:
             if (IEQ(n, "connection"))
@@ -738,9 +743,13 @@ int ag_http1_request_info(const struct ag_http1_head *h, struct ag_http1_info *i
     if (f.n_host == 1)
         info->host = f.host;
 
-    /* RFC 6455 s.4.1: GET, HTTP/1.1, Upgrade: websocket, Connection: upgrade. */
+    /*
+     * RFC 6455 s.4.1: GET, HTTP/1.1, Upgrade: websocket, Connection: upgrade. A second
+     * Upgrade field makes it malformed (CONTRACT.md section 9): two hops could each read
+     * a different one, so it is never upgraded, like any other malformed handshake.
+     */
     if (h->method.len == 3 && memcmp(h->method.p, "GET", 3) == 0 && h->minor == 1 &&
-        f.upgrade_websocket && f.conn_upgrade) {
+        f.upgrade_websocket && f.n_upgrade == 1 && f.conn_upgrade) {
         if (info->body == AG_BODY_CHUNKED || (info->body == AG_BODY_LENGTH && info->length > 0))
             return info_fail(info, 400, "WebSocket upgrade with a body");
         info->flags |= AG_HTTP1_F_WEBSOCKET;
@@ -776,7 +785,7 @@ int ag_http1_response_info(const struct ag_http1_head *h, bool req_head, struct 
     if (rc != 0)
         return rc;
 
-    if (h->status == 101 && f.upgrade_websocket)
+    if (h->status == 101 && f.upgrade_websocket && f.n_upgrade == 1)
         info->flags |= AG_HTTP1_F_WEBSOCKET;
     if ((h->status >= 100 && h->status < 200) || h->status == 204 || h->status == 304 || req_head) {
         info->body = AG_BODY_NONE;
@@ -795,10 +804,12 @@ int ag_http1_response_info(const struct ag_http1_head *h, bool req_head, struct 
 /* Size-line states come first and trailer states last: the line accounting relies on it. */
 enum chunked_state {
     CK_SIZE_START = 0,  /* first hex digit of a chunk-size */
-    CK_SIZE,            /* more hex digits, ';' or CR */
-    CK_EXT_START,       /* after ';': first byte of an extension name */
+    CK_SIZE,            /* more hex digits, BWS, ';' or CR */
+    CK_EXT_BWS,         /* BWS after the size or a value: more of it, or ';' */
+    CK_EXT_START,       /* after ';': BWS or the first byte of an extension name */
     CK_EXT_NAME,        /* extension name */
-    CK_EXT_VALUE_START, /* after '=': token or quoted-string */
+    CK_EXT_NAME_BWS,    /* BWS after a name: more of it, '=' or ';' */
+    CK_EXT_VALUE_START, /* after '=': BWS, token or quoted-string */
     CK_EXT_TOKEN,       /* token value */
     CK_EXT_QUOTED,      /* inside a quoted-string */
     CK_EXT_ESCAPE,      /* after '\' inside a quoted-string */
@@ -831,10 +842,31 @@ static int hexval(unsigned char ch)
     return lower(ch) - 'a' + 10;
 }
 
+static inline bool is_bws(unsigned char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+/* The byte <ch> after a chunk size or an extension value: ';', CR, or BWS before a ';'. */
+static bool chunked_after_item(struct ag_chunked *c, unsigned char ch)
+{
+    if (ch == ';')
+        c->state = CK_EXT_START;
+    else if (ch == '\r')
+        c->state = CK_SIZE_LF;
+    else if (is_bws(ch))
+        c->state = CK_EXT_BWS;
+    else
+        return false;
+    return true;
+}
+
 /*
  * Feeds one framing byte <ch> to <c>; returns false on a syntax error. Chunk sizes are
- * 1-16 hex digits within 2^63-1; nothing, not even whitespace, may sit between the
- * size, the extensions and CRLF (RFC 9112 s.7.1.1 BWS is refused on purpose).
+ * 1-16 hex digits within 2^63-1. Extensions follow RFC 9112 s.7.1.1 exactly:
+ *   chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+ * so whitespace may stand around ';' and '=' but never before CRLF ("5 \r\n" and
+ * "5;a \r\n" are refused), and a ';' must be followed by a name.
  */
 static bool chunked_step(struct ag_chunked *c, unsigned char ch)
 {
@@ -855,32 +887,43 @@ static bool chunked_step(struct ag_chunked *c, unsigned char ch)
             c->size = (c->size << 4) | (unsigned long long)hexval(ch);
             return true;
         }
-        if (ch == ';')
-            c->state = CK_EXT_START;
-        else if (ch == '\r')
-            c->state = CK_SIZE_LF;
-        else
-            return false;
-        return true;
-    case CK_EXT_START:
-        if (!(k & CC_TOKEN))
-            return false;
-        c->state = CK_EXT_NAME;
-        return true;
-    case CK_EXT_NAME:
+        return chunked_after_item(c, ch);
     case CK_EXT_TOKEN:
         if (k & CC_TOKEN)
             return true;
-        if (ch == '=' && c->state == CK_EXT_NAME)
+        return chunked_after_item(c, ch);
+    case CK_EXT_CLOSED:
+        return chunked_after_item(c, ch);
+    case CK_EXT_BWS:
+        if (ch == ';')
+            c->state = CK_EXT_START;
+        else if (!is_bws(ch))
+            return false;
+        return true;
+    case CK_EXT_START:
+        if (k & CC_TOKEN)
+            c->state = CK_EXT_NAME;
+        else if (!is_bws(ch))
+            return false;
+        return true;
+    case CK_EXT_NAME:
+    case CK_EXT_NAME_BWS:
+        if (c->state == CK_EXT_NAME && (k & CC_TOKEN))
+            return true;
+        if (ch == '=')
             c->state = CK_EXT_VALUE_START;
         else if (ch == ';')
             c->state = CK_EXT_START;
-        else if (ch == '\r')
+        else if (is_bws(ch))
+            c->state = CK_EXT_NAME_BWS;
+        else if (ch == '\r' && c->state == CK_EXT_NAME)
             c->state = CK_SIZE_LF;
         else
             return false;
         return true;
     case CK_EXT_VALUE_START:
+        if (is_bws(ch))
+            return true;
         if (ch == '"')
             c->state = CK_EXT_QUOTED;
         else if (k & CC_TOKEN)
@@ -900,14 +943,6 @@ static bool chunked_step(struct ag_chunked *c, unsigned char ch)
         if (!(k & CC_FVAL))
             return false;
         c->state = CK_EXT_QUOTED;
-        return true;
-    case CK_EXT_CLOSED:
-        if (ch == ';')
-            c->state = CK_EXT_START;
-        else if (ch == '\r')
-            c->state = CK_SIZE_LF;
-        else
-            return false;
         return true;
     case CK_SIZE_LF:
         if (ch != '\n')
@@ -1033,20 +1068,108 @@ static const struct ag_str hop_names[] = {
     STR_INIT("proxy-authenticate"),
 };
 
-/* CONTRACT.md section 6: names the gateway owns; compared with '-', '_' and '.' equal. */
-static const struct ag_str identity_names[] = {
-    STR_INIT("x-auth-subject"),   STR_INIT("x-auth-client-id"), STR_INIT("x-auth-scopes"),
-    STR_INIT("x-auth-roles"),     STR_INIT("x-forwarded-for"),  STR_INIT("x-forwarded-proto"),
-    STR_INIT("x-forwarded-host"),
+/*
+ * Request fields the gateway owns or never passes on (CONTRACT.md section 6). A name
+ * matches in any case and with any of '-', '_', '.' at each separator ("x_auth.Subject"
+ * is X-Auth-Subject), since CGI/WSGI-style upstreams fold all three to one key. <fwd>
+ * is what a field of the canonical spelling ('-' only, any case) becomes; every other
+ * spelling is dropped, so a client cannot get one past a proxy that keeps the real one.
+ */
+static const struct owned_name {
+    struct ag_str name; /* lower case, '-' separators */
+    unsigned char fwd;  /* enum ag_http1_fwd for the canonical spelling */
+    bool identity;      /* one of ag_http1_hdr_is_identity()'s names */
+} owned_names[] = {
+    /* framing: the gateway writes its own (SECURITY-BASELINE rule 4) */
+    {STR_INIT("content-length"), AG_FWD_DROP, false},
+    {STR_INIT("transfer-encoding"), AG_FWD_DROP, false},
+    /* identity: the gateway sets them for a request that passed with a token */
+    {STR_INIT("x-auth-subject"), AG_FWD_DROP, true},
+    {STR_INIT("x-auth-client-id"), AG_FWD_DROP, true},
+    {STR_INIT("x-auth-scopes"), AG_FWD_DROP, true},
+    {STR_INIT("x-auth-roles"), AG_FWD_DROP, true},
+    /* set by the gateway; Proto and Host taken from a trusted proxy */
+    {STR_INIT("x-forwarded-for"), AG_FWD_XFF, true},
+    {STR_INIT("x-forwarded-proto"), AG_FWD_PROTO, true},
+    {STR_INIT("x-forwarded-host"), AG_FWD_HOST, true},
+    /* the client's address, scheme or prefix: believed from a trusted proxy only */
+    {STR_INIT("x-real-ip"), AG_FWD_REAL_IP, false},
+    {STR_INIT("forwarded"), AG_FWD_FORWARDED, false},
+    {STR_INIT("x-forwarded-port"), AG_FWD_PORT, false},
+    {STR_INIT("x-forwarded-prefix"), AG_FWD_PREFIX, false},
+    /* what some upstreams route or dispatch on instead of the request line, which is
+     * what the policy judged: never forwarded, whoever sends them */
+    {STR_INIT("x-original-url"), AG_FWD_DROP, false},
+    {STR_INIT("x-rewrite-url"), AG_FWD_DROP, false},
+    {STR_INIT("x-forwarded-uri"), AG_FWD_DROP, false},
+    {STR_INIT("x-http-method-override"), AG_FWD_DROP, false},
+    {STR_INIT("x-http-method"), AG_FWD_DROP, false},
+    {STR_INIT("x-method-override"), AG_FWD_DROP, false},
+    /* the request id: the gateway writes its own, or a trusted proxy's (gateway/conn.c) */
+    {STR_INIT("x-request-id"), AG_FWD_DROP, false},
+    /* the scheme in the spellings some frameworks read beside X-Forwarded-Proto: the
+     * gateway's X-Forwarded-Proto is the one answer the upstream gets */
+    {STR_INIT("x-forwarded-scheme"), AG_FWD_DROP, false},
+    {STR_INIT("x-forwarded-ssl"), AG_FWD_DROP, false},
+    {STR_INIT("front-end-https"), AG_FWD_DROP, false},
 };
+
+static unsigned char identity_fold(unsigned char ch)
+{
+    return ch == '_' || ch == '.' ? '-' : lower(ch);
+}
+
+/* Lengths of the owned names, one bit each: 9, 12-18 and 22. */
+#define OWNED_LENS ((1u << 9) | (0x7fu << 12) | (1u << 22))
+
+/*
+ * The entry of owned_names <name> matches (see above), or NULL; *<canonical> tells
+ * whether it is spelled with '-' only. This runs for every field of every request, so
+ * a length no owned name has, or a first letter other than c, f, t, x, ends it at once:
+ * of a browser's usual fields only Cache-Control and X-Forwarded-For reach the loop.
+ */
+static const struct owned_name *owned_lookup(struct ag_str name, bool *canonical)
+{
+    unsigned char first;
+
+    if (name.len > 22 || !((OWNED_LENS >> name.len) & 1u))
+        return NULL;
+    first = lower((unsigned char)name.p[0]);
+    if (first != 'x' && first != 'c' && first != 't' && first != 'f')
+        return NULL;
+    for (size_t i = 0; i < sizeof(owned_names) / sizeof(owned_names[0]); i++) {
+        const struct owned_name *o = &owned_names[i];
+        bool exact = true;
+        size_t j = 0;
+
+        if (name.len != o->name.len)
+            continue;
+        for (; j < name.len; j++) {
+            unsigned char ch = (unsigned char)name.p[j];
+
+            if (identity_fold(ch) != (unsigned char)o->name.p[j])
+                break;
+            exact &= lower(ch) == (unsigned char)o->name.p[j];
+        }
+        if (j == name.len) {
+            *canonical = exact;
+            return o;
+        }
+    }
+    return NULL;
+}
 
 /*
  * Whether <name> is hop-by-hop (see http1.h): the fixed list, or a token of any
- * Connection field of <h> (NULL <h>: the fixed list only). Meant for the client's own
- * fields, before the gateway adds its own. Cost: O(fields) per call.
+ * Connection field of <h> (NULL <h>: the fixed list only). A Connection token never
+ * names Host or a field the gateway owns (owned_names): those reach the upstream as the
+ * gateway decides (CONTRACT.md section 6), whatever Connection says. Meant for the
+ * client's own fields, before the gateway adds its own. Cost: O(fields) per call.
  */
 bool ag_http1_hdr_is_hop(const struct ag_http1_head *h, struct ag_str name)
 {
+    bool canonical;
+
     for (size_t i = 0; i < sizeof(hop_names) / sizeof(hop_names[0]); i++)
         if (ieq(name, hop_names[i].p, hop_names[i].len))
             return true;
@@ -1060,14 +1183,24 @@ bool ag_http1_hdr_is_hop(const struct ag_http1_head *h, struct ag_str name)
         rest = h->hdrs[i].value;
         while (list_next(&rest, &el))
             if (el.len > 0 && ieq_str(el, name))
-                return true;
+                return !IEQ(name, "host") && owned_lookup(name, &canonical) == NULL;
     }
     return false;
 }
 
-static unsigned char identity_fold(unsigned char ch)
+/*
+ * What becomes of a client's request field named <name> (see http1.h): AG_FWD_PASS
+ * for a name the gateway does not own; for an owned one, its class when spelled
+ * canonically, AG_FWD_DROP for any other spelling.
+ */
+enum ag_http1_fwd ag_http1_hdr_fwd(struct ag_str name)
 {
-    return ch == '_' || ch == '.' ? '-' : lower(ch);
+    bool canonical = false;
+    const struct owned_name *o = owned_lookup(name, &canonical);
+
+    if (o == NULL)
+        return AG_FWD_PASS;
+    return canonical ? (enum ag_http1_fwd)o->fwd : AG_FWD_DROP;
 }
 
 /*
@@ -1077,16 +1210,59 @@ static unsigned char identity_fold(unsigned char ch)
  */
 bool ag_http1_hdr_is_identity(struct ag_str name)
 {
-    for (size_t i = 0; i < sizeof(identity_names) / sizeof(identity_names[0]); i++) {
-        const struct ag_str *id = &identity_names[i];
-        size_t j = 0;
+    bool canonical;
+    const struct owned_name *o = owned_lookup(name, &canonical);
 
-        if (name.len != id->len)
-            continue;
-        while (j < name.len && identity_fold((unsigned char)name.p[j]) == (unsigned char)id->p[j])
-            j++;
-        if (j == name.len)
-            return true;
+    return o != NULL && o->identity;
+}
+
+/*
+ * Whether <v> is a value the gateway keeps for the field class <fwd> from a trusted
+ * proxy: X-Forwarded-Proto "http" or "https" (any case); X-Forwarded-Host a valid
+ * uri-host[:port] as Host; X-Real-IP one IPv4 or IPv6 address; X-Forwarded-Port
+ * 1..65535; X-Forwarded-Prefix a path ("/" then visible ASCII); Forwarded not empty
+ * (its grammar is the proxy's business). False for any other class. A list (two hops
+ * in one field) is refused by every check but Forwarded's.
+ */
+bool ag_http1_fwd_value_ok(enum ag_http1_fwd fwd, struct ag_str v)
+{
+    char tmp[INET6_ADDRSTRLEN];
+    unsigned char addr[sizeof(struct in6_addr)];
+    unsigned long port = 0;
+
+    switch (fwd) {
+    case AG_FWD_PROTO:
+        return IEQ(v, "http") || IEQ(v, "https");
+    case AG_FWD_HOST:
+        return host_valid(v);
+    case AG_FWD_REAL_IP:
+        if (v.len == 0 || v.len >= sizeof(tmp))
+            return false;
+        memcpy(tmp, v.p, v.len);
+        tmp[v.len] = '\0';
+        return inet_pton(memchr(v.p, ':', v.len) ? AF_INET6 : AF_INET, tmp, addr) == 1;
+    case AG_FWD_PORT:
+        if (v.len == 0 || v.len > 5)
+            return false;
+        for (size_t i = 0; i < v.len; i++) {
+            if (v.p[i] < '0' || v.p[i] > '9')
+                return false;
+            port = port * 10 + (unsigned long)(v.p[i] - '0');
+        }
+        return port >= 1 && port <= 65535;
+    case AG_FWD_PREFIX:
+        if (v.len == 0 || v.p[0] != '/')
+            return false;
+        for (size_t i = 0; i < v.len; i++)
+            if (!(cc[(unsigned char)v.p[i]] & CC_VCHAR))
+                return false;
+        return true;
+    case AG_FWD_FORWARDED:
+        return v.len > 0;
+    case AG_FWD_DROP:
+    case AG_FWD_PASS:
+    case AG_FWD_XFF:
+        break;
     }
     return false;
 }

@@ -162,14 +162,16 @@ static void hb_identity(struct hb *b, const char *name, struct ag_str value)
     hb_field(b, (struct ag_str){name, strlen(name)}, value);
 }
 
-/* Whether client header <name> is one the gateway owns under <cfg>'s identity names. */
+/*
+ * Whether client header <name> is one of <cfg>'s identity names (the defaults are
+ * ag_http1_hdr_fwd()'s already; configured ones may differ).
+ */
 static bool is_identity_name(const struct ag_config *cfg, struct ag_str name)
 {
     const struct ag_identity_names *id = &cfg->identity;
 
-    return ag_http1_hdr_is_identity(name) || ag_authn_name_eq(name, id->subject) ||
-           ag_authn_name_eq(name, id->client_id) || ag_authn_name_eq(name, id->scopes) ||
-           ag_authn_name_eq(name, id->roles);
+    return ag_authn_name_eq(name, id->subject) || ag_authn_name_eq(name, id->client_id) ||
+           ag_authn_name_eq(name, id->scopes) || ag_authn_name_eq(name, id->roles);
 }
 
 /* Whether <name> is set by the `headers` map: the configured value replaces the client's. */
@@ -208,8 +210,11 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
     const struct ag_identity_names *id = &cfg->identity;
     const char *hostport = g->ups[req->up].hostport;
     char peer[INET6_ADDRSTRLEN];
-    struct ag_str peer_s;
-    bool xff = false;
+    struct ag_str peer_s, proto = AG_LIT("http"), fwd_host = info->host;
+    bool xff = false, trusted;
+    /* a trusted proxy's fields of each class AG_FWD_PROTO..: how many, and the last */
+    unsigned n_fwd[AG_FWD_N] = {0};
+    const struct ag_http1_header *fwd[AG_FWD_N] = {NULL};
     struct hb b;
     size_t bound;
 
@@ -230,15 +235,21 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
         hb_lit(&b, "?");
         hb_str(&b, query);
     }
-    /* The request id: ours, or a trusted proxy's (conn.c); never a client's own. */
+    /* The request id: ours, or a trusted proxy's (conn.c); a client's own copy is one
+     * of the owned names that the loop below drops. */
     hb_lit(&b, " HTTP/1.1\r\nX-Request-Id: ");
     hb_put(&b, req->id, req->id_len);
     hb_lit(&b, "\r\n");
+    trusted = cfg->n_trusted_proxies > 0 &&
+              ag_config_trusted_proxy(cfg, req->c->family, &req->c->peer);
     for (size_t i = 0; i < h->nhdrs; i++) {
         struct ag_str name = h->hdrs[i].name, value = h->hdrs[i].value;
-        if (ag_http1_hdr_is_hop(h, name) || ag_str_ieq(name, "X-Request-Id"))
+        enum ag_http1_fwd k;
+
+        if (ag_http1_hdr_is_hop(h, name))
             continue;
-        if (ag_str_ieq(name, "X-Forwarded-For")) {
+        k = ag_http1_hdr_fwd(name);
+        if (k == AG_FWD_XFF) {
             /* Appended to, never trusted: the upstream decides what to believe. */
             if (xff)
                 hb_lit(&b, ", ");
@@ -246,6 +257,16 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
                 hb_lit(&b, "X-Forwarded-For: ");
             hb_str(&b, value);
             xff = true;
+            continue;
+        }
+        if (k != AG_FWD_PASS) {
+            /* The gateway's own, or kept below from a trusted proxy (CONTRACT.md s.6),
+             * unless the config sets a field of that name itself. */
+            if (trusted && k != AG_FWD_DROP && !is_identity_name(cfg, name) &&
+                !is_configured_header(cfg, name)) {
+                n_fwd[k]++;
+                fwd[k] = &h->hdrs[i];
+            }
             continue;
         }
         if (is_identity_name(cfg, name) || is_configured_header(cfg, name))
@@ -275,13 +296,29 @@ static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
     else
         hb_lit(&b, "X-Forwarded-For: ");
     hb_str(&b, peer_s);
-    hb_lit(&b, "\r\nX-Forwarded-Proto: http\r\n");
-    if (info->host.len > 0) {
-        hb_field(&b, AG_LIT("X-Forwarded-Host"), info->host);
-    } else {
-        /* HTTP/1.0 without Host: an HTTP/1.1 upstream needs one. */
+    hb_lit(&b, "\r\n");
+    /*
+     * Behind a TLS terminator or another proxy in trusted-proxies, the scheme, host and
+     * client address it saw are what the upstream needs: one valid value of each is
+     * kept; anything else (absent, repeated, invalid, or not from a trusted proxy)
+     * gives the gateway's own Proto and Host and drops the rest.
+     */
+    for (int k = AG_FWD_PROTO; k < AG_FWD_N; k++)
+        if (n_fwd[k] != 1 || !ag_http1_fwd_value_ok((enum ag_http1_fwd)k, fwd[k]->value))
+            fwd[k] = NULL;
+    if (fwd[AG_FWD_PROTO] != NULL && fwd[AG_FWD_PROTO]->value.len == 5)
+        proto = AG_LIT("https");
+    if (fwd[AG_FWD_HOST] != NULL)
+        fwd_host = fwd[AG_FWD_HOST]->value;
+    hb_field(&b, AG_LIT("X-Forwarded-Proto"), proto);
+    if (fwd_host.len > 0)
+        hb_field(&b, AG_LIT("X-Forwarded-Host"), fwd_host);
+    /* HTTP/1.0 without Host: an HTTP/1.1 upstream needs one. */
+    if (info->host.len == 0)
         hb_field(&b, AG_LIT("Host"), (struct ag_str){hostport, strlen(hostport)});
-    }
+    for (int k = AG_FWD_REAL_IP; k < AG_FWD_N; k++)
+        if (fwd[k] != NULL)
+            hb_field(&b, fwd[k]->name, fwd[k]->value);
     if (g->extra_headers_len)
         hb_put(&b, g->extra_headers, g->extra_headers_len);
     if (info->body == AG_BODY_LENGTH) {

@@ -49,8 +49,14 @@ static void check_head(const struct ag_http1_head *h, const char *buf, int n)
         CHECK(h->hdrs[i].name.len > 0);
         CHECK(in_range(h->hdrs[i].name, buf, (size_t)n));
         CHECK(in_range(h->hdrs[i].value, buf, (size_t)n));
-        (void)ag_http1_hdr_is_hop(h, h->hdrs[i].name);
-        (void)ag_http1_hdr_is_identity(h->hdrs[i].name);
+        enum ag_http1_fwd k = ag_http1_hdr_fwd(h->hdrs[i].name);
+        bool hop = ag_http1_hdr_is_hop(h, h->hdrs[i].name);
+
+        CHECK((unsigned)k < AG_FWD_N);
+        CHECK(!ag_http1_hdr_is_identity(h->hdrs[i].name) || k != AG_FWD_PASS);
+        /* Connection never takes away a field the gateway keeps or decides on */
+        CHECK(!hop || k == AG_FWD_PASS || k == AG_FWD_DROP);
+        (void)ag_http1_fwd_value_ok(k, h->hdrs[i].value);
     }
 }
 

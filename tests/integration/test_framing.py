@@ -6,9 +6,11 @@ and, for framing errors, `Connection: close` and a closed connection. Refusals o
 well-framed request (paths, 413) may keep the connection open, but then the next
 request on it must be answered correctly (no desync)."""
 
+import urllib.parse
+
 import pytest
 
-from conftest import RawConn, assert_json_error, simple_get
+from conftest import ConnectionClosed, RawConn, assert_json_error, pattern, simple_get
 
 CONFIG = {"max-header-size": 4096, "max-headers": 16, "max-body-size": 1000,
           "client-header-timeout": 3}
@@ -130,6 +132,19 @@ CHUNK_400 = {
     "size_empty": b"\r\nhello\r\n0\r\n\r\n",
     "data_without_crlf": b"5\r\nhelloXX0\r\n\r\n",
     "size_bare_lf": b"5\nhello\r\n0\r\n\r\n",
+    # chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ) and nothing else
+    "ext_bws_then_crlf": b"5 ;a \r\nhello\r\n0\r\n\r\n",
+    "ext_bare_semicolon_bws": b"5 ; \r\nhello\r\n0\r\n\r\n",
+    "ext_empty_name": b"5; =b\r\nhello\r\n0\r\n\r\n",
+    "ext_empty_value": b"5;a = \r\nhello\r\n0\r\n\r\n",
+    "ext_trailing_garbage": b'5;a="b" c\r\nhello\r\n0\r\n\r\n',
+    "ext_two_values": b"5;a=b=c\r\nhello\r\n0\r\n\r\n",
+    "ext_space_in_token_value": b"5;a=b c\r\nhello\r\n0\r\n\r\n",
+    "ext_bare_cr_in_quotes": b'5;a="b\rc"\r\nhello\r\n0\r\n\r\n',
+    "ext_bare_lf_in_quotes": b'5;a="b\nc"\r\nhello\r\n0\r\n\r\n',
+    "ext_unterminated_quote": b'5;a="b\r\nhello\r\n0\r\n\r\n',
+    "ext_ctl_after_backslash": b'5;a="\\\x01"\r\nhello\r\n0\r\n\r\n',
+    "ext_on_last_chunk_bad": b"5\r\nhello\r\n0;\r\n\r\n",
 }
 
 
@@ -202,6 +217,55 @@ def test_body_at_max_body_size_passes(upstream, gateway):
 
 
 # ---------------------------------------------------------------- accepted variants (controls)
+
+# RFC 9112 s.7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
+# chunk-ext-val = token / quoted-string (with quoted-pair). Valid, so accepted; never forwarded.
+CHUNK_EXT_OK = [
+    b'5 ; name="va lue"',
+    b"5\t;\tname\t=\ttoken",
+    b"5 ;a ;b= c; d =\"e\\\"f\\\\\";g",
+    b'5;q="semi;colon, comma \\\t tab"',
+    b"5;only-a-name",
+    b'5;a=""',
+    b'5;a="\x80\xff obs-text"',
+    b"5  ;  a  =  b  ;  c",
+]
+
+
+@pytest.mark.parametrize("ext", CHUNK_EXT_OK, ids=range(len(CHUNK_EXT_OK)))
+def test_valid_chunk_extensions_accepted_and_dropped(upstream, gateway, ext):
+    gw = gateway(CONFIG)
+    c = gw.raw()
+    last = b"0" + ext[1:]  # the same extensions on the last chunk
+    c.send(post(b"Transfer-Encoding: chunked\r\n", ext + b"\r\nhello\r\n" + last + b"\r\n\r\n"))
+    r = c.read_response()
+    assert r.status == 200, r
+    e = r.json()
+    assert e["body_len"] == 5 and not e["chunk_extensions"], e
+    c.send(simple_get("/echo/next"))
+    assert c.read_response().json()["target"] == "/echo/next"
+
+
+@pytest.mark.parametrize("ext", CHUNK_EXT_OK, ids=range(len(CHUNK_EXT_OK)))
+def test_valid_chunk_extensions_in_responses_accepted(upstream, gateway, ext):
+    """The response decoder has the same grammar: the body arrives whole, without them."""
+    gw = gateway(CONFIG)
+    c = gw.raw()
+    c.send(simple_get("/bytes?n=70000&chunked=1&ext=" + urllib.parse.quote(ext[1:], safe="")))
+    r = c.read_response()
+    assert r.status == 200, r
+    assert r.body == pattern(0, 70000)
+    assert ext[2:].strip() not in r.raw_head
+
+
+@pytest.mark.parametrize("ext", [b" ;", b";a ", b'; a="b" c', b';a="b\rc"'])
+def test_invalid_chunk_extension_in_response_cuts_it(upstream, gateway, ext):
+    """SECURITY-BASELINE 9: a malformed response body is never relayed as complete."""
+    gw = gateway(CONFIG)
+    c = gw.raw()
+    c.send(simple_get("/bytes?n=10&chunked=1&ext=" + urllib.parse.quote(ext, safe="")))
+    with pytest.raises(ConnectionClosed):
+        c.read_response()
 
 def test_te_chunked_case_and_ows_accepted(upstream, gateway):
     gw = gateway(CONFIG)

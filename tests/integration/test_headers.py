@@ -1,5 +1,7 @@
 """Headers the gateway removes, keeps, sets and adds (CONTRACT.md sections 3, 6 and 9)."""
 
+import pytest
+
 from conftest import hdr_all, simple_get
 
 HOP_BY_HOP = ("keep-alive", "te", "trailer", "upgrade", "proxy-connection", "x-custom-hop",
@@ -148,3 +150,187 @@ def test_config_header_not_spoofable_by_client(upstream, gateway):
     gw = gateway({"headers": {"X-Gateway": "authgate"}})
     e = echo(gw, "X-Gateway: spoof\r\nx-gateway: spoof2\r\n")
     assert hdr_all(e["headers"], "x-gateway") == ["authgate"], e["headers"]
+
+
+# ---------------------------------------------------------------- issue 9: names the client does not get to pass on
+
+TRUSTED = {"trusted-proxies": ["127.0.0.1"]}         # the test client is the trusted proxy
+UNTRUSTED = {"trusted-proxies": ["10.0.0.0/8"]}      # a list, but the test client is not in it
+
+
+def fold(name):
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def folded(e, name):
+    """Every field the upstream got whose name folds to <name> (any case, '_' '.' for '-')."""
+    return [(k, v) for k, v in e["headers"] if fold(k) == name]
+
+
+def test_framing_header_spellings_never_forwarded(upstream, gateway):
+    """CONTRACT 6: a CGI/WSGI upstream reads Content_Length as Content-Length and would
+    frame the body differently from the gateway."""
+    gw = gateway()
+    c = gw.raw()
+    c.send(b"POST /echo/f HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 3\r\n"
+           b"Content_Length: 100\r\nTransfer_Encoding: chunked\r\ncontent.length: 7\r\n"
+           b"Transfer.Encoding: chunked\r\nCONTENT_LENGTH: 9\r\n\r\nabc")
+    e = c.read_response().json()
+    assert e["body_len"] == 3
+    assert folded(e, "content-length") == [("Content-Length", "3")], e["headers"]
+    assert folded(e, "transfer-encoding") == [], e["headers"]
+    # no body at all: no framing field of any spelling
+    e = echo(gw, "Content_Length: 5\r\nTransfer_Encoding: chunked\r\n")
+    assert folded(e, "content-length") == [] and folded(e, "transfer-encoding") == [], e["headers"]
+
+
+def test_connection_cannot_remove_host_framing_or_forwarded_headers(upstream, gateway):
+    """CONTRACT 6: Connection names only hop-by-hop options; the gateway's own fields stay."""
+    gw = gateway()
+    c = gw.raw()
+    c.send(b"POST /echo/c HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 3\r\n"
+           b"Connection: Host, Content-Length, X-Forwarded-For, x-forwarded-proto, "
+           b"X_Forwarded_Host, X-Auth-Subject, X-Custom\r\n"
+           b"X-Forwarded-For: 1.2.3.4\r\nX-Custom: dropped\r\n\r\nabc")
+    e = c.read_response().json()
+    assert e["body_len"] == 3
+    assert hdr_all(e["headers"], "host") == ["gw.test"], e["headers"]
+    assert hdr_all(e["headers"], "content-length") == ["3"], e["headers"]
+    assert hdr_all(e["headers"], "x-forwarded-for") == ["1.2.3.4, 127.0.0.1"], e["headers"]
+    assert hdr_all(e["headers"], "x-forwarded-proto") == ["http"], e["headers"]
+    assert hdr_all(e["headers"], "x-forwarded-host") == ["gw.test"], e["headers"]
+    assert hdr_all(e["headers"], "x-custom") == [], e["headers"]
+
+
+def test_connection_cannot_remove_trusted_proxy_fields(upstream, gateway):
+    gw = gateway(TRUSTED)
+    e = echo(gw, "Connection: X-Forwarded-Proto, X-Real-IP\r\nX-Forwarded-Proto: https\r\n"
+                 "X-Real-IP: 203.0.113.7\r\n")
+    assert hdr_all(e["headers"], "x-forwarded-proto") == ["https"], e["headers"]
+    assert hdr_all(e["headers"], "x-real-ip") == ["203.0.113.7"], e["headers"]
+
+
+def test_forwarded_proto_and_host_from_untrusted_peer_overwritten(upstream, gateway):
+    gw = gateway(UNTRUSTED)
+    e = echo(gw, "X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.test\r\n", host="front.example.test")
+    assert hdr_all(e["headers"], "x-forwarded-proto") == ["http"], e["headers"]
+    assert hdr_all(e["headers"], "x-forwarded-host") == ["front.example.test"], e["headers"]
+
+
+def test_forwarded_proto_and_host_from_trusted_proxy_kept(upstream, gateway):
+    """Behind a TLS terminator in trusted-proxies the upstream learns https and the public host."""
+    gw = gateway(TRUSTED)
+    e = echo(gw, "X-Forwarded-Proto: https\r\nX-Forwarded-Host: www.example.test:8443\r\n",
+             host="backend.internal")
+    assert folded(e, "x-forwarded-proto") == [("X-Forwarded-Proto", "https")], e["headers"]
+    assert folded(e, "x-forwarded-host") == [("X-Forwarded-Host", "www.example.test:8443")], e["headers"]
+    assert hdr_all(e["headers"], "host") == ["backend.internal"]
+    e = echo(gw, "X-Forwarded-Proto: HTTP\r\n", host="backend.internal")
+    assert folded(e, "x-forwarded-proto") == [("X-Forwarded-Proto", "http")], e["headers"]
+    assert folded(e, "x-forwarded-host") == [("X-Forwarded-Host", "backend.internal")], e["headers"]
+
+
+@pytest.mark.parametrize("extra", [
+    "X-Forwarded-Proto: ftp\r\nX-Forwarded-Host: evil.test/x\r\n",            # invalid values
+    "X-Forwarded-Proto: https, http\r\nX-Forwarded-Host: a.test, b.test\r\n",  # lists
+    "X-Forwarded-Proto: https\r\nX-Forwarded-Proto: https\r\n"                 # repeated fields
+    "X-Forwarded-Host: a.test\r\nX-Forwarded-Host: a.test\r\n",
+    "X_Forwarded_Proto: https\r\nX.Forwarded.Host: evil.test\r\n",            # other spellings
+])
+def test_forwarded_proto_and_host_from_trusted_proxy_validated(upstream, gateway, extra):
+    """A trusted proxy's value is taken only when it is one valid value; else the gateway's."""
+    gw = gateway(TRUSTED)
+    e = echo(gw, extra, host="front.example.test")
+    assert folded(e, "x-forwarded-proto") == [("X-Forwarded-Proto", "http")], e["headers"]
+    assert folded(e, "x-forwarded-host") == [("X-Forwarded-Host", "front.example.test")], e["headers"]
+
+
+METHOD_OVERRIDE = ("X-HTTP-Method-Override", "x_http_method_override", "X.HTTP.Method.Override",
+                   "X-HTTP-Method", "x_http_method", "X-Method-Override", "X_METHOD_OVERRIDE",
+                   "x-method.override")
+
+
+@pytest.mark.parametrize("cfg", [UNTRUSTED, TRUSTED], ids=["untrusted", "trusted"])
+def test_method_override_headers_stripped(upstream, gateway, cfg):
+    """The method judged by the rules is the method the upstream acts on: a POST passes a
+    rule limited to DELETE, so it must not reach the upstream asking to be a DELETE."""
+    gw = gateway(dict(cfg, **{"master-token": "headers-test-master-token-0123456789",
+                              "rules": [{"prefix": "/orders", "methods": ["DELETE"],
+                                         "auth": "master"}]}))
+    extra = "".join("%s: DELETE\r\n" % n for n in METHOD_OVERRIDE)
+    c = gw.raw()
+    c.send(b"POST /orders/7 HTTP/1.1\r\nHost: gw.test\r\n" + extra.encode()
+           + b"Content-Length: 0\r\n\r\n")
+    r = c.read_response()
+    assert r.status == 200, r
+    e = r.json()
+    assert e["method"] == "POST"
+    for n in ("x-http-method-override", "x-http-method", "x-method-override"):
+        assert folded(e, n) == [], e["headers"]
+
+
+ROUTING_NEVER = ("X-Original-URL", "X-Rewrite-URL", "X-Forwarded-Uri",
+                 # scheme spellings read beside X-Forwarded-Proto: the gateway's is the answer
+                 "X-Forwarded-Scheme", "X-Forwarded-Ssl", "Front-End-Https")
+PROXY_FIELDS = {"X-Real-IP": "203.0.113.7", "Forwarded": "for=203.0.113.7;proto=https",
+                "X-Forwarded-Port": "443", "X-Forwarded-Prefix": "/shop"}
+
+
+def routing_request(names_values):
+    return "".join("%s: %s\r\n" % nv for nv in names_values)
+
+
+@pytest.mark.parametrize("cfg", [{}, UNTRUSTED], ids=["no-list", "untrusted"])
+def test_routing_and_client_address_headers_stripped_from_clients(upstream, gateway, cfg):
+    """IIS-style upstreams route on X-Original-URL / X-Rewrite-URL (authorised as /public,
+    served as /admin); others take the client address or prefix from the rest."""
+    gw = gateway(cfg)
+    sent = [(n, "/admin/x") for n in ROUTING_NEVER]
+    sent += [(n.replace("-", sep), "/admin/x") for n in ROUTING_NEVER for sep in "_."]
+    sent += list(PROXY_FIELDS.items())
+    sent += [(n.replace("-", "_").lower(), v) for n, v in PROXY_FIELDS.items()]
+    sent += [("X.REAL.IP", "198.51.100.1")]
+    e = echo(gw, routing_request(sent), path="/public/x")
+    assert e["target"] == "/public/x"
+    for n in ROUTING_NEVER + tuple(PROXY_FIELDS):
+        assert folded(e, n.lower()) == [], e["headers"]
+
+
+def test_routing_headers_from_trusted_proxy(upstream, gateway):
+    """From a trusted proxy the client-address fields it sets are kept (canonical spelling,
+    one valid value); X-Original-URL, X-Rewrite-URL and X-Forwarded-Uri never are."""
+    gw = gateway(TRUSTED)
+    sent = [(n, "/admin/x") for n in ROUTING_NEVER]
+    sent += list(PROXY_FIELDS.items())
+    sent += [("X_Real_IP", "198.51.100.1"), ("x.forwarded.port", "1"), ("X_Forwarded_Prefix", "/evil")]
+    e = echo(gw, routing_request(sent), path="/public/x")
+    for n in ROUTING_NEVER:
+        assert folded(e, n.lower()) == [], e["headers"]
+    for n, v in PROXY_FIELDS.items():
+        assert folded(e, n.lower()) == [(n, v)], e["headers"]
+
+
+@pytest.mark.parametrize("name,value", [
+    ("X-Real-IP", "not-an-address"), ("X-Real-IP", "203.0.113.7, 10.0.0.1"),
+    ("X-Forwarded-Port", "https"), ("X-Forwarded-Port", "70000"), ("X-Forwarded-Port", "0"),
+    ("X-Forwarded-Prefix", "shop"), ("X-Forwarded-Prefix", "/a b"), ("Forwarded", ""),
+])
+def test_trusted_proxy_fields_with_bad_values_dropped(upstream, gateway, name, value):
+    gw = gateway(TRUSTED)
+    e = echo(gw, "%s: %s\r\n" % (name, value))
+    assert folded(e, name.lower()) == [], e["headers"]
+
+
+def test_trusted_proxy_fields_repeated_dropped(upstream, gateway):
+    gw = gateway(TRUSTED)
+    e = echo(gw, "X-Real-IP: 203.0.113.7\r\nX-Real-IP: 198.51.100.1\r\n"
+                 "Forwarded: for=1.2.3.4\r\nforwarded: for=5.6.7.8\r\n")
+    assert folded(e, "x-real-ip") == [] and folded(e, "forwarded") == [], e["headers"]
+
+
+def test_configured_header_wins_over_trusted_proxy_field(upstream, gateway):
+    """A `headers` entry replaces the client's field, a trusted proxy's included."""
+    gw = gateway(dict(TRUSTED, headers={"X-Real-IP": "192.0.2.9", "Forwarded": "by=gateway"}))
+    e = echo(gw, "X-Real-IP: 203.0.113.7\r\nForwarded: for=203.0.113.7\r\n")
+    assert folded(e, "x-real-ip") == [("X-Real-IP", "192.0.2.9")], e["headers"]
+    assert folded(e, "forwarded") == [("Forwarded", "by=gateway")], e["headers"]

@@ -139,6 +139,22 @@ def test_an_untrusted_clients_request_id_is_replaced(upstream, gateway, tmp_path
     assert OUR_ID.match(logged), logged
 
 
+def test_other_spellings_of_request_id_never_reach_the_upstream(upstream, gateway, tmp_path):
+    """X_Request_Id and x.request.id are X-Request-Id to a CGI/WSGI-style upstream: dropped,
+    from a trusted proxy too, so the upstream sees exactly one id, the logged one."""
+    log = tmp_path / "access.log"
+    gw = gateway({"access-log": str(log), "trusted-proxies": ["127.0.0.1"]})
+    c = gw.raw()
+    c.send(simple_get("/echo/rid", extra="X_Request_Id: forged-1\r\nx.request.id: forged-2\r\n"))
+    r = c.read_response()
+    assert r.status == 200
+    headers = json.loads(r.body)["headers"]
+    names = [h[0].lower().replace("_", "-").replace(".", "-") for h in headers]
+    logged = access_lines(log, 1)[0]["request_id"]
+    assert names.count("x-request-id") == 1, headers
+    assert hdr_all(headers, "x-request-id") == [logged] and OUR_ID.match(logged), headers
+
+
 def test_a_trusted_proxys_request_id_is_kept(upstream, gateway, tmp_path):
     log = tmp_path / "access.log"
     gw = gateway({"access-log": str(log), "trusted-proxies": ["127.0.0.1"]})

@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 
+import pytest
 import websocket
 
 from conftest import hdr_all, simple_get
@@ -150,3 +151,28 @@ def test_upstream_close_with_its_101_reaches_the_client_at_once(gateway):
         assert time.monotonic() - t0 < 2
     finally:
         up.stop()
+
+
+WS_HEADERS = ("Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              "Sec-WebSocket-Version: 13\r\n")
+
+
+@pytest.mark.parametrize("upgrades", [
+    "Upgrade: websocket\r\nUpgrade: websocket\r\n",
+    "Upgrade: websocket\r\nUpgrade: h2c\r\n",
+    "Upgrade: h2c\r\nupgrade: WebSocket\r\n",
+])
+def test_two_upgrade_fields_never_upgraded(upstream, gateway, upgrades):
+    """CONTRACT 9: a handshake with more than one Upgrade field is malformed. Like the
+    other malformed handshakes it goes upstream as a plain GET, without Upgrade, and the
+    connection stays HTTP."""
+    gw = gateway()
+    c = gw.raw()
+    c.send(simple_get("/ws", extra=upgrades + WS_HEADERS))
+    r = c.read_response()
+    assert r.status == 200, r
+    assert r.json()["target"] == "/ws"
+    assert hdr_all(r.json()["headers"], "upgrade") == [], r.json()["headers"]
+    c.send(simple_get("/echo/after"))
+    r = c.read_response()
+    assert r.status == 200 and r.json()["target"] == "/echo/after"

@@ -14,8 +14,9 @@ Endpoints (any method unless noted):
   GET  /__requests            the recorded requests as a JSON list (not recorded itself)
   POST /__reset               clears the record (not recorded itself)
   GET  /__conns               {"open": N}: connections open right now, not counting this one
-  /bytes?n=N[&chunked=1][&close=1]
-                              N bytes of pattern(0, N): with Content-Length, or chunked,
+  /bytes?n=N[&chunked=1[&ext=E]][&close=1]
+                              N bytes of pattern(0, N): with Content-Length, or chunked
+                              (E, if given, written after every chunk size, e.g. ' ; a="b c"'),
                               or close-delimited (no length; the socket is closed after)
   /slow?delay=S[&before=1]    reads the request, waits S seconds, then answers like /echo
                               (before=1: waits before reading the body, to stall an upload)
@@ -360,6 +361,7 @@ def handle_bytes(conn, req, query, keepalive):
     n = int(query.get("n", ["0"])[0])
     chunked = query.get("chunked", ["0"])[0] == "1"
     close = query.get("close", ["0"])[0] == "1"
+    ext = query.get("ext", [""])[0].encode("latin-1")
     headers = [("Content-Type", "application/octet-stream")]
     if close:
         headers.append(("Connection", "close"))
@@ -374,11 +376,11 @@ def handle_bytes(conn, req, query, keepalive):
         return keepalive and not close
     for block in iter_pattern(n, 64 * 1024):
         if chunked and not close:
-            conn.send(b"%x\r\n" % len(block) + block + b"\r\n")
+            conn.send(b"%x%s\r\n" % (len(block), ext) + block + b"\r\n")
         else:
             conn.send(block)
     if chunked and not close:
-        conn.send(b"0\r\n\r\n")
+        conn.send(b"0%s\r\n\r\n" % ext)
     return keepalive and not close
 
 
@@ -450,7 +452,7 @@ def handle_request(conn, req):
     keepalive = wants_keepalive(req)
     url = urllib.parse.urlsplit(req.target)
     path = url.path
-    query = urllib.parse.parse_qs(url.query)
+    query = urllib.parse.parse_qs(url.query, encoding="latin-1")
     conn.idle_close = float(query["idle_close"][0]) if "idle_close" in query else None
 
     if path == "/ws" and "websocket" in tokens(req.headers, "upgrade"):

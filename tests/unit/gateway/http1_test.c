@@ -795,6 +795,27 @@ static void test_http1_info_websocket(void)
     AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, 0);
 }
 
+/* CONTRACT.md section 9: more than one Upgrade field is a malformed handshake. */
+static void test_http1_info_websocket_with_two_upgrade_fields_is_not_upgraded(void)
+{
+    struct ag_http1_info info;
+
+    AG_ASSERT_EQ(verdict("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                         "Upgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+                         &info),
+                 0);
+    AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, 0);
+    AG_ASSERT_EQ(verdict("GET /ws HTTP/1.1\r\nHost: a\r\nupgrade: h2c\r\n"
+                         "Connection: upgrade\r\nUPGRADE: websocket\r\n\r\n",
+                         &info),
+                 0);
+    AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, 0);
+    AG_ASSERT_EQ(resp("HTTP/1.1 101 Switching\r\nUpgrade: websocket\r\nUpgrade: websocket\r\n"
+                      "Connection: upgrade\r\n\r\n") > 0, 1);
+    AG_ASSERT_EQ(ag_http1_response_info(&head, false, &info), 0);
+    AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, 0);
+}
+
 static void test_http1_info_websocket_with_body_gets_400(void)
 {
     struct ag_http1_info info;
@@ -1092,8 +1113,21 @@ static void test_chunked_rejects_bad_size_lines(void)
         "5 \r\nhello\r\n0\r\n\r\n",            /* trailing space */
         " 5\r\nhello\r\n0\r\n\r\n",            /* leading space */
         "5\t\r\nhello\r\n0\r\n\r\n",           /* trailing HTAB */
-        "5 ;a\r\nhello\r\n0\r\n\r\n",          /* BWS before ';' */
-        "5; a\r\nhello\r\n0\r\n\r\n",          /* space after ';' */
+        "5;a \r\nhello\r\n0\r\n\r\n",          /* BWS after a name, then CRLF */
+        "5;a=b\t\r\nhello\r\n0\r\n\r\n",       /* BWS after a value, then CRLF */
+        "5;a=\"b\" \r\nhello\r\n0\r\n\r\n",    /* BWS after a quoted value, then CRLF */
+        "5 ;\r\nhello\r\n0\r\n\r\n",           /* bare ';' after BWS */
+        "5; \r\nhello\r\n0\r\n\r\n",           /* bare ';' before BWS */
+        "5 x\r\nhello\r\n0\r\n\r\n",           /* garbage after BWS */
+        "5;a b\r\nhello\r\n0\r\n\r\n",         /* two names */
+        "5;a = \r\nhello\r\n0\r\n\r\n",        /* '=' without a value */
+        "5;a=b=c\r\nhello\r\n0\r\n\r\n",       /* two '=' */
+        "5;a==b\r\nhello\r\n0\r\n\r\n",        /* '=' as the value */
+        "5;a=\"b\rc\"\r\nhello\r\n0\r\n\r\n",  /* bare CR in a quoted value */
+        "5;a=\"b\nc\"\r\nhello\r\n0\r\n\r\n",  /* bare LF in a quoted value */
+        "5;a=\"\\\r\"\r\nhello\r\n0\r\n\r\n", /* quoted-pair of CR */
+        "5;a=\"b\"\"c\"\r\nhello\r\n0\r\n\r\n", /* two quoted-strings */
+        "5\v;a\r\nhello\r\n0\r\n\r\n",         /* VT is not BWS */
         "5;\r\nhello\r\n0\r\n\r\n",            /* bare ';' */
         "5;;a\r\nhello\r\n0\r\n\r\n",          /* empty extension */
         "5;a=\r\nhello\r\n0\r\n\r\n",          /* empty value */
@@ -1161,6 +1195,28 @@ static void test_chunked_and_host_byte_classes(void)
         gp_free_all();
     }
     AG_ASSERT_EQ(wrong, 0);
+}
+
+/* RFC 9112 s.7.1.1: chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ) */
+static void test_chunked_accepts_extension_grammar_with_bws(void)
+{
+    static const char *const good[] = {
+        "5 ; name=\"va lue\"\r\nhello\r\n0\r\n\r\n",
+        "5\t;\tname\t=\ttoken\r\nhello\r\n0\r\n\r\n",
+        "5 ;a ;b= c; d =\"e\\\"f\" ;g\r\nhello\r\n0 ; last = \"x\"\r\n\r\n",
+        "5;a=\"\"\r\nhello\r\n0\r\n\r\n",
+        "5;a=\"\\\t\\ \\\x80\"\r\nhello\r\n0\r\n\r\n",
+        "5   ;   a   =   b   ;   c\r\nhello\r\n0\r\n\r\n",
+        "5;!#$%&'*+-.^_`|~=!#$%&'*+-.^_`|~\r\nhello\r\n0\r\n\r\n",
+    };
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        if (ck_run(good[i], strlen(good[i])) != CK_DONE_ || ck_outlen != 5 ||
+            memcmp(ck_out, "hello", 5) != 0)
+            AG_FAIL_("refused whole: %s", good[i]);
+        if (ck_run(good[i], 1) != CK_DONE_ || ck_used != strlen(good[i]))
+            AG_FAIL_("refused byte by byte: %s", good[i]);
+    }
 }
 
 static void test_chunked_accepts_largest_sizes(void)
@@ -1275,6 +1331,25 @@ static void test_http1_hdr_is_hop_follows_connection_tokens(void)
     AG_ASSERT(!ag_http1_hdr_is_hop(&head, S("Host")));
 }
 
+/* CONTRACT.md section 6: Connection cannot take Host or a field the gateway owns away. */
+static void test_http1_hdr_is_hop_connection_cannot_name_owned_fields(void)
+{
+    static const char *const kept[] = {
+        "Host",           "x-forwarded-for",   "X-Forwarded-Proto", "X-Forwarded-Host",
+        "X_Forwarded_Host", "X-Auth-Subject",  "x.auth.roles",      "X-Real-IP",
+        "Forwarded",      "X-Forwarded-Port",  "X-Forwarded-Prefix"};
+
+    AG_ASSERT(req("GET / HTTP/1.1\r\nHost: a\r\nConnection: host, X-Forwarded-For, "
+                  "x-forwarded-proto, X-Forwarded-Host,X_Forwarded_Host, X-Auth-Subject\r\n"
+                  "Connection: x.auth.roles, X-Real-IP, Forwarded, X-Forwarded-Port, "
+                  "X-Forwarded-Prefix, Content-Length, X-Mine\r\n\r\n") > 0);
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        if (ag_http1_hdr_is_hop(&head, S(kept[i])))
+            AG_FAIL_("Connection removed %s", kept[i]);
+    AG_ASSERT(ag_http1_hdr_is_hop(&head, S("Content-Length"))); /* the gateway writes its own */
+    AG_ASSERT(ag_http1_hdr_is_hop(&head, S("x-mine")));
+}
+
 static void test_http1_hdr_is_identity_spellings(void)
 {
     static const char *const id[] = {"X-Auth-Subject",   "x-auth-subject",  "X_AUTH_SUBJECT",
@@ -1292,6 +1367,90 @@ static void test_http1_hdr_is_identity_spellings(void)
     for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
         if (ag_http1_hdr_is_identity(S(other[i])))
             AG_FAIL_("%s identity", other[i]);
+}
+
+static void test_http1_hdr_fwd_classes_and_spellings(void)
+{
+    static const struct {
+        const char *name;
+        enum ag_http1_fwd fwd;
+    } cases[] = {
+        {"Content-Length", AG_FWD_DROP},         {"Content_Length", AG_FWD_DROP},
+        {"transfer.encoding", AG_FWD_DROP},      {"TRANSFER_ENCODING", AG_FWD_DROP},
+        {"X-Auth-Subject", AG_FWD_DROP},         {"x_auth.client-id", AG_FWD_DROP},
+        {"X-Forwarded-For", AG_FWD_XFF},         {"x_forwarded_for", AG_FWD_DROP},
+        {"x-forwarded-proto", AG_FWD_PROTO},     {"X.Forwarded.Proto", AG_FWD_DROP},
+        {"X-FORWARDED-HOST", AG_FWD_HOST},       {"X-Forwarded_Host", AG_FWD_DROP},
+        {"X-Real-IP", AG_FWD_REAL_IP},           {"x_real_ip", AG_FWD_DROP},
+        {"Forwarded", AG_FWD_FORWARDED},         {"X-Forwarded-Port", AG_FWD_PORT},
+        {"x.forwarded.port", AG_FWD_DROP},       {"X-Forwarded-Prefix", AG_FWD_PREFIX},
+        {"X_Forwarded_Prefix", AG_FWD_DROP},     {"X-Original-URL", AG_FWD_DROP},
+        {"x_original_url", AG_FWD_DROP},         {"X-Rewrite-URL", AG_FWD_DROP},
+        {"X-Forwarded-Uri", AG_FWD_DROP},        {"X-HTTP-Method-Override", AG_FWD_DROP},
+        {"x.http.method.override", AG_FWD_DROP}, {"X-HTTP-Method", AG_FWD_DROP},
+        {"X-Method-Override", AG_FWD_DROP},      {"X_METHOD_OVERRIDE", AG_FWD_DROP},
+        {"Host", AG_FWD_PASS},                   {"X-Forwarded", AG_FWD_PASS},
+        {"X-Forwarded-Server", AG_FWD_PASS},     {"X-Real-IPs", AG_FWD_PASS},
+        {"X--Real-IP", AG_FWD_PASS},             {"Content-Type", AG_FWD_PASS},
+        {"X-HTTP-Methods", AG_FWD_PASS},         {"Forwarded-For", AG_FWD_PASS},
+        {"", AG_FWD_PASS},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (ag_http1_hdr_fwd(S(cases[i].name)) != cases[i].fwd)
+            AG_FAIL_("%s: class %d, want %d", cases[i].name,
+                     (int)ag_http1_hdr_fwd(S(cases[i].name)), (int)cases[i].fwd);
+}
+
+static void test_http1_fwd_value_ok(void)
+{
+    static const struct {
+        enum ag_http1_fwd fwd;
+        const char *v;
+        bool ok;
+    } cases[] = {
+        {AG_FWD_PROTO, "https", true},
+        {AG_FWD_PROTO, "HTTP", true},
+        {AG_FWD_PROTO, "ftp", false},
+        {AG_FWD_PROTO, "https, http", false},
+        {AG_FWD_PROTO, "", false},
+        {AG_FWD_HOST, "www.example.test:8443", true},
+        {AG_FWD_HOST, "[::1]:80", true},
+        {AG_FWD_HOST, "a.test, b.test", false},
+        {AG_FWD_HOST, "evil.test/x", false},
+        {AG_FWD_HOST, "a:99999", false},
+        {AG_FWD_REAL_IP, "203.0.113.7", true},
+        {AG_FWD_REAL_IP, "2001:db8::1", true},
+        {AG_FWD_REAL_IP, "203.0.113.7, 10.0.0.1", false},
+        {AG_FWD_REAL_IP, "203.0.113", false},
+        {AG_FWD_REAL_IP, "localhost", false},
+        {AG_FWD_REAL_IP, "1111:2222:3333:4444:5555:6666:7777:8888:9999", false},
+        {AG_FWD_REAL_IP, "", false},
+        {AG_FWD_PORT, "443", true},
+        {AG_FWD_PORT, "65535", true},
+        {AG_FWD_PORT, "1", true},
+        {AG_FWD_PORT, "0", false},
+        {AG_FWD_PORT, "65536", false},
+        {AG_FWD_PORT, "000443", false},
+        {AG_FWD_PORT, "https", false},
+        {AG_FWD_PORT, "", false},
+        {AG_FWD_PREFIX, "/shop", true},
+        {AG_FWD_PREFIX, "/", true},
+        {AG_FWD_PREFIX, "shop", false},
+        {AG_FWD_PREFIX, "/a b", false},
+        {AG_FWD_PREFIX, "/a\x80", false},
+        {AG_FWD_PREFIX, "", false},
+        {AG_FWD_FORWARDED, "for=192.0.2.1;proto=https", true},
+        {AG_FWD_FORWARDED, "", false},
+        {AG_FWD_XFF, "1.2.3.4", false},
+        {AG_FWD_PASS, "x", false},
+        {AG_FWD_DROP, "x", false},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (ag_http1_fwd_value_ok(cases[i].fwd, S(cases[i].v)) != cases[i].ok)
+            AG_FAIL_("class %d value '%s' ok is not %d", (int)cases[i].fwd, cases[i].v,
+                     (int)cases[i].ok);
 }
 
 static void test_http1_list_has(void)
@@ -1347,6 +1506,7 @@ int main(void)
     RUN(test_http1_info_expect);
     RUN(test_http1_info_connection_semantics);
     RUN(test_http1_info_websocket);
+    RUN(test_http1_info_websocket_with_two_upgrade_fields_is_not_upgraded);
     RUN(test_http1_info_websocket_with_body_gets_400);
     RUN(test_http1_parses_status_lines);
     RUN(test_http1_rejects_bad_status_lines);
@@ -1361,6 +1521,7 @@ int main(void)
     RUN(test_chunked_incomplete_returns_more);
     RUN(test_chunked_rejects_bad_size_lines);
     RUN(test_chunked_and_host_byte_classes);
+    RUN(test_chunked_accepts_extension_grammar_with_bws);
     RUN(test_chunked_accepts_largest_sizes);
     RUN(test_chunked_rejects_missing_crlf_after_data);
     RUN(test_chunked_rejects_bad_trailers);
@@ -1368,6 +1529,9 @@ int main(void)
     RUN(test_chunked_error_is_sticky);
     RUN(test_http1_hdr_is_hop_fixed_list);
     RUN(test_http1_hdr_is_hop_follows_connection_tokens);
+    RUN(test_http1_hdr_is_hop_connection_cannot_name_owned_fields);
+    RUN(test_http1_hdr_fwd_classes_and_spellings);
+    RUN(test_http1_fwd_value_ok);
     RUN(test_http1_hdr_is_identity_spellings);
     RUN(test_http1_list_has);
     return ag_t_done();
