@@ -361,8 +361,9 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
     if (w->tcache != NULL && w->tcache->max > 0) {
         hash = tc_hash(tok);
         e = tc_get(w->tcache, tok, hash);
-        /* Written so that no far-future exp can overflow (exp may be near INT64_MAX). */
-        if (e != NULL && now - cfg->token_leeway >= e->exp) {
+        /* Written so that no far-future exp can overflow (exp may be near INT64_MAX). Expired
+         * from its exp second on, unless token-exp-leeway says otherwise. */
+        if (e != NULL && now - cfg->token_exp_leeway >= e->exp) {
             a->jwt = AG_JWT_EXPIRED;
             return;
         }
@@ -373,7 +374,9 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
     } else {
         struct ag_jwt_expect x = {.type = "access", .issuer = cfg->token_issuer,
                                   .audience = cfg->token_audience, .now = now,
-                                  .leeway = cfg->token_leeway, .max_len = cfg->token_max_size};
+                                  .leeway = cfg->token_leeway,
+                                  .exp_leeway = cfg->token_exp_leeway,
+                                  .max_len = cfg->token_max_size};
         struct ag_jwt_claims *cl = w->claims;
         a->jwt = ag_jwt_verify(g->key, tok, &x, cl);
         if (a->jwt != AG_JWT_OK)

@@ -42,7 +42,7 @@ static void account_down(struct ag_ep *ep)
 /* How long a revoked session's access tokens may still be presented. */
 static int64_t account_until(const struct ag_config *cfg, int64_t now)
 {
-    return now + cfg->access_token_ttl + cfg->token_leeway;
+    return now + cfg->access_token_ttl + cfg->token_exp_leeway;
 }
 
 /* Adds session <sid> to this instance's revocation set at once (the feed brings it too). */
@@ -122,7 +122,7 @@ void ep_account_logout(struct ag_ep *ep)
     else if (ep->id.sid[0] != '\0')
         r = ag_sess_revoke(ep->w->store, ep->id.sid, account_until(cfg, now), on_logged_out, ep);
     else
-        r = ag_sess_revoke_jti(ep->w->store, ep->id.jti, ep->id.exp + cfg->token_leeway,
+        r = ag_sess_revoke_jti(ep->w->store, ep->id.jti, ep->id.exp + cfg->token_exp_leeway,
                                on_logged_out, ep);
     if (!ag_ep__started(ep, r))
         account_down(ep);

@@ -137,7 +137,8 @@ static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *inf
         if (req->gen->revoke != NULL)
             ag_revoke_add(req->gen->revoke, AG_REVOKE_SID,
                           (struct ag_str){ep->sid, strlen(ep->sid)},
-                          ep->now + req->gen->cfg->access_token_ttl + req->gen->cfg->token_leeway);
+                          ep->now + req->gen->cfg->access_token_ttl +
+                              req->gen->cfg->token_exp_leeway);
         ag_log(AG_LOG_WARN, "refresh token reuse: session revoked (client %s)", ep->ip);
         ag_ep__audit(ep, "refresh_reuse", k, v, 2);
         tokens_refuse(ep, 401);
@@ -240,7 +241,8 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
     ep->now = (int64_t)time(NULL);
     struct ag_jwt_expect x = {.type = "refresh", .issuer = cfg->token_issuer,
                               .audience = cfg->token_audience, .now = ep->now,
-                              .leeway = cfg->token_leeway, .max_len = cfg->token_max_size};
+                              .leeway = cfg->token_leeway, .exp_leeway = cfg->token_exp_leeway,
+                              .max_len = cfg->token_max_size};
     if (tok != NULL)
         st = ag_jwt_verify(g->key, (struct ag_str){tok, strlen(tok)}, &x, cl);
     if (st != AG_JWT_OK || cl->sid.len == 0 || cl->sid.len > EP_ID_LEN || cl->jti.len == 0 ||

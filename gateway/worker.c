@@ -208,7 +208,7 @@ static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t 
     case AG_FEED_SUBJECT_BEFORE:
         /* Tokens issued before <value> die; none outlives value + access-token-ttl. */
         ag_revoke_add_subject(r, s, value, value + w->gen->cfg->access_token_ttl +
-                                               w->gen->cfg->token_leeway);
+                                               w->gen->cfg->token_exp_leeway);
         break;
     }
 }

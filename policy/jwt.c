@@ -1127,7 +1127,8 @@ static int jwt_time_gt_sum(int64_t a, int64_t b, const struct jwt_time *t)
     return (int64_t)t->i > lim;
 }
 
-/* Whether <now> >= <exp> + <leeway>, i.e. the token has expired (PyJWT: exp <= now - leeway). */
+/* Whether <now> >= <exp> + <leeway>, i.e. the token has expired (PyJWT: exp <= now - leeway):
+ * with no leeway, expired from its exp second on (CONTRACT.md section 4). */
 static int jwt_expired(int64_t now, int64_t leeway, const struct jwt_time *e)
 {
     int64_t lim;
@@ -1148,9 +1149,9 @@ static enum ag_jwt_status jwt_check_times(const struct jwt_jval *const *c,
 
     if (jwt_time_get(c[JWT_C_EXP], &t) != 0)
         return AG_JWT_BAD_CLAIMS;
-    if (jwt_expired(exp->now, exp->leeway, &t))
+    if (jwt_expired(exp->now, exp->exp_leeway, &t))
         return AG_JWT_EXPIRED;
-    /* Rounded up: for a whole-second now, now >= exp + leeway holds for the real exp
+    /* Rounded up: for a whole-second now, now >= exp + exp_leeway holds for the real exp
      * exactly when it holds for the rounded one, so a cached verdict agrees. */
     out->exp = jwt_time_round(&t, 1);
     /* "nbf" and "iat" are optional and judged alike: later than now + leeway is not yet. */

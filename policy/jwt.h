@@ -26,7 +26,7 @@ enum ag_jwt_status {
     AG_JWT_BAD_ALG = -3,    /* alg missing, "none" (any case), or not the key's algorithm */
     AG_JWT_BAD_HEADER = -4, /* jwk, jku, x5u, x5c or crit present; kid unknown; dup keys */
     AG_JWT_BAD_SIG = -5,    /* signature does not match (or wrong length) */
-    AG_JWT_EXPIRED = -6,    /* exp <= now - leeway */
+    AG_JWT_EXPIRED = -6,    /* exp <= now - exp_leeway */
     AG_JWT_NOT_YET = -7,    /* nbf > now + leeway, or iat > now + leeway */
     AG_JWT_BAD_TYPE = -8,   /* "type" claim is not the expected one ("access"/"refresh") */
     AG_JWT_BAD_ISS = -9,    /* iss differs from the expected issuer */
@@ -56,7 +56,9 @@ struct ag_jwt_expect {
     const char *issuer;    /* required "iss", or NULL to not check */
     const char *audience;  /* required in "aud" (string or array), or NULL */
     int64_t now;           /* seconds since the epoch */
-    int64_t leeway;        /* seconds of clock skew allowed for exp/nbf/iat (default 30) */
+    int64_t leeway;        /* seconds of clock skew allowed for nbf/iat (token-leeway) */
+    int64_t exp_leeway;    /* seconds a token still passes from its exp on (token-exp-leeway,
+                            * default 0: the gateway issues and checks with one clock) */
     size_t max_len;        /* longest token accepted (default 8192) */
 };
 

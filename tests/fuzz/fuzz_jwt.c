@@ -59,7 +59,7 @@ static void check_verdict(enum ag_jwt_status st, const struct ag_jwt_claims *c,
     CHECK(str_ok(c, c->sid, 0) && str_ok(c, c->family, 0) && str_ok(c, c->iss, 0));
     CHECK(str_ok(c, c->scope, 0) && str_ok(c, c->roles, 1));
     CHECK(c->type.len == strlen(e->type) && memcmp(c->type.p, e->type, c->type.len) == 0);
-    CHECK(c->exp >= e->now - e->leeway); /* now < exp + leeway, exp floored */
+    CHECK(c->exp >= e->now - e->exp_leeway); /* now < exp + exp_leeway, exp rounded up */
 }
 
 /* Our decoder against libsodium's: same verdict and bytes on ASCII input; on input with a

@@ -129,6 +129,18 @@ def test_token_new_client_id_is_percent_decoded(gateway, redis_server):
     assert decode(data["access_token"])["sub"] == 'a b/"é'
 
 
+def test_issued_access_token_dies_at_its_exp_second(gateway, redis_server, upstream):
+    """Issue 9 point 3: a 2 s token was still forwarded 3 s later (the 30 s leeway)."""
+    gw = start(gateway, redis_server, upstream, **{"access-token-ttl": 2})
+    data = new_pair(gw, "short")
+    exp = decode(data["access_token"])["exp"]
+    assert api(gw, data["access_token"]).status_code == 200
+    time.sleep(max(0.0, exp + 1.0 - time.time()))
+    r = api(gw, data["access_token"])
+    assert r.status_code == 401 and r.json() == {"detail": "Unauthorized Access Token"}
+    assert "expired" in r.headers["WWW-Authenticate"]
+
+
 # ---------------------------------------------------------------- refresh
 
 def test_refresh_get_rotates_and_the_old_token_dies(gateway, redis_server):

@@ -853,6 +853,7 @@ static void test_config_new_keys_have_defaults(void)
     AG_ASSERT_STR(cfg->token_issuer, "shop"); /* app-name */
     AG_ASSERT_NULL(cfg->token_audience);
     AG_ASSERT_EQ(cfg->token_leeway, 30);
+    AG_ASSERT_EQ(cfg->token_exp_leeway, 0); /* no default leeway on exp */
     AG_ASSERT_EQ(cfg->token_max_size, 8192);
     AG_ASSERT_EQ(cfg->token_cache_size, 4096);
     AG_ASSERT(!cfg->forward_credentials);
@@ -880,7 +881,7 @@ static void test_config_reads_rule_route_and_token_keys(void)
         "'routes':[{'prefix':'/v2','upstream':'http://[::1]:9002'},"
         "{'upstream':'http://backend','prefix':'/v3/'}],"
         "'token-issuer':'https://issuer.example','token-audience':'shop-api','token-leeway':0,"
-        "'token-max-size':512,'token-cache-size':0,'forward-credentials':true,"
+        "'token-exp-leeway':5,'token-max-size':512,'token-cache-size':0,'forward-credentials':true,"
         "'forward-authorization':true,'identity-headers':{'subject':'X-User','client-id':"
         "'X-Client','scopes':'X-Scopes','roles':'X-Roles'},'headers':{'X-Tenant':'t1'}}",
         &err);
@@ -918,6 +919,7 @@ static void test_config_reads_rule_route_and_token_keys(void)
     AG_ASSERT_STR(cfg->token_issuer, "https://issuer.example");
     AG_ASSERT_STR(cfg->token_audience, "shop-api");
     AG_ASSERT_EQ(cfg->token_leeway, 0);
+    AG_ASSERT_EQ(cfg->token_exp_leeway, 5);
     AG_ASSERT_EQ(cfg->token_max_size, 512);
     AG_ASSERT_EQ(cfg->token_cache_size, 0);
     AG_ASSERT(cfg->forward_credentials);
@@ -941,6 +943,8 @@ static void test_config_rejects_bad_new_scalars(void)
                   SRC ": token-leeway: must be between 0 and 3600");
     AG_ASSERT_STR(problems("{" BASE ",'token-leeway':-1}"),
                   SRC ": token-leeway: must be between 0 and 3600");
+    AG_ASSERT_STR(problems("{" BASE ",'token-exp-leeway':3601}"),
+                  SRC ": token-exp-leeway: must be between 0 and 3600");
     AG_ASSERT_STR(problems("{" BASE ",'token-max-size':511}"),
                   SRC ": token-max-size: must be between 512 and 65536");
     AG_ASSERT_STR(problems("{" BASE ",'token-max-size':65537}"),
