@@ -43,6 +43,7 @@ struct tc_node {
 struct tc_ident {
     struct ag_str sub, client_id, scopes, roles, jti, sid;
     int64_t iat;
+    bool client;                     /* the token names a client (sub_type "client") */
 };
 
 struct tc_entry {
@@ -188,6 +189,7 @@ static struct tc_entry *tc_put(struct ag_authn_cache *c, struct ag_str tok, uint
     p = e->data;
     tc_copy(&p, tok);
     e->id.iat = cl->iat;
+    e->id.client = cl->client;
     e->id.sub = tc_copy(&p, cl->sub);
     e->id.client_id = tc_copy(&p, cl->client_id);
     e->id.scopes = tc_copy(&p, cl->scope);
@@ -384,7 +386,7 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
         if (w->tcache != NULL && w->tcache->max > 0)
             tc_put(w->tcache, tok, hash, cl);
         id = (struct tc_ident){cl->sub, cl->client_id, cl->scope, cl->roles,
-                               cl->jti, cl->sid, cl->iat};
+                               cl->jti, cl->sid, cl->iat, cl->client};
         a->exp = cl->exp;
     }
     a->sub = id.sub;
@@ -393,6 +395,7 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
     a->roles = id.roles;
     a->jti = id.jti;
     a->sid = id.sid;
+    a->client = id.client;
     if (g->revoke != NULL && (ag_revoke_check(g->revoke, id.jti, id.sid, now) ||
                               ag_revoke_check_subject(g->revoke, id.sub, id.iat, now))) {
         a->jwt = AG_JWT_REVOKED;

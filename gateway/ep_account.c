@@ -110,8 +110,14 @@ void ep_account_logout(struct ag_ep *ep)
     int64_t now = (int64_t)time(NULL);
     int r;
 
-    if (!ep_need_identity(ep, true))
+    /* logout ends the token's own session, a client's too; logout-all needs a user. */
+    if (!(ep->kind == EP_LOGOUT_ALL ? ep_need_user(ep, true) : ep_need_identity(ep, true)))
         return;
+    if (ep->id.sid[0] == '\0' && ep->id.jti[0] == '\0') {
+        /* A legacy fastauth-api token: no session and no id to revoke (docs/migrating.md). */
+        ag_ep__reply_detail(ep, 404, "Session not found", NULL);
+        return;
+    }
     if (!ag_ep__store_ready(ep->w)) {
         account_down(ep);
         return;
@@ -249,7 +255,7 @@ void ep_account_password(struct ag_ep *ep)
                                 {"new_password", true, 4096, NULL}};
     struct ep_user_op *u;
 
-    if (!ep_need_identity(ep, true) || !ep_read_fields(ep, AG_BODY_JSON, f, 2))
+    if (!ep_need_user(ep, true) || !ep_read_fields(ep, AG_BODY_JSON, f, 2))
         return;
     if (!account_policy_ok(ep, "new_password", f[1].value)) {
         ag_body_fields_free(f, 2);
@@ -539,7 +545,7 @@ void ep_account_sessions(struct ag_ep *ep)
     const struct ag_config *cfg = ep->req->gen->cfg;
     int r;
 
-    if (!ep_need_identity(ep, ep->kind == EP_SESSION_DELETE))
+    if (!ep_need_user(ep, ep->kind == EP_SESSION_DELETE))
         return;
     if (!ag_ep__store_ready(ep->w)) {
         account_down(ep);

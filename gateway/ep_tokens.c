@@ -153,6 +153,23 @@ static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *inf
     }
 }
 
+/*
+ * The subject of client <id,n>'s tokens, as a new string: "client:<id>", a namespace no
+ * user id is in (CONTRACT.md section 5; docs/tokens.md). NULL on OOM.
+ */
+static char *tokens_client_sub(const char *id, size_t n)
+{
+    size_t pl = strlen(AG_JWT_CLIENT_SUB_PREFIX);
+    char *s = malloc(pl + n + 1);
+
+    if (s != NULL) {
+        memcpy(s, AG_JWT_CLIENT_SUB_PREFIX, pl);
+        memcpy(s + pl, id, n);
+        s[pl + n] = '\0';
+    }
+    return s;
+}
+
 /* GET /token/new once the rate limit passed: a new session and its pair. */
 static void tokens_new_issue(struct ag_ep *ep)
 {
@@ -165,7 +182,8 @@ static void tokens_new_issue(struct ag_ep *ep)
         ep->client_id = strdup(uuid);
     }
     ep->cid = ep->client_id ? strdup(ep->client_id) : NULL;
-    ep->sub = ep->client_id ? strdup(ep->client_id) : NULL; /* client tokens: sub = client_id */
+    ep->client = true;
+    ep->sub = ep->client_id ? tokens_client_sub(ep->client_id, strlen(ep->client_id)) : NULL;
     ep->now = (int64_t)time(NULL);
     ag_ep__new_id(ep->sid);
     ag_ep__new_id(ep->fam);
@@ -266,6 +284,7 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
     memcpy(ep->fam, cl->family.p, cl->family.len);
     ep->fam[cl->family.len] = '\0';
     /* The new pair carries what the old one did: the signed claims are ours. */
+    ep->client = cl->client;
     ep->sub = ag_ep__strndup(cl->sub.p, cl->sub.len);
     ep->cid = ag_ep__strndup(cl->client_id.p, cl->client_id.len);
     ep->roles = tokens_words(cl->roles);

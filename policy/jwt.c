@@ -1004,6 +1004,7 @@ enum {
     JWT_C_SCP,
     JWT_C_ROLES,
     JWT_C_PWH,
+    JWT_C_SUB_TYPE,
     JWT_C_COUNT
 };
 static const struct jwt_name jwt_claim_names[JWT_C_COUNT] = {
@@ -1011,6 +1012,7 @@ static const struct jwt_name jwt_claim_names[JWT_C_COUNT] = {
     JWT_NAME("iss"), JWT_NAME("aud"),   JWT_NAME("sub"),    JWT_NAME("client_id"),
     JWT_NAME("jti"), JWT_NAME("sid"),   JWT_NAME("fam"),    JWT_NAME("scope"),
     JWT_NAME("scopes"), JWT_NAME("scp"), JWT_NAME("roles"), JWT_NAME("pwh"),
+    JWT_NAME("sub_type"),
 };
 
 /* Whether <s,n> holds a control character (C0 or DEL): such values may end up in headers. */
@@ -1352,6 +1354,13 @@ static enum ag_jwt_status jwt_check_claims(const unsigned char *p, size_t len,
         if (st != AG_JWT_OK)
             return st;
     }
+    /* "sub_type": absent for a user's token, "client" for a client's (sub "client:<id>");
+     * any other value is refused rather than guessed at. */
+    if (c[JWT_C_SUB_TYPE] != NULL) {
+        if (!jwt_jstr_is(c[JWT_C_SUB_TYPE], "client", 6))
+            return AG_JWT_BAD_CLAIMS;
+        out->client = true;
+    }
     if ((st = jwt_copy_scope(c, out)) != AG_JWT_OK)
         return st;
     return jwt_copy_roles(c[JWT_C_ROLES], out);
@@ -1369,6 +1378,7 @@ static void jwt_claims_reset(struct ag_jwt_claims *out)
     out->sub = out->client_id = out->jti = out->sid = out->family = out->pwh = none;
     out->type = out->iss = out->scope = out->roles = none;
     out->exp = out->iat = out->nbf = 0;
+    out->client = false;
     out->used = 0;
     out->buf[0] = '\0';
 }

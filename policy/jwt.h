@@ -12,6 +12,7 @@
 #ifndef AG_POLICY_JWT_H
 #define AG_POLICY_JWT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,13 @@ struct ag_jwt_expect {
     size_t max_len;        /* longest token accepted (default 8192) */
 };
 
+/*
+ * Client and user subjects live in separate namespaces (CONTRACT.md section 5): a
+ * client's token carries "sub": "client:<client_id>" and "sub_type": "client"; a user's
+ * token carries the user's id and no "sub_type". Code judges the claim, not the prefix.
+ */
+#define AG_JWT_CLIENT_SUB_PREFIX "client:"
+
 /* Claims the gateway uses; strings are copied (unescaped) into <buf>. */
 #define AG_JWT_CLAIMS_BUF 8192
 struct ag_jwt_claims {
@@ -70,6 +78,7 @@ struct ag_jwt_claims {
     struct ag_str scope;   /* space-separated ("scope" string, or "scopes"/"scp" array joined) */
     struct ag_str roles;   /* comma-separated ("roles" array of strings, or a string) */
     int64_t exp, iat, nbf; /* rounded up to whole seconds, saturated; nbf/iat 0 when absent */
+    bool client;           /* "sub_type": "client": the token names a client, never a user */
     char buf[AG_JWT_CLAIMS_BUF];
     size_t used;
 };

@@ -237,6 +237,9 @@ static void check_payload_oracle(const uint8_t *data, size_t size, enum ag_jwt_s
         CHECK(v == NULL || same_str(root, "scope", c->scope));
         v = json_object_get(root, "roles");
         CHECK(!json_is_string(v) || same_str(root, "roles", c->roles));
+        v = json_object_get(root, "sub_type"); /* a client's token only when it says so */
+        CHECK(c->client == (v != NULL));
+        CHECK(v == NULL || (json_is_string(v) && strcmp(json_string_value(v), "client") == 0));
     }
     json_decref(root);
 }

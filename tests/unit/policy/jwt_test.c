@@ -915,6 +915,23 @@ static void test_jwt_rejects_expired(void)
     ag_jwt_key_free(k);
 }
 
+/* "sub_type": absent is a user's token, "client" a client's; anything else is refused. */
+static void test_jwt_client_subject(void)
+{
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE "}"), AG_JWT_OK);
+    AG_ASSERT(!out.client);
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE ",\"sub_type\":\"client\"}"), AG_JWT_OK);
+    AG_ASSERT(out.client);
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE ",\"sub_type\":\"\\u0063lient\"}"), AG_JWT_OK);
+    AG_ASSERT(out.client);
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE "}"), AG_JWT_OK); /* reset by the next verify */
+    AG_ASSERT(!out.client);
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE ",\"sub_type\":\"user\"}"), AG_JWT_BAD_CLAIMS);
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE ",\"sub_type\":\"Client\"}"), AG_JWT_BAD_CLAIMS);
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE ",\"sub_type\":true}"), AG_JWT_BAD_CLAIMS);
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE ",\"sub_type\":null}"), AG_JWT_BAD_CLAIMS);
+}
+
 /* The nbf/iat leeway (token-leeway) never stretches exp: expired from the exp second on. */
 static void test_jwt_leeway_is_not_exp_leeway(void)
 {
@@ -1927,6 +1944,7 @@ int main(int argc, char **argv)
     AG_RUN(test_jwt_rejects_non_numeric_exp);
     AG_RUN(test_jwt_rejects_expired);
     AG_RUN(test_jwt_leeway_is_not_exp_leeway);
+    AG_RUN(test_jwt_client_subject);
     AG_RUN(test_jwt_rejects_nbf_in_future);
     AG_RUN(test_jwt_rejects_iat_in_future);
     AG_RUN(test_jwt_rejects_refresh_as_access);
