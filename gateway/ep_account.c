@@ -39,10 +39,28 @@ static void account_down(struct ag_ep *ep)
     ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
 }
 
-/* How long a revoked session's access tokens may still be presented. */
+/*
+ * How long a revoked session's access tokens may still be presented, as far as this
+ * instance knows: the store keeps a session's revocation longer when the session recorded
+ * a later end of life (a token minted under a longer access-token-ttl), and the feed
+ * brings that here too.
+ */
 static int64_t account_until(const struct ag_config *cfg, int64_t now)
 {
     return now + cfg->access_token_ttl + cfg->token_exp_leeway;
+}
+
+/*
+ * How long a subject's watermark is kept: its tokens were minted before it, under whatever
+ * access-token-ttl applied then. Each live session is also revoked by sid until its own
+ * end of life; the watermark covers the rest for as long as a refresh token could have
+ * minted one (refresh-token-ttl), or an access token live now could pass.
+ */
+static int64_t account_watermark_until(const struct ag_config *cfg, int64_t now)
+{
+    int64_t ttl = cfg->refresh_token_ttl > cfg->access_token_ttl ? cfg->refresh_token_ttl
+                                                                  : cfg->access_token_ttl;
+    return now + ttl + cfg->token_exp_leeway;
 }
 
 /* Adds session <sid> to this instance's revocation set at once (the feed brings it too). */
@@ -73,7 +91,7 @@ static void on_logged_out(enum ag_sess_status st, const struct ag_sess_info *inf
     account_revoke_local(ep, ep->id.sid, account_until(cfg, ep->now));
     if (ep->kind == EP_LOGOUT_ALL && ep->req->gen->revoke != NULL)
         ag_revoke_add_subject(ep->req->gen->revoke, (struct ag_str){ep->id.sub, strlen(ep->id.sub)},
-                              ep->now - 1, ep->now + cfg->refresh_token_ttl);
+                              ep->now - 1, account_watermark_until(cfg, ep->now));
     const char *k[] = {"sub", "sid"}, *v[] = {ep->id.sub, ep->id.sid};
     ag_ep__audit(ep, ep->kind == EP_LOGOUT ? "logout" : "logout_all", k, v, 2);
     clear = ag_ep__clear_cookies(cfg);
@@ -99,7 +117,8 @@ static void on_others_revoked(enum ag_user_status st, const struct ag_user *usr,
         return;
     cfg = ep->req->gen->cfg;
     if (ag_ep__started(ep, ag_sess_revoke_subject(ep->w->store, ep->id.sub, now - 1,
-                                                  now + cfg->refresh_token_ttl, on_logged_out, ep)))
+                                                  account_watermark_until(cfg, now),
+                                                  on_logged_out, ep)))
         return;
     account_down(ep);
 }

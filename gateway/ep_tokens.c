@@ -196,7 +196,9 @@ static void tokens_new_issue(struct ag_ep *ep)
     struct ag_sess_info s = {.sid = ep->sid, .otid = ep->otid, .subject = ep->sub,
                              .client_id = ep->cid, .family = ep->fam, .ip = ep->ip,
                              .user_agent = ep->ua, .now = ep->now,
-                             .ttl = g->cfg->refresh_token_ttl};
+                             .ttl = g->cfg->refresh_token_ttl,
+                             .access_end = ep->now + g->cfg->access_token_ttl +
+                                           g->cfg->token_exp_leeway};
     if (ag_ep__started(ep, ag_sess_create(ep->w->store, &s, on_sess_reply, ep)))
         return;
     EP_REPLY_LIT(req, 503, env_503);
@@ -303,7 +305,9 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
                                 .now = ep->now, .ttl = cfg->refresh_token_ttl, .ip = ep->ip,
                                 .limit = cfg->rate_limits ? cfg->rl_refresh.limit : 0,
                                 .window = cfg->rl_refresh.window,
-                                .audit_maxlen = cfg->audit_stream_max};
+                                .audit_maxlen = cfg->audit_stream_max,
+                                .access_end = ep->now + cfg->access_token_ttl +
+                                              cfg->token_exp_leeway};
     int r = ag_sess_refresh(ep->w->store, &q, on_sess_reply, ep);
     free(presented);
     if (!ag_ep__started(ep, r))

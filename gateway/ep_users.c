@@ -500,7 +500,8 @@ static void login_issue(struct ag_ep *ep)
     struct ag_sess_info s = {.sid = ep->sid, .otid = ep->otid, .subject = ep->sub,
                              .client_id = ep->cid, .family = ep->fam, .ip = ep->ip,
                              .user_agent = ep->ua, .now = ep->now,
-                             .ttl = cfg->refresh_token_ttl};
+                             .ttl = cfg->refresh_token_ttl,
+                             .access_end = ep->now + cfg->access_token_ttl + cfg->token_exp_leeway};
     if (ag_ep__started(ep, ag_sess_create(ep->w->store, &s, on_login_session, ep)))
         return;
     ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);

@@ -27,21 +27,24 @@
 /* ---------------------------------------------------------------- Lua */
 
 /*
- * KEYS sess, old, usess; ARGV otid, subject, client_id, family, now, ip, ua, ttl, sid.
+ * KEYS sess, old, usess; ARGV otid, subject, client_id, family, now, ip, ua, ttl, sid, aend.
  * Also indexes the sid under its subject (store/user.c lists and revokes from there).
+ * 'aend' is the last second an access token of the session can pass: every revocation of
+ * the session is kept at least that long (issue 9: never for the current TTL only).
  */
 const char ag_sess__lua_create[] = LUA_USESS_TOUCH_FN
     "redis.call('DEL', KEYS[1], KEYS[2])\n"
     "redis.call('HSET', KEYS[1], 'subject', ARGV[2], 'client_id', ARGV[3],\n"
     "  'family', ARGV[4], 'otid', ARGV[1], 'created', ARGV[5], 'last_used', ARGV[5],\n"
-    "  'ip', ARGV[6], 'ua', ARGV[7])\n"
+    "  'ip', ARGV[6], 'ua', ARGV[7], 'aend', ARGV[10])\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[8])\n"
     "ag_usess_touch(KEYS[3], ARGV[9], ARGV[8])\n"
     "return 1\n";
 
 /*
  * KEYS sess, old, rev:sid, revlog, rl, audit; ARGV presented, next, now, ttl, sid,
- * channel, prefix, deadline, limit, window, audit maxlen, ip.
+ * channel, prefix, deadline, limit, window, audit maxlen, ip, aend (the new access token's
+ * end of life: the session's 'aend' keeps the latest, and a reuse revokes until then).
  * Returns {1, subject, client_id, family} rotated (the subject's session index renewed
  * with it; an audit entry when maxlen > 0), {-2} reused (session revoked), {-1} unknown
  * (missing, revoked, or created at or before its subject's watermark), {-4, wait} the
@@ -68,7 +71,8 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "end\n"
     "if redis.call('EXISTS', KEYS[3]) == 1 then return {-1} end\n"
     "local f = redis.call('HMGET', KEYS[1], 'otid', 'subject', 'client_id', 'family',\n"
-    "  'created')\n"
+    "  'created', 'aend')\n"
+    "local aend = tonumber(f[6] or '0') or 0\n"
     "if not f[1] then return {-1} end\n"
     "if f[2] then\n"
     "  local t = redis.call('GET', ARGV[7] .. 'rev:sub:' .. f[2])\n"
@@ -79,6 +83,7 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "end\n"
     "if f[1] == ARGV[1] then\n"
     "  redis.call('HSET', KEYS[1], 'otid', ARGV[2], 'last_used', ARGV[3])\n"
+    "  if tonumber(ARGV[13]) > aend then redis.call('HSET', KEYS[1], 'aend', ARGV[13]) end\n"
     "  redis.call('SADD', KEYS[2], ARGV[1])\n"
     "  redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
     "  redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
@@ -92,6 +97,7 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then\n"
     "  redis.call('DEL', KEYS[1], KEYS[2])\n"
     "  local u = tonumber(ARGV[3]) + tonumber(ARGV[4])\n"
+    "  if aend > u then u = aend end\n"
     "  ag_revoke(KEYS[3], KEYS[4], 'sid', ARGV[5], u, u, ARGV[6])\n"
     "  return {-2}\n"
     "end\n"
@@ -99,12 +105,17 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
 
 /*
  * KEYS revkey, revlog[, sess, old]; ARGV kind, id, value, until, channel.
- * Deletes the session keys when given. Returns 1.
+ * Deletes the session keys when given; a session's revocation then lasts at least until its
+ * 'aend' (its access tokens may outlive <until> when access-token-ttl was lowered). Returns 1.
  */
 const char ag_sess__lua_revoke[] = LUA_REVOKE_FN
-    "if KEYS[3] then redis.call('DEL', KEYS[3], KEYS[4]) end\n"
-    "ag_revoke(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),\n"
-    "  ARGV[5])\n"
+    "local v, u = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "if KEYS[3] then\n"
+    "  local a = tonumber(redis.call('HGET', KEYS[3], 'aend') or '0') or 0\n"
+    "  if a > u then v, u = a, a end\n"
+    "  redis.call('DEL', KEYS[3], KEYS[4])\n"
+    "end\n"
+    "ag_revoke(KEYS[1], KEYS[2], ARGV[1], ARGV[2], v, u, ARGV[5])\n"
     "return 1\n";
 
 /* ---------------------------------------------------------------- keys */
@@ -185,7 +196,7 @@ static int sess_eval(struct ag_store *st, enum ag_store__script script, int nkey
 
 int ag_sess_create(struct ag_store *st, const struct ag_sess_info *s, ag_sess_fn *cb, void *arg)
 {
-    char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], usess[SESS_KEY_MAX], now[24], ttl[24];
+    char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], usess[SESS_KEY_MAX], now[24], ttl[24], aend[24];
 
     if (st == NULL || s == NULL || cb == NULL || !id_ok(s->sid) || !id_ok(s->otid) ||
         !id_ok(s->subject) || s->client_id == NULL || s->family == NULL || s->ttl <= 0 ||
@@ -195,11 +206,12 @@ int ag_sess_create(struct ag_store *st, const struct ag_sess_info *s, ag_sess_fn
         return -1;
     snprintf(now, sizeof(now), "%lld", (long long)s->now);
     snprintf(ttl, sizeof(ttl), "%lld", (long long)s->ttl);
+    snprintf(aend, sizeof(aend), "%lld", (long long)(s->access_end > 0 ? s->access_end : 0));
     {
-        const char *argv[12] = {sess, old, usess, s->otid, s->subject, s->client_id, s->family,
+        const char *argv[13] = {sess, old, usess, s->otid, s->subject, s->client_id, s->family,
                                 now, s->ip != NULL ? s->ip : "",
-                                s->user_agent != NULL ? s->user_agent : "", ttl, s->sid};
-        return sess_eval(st, AG_STORE__SESS_CREATE, 3, 12, argv, on_write_reply, cb, arg);
+                                s->user_agent != NULL ? s->user_agent : "", ttl, s->sid, aend};
+        return sess_eval(st, AG_STORE__SESS_CREATE, 3, 13, argv, on_write_reply, cb, arg);
     }
 }
 
@@ -208,7 +220,7 @@ int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_ses
 {
     char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], rev[SESS_KEY_MAX], revlog[SESS_KEY_MAX];
     char chan[SESS_KEY_MAX], prefix[SESS_KEY_MAX], rl[SESS_KEY_MAX], audit[SESS_KEY_MAX];
-    char nows[24], ttls[24], dl[24], lim[24], win[24], maxlen[24];
+    char nows[24], ttls[24], dl[24], lim[24], win[24], maxlen[24], aend[24];
     const char *ip = q != NULL && q->ip != NULL ? q->ip : "";
 
     if (st == NULL || q == NULL || cb == NULL || !id_ok(q->sid) || !id_ok(q->presented) ||
@@ -228,11 +240,12 @@ int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_ses
     snprintf(lim, sizeof(lim), "%ld", q->limit > 0 ? q->limit : 0L);
     snprintf(win, sizeof(win), "%ld", q->window > 0 ? q->window : 1L);
     snprintf(maxlen, sizeof(maxlen), "%ld", q->audit_maxlen > 0 ? q->audit_maxlen : 0L);
+    snprintf(aend, sizeof(aend), "%lld", (long long)(q->access_end > 0 ? q->access_end : 0));
     {
-        const char *argv[18] = {sess, old,  rev,    revlog, rl,   audit,  q->presented,
+        const char *argv[19] = {sess, old,  rev,    revlog, rl,   audit,  q->presented,
                                 q->next, nows, ttls, q->sid, chan, prefix, dl,
-                                lim,  win,  maxlen, ip};
-        return sess_eval(st, AG_STORE__SESS_ROTATE, 6, 18, argv, on_rotate_reply, cb, arg);
+                                lim,  win,  maxlen, ip, aend};
+        return sess_eval(st, AG_STORE__SESS_ROTATE, 6, 19, argv, on_rotate_reply, cb, arg);
     }
 }
 
