@@ -44,6 +44,7 @@ struct tc_ident {
     struct ag_str sub, client_id, scopes, roles, jti, sid;
     int64_t iat;
     bool client;                     /* the token names a client (sub_type "client") */
+    bool legacy;                     /* a fastauth-api token: passes only inside legacy-tokens */
 };
 
 struct tc_entry {
@@ -190,6 +191,7 @@ static struct tc_entry *tc_put(struct ag_authn_cache *c, struct ag_str tok, uint
     tc_copy(&p, tok);
     e->id.iat = cl->iat;
     e->id.client = cl->client;
+    e->id.legacy = cl->legacy;
     e->id.sub = tc_copy(&p, cl->sub);
     e->id.client_id = tc_copy(&p, cl->client_id);
     e->id.scopes = tc_copy(&p, cl->scope);
@@ -369,6 +371,11 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
             a->jwt = AG_JWT_EXPIRED;
             return;
         }
+        /* A cached fastauth-api token stops at the end of the legacy-tokens window. */
+        if (e != NULL && e->id.legacy && now >= cfg->legacy_tokens_until) {
+            a->jwt = AG_JWT_BAD_ISS;
+            return;
+        }
     }
     if (e != NULL) {
         id = e->id;
@@ -378,7 +385,8 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
                                   .audience = cfg->token_audience, .now = now,
                                   .leeway = cfg->token_leeway,
                                   .exp_leeway = cfg->token_exp_leeway,
-                                  .max_len = cfg->token_max_size};
+                                  .max_len = cfg->token_max_size,
+                                  .legacy = now < cfg->legacy_tokens_until};
         struct ag_jwt_claims *cl = w->claims;
         a->jwt = ag_jwt_verify(g->key, tok, &x, cl);
         if (a->jwt != AG_JWT_OK)
@@ -386,7 +394,7 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
         if (w->tcache != NULL && w->tcache->max > 0)
             tc_put(w->tcache, tok, hash, cl);
         id = (struct tc_ident){cl->sub, cl->client_id, cl->scope, cl->roles,
-                               cl->jti, cl->sid, cl->iat, cl->client};
+                               cl->jti, cl->sid, cl->iat, cl->client, cl->legacy};
         a->exp = cl->exp;
     }
     a->sub = id.sub;

@@ -119,6 +119,7 @@ struct ag_ep {
     char sid[EP_ID_LEN + 1], fam[EP_ID_LEN + 1], otid[EP_ID_LEN + 1], ajti[EP_ID_LEN + 1];
     char *sub, *cid;           /* subject and client id of the pair */
     bool client;               /* the pair is a client's: sub "client:<id>", sub_type "client" */
+    bool legacy;               /* the pair replaces a fastauth-api refresh token (legacy-tokens) */
     char *roles;               /* space-separated roles of the pair, or NULL */
     char *scope;               /* space-separated scopes of the pair, or NULL */
     char *access, *refresh;    /* minted tokens */

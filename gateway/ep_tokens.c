@@ -16,6 +16,7 @@
 
 #include <event2/buffer.h>
 #include <jansson.h>
+#include <sodium.h>
 
 #include "config.h"
 #include "conn.h"
@@ -112,9 +113,9 @@ static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *inf
     req = ep->req;
     switch (st) {
     case AG_SESS_OK:
-        if (ep->kind == EP_TOKEN_NEW) {
+        if (ep->kind == EP_TOKEN_NEW || ep->legacy) {
             const char *k[] = {"client_id", "sid"}, *v[] = {ep->cid, ep->sid};
-            ag_ep__audit(ep, "token_issued", k, v, 2);
+            ag_ep__audit(ep, ep->legacy ? "legacy_exchange" : "token_issued", k, v, 2);
         } else {
             const char *k[] = {"sub", "sid"}, *v[] = {ep->sub, ep->sid};
             ag_ep__audit_log(ep, "refresh", k, v, 2); /* the rotate script wrote the stream */
@@ -245,6 +246,51 @@ static char *tokens_words(struct ag_str s)
     return w;
 }
 
+/*
+ * Exchanges the fastauth-api refresh token <tok> (verified: <cl> has client_id and exp)
+ * for a normal client pair with a new session, once: the store records the exchange under
+ * a hash of the token until its exp, atomically with the session, so a second exchange of
+ * the same token (on any instance) is UNKNOWN, answered 401. docs/migrating.md.
+ */
+static void tokens_legacy_exchange(struct ag_ep *ep, const char *tok,
+                                   const struct ag_jwt_claims *cl)
+{
+    struct ag_req *req = ep->req;
+    const struct ag_gen *g = req->gen;
+    const struct ag_config *cfg = g->cfg;
+    unsigned char h[32];
+    char lid[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    int64_t keep = cl->exp - ep->now + cfg->token_exp_leeway;
+
+    if (!ag_ep__store_ready(ep->w)) {
+        tokens_refuse(ep, 503);
+        return;
+    }
+    crypto_generichash(h, sizeof(h), (const unsigned char *)tok, strlen(tok), NULL, 0);
+    sodium_bin2base64(lid, sizeof(lid), h, sizeof(h), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    ep->legacy = ep->client = true;
+    ep->sub = ag_ep__strndup(cl->sub.p, cl->sub.len); /* "client:<client_id>" */
+    ep->cid = ag_ep__strndup(cl->client_id.p, cl->client_id.len);
+    ag_ep__new_id(ep->sid);
+    ag_ep__new_id(ep->fam);
+    ag_ep__new_id(ep->otid);
+    ag_ep__new_id(ep->ajti);
+    if (ep->sub == NULL || ep->cid == NULL || ag_ep__mint_pair(g, ep) < 0) {
+        ag_req_fail(req, 500, "out of memory");
+        return;
+    }
+    struct ag_sess_info s = {.sid = ep->sid, .otid = ep->otid, .subject = ep->sub,
+                             .client_id = ep->cid, .family = ep->fam, .ip = ep->ip,
+                             .user_agent = ep->ua, .now = ep->now,
+                             .ttl = cfg->refresh_token_ttl,
+                             .access_end = ep->now + cfg->access_token_ttl +
+                                           cfg->token_exp_leeway};
+    if (ag_ep__started(ep, ag_sess_create_legacy(ep->w->store, &s, lid, keep > 0 ? keep : 1,
+                                                 on_sess_reply, ep)))
+        return;
+    tokens_refuse(ep, 503);
+}
+
 /* Verifies refresh token <tok> and rotates its session; the callback answers. */
 static void tokens_rotate(struct ag_ep *ep, const char *tok)
 {
@@ -262,9 +308,14 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
     struct ag_jwt_expect x = {.type = "refresh", .issuer = cfg->token_issuer,
                               .audience = cfg->token_audience, .now = ep->now,
                               .leeway = cfg->token_leeway, .exp_leeway = cfg->token_exp_leeway,
-                              .max_len = cfg->token_max_size};
+                              .max_len = cfg->token_max_size,
+                              .legacy = ep->now < cfg->legacy_tokens_until};
     if (tok != NULL)
         st = ag_jwt_verify(g->key, (struct ag_str){tok, strlen(tok)}, &x, cl);
+    if (st == AG_JWT_OK && cl->legacy) {
+        tokens_legacy_exchange(ep, tok, cl);
+        return;
+    }
     if (st != AG_JWT_OK || cl->sid.len == 0 || cl->sid.len > EP_ID_LEN || cl->jti.len == 0 ||
         cl->family.len > EP_ID_LEN) {
         tokens_refuse(ep, 401);

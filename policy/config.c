@@ -381,6 +381,7 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_FN("routes", ag_config__parse_routes),
     CONFIG_KEY_FN("token-issuer", ag_config__parse_token_issuer),
     CONFIG_KEY_FN("token-audience", ag_config__parse_token_audience),
+    CONFIG_KEY_FN("legacy-tokens", ag_config__parse_legacy_tokens),
     CONFIG_KEY_AT("token-leeway", CONFIG_K_LONG, token_leeway, 0, 3600),
     CONFIG_KEY_AT("token-exp-leeway", CONFIG_K_LONG, token_exp_leeway, 0, 3600),
     CONFIG_KEY_AT("token-max-size", CONFIG_K_SIZE, token_max_size, 512, 65536),

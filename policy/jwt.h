@@ -61,6 +61,9 @@ struct ag_jwt_expect {
     int64_t exp_leeway;    /* seconds a token still passes from its exp on (token-exp-leeway,
                             * default 0: the gateway issues and checks with one clock) */
     size_t max_len;        /* longest token accepted (default 8192) */
+    bool legacy;           /* legacy-tokens window open: a token without iss that carries
+                            * exactly fastauth-api's claims (client_id, type, iat, exp) passes
+                            * with sub "client:<client_id>" and claims.legacy set */
 };
 
 /*
@@ -79,6 +82,7 @@ struct ag_jwt_claims {
     struct ag_str roles;   /* comma-separated ("roles" array of strings, or a string) */
     int64_t exp, iat, nbf; /* rounded up to whole seconds, saturated; nbf/iat 0 when absent */
     bool client;           /* "sub_type": "client": the token names a client, never a user */
+    bool legacy;           /* a fastauth-api token (ag_jwt_expect.legacy): no jti, sid, iss */
     char buf[AG_JWT_CLAIMS_BUF];
     size_t used;
 };

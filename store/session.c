@@ -32,14 +32,27 @@
  * 'aend' is the last second an access token of the session can pass: every revocation of
  * the session is kept at least that long (issue 9: never for the current TTL only).
  */
-const char ag_sess__lua_create[] = LUA_USESS_TOUCH_FN
-    "redis.call('DEL', KEYS[1], KEYS[2])\n"
-    "redis.call('HSET', KEYS[1], 'subject', ARGV[2], 'client_id', ARGV[3],\n"
-    "  'family', ARGV[4], 'otid', ARGV[1], 'created', ARGV[5], 'last_used', ARGV[5],\n"
-    "  'ip', ARGV[6], 'ua', ARGV[7], 'aend', ARGV[10])\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[8])\n"
-    "ag_usess_touch(KEYS[3], ARGV[9], ARGV[8])\n"
-    "return 1\n";
+#define SESS_LUA_CREATE_BODY                                                                  \
+    "redis.call('DEL', KEYS[1], KEYS[2])\n"                                                  \
+    "redis.call('HSET', KEYS[1], 'subject', ARGV[2], 'client_id', ARGV[3],\n"                \
+    "  'family', ARGV[4], 'otid', ARGV[1], 'created', ARGV[5], 'last_used', ARGV[5],\n"      \
+    "  'ip', ARGV[6], 'ua', ARGV[7], 'aend', ARGV[10])\n"                                    \
+    "redis.call('EXPIRE', KEYS[1], ARGV[8])\n"                                               \
+    "ag_usess_touch(KEYS[3], ARGV[9], ARGV[8])\n"                                            \
+    "return 1\n"
+
+const char ag_sess__lua_create[] = LUA_USESS_TOUCH_FN SESS_LUA_CREATE_BODY;
+
+/*
+ * KEYS sess, old, usess, legacy; ARGV as create, then keep. The one exchange of a
+ * fastauth-api refresh token (legacy-tokens): <legacy> is set only if absent, for <keep>
+ * seconds (until that token's exp), and the session is created in the same script, so the
+ * same token is exchanged once however many instances see it. Returns 1, or -1 when it was
+ * exchanged before (nothing created).
+ */
+const char ag_sess__lua_legacy[] = LUA_USESS_TOUCH_FN
+    "if not redis.call('SET', KEYS[4], ARGV[5], 'NX', 'EX', ARGV[11]) then return -1 end\n"
+    SESS_LUA_CREATE_BODY;
 
 /*
  * KEYS sess, old, rev:sid, revlog, rl, audit; ARGV presented, next, now, ttl, sid,
@@ -134,6 +147,18 @@ static void sess_call(ag_store__any_fn *cb, void *arg, enum ag_sess_status s,
         ((ag_sess_fn *)cb)(s, info, arg);
 }
 
+/* The legacy exchange answers 1 (created) or -1 (exchanged before). */
+static void on_legacy_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    enum ag_sess_status s = AG_SESS_DOWN;
+
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+        s = AG_SESS_OK;
+    else if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == -1)
+        s = AG_SESS_UNKNOWN;
+    sess_call(cb, arg, s, NULL);
+}
+
 /* Create and revoke scripts answer the integer 1. */
 static void on_write_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
 {
@@ -194,25 +219,49 @@ static int sess_eval(struct ag_store *st, enum ag_store__script script, int nkey
     return ag_store__eval(st, script, nkeys, argc, argv, lens, fn, (ag_store__any_fn *)cb, arg);
 }
 
-int ag_sess_create(struct ag_store *st, const struct ag_sess_info *s, ag_sess_fn *cb, void *arg)
+/* ag_sess_create(), or with <legacy_id> the legacy exchange recorded for <keep> s. */
+static int sess_create(struct ag_store *st, const struct ag_sess_info *s, const char *legacy_id,
+                       int64_t keep, ag_sess_fn *cb, void *arg)
 {
-    char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], usess[SESS_KEY_MAX], now[24], ttl[24], aend[24];
+    char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], usess[SESS_KEY_MAX], legacy[SESS_KEY_MAX];
+    char now[24], ttl[24], aend[24], keeps[24];
 
     if (st == NULL || s == NULL || cb == NULL || !id_ok(s->sid) || !id_ok(s->otid) ||
         !id_ok(s->subject) || s->client_id == NULL || s->family == NULL || s->ttl <= 0 ||
+        (legacy_id != NULL && (!id_ok(legacy_id) || keep <= 0)) ||
         ag_store__key(sess, sizeof(sess), st, "sess:", s->sid, "") < 0 ||
         ag_store__key(old, sizeof(old), st, "sess:", s->sid, ":old") < 0 ||
-        ag_store__key(usess, sizeof(usess), st, "usess:", s->subject, "") < 0)
+        ag_store__key(usess, sizeof(usess), st, "usess:", s->subject, "") < 0 ||
+        (legacy_id != NULL &&
+         ag_store__key(legacy, sizeof(legacy), st, "legacy:", legacy_id, "") < 0))
         return -1;
     snprintf(now, sizeof(now), "%lld", (long long)s->now);
     snprintf(ttl, sizeof(ttl), "%lld", (long long)s->ttl);
     snprintf(aend, sizeof(aend), "%lld", (long long)(s->access_end > 0 ? s->access_end : 0));
-    {
+    snprintf(keeps, sizeof(keeps), "%lld", (long long)keep);
+    if (legacy_id != NULL) {
+        const char *argv[15] = {sess, old, usess, legacy, s->otid, s->subject, s->client_id,
+                                s->family, now, s->ip != NULL ? s->ip : "",
+                                s->user_agent != NULL ? s->user_agent : "", ttl, s->sid, aend,
+                                keeps};
+        return sess_eval(st, AG_STORE__SESS_LEGACY, 4, 15, argv, on_legacy_reply, cb, arg);
+    } else {
         const char *argv[13] = {sess, old, usess, s->otid, s->subject, s->client_id, s->family,
                                 now, s->ip != NULL ? s->ip : "",
                                 s->user_agent != NULL ? s->user_agent : "", ttl, s->sid, aend};
         return sess_eval(st, AG_STORE__SESS_CREATE, 3, 13, argv, on_write_reply, cb, arg);
     }
+}
+
+int ag_sess_create(struct ag_store *st, const struct ag_sess_info *s, ag_sess_fn *cb, void *arg)
+{
+    return sess_create(st, s, NULL, 0, cb, arg);
+}
+
+int ag_sess_create_legacy(struct ag_store *st, const struct ag_sess_info *s, const char *legacy_id,
+                          int64_t keep, ag_sess_fn *cb, void *arg)
+{
+    return sess_create(st, s, legacy_id, keep, cb, arg);
 }
 
 int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_sess_fn *cb,

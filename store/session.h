@@ -57,6 +57,15 @@ typedef void ag_sess_fn(enum ag_sess_status st, const struct ag_sess_info *info,
 int ag_sess_create(struct ag_store *st, const struct ag_sess_info *s, ag_sess_fn *cb, void *arg);
 
 /**
+ * Exchanges a fastauth-api refresh token (legacy-tokens) for session <s>: records
+ * "legacy:<legacy_id>" for <keep> seconds (until the legacy token's exp) only if it is
+ * absent, and creates <s> in the same script. OK, or UNKNOWN when that legacy token was
+ * exchanged before (by any instance; nothing is created).
+ */
+int ag_sess_create_legacy(struct ag_store *st, const struct ag_sess_info *s, const char *legacy_id,
+                          int64_t keep, ag_sess_fn *cb, void *arg);
+
+/**
  * Rotates session <sid> from one-time id <presented> to <next>, atomically: OK (the
  * callback's info carries subject, client_id and family from Redis) when <presented>
  * is current; REUSED when it is an older one of the session (the session is revoked,

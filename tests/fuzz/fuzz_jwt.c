@@ -279,6 +279,37 @@ static void check_header_oracle(const struct ag_jwt_key *key, const uint8_t *dat
     free(tok);
 }
 
+/*
+ * The same signed payload with the legacy-tokens window open: a token that passed without
+ * it passes alike (not as legacy); one that passes only with it carries exactly
+ * fastauth-api's four claims, no iss, and sub "client:<client_id>".
+ */
+static struct ag_jwt_key *legacy_key;
+static void check_legacy(const char *tok, size_t n, const struct ag_jwt_expect *e,
+                         enum ag_jwt_status plain, const uint8_t *data, size_t size)
+{
+    static struct ag_jwt_claims c;
+    struct ag_jwt_expect el = *e;
+    enum ag_jwt_status st;
+    json_t *root = NULL;
+
+    el.legacy = true;
+    st = ag_jwt_verify(legacy_key, (struct ag_str){tok, n}, &el, &c);
+    if (plain == AG_JWT_OK) {
+        CHECK(st == AG_JWT_OK && !c.legacy);
+        return;
+    }
+    if (st != AG_JWT_OK)
+        return;
+    CHECK(c.legacy && c.client && plain == AG_JWT_BAD_ISS);
+    CHECK(jansson_says(data, size, &root) == 1);
+    CHECK(json_object_size(root) == 4 && json_object_get(root, "iss") == NULL);
+    CHECK(json_is_string(json_object_get(root, "client_id")) && c.client_id.len > 0);
+    CHECK(c.sub.len == 7 + c.client_id.len && memcmp(c.sub.p, "client:", 7) == 0 &&
+          memcmp(c.sub.p + 7, c.client_id.p, c.client_id.len) == 0);
+    json_decref(root);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct ag_jwt_key *key, *key_kid;
@@ -299,6 +330,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (key == NULL) {
         key = ag_jwt_key_new_hs256(FUZZ_KEY, strlen(FUZZ_KEY), NULL);
         key_kid = ag_jwt_key_new_hs256(FUZZ_KEY, strlen(FUZZ_KEY), "k1");
+        legacy_key = key;
         CHECK(key != NULL && key_kid != NULL);
     }
 
@@ -330,6 +362,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(st != AG_JWT_TOO_LARGE && st != AG_JWT_BAD_ALG && st != AG_JWT_BAD_HEADER &&
           st != AG_JWT_BAD_SIG);
     check_payload_oracle(data, size, st, &claims);
+    check_legacy(signed_tok, (size_t)n, &ea, st, data, size);
     st = ag_jwt_verify(key_kid, (struct ag_str){signed_tok, (size_t)n}, &ea, &claims);
     CHECK(st != AG_JWT_BAD_SIG && st != AG_JWT_BAD_HEADER);
     free(signed_tok);

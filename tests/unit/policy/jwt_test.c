@@ -932,6 +932,48 @@ static void test_jwt_client_subject(void)
     AG_ASSERT_EQ(check(STD_HDR, "{" BASE ",\"sub_type\":null}"), AG_JWT_BAD_CLAIMS);
 }
 
+/* legacy-tokens: exactly fastauth-api's claims pass as a client, only while the window is open. */
+static void test_jwt_legacy_claims(void)
+{
+    struct ag_jwt_key *k = key_with(K1, NULL);
+    struct ag_jwt_expect e = expect_access();
+#define LEG "\"client_id\":\"svc-9\",\"type\":\"access\",\"iat\":1700000000,\"exp\":1700000900"
+
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG "}", &e), AG_JWT_BAD_ISS); /* window closed */
+    e.legacy = true;
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG "}", &e), AG_JWT_OK);
+    AG_ASSERT(out.legacy && out.client);
+    AG_ASSERT_MEM(out.sub.p, out.sub.len, "client:svc-9");
+    AG_ASSERT_MEM(out.client_id.p, out.client_id.len, "svc-9");
+    AG_ASSERT_EQ(out.jti.len, 0);
+    AG_ASSERT_EQ(out.sid.len, 0);
+    /* anything beyond the four claims, or one missing, is not fastauth-api's set */
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG ",\"jti\":\"j\"}", &e), AG_JWT_BAD_ISS);
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG ",\"sub\":\"user-42\"}", &e), AG_JWT_BAD_ISS);
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG ",\"scope\":\"admin\"}", &e), AG_JWT_BAD_ISS);
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{\"client_id\":\"svc-9\",\"type\":\"access\",\"exp\":1700000900}", &e),
+                 AG_JWT_BAD_ISS);
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{\"client_id\":\"\",\"type\":\"access\",\"iat\":1,\"exp\":1700000900}", &e),
+                 AG_JWT_BAD_ISS);
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{\"client_id\":7,\"type\":\"access\",\"iat\":1,\"exp\":1700000900}", &e),
+                 AG_JWT_BAD_CLAIMS);
+    /* with an iss it is judged as any token (a wrong one stays wrong) */
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG ",\"iss\":\"other\"}", &e), AG_JWT_BAD_ISS);
+    /* type, times and signature are checked as for any token */
+    e.type = "refresh";
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG "}", &e), AG_JWT_BAD_TYPE);
+    e.type = "access";
+    e.now = 1700000900;
+    e.exp_leeway = 0;
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG "}", &e), AG_JWT_EXPIRED);
+    /* a user token still verifies as before with the window open */
+    e.now = 1700000100;
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" BASE "}", &e), AG_JWT_OK);
+    AG_ASSERT(!out.legacy && !out.client);
+#undef LEG
+    ag_jwt_key_free(k);
+}
+
 /* The nbf/iat leeway (token-leeway) never stretches exp: expired from the exp second on. */
 static void test_jwt_leeway_is_not_exp_leeway(void)
 {
@@ -1945,6 +1987,7 @@ int main(int argc, char **argv)
     AG_RUN(test_jwt_rejects_expired);
     AG_RUN(test_jwt_leeway_is_not_exp_leeway);
     AG_RUN(test_jwt_client_subject);
+    AG_RUN(test_jwt_legacy_claims);
     AG_RUN(test_jwt_rejects_nbf_in_future);
     AG_RUN(test_jwt_rejects_iat_in_future);
     AG_RUN(test_jwt_rejects_refresh_as_access);
