@@ -43,6 +43,8 @@ struct tc_node {
 struct tc_ident {
     struct ag_str sub, client_id, scopes, roles, jti, sid;
     int64_t iat;
+    bool client;                     /* the token names a client (sub_type "client") */
+    bool legacy;                     /* a fastauth-api token: passes only inside legacy-tokens */
 };
 
 struct tc_entry {
@@ -188,6 +190,8 @@ static struct tc_entry *tc_put(struct ag_authn_cache *c, struct ag_str tok, uint
     p = e->data;
     tc_copy(&p, tok);
     e->id.iat = cl->iat;
+    e->id.client = cl->client;
+    e->id.legacy = cl->legacy;
     e->id.sub = tc_copy(&p, cl->sub);
     e->id.client_id = tc_copy(&p, cl->client_id);
     e->id.scopes = tc_copy(&p, cl->scope);
@@ -370,9 +374,15 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
     if (w->tcache != NULL && w->tcache->max > 0) {
         hash = tc_hash(tok);
         e = tc_get(w->tcache, tok, hash);
-        /* Written so that no far-future exp can overflow (exp may be near INT64_MAX). */
-        if (e != NULL && now - cfg->token_leeway >= e->exp) {
+        /* Written so that no far-future exp can overflow (exp may be near INT64_MAX). Expired
+         * from its exp second on, unless token-exp-leeway says otherwise. */
+        if (e != NULL && now - cfg->token_exp_leeway >= e->exp) {
             a->jwt = AG_JWT_EXPIRED;
+            return;
+        }
+        /* A cached fastauth-api token stops at the end of the legacy-tokens window. */
+        if (e != NULL && e->id.legacy && now >= cfg->legacy_tokens_until) {
+            a->jwt = AG_JWT_BAD_ISS;
             return;
         }
     }
@@ -382,7 +392,10 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
     } else {
         struct ag_jwt_expect x = {.type = "access", .issuer = cfg->token_issuer,
                                   .audience = cfg->token_audience, .now = now,
-                                  .leeway = cfg->token_leeway, .max_len = cfg->token_max_size};
+                                  .leeway = cfg->token_leeway,
+                                  .exp_leeway = cfg->token_exp_leeway,
+                                  .max_len = cfg->token_max_size,
+                                  .legacy = now < cfg->legacy_tokens_until};
         struct ag_jwt_claims *cl = w->claims;
         a->jwt = ag_jwt_verify(g->key, tok, &x, cl);
         if (a->jwt != AG_JWT_OK)
@@ -390,7 +403,7 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
         if (w->tcache != NULL && w->tcache->max > 0)
             tc_put(w->tcache, tok, hash, cl);
         id = (struct tc_ident){cl->sub, cl->client_id, cl->scope, cl->roles,
-                               cl->jti, cl->sid, cl->iat};
+                               cl->jti, cl->sid, cl->iat, cl->client, cl->legacy};
         a->exp = cl->exp;
     }
     a->sub = id.sub;
@@ -399,6 +412,7 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
     a->roles = id.roles;
     a->jti = id.jti;
     a->sid = id.sid;
+    a->client = id.client;
     if (g->revoke != NULL && (ag_revoke_check(g->revoke, id.jti, id.sid, now) ||
                               ag_revoke_check_subject(g->revoke, id.sub, id.iat, now))) {
         a->jwt = AG_JWT_REVOKED;

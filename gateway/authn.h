@@ -49,6 +49,7 @@ struct ag_authn {
     struct ag_str sub, client_id, scopes, roles;
     struct ag_str jti, sid;  /* of the access token (sid empty for a token without a session) */
     int64_t exp;             /* its end of life */
+    bool client;             /* a client's token: it has no user (CONTRACT.md section 5) */
     const char *missing;     /* AG_AUTHN_SCOPE: the first scope or role lacking */
 };
 

@@ -433,6 +433,7 @@ static int ep_copy_identity(struct ag_ep *ep, const struct ag_gen *g, const stru
         return 0;
     id->ok = true;
     id->by_cookie = a.src == AG_AUTHN_SRC_COOKIE;
+    id->client = a.client;
     id->exp = a.exp;
     if ((id->sub = ep_strdup_str(a.sub)) == NULL ||
         (id->client_id = ep_strdup_str(a.client_id)) == NULL ||
@@ -553,6 +554,8 @@ static char *ep_mint(const struct ag_gen *g, const struct ag_ep *ep, const char 
     ag_json_escape_utf8(b, ep->sub, strlen(ep->sub));
     evbuffer_add(b, "\"", 1);
     ep_claim(b, "client_id", ep->cid);
+    if (ep->client)
+        ep_claim(b, "sub_type", "client");
     evbuffer_add_printf(b, ",\"type\":\"%s\",\"iat\":%lld,\"exp\":%lld", type,
                         (long long)ep->now, (long long)(ep->now + ttl));
     ep_claim(b, "jti", jti);

@@ -63,6 +63,7 @@ struct ep_ident {
     bool ok;          /* a valid, unrevoked access token was presented */
     bool by_cookie;   /* it came in the access_token cookie (CSRF check applies) */
     bool presented;   /* some token was presented (for the 401's WWW-Authenticate) */
+    bool client;      /* a client's token (sub_type "client"): no user behind it */
     char *sub, *client_id, *sid, *jti, *roles, *scopes;
     int64_t exp;
 };
@@ -119,6 +120,8 @@ struct ag_ep {
     /* The pair being issued. */
     char sid[EP_ID_LEN + 1], fam[EP_ID_LEN + 1], otid[EP_ID_LEN + 1], ajti[EP_ID_LEN + 1];
     char *sub, *cid;           /* subject and client id of the pair */
+    bool client;               /* the pair is a client's: sub "client:<id>", sub_type "client" */
+    bool legacy;               /* the pair replaces a fastauth-api refresh token (legacy-tokens) */
     char *roles;               /* space-separated roles of the pair, or NULL */
     char *scope;               /* space-separated scopes of the pair, or NULL */
     char *access, *refresh;    /* minted tokens */
@@ -248,6 +251,12 @@ void ep_unprocessable(struct ag_ep *ep, const struct ag_field_err *e);
  * <state_changing> endpoint reached with the cookie, passed the CSRF check (else 403).
  */
 bool ep_need_identity(struct ag_ep *ep, bool state_changing);
+
+/**
+ * ep_need_identity() for the endpoints that act on the caller's user: a client's token
+ * has no user (CONTRACT.md sections 5, 7), answered 404 {"detail":"User not found"}.
+ */
+bool ep_need_user(struct ag_ep *ep, bool state_changing);
 
 /** Reads the collected body as <t> into the <n> fields <f>; answers 422 and returns false on a problem. */
 bool ep_read_fields(struct ag_ep *ep, enum ag_body_type t, struct ag_body_field *f, size_t n);

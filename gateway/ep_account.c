@@ -39,10 +39,28 @@ static void account_down(struct ag_ep *ep)
     ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
 }
 
-/* How long a revoked session's access tokens may still be presented. */
+/*
+ * How long a revoked session's access tokens may still be presented, as far as this
+ * instance knows: the store keeps a session's revocation longer when the session recorded
+ * a later end of life (a token minted under a longer access-token-ttl), and the feed
+ * brings that here too.
+ */
 static int64_t account_until(const struct ag_config *cfg, int64_t now)
 {
-    return now + cfg->access_token_ttl + cfg->token_leeway;
+    return now + cfg->access_token_ttl + cfg->token_exp_leeway;
+}
+
+/*
+ * How long a subject's watermark is kept: its tokens were minted before it, under whatever
+ * access-token-ttl applied then. Each live session is also revoked by sid until its own
+ * end of life; the watermark covers the rest for as long as a refresh token could have
+ * minted one (refresh-token-ttl), or an access token live now could pass.
+ */
+static int64_t account_watermark_until(const struct ag_config *cfg, int64_t now)
+{
+    int64_t ttl = cfg->refresh_token_ttl > cfg->access_token_ttl ? cfg->refresh_token_ttl
+                                                                  : cfg->access_token_ttl;
+    return now + ttl + cfg->token_exp_leeway;
 }
 
 /* Adds session <sid> to this instance's revocation set at once (the feed brings it too). */
@@ -73,7 +91,7 @@ static void on_logged_out(enum ag_sess_status st, const struct ag_sess_info *inf
     account_revoke_local(ep, ep->id.sid, account_until(cfg, ep->now));
     if (ep->kind == EP_LOGOUT_ALL && ep->req->gen->revoke != NULL)
         ag_revoke_add_subject(ep->req->gen->revoke, (struct ag_str){ep->id.sub, strlen(ep->id.sub)},
-                              ep->now - 1, ep->now + cfg->refresh_token_ttl);
+                              ep->now - 1, account_watermark_until(cfg, ep->now));
     const char *k[] = {"sub", "sid"}, *v[] = {ep->id.sub, ep->id.sid};
     ag_ep__audit(ep, ep->kind == EP_LOGOUT ? "logout" : "logout_all", k, v, 2);
     clear = ag_ep__clear_cookies(cfg);
@@ -99,7 +117,8 @@ static void on_others_revoked(enum ag_user_status st, const struct ag_user *usr,
         return;
     cfg = ep->req->gen->cfg;
     if (ag_ep__started(ep, ag_sess_revoke_subject(ep->w->store, ep->id.sub, now - 1,
-                                                  now + cfg->refresh_token_ttl, on_logged_out, ep)))
+                                                  account_watermark_until(cfg, now),
+                                                  on_logged_out, ep)))
         return;
     account_down(ep);
 }
@@ -110,8 +129,14 @@ void ep_account_logout(struct ag_ep *ep)
     int64_t now = (int64_t)time(NULL);
     int r;
 
-    if (!ep_need_identity(ep, true))
+    /* logout ends the token's own session, a client's too; logout-all needs a user. */
+    if (!(ep->kind == EP_LOGOUT_ALL ? ep_need_user(ep, true) : ep_need_identity(ep, true)))
         return;
+    if (ep->id.sid[0] == '\0' && ep->id.jti[0] == '\0') {
+        /* A legacy fastauth-api token: no session and no id to revoke (docs/migrating.md). */
+        ag_ep__reply_detail(ep, 404, "Session not found", NULL);
+        return;
+    }
     if (!ag_ep__store_ready(ep->w)) {
         account_down(ep);
         return;
@@ -122,7 +147,7 @@ void ep_account_logout(struct ag_ep *ep)
     else if (ep->id.sid[0] != '\0')
         r = ag_sess_revoke(ep->w->store, ep->id.sid, account_until(cfg, now), on_logged_out, ep);
     else
-        r = ag_sess_revoke_jti(ep->w->store, ep->id.jti, ep->id.exp + cfg->token_leeway,
+        r = ag_sess_revoke_jti(ep->w->store, ep->id.jti, ep->id.exp + cfg->token_exp_leeway,
                                on_logged_out, ep);
     if (!ag_ep__started(ep, r))
         account_down(ep);
@@ -249,7 +274,7 @@ void ep_account_password(struct ag_ep *ep)
                                 {"new_password", true, 4096, NULL}};
     struct ep_user_op *u;
 
-    if (!ep_need_identity(ep, true) || !ep_read_fields(ep, AG_BODY_JSON, f, 2))
+    if (!ep_need_user(ep, true) || !ep_read_fields(ep, AG_BODY_JSON, f, 2))
         return;
     if (!account_policy_ok(ep, "new_password", f[1].value)) {
         ag_body_fields_free(f, 2);
@@ -575,7 +600,7 @@ void ep_account_sessions(struct ag_ep *ep)
     const struct ag_config *cfg = ep->req->gen->cfg;
     int r;
 
-    if (!ep_need_identity(ep, ep->kind == EP_SESSION_DELETE))
+    if (!ep_need_user(ep, ep->kind == EP_SESSION_DELETE))
         return;
     if (!ag_ep__store_ready(ep->w)) {
         account_down(ep);

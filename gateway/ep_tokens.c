@@ -16,6 +16,7 @@
 
 #include <event2/buffer.h>
 #include <jansson.h>
+#include <sodium.h>
 
 #include "config.h"
 #include "conn.h"
@@ -148,9 +149,9 @@ static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *inf
     req = ep->req;
     switch (st) {
     case AG_SESS_OK:
-        if (ep->kind == EP_TOKEN_NEW) {
+        if (ep->kind == EP_TOKEN_NEW || ep->legacy) {
             const char *k[] = {"client_id", "sid"}, *v[] = {ep->cid, ep->sid};
-            ag_ep__audit(ep, "token_issued", k, v, 2);
+            ag_ep__audit(ep, ep->legacy ? "legacy_exchange" : "token_issued", k, v, 2);
         } else {
             const char *k[] = {"sub", "sid"}, *v[] = {ep->sub, ep->sid};
             if (tokens_refreshed_pair(ep, info) < 0) {
@@ -167,7 +168,7 @@ static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *inf
         if (req->gen->revoke != NULL)
             ag_revoke_add(req->gen->revoke, AG_REVOKE_SID,
                           (struct ag_str){ep->sid, strlen(ep->sid)},
-                          ep->now + req->gen->cfg->access_token_ttl + req->gen->cfg->token_leeway);
+                          ep->now + req->gen->cfg->access_token_ttl + req->gen->cfg->token_exp_leeway);
         ag_ep__audit(ep, "refresh_inactive", k, v, 2);
         tokens_refuse(ep, 403);
         return;
@@ -188,7 +189,8 @@ static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *inf
         if (req->gen->revoke != NULL)
             ag_revoke_add(req->gen->revoke, AG_REVOKE_SID,
                           (struct ag_str){ep->sid, strlen(ep->sid)},
-                          ep->now + req->gen->cfg->access_token_ttl + req->gen->cfg->token_leeway);
+                          ep->now + req->gen->cfg->access_token_ttl +
+                              req->gen->cfg->token_exp_leeway);
         ag_log(AG_LOG_WARN, "refresh token reuse: session revoked (client %s, id=%s)", ep->ip,
                req->id);
         ag_ep__audit(ep, "refresh_reuse", k, v, 2);
@@ -204,6 +206,23 @@ static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *inf
     }
 }
 
+/*
+ * The subject of client <id,n>'s tokens, as a new string: "client:<id>", a namespace no
+ * user id is in (CONTRACT.md section 5; docs/tokens.md). NULL on OOM.
+ */
+static char *tokens_client_sub(const char *id, size_t n)
+{
+    size_t pl = strlen(AG_JWT_CLIENT_SUB_PREFIX);
+    char *s = malloc(pl + n + 1);
+
+    if (s != NULL) {
+        memcpy(s, AG_JWT_CLIENT_SUB_PREFIX, pl);
+        memcpy(s + pl, id, n);
+        s[pl + n] = '\0';
+    }
+    return s;
+}
+
 /* GET /token/new once the rate limit passed: a new session and its pair. */
 static void tokens_new_issue(struct ag_ep *ep)
 {
@@ -216,7 +235,8 @@ static void tokens_new_issue(struct ag_ep *ep)
         ep->client_id = strdup(uuid);
     }
     ep->cid = ep->client_id ? strdup(ep->client_id) : NULL;
-    ep->sub = ep->client_id ? strdup(ep->client_id) : NULL; /* client tokens: sub = client_id */
+    ep->client = true;
+    ep->sub = ep->client_id ? tokens_client_sub(ep->client_id, strlen(ep->client_id)) : NULL;
     ep->now = (int64_t)time(NULL);
     ag_ep__new_id(ep->sid);
     ag_ep__new_id(ep->fam);
@@ -232,7 +252,9 @@ static void tokens_new_issue(struct ag_ep *ep)
                              .ttl = g->cfg->refresh_token_ttl,
                              .max_sessions = g->cfg->max_sessions,
                              .revoke_until = ep->now + g->cfg->access_token_ttl +
-                                             g->cfg->token_leeway};
+                                             g->cfg->token_exp_leeway,
+                             .access_end = ep->now + g->cfg->access_token_ttl +
+                                           g->cfg->token_exp_leeway};
     if (ag_ep__started(ep, ag_sess_create(ep->w->store, &s, on_sess_reply, ep)))
         return;
     EP_REPLY_LIT(req, 503, env_503);
@@ -279,6 +301,51 @@ static char *tokens_words(struct ag_str s)
     return w;
 }
 
+/*
+ * Exchanges the fastauth-api refresh token <tok> (verified: <cl> has client_id and exp)
+ * for a normal client pair with a new session, once: the store records the exchange under
+ * a hash of the token until its exp, atomically with the session, so a second exchange of
+ * the same token (on any instance) is UNKNOWN, answered 401. docs/migrating.md.
+ */
+static void tokens_legacy_exchange(struct ag_ep *ep, const char *tok,
+                                   const struct ag_jwt_claims *cl)
+{
+    struct ag_req *req = ep->req;
+    const struct ag_gen *g = req->gen;
+    const struct ag_config *cfg = g->cfg;
+    unsigned char h[32];
+    char lid[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    int64_t keep = cl->exp - ep->now + cfg->token_exp_leeway;
+
+    if (!ag_ep__store_ready(ep->w)) {
+        tokens_refuse(ep, 503);
+        return;
+    }
+    crypto_generichash(h, sizeof(h), (const unsigned char *)tok, strlen(tok), NULL, 0);
+    sodium_bin2base64(lid, sizeof(lid), h, sizeof(h), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    ep->legacy = ep->client = true;
+    ep->sub = ag_ep__strndup(cl->sub.p, cl->sub.len); /* "client:<client_id>" */
+    ep->cid = ag_ep__strndup(cl->client_id.p, cl->client_id.len);
+    ag_ep__new_id(ep->sid);
+    ag_ep__new_id(ep->fam);
+    ag_ep__new_id(ep->otid);
+    ag_ep__new_id(ep->ajti);
+    if (ep->sub == NULL || ep->cid == NULL || ag_ep__mint_pair(g, ep) < 0) {
+        ag_req_fail(req, 500, "out of memory");
+        return;
+    }
+    struct ag_sess_info s = {.sid = ep->sid, .otid = ep->otid, .subject = ep->sub,
+                             .client_id = ep->cid, .family = ep->fam, .ip = ep->ip,
+                             .user_agent = ep->ua, .now = ep->now,
+                             .ttl = cfg->refresh_token_ttl,
+                             .access_end = ep->now + cfg->access_token_ttl +
+                                           cfg->token_exp_leeway};
+    if (ag_ep__started(ep, ag_sess_create_legacy(ep->w->store, &s, lid, keep > 0 ? keep : 1,
+                                                 on_sess_reply, ep)))
+        return;
+    tokens_refuse(ep, 503);
+}
+
 /* Verifies refresh token <tok> and rotates its session; the callback answers. */
 static void tokens_rotate(struct ag_ep *ep, const char *tok)
 {
@@ -295,9 +362,15 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
     ep->now = (int64_t)time(NULL);
     struct ag_jwt_expect x = {.type = "refresh", .issuer = cfg->token_issuer,
                               .audience = cfg->token_audience, .now = ep->now,
-                              .leeway = cfg->token_leeway, .max_len = cfg->token_max_size};
+                              .leeway = cfg->token_leeway, .exp_leeway = cfg->token_exp_leeway,
+                              .max_len = cfg->token_max_size,
+                              .legacy = ep->now < cfg->legacy_tokens_until};
     if (tok != NULL)
         st = ag_jwt_verify(g->key, (struct ag_str){tok, strlen(tok)}, &x, cl);
+    if (st == AG_JWT_OK && cl->legacy) {
+        tokens_legacy_exchange(ep, tok, cl);
+        return;
+    }
     if (st != AG_JWT_OK || cl->sid.len == 0 || cl->sid.len > EP_ID_LEN || cl->jti.len == 0 ||
         cl->family.len > EP_ID_LEN) {
         tokens_refuse(ep, 401);
@@ -323,6 +396,7 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
      * session takes the user's current roles and flags from the rotation
      * (tokens_refreshed_pair()).
      */
+    ep->client = cl->client;
     ep->sub = ag_ep__strndup(cl->sub.p, cl->sub.len);
     ep->cid = ag_ep__strndup(cl->client_id.p, cl->client_id.len);
     ep->roles = tokens_words(cl->roles);
@@ -342,7 +416,9 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
                                 .now = ep->now, .ttl = cfg->refresh_token_ttl, .ip = ep->ip,
                                 .limit = cfg->rate_limits ? cfg->rl_refresh.limit : 0,
                                 .window = cfg->rl_refresh.window,
-                                .audit_maxlen = cfg->audit_stream_max};
+                                .audit_maxlen = cfg->audit_stream_max,
+                                .access_end = ep->now + cfg->access_token_ttl +
+                                              cfg->token_exp_leeway};
     int r = ag_sess_refresh(ep->w->store, &q, on_sess_reply, ep);
     free(presented);
     if (!ag_ep__started(ep, r))

@@ -6,7 +6,7 @@
  * Owns:     struct ep_user_op while one of these requests runs (ep->u).
  * Entry:    ep_users_register(), ep_users_login(), ep_users_me(); the shared user helpers
  *           ep_user_op_new(), ep_user_op_free(), ep_user_copy(), ep_user_json(),
- *           ep_user_roles(), ep_unprocessable(), ep_need_identity().
+ *           ep_user_roles(), ep_unprocessable(), ep_need_identity(), ep_need_user().
  * Not here: user records, lockout, sessions (store/user.c, store/session.c), password
  *           rules and hashing (policy/password.c), body parsing (policy/userin.c).
  * Spec:     CONTRACT.md section 7 (users); docs/users.md.
@@ -171,6 +171,17 @@ bool ep_need_identity(struct ag_ep *ep, bool state_changing)
     }
     if (state_changing && ep->id.by_cookie && !ep->csrf_ok) {
         ag_ep__reply_detail(ep, 403, "CSRF check failed: Origin does not match", NULL);
+        return false;
+    }
+    return true;
+}
+
+bool ep_need_user(struct ag_ep *ep, bool state_changing)
+{
+    if (!ep_need_identity(ep, state_changing))
+        return false;
+    if (ep->id.client) { /* judged by the claim, never by the look of the id */
+        ag_ep__reply_detail(ep, 404, "User not found", NULL);
         return false;
     }
     return true;
@@ -517,7 +528,9 @@ static void login_issue(struct ag_ep *ep)
     }
     ep->scope = granted;
     ep->sub = strdup(u->uid);
-    ep->cid = strdup(u->client_id != NULL ? u->client_id : cfg->app_name);
+    /* A user's token names no client: the form's client_id is unauthenticated (anyone may
+     * send client_id=billing-service), so it never reaches X-Auth-Client-Id. */
+    ep->cid = strdup(cfg->app_name);
     ep->now = (int64_t)time(NULL);
     ag_ep__new_id(ep->sid);
     ag_ep__new_id(ep->fam);
@@ -532,7 +545,8 @@ static void login_issue(struct ag_ep *ep)
                              .user_agent = ep->ua, .now = ep->now,
                              .ttl = cfg->refresh_token_ttl, .is_user = true,
                              .max_sessions = cfg->max_sessions,
-                             .revoke_until = ep->now + cfg->access_token_ttl + cfg->token_leeway};
+                             .revoke_until = ep->now + cfg->access_token_ttl + cfg->token_exp_leeway,
+                             .access_end = ep->now + cfg->access_token_ttl + cfg->token_exp_leeway};
     if (ag_ep__started(ep, ag_sess_create(ep->w->store, &s, on_login_session, ep)))
         return;
     ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
@@ -806,7 +820,7 @@ static void on_me_user(enum ag_user_status st, const struct ag_user *usr, void *
 
 void ep_users_me(struct ag_ep *ep)
 {
-    if (!ep_need_identity(ep, false))
+    if (!ep_need_user(ep, false))
         return;
     if (!ag_ep__store_ready(ep->w)) {
         ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);

@@ -208,11 +208,15 @@ static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t 
     case AG_FEED_JTI:
         ag_revoke_add(r, AG_REVOKE_JTI, s, value);
         break;
-    case AG_FEED_SUBJECT_BEFORE:
-        /* Tokens issued before <value> die; none outlives value + access-token-ttl. */
-        ag_revoke_add_subject(r, s, value, value + w->gen->cfg->access_token_ttl +
-                                               w->gen->cfg->token_leeway);
+    case AG_FEED_SUBJECT_BEFORE: {
+        /* Tokens issued before <value> die: kept as long as the store keeps it
+         * (gateway/ep_account.c account_watermark_until()), whichever TTL is larger. */
+        const struct ag_config *cfg = w->gen->cfg;
+        long ttl = cfg->refresh_token_ttl > cfg->access_token_ttl ? cfg->refresh_token_ttl
+                                                                  : cfg->access_token_ttl;
+        ag_revoke_add_subject(r, s, value, value + ttl + cfg->token_exp_leeway);
         break;
+    }
     }
 }
 

@@ -382,7 +382,9 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_FN("routes", ag_config__parse_routes),
     CONFIG_KEY_FN("token-issuer", ag_config__parse_token_issuer),
     CONFIG_KEY_FN("token-audience", ag_config__parse_token_audience),
+    CONFIG_KEY_FN("legacy-tokens", ag_config__parse_legacy_tokens),
     CONFIG_KEY_AT("token-leeway", CONFIG_K_LONG, token_leeway, 0, 3600),
+    CONFIG_KEY_AT("token-exp-leeway", CONFIG_K_LONG, token_exp_leeway, 0, 3600),
     CONFIG_KEY_AT("token-max-size", CONFIG_K_SIZE, token_max_size, 512, 65536),
     CONFIG_KEY_AT("token-cache-size", CONFIG_K_SIZE, token_cache_size, 0, 1000000),
     CONFIG_KEY_AT("forward-credentials", CONFIG_K_BOOL, forward_credentials, 0, 0),
@@ -496,6 +498,7 @@ static struct ag_config *config_new(void)
     cfg->allow_path_semicolon = false;
     cfg->deny_by_default = false;
     cfg->token_leeway = 30;
+    cfg->token_exp_leeway = 0; /* exp: no skew, the gateway issues and checks with one clock */
     cfg->token_max_size = 8192;
     cfg->token_cache_size = 4096;
     cfg->forward_credentials = false;

@@ -177,7 +177,10 @@ struct ag_config {
     /* access tokens (docs/tokens.md) */
     char *token_issuer;              /* expected and issued "iss"; default app-name */
     char *token_audience;            /* required "aud", or NULL */
-    long token_leeway;               /* s of clock skew for exp/nbf/iat; default 30 */
+    long token_leeway;               /* s of clock skew for nbf/iat; default 30 */
+    long token_exp_leeway;           /* s a token still passes from its exp on; default 0 */
+    int64_t legacy_tokens_until;     /* legacy-tokens: first second fastauth-api tokens are
+                                      * refused (00:00 UTC after "until"); 0: never accepted */
     size_t token_max_size;           /* bytes; default 8192 */
     size_t token_cache_size;         /* verified tokens cached per worker; 0 = off; 4096 */
     bool forward_credentials;        /* keep MASTER-TOKEN, ACCESS-TOKEN and the token cookies */

@@ -183,6 +183,9 @@ void ag_config__parse_rules(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_routes(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_token_issuer(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_token_audience(struct config_ctx *c, const char *path, json_t *v);
+void ag_config__parse_legacy_tokens(struct config_ctx *c, const char *path, json_t *v);
+/** "YYYY-MM-DD" (a real calendar date) as days since 1970-01-01 into <days>; 0 or -1. */
+int ag_config__parse_date(const char *s, size_t n, int64_t *days);
 void ag_config__parse_identity_headers(struct config_ctx *c, const char *path, json_t *v);
 
 /* config_cors.c */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "rules.h" /* AG_NEED_* and AG_RULES_MAX_REQ only: config never calls rules.c */
 
@@ -289,6 +290,85 @@ void ag_config__parse_token_issuer(struct config_ctx *c, const char *path, json_
 void ag_config__parse_token_audience(struct config_ctx *c, const char *path, json_t *v)
 {
     config_parse_token_str(c, path, v, &c->cfg->token_audience);
+}
+
+/* Days since 1970-01-01 of the proleptic Gregorian date <y>-<m>-<d> (H. Hinnant's days_from_civil). */
+static int64_t config_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    int64_t era;
+    unsigned yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/*
+ * Parses <s,n> as "YYYY-MM-DD" (a real calendar date) into days since the epoch.
+ * Returns 0, or -1 when it is not one.
+ */
+int ag_config__parse_date(const char *s, size_t n, int64_t *days)
+{
+    static const unsigned char mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    unsigned y = 0, m, d;
+
+    if (n != 10 || s[4] != '-' || s[7] != '-')
+        return -1;
+    for (size_t i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return -1;
+    for (size_t i = 0; i < 4; i++)
+        y = y * 10 + (unsigned)(s[i] - '0');
+    m = (unsigned)(s[5] - '0') * 10 + (unsigned)(s[6] - '0');
+    d = (unsigned)(s[8] - '0') * 10 + (unsigned)(s[9] - '0');
+    if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
+        (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))))
+        return -1;
+    *days = config_days_from_civil((int64_t)y, m, d);
+    return 0;
+}
+
+/*
+ * legacy-tokens: {"until": "YYYY-MM-DD"} (UTC, at most 400 days ahead). fastauth-api's
+ * tokens are accepted through that day: cfg->legacy_tokens_until is 00:00 UTC of the day
+ * after, the first second they are refused (docs/migrating.md).
+ */
+void ag_config__parse_legacy_tokens(struct config_ctx *c, const char *path, json_t *v)
+{
+    char ipath[64];
+    const char *key, *s;
+    json_t *m;
+    size_t n;
+    int64_t days, today = (int64_t)time(NULL) / 86400;
+
+    if (!json_is_object(v)) {
+        ag_config__problem(c, path, "expected an object {\"until\": \"YYYY-MM-DD\"}");
+        return;
+    }
+    json_object_foreach(v, key, m)
+    {
+        if (strcmp(key, "until") != 0) {
+            char kb[64];
+            ag_config__problem(c, path, "unknown key \"%s\"",
+                               ag_config__printable(key, kb, sizeof(kb)));
+        }
+    }
+    snprintf(ipath, sizeof(ipath), "%s.until", path);
+    if ((m = json_object_get(v, "until")) == NULL) {
+        ag_config__problem(c, path, "\"until\" is required");
+        return;
+    }
+    if (!ag_config__get_string(c, ipath, m, &s, &n))
+        return;
+    if (ag_config__parse_date(s, n, &days) != 0)
+        ag_config__problem(c, ipath, "expected a date \"YYYY-MM-DD\" (UTC)");
+    else if (days > today + 400)
+        ag_config__problem(c, ipath, "must be at most 400 days ahead");
+    else
+        c->cfg->legacy_tokens_until = (days + 1) * 86400;
 }
 
 /*

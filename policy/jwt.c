@@ -1004,6 +1004,7 @@ enum {
     JWT_C_SCP,
     JWT_C_ROLES,
     JWT_C_PWH,
+    JWT_C_SUB_TYPE,
     JWT_C_COUNT
 };
 static const struct jwt_name jwt_claim_names[JWT_C_COUNT] = {
@@ -1011,6 +1012,7 @@ static const struct jwt_name jwt_claim_names[JWT_C_COUNT] = {
     JWT_NAME("iss"), JWT_NAME("aud"),   JWT_NAME("sub"),    JWT_NAME("client_id"),
     JWT_NAME("jti"), JWT_NAME("sid"),   JWT_NAME("fam"),    JWT_NAME("scope"),
     JWT_NAME("scopes"), JWT_NAME("scp"), JWT_NAME("roles"), JWT_NAME("pwh"),
+    JWT_NAME("sub_type"),
 };
 
 /* Whether <s,n> holds a control character (C0 or DEL): such values may end up in headers. */
@@ -1127,7 +1129,8 @@ static int jwt_time_gt_sum(int64_t a, int64_t b, const struct jwt_time *t)
     return (int64_t)t->i > lim;
 }
 
-/* Whether <now> >= <exp> + <leeway>, i.e. the token has expired (PyJWT: exp <= now - leeway). */
+/* Whether <now> >= <exp> + <leeway>, i.e. the token has expired (PyJWT: exp <= now - leeway):
+ * with no leeway, expired from its exp second on (CONTRACT.md section 4). */
 static int jwt_expired(int64_t now, int64_t leeway, const struct jwt_time *e)
 {
     int64_t lim;
@@ -1148,9 +1151,9 @@ static enum ag_jwt_status jwt_check_times(const struct jwt_jval *const *c,
 
     if (jwt_time_get(c[JWT_C_EXP], &t) != 0)
         return AG_JWT_BAD_CLAIMS;
-    if (jwt_expired(exp->now, exp->leeway, &t))
+    if (jwt_expired(exp->now, exp->exp_leeway, &t))
         return AG_JWT_EXPIRED;
-    /* Rounded up: for a whole-second now, now >= exp + leeway holds for the real exp
+    /* Rounded up: for a whole-second now, now >= exp + exp_leeway holds for the real exp
      * exactly when it holds for the rounded one, so a cached verdict agrees. */
     out->exp = jwt_time_round(&t, 1);
     /* "nbf" and "iat" are optional and judged alike: later than now + leeway is not yet. */
@@ -1307,6 +1310,40 @@ static enum ag_jwt_status jwt_copy_roles(const struct jwt_jval *v, struct ag_jwt
 }
 
 /*
+ * A fastauth-api token (legacy-tokens, CONTRACT.md section 5): exactly the claims client_id
+ * (a non-empty string), type, iat and exp, nothing else; times and type already checked.
+ * Fills client_id, type, sub = "client:<client_id>" (the client namespace) and the client
+ * and legacy flags. Returns AG_JWT_OK, BAD_ISS when the set is not exactly that one (such
+ * a token is refused like any token without iss), or BAD_CLAIMS.
+ */
+static enum ag_jwt_status jwt_check_legacy(const struct jwt_jdoc *doc,
+                                           const struct jwt_jval *const *c,
+                                           struct ag_jwt_claims *out)
+{
+    size_t pl = strlen(AG_JWT_CLIENT_SUB_PREFIX), start;
+    enum ag_jwt_status st;
+
+    if (doc->n != 4 || c[JWT_C_CLIENT_ID] == NULL || c[JWT_C_TYPE] == NULL ||
+        c[JWT_C_IAT] == NULL || c[JWT_C_EXP] == NULL)
+        return AG_JWT_BAD_ISS;
+    if ((st = jwt_copy_str(c[JWT_C_TYPE], out, &out->type)) != AG_JWT_OK ||
+        (st = jwt_copy_str(c[JWT_C_CLIENT_ID], out, &out->client_id)) != AG_JWT_OK)
+        return st;
+    if (out->client_id.len == 0)
+        return AG_JWT_BAD_ISS;
+    if (out->used + pl + out->client_id.len >= sizeof(out->buf))
+        return AG_JWT_BAD_CLAIMS;
+    start = out->used;
+    memcpy(out->buf + out->used, AG_JWT_CLIENT_SUB_PREFIX, pl);
+    memcpy(out->buf + out->used + pl, out->client_id.p, out->client_id.len);
+    out->used += pl + out->client_id.len;
+    if (jwt_buf_end(out, start, &out->sub) != 0)
+        return AG_JWT_BAD_CLAIMS;
+    out->client = out->legacy = true;
+    return AG_JWT_OK;
+}
+
+/*
  * Judges the decoded payload <p,len> against <exp> and fills <out>. Order: JSON object
  * without duplicate keys (else MALFORMED), exp/nbf/iat, type, iss, aud, then the string
  * claims, scopes and roles (BAD_CLAIMS). Returns AG_JWT_OK or the first failing status.
@@ -1338,6 +1375,9 @@ static enum ag_jwt_status jwt_check_claims(const unsigned char *p, size_t len,
         return st;
     if (exp->type != NULL && !jwt_jstr_is(c[JWT_C_TYPE], exp->type, strlen(exp->type)))
         return AG_JWT_BAD_TYPE;
+    if (c[JWT_C_ISS] == NULL && exp->legacy &&
+        ((st = jwt_check_legacy(&doc, c, out)) != AG_JWT_BAD_ISS || exp->issuer != NULL))
+        return st;
     if ((st = jwt_copy_str(c[JWT_C_TYPE], out, &out->type)) != AG_JWT_OK)
         return st;
     if (exp->issuer != NULL && !jwt_jstr_is(c[JWT_C_ISS], exp->issuer, strlen(exp->issuer)))
@@ -1350,6 +1390,13 @@ static enum ag_jwt_status jwt_check_claims(const unsigned char *p, size_t len,
         st = jwt_copy_str(c[strs[i].slot], out, (struct ag_str *)((char *)out + strs[i].off));
         if (st != AG_JWT_OK)
             return st;
+    }
+    /* "sub_type": absent for a user's token, "client" for a client's (sub "client:<id>");
+     * any other value is refused rather than guessed at. */
+    if (c[JWT_C_SUB_TYPE] != NULL) {
+        if (!jwt_jstr_is(c[JWT_C_SUB_TYPE], "client", 6))
+            return AG_JWT_BAD_CLAIMS;
+        out->client = true;
     }
     if ((st = jwt_copy_scope(c, out)) != AG_JWT_OK)
         return st;
@@ -1368,6 +1415,7 @@ static void jwt_claims_reset(struct ag_jwt_claims *out)
     out->sub = out->client_id = out->jti = out->sid = out->family = out->pwh = none;
     out->type = out->iss = out->scope = out->roles = none;
     out->exp = out->iat = out->nbf = 0;
+    out->client = out->legacy = false;
     out->used = 0;
     out->buf[0] = '\0';
 }

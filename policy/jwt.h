@@ -12,6 +12,7 @@
 #ifndef AG_POLICY_JWT_H
 #define AG_POLICY_JWT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,7 +27,7 @@ enum ag_jwt_status {
     AG_JWT_BAD_ALG = -3,    /* alg missing, "none" (any case), or not the key's algorithm */
     AG_JWT_BAD_HEADER = -4, /* jwk, jku, x5u, x5c or crit present; kid unknown; dup keys */
     AG_JWT_BAD_SIG = -5,    /* signature does not match (or wrong length) */
-    AG_JWT_EXPIRED = -6,    /* exp <= now - leeway */
+    AG_JWT_EXPIRED = -6,    /* exp <= now - exp_leeway */
     AG_JWT_NOT_YET = -7,    /* nbf > now + leeway, or iat > now + leeway */
     AG_JWT_BAD_TYPE = -8,   /* "type" claim is not the expected one ("access"/"refresh") */
     AG_JWT_BAD_ISS = -9,    /* iss differs from the expected issuer */
@@ -56,9 +57,21 @@ struct ag_jwt_expect {
     const char *issuer;    /* required "iss", or NULL to not check */
     const char *audience;  /* required in "aud" (string or array), or NULL */
     int64_t now;           /* seconds since the epoch */
-    int64_t leeway;        /* seconds of clock skew allowed for exp/nbf/iat (default 30) */
+    int64_t leeway;        /* seconds of clock skew allowed for nbf/iat (token-leeway) */
+    int64_t exp_leeway;    /* seconds a token still passes from its exp on (token-exp-leeway,
+                            * default 0: the gateway issues and checks with one clock) */
     size_t max_len;        /* longest token accepted (default 8192) */
+    bool legacy;           /* legacy-tokens window open: a token without iss that carries
+                            * exactly fastauth-api's claims (client_id, type, iat, exp) passes
+                            * with sub "client:<client_id>" and claims.legacy set */
 };
+
+/*
+ * Client and user subjects live in separate namespaces (CONTRACT.md section 5): a
+ * client's token carries "sub": "client:<client_id>" and "sub_type": "client"; a user's
+ * token carries the user's id and no "sub_type". Code judges the claim, not the prefix.
+ */
+#define AG_JWT_CLIENT_SUB_PREFIX "client:"
 
 /* Claims the gateway uses; strings are copied (unescaped) into <buf>. */
 #define AG_JWT_CLAIMS_BUF 8192
@@ -68,6 +81,8 @@ struct ag_jwt_claims {
     struct ag_str scope;   /* space-separated ("scope" string, or "scopes"/"scp" array joined) */
     struct ag_str roles;   /* comma-separated ("roles" array of strings, or a string) */
     int64_t exp, iat, nbf; /* rounded up to whole seconds, saturated; nbf/iat 0 when absent */
+    bool client;           /* "sub_type": "client": the token names a client, never a user */
+    bool legacy;           /* a fastauth-api token (ag_jwt_expect.legacy): no jti, sid, iss */
     char buf[AG_JWT_CLAIMS_BUF];
     size_t used;
 };

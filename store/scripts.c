@@ -21,4 +21,5 @@ const char *const ag_store__script_text[AG_STORE__NSCRIPTS] = {
     [AG_STORE__USER_SESSIONS] = ag_user__lua_sessions,
     [AG_STORE__USER_REVOKE] = ag_user__lua_revoke,
     [AG_STORE__RL_HIT] = ag_rl__lua_hit,
+    [AG_STORE__SESS_LEGACY] = ag_sess__lua_legacy,
 };

@@ -82,5 +82,6 @@ extern const char ag_user__lua_update[];   /* store/user.c */
 extern const char ag_user__lua_sessions[]; /* store/user.c */
 extern const char ag_user__lua_revoke[];   /* store/user.c */
 extern const char ag_rl__lua_hit[];        /* store/ratelimit.c */
+extern const char ag_sess__lua_legacy[];   /* store/session.c */
 
 #endif

@@ -28,41 +28,61 @@
 
 /*
  * KEYS sess, old, usess, revlog; ARGV otid, subject, client_id, family, now, ip, ua, ttl,
- * sid, user ("1": a user's session), max, until, channel, prefix.
+ * sid, user ("1": a user's session), max, until, channel, prefix, aend.
  * Also indexes the sid under its subject (store/user.c lists and revokes from there) and,
  * when the subject then has more than <max> (> 0) sessions, ends the least recently used
  * ones (lowest end of life in the index), at most 64 per call so that the script stays
  * short even for an index grown large before the cap: each is deleted, removed from the
- * index and revoked until <until>, as ag_sess_revoke() does.
+ * index and revoked until <until> or its own 'aend', whichever is later, as
+ * ag_sess_revoke() does. 'aend' is the last second an access token of the session can
+ * pass: every revocation of the session is kept at least that long (issue 9: never for
+ * the current TTL only).
  */
-const char ag_sess__lua_create[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN
-    "redis.call('DEL', KEYS[1], KEYS[2])\n"
-    "redis.call('HSET', KEYS[1], 'subject', ARGV[2], 'client_id', ARGV[3],\n"
-    "  'family', ARGV[4], 'otid', ARGV[1], 'created', ARGV[5], 'last_used', ARGV[5],\n"
-    "  'ip', ARGV[6], 'ua', ARGV[7])\n"
-    "if ARGV[10] == '1' then redis.call('HSET', KEYS[1], 'user', '1') end\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[8])\n"
-    "ag_usess_touch(KEYS[3], ARGV[9], ARGV[8])\n"
-    "local max = tonumber(ARGV[11])\n"
-    "if max > 0 then\n"
-    "  local over = redis.call('ZCARD', KEYS[3]) - max\n"
-    "  if over > 64 then over = 64 end\n"
-    "  if over > 0 then\n"
-    "    local p, u = ARGV[14], tonumber(ARGV[12])\n"
-    "    for _, sid in ipairs(redis.call('ZRANGE', KEYS[3], 0, over - 1)) do\n"
-    "      if sid ~= ARGV[9] then\n"
-    "        redis.call('DEL', p .. 'sess:' .. sid, p .. 'sess:' .. sid .. ':old')\n"
-    "        redis.call('ZREM', KEYS[3], sid)\n"
-    "        ag_revoke(p .. 'rev:sid:' .. sid, KEYS[4], 'sid', sid, u, u, ARGV[13])\n"
-    "      end\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "return 1\n";
+#define SESS_LUA_CREATE_BODY                                                                  \
+    "redis.call('DEL', KEYS[1], KEYS[2])\n"                                                  \
+    "redis.call('HSET', KEYS[1], 'subject', ARGV[2], 'client_id', ARGV[3],\n"                \
+    "  'family', ARGV[4], 'otid', ARGV[1], 'created', ARGV[5], 'last_used', ARGV[5],\n"      \
+    "  'ip', ARGV[6], 'ua', ARGV[7], 'aend', ARGV[15])\n"                                    \
+    "if ARGV[10] == '1' then redis.call('HSET', KEYS[1], 'user', '1') end\n"                 \
+    "redis.call('EXPIRE', KEYS[1], ARGV[8])\n"                                               \
+    "ag_usess_touch(KEYS[3], ARGV[9], ARGV[8])\n"                                            \
+    "local max = tonumber(ARGV[11])\n"                                                       \
+    "if max > 0 then\n"                                                                      \
+    "  local over = redis.call('ZCARD', KEYS[3]) - max\n"                                    \
+    "  if over > 64 then over = 64 end\n"                                                    \
+    "  if over > 0 then\n"                                                                   \
+    "    local p = ARGV[14]\n"                                                               \
+    "    for _, sid in ipairs(redis.call('ZRANGE', KEYS[3], 0, over - 1)) do\n"              \
+    "      if sid ~= ARGV[9] then\n"                                                         \
+    "        local u = tonumber(ARGV[12])\n"                                                 \
+    "        local ae = tonumber(redis.call('HGET', p .. 'sess:' .. sid, 'aend') or '0') or 0\n" \
+    "        if ae > u then u = ae end\n"                                                    \
+    "        redis.call('DEL', p .. 'sess:' .. sid, p .. 'sess:' .. sid .. ':old')\n"       \
+    "        redis.call('ZREM', KEYS[3], sid)\n"                                             \
+    "        ag_revoke(p .. 'rev:sid:' .. sid, KEYS[4], 'sid', sid, u, u, ARGV[13])\n"       \
+    "      end\n"                                                                            \
+    "    end\n"                                                                              \
+    "  end\n"                                                                                \
+    "end\n"                                                                                  \
+    "return 1\n"
+
+const char ag_sess__lua_create[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN SESS_LUA_CREATE_BODY;
+
+/*
+ * KEYS as create, then legacy; ARGV as create, then keep. The one exchange of a
+ * fastauth-api refresh token (legacy-tokens): <legacy> is set only if absent, for <keep>
+ * seconds (until that token's exp), and the session is created in the same script, so the
+ * same token is exchanged once however many instances see it. Returns 1, or -1 when it was
+ * exchanged before (nothing created).
+ */
+const char ag_sess__lua_legacy[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN
+    "if not redis.call('SET', KEYS[5], ARGV[5], 'NX', 'EX', ARGV[16]) then return -1 end\n"
+    SESS_LUA_CREATE_BODY;
 
 /*
  * KEYS sess, old, rev:sid, revlog, rl, audit; ARGV presented, next, now, ttl, sid,
- * channel, prefix, deadline, limit, window, audit maxlen, ip.
+ * channel, prefix, deadline, limit, window, audit maxlen, ip, aend (the new access token's
+ * end of life: the session's 'aend' keeps the latest, and a revocation here lasts until then).
  * Returns {1, subject, client_id, family, user, is_staff, is_superuser, roles} rotated
  * (the subject's session index renewed with it; an audit entry when maxlen > 0; for a
  * user's session user = "1" and the flags and roles read from the user record now,
@@ -92,7 +112,8 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "end\n"
     "if redis.call('EXISTS', KEYS[3]) == 1 then return {-1} end\n"
     "local f = redis.call('HMGET', KEYS[1], 'otid', 'subject', 'client_id', 'family',\n"
-    "  'created', 'user')\n"
+    "  'created', 'user', 'aend')\n"
+    "local aend = tonumber(f[7] or '0') or 0\n"
     "if not f[1] then return {-1} end\n"
     "if f[2] then\n"
     "  local t = redis.call('GET', ARGV[7] .. 'rev:sub:' .. f[2])\n"
@@ -109,6 +130,7 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "    redis.call('DEL', KEYS[1], KEYS[2])\n"
     "    redis.call('ZREM', ARGV[7] .. 'usess:' .. (f[2] or ''), ARGV[5])\n"
     "    local u = tonumber(ARGV[3]) + tonumber(ARGV[4])\n"
+    "    if aend > u then u = aend end\n"
     "    ag_revoke(KEYS[3], KEYS[4], 'sid', ARGV[5], u, u, ARGV[6])\n"
     "    if a[1] then return {-5} end\n"
     "    return {-1}\n"
@@ -117,6 +139,7 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "end\n"
     "if f[1] == ARGV[1] then\n"
     "  redis.call('HSET', KEYS[1], 'otid', ARGV[2], 'last_used', ARGV[3])\n"
+    "  if tonumber(ARGV[13]) > aend then redis.call('HSET', KEYS[1], 'aend', ARGV[13]) end\n"
     "  redis.call('SADD', KEYS[2], ARGV[1])\n"
     "  redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
     "  redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
@@ -130,6 +153,7 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then\n"
     "  redis.call('DEL', KEYS[1], KEYS[2])\n"
     "  local u = tonumber(ARGV[3]) + tonumber(ARGV[4])\n"
+    "  if aend > u then u = aend end\n"
     "  ag_revoke(KEYS[3], KEYS[4], 'sid', ARGV[5], u, u, ARGV[6])\n"
     "  return {-2}\n"
     "end\n"
@@ -137,12 +161,17 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
 
 /*
  * KEYS revkey, revlog[, sess, old]; ARGV kind, id, value, until, channel.
- * Deletes the session keys when given. Returns 1.
+ * Deletes the session keys when given; a session's revocation then lasts at least until its
+ * 'aend' (its access tokens may outlive <until> when access-token-ttl was lowered). Returns 1.
  */
 const char ag_sess__lua_revoke[] = LUA_REVOKE_FN
-    "if KEYS[3] then redis.call('DEL', KEYS[3], KEYS[4]) end\n"
-    "ag_revoke(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),\n"
-    "  ARGV[5])\n"
+    "local v, u = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "if KEYS[3] then\n"
+    "  local a = tonumber(redis.call('HGET', KEYS[3], 'aend') or '0') or 0\n"
+    "  if a > u then v, u = a, a end\n"
+    "  redis.call('DEL', KEYS[3], KEYS[4])\n"
+    "end\n"
+    "ag_revoke(KEYS[1], KEYS[2], ARGV[1], ARGV[2], v, u, ARGV[5])\n"
     "return 1\n";
 
 /* ---------------------------------------------------------------- keys */
@@ -159,6 +188,18 @@ static void sess_call(ag_store__any_fn *cb, void *arg, enum ag_sess_status s,
 {
     if (cb != NULL)
         ((ag_sess_fn *)cb)(s, info, arg);
+}
+
+/* The legacy exchange answers 1 (created) or -1 (exchanged before). */
+static void on_legacy_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    enum ag_sess_status s = AG_SESS_DOWN;
+
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+        s = AG_SESS_OK;
+    else if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == -1)
+        s = AG_SESS_UNKNOWN;
+    sess_call(cb, arg, s, NULL);
 }
 
 /* Create and revoke scripts answer the integer 1. */
@@ -224,40 +265,69 @@ static void on_rotate_reply(const struct redisReply *r, ag_store__any_fn *cb, vo
 static int sess_eval(struct ag_store *st, enum ag_store__script script, int nkeys, int argc,
                      const char **argv, ag_store__reply_fn *fn, ag_sess_fn *cb, void *arg)
 {
-    size_t lens[20];
+    size_t lens[24]; /* the most any script here takes: the legacy exchange's 21 */
 
+    if (argc > (int)(sizeof(lens) / sizeof(lens[0])))
+        return -1;
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     return ag_store__eval(st, script, nkeys, argc, argv, lens, fn, (ag_store__any_fn *)cb, arg);
 }
 
-int ag_sess_create(struct ag_store *st, const struct ag_sess_info *s, ag_sess_fn *cb, void *arg)
+/* ag_sess_create(), or with <legacy_id> the legacy exchange recorded for <keep> s. */
+static int sess_create(struct ag_store *st, const struct ag_sess_info *s, const char *legacy_id,
+                       int64_t keep, ag_sess_fn *cb, void *arg)
 {
     char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], usess[SESS_KEY_MAX], revlog[SESS_KEY_MAX];
-    char chan[SESS_KEY_MAX], prefix[SESS_KEY_MAX], now[24], ttl[24], max[24], until[24];
+    char chan[SESS_KEY_MAX], prefix[SESS_KEY_MAX], legacy[SESS_KEY_MAX];
+    char now[24], ttl[24], max[24], until[24], aend[24], keeps[24];
 
     if (st == NULL || s == NULL || cb == NULL || !id_ok(s->sid) || !id_ok(s->otid) ||
         !id_ok(s->subject) || s->client_id == NULL || s->family == NULL || s->ttl <= 0 ||
-        s->max_sessions < 0 ||
+        s->max_sessions < 0 || (legacy_id != NULL && (!id_ok(legacy_id) || keep <= 0)) ||
         ag_store__key(sess, sizeof(sess), st, "sess:", s->sid, "") < 0 ||
         ag_store__key(old, sizeof(old), st, "sess:", s->sid, ":old") < 0 ||
         ag_store__key(usess, sizeof(usess), st, "usess:", s->subject, "") < 0 ||
         ag_store__key(revlog, sizeof(revlog), st, "revlog", "", "") < 0 ||
         ag_store__key(chan, sizeof(chan), st, "revoked", "", "") < 0 ||
-        ag_store__key(prefix, sizeof(prefix), st, "", "", "") < 0)
+        ag_store__key(prefix, sizeof(prefix), st, "", "", "") < 0 ||
+        (legacy_id != NULL &&
+         ag_store__key(legacy, sizeof(legacy), st, "legacy:", legacy_id, "") < 0))
         return -1;
     snprintf(now, sizeof(now), "%lld", (long long)s->now);
     snprintf(ttl, sizeof(ttl), "%lld", (long long)s->ttl);
     snprintf(max, sizeof(max), "%ld", s->max_sessions);
     snprintf(until, sizeof(until), "%lld",
              (long long)(s->revoke_until > s->now ? s->revoke_until : s->now + s->ttl));
+    snprintf(aend, sizeof(aend), "%lld", (long long)(s->access_end > 0 ? s->access_end : 0));
+    snprintf(keeps, sizeof(keeps), "%lld", (long long)keep);
     {
-        const char *argv[18] = {sess, old, usess, revlog, s->otid, s->subject, s->client_id,
-                                s->family, now, s->ip != NULL ? s->ip : "",
+        /* The keys, then ARGV 1-15; the legacy exchange has its key fifth and ARGV 16. */
+        const char *argv[21] = {sess, old, usess, revlog, legacy};
+        const char *rest[16] = {s->otid, s->subject, s->client_id, s->family, now,
+                                s->ip != NULL ? s->ip : "",
                                 s->user_agent != NULL ? s->user_agent : "", ttl, s->sid,
-                                s->is_user ? "1" : "", max, until, chan, prefix};
-        return sess_eval(st, AG_STORE__SESS_CREATE, 4, 18, argv, on_write_reply, cb, arg);
+                                s->is_user ? "1" : "", max, until, chan, prefix, aend, keeps};
+        int nkeys = legacy_id != NULL ? 5 : 4, nargs = legacy_id != NULL ? 16 : 15;
+
+        memcpy(argv + nkeys, rest, (size_t)nargs * sizeof(rest[0]));
+        if (legacy_id != NULL)
+            return sess_eval(st, AG_STORE__SESS_LEGACY, nkeys, nkeys + nargs, argv,
+                             on_legacy_reply, cb, arg);
+        return sess_eval(st, AG_STORE__SESS_CREATE, nkeys, nkeys + nargs, argv, on_write_reply,
+                         cb, arg);
     }
+}
+
+int ag_sess_create(struct ag_store *st, const struct ag_sess_info *s, ag_sess_fn *cb, void *arg)
+{
+    return sess_create(st, s, NULL, 0, cb, arg);
+}
+
+int ag_sess_create_legacy(struct ag_store *st, const struct ag_sess_info *s, const char *legacy_id,
+                          int64_t keep, ag_sess_fn *cb, void *arg)
+{
+    return sess_create(st, s, legacy_id, keep, cb, arg);
 }
 
 int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_sess_fn *cb,
@@ -265,7 +335,7 @@ int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_ses
 {
     char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], rev[SESS_KEY_MAX], revlog[SESS_KEY_MAX];
     char chan[SESS_KEY_MAX], prefix[SESS_KEY_MAX], rl[SESS_KEY_MAX], audit[SESS_KEY_MAX];
-    char nows[24], ttls[24], dl[24], lim[24], win[24], maxlen[24];
+    char nows[24], ttls[24], dl[24], lim[24], win[24], maxlen[24], aend[24];
     const char *ip = q != NULL && q->ip != NULL ? q->ip : "";
 
     if (st == NULL || q == NULL || cb == NULL || !id_ok(q->sid) || !id_ok(q->presented) ||
@@ -285,11 +355,12 @@ int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_ses
     snprintf(lim, sizeof(lim), "%ld", q->limit > 0 ? q->limit : 0L);
     snprintf(win, sizeof(win), "%ld", q->window > 0 ? q->window : 1L);
     snprintf(maxlen, sizeof(maxlen), "%ld", q->audit_maxlen > 0 ? q->audit_maxlen : 0L);
+    snprintf(aend, sizeof(aend), "%lld", (long long)(q->access_end > 0 ? q->access_end : 0));
     {
-        const char *argv[18] = {sess, old,  rev,    revlog, rl,   audit,  q->presented,
+        const char *argv[19] = {sess, old,  rev,    revlog, rl,   audit,  q->presented,
                                 q->next, nows, ttls, q->sid, chan, prefix, dl,
-                                lim,  win,  maxlen, ip};
-        return sess_eval(st, AG_STORE__SESS_ROTATE, 6, 18, argv, on_rotate_reply, cb, arg);
+                                lim,  win,  maxlen, ip, aend};
+        return sess_eval(st, AG_STORE__SESS_ROTATE, 6, 19, argv, on_rotate_reply, cb, arg);
     }
 }
 

@@ -45,6 +45,7 @@ struct ag_sess_info {
     const char *user_agent; /* may be NULL */
     int64_t now;            /* seconds since the epoch */
     int64_t ttl;            /* rolling expiry: refresh-token-ttl */
+    int64_t access_end;     /* last second its access token can pass (exp + exp leeway); 0: none */
     long retry_after;       /* AG_SESS_LIMITED: seconds until the limit has room */
     /*
      * A user's session (subject = the user's id; a client's is not). Create: marks the
@@ -76,6 +77,15 @@ typedef void ag_sess_fn(enum ag_sess_status st, const struct ag_sess_info *info,
 int ag_sess_create(struct ag_store *st, const struct ag_sess_info *s, ag_sess_fn *cb, void *arg);
 
 /**
+ * Exchanges a fastauth-api refresh token (legacy-tokens) for session <s>: records
+ * "legacy:<legacy_id>" for <keep> seconds (until the legacy token's exp) only if it is
+ * absent, and creates <s> in the same script. OK, or UNKNOWN when that legacy token was
+ * exchanged before (by any instance; nothing is created).
+ */
+int ag_sess_create_legacy(struct ag_store *st, const struct ag_sess_info *s, const char *legacy_id,
+                          int64_t keep, ag_sess_fn *cb, void *arg);
+
+/**
  * Rotates session <sid> from one-time id <presented> to <next>, atomically: OK (the
  * callback's info carries subject, client_id and family from Redis) when <presented>
  * is current; REUSED when it is an older one of the session (the session is revoked,
@@ -95,6 +105,7 @@ struct ag_sess_refresh {
     const char *ip;           /* the client: the rate-limit bucket and the audit entry */
     long limit, window;       /* limit > 0: at most <limit> refreshes per <window> s per ip */
     long audit_maxlen;        /* > 0: a "refresh" entry in the audit stream when it rotates */
+    int64_t access_end;       /* the new access token's exp + exp leeway (the session keeps the max) */
 };
 
 /**
@@ -106,7 +117,8 @@ int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *r, ag_ses
 
 /**
  * Revokes session <sid> (its refresh token and every access token carrying it) until
- * <until> (the latest end of life of its tokens), and publishes the revocation.
+ * <until>, or later when the session recorded a later access_end (a token minted under a
+ * longer access-token-ttl), and publishes the revocation.
  */
 int ag_sess_revoke(struct ag_store *st, const char *sid, int64_t until, ag_sess_fn *cb, void *arg);
 

@@ -90,7 +90,8 @@ enum ag_store__script {
     AG_STORE__USER_SESSIONS = 7,
     AG_STORE__USER_REVOKE = 8,
     AG_STORE__RL_HIT = 9,
-    AG_STORE__NSCRIPTS = 10,
+    AG_STORE__SESS_LEGACY = 10,
+    AG_STORE__NSCRIPTS = 11,
 };
 extern const char *const ag_store__script_text[AG_STORE__NSCRIPTS];
 

@@ -59,7 +59,7 @@ static void check_verdict(enum ag_jwt_status st, const struct ag_jwt_claims *c,
     CHECK(str_ok(c, c->sid, 0) && str_ok(c, c->family, 0) && str_ok(c, c->iss, 0));
     CHECK(str_ok(c, c->scope, 0) && str_ok(c, c->roles, 1));
     CHECK(c->type.len == strlen(e->type) && memcmp(c->type.p, e->type, c->type.len) == 0);
-    CHECK(c->exp >= e->now - e->leeway); /* now < exp + leeway, exp floored */
+    CHECK(c->exp >= e->now - e->exp_leeway); /* now < exp + exp_leeway, exp rounded up */
 }
 
 /* Our decoder against libsodium's: same verdict and bytes on ASCII input; on input with a
@@ -237,6 +237,9 @@ static void check_payload_oracle(const uint8_t *data, size_t size, enum ag_jwt_s
         CHECK(v == NULL || same_str(root, "scope", c->scope));
         v = json_object_get(root, "roles");
         CHECK(!json_is_string(v) || same_str(root, "roles", c->roles));
+        v = json_object_get(root, "sub_type"); /* a client's token only when it says so */
+        CHECK(c->client == (v != NULL));
+        CHECK(v == NULL || (json_is_string(v) && strcmp(json_string_value(v), "client") == 0));
     }
     json_decref(root);
 }
@@ -276,6 +279,37 @@ static void check_header_oracle(const struct ag_jwt_key *key, const uint8_t *dat
     free(tok);
 }
 
+/*
+ * The same signed payload with the legacy-tokens window open: a token that passed without
+ * it passes alike (not as legacy); one that passes only with it carries exactly
+ * fastauth-api's four claims, no iss, and sub "client:<client_id>".
+ */
+static struct ag_jwt_key *legacy_key;
+static void check_legacy(const char *tok, size_t n, const struct ag_jwt_expect *e,
+                         enum ag_jwt_status plain, const uint8_t *data, size_t size)
+{
+    static struct ag_jwt_claims c;
+    struct ag_jwt_expect el = *e;
+    enum ag_jwt_status st;
+    json_t *root = NULL;
+
+    el.legacy = true;
+    st = ag_jwt_verify(legacy_key, (struct ag_str){tok, n}, &el, &c);
+    if (plain == AG_JWT_OK) {
+        CHECK(st == AG_JWT_OK && !c.legacy);
+        return;
+    }
+    if (st != AG_JWT_OK)
+        return;
+    CHECK(c.legacy && c.client && plain == AG_JWT_BAD_ISS);
+    CHECK(jansson_says(data, size, &root) == 1);
+    CHECK(json_object_size(root) == 4 && json_object_get(root, "iss") == NULL);
+    CHECK(json_is_string(json_object_get(root, "client_id")) && c.client_id.len > 0);
+    CHECK(c.sub.len == 7 + c.client_id.len && memcmp(c.sub.p, "client:", 7) == 0 &&
+          memcmp(c.sub.p + 7, c.client_id.p, c.client_id.len) == 0);
+    json_decref(root);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct ag_jwt_key *key, *key_kid;
@@ -296,6 +330,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (key == NULL) {
         key = ag_jwt_key_new_hs256(FUZZ_KEY, strlen(FUZZ_KEY), NULL);
         key_kid = ag_jwt_key_new_hs256(FUZZ_KEY, strlen(FUZZ_KEY), "k1");
+        legacy_key = key;
         CHECK(key != NULL && key_kid != NULL);
     }
 
@@ -327,6 +362,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(st != AG_JWT_TOO_LARGE && st != AG_JWT_BAD_ALG && st != AG_JWT_BAD_HEADER &&
           st != AG_JWT_BAD_SIG);
     check_payload_oracle(data, size, st, &claims);
+    check_legacy(signed_tok, (size_t)n, &ea, st, data, size);
     st = ag_jwt_verify(key_kid, (struct ag_str){signed_tok, (size_t)n}, &ea, &claims);
     CHECK(st != AG_JWT_BAD_SIG && st != AG_JWT_BAD_HEADER);
     free(signed_tok);

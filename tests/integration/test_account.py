@@ -356,7 +356,8 @@ def test_sessions_list_and_delete(gateway, redis_server, upstream):
     assert set(by_id) == set(sid.values())
     assert [s["id"] for s in lst if s["current"]] == [sid["a"]]
     assert by_id[sid["a"]]["user_agent"] == "agent-A" and by_id[sid["b"]]["user_agent"] == "agent-B"
-    assert by_id[sid["a"]]["client_id"] == "authgate" and by_id[sid["c"]]["client_id"] == "cli-C"
+    # the password grant's client_id is not trusted (issue 9): every user session is the app's
+    assert by_id[sid["a"]]["client_id"] == "authgate" and by_id[sid["c"]]["client_id"] == "authgate"
     assert theirs["refresh_token"] not in r.text and decode(theirs["access_token"])["sid"] not in r.text
     # another user's session: 404, and it keeps working
     other = decode(theirs["access_token"])["sid"]

@@ -215,7 +215,6 @@ GOOD = {
     "header_typ_lower": lambda: craft({"alg": "HS256", "typ": "jwt"}, claims()),
     "header_unknown_param": lambda: craft({"alg": "HS256", "cty": "x", "foo": 1}, claims()),
     "exp_real": lambda: mint(exp=time.time() + 600.5),
-    "expired_within_leeway": lambda: mint(exp=int(time.time()) - 10),
     "nbf_within_leeway": lambda: mint(nbf=int(time.time()) + 10),
     "nbf_past": lambda: mint(nbf=int(time.time()) - 100),
     "iat_missing": lambda: mint(iat=None),
@@ -278,6 +277,27 @@ def test_leeway_zero(tmp_path, upstream):
         assert_401_access(request(gw, "/api", bearer(mint(exp=now - 2))))
         assert_401_access(request(gw, "/api", bearer(mint(nbf=now + 5))))
         assert_passed(request(gw, "/api", bearer(mint(exp=now + 60))))
+
+
+def test_no_default_leeway_on_exp(tg):
+    """Issue 9 point 3 (CONTRACT.md section 4): expired from the exp second on, by default.
+    token-leeway (30 s by default) is for nbf and iat only."""
+    now = int(time.time())
+    for exp in (now - 10, now - 1, now):
+        for src, h in sources(mint(exp=exp)).items():
+            r = request(tg, "/api/expired-%s" % src, h)
+            assert_401_access(r, presented=True)
+            assert "expired" in r.header("www-authenticate"), r
+    assert_passed(request(tg, "/api/nbf-skew", bearer(mint(nbf=now + 10))))
+    assert_passed(request(tg, "/api/live", bearer(mint(exp=now + 60))))
+
+
+def test_token_exp_leeway_is_an_explicit_opt_in(tmp_path, upstream):
+    now = int(time.time())
+    cfg = {"access-token-paths": ["/api"], "token-exp-leeway": 30}
+    with running_gateway(tmp_path / "g", cfg, upstream.url) as gw:
+        assert_passed(request(gw, "/api/a", bearer(mint(exp=now - 10))))
+        assert_401_access(request(gw, "/api/a", bearer(mint(exp=now - 31))), presented=True)
 
 
 # ---------------------------------------------------------------- cache on / off

@@ -97,7 +97,8 @@ def test_token_new_envelope_and_claims(gateway, redis_server, upstream):
     assert data["client_id"] == "svc-1"
     a, f = decode(data["access_token"]), decode(data["refresh_token"])
     for c in (a, f):
-        assert c["sub"] == "svc-1" and c["client_id"] == "svc-1" and c["iss"] == "myapp"
+        assert c["sub"] == "client:svc-1" and c["client_id"] == "svc-1" and c["iss"] == "myapp"
+        assert c["sub_type"] == "client"
         assert re.fullmatch(r"[A-Za-z0-9_-]{22}", c["jti"]) and re.fullmatch(r"[A-Za-z0-9_-]{22}", c["sid"])
     assert a["type"] == "access" and f["type"] == "refresh"
     assert a["exp"] - a["iat"] == 900 and f["exp"] - f["iat"] == 3600
@@ -126,7 +127,19 @@ def test_token_new_client_id_is_percent_decoded(gateway, redis_server):
     gw = start(gateway, redis_server)
     data = new_pair(gw, client_id='a b/"é')
     assert data["client_id"] == 'a b/"é'
-    assert decode(data["access_token"])["sub"] == 'a b/"é'
+    assert decode(data["access_token"])["sub"] == 'client:a b/"é'
+
+
+def test_issued_access_token_dies_at_its_exp_second(gateway, redis_server, upstream):
+    """Issue 9 point 3: a 2 s token was still forwarded 3 s later (the 30 s leeway)."""
+    gw = start(gateway, redis_server, upstream, **{"access-token-ttl": 2})
+    data = new_pair(gw, "short")
+    exp = decode(data["access_token"])["exp"]
+    assert api(gw, data["access_token"]).status_code == 200
+    time.sleep(max(0.0, exp + 1.0 - time.time()))
+    r = api(gw, data["access_token"])
+    assert r.status_code == 401 and r.json() == {"detail": "Unauthorized Access Token"}
+    assert "expired" in r.headers["WWW-Authenticate"]
 
 
 # ---------------------------------------------------------------- refresh
@@ -477,5 +490,5 @@ def test_refresh_rate_limit_and_audit_ride_in_the_rotation(gateway, redis_server
     refreshes = [e for e in entries if e[1][:2] == ["event", "refresh"]]
     assert len(refreshes) == 4, entries
     fields = dict(zip(refreshes[0][1][::2], refreshes[0][1][1::2]))
-    assert fields["sub"] == "limited" and fields["ip"] == "127.0.0.1" and fields["sid"]
+    assert fields["sub"] == "client:limited" and fields["ip"] == "127.0.0.1" and fields["sid"]
     assert "audit {\"event\":\"refresh\"" in gw.stderr()

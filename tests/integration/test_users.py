@@ -553,23 +553,24 @@ def test_token_form_grant(gateway, redis_server, upstream):
     assert sorted(a["scope"].split()) == ["editor", "reporter"]  # unlisted role: its own name
     assert decode(body["refresh_token"])["type"] == "refresh"
     assert api(gw, body["access_token"]).status_code == 200
-    # a granted subset, with grant_type and client_id
+    # a granted subset, with grant_type and client_id (accepted, but a user's token names
+    # no client: the unauthenticated client_id never reaches X-Auth-Client-Id, issue 9)
     r = token_form(gw, {"username": u["email"], "password": PW, "scope": "reporter",
                         "grant_type": "password", "client_id": "my-spa"})
     assert r.status_code == 200, r.text
     a = decode(r.json()["access_token"])
-    assert a["scope"] == "reporter" and a["client_id"] == "my-spa"
+    assert a["scope"] == "reporter" and a["client_id"] == "authgate"
     upstream.reset()
     assert api(gw, r.json()["access_token"]).status_code == 200
     hd = {k.lower(): v for k, v in upstream.requests()[-1]["headers"]}
-    assert hd["x-auth-scopes"] == "reporter" and hd["x-auth-client-id"] == "my-spa"
+    assert hd["x-auth-scopes"] == "reporter" and hd["x-auth-client-id"] == "authgate"
     assert hd["x-auth-roles"] == "editor,reporter"
     # a refresh keeps scope, roles and client_id
     r2 = refresh_post(gw, r.json()["refresh_token"])
     assert r2.status_code == 200, r2.text
     a2 = decode(r2.json()["access_token"])
     assert (a2["scope"], a2["roles"], a2["client_id"]) == ("reporter", ["editor", "reporter"],
-                                                           "my-spa")
+                                                           "authgate")
     # not granted
     for scope in ("admin", "reporter admin"):
         r = token_form(gw, {"username": u["username"], "password": PW, "scope": scope})

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "rules.h" /* AG_NEED_* */
 #include "t.h"
@@ -957,6 +958,7 @@ static void test_config_new_keys_have_defaults(void)
     AG_ASSERT_STR(cfg->token_issuer, "shop"); /* app-name */
     AG_ASSERT_NULL(cfg->token_audience);
     AG_ASSERT_EQ(cfg->token_leeway, 30);
+    AG_ASSERT_EQ(cfg->token_exp_leeway, 0); /* no default leeway on exp */
     AG_ASSERT_EQ(cfg->token_max_size, 8192);
     AG_ASSERT_EQ(cfg->token_cache_size, 4096);
     AG_ASSERT(!cfg->forward_credentials);
@@ -984,7 +986,7 @@ static void test_config_reads_rule_route_and_token_keys(void)
         "'routes':[{'prefix':'/v2','upstream':'http://[::1]:9002'},"
         "{'upstream':'http://backend','prefix':'/v3/'}],"
         "'token-issuer':'https://issuer.example','token-audience':'shop-api','token-leeway':0,"
-        "'token-max-size':512,'token-cache-size':0,'forward-credentials':true,"
+        "'token-exp-leeway':5,'token-max-size':512,'token-cache-size':0,'forward-credentials':true,"
         "'forward-authorization':true,'identity-headers':{'subject':'X-User','client-id':"
         "'X-Client','scopes':'X-Scopes','roles':'X-Roles'},'headers':{'X-Tenant':'t1'}}",
         &err);
@@ -1022,6 +1024,7 @@ static void test_config_reads_rule_route_and_token_keys(void)
     AG_ASSERT_STR(cfg->token_issuer, "https://issuer.example");
     AG_ASSERT_STR(cfg->token_audience, "shop-api");
     AG_ASSERT_EQ(cfg->token_leeway, 0);
+    AG_ASSERT_EQ(cfg->token_exp_leeway, 5);
     AG_ASSERT_EQ(cfg->token_max_size, 512);
     AG_ASSERT_EQ(cfg->token_cache_size, 0);
     AG_ASSERT(cfg->forward_credentials);
@@ -1031,6 +1034,55 @@ static void test_config_reads_rule_route_and_token_keys(void)
     AG_ASSERT_STR(cfg->identity.scopes, "X-Scopes");
     AG_ASSERT_STR(cfg->identity.roles, "X-Roles");
     ag_config_unref(cfg);
+}
+
+/* legacy-tokens: {"until": "YYYY-MM-DD"}, UTC, at most 400 days ahead; accepted through that day. */
+static void test_config_legacy_tokens(void)
+{
+    char in[512], day[16];
+    time_t soon = time(NULL) + 30 * 86400, far = time(NULL) + 402 * 86400;
+    struct ag_err err = {0};
+    struct ag_config *cfg;
+
+    cfg = parse("{" BASE "}", &err);
+    AG_ASSERT(cfg != NULL && cfg->legacy_tokens_until == 0); /* off by default */
+    ag_config_unref(cfg);
+    strftime(day, sizeof(day), "%Y-%m-%d", gmtime(&soon));
+    snprintf(in, sizeof(in), "{" BASE ",'legacy-tokens':{'until':'%s'}}", day);
+    cfg = parse(in, &err);
+    AG_ASSERT(cfg != NULL);
+    if (cfg != NULL)
+        AG_ASSERT_EQ(cfg->legacy_tokens_until, ((int64_t)soon / 86400 + 1) * 86400);
+    ag_config_unref(cfg);
+    /* a day already past is accepted (the window is simply closed) */
+    cfg = parse("{" BASE ",'legacy-tokens':{'until':'2020-02-29'}}", &err);
+    AG_ASSERT(cfg != NULL && cfg->legacy_tokens_until == 1583020800); /* 2020-03-01 00:00Z */
+    ag_config_unref(cfg);
+    strftime(day, sizeof(day), "%Y-%m-%d", gmtime(&far));
+    snprintf(in, sizeof(in), "{" BASE ",'legacy-tokens':{'until':'%s'}}", day);
+    AG_ASSERT_STR(problems(in), SRC ": legacy-tokens.until: must be at most 400 days ahead");
+    AG_ASSERT_STR(problems("{" BASE ",'legacy-tokens':{'until':'2021-02-29'}}"),
+                  SRC ": legacy-tokens.until: expected a date \"YYYY-MM-DD\" (UTC)");
+    AG_ASSERT_STR(problems("{" BASE ",'legacy-tokens':{'until':'2026-1-01'}}"),
+                  SRC ": legacy-tokens.until: expected a date \"YYYY-MM-DD\" (UTC)");
+    AG_ASSERT_STR(problems("{" BASE ",'legacy-tokens':{}}"),
+                  SRC ": legacy-tokens: \"until\" is required");
+    AG_ASSERT_STR(problems("{" BASE ",'legacy-tokens':true}"),
+                  SRC ": legacy-tokens: expected an object {\"until\": \"YYYY-MM-DD\"}");
+    AG_ASSERT(strstr(problems("{" BASE ",'legacy-tokens':{'until':'2020-01-01','from':'x'}}"),
+                     "legacy-tokens: unknown key \"from\"") != NULL);
+    cfg = parse("{" BASE ",'legacy-tokens':{'until':'2000-02-29'}}", &err);
+    AG_ASSERT(cfg != NULL && cfg->legacy_tokens_until == 951868800); /* 2000-03-01 00:00Z */
+    ag_config_unref(cfg);
+    cfg = parse("{" BASE ",'legacy-tokens':{'until':'1970-01-01'}}", &err);
+    AG_ASSERT(cfg != NULL && cfg->legacy_tokens_until == 86400);
+    ag_config_unref(cfg);
+    for (size_t i = 0; i < 3; i++) {
+        static const char *const bad[] = {"1900-02-29", "2026-04-31", "2026-00-10"};
+        snprintf(in, sizeof(in), "{" BASE ",'legacy-tokens':{'until':'%s'}}", bad[i]);
+        AG_ASSERT_STR(problems(in),
+                      SRC ": legacy-tokens.until: expected a date \"YYYY-MM-DD\" (UTC)");
+    }
 }
 
 static void test_config_rejects_bad_new_scalars(void)
@@ -1045,6 +1097,8 @@ static void test_config_rejects_bad_new_scalars(void)
                   SRC ": token-leeway: must be between 0 and 3600");
     AG_ASSERT_STR(problems("{" BASE ",'token-leeway':-1}"),
                   SRC ": token-leeway: must be between 0 and 3600");
+    AG_ASSERT_STR(problems("{" BASE ",'token-exp-leeway':3601}"),
+                  SRC ": token-exp-leeway: must be between 0 and 3600");
     AG_ASSERT_STR(problems("{" BASE ",'token-max-size':511}"),
                   SRC ": token-max-size: must be between 512 and 65536");
     AG_ASSERT_STR(problems("{" BASE ",'token-max-size':65537}"),
@@ -1343,6 +1397,7 @@ int main(void)
     AG_RUN(test_config_new_keys_have_defaults);
     AG_RUN(test_config_reads_rule_route_and_token_keys);
     AG_RUN(test_config_rejects_bad_new_scalars);
+    AG_RUN(test_config_legacy_tokens);
     AG_RUN(test_config_rejects_bad_public_paths);
     AG_RUN(test_config_rejects_bad_rules);
     AG_RUN(test_config_rejects_bad_rule_arrays);

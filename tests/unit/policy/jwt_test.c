@@ -48,6 +48,7 @@ static struct ag_jwt_expect expect_access(void)
                                   .audience = NULL,
                                   .now = NOW,
                                   .leeway = 30,
+                                  .exp_leeway = 30,
                                   .max_len = 8192};
 }
 
@@ -445,7 +446,7 @@ static void test_jwt_accepts_real_and_extreme_times(void)
     /* now and leeway at the edges of int64: the sums saturate instead of wrapping */
     e.now = INT64_MAX;
     AG_ASSERT_EQ(check_e(k, STD_HDR, "{" BASE "}", &e), AG_JWT_EXPIRED);
-    e.leeway = INT64_MAX; /* exp + leeway is beyond any now */
+    e.exp_leeway = INT64_MAX; /* exp + leeway is beyond any now */
     AG_ASSERT_EQ(check_e(k, STD_HDR, "{" BASE "}", &e), AG_JWT_OK);
     e.now = INT64_MIN + 5;
     e.leeway = -10; /* now + leeway below INT64_MIN: every nbf is in the future */
@@ -891,13 +892,13 @@ static void test_jwt_rejects_expired(void)
 {
     struct ag_jwt_key *k = key_with(K1, NULL);
     struct ag_jwt_expect e = expect_access();
-    const char *pl = "{" BASE "}"; /* exp 1700000900, leeway 30 */
+    const char *pl = "{" BASE "}"; /* exp 1700000900, exp_leeway 30 */
 
     e.now = 1700000929;
     AG_ASSERT_EQ(check_e(k, STD_HDR, pl, &e), AG_JWT_OK);
-    e.now = 1700000930; /* now >= exp + leeway */
+    e.now = 1700000930; /* now >= exp + exp_leeway */
     AG_ASSERT_EQ(check_e(k, STD_HDR, pl, &e), AG_JWT_EXPIRED);
-    e.leeway = 0;
+    e.exp_leeway = 0;
     e.now = 1700000900;
     AG_ASSERT_EQ(check_e(k, STD_HDR, pl, &e), AG_JWT_EXPIRED);
     e.now = 1700000899;
@@ -911,6 +912,86 @@ static void test_jwt_rejects_expired(void)
     AG_ASSERT_EQ(
         check_e(k, STD_HDR, "{\"type\":\"access\",\"iss\":\"authgate\",\"exp\":1700000900.5}", &e),
         AG_JWT_EXPIRED);
+    ag_jwt_key_free(k);
+}
+
+/* "sub_type": absent is a user's token, "client" a client's; anything else is refused. */
+static void test_jwt_client_subject(void)
+{
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE "}"), AG_JWT_OK);
+    AG_ASSERT(!out.client);
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE ",\"sub_type\":\"client\"}"), AG_JWT_OK);
+    AG_ASSERT(out.client);
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE ",\"sub_type\":\"\\u0063lient\"}"), AG_JWT_OK);
+    AG_ASSERT(out.client);
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE "}"), AG_JWT_OK); /* reset by the next verify */
+    AG_ASSERT(!out.client);
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE ",\"sub_type\":\"user\"}"), AG_JWT_BAD_CLAIMS);
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE ",\"sub_type\":\"Client\"}"), AG_JWT_BAD_CLAIMS);
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE ",\"sub_type\":true}"), AG_JWT_BAD_CLAIMS);
+    AG_ASSERT_EQ(check(STD_HDR, "{" BASE ",\"sub_type\":null}"), AG_JWT_BAD_CLAIMS);
+}
+
+/* legacy-tokens: exactly fastauth-api's claims pass as a client, only while the window is open. */
+static void test_jwt_legacy_claims(void)
+{
+    struct ag_jwt_key *k = key_with(K1, NULL);
+    struct ag_jwt_expect e = expect_access();
+#define LEG "\"client_id\":\"svc-9\",\"type\":\"access\",\"iat\":1700000000,\"exp\":1700000900"
+
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG "}", &e), AG_JWT_BAD_ISS); /* window closed */
+    e.legacy = true;
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG "}", &e), AG_JWT_OK);
+    AG_ASSERT(out.legacy && out.client);
+    AG_ASSERT_MEM(out.sub.p, out.sub.len, "client:svc-9");
+    AG_ASSERT_MEM(out.client_id.p, out.client_id.len, "svc-9");
+    AG_ASSERT_EQ(out.jti.len, 0);
+    AG_ASSERT_EQ(out.sid.len, 0);
+    /* anything beyond the four claims, or one missing, is not fastauth-api's set */
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG ",\"jti\":\"j\"}", &e), AG_JWT_BAD_ISS);
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG ",\"sub\":\"user-42\"}", &e), AG_JWT_BAD_ISS);
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG ",\"scope\":\"admin\"}", &e), AG_JWT_BAD_ISS);
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{\"client_id\":\"svc-9\",\"type\":\"access\",\"exp\":1700000900}", &e),
+                 AG_JWT_BAD_ISS);
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{\"client_id\":\"\",\"type\":\"access\",\"iat\":1,\"exp\":1700000900}", &e),
+                 AG_JWT_BAD_ISS);
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{\"client_id\":7,\"type\":\"access\",\"iat\":1,\"exp\":1700000900}", &e),
+                 AG_JWT_BAD_CLAIMS);
+    /* with an iss it is judged as any token (a wrong one stays wrong) */
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG ",\"iss\":\"other\"}", &e), AG_JWT_BAD_ISS);
+    /* type, times and signature are checked as for any token */
+    e.type = "refresh";
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG "}", &e), AG_JWT_BAD_TYPE);
+    e.type = "access";
+    e.now = 1700000900;
+    e.exp_leeway = 0;
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" LEG "}", &e), AG_JWT_EXPIRED);
+    /* a user token still verifies as before with the window open */
+    e.now = 1700000100;
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" BASE "}", &e), AG_JWT_OK);
+    AG_ASSERT(!out.legacy && !out.client);
+#undef LEG
+    ag_jwt_key_free(k);
+}
+
+/* The nbf/iat leeway (token-leeway) never stretches exp: expired from the exp second on. */
+static void test_jwt_leeway_is_not_exp_leeway(void)
+{
+    struct ag_jwt_key *k = key_with(K1, NULL);
+    struct ag_jwt_expect e = expect_access();
+    const char *pl = "{" BASE "}"; /* exp 1700000900 */
+
+    e.leeway = 30;
+    e.exp_leeway = 0;
+    e.now = 1700000899;
+    AG_ASSERT_EQ(check_e(k, STD_HDR, pl, &e), AG_JWT_OK);
+    e.now = 1700000900;
+    AG_ASSERT_EQ(check_e(k, STD_HDR, pl, &e), AG_JWT_EXPIRED);
+    e.now = 1700000910;
+    AG_ASSERT_EQ(check_e(k, STD_HDR, pl, &e), AG_JWT_EXPIRED);
+    /* while nbf still gets its 30 s */
+    e.now = 1700000100;
+    AG_ASSERT_EQ(check_e(k, STD_HDR, "{" BASE ",\"nbf\":1700000130}", &e), AG_JWT_OK);
     ag_jwt_key_free(k);
 }
 
@@ -1496,7 +1577,8 @@ static void test_jwt_rfc7515_a1_signature_step(void)
 static void test_jwt_rfc7515_a1_verify(void)
 {
     struct ag_jwt_key *k = a1_key();
-    struct ag_jwt_expect e = {.type = "access", .issuer = "joe", .now = 1300819000, .leeway = 30};
+    struct ag_jwt_expect e = {.type = "access", .issuer = "joe", .now = 1300819000, .leeway = 30,
+                              .exp_leeway = 30};
 
     /* every step before the claims passes; the payload has no "type" */
     AG_ASSERT_EQ(ag_jwt_verify(k, AG_LIT(A1_TOKEN), &e, &out), AG_JWT_BAD_TYPE);
@@ -1573,6 +1655,8 @@ static int run_vector(const char *path)
                                .audience = opt_str(ex, "audience"),
                                .now = json_integer_value(json_object_get(ex, "now")),
                                .leeway = json_integer_value(json_object_get(ex, "leeway")),
+                               .exp_leeway =
+                                   json_integer_value(json_object_get(ex, "exp_leeway")),
                                .max_len =
                                    (size_t)json_integer_value(json_object_get(ex, "max_len"))};
     st = verify_cstr(k, tok, &e);
@@ -1901,6 +1985,9 @@ int main(int argc, char **argv)
     AG_RUN(test_jwt_rejects_missing_exp);
     AG_RUN(test_jwt_rejects_non_numeric_exp);
     AG_RUN(test_jwt_rejects_expired);
+    AG_RUN(test_jwt_leeway_is_not_exp_leeway);
+    AG_RUN(test_jwt_client_subject);
+    AG_RUN(test_jwt_legacy_claims);
     AG_RUN(test_jwt_rejects_nbf_in_future);
     AG_RUN(test_jwt_rejects_iat_in_future);
     AG_RUN(test_jwt_rejects_refresh_as_access);

@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -327,6 +328,59 @@ static void test_sess_revoke_ends_the_session_and_publishes_it(void)
     fx_close(&f);
 }
 
+/* A session's revocation lasts until its latest access token ends (aend), even when the
+ * caller asks for less (access-token-ttl lowered since): issue 9 point 16. */
+static void test_sess_revoke_lasts_until_the_sessions_access_end(void)
+{
+    struct fx f;
+    int64_t now = (int64_t)time(NULL);
+    struct ag_sess_info i = info_of("s2", "o1");
+    char out[128];
+
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
+    i.access_end = now + 600;
+    AG_ASSERT_EQ(ag_sess_create(f.h.st, &i, on_sess, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 1, 2));
+    /* a rotation with a shorter access token keeps the later end */
+    struct ag_sess_refresh q = {.sid = "s2", .presented = "o1", .next = "o2", .now = now,
+                                .ttl = 600, .access_end = now + 3};
+    AG_ASSERT_EQ(ag_sess_refresh(f.h.st, &q, on_sess, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 2, 2));
+    AG_ASSERT_EQ(f.s.st[1], AG_SESS_OK);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "HGET {t}:sess:s2 aend"), 0);
+    AG_ASSERT_EQ(atoll(out), now + 600);
+    AG_ASSERT_EQ(ag_sess_revoke(f.h.st, "s2", now + 3, on_sess, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 3, 2));
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 1, 2));
+    AG_ASSERT_STR(f.w.feed_ids[0], "1:s2");
+    AG_ASSERT_EQ(f.w.feed_values[0], now + 600);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "TTL {t}:rev:sid:s2"), 0);
+    AG_ASSERT(atoi(out) > 590);
+    fx_close(&f);
+}
+
+/* A fastauth-api refresh token is exchanged once: the second create with its id is UNKNOWN. */
+static void test_sess_legacy_exchange_happens_once(void)
+{
+    struct fx f;
+    struct ag_sess_info a = info_of("l1", "o1"), b = info_of("l2", "o1");
+    char out[128];
+
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
+    AG_ASSERT_EQ(ag_sess_create_legacy(f.h.st, &a, "tokhash", 100, on_sess, &f.s), 0);
+    AG_ASSERT_EQ(ag_sess_create_legacy(f.h.st, &b, "tokhash", 100, on_sess, &f.s), 0);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 2, 2));
+    AG_ASSERT_EQ(f.s.st[0], AG_SESS_OK);
+    AG_ASSERT_EQ(f.s.st[1], AG_SESS_UNKNOWN);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:sess:l2"), 0);
+    AG_ASSERT_STR(out, "0");
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "TTL {t}:legacy:tokhash"), 0);
+    AG_ASSERT(atoi(out) > 90 && atoi(out) <= 100);
+    AG_ASSERT_EQ(rotate(&f, "l1", "o1", "o2"), AG_SESS_OK); /* a normal session */
+    AG_ASSERT_EQ(ag_sess_create_legacy(f.h.st, &a, "tokhash", 0, on_sess, &f.s), -1);
+    fx_close(&f);
+}
+
 static void test_sess_revoke_subject_kills_older_sessions_with_one_write(void)
 {
     struct fx f;
@@ -429,6 +483,8 @@ int main(void)
     AG_RUN(test_sess_twenty_concurrent_rotations_let_exactly_one_through);
     AG_RUN(test_sess_rotate_recovers_after_script_flush);
     AG_RUN(test_sess_revoke_ends_the_session_and_publishes_it);
+    AG_RUN(test_sess_revoke_lasts_until_the_sessions_access_end);
+    AG_RUN(test_sess_legacy_exchange_happens_once);
     AG_RUN(test_sess_revoke_subject_kills_older_sessions_with_one_write);
     AG_RUN(test_sess_calls_refuse_bad_arguments_without_calling_back);
     AG_RUN(test_store_cancel_detaches_pending_callbacks);
