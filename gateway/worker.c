@@ -233,7 +233,8 @@ static void worker_store_start(struct ag_worker *w)
 
     w->store = ag_store_new(w->base, &o);
     if (w->store == NULL) {
-        ag_log(AG_LOG_ERROR, "worker %u: cannot set up the store (%s)", w->id, o.url);
+        /* Not the address: it may hold the password. It was parsed at load already. */
+        ag_log(AG_LOG_ERROR, "worker %u: cannot set up the store (out of memory)", w->id);
         return;
     }
     if (ag_sess_feed_start(w->store, on_feed, w) < 0)
