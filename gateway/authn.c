@@ -418,6 +418,11 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
         a->jwt = AG_JWT_REVOKED;
         return;
     }
+    if (g->revoke != NULL && !ag_revoke_loaded(g->revoke)) {
+        /* Not found in a set that is not complete yet proves nothing: never a pass. */
+        a->st = AG_AUTHN_UNSYNCED;
+        return;
+    }
     for (size_t i = 0; i < v->n_scopes; i++)
         if (!list_holds(a->scopes, ' ', v->scopes[i])) {
             a->st = AG_AUTHN_SCOPE;
@@ -455,6 +460,9 @@ int ag_authn_refuse(const struct ag_gen *g, const struct ag_authn *a, struct evb
                  g->cfg->app_name, a->missing ? a->missing : "");
         ag_reply_json(out, 403, scope, sizeof(scope) - 1, hdr, flags);
         return 403;
+    case AG_AUTHN_UNSYNCED:
+        ag_reply_error(out, 503, NULL, "Retry-After: 1\r\n", flags);
+        return 503;
     case AG_AUTHN_NO_TOKEN:
         snprintf(hdr, sizeof(hdr), "WWW-Authenticate: Bearer realm=\"%s\"\r\n", g->cfg->app_name);
         break;

@@ -34,6 +34,8 @@ enum ag_authn_status {
     AG_AUTHN_NO_TOKEN = -2, /* 401, no token presented */
     AG_AUTHN_INVALID = -3,  /* 401, error="invalid_token" */
     AG_AUTHN_SCOPE = -4,    /* 403, error="insufficient_scope" */
+    AG_AUTHN_UNSYNCED = -5, /* the token holds, but the revocations are not loaded yet:
+                               wait for them, or 503 (CONTRACT.md section 8) */
 };
 
 #define AG_AUTHN_SRC_BEARER 1 /* Authorization: Bearer */
@@ -62,7 +64,7 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
 
 /**
  * Writes the refusal for <a> (401 or 403 with the contract's bodies and the
- * RFC 6750 WWW-Authenticate header) to <out>. <flags> are AG_REPLY_F_*. Returns
+ * RFC 6750 WWW-Authenticate header; 503 JSON for UNSYNCED) to <out>. <flags> are AG_REPLY_F_*. Returns
  * the status written.
  */
 int ag_authn_refuse(const struct ag_gen *g, const struct ag_authn *a, struct evbuffer *out,

@@ -540,6 +540,46 @@ void ag_req_reply_error(struct ag_req *req, int status, const char *detail, cons
     conn_ep_reply(req, status, NULL, 0, detail, extra);
 }
 
+/* ---------------------------------------------------------------- waiting for the store */
+
+/*
+ * CONTRACT.md sections 2 and 8, at the start: an endpoint that needs Redis, and a request
+ * whose token holds but whose revocations are not loaded yet, wait for the worker's store
+ * to be ready once (ag_ep_must_wait(), AG_AUTHN_UNSYNCED) instead of a 503 or, worse, a
+ * pass. Such a request is parked whole: <req> is dropped unlogged, its head stays at the
+ * front of the input, and the connection only watches for the client going away. It is
+ * woken by the first ready (ag_conn_wake_parked() from the worker's store callback) or by
+ * its timer, the store's connect timeout (conn_on_timeout()); either way its head is then
+ * handled from the start once more, without waiting again: it passes, or gets its 503.
+ * Nothing blocks the loop, and a parked connection holds no request, no generation and
+ * no store call, so a client that leaves costs only its socket until it is closed.
+ */
+static void conn_park(struct ag_req *req)
+{
+    struct ag_conn *c = req->c;
+
+    req_free(req);
+    c->flags |= AG_CONN_F_PARKED;
+    c->w->n_parked++;
+    conn_timeout_set(c, AG_TMO_STORE);
+}
+
+/* Ends the wait of parked <c>: its head is handled in a later pass of the loop. */
+static void conn_unpark(struct ag_conn *c)
+{
+    c->flags = (c->flags & ~AG_CONN_F_PARKED) | AG_CONN_F_PARK_DONE;
+    c->w->n_parked--;
+    conn_timeout_set(c, AG_TMO_HEADER);
+    event_active(&c->io.ev, EV_READ, 0);
+}
+
+void ag_conn_wake_parked(struct ag_worker *w)
+{
+    for (struct ag_conn *c = w->conns; c != NULL && w->n_parked > 0; c = c->next)
+        if (c->flags & AG_CONN_F_PARKED)
+            conn_unpark(c);
+}
+
 /*
  * Hands <req> (path under auth-prefix) to gateway/endpoints.c: the ep copies what it
  * needs from the head, the head is drained, then the ep answers now, after reading
@@ -547,7 +587,7 @@ void ag_req_reply_error(struct ag_req *req, int status, const char *detail, cons
  */
 static void conn_endpoint(struct ag_req *req, const struct ag_http1_head *h,
                           const struct ag_http1_info *info, struct ag_str path,
-                          struct ag_str query, size_t headlen)
+                          struct ag_str query, size_t headlen, bool waited)
 {
     struct ag_conn *c = req->c;
     struct ag_ep *ep = ag_ep_new(req, h, info, path, query);
@@ -557,6 +597,10 @@ static void conn_endpoint(struct ag_req *req, const struct ag_http1_head *h,
         return;
     }
     req->flags |= CONN_REQ_F_EP;
+    if (!waited && ag_ep_must_wait(ep)) {
+        conn_park(req); /* frees <ep> with <req> */
+        return;
+    }
     req->state = CONN_REQ_ENDPOINT;
     evbuffer_drain(c->io.in, headlen);
     conn_timeout_set(c, AG_TMO_CLIENT);
@@ -611,7 +655,9 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
     const struct ag_config *cfg;
     struct ag_rules_verdict verdict;
     struct ag_authn authn;
+    bool waited = (c->flags & AG_CONN_F_PARK_DONE) != 0; /* this head was parked once */
 
+    c->flags &= ~AG_CONN_F_PARK_DONE;
     if (req == NULL) {
         ag_conn_close_after_flush(c);
         return;
@@ -678,7 +724,7 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
     size_t plen = strlen(cfg->auth_prefix);
     if (path.len >= plen && memcmp(path.p, cfg->auth_prefix, plen) == 0 &&
         (path.len == plen || path.p[plen] == '/')) {
-        conn_endpoint(req, h, &info, path, query, headlen);
+        conn_endpoint(req, h, &info, path, query, headlen, waited);
         return;
     }
     if (conn_method_refused(req, h, &info, headlen))
@@ -687,6 +733,10 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
      * and before any 100 Continue (SECURITY-BASELINE rule 11). */
     ag_rules_match(req->gen->rules, h->method, path, &verdict);
     ag_authn_check(w, req->gen, h, &verdict, &authn);
+    if (authn.st == AG_AUTHN_UNSYNCED && !waited) {
+        conn_park(req);
+        return;
+    }
     if (authn.st != AG_AUTHN_OK) {
         /* A body we do not read is never parsed as the next request: close after. */
         bool keep = info.body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
@@ -701,6 +751,7 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
         req->auth_reason = authn.st == AG_AUTHN_MASTER     ? "master token"
                            : authn.st == AG_AUTHN_NO_TOKEN ? "no access token"
                            : authn.st == AG_AUTHN_SCOPE    ? "insufficient scope"
+                           : authn.st == AG_AUTHN_UNSYNCED ? "revocations not loaded yet"
                                                            : ag_jwt_status_str(authn.jwt);
         evbuffer_drain(in, headlen);
         req_replied(req, status, keep);
@@ -740,7 +791,7 @@ static int conn_read_one(struct ag_conn *c)
     unsigned char *p;
     int n;
 
-    if (len == 0)
+    if (len == 0 || (c->flags & AG_CONN_F_PARKED))
         return 0;
     avail = len < cfg->max_header_size ? len : cfg->max_header_size;
     p = evbuffer_pullup(in, (ev_ssize_t)avail);
@@ -785,7 +836,8 @@ static void conn_read_head(struct ag_conn *c)
     if (c->flags & AG_CONN_F_READING)
         return;
     c->flags |= AG_CONN_F_READING;
-    while (c->req == NULL && !(c->flags & AG_CONN_F_CLOSING) && conn_read_one(c))
+    while (c->req == NULL && !(c->flags & (AG_CONN_F_CLOSING | AG_CONN_F_PARKED)) &&
+           conn_read_one(c))
         ;
     c->flags &= ~AG_CONN_F_READING;
 }
@@ -800,6 +852,8 @@ void ag_conn_close(struct ag_conn *c)
         ag_proxy_release(c->req);
         req_free(c->req);
     }
+    if (c->flags & AG_CONN_F_PARKED)
+        w->n_parked--;
     ag_io_close(&c->io);
     if (c->prev)
         c->prev->next = c->next;
@@ -937,7 +991,16 @@ static int conn_readable(struct ag_conn *c, short what)
         }
         if (c->flags & (AG_CONN_F_CLOSING | AG_CONN_F_RPAUSED | AG_CONN_F_DEAD))
             return 0; /* the bytes wait in the kernel; RREADY remembers them */
-        if (c->io.flags & AG_IO_F_EOF)
+        if (c->flags & AG_CONN_F_PARKED) {
+            /* The head waits: only a client that goes away is acted on now (an error or a
+             * reset closes; a FIN is a half-close, answered when the wait ends). */
+            if (ag_io_read(&c->io, conn_read_limit(c)) < 0) {
+                ag_conn_close(c);
+                return -1;
+            }
+            return 0;
+        }
+        if ((c->io.flags & AG_IO_F_EOF) && !(c->flags & AG_CONN_F_PARK_DONE))
             return conn_on_eof(c);
         r = ag_io_read(&c->io, conn_read_limit(c));
         if (r < 0) {
@@ -974,6 +1037,10 @@ static void conn_on_timeout(struct ag_conn *c)
 
     if (c->flags & (AG_CONN_F_CLOSING | AG_CONN_F_LINGER)) {
         ag_conn_close(c);
+        return;
+    }
+    if (c->flags & AG_CONN_F_PARKED) {
+        conn_unpark(c); /* the store's connect timeout passed: answer without it now */
         return;
     }
     if (req == NULL) {

@@ -6,7 +6,8 @@
  *           request: its generation reference, its upstream connection, its
  *           framing state). A request lives from its head to its last response
  *           byte; it is recycled through the worker's free list.
- * Entry:    ag_conn_accept(), ag_conn_close(), ag_req_finish(), ag_req_fail().
+ * Entry:    ag_conn_accept(), ag_conn_close(), ag_req_finish(), ag_req_fail(),
+ *           ag_conn_wake_parked().
  * Not here: the upstream side of a request (gateway/proxy.c), the pool (upstream.c).
  * Spec:     RFC 9112; docs/request-lifecycle.md.
  */
@@ -33,6 +34,8 @@ struct ag_ep;
 #define AG_CONN_F_READING 0x0008  /* inside the head-reading loop (no re-entry) */
 #define AG_CONN_F_DEAD 0x0010     /* a write failed: close at the next callback */
 #define AG_CONN_F_RPAUSED 0x0020  /* not reading: the upstream output is full */
+#define AG_CONN_F_PARKED 0x0040   /* its head waits in the input for the store's first ready */
+#define AG_CONN_F_PARK_DONE 0x0080 /* that wait ended: handle the head without waiting again */
 
 struct ag_conn {
     struct ag_worker *w;
@@ -142,6 +145,12 @@ void ag_req_fail(struct ag_req *req, int status, const char *detail);
  * line that a status >= 500 logs with the method, target, upstream and request id.
  */
 void ag_req_fail_cause(struct ag_req *req, int status, const char *detail, const char *cause);
+
+/**
+ * Wakes every connection of <w> parked until the store's first ready (or for a drain):
+ * each handles its waiting head in a later pass of the loop, without waiting again.
+ */
+void ag_conn_wake_parked(struct ag_worker *w);
 
 /** Formats the client address of <c> into <buf> (INET6_ADDRSTRLEN bytes). */
 const char *ag_conn_peer_str(const struct ag_conn *c, char *buf, size_t len);

@@ -6,7 +6,8 @@
  * cookies, JSON answers, rate limits, audit events).
  *
  * Owns:     struct ag_ep (gateway/ep.h) and the worker's list of them.
- * Entry:    ag_ep_new(), ag_ep_run(), ag_ep_on_client_input(), ag_ep_detach().
+ * Entry:    ag_ep_new(), ag_ep_must_wait(), ag_ep_run(), ag_ep_on_client_input(),
+ *           ag_ep_detach().
  * Not here: the handlers (ep_tokens.c, ep_users.c, ep_account.c), Redis (store/),
  *           JWS (policy/jwt.c), keep-alive (gateway/conn.c).
  * Spec:     CONTRACT.md sections 5, 7, 8; docs/endpoints.md, docs/users.md.
@@ -248,6 +249,12 @@ static bool ep_needs_identity(enum ep_kind k)
            k == EP_SESSIONS || k == EP_SESSION_DELETE;
 }
 
+/* Whether the endpoint needs the store (every one but /health, /ready and the unknown). */
+static bool ep_needs_store(enum ep_kind k)
+{
+    return k != EP_NOT_FOUND && k != EP_HEALTH && k != EP_READY;
+}
+
 /* Whether the endpoint reads a request body. */
 static bool ep_reads_body(enum ep_kind k)
 {
@@ -429,6 +436,7 @@ static int ep_copy_identity(struct ag_ep *ep, const struct ag_gen *g, const stru
 
     ag_authn_check(ep->w, g, h, &v, &a);
     id->presented = a.src != 0;
+    id->unsynced = a.st == AG_AUTHN_UNSYNCED;
     if (a.st != AG_AUTHN_OK)
         return 0;
     id->ok = true;
@@ -873,6 +881,12 @@ static void ep_dispatch(struct ag_ep *ep)
     case EP_SESSION_DELETE: ep_account_sessions(ep); return;
     default: ag_req_reply_error(req, 404, NULL, NULL); return;
     }
+}
+
+bool ag_ep_must_wait(const struct ag_ep *ep)
+{
+    /* Once ready, an outage is answered at once (503): only the start is waited out. */
+    return ep->method_ok && ep_needs_store(ep->kind) && !ep->w->store_up_once;
 }
 
 void ag_ep_run(struct ag_ep *ep)

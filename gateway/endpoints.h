@@ -4,7 +4,8 @@
  * request body of POST /refresh collected (bounded) before it is judged.
  *
  * Owns:     struct ag_ep: one endpoint request in progress, on its worker's list.
- * Entry:    ag_ep_new(), ag_ep_run(), ag_ep_on_client_input(), ag_ep_detach().
+ * Entry:    ag_ep_new(), ag_ep_must_wait(), ag_ep_run(), ag_ep_on_client_input(),
+ *           ag_ep_detach().
  * Not here: sessions in Redis (store/session.c), token cryptography (policy/jwt.c),
  *           the connection and its keep-alive (gateway/conn.c).
  * Spec:     CONTRACT.md sections 5, 7, 8; docs/endpoints.md.
@@ -37,6 +38,13 @@ struct ag_ep *ag_ep_new(struct ag_req *req, const struct ag_http1_head *h,
  * in exactly one ag_req_reply*() or ag_req_fail() (STYLE R8).
  */
 void ag_ep_run(struct ag_ep *ep);
+
+/**
+ * Whether <ep> needs the store and the worker's store has not been ready yet since the
+ * start (CONTRACT.md section 2): the caller then parks the request until it is, or until
+ * the store's connect timeout, instead of a 503 at once (gateway/conn.c).
+ */
+bool ag_ep_must_wait(const struct ag_ep *ep);
 
 /** More client input arrived for endpoint request <req> (its body). */
 void ag_ep_on_client_input(struct ag_req *req);

@@ -64,6 +64,7 @@ struct ep_ident {
     bool by_cookie;   /* it came in the access_token cookie (CSRF check applies) */
     bool presented;   /* some token was presented (for the 401's WWW-Authenticate) */
     bool client;      /* a client's token (sub_type "client"): no user behind it */
+    bool unsynced;    /* it held, but the revocations were not loaded yet: 503, never a pass */
     char *sub, *client_id, *sid, *jti, *roles, *scopes;
     int64_t exp;
 };

@@ -163,6 +163,10 @@ bool ep_need_identity(struct ag_ep *ep, bool state_changing)
     const struct ag_config *cfg = ep->req->gen->cfg;
     char extra[320];
 
+    if (ep->id.unsynced) {
+        ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
+        return false;
+    }
     if (!ep->id.ok) {
         snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer realm=\"%s\"%s\r\n",
                  cfg->app_name, ep->id.presented ? ", error=\"invalid_token\"" : "");

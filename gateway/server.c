@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <sodium.h>
 
 #include "jwt.h"
 #include "log.h"
@@ -25,6 +26,7 @@
 #include "pool.h"
 #include "revoke.h"
 #include "rules.h"
+#include "store.h"
 #include "worker.h"
 
 #define SERVER_MAX_CONFIG (1024 * 1024)
@@ -111,6 +113,20 @@ struct ag_gen *ag_gen_load(const char *path, unsigned cfg_flags, struct ag_err *
     free(text);
     if (cfg == NULL)
         return NULL;
+    {
+        /* `redis` has one parser, the store's (policy cannot reach it): what `check`
+         * accepts here is what every worker's store connects to. */
+        struct ag_store_addr addr;
+        const char *why = NULL;
+        int rc = ag_store_url_parse(cfg->redis_url, &addr, &why);
+
+        sodium_memzero(&addr, sizeof(addr));
+        if (rc < 0) {
+            ag_err_add(err, "%s: redis: %s", path, why);
+            ag_config_unref(cfg);
+            return NULL;
+        }
+    }
     g = calloc(1, sizeof(*g));
     if (g == NULL) {
         ag_config_unref(cfg);

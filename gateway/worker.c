@@ -119,6 +119,7 @@ static int worker_timeouts(struct ag_worker *w, const struct ag_config *cfg)
         [AG_TMO_CONNECT] = cfg->upstream_connect_timeout,
         [AG_TMO_TUNNEL] = cfg->tunnel_timeout,
         [AG_TMO_LINGER] = 2.0,
+        [AG_TMO_STORE] = AG_WORKER_STORE_CONNECT_S,
     };
 
     for (int i = 0; i < AG_TMO_N; i++) {
@@ -185,6 +186,14 @@ static void on_store_state(bool ready, const char *why, void *arg)
 
     if (w->store_state == (int)ready)
         return;
+    if (ready && !w->store_up_once) {
+        /* The first ready: commands work and, with the feed, the live revocations are
+         * loaded. The set is the process's: one worker's replay completes it for all. */
+        if (w->feed_on && w->gen->revoke != NULL)
+            ag_revoke_set_loaded(w->gen->revoke);
+        w->store_up_once = true;
+        ag_conn_wake_parked(w); /* deferred to the loop: not from inside hiredis */
+    }
     if (ready)
         ag_log(AG_LOG_INFO, "worker %u: store ready", w->id);
     else
@@ -225,18 +234,20 @@ static void worker_store_start(struct ag_worker *w)
 {
     const struct ag_config *cfg = w->gen->cfg;
     struct ag_store_opts o = {.url = cfg->redis_url ? cfg->redis_url : "redis://127.0.0.1:6379/0",
-                              .ns = cfg->app_name, .connect_timeout = 2, .command_timeout = 2,
+                              .ns = cfg->app_name, .connect_timeout = AG_WORKER_STORE_CONNECT_S,
+                              .command_timeout = 2,
                               .on_state = on_store_state, .arg = w};
 
     w->store = ag_store_new(w->base, &o);
     if (w->store == NULL) {
-        /* Not o.url: it may hold the password. */
-        ag_log(AG_LOG_ERROR, "worker %u: cannot set up the store (bad redis URL or out of memory)",
-               w->id);
+        /* Not the address: it may hold the password. It was parsed at load already. */
+        ag_log(AG_LOG_ERROR, "worker %u: cannot set up the store (out of memory)", w->id);
         return;
     }
     if (ag_sess_feed_start(w->store, on_feed, w) < 0)
         ag_log(AG_LOG_ERROR, "worker %u: cannot start the revocation feed", w->id);
+    else
+        w->feed_on = true;
 }
 
 static void worker_store_free(struct ag_worker *w)
@@ -278,9 +289,11 @@ static void worker_drain(struct ag_worker *w)
         evtimer_del(w->accept_ev);
     close_listeners(w);
     ag_upstream_flush(w);
+    ag_conn_wake_parked(w); /* in flight: answered (503, shutting down), not dropped */
     for (c = w->conns; c != NULL; c = next) {
         next = c->next;
-        if (c->req == NULL && !(c->flags & (AG_CONN_F_IN_HEAD | AG_CONN_F_CLOSING)))
+        if (c->req == NULL &&
+            !(c->flags & (AG_CONN_F_IN_HEAD | AG_CONN_F_CLOSING | AG_CONN_F_PARK_DONE)))
             ag_conn_close(c);
     }
     if (w->n_conns == 0) {

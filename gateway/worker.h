@@ -33,6 +33,9 @@ struct ag_store;
 struct ag_ep;
 struct ag_pool_inbox;
 
+/* The store's connect timeout (s): also how long a request waits for the store's first ready. */
+#define AG_WORKER_STORE_CONNECT_S 2.0
+
 /* Idle keep-alive connections to one upstream, most recently used first. */
 struct ag_upool {
     struct ag_uconn *head;
@@ -48,6 +51,7 @@ enum ag_tmo {
     AG_TMO_CONNECT,    /* upstream-connect-timeout */
     AG_TMO_TUNNEL,     /* tunnel-timeout */
     AG_TMO_LINGER,     /* lingering close: 2 s */
+    AG_TMO_STORE,      /* a request parked until the store's first ready: its connect timeout */
     AG_TMO_N
 };
 
@@ -78,6 +82,9 @@ struct ag_worker {
     struct ag_jwt_claims *claims;       /* scratch claims of the token being verified */
     struct ag_store *store;             /* this worker's Redis connections (store/store.h), or NULL */
     int store_state;                    /* last state logged: -1 none yet, 0 not ready, 1 ready */
+    bool store_up_once;                 /* ready once since the start: connected, revocations loaded */
+    bool feed_on;                       /* the revocation feed runs (ready then means replayed) */
+    size_t n_parked;                    /* connections parked until store_up_once (gateway/conn.c) */
     struct ag_ep *eps;                  /* endpoint requests in progress (gateway/endpoints.c) */
     struct ag_pool_inbox *inbox;        /* where password jobs come back (gateway/pool.h), or NULL */
 

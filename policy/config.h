@@ -119,7 +119,7 @@ struct ag_config {
     char *upstream_host;      /* from "http://HOST:PORT"; brackets removed for IPv6 */
     char *upstream_port;
     char *upstream_hostport;  /* "HOST:PORT" as written, for messages */
-    char *redis_url;
+    char *redis_url;          /* as written; its syntax is checked by store/ (ag_gen_load) */
     char *auth_prefix;        /* starts with '/', no trailing '/' */
     int workers;              /* 0: number of online CPUs */
     char *access_log;         /* "stderr", "off" or a path */

@@ -5,7 +5,7 @@
  *
  * Owns:     the tables and their random hash keys.
  * Entry:    ag_revoke_new(), ag_revoke_add(), ag_revoke_add_subject(), ag_revoke_check(),
- *           ag_revoke_check_subject(), ag_revoke_prune().
+ *           ag_revoke_check_subject(), ag_revoke_prune(), ag_revoke_set_loaded().
  *
  * An entry keeps no copy of the id: two keyed SipHash-2-4 values (128 bits, keys drawn
  * at random per set) stand for it, so an entry is 24 bytes and 1M revocations fit in
@@ -15,6 +15,7 @@
 #include "revoke.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,7 @@ struct ag_revoke {
     struct revoke_table subjects; /* watermarks */
     unsigned char key1[crypto_shorthash_KEYBYTES];
     unsigned char key2[crypto_shorthash_KEYBYTES];
+    atomic_bool loaded;           /* filled from the source once (ag_revoke_set_loaded) */
 };
 
 /* The two keyed hashes of (<kind>, <id>). */
@@ -151,6 +153,17 @@ struct ag_revoke *ag_revoke_new(void)
         return NULL;
     }
     return r;
+}
+
+void ag_revoke_set_loaded(struct ag_revoke *r)
+{
+    atomic_store_explicit(&r->loaded, true, memory_order_release);
+}
+
+bool ag_revoke_loaded(const struct ag_revoke *r)
+{
+    /* Acquire: a reader that sees the flag also sees the entries added before it. */
+    return atomic_load_explicit(&r->loaded, memory_order_acquire);
 }
 
 void ag_revoke_free(struct ag_revoke *r)

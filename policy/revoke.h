@@ -4,7 +4,8 @@
  * (sid) it was issued under, is in the set and has not expired from it.
  *
  * Owns:     the set's entries (24 bytes each: keyed 128-bit hashes of the ids, not copies).
- * Entry:    ag_revoke_new(), ag_revoke_add(), ag_revoke_check(), ag_revoke_prune().
+ * Entry:    ag_revoke_new(), ag_revoke_add(), ag_revoke_check(), ag_revoke_prune(),
+ *           ag_revoke_set_loaded(), ag_revoke_loaded().
  * Not here: where revocations come from (the store fills the set from Redis, so
  *           every gateway instance sees a logout within its sync interval).
  * Spec:     CONTRACT.md section 7 ("Revocation takes effect at once").
@@ -54,6 +55,19 @@ bool ag_revoke_check_subject(struct ag_revoke *r, struct ag_str sub, int64_t iat
 
 /** Whether a token with <jti> and session <sid> (either may be empty) is revoked at <now>. */
 bool ag_revoke_check(struct ag_revoke *r, struct ag_str jti, struct ag_str sid, int64_t now);
+
+/**
+ * Marks <r> as complete: every live revocation of its source has been added once (the
+ * store's first replay). Never cleared: after an outage the last known set is used.
+ * Safe from any thread.
+ */
+void ag_revoke_set_loaded(struct ag_revoke *r);
+
+/**
+ * Whether <r> was marked complete. Until then a check that finds nothing proves nothing:
+ * the caller must not accept a token on it (CONTRACT.md section 8).
+ */
+bool ag_revoke_loaded(const struct ag_revoke *r);
 
 /** Bytes the set holds for its entries (both tables, empty slots included). */
 size_t ag_revoke_memory(struct ag_revoke *r);

@@ -29,8 +29,12 @@ struct ag_store_addr {
 };
 
 /**
- * Parses <url>: "redis://[:PASSWORD@]HOST:PORT[/DB]" or "unix:///PATH". Returns 0,
- * or -1 with <why> pointing at a fixed phrase.
+ * The one parser of the `redis` setting (pure: no I/O), run by `check` and `serve` when
+ * they load a config and by ag_store_new(). <url>: "redis://[:PASSWORD@]HOST:PORT[/DB]"
+ * or "unix:///PATH", schemes in any letter case (RFC 3986 s.3.1); printable ASCII; the
+ * port required (1-65535); DB 0-2147483646 (what SELECT can take), "/" alone is 0;
+ * PASSWORD as written up to the last '@'; no user name, no "rediss://". Returns 0 with
+ * <a> filled, or -1 with <a> zeroed and <why> pointing at a fixed phrase (docs/config.md).
  */
 int ag_store_url_parse(const char *url, struct ag_store_addr *a, const char **why);
 

@@ -47,7 +47,10 @@ SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|LeakSanitizer|runtime error:
 
 DEFAULTS = {
     "cryptography-key": CRYPTO_KEY,
-    "redis": "redis://127.0.0.1:1/0",  # nothing listens there: the suite needs no Redis
+    # Replaced by the suite's own redis-server (suite_redis below) when one can run: a
+    # gateway accepts an access token only once it has loaded the live revocations from
+    # Redis (CONTRACT.md section 8). Nothing listens on port 1.
+    "redis": "redis://127.0.0.1:1/0",
     "access-log": "off",
     "workers": 2,
     "drain-timeout": 5,
@@ -620,4 +623,22 @@ def redis_server(tmp_path):
         pytest.skip("redis-server not installed")
     r = RedisServer(tmp_path / "redis")
     yield r
+    r.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_redis(tmp_path_factory):
+    """One redis-server for every gateway that does not name its own (DEFAULTS["redis"]):
+    without a Redis a gateway never loads the revocations, so it refuses every token-bearing
+    request with 503 (CONTRACT.md section 8). Tests about Redis itself start their own
+    (redis_server) or name an address where nothing listens."""
+    import shutil
+    if shutil.which(REDIS_BIN) is None:
+        yield None
+        return
+    r = RedisServer(tmp_path_factory.mktemp("suite-redis"))
+    old = DEFAULTS["redis"]
+    DEFAULTS["redis"] = r.url
+    yield r
+    DEFAULTS["redis"] = old
     r.stop()

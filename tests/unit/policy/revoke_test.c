@@ -165,11 +165,26 @@ static void test_revoke_subject_watermark_refuses_older_tokens_only(void)
     ag_revoke_free(r);
 }
 
+static void test_revoke_new_set_is_not_loaded_until_marked_and_stays_loaded(void)
+{
+    struct ag_revoke *r = ag_revoke_new();
+
+    AG_ASSERT(!ag_revoke_loaded(r));
+    AG_ASSERT_EQ(ag_revoke_add(r, AG_REVOKE_JTI, S("j1"), 5000), 0);
+    AG_ASSERT(!ag_revoke_loaded(r)); /* entries alone do not make it complete */
+    ag_revoke_set_loaded(r);
+    AG_ASSERT(ag_revoke_loaded(r));
+    ag_revoke_prune(r, 6000); /* the set empties; it was loaded once, that stays */
+    AG_ASSERT(ag_revoke_loaded(r));
+    ag_revoke_free(r);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     AG_RUN(test_revoke_empty_set_revokes_nothing);
+    AG_RUN(test_revoke_new_set_is_not_loaded_until_marked_and_stays_loaded);
     AG_RUN(test_revoke_one_million_entries_fit_in_64_mib);
     AG_RUN(test_revoke_subject_watermark_refuses_older_tokens_only);
     AG_RUN(test_revoke_jti_refuses_that_token_only);
