@@ -1,8 +1,9 @@
 /*
- * policy/base.c - error-line formatting and slice helpers shared by all modules.
+ * policy/base.c - error-line formatting, slice helpers and the UTF-8 decoder shared by
+ * all modules.
  *
  * Owns:     nothing.
- * Entry:    ag_err_add().
+ * Entry:    ag_err_add(), ag_utf8_next().
  */
 #include "base.h"
 
@@ -26,3 +27,33 @@ int ag_err_add(struct ag_err *err, const char *fmt, ...)
     return AG_EINVAL;
 }
 
+size_t ag_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    uint32_t c = s[0], min;
+    size_t len;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2, c &= 0x1f, min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3, c &= 0x0f, min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4, c &= 0x07, min = 0x10000;
+    } else {
+        return 0; /* a continuation byte, 0xc0/0xc1 (overlong), or 0xf5.. */
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return len;
+}

@@ -10,6 +10,7 @@
 #define AG_POLICY_BASE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 /* A borrowed byte range; never NUL-terminated by contract. */
@@ -68,6 +69,13 @@ static inline int ag_str_ieq(struct ag_str a, const char *lit)
     }
     return 1;
 }
+
+/**
+ * Decodes one UTF-8 sequence at <s>[0..<n>) (n > 0; RFC 3629 s.4: no overlong forms, no
+ * surrogates, nothing above U+10FFFF). Returns its length with *<cp> set, or 0 when the
+ * bytes there are not valid UTF-8.
+ */
+size_t ag_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
 /** The value of the hex digit <c> (either case), or -1. */
 static inline int ag_hex_digit(unsigned char c)

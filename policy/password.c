@@ -29,42 +29,6 @@
  * ------------------------------------------------------------------------------------------ */
 
 /*
- * Decodes one UTF-8 sequence at <s>[0..<n>) (RFC 3629 s.4: no overlong forms, no
- * surrogates, nothing above U+10FFFF). Returns its length with *<cp> set, or 0 when
- * the bytes there are not valid UTF-8.
- */
-static size_t pw_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    uint32_t c = s[0], min;
-    size_t len;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, c &= 0x1f, min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, c &= 0x0f, min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, c &= 0x07, min = 0x10000;
-    } else {
-        return 0; /* a continuation byte, 0xc0/0xc1 (overlong), or 0xf5.. */
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return len;
-}
-
-/*
  * C0 controls (NUL and tab included), DEL and C1 controls. Tab is refused too: it
  * cannot be typed into a browser's password field (it moves the focus), so a tab in
  * a password is a paste accident that would lock its owner out on the next login form.
@@ -96,7 +60,7 @@ enum ag_pw_check ag_password_check(const struct ag_pwparams *p, const char *pw, 
 
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t n = pw_utf8_next(s + i, len - i, &cp);
+        size_t n = ag_utf8_next(s + i, len - i, &cp);
 
         if (n == 0 || pw_is_control(cp))
             return AG_PW_NOT_UTF8;

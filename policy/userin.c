@@ -54,47 +54,13 @@ static int userin_fail(struct ag_field_err *e, const struct ag_field_err *proto,
     return rc;
 }
 
-/*
- * The length of the UTF-8 sequence at <s> (<n> bytes left, n > 0) with its code point in
- * <*cp>, or 0 when it is not valid (RFC 3629: no overlongs, surrogates, or > U+10FFFF).
- */
-static size_t userin_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    uint32_t c = s[0], min;
-    size_t len;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, c &= 0x1f, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, c &= 0x0f, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, c &= 0x07, min = 0x10000;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t k = 1; k < len; k++) {
-        if ((s[k] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[k] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return len;
-}
-
 /* True when <s,n> is valid UTF-8. */
 static bool userin_utf8_valid(const unsigned char *s, size_t n)
 {
     uint32_t cp;
 
     for (size_t i = 0, k; i < n; i += k)
-        if ((k = userin_utf8_next(s + i, n - i, &cp)) == 0)
+        if ((k = ag_utf8_next(s + i, n - i, &cp)) == 0)
             return false;
     return true;
 }
@@ -109,7 +75,7 @@ size_t ag_text_clean(const char *in, size_t n, char *out, size_t cap)
         return 0;
     for (size_t i = 0; i < n;) {
         uint32_t cp = 0;
-        size_t k = userin_utf8_next(s + i, n - i, &cp);
+        size_t k = ag_utf8_next(s + i, n - i, &cp);
         const char *src = in + i;
         size_t m = k;
 
