@@ -264,17 +264,20 @@ static bool ep_reads_body(enum ep_kind k)
 
 /* ---------------------------------------------------------------- what the head says */
 
-/* Copies the refresh-token sources of POST /refresh from <h>: Bearer, then the cookie. */
+/*
+ * Copies the refresh-token sources of POST /refresh from <h>: Bearer, then the cookie.
+ * A malformed Bearer (ag_authn_bearer(), as for proxied requests) is kept as an empty
+ * token, so it is judged and refused instead of falling through to the cookie.
+ */
 static int ep_copy_sources(struct ag_ep *ep, const struct ag_http1_head *h)
 {
     for (size_t i = 0; i < h->nhdrs; i++) {
-        struct ag_str name = h->hdrs[i].name, v = h->hdrs[i].value;
-        if (ag_str_ieq(name, "Authorization") && ep->bearer == NULL && v.len > 7 &&
-            strncasecmp(v.p, "Bearer ", 7) == 0) {
-            size_t k = 7;
-            while (k < v.len && v.p[k] == ' ')
-                k++;
-            if ((ep->bearer = ag_ep__strndup(v.p + k, v.len - k)) == NULL)
+        struct ag_str name = h->hdrs[i].name, v = h->hdrs[i].value, bt;
+        int br;
+
+        if (ag_str_ieq(name, "Authorization") && ep->bearer == NULL &&
+            (br = ag_authn_bearer(v, &bt)) != 0) {
+            if ((ep->bearer = ag_ep__strndup(bt.p, br > 0 ? bt.len : 0)) == NULL)
                 return AG_ENOMEM;
         } else if (ag_str_ieq(name, "Cookie")) {
             struct ag_str t;

@@ -242,6 +242,20 @@ def test_post_refresh_sources(gateway, redis_server):
     assert r.status_code == 401 and r.json() == {"detail": "Invalid refresh token"}
 
 
+@pytest.mark.parametrize("auth", ["Bearer\t{tok}", "Bearer \t{tok}", "Bearer"])
+def test_post_refresh_malformed_bearer_is_judged_not_passed_over(gateway, redis_server, auth):
+    """A malformed Bearer (a TAB after the scheme, or no token) is refused as for proxied
+    requests: it does not fall through to the cookie, and the cookie's token still works."""
+    gw = start(gateway, redis_server)
+    url = gw.url + "/auth/refresh"
+    p = new_pair(gw, "c")
+    r = requests.post(url, headers={"Authorization": auth.format(tok=p["refresh_token"]),
+                                    "Cookie": "refresh_token=" + p["refresh_token"]}, timeout=10)
+    assert r.status_code == 401 and r.json() == {"detail": "Invalid refresh token"}, r.text
+    r = requests.post(url, headers={"Cookie": "refresh_token=" + p["refresh_token"]}, timeout=10)
+    assert r.status_code == 200, r.text
+
+
 def test_post_refresh_refusals(gateway, redis_server):
     gw = start(gateway, redis_server)
     url = gw.url + "/auth/refresh"
