@@ -30,6 +30,16 @@ struct evbuffer;
 #define AG_IO_F_CONNECTING 0x0008 /* a non-blocking connect is in progress */
 #define AG_IO_F_RDHUP 0x0010      /* EPOLLRDHUP seen: read on to the EOF, a short read is not the end */
 
+/*
+ * Event priorities of a worker's base (event_base_priority_init(AG_IO_NPRIO)). libevent
+ * runs the active events of a loop pass in priority order, so an idle pooled upstream
+ * connection (AG_IO_PRIO_IDLE) that got bytes or an EOF is dropped before any request of
+ * the same pass can take it (gateway/upstream.c). Everything else is AG_IO_PRIO_NORMAL.
+ */
+#define AG_IO_PRIO_IDLE 0
+#define AG_IO_PRIO_NORMAL 1
+#define AG_IO_NPRIO 2
+
 struct ag_io {
     evutil_socket_t fd;
     unsigned flags;          /* AG_IO_F_* */

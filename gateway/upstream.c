@@ -58,22 +58,18 @@ static void on_upstream_io(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Whether the idle <u> is still clean: nothing buffered, and neither bytes nor an EOF
- * waiting on its socket. on_upstream_io() drops an idle connection that receives
- * anything, but its event may be queued behind the request that takes <u> in the
- * same loop pass (both ready in one epoll batch); those bytes would then be read as
- * that request's response. One non-blocking peek per reuse closes that window; what
- * arrives after the request went out cannot be told from its answer.
+ * Whether the idle <u> can carry a request: nothing buffered, and its event not waiting
+ * to run. on_upstream_io() drops an idle connection that receives anything, and the pool
+ * runs its events first (AG_IO_PRIO_IDLE, set in ag_upstream_put()), so bytes or an EOF
+ * that arrive in the same loop pass as the request taking <u> are seen before it: no
+ * syscall per reuse. Setting the priority back fails only while the event is active
+ * (pending its callback): then <u> is not clean either. What arrives after the request
+ * went out cannot be told from its answer.
  */
 static bool pool_conn_clean(struct ag_uconn *u)
 {
-    char b;
-    ssize_t r;
-
-    if (evbuffer_get_length(u->io.in) > 0)
-        return false;
-    r = recv(u->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    return evbuffer_get_length(u->io.in) == 0 &&
+           event_priority_set(&u->io.ev, AG_IO_PRIO_NORMAL) == 0;
 }
 
 struct ag_uconn *ag_upstream_get(struct ag_worker *w, struct ag_gen *g, unsigned up)
@@ -109,6 +105,12 @@ void ag_upstream_put(struct ag_uconn *u)
 
     if (w->draining || u->gen_id != w->gen->id || u->up >= w->n_pools ||
         w->pools[u->up].n >= cfg->upstream_pool_size) {
+        ag_upstream_free(u);
+        return;
+    }
+    /* An event already active (bytes came with the end of the response) cannot change
+     * priority: such a connection is not clean, so it is not kept. */
+    if (event_priority_set(&u->io.ev, AG_IO_PRIO_IDLE) < 0) {
         ag_upstream_free(u);
         return;
     }

@@ -375,7 +375,9 @@ struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *er
     event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK); /* one thread per base */
     w->base = event_base_new_with_config(ec);
     event_config_free(ec);
-    if (w->base == NULL || worker_scratch(w, g) < 0 || (w->alog = evbuffer_new()) == NULL ||
+    /* before any event is set up: events take the default priority, AG_IO_PRIO_NORMAL */
+    if (w->base == NULL || event_base_priority_init(w->base, AG_IO_NPRIO) < 0 ||
+        worker_scratch(w, g) < 0 || (w->alog = evbuffer_new()) == NULL ||
         (w->elog = evbuffer_new()) == NULL)
         goto fail;
     w->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
