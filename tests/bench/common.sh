@@ -7,6 +7,9 @@
 BENCH_DIR=${BENCH_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 REPO_DIR=$(cd "$BENCH_DIR/../.." && pwd)
 AUTHGATE=${AUTHGATE:-$REPO_DIR/build-rel/authgate}
+# Another authgate binary (e.g. a build of the commit before a change), run as the peers
+# authgate-b and authgate-jwt-b beside the others in the same run: a paired comparison.
+AUTHGATE_B=${AUTHGATE_B:-}
 PY=${PY:-/usr/bin/python3}
 
 BASE_PORT=${BASE_PORT:-19080}
@@ -27,6 +30,8 @@ declare -A PEER_PORT=(
   [haproxy-jwt]=$((BASE_PORT + 4))          # haproxy jwt_verify HS256 + alg + exp on every request
   [authgate-jwt]=$((BASE_PORT + 5))         # authgate verifying every request (token cache on)
   [authgate-jwt-nocache]=$((BASE_PORT + 6)) # the same with "token-cache-size": 0
+  [authgate-b]=$((BASE_PORT + 7))           # authgate as AUTHGATE_B, proxying only
+  [authgate-jwt-b]=$((BASE_PORT + 8))       # authgate-jwt as AUTHGATE_B
 )
 ALL_PEERS="nginx haproxy authgate haproxy-jwt authgate-jwt authgate-jwt-nocache"
 PY=${PY:-/usr/bin/python3} # Debian's python3 (python3-jwt mints the token)
@@ -177,9 +182,10 @@ print(jwt.encode({"sub": "bench-user", "client_id": "bench", "type": "access", "
 gen_authgate() { # $1 dir, $2 peer name
   local paths='[]' cache=4096
   mkdir -p "$1"
-  [[ $2 == authgate ]] || paths='["/"]'
+  [[ $2 == authgate || $2 == authgate-b ]] || paths='["/"]'
   [[ $2 == authgate-jwt-nocache ]] && cache=0
-  # no Redis is running on port 1: authgate serves (and proxies) without it
+  # The private redis-server of start_redis: an authgate accepts a token only once it has
+  # loaded the live revocations (CONTRACT.md section 8). No request of the run touches it.
   cat >"$1/authgate.json" <<EOF
 {
   "listen": "127.0.0.1:${PEER_PORT[$2]}",
@@ -189,10 +195,21 @@ gen_authgate() { # $1 dir, $2 peer name
   "token-cache-size": $cache,
   "workers": 1,
   "access-log": "off",
-  "redis": "redis://127.0.0.1:1/0"
+  "redis": "unix://$RUN/redis/redis.sock"
 }
 EOF
   chmod 600 "$1/authgate.json"
+}
+
+# One redis-server on a unix socket for every authgate peer, on LOAD_CPU: started once.
+start_redis() {
+  [[ -n ${PID_OF[redis]:-} ]] && return 0
+  command -v "${REDIS_SERVER:-redis-server}" >/dev/null || die "missing redis-server (apt-get install -y redis-server)"
+  mkdir -p "$RUN/redis"
+  start_proc redis "$LOAD_CPU" "${REDIS_SERVER:-redis-server}" --port 0 --unixsocket "$RUN/redis/redis.sock" \
+    --save '' --appendonly no --dir "$RUN/redis"
+  for _ in $(seq 100); do [[ -S $RUN/redis/redis.sock ]] && return 0; check_alive redis; sleep 0.1; done
+  die "redis-server did not create its socket after 10 s"
 }
 
 # ---- processes ---------------------------------------------------------------
@@ -276,8 +293,14 @@ start_peer() { # NAME
       haproxy -c -q -f "$d/haproxy.cfg" || die "haproxy config check failed"
       start_proc "$p" "$SUT_CPU" haproxy -f "$d/haproxy.cfg" ;;
     authgate | authgate-jwt | authgate-jwt-nocache)
+      start_redis
       gen_authgate "$d" "$p"
       start_proc "$p" "$SUT_CPU" "$AUTHGATE" serve --config "$d/authgate.json" ;;
+    authgate-b | authgate-jwt-b)
+      [[ -x $AUTHGATE_B ]] || die "peer $p needs AUTHGATE_B, an authgate binary"
+      start_redis
+      gen_authgate "$d" "$p"
+      start_proc "$p" "$SUT_CPU" "$AUTHGATE_B" serve --config "$d/authgate.json" ;;
   esac
   wait_port "${PEER_PORT[$p]}" "$p"
 }
