@@ -26,7 +26,7 @@
 #include "pool.h"
 #include "revoke.h"
 #include "rules.h"
-#include "store.h"
+#include "url.h"
 #include "worker.h"
 
 #define SERVER_MAX_CONFIG (1024 * 1024)

@@ -31,7 +31,7 @@
 #include "log.h"
 #include "revoke.h"
 #include "upstream.h"
-#include "session.h"
+#include "feed.h"
 #include "pool.h"
 #include "store.h"
 
@@ -244,7 +244,7 @@ static void worker_store_start(struct ag_worker *w)
         ag_log(AG_LOG_ERROR, "worker %u: cannot set up the store (out of memory)", w->id);
         return;
     }
-    if (ag_sess_feed_start(w->store, on_feed, w) < 0)
+    if (ag_feed_start(w->store, on_feed, w) < 0)
         ag_log(AG_LOG_ERROR, "worker %u: cannot start the revocation feed", w->id);
     else
         w->feed_on = true;

@@ -2,7 +2,7 @@
  * store/audit.c - the audit stream: XADD "{ns}:audit" MAXLEN ~ <maxlen> * with the
  * event name and its field pairs, shared by every gateway instance.
  *
- * Owns:     nothing long-lived; each call's pending record is owned by store/store.c.
+ * Owns:     nothing long-lived; each call's pending record is owned by store/link.c.
  * Entry:    ag_audit_append().
  * Not here: which events exist and their JSON log line (gateway/; docs/audit.md).
  * Spec:     ISSUE 5 "Audit log"; docs/redis-keys.md.
@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "store.h"
+#include "store_int.h"
 
 #define AUDIT_PAIRS_MAX 16
 #define AUDIT_NAME_MAX 64     /* bytes of the event name or of a field name */

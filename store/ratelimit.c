@@ -2,7 +2,7 @@
  * store/ratelimit.c - fixed-window rate limits in Redis: one counter per (bucket name,
  * hashed id, window), several buckets judged and counted in one atomic script.
  *
- * Owns:     nothing long-lived; each call's pending record is owned by store/store.c.
+ * Owns:     nothing long-lived; each call's pending record is owned by store/link.c.
  * Entry:    ag_rl_hit().
  * Not here: which limits apply where, and the 429 (gateway/).
  * Spec:     ISSUE 5 "Abuse resistance"; docs/redis-keys.md.
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "scripts.h"
-#include "store.h"
+#include "store_int.h"
 
 #define RL_BUCKETS_MAX 4
 #define RL_NAME_MAX 64        /* bytes of a bucket name */

@@ -1,6 +1,6 @@
 /*
  * store/scripts.c - the table of Lua script texts, in the order of enum ag_store__script.
- * store/store.c SCRIPT LOADs every entry on connect and again after a NOSCRIPT.
+ * store/link.c SCRIPT LOADs every entry on connect and again after a NOSCRIPT.
  *
  * Owns:     ag_store__script_text[] (static data).
  * Entry:    ag_store__script_text[].
@@ -8,7 +8,7 @@
  * Spec:     docs/redis-keys.md, section "Scripts".
  */
 #include "scripts.h"
-#include "store.h"
+#include "store_int.h"
 
 const char *const ag_store__script_text[AG_STORE__NSCRIPTS] = {
     [AG_STORE__SESS_CREATE] = ag_sess__lua_create,

@@ -2,9 +2,9 @@
  * store/scripts.h - the Lua scripts of store/: the text of each one (defined next to
  * the C code that builds its KEYS and ARGV) and the Lua helpers several scripts share.
  *
- * Owns:     nothing; the table of texts is store/scripts.c, loading is store/store.c.
- * Entry:    ag_store__script_text[] (store.h), LUA_REVOKE_FN.
- * Not here: the enum of scripts (store.h), what each script does (above its text).
+ * Owns:     nothing; the table of texts is store/scripts.c, loading is store/link.c.
+ * Entry:    ag_store__script_text[] (store_int.h), LUA_REVOKE_FN.
+ * Not here: the enum of scripts (store_int.h), what each script does (above its text).
  * Spec:     docs/redis-keys.md, section "Scripts". Internal to store/: not for gateway/.
  */
 #ifndef AG_STORE_SCRIPTS_H
@@ -14,7 +14,7 @@
  * ag_revoke(revkey, revlog, kind, id, value, until, channel): records a revocation.
  * <revkey> (string, TTL until - now) holds <value>; the sorted set <revlog> holds the
  * member "<kind> <id> <value>" scored <until>, the exact text published on <channel>
- * (the format ag_sess__feed_parse() reads). <value> and <until> are Lua numbers.
+ * (the format ag_feed__parse() reads, store/feed.c). <value> and <until> are Lua numbers.
  * A repeated revocation keeps the larger value and until and replaces its member.
  * Expired members are pruned on every write; <revlog> itself expires with its last.
  */

@@ -1,12 +1,13 @@
 /*
  * store/session.c - refresh sessions and revocations in Redis: the Lua scripts (create,
- * rotate with reuse detection, revoke), the key names, the per-subject session index
- * (written here, read by store/user.c), and the revocation feed's format.
+ * rotate with reuse detection, revoke), the key names, and the per-subject session index
+ * (written here, read by store/user.c).
  *
- * Owns:     nothing long-lived; each call's pending record is owned by store/store.c.
+ * Owns:     nothing long-lived; each call's pending record is owned by store/link.c.
  * Entry:    ag_sess_create(), ag_sess_rotate(), ag_sess_revoke(), ag_sess_revoke_jti(),
- *           ag_sess_revoke_subject(), ag_sess_feed_start().
- * Not here: the connection, timeouts, EVALSHA/NOSCRIPT (store/store.c); tokens, HTTP.
+ *           ag_sess_revoke_subject().
+ * Not here: the connection, timeouts, EVALSHA/NOSCRIPT (store/link.c); the revocation
+ *           feed that reads what is revoked here (store/feed.c); tokens, HTTP.
  * Spec:     CONTRACT.md sections 5, 7, 8; docs/redis-keys.md (every key is listed there).
  */
 #include "session.h"
@@ -19,7 +20,7 @@
 
 #include "ratelimit.h"
 #include "scripts.h"
-#include "store.h"
+#include "store_int.h"
 
 #define SESS_ID_MAX 512 /* bytes of an id or subject: larger is refused (keys stay small) */
 #define SESS_KEY_MAX (SESS_ID_MAX + 320)
@@ -419,60 +420,4 @@ int ag_sess_revoke_subject(struct ag_store *st, const char *subject, int64_t now
                            ag_sess_fn *cb, void *arg)
 {
     return sess_revoke(st, "sub", subject, now, until, cb, arg);
-}
-
-/* ---------------------------------------------------------------- the feed */
-
-/* Parses "<kind> <id> <value>" (the id may hold spaces: the value is after the last). */
-int ag_sess__feed_parse(const char *msg, size_t len, enum ag_feed_kind *kind, const char **id,
-                        size_t *id_len, int64_t *value)
-{
-    const char *sp1 = memchr(msg, ' ', len), *sp2 = NULL;
-    long long v = 0;
-
-    for (size_t i = len; i > 0; i--)
-        if (msg[i - 1] == ' ') {
-            sp2 = msg + i - 1;
-            break;
-        }
-    if (sp1 == NULL || sp2 == NULL || sp2 <= sp1 + 1 || sp2 + 1 == msg + len)
-        return -1;
-    if (sp1 - msg == 3 && memcmp(msg, "sid", 3) == 0)
-        *kind = AG_FEED_SID;
-    else if (sp1 - msg == 3 && memcmp(msg, "jti", 3) == 0)
-        *kind = AG_FEED_JTI;
-    else if (sp1 - msg == 3 && memcmp(msg, "sub", 3) == 0)
-        *kind = AG_FEED_SUBJECT_BEFORE;
-    else
-        return -1;
-    for (const char *p = sp2 + 1; p < msg + len; p++) {
-        if (*p < '0' || *p > '9' || v > 922337203685477580LL)
-            return -1;
-        v = v * 10 + (*p - '0');
-    }
-    *id = sp1 + 1;
-    *id_len = (size_t)(sp2 - sp1 - 1);
-    *value = v;
-    return 0;
-}
-
-static void on_feed_message(const char *msg, size_t len, ag_store__any_fn *cb, void *arg)
-{
-    enum ag_feed_kind kind;
-    const char *id;
-    size_t id_len;
-    int64_t value;
-
-    if (ag_sess__feed_parse(msg, len, &kind, &id, &id_len, &value) == 0)
-        ((ag_feed_fn *)cb)(kind, id, id_len, value, arg);
-}
-
-int ag_sess_feed_start(struct ag_store *st, ag_feed_fn *cb, void *arg)
-{
-    char chan[SESS_KEY_MAX], revlog[SESS_KEY_MAX];
-
-    if (st == NULL || cb == NULL || ag_store__key(chan, sizeof(chan), st, "revoked", "", "") < 0 ||
-        ag_store__key(revlog, sizeof(revlog), st, "revlog", "", "") < 0)
-        return -1;
-    return ag_store__feed(st, chan, revlog, on_feed_message, (ag_store__any_fn *)cb, arg);
 }

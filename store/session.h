@@ -1,12 +1,11 @@
 /*
  * store/session.h - refresh sessions in Redis: create, rotate (one atomic script:
- * rotate, or on reuse revoke the whole session), revoke one, revoke all of a subject,
- * and the revocation feed every gateway instance keeps in memory.
+ * rotate, or on reuse revoke the whole session), revoke one, revoke all of a subject.
  *
  * Owns:     nothing long-lived; each call carries its own pending record.
- * Entry:    ag_sess_create(), ag_sess_rotate(), ag_sess_revoke(), ag_sess_revoke_subject(),
- *           ag_sess_feed_start().
- * Not here: tokens and HTTP (gateway/endpoints.c), the connection (store/store.c).
+ * Entry:    ag_sess_create(), ag_sess_rotate(), ag_sess_revoke(), ag_sess_revoke_subject().
+ * Not here: tokens and HTTP (gateway/endpoints.c), the connection (store/link.c), the
+ *           revocation feed other instances learn these revocations from (store/feed.h).
  * Spec:     CONTRACT.md sections 5, 7, 8; docs/redis-keys.md.
  *
  * Async contract (STYLE R5/R8): a call that returns 0 runs its callback exactly once,
@@ -126,26 +125,8 @@ int ag_sess_revoke(struct ag_store *st, const char *sid, int64_t until, ag_sess_
 int ag_sess_revoke_subject(struct ag_store *st, const char *subject, int64_t now, int64_t until,
                            ag_sess_fn *cb, void *arg);
 
-/* The revocation feed: what another instance revoked, as it happens and after a reconnect. */
-enum ag_feed_kind { AG_FEED_SID = 1, AG_FEED_JTI = 2, AG_FEED_SUBJECT_BEFORE = 3 };
-typedef void ag_feed_fn(enum ag_feed_kind kind, const char *id, size_t len, int64_t value,
-                        void *arg);
-
-/**
- * Subscribes to the namespace's revocation channel and replays the revocations kept in
- * Redis (on start and after every reconnect, before ag_store_ready() turns true).
- * <value> is the entry's end of life (SID/JTI) or the watermark T (SUBJECT_BEFORE).
- */
-int ag_sess_feed_start(struct ag_store *st, ag_feed_fn *cb, void *arg);
-
 /** Revokes the access token whose jti is <jti> until <until> and publishes it. */
 int ag_sess_revoke_jti(struct ag_store *st, const char *jti, int64_t until, ag_sess_fn *cb,
                        void *arg);
-
-/* ---- internal: exposed for the tests ---- */
-
-/** Parses a feed message "<kind> <id> <value>" (<id> borrowed from <msg>). 0 or -1. */
-int ag_sess__feed_parse(const char *msg, size_t len, enum ag_feed_kind *kind, const char **id,
-                        size_t *id_len, int64_t *value);
 
 #endif

@@ -4,7 +4,7 @@
  * single-use reset ids, and a user's sessions (listed and revoked through the
  * per-subject index that store/session.c writes).
  *
- * Owns:     nothing long-lived; each call's pending record is owned by store/store.c.
+ * Owns:     nothing long-lived; each call's pending record is owned by store/link.c.
  * Entry:    ag_user_create(), ag_user_get(), ag_user_find(), ag_user_login_result(),
  *           ag_user_set_hash(), ag_user_set_password(), ag_user_unlock(),
  *           ag_user_reset_consume(), ag_user_sessions(), ag_user_revoke_session(),
@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "scripts.h"
-#include "store.h"
+#include "store_int.h"
 
 #define USER_NAME_MAX 256   /* bytes of a username or an email */
 #define USER_FIELD_MAX 1024 /* bytes of a hash or of the roles */

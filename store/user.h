@@ -4,7 +4,7 @@
  * failure counter and lockout, password and hash updates, single-use reset ids, and a
  * user's sessions (list, revoke one, revoke all but one).
  *
- * Owns:     nothing long-lived; each call's pending record is owned by store/store.c.
+ * Owns:     nothing long-lived; each call's pending record is owned by store/link.c.
  * Entry:    ag_user_create(), ag_user_get(), ag_user_find(), ag_user_login_result(),
  *           ag_user_set_hash(), ag_user_set_password(), ag_user_unlock(),
  *           ag_user_reset_consume(), ag_user_sessions(), ag_user_revoke_session(),

@@ -1,11 +1,11 @@
 /*
  * tests/fuzz/fuzz_redis_url.c - libFuzzer target for the one parser of the `redis`
- * setting, store/store.c ag_store_url_parse(): any bytes as the address.
+ * setting, store/url.c ag_store_url_parse(): any bytes as the address.
  *
  * Owns:     one exact-size heap copy of the input per run.
  * Entry:    LLVMFuzzerTestOneInput() (libFuzzer, or tests/fuzz/replay_main.c).
  * Not here: the corpus replay main (replay_main.c); seeds are in corpus/redis_url/.
- * Spec:     CONTRACT.md section 3 (`redis`); docs/config.md "redis"; store/store.h.
+ * Spec:     CONTRACT.md section 3 (`redis`); docs/config.md "redis"; store/url.h.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+#include "url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,12 +3,14 @@
  * one or two ready stores (the second running the revocation feed), and their teardown.
  *
  * Owns:     the fixture's server (through redis.c), its event_base and its stores.
- * Entry:    ag_t_store_fx_open(), ag_t_store_fx_close(), ag_t_store_fx_on_state().
+ * Entry:    ag_t_store_fx_open(), ag_t_store_fx_close(), ag_t_store_fx_on_state(),
+ *           ag_t_feed_log_add().
  * Not here: what the callbacks record (each test file's struct seen), assertions (t.h).
  */
 #include "store_fx.h"
 
 #include <event2/event.h>
+#include <stdio.h>
 #include <string.h>
 
 void ag_t_store_fx_on_state(bool ready, const char *why, void *arg)
@@ -17,6 +19,16 @@ void ag_t_store_fx_on_state(bool ready, const char *why, void *arg)
 
     if (ready)
         (*up)++;
+}
+
+void ag_t_feed_log_add(struct ag_t_feed_log *log, enum ag_feed_kind kind, const char *id,
+                       size_t len, int64_t value)
+{
+    if (log->n < 16) {
+        snprintf(log->ids[log->n], sizeof(log->ids[0]), "%d:%.*s", (int)kind, (int)len, id);
+        log->values[log->n] = value;
+    }
+    log->n++;
 }
 
 int ag_t_store_fx_open(struct ag_t_store_fx *f, double command_timeout, ag_feed_fn *on_feed,
@@ -40,7 +52,7 @@ int ag_t_store_fx_open(struct ag_t_store_fx *f, double command_timeout, ag_feed_
     if (on_feed != NULL) {
         o.arg = &f->watcher_up;
         f->watcher = ag_store_new(f->base, &o);
-        if (f->watcher == NULL || ag_sess_feed_start(f->watcher, on_feed, feed_arg) < 0)
+        if (f->watcher == NULL || ag_feed_start(f->watcher, on_feed, feed_arg) < 0)
             return -1;
     }
     if (!ag_t_loop_until(f->base, &f->up, 1, 3))

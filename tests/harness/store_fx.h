@@ -13,10 +13,11 @@
 #define AG_TESTS_STORE_FX_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "redis.h"
-#include "session.h"
+#include "feed.h"
 #include "store.h"
 
 struct ag_t_store_fx {
@@ -30,7 +31,7 @@ struct ag_t_store_fx {
 /**
  * Starts a redis-server (no password, TCP) and an event_base, opens the store (ns "t",
  * connect_timeout 1 s, <command_timeout>) and, when <on_feed> is not NULL, the watcher (same
- * options) with ag_sess_feed_start(watcher, on_feed, feed_arg); waits up to 3 s for each
+ * options) with ag_feed_start(watcher, on_feed, feed_arg); waits up to 3 s for each
  * to be ready. 0 or -1; either way ag_t_store_fx_close() tears down what was made.
  */
 int ag_t_store_fx_open(struct ag_t_store_fx *f, double command_timeout, ag_feed_fn *on_feed,
@@ -44,6 +45,17 @@ int ag_t_store_fx_close(struct ag_t_store_fx *f);
 
 /** An ag_store_state_fn for more stores: ++*(int *)<arg> each time it becomes ready. */
 void ag_t_store_fx_on_state(bool ready, const char *why, void *arg);
+
+/* What a feed delivered: each entry as "<kind>:<id>" and its value (the first 16 kept). */
+struct ag_t_feed_log {
+    int n; /* entries delivered */
+    char ids[16][64];
+    int64_t values[16];
+};
+
+/** Records one feed entry into the struct ag_t_feed_log <arg> (call it from an ag_feed_fn). */
+void ag_t_feed_log_add(struct ag_t_feed_log *log, enum ag_feed_kind kind, const char *id,
+                       size_t len, int64_t value);
 
 /*
  * Defines, in a test file that includes t.h and has a `struct seen`:

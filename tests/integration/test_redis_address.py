@@ -1,7 +1,7 @@
 """`check` and the store agree on the `redis` address (issue 9 point 9; CONTRACT.md
 sections 2 and 3; docs/config.md "redis").
 
-There is one parser (store/store.c ag_store_url_parse()), run by `check` and `serve` when
+There is one parser (store/url.c ag_store_url_parse()), run by `check` and `serve` when
 they load a config and by the store itself: an address `check` accepts is one every
 worker's store connects with, and one it refuses is named (exit 2, "FILE: redis: why"),
 by `check` and by `serve` alike. Before, `REDIS://...` and a database number of 7-9

@@ -37,7 +37,7 @@ WORKERS = 2
 COMMAND_TIMEOUT = 2.0            # gateway/worker.c: .command_timeout = 2
 SLACK = 1.5                      # scheduling slack on a loaded 2-vCPU ASan run
 PROMPT = 1.5                     # a protected request never waits this long (< COMMAND_TIMEOUT)
-RECOVER_WITHIN = 12.0            # reconnect backoff is capped at 5 s (store/store.c)
+RECOVER_WITHIN = 12.0            # reconnect backoff is capped at 5 s (store/link.c)
 DETAIL_503 = {"detail": "Service Unavailable"}
 DETAIL_401 = {"detail": "Unauthorized Access Token"}
 REQ_TIMEOUT = 8.0                # no request may hang: requests time out and count as failures

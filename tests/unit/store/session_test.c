@@ -1,7 +1,8 @@
 /*
  * tests/unit/store/session_test.c - refresh sessions and revocations (store/session.c)
  * against a real redis-server: create, rotate, reuse detection, the 20-way race,
- * NOSCRIPT recovery, revocations and what the feed publishes, cancel, and the parser.
+ * NOSCRIPT recovery, revocations and what the feed publishes, cancel. The feed entry
+ * parser is tested in feed_test.c.
  */
 #include <event2/event.h>
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "feed.h"
 #include "session.h"
 #include "store.h"
 #include "store_fx.h"
@@ -20,9 +22,7 @@ struct seen {
     enum ag_sess_status st[64];
     char subject[64], client_id[64], family[64], roles[64];
     bool is_user, is_staff, is_superuser;
-    int feed;
-    char feed_ids[16][64];
-    int64_t feed_values[16];
+    struct ag_t_feed_log feed;
 };
 
 static void on_sess(enum ag_sess_status st, const struct ag_sess_info *info, void *arg)
@@ -45,14 +45,7 @@ static void on_sess(enum ag_sess_status st, const struct ag_sess_info *info, voi
 
 static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t value, void *arg)
 {
-    struct seen *s = arg;
-
-    if (s->feed < 16) {
-        snprintf(s->feed_ids[s->feed], sizeof(s->feed_ids[0]), "%d:%.*s", (int)kind, (int)len,
-                 id);
-        s->feed_values[s->feed] = value;
-    }
-    s->feed++;
+    ag_t_feed_log_add(&((struct seen *)arg)->feed, kind, id, len, value);
 }
 
 /* One redis-server, one event_base and two stores (the second runs the feed). */
@@ -138,9 +131,9 @@ static void test_sess_rotate_with_any_older_otid_revokes_and_publishes(void)
     AG_ASSERT_EQ(rotate(&f, "s1", "o3", "o4"), AG_SESS_UNKNOWN);
     AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:rev:sid:s1"), 0);
     AG_ASSERT_STR(out, "1");
-    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 1, 2));
-    AG_ASSERT_STR(f.w.feed_ids[0], "1:s1");
-    AG_ASSERT(f.w.feed_values[0] >= (int64_t)time(NULL) + 590);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed.n, 1, 2));
+    AG_ASSERT_STR(f.w.feed.ids[0], "1:s1");
+    AG_ASSERT(f.w.feed.values[0] >= (int64_t)time(NULL) + 590);
     AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "ZRANGE {t}:revlog 0 -1"), 0);
     AG_ASSERT(strncmp(out, "sid s1 ", 7) == 0);
     fx_close(&f);
@@ -210,8 +203,8 @@ static void test_sess_rotate_of_a_deactivated_or_deleted_user_ends_the_session(v
     AG_ASSERT_STR(out, "0");
     AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "ZSCORE {t}:usess:u-1 s1"), 0);
     AG_ASSERT_STR(out, "(nil)");
-    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 1, 2));
-    AG_ASSERT_STR(f.w.feed_ids[0], "1:s1");
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed.n, 1, 2));
+    AG_ASSERT_STR(f.w.feed.ids[0], "1:s1");
     /* Active again: that session stays ended. */
     AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "HSET {t}:user:u-1 is_active 1"), 0);
     AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_UNKNOWN);
@@ -220,8 +213,8 @@ static void test_sess_rotate_of_a_deactivated_or_deleted_user_ends_the_session(v
     AG_ASSERT_EQ(rotate(&f, "s2", "o1", "o2"), AG_SESS_UNKNOWN);
     AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:sess:s2 {t}:rev:sid:s2"), 0);
     AG_ASSERT_STR(out, "1"); /* the revocation, not the session */
-    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 2, 2));
-    AG_ASSERT_STR(f.w.feed_ids[1], "1:s2");
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed.n, 2, 2));
+    AG_ASSERT_STR(f.w.feed.ids[1], "1:s2");
     fx_close(&f);
 }
 
@@ -243,12 +236,12 @@ static void test_sess_create_beyond_the_cap_ends_the_least_recently_used(void)
     AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:sess:s2 {t}:sess:s3"), 0);
     AG_ASSERT_STR(out, "0");
     AG_ASSERT_EQ(rotate(&f, "s2", "o1", "o2"), AG_SESS_UNKNOWN);
-    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 2, 2));
-    AG_ASSERT_STR(f.w.feed_ids[0], "1:s2");
-    AG_ASSERT_STR(f.w.feed_ids[1], "1:s3");
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed.n, 2, 2));
+    AG_ASSERT_STR(f.w.feed.ids[0], "1:s2");
+    AG_ASSERT_STR(f.w.feed.ids[1], "1:s3");
     /* revoked until <revoke_until>: the access tokens' end of life */
-    AG_ASSERT(f.w.feed_values[0] >= (int64_t)time(NULL) + 890);
-    AG_ASSERT(f.w.feed_values[0] <= (int64_t)time(NULL) + 900);
+    AG_ASSERT(f.w.feed.values[0] >= (int64_t)time(NULL) + 890);
+    AG_ASSERT(f.w.feed.values[0] <= (int64_t)time(NULL) + 900);
     /* An index grown before the cap shrinks by at most 64 per creation. */
     AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out),
                                 "EVAL %s 1 {t}:usess:u-1 %lld",
@@ -317,14 +310,14 @@ static void test_sess_revoke_ends_the_session_and_publishes_it(void)
     AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 2, 2));
     AG_ASSERT_EQ(f.s.st[1], AG_SESS_OK);
     AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_UNKNOWN);
-    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 1, 2));
-    AG_ASSERT_STR(f.w.feed_ids[0], "1:s1");
-    AG_ASSERT_EQ(f.w.feed_values[0], until);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed.n, 1, 2));
+    AG_ASSERT_STR(f.w.feed.ids[0], "1:s1");
+    AG_ASSERT_EQ(f.w.feed.values[0], until);
     AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "TTL {t}:rev:sid:s1"), 0);
     AG_ASSERT(atoi(out) > 890 && atoi(out) <= 900);
     AG_ASSERT_EQ(ag_sess_revoke_jti(f.h.st, "j1", until, on_sess, &f.s), 0);
-    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 2, 2));
-    AG_ASSERT_STR(f.w.feed_ids[1], "2:j1");
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed.n, 2, 2));
+    AG_ASSERT_STR(f.w.feed.ids[1], "2:j1");
     fx_close(&f);
 }
 
@@ -351,9 +344,9 @@ static void test_sess_revoke_lasts_until_the_sessions_access_end(void)
     AG_ASSERT_EQ(atoll(out), now + 600);
     AG_ASSERT_EQ(ag_sess_revoke(f.h.st, "s2", now + 3, on_sess, &f.s), 0);
     AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 3, 2));
-    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 1, 2));
-    AG_ASSERT_STR(f.w.feed_ids[0], "1:s2");
-    AG_ASSERT_EQ(f.w.feed_values[0], now + 600);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed.n, 1, 2));
+    AG_ASSERT_STR(f.w.feed.ids[0], "1:s2");
+    AG_ASSERT_EQ(f.w.feed.values[0], now + 600);
     AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "TTL {t}:rev:sid:s2"), 0);
     AG_ASSERT(atoi(out) > 590);
     fx_close(&f);
@@ -396,12 +389,12 @@ static void test_sess_revoke_subject_kills_older_sessions_with_one_write(void)
     AG_ASSERT_EQ(f.s.st[2], AG_SESS_OK);
     AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_UNKNOWN);
     AG_ASSERT_EQ(rotate(&f, "s2", "o1", "o2"), AG_SESS_UNKNOWN);
-    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 1, 2));
-    AG_ASSERT_STR(f.w.feed_ids[0], "3:user-1");
-    AG_ASSERT_EQ(f.w.feed_values[0], now);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed.n, 1, 2));
+    AG_ASSERT_STR(f.w.feed.ids[0], "3:user-1");
+    AG_ASSERT_EQ(f.w.feed.values[0], now);
     /* Again: one live revlog member per subject, the latest watermark. */
     AG_ASSERT_EQ(ag_sess_revoke_subject(f.h.st, "user-1", now + 1, now + 600, on_sess, &f.s), 0);
-    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 2, 2));
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed.n, 2, 2));
     AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "ZRANGE {t}:revlog 0 -1"), 0);
     {
         char want[64];
@@ -448,32 +441,8 @@ static void test_store_cancel_detaches_pending_callbacks(void)
     fx_close(&f);
 }
 
-static void test_feed_parse_reads_kind_id_and_value(void)
-{
-    enum ag_feed_kind k;
-    const char *id;
-    size_t len;
-    int64_t v;
-
-    AG_ASSERT_EQ(ag_sess__feed_parse("sid abc 17", 10, &k, &id, &len, &v), 0);
-    AG_ASSERT_EQ(k, AG_FEED_SID);
-    AG_ASSERT_MEM(id, len, "abc");
-    AG_ASSERT_EQ(v, 17);
-    AG_ASSERT_EQ(ag_sess__feed_parse("sub a b 5", 9, &k, &id, &len, &v), 0);
-    AG_ASSERT_EQ(k, AG_FEED_SUBJECT_BEFORE);
-    AG_ASSERT_MEM(id, len, "a b");
-    AG_ASSERT_EQ(ag_sess__feed_parse("jti j 1", 7, &k, &id, &len, &v), 0);
-    AG_ASSERT_EQ(k, AG_FEED_JTI);
-    AG_ASSERT_EQ(ag_sess__feed_parse("xyz j 1", 7, &k, &id, &len, &v), -1);
-    AG_ASSERT_EQ(ag_sess__feed_parse("sid j", 5, &k, &id, &len, &v), -1);
-    AG_ASSERT_EQ(ag_sess__feed_parse("sid j x1", 8, &k, &id, &len, &v), -1);
-    AG_ASSERT_EQ(ag_sess__feed_parse("sid  1", 6, &k, &id, &len, &v), -1);
-    AG_ASSERT_EQ(ag_sess__feed_parse("sid j ", 6, &k, &id, &len, &v), -1);
-}
-
 int main(void)
 {
-    AG_RUN(test_feed_parse_reads_kind_id_and_value);
     AG_RUN(test_sess_rotate_with_the_current_otid_returns_the_session);
     AG_RUN(test_sess_rotate_of_an_unknown_session_returns_unknown);
     AG_RUN(test_sess_rotate_with_any_older_otid_revokes_and_publishes);

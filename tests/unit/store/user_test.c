@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "feed.h"
 #include "session.h"
 #include "store.h"
 #include "store_fx.h"
@@ -32,8 +33,7 @@ struct seen {
     char sids[8][32], client_ids[8][32], uas[8][32];
     int64_t created[8];
     /* the feed */
-    int feed;
-    char feed_ids[16][64];
+    struct ag_t_feed_log feed;
     int sess_done;
 };
 
@@ -86,12 +86,7 @@ static void on_sess(enum ag_sess_status st, const struct ag_sess_info *info, voi
 
 static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t value, void *arg)
 {
-    struct seen *s = arg;
-
-    if (s->feed < 16)
-        snprintf(s->feed_ids[s->feed], sizeof(s->feed_ids[0]), "%d:%.*s", (int)kind, (int)len,
-                 id);
-    s->feed++;
+    ag_t_feed_log_add(&((struct seen *)arg)->feed, kind, id, len, value);
 }
 
 /* One redis-server, one event_base and two stores (the second runs the feed). */
@@ -421,8 +416,8 @@ static void test_user_revoke_session_revokes_only_its_own_and_publishes(void)
         snprintf(want, sizeof(want), "sid s-1 %lld", (long long)until);
         AG_ASSERT_STR(out, want);
     }
-    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 1, 2));
-    AG_ASSERT_STR(f.w.feed_ids[0], "1:s-1");
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed.n, 1, 2));
+    AG_ASSERT_STR(f.w.feed.ids[0], "1:s-1");
     /* Twice: no longer live. */
     AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_session(f.h.st, "u-1", "s-1", until, on_user, &f.s)),
                  AG_USER_UNKNOWN);
@@ -445,23 +440,23 @@ static void test_user_revoke_others_keeps_one_and_publishes_each(void)
     AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_others(f.h.st, "u-1", "s-2", now + 900, on_user,
                                                     &f.s)),
                  AG_USER_OK);
-    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 2, 2));
-    AG_ASSERT_STR(f.w.feed_ids[0], "1:s-1");
-    AG_ASSERT_STR(f.w.feed_ids[1], "1:s-3");
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed.n, 2, 2));
+    AG_ASSERT_STR(f.w.feed.ids[0], "1:s-1");
+    AG_ASSERT_STR(f.w.feed.ids[1], "1:s-3");
     AG_ASSERT_EQ(list(&f, "u-1", 10), AG_USER_OK);
     AG_ASSERT_EQ(f.s.nsess, 1);
     AG_ASSERT_STR(f.s.sids[0], "s-2");
     /* NULL keeps none; bob's session is untouched throughout. */
     AG_ASSERT_EQ(wait_one(&f, ag_user_revoke_others(f.h.st, "u-1", NULL, now + 900, on_user, &f.s)),
                  AG_USER_OK);
-    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 3, 2));
-    AG_ASSERT_STR(f.w.feed_ids[2], "1:s-2");
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed.n, 3, 2));
+    AG_ASSERT_STR(f.w.feed.ids[2], "1:s-2");
     AG_ASSERT_EQ(list(&f, "u-1", 10), AG_USER_OK);
     AG_ASSERT_EQ(f.s.nsess, 0);
     AG_ASSERT_EQ(list(&f, "u-2", 10), AG_USER_OK);
     AG_ASSERT_EQ(f.s.nsess, 1);
     ag_t_loop_for(f.h.base, 0.05);
-    AG_ASSERT_EQ(f.w.feed, 3);
+    AG_ASSERT_EQ(f.w.feed.n, 3);
     fx_close(&f);
 }
 
@@ -493,8 +488,8 @@ static void test_user_sessions_and_revoke_others_walk_a_bounded_part_of_the_inde
     AG_ASSERT_STR(out, "0");
     AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "TTL {t}:rev:sub:u-1"), 0);
     AG_ASSERT(atoi(out) >= 590); /* as long as the longest-lived session */
-    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed, 1, 2));
-    AG_ASSERT(strcmp(f.w.feed_ids[0], "3:u-1") == 0);
+    AG_ASSERT(ag_t_loop_until(f.h.base, &f.w.feed.n, 1, 2));
+    AG_ASSERT(strcmp(f.w.feed.ids[0], "3:u-1") == 0);
     AG_ASSERT_EQ(list(&f, "u-1", 10), AG_USER_OK);
     AG_ASSERT_EQ(f.s.nsess, 0);
     fx_close(&f);

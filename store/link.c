@@ -1,21 +1,19 @@
 /*
- * store/store.c - the Redis connection: the `redis` address, a command connection and a
- * pub/sub connection (AUTH, SELECT, SCRIPT LOAD on connect), command timeouts, reconnect
- * with capped backoff, EVALSHA with NOSCRIPT recovery, and the revocation feed plumbing.
+ * store/link.c - the Redis connections of a store: a command connection and a pub/sub
+ * connection (AUTH, SELECT, TIME, SCRIPT LOAD on connect), command timeouts, reconnect
+ * with capped backoff, PING keepalive, readiness, commands and EVALSHA with NOSCRIPT recovery.
  *
  * Owns:     struct ag_store, its two redisAsyncContexts and every in-flight pending record.
- * Entry:    ag_store_url_parse(), ag_store_new(), ag_store_ready(), ag_store_free(),
- *           ag_store_cancel(), ag_store__eval(), ag_store__command(), ag_store__feed().
- * Not here: what the keys and scripts mean (store/session.c, user.c, ratelimit.c,
- *           audit.c; the script table is store/scripts.c), HTTP and logging (gateway/).
+ * Entry:    ag_store_new(), ag_store_ready(), ag_store_free(), ag_store_cancel(),
+ *           ag_store__eval(), ag_store__command(); ag_link__*() for store/feed.c.
+ * Not here: the address parser (store/url.c), the revocation feed (store/feed.c), what the
+ *           keys and scripts mean (store/session.c, user.c, ratelimit.c, audit.c; the
+ *           script table is store/scripts.c), HTTP and logging (gateway/).
  * Spec:     CONTRACT.md sections 3 (`redis`) and 8; docs/redis-keys.md; STYLE.md R4, R5, R8.
  */
-#include "store.h"
+#include "link.h"
 
-#include <event2/event.h>
-#include <event2/event_struct.h>
 #include <hiredis/adapters/libevent.h>
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,268 +21,11 @@
 #include <string.h>
 #include <time.h>
 
-/* ---------------------------------------------------------------- the `redis` address */
-
-/*
- * The one parser of the `redis` setting: `check` and `serve` run it when they load a
- * config (gateway/server.c ag_gen_load()), and ag_store_new() runs it again, so what
- * `check` accepts is what the store connects to, and what it refuses is named there.
- */
-
-#define URL_FORM "expected \"redis://[:PASSWORD@]HOST:PORT[/DB]\""
-#define URL_DB_MAX 2147483646L /* SELECT takes 0 .. databases-1, and databases is an int */
-#define URL_HOST_MAX 253       /* a DNS name */
-#define URL_V6_MAX 45          /* longest IPv6 text */
-
-/* Copies <len> bytes of <s> into <dst> (size <cap>) with a NUL; -1 if they do not fit. */
-static int copy_n(char *dst, size_t cap, const char *s, size_t len)
-{
-    if (len >= cap)
-        return -1;
-    memcpy(dst, s, len);
-    dst[len] = '\0';
-    return 0;
-}
-
-/* Whether <s> starts with <scheme> ("name://"), letter case ignored (RFC 3986 s.3.1). */
-static bool url_scheme_is(const char *s, const char *scheme)
-{
-    for (; *scheme != '\0'; s++, scheme++) {
-        char c = *s >= 'A' && *s <= 'Z' ? (char)(*s - 'A' + 'a') : *s;
-        if (c != *scheme)
-            return false;
-    }
-    return true;
-}
-
-static bool url_is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool url_is_hex(char c)
-{
-    return url_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static bool url_is_name(char c)
-{
-    return url_is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
-           c == '.' || c == '_';
-}
-
-/*
- * Parses "HOST:PORT" or "[IPV6]:PORT" (<s,n>; the port is required) into <a>. HOST is a
- * name or IPv4 address (letters, digits, '-', '.', '_'), or in brackets hex digits, ':'
- * and '.'. 0, or -1 with <why>.
- */
-static int url_host_port(const char *s, size_t n, struct ag_store_addr *a, const char **why)
-{
-    const char *colon = NULL, *end = s + n;
-    long port = 0;
-
-    *why = URL_FORM;
-    if (n > 0 && s[0] == '[') {
-        const char *close = memchr(s, ']', n);
-        size_t hl;
-
-        if (close == NULL || close == s + 1 || (size_t)(close - s) - 1 > URL_V6_MAX)
-            return -1;
-        hl = (size_t)(close - s) - 1;
-        for (size_t i = 1; i <= hl; i++)
-            if (!url_is_hex(s[i]) && s[i] != ':' && s[i] != '.')
-                return -1;
-        if (memchr(s + 1, ':', hl) == NULL || close + 1 == end || close[1] != ':')
-            return -1;
-        copy_n(a->host, sizeof(a->host), s + 1, hl);
-        colon = close + 1;
-    } else {
-        size_t hl;
-
-        for (const char *q = s; q < end; q++)
-            if (*q == ':')
-                colon = q;
-        hl = colon != NULL ? (size_t)(colon - s) : n;
-        if (memchr(s, ':', hl) != NULL) {
-            *why = "IPv6 addresses need brackets, as in \"redis://[::1]:6379/0\"";
-            return -1;
-        }
-        if (hl == 0 || hl > URL_HOST_MAX || colon == NULL)
-            return -1;
-        for (size_t i = 0; i < hl; i++)
-            if (!url_is_name(s[i]))
-                return -1;
-        copy_n(a->host, sizeof(a->host), s, hl);
-    }
-    if (colon + 1 == end)
-        return -1;
-    for (const char *q = colon + 1; q < end; q++) {
-        if (!url_is_digit(*q))
-            return -1;
-        if (port <= 65535)
-            port = port * 10 + (*q - '0');
-    }
-    if (port < 1 || port > 65535) {
-        *why = "port must be 1-65535";
-        return -1;
-    }
-    a->port = (int)port;
-    return 0;
-}
-
-/* Parses the database number after '/' (<s>, NUL-terminated; empty means 0) into <a>. */
-static int url_db(const char *s, struct ag_store_addr *a, const char **why)
-{
-    size_t n = strlen(s);
-    long v = 0;
-
-    *why = "the database after '/' must be a number from 0 to 2147483646";
-    if (n > 10)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (!url_is_digit(s[i]))
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v > URL_DB_MAX)
-        return -1;
-    a->db = (int)v;
-    return 0;
-}
-
-int ag_store_url_parse(const char *url, struct ag_store_addr *a, const char **why)
-{
-    const char *p, *at = NULL, *end;
-
-    memset(a, 0, sizeof(*a));
-    for (p = url; *p != '\0'; p++)
-        if (*p < 0x20 || *p > 0x7e) {
-            *why = "must be printable ASCII";
-            return -1;
-        }
-    if (url_scheme_is(url, "unix://")) {
-        p = url + 7;
-        if (p[0] != '/' || p[1] == '\0') {
-            *why = "the socket path must be absolute, as in \"unix:///PATH\"";
-            return -1;
-        }
-        if (copy_n(a->path, sizeof(a->path), p, strlen(p)) < 0) {
-            *why = "the socket path is too long (at most 107 bytes)";
-            return -1;
-        }
-        return 0;
-    }
-    if (url_scheme_is(url, "rediss://")) {
-        *why = "TLS to Redis is not supported yet";
-        return -1;
-    }
-    if (!url_scheme_is(url, "redis://")) {
-        *why = URL_FORM " or \"unix:///PATH\"";
-        return -1;
-    }
-    p = url + 8;
-    /* The password is taken as written up to the last '@' (the rest holds none), so it
-     * may contain '@', ':' or '/'; it is not percent-decoded. */
-    for (const char *q = p; *q != '\0'; q++)
-        if (*q == '@')
-            at = q;
-    if (at != NULL) {
-        if (p[0] != ':') {
-            *why = "a user name is not supported; use \"redis://:PASSWORD@HOST:PORT\"";
-            return -1;
-        }
-        if (at == p + 1) {
-            *why = "the password after ':' must not be empty";
-            return -1;
-        }
-        if (copy_n(a->password, sizeof(a->password), p + 1, (size_t)(at - p - 1)) < 0) {
-            *why = "the password is too long (at most 255 bytes)";
-            return -1;
-        }
-        p = at + 1;
-    }
-    end = strchr(p, '/');
-    if (end == NULL)
-        end = p + strlen(p);
-    if (url_host_port(p, (size_t)(end - p), a, why) < 0 ||
-        (*end == '/' && url_db(end + 1, a, why) < 0)) {
-        memset(a, 0, sizeof(*a)); /* no password left behind */
-        return -1;
-    }
-    return 0;
-}
-
 /* ---------------------------------------------------------------- the connection */
 
 #define STORE_BACKOFF_MIN 0.1 /* s: first reconnect delay */
 #define STORE_BACKOFF_MAX 5.0 /* s: cap of the doubling */
 #define STORE_PING_S 1        /* s between PINGs on the command link (readiness through a hang) */
-
-enum link_kind { LINK_CMD = 1, LINK_SUB = 2 };
-
-/* One hiredis connection and its reconnect machinery. */
-struct store_link {
-    struct ag_store *st;
-    enum link_kind kind;
-    redisAsyncContext *ac; /* NULL while down; cleared in both hiredis failure callbacks */
-    bool up;               /* handshake done (CMD) / subscribed (SUB) */
-    int handshake_left;    /* replies still awaited before <up> */
-    double backoff;        /* s: next reconnect delay */
-    struct event timer;    /* connect timeout, then (SUB) the SUBSCRIBE timeout */
-    struct event retry;    /* reconnect after <backoff> */
-};
-
-/*
- * The privdata of every command (STYLE R4). Freed only in on_reply, which hiredis runs
- * exactly once, with NULL on disconnect. ag_store_cancel() detaches it (fn = NULL).
- */
-struct store_pending {
-    struct store_pending *prev, *next; /* in st->pending */
-    struct store_link *link;
-    redisAsyncContext *ac; /* the context it was sent on */
-    struct event timer;    /* command timeout */
-    ag_store__reply_fn *fn;
-    ag_store__any_fn *cb;
-    void *arg;
-    int script; /* enum ag_store__script, or -1: not an EVALSHA */
-    bool retried;
-    int argc;
-    char **argv; /* copies, for the NOSCRIPT retry (one allocation with <lens>) */
-    size_t *lens;
-};
-
-struct ag_store {
-    struct event_base *base;
-    struct ag_store_addr addr;
-    char *ns;
-    struct timeval connect_tv, command_tv;
-    ag_store_state_fn *on_state;
-    void *arg;
-    struct store_link cmd, sub;
-    char sha[AG_STORE__NSCRIPTS][41];
-    int64_t clock_offset_ms; /* Redis's clock minus ours, measured by TIME at each connect */
-    struct event ping_ev;    /* PING on the command link every STORE_PING_S: a hung Redis is noticed */
-    struct store_pending pending; /* list head */
-    bool ready;
-    int reported; /* -1 nothing reported yet, 0 down, 1 ready */
-    bool freeing;
-    char where[300]; /* "redis HOST:PORT" or "redis unix:PATH" for reports; never the password */
-    char why[480];
-    /* the feed */
-    bool feed;
-    char *channel, *replay_key;
-    ag_store__msg_fn *feed_fn;
-    ag_store__any_fn *feed_cb;
-    void *feed_arg;
-    bool synced;    /* replay done since the last subscribe */
-    bool replaying; /* replay command in flight */
-    unsigned sub_gen; /* counts subscribes: a replay counts only for the one it followed */
-};
-
-static void link_connect(struct store_link *l);
-static void link_fail(struct store_link *l, const char *why);
-static void link_fail_soon(struct store_link *l);
-static void store_update(struct ag_store *st, const char *why, bool fail);
 
 static struct timeval tv_of(double s)
 {
@@ -306,9 +47,9 @@ static bool link_live(const struct store_link *l)
  * change through on_state; the first "not ready" only on a real failure (<fail>), not
  * while the first connection is still on its way.
  */
-static void store_update(struct ag_store *st, const char *why, bool fail)
+void ag_link__update(struct ag_store *st, const char *why, bool fail)
 {
-    bool ready = st->cmd.up && (!st->feed || (st->sub.up && st->synced));
+    bool ready = st->cmd.up && ag_feed__synced(st);
 
     st->ready = ready;
     if (st->freeing || st->reported == (int)ready || (!ready && st->reported < 0 && !fail))
@@ -339,7 +80,7 @@ static void on_pending_timeout(evutil_socket_t fd, short what, void *arg)
     struct store_pending *p = arg;
 
     /* Frees the context: every pending callback of it, <p>'s included, runs with NULL. */
-    link_fail(p->link, "Redis command timed out");
+    ag_link__fail(p->link, "Redis command timed out");
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
@@ -483,120 +224,29 @@ int ag_store__eval(struct ag_store *st, enum ag_store__script script, int nkeys,
     return store_command(&st->cmd, (int)script, 3, head, hlens, argc, argv, lens, fn, cb, arg);
 }
 
+int ag_link__command(struct store_link *l, int argc, const char **argv, const size_t *lens,
+                     ag_store__reply_fn *fn, ag_store__any_fn *cb, void *arg)
+{
+    return store_command(l, -1, 0, NULL, NULL, argc, argv, lens, fn, cb, arg);
+}
+
 int ag_store__command(struct ag_store *st, int argc, const char **argv, const size_t *lens,
                       ag_store__reply_fn *fn, ag_store__any_fn *cb, void *arg)
 {
     if (st == NULL || !st->ready || argc < 1 || fn == NULL)
         return -1;
-    return store_command(&st->cmd, -1, 0, NULL, NULL, argc, argv, lens, fn, cb, arg);
-}
-
-/* ---------------------------------------------------------------- the feed */
-
-static void feed_maybe_replay(struct ag_store *st);
-
-static void on_replay(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
-{
-    struct ag_store *st = arg;
-    unsigned gen = (unsigned)(uintptr_t)cb;
-
-    st->replaying = false;
-    if (r == NULL)
-        return; /* the command connection dropped: replayed when it is back */
-    if (r->type != REDIS_REPLY_ARRAY) {
-        link_fail(&st->cmd, "revocation replay failed");
-        return;
-    }
-    if (!st->sub.up || gen != st->sub_gen) {
-        /* The subscription dropped meanwhile: messages may have been missed after this
-         * read. Replay again for the current subscription (if any). */
-        feed_maybe_replay(st);
-        return;
-    }
-    for (size_t i = 0; i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_STRING)
-            st->feed_fn(r->element[i]->str, r->element[i]->len, st->feed_cb, st->feed_arg);
-    st->synced = true;
-    store_update(st, "connected", false);
-}
-
-/* After a (re)subscribe, and whenever the command connection comes back: replay once. */
-static void feed_maybe_replay(struct ag_store *st)
-{
-    char now[32];
-    const char *argv[4] = {"ZRANGEBYSCORE", st->replay_key, now, "+inf"};
-    size_t lens[4];
-
-    if (!st->feed || st->synced || st->replaying || !st->sub.up || !st->cmd.up)
-        return;
-    snprintf(now, sizeof(now), "(%lld", (long long)time(NULL));
-    for (int i = 0; i < 4; i++)
-        lens[i] = strlen(argv[i]);
-    /* The generation rides in the opaque callback slot (never called). */
-    if (store_command(&st->cmd, -1, 0, NULL, NULL, 4, argv, lens, on_replay,
-                      (ag_store__any_fn *)(uintptr_t)st->sub_gen, st) == 0)
-        st->replaying = true;
-}
-
-/* The channel's callback: privdata is the link (store-owned, not a pending record). */
-static void on_sub_message(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    struct store_link *l = privdata;
-    struct ag_store *st = l->st;
-    const redisReply *r = reply;
-
-    if (r == NULL || l->ac != ac || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
-        r->element[0]->type != REDIS_REPLY_STRING)
-        return;
-    if (strcmp(r->element[0]->str, "subscribe") == 0) {
-        evtimer_del(&l->timer);
-        l->up = true;
-        l->backoff = STORE_BACKOFF_MIN;
-        st->sub_gen++;
-        feed_maybe_replay(st);
-    } else if (strcmp(r->element[0]->str, "message") == 0 &&
-               r->element[2]->type == REDIS_REPLY_STRING) {
-        st->feed_fn(r->element[2]->str, r->element[2]->len, st->feed_cb, st->feed_arg);
-    }
-}
-
-static void sub_subscribe(struct store_link *l)
-{
-    struct ag_store *st = l->st;
-
-    if (redisAsyncCommand(l->ac, on_sub_message, l, "SUBSCRIBE %b", st->channel,
-                          strlen(st->channel)) != REDIS_OK)
-        link_fail_soon(l);
-}
-
-int ag_store__feed(struct ag_store *st, const char *channel, const char *replay_key,
-                   ag_store__msg_fn *fn, ag_store__any_fn *cb, void *arg)
-{
-    if (st == NULL || st->feed || fn == NULL)
-        return -1;
-    st->channel = strdup(channel);
-    st->replay_key = strdup(replay_key);
-    if (st->channel == NULL || st->replay_key == NULL) {
-        free(st->channel);
-        st->channel = NULL;
-        free(st->replay_key);
-        st->replay_key = NULL;
-        return -1;
-    }
-    st->feed = true;
-    st->feed_fn = fn;
-    st->feed_cb = cb;
-    st->feed_arg = arg;
-    st->synced = false;
-    if (st->reported == 1)
-        store_update(st, "resyncing revocations", false);
-    else
-        st->ready = false; /* nothing to report: it was not ready yet */
-    link_connect(&st->sub);
-    return 0;
+    return ag_link__command(&st->cmd, argc, argv, lens, fn, cb, arg);
 }
 
 /* ---------------------------------------------------------------- connect, handshake */
+
+/* The pub/sub link is subscribed (store/feed.c): the SUBSCRIBE timeout stops. */
+void ag_link__up(struct store_link *l)
+{
+    evtimer_del(&l->timer);
+    l->up = true;
+    l->backoff = STORE_BACKOFF_MIN;
+}
 
 /* Common end of a link, however it went: mark down, report, schedule the reconnect. */
 static void link_lost(struct store_link *l, const char *why)
@@ -607,10 +257,10 @@ static void link_lost(struct store_link *l, const char *why)
     l->handshake_left = 0;
     evtimer_del(&l->timer);
     if (l->kind == LINK_SUB)
-        st->synced = false;
+        ag_feed__lost(st);
     /* The address says which Redis an operator must look at; the password stays out. */
     snprintf(st->why, sizeof(st->why), "%s (%s)", why, st->where);
-    store_update(st, st->why, true);
+    ag_link__update(st, st->why, true);
     if (st->freeing || evtimer_pending(&l->retry, NULL))
         return;
     {
@@ -627,7 +277,7 @@ static void link_lost(struct store_link *l, const char *why)
  * pending callback with NULL, then reconnect later. Safe inside a hiredis callback (hiredis
  * defers the free until it returns).
  */
-static void link_fail(struct store_link *l, const char *why)
+void ag_link__fail(struct store_link *l, const char *why)
 {
     redisAsyncContext *ac = l->ac;
     char buf[160];
@@ -651,19 +301,19 @@ static void on_handshake(const struct redisReply *r, ag_store__any_fn *cb, void 
         return; /* the connection is already being dropped */
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(why, sizeof(why), "Redis refused the handshake: %.120s", r->str);
-        link_fail(l, why);
+        ag_link__fail(l, why);
         return;
     }
     if (--l->handshake_left > 0)
         return;
     if (l->kind == LINK_SUB) {
-        sub_subscribe(l); /* AUTH done */
+        ag_feed__subscribe(l); /* AUTH done */
         return;
     }
-    l->up = true;
+    l->up = true; /* its timer was stopped in on_connect */
     l->backoff = STORE_BACKOFF_MIN;
-    feed_maybe_replay(st);
-    store_update(st, "connected", false);
+    ag_feed__replay(st);
+    ag_link__update(st, "connected", false);
 }
 
 /* Milliseconds on our wall clock. */
@@ -738,7 +388,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
         /* The SUBSCRIBE confirmation has the command timeout. */
         evtimer_add(&l->timer, &st->command_tv);
         if (l->handshake_left == 0)
-            sub_subscribe(l);
+            ag_feed__subscribe(l);
     } else {
         char db[16];
         const char *sel[2] = {"SELECT", db};
@@ -755,7 +405,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
         }
     }
     if (rc != 0)
-        link_fail_soon(l); /* not from here: hiredis still uses <cac> after we return */
+        ag_link__fail_soon(l); /* not from here: hiredis still uses <cac> after we return */
 }
 
 static void on_disconnect(const redisAsyncContext *cac, int status)
@@ -775,13 +425,13 @@ static void on_link_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct store_link *l = arg;
 
-    link_fail(l, l->ac != NULL && (l->ac->c.flags & REDIS_CONNECTED)
+    ag_link__fail(l, l->ac != NULL && (l->ac->c.flags & REDIS_CONNECTED)
                      ? "Redis handshake timed out"
                      : "Redis connect timed out");
 }
 
-/* link_fail() from the loop, for where freeing the context is unsafe (the connect callback). */
-static void link_fail_soon(struct store_link *l)
+/* ag_link__fail() from the loop, for where freeing the context is unsafe (the connect callback). */
+void ag_link__fail_soon(struct store_link *l)
 {
     struct timeval zero = {0, 0};
 
@@ -790,10 +440,10 @@ static void link_fail_soon(struct store_link *l)
 
 static void on_link_retry(evutil_socket_t fd, short what, void *arg)
 {
-    link_connect(arg);
+    ag_link__connect(arg);
 }
 
-static void link_connect(struct store_link *l)
+void ag_link__connect(struct store_link *l)
 {
     struct ag_store *st = l->st;
     redisAsyncContext *ac;
@@ -889,7 +539,7 @@ struct ag_store *ag_store_new(struct event_base *base, const struct ag_store_opt
         struct timeval every = {STORE_PING_S, 0};
         evtimer_add(&st->ping_ev, &every);
     }
-    link_connect(&st->cmd);
+    ag_link__connect(&st->cmd);
     return st;
 }
 
@@ -931,8 +581,7 @@ void ag_store_free(struct ag_store *st)
     evtimer_del(&st->ping_ev);
     link_clear(&st->sub);
     link_clear(&st->cmd);
-    free(st->channel);
-    free(st->replay_key);
+    ag_feed__free(st);
     free(st->ns);
     free(st);
 }
