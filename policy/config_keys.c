@@ -499,7 +499,7 @@ void ag_config__parse_upstream(struct config_ctx *c, const char *path, json_t *v
 
 /*
  * redis: a string of printable ASCII (so no NUL can cut it short), kept as written. Its
- * syntax has one parser, the store's (ag_store_url_parse(), store/store.c), which policy
+ * syntax has one parser, the store's (ag_store_url_parse(), store/url.c), which policy
  * cannot reach: gateway/server.c ag_gen_load() runs it for `check` and `serve` alike and
  * reports "<file>: redis: <why>".
  */

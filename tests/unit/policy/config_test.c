@@ -716,7 +716,7 @@ static void test_config_redis_is_a_printable_string_kept_as_written(void)
 {
     struct ag_config *cfg;
 
-    /* Its syntax is the store's to judge (store/store.c ag_store_url_parse(), run by
+    /* Its syntax is the store's to judge (store/url.c ag_store_url_parse(), run by
      * gateway/server.c ag_gen_load()): policy keeps it as written, whatever the form. */
     cfg = parse("{" BASE ",'redis':'REDIS://:p@ss@h:1/1234567'}", NULL);
     AG_ASSERT_NOT_NULL(cfg);
