@@ -28,6 +28,7 @@
 
 #include "audit.h"
 #include "authn.h"
+#include "client_addr.h"
 #include "config.h"
 #include "conn.h"
 #include "cookie.h"
@@ -292,58 +293,13 @@ static int ep_copy_sources(struct ag_ep *ep, const struct ag_http1_head *h)
     return 0;
 }
 
-/* "scheme://host[:port]" of an Origin or Referer value: the host[:port] part. */
-static struct ag_str ep_origin_host(struct ag_str v)
-{
-    const char *p = memchr(v.p, ':', v.len);
-    struct ag_str h;
-
-    if (p == NULL || (size_t)(v.p + v.len - p) < 3 || p[1] != '/' || p[2] != '/')
-        return (struct ag_str){NULL, 0};
-    h.p = p + 3;
-    h.len = 0;
-    while (h.p + h.len < v.p + v.len && h.p[h.len] != '/')
-        h.len++;
-    return h;
-}
-
-/*
- * The CSRF verdict of docs/users.md: OK when the request's Origin (else, when it has none
- * or "null", its Referer's origin) names this host (the Host field) or is one of the
- * configured CORS origins; FOREIGN when an Origin is there and does not, or, without
- * one, when the browser says the request comes from another site (Sec-Fetch-Site:
- * cross-site: a link or an <img> sends no Origin); NO_ORIGIN otherwise (not a browser,
- * or an older one).
- */
 enum ag_csrf ag_ep_csrf(const struct ag_config *cfg, const struct ag_http1_head *h)
 {
-    struct ag_str origin = {NULL, 0}, referer = {NULL, 0}, host = {NULL, 0}, site = {NULL, 0};
-    struct ag_str o, oh;
+    struct ag_csrf_req r = {{NULL, 0}, {NULL, 0}, {NULL, 0}, {NULL, 0}};
 
-    for (size_t i = 0; i < h->nhdrs; i++) {
-        if (ag_str_ieq(h->hdrs[i].name, "Origin"))
-            origin = h->hdrs[i].value;
-        else if (ag_str_ieq(h->hdrs[i].name, "Referer"))
-            referer = h->hdrs[i].value;
-        else if (ag_str_ieq(h->hdrs[i].name, "Host"))
-            host = h->hdrs[i].value;
-        else if (ag_str_ieq(h->hdrs[i].name, "Sec-Fetch-Site"))
-            site = h->hdrs[i].value;
-    }
-    o = origin.p != NULL && !ag_str_ieq(origin, "null") ? origin : referer;
-    if (o.p == NULL)
-        return origin.p != NULL || ag_str_ieq(site, "cross-site") ? AG_CSRF_FOREIGN
-                                                                  : AG_CSRF_NO_ORIGIN;
-    oh = ep_origin_host(o);
-    if (oh.len > 0 && oh.len == host.len && strncasecmp(oh.p, host.p, host.len) == 0)
-        return AG_CSRF_OK;
-    if (origin.p == NULL) /* a foreign Referer alone: a browser's only if it says so */
-        return ag_str_ieq(site, "cross-site") ? AG_CSRF_FOREIGN : AG_CSRF_NO_ORIGIN;
-    for (size_t i = 0; i < cfg->cors.n_origins; i++)
-        if (origin.len == strlen(cfg->cors.origins[i]) &&
-            strncasecmp(origin.p, cfg->cors.origins[i], origin.len) == 0)
-            return AG_CSRF_OK;
-    return AG_CSRF_FOREIGN;
+    for (size_t i = 0; i < h->nhdrs; i++)
+        ag_csrf_note(&r, h->hdrs[i].name, h->hdrs[i].value);
+    return ag_csrf_verdict(cfg, &r);
 }
 
 /* The media type of a Content-Type value <v> (parameters ignored): JSON, form, or 0. */
@@ -396,38 +352,13 @@ static void ep_client_ip(struct ag_ep *ep, const struct ag_config *cfg, const st
                          const struct ag_http1_head *h)
 {
     struct ag_str xff = {NULL, 0};
+    char peer[INET6_ADDRSTRLEN];
 
-    ag_conn_peer_str(c, ep->ip, sizeof(ep->ip));
-    if (cfg->n_trusted_proxies == 0 || !ag_config_trusted_proxy(cfg, c->family, &c->peer))
-        return;
     for (size_t i = 0; i < h->nhdrs; i++)
         if (ag_str_ieq(h->hdrs[i].name, "X-Forwarded-For"))
             xff = h->hdrs[i].value; /* the last field: what the nearest proxy appended */
-    while (xff.len > 0) {
-        size_t end = xff.len, start;
-        unsigned char a[16];
-        char buf[INET6_ADDRSTRLEN];
-        int fam;
-
-        while (end > 0 && xff.p[end - 1] == ' ')
-            end--;
-        start = end;
-        while (start > 0 && xff.p[start - 1] != ',')
-            start--;
-        xff.len = start > 0 ? start - 1 : 0;
-        while (start < end && xff.p[start] == ' ')
-            start++;
-        if (end - start == 0 || end - start >= sizeof(buf))
-            return;
-        memcpy(buf, xff.p + start, end - start);
-        buf[end - start] = '\0';
-        fam = strchr(buf, ':') ? AF_INET6 : AF_INET;
-        if (inet_pton(fam, buf, a) != 1)
-            return; /* not an address: keep what we have */
-        memcpy(ep->ip, buf, end - start + 1);
-        if (!ag_config_trusted_proxy(cfg, fam, a))
-            return;
-    }
+    ag_client_addr_pick(cfg, c->family, &c->peer, ag_conn_peer_str(c, peer, sizeof(peer)), xff,
+                        ep->ip);
 }
 
 /* Copies the caller's identity (a valid access token) into <ep>->id. */
