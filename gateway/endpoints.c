@@ -28,6 +28,7 @@
 
 #include "audit.h"
 #include "authn.h"
+#include "claims.h"
 #include "client_addr.h"
 #include "config.h"
 #include "conn.h"
@@ -469,7 +470,7 @@ fail:
 
 /* ---------------------------------------------------------------- tokens and cookies */
 
-/* Appends ,"<name>":"<value>" (escaped) to <b>. */
+/* Appends ,"<name>":"<value>" (escaped) to <b>: audit lines. */
 static void ep_claim(struct evbuffer *b, const char *name, const char *value)
 {
     evbuffer_add_printf(b, ",\"%s\":\"", name);
@@ -478,67 +479,31 @@ static void ep_claim(struct evbuffer *b, const char *name, const char *value)
 }
 
 /*
- * Mints one token of <type> for <ep> into a new string; NULL on OOM. The claims are
- * written directly (no JSON tree): minting runs twice per refresh.
+ * Mints the <type> token of <ep>'s pair, whose id is <jti>, into a new string; NULL on
+ * OOM. The claims are policy/claims.c's; the key is the generation's.
  */
-static char *ep_mint(const struct ag_gen *g, const struct ag_ep *ep, const char *type,
-                     const char *jti, long ttl)
+static char *ep_mint(const struct ag_gen *g, const struct ag_ep *ep, enum ag_claims_type type,
+                     const char *jti)
 {
-    const struct ag_config *cfg = g->cfg;
-    struct evbuffer *b = evbuffer_new();
-    char *tok = NULL;
-    size_t cap, len;
-    int n;
+    struct ag_claims c = {.sub = ep->sub, .client_id = ep->cid, .client = ep->client,
+                          .jti = jti, .sid = ep->sid, .fam = ep->fam, .scope = ep->scope,
+                          .roles = ep->roles, .iat = ep->now};
+    size_t len, cap;
+    char *json = ag_claims_json(g->cfg, type, &c, &len), *tok = NULL;
 
-    if (b == NULL)
+    if (json == NULL)
         return NULL;
-    evbuffer_add(b, "{\"sub\":\"", 8);
-    ag_json_escape_utf8(b, ep->sub, strlen(ep->sub));
-    evbuffer_add(b, "\"", 1);
-    ep_claim(b, "client_id", ep->cid);
-    if (ep->client)
-        ep_claim(b, "sub_type", "client");
-    evbuffer_add_printf(b, ",\"type\":\"%s\",\"iat\":%lld,\"exp\":%lld", type,
-                        (long long)ep->now, (long long)(ep->now + ttl));
-    ep_claim(b, "jti", jti);
-    ep_claim(b, "iss", cfg->token_issuer ? cfg->token_issuer : cfg->app_name);
-    ep_claim(b, "sid", ep->sid);
-    if (strcmp(type, "refresh") == 0)
-        ep_claim(b, "fam", ep->fam);
-    if (cfg->token_audience)
-        ep_claim(b, "aud", cfg->token_audience);
-    if (ep->scope != NULL && ep->scope[0] != '\0')
-        ep_claim(b, "scope", ep->scope);
-    if (ep->roles != NULL && ep->roles[0] != '\0') {
-        const char *p = ep->roles;
-        evbuffer_add(b, ",\"roles\":[", 10);
-        for (bool first = true; *p != '\0'; first = false) {
-            size_t k = strcspn(p, " ");
-            evbuffer_add_printf(b, "%s\"", first ? "" : ",");
-            ag_json_escape_utf8(b, p, k);
-            evbuffer_add(b, "\"", 1);
-            p += k;
-            while (*p == ' ')
-                p++;
-        }
-        evbuffer_add(b, "]", 1);
-    }
-    evbuffer_add(b, "}", 1);
-    len = evbuffer_get_length(b);
     cap = len * 4 / 3 + 256;
-    if ((tok = malloc(cap)) != NULL) {
-        n = ag_jwt_sign(g->key, (const char *)evbuffer_pullup(b, -1), len, tok, cap);
-        if (n < 0)
-            AG_FREE(tok);
-    }
-    evbuffer_free(b);
+    if ((tok = malloc(cap)) != NULL && ag_jwt_sign(g->key, json, len, tok, cap) < 0)
+        AG_FREE(tok);
+    free(json);
     return tok;
 }
 
 int ag_ep__mint_pair(const struct ag_gen *g, struct ag_ep *ep)
 {
-    ep->access = ep_mint(g, ep, "access", ep->ajti, g->cfg->access_token_ttl);
-    ep->refresh = ep_mint(g, ep, "refresh", ep->otid, g->cfg->refresh_token_ttl);
+    ep->access = ep_mint(g, ep, AG_CLAIMS_ACCESS, ep->ajti);
+    ep->refresh = ep_mint(g, ep, AG_CLAIMS_REFRESH, ep->otid);
     return ep->access && ep->refresh ? 0 : AG_ENOMEM;
 }
 
