@@ -12,11 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A growing, NUL-terminated list of space-separated words. */
+/* A NUL-terminated list of space-separated words, allocated once for its largest size. */
 struct grants_list {
     char *p;
-    size_t len, cap;
-    bool oom; /* an allocation failed: the list is incomplete */
+    size_t len;
 };
 
 /* Whether the word <w,n> is one of the space-separated <list>. */
@@ -33,24 +32,21 @@ static bool grants_has_word(const char *list, const char *w, size_t n)
     return false;
 }
 
-/* Appends the word <w,n> to <l> unless it is there already. */
+/* Starts the empty <l> with room for <cap> bytes, NUL included; AG_ENOMEM. */
+static int grants_init(struct grants_list *l, size_t cap)
+{
+    l->len = 0;
+    if ((l->p = malloc(cap)) == NULL)
+        return AG_ENOMEM;
+    l->p[0] = '\0';
+    return 0;
+}
+
+/* Appends the word <w,n> to <l> unless it is there already (the room was counted). */
 static void grants_add(struct grants_list *l, const char *w, size_t n)
 {
-    size_t need;
-
-    if (l->oom || (l->p != NULL && grants_has_word(l->p, w, n)))
+    if (grants_has_word(l->p, w, n))
         return;
-    need = l->len + (l->len > 0) + n + 1;
-    if (need > l->cap) {
-        size_t cap = need * 2 > 64 ? need * 2 : 64;
-        char *p = realloc(l->p, cap);
-        if (p == NULL) {
-            l->oom = true;
-            return;
-        }
-        l->p = p;
-        l->cap = cap;
-    }
     if (l->len > 0)
         l->p[l->len++] = ' ';
     memcpy(l->p + l->len, w, n);
@@ -58,39 +54,46 @@ static void grants_add(struct grants_list *l, const char *w, size_t n)
     l->p[l->len] = '\0';
 }
 
-/* The list of <l> as a new string ("" when empty); NULL on OOM, <l> consumed. */
-static char *grants_take(struct grants_list *l)
+/* The "role-scopes" entry of the role <r,k>, or NULL when it grants its own name. */
+static const struct ag_role_scopes *grants_role(const struct ag_config *cfg, const char *r,
+                                                size_t k)
 {
-    if (l->oom) {
-        AG_FREE(l->p);
-        return NULL;
-    }
-    return l->p != NULL ? l->p : strdup("");
+    for (size_t i = 0; i < cfg->n_role_scopes; i++)
+        if (strlen(cfg->role_scopes[i].role) == k && memcmp(cfg->role_scopes[i].role, r, k) == 0)
+            return &cfg->role_scopes[i];
+    return NULL;
 }
 
 char *ag_grants_scopes(const struct ag_config *cfg, const char *roles)
 {
-    struct grants_list l = {0};
-    const char *p = roles;
+    struct grants_list l = {NULL, 0};
+    size_t cap = 1;
 
-    while (*p != '\0') {
-        size_t k = strcspn(p, " "), i;
-        for (i = 0; i < cfg->n_role_scopes; i++)
-            if (strlen(cfg->role_scopes[i].role) == k &&
-                memcmp(cfg->role_scopes[i].role, p, k) == 0)
-                break;
-        if (i < cfg->n_role_scopes) {
-            for (size_t s = 0; s < cfg->role_scopes[i].n_scopes; s++)
-                grants_add(&l, cfg->role_scopes[i].scopes[s],
-                           strlen(cfg->role_scopes[i].scopes[s]));
-        } else if (k > 0) {
-            grants_add(&l, p, k);
+    /* two passes: the room for every grant, then the grants each once */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && grants_init(&l, cap) < 0)
+            return NULL;
+        for (const char *p = roles; *p != '\0';) {
+            size_t k = strcspn(p, " ");
+            const struct ag_role_scopes *rs = grants_role(cfg, p, k);
+            for (size_t s = 0; rs != NULL && s < rs->n_scopes; s++) {
+                if (pass == 0)
+                    cap += strlen(rs->scopes[s]) + 1;
+                else
+                    grants_add(&l, rs->scopes[s], strlen(rs->scopes[s]));
+            }
+            if (rs == NULL && k > 0) {
+                if (pass == 0)
+                    cap += k + 1;
+                else
+                    grants_add(&l, p, k);
+            }
+            p += k;
+            while (*p == ' ')
+                p++;
         }
-        p += k;
-        while (*p == ' ')
-            p++;
     }
-    return grants_take(&l);
+    return l.p;
 }
 
 bool ag_grants_subset(const char *granted, const char *req)
@@ -110,7 +113,7 @@ char *ag_grants_refresh_scope(const struct ag_config *cfg, const char *old_roles
                               const char *old_scope, const char *new_roles)
 {
     char *old_g = ag_grants_scopes(cfg, old_roles), *new_g = ag_grants_scopes(cfg, new_roles);
-    struct grants_list l = {0};
+    struct grants_list l = {NULL, 0};
     char *out = NULL;
 
     if (old_g == NULL || new_g == NULL)
@@ -120,6 +123,8 @@ char *ag_grants_refresh_scope(const struct ag_config *cfg, const char *old_roles
         new_g = NULL;
         goto out;
     }
+    if (grants_init(&l, strlen(old_scope) + 1) < 0)
+        goto out;
     for (const char *p = old_scope; *p != '\0';) {
         size_t k = strcspn(p, " ");
         if (k > 0 && grants_has_word(new_g, p, k))
@@ -128,7 +133,7 @@ char *ag_grants_refresh_scope(const struct ag_config *cfg, const char *old_roles
         while (*p == ' ')
             p++;
     }
-    out = grants_take(&l);
+    out = l.p;
 out:
     free(old_g);
     free(new_g);

@@ -13,24 +13,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cfg.h"
 #include "t.h"
-
-#define KEY32 "0123456789abcdef0123456789abcdef"
 
 /* Parses a config whose "cors" value is <cors> (JSON with ' for "); NULL when it fails. */
 static struct ag_config *cfg_with(const char *cors)
 {
-    char json[4096];
-    struct ag_err err = {0};
-    int n = snprintf(json, sizeof(json),
-                     "{\"upstream\":\"http://127.0.0.1:8081\",\"cryptography-key\":\"" KEY32
-                     "\",\"cors\":%s}",
-                     cors);
+    char members[2048];
 
-    for (int i = 0; i < n; i++)
-        if (json[i] == '\'')
-            json[i] = '"';
-    return ag_config_parse(json, (size_t)n, "t.json", NULL, 0, &err);
+    snprintf(members, sizeof(members), "'cors':%s", cors);
+    return ag_t_config(members, NULL);
 }
 
 /* A head holding the <n> fields name/value pairs of <kv>. */
@@ -105,8 +97,8 @@ static void test_cors_find_reads_the_head(void)
 
 static void test_cors_preflight_lines(void)
 {
-    struct ag_config *cfg = cfg_with(
-        "{'allow-origins':[" APP "],'allow-headers':['Authorization','X-Req'],'max-age':60}");
+    struct ag_config *cfg = cfg_with("{'allow-origins':[" APP
+                                     "],'allow-headers':['Authorization','X-Req'],'max-age':60}");
     struct ag_cors_verdict v;
     struct ag_cors_req r;
 

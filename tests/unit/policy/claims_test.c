@@ -15,26 +15,8 @@
 
 #include <jansson.h>
 
+#include "cfg.h"
 #include "t.h"
-
-#define KEY32 "0123456789abcdef0123456789abcdef"
-
-/* A config with the members <extra> (JSON, leading comma) added. */
-static struct ag_config *cfg_new(const char *extra)
-{
-    char json[512];
-    struct ag_err err = {0};
-    struct ag_config *cfg;
-    int n = snprintf(json, sizeof(json),
-                     "{\"upstream\":\"http://127.0.0.1:8081\",\"cryptography-key\":\"" KEY32
-                     "\"%s}",
-                     extra);
-
-    cfg = ag_config_parse(json, (size_t)n, "t.json", NULL, 0, &err);
-    if (cfg == NULL)
-        fprintf(stderr, "config: %s\n", err.n > 0 ? err.line[0] : "?");
-    return cfg;
-}
 
 /* Asserts the claims of <type> saying <c> under <cfg> are exactly <want>. */
 static void claims_are(const struct ag_config *cfg, enum ag_claims_type type,
@@ -50,9 +32,14 @@ static void claims_are(const struct ag_config *cfg, enum ag_claims_type type,
 
 static void test_claims_access_and_refresh_of_a_user(void)
 {
-    struct ag_config *cfg = cfg_new("");
-    struct ag_claims c = {.sub = "u-1", .client_id = "authgate", .jti = "J", .sid = "S",
-                          .fam = "F", .scope = "read write", .roles = "staff superuser",
+    struct ag_config *cfg = ag_t_config("", NULL);
+    struct ag_claims c = {.sub = "u-1",
+                          .client_id = "authgate",
+                          .jti = "J",
+                          .sid = "S",
+                          .fam = "F",
+                          .scope = "read write",
+                          .roles = "staff superuser",
                           .iat = 1700000000};
 
     AG_ASSERT_NOT_NULL(cfg);
@@ -73,11 +60,17 @@ static void test_claims_access_and_refresh_of_a_user(void)
 
 static void test_claims_of_a_client_with_issuer_audience_and_no_scope_or_roles(void)
 {
-    struct ag_config *cfg = cfg_new(",\"app-name\":\"app\",\"token-issuer\":\"https://iss\","
-                                    "\"token-audience\":\"api\",\"access-token-ttl\":60,"
-                                    "\"refresh-token-ttl\":120");
-    struct ag_claims c = {.sub = "client:billing", .client_id = "billing", .client = true,
-                          .jti = "J", .sid = "S", .fam = "F", .iat = 10};
+    struct ag_config *cfg = ag_t_config("\"app-name\":\"app\",\"token-issuer\":\"https://iss\","
+                                        "\"token-audience\":\"api\",\"access-token-ttl\":60,"
+                                        "\"refresh-token-ttl\":120",
+                                        NULL);
+    struct ag_claims c = {.sub = "client:billing",
+                          .client_id = "billing",
+                          .client = true,
+                          .jti = "J",
+                          .sid = "S",
+                          .fam = "F",
+                          .iat = 10};
 
     AG_ASSERT_NOT_NULL(cfg);
     if (cfg == NULL)
@@ -97,7 +90,7 @@ static void test_claims_of_a_client_with_issuer_audience_and_no_scope_or_roles(v
 
 static void test_claims_app_name_is_the_issuer_without_token_issuer(void)
 {
-    struct ag_config *cfg = cfg_new(",\"app-name\":\"shop\"");
+    struct ag_config *cfg = ag_t_config("\"app-name\":\"shop\"", NULL);
     struct ag_claims c = {.sub = "u", .client_id = "shop", .jti = "j", .sid = "s", .iat = 0};
 
     AG_ASSERT_NOT_NULL(cfg);
@@ -111,9 +104,14 @@ static void test_claims_app_name_is_the_issuer_without_token_issuer(void)
 
 static void test_claims_escape_strings_and_split_roles_on_spaces(void)
 {
-    struct ag_config *cfg = cfg_new("");
-    struct ag_claims c = {.sub = "a\"b\\c\n\x01\x7f", .client_id = "caf\xc3\xa9", .jti = "j",
-                          .sid = "s", .scope = "x\ty", .roles = "r\"1  r2 ", .iat = 1};
+    struct ag_config *cfg = ag_t_config("", NULL);
+    struct ag_claims c = {.sub = "a\"b\\c\n\x01\x7f",
+                          .client_id = "caf\xc3\xa9",
+                          .jti = "j",
+                          .sid = "s",
+                          .scope = "x\ty",
+                          .roles = "r\"1  r2 ",
+                          .iat = 1};
     size_t len = 0;
     char *s;
     json_t *o;

@@ -13,22 +13,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cfg.h"
 #include "t.h"
-
-#define KEY32 "0123456789abcdef0123456789abcdef"
 
 /* A config whose "role-scopes" is test_users.py's ROLE_SCOPES. */
 static struct ag_config *cfg_new(void)
 {
-    static const char json[] =
-        "{\"upstream\":\"http://127.0.0.1:8081\",\"cryptography-key\":\"" KEY32 "\","
-        "\"role-scopes\":{\"superuser\":[\"admin\",\"read\",\"write\"],\"staff\":[\"read\"]}}";
-    struct ag_err err = {0};
-    struct ag_config *cfg = ag_config_parse(json, sizeof(json) - 1, "t.json", NULL, 0, &err);
-
-    if (cfg == NULL)
-        fprintf(stderr, "config: %s\n", err.n > 0 ? err.line[0] : "?");
-    return cfg;
+    return ag_t_config("'role-scopes':{'superuser':['admin','read','write'],'staff':['read']}",
+                       NULL);
 }
 
 /* Asserts ag_grants_scopes(<roles>) is <want>, then frees it. */
@@ -54,8 +46,8 @@ static void test_grants_scopes_listed_roles_grant_their_scopes_unlisted_their_na
     SCOPES_ARE(cfg, "read staff", "read");
     SCOPES_ARE(cfg, "editor editor", "editor");
     SCOPES_ARE(cfg, "  editor   staff  ", "editor read"); /* runs of spaces */
-    SCOPES_ARE(cfg, "Staff", "Staff"); /* roles are case-sensitive */
-    SCOPES_ARE(cfg, "staf", "staf");   /* a prefix is not the role */
+    SCOPES_ARE(cfg, "Staff", "Staff");                    /* roles are case-sensitive */
+    SCOPES_ARE(cfg, "staf", "staf");                      /* a prefix is not the role */
     ag_config_unref(cfg);
 }
 
@@ -68,7 +60,7 @@ static void test_grants_subset_every_requested_scope_granted(void)
     AG_ASSERT(ag_grants_subset("", "   "));
     AG_ASSERT(!ag_grants_subset("editor reporter", "admin"));
     AG_ASSERT(!ag_grants_subset("editor reporter", "reporter admin"));
-    AG_ASSERT(!ag_grants_subset("read", "rea"));   /* whole words only */
+    AG_ASSERT(!ag_grants_subset("read", "rea")); /* whole words only */
     AG_ASSERT(!ag_grants_subset("read", "reads"));
     AG_ASSERT(!ag_grants_subset("read", "READ")); /* case-sensitive */
     AG_ASSERT(!ag_grants_subset("", "read"));
