@@ -67,31 +67,26 @@ static const struct ag_role_scopes *grants_role(const struct ag_config *cfg, con
 char *ag_grants_scopes(const struct ag_config *cfg, const char *roles)
 {
     struct grants_list l = {NULL, 0};
-    size_t cap = 1;
+    size_t cap = strlen(roles) + 1;
 
-    /* two passes: the room for every grant, then the grants each once */
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 && grants_init(&l, cap) < 0)
-            return NULL;
-        for (const char *p = roles; *p != '\0';) {
-            size_t k = strcspn(p, " ");
-            const struct ag_role_scopes *rs = grants_role(cfg, p, k);
-            for (size_t s = 0; rs != NULL && s < rs->n_scopes; s++) {
-                if (pass == 0)
-                    cap += strlen(rs->scopes[s]) + 1;
-                else
-                    grants_add(&l, rs->scopes[s], strlen(rs->scopes[s]));
-            }
-            if (rs == NULL && k > 0) {
-                if (pass == 0)
-                    cap += k + 1;
-                else
-                    grants_add(&l, p, k);
-            }
-            p += k;
-            while (*p == ' ')
-                p++;
+    /* Each scope is granted once at most: every configured one, and the roles' own names. */
+    for (size_t i = 0; i < cfg->n_role_scopes; i++)
+        for (size_t s = 0; s < cfg->role_scopes[i].n_scopes; s++)
+            cap += strlen(cfg->role_scopes[i].scopes[s]) + 1;
+    if (grants_init(&l, cap) < 0)
+        return NULL;
+    for (const char *p = roles; *p != '\0';) {
+        size_t k = strcspn(p, " ");
+        const struct ag_role_scopes *rs = grants_role(cfg, p, k);
+        if (rs != NULL) {
+            for (size_t s = 0; s < rs->n_scopes; s++)
+                grants_add(&l, rs->scopes[s], strlen(rs->scopes[s]));
+        } else if (k > 0) {
+            grants_add(&l, p, k);
         }
+        p += k;
+        while (*p == ' ')
+            p++;
     }
     return l.p;
 }
