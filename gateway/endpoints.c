@@ -478,6 +478,16 @@ static void ep_claim(struct evbuffer *b, const char *name, const char *value)
     evbuffer_add(b, "\"", 1);
 }
 
+char *ag_ep__sign(const struct ag_gen *g, const char *claims, size_t len)
+{
+    size_t cap = len * 4 / 3 + 256;
+    char *tok = malloc(cap);
+
+    if (tok != NULL && ag_jwt_sign(g->key, claims, len, tok, cap) < 0)
+        AG_FREE(tok);
+    return tok;
+}
+
 /*
  * Mints the <type> token of <ep>'s pair, whose id is <jti>, into a new string; NULL on
  * OOM. The claims are policy/claims.c's; the key is the generation's.
@@ -488,14 +498,12 @@ static char *ep_mint(const struct ag_gen *g, const struct ag_ep *ep, enum ag_cla
     struct ag_claims c = {.sub = ep->sub, .client_id = ep->cid, .client = ep->client,
                           .jti = jti, .sid = ep->sid, .fam = ep->fam, .scope = ep->scope,
                           .roles = ep->roles, .iat = ep->now};
-    size_t len, cap;
-    char *json = ag_claims_json(g->cfg, type, &c, &len), *tok = NULL;
+    size_t len;
+    char *json = ag_claims_json(g->cfg, type, &c, &len), *tok;
 
     if (json == NULL)
         return NULL;
-    cap = len * 4 / 3 + 256;
-    if ((tok = malloc(cap)) != NULL && ag_jwt_sign(g->key, json, len, tok, cap) < 0)
-        AG_FREE(tok);
+    tok = ag_ep__sign(g, json, len);
     free(json);
     return tok;
 }

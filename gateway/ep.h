@@ -143,6 +143,9 @@ char *ag_ep__strndup(const char *p, size_t n);
 /** Whether the worker's store can take a command now. */
 bool ag_ep__store_ready(const struct ag_worker *w);
 
+/** Signs the JSON <claims> (<len> bytes) with <g>'s key: a new compact JWS; NULL on OOM. */
+char *ag_ep__sign(const struct ag_gen *g, const char *claims, size_t len);
+
 /**
  * Mints the access and refresh tokens of <ep>: sub, cid, sid, fam, otid, ajti, now set;
  * roles and scope when not NULL. 0 or AG_ENOMEM.

@@ -1,9 +1,10 @@
 /*
- * policy/claims.c - the claim set of the access and refresh tokens the gateway mints,
- * written directly as JSON (no tree: minting runs twice per refresh).
+ * policy/claims.c - the claim set of the tokens the gateway mints: access and refresh
+ * written directly as JSON (no tree: minting runs twice per refresh), password reset
+ * through jansson.
  *
  * Owns:     nothing long-lived; the result is a new string.
- * Entry:    ag_claims_json().
+ * Entry:    ag_claims_json(), ag_claims_reset_json().
  * Not here: signing (policy/jwt.c), ids and times (gateway/endpoints.c), what a
  *           verified token must say (policy/jwt.c ag_jwt_check_claims()).
  * Spec:     CONTRACT.md section 7; docs/tokens.md.
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 /* A growing output string; oom once an allocation failed. */
 struct claims_out {
@@ -125,4 +128,23 @@ char *ag_claims_json(const struct ag_config *cfg, enum ag_claims_type type,
     }
     *len = o.len;
     return o.p;
+}
+
+char *ag_claims_reset_json(const struct ag_config *cfg, const char *uid, const char *jti,
+                           const char *pwh, int64_t now, size_t *len)
+{
+    char *payload = NULL;
+    json_t *o;
+
+    o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", uid, "type", "reset", "iat",
+                  (json_int_t)now, "exp", (json_int_t)(now + cfg->reset_ttl), "jti", jti, "iss",
+                  cfg->token_issuer ? cfg->token_issuer : cfg->app_name, "pwh", pwh);
+    if (o != NULL && cfg->token_audience != NULL)
+        json_object_set_new(o, "aud", json_string(cfg->token_audience));
+    if (o != NULL)
+        payload = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (payload != NULL)
+        *len = strlen(payload);
+    return payload;
 }

@@ -1,11 +1,12 @@
 /*
- * policy/claims.h - the claim set of the tokens the gateway mints: an access or a
- * refresh token's JSON payload from plain values and the config.
+ * policy/claims.h - the claim set of the tokens the gateway mints: an access, refresh
+ * or password reset token's JSON payload from plain values and the config.
  *
  * Owns:     nothing; the JSON is a new string the caller frees.
- * Entry:    ag_claims_json().
+ * Entry:    ag_claims_json(), ag_claims_reset_json().
  * Not here: signing (policy/jwt.c ag_jwt_sign(), called where the key is: gateway/
- *           endpoints.c), verifying claims (policy/jwt.c), the reset token (gateway/ep_account.c).
+ *           endpoints.c), verifying claims (policy/jwt.c), checking a reset token
+ *           (gateway/ep_account.c).
  * Spec:     CONTRACT.md section 7; docs/tokens.md; RFC 7519 s.4.
  */
 #ifndef AG_POLICY_CLAIMS_H
@@ -44,5 +45,15 @@ struct ag_claims {
  */
 char *ag_claims_json(const struct ag_config *cfg, enum ag_claims_type type,
                      const struct ag_claims *c, size_t *len);
+
+/**
+ * The compact JSON claim set of a password reset token for the user <uid>: sub, type
+ * "reset", iat <now>, exp <now> + reset ttl, jti <jti>, iss as ag_claims_json(), pwh <pwh>
+ * (the fingerprint of the password hash the token may replace), then aud when
+ * token-audience is set. A new NUL-terminated string with its length in *<len>; NULL
+ * on OOM.
+ */
+char *ag_claims_reset_json(const struct ag_config *cfg, const char *uid, const char *jti,
+                           const char *pwh, int64_t now, size_t *len);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * tests/unit/policy/claims_test.c - mirrors policy/claims.c: the exact JSON of an
- * access and a refresh token's claims (member order, optional members, escaping),
- * and that jansson reads it back as the same values.
+ * access, a refresh and a reset token's claims (member order, optional members,
+ * escaping), and that jansson reads it back as the same values.
  *
  * Owns:     one parsed config per test, unref'd at its end (ASan/LSan check it).
  * Entry:    main().
@@ -146,11 +146,38 @@ static void test_claims_escape_strings_and_split_roles_on_spaces(void)
     ag_config_unref(cfg);
 }
 
+static void test_claims_reset_token(void)
+{
+    struct ag_config *cfg = ag_t_config("'password-reset':{'ttl':600}", NULL);
+    struct ag_config *aud =
+        ag_t_config("'token-issuer':'https://iss','token-audience':'api'", NULL);
+    size_t len = 0;
+    char *s;
+
+    AG_ASSERT(cfg != NULL && aud != NULL);
+    if (cfg == NULL || aud == NULL)
+        goto out;
+    s = ag_claims_reset_json(cfg, "u-1", "R", "P", 100, &len);
+    AG_ASSERT_STR(s, "{\"sub\":\"u-1\",\"type\":\"reset\",\"iat\":100,\"exp\":700,"
+                     "\"jti\":\"R\",\"iss\":\"authgate\",\"pwh\":\"P\"}");
+    AG_ASSERT_EQ(len, s != NULL ? strlen(s) : 0);
+    free(s);
+    /* the default ttl (900), the configured issuer, then the audience last */
+    s = ag_claims_reset_json(aud, "u\"2", "R", "P", 100, &len);
+    AG_ASSERT_STR(s, "{\"sub\":\"u\\\"2\",\"type\":\"reset\",\"iat\":100,\"exp\":1000,"
+                     "\"jti\":\"R\",\"iss\":\"https://iss\",\"pwh\":\"P\",\"aud\":\"api\"}");
+    free(s);
+out:
+    ag_config_unref(cfg);
+    ag_config_unref(aud);
+}
+
 int main(void)
 {
     AG_RUN(test_claims_access_and_refresh_of_a_user);
     AG_RUN(test_claims_of_a_client_with_issuer_audience_and_no_scope_or_roles);
     AG_RUN(test_claims_app_name_is_the_issuer_without_token_issuer);
     AG_RUN(test_claims_escape_strings_and_split_roles_on_spaces);
+    AG_RUN(test_claims_reset_token);
     return ag_t_done();
 }
