@@ -22,7 +22,7 @@
 #include <event2/event.h>
 
 #include "authn.h"
-#include "cors.h"
+#include "cors_http.h"
 #include "endpoints.h"
 #include "log.h"
 #include "path.h"

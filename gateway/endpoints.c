@@ -28,6 +28,8 @@
 
 #include "audit.h"
 #include "authn.h"
+#include "claims.h"
+#include "client_addr.h"
 #include "config.h"
 #include "conn.h"
 #include "cookie.h"
@@ -292,58 +294,13 @@ static int ep_copy_sources(struct ag_ep *ep, const struct ag_http1_head *h)
     return 0;
 }
 
-/* "scheme://host[:port]" of an Origin or Referer value: the host[:port] part. */
-static struct ag_str ep_origin_host(struct ag_str v)
-{
-    const char *p = memchr(v.p, ':', v.len);
-    struct ag_str h;
-
-    if (p == NULL || (size_t)(v.p + v.len - p) < 3 || p[1] != '/' || p[2] != '/')
-        return (struct ag_str){NULL, 0};
-    h.p = p + 3;
-    h.len = 0;
-    while (h.p + h.len < v.p + v.len && h.p[h.len] != '/')
-        h.len++;
-    return h;
-}
-
-/*
- * The CSRF verdict of docs/users.md: OK when the request's Origin (else, when it has none
- * or "null", its Referer's origin) names this host (the Host field) or is one of the
- * configured CORS origins; FOREIGN when an Origin is there and does not, or, without
- * one, when the browser says the request comes from another site (Sec-Fetch-Site:
- * cross-site: a link or an <img> sends no Origin); NO_ORIGIN otherwise (not a browser,
- * or an older one).
- */
 enum ag_csrf ag_ep_csrf(const struct ag_config *cfg, const struct ag_http1_head *h)
 {
-    struct ag_str origin = {NULL, 0}, referer = {NULL, 0}, host = {NULL, 0}, site = {NULL, 0};
-    struct ag_str o, oh;
+    struct ag_csrf_req r = {{NULL, 0}, {NULL, 0}, {NULL, 0}, {NULL, 0}};
 
-    for (size_t i = 0; i < h->nhdrs; i++) {
-        if (ag_str_ieq(h->hdrs[i].name, "Origin"))
-            origin = h->hdrs[i].value;
-        else if (ag_str_ieq(h->hdrs[i].name, "Referer"))
-            referer = h->hdrs[i].value;
-        else if (ag_str_ieq(h->hdrs[i].name, "Host"))
-            host = h->hdrs[i].value;
-        else if (ag_str_ieq(h->hdrs[i].name, "Sec-Fetch-Site"))
-            site = h->hdrs[i].value;
-    }
-    o = origin.p != NULL && !ag_str_ieq(origin, "null") ? origin : referer;
-    if (o.p == NULL)
-        return origin.p != NULL || ag_str_ieq(site, "cross-site") ? AG_CSRF_FOREIGN
-                                                                  : AG_CSRF_NO_ORIGIN;
-    oh = ep_origin_host(o);
-    if (oh.len > 0 && oh.len == host.len && strncasecmp(oh.p, host.p, host.len) == 0)
-        return AG_CSRF_OK;
-    if (origin.p == NULL) /* a foreign Referer alone: a browser's only if it says so */
-        return ag_str_ieq(site, "cross-site") ? AG_CSRF_FOREIGN : AG_CSRF_NO_ORIGIN;
-    for (size_t i = 0; i < cfg->cors.n_origins; i++)
-        if (origin.len == strlen(cfg->cors.origins[i]) &&
-            strncasecmp(origin.p, cfg->cors.origins[i], origin.len) == 0)
-            return AG_CSRF_OK;
-    return AG_CSRF_FOREIGN;
+    for (size_t i = 0; i < h->nhdrs; i++)
+        ag_csrf_note(&r, h->hdrs[i].name, h->hdrs[i].value);
+    return ag_csrf_verdict(cfg, &r);
 }
 
 /* The media type of a Content-Type value <v> (parameters ignored): JSON, form, or 0. */
@@ -396,38 +353,13 @@ static void ep_client_ip(struct ag_ep *ep, const struct ag_config *cfg, const st
                          const struct ag_http1_head *h)
 {
     struct ag_str xff = {NULL, 0};
+    char peer[INET6_ADDRSTRLEN];
 
-    ag_conn_peer_str(c, ep->ip, sizeof(ep->ip));
-    if (cfg->n_trusted_proxies == 0 || !ag_config_trusted_proxy(cfg, c->family, &c->peer))
-        return;
     for (size_t i = 0; i < h->nhdrs; i++)
         if (ag_str_ieq(h->hdrs[i].name, "X-Forwarded-For"))
             xff = h->hdrs[i].value; /* the last field: what the nearest proxy appended */
-    while (xff.len > 0) {
-        size_t end = xff.len, start;
-        unsigned char a[16];
-        char buf[INET6_ADDRSTRLEN];
-        int fam;
-
-        while (end > 0 && xff.p[end - 1] == ' ')
-            end--;
-        start = end;
-        while (start > 0 && xff.p[start - 1] != ',')
-            start--;
-        xff.len = start > 0 ? start - 1 : 0;
-        while (start < end && xff.p[start] == ' ')
-            start++;
-        if (end - start == 0 || end - start >= sizeof(buf))
-            return;
-        memcpy(buf, xff.p + start, end - start);
-        buf[end - start] = '\0';
-        fam = strchr(buf, ':') ? AF_INET6 : AF_INET;
-        if (inet_pton(fam, buf, a) != 1)
-            return; /* not an address: keep what we have */
-        memcpy(ep->ip, buf, end - start + 1);
-        if (!ag_config_trusted_proxy(cfg, fam, a))
-            return;
-    }
+    ag_client_addr_pick(cfg, c->family, &c->peer, ag_conn_peer_str(c, peer, sizeof(peer)), xff,
+                        ep->ip);
 }
 
 /* Copies the caller's identity (a valid access token) into <ep>->id. */
@@ -538,7 +470,7 @@ fail:
 
 /* ---------------------------------------------------------------- tokens and cookies */
 
-/* Appends ,"<name>":"<value>" (escaped) to <b>. */
+/* Appends ,"<name>":"<value>" (escaped) to <b>: audit lines. */
 static void ep_claim(struct evbuffer *b, const char *name, const char *value)
 {
     evbuffer_add_printf(b, ",\"%s\":\"", name);
@@ -546,68 +478,40 @@ static void ep_claim(struct evbuffer *b, const char *name, const char *value)
     evbuffer_add(b, "\"", 1);
 }
 
-/*
- * Mints one token of <type> for <ep> into a new string; NULL on OOM. The claims are
- * written directly (no JSON tree): minting runs twice per refresh.
- */
-static char *ep_mint(const struct ag_gen *g, const struct ag_ep *ep, const char *type,
-                     const char *jti, long ttl)
+char *ag_ep__sign(const struct ag_gen *g, const char *claims, size_t len)
 {
-    const struct ag_config *cfg = g->cfg;
-    struct evbuffer *b = evbuffer_new();
-    char *tok = NULL;
-    size_t cap, len;
-    int n;
+    size_t cap = len * 4 / 3 + 256;
+    char *tok = malloc(cap);
 
-    if (b == NULL)
+    if (tok != NULL && ag_jwt_sign(g->key, claims, len, tok, cap) < 0)
+        AG_FREE(tok);
+    return tok;
+}
+
+/*
+ * Mints the <type> token of <ep>'s pair, whose id is <jti>, into a new string; NULL on
+ * OOM. The claims are policy/claims.c's; the key is the generation's.
+ */
+static char *ep_mint(const struct ag_gen *g, const struct ag_ep *ep, enum ag_claims_type type,
+                     const char *jti)
+{
+    struct ag_claims c = {.sub = ep->sub, .client_id = ep->cid, .client = ep->client,
+                          .jti = jti, .sid = ep->sid, .fam = ep->fam, .scope = ep->scope,
+                          .roles = ep->roles, .iat = ep->now};
+    size_t len;
+    char *json = ag_claims_json(g->cfg, type, &c, &len), *tok;
+
+    if (json == NULL)
         return NULL;
-    evbuffer_add(b, "{\"sub\":\"", 8);
-    ag_json_escape_utf8(b, ep->sub, strlen(ep->sub));
-    evbuffer_add(b, "\"", 1);
-    ep_claim(b, "client_id", ep->cid);
-    if (ep->client)
-        ep_claim(b, "sub_type", "client");
-    evbuffer_add_printf(b, ",\"type\":\"%s\",\"iat\":%lld,\"exp\":%lld", type,
-                        (long long)ep->now, (long long)(ep->now + ttl));
-    ep_claim(b, "jti", jti);
-    ep_claim(b, "iss", cfg->token_issuer ? cfg->token_issuer : cfg->app_name);
-    ep_claim(b, "sid", ep->sid);
-    if (strcmp(type, "refresh") == 0)
-        ep_claim(b, "fam", ep->fam);
-    if (cfg->token_audience)
-        ep_claim(b, "aud", cfg->token_audience);
-    if (ep->scope != NULL && ep->scope[0] != '\0')
-        ep_claim(b, "scope", ep->scope);
-    if (ep->roles != NULL && ep->roles[0] != '\0') {
-        const char *p = ep->roles;
-        evbuffer_add(b, ",\"roles\":[", 10);
-        for (bool first = true; *p != '\0'; first = false) {
-            size_t k = strcspn(p, " ");
-            evbuffer_add_printf(b, "%s\"", first ? "" : ",");
-            ag_json_escape_utf8(b, p, k);
-            evbuffer_add(b, "\"", 1);
-            p += k;
-            while (*p == ' ')
-                p++;
-        }
-        evbuffer_add(b, "]", 1);
-    }
-    evbuffer_add(b, "}", 1);
-    len = evbuffer_get_length(b);
-    cap = len * 4 / 3 + 256;
-    if ((tok = malloc(cap)) != NULL) {
-        n = ag_jwt_sign(g->key, (const char *)evbuffer_pullup(b, -1), len, tok, cap);
-        if (n < 0)
-            AG_FREE(tok);
-    }
-    evbuffer_free(b);
+    tok = ag_ep__sign(g, json, len);
+    free(json);
     return tok;
 }
 
 int ag_ep__mint_pair(const struct ag_gen *g, struct ag_ep *ep)
 {
-    ep->access = ep_mint(g, ep, "access", ep->ajti, g->cfg->access_token_ttl);
-    ep->refresh = ep_mint(g, ep, "refresh", ep->otid, g->cfg->refresh_token_ttl);
+    ep->access = ep_mint(g, ep, AG_CLAIMS_ACCESS, ep->ajti);
+    ep->refresh = ep_mint(g, ep, AG_CLAIMS_REFRESH, ep->otid);
     return ep->access && ep->refresh ? 0 : AG_ENOMEM;
 }
 

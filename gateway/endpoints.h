@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "csrf.h"
 #include "http1.h"
 
 struct ag_req;
@@ -59,18 +60,7 @@ struct ag_gen;
 struct ag_config;
 struct ag_http1_head;
 
-/* The CSRF verdict on a request's Origin (docs/users.md "CSRF"); zero is the failing value. */
-enum ag_csrf {
-    AG_CSRF_FOREIGN = 0, /* Origin (a "null" one: the Referer) names another site */
-    AG_CSRF_OK = 1,      /* Origin (else Referer) names this host or a CORS origin */
-    AG_CSRF_NO_ORIGIN = 2, /* no Origin, and no Referer naming this host or a CORS origin */
-};
-
-/**
- * The CSRF verdict of <h> under <cfg>. Cookie-authenticated writes need OK; endpoints
- * that set cookies, and (with cookie-samesite "none") cookie-authenticated unsafe
- * proxied requests, refuse FOREIGN.
- */
+/** The CSRF verdict (policy/csrf.c ag_csrf_verdict()) on the fields of <h> under <cfg>. */
 enum ag_csrf ag_ep_csrf(const struct ag_config *cfg, const struct ag_http1_head *h);
 
 /** A random UUID v4 (RFC 9562 section 5.4) in <out> (37 bytes): client and user ids. */

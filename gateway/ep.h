@@ -143,6 +143,9 @@ char *ag_ep__strndup(const char *p, size_t n);
 /** Whether the worker's store can take a command now. */
 bool ag_ep__store_ready(const struct ag_worker *w);
 
+/** Signs the JSON <claims> (<len> bytes) with <g>'s key: a new compact JWS; NULL on OOM. */
+char *ag_ep__sign(const struct ag_gen *g, const char *claims, size_t len);
+
 /**
  * Mints the access and refresh tokens of <ep>: sub, cid, sid, fam, otid, ajti, now set;
  * roles and scope when not NULL. 0 or AG_ENOMEM.
@@ -236,13 +239,6 @@ struct json_t *ep_user_json(const struct ep_user_op *u);
 
 /** The user's roles with "staff" and "superuser" added per its flags (new string, NULL on OOM). */
 char *ep_user_roles(const struct ep_user_op *u);
-
-/**
- * The scope of a pair refreshed with the user's current roles <new_roles> (space-separated,
- * flags included) in place of <old_roles>, from the old pair's <old_scope>. New string.
- */
-char *ep_user_refresh_scope(const struct ag_config *cfg, const char *old_roles,
-                            const char *old_scope, const char *new_roles);
 
 /** Answers 422 naming the field of <e>, FastAPI's shape. */
 void ep_unprocessable(struct ag_ep *ep, const struct ag_field_err *e);

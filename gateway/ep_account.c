@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "claims.h"
 #include "config.h"
 #include "conn.h"
 #include "ep.h"
@@ -306,29 +307,17 @@ static void account_fingerprint(const char *hash, char out[EP_ID_LEN + 1])
 
 char *ag_ep_reset_token(const struct ag_gen *g, const char *uid, const char *hash, int64_t now)
 {
-    const struct ag_config *cfg = g->cfg;
     char rid[EP_ID_LEN + 1], pwh[EP_ID_LEN + 1];
-    char *payload = NULL, *tok = NULL;
-    json_t *o;
-    size_t cap;
+    char *payload, *tok;
+    size_t len;
 
     if (g->key == NULL)
         return NULL;
     ag_ep__new_id(rid);
     account_fingerprint(hash, pwh);
-    o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", uid, "type", "reset", "iat",
-                  (json_int_t)now, "exp", (json_int_t)(now + cfg->reset_ttl), "jti", rid, "iss",
-                  cfg->token_issuer ? cfg->token_issuer : cfg->app_name, "pwh", pwh);
-    if (o != NULL && cfg->token_audience != NULL)
-        json_object_set_new(o, "aud", json_string(cfg->token_audience));
-    if (o != NULL)
-        payload = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (payload == NULL)
+    if ((payload = ag_claims_reset_json(g->cfg, uid, rid, pwh, now, &len)) == NULL)
         return NULL;
-    cap = strlen(payload) * 4 / 3 + 256;
-    if ((tok = malloc(cap)) != NULL && ag_jwt_sign(g->key, payload, strlen(payload), tok, cap) < 0)
-        AG_FREE(tok);
+    tok = ag_ep__sign(g, payload, len);
     free(payload);
     return tok;
 }

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "conn.h"
 #include "ep.h"
+#include "grants.h"
 #include "jwt.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -125,7 +126,7 @@ static int tokens_refreshed_pair(struct ag_ep *ep, const struct ag_sess_info *in
         char *roles = ep_user_roles(&cur), *scope = NULL;
 
         if (roles != NULL)
-            scope = ep_user_refresh_scope(g->cfg, ep->roles, ep->scope, roles);
+            scope = ag_grants_refresh_scope(g->cfg, ep->roles, ep->scope, roles);
         if (roles == NULL || scope == NULL) {
             free(roles);
             return AG_ENOMEM;

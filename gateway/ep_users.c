@@ -25,6 +25,7 @@
 #include "config.h"
 #include "conn.h"
 #include "ep.h"
+#include "grants.h"
 #include "password.h"
 #include "ratelimit.h"
 #include "server.h"
@@ -363,126 +364,6 @@ void ep_users_register(struct ag_ep *ep)
 
 /* ---------------------------------------------------------------- POST /login, POST /token */
 
-/* Appends the scope <s,n> to the space-separated list in <b> unless it is there already. */
-static void login_add_scope(struct evbuffer *b, const char *s, size_t n)
-{
-    size_t len = evbuffer_get_length(b), i = 0;
-    const char *p = len > 0 ? (const char *)evbuffer_pullup(b, -1) : "";
-
-    while (i < len) {
-        size_t k = i;
-        while (k < len && p[k] != ' ')
-            k++;
-        if (k - i == n && memcmp(p + i, s, n) == 0)
-            return;
-        i = k + 1;
-    }
-    evbuffer_add_printf(b, "%s%.*s", len > 0 ? " " : "", (int)n, s);
-}
-
-/* The scopes <u>'s roles grant, space-separated and each once, into a new string. */
-static char *login_granted(const struct ag_config *cfg, const char *roles)
-{
-    struct evbuffer *b = evbuffer_new();
-    const char *p = roles;
-    char *out = NULL;
-
-    if (b == NULL)
-        return NULL;
-    while (*p != '\0') {
-        size_t k = strcspn(p, " "), i;
-        for (i = 0; i < cfg->n_role_scopes; i++)
-            if (strlen(cfg->role_scopes[i].role) == k &&
-                memcmp(cfg->role_scopes[i].role, p, k) == 0)
-                break;
-        if (i < cfg->n_role_scopes) {
-            for (size_t s = 0; s < cfg->role_scopes[i].n_scopes; s++)
-                login_add_scope(b, cfg->role_scopes[i].scopes[s],
-                                strlen(cfg->role_scopes[i].scopes[s]));
-        } else if (k > 0) {
-            login_add_scope(b, p, k);
-        }
-        p += k;
-        while (*p == ' ')
-            p++;
-    }
-    /* an empty evbuffer pulls up to NULL, which memcpy may not be given even for 0 bytes */
-    out = evbuffer_get_length(b) > 0
-              ? ag_ep__strndup((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b))
-              : strdup("");
-    evbuffer_free(b);
-    return out;
-}
-
-/* Whether the word <w,n> is one of the space-separated <list>. */
-static bool login_has_word(const char *list, const char *w, size_t n)
-{
-    while (*list != '\0') {
-        size_t k = strcspn(list, " ");
-        if (k == n && memcmp(list, w, n) == 0)
-            return true;
-        list += k;
-        while (*list == ' ')
-            list++;
-    }
-    return false;
-}
-
-/* Whether every scope of <req> is in <granted>. */
-static bool login_scope_ok(const char *granted, const char *req)
-{
-    while (*req != '\0') {
-        size_t k = strcspn(req, " ");
-        if (k > 0 && !login_has_word(granted, req, k))
-            return false;
-        req += k;
-        while (*req == ' ')
-            req++;
-    }
-    return true;
-}
-
-/*
- * The scope of a refreshed pair whose roles went from <old_roles> to <new_roles>: what
- * the new roles grant when the old scope was all the old roles granted (a login that
- * asked for no narrower scope), else the old scope less what the new roles no longer
- * grant (a narrower scope never widens). A new string; NULL on OOM.
- */
-char *ep_user_refresh_scope(const struct ag_config *cfg, const char *old_roles,
-                            const char *old_scope, const char *new_roles)
-{
-    char *old_g = login_granted(cfg, old_roles), *new_g = login_granted(cfg, new_roles);
-    struct evbuffer *b = NULL;
-    char *out = NULL;
-
-    if (old_g == NULL || new_g == NULL)
-        goto out;
-    if (strcmp(old_g, old_scope) == 0) {
-        out = new_g;
-        new_g = NULL;
-        goto out;
-    }
-    if ((b = evbuffer_new()) == NULL)
-        goto out;
-    for (const char *p = old_scope; *p != '\0';) {
-        size_t k = strcspn(p, " ");
-        if (k > 0 && login_has_word(new_g, p, k))
-            login_add_scope(b, p, k);
-        p += k;
-        while (*p == ' ')
-            p++;
-    }
-    out = evbuffer_get_length(b) > 0
-              ? ag_ep__strndup((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b))
-              : strdup("");
-out:
-    if (b != NULL)
-        evbuffer_free(b);
-    free(old_g);
-    free(new_g);
-    return out;
-}
-
 static void on_login_session(enum ag_sess_status st, const struct ag_sess_info *info, void *arg)
 {
     struct ag_ep *ep = arg;
@@ -513,13 +394,13 @@ static void login_issue(struct ag_ep *ep)
     char *granted;
 
     ep->roles = ep_user_roles(u);
-    granted = ep->roles ? login_granted(cfg, ep->roles) : NULL;
+    granted = ep->roles ? ag_grants_scopes(cfg, ep->roles) : NULL;
     if (granted == NULL) {
         ag_req_fail(ep->req, 500, "out of memory");
         return;
     }
     if (u->scope_req != NULL && u->scope_req[0] != '\0') {
-        if (!login_scope_ok(granted, u->scope_req)) {
+        if (!ag_grants_subset(granted, u->scope_req)) {
             free(granted);
             ag_ep__reply_json(ep, 400,
                               json_pack("{s:s, s:s}", "error", "invalid_scope", "detail",

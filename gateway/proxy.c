@@ -27,7 +27,7 @@
 #include "authn.h"
 #include "conn.h"
 #include "cookie.h"
-#include "cors.h"
+#include "cors_http.h"
 #include "log.h"
 #include "upstream.h"
 #include "worker.h"

@@ -1,46 +1,42 @@
 /*
- * gateway/cors.c - CORS decisions and header lines (Starlette's CORSMiddleware
- * semantics): preflight detection, origin / method / requested-headers checks.
+ * policy/cors.c - CORS verdicts (Starlette's CORSMiddleware semantics): the request
+ * fields, preflight detection, origin / method / requested-headers checks, and what an
+ * allowed preflight may be told.
  *
  * Owns:     nothing; every result is borrowed from the config or static.
- * Entry:    ag_cors_find(), ag_cors_allow_origin(), ag_cors_preflight(),
- *           ag_cors_preflight_headers(), ag_cors_resp_headers().
- * Not here: parsing "cors" (policy/config_cors.c), writing replies (gateway/conn.c, proxy.c).
+ * Entry:    ag_cors_note(), ag_cors_is_preflight(), ag_cors_allow_origin(),
+ *           ag_cors_preflight(), ag_cors_allow_headers(), ag_cors_refusal_body().
+ * Not here: parsing "cors" (policy/config_cors.c), the header lines (gateway/cors_http.c).
  * Spec:     Fetch standard, "CORS protocol" (3.2.2-3.2.5); docs/cors.md.
  */
 #include "cors.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 /* ---------------------------------------------------------------- the request's fields */
 
-void ag_cors_find(const struct ag_http1_head *h, struct ag_cors_req *r)
+void ag_cors_note(struct ag_cors_req *r, struct ag_str name, struct ag_str value)
 {
-    memset(r, 0, sizeof(*r));
-    for (size_t i = 0; i < h->nhdrs; i++) {
-        struct ag_str name = h->hdrs[i].name;
-        struct ag_str *slot;
-        unsigned bit;
+    struct ag_str *slot;
+    unsigned bit;
 
-        if (name.len == 6 && ag_str_ieq(name, "Origin")) {
-            slot = &r->origin;
-            bit = AG_CORS_F_ORIGIN;
-        } else if (name.len == 29 && ag_str_ieq(name, "Access-Control-Request-Method")) {
-            slot = &r->method;
-            bit = AG_CORS_F_METHOD;
-        } else if (name.len == 30 && ag_str_ieq(name, "Access-Control-Request-Headers")) {
-            slot = &r->headers;
-            bit = AG_CORS_F_HEADERS;
-        } else {
-            continue;
-        }
-        if (r->flags & bit)
-            r->flags |= AG_CORS_F_DUP; /* ambiguous: which one would the browser mean? */
-        r->flags |= bit;
-        *slot = h->hdrs[i].value;
+    if (name.len == 6 && ag_str_ieq(name, "Origin")) {
+        slot = &r->origin;
+        bit = AG_CORS_F_ORIGIN;
+    } else if (name.len == 29 && ag_str_ieq(name, "Access-Control-Request-Method")) {
+        slot = &r->method;
+        bit = AG_CORS_F_METHOD;
+    } else if (name.len == 30 && ag_str_ieq(name, "Access-Control-Request-Headers")) {
+        slot = &r->headers;
+        bit = AG_CORS_F_HEADERS;
+    } else {
+        return;
     }
+    if (r->flags & bit)
+        r->flags |= AG_CORS_F_DUP; /* ambiguous: which one would the browser mean? */
+    r->flags |= bit;
+    *slot = value;
 }
 
 bool ag_cors_is_preflight(struct ag_str method, const struct ag_cors_req *r)
@@ -214,98 +210,29 @@ const char *ag_cors_refusal_body(unsigned bad, size_t *len)
     return b;
 }
 
-/* ---------------------------------------------------------------- header lines */
-
-/* A bounded writer that keeps counting past its end, like snprintf. */
-struct cors_out {
-    char *p;
-    size_t len, cap;
-};
-
-static void cors_put(struct cors_out *o, const char *s, size_t n)
+size_t ag_cors_allow_headers(const struct ag_cors_req *r, char *buf, size_t cap)
 {
-    if (o->len + n <= o->cap)
-        memcpy(o->p + o->len, s, n);
-    o->len += n;
-}
+    /* Rebuilt from checked tokens, lower-cased: never the client's bytes as they came. */
+    struct ag_str rest = r->headers, item;
+    bool started = false, any = false;
+    size_t len = 0;
 
-static void cors_puts(struct cors_out *o, const char *s)
-{
-    cors_put(o, s, strlen(s));
-}
-
-#define cors_lit(o, s) cors_put((o), (s), sizeof(s) - 1)
-
-/* The lines every allowed CORS answer carries: origin, credentials. */
-static void cors_common(struct cors_out *o, const struct ag_cors_config *cc, const char *origin)
-{
-    cors_lit(o, "Access-Control-Allow-Origin: ");
-    cors_puts(o, origin);
-    cors_lit(o, "\r\n");
-    if (cc->credentials)
-        cors_lit(o, "Access-Control-Allow-Credentials: true\r\n");
-}
-
-size_t ag_cors_preflight_headers(const struct ag_cors_config *cc, const struct ag_cors_verdict *v,
-                                 const struct ag_cors_req *r, char *buf, size_t cap)
-{
-    struct cors_out o = {buf, 0, buf != NULL ? cap : 0};
-    char num[24];
-
-    cors_common(&o, cc, v->allow_origin);
-    cors_lit(&o, "Access-Control-Allow-Methods: ");
-    if (cc->methods_line != NULL)
-        cors_puts(&o, cc->methods_line);
-    else
-        cors_put(&o, r->method.p, r->method.len); /* "*": the token asked for */
-    cors_lit(&o, "\r\n");
-    if (r->flags & AG_CORS_F_HEADERS) {
-        /* Rebuilt from checked tokens, lower-cased: never the client's bytes as they came. */
-        struct ag_str rest = r->headers, item;
-        bool started = false, any = false;
-
-        while (cors_next(&rest, &item, &started)) {
-            if (!any)
-                cors_lit(&o, "Access-Control-Allow-Headers: ");
-            else
-                cors_lit(&o, ", ");
-            any = true;
-            for (size_t i = 0; i < item.len; i++) {
-                char ch = item.p[i];
-                ch = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-                cors_put(&o, &ch, 1);
-            }
+    if (!(r->flags & AG_CORS_F_HEADERS))
+        return 0;
+    if (buf == NULL)
+        cap = 0;
+    while (cors_next(&rest, &item, &started)) {
+        if (any) {
+            if (len + 2 <= cap)
+                memcpy(buf + len, ", ", 2);
+            len += 2;
         }
-        if (any)
-            cors_lit(&o, "\r\n");
+        any = true;
+        for (size_t i = 0; i < item.len; i++, len++) {
+            char ch = item.p[i];
+            if (len < cap)
+                buf[len] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+        }
     }
-    snprintf(num, sizeof(num), "%ld", cc->max_age);
-    cors_lit(&o, "Access-Control-Max-Age: ");
-    cors_puts(&o, num);
-    cors_lit(&o, "\r\nVary: Origin\r\n");
-    return o.len;
-}
-
-size_t ag_cors_resp_headers(const struct ag_cors_config *cc, const char *origin, char *buf,
-                            size_t cap)
-{
-    struct cors_out o = {buf, 0, buf != NULL ? cap : 0};
-
-    cors_common(&o, cc, origin);
-    if (cc->expose_line != NULL) {
-        cors_lit(&o, "Access-Control-Expose-Headers: ");
-        cors_puts(&o, cc->expose_line);
-        cors_lit(&o, "\r\n");
-    }
-    /* Whether these lines appear depends on Origin: caches must key on it. */
-    cors_lit(&o, "Vary: Origin\r\n");
-    return o.len;
-}
-
-bool ag_cors_is_resp_header(struct ag_str name)
-{
-    return name.len > 22 && strncasecmp(name.p, "Access-Control-", 15) == 0 &&
-           (ag_str_ieq(name, "Access-Control-Allow-Origin") ||
-            ag_str_ieq(name, "Access-Control-Allow-Credentials") ||
-            ag_str_ieq(name, "Access-Control-Expose-Headers"));
+    return len;
 }

@@ -1,23 +1,23 @@
 /*
- * gateway/cors.h - CORS as Starlette's CORSMiddleware does it: which requests
- * are preflights, whether an origin, method and requested headers are allowed,
- * and the response header lines that say so. Pure functions over slices.
+ * policy/cors.h - CORS as Starlette's CORSMiddleware does it: which requests
+ * are preflights, whether an origin, method and requested headers are allowed.
+ * Pure functions over slices.
  *
  * Owns:     nothing; reads the generation's struct ag_cors_config.
- * Entry:    ag_cors_find(), ag_cors_allow_origin(), ag_cors_preflight(),
- *           ag_cors_preflight_headers(), ag_cors_resp_headers().
- * Not here: the "cors" key (policy/config_cors.c), answering (gateway/conn.c), proxied
- *           responses (gateway/proxy.c resp_head()).
+ * Entry:    ag_cors_note(), ag_cors_is_preflight(), ag_cors_allow_origin(),
+ *           ag_cors_preflight(), ag_cors_allow_headers(), ag_cors_refusal_body().
+ * Not here: the "cors" key (policy/config_cors.c), the header lines and reading them
+ *           from a head (gateway/cors_http.c), answering (gateway/conn.c, proxy.c).
  * Spec:     Fetch standard, "CORS protocol"; docs/cors.md.
  */
-#ifndef AG_GATEWAY_CORS_H
-#define AG_GATEWAY_CORS_H
+#ifndef AG_POLICY_CORS_H
+#define AG_POLICY_CORS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base.h"
 #include "config.h"
-#include "http1.h"
 
 #define AG_CORS_F_ORIGIN 0x0001  /* an Origin field is present */
 #define AG_CORS_F_METHOD 0x0002  /* an Access-Control-Request-Method field is present */
@@ -48,8 +48,11 @@ struct ag_cors_verdict {
     const char *allow_origin; /* "*" or the config's origin (borrowed), or NULL */
 };
 
-/** Fills <r> from the fields of <h>. */
-void ag_cors_find(const struct ag_http1_head *h, struct ag_cors_req *r);
+/**
+ * Keeps the field <name>: <value> in <r> (zeroed before the first field) when it is one
+ * CORS reads; a second one of a kind sets AG_CORS_F_DUP.
+ */
+void ag_cors_note(struct ag_cors_req *r, struct ag_str name, struct ag_str value);
 
 /** Whether <method> with <r> is a preflight: OPTIONS, Origin and Access-Control-Request-Method. */
 bool ag_cors_is_preflight(struct ag_str method, const struct ag_cors_req *r);
@@ -69,21 +72,11 @@ void ag_cors_preflight(const struct ag_cors_config *cc, const struct ag_cors_req
 const char *ag_cors_refusal_body(unsigned bad, size_t *len);
 
 /**
- * Writes the header lines of an allowed preflight's answer (<v> from
- * ag_cors_preflight()) to <buf> when they fit in <cap> bytes (no NUL added).
- * Returns their length, also when it is over <cap> (<buf> may then be NULL).
+ * The value of Access-Control-Allow-Headers for the allowed preflight <r>: the requested
+ * names lower-cased, joined by ", " (checked tokens, never the client's bytes as they
+ * came). Written to <buf> as far as <cap> allows (no NUL; <buf> may be NULL); returns
+ * its whole length, 0 when <r> asks for no header.
  */
-size_t ag_cors_preflight_headers(const struct ag_cors_config *cc, const struct ag_cors_verdict *v,
-                                 const struct ag_cors_req *r, char *buf, size_t cap);
-
-/**
- * Writes the header lines of an actual response for the allowed <origin>
- * (from ag_cors_allow_origin()) to <buf>, like ag_cors_preflight_headers().
- */
-size_t ag_cors_resp_headers(const struct ag_cors_config *cc, const char *origin, char *buf,
-                            size_t cap);
-
-/** Whether <name> is a response field the gateway writes itself when CORS applies. */
-bool ag_cors_is_resp_header(struct ag_str name);
+size_t ag_cors_allow_headers(const struct ag_cors_req *r, char *buf, size_t cap);
 
 #endif

@@ -1,0 +1,150 @@
+/*
+ * policy/claims.c - the claim set of the tokens the gateway mints: access and refresh
+ * written directly as JSON (no tree: minting runs twice per refresh), password reset
+ * through jansson.
+ *
+ * Owns:     nothing long-lived; the result is a new string.
+ * Entry:    ag_claims_json(), ag_claims_reset_json().
+ * Not here: signing (policy/jwt.c), ids and times (gateway/endpoints.c), what a
+ *           verified token must say (policy/jwt.c ag_jwt_check_claims()).
+ * Spec:     CONTRACT.md section 7; docs/tokens.md.
+ */
+#include "claims.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+/* A growing output string; oom once an allocation failed. */
+struct claims_out {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void claims_put(struct claims_out *o, const char *s, size_t n)
+{
+    if (o->oom)
+        return;
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = (o->len + n + 1) * 2;
+        char *p = realloc(o->p, cap);
+        if (p == NULL) {
+            o->oom = true;
+            return;
+        }
+        o->p = p;
+        o->cap = cap;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+    o->p[o->len] = '\0';
+}
+
+#define claims_lit(o, s) claims_put((o), (s), sizeof(s) - 1)
+
+/* Appends <s,n> as JSON string content: quotes, backslashes and controls escaped, other
+ * bytes (UTF-8 included) as they are. */
+static void claims_escape(struct claims_out *o, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        claims_put(o, s + run, i - run);
+        run = i + 1;
+        if (ch == '"' || ch == '\\') {
+            char e[2] = {'\\', (char)ch};
+            claims_put(o, e, 2);
+        } else {
+            char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+            claims_put(o, e, 6);
+        }
+    }
+    claims_put(o, s + run, n - run);
+}
+
+/* Appends ,"<name>":"<value>" (escaped). */
+static void claims_str(struct claims_out *o, const char *name, const char *value)
+{
+    claims_lit(o, ",\"");
+    claims_put(o, name, strlen(name));
+    claims_lit(o, "\":\"");
+    claims_escape(o, value, strlen(value));
+    claims_lit(o, "\"");
+}
+
+char *ag_claims_json(const struct ag_config *cfg, enum ag_claims_type type,
+                     const struct ag_claims *c, size_t *len)
+{
+    struct claims_out o = {0};
+    bool refresh = type == AG_CLAIMS_REFRESH;
+    long ttl = refresh ? cfg->refresh_token_ttl : cfg->access_token_ttl;
+    char num[96];
+
+    claims_lit(&o, "{\"sub\":\"");
+    claims_escape(&o, c->sub, strlen(c->sub));
+    claims_lit(&o, "\"");
+    claims_str(&o, "client_id", c->client_id);
+    if (c->client)
+        claims_str(&o, "sub_type", "client");
+    snprintf(num, sizeof(num), ",\"type\":\"%s\",\"iat\":%lld,\"exp\":%lld",
+             refresh ? "refresh" : "access", (long long)c->iat, (long long)(c->iat + ttl));
+    claims_put(&o, num, strlen(num));
+    claims_str(&o, "jti", c->jti);
+    claims_str(&o, "iss", cfg->token_issuer ? cfg->token_issuer : cfg->app_name);
+    claims_str(&o, "sid", c->sid);
+    if (refresh)
+        claims_str(&o, "fam", c->fam);
+    if (cfg->token_audience)
+        claims_str(&o, "aud", cfg->token_audience);
+    if (c->scope != NULL && c->scope[0] != '\0')
+        claims_str(&o, "scope", c->scope);
+    if (c->roles != NULL && c->roles[0] != '\0') {
+        const char *p = c->roles;
+        claims_lit(&o, ",\"roles\":[");
+        for (bool first = true; *p != '\0'; first = false) {
+            size_t k = strcspn(p, " ");
+            if (!first)
+                claims_lit(&o, ",");
+            claims_lit(&o, "\"");
+            claims_escape(&o, p, k);
+            claims_lit(&o, "\"");
+            p += k;
+            while (*p == ' ')
+                p++;
+        }
+        claims_lit(&o, "]");
+    }
+    claims_lit(&o, "}");
+    if (o.oom) {
+        AG_FREE(o.p);
+        return NULL;
+    }
+    *len = o.len;
+    return o.p;
+}
+
+char *ag_claims_reset_json(const struct ag_config *cfg, const char *uid, const char *jti,
+                           const char *pwh, int64_t now, size_t *len)
+{
+    char *payload = NULL;
+    json_t *o;
+
+    o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", uid, "type", "reset", "iat",
+                  (json_int_t)now, "exp", (json_int_t)(now + cfg->reset_ttl), "jti", jti, "iss",
+                  cfg->token_issuer ? cfg->token_issuer : cfg->app_name, "pwh", pwh);
+    if (o != NULL && cfg->token_audience != NULL)
+        json_object_set_new(o, "aud", json_string(cfg->token_audience));
+    if (o != NULL)
+        payload = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (payload != NULL)
+        *len = strlen(payload);
+    return payload;
+}

@@ -1,0 +1,59 @@
+/*
+ * policy/claims.h - the claim set of the tokens the gateway mints: an access, refresh
+ * or password reset token's JSON payload from plain values and the config.
+ *
+ * Owns:     nothing; the JSON is a new string the caller frees.
+ * Entry:    ag_claims_json(), ag_claims_reset_json().
+ * Not here: signing (policy/jwt.c ag_jwt_sign(), called where the key is: gateway/
+ *           endpoints.c), verifying claims (policy/jwt.c), checking a reset token
+ *           (gateway/ep_account.c).
+ * Spec:     CONTRACT.md section 7; docs/tokens.md; RFC 7519 s.4.
+ */
+#ifndef AG_POLICY_CLAIMS_H
+#define AG_POLICY_CLAIMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* Which token of a pair; zero is no token. */
+enum ag_claims_type {
+    AG_CLAIMS_ACCESS = 1,  /* "type":"access", lives access-token-ttl */
+    AG_CLAIMS_REFRESH = 2, /* "type":"refresh", lives refresh-token-ttl, carries "fam" */
+};
+
+/* What one token says beyond the config: borrowed NUL-terminated strings. */
+struct ag_claims {
+    const char *sub;       /* "sub" */
+    const char *client_id; /* "client_id" */
+    bool client;           /* a client's token: "sub_type":"client" */
+    const char *jti;       /* "jti" */
+    const char *sid;       /* "sid": the session */
+    const char *fam;       /* "fam": the refresh family (refresh tokens only) */
+    const char *scope;     /* "scope", space-separated; NULL or "" leaves it out */
+    const char *roles;     /* "roles" as an array of the space-separated words; NULL or "": none */
+    int64_t iat;           /* "iat"; "exp" is iat plus the type's ttl */
+};
+
+/**
+ * The compact JSON claim set of a <type> token saying <c> under <cfg> (issuer: token-issuer,
+ * else app-name; audience: token-audience when set), members in the order sub, client_id,
+ * sub_type, type, iat, exp, jti, iss, sid, fam, aud, scope, roles; strings escaped, UTF-8
+ * kept as it is. A new NUL-terminated string with its length in *<len>; NULL on OOM.
+ */
+char *ag_claims_json(const struct ag_config *cfg, enum ag_claims_type type,
+                     const struct ag_claims *c, size_t *len);
+
+/**
+ * The compact JSON claim set of a password reset token for the user <uid>: sub, type
+ * "reset", iat <now>, exp <now> + reset ttl, jti <jti>, iss as ag_claims_json(), pwh <pwh>
+ * (the fingerprint of the password hash the token may replace), then aud when
+ * token-audience is set. A new NUL-terminated string with its length in *<len>; NULL
+ * on OOM.
+ */
+char *ag_claims_reset_json(const struct ag_config *cfg, const char *uid, const char *jti,
+                           const char *pwh, int64_t now, size_t *len);
+
+#endif
