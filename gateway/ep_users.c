@@ -112,14 +112,10 @@ static const char *ep_iso8601(int64_t t, char buf[32])
 /* Appends the words of the space-separated <s> to the JSON array <a>. */
 static void ep_words_append(json_t *a, const char *s)
 {
-    while (s != NULL && *s != '\0') {
-        size_t k = strcspn(s, " ");
-        if (k > 0)
-            json_array_append_new(a, json_stringn(s, k));
-        s += k;
-        while (*s == ' ')
-            s++;
-    }
+    struct ag_str rest = ag_str_c(s), w;
+
+    while (ag_words_next(&rest, ' ', &w))
+        json_array_append_new(a, json_stringn(w.p, w.len));
 }
 
 json_t *ep_user_json(const struct ep_user_op *u)

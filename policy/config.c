@@ -152,9 +152,7 @@ bool ag_config__all_printable(const char *s, size_t n, bool space_ok)
 /* Lower-case with '_' read as '-', so "app_name" and "App-Name" are 0 away from "app-name". */
 char ag_config__fold(char ch)
 {
-    if (ch >= 'A' && ch <= 'Z')
-        return (char)(ch - 'A' + 'a');
-    return ch == '_' ? '-' : ch;
+    return ch == '_' ? '-' : (char)ag_ascii_lower((unsigned char)ch);
 }
 
 /*
@@ -546,18 +544,6 @@ static void config_apply_env(struct config_ctx *c, json_t *root, const struct ag
     }
 }
 
-/* True when header names <a> and <b> are equal ignoring case, with '_' and '.' read as '-'. */
-static bool config_same_header(const char *a, const char *b)
-{
-    for (; *a != '\0' && *b != '\0'; a++, b++) {
-        char x = *a == '.' ? '-' : ag_config__fold(*a), y = *b == '.' ? '-' : ag_config__fold(*b);
-
-        if (x != y)
-            return false;
-    }
-    return *a == *b;
-}
-
 /*
  * The four identity header names must differ from each other and from every
  * name in "headers" (ignoring case, '_' and '.' read as '-'): the gateway would
@@ -576,10 +562,11 @@ static void config_check_identity_names(struct config_ctx *c)
             continue;
         snprintf(ipath, sizeof(ipath), "identity-headers.%s", keys[i]);
         for (size_t j = 0; j < i; j++)
-            if (vals[j] != NULL && config_same_header(vals[i], vals[j]))
+            if (vals[j] != NULL && ag_hdr_name_eq(ag_str_c(vals[i]), vals[j]))
                 ag_config__problem(c, ipath, "same header name as identity-headers.%s", keys[j]);
         for (size_t h = 0; h < cfg->n_headers; h++)
-            if (cfg->headers[h].name != NULL && config_same_header(vals[i], cfg->headers[h].name))
+            if (cfg->headers[h].name != NULL &&
+                ag_hdr_name_eq(ag_str_c(vals[i]), cfg->headers[h].name))
                 ag_config__problem(
                     c, ipath, "same header name as headers.%s (the gateway sets it)",
                     ag_config__printable(cfg->headers[h].name, shown, sizeof(shown)));

@@ -390,7 +390,7 @@ static bool config_identity_name_refused(const char *name)
     if (n >= sizeof(folded))
         return false;
     for (size_t i = 0; i <= n; i++)
-        folded[i] = name[i] == '.' ? '-' : ag_config__fold(name[i]);
+        folded[i] = (char)ag_hdr_name_fold((unsigned char)name[i]);
     for (size_t i = 0; i < CONFIG_ARRAY_LEN(refused); i++)
         if (strcmp(folded, refused[i]) == 0)
             return true;
