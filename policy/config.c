@@ -250,6 +250,44 @@ bool ag_config__get_string(struct config_ctx *c, const char *path, json_t *v, co
     return true;
 }
 
+/*
+ * Opens the array <v> at <path> whose elements the caller then parses into a new table of
+ * zeroed <size>-byte slots at *<out>. Not an array is the problem "expected <what>"; an
+ * empty one is the problem <empty> (NULL: quietly nothing). With <n> not NULL, *<n> is set
+ * to the length (callers that count the accepted elements themselves pass NULL). Returns
+ * the length, or 0 when there is nothing to parse (not an array, empty, out of memory).
+ */
+size_t ag_config__array_new(struct config_ctx *c, const char *path, json_t *v, const char *what,
+                            const char *empty, size_t size, void **out, size_t *n)
+{
+    size_t len;
+
+    if (!json_is_array(v)) {
+        ag_config__problem(c, path, "expected %s", what);
+        return 0;
+    }
+    len = json_array_size(v);
+    if (len == 0) {
+        if (empty != NULL)
+            ag_config__problem(c, path, "%s", empty);
+        return 0;
+    }
+    if ((*out = ag_config__calloc(c, len, size)) == NULL)
+        return 0;
+    if (n != NULL)
+        *n = len;
+    return len;
+}
+
+/* The element <e> (index <i>) of the array at <path> as a string, with "<path>[<i>]" in
+ * <ipath> (AG_ERR_LINE bytes) for the caller's own problems about it. */
+bool ag_config__item_string(struct config_ctx *c, const char *path, size_t i, json_t *e,
+                            char *ipath, const char **s, size_t *len)
+{
+    snprintf(ipath, AG_ERR_LINE, "%s[%zu]", path, i);
+    return ag_config__get_string(c, ipath, e, s, len);
+}
+
 bool ag_config__get_int(struct config_ctx *c, const char *path, json_t *v, long long min,
                         long long max, long long *out)
 {

@@ -61,11 +61,6 @@ struct ag_rules {
  * Helpers shared by compile and lint (rules_lint.c)
  * ------------------------------------------------------------------------------------------ */
 
-static unsigned char rules_lower(unsigned char ch)
-{
-    return (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch - 'A' + 'a') : ch;
-}
-
 /* True when <p> is an ASCII-case-insensitive prefix of <s> (both NUL-terminated). */
 bool ag_rules__is_prefix(const char *p, const char *s)
 {
@@ -184,7 +179,7 @@ static uint32_t rules_insert(struct ag_rules *r, const char *prefix)
     uint32_t cur = 0;
 
     for (const char *s = prefix; *s != '\0'; s++) {
-        unsigned char b = rules_lower((unsigned char)*s);
+        unsigned char b = ag_ascii_lower((unsigned char)*s);
         uint32_t kid = rules_child(r, cur, b), at, nn;
         struct rules_node *n;
         unsigned char *keys;
@@ -453,7 +448,7 @@ void ag_rules_match(const struct ag_rules *r, struct ag_str method, struct ag_st
     v->route = -1;
     rules_visit(r, 0, method, v, &pub);
     for (size_t i = 0; i < path.len; i++) {
-        node = rules_child(r, node, rules_lower((unsigned char)path.p[i]));
+        node = rules_child(r, node, ag_ascii_lower((unsigned char)path.p[i]));
         if (node == RULES_NONE)
             break;
         rules_visit(r, node, method, v, &pub);
