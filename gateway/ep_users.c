@@ -42,6 +42,7 @@ struct ep_user_op *ep_user_op_new(struct ag_ep *ep)
     if (u != NULL) {
         u->ep = ep;
         u->params = ep->req->gen->cfg->passwords;
+        u->dummies = ep->req->gen->pw_dummies;
         ep->u = u;
     }
     return u;
@@ -627,14 +628,15 @@ static int64_t login_cost_of(const struct ag_pwparams *p)
  * runs a dummy verify instead (which measures it for the next time). The thread sleeps;
  * it does not hash: a flood of such logins costs no more than of any other.
  */
-static void login_pad(const struct ag_pwparams *p, const char *pw, size_t n, int64_t t0)
+static void login_pad(struct ag_password_dummies *dd, const struct ag_pwparams *p, const char *pw,
+                      size_t n, int64_t t0)
 {
     int64_t cost = login_cost_of(p), left;
     struct timespec ts;
 
     if (cost == 0) {
         int64_t d0 = login_mono_ns();
-        (void)ag_password_verify_dummy(p, pw, n);
+        (void)ag_password_verify_dummy(dd, p, pw, n);
         login_cost_note(p, login_mono_ns() - d0);
         return;
     }
@@ -655,7 +657,7 @@ static void login_verify_work(struct ag_pool_job *j)
     bool stale;
 
     if (!u->found) {
-        u->verified = ag_password_verify_dummy(&u->params, u->password, n);
+        u->verified = ag_password_verify_dummy(u->dummies, &u->params, u->password, n);
         login_cost_note(&u->params, login_mono_ns() - t0);
         return;
     }
@@ -666,7 +668,7 @@ static void login_verify_work(struct ag_pool_job *j)
     else if (u->verified == 1)
         u->hashed = ag_password_hash(&u->params, u->password, n, u->new_hash) == 0;
     else
-        login_pad(&u->params, u->password, n, t0);
+        login_pad(u->dummies, &u->params, u->password, n, t0);
 }
 
 static void on_login_verified(struct ag_pool_job *j)
