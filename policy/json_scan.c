@@ -294,6 +294,7 @@ static int json_object(struct json_scan *s, int depth, int top, struct ag_json_v
     const unsigned char *start = s->p;
     size_t base = s->nopen, n = 0, cap = AG_JSON_MAX_KEYS;
     struct ag_json_val *keys = top ? s->doc->key : s->open + base, k, val;
+    int sep;
 
     if (depth > AG_JSON_MAX_DEPTH)
         return AG_EPARSE;
@@ -303,9 +304,7 @@ static int json_object(struct json_scan *s, int depth, int top, struct ag_json_v
     json_ws(s);
     if (s->p < s->end && *s->p == '}')
         goto done;
-    for (;;) {
-        int sep;
-
+    do {
         if (s->p == s->end || *s->p != '"' || json_string(s, &k) != 0)
             return AG_EPARSE;
         for (size_t i = 0; i < n; i++)
@@ -325,12 +324,9 @@ static int json_object(struct json_scan *s, int depth, int top, struct ag_json_v
         json_ws(s);
         if (json_value(s, depth, 0, top ? &s->doc->val[n - 1] : &val) != 0)
             return AG_EPARSE;
-        sep = json_next(s, '}');
-        if (sep < 0)
-            return AG_EPARSE;
-        if (sep == 0)
-            break;
-    }
+    } while ((sep = json_next(s, '}')) > 0);
+    if (sep < 0)
+        return AG_EPARSE;
 done:
     s->p++;
     if (top)
@@ -345,6 +341,7 @@ static int json_array(struct json_scan *s, int depth, struct ag_json_val *v)
 {
     const unsigned char *start = s->p;
     struct ag_json_val e;
+    int sep;
 
     if (depth > AG_JSON_MAX_DEPTH)
         return AG_EPARSE;
@@ -352,17 +349,12 @@ static int json_array(struct json_scan *s, int depth, struct ag_json_val *v)
     json_ws(s);
     if (s->p < s->end && *s->p == ']')
         goto done;
-    for (;;) {
-        int sep;
-
+    do {
         if (json_value(s, depth, 0, &e) != 0)
             return AG_EPARSE;
-        sep = json_next(s, ']');
-        if (sep < 0)
-            return AG_EPARSE;
-        if (sep == 0)
-            break;
-    }
+    } while ((sep = json_next(s, ']')) > 0);
+    if (sep < 0)
+        return AG_EPARSE;
 done:
     s->p++;
     *v = (struct ag_json_val){start, (size_t)(s->p - start), AG_JSON_ARR, 0};
