@@ -1066,7 +1066,8 @@ static const struct ag_str hop_names[] = {
 /*
  * Request fields the gateway owns or never passes on (CONTRACT.md section 6). A name
  * matches in any case and with any of '-', '_', '.' at each separator ("x_auth.Subject"
- * is X-Auth-Subject), since CGI/WSGI-style upstreams fold all three to one key. <fwd>
+ * is X-Auth-Subject), since CGI/WSGI-style upstreams fold all three to one key: the
+ * header-name rule of policy/base.h (ag_hdr_name_fold()). <fwd>
  * is what a field of the canonical spelling ('-' only, any case) becomes; every other
  * spelling is dropped, so a client cannot get one past a proxy that keeps the real one.
  */
