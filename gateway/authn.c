@@ -207,27 +207,10 @@ static struct tc_entry *tc_put(struct ag_authn_cache *c, struct ag_str tok, uint
 
 /* ---------------------------------------------------------------- header names */
 
-static unsigned char name_fold(unsigned char ch)
-{
-    if (ch == '_' || ch == '.')
-        return '-';
-    return (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch + 32) : ch;
-}
-
+/* The one header-name rule (policy/base.h), kept under authn's name for its callers. */
 bool ag_authn_name_eq(struct ag_str a, const char *b)
 {
-    size_t n;
-
-    /* Most fields differ in their first byte: settle those without a strlen(). */
-    if (a.len == 0 || name_fold((unsigned char)a.p[0]) != name_fold((unsigned char)b[0]))
-        return false;
-    n = strlen(b);
-    if (a.len != n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (name_fold((unsigned char)a.p[i]) != name_fold((unsigned char)b[i]))
-            return false;
-    return true;
+    return ag_hdr_name_eq(a, b);
 }
 
 bool ag_authn_is_credential_header(struct ag_str name)
@@ -236,22 +219,6 @@ bool ag_authn_is_credential_header(struct ag_str name)
 }
 
 /* ---------------------------------------------------------------- the check */
-
-/* Whether the list <have> (separated by <sep>) holds the item <want>. */
-static bool list_holds(struct ag_str have, char sep, const char *want)
-{
-    size_t n = strlen(want), i = 0;
-
-    while (i < have.len) {
-        size_t j = i;
-        while (j < have.len && have.p[j] != sep)
-            j++;
-        if (j - i == n && memcmp(have.p + i, want, n) == 0)
-            return true;
-        i = j + 1;
-    }
-    return false;
-}
 
 /*
  * The Bearer credential of the Authorization value <v> (see authn.h). The scheme is
@@ -424,13 +391,13 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
         return;
     }
     for (size_t i = 0; i < v->n_scopes; i++)
-        if (!list_holds(a->scopes, ' ', v->scopes[i])) {
+        if (!ag_words_has(a->scopes, ' ', ag_str_c(v->scopes[i]))) {
             a->st = AG_AUTHN_SCOPE;
             a->missing = v->scopes[i];
             return;
         }
     for (size_t i = 0; i < v->n_roles; i++)
-        if (!list_holds(a->roles, ',', v->roles[i])) {
+        if (!ag_words_has(a->roles, ',', ag_str_c(v->roles[i]))) {
             a->st = AG_AUTHN_SCOPE;
             a->missing = v->roles[i];
             return;

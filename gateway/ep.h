@@ -82,6 +82,7 @@ struct ep_user_op {
     int64_t u_created, u_pwchanged, u_locked_until;
     /* Pool job: inputs and results. */
     struct ag_pwparams params;
+    struct ag_password_dummies *dummies; /* the process's (gen->pw_dummies), borrowed */
     int verified;                 /* 1: the password matched */
     bool hashed;                  /* new_hash holds a fresh hash */
     char new_hash[AG_PASSWORD_HASH_MAX];

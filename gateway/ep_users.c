@@ -43,6 +43,7 @@ struct ep_user_op *ep_user_op_new(struct ag_ep *ep)
     if (u != NULL) {
         u->ep = ep;
         u->params = ep->req->gen->cfg->passwords;
+        u->dummies = ep->req->gen->pw_dummies;
         ep->u = u;
     }
     return u;
@@ -113,14 +114,10 @@ static const char *ep_iso8601(int64_t t, char buf[32])
 /* Appends the words of the space-separated <s> to the JSON array <a>. */
 static void ep_words_append(json_t *a, const char *s)
 {
-    while (s != NULL && *s != '\0') {
-        size_t k = strcspn(s, " ");
-        if (k > 0)
-            json_array_append_new(a, json_stringn(s, k));
-        s += k;
-        while (*s == ' ')
-            s++;
-    }
+    struct ag_str rest = ag_str_c(s), w;
+
+    while (ag_words_next(&rest, ' ', &w))
+        json_array_append_new(a, json_stringn(w.p, w.len));
 }
 
 json_t *ep_user_json(const struct ep_user_op *u)
@@ -512,14 +509,15 @@ static int64_t login_cost_of(const struct ag_pwparams *p)
  * runs a dummy verify instead (which measures it for the next time). The thread sleeps;
  * it does not hash: a flood of such logins costs no more than of any other.
  */
-static void login_pad(const struct ag_pwparams *p, const char *pw, size_t n, int64_t t0)
+static void login_pad(struct ag_password_dummies *dd, const struct ag_pwparams *p, const char *pw,
+                      size_t n, int64_t t0)
 {
     int64_t cost = login_cost_of(p), left;
     struct timespec ts;
 
     if (cost == 0) {
         int64_t d0 = login_mono_ns();
-        (void)ag_password_verify_dummy(p, pw, n);
+        (void)ag_password_verify_dummy(dd, p, pw, n);
         login_cost_note(p, login_mono_ns() - d0);
         return;
     }
@@ -540,7 +538,7 @@ static void login_verify_work(struct ag_pool_job *j)
     bool stale;
 
     if (!u->found) {
-        u->verified = ag_password_verify_dummy(&u->params, u->password, n);
+        u->verified = ag_password_verify_dummy(u->dummies, &u->params, u->password, n);
         login_cost_note(&u->params, login_mono_ns() - t0);
         return;
     }
@@ -551,7 +549,7 @@ static void login_verify_work(struct ag_pool_job *j)
     else if (u->verified == 1)
         u->hashed = ag_password_hash(&u->params, u->password, n, u->new_hash) == 0;
     else
-        login_pad(&u->params, u->password, n, t0);
+        login_pad(u->dummies, &u->params, u->password, n, t0);
 }
 
 static void on_login_verified(struct ag_pool_job *j)

@@ -51,18 +51,13 @@ static const unsigned char cc[256] = {
     /* F0 */ 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
 };
 
-static inline unsigned char lower(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
 /* Case-insensitive equality of <a> with the lower-case literal <lit> of length <n>. */
 static bool ieq(struct ag_str a, const char *lit, size_t n)
 {
     if (a.len != n)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (lower((unsigned char)a.p[i]) != (unsigned char)lit[i])
+        if (ag_ascii_lower((unsigned char)a.p[i]) != (unsigned char)lit[i])
             return false;
     return true;
 }
@@ -75,7 +70,7 @@ static bool ieq_str(struct ag_str a, struct ag_str b)
     if (a.len != b.len)
         return false;
     for (size_t i = 0; i < a.len; i++)
-        if (lower((unsigned char)a.p[i]) != lower((unsigned char)b.p[i]))
+        if (ag_ascii_lower((unsigned char)a.p[i]) != ag_ascii_lower((unsigned char)b.p[i]))
             return false;
     return true;
 }
@@ -839,7 +834,7 @@ static int hexval(unsigned char ch)
 {
     if (ch <= '9')
         return ch - '0';
-    return lower(ch) - 'a' + 10;
+    return ag_ascii_lower(ch) - 'a' + 10;
 }
 
 static inline bool is_bws(unsigned char ch)
@@ -1071,7 +1066,8 @@ static const struct ag_str hop_names[] = {
 /*
  * Request fields the gateway owns or never passes on (CONTRACT.md section 6). A name
  * matches in any case and with any of '-', '_', '.' at each separator ("x_auth.Subject"
- * is X-Auth-Subject), since CGI/WSGI-style upstreams fold all three to one key. <fwd>
+ * is X-Auth-Subject), since CGI/WSGI-style upstreams fold all three to one key: the
+ * header-name rule of policy/base.h (ag_hdr_name_fold()). <fwd>
  * is what a field of the canonical spelling ('-' only, any case) becomes; every other
  * spelling is dropped, so a client cannot get one past a proxy that keeps the real one.
  */
@@ -1114,10 +1110,6 @@ static const struct owned_name {
     {STR_INIT("front-end-https"), AG_FWD_DROP, false},
 };
 
-static unsigned char identity_fold(unsigned char ch)
-{
-    return ch == '_' || ch == '.' ? '-' : lower(ch);
-}
 
 /* Lengths of the owned names, one bit each: 9, 12-18 and 22. */
 #define OWNED_LENS ((1u << 9) | (0x7fu << 12) | (1u << 22))
@@ -1134,7 +1126,7 @@ static const struct owned_name *owned_lookup(struct ag_str name, bool *canonical
 
     if (name.len > 22 || !((OWNED_LENS >> name.len) & 1u))
         return NULL;
-    first = lower((unsigned char)name.p[0]);
+    first = ag_ascii_lower((unsigned char)name.p[0]);
     if (first != 'x' && first != 'c' && first != 't' && first != 'f')
         return NULL;
     for (size_t i = 0; i < sizeof(owned_names) / sizeof(owned_names[0]); i++) {
@@ -1147,9 +1139,9 @@ static const struct owned_name *owned_lookup(struct ag_str name, bool *canonical
         for (; j < name.len; j++) {
             unsigned char ch = (unsigned char)name.p[j];
 
-            if (identity_fold(ch) != (unsigned char)o->name.p[j])
+            if (ag_hdr_name_fold(ch) != (unsigned char)o->name.p[j])
                 break;
-            exact &= lower(ch) == (unsigned char)o->name.p[j];
+            exact &= ag_ascii_lower(ch) == (unsigned char)o->name.p[j];
         }
         if (j == name.len) {
             *canonical = exact;

@@ -3,7 +3,8 @@
  * workers, and runs the main thread's event loop for signals: SIGHUP reloads
  * (a broken config is refused and the old one kept), SIGTERM/SIGINT drain and exit.
  *
- * Owns:     the current generation, the worker array, the main event_base.
+ * Owns:     the current generation, the worker array, the main event_base, the hashing
+ *           pool and the password dummy hashes (both lent to every generation).
  * Entry:    ag_server_run(), ag_gen_load(), ag_gen_ref(), ag_gen_unref().
  * Not here: the CLI (gateway/main.c), per-connection work (gateway/conn.c).
  */
@@ -22,6 +23,7 @@
 
 #include "jwt.h"
 #include "log.h"
+#include "password.h"
 #include "path.h"
 #include "pool.h"
 #include "revoke.h"
@@ -207,6 +209,7 @@ static struct {
     struct event_base *base;
     struct ag_revoke *revoke;  /* shared by every generation; filled by the store */
     struct ag_pool *pool;      /* password hashing, shared by every worker */
+    struct ag_password_dummies *pw_dummies; /* used on the pool's threads */
 } srv;
 
 /* Whether <a> and <b> listen on the same addresses, in the same order. */
@@ -244,6 +247,7 @@ static void server_reload(void)
     }
     g->revoke = srv.revoke;
     g->pool = srv.pool;
+    g->pw_dummies = srv.pw_dummies;
     server_log_lint(g);
     if (!same_listen(g->cfg, old) || g->cfg->workers != old->workers)
         ag_log(AG_LOG_WARN, "reload: 'listen' and 'workers' changes take effect on restart");
@@ -307,12 +311,16 @@ int ag_server_run(const char *path)
         int threads = srv.gen->cfg->hash_threads > 0 ? srv.gen->cfg->hash_threads
                                                      : (int)(cpus > 0 ? cpus : 1);
         srv.pool = ag_pool_new(threads, 0);
-        if (srv.pool == NULL) {
+        srv.pw_dummies = ag_password_dummies_new();
+        if (srv.pool == NULL || srv.pw_dummies == NULL) {
+            ag_pool_free(srv.pool);
+            ag_password_dummies_free(srv.pw_dummies);
             ag_revoke_free(srv.revoke);
             ag_gen_unref(srv.gen);
             return 1;
         }
         srv.gen->pool = srv.pool;
+        srv.gen->pw_dummies = srv.pw_dummies;
     }
     server_log_lint(srv.gen);
     signal(SIGPIPE, SIG_IGN);
@@ -391,5 +399,7 @@ out:
     srv.revoke = NULL;
     ag_pool_free(srv.pool); /* after the workers: their inboxes are gone */
     srv.pool = NULL;
+    ag_password_dummies_free(srv.pw_dummies); /* after the pool: no job runs any more */
+    srv.pw_dummies = NULL;
     return status;
 }

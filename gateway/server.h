@@ -42,6 +42,7 @@ struct ag_gen {
     struct ag_jwt_key *key;        /* cryptography-key with its HMAC state (owned) */
     struct ag_revoke *revoke;      /* the process's revocation set (borrowed) */
     struct ag_pool *pool;          /* the process's password-hashing threads (borrowed) */
+    struct ag_password_dummies *pw_dummies; /* unknown users' dummy hashes (borrowed) */
     char *extra_headers;           /* "Name: value\r\n"... from cfg->headers */
     size_t extra_headers_len;
     bool access_log;               /* cfg->access_log is not "off" */

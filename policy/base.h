@@ -1,17 +1,21 @@
 /*
- * policy/base.h - the few types every authgate module shares: slices, result
- * codes, load-time error lists, AG_FREE.
+ * policy/base.h - the few types and small rules every authgate module shares:
+ * slices, result codes, load-time error lists, AG_FREE, ASCII case folding, the
+ * header-name equivalence, word lists.
  *
  * Owns:     nothing.
- * Entry:    struct ag_str, AG_LIT(), AG_E*, struct ag_err, ag_err_add().
- * Not here: anything with behaviour beyond formatting an error line.
+ * Entry:    struct ag_str, AG_LIT(), AG_E*, struct ag_err, ag_err_add(), ag_ascii_lower(),
+ *           ag_hdr_name_eq(), ag_words_next(), ag_words_has().
+ * Not here: anything with more behaviour than one of these small rules.
  */
 #ifndef AG_POLICY_BASE_H
 #define AG_POLICY_BASE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* A borrowed byte range; never NUL-terminated by contract. */
 struct ag_str {
@@ -48,6 +52,12 @@ struct ag_err {
 /** Appends one formatted line to <err> (a NULL <err> is allowed); returns AG_EINVAL. */
 int ag_err_add(struct ag_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/** <c> in ASCII lower case; every other byte unchanged (no locale: header names, schemes). */
+static inline unsigned char ag_ascii_lower(unsigned char c)
+{
+    return (unsigned)(c - 'A') < 26u ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
 /**
  * Case-insensitive ASCII equality of <a> and the NUL-terminated <lit>. Inline, so that
  * strlen() of a literal folds to a constant: header filters call it per field.
@@ -59,12 +69,7 @@ static inline int ag_str_ieq(struct ag_str a, const char *lit)
     if (a.len != n)
         return 0;
     for (size_t i = 0; i < n; i++) {
-        unsigned char x = (unsigned char)a.p[i], y = (unsigned char)lit[i];
-        if ((unsigned)(x - 'A') < 26u)
-            x += 32;
-        if ((unsigned)(y - 'A') < 26u)
-            y += 32;
-        if (x != y)
+        if (ag_ascii_lower((unsigned char)a.p[i]) != ag_ascii_lower((unsigned char)lit[i]))
             return 0;
     }
     return 1;
@@ -86,6 +91,90 @@ static inline int ag_hex_digit(unsigned char c)
     if (c >= 'a' && c <= 'f')
         return c - 'a' + 10;
     return -1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Header names. A security rule: a name matches in any case and with any of '-', '_', '.' at
+ * each separator ("x_auth.Subject" is X-Auth-Subject), since CGI/WSGI-style upstreams fold
+ * all three to one key; whatever the gateway owns or checks must be matched the same way by
+ * the header filters (gateway/http1.c), authn and the config checks.
+ * ------------------------------------------------------------------------------------------- */
+
+/** The header-name byte <c> as compared: ASCII lower case, '_' and '.' read as '-'. */
+static inline unsigned char ag_hdr_name_fold(unsigned char c)
+{
+    return c == '_' || c == '.' ? '-' : ag_ascii_lower(c);
+}
+
+/**
+ * Whether the header name <a> and the NUL-terminated <b> are the same field (see above).
+ * Inline, and most names differ in their first byte: those are settled without a strlen().
+ */
+static inline bool ag_hdr_name_eq(struct ag_str a, const char *b)
+{
+    size_t n;
+
+    if (a.len == 0 ||
+        ag_hdr_name_fold((unsigned char)a.p[0]) != ag_hdr_name_fold((unsigned char)b[0]))
+        return false;
+    n = strlen(b);
+    if (a.len != n)
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (ag_hdr_name_fold((unsigned char)a.p[i]) != ag_hdr_name_fold((unsigned char)b[i]))
+            return false;
+    return true;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Word lists: scopes and roles are kept as one string of words separated by a single byte
+ * (' ' for scopes and stored roles, ',' in a roles header). Empty words (a leading, trailing
+ * or doubled separator) are skipped, never returned.
+ * ------------------------------------------------------------------------------------------- */
+
+/** The slice of the NUL-terminated <s>; NULL gives the empty slice. */
+static inline struct ag_str ag_str_c(const char *s)
+{
+    return (struct ag_str){s, s != NULL ? strlen(s) : 0};
+}
+
+/**
+ * Takes the next non-empty word of the <sep>-separated list *<rest> into *<word> and
+ * advances *<rest> past it. Returns false when no word is left. Borrowed from *<rest>.
+ *     struct ag_str rest = ag_str_c(scopes), w;
+ *     while (ag_words_next(&rest, ' ', &w)) ...
+ */
+static inline bool ag_words_next(struct ag_str *rest, char sep, struct ag_str *word)
+{
+    const char *p = rest->p, *end, *q;
+
+    if (rest->len == 0)
+        return false;
+    end = p + rest->len;
+    while (p < end && *p == sep)
+        p++;
+    if (p == end) {
+        *rest = (struct ag_str){end, 0};
+        return false;
+    }
+    q = memchr(p, sep, (size_t)(end - p));
+    if (q == NULL)
+        q = end;
+    *word = (struct ag_str){p, (size_t)(q - p)};
+    *rest = (struct ag_str){q, (size_t)(end - q)};
+    return true;
+}
+
+/** Whether <want> is one of the words of the <sep>-separated <list> (exact bytes; an empty
+ *  <want> is never found). */
+static inline bool ag_words_has(struct ag_str list, char sep, struct ag_str want)
+{
+    struct ag_str w;
+
+    while (ag_words_next(&list, sep, &w))
+        if (w.len == want.len && memcmp(w.p, want.p, want.len) == 0)
+            return true;
+    return false;
 }
 
 #endif

@@ -152,9 +152,7 @@ bool ag_config__all_printable(const char *s, size_t n, bool space_ok)
 /* Lower-case with '_' read as '-', so "app_name" and "App-Name" are 0 away from "app-name". */
 char ag_config__fold(char ch)
 {
-    if (ch >= 'A' && ch <= 'Z')
-        return (char)(ch - 'A' + 'a');
-    return ch == '_' ? '-' : ch;
+    return ch == '_' ? '-' : (char)ag_ascii_lower((unsigned char)ch);
 }
 
 /*
@@ -250,6 +248,44 @@ bool ag_config__get_string(struct config_ctx *c, const char *path, json_t *v, co
     *s = json_string_value(v);
     *n = json_string_length(v);
     return true;
+}
+
+/*
+ * Opens the array <v> at <path> whose elements the caller then parses into a new table of
+ * zeroed <size>-byte slots at *<out>. Not an array is the problem "expected <what>"; an
+ * empty one is the problem <empty> (NULL: quietly nothing). With <n> not NULL, *<n> is set
+ * to the length (callers that count the accepted elements themselves pass NULL). Returns
+ * the length, or 0 when there is nothing to parse (not an array, empty, out of memory).
+ */
+size_t ag_config__array_new(struct config_ctx *c, const char *path, json_t *v, const char *what,
+                            const char *empty, size_t size, void **out, size_t *n)
+{
+    size_t len;
+
+    if (!json_is_array(v)) {
+        ag_config__problem(c, path, "expected %s", what);
+        return 0;
+    }
+    len = json_array_size(v);
+    if (len == 0) {
+        if (empty != NULL)
+            ag_config__problem(c, path, "%s", empty);
+        return 0;
+    }
+    if ((*out = ag_config__calloc(c, len, size)) == NULL)
+        return 0;
+    if (n != NULL)
+        *n = len;
+    return len;
+}
+
+/* The element <e> (index <i>) of the array at <path> as a string, with "<path>[<i>]" in
+ * <ipath> (AG_ERR_LINE bytes) for the caller's own problems about it. */
+bool ag_config__item_string(struct config_ctx *c, const char *path, size_t i, json_t *e,
+                            char *ipath, const char **s, size_t *len)
+{
+    snprintf(ipath, AG_ERR_LINE, "%s[%zu]", path, i);
+    return ag_config__get_string(c, ipath, e, s, len);
 }
 
 bool ag_config__get_int(struct config_ctx *c, const char *path, json_t *v, long long min,
@@ -546,18 +582,6 @@ static void config_apply_env(struct config_ctx *c, json_t *root, const struct ag
     }
 }
 
-/* True when header names <a> and <b> are equal ignoring case, with '_' and '.' read as '-'. */
-static bool config_same_header(const char *a, const char *b)
-{
-    for (; *a != '\0' && *b != '\0'; a++, b++) {
-        char x = *a == '.' ? '-' : ag_config__fold(*a), y = *b == '.' ? '-' : ag_config__fold(*b);
-
-        if (x != y)
-            return false;
-    }
-    return *a == *b;
-}
-
 /*
  * The four identity header names must differ from each other and from every
  * name in "headers" (ignoring case, '_' and '.' read as '-'): the gateway would
@@ -576,10 +600,11 @@ static void config_check_identity_names(struct config_ctx *c)
             continue;
         snprintf(ipath, sizeof(ipath), "identity-headers.%s", keys[i]);
         for (size_t j = 0; j < i; j++)
-            if (vals[j] != NULL && config_same_header(vals[i], vals[j]))
+            if (vals[j] != NULL && ag_hdr_name_eq(ag_str_c(vals[i]), vals[j]))
                 ag_config__problem(c, ipath, "same header name as identity-headers.%s", keys[j]);
         for (size_t h = 0; h < cfg->n_headers; h++)
-            if (cfg->headers[h].name != NULL && config_same_header(vals[i], cfg->headers[h].name))
+            if (cfg->headers[h].name != NULL &&
+                ag_hdr_name_eq(ag_str_c(vals[i]), cfg->headers[h].name))
                 ag_config__problem(
                     c, ipath, "same header name as headers.%s (the gateway sets it)",
                     ag_config__printable(cfg->headers[h].name, shown, sizeof(shown)));

@@ -77,22 +77,15 @@ static void config_cors_list(struct config_ctx *c, const char *path, json_t *v,
                              size_t *n_out)
 {
     static const char *const what[] = {"origins", "method names", "header names", "header names"};
-    char ipath[AG_ERR_LINE], shown[80];
+    char ipath[AG_ERR_LINE], shown[80], expected[64];
     size_t n, i;
     json_t *e;
 
-    if (!json_is_array(v)) {
-        ag_config__problem(c, path, "expected an array of %s%s", what[kind],
-                           any != NULL ? " or [\"*\"]" : "");
-        return;
-    }
-    n = json_array_size(v);
-    if (n == 0) {
-        if (need_one)
-            ag_config__problem(c, path, "must not be empty");
-        return;
-    }
-    if ((*out = ag_config__calloc(c, n, sizeof(**out))) == NULL)
+    snprintf(expected, sizeof(expected), "an array of %s%s", what[kind],
+             any != NULL ? " or [\"*\"]" : "");
+    n = ag_config__array_new(c, path, v, expected, need_one ? "must not be empty" : NULL,
+                             sizeof(**out), (void **)out, NULL);
+    if (n == 0)
         return;
     json_array_foreach(v, i, e)
     {
@@ -101,8 +94,7 @@ static void config_cors_list(struct config_ctx *c, const char *path, json_t *v,
         size_t len;
         bool ok = true;
 
-        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
-        if (!ag_config__get_string(c, ipath, e, &s, &len))
+        if (!ag_config__item_string(c, path, i, e, ipath, &s, &len))
             continue;
         if (any != NULL && len == 1 && s[0] == '*') {
             if (n > 1)
@@ -124,8 +116,7 @@ static void config_cors_list(struct config_ctx *c, const char *path, json_t *v,
             continue;
         /* Origins: scheme and host are case-insensitive and browsers send them in lower case. */
         for (size_t k = 0; (kind == CONFIG_CORS_ORIGIN || kind == CONFIG_CORS_HEADER) && k < len; k++)
-            if (w[k] >= 'A' && w[k] <= 'Z')
-                w[k] = (char)(w[k] - 'A' + 'a');
+            w[k] = (char)ag_ascii_lower((unsigned char)w[k]);
         for (size_t k = 0; k < *n_out; k++)
             if (kind == CONFIG_CORS_EXPOSE ? strcasecmp((*out)[k], w) == 0
                                            : strcmp((*out)[k], w) == 0) {

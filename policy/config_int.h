@@ -86,6 +86,16 @@ bool ag_config__member(struct config_ctx *c, const char *path, const char *key,
 bool ag_config__get_string(struct config_ctx *c, const char *path, json_t *v, const char **s,
                            size_t *n);
 
+/** Opens the array <v>: a new zeroed table of one <size> slot per element at *<out>, *<n>
+ *  (NULL allowed) its length. Returns the length; 0: nothing to parse (problem recorded
+ *  when not an array, or when empty and <empty> names the problem). */
+size_t ag_config__array_new(struct config_ctx *c, const char *path, json_t *v, const char *what,
+                            const char *empty, size_t size, void **out, size_t *n);
+
+/** The string element <e> at index <i> of the array at <path>; "<path>[<i>]" into <ipath>. */
+bool ag_config__item_string(struct config_ctx *c, const char *path, size_t i, json_t *e,
+                            char *ipath, const char **s, size_t *len);
+
 /** An integer in <min>..<max> into *<out>. */
 bool ag_config__get_int(struct config_ctx *c, const char *path, json_t *v, long long min,
                         long long max, long long *out);

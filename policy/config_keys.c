@@ -254,26 +254,18 @@ void ag_config__parse_paths(struct config_ctx *c, const char *path, json_t *v, c
                             size_t *n_out)
 {
     char ipath[AG_ERR_LINE];
-    size_t n, i;
+    size_t i;
     json_t *e;
 
-    if (!json_is_array(v)) {
-        ag_config__problem(c, path, "expected an array of strings");
+    if (ag_config__array_new(c, path, v, "an array of strings", NULL, sizeof(**out), (void **)out,
+                             n_out) == 0)
         return;
-    }
-    n = json_array_size(v);
-    if (n == 0)
-        return;
-    if ((*out = ag_config__calloc(c, n, sizeof(**out))) == NULL)
-        return;
-    *n_out = n;
     json_array_foreach(v, i, e)
     {
         const char *s;
         size_t len;
 
-        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
-        if (!ag_config__get_string(c, ipath, e, &s, &len))
+        if (!ag_config__item_string(c, path, i, e, ipath, &s, &len))
             continue;
         if (ag_config__check_prefix(c, ipath, s, len))
             (*out)[i] = ag_config__strndup(c, s, len);

@@ -62,24 +62,17 @@ void ag_config__parse_words(struct config_ctx *c, const char *path, json_t *v,
         "must be a non-empty scope without spaces, control characters, '\"' or '\\'",
         "must be a non-empty role without spaces, control characters or ','",
     };
-    char ipath[AG_ERR_LINE], shown[80];
-    size_t n, i;
+    char ipath[AG_ERR_LINE], shown[80], expected[48];
+    size_t i;
     json_t *e;
 
-    if (!json_is_array(v)) {
-        ag_config__problem(c, path, "expected an array of %s", what[kind]);
-        return;
-    }
-    n = json_array_size(v);
-    if (n == 0) {
-        ag_config__problem(c, path, "must not be empty (leave the key out instead)");
-        return;
-    }
-    if (kind != CONFIG_W_METHOD && n > AG_RULES_MAX_REQ) {
+    if (json_is_array(v) && kind != CONFIG_W_METHOD && json_array_size(v) > AG_RULES_MAX_REQ) {
         ag_config__problem(c, path, "at most %d %s per rule", AG_RULES_MAX_REQ, what[kind]);
         return;
     }
-    if ((*out = ag_config__calloc(c, n, sizeof(**out))) == NULL)
+    snprintf(expected, sizeof(expected), "an array of %s", what[kind]);
+    if (ag_config__array_new(c, path, v, expected, "must not be empty (leave the key out instead)",
+                             sizeof(**out), (void **)out, NULL) == 0)
         return;
     json_array_foreach(v, i, e)
     {
@@ -87,8 +80,7 @@ void ag_config__parse_words(struct config_ctx *c, const char *path, json_t *v,
         char *w;
         size_t len;
 
-        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
-        if (!ag_config__get_string(c, ipath, e, &s, &len))
+        if (!ag_config__item_string(c, path, i, e, ipath, &s, &len))
             continue;
         if (!ag_config__word_ok(kind, s, len)) {
             ag_config__problem(c, ipath, "%s", rule[kind]);
@@ -185,34 +177,14 @@ static void config_parse_rule(struct config_ctx *c, const char *path, json_t *v,
                            "access token)");
 }
 
-/*
- * Allocates <*out> with one zeroed <size>-byte element per member of the JSON array <v>
- * and sets <*n>. Returns false (a problem or OOM recorded) when <v> is not an array or
- * memory runs out, or when the array is empty (nothing to parse).
- */
-static bool config_object_array(struct config_ctx *c, const char *path, json_t *v, size_t size,
-                                void **out, size_t *n)
-{
-    if (!json_is_array(v)) {
-        ag_config__problem(c, path, "expected an array of objects");
-        return false;
-    }
-    if (json_array_size(v) == 0)
-        return false;
-    if ((*out = ag_config__calloc(c, json_array_size(v), size)) == NULL)
-        return false;
-    *n = json_array_size(v);
-    return true;
-}
-
 void ag_config__parse_rules(struct config_ctx *c, const char *path, json_t *v)
 {
     char ipath[64];
     size_t i;
     json_t *e;
 
-    if (!config_object_array(c, path, v, sizeof(*c->cfg->rules), (void **)&c->cfg->rules,
-                             &c->cfg->n_rules))
+    if (ag_config__array_new(c, path, v, "an array of objects", NULL, sizeof(*c->cfg->rules),
+                             (void **)&c->cfg->rules, &c->cfg->n_rules) == 0)
         return;
     json_array_foreach(v, i, e)
     {
@@ -228,8 +200,8 @@ void ag_config__parse_routes(struct config_ctx *c, const char *path, json_t *v)
     size_t i;
     json_t *e;
 
-    if (!config_object_array(c, path, v, sizeof(*c->cfg->routes), (void **)&c->cfg->routes,
-                             &c->cfg->n_routes))
+    if (ag_config__array_new(c, path, v, "an array of objects", NULL, sizeof(*c->cfg->routes),
+                             (void **)&c->cfg->routes, &c->cfg->n_routes) == 0)
         return;
     json_array_foreach(v, i, e)
     {
@@ -390,7 +362,7 @@ static bool config_identity_name_refused(const char *name)
     if (n >= sizeof(folded))
         return false;
     for (size_t i = 0; i <= n; i++)
-        folded[i] = name[i] == '.' ? '-' : ag_config__fold(name[i]);
+        folded[i] = (char)ag_hdr_name_fold((unsigned char)name[i]);
     for (size_t i = 0; i < CONFIG_ARRAY_LEN(refused); i++)
         if (strcmp(folded, refused[i]) == 0)
             return true;

@@ -163,22 +163,16 @@ void ag_config__parse_trusted_proxies(struct config_ctx *c, const char *path, js
     size_t i;
     json_t *e;
 
-    if (!json_is_array(v)) {
-        ag_config__problem(c, path, "expected an array of addresses (\"10.0.0.0/8\", \"::1\")");
-        return;
-    }
-    if (json_array_size(v) == 0)
-        return;
-    cfg->trusted_proxies = ag_config__calloc(c, json_array_size(v), sizeof(*cfg->trusted_proxies));
-    if (cfg->trusted_proxies == NULL)
+    if (ag_config__array_new(c, path, v, "an array of addresses (\"10.0.0.0/8\", \"::1\")", NULL,
+                             sizeof(*cfg->trusted_proxies), (void **)&cfg->trusted_proxies,
+                             NULL) == 0)
         return;
     json_array_foreach(v, i, e)
     {
         const char *s;
         size_t n;
 
-        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
-        if (!ag_config__get_string(c, ipath, e, &s, &n))
+        if (!ag_config__item_string(c, path, i, e, ipath, &s, &n))
             continue;
         if (strlen(s) != n || !config_parse_cidr(s, &cfg->trusted_proxies[cfg->n_trusted_proxies]))
             ag_config__problem(c, ipath, "expected an IPv4 or IPv6 address, optionally /BITS");

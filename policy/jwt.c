@@ -2,7 +2,7 @@
  * policy/jwt.c - HS256 JWS compact tokens: keys with the HMAC pad states computed
  * at load, signing, and verification as separate steps (size, split, base64url,
  * header, signature, claims) composed by ag_jwt_verify(), which reads the JSON with
- * its own strict, allocation-free scanner.
+ * the strict, allocation-free scanner of policy/json_scan.c.
  *
  * Owns:     struct ag_jwt_key (secret-derived SHA-256 states, zeroed on free).
  * Entry:    ag_jwt_key_new_hs256(), ag_jwt_verify(), ag_jwt_sign(), ag_jwt_status_str().
@@ -16,8 +16,9 @@
 
 #include "jwt.h"
 
+#include "json_scan.h"
+
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -294,618 +295,6 @@ int ag_jwt__b64url_decode(struct ag_str in, unsigned char *out, size_t cap)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Strict JSON object scanner (RFC 8259) for the header and the payload
- *
- * jansson cost ~3.5 us and a dozen allocations per token (docs/jwt.md), so the request path
- * uses this instead: one pass over the decoded bytes, read only, no allocation. It validates
- * the whole text and records the top-level members as raw slices; strings are decoded only
- * when a claim is compared or copied. It refuses what jansson (JSON_REJECT_DUPLICATES)
- * refuses, so verdicts did not change; the deliberate differences are the limits below.
- * ------------------------------------------------------------------------------------------- */
-
-#define JWT_JSON_MAX_DEPTH 16  /* arrays/objects nested in each other, the outermost included */
-#define JWT_JSON_MAX_KEYS 64   /* members of any one object */
-#define JWT_JSON_OPEN_KEYS 128 /* keys of the nested objects open at one time, together */
-#define JWT_REAL_DIGITS 800    /* significant digits kept for strtod: >= 768 rounds exactly */
-
-enum jwt_jtype {
-    JWT_J_NONE = 0,
-    JWT_J_STR,  /* p,len: the bytes between the quotes, escapes still in place */
-    JWT_J_INT,  /* no fraction, no exponent; within int64 (checked by the scan) */
-    JWT_J_REAL, /* fraction or exponent; finite as a double (checked by the scan) */
-    JWT_J_LIT,  /* true, false, null */
-    JWT_J_ARR,  /* p,len: from '[' to ']' */
-    JWT_J_OBJ,  /* p,len: from '{' to '}' */
-};
-
-/* One scanned value, borrowed from the scanned text. <esc>: a string holding a backslash. */
-struct jwt_jval {
-    const unsigned char *p;
-    size_t len;
-    unsigned char type; /* enum jwt_jtype */
-    unsigned char esc;
-};
-
-/* The members of the top-level object, in order. */
-struct jwt_jdoc {
-    size_t n;
-    struct jwt_jval key[JWT_JSON_MAX_KEYS], val[JWT_JSON_MAX_KEYS];
-};
-
-struct jwt_jscan {
-    const unsigned char *p, *end;
-    struct jwt_jdoc *doc;
-    int dup;      /* the fault that stopped the scan is a duplicate key */
-    size_t nopen; /* entries of open[] in use */
-    struct jwt_jval open[JWT_JSON_OPEN_KEYS];
-};
-
-/* The value of the 4 hex digits at <s> (before <end>), or -1. */
-static long jwt_hex4(const unsigned char *s, const unsigned char *end)
-{
-    long v = 0;
-
-    if (end - s < 4)
-        return -1;
-    for (int i = 0; i < 4; i++) {
-        unsigned c = s[i];
-
-        if (c >= '0' && c <= '9')
-            v = v << 4 | (c - '0');
-        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-            v = v << 4 | ((c | 0x20) - 'a' + 10);
-        else
-            return -1;
-    }
-    return v;
-}
-
-/* The length of the valid UTF-8 sequence of 2-4 bytes at <s> (before <end>), or 0 (RFC 3629
- * s.4: no overlong forms, no surrogates, nothing above U+10FFFF; what jansson accepts). */
-static size_t jwt_utf8_len(const unsigned char *s, const unsigned char *end)
-{
-    size_t avail = (size_t)(end - s);
-    unsigned c = s[0];
-
-    if (c >= 0xc2 && c <= 0xdf)
-        return avail >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (c >= 0xe0 && c <= 0xef) {
-        if (avail < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-            (c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
-            return 0;
-        return 3;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        if (avail < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-            (s[3] & 0xc0) != 0x80 || (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
-            return 0;
-        return 4;
-    }
-    return 0;
-}
-
-static void jwt_json_ws(struct jwt_jscan *s)
-{
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
-        s->p++;
-}
-
-/*
- * Scans the string whose '"' is at <s>->p into <v>. Refuses raw bytes below 0x20, invalid
- * UTF-8, escapes other than RFC 8259 s.7's, "\u0000" (jansson refuses it too: it would cut
- * the C strings we hand on), and unpaired surrogates. Returns 0 or AG_EPARSE.
- */
-static int jwt_json_string(struct jwt_jscan *s, struct jwt_jval *v)
-{
-    const unsigned char *p = s->p + 1, *end = s->end;
-    unsigned char esc = 0;
-    long cp, lo;
-    size_t n;
-
-    for (;;) {
-        if (p == end)
-            return AG_EPARSE;
-        if (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
-            p++;
-            continue;
-        }
-        if (*p == '"')
-            break;
-        if (*p < 0x20)
-            return AG_EPARSE;
-        if (*p >= 0x80) {
-            if ((n = jwt_utf8_len(p, end)) == 0)
-                return AG_EPARSE;
-            p += n;
-            continue;
-        }
-        esc = 1; /* a backslash */
-        if (end - p < 2)
-            return AG_EPARSE;
-        if (p[1] != 'u') {
-            if (p[1] == '\0' || strchr("\"\\/bfnrt", p[1]) == NULL)
-                return AG_EPARSE;
-            p += 2;
-            continue;
-        }
-        cp = jwt_hex4(p + 2, end);
-        p += 6;
-        if (cp <= 0 || (cp >= 0xdc00 && cp <= 0xdfff)) /* bad hex, NUL, lone low surrogate */
-            return AG_EPARSE;
-        if (cp >= 0xd800 && cp <= 0xdbff) { /* a high surrogate: a low one must follow */
-            if (end - p < 2 || p[0] != '\\' || p[1] != 'u')
-                return AG_EPARSE;
-            lo = jwt_hex4(p + 2, end);
-            if (lo < 0xdc00 || lo > 0xdfff)
-                return AG_EPARSE;
-            p += 6;
-        }
-    }
-    *v = (struct jwt_jval){s->p + 1, (size_t)(p - s->p - 1), JWT_J_STR, esc};
-    s->p = p + 1;
-    return 0;
-}
-
-/*
- * The double nearest the scanned number <p,len>, by strtod() on a respelling without a
- * decimal point ("-12.5e3" -> "-125e2"), so LC_NUMERIC cannot change it. Digits past
- * JWT_REAL_DIGITS are folded into one sticky digit, which keeps the rounding exact.
- * Returns 0, or -1 when the value overflows a double (underflow gives 0, as in jansson).
- */
-static int jwt_json_real(const unsigned char *p, size_t len, double *out)
-{
-    char buf[JWT_REAL_DIGITS + 32], *d = buf;
-    const unsigned char *end = p + len;
-    long long e10 = 0, ex = 0;
-    size_t nd = 0;
-    int sticky = 0, eneg = 0;
-    double r;
-
-    if (p < end && *p == '-')
-        *d++ = (char)*p++;
-    for (; p < end && *p >= '0' && *p <= '9'; p++) {
-        if (nd == 0 && *p == '0')
-            continue;
-        if (nd < JWT_REAL_DIGITS)
-            d[nd++] = (char)*p;
-        else
-            e10++, sticky |= *p != '0';
-    }
-    if (p < end && *p == '.')
-        for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
-            if (nd == 0 && *p == '0')
-                e10--;
-            else if (nd < JWT_REAL_DIGITS)
-                d[nd++] = (char)*p, e10--;
-            else
-                sticky |= *p != '0';
-        }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            eneg = *p++ == '-';
-        for (; p < end && *p >= '0' && *p <= '9'; p++)
-            if (ex < 1000000000)
-                ex = ex * 10 + (*p - '0');
-    }
-    e10 += eneg ? -ex : ex;
-    if (nd == 0) { /* a zero, sign kept */
-        d[nd++] = '0';
-        e10 = 0;
-    }
-    if (sticky) {
-        d[nd++] = '1';
-        e10--;
-    }
-    snprintf(d + nd, sizeof(buf) - (size_t)(d + nd - buf), "e%lld", e10);
-    r = strtod(buf, NULL);
-    if (isinf(r))
-        return -1;
-    *out = r;
-    return 0;
-}
-
-/*
- * Scans the number at <s>->p into <v>: RFC 8259 s.6 exactly (no '+', no leading zeros, no
- * bare '.', digits after '.' and after the exponent mark). An integer outside int64 or a
- * real that overflows a double is refused: jansson refuses both, and a clamped time would
- * mean something else. Returns 0 or AG_EPARSE.
- */
-static int jwt_json_number(struct jwt_jscan *s, struct jwt_jval *v)
-{
-    const unsigned char *p = s->p, *end = s->end;
-    uint64_t mag = 0, lim = INT64_MAX;
-    int real = 0, big = 0;
-    double d;
-
-    if (*p == '-') {
-        lim = (uint64_t)INT64_MAX + 1;
-        p++;
-    }
-    if (p == end || *p < '0' || *p > '9')
-        return AG_EPARSE;
-    if (*p == '0') {
-        if (++p < end && *p >= '0' && *p <= '9')
-            return AG_EPARSE;
-    } else {
-        for (; p < end && *p >= '0' && *p <= '9'; p++) {
-            unsigned dg = *p - '0';
-
-            if (mag > (lim - dg) / 10)
-                big = 1;
-            else
-                mag = mag * 10 + dg;
-        }
-    }
-    if (p < end && *p == '.') {
-        real = 1;
-        if (++p == end || *p < '0' || *p > '9')
-            return AG_EPARSE;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        real = 1;
-        if (++p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (p == end || *p < '0' || *p > '9')
-            return AG_EPARSE;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-    }
-    if (real ? jwt_json_real(s->p, (size_t)(p - s->p), &d) != 0 : big)
-        return AG_EPARSE;
-    *v = (struct jwt_jval){s->p, (size_t)(p - s->p), real ? JWT_J_REAL : JWT_J_INT, 0};
-    s->p = p;
-    return 0;
-}
-
-/* The int64 value of the scanned JWT_J_INT <v> (in range: the scan checked it). */
-static int64_t jwt_json_int(const struct jwt_jval *v)
-{
-    const unsigned char *p = v->p, *end = v->p + v->len;
-    uint64_t mag = 0;
-    int neg = *p == '-';
-
-    for (p += neg; p < end; p++)
-        mag = mag * 10 + (uint64_t)(*p - '0');
-    if (!neg)
-        return (int64_t)mag;
-    return mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
-}
-
-static int jwt_json_value(struct jwt_jscan *s, int depth, int top, struct jwt_jval *v);
-static int jwt_jstr_eq(const struct jwt_jval *a, const struct jwt_jval *b);
-
-/*
- * After a member or element: skips whitespace and a ',' (returns 1: another follows)
- * or stops on <close> (returns 0, <close> not consumed); anything else is -1.
- */
-static int jwt_json_next(struct jwt_jscan *s, unsigned char close)
-{
-    jwt_json_ws(s);
-    if (s->p < s->end && *s->p == ',') {
-        s->p++;
-        jwt_json_ws(s);
-        return 1;
-    }
-    return s->p < s->end && *s->p == close ? 0 : -1;
-}
-
-/*
- * Scans the object whose '{' is at <s>->p. Each key is compared, decoded, with the earlier
- * keys of the same object as soon as it is read (where jansson checks it, so the first
- * fault is the same); a repeat sets <s>->dup. <top>: the members go to <s>->doc, else
- * the keys go on <s>->open until the object closes. Returns 0 or AG_EPARSE.
- */
-static int jwt_json_object(struct jwt_jscan *s, int depth, int top, struct jwt_jval *v)
-{
-    const unsigned char *start = s->p;
-    size_t base = s->nopen, n = 0, cap = JWT_JSON_MAX_KEYS;
-    struct jwt_jval *keys = top ? s->doc->key : s->open + base, k, val;
-
-    if (depth > JWT_JSON_MAX_DEPTH)
-        return AG_EPARSE;
-    if (!top && JWT_JSON_OPEN_KEYS - base < cap)
-        cap = JWT_JSON_OPEN_KEYS - base;
-    s->p++;
-    jwt_json_ws(s);
-    if (s->p < s->end && *s->p == '}')
-        goto done;
-    for (;;) {
-        int sep;
-
-        if (s->p == s->end || *s->p != '"' || jwt_json_string(s, &k) != 0)
-            return AG_EPARSE;
-        for (size_t i = 0; i < n; i++)
-            if (jwt_jstr_eq(&keys[i], &k)) {
-                s->dup = 1;
-                return AG_EPARSE;
-            }
-        if (n == cap)
-            return AG_EPARSE;
-        keys[n++] = k;
-        if (!top)
-            s->nopen = base + n;
-        jwt_json_ws(s);
-        if (s->p == s->end || *s->p != ':')
-            return AG_EPARSE;
-        s->p++;
-        jwt_json_ws(s);
-        if (jwt_json_value(s, depth, 0, top ? &s->doc->val[n - 1] : &val) != 0)
-            return AG_EPARSE;
-        sep = jwt_json_next(s, '}');
-        if (sep < 0)
-            return AG_EPARSE;
-        if (sep == 0)
-            break;
-    }
-done:
-    s->p++;
-    if (top)
-        s->doc->n = n;
-    s->nopen = base;
-    *v = (struct jwt_jval){start, (size_t)(s->p - start), JWT_J_OBJ, 0};
-    return 0;
-}
-
-/* Scans the array whose '[' is at <s>->p. Returns 0 or AG_EPARSE. */
-static int jwt_json_array(struct jwt_jscan *s, int depth, struct jwt_jval *v)
-{
-    const unsigned char *start = s->p;
-    struct jwt_jval e;
-
-    if (depth > JWT_JSON_MAX_DEPTH)
-        return AG_EPARSE;
-    s->p++;
-    jwt_json_ws(s);
-    if (s->p < s->end && *s->p == ']')
-        goto done;
-    for (;;) {
-        int sep;
-
-        if (jwt_json_value(s, depth, 0, &e) != 0)
-            return AG_EPARSE;
-        sep = jwt_json_next(s, ']');
-        if (sep < 0)
-            return AG_EPARSE;
-        if (sep == 0)
-            break;
-    }
-done:
-    s->p++;
-    *v = (struct jwt_jval){start, (size_t)(s->p - start), JWT_J_ARR, 0};
-    return 0;
-}
-
-/* Scans one value at <s>->p (no whitespace before it) into <v>; <depth> counts the
- * containers around it. Returns 0 or AG_EPARSE. */
-static int jwt_json_value(struct jwt_jscan *s, int depth, int top, struct jwt_jval *v)
-{
-    static const char *const lits[] = {"true", "false", "null"};
-
-    if (s->p == s->end)
-        return AG_EPARSE;
-    switch (*s->p) {
-    case '{':
-        return jwt_json_object(s, depth + 1, top, v);
-    case '[':
-        return jwt_json_array(s, depth + 1, v);
-    case '"':
-        return jwt_json_string(s, v);
-    case 't':
-    case 'f':
-    case 'n':
-        for (size_t i = 0; i < sizeof(lits) / sizeof(lits[0]); i++) {
-            size_t n = strlen(lits[i]);
-
-            if ((size_t)(s->end - s->p) >= n && memcmp(s->p, lits[i], n) == 0) {
-                *v = (struct jwt_jval){s->p, n, JWT_J_LIT, 0};
-                s->p += n;
-                return 0;
-            }
-        }
-        return AG_EPARSE;
-    default:
-        return jwt_json_number(s, v);
-    }
-}
-
-/*
- * Scans <p,len> as one JSON text (RFC 8259 s.2: optional whitespace, one value, optional
- * whitespace, nothing else) whose value is an object, and fills <doc> with its members
- * (borrowed from <p>). Returns 0, or AG_EPARSE with *<dup> set when the first fault met
- * is a repeated key in some object, clear for any other fault.
- */
-static int jwt_json_scan(const unsigned char *p, size_t len, struct jwt_jdoc *doc, int *dup)
-{
-    struct jwt_jscan s;
-    struct jwt_jval v;
-    int r;
-
-    s.p = p;
-    s.end = p + len;
-    s.doc = doc;
-    s.dup = 0;
-    s.nopen = 0;
-    doc->n = 0;
-    jwt_json_ws(&s);
-    r = jwt_json_value(&s, 0, 1, &v);
-    if (r == 0) {
-        jwt_json_ws(&s);
-        if (s.p != s.end || v.type != JWT_J_OBJ)
-            r = AG_EPARSE;
-    }
-    *dup = s.dup;
-    return r;
-}
-
-/* --- decoding scanned strings --- */
-
-/* Walks the decoded bytes of a scanned string (which is known to be valid). */
-struct jwt_jit {
-    const unsigned char *p, *end;
-    unsigned char u[4], ui, un;
-};
-
-static void jwt_jit_init(struct jwt_jit *it, const struct jwt_jval *v)
-{
-    it->p = v->p;
-    it->end = v->p + v->len;
-    it->ui = it->un = 0;
-}
-
-/* The next decoded byte, or -1 at the end. */
-static int jwt_jit_next(struct jwt_jit *it)
-{
-    const unsigned char *p = it->p;
-    unsigned long cp;
-
-    if (it->ui < it->un)
-        return it->u[it->ui++];
-    if (p == it->end)
-        return -1;
-    if (*p != '\\') {
-        it->p++;
-        return *p;
-    }
-    it->p += 2;
-    switch (p[1]) {
-    case 'b':
-        return '\b';
-    case 'f':
-        return '\f';
-    case 'n':
-        return '\n';
-    case 'r':
-        return '\r';
-    case 't':
-        return '\t';
-    case 'u':
-        break;
-    default: /* '"', '\\', '/' */
-        return p[1];
-    }
-    cp = (unsigned long)jwt_hex4(p + 2, it->end);
-    it->p = p + 6;
-    if (cp >= 0xd800 && cp <= 0xdbff) {
-        cp = 0x10000 + ((cp - 0xd800) << 10) + ((unsigned long)jwt_hex4(p + 8, it->end) - 0xdc00);
-        it->p = p + 12;
-    }
-    it->ui = 1;
-    if (cp < 0x80) {
-        it->un = 0;
-        return (int)cp;
-    }
-    if (cp < 0x800) {
-        it->u[0] = (unsigned char)(0xc0 | cp >> 6);
-        it->un = 2;
-    } else if (cp < 0x10000) {
-        it->u[0] = (unsigned char)(0xe0 | cp >> 12);
-        it->u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-        it->un = 3;
-    } else {
-        it->u[0] = (unsigned char)(0xf0 | cp >> 18);
-        it->u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
-        it->u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-        it->un = 4;
-    }
-    it->u[it->un - 1] = (unsigned char)(0x80 | (cp & 0x3f));
-    return it->u[0];
-}
-
-/* Whether the scanned strings <a> and <b> decode to the same bytes. */
-static int jwt_jstr_eq(const struct jwt_jval *a, const struct jwt_jval *b)
-{
-    struct jwt_jit ia, ib;
-    int ca;
-
-    if (!a->esc && !b->esc)
-        return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
-    jwt_jit_init(&ia, a);
-    jwt_jit_init(&ib, b);
-    do {
-        ca = jwt_jit_next(&ia);
-        if (ca != jwt_jit_next(&ib))
-            return 0;
-    } while (ca >= 0);
-    return 1;
-}
-
-/* Whether <v> is a string that decodes to <want,n>. */
-static int jwt_jstr_is(const struct jwt_jval *v, const char *want, size_t n)
-{
-    struct jwt_jit it;
-    int c;
-
-    if (v == NULL || v->type != JWT_J_STR)
-        return 0;
-    if (!v->esc)
-        return v->len == n && memcmp(v->p, want, n) == 0;
-    jwt_jit_init(&it, v);
-    for (size_t i = 0; i < n; i++)
-        if ((c = jwt_jit_next(&it)) < 0 || (unsigned char)want[i] != c)
-            return 0;
-    return jwt_jit_next(&it) < 0;
-}
-
-/* Decodes the string <v> into <dst> (capacity <cap>, no NUL added). Returns the length, or
- * -1 when it does not fit. */
-static long jwt_jstr_decode(const struct jwt_jval *v, char *dst, size_t cap)
-{
-    struct jwt_jit it;
-    size_t n = 0;
-    int c;
-
-    if (!v->esc) {
-        if (v->len > cap)
-            return -1;
-        memcpy(dst, v->p, v->len);
-        return (long)v->len;
-    }
-    jwt_jit_init(&it, v);
-    while ((c = jwt_jit_next(&it)) >= 0) {
-        if (n == cap)
-            return -1;
-        dst[n++] = (char)c;
-    }
-    return (long)n;
-}
-
-/* A member name the checks look up, with its length. */
-struct jwt_name {
-    const char *s;
-    size_t len;
-};
-#define JWT_NAME(s) {(s), sizeof(s) - 1}
-
-/* Points <slot>[i] at the value of the top-level member whose decoded key is <names>[i]
- * ("ex\u0070" is "exp"), or NULL. Keys are unique (the scan refused repeats). */
-static void jwt_json_index(const struct jwt_jdoc *doc, const struct jwt_name *names, size_t n,
-                           const struct jwt_jval **slot)
-{
-    char tmp[16];
-
-    for (size_t i = 0; i < n; i++)
-        slot[i] = NULL;
-    for (size_t m = 0; m < doc->n; m++) {
-        const char *k = (const char *)doc->key[m].p;
-        long kl = (long)doc->key[m].len;
-
-        if (doc->key[m].esc) {
-            kl = jwt_jstr_decode(&doc->key[m], tmp, sizeof(tmp));
-            k = tmp;
-        }
-        for (size_t i = 0; i < n && kl >= 0; i++)
-            if ((size_t)kl == names[i].len && k[0] == names[i].s[0] &&
-                memcmp(k, names[i].s, names[i].len) == 0) {
-                slot[i] = &doc->val[m];
-                break;
-            }
-    }
-}
-
-/* ---------------------------------------------------------------------------------------------
  * Header (RFC 7515 s.4.1, RFC 8725 s.3.1)
  * ------------------------------------------------------------------------------------------- */
 
@@ -913,9 +302,9 @@ static void jwt_json_index(const struct jwt_jdoc *doc, const struct jwt_name *na
  * token choose its own key or extend the rules (RFC 7515 s.4.1.2-4.1.11, RFC 8725 s.3.10),
  * refused outright. */
 enum { JWT_H_ALG, JWT_H_KID, JWT_H_TYP, JWT_H_JWK, JWT_H_COUNT = JWT_H_JWK + 7 };
-static const struct jwt_name jwt_hdr_names[JWT_H_COUNT] = {
-    JWT_NAME("alg"), JWT_NAME("kid"), JWT_NAME("typ"),      JWT_NAME("jwk"), JWT_NAME("jku"),
-    JWT_NAME("x5u"), JWT_NAME("x5c"), JWT_NAME("x5t"), JWT_NAME("x5t#S256"), JWT_NAME("crit"),
+static const struct ag_json_name jwt_hdr_names[JWT_H_COUNT] = {
+    AG_JSON_NAME("alg"), AG_JSON_NAME("kid"), AG_JSON_NAME("typ"),      AG_JSON_NAME("jwk"), AG_JSON_NAME("jku"),
+    AG_JSON_NAME("x5u"), AG_JSON_NAME("x5c"), AG_JSON_NAME("x5t"), AG_JSON_NAME("x5t#S256"), AG_JSON_NAME("crit"),
 };
 
 /*
@@ -928,26 +317,26 @@ static const struct jwt_name jwt_hdr_names[JWT_H_COUNT] = {
 static enum ag_jwt_status jwt_check_header(const struct ag_jwt_key *key, const unsigned char *h,
                                            size_t len)
 {
-    const struct jwt_jval *v[JWT_H_COUNT];
-    struct jwt_jdoc doc;
+    const struct ag_json_val *v[JWT_H_COUNT];
+    struct ag_json_doc doc;
     char typ[3];
     long n;
     int dup;
 
-    if (jwt_json_scan(h, len, &doc, &dup) != 0)
+    if (ag_json_scan(h, len, &doc, &dup) != 0)
         return dup ? AG_JWT_BAD_HEADER : AG_JWT_MALFORMED;
-    jwt_json_index(&doc, jwt_hdr_names, JWT_H_COUNT, v);
-    if (!jwt_jstr_is(v[JWT_H_ALG], "HS256", 5))
+    ag_json_index(&doc, jwt_hdr_names, JWT_H_COUNT, v);
+    if (!ag_json_str_is(v[JWT_H_ALG], "HS256", 5))
         return AG_JWT_BAD_ALG;
     for (size_t i = JWT_H_JWK; i < JWT_H_COUNT; i++)
         if (v[i] != NULL)
             return AG_JWT_BAD_HEADER;
     if (v[JWT_H_KID] != NULL &&
-        (key->kid == NULL || !jwt_jstr_is(v[JWT_H_KID], key->kid, key->kid_len)))
+        (key->kid == NULL || !ag_json_str_is(v[JWT_H_KID], key->kid, key->kid_len)))
         return AG_JWT_BAD_HEADER;
     if (v[JWT_H_TYP] != NULL &&
-        (v[JWT_H_TYP]->type != JWT_J_STR ||
-         (n = jwt_jstr_decode(v[JWT_H_TYP], typ, sizeof(typ))) < 0 ||
+        (v[JWT_H_TYP]->type != AG_JSON_STR ||
+         (n = ag_json_str_decode(v[JWT_H_TYP], typ, sizeof(typ))) < 0 ||
          !ag_str_ieq((struct ag_str){typ, (size_t)n}, "JWT")))
         return AG_JWT_BAD_HEADER;
     return AG_JWT_OK;
@@ -1007,12 +396,12 @@ enum {
     JWT_C_SUB_TYPE,
     JWT_C_COUNT
 };
-static const struct jwt_name jwt_claim_names[JWT_C_COUNT] = {
-    JWT_NAME("exp"), JWT_NAME("nbf"),   JWT_NAME("iat"),    JWT_NAME("type"),
-    JWT_NAME("iss"), JWT_NAME("aud"),   JWT_NAME("sub"),    JWT_NAME("client_id"),
-    JWT_NAME("jti"), JWT_NAME("sid"),   JWT_NAME("fam"),    JWT_NAME("scope"),
-    JWT_NAME("scopes"), JWT_NAME("scp"), JWT_NAME("roles"), JWT_NAME("pwh"),
-    JWT_NAME("sub_type"),
+static const struct ag_json_name jwt_claim_names[JWT_C_COUNT] = {
+    AG_JSON_NAME("exp"), AG_JSON_NAME("nbf"),   AG_JSON_NAME("iat"),    AG_JSON_NAME("type"),
+    AG_JSON_NAME("iss"), AG_JSON_NAME("aud"),   AG_JSON_NAME("sub"),    AG_JSON_NAME("client_id"),
+    AG_JSON_NAME("jti"), AG_JSON_NAME("sid"),   AG_JSON_NAME("fam"),    AG_JSON_NAME("scope"),
+    AG_JSON_NAME("scopes"), AG_JSON_NAME("scp"), AG_JSON_NAME("roles"), AG_JSON_NAME("pwh"),
+    AG_JSON_NAME("sub_type"),
 };
 
 /* Whether <s,n> holds a control character (C0 or DEL): such values may end up in headers. */
@@ -1036,9 +425,9 @@ static int jwt_buf_add(struct ag_jwt_claims *out, const char *s, size_t n)
 
 /* Appends the decoded string <v> to <out>->buf, keeping room for a final NUL. Returns the
  * decoded length, or -1 (full). */
-static long jwt_buf_add_jstr(struct ag_jwt_claims *out, const struct jwt_jval *v)
+static long jwt_buf_add_jstr(struct ag_jwt_claims *out, const struct ag_json_val *v)
 {
-    long n = jwt_jstr_decode(v, out->buf + out->used, sizeof(out->buf) - 1 - out->used);
+    long n = ag_json_str_decode(v, out->buf + out->used, sizeof(out->buf) - 1 - out->used);
 
     if (n >= 0)
         out->used += (size_t)n;
@@ -1058,7 +447,7 @@ static int jwt_buf_end(struct ag_jwt_claims *out, size_t start, struct ag_str *d
 
 /* Copies the string claim <v> (NULL: absent) into <dst>. Returns AG_JWT_OK, or
  * AG_JWT_BAD_CLAIMS when it is not a string, holds a control character or does not fit. */
-static enum ag_jwt_status jwt_copy_str(const struct jwt_jval *v, struct ag_jwt_claims *out,
+static enum ag_jwt_status jwt_copy_str(const struct ag_json_val *v, struct ag_jwt_claims *out,
                                        struct ag_str *dst)
 {
     size_t start = out->used;
@@ -1066,7 +455,7 @@ static enum ag_jwt_status jwt_copy_str(const struct jwt_jval *v, struct ag_jwt_c
 
     if (v == NULL)
         return AG_JWT_OK;
-    if (v->type != JWT_J_STR || (n = jwt_buf_add_jstr(out, v)) < 0 ||
+    if (v->type != AG_JSON_STR || (n = jwt_buf_add_jstr(out, v)) < 0 ||
         jwt_has_ctl(out->buf + start, (size_t)n) || jwt_buf_end(out, start, dst) != 0)
         return AG_JWT_BAD_CLAIMS;
     return AG_JWT_OK;
@@ -1082,16 +471,16 @@ struct jwt_time {
 /* Reads the claim <v> (NULL: absent) as a NumericDate into <t>. Returns 0, or -1 when it is
  * not a number (strings, booleans and null are refused: a "1700000000" string would be
  * ambiguous). */
-static int jwt_time_get(const struct jwt_jval *v, struct jwt_time *t)
+static int jwt_time_get(const struct ag_json_val *v, struct jwt_time *t)
 {
     double d = 0;
 
-    if (v != NULL && v->type == JWT_J_INT) {
-        *t = (struct jwt_time){1, jwt_json_int(v), 0};
+    if (v != NULL && v->type == AG_JSON_INT) {
+        *t = (struct jwt_time){1, ag_json_int(v), 0};
         return 0;
     }
-    if (v != NULL && v->type == JWT_J_REAL) {
-        (void)jwt_json_real(v->p, v->len, &d); /* finite: the scan checked it */
+    if (v != NULL && v->type == AG_JSON_REAL) {
+        (void)ag_json_real(v->p, v->len, &d); /* finite: the scan checked it */
         *t = (struct jwt_time){0, 0, d};
         return 0;
     }
@@ -1143,7 +532,7 @@ static int jwt_expired(int64_t now, int64_t leeway, const struct jwt_time *e)
 }
 
 /* Checks "exp" (required), "nbf" and "iat" (slots of <c>) against <exp>; fills <out>'s times. */
-static enum ag_jwt_status jwt_check_times(const struct jwt_jval *const *c,
+static enum ag_jwt_status jwt_check_times(const struct ag_json_val *const *c,
                                           const struct ag_jwt_expect *exp,
                                           struct ag_jwt_claims *out)
 {
@@ -1173,60 +562,26 @@ static enum ag_jwt_status jwt_check_times(const struct jwt_jval *const *c,
     return AG_JWT_OK;
 }
 
-/* Walks the elements of a scanned array (valid, so no checks beyond what it returns). */
-struct jwt_jarr {
-    const unsigned char *p, *end;
-};
-
-static void jwt_jarr_init(struct jwt_jarr *it, const struct jwt_jval *a)
-{
-    it->p = a->p + 1; /* inside the brackets */
-    it->end = a->p + a->len - 1;
-}
-
-/* Puts the next element into <e> and returns 1 when it is a string; returns 0 at the end and
- * -1 at an element of another type (every caller refuses those). */
-static int jwt_jarr_next(struct jwt_jarr *it, struct jwt_jval *e)
-{
-    const unsigned char *p = it->p, *q;
-    unsigned char esc = 0;
-
-    while (p < it->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t' || *p == ','))
-        p++;
-    if (p == it->end)
-        return 0;
-    if (*p != '"')
-        return -1;
-    for (q = p + 1; *q != '"'; q++)
-        if (*q == '\\') {
-            esc = 1;
-            q++;
-        }
-    *e = (struct jwt_jval){p + 1, (size_t)(q - p - 1), JWT_J_STR, esc};
-    it->p = q + 1;
-    return 1;
-}
-
 /* "aud" (RFC 7519 s.4.1.3) <v>: with an expected audience, a string equal to it or an array
  * of strings naming it; without one, the claim must be absent (the token names a principal
  * that is not us). Returns AG_JWT_OK or AG_JWT_BAD_AUD. */
-static enum ag_jwt_status jwt_check_aud(const struct jwt_jval *v, const char *audience)
+static enum ag_jwt_status jwt_check_aud(const struct ag_json_val *v, const char *audience)
 {
-    struct jwt_jarr it;
-    struct jwt_jval e;
+    struct ag_json_arr it;
+    struct ag_json_val e;
     size_t n;
     int found = 0, r;
 
     if (audience == NULL)
         return v == NULL ? AG_JWT_OK : AG_JWT_BAD_AUD;
     n = strlen(audience);
-    if (v != NULL && v->type == JWT_J_STR)
-        return jwt_jstr_is(v, audience, n) ? AG_JWT_OK : AG_JWT_BAD_AUD;
-    if (v == NULL || v->type != JWT_J_ARR)
+    if (v != NULL && v->type == AG_JSON_STR)
+        return ag_json_str_is(v, audience, n) ? AG_JWT_OK : AG_JWT_BAD_AUD;
+    if (v == NULL || v->type != AG_JSON_ARR)
         return AG_JWT_BAD_AUD;
-    jwt_jarr_init(&it, v);
-    while ((r = jwt_jarr_next(&it, &e)) > 0)
-        found |= jwt_jstr_is(&e, audience, n);
+    ag_json_arr_init(&it, v);
+    while ((r = ag_json_arr_next(&it, &e)) > 0)
+        found |= ag_json_str_is(&e, audience, n);
     return r == 0 && found ? AG_JWT_OK : AG_JWT_BAD_AUD;
 }
 
@@ -1235,20 +590,20 @@ static enum ag_jwt_status jwt_check_aud(const struct jwt_jval *v, const char *au
  * accepted by <ok>. Returns AG_JWT_OK, or AG_JWT_BAD_CLAIMS for anything else in <a>, an
  * element <ok> refuses, or no room.
  */
-static enum ag_jwt_status jwt_copy_list(const struct jwt_jval *a, char sep,
+static enum ag_jwt_status jwt_copy_list(const struct ag_json_val *a, char sep,
                                         int (*ok)(const char *, size_t),
                                         struct ag_jwt_claims *out, struct ag_str *dst)
 {
     size_t start = out->used, at;
-    struct jwt_jarr it;
-    struct jwt_jval e;
+    struct ag_json_arr it;
+    struct ag_json_val e;
     long n;
     int r, first = 1;
 
-    if (a->type != JWT_J_ARR)
+    if (a->type != AG_JSON_ARR)
         return AG_JWT_BAD_CLAIMS;
-    jwt_jarr_init(&it, a);
-    while ((r = jwt_jarr_next(&it, &e)) > 0) {
+    ag_json_arr_init(&it, a);
+    while ((r = ag_json_arr_next(&it, &e)) > 0) {
         if (!first && jwt_buf_add(out, &sep, 1) != 0)
             return AG_JWT_BAD_CLAIMS;
         first = 0;
@@ -1280,10 +635,10 @@ static int jwt_role_ok(const char *s, size_t n)
  * control characters). More than one of the three is ambiguous and refused. Returns
  * AG_JWT_OK or AG_JWT_BAD_CLAIMS.
  */
-static enum ag_jwt_status jwt_copy_scope(const struct jwt_jval *const *c,
+static enum ag_jwt_status jwt_copy_scope(const struct ag_json_val *const *c,
                                          struct ag_jwt_claims *out)
 {
-    const struct jwt_jval *s = c[JWT_C_SCOPE], *a1 = c[JWT_C_SCOPES], *a2 = c[JWT_C_SCP];
+    const struct ag_json_val *s = c[JWT_C_SCOPE], *a1 = c[JWT_C_SCOPES], *a2 = c[JWT_C_SCP];
 
     if ((s != NULL) + (a1 != NULL) + (a2 != NULL) > 1)
         return AG_JWT_BAD_CLAIMS;
@@ -1296,11 +651,11 @@ static enum ag_jwt_status jwt_copy_scope(const struct jwt_jval *const *c,
 
 /* Copies "roles" <v> (an array of role names, or one role name as a string) into
  * <out>->roles, comma-separated. Returns AG_JWT_OK or AG_JWT_BAD_CLAIMS. */
-static enum ag_jwt_status jwt_copy_roles(const struct jwt_jval *v, struct ag_jwt_claims *out)
+static enum ag_jwt_status jwt_copy_roles(const struct ag_json_val *v, struct ag_jwt_claims *out)
 {
     if (v == NULL)
         return AG_JWT_OK;
-    if (v->type == JWT_J_STR) {
+    if (v->type == AG_JSON_STR) {
         if (jwt_copy_str(v, out, &out->roles) != AG_JWT_OK ||
             !jwt_role_ok(out->roles.p, out->roles.len))
             return AG_JWT_BAD_CLAIMS;
@@ -1316,8 +671,8 @@ static enum ag_jwt_status jwt_copy_roles(const struct jwt_jval *v, struct ag_jwt
  * and legacy flags. Returns AG_JWT_OK, BAD_ISS when the set is not exactly that one (such
  * a token is refused like any token without iss), or BAD_CLAIMS.
  */
-static enum ag_jwt_status jwt_check_legacy(const struct jwt_jdoc *doc,
-                                           const struct jwt_jval *const *c,
+static enum ag_jwt_status jwt_check_legacy(const struct ag_json_doc *doc,
+                                           const struct ag_json_val *const *c,
                                            struct ag_jwt_claims *out)
 {
     size_t pl = strlen(AG_JWT_CLIENT_SUB_PREFIX), start;
@@ -1364,23 +719,23 @@ static enum ag_jwt_status jwt_check_claims(const unsigned char *p, size_t len,
         {JWT_C_PWH, offsetof(struct ag_jwt_claims, pwh)},
     };
     enum ag_jwt_status st = AG_JWT_REJECT;
-    const struct jwt_jval *c[JWT_C_COUNT];
-    struct jwt_jdoc doc;
+    const struct ag_json_val *c[JWT_C_COUNT];
+    struct ag_json_doc doc;
     int dup;
 
-    if (jwt_json_scan(p, len, &doc, &dup) != 0)
+    if (ag_json_scan(p, len, &doc, &dup) != 0)
         return AG_JWT_MALFORMED; /* duplicates too: header and payload keep their statuses */
-    jwt_json_index(&doc, jwt_claim_names, JWT_C_COUNT, c);
+    ag_json_index(&doc, jwt_claim_names, JWT_C_COUNT, c);
     if ((st = jwt_check_times(c, exp, out)) != AG_JWT_OK)
         return st;
-    if (exp->type != NULL && !jwt_jstr_is(c[JWT_C_TYPE], exp->type, strlen(exp->type)))
+    if (exp->type != NULL && !ag_json_str_is(c[JWT_C_TYPE], exp->type, strlen(exp->type)))
         return AG_JWT_BAD_TYPE;
     if (c[JWT_C_ISS] == NULL && exp->legacy &&
         ((st = jwt_check_legacy(&doc, c, out)) != AG_JWT_BAD_ISS || exp->issuer != NULL))
         return st;
     if ((st = jwt_copy_str(c[JWT_C_TYPE], out, &out->type)) != AG_JWT_OK)
         return st;
-    if (exp->issuer != NULL && !jwt_jstr_is(c[JWT_C_ISS], exp->issuer, strlen(exp->issuer)))
+    if (exp->issuer != NULL && !ag_json_str_is(c[JWT_C_ISS], exp->issuer, strlen(exp->issuer)))
         return AG_JWT_BAD_ISS;
     if ((st = jwt_copy_str(c[JWT_C_ISS], out, &out->iss)) != AG_JWT_OK)
         return st;
@@ -1394,7 +749,7 @@ static enum ag_jwt_status jwt_check_claims(const unsigned char *p, size_t len,
     /* "sub_type": absent for a user's token, "client" for a client's (sub "client:<id>");
      * any other value is refused rather than guessed at. */
     if (c[JWT_C_SUB_TYPE] != NULL) {
-        if (!jwt_jstr_is(c[JWT_C_SUB_TYPE], "client", 6))
+        if (!ag_json_str_is(c[JWT_C_SUB_TYPE], "client", 6))
             return AG_JWT_BAD_CLAIMS;
         out->client = true;
     }

@@ -2,10 +2,12 @@
  * policy/password.c - the policy a new password must meet (counted in UTF-8 code
  * points), and argon2id hashing, verification and rehash decisions through libsodium.
  *
- * Owns:     a small process-wide cache of dummy hashes, one per (opslimit, memlimit),
- *           each of a random password nobody knows; guarded by its own mutex.
+ * Owns:     struct ag_password_dummies: a small cache of dummy hashes, one per (opslimit,
+ *           memlimit), each of a random password nobody knows; guarded by its own mutex.
+ *           The caller owns the object (the gateway: one per process, beside its pool).
  * Entry:    ag_password_check(), ag_password_check_msg(), ag_password_hash(),
- *           ag_password_verify(), ag_password_verify_dummy(), ag_password_needs_rehash().
+ *           ag_password_verify(), ag_password_dummies_new/_free(), ag_password_verify_dummy(),
+ *           ag_password_needs_rehash().
  * Not here: where the slow calls run (gateway/pool.c), storing hashes (store/user.c).
  * Spec:     ISSUE 5 "Passwords"; docs/users.md; NIST SP 800-63B s.5.1.1.2; RFC 9106.
  */
@@ -14,6 +16,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -152,33 +155,55 @@ struct pw_dummy {
     char hash[AG_PASSWORD_HASH_MAX]; /* "" = slot unused */
 };
 
-static pthread_mutex_t pw_dummy_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct pw_dummy pw_dummies[PW_DUMMY_SLOTS];
-static unsigned pw_dummy_next; /* slot to take when all are used */
+struct ag_password_dummies {
+    pthread_mutex_t mu;
+    struct pw_dummy slot[PW_DUMMY_SLOTS];
+    unsigned next; /* slot to take when all are used */
+};
 
-/* Copies the dummy hash for <p> into <out>. Returns 1 when it was cached, 0 if not. */
-static int pw_dummy_lookup(const struct ag_pwparams *p, char out[AG_PASSWORD_HASH_MAX])
+struct ag_password_dummies *ag_password_dummies_new(void)
+{
+    struct ag_password_dummies *dd = calloc(1, sizeof(*dd));
+
+    if (dd != NULL && pthread_mutex_init(&dd->mu, NULL) != 0)
+        AG_FREE(dd);
+    return dd;
+}
+
+void ag_password_dummies_free(struct ag_password_dummies *dd)
+{
+    if (dd == NULL)
+        return;
+    pthread_mutex_destroy(&dd->mu);
+    sodium_memzero(dd->slot, sizeof(dd->slot));
+    free(dd);
+}
+
+/* Copies the dummy hash of <dd> for <p> into <out>. Returns 1 when it was cached, 0 if not. */
+static int pw_dummy_lookup(struct ag_password_dummies *dd, const struct ag_pwparams *p,
+                           char out[AG_PASSWORD_HASH_MAX])
 {
     int found = 0;
 
-    pthread_mutex_lock(&pw_dummy_mu);
+    pthread_mutex_lock(&dd->mu);
     for (size_t i = 0; i < PW_DUMMY_SLOTS && !found; i++) {
-        const struct pw_dummy *d = &pw_dummies[i];
+        const struct pw_dummy *d = &dd->slot[i];
 
         if (d->hash[0] != '\0' && d->opslimit == p->opslimit && d->memlimit == p->memlimit) {
             memcpy(out, d->hash, AG_PASSWORD_HASH_MAX);
             found = 1;
         }
     }
-    pthread_mutex_unlock(&pw_dummy_mu);
+    pthread_mutex_unlock(&dd->mu);
     return found;
 }
 
 /*
  * Makes the dummy hash for <p> (outside the lock: it takes as long as a login) and
- * remembers it, unless another thread was faster. Either way <out> gets the one kept.
+ * remembers it in <dd>, unless another thread was faster. Either way <out> gets the one kept.
  */
-static int pw_dummy_make(const struct ag_pwparams *p, char out[AG_PASSWORD_HASH_MAX])
+static int pw_dummy_make(struct ag_password_dummies *dd, const struct ag_pwparams *p,
+                         char out[AG_PASSWORD_HASH_MAX])
 {
     unsigned char secret[PW_DUMMY_SECRET];
     char fresh[AG_PASSWORD_HASH_MAX];
@@ -192,38 +217,39 @@ static int pw_dummy_make(const struct ag_pwparams *p, char out[AG_PASSWORD_HASH_
     sodium_memzero(secret, sizeof(secret));
     if (rc < 0)
         return rc;
-    pthread_mutex_lock(&pw_dummy_mu);
+    pthread_mutex_lock(&dd->mu);
     for (size_t i = 0; i < PW_DUMMY_SLOTS && slot == PW_DUMMY_SLOTS; i++) {
-        const struct pw_dummy *d = &pw_dummies[i];
+        const struct pw_dummy *d = &dd->slot[i];
 
         if (d->hash[0] != '\0' && d->opslimit == p->opslimit && d->memlimit == p->memlimit)
             slot = i;
     }
     if (slot < PW_DUMMY_SLOTS) { /* lost the race: use theirs, so every caller agrees */
-        memcpy(fresh, pw_dummies[slot].hash, AG_PASSWORD_HASH_MAX);
+        memcpy(fresh, dd->slot[slot].hash, AG_PASSWORD_HASH_MAX);
     } else {
-        struct pw_dummy *d = &pw_dummies[pw_dummy_next];
+        struct pw_dummy *d = &dd->slot[dd->next];
 
-        pw_dummy_next = (pw_dummy_next + 1) % PW_DUMMY_SLOTS;
+        dd->next = (dd->next + 1) % PW_DUMMY_SLOTS;
         d->opslimit = p->opslimit;
         d->memlimit = p->memlimit;
         memcpy(d->hash, fresh, AG_PASSWORD_HASH_MAX);
     }
-    pthread_mutex_unlock(&pw_dummy_mu);
+    pthread_mutex_unlock(&dd->mu);
     memcpy(out, fresh, AG_PASSWORD_HASH_MAX);
     return 0;
 }
 
 /*
- * Verifies <pw,len> against the dummy hash of <p>'s parameters, so that the answer
+ * Verifies <pw,len> against the dummy hash in <dd> of <p>'s parameters, so that the answer
  * for an unknown user costs what a wrong password costs. Always returns 0. The first
  * call for a parameter set also makes the dummy hash (about one hash's cost more).
  */
-int ag_password_verify_dummy(const struct ag_pwparams *p, const char *pw, size_t len)
+int ag_password_verify_dummy(struct ag_password_dummies *dd, const struct ag_pwparams *p,
+                             const char *pw, size_t len)
 {
     char hash[AG_PASSWORD_HASH_MAX];
 
-    if (!pw_dummy_lookup(p, hash) && pw_dummy_make(p, hash) < 0)
+    if (!pw_dummy_lookup(dd, p, hash) && pw_dummy_make(dd, p, hash) < 0)
         return 0;
     (void)ag_password_verify(hash, pw, len);
     return 0;

@@ -2,10 +2,11 @@
  * policy/password.h - passwords: the policy a new one must meet, and argon2id hashing
  * and verification through libsodium's crypto_pwhash_str.
  *
- * Owns:     one dummy hash per parameter set (made on first use, thread-safe), verified
- *           against for unknown users so that their answer takes as long as a wrong password.
+ * Owns:     struct ag_password_dummies: one dummy hash per parameter set (made on first
+ *           use, thread-safe), verified against for unknown users so that their answer
+ *           takes as long as a wrong password. Its owner is the caller (gateway/server.c).
  * Entry:    ag_password_check(), ag_password_hash(), ag_password_verify(),
- *           ag_password_verify_dummy(), ag_password_needs_rehash().
+ *           ag_password_dummies_new(), ag_password_verify_dummy(), ag_password_needs_rehash().
  * Not here: where the hashing runs (gateway/pool.c: never on an event loop).
  * Spec:     ISSUE 5 "Passwords"; docs/users.md.
  *
@@ -52,8 +53,22 @@ int ag_password_hash(const struct ag_pwparams *p, const char *pw, size_t len,
 /** 1 when <pw> matches <hash>, 0 when not (or <hash> is malformed). Constant in <pw>. Slow. */
 int ag_password_verify(const char *hash, const char *pw, size_t len);
 
-/** Verifies <pw> against a dummy hash made with <p>; always 0. Takes as long as a real verify. */
-int ag_password_verify_dummy(const struct ag_pwparams *p, const char *pw, size_t len);
+/* The dummy hashes of unknown users: a few parameter sets remembered, guarded by a mutex,
+ * so pool threads share one object. */
+struct ag_password_dummies;
+
+/** A new, empty set of dummy hashes; NULL on OOM. */
+struct ag_password_dummies *ag_password_dummies_new(void);
+
+/** Frees <dd> (hashes zeroed). No call may be using it. NULL ok. */
+void ag_password_dummies_free(struct ag_password_dummies *dd);
+
+/**
+ * Verifies <pw> against the dummy hash of <dd> made with <p> (made and remembered on first
+ * use); always 0. Takes as long as a real verify. Thread-safe on one <dd>. Slow.
+ */
+int ag_password_verify_dummy(struct ag_password_dummies *dd, const struct ag_pwparams *p,
+                             const char *pw, size_t len);
 
 /** Whether <hash> was made with other parameters than <p> (or is not argon2id). */
 bool ag_password_needs_rehash(const struct ag_pwparams *p, const char *hash);

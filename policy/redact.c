@@ -47,10 +47,9 @@ bool ag_redact_is_credential_name(struct ag_str name)
         }
         if (len == AG_REDACT_NAME_MAX)
             return true; /* too long to judge: fail closed */
-        if (ch >= 'A' && ch <= 'Z')
-            ch += 32;
-        else if (ch == '-' || ch == ' ')
+        if (ch == '-' || ch == ' ')
             ch = '_';
+        ch = ag_ascii_lower((unsigned char)ch);
         n[len++] = (char)ch;
     }
     n[len] = '\0';

@@ -5,7 +5,7 @@
  * byte trie so that a decision costs O(length of the path), not O(rules).
  *
  * Owns:     struct ag_rules (the compiled trie and rule table).
- * Entry:    ag_rules_new(), ag_rules_match(), ag_rules_lint(), ag_rules_free().
+ * Entry:    ag_rules_new(), ag_rules_match(), ag_rules_free(); ag_rules_lint() (rules_lint.c).
  * Not here: credentials and tokens (policy/jwt.c, gateway/authn.c), paths
  *           (policy/path.c normalises before matching), config syntax (policy/config.c).
  * Spec:     CONTRACT.md section 4; docs/rules.md.
@@ -19,6 +19,7 @@
 #include "base.h"
 
 struct ag_config;
+struct ag_rule;
 
 #define AG_NEED_MASTER 0x0001 /* MASTER-TOKEN header required */
 #define AG_NEED_ACCESS 0x0002 /* a valid access token required */
@@ -64,5 +65,17 @@ void ag_rules_match(const struct ag_rules *r, struct ag_str method, struct ag_st
  * <warn> ("FILE: rules[2].prefix: ..."). Returns the number of findings.
  */
 int ag_rules_lint(const struct ag_config *cfg, struct ag_err *warn);
+
+/* Shared by rules.c (compile) and rules_lint.c only. */
+
+/** True when <p> is an ASCII-case-insensitive prefix of <s> (both NUL-terminated). */
+bool ag_rules__is_prefix(const char *p, const char *s);
+
+/** The requirement of <rule>: "auth" plus AG_NEED_ACCESS when it names scopes or roles. */
+unsigned ag_rules__need(const struct ag_rule *rule);
+
+/** The distinct scopes (<roles> false) or roles a path at rule <j>'s prefix accumulates,
+ *  counted up to AG_RULES_MAX_REQ + 1. */
+size_t ag_rules__union_size(const struct ag_config *cfg, size_t j, bool roles);
 
 #endif

@@ -410,8 +410,7 @@ void ag_user_fold(const char *in, char *out, size_t cap)
     if (cap == 0)
         return;
     for (; in[i] != '\0' && i + 1 < cap; i++) {
-        unsigned char c = (unsigned char)in[i];
-        out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        out[i] = (char)ag_ascii_lower((unsigned char)in[i]);
     }
     out[i] = '\0';
 }

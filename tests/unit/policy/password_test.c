@@ -3,7 +3,7 @@
  * code points (multibyte characters), blank and non-text passwords, the messages,
  * argon2id hash/verify, needs_rehash, and the dummy verify's cost.
  *
- * Owns:     nothing beyond each test's stack (the dummy-hash cache is process-wide).
+ * Owns:     nothing beyond each test's stack; each dummy test frees its own dummy set.
  * Entry:    main().
  * Not here: running hashes off the loop (tests/unit/gateway/pool_test.c).
  * Spec:     policy/password.h; ISSUE 5 "Passwords".
@@ -207,45 +207,73 @@ static void test_password_verify_dummy_costs_about_a_verify(void)
     const char *pw = "correct horse battery staple";
     char h[AG_PASSWORD_HASH_MAX];
     double real = 1e9, dummy = 1e9;
+    struct ag_password_dummies *dd = ag_password_dummies_new();
 
+    AG_ASSERT_NOT_NULL(dd);
     AG_ASSERT_EQ(ag_password_hash(&FAST, pw, strlen(pw), h), 0);
-    AG_ASSERT_EQ(ag_password_verify_dummy(&FAST, pw, strlen(pw)), 0); /* makes the dummy */
+    AG_ASSERT_EQ(ag_password_verify_dummy(dd, &FAST, pw, strlen(pw)), 0); /* makes the dummy */
     for (int i = 0; i < 3; i++) {
         double t0 = now_ms(), t1, t2;
 
         AG_ASSERT_EQ(ag_password_verify(h, "wrong password", 14), 0);
         t1 = now_ms();
-        AG_ASSERT_EQ(ag_password_verify_dummy(&FAST, "wrong password", 14), 0);
+        AG_ASSERT_EQ(ag_password_verify_dummy(dd, &FAST, "wrong password", 14), 0);
         t2 = now_ms();
         real = t1 - t0 < real ? t1 - t0 : real;
         dummy = t2 - t1 < dummy ? t2 - t1 : dummy;
     }
     printf("  t=1 m=8 MiB: verify %.2f ms, verify_dummy %.2f ms\n", real, dummy);
     AG_ASSERT(dummy > real * 0.25);
+    ag_password_dummies_free(dd);
 }
+
+struct dummy_arg {
+    struct ag_password_dummies *dd;
+    const struct ag_pwparams *p;
+};
 
 static void *dummy_thread(void *arg)
 {
-    const struct ag_pwparams *p = arg;
-    return (void *)(long)ag_password_verify_dummy(p, "anything at all", 15);
+    const struct dummy_arg *a = arg;
+    return (void *)(long)ag_password_verify_dummy(a->dd, a->p, "anything at all", 15);
 }
 
 /* Several threads asking at once for a parameter set nobody asked for before. */
 static void test_password_verify_dummy_is_thread_safe(void)
 {
     struct ag_pwparams p = FAST;
+    struct dummy_arg a = {ag_password_dummies_new(), &p};
     pthread_t t[4];
 
+    AG_ASSERT_NOT_NULL(a.dd);
     p.memlimit = 9u << 20;
     for (int i = 0; i < 4; i++)
-        pthread_create(&t[i], NULL, dummy_thread, &p);
+        pthread_create(&t[i], NULL, dummy_thread, &a);
     for (int i = 0; i < 4; i++) {
         void *rc;
 
         pthread_join(t[i], &rc);
         AG_ASSERT_EQ((long)rc, 0);
     }
-    AG_ASSERT_EQ(ag_password_verify_dummy(&p, "", 0), 0);
+    AG_ASSERT_EQ(ag_password_verify_dummy(a.dd, &p, "", 0), 0);
+    ag_password_dummies_free(a.dd);
+}
+
+/* More parameter sets than the object remembers: the oldest slot is reused, answers stay 0. */
+static void test_password_dummies_reuse_slots_past_their_capacity(void)
+{
+    struct ag_password_dummies *dd = ag_password_dummies_new();
+    struct ag_pwparams p = FAST;
+
+    AG_ASSERT_NOT_NULL(dd);
+    for (unsigned i = 0; i < 10; i++) {
+        p.memlimit = (8u + i % 10) << 20;
+        AG_ASSERT_EQ(ag_password_verify_dummy(dd, &p, "x", 1), 0);
+    }
+    p.memlimit = 8u << 20;
+    AG_ASSERT_EQ(ag_password_verify_dummy(dd, &p, "x", 1), 0);
+    ag_password_dummies_free(dd);
+    ag_password_dummies_free(NULL);
 }
 
 int main(void)
@@ -260,5 +288,6 @@ int main(void)
     AG_RUN(test_password_hash_and_verify_with_owasp_defaults);
     AG_RUN(test_password_verify_dummy_costs_about_a_verify);
     AG_RUN(test_password_verify_dummy_is_thread_safe);
+    AG_RUN(test_password_dummies_reuse_slots_past_their_capacity);
     return ag_t_done();
 }
