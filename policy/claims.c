@@ -106,18 +106,14 @@ char *ag_claims_json(const struct ag_config *cfg, enum ag_claims_type type,
     if (c->scope != NULL && c->scope[0] != '\0')
         claims_str(&o, "scope", c->scope);
     if (c->roles != NULL && c->roles[0] != '\0') {
-        const char *p = c->roles;
+        struct ag_str rest = ag_str_c(c->roles), r;
         claims_lit(&o, ",\"roles\":[");
-        for (bool first = true; *p != '\0'; first = false) {
-            size_t k = strcspn(p, " ");
+        for (bool first = true; ag_words_next(&rest, ' ', &r); first = false) {
             if (!first)
                 claims_lit(&o, ",");
             claims_lit(&o, "\"");
-            claims_escape(&o, p, k);
+            claims_escape(&o, r.p, r.len);
             claims_lit(&o, "\"");
-            p += k;
-            while (*p == ' ')
-                p++;
         }
         claims_lit(&o, "]");
     }

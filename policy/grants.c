@@ -18,20 +18,6 @@ struct grants_list {
     size_t len;
 };
 
-/* Whether the word <w,n> is one of the space-separated <list>. */
-static bool grants_has_word(const char *list, const char *w, size_t n)
-{
-    while (*list != '\0') {
-        size_t k = strcspn(list, " ");
-        if (k == n && memcmp(list, w, n) == 0)
-            return true;
-        list += k;
-        while (*list == ' ')
-            list++;
-    }
-    return false;
-}
-
 /* Starts the empty <l> with room for <cap> bytes, NUL included; AG_ENOMEM. */
 static int grants_init(struct grants_list *l, size_t cap)
 {
@@ -45,7 +31,7 @@ static int grants_init(struct grants_list *l, size_t cap)
 /* Appends the word <w,n> to <l> unless it is there already (the room was counted). */
 static void grants_add(struct grants_list *l, const char *w, size_t n)
 {
-    if (grants_has_word(l->p, w, n))
+    if (ag_words_has((struct ag_str){l->p, l->len}, ' ', (struct ag_str){w, n}))
         return;
     if (l->len > 0)
         l->p[l->len++] = ' ';
@@ -75,32 +61,23 @@ char *ag_grants_scopes(const struct ag_config *cfg, const char *roles)
             cap += strlen(cfg->role_scopes[i].scopes[s]) + 1;
     if (grants_init(&l, cap) < 0)
         return NULL;
-    for (const char *p = roles; *p != '\0';) {
-        size_t k = strcspn(p, " ");
-        const struct ag_role_scopes *rs = grants_role(cfg, p, k);
-        if (rs != NULL) {
-            for (size_t s = 0; s < rs->n_scopes; s++)
-                grants_add(&l, rs->scopes[s], strlen(rs->scopes[s]));
-        } else if (k > 0) {
-            grants_add(&l, p, k);
+    for (struct ag_str rest = ag_str_c(roles), r; ag_words_next(&rest, ' ', &r);) {
+        const struct ag_role_scopes *rs = grants_role(cfg, r.p, r.len);
+        if (rs == NULL) {
+            grants_add(&l, r.p, r.len);
+            continue;
         }
-        p += k;
-        while (*p == ' ')
-            p++;
+        for (size_t s = 0; s < rs->n_scopes; s++)
+            grants_add(&l, rs->scopes[s], strlen(rs->scopes[s]));
     }
     return l.p;
 }
 
 bool ag_grants_subset(const char *granted, const char *req)
 {
-    while (*req != '\0') {
-        size_t k = strcspn(req, " ");
-        if (k > 0 && !grants_has_word(granted, req, k))
+    for (struct ag_str rest = ag_str_c(req), w; ag_words_next(&rest, ' ', &w);)
+        if (!ag_words_has(ag_str_c(granted), ' ', w))
             return false;
-        req += k;
-        while (*req == ' ')
-            req++;
-    }
     return true;
 }
 
@@ -120,14 +97,9 @@ char *ag_grants_refresh_scope(const struct ag_config *cfg, const char *old_roles
     }
     if (grants_init(&l, strlen(old_scope) + 1) < 0)
         goto out;
-    for (const char *p = old_scope; *p != '\0';) {
-        size_t k = strcspn(p, " ");
-        if (k > 0 && grants_has_word(new_g, p, k))
-            grants_add(&l, p, k);
-        p += k;
-        while (*p == ' ')
-            p++;
-    }
+    for (struct ag_str rest = ag_str_c(old_scope), w; ag_words_next(&rest, ' ', &w);)
+        if (ag_words_has(ag_str_c(new_g), ' ', w))
+            grants_add(&l, w.p, w.len);
     out = l.p;
 out:
     free(old_g);
