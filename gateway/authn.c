@@ -5,7 +5,7 @@
  * cache that lets a repeated token skip base64, HMAC and JSON.
  *
  * Owns:     struct ag_authn_cache and its entries.
- * Entry:    ag_authn_check(), ag_authn_refuse(), ag_authn_cache_*().
+ * Entry:    ag_authn_check(), ag_authn_refusal(), ag_authn_cache_*().
  * Not here: JWS and claims (policy/jwt.c), rules (policy/rules.c).
  * Spec:     CONTRACT.md sections 4-6; RFC 6750 section 3; docs/tokens.md.
  */
@@ -22,7 +22,6 @@
 
 #include "config.h"
 #include "cookie.h"
-#include "reply.h"
 #include "revoke.h"
 #include "server.h"
 #include "worker.h"
@@ -440,39 +439,46 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
     a->st = AG_AUTHN_OK;
 }
 
-int ag_authn_refuse(const struct ag_gen *g, const struct ag_authn *a, struct evbuffer *out,
-                    unsigned flags)
+void ag_authn_refusal(const struct ag_gen *g, const struct ag_authn *a,
+                      struct ag_authn_refusal *r)
 {
     static const char master[] = "{\"detail\":\"Unauthorized Master Token\"}";
     static const char access[] = "{\"detail\":\"Unauthorized Access Token\"}";
     static const char scope[] = "{\"detail\":\"Insufficient Scope\"}";
-    char hdr[512];
 
+    r->hdr[0] = '\0';
     switch (a->st) {
     case AG_AUTHN_MASTER:
-        ag_reply_json(out, 401, master, sizeof(master) - 1, NULL, flags);
-        return 401;
+        *r = (struct ag_authn_refusal){401, master, sizeof(master) - 1, {0}};
+        return;
     case AG_AUTHN_SCOPE:
         /* app-name never holds '"' or '\' (policy/config.c), nor do scope and role names. */
-        snprintf(hdr, sizeof(hdr),
+        snprintf(r->hdr, sizeof(r->hdr),
                  "WWW-Authenticate: Bearer realm=\"%s\", error=\"insufficient_scope\", "
                  "scope=\"%s\"\r\n",
                  g->cfg->app_name, a->missing ? a->missing : "");
-        ag_reply_json(out, 403, scope, sizeof(scope) - 1, hdr, flags);
-        return 403;
+        r->status = 403;
+        r->body = scope;
+        r->len = sizeof(scope) - 1;
+        return;
     case AG_AUTHN_UNSYNCED:
-        ag_reply_error(out, 503, NULL, "Retry-After: 1\r\n", flags);
-        return 503;
+        r->status = 503; /* the standard error body */
+        r->body = NULL;
+        r->len = 0;
+        snprintf(r->hdr, sizeof(r->hdr), "Retry-After: 1\r\n");
+        return;
     case AG_AUTHN_NO_TOKEN:
-        snprintf(hdr, sizeof(hdr), "WWW-Authenticate: Bearer realm=\"%s\"\r\n", g->cfg->app_name);
+        snprintf(r->hdr, sizeof(r->hdr), "WWW-Authenticate: Bearer realm=\"%s\"\r\n",
+                 g->cfg->app_name);
         break;
     default:
-        snprintf(hdr, sizeof(hdr),
+        snprintf(r->hdr, sizeof(r->hdr),
                  "WWW-Authenticate: Bearer realm=\"%s\", error=\"invalid_token\", "
                  "error_description=\"%s\"\r\n",
                  g->cfg->app_name, ag_jwt_status_str(a->jwt));
         break;
     }
-    ag_reply_json(out, 401, access, sizeof(access) - 1, hdr, flags);
-    return 401;
+    r->status = 401;
+    r->body = access;
+    r->len = sizeof(access) - 1;
 }

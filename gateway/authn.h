@@ -5,7 +5,7 @@
  * it needs, with a per-worker cache of verified tokens.
  *
  * Owns:     the worker's verified-token cache (struct ag_authn_cache).
- * Entry:    ag_authn_check(), ag_authn_refuse(), ag_authn_cache_new(), ag_authn_cache_free().
+ * Entry:    ag_authn_check(), ag_authn_refusal(), ag_authn_cache_new(), ag_authn_cache_free().
  * Not here: token cryptography and claims (policy/jwt.c), which paths need what
  *           (policy/rules.c), forwarding the identity (gateway/proxy.c).
  * Spec:     CONTRACT.md sections 4-6; RFC 6750 section 3; docs/tokens.md.
@@ -62,13 +62,23 @@ struct ag_authn {
 void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag_http1_head *h,
                     const struct ag_rules_verdict *v, struct ag_authn *a);
 
+/* What a refusal says: the status, the JSON body (NULL: the standard error body for the
+ * status), and the header lines (RFC 6750 WWW-Authenticate, or Retry-After), maybe "". */
+struct ag_authn_refusal {
+    int status;
+    const char *body;   /* static */
+    size_t len;
+    char hdr[512];
+};
+
 /**
- * Writes the refusal for <a> (401 or 403 with the contract's bodies and the
- * RFC 6750 WWW-Authenticate header; 503 JSON for UNSYNCED) to <out>. <flags> are AG_REPLY_F_*. Returns
- * the status written.
+ * Describes the refusal of a request that <a> did not let through (any status but
+ * AG_AUTHN_OK) into <r>: 401 with the RFC 6750 WWW-Authenticate header, 403 for a
+ * missing scope or role, 503 with Retry-After for UNSYNCED. The reply itself is
+ * gateway/core/req.c's (ag_req_refuse()).
  */
-int ag_authn_refuse(const struct ag_gen *g, const struct ag_authn *a, struct evbuffer *out,
-                    unsigned flags);
+void ag_authn_refusal(const struct ag_gen *g, const struct ag_authn *a,
+                      struct ag_authn_refusal *r);
 
 struct ag_authn_cache;
 

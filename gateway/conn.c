@@ -1,12 +1,12 @@
 /*
- * gateway/conn.c - client connections: accept, read and check each request
+ * gateway/core/conn.c - client connections: accept, read and check each request
  * head, route it (the gateway's own endpoints or the upstream), keep-alive and
- * pipelining, gateway-made replies, lingering close.
+ * pipelining, parking until the store is ready, lingering close.
  *
- * Owns:     struct ag_conn and struct ag_req (see conn.h).
- * Entry:    ag_conn_accept(), ag_req_finish(), ag_req_fail(), ag_conn_close().
- * Not here: the upstream side (gateway/proxy.c), head syntax (gateway/http1.c),
- *           path rules (policy/path.c).
+ * Owns:     struct ag_conn (see conn.h).
+ * Entry:    ag_conn_accept(), ag_conn_next(), ag_conn_close(), ag_conn_wake_parked().
+ * Not here: the request, its end and its replies (req.c), the upstream side (proxy.c),
+ *           head syntax (gateway/http/http1.c), path rules (policy/path.c).
  * Spec:     RFC 9112 sections 2-3, 9.3-9.6; SECURITY-BASELINE.md; docs/request-lifecycle.md.
  */
 #include "conn.h"
@@ -33,30 +33,9 @@
 #include "worker.h"
 
 #define CONN_LINGER_BYTES (1024 * 1024) /* discard at most this much after an error reply */
-#define CONN_LOG_TARGET_MAX 2048        /* bytes of the (redacted) target an access line shows */
-#define CONN_ERR_TARGET_MAX 400         /* ... and an error-log line (1023 bytes in all) */
-
-/*
- * conn.c's own additions to struct ag_req (conn.h): a request served by the gateway's
- * endpoints (gateway/endpoints.c) is in state CONN_REQ_ENDPOINT until answered, and
- * keeps CONN_REQ_F_EP so that freeing it detaches its struct ag_ep.
- */
-#define CONN_REQ_ENDPOINT ((enum ag_req_state)16) /* body being read, or waiting for the store */
-#define CONN_REQ_F_EP 0x8000                      /* an ag_ep refers to this request */
 
 static void on_client_io(evutil_socket_t fd, short what, void *arg);
 static void conn_read_head(struct ag_conn *c);
-static struct evbuffer *conn_reply_begin(struct ag_req *req, struct evbuffer **tmp);
-static void conn_reply_end(struct ag_req *req, struct evbuffer *tmp);
-
-uint64_t ag_now_us(struct ag_worker *w)
-{
-    struct timespec ts;
-
-    (void)w; /* the loop's cached time is too coarse for per-request durations */
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* Re-arms the client's single inactivity timer with the worker's timeout <t> (or none). */
 static void conn_timeout_set(struct ag_conn *c, int t)
@@ -115,285 +94,10 @@ void ag_conn_accept(struct ag_worker *w, int fd, const struct sockaddr *sa)
     /* No read here: registering a socket that already has bytes reports it at once. */
 }
 
-/* ---------------------------------------------------------------- requests */
-
-_Static_assert(sizeof(((struct ag_worker *)0)->req_id) == AG_REQ_ID_LEN + 1, "worker.h req_id");
-
-/*
- * Gives <req> the worker's next request id: its random prefix, '-', a 12-hex-digit
- * counter. No syscall and no allocation: the prefix was drawn when the worker started,
- * and the counter is counted up in place, as text (one digit changes 15 times in 16).
- */
-static void req_id_new(struct ag_worker *w, struct ag_req *req)
-{
-    char *d = w->req_id + AG_REQ_ID_LEN - 1;
-
-    while (*d == 'f' && d[-1] != '-')
-        *d-- = '0';
-    *d = *d == '9' ? 'a' : *d == 'f' ? '0' : (char)(*d + 1); /* 'f': after 2^48, wraps */
-    memcpy(req->id, w->req_id, AG_REQ_ID_LEN + 1);
-    req->id_len = AG_REQ_ID_LEN;
-}
-
-/*
- * Keeps the X-Request-Id of <h> as <req>'s id when the peer is in trusted-proxies and
- * sent exactly one that is 1 to AG_REQ_ID_MAX bytes of A-Z a-z 0-9 - _ . : + / =
- * (safe in a log line and a header as it is). Anyone else's is dropped: a client must
- * not choose the id an operator searches the logs for (docs/operations.md, "Request ids").
- */
-static void req_id_adopt(struct ag_req *req, const struct ag_http1_head *h)
-{
-    const struct ag_config *cfg = req->gen->cfg;
-    struct ag_str v = {NULL, 0};
-    int seen = 0;
-
-    if (cfg->n_trusted_proxies == 0 ||
-        !ag_config_trusted_proxy(cfg, req->c->family, &req->c->peer))
-        return;
-    for (size_t i = 0; i < h->nhdrs; i++)
-        if (ag_str_ieq(h->hdrs[i].name, "X-Request-Id")) {
-            v = h->hdrs[i].value;
-            seen++;
-        }
-    if (seen != 1 || v.len == 0 || v.len > AG_REQ_ID_MAX)
-        return;
-    for (size_t i = 0; i < v.len; i++) {
-        unsigned char ch = (unsigned char)v.p[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              strchr("-_.:+/=", ch) != NULL) || ch == '\0')
-            return;
-    }
-    memcpy(req->id, v.p, v.len);
-    req->id[v.len] = '\0';
-    req->id_len = (unsigned char)v.len;
-}
-
-static struct ag_req *req_new(struct ag_conn *c)
-{
-    struct ag_worker *w = c->w;
-    struct ag_req *req = w->free_reqs;
-
-    if (req != NULL) {
-        w->free_reqs = req->next_free;
-        struct evbuffer *keep = req->up_head;
-        memset(req, 0, sizeof(*req));
-        req->up_head = keep;
-    } else {
-        req = calloc(1, sizeof(*req));
-        if (req == NULL)
-            return NULL;
-    }
-    req->c = c;
-    req->gen = ag_gen_ref(w->gen);
-    req_id_new(w, req);
-    if (req->gen->access_log) /* timings only feed the access log */
-        req->t_start_us = c->head_start_us ? c->head_start_us : ag_now_us(w);
-    c->req = req;
-    return req;
-}
-
-/* Returns <req> to the free list. Its upstream connection must be released already. */
-static void req_free(struct ag_req *req)
-{
-    struct ag_worker *w = req->c->w;
-
-    if (req->flags & CONN_REQ_F_EP)
-        ag_ep_detach(req); /* before anything else: its ep must never see a freed request */
-    req->c->req = NULL;
-    ag_gen_unref(req->gen);
-    req->gen = NULL;
-    AG_FREE(req->log_line);
-    if (req->up_head)
-        evbuffer_drain(req->up_head, evbuffer_get_length(req->up_head));
-    req->next_free = w->free_reqs;
-    w->free_reqs = req;
-}
-
-/* Appends one JSON access line for <req> to the worker's log buffer. */
-static void req_log(struct ag_req *req)
-{
-    struct ag_worker *w = req->c->w;
-    uint64_t now = ag_now_us(w);
-    char peer[INET6_ADDRSTRLEN];
-    struct timeval tv;
-    struct tm tm;
-    char when[32];
-
-    if (!req->gen->access_log)
-        return;
-    event_base_gettimeofday_cached(w->base, &tv);
-    gmtime_r(&tv.tv_sec, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    evbuffer_add_printf(w->alog, "{\"time\":\"%s.%03ldZ\",\"client\":\"%s\",%s,\"status\":%d,"
-                        "\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_us\":%llu,"
-                        "\"request_id\":\"%s\"",
-                        when, (long)tv.tv_usec / 1000,
-                        ag_conn_peer_str(req->c, peer, sizeof(peer)),
-                        req->log_line ? req->log_line : "\"method\":\"-\",\"path\":\"-\"",
-                        req->status, (unsigned long long)req->bytes_in,
-                        (unsigned long long)req->bytes_out,
-                        (unsigned long long)(now - req->t_start_us), req->id);
-    if (req->auth_reason)
-        evbuffer_add_printf(w->alog, ",\"auth\":\"%s\"", req->auth_reason);
-    if (req->t_up_start_us)
-        evbuffer_add_printf(w->alog, ",\"upstream_us\":%llu",
-                            (unsigned long long)((req->t_up_head_us ? req->t_up_head_us : now) -
-                                                 req->t_up_start_us));
-    evbuffer_add(w->alog, "}\n", 2);
-    if (evbuffer_get_length(w->alog) > 64 * 1024)
-        ag_alog_flush(w->alog);
-}
-
-/*
- * Records method and raw target of <h> for the access log: credentials redacted
- * (policy/redact.h, CONTRACT.md section 8), escaped, bounded.
- */
-static void req_note_head(struct ag_req *req, const struct ag_http1_head *h)
-{
-    char target[CONN_LOG_TARGET_MAX];
-    struct evbuffer *b;
-    size_t n;
-
-    if (!req->gen->access_log || (b = evbuffer_new()) == NULL)
-        return;
-    evbuffer_add(b, "\"method\":\"", 10);
-    ag_json_escape(b, h->method.p, h->method.len);
-    evbuffer_add(b, "\",\"path\":\"", 10);
-    ag_json_escape(b, target, ag_redact_target(h->target, target, sizeof(target)));
-    evbuffer_add(b, "\"", 2);
-    n = evbuffer_get_length(b);
-    req->log_line = malloc(n);
-    if (req->log_line != NULL)
-        evbuffer_remove(b, req->log_line, n);
-    evbuffer_free(b);
-}
-
-void ag_req_finish(struct ag_req *req)
-{
-    struct ag_conn *c = req->c;
-    struct ag_worker *w = c->w;
-    /* After a half-close, pipelined requests already received are still answered. */
-    bool close = (req->flags & AG_REQ_F_CLIENT_CLOSE) || w->draining ||
-                 ((c->io.flags & AG_IO_F_EOF) && evbuffer_get_length(c->io.in) == 0);
-
-    ag_proxy_release(req);
-    req_log(req);
-    req_free(req);
-    if (close) {
-        ag_conn_close_after_flush(c);
-        return;
-    }
-    c->nreqs++;
-    c->head_start_us = 0;
-    c->flags &= ~AG_CONN_F_RPAUSED;
-    ag_conn_send(c);
-    conn_timeout_set(c, AG_TMO_KEEPALIVE);
-    if (evbuffer_get_length(c->io.in) > 0 || (c->io.flags & AG_IO_F_RREADY))
-        event_active(&c->io.ev, EV_READ, 0); /* a pipelined request may be here already */
-}
-
-/*
- * Copies <s,n> into <out> (<cap> bytes, NUL-terminated) for a text log line: bytes
- * outside '!'..'~', '"' and '\\' become \\xHH (STYLE R5: no raw client input in logs).
- */
-static void text_escape(const char *s, size_t n, char *out, size_t cap)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-
-    for (size_t i = 0; i < n && o + 5 <= cap; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch > ' ' && ch < 0x7f && ch != '"' && ch != '\\') {
-            out[o++] = (char)ch;
-            continue;
-        }
-        out[o++] = '\\';
-        out[o++] = 'x';
-        out[o++] = hex[ch >> 4];
-        out[o++] = hex[ch & 15];
-    }
-    out[o] = '\0';
-}
-
-/*
- * Logs the failure of <req> with what an operator needs to find it: status, <detail>,
- * <cause> (or NULL), and, for a request that went upstream, its method and target as
- * sent (redacted, escaped) and the upstream's address; always the request id. The
- * method and target come from the request line kept in up_head for a retry, so the
- * request path records nothing for this.
- */
-static void req_log_failure(struct ag_req *req, int status, const char *detail,
-                            const char *cause)
-{
-    size_t n = req->up_head != NULL ? evbuffer_get_length(req->up_head) : 0;
-    char method[40], path[CONN_ERR_TARGET_MAX], red[CONN_ERR_TARGET_MAX];
-    enum ag_log_level level = status == 503 ? AG_LOG_WARN : AG_LOG_ERROR;
-    const char *line, *eol, *sp, *end;
-
-    if (cause == NULL)
-        cause = "";
-    if (detail == NULL)
-        detail = "";
-    if (n > 0 && (line = (const char *)evbuffer_pullup(req->up_head, -1)) != NULL &&
-        (eol = memchr(line, '\r', n)) != NULL &&
-        (sp = memchr(line, ' ', (size_t)(eol - line))) != NULL &&
-        (end = memrchr(sp + 1, ' ', (size_t)(eol - sp - 1))) != NULL) {
-        text_escape(line, (size_t)(sp - line), method, sizeof(method));
-        text_escape(red, ag_redact_target((struct ag_str){sp + 1, (size_t)(end - sp - 1)}, red,
-                                          sizeof(red)),
-                    path, sizeof(path));
-        ag_log(level, "request failed: %d %s%s%s; method=%s path=%s upstream=%s id=%s", status,
-               detail, *cause ? ": " : "", cause, method, path, req->gen->ups[req->up].hostport,
-               req->id);
-        return;
-    }
-    ag_log(level, "request failed: %d %s%s%s; id=%s", status, detail, *cause ? ": " : "", cause,
-           req->id);
-}
-
-void ag_req_fail(struct ag_req *req, int status, const char *detail)
-{
-    ag_req_fail_cause(req, status, detail, NULL);
-}
-
-void ag_req_fail_cause(struct ag_req *req, int status, const char *detail, const char *cause)
-{
-    struct ag_conn *c = req->c;
-
-    if (!(req->flags & AG_REQ_F_RESP_HEAD)) {
-        struct evbuffer *out = c->io.out, *tmp;
-        size_t before = evbuffer_get_length(out);
-        ag_reply_error(conn_reply_begin(req, &tmp), status, detail, NULL,
-                       AG_REPLY_F_CLOSE | ((req->flags & AG_REQ_F_HEAD) ? AG_REPLY_F_NO_BODY : 0));
-        conn_reply_end(req, tmp);
-        req->bytes_out += evbuffer_get_length(out) - before;
-        req->status = status;
-        req->flags |= AG_REQ_F_RESP_HEAD;
-    }
-    if (status >= 500)
-        req_log_failure(req, status, detail, cause);
-    ag_proxy_release(req);
-    req->state = AG_REQ_REPLIED;
-    req_log(req);
-    req_free(req);
-    ag_conn_close_after_flush(c);
-}
-
-/* Answers <req> with a gateway-made response already written to the output. */
-static void req_replied(struct ag_req *req, int status, bool keep_alive)
-{
-    req->status = status;
-    req->flags |= AG_REQ_F_RESP_HEAD | AG_REQ_F_RESP_DONE;
-    if (!keep_alive)
-        req->flags |= AG_REQ_F_CLIENT_CLOSE;
-    req->state = AG_REQ_REPLIED;
-    ag_req_finish(req);
-}
-
 /* A refusal before a request object exists (malformed head): reply, log, close. */
 static void conn_refuse(struct ag_conn *c, int status, const char *detail)
 {
-    struct ag_req *req = req_new(c);
+    struct ag_req *req = ag_req_new(c);
 
     if (req == NULL) {
         ag_conn_close_after_flush(c);
@@ -401,47 +105,6 @@ static void conn_refuse(struct ag_conn *c, int status, const char *detail)
     }
     ag_log(AG_LOG_INFO, "refused request: %d %s; id=%s", status, detail ? detail : "", req->id);
     ag_req_fail(req, status, detail);
-}
-
-/* ---------------------------------------------------------------- CORS */
-
-/*
- * Where a gateway-made reply to <req> is written: the client output, or, when
- * <req> came with an allowed Origin, a scratch buffer *<tmp> that
- * conn_reply_end() moves to the output with the CORS lines added, so that a
- * browser can read our 401s and errors too. Without memory for the scratch
- * buffer the reply simply goes without the lines.
- */
-static struct evbuffer *conn_reply_begin(struct ag_req *req, struct evbuffer **tmp)
-{
-    *tmp = NULL;
-    if (req->cors_origin != NULL && (*tmp = evbuffer_new()) != NULL)
-        return *tmp;
-    return req->c->io.out;
-}
-
-/* Moves the reply in <tmp> (NULL: nothing to do) to the output, CORS lines inserted. */
-static void conn_reply_end(struct ag_req *req, struct evbuffer *tmp)
-{
-    const struct ag_cors_config *cc = &req->gen->cfg->cors;
-    struct evbuffer *out = req->c->io.out;
-    struct evbuffer_iovec v;
-    struct evbuffer_ptr end;
-    size_t n;
-
-    if (tmp == NULL)
-        return;
-    end = evbuffer_search(tmp, "\r\n\r\n", 4, NULL);
-    if (end.pos >= 0) {
-        evbuffer_remove_buffer(tmp, out, (size_t)end.pos + 2); /* status line and fields */
-        n = ag_cors_resp_headers(cc, req->cors_origin, NULL, 0);
-        if (evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) == 1) {
-            v.iov_len = ag_cors_resp_headers(cc, req->cors_origin, v.iov_base, n);
-            evbuffer_commit_space(out, &v, 1);
-        }
-    }
-    evbuffer_add_buffer(out, tmp); /* the blank line and the body */
-    evbuffer_free(tmp);
 }
 
 /*
@@ -456,14 +119,10 @@ static bool conn_cors(struct ag_req *req, const struct ag_http1_head *h,
                       const struct ag_http1_info *info, size_t headlen)
 {
     const struct ag_cors_config *cc = &req->gen->cfg->cors;
-    struct ag_conn *c = req->c;
-    struct evbuffer *out = c->io.out;
-    size_t before = evbuffer_get_length(out), len;
     struct ag_cors_verdict v;
     struct ag_cors_req r;
+    size_t len;
     bool keep;
-    unsigned rflags;
-    int status;
 
     ag_cors_find(h, &r);
     if (!ag_cors_is_preflight(h->method, &r)) {
@@ -472,8 +131,6 @@ static bool conn_cors(struct ag_req *req, const struct ag_http1_head *h,
     }
     /* A body we do not read is never parsed as the next request: close after. */
     keep = info->body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
-    rflags = (keep ? 0 : AG_REPLY_F_CLOSE) |
-             ((req->flags & AG_REQ_F_KEEPALIVE_10) ? AG_REPLY_F_KEEPALIVE : 0);
     ag_cors_preflight(cc, &r, &v);
     if (v.st == AG_CORS_OK) {
         char stack[1024], *extra = stack;
@@ -485,60 +142,21 @@ static bool conn_cors(struct ag_req *req, const struct ag_http1_head *h,
         }
         ag_cors_preflight_headers(cc, &v, &r, extra, len);
         extra[len] = '\0';
-        ag_reply_json(out, 200, "", 0, extra, rflags);
+        evbuffer_drain(req->c->io.in, headlen); /* <r> and <v> point into it: after */
+        req->auth_reason = "cors preflight";
+        ag_req_answer(req, 200, "", 0, NULL, extra, keep);
         if (extra != stack)
             free(extra);
-        status = 200;
     } else {
         const char *body = ag_cors_refusal_body(v.bad, &len);
-        ag_reply_json(out, 400, body, len, "Vary: Origin\r\n", rflags);
-        status = 400;
+        evbuffer_drain(req->c->io.in, headlen);
+        req->auth_reason = "cors preflight refused";
+        ag_req_answer(req, 400, body, len, NULL, "Vary: Origin\r\n", keep);
     }
-    req->auth_reason = status == 200 ? "cors preflight" : "cors preflight refused";
-    req->bytes_out += evbuffer_get_length(out) - before;
-    evbuffer_drain(c->io.in, headlen);
-    req_replied(req, status, keep);
     return true;
 }
 
 /* ---------------------------------------------------------------- the gateway's own endpoints */
-
-/* Reply flags for a gateway-made answer to <req>; <keep>: the connection stays open. */
-static unsigned conn_reply_flags(const struct ag_req *req, bool keep)
-{
-    return (keep ? 0 : AG_REPLY_F_CLOSE) |
-           ((req->flags & AG_REQ_F_KEEPALIVE_10) ? AG_REPLY_F_KEEPALIVE : 0) |
-           ((req->flags & AG_REQ_F_HEAD) ? AG_REPLY_F_NO_BODY : 0);
-}
-
-/* Writes an endpoint's answer (JSON <body> or, when NULL, the error <detail>) and finishes <req>. */
-static void conn_ep_reply(struct ag_req *req, int status, const char *body, size_t len,
-                          const char *detail, const char *extra)
-{
-    struct ag_conn *c = req->c;
-    /* A body we did not read whole is never parsed as the next request: close after. */
-    bool keep = (req->flags & AG_REQ_F_BODY_DONE) && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
-    size_t before = evbuffer_get_length(c->io.out);
-    struct evbuffer *tmp, *out = conn_reply_begin(req, &tmp);
-
-    if (body != NULL)
-        ag_reply_json(out, status, body, len, extra, conn_reply_flags(req, keep));
-    else
-        ag_reply_error(out, status, detail, extra, conn_reply_flags(req, keep));
-    conn_reply_end(req, tmp);
-    req->bytes_out += evbuffer_get_length(c->io.out) - before;
-    req_replied(req, status, keep);
-}
-
-void ag_req_reply(struct ag_req *req, int status, const char *body, size_t len, const char *extra)
-{
-    conn_ep_reply(req, status, body, len, NULL, extra);
-}
-
-void ag_req_reply_error(struct ag_req *req, int status, const char *detail, const char *extra)
-{
-    conn_ep_reply(req, status, NULL, 0, detail, extra);
-}
 
 /* ---------------------------------------------------------------- waiting for the store */
 
@@ -558,7 +176,7 @@ static void conn_park(struct ag_req *req)
 {
     struct ag_conn *c = req->c;
 
-    req_free(req);
+    ag_req_drop(req);
     c->flags |= AG_CONN_F_PARKED;
     c->w->n_parked++;
     conn_timeout_set(c, AG_TMO_STORE);
@@ -596,12 +214,12 @@ static void conn_endpoint(struct ag_req *req, const struct ag_http1_head *h,
         ag_req_fail(req, 500, "out of memory");
         return;
     }
-    req->flags |= CONN_REQ_F_EP;
+    req->flags |= AG_REQ_F_EP;
     if (!waited && ag_ep_must_wait(ep)) {
         conn_park(req); /* frees <ep> with <req> */
         return;
     }
-    req->state = CONN_REQ_ENDPOINT;
+    req->state = AG_REQ_ENDPOINT;
     evbuffer_drain(c->io.in, headlen);
     conn_timeout_set(c, AG_TMO_CLIENT);
     ag_ep_run(ep);
@@ -622,19 +240,12 @@ static void conn_endpoint(struct ag_req *req, const struct ag_http1_head *h,
 static bool conn_method_refused(struct ag_req *req, const struct ag_http1_head *h,
                                 const struct ag_http1_info *info, size_t headlen)
 {
-    struct ag_conn *c = req->c;
     bool keep = info->body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
-    size_t before = evbuffer_get_length(c->io.out);
-    struct evbuffer *tmp;
 
     if (!ag_str_ieq(h->method, "TRACE") && !ag_str_ieq(h->method, "CONNECT"))
         return false;
-    ag_reply_error(conn_reply_begin(req, &tmp), 405, "method not allowed", CONN_ALLOW_PROXIED,
-                   conn_reply_flags(req, keep));
-    conn_reply_end(req, tmp);
-    req->bytes_out += evbuffer_get_length(c->io.out) - before;
-    evbuffer_drain(c->io.in, headlen);
-    req_replied(req, 405, keep);
+    evbuffer_drain(req->c->io.in, headlen);
+    ag_req_answer(req, 405, NULL, 0, "method not allowed", CONN_ALLOW_PROXIED, keep);
     return true;
 }
 
@@ -651,7 +262,7 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
     struct ag_str authority, rest, path, query = {NULL, 0};
     enum ag_target_form form;
     enum ag_path_status st;
-    struct ag_req *req = req_new(c);
+    struct ag_req *req = ag_req_new(c);
     const struct ag_config *cfg;
     struct ag_rules_verdict verdict;
     struct ag_authn authn;
@@ -664,8 +275,8 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
     }
     cfg = req->gen->cfg;
     req->bytes_in = headlen;
-    req_id_adopt(req, h);
-    req_note_head(req, h);
+    ag_req_adopt_id(req, h);
+    ag_req_note_head(req, h);
     if (ag_http1_request_info(h, &info) < 0) {
         ag_req_fail(req, info.status, info.error);
         return;
@@ -740,21 +351,9 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
     if (authn.st != AG_AUTHN_OK) {
         /* A body we do not read is never parsed as the next request: close after. */
         bool keep = info.body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
-        unsigned rflags = (keep ? 0 : AG_REPLY_F_CLOSE) |
-                          ((req->flags & AG_REQ_F_KEEPALIVE_10) ? AG_REPLY_F_KEEPALIVE : 0) |
-                          ((req->flags & AG_REQ_F_HEAD) ? AG_REPLY_F_NO_BODY : 0);
-        size_t before = evbuffer_get_length(c->io.out);
-        struct evbuffer *tmp;
-        int status = ag_authn_refuse(req->gen, &authn, conn_reply_begin(req, &tmp), rflags);
-        conn_reply_end(req, tmp);
-        req->bytes_out += evbuffer_get_length(c->io.out) - before;
-        req->auth_reason = authn.st == AG_AUTHN_MASTER     ? "master token"
-                           : authn.st == AG_AUTHN_NO_TOKEN ? "no access token"
-                           : authn.st == AG_AUTHN_SCOPE    ? "insufficient scope"
-                           : authn.st == AG_AUTHN_UNSYNCED ? "revocations not loaded yet"
-                                                           : ag_jwt_status_str(authn.jwt);
+
         evbuffer_drain(in, headlen);
-        req_replied(req, status, keep);
+        ag_req_refuse(req, &authn, keep);
         return;
     }
     /* SameSite=None sends the cookie along with another site's requests: a write it
@@ -842,6 +441,23 @@ static void conn_read_head(struct ag_conn *c)
     c->flags &= ~AG_CONN_F_READING;
 }
 
+/* ---------------------------------------------------------------- between requests */
+
+void ag_conn_next(struct ag_conn *c, bool close)
+{
+    if (close) {
+        ag_conn_close_after_flush(c);
+        return;
+    }
+    c->nreqs++;
+    c->head_start_us = 0;
+    c->flags &= ~AG_CONN_F_RPAUSED;
+    ag_conn_send(c);
+    conn_timeout_set(c, AG_TMO_KEEPALIVE);
+    if (evbuffer_get_length(c->io.in) > 0 || (c->io.flags & AG_IO_F_RREADY))
+        event_active(&c->io.ev, EV_READ, 0); /* a pipelined request may be here already */
+}
+
 /* ---------------------------------------------------------------- closing */
 
 void ag_conn_close(struct ag_conn *c)
@@ -849,8 +465,7 @@ void ag_conn_close(struct ag_conn *c)
     struct ag_worker *w = c->w;
 
     if (c->req != NULL) {
-        ag_proxy_release(c->req);
-        req_free(c->req);
+        ag_req_drop(c->req);
     }
     if (c->flags & AG_CONN_F_PARKED)
         w->n_parked--;
@@ -925,7 +540,7 @@ static size_t conn_read_limit(const struct ag_conn *c)
 
     if (req == NULL)
         return c->w->gen->cfg->max_header_size + 1;
-    if ((req->state == AG_REQ_UPSTREAM || req->state == CONN_REQ_ENDPOINT) &&
+    if ((req->state == AG_REQ_UPSTREAM || req->state == AG_REQ_ENDPOINT) &&
         (req->flags & AG_REQ_F_BODY_DONE))
         return c->w->gen->cfg->max_header_size; /* pipelined: waits for its turn */
     return AG_IO_HIGH_WM;
@@ -956,7 +571,7 @@ static int conn_on_eof(struct ag_conn *c)
         ag_proxy_on_client_eof(req); /* flush to the upstream, then close */
         return 0;
     }
-    if ((req->state == AG_REQ_UPSTREAM || req->state == CONN_REQ_ENDPOINT) &&
+    if ((req->state == AG_REQ_UPSTREAM || req->state == AG_REQ_ENDPOINT) &&
         !(req->flags & AG_REQ_F_BODY_DONE)) {
         ag_conn_close(c); /* aborted mid-body: nothing more can be forwarded */
         return -1;
@@ -1011,7 +626,7 @@ static int conn_readable(struct ag_conn *c, short what)
             conn_read_head(c);
         else if (c->req->state == AG_REQ_UPSTREAM || c->req->state == AG_REQ_TUNNEL)
             ag_proxy_on_client_input(c->req);
-        else if (c->req->state == CONN_REQ_ENDPOINT)
+        else if (c->req->state == AG_REQ_ENDPOINT)
             ag_ep_on_client_input(c->req);
         if (c->io.flags & AG_IO_F_EOF)
             return conn_on_eof(c);
@@ -1050,12 +665,12 @@ static void conn_on_timeout(struct ag_conn *c)
             ag_conn_close(c); /* keep-alive idle */
         return;
     }
-    if ((req->state == AG_REQ_UPSTREAM || req->state == CONN_REQ_ENDPOINT) &&
+    if ((req->state == AG_REQ_UPSTREAM || req->state == AG_REQ_ENDPOINT) &&
         !(req->flags & AG_REQ_F_BODY_DONE)) {
         ag_req_fail(req, 408, "request body too slow");
         return;
     }
-    if (req->state == CONN_REQ_ENDPOINT) {
+    if (req->state == AG_REQ_ENDPOINT) {
         /* Waiting for the store: its command timeout answers (503), not this timer. */
         conn_timeout_set(c, AG_TMO_CLIENT);
         return;

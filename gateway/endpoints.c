@@ -30,6 +30,7 @@
 #include "authn.h"
 #include "config.h"
 #include "conn.h"
+#include "req.h"
 #include "cookie.h"
 #include "jwt.h"
 #include "log.h"

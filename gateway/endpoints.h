@@ -85,16 +85,4 @@ char *ag_ep_reset_token(const struct ag_gen *g, const char *uid, const char *has
 
 /* Provided by gateway/conn.c for the endpoints (their prototypes belong in conn.h). */
 
-/**
- * Answers <req> with <status> and the JSON <body,len> (plus <extra> header lines or
- * NULL), with the CORS lines when they apply, then finishes it: the connection
- * stays open when the body was read whole (AG_REQ_F_BODY_DONE) and the client
- * allows it. <req> is freed on return.
- */
-void ag_req_reply(struct ag_req *req, int status, const char *body, size_t len,
-                  const char *extra);
-
-/** Same with ag_reply_error()'s body {"detail":<detail>,"error":<code>}. */
-void ag_req_reply_error(struct ag_req *req, int status, const char *detail, const char *extra);
-
 #endif

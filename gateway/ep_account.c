@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "req.h"
 #include "ep.h"
 #include "jwt.h"
 #include "password.h"

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "req.h"
 #include "ep.h"
 #include "jwt.h"
 #include "log.h"

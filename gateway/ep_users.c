@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "req.h"
 #include "ep.h"
 #include "password.h"
 #include "ratelimit.h"

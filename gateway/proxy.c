@@ -6,8 +6,9 @@
  *
  * Owns:     the request's upstream connection while the request runs.
  * Entry:    ag_proxy_start(), ag_proxy_on_client_input(), ag_proxy_on_client_drained(),
- *           ag_proxy_on_client_eof(), ag_proxy_release().
- * Not here: request-head checks and routing (gateway/conn.c), the pool (gateway/upstream.c).
+ *           ag_proxy_on_client_eof().
+ * Not here: request-head checks and routing (conn.c), how a request ends and whether
+ *           its upstream connection is reused (req.c), the pool (upstream.c).
  * Spec:     RFC 9112 sections 6-7, RFC 9110 section 7.6.1 (hop-by-hop), RFC 6455
  *           section 4; SECURITY-BASELINE.md framing rules 4, 9, 10, 11.
  */
@@ -26,6 +27,7 @@
 
 #include "authn.h"
 #include "conn.h"
+#include "req.h"
 #include "cookie.h"
 #include "cors.h"
 #include "log.h"
@@ -548,7 +550,7 @@ void ag_proxy_on_client_eof(struct ag_req *req)
     ag_proxy_on_client_input(req);
     req->flags |= AG_REQ_F_UP_CLOSE;
     if (u == NULL || ag_io_pending(&u->io) == 0) {
-        ag_conn_close_after_flush(req->c);
+        ag_req_close_after_flush(req);
         return;
     }
     /* The upstream's write pass closes everything once the rest has reached it. */
@@ -683,7 +685,7 @@ static void tunnel_start(struct ag_req *req, const struct ag_http1_head *h, size
     ag_conn_send(req->c);
     if (req->u->io.flags & AG_IO_F_EOF) {
         /* The upstream's close came in the same read as its 101: no later event will say so. */
-        ag_conn_close_after_flush(req->c);
+        ag_req_close_after_flush(req);
         return;
     }
     ag_conn_resume(req->c);
@@ -858,7 +860,7 @@ static void up_closed(struct ag_req *req, bool error)
 {
     req->flags |= AG_REQ_F_UP_CLOSE;
     if (req->state == AG_REQ_TUNNEL) {
-        ag_conn_close_after_flush(req->c); /* e.g. the server's close frame goes out first */
+        ag_req_close_after_flush(req); /* e.g. the server's close frame goes out first */
         return;
     }
     if (!(req->flags & AG_REQ_F_RESP_HEAD)) {
@@ -882,7 +884,7 @@ static void up_timeout(struct ag_req *req)
 
     req->flags |= AG_REQ_F_UP_CLOSE;
     if (req->state == AG_REQ_TUNNEL)
-        ag_conn_close(req->c);
+        ag_req_abort(req);
     else if (!u->connected)
         ag_req_fail(req, 504, "upstream connect timed out");
     else if (!(req->flags & AG_REQ_F_RESP_HEAD))
@@ -965,7 +967,7 @@ void ag_proxy_on_upstream_io(struct ag_uconn *u, short what)
         }
         if (req->state == AG_REQ_TUNNEL && (c->io.flags & AG_IO_F_EOF) &&
             ag_io_pending(&u->io) == 0) {
-            ag_conn_close(c); /* the client's last bytes reached the upstream */
+            ag_req_abort(req); /* the client's last bytes reached the upstream */
             return;
         }
         if ((c->flags & AG_CONN_F_RPAUSED) && ag_io_pending(&u->io) <= AG_IO_LOW_WM &&
@@ -974,20 +976,4 @@ void ag_proxy_on_upstream_io(struct ag_uconn *u, short what)
     }
     if ((what & (EV_READ | EV_CLOSED)) || (u->io.flags & AG_IO_F_RREADY))
         up_readable(req);
-}
-
-void ag_proxy_release(struct ag_req *req)
-{
-    struct ag_uconn *u = req->u;
-
-    if (u == NULL)
-        return;
-    req->u = NULL;
-    u->req = NULL;
-    if (u->connected && !(req->flags & AG_REQ_F_UP_CLOSE) && (req->flags & AG_REQ_F_RESP_DONE) &&
-        (req->flags & AG_REQ_F_BODY_DONE) && req->state == AG_REQ_UPSTREAM &&
-        ag_io_pending(&u->io) == 0)
-        ag_upstream_put(u);
-    else
-        ag_upstream_free(u);
 }

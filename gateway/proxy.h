@@ -44,7 +44,5 @@ void ag_proxy_on_client_eof(struct ag_req *req);
 /** The client output drained below its low watermark: resume reading the upstream. */
 void ag_proxy_on_client_drained(struct ag_req *req);
 
-/** Detaches and disposes of <req>'s upstream connection (reused only if clean). */
-void ag_proxy_release(struct ag_req *req);
 
 #endif

@@ -55,24 +55,25 @@ const char *ag_reply_status_text(int status)
 }
 
 void ag_reply_json(struct evbuffer *out, int status, const char *body, size_t len,
-                   const char *extra, unsigned flags)
+                   const char *extra, const char *tail, unsigned flags)
 {
     evbuffer_add_printf(out,
                         "HTTP/1.1 %d %s\r\n"
                         "Content-Type: application/json\r\n"
                         "Content-Length: %zu\r\n"
                         "Cache-Control: no-store\r\n"
-                        "%s%s\r\n",
+                        "%s%s%s\r\n",
                         status, ag_reply_status_text(status), len, extra ? extra : "",
                         (flags & AG_REPLY_F_CLOSE)       ? "Connection: close\r\n"
                         : (flags & AG_REPLY_F_KEEPALIVE) ? "Connection: keep-alive\r\n"
-                                                         : "");
+                                                         : "",
+                        tail ? tail : "");
     if (!(flags & AG_REPLY_F_NO_BODY))
         evbuffer_add(out, body, len);
 }
 
 void ag_reply_error(struct evbuffer *out, int status, const char *detail, const char *extra,
-                    unsigned flags)
+                    const char *tail, unsigned flags)
 {
     char body[256];
     int i = status_index(status);
@@ -84,5 +85,5 @@ void ag_reply_error(struct evbuffer *out, int status, const char *detail, const 
                  i < 0 ? "error" : statuses[i].code);
     if (n < 0 || (size_t)n >= sizeof(body))
         n = snprintf(body, sizeof(body), "{\"detail\":\"%s\"}", ag_reply_status_text(status));
-    ag_reply_json(out, status, body, (size_t)n, extra, flags);
+    ag_reply_json(out, status, body, (size_t)n, extra, tail, flags);
 }

@@ -4,7 +4,7 @@
  *
  * Owns:     nothing; writes into the caller's output buffer.
  * Entry:    ag_reply_error(), ag_reply_json(), ag_reply_status_text().
- * Not here: deciding the status (gateway/conn.c), closing the connection.
+ * Not here: deciding the status and the lines (gateway/core/req.c), closing the connection.
  * Spec:     CONTRACT.md section 4 ("Every gateway-made error body is JSON"); docs/errors.md.
  */
 #ifndef AG_GATEWAY_REPLY_H
@@ -26,14 +26,15 @@ const char *ag_reply_status_text(int status);
  * Writes a complete error response to <out>: status line, Content-Type
  * application/json, Content-Length, Cache-Control no-store, then
  * {"detail":"<detail>","error":"<code>"}. <detail> must be a fixed phrase of
- * ours (never client input); NULL means the status text. <extra> is a block of
- * complete header lines ("Name: v\r\n...") or NULL.
+ * ours (never client input); NULL means the status text. <extra> and <tail> are
+ * blocks of complete header lines ("Name: v\r\n...") or NULL: <extra> goes before
+ * the Connection line, <tail> (the request's CORS lines) after it.
  */
 void ag_reply_error(struct evbuffer *out, int status, const char *detail, const char *extra,
-                    unsigned flags);
+                    const char *tail, unsigned flags);
 
-/** Writes a response with the JSON text <body,len> and optional <extra> header lines. */
+/** Writes a response with the JSON text <body,len> and optional <extra>, <tail> header lines. */
 void ag_reply_json(struct evbuffer *out, int status, const char *body, size_t len,
-                   const char *extra, unsigned flags);
+                   const char *extra, const char *tail, unsigned flags);
 
 #endif
