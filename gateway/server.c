@@ -60,24 +60,6 @@ static char *read_file(const char *path, size_t *len, struct ag_err *err)
     return buf;
 }
 
-struct ag_gen *ag_gen_ref(struct ag_gen *g)
-{
-    atomic_fetch_add(&g->_refs, 1);
-    return g;
-}
-
-void ag_gen_unref(struct ag_gen *g)
-{
-    if (g == NULL || atomic_fetch_sub(&g->_refs, 1) != 1)
-        return;
-    ag_rules_free(g->rules);
-    ag_jwt_key_free(g->key);
-    ag_config_unref(g->cfg);
-    free(g->ups);
-    free(g->extra_headers);
-    free(g);
-}
-
 /* Resolves <host>:<port> into <u> (first address). Returns 0 or -1 with <err> set. */
 static int resolve(const char *path, const char *key, const char *host, const char *port,
                    const char *hostport, struct ag_upstream_addr *u, struct ag_err *err)
