@@ -5,7 +5,7 @@
  *
  * Owns:     the current generation, the worker array, the main event_base.
  * Entry:    ag_server_run(), ag_gen_load(), ag_gen_ref(), ag_gen_unref().
- * Not here: the CLI (gateway/main.c), per-connection work (gateway/conn.c).
+ * Not here: the CLI (gateway/main.c), per-connection work (gateway/core/conn.c).
  */
 #include "server.h"
 

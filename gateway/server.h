@@ -4,7 +4,7 @@
  *
  * Owns:     the current generation, the workers, the main thread's event_base.
  * Entry:    ag_server_run(), ag_gen_load(), ag_gen_lint().
- * Not here: per-connection work (gateway/conn.c), the CLI (gateway/main.c).
+ * Not here: per-connection work (gateway/core/conn.c), the CLI (gateway/main.c).
  */
 #ifndef AG_GATEWAY_SERVER_H
 #define AG_GATEWAY_SERVER_H

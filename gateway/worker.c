@@ -6,7 +6,7 @@
  * Owns:     struct ag_worker and everything on its event_base.
  * Entry:    ag_worker_new(), ag_worker_start(), ag_worker_post_gen(),
  *           ag_worker_post_stop(), ag_worker_join(), ag_worker_free().
- * Not here: connections (gateway/conn.c), the process and signals (gateway/server.c).
+ * Not here: connections (gateway/core/conn.c), the process and signals (gateway/server.c).
  */
 #include "worker.h"
 
@@ -236,7 +236,7 @@ static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t 
         break;
     case AG_FEED_SUBJECT_BEFORE: {
         /* Tokens issued before <value> die: kept as long as the store keeps it
-         * (gateway/ep_account.c account_watermark_until()), whichever TTL is larger. */
+         * (gateway/ep/ep_account.c account_watermark_until()), whichever TTL is larger. */
         const struct ag_config *cfg = w->gen->cfg;
         long ttl = cfg->refresh_token_ttl > cfg->access_token_ttl ? cfg->refresh_token_ttl
                                                                   : cfg->access_token_ttl;

@@ -8,7 +8,7 @@
  *           struct itself is in base/worker_types.h, where the layers below read it.
  * Entry:    ag_worker_new(), ag_worker_start(), ag_worker_post_gen(),
  *           ag_worker_post_stop(), ag_worker_join(), ag_worker_free().
- * Not here: the request state machine (gateway/conn.c, gateway/proxy.c).
+ * Not here: the request state machine (gateway/core/conn.c, gateway/core/proxy.c).
  */
 #ifndef AG_GATEWAY_WORKER_H
 #define AG_GATEWAY_WORKER_H

@@ -7,7 +7,7 @@
  * Owns:     the worker's verified-token cache (struct ag_authn_cache).
  * Entry:    ag_authn_check(), ag_authn_refusal(), ag_authn_cache_new(), ag_authn_cache_free().
  * Not here: token cryptography and claims (policy/jwt.c), which paths need what
- *           (policy/rules.c), forwarding the identity (gateway/proxy.c).
+ *           (policy/rules.c), forwarding the identity (gateway/core/proxy.c).
  * Spec:     CONTRACT.md sections 4-6; RFC 6750 section 3; docs/tokens.md.
  */
 #ifndef AG_GATEWAY_AUTHN_H

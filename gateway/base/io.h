@@ -6,7 +6,7 @@
  *
  * Owns:     the socket, its event, its input and output evbuffers.
  * Entry:    ag_io_open(), ag_io_connect(), ag_io_read(), ag_io_flush(), ag_io_close().
- * Not here: what the bytes mean (gateway/conn.c, gateway/proxy.c).
+ * Not here: what the bytes mean (gateway/core/conn.c, gateway/core/proxy.c).
  */
 #ifndef AG_GATEWAY_IO_H
 #define AG_GATEWAY_IO_H

@@ -3,7 +3,7 @@
  *
  * Owns:     the logger thread, the shared queue (mutex + condvar), the open file.
  * Entry:    ag_log(), ag_alog_open(), ag_alog_flush(), ag_alog_close().
- * Not here: access-line contents (gateway/conn.c).
+ * Not here: access-line contents (gateway/core/req.c).
  *
  * Workers append lines to their own evbuffer and hand it over here in batches
  * (evbuffer_add_buffer moves chains, no copy); the thread does the write(2)s.

@@ -5,7 +5,7 @@
  *
  * Owns:     the logger thread, its output file, the per-worker line buffers.
  * Entry:    ag_log(), ag_alog_open(), ag_alog_buf_new(), ag_alog_flush(), ag_alog_close().
- * Not here: what goes into an access line (gateway/conn.c builds it).
+ * Not here: what goes into an access line (gateway/core/req.c builds it).
  */
 #ifndef AG_GATEWAY_LOG_H
 #define AG_GATEWAY_LOG_H

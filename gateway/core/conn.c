@@ -198,7 +198,7 @@ void ag_conn_wake_parked(struct ag_worker *w)
 }
 
 /*
- * Hands <req> (path under auth-prefix) to gateway/endpoints.c: the ep copies what it
+ * Hands <req> (path under auth-prefix) to gateway/ep/endpoints.c: the ep copies what it
  * needs from the head, the head is drained, then the ep answers now, after reading
  * the body, or from a store callback.
  */

@@ -5,7 +5,7 @@
  *
  * Owns:     nothing beyond the request's upstream state (struct ag_req fields).
  * Entry:    ag_proxy_start(), ag_proxy_on_client_input(), ag_proxy_on_client_drained().
- * Not here: reading the request head and routing (gateway/conn.c).
+ * Not here: reading the request head and routing (gateway/core/conn.c).
  * Spec:     RFC 9112 sections 6-7 and 9.6; SECURITY-BASELINE.md framing rules 4, 9, 10.
  */
 #ifndef AG_GATEWAY_PROXY_H
@@ -35,7 +35,7 @@ int ag_proxy_start(struct ag_req *req, const struct ag_http1_head *h,
 /** New client bytes for <req> (request body or tunnel data). */
 void ag_proxy_on_client_input(struct ag_req *req);
 
-/** Events of <u>'s socket while it serves a request (gateway/upstream.c dispatches here). */
+/** Events of <u>'s socket while it serves a request (gateway/core/upstream.c dispatches here). */
 void ag_proxy_on_upstream_io(struct ag_uconn *u, short what);
 
 /** The client closed its side of a tunnel: flush what it sent, then close both. */

@@ -65,7 +65,7 @@ struct ag_req {
     const char *auth_reason;      /* why authentication refused it (access log), or NULL */
     struct ag_ep *ep;             /* the gateway endpoint serving it (gateway/ep/), or NULL */
     const char *cors_origin;      /* allowed Origin: every response gets the CORS lines
-                                     (gateway/cors.h); borrowed from gen's config, or NULL */
+                                     (gateway/http/cors.h); borrowed from gen's config, or NULL */
     int status;                   /* status sent to the client (access log) */
 
     enum ag_body_kind req_body;

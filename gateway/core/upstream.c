@@ -5,7 +5,7 @@
  *
  * Owns:     idle struct ag_uconn objects (w->idle); a busy one belongs to its request.
  * Entry:    ag_upstream_get(), ag_upstream_put(), ag_upstream_free(), ag_upstream_flush().
- * Not here: the bytes exchanged (gateway/proxy.c).
+ * Not here: the bytes exchanged (gateway/core/proxy.c).
  *
  * A connection keeps one event callback for its whole life (on_upstream_io), so
  * moving between a request and the pool never touches epoll.

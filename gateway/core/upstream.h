@@ -4,7 +4,7 @@
  *
  * Owns:     struct ag_uconn (one upstream socket) while it is idle in the pool.
  * Entry:    ag_upstream_get(), ag_upstream_put(), ag_upstream_free(), ag_upstream_flush().
- * Not here: what goes over the connection (gateway/proxy.c).
+ * Not here: what goes over the connection (gateway/core/proxy.c).
  */
 #ifndef AG_GATEWAY_UPSTREAM_H
 #define AG_GATEWAY_UPSTREAM_H

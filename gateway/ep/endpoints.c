@@ -5,11 +5,11 @@
  * dispatch to the handlers in ep_*.c, and the helpers they share (ids, minting,
  * cookies, JSON answers, rate limits, audit events).
  *
- * Owns:     struct ag_ep (gateway/ep.h) and the worker's list of them.
+ * Owns:     struct ag_ep (gateway/ep/ep.h) and the worker's list of them.
  * Entry:    ag_ep_new(), ag_ep_must_wait(), ag_ep_run(), ag_ep_on_client_input(),
  *           ag_ep_detach().
  * Not here: the handlers (ep_tokens.c, ep_users.c, ep_account.c), Redis (store/),
- *           JWS (policy/jwt.c), keep-alive (gateway/conn.c).
+ *           JWS (policy/jwt.c), keep-alive (gateway/core/conn.c).
  * Spec:     CONTRACT.md sections 5, 7, 8; docs/endpoints.md, docs/users.md.
  */
 #include "ep.h"

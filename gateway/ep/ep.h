@@ -1,8 +1,8 @@
 /*
  * gateway/ep/ep.h - what the gateway's own endpoints share: struct ag_ep (one endpoint
  * request in progress) and the helpers every ep_*.c file uses to mint tokens, read
- * bodies, answer and record audit events. Internal to gateway/endpoints.c and
- * gateway/ep_*.c; the rest of the gateway sees only gateway/endpoints.h.
+ * bodies, answer and record audit events. Internal to gateway/ep/endpoints.c and
+ * gateway/ep_*.c; the rest of the gateway sees only gateway/ep/endpoints.h.
  *
  * Owns:     struct ag_ep and everything hanging off it (copies of what the head said,
  *           the body collected, the tokens minted, the per-endpoint state in <u>).
@@ -69,7 +69,7 @@ struct ep_ident {
     int64_t exp;
 };
 
-/* State of a user endpoint (gateway/ep_users.c, ep_account.c); freed by ep_user_op_free(). */
+/* State of a user endpoint (gateway/ep/ep_users.c, ep_account.c); freed by ep_user_op_free(). */
 struct ep_user_op {
     struct ag_pool_job job;       /* password work on the pool */
     struct ag_ep *ep;
@@ -132,7 +132,7 @@ struct ag_ep {
     void (*then)(struct ag_ep *ep); /* what runs once a rate-limit check passed */
 };
 
-/* ---- shared helpers (gateway/endpoints.c) ---- */
+/* ---- shared helpers (gateway/ep/endpoints.c) ---- */
 
 /** A fresh random id: 16 bytes of libsodium randombytes in base64url. */
 void ag_ep__new_id(char out[EP_ID_LEN + 1]);
@@ -203,24 +203,24 @@ bool ag_ep__orphaned(struct ag_ep *ep);
 
 /* ---- handlers ---- */
 
-/* gateway/ep_tokens.c: /token/new, /token/refresh, /refresh. */
+/* gateway/ep/ep_tokens.c: /token/new, /token/refresh, /refresh. */
 void ep_tokens_new(struct ag_ep *ep);
 void ep_tokens_refresh_get(struct ag_ep *ep);
 void ep_tokens_refresh_post(struct ag_ep *ep);
 
-/* gateway/ep_users.c: register, login, token, me. */
+/* gateway/ep/ep_users.c: register, login, token, me. */
 void ep_users_register(struct ag_ep *ep);
 void ep_users_login(struct ag_ep *ep);
 void ep_users_me(struct ag_ep *ep);
 
-/* gateway/ep_account.c: logout, logout-all, password change and reset, sessions. */
+/* gateway/ep/ep_account.c: logout, logout-all, password change and reset, sessions. */
 void ep_account_logout(struct ag_ep *ep);
 void ep_account_password(struct ag_ep *ep);
 void ep_account_forgot(struct ag_ep *ep);
 void ep_account_reset(struct ag_ep *ep);
 void ep_account_sessions(struct ag_ep *ep);
 
-/* Shared by the user handlers (gateway/ep_users.c). */
+/* Shared by the user handlers (gateway/ep/ep_users.c). */
 
 /** A new op for <ep> (ep->u), with the generation's password parameters; NULL on OOM. */
 struct ep_user_op *ep_user_op_new(struct ag_ep *ep);

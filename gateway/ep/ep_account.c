@@ -8,7 +8,7 @@
  * Entry:    ep_account_logout(), ep_account_password(), ep_account_forgot(),
  *           ep_account_reset(), ep_account_sessions(), ag_ep_reset_token().
  * Not here: the Redis side (store/user.c, store/session.c), hashing (policy/password.c),
- *           delivering a reset token (gateway/webhook.c).
+ *           delivering a reset token (gateway/ep/webhook.c).
  * Spec:     CONTRACT.md section 7 (logout, logout-all); docs/users.md for the rest.
  */
 #include <stdio.h>

@@ -6,7 +6,7 @@
  * Owns:     nothing beyond the struct ag_ep it is handed.
  * Entry:    ep_tokens_new(), ep_tokens_refresh_get(), ep_tokens_refresh_post().
  * Not here: the rotation script (store/session.c), JWS (policy/jwt.c), cookies and
- *           minting (gateway/endpoints.c).
+ *           minting (gateway/ep/endpoints.c).
  * Spec:     CONTRACT.md sections 5, 7, 8; docs/endpoints.md.
  */
 #include <stdio.h>

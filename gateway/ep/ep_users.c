@@ -1,7 +1,7 @@
 /*
  * gateway/ep/ep_users.c - user accounts at the edge: POST /register, POST /login (JSON),
  * POST /token (the OAuth2 password grant, a form) and GET /me. Passwords are hashed
- * and verified on the pool (gateway/pool.c), never on the event loop.
+ * and verified on the pool (gateway/auth/pool.c), never on the event loop.
  *
  * Owns:     struct ep_user_op while one of these requests runs (ep->u).
  * Entry:    ep_users_register(), ep_users_login(), ep_users_me(); the shared user helpers

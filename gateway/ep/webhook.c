@@ -5,7 +5,7 @@
  *
  * Owns:     struct webhook_call (one delivery) until it ends.
  * Entry:    ag_webhook_post().
- * Not here: the reset token and its body (gateway/ep_account.c).
+ * Not here: the reset token and its body (gateway/ep/ep_account.c).
  * Spec:     docs/users.md "Password reset".
  */
 #include "webhook.h"

@@ -4,7 +4,7 @@
  *
  * Owns:     each delivery in flight (freed when it ends, fails or times out).
  * Entry:    ag_webhook_post().
- * Not here: what is sent (gateway/ep_account.c), resolving the address (gateway/server.c).
+ * Not here: what is sent (gateway/ep/ep_account.c), resolving the address (gateway/server.c).
  * Spec:     docs/users.md "Password reset".
  */
 #ifndef AG_GATEWAY_WEBHOOK_H

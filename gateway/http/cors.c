@@ -5,7 +5,7 @@
  * Owns:     nothing; every result is borrowed from the config or static.
  * Entry:    ag_cors_find(), ag_cors_allow_origin(), ag_cors_preflight(),
  *           ag_cors_preflight_headers(), ag_cors_resp_headers().
- * Not here: parsing "cors" (policy/config_cors.c), writing replies (gateway/conn.c, proxy.c).
+ * Not here: parsing "cors" (policy/config_cors.c), writing replies (gateway/core/req.c, proxy.c).
  * Spec:     Fetch standard, "CORS protocol" (3.2.2-3.2.5); docs/cors.md.
  */
 #include "cors.h"

@@ -6,8 +6,8 @@
  * Owns:     nothing; reads the generation's struct ag_cors_config.
  * Entry:    ag_cors_find(), ag_cors_allow_origin(), ag_cors_preflight(),
  *           ag_cors_preflight_headers(), ag_cors_resp_headers().
- * Not here: the "cors" key (policy/config_cors.c), answering (gateway/conn.c), proxied
- *           responses (gateway/proxy.c resp_head()).
+ * Not here: the "cors" key (policy/config_cors.c), answering (gateway/core/conn.c), proxied
+ *           responses (gateway/core/proxy.c resp_head()).
  * Spec:     Fetch standard, "CORS protocol"; docs/cors.md.
  */
 #ifndef AG_GATEWAY_CORS_H

@@ -7,7 +7,7 @@
  * Entry:    ag_http1_parse_request(), ag_http1_parse_response(), ag_http1_request_info(),
  *           ag_http1_response_info(), ag_chunked_parse(), ag_http1_hdr_is_hop(),
  *           ag_http1_hdr_fwd().
- * Not here: sockets and buffers (gateway/conn.c, gateway/proxy.c), paths (policy/path.c).
+ * Not here: sockets and buffers (gateway/core/conn.c, gateway/core/proxy.c), paths (policy/path.c).
  * Spec:     RFC 9112 s.2-7 and 11, RFC 9110 s.5 and 7.6.1, RFC 3986 s.3.2.2.
  */
 #include "http1.h"
@@ -1105,7 +1105,7 @@ static const struct owned_name {
     {STR_INIT("x-http-method-override"), AG_FWD_DROP, false},
     {STR_INIT("x-http-method"), AG_FWD_DROP, false},
     {STR_INIT("x-method-override"), AG_FWD_DROP, false},
-    /* the request id: the gateway writes its own, or a trusted proxy's (gateway/conn.c) */
+    /* the request id: the gateway writes its own, or a trusted proxy's (gateway/core/req.c) */
     {STR_INIT("x-request-id"), AG_FWD_DROP, false},
     /* the scheme in the spellings some frameworks read beside X-Forwarded-Proto: the
      * gateway's X-Forwarded-Proto is the one answer the upstream gets */

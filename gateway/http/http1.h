@@ -9,7 +9,7 @@
  *           ag_http1_request_info(), ag_http1_response_info(),
  *           ag_chunked_parse(), ag_http1_hdr_is_hop(), ag_http1_hdr_is_identity(),
  *           ag_http1_hdr_fwd(), ag_http1_fwd_value_ok().
- * Not here: sockets and buffers (gateway/conn.c, gateway/proxy.c), paths (policy/path.c).
+ * Not here: sockets and buffers (gateway/core/conn.c, gateway/core/proxy.c), paths (policy/path.c).
  * Spec:     RFC 9112 sections 2-7 and 11, RFC 9110 sections 5 and 7.6.1.
  */
 #ifndef AG_GATEWAY_HTTP1_H

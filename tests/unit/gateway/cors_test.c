@@ -1,5 +1,5 @@
 /*
- * tests/unit/gateway/cors_test.c - mirrors gateway/cors.c: preflight detection,
+ * tests/unit/gateway/cors_test.c - mirrors gateway/http/cors.c: preflight detection,
  * the origin / method / requested-headers decisions, the header lines, and the
  * "cors" config key they read (parsed for real by policy/config.c).
  *
