@@ -39,10 +39,9 @@ uint64_t ag_now_us(struct ag_worker *w)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-
 /* ---------------------------------------------------------------- requests */
 
-_Static_assert(sizeof(((struct ag_worker *)0)->req_id) == AG_REQ_ID_LEN + 1, "worker.h req_id");
+_Static_assert(sizeof(((struct ag_worker *)0)->req_id) == AG_REQ_ID_LEN + 1, "worker_types.h req_id");
 
 /*
  * Gives <req> the worker's next request id: its random prefix, '-', a 12-hex-digit
@@ -123,7 +122,7 @@ static void req_free(struct ag_req *req)
     struct ag_worker *w = req->c->w;
 
     if (req->flags & AG_REQ_F_EP)
-        req->c->w->ep_ops->detach(req); /* before anything else: its ep must never see a freed request */
+        w->ep_ops->detach(req); /* first: its ep must never see a freed request */
     req->c->req = NULL;
     ag_gen_unref(req->gen);
     req->gen = NULL;
