@@ -17,7 +17,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <event2/buffer.h>
 #include <openssl/crypto.h>
 
 #include "config.h"

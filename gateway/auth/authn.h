@@ -24,7 +24,6 @@
 
 struct ag_worker;
 struct ag_gen;
-struct evbuffer;
 
 /* Verdicts: zero is the failing value; compare with AG_AUTHN_OK only. */
 enum ag_authn_status {

@@ -28,7 +28,6 @@
 #include "rules.h"
 #include "proxy.h"
 #include "redact.h"
-#include "reply.h"
 #include "worker_types.h"
 
 #define CONN_LINGER_BYTES (1024 * 1024) /* discard at most this much after an error reply */
