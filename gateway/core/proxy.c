@@ -1,14 +1,15 @@
 /*
  * gateway/core/proxy.c - forwarding one request to the upstream and its response
- * back: the upstream request head, both body pumps (length, chunked, until
- * close) with backpressure, the websocket tunnel, one retry on a stale pooled
- * connection.
+ * back: sending the upstream request head, both body pumps (length, chunked, until
+ * close) with backpressure, the response head, the websocket tunnel, one retry on a
+ * stale pooled connection.
  *
  * Owns:     the request's upstream connection while the request runs.
  * Entry:    ag_proxy_start(), ag_proxy_on_client_input(), ag_proxy_on_client_drained(),
  *           ag_proxy_on_client_eof().
- * Not here: request-head checks and routing (conn.c), how a request ends and whether
- *           its upstream connection is reused (req.c), the pool (upstream.c).
+ * Not here: what the upstream request head holds (uphead.c), request-head checks and
+ *           routing (conn.c), how a request ends and whether its upstream connection
+ *           is reused (req.c), the pool (upstream.c).
  * Spec:     RFC 9112 sections 6-7, RFC 9110 section 7.6.1 (hop-by-hop), RFC 6455
  *           section 4; SECURITY-BASELINE.md framing rules 4, 9, 10, 11.
  */
@@ -25,13 +26,13 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "authn.h"
 #include "conn.h"
 #include "req.h"
-#include "cookie.h"
 #include "cors.h"
+#include "hb.h"
 #include "log.h"
 #include "upstream.h"
+#include "uphead.h"
 #include "worker_types.h"
 
 static int resp_pump(struct ag_req *req);
@@ -52,58 +53,6 @@ static void add_lit(struct evbuffer *b, const char *s)
     evbuffer_add(b, s, strlen(s));
 }
 
-/*
- * A message head written straight into one contiguous region reserved in an
- * evbuffer: one reservation and one commit instead of dozens of evbuffer_add()
- * calls per head. The caller reserves an upper bound of what it will write.
- */
-struct hb {
-    char *p;
-    char *start;
-    struct evbuffer_iovec v;
-};
-
-static int hb_begin(struct hb *b, struct evbuffer *buf, size_t bound)
-{
-    if (evbuffer_reserve_space(buf, (ev_ssize_t)bound, &b->v, 1) < 1)
-        return -1;
-    b->p = b->start = b->v.iov_base;
-    return 0;
-}
-
-static void hb_put(struct hb *b, const void *s, size_t n)
-{
-    memcpy(b->p, s, n);
-    b->p += n;
-}
-
-#define hb_lit(b, s) hb_put((b), (s), sizeof(s) - 1)
-
-static void hb_str(struct hb *b, struct ag_str s)
-{
-    hb_put(b, s.p, s.len);
-}
-
-static void hb_field(struct hb *b, struct ag_str name, struct ag_str value)
-{
-    hb_put(b, name.p, name.len);
-    hb_lit(b, ": ");
-    hb_put(b, value.p, value.len);
-    hb_lit(b, "\r\n");
-}
-
-static void hb_ull(struct hb *b, unsigned long long v)
-{
-    char tmp[24];
-    int n = 0;
-
-    do
-        tmp[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    while (n > 0)
-        *b->p++ = tmp[--n];
-}
-
 /* Appends a chunk-size line "<hex>\r\n" for <n> bytes of data. */
 static void add_chunk_size(struct evbuffer *out, size_t n)
 {
@@ -117,224 +66,6 @@ static void add_chunk_size(struct evbuffer *out, size_t n)
         tmp[--i] = hex[n & 15];
     while ((n >>= 4) != 0);
     evbuffer_add(out, tmp + i, sizeof(tmp) - (size_t)i);
-}
-
-/* Commits what was written; returns its length. */
-static size_t hb_end(struct hb *b, struct evbuffer *buf)
-{
-    b->v.iov_len = (size_t)(b->p - b->start);
-    evbuffer_commit_space(buf, &b->v, 1);
-    return b->v.iov_len;
-}
-
-/* Bytes the fields of <h> take as "name: value\r\n" lines. */
-static size_t fields_size(const struct ag_http1_head *h)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < h->nhdrs; i++)
-        n += h->hdrs[i].name.len + h->hdrs[i].value.len + 4;
-    return n;
-}
-
-/* ---------------------------------------------------------------- the upstream request head */
-
-/*
- * Writes the head sent upstream into req->up_head: the normalised target, the
- * client's end-to-end fields, the gateway's X-Forwarded-* and configured
- * headers, and exactly one framing header of our own (SECURITY-BASELINE rule 4).
- * Returns 0, or -1 when memory runs out.
- */
-/* Whether a header value can go upstream as is: no CTL (but HTAB), no DEL. */
-static bool value_safe(struct ag_str v)
-{
-    for (size_t i = 0; i < v.len; i++) {
-        unsigned char ch = (unsigned char)v.p[i];
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-            return false;
-    }
-    return true;
-}
-
-/* Writes identity header <name> with <value> when it is non-empty and safe. */
-static void hb_identity(struct hb *b, const char *name, struct ag_str value)
-{
-    if (value.len == 0 || !value_safe(value))
-        return;
-    hb_field(b, (struct ag_str){name, strlen(name)}, value);
-}
-
-/*
- * Whether client header <name> is one of <cfg>'s identity names (the defaults are
- * ag_http1_hdr_fwd()'s already; configured ones may differ).
- */
-static bool is_identity_name(const struct ag_config *cfg, struct ag_str name)
-{
-    const struct ag_identity_names *id = &cfg->identity;
-
-    return ag_authn_name_eq(name, id->subject) || ag_authn_name_eq(name, id->client_id) ||
-           ag_authn_name_eq(name, id->scopes) || ag_authn_name_eq(name, id->roles);
-}
-
-/* Whether <name> is set by the `headers` map: the configured value replaces the client's. */
-static bool is_configured_header(const struct ag_config *cfg, struct ag_str name)
-{
-    for (size_t i = 0; i < cfg->n_headers; i++)
-        if (ag_str_ieq(name, cfg->headers[i].name))
-            return true;
-    return false;
-}
-
-/*
- * Copies the client's Cookie value <v> without the gateway's credential cookies
- * (CONTRACT.md section 6: other cookies stay). A malformed value is dropped whole,
- * since it might hide one.
- */
-static void hb_cookie(struct hb *b, struct ag_str v)
-{
-    static const char *const drop[] = {"access_token", "refresh_token"};
-    char *start = b->p + 8;
-    int n = ag_cookie_strip(v, drop, 2, start, v.len);
-
-    if (n <= 0)
-        return;
-    memcpy(b->p, "Cookie: ", 8);
-    b->p = start + n;
-    hb_lit(b, "\r\n");
-}
-
-static int build_up_head(struct ag_req *req, const struct ag_http1_head *h,
-                         const struct ag_http1_info *info, struct ag_str path, struct ag_str query,
-                         const struct ag_authn *a)
-{
-    struct ag_gen *g = req->gen;
-    const struct ag_config *cfg = g->cfg;
-    const struct ag_identity_names *id = &cfg->identity;
-    const char *hostport = g->ups[req->up].hostport;
-    char peer[INET6_ADDRSTRLEN];
-    struct ag_str peer_s, proto = AG_LIT("http"), fwd_host = info->host;
-    bool xff = false, trusted;
-    /* a trusted proxy's fields of each class AG_FWD_PROTO..: how many, and the last */
-    unsigned n_fwd[AG_FWD_N] = {0};
-    const struct ag_http1_header *fwd[AG_FWD_N] = {NULL};
-    struct hb b;
-    size_t bound;
-
-    ag_conn_peer_str(req->c, peer, sizeof(peer));
-    peer_s = (struct ag_str){peer, strlen(peer)};
-    bound = h->method.len + path.len + query.len + fields_size(h) + info->host.len +
-            strlen(hostport) + g->extra_headers_len + peer_s.len + req->id_len + 256;
-    if (a->identity)
-        bound += strlen(id->subject) + strlen(id->client_id) + strlen(id->scopes) +
-                 strlen(id->roles) + a->sub.len + a->client_id.len + a->scopes.len +
-                 a->roles.len + 16;
-    if (hb_begin(&b, req->up_head, bound) < 0)
-        return -1;
-    hb_str(&b, h->method);
-    hb_lit(&b, " ");
-    hb_str(&b, path);
-    if (query.p != NULL) {
-        hb_lit(&b, "?");
-        hb_str(&b, query);
-    }
-    /* The request id: ours, or a trusted proxy's (conn.c); a client's own copy is one
-     * of the owned names that the loop below drops. */
-    hb_lit(&b, " HTTP/1.1\r\nX-Request-Id: ");
-    hb_put(&b, req->id, req->id_len);
-    hb_lit(&b, "\r\n");
-    trusted = cfg->n_trusted_proxies > 0 &&
-              ag_config_trusted_proxy(cfg, req->c->family, &req->c->peer);
-    for (size_t i = 0; i < h->nhdrs; i++) {
-        struct ag_str name = h->hdrs[i].name, value = h->hdrs[i].value;
-        enum ag_http1_fwd k;
-
-        if (ag_http1_hdr_is_hop(h, name))
-            continue;
-        k = ag_http1_hdr_fwd(name);
-        if (k == AG_FWD_XFF) {
-            /* Appended to, never trusted: the upstream decides what to believe. */
-            if (xff)
-                hb_lit(&b, ", ");
-            else
-                hb_lit(&b, "X-Forwarded-For: ");
-            hb_str(&b, value);
-            xff = true;
-            continue;
-        }
-        if (k != AG_FWD_PASS) {
-            /* The gateway's own, or kept below from a trusted proxy (CONTRACT.md s.6),
-             * unless the config sets a field of that name itself. */
-            if (trusted && k != AG_FWD_DROP && !is_identity_name(cfg, name) &&
-                !is_configured_header(cfg, name)) {
-                n_fwd[k]++;
-                fwd[k] = &h->hdrs[i];
-            }
-            continue;
-        }
-        if (is_identity_name(cfg, name) || is_configured_header(cfg, name))
-            continue;
-        /* The credentials stay here unless an option says otherwise (CONTRACT.md s.6). */
-        if (!cfg->forward_credentials) {
-            if (ag_authn_is_credential_header(name))
-                continue;
-            if (ag_str_ieq(name, "Cookie")) {
-                hb_cookie(&b, value);
-                continue;
-            }
-        }
-        if (!cfg->forward_authorization && ag_str_ieq(name, "Authorization") &&
-            ag_authn_bearer(value, NULL) != 0)
-            continue;
-        hb_field(&b, name, value);
-    }
-    if (a->identity) {
-        hb_identity(&b, id->subject, a->sub);
-        hb_identity(&b, id->client_id, a->client_id);
-        hb_identity(&b, id->scopes, a->scopes);
-        hb_identity(&b, id->roles, a->roles);
-    }
-    if (xff)
-        hb_lit(&b, ", ");
-    else
-        hb_lit(&b, "X-Forwarded-For: ");
-    hb_str(&b, peer_s);
-    hb_lit(&b, "\r\n");
-    /*
-     * Behind a TLS terminator or another proxy in trusted-proxies, the scheme, host and
-     * client address it saw are what the upstream needs: one valid value of each is
-     * kept; anything else (absent, repeated, invalid, or not from a trusted proxy)
-     * gives the gateway's own Proto and Host and drops the rest.
-     */
-    for (int k = AG_FWD_PROTO; k < AG_FWD_N; k++)
-        if (n_fwd[k] != 1 || !ag_http1_fwd_value_ok((enum ag_http1_fwd)k, fwd[k]->value))
-            fwd[k] = NULL;
-    if (fwd[AG_FWD_PROTO] != NULL && fwd[AG_FWD_PROTO]->value.len == 5)
-        proto = AG_LIT("https");
-    if (fwd[AG_FWD_HOST] != NULL)
-        fwd_host = fwd[AG_FWD_HOST]->value;
-    hb_field(&b, AG_LIT("X-Forwarded-Proto"), proto);
-    if (fwd_host.len > 0)
-        hb_field(&b, AG_LIT("X-Forwarded-Host"), fwd_host);
-    /* HTTP/1.0 without Host: an HTTP/1.1 upstream needs one. */
-    if (info->host.len == 0)
-        hb_field(&b, AG_LIT("Host"), (struct ag_str){hostport, strlen(hostport)});
-    for (int k = AG_FWD_REAL_IP; k < AG_FWD_N; k++)
-        if (fwd[k] != NULL)
-            hb_field(&b, fwd[k]->name, fwd[k]->value);
-    if (g->extra_headers_len)
-        hb_put(&b, g->extra_headers, g->extra_headers_len);
-    if (info->body == AG_BODY_LENGTH) {
-        hb_lit(&b, "Content-Length: ");
-        hb_ull(&b, info->length);
-        hb_lit(&b, "\r\n");
-    } else if (info->body == AG_BODY_CHUNKED) {
-        hb_lit(&b, "Transfer-Encoding: chunked\r\n");
-    }
-    if (req->flags & AG_REQ_F_WEBSOCKET)
-        hb_lit(&b, "Connection: upgrade\r\nUpgrade: websocket\r\n");
-    hb_lit(&b, "\r\n");
-    hb_end(&b, req->up_head);
-    return 0;
 }
 
 /* Attaches a connection to <req> and queues (or sends) the head on it. Returns 0 or -1. */
@@ -377,7 +108,7 @@ int ag_proxy_start(struct ag_req *req, const struct ag_http1_head *h,
     } else if (info->body == AG_BODY_NONE || info->length == 0) {
         req->flags |= AG_REQ_F_BODY_DONE;
     }
-    if (build_up_head(req, h, info, path, query, a) < 0) {
+    if (ag_uphead_build(req, h, info, path, query, a) < 0) {
         ag_req_fail(req, 500, "out of memory");
         return -1;
     }
@@ -588,7 +319,7 @@ static int resp_head(struct ag_req *req, const struct ag_http1_head *h,
 
     if (cors != NULL)
         cors_len = ag_cors_resp_headers(&req->gen->cfg->cors, cors, NULL, 0);
-    if (hb_begin(&b, out, h->reason.len + fields_size(h) + 160 + cors_len) < 0)
+    if (hb_begin(&b, out, h->reason.len + hb_fields_size(h) + 160 + cors_len) < 0)
         return -1;
     hb_lit(&b, "HTTP/1.1 ");
     hb_ull(&b, (unsigned)h->status);
@@ -659,7 +390,7 @@ static void tunnel_start(struct ag_req *req, const struct ag_http1_head *h, size
 
     struct hb b;
 
-    if (hb_begin(&b, out, h->reason.len + fields_size(h) + 96) < 0) {
+    if (hb_begin(&b, out, h->reason.len + hb_fields_size(h) + 96) < 0) {
         ag_req_fail(req, 500, "out of memory");
         return;
     }
