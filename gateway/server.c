@@ -6,7 +6,7 @@
  * Owns:     the current generation, the worker array, the main event_base, the hashing
  *           pool and the password dummy hashes (both lent to every generation).
  * Entry:    ag_server_run(), ag_gen_load(), ag_gen_ref(), ag_gen_unref().
- * Not here: the CLI (gateway/main.c), per-connection work (gateway/conn.c).
+ * Not here: the CLI (gateway/main.c), per-connection work (gateway/core/conn.c).
  */
 #include "server.h"
 
@@ -60,24 +60,6 @@ static char *read_file(const char *path, size_t *len, struct ag_err *err)
     fclose(f);
     *len = n;
     return buf;
-}
-
-struct ag_gen *ag_gen_ref(struct ag_gen *g)
-{
-    atomic_fetch_add(&g->_refs, 1);
-    return g;
-}
-
-void ag_gen_unref(struct ag_gen *g)
-{
-    if (g == NULL || atomic_fetch_sub(&g->_refs, 1) != 1)
-        return;
-    ag_rules_free(g->rules);
-    ag_jwt_key_free(g->key);
-    ag_config_unref(g->cfg);
-    free(g->ups);
-    free(g->extra_headers);
-    free(g);
 }
 
 /* Resolves <host>:<port> into <u> (first address). Returns 0 or -1 with <err> set. */

@@ -6,7 +6,7 @@
  * Owns:     struct ag_worker and everything on its event_base.
  * Entry:    ag_worker_new(), ag_worker_start(), ag_worker_post_gen(),
  *           ag_worker_post_stop(), ag_worker_join(), ag_worker_free().
- * Not here: connections (gateway/conn.c), the process and signals (gateway/server.c).
+ * Not here: connections (gateway/core/conn.c), the process and signals (gateway/server.c).
  */
 #include "worker.h"
 
@@ -27,6 +27,7 @@
 
 #include "authn.h"
 #include "conn.h"
+#include "endpoints.h"
 #include "jwt.h"
 #include "log.h"
 #include "revoke.h"
@@ -38,6 +39,22 @@
 #define WORKER_BACKLOG 1024
 #define WORKER_LOG_FLUSH_MS 100
 #define WORKER_ACCEPT_PAUSE_MS 100
+
+/* The CSRF verdict as the request core asks it of a proxied cookie-carried write. */
+static bool worker_csrf_foreign(const struct ag_config *cfg, const struct ag_http1_head *h)
+{
+    return ag_ep_csrf(cfg, h) == AG_CSRF_FOREIGN;
+}
+
+/* The gateway's endpoints (gateway/ep/), handed to the request core below them. */
+static const struct ag_ep_ops worker_ep_ops = {
+    .start = ag_ep_new,
+    .must_wait = ag_ep_must_wait,
+    .run = ag_ep_run,
+    .on_client_input = ag_ep_on_client_input,
+    .detach = ag_ep_detach,
+    .csrf_foreign = worker_csrf_foreign,
+};
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
@@ -219,7 +236,7 @@ static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t 
         break;
     case AG_FEED_SUBJECT_BEFORE: {
         /* Tokens issued before <value> die: kept as long as the store keeps it
-         * (gateway/ep_account.c account_watermark_until()), whichever TTL is larger. */
+         * (gateway/ep/ep_account.c account_watermark_until()), whichever TTL is larger. */
         const struct ag_config *cfg = w->gen->cfg;
         long ttl = cfg->refresh_token_ttl > cfg->access_token_ttl ? cfg->refresh_token_ttl
                                                                   : cfg->access_token_ttl;
@@ -307,13 +324,6 @@ static void worker_drain(struct ag_worker *w)
         event_base_loopbreak(w->base);
 }
 
-void ag_worker_conn_gone(struct ag_worker *w)
-{
-    w->n_conns--;
-    if (w->draining && w->n_conns == 0)
-        event_base_loopbreak(w->base);
-}
-
 static void on_notify(evutil_socket_t fd, short what, void *arg)
 {
     struct ag_worker *w = arg;
@@ -355,6 +365,7 @@ struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *er
     if (w == NULL)
         return NULL;
     w->id = id;
+    w->ep_ops = &worker_ep_ops;
     w->notify_fd = -1;
     w->store_state = -1;
     {

@@ -97,7 +97,7 @@ static inline int ag_hex_digit(unsigned char c)
  * Header names. A security rule: a name matches in any case and with any of '-', '_', '.' at
  * each separator ("x_auth.Subject" is X-Auth-Subject), since CGI/WSGI-style upstreams fold
  * all three to one key; whatever the gateway owns or checks must be matched the same way by
- * the header filters (gateway/http1.c), authn and the config checks.
+ * the header filters (gateway/http/http1.c), authn and the config checks.
  * ------------------------------------------------------------------------------------------- */
 
 /** The header-name byte <c> as compared: ASCII lower case, '_' and '.' read as '-'. */

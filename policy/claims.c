@@ -5,7 +5,7 @@
  *
  * Owns:     nothing long-lived; the result is a new string.
  * Entry:    ag_claims_json(), ag_claims_reset_json().
- * Not here: signing (policy/jwt.c), ids and times (gateway/endpoints.c), what a
+ * Not here: signing (policy/jwt.c), ids and times (gateway/ep/endpoints.c), what a
  *           verified token must say (policy/jwt.c ag_jwt_check_claims()).
  * Spec:     CONTRACT.md section 7; docs/tokens.md.
  */

@@ -6,7 +6,7 @@
  * Entry:    ag_claims_json(), ag_claims_reset_json().
  * Not here: signing (policy/jwt.c ag_jwt_sign(), called where the key is: gateway/
  *           endpoints.c), verifying claims (policy/jwt.c), checking a reset token
- *           (gateway/ep_account.c).
+ *           (gateway/ep/ep_account.c).
  * Spec:     CONTRACT.md section 7; docs/tokens.md; RFC 7519 s.4.
  */
 #ifndef AG_POLICY_CLAIMS_H

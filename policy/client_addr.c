@@ -5,7 +5,7 @@
  * Owns:     nothing.
  * Entry:    ag_client_addr_pick().
  * Not here: the CIDR test (policy/config_users.c ag_config_trusted_proxy()), finding
- *           the field in a head (gateway/endpoints.c).
+ *           the field in a head (gateway/ep/endpoints.c).
  * Spec:     docs/config.md "trusted-proxies"; RFC 7239 s.5.2.
  */
 #include "client_addr.h"

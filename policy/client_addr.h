@@ -5,7 +5,7 @@
  * Owns:     nothing; the result goes to a caller buffer.
  * Entry:    ag_client_addr_pick().
  * Not here: parsing "trusted-proxies" and the CIDR test (policy/config_users.c),
- *           the X-Forwarded-For the gateway sends upstream (gateway/proxy.c).
+ *           the X-Forwarded-For the gateway sends upstream (gateway/core/proxy.c).
  * Spec:     docs/users.md "Rate limits"; docs/config.md "trusted-proxies"; RFC 7239 s.5.2.
  */
 #ifndef AG_POLICY_CLIENT_ADDR_H

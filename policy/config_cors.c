@@ -4,7 +4,7 @@
  *
  * Owns:     nothing; every value goes into cfg->cors of the config being parsed.
  * Entry:    ag_config__parse_cors() from the key table of policy/config.c.
- * Not here: the verdicts (policy/cors.c), the header lines (gateway/cors_http.c).
+ * Not here: the verdicts (policy/cors.c), the header lines (gateway/http/cors_http.c).
  * Spec:     docs/cors.md; Fetch standard, CORS protocol; RFC 6454 s.6.1.
  */
 #include "config_int.h"

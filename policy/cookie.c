@@ -4,7 +4,7 @@
  *
  * Owns:     nothing; values are slices of the header, output goes to caller buffers.
  * Entry:    ag_cookie_find(), ag_cookie_strip().
- * Not here: Set-Cookie (gateway/endpoints.c), what the token means (policy/jwt.c).
+ * Not here: Set-Cookie (gateway/ep/endpoints.c), what the token means (policy/jwt.c).
  * Spec:     RFC 6265 sections 4.2.1 and 5.4; docs/rules.md ("Cookies").
  */
 #include "cookie.h"

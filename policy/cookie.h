@@ -5,7 +5,7 @@
  *
  * Owns:     nothing; slices borrow the header value, output goes to caller buffers.
  * Entry:    ag_cookie_find(), ag_cookie_strip().
- * Not here: Set-Cookie (gateway/endpoints.c), what a token means (policy/jwt.c).
+ * Not here: Set-Cookie (gateway/ep/endpoints.c), what a token means (policy/jwt.c).
  * Spec:     RFC 6265 sections 4.2.1 and 5.4.
  */
 #ifndef AG_POLICY_COOKIE_H

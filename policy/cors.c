@@ -6,7 +6,7 @@
  * Owns:     nothing; every result is borrowed from the config or static.
  * Entry:    ag_cors_note(), ag_cors_is_preflight(), ag_cors_allow_origin(),
  *           ag_cors_preflight(), ag_cors_allow_headers(), ag_cors_refusal_body().
- * Not here: parsing "cors" (policy/config_cors.c), the header lines (gateway/cors_http.c).
+ * Not here: parsing "cors" (policy/config_cors.c), the header lines (gateway/http/cors_http.c).
  * Spec:     Fetch standard, "CORS protocol" (3.2.2-3.2.5); docs/cors.md.
  */
 #include "cors.h"

@@ -7,7 +7,7 @@
  * Entry:    ag_cors_note(), ag_cors_is_preflight(), ag_cors_allow_origin(),
  *           ag_cors_preflight(), ag_cors_allow_headers(), ag_cors_refusal_body().
  * Not here: the "cors" key (policy/config_cors.c), the header lines and reading them
- *           from a head (gateway/cors_http.c), answering (gateway/conn.c, proxy.c).
+ *           from a head (gateway/http/cors_http.c), answering (gateway/core/conn.c, proxy.c).
  * Spec:     Fetch standard, "CORS protocol"; docs/cors.md.
  */
 #ifndef AG_POLICY_CORS_H

@@ -5,7 +5,7 @@
  * Owns:     nothing.
  * Entry:    ag_csrf_note(), ag_csrf_verdict().
  * Not here: collecting the fields from a head and acting on the verdict
- *           (gateway/endpoints.c, gateway/conn.c).
+ *           (gateway/ep/endpoints.c, gateway/core/conn.c).
  * Spec:     docs/users.md "CSRF".
  */
 #include "csrf.h"

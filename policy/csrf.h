@@ -4,8 +4,8 @@
  *
  * Owns:     nothing; the fields are slices borrowed from the request head.
  * Entry:    ag_csrf_note(), ag_csrf_verdict().
- * Not here: what each endpoint does with the verdict (gateway/endpoints.c), the
- *           cookie-samesite "none" check on proxied requests (gateway/conn.c).
+ * Not here: what each endpoint does with the verdict (gateway/ep/endpoints.c), the
+ *           cookie-samesite "none" check on proxied requests (gateway/core/conn.c).
  * Spec:     docs/users.md "CSRF"; Fetch standard "Sec-Fetch-Site"; RFC 6454 s.7.
  */
 #ifndef AG_POLICY_CSRF_H

@@ -4,7 +4,7 @@
  *
  * Owns:     nothing long-lived; results are new strings.
  * Entry:    ag_grants_scopes(), ag_grants_subset(), ag_grants_refresh_scope().
- * Not here: parsing "role-scopes" (policy/config_users.c), minting (gateway/endpoints.c).
+ * Not here: parsing "role-scopes" (policy/config_users.c), minting (gateway/ep/endpoints.c).
  * Spec:     CONTRACT.md section 13; docs/users.md "Roles and scopes".
  */
 #include "grants.h"

@@ -6,7 +6,7 @@
  * Owns:     nothing; every result is a new string the caller frees.
  * Entry:    ag_grants_scopes(), ag_grants_subset(), ag_grants_refresh_scope().
  * Not here: parsing "role-scopes" (policy/config_users.c), the login and refresh
- *           endpoints that use these (gateway/ep_users.c, gateway/ep_tokens.c).
+ *           endpoints that use these (gateway/ep/ep_users.c, gateway/ep/ep_tokens.c).
  * Spec:     CONTRACT.md section 13; docs/users.md "Roles and scopes"; RFC 6749 s.3.3.
  */
 #ifndef AG_POLICY_GRANTS_H

@@ -6,7 +6,7 @@
  *
  * Owns:     struct ag_jwt_key (secret-derived SHA-256 states, zeroed on free).
  * Entry:    ag_jwt_key_new_hs256(), ag_jwt_verify(), ag_jwt_sign(), ag_jwt_status_str().
- * Not here: token sources (gateway/authn.c), revocation, the verified-token cache.
+ * Not here: token sources (gateway/auth/authn.c), revocation, the verified-token cache.
  * Spec:     RFC 7515 s.5.2, RFC 7519 s.4.1/s.7.2, RFC 8725 s.3, RFC 8259, RFC 3629,
  *           RFC 2104, RFC 4648 s.5; docs/jwt.md.
  */

@@ -5,8 +5,8 @@
  *
  * Owns:     struct ag_jwt_key (the secret's HMAC state); nothing per token.
  * Entry:    ag_jwt_key_new_hs256(), ag_jwt_verify(), ag_jwt_sign().
- * Not here: where tokens come from (gateway/authn.c), revocation (policy/revoke.h),
- *           the verified-token cache (gateway/authn.c).
+ * Not here: where tokens come from (gateway/auth/authn.c), revocation (policy/revoke.h),
+ *           the verified-token cache (gateway/auth/authn.c).
  * Spec:     RFC 7515 s.7.1, RFC 7519 s.7.2, RFC 8725; docs/jwt.md.
  */
 #ifndef AG_POLICY_JWT_H

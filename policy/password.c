@@ -8,7 +8,7 @@
  * Entry:    ag_password_check(), ag_password_check_msg(), ag_password_hash(),
  *           ag_password_verify(), ag_password_dummies_new/_free(), ag_password_verify_dummy(),
  *           ag_password_needs_rehash().
- * Not here: where the slow calls run (gateway/pool.c), storing hashes (store/user.c).
+ * Not here: where the slow calls run (gateway/auth/pool.c), storing hashes (store/user.c).
  * Spec:     ISSUE 5 "Passwords"; docs/users.md; NIST SP 800-63B s.5.1.1.2; RFC 9106.
  */
 #include "password.h"

@@ -7,7 +7,7 @@
  *           takes as long as a wrong password. Its owner is the caller (gateway/server.c).
  * Entry:    ag_password_check(), ag_password_hash(), ag_password_verify(),
  *           ag_password_dummies_new(), ag_password_verify_dummy(), ag_password_needs_rehash().
- * Not here: where the hashing runs (gateway/pool.c: never on an event loop).
+ * Not here: where the hashing runs (gateway/auth/pool.c: never on an event loop).
  * Spec:     ISSUE 5 "Passwords"; docs/users.md.
  *
  * Hash, verify and verify_dummy are slow on purpose (tens of ms, tens of MiB): call

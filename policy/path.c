@@ -4,7 +4,8 @@
  *
  * Owns:     nothing; results are slices of the input or bytes in the caller's buffer.
  * Entry:    ag_path_split_target(), ag_path_normalize(), ag_path_status_str().
- * Not here: Host comparison (gateway/conn.c), prefix matching and case folding (policy/rules.c).
+ * Not here: Host comparison (gateway/core/conn.c), prefix matching and case folding
+ *           (policy/rules.c).
  * Spec:     CONTRACT.md s.4; SECURITY-BASELINE.md "Path canonicalization";
  *           RFC 3986 s.2.3, s.3.2, s.5.2.4; RFC 9112 s.3.2; RFC 3629 s.4.
  */

@@ -4,7 +4,7 @@
  *
  * Owns:     nothing; writes into caller buffers.
  * Entry:    ag_path_split_target(), ag_path_normalize().
- * Not here: prefix matching (policy/rules.c), HTTP framing (gateway/http1.c).
+ * Not here: prefix matching (policy/rules.c), HTTP framing (gateway/http/http1.c).
  * Spec:     CONTRACT.md section 4; SECURITY-BASELINE.md "Path canonicalization";
  *           RFC 3986 sections 2.3, 5.2.4; RFC 9112 section 3.2.
  */

@@ -4,7 +4,7 @@
  *
  * Owns:     nothing; pure functions over borrowed bytes.
  * Entry:    ag_redact_target(), ag_redact_is_credential_name().
- * Not here: writing or escaping log lines (gateway/conn.c, gateway/log.c).
+ * Not here: writing or escaping log lines (gateway/core/conn.c, gateway/base/log.c).
  * Spec:     CONTRACT.md section 8; RFC 3986 sections 3.2.1 and 3.4; RFC 6749 section
  *           4.1.2 and RFC 6819 section 4.4.1.1 (codes and tokens in logs);
  *           docs/operations.md#logs.

@@ -5,7 +5,7 @@
  *
  * Owns:     nothing; the target is borrowed, output goes to a caller buffer.
  * Entry:    ag_redact_target(), ag_redact_is_credential_name().
- * Not here: writing or escaping log lines (gateway/conn.c, gateway/log.c).
+ * Not here: writing or escaping log lines (gateway/core/conn.c, gateway/base/log.c).
  * Spec:     CONTRACT.md section 8 ("No credential reaches a log"); docs/operations.md#logs.
  */
 #ifndef AG_POLICY_REDACT_H

@@ -8,7 +8,7 @@
  * Entry:    ag_rules_new(), ag_rules_match(), ag_rules_free().
  * Not here: the load-time lint (policy/rules_lint.c), config syntax (policy/config.c),
  *           normalisation (policy/path.c),
- *           credentials and tokens (gateway/authn.c, policy/jwt.c).
+ *           credentials and tokens (gateway/auth/authn.c, policy/jwt.c).
  * Spec:     CONTRACT.md section 4; SECURITY-BASELINE.md path rule 7; docs/rules.md.
  */
 #include "rules.h"

@@ -6,7 +6,7 @@
  *
  * Owns:     struct ag_rules (the compiled trie and rule table).
  * Entry:    ag_rules_new(), ag_rules_match(), ag_rules_free(); ag_rules_lint() (rules_lint.c).
- * Not here: credentials and tokens (policy/jwt.c, gateway/authn.c), paths
+ * Not here: credentials and tokens (policy/jwt.c, gateway/auth/authn.c), paths
  *           (policy/path.c normalises before matching), config syntax (policy/config.c).
  * Spec:     CONTRACT.md section 4; docs/rules.md.
  */

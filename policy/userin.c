@@ -6,7 +6,7 @@
  * Owns:     the value copies it hands out (ag_body_fields_free() zeroes and frees them).
  * Entry:    ag_body_fields(), ag_body_fields_free(), ag_user_check_email(),
  *           ag_user_check_username(), ag_user_fold().
- * Not here: collecting the body (gateway/), the 422 reply (gateway/reply.c), passwords.
+ * Not here: collecting the body (gateway/), the 422 reply (gateway/http/reply.c), passwords.
  * Spec:     CONTRACT.md section 7; docs/users.md; WHATWG URL "urlencoded parsing";
  *           RFC 5321 s.4.5.3.1 and RFC 5322 s.3.4.1 (emails); RFC 3629 (UTF-8).
  */

@@ -4,7 +4,7 @@
  *
  * Owns:     nothing long-lived; each call carries its own pending record.
  * Entry:    ag_sess_create(), ag_sess_rotate(), ag_sess_revoke(), ag_sess_revoke_subject().
- * Not here: tokens and HTTP (gateway/endpoints.c), the connection (store/link.c), the
+ * Not here: tokens and HTTP (gateway/ep/endpoints.c), the connection (store/link.c), the
  *           revocation feed other instances learn these revocations from (store/feed.h).
  * Spec:     CONTRACT.md sections 5, 7, 8; docs/redis-keys.md.
  *

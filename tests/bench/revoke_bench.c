@@ -1,7 +1,7 @@
 /*
  * tests/bench/revoke_bench.c - what the revocation check costs on the request path with
  * N revoked sessions loaded (default 1,000,000): the set's memory, and ns per
- * ag_revoke_check() + ag_revoke_check_subject() (what gateway/authn.c runs per token) for
+ * ag_revoke_check() + ag_revoke_check_subject() (what gateway/auth/authn.c runs per token) for
  * tokens that are not revoked (the common case) and for revoked ones.
  *
  * Not a test (timings belong to benchmarks): built by meson as bench_revoke, run by hand

@@ -6,7 +6,7 @@
  * Owns:     one malloc'd path buffer per input, freed before returning.
  * Entry:    LLVMFuzzerTestOneInput() (libFuzzer, or tests/fuzz/replay_main.c).
  * Not here: the corpus replay main (replay_main.c); seeds are in corpus/http1/.
- * Spec:     SECURITY-BASELINE.md; gateway/http1.h and policy/path.h contracts.
+ * Spec:     SECURITY-BASELINE.md; gateway/http/http1.h and policy/path.h contracts.
  */
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 """Docs that describe what the code does must keep saying it (issue 9 point 25): the
 integration suite's README lists every test file, and docs/operations.md lists exactly
-the access-log fields that gateway/conn.c writes."""
+the access-log fields that gateway/core/req.c writes."""
 
 import json
 import re

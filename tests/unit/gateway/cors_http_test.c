@@ -1,5 +1,5 @@
 /*
- * tests/unit/gateway/cors_http_test.c - mirrors gateway/cors_http.c: the CORS fields
+ * tests/unit/gateway/cors_http_test.c - mirrors gateway/http/cors_http.c: the CORS fields
  * read from a head, and the header lines of an allowed preflight and response.
  *
  * Owns:     one parsed config per test, unref'd at its end (ASan/LSan check it).

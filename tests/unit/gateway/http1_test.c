@@ -1,5 +1,5 @@
 /*
- * tests/unit/gateway/http1_test.c - unit tests for gateway/http1.c: head scanning,
+ * tests/unit/gateway/http1_test.c - unit tests for gateway/http/http1.c: head scanning,
  * every framing refusal of SECURITY-BASELINE.md rules 1-9 with its HTTP status, the
  * chunked decoder fed whole, byte by byte and in random splits, and the header filters.
  *

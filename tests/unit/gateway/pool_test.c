@@ -1,12 +1,12 @@
 /*
- * tests/unit/gateway/pool_test.c - mirrors gateway/pool.c: done() on the loop thread,
+ * tests/unit/gateway/pool_test.c - mirrors gateway/auth/pool.c: done() on the loop thread,
  * many jobs over several threads and two loops, the bounded queue, and inbox_free
  * cancelling queued jobs, waiting for running ones and delivering finished ones.
  *
  * Owns:     one pool, its inboxes and event_bases per test, freed at its end (the
  *           bases must have no events left; ASan/LSan check the rest).
  * Entry:    main().
- * Not here: what the gateway runs on the pool (password jobs: gateway/endpoints.c).
+ * Not here: what the gateway runs on the pool (password jobs: gateway/ep/endpoints.c).
  */
 #include "pool.h"
 

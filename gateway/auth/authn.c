@@ -1,0 +1,450 @@
+/*
+ * gateway/auth/authn.c - credentials of a request against what its path needs:
+ * the master token, the access token (first source present is judged), the
+ * revocation set, required scopes and roles; plus the per-worker verified-token
+ * cache that lets a repeated token skip base64, HMAC and JSON.
+ *
+ * Owns:     struct ag_authn_cache and its entries.
+ * Entry:    ag_authn_check(), ag_authn_refusal(), ag_authn_cache_*().
+ * Not here: JWS and claims (policy/jwt.c), rules (policy/rules.c).
+ * Spec:     CONTRACT.md sections 4-6; RFC 6750 section 3; docs/tokens.md.
+ */
+#include "authn.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "config.h"
+#include "cookie.h"
+#include "revoke.h"
+#include "gen.h"
+#include "worker_types.h"
+
+/* ---------------------------------------------------------------- the verified-token cache */
+
+/*
+ * One verified token: its exact bytes (the key), what the request path needs of
+ * its claims, and when it stops being valid. Only tokens that passed every check
+ * get in, so an attacker cannot fill the cache with forgeries; revocation, scopes
+ * and expiry are still checked on every hit.
+ */
+struct tc_node {
+    struct tc_node *lprev, *lnext;   /* LRU list, most recent first */
+};
+
+/* What a check needs of a verified token, from the cache or from fresh claims. */
+struct tc_ident {
+    struct ag_str sub, client_id, scopes, roles, jti, sid;
+    int64_t iat;
+    bool client;                     /* the token names a client (sub_type "client") */
+    bool legacy;                     /* a fastauth-api token: passes only inside legacy-tokens */
+};
+
+struct tc_entry {
+    struct tc_node node;             /* first: a node is its entry */
+    struct tc_entry *hnext;          /* bucket chain */
+    uint64_t hash;
+    int64_t exp;
+    size_t tok_len;
+    struct tc_ident id;              /* slices into data */
+    char data[];                     /* token bytes, then the strings of id */
+};
+
+struct ag_authn_cache {
+    struct tc_entry **buckets;
+    size_t nbuckets;                 /* power of two, >= max */
+    size_t n, max;
+    struct tc_node lru;              /* sentinel */
+};
+
+/* FNV-1a over the token's last 32 bytes (its signature: different for every token). */
+static uint64_t tc_hash(struct ag_str tok)
+{
+    size_t from = tok.len > 32 ? tok.len - 32 : 0;
+    uint64_t h = 1469598103934665603ull ^ tok.len;
+
+    for (size_t i = from; i < tok.len; i++) {
+        h ^= (unsigned char)tok.p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+struct ag_authn_cache *ag_authn_cache_new(size_t max)
+{
+    struct ag_authn_cache *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->max = max;
+    c->nbuckets = 16;
+    while (c->nbuckets < max)
+        c->nbuckets *= 2;
+    c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
+    if (c->buckets == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->lru.lnext = c->lru.lprev = &c->lru;
+    return c;
+}
+
+static void lru_unlink(struct tc_node *n)
+{
+    n->lprev->lnext = n->lnext;
+    n->lnext->lprev = n->lprev;
+}
+
+static void lru_push_front(struct ag_authn_cache *c, struct tc_node *n)
+{
+    n->lnext = c->lru.lnext;
+    n->lprev = &c->lru;
+    c->lru.lnext->lprev = n;
+    c->lru.lnext = n;
+}
+
+static void tc_unlink(struct ag_authn_cache *c, struct tc_entry *e)
+{
+    struct tc_entry **pp = &c->buckets[e->hash & (c->nbuckets - 1)];
+
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    lru_unlink(&e->node);
+    c->n--;
+}
+
+void ag_authn_cache_clear(struct ag_authn_cache *c)
+{
+    if (c == NULL)
+        return;
+    while (c->lru.lnext != &c->lru) {
+        struct tc_entry *e = (struct tc_entry *)c->lru.lnext;
+        tc_unlink(c, e);
+        free(e);
+    }
+}
+
+void ag_authn_cache_free(struct ag_authn_cache *c)
+{
+    if (c == NULL)
+        return;
+    ag_authn_cache_clear(c);
+    free(c->buckets);
+    free(c);
+}
+
+static struct tc_entry *tc_get(struct ag_authn_cache *c, struct ag_str tok, uint64_t h)
+{
+    struct tc_entry *e;
+
+    for (e = c->buckets[h & (c->nbuckets - 1)]; e != NULL; e = e->hnext) {
+        if (e->hash == h && e->tok_len == tok.len && memcmp(e->data, tok.p, tok.len) == 0) {
+            /* Move to the front: recently used tokens stay. */
+            lru_unlink(&e->node);
+            lru_push_front(c, &e->node);
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Copies <s> to <*p> and returns the copy's slice. */
+static struct ag_str tc_copy(char **p, struct ag_str s)
+{
+    struct ag_str out = {*p, s.len};
+
+    memcpy(*p, s.p, s.len);
+    *p += s.len;
+    return out;
+}
+
+static struct tc_entry *tc_put(struct ag_authn_cache *c, struct ag_str tok, uint64_t h,
+                               const struct ag_jwt_claims *cl)
+{
+    size_t n = tok.len + cl->sub.len + cl->client_id.len + cl->scope.len + cl->roles.len +
+               cl->jti.len + cl->sid.len;
+    struct tc_entry *e;
+    char *p;
+
+    if (c->max == 0)
+        return NULL;
+    if (c->n >= c->max) {
+        struct tc_entry *old = (struct tc_entry *)c->lru.lprev;
+        tc_unlink(c, old);
+        free(old);
+    }
+    e = malloc(sizeof(*e) + n);
+    if (e == NULL)
+        return NULL;
+    e->hash = h;
+    e->exp = cl->exp;
+    e->tok_len = tok.len;
+    p = e->data;
+    tc_copy(&p, tok);
+    e->id.iat = cl->iat;
+    e->id.client = cl->client;
+    e->id.legacy = cl->legacy;
+    e->id.sub = tc_copy(&p, cl->sub);
+    e->id.client_id = tc_copy(&p, cl->client_id);
+    e->id.scopes = tc_copy(&p, cl->scope);
+    e->id.roles = tc_copy(&p, cl->roles);
+    e->id.jti = tc_copy(&p, cl->jti);
+    e->id.sid = tc_copy(&p, cl->sid);
+    e->hnext = c->buckets[h & (c->nbuckets - 1)];
+    c->buckets[h & (c->nbuckets - 1)] = e;
+    lru_push_front(c, &e->node);
+    c->n++;
+    return e;
+}
+
+/* ---------------------------------------------------------------- header names */
+
+/* The one header-name rule (policy/base.h), kept under authn's name for its callers. */
+bool ag_authn_name_eq(struct ag_str a, const char *b)
+{
+    return ag_hdr_name_eq(a, b);
+}
+
+bool ag_authn_is_credential_header(struct ag_str name)
+{
+    return ag_authn_name_eq(name, "master-token") || ag_authn_name_eq(name, "access-token");
+}
+
+/* ---------------------------------------------------------------- the check */
+
+/*
+ * The Bearer credential of the Authorization value <v> (see authn.h). The scheme is
+ * case-insensitive (RFC 9110 s.11.1) and separated from the token by 1*SP (s.11.4);
+ * a run of spaces is read as one separator, as most servers do. A TAB after the
+ * scheme still makes the value a Bearer credential, only a malformed one: it is
+ * refused with 401, never passed by as "not a Bearer token" (it would go upstream
+ * unjudged). A bare "Bearer" (its trailing space trimmed as OWS) is a Bearer source
+ * with an empty token: it is judged, not skipped.
+ */
+int ag_authn_bearer(struct ag_str v, struct ag_str *tok)
+{
+    size_t i = 6;
+    bool tab = false;
+
+    if (v.len < 6 || strncasecmp(v.p, "Bearer", 6) != 0 ||
+        (v.len > 6 && v.p[6] != ' ' && v.p[6] != '\t'))
+        return 0;
+    while (i < v.len && (v.p[i] == ' ' || v.p[i] == '\t'))
+        tab |= v.p[i++] == '\t';
+    if (tok != NULL)
+        *tok = (struct ag_str){v.p + i, v.len - i};
+    return tab ? -1 : 1;
+}
+
+/* Finds the access token of <h> in the contract's order. Returns its source, 0 if none, -1 if ambiguous or malformed. */
+static int find_token(const struct ag_config *cfg, const struct ag_http1_head *h, struct ag_str *tok)
+{
+    struct ag_str bearer = {NULL, 0}, header = {NULL, 0}, cookie = {NULL, 0};
+    int n_auth = 0, n_header = 0, n_cookie = 0, bad_cookie = 0, bad_auth = 0;
+
+    for (size_t i = 0; i < h->nhdrs; i++) {
+        struct ag_str name = h->hdrs[i].name, value = h->hdrs[i].value;
+        if (cfg->accept_header && ag_str_ieq(name, "Authorization")) {
+            struct ag_str t;
+            int r = ag_authn_bearer(value, &t);
+            if (r != 0) {
+                bearer = t;
+                n_auth++;
+                bad_auth |= r < 0;
+            }
+        } else if (cfg->accept_header && ag_str_ieq(name, "ACCESS-TOKEN")) {
+            header = value;
+            n_header++;
+        } else if (cfg->accept_cookie && ag_str_ieq(name, "Cookie")) {
+            struct ag_str v;
+            int r = ag_cookie_find(value, "access_token", &v);
+            if (r < 0)
+                bad_cookie = 1;
+            else if (r > 0) {
+                cookie = v;
+                n_cookie++;
+            }
+        }
+    }
+    /* Two of one source is ambiguous: refuse rather than pick one (a smuggling vector). */
+    if (n_auth > 0) {
+        *tok = bearer;
+        return n_auth == 1 && !bad_auth ? AG_AUTHN_SRC_BEARER : -1;
+    }
+    if (n_header > 0) {
+        *tok = header;
+        return n_header == 1 ? AG_AUTHN_SRC_HEADER : -1;
+    }
+    if (n_cookie > 0 || bad_cookie) {
+        *tok = cookie;
+        return n_cookie == 1 && !bad_cookie ? AG_AUTHN_SRC_COOKIE : -1;
+    }
+    return 0;
+}
+
+/* The master token check: exactly one MASTER-TOKEN field equal to the configured one. */
+static bool master_ok(const struct ag_config *cfg, const struct ag_http1_head *h)
+{
+    struct ag_str got = {NULL, 0};
+    int n = 0;
+
+    if (cfg->master_token == NULL)
+        return false; /* no master token configured: master paths always refuse */
+    for (size_t i = 0; i < h->nhdrs; i++)
+        if (ag_str_ieq(h->hdrs[i].name, "MASTER-TOKEN")) {
+            got = h->hdrs[i].value;
+            n++;
+        }
+    return n == 1 && got.len == cfg->master_token_len &&
+           CRYPTO_memcmp(got.p, cfg->master_token, got.len) == 0;
+}
+
+void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag_http1_head *h,
+                    const struct ag_rules_verdict *v, struct ag_authn *a)
+{
+    const struct ag_config *cfg = g->cfg;
+    struct ag_str tok = {NULL, 0};
+    struct tc_ident id;
+    struct tc_entry *e = NULL;
+    int64_t now;
+    uint64_t hash = 0;
+
+    memset(a, 0, sizeof(*a));
+    a->st = AG_AUTHN_REJECT;
+    if ((v->need & AG_NEED_MASTER) && !master_ok(cfg, h)) {
+        a->st = AG_AUTHN_MASTER;
+        return;
+    }
+    if (!(v->need & AG_NEED_ACCESS)) {
+        a->st = AG_AUTHN_OK;
+        return;
+    }
+    a->src = find_token(cfg, h, &tok);
+    if (a->src == 0) {
+        a->st = AG_AUTHN_NO_TOKEN;
+        return;
+    }
+    a->st = AG_AUTHN_INVALID;
+    if (a->src < 0) {
+        a->jwt = AG_JWT_MALFORMED;
+        return;
+    }
+    now = (int64_t)time(NULL);
+    if (w->tcache != NULL && w->tcache->max > 0) {
+        hash = tc_hash(tok);
+        e = tc_get(w->tcache, tok, hash);
+        /* Written so that no far-future exp can overflow (exp may be near INT64_MAX). Expired
+         * from its exp second on, unless token-exp-leeway says otherwise. */
+        if (e != NULL && now - cfg->token_exp_leeway >= e->exp) {
+            a->jwt = AG_JWT_EXPIRED;
+            return;
+        }
+        /* A cached fastauth-api token stops at the end of the legacy-tokens window. */
+        if (e != NULL && e->id.legacy && now >= cfg->legacy_tokens_until) {
+            a->jwt = AG_JWT_BAD_ISS;
+            return;
+        }
+    }
+    if (e != NULL) {
+        id = e->id;
+        a->exp = e->exp;
+    } else {
+        struct ag_jwt_expect x = {.type = "access", .issuer = cfg->token_issuer,
+                                  .audience = cfg->token_audience, .now = now,
+                                  .leeway = cfg->token_leeway,
+                                  .exp_leeway = cfg->token_exp_leeway,
+                                  .max_len = cfg->token_max_size,
+                                  .legacy = now < cfg->legacy_tokens_until};
+        struct ag_jwt_claims *cl = w->claims;
+        a->jwt = ag_jwt_verify(g->key, tok, &x, cl);
+        if (a->jwt != AG_JWT_OK)
+            return;
+        if (w->tcache != NULL && w->tcache->max > 0)
+            tc_put(w->tcache, tok, hash, cl);
+        id = (struct tc_ident){cl->sub, cl->client_id, cl->scope, cl->roles,
+                               cl->jti, cl->sid, cl->iat, cl->client, cl->legacy};
+        a->exp = cl->exp;
+    }
+    a->sub = id.sub;
+    a->client_id = id.client_id;
+    a->scopes = id.scopes;
+    a->roles = id.roles;
+    a->jti = id.jti;
+    a->sid = id.sid;
+    a->client = id.client;
+    if (g->revoke != NULL && (ag_revoke_check(g->revoke, id.jti, id.sid, now) ||
+                              ag_revoke_check_subject(g->revoke, id.sub, id.iat, now))) {
+        a->jwt = AG_JWT_REVOKED;
+        return;
+    }
+    if (g->revoke != NULL && !ag_revoke_loaded(g->revoke)) {
+        /* Not found in a set that is not complete yet proves nothing: never a pass. */
+        a->st = AG_AUTHN_UNSYNCED;
+        return;
+    }
+    for (size_t i = 0; i < v->n_scopes; i++)
+        if (!ag_words_has(a->scopes, ' ', ag_str_c(v->scopes[i]))) {
+            a->st = AG_AUTHN_SCOPE;
+            a->missing = v->scopes[i];
+            return;
+        }
+    for (size_t i = 0; i < v->n_roles; i++)
+        if (!ag_words_has(a->roles, ',', ag_str_c(v->roles[i]))) {
+            a->st = AG_AUTHN_SCOPE;
+            a->missing = v->roles[i];
+            return;
+        }
+    a->jwt = AG_JWT_OK;
+    a->identity = true;
+    a->st = AG_AUTHN_OK;
+}
+
+void ag_authn_refusal(const struct ag_gen *g, const struct ag_authn *a,
+                      struct ag_authn_refusal *r)
+{
+    static const char master[] = "{\"detail\":\"Unauthorized Master Token\"}";
+    static const char access[] = "{\"detail\":\"Unauthorized Access Token\"}";
+    static const char scope[] = "{\"detail\":\"Insufficient Scope\"}";
+
+    r->hdr[0] = '\0';
+    switch (a->st) {
+    case AG_AUTHN_MASTER:
+        *r = (struct ag_authn_refusal){401, master, sizeof(master) - 1, {0}};
+        return;
+    case AG_AUTHN_SCOPE:
+        /* app-name never holds '"' or '\' (policy/config.c), nor do scope and role names. */
+        snprintf(r->hdr, sizeof(r->hdr),
+                 "WWW-Authenticate: Bearer realm=\"%s\", error=\"insufficient_scope\", "
+                 "scope=\"%s\"\r\n",
+                 g->cfg->app_name, a->missing ? a->missing : "");
+        r->status = 403;
+        r->body = scope;
+        r->len = sizeof(scope) - 1;
+        return;
+    case AG_AUTHN_UNSYNCED:
+        r->status = 503; /* the standard error body */
+        r->body = NULL;
+        r->len = 0;
+        snprintf(r->hdr, sizeof(r->hdr), "Retry-After: 1\r\n");
+        return;
+    case AG_AUTHN_NO_TOKEN:
+        snprintf(r->hdr, sizeof(r->hdr), "WWW-Authenticate: Bearer realm=\"%s\"\r\n",
+                 g->cfg->app_name);
+        break;
+    default:
+        snprintf(r->hdr, sizeof(r->hdr),
+                 "WWW-Authenticate: Bearer realm=\"%s\", error=\"invalid_token\", "
+                 "error_description=\"%s\"\r\n",
+                 g->cfg->app_name, ag_jwt_status_str(a->jwt));
+        break;
+    }
+    r->status = 401;
+    r->body = access;
+    r->len = sizeof(access) - 1;
+}

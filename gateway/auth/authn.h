@@ -1,0 +1,108 @@
+/*
+ * gateway/auth/authn.h - the authentication step of a request: the credentials it
+ * carries (MASTER-TOKEN; an access token from Bearer, ACCESS-TOKEN or the
+ * access_token cookie, first present wins) judged against what the rules say
+ * it needs, with a per-worker cache of verified tokens.
+ *
+ * Owns:     the worker's verified-token cache (struct ag_authn_cache).
+ * Entry:    ag_authn_check(), ag_authn_refusal(), ag_authn_cache_new(), ag_authn_cache_free().
+ * Not here: token cryptography and claims (policy/jwt.c), which paths need what
+ *           (policy/rules.c), forwarding the identity (gateway/core/proxy.c).
+ * Spec:     CONTRACT.md sections 4-6; RFC 6750 section 3; docs/tokens.md.
+ */
+#ifndef AG_GATEWAY_AUTHN_H
+#define AG_GATEWAY_AUTHN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http1.h"
+#include <stdint.h>
+
+#include "jwt.h"
+#include "rules.h"
+
+struct ag_worker;
+struct ag_gen;
+
+/* Verdicts: zero is the failing value; compare with AG_AUTHN_OK only. */
+enum ag_authn_status {
+    AG_AUTHN_REJECT = 0,
+    AG_AUTHN_OK = 1,
+    AG_AUTHN_MASTER = -1,   /* 401 {"detail":"Unauthorized Master Token"} */
+    AG_AUTHN_NO_TOKEN = -2, /* 401, no token presented */
+    AG_AUTHN_INVALID = -3,  /* 401, error="invalid_token" */
+    AG_AUTHN_SCOPE = -4,    /* 403, error="insufficient_scope" */
+    AG_AUTHN_UNSYNCED = -5, /* the token holds, but the revocations are not loaded yet:
+                               wait for them, or 503 (CONTRACT.md section 8) */
+};
+
+#define AG_AUTHN_SRC_BEARER 1 /* Authorization: Bearer */
+#define AG_AUTHN_SRC_HEADER 2 /* ACCESS-TOKEN */
+#define AG_AUTHN_SRC_COOKIE 3 /* cookie access_token */
+
+struct ag_authn {
+    enum ag_authn_status st;
+    enum ag_jwt_status jwt;  /* why a presented token was refused */
+    int src;                 /* AG_AUTHN_SRC_* of the token judged, 0 when none */
+    bool identity;           /* an access token passed: its identity goes upstream */
+    /* Borrowed from the cache or the worker's scratch claims; valid until the next check. */
+    struct ag_str sub, client_id, scopes, roles;
+    struct ag_str jti, sid;  /* of the access token (sid empty for a token without a session) */
+    int64_t exp;             /* its end of life */
+    bool client;             /* a client's token: it has no user (CONTRACT.md section 5) */
+    const char *missing;     /* AG_AUTHN_SCOPE: the first scope or role lacking */
+};
+
+/**
+ * Decides whether the request <h> satisfies <v> under generation <g>. Fills <a>.
+ * Never does I/O; the revocation set is consulted in memory.
+ */
+void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag_http1_head *h,
+                    const struct ag_rules_verdict *v, struct ag_authn *a);
+
+/* What a refusal says: the status, the JSON body (NULL: the standard error body for the
+ * status), and the header lines (RFC 6750 WWW-Authenticate, or Retry-After), maybe "". */
+struct ag_authn_refusal {
+    int status;
+    const char *body;   /* static */
+    size_t len;
+    char hdr[512];
+};
+
+/**
+ * Describes the refusal of a request that <a> did not let through (any status but
+ * AG_AUTHN_OK) into <r>: 401 with the RFC 6750 WWW-Authenticate header, 403 for a
+ * missing scope or role, 503 with Retry-After for UNSYNCED. The reply itself is
+ * gateway/core/req.c's (ag_req_refuse()).
+ */
+void ag_authn_refusal(const struct ag_gen *g, const struct ag_authn *a,
+                      struct ag_authn_refusal *r);
+
+struct ag_authn_cache;
+
+/** A cache of at most <max> verified tokens (0: caching off). NULL on OOM. */
+struct ag_authn_cache *ag_authn_cache_new(size_t max);
+
+/** Empties the cache (a new generation may have a new key). */
+void ag_authn_cache_clear(struct ag_authn_cache *c);
+
+/** Frees <c>. NULL allowed. */
+void ag_authn_cache_free(struct ag_authn_cache *c);
+
+/**
+ * Whether the Authorization value <v> carries a Bearer credential: 0 when its
+ * scheme is another one, 1 when it is Bearer (*<tok>, if not NULL, gets the token,
+ * a slice of <v>), -1 when it is Bearer but malformed (a TAB after the scheme).
+ * Both the check and the forwarding filter use it, so what is not judged as a
+ * Bearer token is exactly what may go upstream.
+ */
+int ag_authn_bearer(struct ag_str v, struct ag_str *tok);
+
+/** Whether <name> is one of the credential headers (MASTER-TOKEN, ACCESS-TOKEN, any '_' '.' spelling). */
+bool ag_authn_is_credential_header(struct ag_str name);
+
+/** Whether <a> and <b> are the same header name up to case and '-' '_' '.' spellings. */
+bool ag_authn_name_eq(struct ag_str a, const char *b);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * gateway/base/io.c - edge-triggered socket I/O on evbuffers (see io.h for the why).
+ *
+ * Owns:     the socket and both buffers of each struct ag_io.
+ * Entry:    ag_io_open(), ag_io_connect(), ag_io_read(), ag_io_flush(), ag_io_close().
+ */
+#include "io.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "base.h"
+
+#define IO_READ_CHUNK 16384
+
+static int io_init(struct ag_io *io, struct event_base *base, evutil_socket_t fd,
+                   event_callback_fn cb, void *arg, const struct timeval *tv)
+{
+    io->fd = fd;
+    io->in = evbuffer_new();
+    io->out = evbuffer_new();
+    if (io->in == NULL || io->out == NULL)
+        goto fail;
+    event_assign(&io->ev, base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, cb, arg);
+    if (event_add(&io->ev, tv) < 0)
+        goto fail;
+    return 0;
+fail:
+    if (io->in)
+        evbuffer_free(io->in);
+    if (io->out)
+        evbuffer_free(io->out);
+    io->in = io->out = NULL;
+    io->fd = -1;
+    return AG_ENOMEM;
+}
+
+int ag_io_open(struct ag_io *io, struct event_base *base, evutil_socket_t fd,
+               event_callback_fn cb, void *arg, const struct timeval *tv)
+{
+    int one = 1;
+
+    io->flags = 0; /* epoll reports bytes that arrived before the registration */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return io_init(io, base, fd, cb, arg, tv);
+}
+
+int ag_io_connect(struct ag_io *io, struct event_base *base, const struct sockaddr *sa,
+                  socklen_t salen, event_callback_fn cb, void *arg, const struct timeval *tv)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+
+    if (fd < 0)
+        return AG_EIO;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    io->flags = 0;
+    if (connect(fd, sa, salen) < 0) {
+        if (errno != EINPROGRESS) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return AG_EIO;
+        }
+        io->flags = AG_IO_F_CONNECTING;
+    }
+    if (io_init(io, base, fd, cb, arg, tv) < 0) {
+        close(fd);
+        return AG_ENOMEM;
+    }
+    return 0;
+}
+
+int ag_io_connect_done(struct ag_io *io)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err == EINPROGRESS || err == EALREADY)
+        return AG_AGAIN;
+    io->flags &= ~AG_IO_F_CONNECTING;
+    if (err != 0) {
+        errno = err;
+        return AG_EIO;
+    }
+    return 0;
+}
+
+void ag_io_timeout(struct ag_io *io, const struct timeval *tv)
+{
+    event_add(&io->ev, tv);
+}
+
+/*
+ * Gives back space reserved for a read that brought nothing. An idle connection
+ * must not keep a 16 KiB chain: draining an empty evbuffer frees its chains.
+ */
+static void io_unreserve(struct ag_io *io)
+{
+    if (evbuffer_get_length(io->in) == 0)
+        evbuffer_drain(io->in, 0);
+}
+
+/*
+ * First read into an empty buffer: through a per-thread scratch block, so that a
+ * request or response head costs one right-sized chain (a small, cached allocation)
+ * instead of a 16 KiB one, and a read that finds nothing allocates nothing. Returns
+ * what read(2) did; the bytes are in io->in.
+ */
+static ssize_t io_read_small(struct ag_io *io, size_t want)
+{
+    static _Thread_local char scratch[IO_READ_CHUNK];
+    ssize_t r;
+
+    do
+        r = read(io->fd, scratch, want);
+    while (r < 0 && errno == EINTR);
+    if (r > 0 && evbuffer_add(io->in, scratch, (size_t)r) < 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return r;
+}
+
+int ag_io_read(struct ag_io *io, size_t limit)
+{
+    struct evbuffer_iovec v[2];
+    int got = 0;
+
+    while (!(io->flags & AG_IO_F_EOF)) {
+        size_t have = evbuffer_get_length(io->in), want;
+        ssize_t r;
+        int n;
+
+        if (have >= limit) {
+            io->flags |= AG_IO_F_RREADY; /* resume later by calling again */
+            return got;
+        }
+        want = limit - have < IO_READ_CHUNK ? limit - have : IO_READ_CHUNK;
+        if (want < 1024)
+            want = 1024;
+        if (have == 0 && got == 0) {
+            r = io_read_small(io, want);
+            if (r < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    io->flags &= ~AG_IO_F_RREADY;
+                    return got;
+                }
+                return errno == ENOMEM ? AG_ENOMEM : AG_EIO;
+            }
+            if (r == 0) {
+                io->flags = (io->flags | AG_IO_F_EOF) & ~AG_IO_F_RREADY;
+                return got;
+            }
+            got += (int)r;
+            if ((size_t)r < want && !(io->flags & AG_IO_F_RDHUP)) {
+                io->flags &= ~AG_IO_F_RREADY;
+                return got;
+            }
+            continue; /* a full block: bulk data, read on straight into the buffer */
+        }
+        n = evbuffer_reserve_space(io->in, (ev_ssize_t)want, v, 2);
+        if (n <= 0)
+            return AG_ENOMEM;
+        if (v[0].iov_len > want)
+            v[0].iov_len = want, n = 1;
+        else if (n == 2 && v[0].iov_len + v[1].iov_len > want)
+            v[1].iov_len = want - v[0].iov_len;
+        r = readv(io->fd, v, n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            io_unreserve(io);
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                io->flags &= ~AG_IO_F_RREADY;
+                return got;
+            }
+            return AG_EIO;
+        }
+        if (r == 0) {
+            io_unreserve(io);
+            io->flags = (io->flags | AG_IO_F_EOF) & ~AG_IO_F_RREADY;
+            return got;
+        }
+        /* Commit exactly r bytes across the vectors we handed in. */
+        if ((size_t)r <= v[0].iov_len) {
+            v[0].iov_len = (size_t)r;
+            n = 1;
+        } else {
+            v[1].iov_len = (size_t)r - v[0].iov_len;
+        }
+        evbuffer_commit_space(io->in, v, n);
+        got += (int)r;
+        if ((size_t)r < want && !(io->flags & AG_IO_F_RDHUP)) {
+            /* A short read drained the socket; a new edge comes with new bytes (and
+             * EV_CLOSED with a FIN, so a FIN behind these bytes is not missed). */
+            io->flags &= ~AG_IO_F_RREADY;
+            return got;
+        }
+    }
+    return got;
+}
+
+int ag_io_flush(struct ag_io *io)
+{
+    while (evbuffer_get_length(io->out) > 0) {
+        /* Loop until EAGAIN: a write can be short for reasons other than a full socket
+         * (iovec limits), and with edge triggering nothing would wake us up then. */
+        int r = evbuffer_write(io->out, io->fd);
+
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                io->flags |= AG_IO_F_WBLOCKED;
+                return AG_AGAIN;
+            }
+            return AG_EIO;
+        }
+    }
+    io->flags &= ~AG_IO_F_WBLOCKED;
+    return 0;
+}
+
+size_t ag_io_pending(const struct ag_io *io)
+{
+    return io->out ? evbuffer_get_length(io->out) : 0;
+}
+
+void ag_io_close(struct ag_io *io)
+{
+    if (io->in == NULL && io->out == NULL)
+        return;
+    event_del(&io->ev);
+    if (io->fd >= 0)
+        close(io->fd);
+    io->fd = -1;
+    if (io->in)
+        evbuffer_free(io->in);
+    if (io->out)
+        evbuffer_free(io->out);
+    io->in = io->out = NULL;
+}

@@ -1,0 +1,265 @@
+/*
+ * gateway/base/log.c - error log to stderr and the access-log writer thread.
+ *
+ * Owns:     the logger thread, the shared queue (mutex + condvar), the open file.
+ * Entry:    ag_log(), ag_alog_open(), ag_alog_flush(), ag_alog_close().
+ * Not here: access-line contents (gateway/core/req.c).
+ *
+ * Workers append lines to their own evbuffer and hand it over here in batches
+ * (evbuffer_add_buffer moves chains, no copy); the thread does the write(2)s.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "base.h"
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_t thread;
+    bool running;
+    bool stop;
+    int fd;           /* -1: off */
+    bool own_fd;      /* we opened it (not stderr) */
+    char *reopen;     /* path to re-open on the thread, or NULL */
+    struct evbuffer *queue;
+    struct evbuffer *errq; /* batched gateway log lines (audit events) for stderr */
+} alog = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, false, -1, false, NULL,
+          NULL, NULL};
+
+/* Formats "TIME LEVEL message\n" into <line> (1024 bytes); returns its length. */
+static size_t log_format(char *line, enum ag_log_level level, const char *fmt, va_list ap)
+{
+    size_t cap = 1024;
+    struct timespec ts;
+    struct tm tm;
+    int n, m;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    n = snprintf(line, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 ts.tv_nsec / 1000000, level_names[level]);
+    m = vsnprintf(line + n, cap - (size_t)n - 1, fmt, ap);
+    if (m < 0)
+        m = 0;
+    n += m;
+    if ((size_t)n > cap - 2)
+        n = (int)cap - 2;
+    line[n++] = '\n';
+    return (size_t)n;
+}
+
+void ag_log(enum ag_log_level level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    size_t n;
+
+    va_start(ap, fmt);
+    n = log_format(line, level, fmt, ap);
+    va_end(ap);
+    if (write(STDERR_FILENO, line, n) < 0) {
+        /* nowhere left to report it */
+    }
+}
+
+void ag_log_to(struct evbuffer *buf, enum ag_log_level level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    size_t n;
+
+    va_start(ap, fmt);
+    n = log_format(line, level, fmt, ap);
+    va_end(ap);
+    evbuffer_add(buf, line, n);
+}
+
+void ag_log_flush(struct evbuffer *buf)
+{
+    if (evbuffer_get_length(buf) == 0)
+        return;
+    if (!alog.running) {
+        while (evbuffer_get_length(buf) > 0 && evbuffer_write(buf, STDERR_FILENO) > 0)
+            ;
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        return;
+    }
+    pthread_mutex_lock(&alog.lock);
+    evbuffer_add_buffer(alog.errq, buf);
+    pthread_cond_signal(&alog.cond);
+    pthread_mutex_unlock(&alog.lock);
+}
+
+static int alog_open_fd(const char *dest, bool *own)
+{
+    *own = false;
+    if (strcmp(dest, "off") == 0)
+        return -1;
+    if (strcmp(dest, "stderr") == 0)
+        return STDERR_FILENO;
+    *own = true;
+    return open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+static void *alog_main(void *arg)
+{
+    struct evbuffer *out = evbuffer_new(), *err = evbuffer_new();
+
+    pthread_mutex_lock(&alog.lock);
+    for (;;) {
+        while (!alog.stop && alog.reopen == NULL && evbuffer_get_length(alog.queue) == 0 &&
+               evbuffer_get_length(alog.errq) == 0)
+            pthread_cond_wait(&alog.cond, &alog.lock);
+        evbuffer_add_buffer(out, alog.queue);
+        evbuffer_add_buffer(err, alog.errq);
+        char *reopen = alog.reopen;
+        bool stop = alog.stop;
+        alog.reopen = NULL;
+        pthread_mutex_unlock(&alog.lock);
+
+        while (alog.fd >= 0 && evbuffer_get_length(out) > 0) {
+            if (evbuffer_write(out, alog.fd) < 0 && errno != EINTR) {
+                ag_log(AG_LOG_ERROR, "access log: write failed: %s", strerror(errno));
+                break;
+            }
+        }
+        evbuffer_drain(out, evbuffer_get_length(out));
+        while (evbuffer_get_length(err) > 0 && evbuffer_write(err, STDERR_FILENO) > 0)
+            ;
+        evbuffer_drain(err, evbuffer_get_length(err));
+        if (reopen != NULL) {
+            bool own;
+            int fd = alog_open_fd(reopen, &own);
+            if (fd < 0 && strcmp(reopen, "off") != 0) {
+                ag_log(AG_LOG_ERROR, "access log: cannot open %s: %s; keeping the old one",
+                       reopen, strerror(errno));
+            } else {
+                if (alog.own_fd)
+                    close(alog.fd);
+                alog.fd = fd;
+                alog.own_fd = own;
+            }
+            free(reopen);
+        }
+        pthread_mutex_lock(&alog.lock);
+        if (stop)
+            break;
+    }
+    pthread_mutex_unlock(&alog.lock);
+    evbuffer_free(out);
+    evbuffer_free(err);
+    return arg;
+}
+
+int ag_alog_open(const char *dest)
+{
+    bool own;
+
+    alog.fd = alog_open_fd(dest, &own);
+    if (alog.fd < 0 && strcmp(dest, "off") != 0)
+        return AG_EIO;
+    alog.own_fd = own;
+    alog.queue = evbuffer_new();
+    alog.errq = evbuffer_new();
+    alog.stop = false;
+    if (alog.queue == NULL || alog.errq == NULL || pthread_create(&alog.thread, NULL, alog_main, NULL) != 0)
+        return AG_EIO;
+    alog.running = true;
+    return 0;
+}
+
+int ag_alog_reopen(const char *dest)
+{
+    char *copy = strdup(dest);
+
+    if (copy == NULL)
+        return AG_ENOMEM;
+    pthread_mutex_lock(&alog.lock);
+    free(alog.reopen);
+    alog.reopen = copy;
+    pthread_cond_signal(&alog.cond);
+    pthread_mutex_unlock(&alog.lock);
+    return 0;
+}
+
+void ag_alog_flush(struct evbuffer *buf)
+{
+    if (evbuffer_get_length(buf) == 0)
+        return;
+    if (!alog.running) {
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        return;
+    }
+    pthread_mutex_lock(&alog.lock);
+    evbuffer_add_buffer(alog.queue, buf);
+    pthread_cond_signal(&alog.cond);
+    pthread_mutex_unlock(&alog.lock);
+}
+
+void ag_alog_close(void)
+{
+    if (!alog.running)
+        return;
+    pthread_mutex_lock(&alog.lock);
+    alog.stop = true;
+    pthread_cond_signal(&alog.cond);
+    pthread_mutex_unlock(&alog.lock);
+    pthread_join(alog.thread, NULL);
+    alog.running = false;
+    if (alog.own_fd)
+        close(alog.fd);
+    alog.fd = -1;
+    evbuffer_free(alog.queue);
+    alog.queue = NULL;
+    evbuffer_free(alog.errq);
+    alog.errq = NULL;
+    AG_FREE(alog.reopen);
+}
+
+/* Escapes quotes, backslashes and controls; non-ASCII bytes too unless <utf8>. */
+static void json_escape(struct evbuffer *buf, const char *s, size_t len, bool utf8)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, run = 0;
+
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && (ch < 0x7f || utf8) && ch != '"' && ch != '\\')
+            continue;
+        evbuffer_add(buf, s + run, i - run);
+        run = i + 1;
+        if (ch == '"' || ch == '\\') {
+            char e[2] = {'\\', (char)ch};
+            evbuffer_add(buf, e, 2);
+        } else {
+            char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+            evbuffer_add(buf, e, 6);
+        }
+    }
+    evbuffer_add(buf, s + run, len - run);
+}
+
+void ag_json_escape(struct evbuffer *buf, const char *s, size_t len)
+{
+    json_escape(buf, s, len, false);
+}
+
+void ag_json_escape_utf8(struct evbuffer *buf, const char *s, size_t len)
+{
+    json_escape(buf, s, len, true);
+}

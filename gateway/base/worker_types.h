@@ -1,0 +1,102 @@
+/*
+ * gateway/base/worker_types.h - struct ag_worker, the state of one worker thread that
+ * the layers of its request path read (its loop, generation, timeouts, pools, caches,
+ * scratch space), apart from the functions that run a worker (gateway/worker.h).
+ *
+ * Owns:     nothing; the type only. Why apart: the request core, authentication and
+ *           the endpoints read these fields, and must not include the layer above them
+ *           that creates workers (STYLE R2, HAProxy's -t.h rule).
+ * Entry:    struct ag_worker, enum ag_tmo.
+ * Not here: creating, starting and stopping workers (gateway/worker.c).
+ */
+#ifndef AG_GATEWAY_WORKER_TYPES_H
+#define AG_GATEWAY_WORKER_TYPES_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "gen.h"
+
+struct ag_http1_header;
+struct event_base;
+struct event;
+struct evbuffer;
+struct evconnlistener;
+struct ag_conn;
+struct ag_req;
+struct ag_uconn;
+struct ag_authn_cache;
+struct ag_jwt_claims;
+struct ag_store;
+struct ag_ep;
+struct ag_pool_inbox;
+struct ag_ep_ops;
+
+/* The store's connect timeout (s): also how long a request waits for the store's first ready. */
+#define AG_WORKER_STORE_CONNECT_S 2.0
+
+/* Idle keep-alive connections to one upstream, most recently used first. */
+struct ag_upool {
+    struct ag_uconn *head;
+    size_t n;
+};
+
+/* The worker's timeouts, as libevent common timeouts (O(1) to re-arm). */
+enum ag_tmo {
+    AG_TMO_HEADER = 0, /* client-header-timeout */
+    AG_TMO_CLIENT,     /* client-timeout */
+    AG_TMO_KEEPALIVE,  /* keepalive-timeout */
+    AG_TMO_UPSTREAM,   /* upstream-timeout */
+    AG_TMO_CONNECT,    /* upstream-connect-timeout */
+    AG_TMO_TUNNEL,     /* tunnel-timeout */
+    AG_TMO_LINGER,     /* lingering close: 2 s */
+    AG_TMO_STORE,      /* a request parked until the store's first ready: its connect timeout */
+    AG_TMO_N
+};
+
+struct ag_worker {
+    unsigned id;
+    pthread_t thread;
+    struct event_base *base;
+    struct ag_gen *gen;                 /* current generation (owned reference) */
+    _Atomic(struct ag_gen *) next_gen;  /* posted by the main thread, owned reference */
+    atomic_bool stop;                   /* posted by the main thread */
+    int notify_fd;                      /* eventfd the main thread pokes */
+    struct event *notify_ev;
+    struct event *drain_ev;             /* drain deadline after stop */
+    struct event *log_ev;               /* periodic access-log hand-over */
+    struct event *accept_ev;            /* resumes accepting after EMFILE */
+    struct evconnlistener **listeners;
+    size_t n_listeners;
+    bool draining;
+
+    struct ag_conn *conns;              /* every open client connection */
+    size_t n_conns;
+    struct ag_req *free_reqs;           /* recycled request structs */
+    char req_id[26];                    /* the last request id (core/req.c, AG_REQ_ID_LEN + 1):
+                                           12 random hex digits drawn at start, '-', a counter */
+    struct ag_upool *pools;             /* idle upstream connections, one pool per upstream */
+    size_t n_pools;                     /* = gen->n_ups */
+    struct ag_authn_cache *tcache;      /* verified access tokens (gateway/auth/) */
+    struct ag_jwt_claims *claims;       /* scratch claims of the token being verified */
+    struct ag_store *store;             /* this worker's Redis connections (store/store.h), or NULL */
+    int store_state;                    /* last state logged: -1 none yet, 0 not ready, 1 ready */
+    bool store_up_once;                 /* ready once since the start: connected, revocations loaded */
+    bool feed_on;                       /* the revocation feed runs (ready then means replayed) */
+    size_t n_parked;                    /* connections parked until store_up_once (core/conn.c) */
+    struct ag_ep *eps;                  /* endpoint requests in progress (gateway/ep/) */
+    struct ag_pool_inbox *inbox;        /* where password jobs come back (gateway/auth/pool.h), or NULL */
+    const struct ag_ep_ops *ep_ops;     /* the gateway's endpoints, for the request core (core/conn.h) */
+
+    struct ag_http1_header *scratch_hdrs; /* parse space for one head at a time */
+    size_t scratch_cap;
+    char *scratch_path;                 /* normalised path of the head being handled */
+    size_t scratch_path_cap;
+    struct evbuffer *alog;              /* access lines not yet handed to the logger */
+    struct evbuffer *elog;              /* gateway log lines batched the same way (audit events) */
+    const struct timeval *tmo[AG_TMO_N]; /* from the current generation */
+};
+
+#endif

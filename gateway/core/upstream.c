@@ -1,0 +1,144 @@
+/*
+ * gateway/core/upstream.c - upstream connections: connect, and the per-worker LIFO
+ * pool of idle keep-alive connections (the most recently used one is reused,
+ * so the others age out and the pool shrinks by itself when load drops).
+ *
+ * Owns:     idle struct ag_uconn objects (w->idle); a busy one belongs to its request.
+ * Entry:    ag_upstream_get(), ag_upstream_put(), ag_upstream_free(), ag_upstream_flush().
+ * Not here: the bytes exchanged (gateway/core/proxy.c).
+ *
+ * A connection keeps one event callback for its whole life (on_upstream_io), so
+ * moving between a request and the pool never touches epoll.
+ */
+#include "upstream.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "proxy.h"
+#include "worker_types.h"
+
+static void pool_unlink(struct ag_uconn *u)
+{
+    struct ag_upool *pool = &u->w->pools[u->up];
+
+    if (u->prev)
+        u->prev->next = u->next;
+    else
+        pool->head = u->next;
+    if (u->next)
+        u->next->prev = u->prev;
+    u->prev = u->next = NULL;
+    pool->n--;
+}
+
+static void on_upstream_io(evutil_socket_t fd, short what, void *arg)
+{
+    struct ag_uconn *u = arg;
+
+    if (u->req != NULL) {
+        ag_proxy_on_upstream_io(u, what);
+        return;
+    }
+    /* Idle in the pool: a close, an error, stray bytes or the idle timeout. Drop it. */
+    if (what & (EV_READ | EV_CLOSED)) {
+        char b;
+        ssize_t r = recv(u->io.fd, &b, 1, MSG_PEEK);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return; /* spurious edge */
+    } else if (!(what & EV_TIMEOUT)) {
+        return; /* writability edges mean nothing here */
+    }
+    pool_unlink(u);
+    ag_upstream_free(u);
+}
+
+/*
+ * Whether the idle <u> can carry a request: nothing buffered, and its event not waiting
+ * to run. on_upstream_io() drops an idle connection that receives anything, and the pool
+ * runs its events first (AG_IO_PRIO_IDLE, set in ag_upstream_put()), so bytes or an EOF
+ * that arrive in the same loop pass as the request taking <u> are seen before it: no
+ * syscall per reuse. Setting the priority back fails only while the event is active
+ * (pending its callback): then <u> is not clean either. What arrives after the request
+ * went out cannot be told from its answer.
+ */
+static bool pool_conn_clean(struct ag_uconn *u)
+{
+    return evbuffer_get_length(u->io.in) == 0 &&
+           event_priority_set(&u->io.ev, AG_IO_PRIO_NORMAL) == 0;
+}
+
+struct ag_uconn *ag_upstream_get(struct ag_worker *w, struct ag_gen *g, unsigned up)
+{
+    struct ag_uconn *u;
+
+    while (up < w->n_pools && (u = w->pools[up].head) != NULL) {
+        pool_unlink(u);
+        if (u->gen_id == g->id && pool_conn_clean(u))
+            return u;
+        ag_upstream_free(u); /* stray bytes or EOF, or an older generation (maybe another address) */
+    }
+    u = calloc(1, sizeof(*u));
+    if (u == NULL)
+        return NULL;
+    u->w = w;
+    u->gen_id = g->id;
+    u->up = up;
+    if (ag_io_connect(&u->io, w->base, (const struct sockaddr *)&g->ups[up].addr,
+                      g->ups[up].addrlen, on_upstream_io, u, w->tmo[AG_TMO_CONNECT]) < 0) {
+        free(u);
+        return NULL;
+    }
+    u->connected = !(u->io.flags & AG_IO_F_CONNECTING);
+    return u;
+}
+
+void ag_upstream_put(struct ag_uconn *u)
+{
+    struct ag_worker *w = u->w;
+    const struct ag_config *cfg = w->gen->cfg;
+    struct ag_upool *pool;
+
+    if (w->draining || u->gen_id != w->gen->id || u->up >= w->n_pools ||
+        w->pools[u->up].n >= cfg->upstream_pool_size) {
+        ag_upstream_free(u);
+        return;
+    }
+    /* An event already active (bytes came with the end of the response) cannot change
+     * priority: such a connection is not clean, so it is not kept. */
+    if (event_priority_set(&u->io.ev, AG_IO_PRIO_IDLE) < 0) {
+        ag_upstream_free(u);
+        return;
+    }
+    pool = &w->pools[u->up];
+    u->flags = 0;
+    ag_io_timeout(&u->io, w->tmo[AG_TMO_KEEPALIVE]);
+    u->next = pool->head;
+    if (pool->head)
+        pool->head->prev = u;
+    pool->head = u;
+    pool->n++;
+}
+
+void ag_upstream_free(struct ag_uconn *u)
+{
+    if (u == NULL)
+        return;
+    ag_io_close(&u->io);
+    free(u);
+}
+
+void ag_upstream_flush(struct ag_worker *w)
+{
+    for (size_t i = 0; i < w->n_pools; i++) {
+        while (w->pools[i].head != NULL) {
+            struct ag_uconn *u = w->pools[i].head;
+            pool_unlink(u);
+            ag_upstream_free(u);
+        }
+    }
+}
