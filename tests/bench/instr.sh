@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# tests/bench/instr.sh — CPU instructions per proxied, authenticated request, counted by
+# callgrind: deterministic, so two commits can be compared on a busy machine where wall
+# clock figures (run.sh) drown in noise. See tests/bench/README.md.
+#
+#   tests/bench/instr.sh BIN [BIN ...]     one line per binary (release builds, ideally)
+#
+# Each binary runs under valgrind with one worker before the same nginx upstream and a
+# private redis-server; one keep-alive connection sends a protected GET with a Bearer
+# token SMALL times, then (a fresh gateway) LARGE times. (total(LARGE) - total(SMALL)) /
+# (LARGE - SMALL) cancels start-up and shutdown. Everything on 127.0.0.1, bounded.
+# Knobs (env): SMALL=200 LARGE=2200 BASE_PORT=19180
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+BASE_PORT=${BASE_PORT:-19180}
+# shellcheck source-path=SCRIPTDIR
+source "$BENCH_DIR/common.sh"
+
+SMALL=${SMALL:-200}
+LARGE=${LARGE:-2200}
+(($# > 0)) || die "usage: $0 BIN [BIN ...]"
+command -v valgrind >/dev/null || die "missing valgrind (apt-get install -y valgrind)"
+command -v nginx >/dev/null || die "missing nginx (apt-get install -y nginx)"
+AUTHGATE=$1
+mint_token
+RUN=$(mktemp -d /tmp/authgate-instr.XXXXXX)
+trap 'stop_all; rm -rf "$RUN"' EXIT
+trap 'exit 130' INT TERM
+start_upstream
+start_redis
+
+# instructions of one gateway run that answers N requests
+run_once() { # BIN N -> prints the total instruction count
+  local bin=$1 n=$2 d out
+  d="$RUN/gw-$n"
+  mkdir -p "$d"
+  PEER_PORT[instr]=$((BASE_PORT + 9))
+  gen_authgate "$d" instr
+  out="$d/callgrind.out"
+  start_proc instr "$SUT_CPU" valgrind --tool=callgrind --callgrind-out-file="$out" \
+    "$bin" serve --config "$d/authgate.json"
+  for _ in $(seq 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/${PEER_PORT[instr]}") 2>/dev/null && break
+    check_alive instr
+    sleep 0.1
+  done
+  timeout 120 "$PY" - "${PEER_PORT[instr]}" "$n" "$JWT_TOKEN" "$REQ_PATH" <<'PY' || die "the request loop failed"
+import http.client, sys
+port, n, tok, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+for _ in range(n):
+    c.request("GET", path, headers={"Authorization": "Bearer " + tok})
+    r = c.getresponse()
+    r.read()
+    if r.status != 200:
+        sys.exit("status %d" % r.status)
+PY
+  stop_proc instr
+  awk '/^(summary|totals):/ {print $2; exit}' "$out"
+}
+
+for bin in "$@"; do
+  [[ -x $bin ]] || die "not an executable: $bin"
+  a=$(run_once "$bin" "$SMALL")
+  b=$(run_once "$bin" "$LARGE")
+  echo "$bin: $(( (b - a) / (LARGE - SMALL) )) instructions per request ($SMALL and $LARGE requests: $a, $b)"
+done
