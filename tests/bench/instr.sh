@@ -9,7 +9,8 @@
 # private redis-server; one keep-alive connection sends a protected GET with a Bearer
 # token SMALL times, then (a fresh gateway) LARGE times. (total(LARGE) - total(SMALL)) /
 # (LARGE - SMALL) cancels start-up and shutdown. Everything on 127.0.0.1, bounded.
-# Knobs (env): SMALL=200 LARGE=2200 BASE_PORT=19180
+# Knobs (env): SMALL=200 LARGE=2200 BASE_PORT=19180 KEEP=DIR (keep the callgrind files
+# there, for callgrind_annotate)
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 BASE_PORT=${BASE_PORT:-19180}
@@ -56,6 +57,10 @@ for _ in range(n):
         sys.exit("status %d" % r.status)
 PY
   stop_proc instr
+  if [[ -n ${KEEP:-} ]]; then
+    mkdir -p "$KEEP"
+    cp "$out" "$KEEP/callgrind.$(basename "$(dirname "$(dirname "$bin")")").$n"
+  fi
   awk '/^(summary|totals):/ {print $2; exit}' "$out"
 }
 
