@@ -9,6 +9,8 @@
  * Spec:     RFC 9112 s.2-7; SECURITY-BASELINE.md; STYLE.md R9 (inputs end at a PROT_NONE page).
  */
 #include "http1.h"
+#include "chunked.h"
+#include "http1_hdr.h"
 
 #include <stdbool.h>
 #include <stdint.h>
