@@ -31,6 +31,7 @@
 #include "req.h"
 #include "cors_http.h"
 #include "hb.h"
+#include "http1_hdr.h"
 #include "log.h"
 #include "upstream.h"
 #include "uphead.h"

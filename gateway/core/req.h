@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chunked.h"
 #include "http1.h"
 
 struct evbuffer;

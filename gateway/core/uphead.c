@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "cookie.h"
 #include "hb.h"
+#include "http1_hdr.h"
 #include "req.h"
 #include "worker_types.h"
 

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "endpoints.h"
+#include "chunked.h"
 #include "http1.h"
 #include "password.h"
 #include "pool.h"

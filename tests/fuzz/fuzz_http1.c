@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunked.h"
 #include "http1.h"
+#include "http1_hdr.h"
 #include "path.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

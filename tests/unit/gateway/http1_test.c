@@ -9,6 +9,8 @@
  * Spec:     RFC 9112 s.2-7; SECURITY-BASELINE.md; STYLE.md R9 (inputs end at a PROT_NONE page).
  */
 #include "http1.h"
+#include "chunked.h"
+#include "http1_hdr.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -1453,6 +1455,59 @@ static void test_http1_fwd_value_ok(void)
                      (int)cases[i].ok);
 }
 
+/*
+ * ag_http1_host_valid() on its own (http1.c), and the same answer from
+ * ag_http1_fwd_value_ok(AG_FWD_HOST, ...) (http1_hdr.c), which calls it.
+ */
+static void test_http1_host_valid(void)
+{
+    static const char *const good[] = {
+        "a",       "example.com",  "example.com:8080", "10.0.0.1:1", "[::1]", "[2001:db8::1]:443",
+        "a_b.c~d", "example.com.", "h:65535",          "h:00080"};
+    static const char *const bad[] = {"",
+                                      "user@example.com",
+                                      "a b",
+                                      "a/b",
+                                      "example.com:",
+                                      "a:65536",
+                                      "a:123456",
+                                      "a:80:80",
+                                      "[::1",
+                                      "[]",
+                                      "[::1]x",
+                                      "[::1]:",
+                                      "[fe80::1%25eth0]",
+                                      "a%41",
+                                      "a,b",
+                                      "[1.2.3.4]",
+                                      "a:-1",
+                                      ":80",
+                                      "["};
+    int wrong = 0;
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct ag_str v = {gp_str(good[i]), strlen(good[i])};
+
+        if (!ag_http1_host_valid(v) || !ag_http1_fwd_value_ok(AG_FWD_HOST, v)) {
+            fprintf(stderr, "  refused \"%s\"\n", good[i]);
+            wrong++;
+        }
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct ag_str v = {gp_str(bad[i]), strlen(bad[i])};
+
+        if (ag_http1_host_valid(v) || ag_http1_fwd_value_ok(AG_FWD_HOST, v)) {
+            fprintf(stderr, "  accepted \"%s\"\n", bad[i]);
+            wrong++;
+        }
+    }
+    /* a slice, not a C string: a NUL byte inside is just another byte, and refused */
+    AG_ASSERT(!ag_http1_host_valid((struct ag_str){gp_put("a\0b", 3), 3}));
+    AG_ASSERT(!ag_http1_host_valid((struct ag_str){NULL, 0}));
+    gp_free_all();
+    AG_ASSERT_EQ(wrong, 0);
+}
+
 static void test_http1_list_has(void)
 {
     AG_ASSERT(ag_http1_list_has(S("keep-alive, Upgrade"), "upgrade"));
@@ -1534,5 +1589,6 @@ int main(void)
     RUN(test_http1_fwd_value_ok);
     RUN(test_http1_hdr_is_identity_spellings);
     RUN(test_http1_list_has);
+    RUN(test_http1_host_valid);
     return ag_t_done();
 }
