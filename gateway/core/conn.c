@@ -84,10 +84,7 @@ void ag_conn_accept(struct ag_worker *w, int fd, const struct sockaddr *sa)
         free(c);
         return;
     }
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    LIST_INSERT_HEAD(&w->conns, c, entry);
     w->n_conns++;
     /* No read here: registering a socket that already has bytes reports it at once. */
 }
@@ -191,7 +188,8 @@ static void conn_unpark(struct ag_conn *c)
 
 void ag_conn_wake_parked(struct ag_worker *w)
 {
-    for (struct ag_conn *c = w->conns; c != NULL && w->n_parked > 0; c = c->next)
+    for (struct ag_conn *c = LIST_FIRST(&w->conns); c != NULL && w->n_parked > 0;
+         c = LIST_NEXT(c, entry))
         if (c->flags & AG_CONN_F_PARKED)
             conn_unpark(c);
 }
@@ -468,12 +466,7 @@ void ag_conn_close(struct ag_conn *c)
     if (c->flags & AG_CONN_F_PARKED)
         w->n_parked--;
     ag_io_close(&c->io);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    LIST_REMOVE(c, entry);
     free(c);
     w->n_conns--;
     if (w->draining && w->n_conns == 0)

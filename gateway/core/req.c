@@ -95,10 +95,10 @@ void ag_req_adopt_id(struct ag_req *req, const struct ag_http1_head *h)
 struct ag_req *ag_req_new(struct ag_conn *c)
 {
     struct ag_worker *w = c->w;
-    struct ag_req *req = w->free_reqs;
+    struct ag_req *req = SLIST_FIRST(&w->free_reqs);
 
     if (req != NULL) {
-        w->free_reqs = req->next_free;
+        SLIST_REMOVE_HEAD(&w->free_reqs, next_free);
         struct evbuffer *keep = req->up_head;
         memset(req, 0, sizeof(*req));
         req->up_head = keep;
@@ -129,8 +129,19 @@ static void req_free(struct ag_req *req)
     AG_FREE(req->log_line);
     if (req->up_head)
         evbuffer_drain(req->up_head, evbuffer_get_length(req->up_head));
-    req->next_free = w->free_reqs;
-    w->free_reqs = req;
+    SLIST_INSERT_HEAD(&w->free_reqs, req, next_free);
+}
+
+void ag_req_free_recycled(struct ag_worker *w)
+{
+    struct ag_req *req;
+
+    while ((req = SLIST_FIRST(&w->free_reqs)) != NULL) {
+        SLIST_REMOVE_HEAD(&w->free_reqs, next_free);
+        if (req->up_head)
+            evbuffer_free(req->up_head);
+        free(req);
+    }
 }
 
 /*
