@@ -124,8 +124,7 @@ static bool conn_cors(struct ag_req *req, const struct ag_http1_head *h,
         req->cors_origin = ag_cors_allow_origin(cc, &r);
         return false;
     }
-    /* A body we do not read is never parsed as the next request: close after. */
-    keep = info->body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
+    keep = ag_req_may_keep(req, info->body != AG_BODY_NONE);
     ag_cors_preflight(cc, &r, &v);
     if (v.st == AG_CORS_OK) {
         char stack[1024], *extra = stack;
@@ -236,12 +235,11 @@ static void conn_endpoint(struct ag_req *req, const struct ag_http1_head *h,
 static bool conn_method_refused(struct ag_req *req, const struct ag_http1_head *h,
                                 const struct ag_http1_info *info, size_t headlen)
 {
-    bool keep = info->body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
-
     if (!ag_str_ieq(h->method, "TRACE") && !ag_str_ieq(h->method, "CONNECT"))
         return false;
     evbuffer_drain(req->c->io.in, headlen);
-    ag_req_answer(req, 405, NULL, 0, "method not allowed", CONN_ALLOW_PROXIED, keep);
+    ag_req_answer(req, 405, NULL, 0, "method not allowed", CONN_ALLOW_PROXIED,
+                  ag_req_may_keep(req, info->body != AG_BODY_NONE));
     return true;
 }
 
@@ -345,11 +343,8 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
         return;
     }
     if (authn.st != AG_AUTHN_OK) {
-        /* A body we do not read is never parsed as the next request: close after. */
-        bool keep = info.body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
-
         evbuffer_drain(in, headlen);
-        ag_req_refuse(req, &authn, keep);
+        ag_req_refuse(req, &authn, ag_req_may_keep(req, info.body != AG_BODY_NONE));
         return;
     }
     /* SameSite=None sends the cookie along with another site's requests: a write it

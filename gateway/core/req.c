@@ -314,8 +314,7 @@ void ag_req_fail_cause(struct ag_req *req, int status, const char *detail, const
     if (!(req->flags & AG_REQ_F_RESP_HEAD)) {
         struct evbuffer *out = c->io.out;
         size_t before = evbuffer_get_length(out);
-        ag_req__format(req, out, status, NULL, 0, detail, NULL,
-                       AG_REPLY_F_CLOSE | ((req->flags & AG_REQ_F_HEAD) ? AG_REPLY_F_NO_BODY : 0));
+        ag_req__format(req, out, status, NULL, 0, detail, NULL, ag_req_reply_flags(req, false));
         req->bytes_out += evbuffer_get_length(out) - before;
         req->status = status;
         req->flags |= AG_REQ_F_RESP_HEAD;
@@ -351,7 +350,6 @@ static void req_replied(struct ag_req *req, int status, bool keep_alive)
     req->state = AG_REQ_REPLIED;
     ag_req_finish(req);
 }
-
 
 unsigned ag_req_reply_flags(const struct ag_req *req, bool keep)
 {
@@ -397,8 +395,7 @@ void ag_req_answer(struct ag_req *req, int status, const char *body, size_t len,
 /* Whether the connection stays open after an endpoint's answer to <req>. */
 static bool req_ep_keep(const struct ag_req *req)
 {
-    /* A body we did not read whole is never parsed as the next request: close after. */
-    return (req->flags & AG_REQ_F_BODY_DONE) && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
+    return ag_req_may_keep(req, !(req->flags & AG_REQ_F_BODY_DONE));
 }
 
 void ag_req_reply(struct ag_req *req, int status, const char *body, size_t len, const char *extra)

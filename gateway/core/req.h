@@ -138,6 +138,16 @@ void ag_req_close_after_flush(struct ag_req *req);
 unsigned ag_req_reply_flags(const struct ag_req *req, bool keep);
 
 /**
+ * Whether the connection may stay open after a gateway-made answer to <req>: not when
+ * the client asked to close, nor when <body_unread> (a body the gateway did not read is
+ * never parsed as the next request). Inline: conn.c asks it for refusals on every head.
+ */
+static inline bool ag_req_may_keep(const struct ag_req *req, bool body_unread)
+{
+    return !body_unread && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
+}
+
+/**
  * Answers <req> with a gateway-made JSON reply and ends it: <body,len>, or when <body>
  * is NULL the error body for <detail>; <extra> header lines ("Name: value\r\n"...) or
  * NULL; the CORS lines when <req> came with an allowed Origin. <keep>: the connection

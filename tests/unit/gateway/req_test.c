@@ -1,9 +1,9 @@
 /*
  * tests/unit/gateway/req_test.c - mirrors gateway/core/req.c where no socket is needed:
  * the bytes of every gateway-made reply (CORS lines added while formatting, HEAD,
- * Connection), the reply flags, the refusals of authentication, and a request's life
- * on a worker's free list (ids, generation reference, recycling last in first out,
- * trusted ids).
+ * Connection), the reply flags and when a reply keeps the connection, the refusals of
+ * authentication, and a request's life on a worker's free list (ids, generation
+ * reference, recycling last in first out, trusted ids).
  *
  * Owns:     one parsed config and generation per test, a struct ag_worker and a
  *           struct ag_conn on the stack with no socket; all freed at its end.
@@ -179,6 +179,43 @@ static void test_req_reply_flags(void)
     fx_clear(&f);
 }
 
+/* A failure closes: an HTTP/1.0 keep-alive request gets "close", never "keep-alive" too. */
+static void test_req_fail_reply_says_close_only(void)
+{
+    struct fx f;
+    char buf[1024];
+
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    struct ag_req *req = ag_req_new(&f.c);
+    AG_ASSERT_NOT_NULL(req);
+    req->flags |= AG_REQ_F_KEEPALIVE_10 | AG_REQ_F_HEAD;
+    format(req, 502, NULL, "bad gateway", NULL, ag_req_reply_flags(req, false), buf,
+           sizeof(buf));
+    AG_ASSERT_NOT_NULL(strstr(buf, "Connection: close\r\n"));
+    AG_ASSERT_NULL(strstr(buf, "keep-alive"));
+    AG_ASSERT_EQ(strlen(strstr(buf, "\r\n\r\n")), 4); /* HEAD: no body */
+    ag_req_drop(req);
+    fx_clear(&f);
+}
+
+static void test_req_may_keep_only_without_unread_body_or_close(void)
+{
+    struct fx f;
+
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    struct ag_req *req = ag_req_new(&f.c);
+    AG_ASSERT_NOT_NULL(req);
+    AG_ASSERT(ag_req_may_keep(req, false));
+    AG_ASSERT(!ag_req_may_keep(req, true));
+    req->flags |= AG_REQ_F_KEEPALIVE_10; /* asks to keep: changes nothing here */
+    AG_ASSERT(ag_req_may_keep(req, false));
+    req->flags |= AG_REQ_F_CLIENT_CLOSE;
+    AG_ASSERT(!ag_req_may_keep(req, false));
+    AG_ASSERT(!ag_req_may_keep(req, true));
+    ag_req_drop(req);
+    fx_clear(&f);
+}
+
 static void test_authn_refusals_say_status_body_and_header(void)
 {
     struct fx f;
@@ -306,6 +343,8 @@ int main(void)
     AG_RUN(test_req_reply_with_allowed_origin_carries_cors_lines_before_the_blank_line);
     AG_RUN(test_req_reply_to_head_has_no_body_but_its_length);
     AG_RUN(test_req_reply_flags);
+    AG_RUN(test_req_fail_reply_says_close_only);
+    AG_RUN(test_req_may_keep_only_without_unread_body_or_close);
     AG_RUN(test_authn_refusals_say_status_body_and_header);
     AG_RUN(test_req_is_recycled_with_the_next_id_and_its_generation_reference);
     AG_RUN(test_req_free_list_reuses_the_last_freed_first);
