@@ -156,7 +156,9 @@ static int worker_scratch(struct ag_worker *w, const struct ag_gen *g)
 
     if (worker_timeouts(w, cfg) < 0)
         return AG_ENOMEM;
-    /* Pools and cached tokens belong to one generation: addresses and keys may change. */
+    /* Pools and cached tokens belong to one generation: addresses and keys may change.
+     * Flushed before the realloc also because an idle list's first element points back
+     * at its head (LIST, <sys/queue.h>). */
     ag_upstream_flush(w);
     if (w->n_pools != g->n_ups) {
         void *p = realloc(w->pools, g->n_ups * sizeof(*w->pools));
@@ -307,8 +309,8 @@ static void worker_drain(struct ag_worker *w)
     close_listeners(w);
     ag_upstream_flush(w);
     ag_conn_wake_parked(w); /* in flight: answered (503, shutting down), not dropped */
-    for (c = w->conns; c != NULL; c = next) {
-        next = c->next;
+    for (c = LIST_FIRST(&w->conns); c != NULL; c = next) {
+        next = LIST_NEXT(c, entry);
         if (c->req == NULL &&
             !(c->flags & (AG_CONN_F_IN_HEAD | AG_CONN_F_CLOSING | AG_CONN_F_PARK_DONE)))
             ag_conn_close(c);
@@ -432,8 +434,8 @@ static void *worker_main(void *arg)
 
     event_base_dispatch(w->base);
     /* Drain deadline or loop end: whatever is still open is closed now. */
-    while (w->conns != NULL)
-        ag_conn_close(w->conns);
+    while (!LIST_EMPTY(&w->conns))
+        ag_conn_close(LIST_FIRST(&w->conns));
     ag_pool_inbox_free(w->inbox); /* jobs' completions find their eps detached */
     w->inbox = NULL;
     worker_store_free(w); /* after the requests: their eps are detached already */
@@ -478,13 +480,7 @@ void ag_worker_free(struct ag_worker *w)
     if (w == NULL)
         return;
     close_listeners(w);
-    while (w->free_reqs != NULL) {
-        struct ag_req *r = w->free_reqs;
-        w->free_reqs = r->next_free;
-        if (r->up_head)
-            evbuffer_free(r->up_head);
-        free(r);
-    }
+    ag_req_free_recycled(w);
     if (w->notify_ev)
         event_free(w->notify_ev);
     if (w->log_ev)

@@ -63,13 +63,9 @@ void ag_link__update(struct ag_store *st, const char *why, bool fail)
 
 /* ---------------------------------------------------------------- commands */
 
+/* Frees <p>, which is not (or no longer) in st->pending. */
 static void pending_free(struct store_pending *p)
 {
-    if (p->prev != NULL) {
-        p->prev->next = p->next;
-        p->next->prev = p->prev;
-        p->prev = p->next = NULL;
-    }
     evtimer_del(&p->timer);
     free(p->argv);
     free(p);
@@ -96,13 +92,6 @@ static int pending_send(struct store_pending *p)
         REDIS_OK)
         return -1;
     p->ac = l->ac;
-    if (p->prev == NULL) {
-        struct store_pending *h = &l->st->pending;
-        p->next = h;
-        p->prev = h->prev;
-        h->prev->next = p;
-        h->prev = p;
-    }
     evtimer_add(&p->timer, &l->st->command_tv);
     return 0;
 }
@@ -155,6 +144,7 @@ static int store_command(struct store_link *l, int script, int nhead, const char
         pending_free(p);
         return -1;
     }
+    TAILQ_INSERT_TAIL(&st->pending, p, entry); /* a NOSCRIPT resend keeps its place */
     return 0;
 }
 
@@ -190,14 +180,16 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
     if (p->fn != NULL)
         p->fn(r, p->cb, p->arg);
+    TAILQ_REMOVE(&l->st->pending, p, entry);
     pending_free(p);
 }
 
 int ag_store_cancel(struct ag_store *st, void *arg)
 {
+    struct store_pending *p;
     int n = 0;
 
-    for (struct store_pending *p = st->pending.next; p != &st->pending; p = p->next)
+    TAILQ_FOREACH(p, &st->pending, entry)
         if (p->fn != NULL && p->arg == arg) {
             p->fn = NULL;
             p->cb = NULL;
@@ -531,7 +523,7 @@ struct ag_store *ag_store_new(struct event_base *base, const struct ag_store_opt
     st->on_state = o->on_state;
     st->arg = o->arg;
     st->reported = -1;
-    st->pending.next = st->pending.prev = &st->pending;
+    TAILQ_INIT(&st->pending);
     link_init(st, &st->cmd, LINK_CMD);
     link_init(st, &st->sub, LINK_SUB);
     event_assign(&st->ping_ev, base, -1, EV_PERSIST, on_ping_tick, st);

@@ -17,6 +17,7 @@
 #include <hiredis/async.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "store_int.h"
 #include "url.h"
@@ -42,7 +43,7 @@ struct store_link {
  * exactly once, with NULL on disconnect. ag_store_cancel() detaches it (fn = NULL).
  */
 struct store_pending {
-    struct store_pending *prev, *next; /* in st->pending */
+    TAILQ_ENTRY(store_pending) entry; /* in st->pending once sent, until on_reply() */
     struct store_link *link;
     redisAsyncContext *ac; /* the context it was sent on */
     struct event timer;    /* command timeout */
@@ -67,7 +68,7 @@ struct ag_store {
     char sha[AG_STORE__NSCRIPTS][41];
     int64_t clock_offset_ms; /* Redis's clock minus ours, measured by TIME at each connect */
     struct event ping_ev;    /* PING on the command link every STORE_PING_S: a hung Redis is noticed */
-    struct store_pending pending; /* list head */
+    TAILQ_HEAD(, store_pending) pending; /* every command sent and not answered, oldest first */
     bool ready;
     int reported; /* -1 nothing reported yet, 0 down, 1 ready */
     bool freeing;

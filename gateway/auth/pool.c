@@ -40,11 +40,13 @@
  * counters and every inbox's <done> list. Jobs are slow (tens of ms) and the critical
  * sections are a few pointer moves, so one lock costs nothing measurable.
  */
+STAILQ_HEAD(pool_jobs, ag_pool_job); /* FIFO, oldest first (<sys/queue.h>) */
+
 struct ag_pool {
     pthread_mutex_t mu;
     pthread_cond_t work_cv; /* a job was queued, or <stop> was set */
     pthread_cond_t idle_cv; /* a job finished running (ag_pool_inbox_free() waits on it) */
-    struct ag_pool_job *head, *tail; /* queued, oldest first */
+    struct pool_jobs queue; /* queued, not yet running */
     size_t n_queued;
     size_t max_queued;
     atomic_size_t pending; /* queued + running, read without the lock */
@@ -58,7 +60,7 @@ struct ag_pool_inbox {
     struct ag_pool *pool;
     int fd;           /* eventfd: non-zero while <done> may hold jobs */
     struct event *ev; /* EV_READ on <fd>, on the loop's base */
-    struct ag_pool_job *done_head, *done_tail; /* finished, not delivered; under pool->mu */
+    struct pool_jobs done; /* finished, not delivered; under pool->mu */
     size_t n_running; /* jobs of this inbox in work() now; under pool->mu */
     bool closing;     /* ag_pool_inbox_free() started: submit refuses */
 };
@@ -71,14 +73,9 @@ struct ag_pool_inbox {
 static void pool_finish(struct ag_pool_inbox *in, struct ag_pool_job *j)
 {
     uint64_t one = 1;
-    bool was_empty = in->done_head == NULL;
+    bool was_empty = STAILQ_EMPTY(&in->done);
 
-    j->next = NULL;
-    if (was_empty)
-        in->done_head = j;
-    else
-        in->done_tail->next = j;
-    in->done_tail = j;
+    STAILQ_INSERT_TAIL(&in->done, j, entry);
     /*
      * Written under the lock: once the lock is released, ag_pool_inbox_free() may close
      * <fd>. One write per empty-to-non-empty change is enough, because on_inbox_ready()
@@ -102,14 +99,12 @@ static void *pool_main(void *arg)
         struct ag_pool_job *j;
         struct ag_pool_inbox *in;
 
-        while (!p->stop && p->head == NULL)
+        while (!p->stop && STAILQ_EMPTY(&p->queue))
             pthread_cond_wait(&p->work_cv, &p->mu);
         if (p->stop)
             break;
-        j = p->head;
-        p->head = j->next;
-        if (p->head == NULL)
-            p->tail = NULL;
+        j = STAILQ_FIRST(&p->queue);
+        STAILQ_REMOVE_HEAD(&p->queue, entry);
         p->n_queued--;
         in = j->inbox;
         in->n_running++;
@@ -167,6 +162,7 @@ struct ag_pool *ag_pool_new(int threads, size_t max_queued)
         free(p);
         return NULL;
     }
+    STAILQ_INIT(&p->queue);
     p->max_queued = max_queued ? max_queued : POOL_DEFAULT_QUEUE;
     atomic_init(&p->pending, 0);
     pthread_mutex_init(&p->mu, NULL);
@@ -197,7 +193,7 @@ void ag_pool_free(struct ag_pool *p)
 {
     if (p == NULL)
         return;
-    assert(p->n_inboxes == 0 && p->head == NULL);
+    assert(p->n_inboxes == 0 && STAILQ_EMPTY(&p->queue));
     pool_stop(p);
 }
 
@@ -211,28 +207,27 @@ size_t ag_pool_pending(const struct ag_pool *p)
  * Inboxes
  * ------------------------------------------------------------------------------------------ */
 
-/* Takes the whole finished list of <in> (new order preserved). */
-static struct ag_pool_job *inbox_take(struct ag_pool_inbox *in)
+/* Moves the whole finished list of <in> to the empty <list> (order preserved). */
+static void inbox_take(struct ag_pool_inbox *in, struct pool_jobs *list)
 {
-    struct ag_pool_job *list;
-
     pthread_mutex_lock(&in->pool->mu);
-    list = in->done_head;
-    in->done_head = in->done_tail = NULL;
+    STAILQ_CONCAT(list, &in->done);
     pthread_mutex_unlock(&in->pool->mu);
-    return list;
 }
 
-/* Calls done() on each job of <list>; a done() may free its job, so <next> is read first. */
-static void inbox_deliver(struct ag_pool_job *list)
+/*
+ * Calls done() on each job of <list>, oldest first, with <cancelled> as given. A done()
+ * may free its job, so each is taken off <list> first; <list> is left empty.
+ */
+static void inbox_deliver(struct pool_jobs *list, bool cancelled)
 {
-    while (list != NULL) {
-        struct ag_pool_job *j = list, *next = j->next;
+    struct ag_pool_job *j;
 
-        j->next = NULL;
+    while ((j = STAILQ_FIRST(list)) != NULL) {
+        STAILQ_REMOVE_HEAD(list, entry);
+        j->cancelled = cancelled;
         j->inbox = NULL;
         j->done(j);
-        list = next;
     }
 }
 
@@ -241,12 +236,14 @@ static void on_inbox_ready(evutil_socket_t fd, short what, void *arg)
 {
     struct ag_pool_inbox *in = arg;
     uint64_t v;
+    struct pool_jobs list = STAILQ_HEAD_INITIALIZER(list);
 
     /* Read first, then take the list: a job finished in between re-arms the eventfd. */
     if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
         /* EAGAIN: woken with nothing counted; any other error cannot happen on an eventfd */
     }
-    inbox_deliver(inbox_take(in));
+    inbox_take(in, &list);
+    inbox_deliver(&list, false);
 }
 
 /*
@@ -260,6 +257,7 @@ struct ag_pool_inbox *ag_pool_inbox_new(struct ag_pool *p, struct event_base *ba
     if (in == NULL)
         return NULL;
     in->pool = p;
+    STAILQ_INIT(&in->done);
     in->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (in->fd < 0)
         goto fail;
@@ -288,47 +286,39 @@ fail:
 void ag_pool_inbox_free(struct ag_pool_inbox *in)
 {
     struct ag_pool *p;
-    struct ag_pool_job *cancelled = NULL, **ctail = &cancelled, **pp, *prev = NULL, *finished;
+    struct pool_jobs queued = STAILQ_HEAD_INITIALIZER(queued);
+    struct pool_jobs cancelled = STAILQ_HEAD_INITIALIZER(cancelled);
+    struct pool_jobs finished = STAILQ_HEAD_INITIALIZER(finished);
+    struct ag_pool_job *j;
 
     if (in == NULL)
         return;
     p = in->pool;
     pthread_mutex_lock(&p->mu);
     in->closing = true;
-    for (pp = &p->head; *pp != NULL;) {
-        struct ag_pool_job *j = *pp;
-
+    /* One pass over the queue: <in>'s jobs to <cancelled>, the others back in order. */
+    STAILQ_CONCAT(&queued, &p->queue);
+    while ((j = STAILQ_FIRST(&queued)) != NULL) {
+        STAILQ_REMOVE_HEAD(&queued, entry);
         if (j->inbox != in) {
-            prev = j;
-            pp = &j->next;
+            STAILQ_INSERT_TAIL(&p->queue, j, entry);
             continue;
         }
-        *pp = j->next;
-        j->next = NULL;
-        *ctail = j;
-        ctail = &j->next;
+        STAILQ_INSERT_TAIL(&cancelled, j, entry);
         p->n_queued--;
         atomic_fetch_sub(&p->pending, 1);
     }
-    p->tail = prev;
     while (in->n_running > 0)
         pthread_cond_wait(&p->idle_cv, &p->mu);
-    finished = in->done_head;
-    in->done_head = in->done_tail = NULL;
+    STAILQ_CONCAT(&finished, &in->done);
     p->n_inboxes--;
     pthread_mutex_unlock(&p->mu);
 
     /* No thread refers to <in> any more: the fd can go before the callbacks run. */
     event_free(in->ev);
     close(in->fd);
-    inbox_deliver(finished);
-    for (struct ag_pool_job *j = cancelled, *next; j != NULL; j = next) {
-        next = j->next;
-        j->cancelled = true;
-        j->next = NULL;
-        j->inbox = NULL;
-        j->done(j);
-    }
+    inbox_deliver(&finished, false);
+    inbox_deliver(&cancelled, true);
     free(in);
 }
 
@@ -342,7 +332,6 @@ int ag_pool_submit(struct ag_pool_inbox *in, struct ag_pool_job *j)
     struct ag_pool *p = in->pool;
 
     j->cancelled = false;
-    j->next = NULL;
     j->inbox = in;
     pthread_mutex_lock(&p->mu);
     if (in->closing || p->n_queued >= p->max_queued) {
@@ -350,11 +339,7 @@ int ag_pool_submit(struct ag_pool_inbox *in, struct ag_pool_job *j)
         j->inbox = NULL;
         return AG_ETOOBIG;
     }
-    if (p->tail == NULL)
-        p->head = j;
-    else
-        p->tail->next = j;
-    p->tail = j;
+    STAILQ_INSERT_TAIL(&p->queue, j, entry);
     p->n_queued++;
     atomic_fetch_add(&p->pending, 1);
     pthread_cond_signal(&p->work_cv);

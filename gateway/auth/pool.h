@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/queue.h>
 
 struct event_base;
 struct ag_pool;
@@ -29,7 +30,7 @@ struct ag_pool_job {
     void (*done)(struct ag_pool_job *j); /* on the inbox's loop thread, after work */
     bool cancelled;                      /* done() without work() (inbox freed first) */
     /* private to the pool */
-    struct ag_pool_job *next;
+    STAILQ_ENTRY(ag_pool_job) entry; /* in the queue, then in its inbox's finished list */
     struct ag_pool_inbox *inbox;
 };
 

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/queue.h>
 
 #include "gen.h"
 
@@ -37,9 +38,9 @@ struct ag_ep_ops;
 /* The store's connect timeout (s): also how long a request waits for the store's first ready. */
 #define AG_WORKER_STORE_CONNECT_S 2.0
 
-/* Idle keep-alive connections to one upstream, most recently used first. */
+/* Idle keep-alive connections to one upstream, most recently used first (LIFO). */
 struct ag_upool {
-    struct ag_uconn *head;
+    LIST_HEAD(, ag_uconn) idle;
     size_t n;
 };
 
@@ -72,9 +73,9 @@ struct ag_worker {
     size_t n_listeners;
     bool draining;
 
-    struct ag_conn *conns;              /* every open client connection */
+    LIST_HEAD(, ag_conn) conns;         /* every open client connection, newest first */
     size_t n_conns;
-    struct ag_req *free_reqs;           /* recycled request structs */
+    SLIST_HEAD(, ag_req) free_reqs;     /* recycled request structs, last freed first */
     char req_id[26];                    /* the last request id (core/req.c, AG_REQ_ID_LEN + 1):
                                            12 random hex digits drawn at start, '-', a counter */
     struct ag_upool *pools;             /* idle upstream connections, one pool per upstream */
@@ -86,7 +87,7 @@ struct ag_worker {
     bool store_up_once;                 /* ready once since the start: connected, revocations loaded */
     bool feed_on;                       /* the revocation feed runs (ready then means replayed) */
     size_t n_parked;                    /* connections parked until store_up_once (core/conn.c) */
-    struct ag_ep *eps;                  /* endpoint requests in progress (gateway/ep/) */
+    LIST_HEAD(, ag_ep) eps;             /* endpoint requests in progress (gateway/ep/) */
     struct ag_pool_inbox *inbox;        /* where password jobs come back (gateway/auth/pool.h), or NULL */
     const struct ag_ep_ops *ep_ops;     /* the gateway's endpoints, for the request core (core/conn.h) */
 

@@ -84,10 +84,7 @@ void ag_conn_accept(struct ag_worker *w, int fd, const struct sockaddr *sa)
         free(c);
         return;
     }
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    LIST_INSERT_HEAD(&w->conns, c, entry);
     w->n_conns++;
     /* No read here: registering a socket that already has bytes reports it at once. */
 }
@@ -127,8 +124,7 @@ static bool conn_cors(struct ag_req *req, const struct ag_http1_head *h,
         req->cors_origin = ag_cors_allow_origin(cc, &r);
         return false;
     }
-    /* A body we do not read is never parsed as the next request: close after. */
-    keep = info->body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
+    keep = ag_req_may_keep(req, info->body != AG_BODY_NONE);
     ag_cors_preflight(cc, &r, &v);
     if (v.st == AG_CORS_OK) {
         char stack[1024], *extra = stack;
@@ -191,7 +187,8 @@ static void conn_unpark(struct ag_conn *c)
 
 void ag_conn_wake_parked(struct ag_worker *w)
 {
-    for (struct ag_conn *c = w->conns; c != NULL && w->n_parked > 0; c = c->next)
+    for (struct ag_conn *c = LIST_FIRST(&w->conns); c != NULL && w->n_parked > 0;
+         c = LIST_NEXT(c, entry))
         if (c->flags & AG_CONN_F_PARKED)
             conn_unpark(c);
 }
@@ -238,12 +235,11 @@ static void conn_endpoint(struct ag_req *req, const struct ag_http1_head *h,
 static bool conn_method_refused(struct ag_req *req, const struct ag_http1_head *h,
                                 const struct ag_http1_info *info, size_t headlen)
 {
-    bool keep = info->body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
-
     if (!ag_str_ieq(h->method, "TRACE") && !ag_str_ieq(h->method, "CONNECT"))
         return false;
     evbuffer_drain(req->c->io.in, headlen);
-    ag_req_answer(req, 405, NULL, 0, "method not allowed", CONN_ALLOW_PROXIED, keep);
+    ag_req_answer(req, 405, NULL, 0, "method not allowed", CONN_ALLOW_PROXIED,
+                  ag_req_may_keep(req, info->body != AG_BODY_NONE));
     return true;
 }
 
@@ -347,11 +343,8 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
         return;
     }
     if (authn.st != AG_AUTHN_OK) {
-        /* A body we do not read is never parsed as the next request: close after. */
-        bool keep = info.body == AG_BODY_NONE && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
-
         evbuffer_drain(in, headlen);
-        ag_req_refuse(req, &authn, keep);
+        ag_req_refuse(req, &authn, ag_req_may_keep(req, info.body != AG_BODY_NONE));
         return;
     }
     /* SameSite=None sends the cookie along with another site's requests: a write it
@@ -468,12 +461,7 @@ void ag_conn_close(struct ag_conn *c)
     if (c->flags & AG_CONN_F_PARKED)
         w->n_parked--;
     ag_io_close(&c->io);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    LIST_REMOVE(c, entry);
     free(c);
     w->n_conns--;
     if (w->draining && w->n_conns == 0)

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "http1.h"
 #include "io.h"
@@ -62,7 +63,7 @@ struct ag_ep_ops {
 struct ag_conn {
     struct ag_worker *w;
     struct ag_req *req;          /* the request being served, or NULL between requests */
-    struct ag_conn *prev, *next; /* worker's list */
+    LIST_ENTRY(ag_conn) entry;   /* in w->conns */
     uint64_t head_start_us;      /* when the first byte of the current head arrived */
     size_t linger_bytes;         /* discarded while lingering before close */
     unsigned flags;              /* AG_CONN_F_* */

@@ -95,10 +95,10 @@ void ag_req_adopt_id(struct ag_req *req, const struct ag_http1_head *h)
 struct ag_req *ag_req_new(struct ag_conn *c)
 {
     struct ag_worker *w = c->w;
-    struct ag_req *req = w->free_reqs;
+    struct ag_req *req = SLIST_FIRST(&w->free_reqs);
 
     if (req != NULL) {
-        w->free_reqs = req->next_free;
+        SLIST_REMOVE_HEAD(&w->free_reqs, next_free);
         struct evbuffer *keep = req->up_head;
         memset(req, 0, sizeof(*req));
         req->up_head = keep;
@@ -129,8 +129,19 @@ static void req_free(struct ag_req *req)
     AG_FREE(req->log_line);
     if (req->up_head)
         evbuffer_drain(req->up_head, evbuffer_get_length(req->up_head));
-    req->next_free = w->free_reqs;
-    w->free_reqs = req;
+    SLIST_INSERT_HEAD(&w->free_reqs, req, next_free);
+}
+
+void ag_req_free_recycled(struct ag_worker *w)
+{
+    struct ag_req *req;
+
+    while ((req = SLIST_FIRST(&w->free_reqs)) != NULL) {
+        SLIST_REMOVE_HEAD(&w->free_reqs, next_free);
+        if (req->up_head)
+            evbuffer_free(req->up_head);
+        free(req);
+    }
 }
 
 /*
@@ -303,8 +314,7 @@ void ag_req_fail_cause(struct ag_req *req, int status, const char *detail, const
     if (!(req->flags & AG_REQ_F_RESP_HEAD)) {
         struct evbuffer *out = c->io.out;
         size_t before = evbuffer_get_length(out);
-        ag_req__format(req, out, status, NULL, 0, detail, NULL,
-                       AG_REPLY_F_CLOSE | ((req->flags & AG_REQ_F_HEAD) ? AG_REPLY_F_NO_BODY : 0));
+        ag_req__format(req, out, status, NULL, 0, detail, NULL, ag_req_reply_flags(req, false));
         req->bytes_out += evbuffer_get_length(out) - before;
         req->status = status;
         req->flags |= AG_REQ_F_RESP_HEAD;
@@ -340,7 +350,6 @@ static void req_replied(struct ag_req *req, int status, bool keep_alive)
     req->state = AG_REQ_REPLIED;
     ag_req_finish(req);
 }
-
 
 unsigned ag_req_reply_flags(const struct ag_req *req, bool keep)
 {
@@ -386,8 +395,7 @@ void ag_req_answer(struct ag_req *req, int status, const char *body, size_t len,
 /* Whether the connection stays open after an endpoint's answer to <req>. */
 static bool req_ep_keep(const struct ag_req *req)
 {
-    /* A body we did not read whole is never parsed as the next request: close after. */
-    return (req->flags & AG_REQ_F_BODY_DONE) && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
+    return ag_req_may_keep(req, !(req->flags & AG_REQ_F_BODY_DONE));
 }
 
 void ag_req_reply(struct ag_req *req, int status, const char *body, size_t len, const char *extra)

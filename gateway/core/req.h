@@ -5,7 +5,7 @@
  * Owns:     struct ag_req. It lives from its head to its last response byte and is
  *           recycled through the worker's free list (w->free_reqs).
  * Entry:    ag_req_new(), ag_req_finish(), ag_req_fail(), ag_req_abort(), ag_req_answer(),
- *           ag_req_reply(), ag_req_refuse().
+ *           ag_req_reply(), ag_req_refuse(); ag_req_free_recycled() when the worker ends.
  * Not here: reading heads and the socket (conn.c), the upstream side (proxy.c),
  *           reply bytes (gateway/http/reply.c).
  * Spec:     RFC 9112; docs/request-lifecycle.md.
@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "chunked.h"
 #include "http1.h"
@@ -83,7 +84,7 @@ struct ag_req {
     char *log_line;               /* method and path JSON fragment, when logging */
     char id[AG_REQ_ID_MAX + 1];   /* request id (access log, error lines, X-Request-Id upstream) */
     unsigned char id_len;
-    struct ag_req *next_free;
+    SLIST_ENTRY(ag_req) next_free; /* in w->free_reqs while recycled */
 };
 
 /**
@@ -98,6 +99,9 @@ struct ag_req *ag_req_new(struct ag_conn *c);
  * and it goes back to the free list.
  */
 void ag_req_drop(struct ag_req *req);
+
+/** Frees the recycled request structs of <w> (w->free_reqs), when the worker ends. */
+void ag_req_free_recycled(struct ag_worker *w);
 
 /** Keeps a trusted proxy's X-Request-Id of <h> as <req>'s id (docs/operations.md). */
 void ag_req_adopt_id(struct ag_req *req, const struct ag_http1_head *h);
@@ -133,6 +137,16 @@ void ag_req_close_after_flush(struct ag_req *req);
 
 /** AG_REPLY_F_* for a gateway-made answer to <req>; <keep>: the connection stays open. */
 unsigned ag_req_reply_flags(const struct ag_req *req, bool keep);
+
+/**
+ * Whether the connection may stay open after a gateway-made answer to <req>: not when
+ * the client asked to close, nor when <body_unread> (a body the gateway did not read is
+ * never parsed as the next request). Inline: conn.c asks it for refusals on every head.
+ */
+static inline bool ag_req_may_keep(const struct ag_req *req, bool body_unread)
+{
+    return !body_unread && !(req->flags & AG_REQ_F_CLIENT_CLOSE);
+}
 
 /**
  * Answers <req> with a gateway-made JSON reply and ends it: <body,len>, or when <body>

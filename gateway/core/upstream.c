@@ -3,7 +3,7 @@
  * pool of idle keep-alive connections (the most recently used one is reused,
  * so the others age out and the pool shrinks by itself when load drops).
  *
- * Owns:     idle struct ag_uconn objects (w->idle); a busy one belongs to its request.
+ * Owns:     idle struct ag_uconn objects (w->pools); a busy one belongs to its request.
  * Entry:    ag_upstream_get(), ag_upstream_put(), ag_upstream_free(), ag_upstream_flush().
  * Not here: the bytes exchanged (gateway/core/proxy.c).
  *
@@ -22,18 +22,11 @@
 #include "proxy.h"
 #include "worker_types.h"
 
+/* Takes the idle <u> out of its pool. */
 static void pool_unlink(struct ag_uconn *u)
 {
-    struct ag_upool *pool = &u->w->pools[u->up];
-
-    if (u->prev)
-        u->prev->next = u->next;
-    else
-        pool->head = u->next;
-    if (u->next)
-        u->next->prev = u->prev;
-    u->prev = u->next = NULL;
-    pool->n--;
+    LIST_REMOVE(u, entry);
+    u->w->pools[u->up].n--;
 }
 
 static void on_upstream_io(evutil_socket_t fd, short what, void *arg)
@@ -76,7 +69,7 @@ struct ag_uconn *ag_upstream_get(struct ag_worker *w, struct ag_gen *g, unsigned
 {
     struct ag_uconn *u;
 
-    while (up < w->n_pools && (u = w->pools[up].head) != NULL) {
+    while (up < w->n_pools && (u = LIST_FIRST(&w->pools[up].idle)) != NULL) {
         pool_unlink(u);
         if (u->gen_id == g->id && pool_conn_clean(u))
             return u;
@@ -117,10 +110,7 @@ void ag_upstream_put(struct ag_uconn *u)
     pool = &w->pools[u->up];
     u->flags = 0;
     ag_io_timeout(&u->io, w->tmo[AG_TMO_KEEPALIVE]);
-    u->next = pool->head;
-    if (pool->head)
-        pool->head->prev = u;
-    pool->head = u;
+    LIST_INSERT_HEAD(&pool->idle, u, entry);
     pool->n++;
 }
 
@@ -134,9 +124,10 @@ void ag_upstream_free(struct ag_uconn *u)
 
 void ag_upstream_flush(struct ag_worker *w)
 {
+    struct ag_uconn *u;
+
     for (size_t i = 0; i < w->n_pools; i++) {
-        while (w->pools[i].head != NULL) {
-            struct ag_uconn *u = w->pools[i].head;
+        while ((u = LIST_FIRST(&w->pools[i].idle)) != NULL) {
             pool_unlink(u);
             ag_upstream_free(u);
         }

@@ -10,6 +10,7 @@
 #define AG_GATEWAY_UPSTREAM_H
 
 #include <stdbool.h>
+#include <sys/queue.h>
 
 #include "io.h"
 
@@ -24,7 +25,7 @@ struct ag_uconn {
     struct ag_worker *w;
     struct ag_io io;
     struct ag_req *req;          /* the request using it, or NULL when idle */
-    struct ag_uconn *prev, *next; /* pool list while idle */
+    LIST_ENTRY(ag_uconn) entry;  /* in w->pools[up].idle while idle */
     unsigned gen_id;             /* generation whose upstream address it reaches */
     unsigned up;                 /* which upstream of that generation (gen->ups index) */
     unsigned uses;               /* requests sent on it */

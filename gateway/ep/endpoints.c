@@ -157,26 +157,13 @@ static void ep_free(struct ag_ep *ep)
     free(ep);
 }
 
-static void ep_unlink(struct ag_ep *ep)
-{
-    struct ag_worker *w = ep->w;
-
-    if (ep->prev)
-        ep->prev->next = ep->next;
-    else if (w->eps == ep)
-        w->eps = ep->next;
-    if (ep->next)
-        ep->next->prev = ep->prev;
-    ep->prev = ep->next = NULL;
-}
-
 void ag_ep_detach(struct ag_req *req)
 {
     struct ag_ep *ep = req->ep;
 
     if (ep == NULL)
         return;
-    ep_unlink(ep);
+    LIST_REMOVE(ep, entry);
     ep->req = NULL;
     req->ep = NULL;
     if (!ep->busy)
@@ -458,10 +445,7 @@ struct ag_ep *ag_ep_new(struct ag_req *req, const struct ag_http1_head *h,
     if (r == AG_ENOMEM)
         goto fail;
     ep->bad_query = r == AG_EPARSE;
-    ep->next = w->eps;
-    if (w->eps)
-        w->eps->prev = ep;
-    w->eps = ep;
+    LIST_INSERT_HEAD(&w->eps, ep, entry);
     req->ep = ep;
     return ep;
 fail:

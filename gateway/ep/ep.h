@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "endpoints.h"
 #include "chunked.h"
@@ -92,7 +93,7 @@ struct ep_user_op {
 };
 
 struct ag_ep {
-    struct ag_ep *prev, *next; /* worker's list: how a request finds its ep */
+    LIST_ENTRY(ag_ep) entry;   /* in w->eps while its request lives (ag_ep_detach() ends it) */
     struct ag_req *req;        /* NULL once the request is gone (STYLE R4) */
     struct ag_worker *w;
     enum ep_kind kind;

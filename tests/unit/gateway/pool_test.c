@@ -1,7 +1,8 @@
 /*
  * tests/unit/gateway/pool_test.c - mirrors gateway/auth/pool.c: done() on the loop thread,
- * many jobs over several threads and two loops, the bounded queue, and inbox_free
- * cancelling queued jobs, waiting for running ones and delivering finished ones.
+ * many jobs over several threads and two loops, the bounded queue, first in first out,
+ * and inbox_free cancelling queued jobs (in order), waiting for running ones and
+ * delivering finished ones.
  *
  * Owns:     one pool, its inboxes and event_bases per test, freed at its end (the
  *           bases must have no events left; ASan/LSan check the rest).
@@ -28,6 +29,8 @@ struct tjob {
     pthread_t work_thread;
     int ran;    /* work() calls */
     int dones;  /* done() calls */
+    int work_at; /* on_work_gated(): how many gated works started before this one */
+    int done_at; /* on_done_count(): how many done() calls of its count came before */
     bool cancelled;
     struct tcount *count;
     unsigned long result;
@@ -60,6 +63,7 @@ static void on_done_count(struct ag_pool_job *j)
     struct tcount *c = t->count;
 
     t->done_thread = pthread_self();
+    t->done_at = c->done;
     t->dones++;
     t->cancelled = j->cancelled;
     if (!pthread_equal(t->done_thread, c->loop_thread))
@@ -73,6 +77,7 @@ static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
 static bool gate_open;
 static atomic_int gate_waiting;
+static atomic_int gate_started; /* gated works started so far, over the whole run */
 
 static void gate_set(bool open)
 {
@@ -86,6 +91,7 @@ static void on_work_gated(struct ag_pool_job *j)
 {
     struct tjob *t = (struct tjob *)j;
 
+    t->work_at = atomic_fetch_add(&gate_started, 1);
     atomic_fetch_add(&gate_waiting, 1);
     pthread_mutex_lock(&gate_mu);
     while (!gate_open)
@@ -257,6 +263,36 @@ static void test_pool_full_queue_refuses_with_toobig(void)
     base_free(b);
 }
 
+/* One thread: jobs run in the order they were queued, and complete in that order (FIFO). */
+static void test_pool_runs_and_delivers_jobs_in_submission_order(void)
+{
+    struct ag_pool *p = ag_pool_new(1, 0);
+    struct event_base *b = base_new();
+    struct ag_pool_inbox *in = ag_pool_inbox_new(p, b);
+    struct tcount c = {.base = b, .want = 5, .loop_thread = pthread_self()};
+    struct tjob t[5];
+    int first;
+
+    for (int i = 0; i < 5; i++)
+        t[i] = (struct tjob){.job = {.work = on_work_gated, .done = on_done_count}, .count = &c};
+    gate_set(false);
+    first = atomic_load(&gate_started);
+    AG_ASSERT_EQ(ag_pool_submit(in, &t[0].job), 0);
+    AG_ASSERT(wait_gate_waiting(1)); /* running: the others queue behind it */
+    for (int i = 1; i < 5; i++)
+        AG_ASSERT_EQ(ag_pool_submit(in, &t[i].job), 0);
+    gate_set(true);
+    event_base_dispatch(b);
+    AG_ASSERT_EQ(c.done, 5);
+    for (int i = 0; i < 5; i++) {
+        AG_ASSERT_EQ(t[i].work_at - first, i);
+        AG_ASSERT_EQ(t[i].done_at, i);
+    }
+    ag_pool_inbox_free(in);
+    ag_pool_free(p);
+    base_free(b);
+}
+
 /* ------------------------------------------------------------------------------------------
  * Freeing an inbox
  * ------------------------------------------------------------------------------------------ */
@@ -365,6 +401,52 @@ static void test_pool_inbox_free_leaves_other_inboxes_jobs(void)
     base_free(b);
 }
 
+/*
+ * Freeing one inbox takes its queued jobs out in one pass: they are cancelled oldest
+ * first, and the jobs of the other inbox keep their order in the queue.
+ */
+static void test_pool_inbox_free_keeps_the_order_of_cancelled_and_remaining_jobs(void)
+{
+    struct ag_pool *p = ag_pool_new(1, 0);
+    struct event_base *b = base_new();
+    struct ag_pool_inbox *in1 = ag_pool_inbox_new(p, b), *in2 = ag_pool_inbox_new(p, b);
+    struct tcount c1 = {.base = b, .want = -1, .loop_thread = pthread_self()};
+    struct tcount c2 = {.base = b, .want = 4, .loop_thread = pthread_self()};
+    struct tjob t[6];
+    /* t[0] runs; then in the queue: t1 (in2) t2 (in1) t3 (in2) t4 (in1) t5 (in2) */
+    struct ag_pool_inbox *to[6] = {in2, in2, in1, in2, in1, in2};
+    int first;
+
+    for (int i = 0; i < 6; i++)
+        t[i] = (struct tjob){.job = {.work = on_work_gated, .done = on_done_count},
+                             .count = to[i] == in1 ? &c1 : &c2};
+    gate_set(false);
+    first = atomic_load(&gate_started);
+    for (int i = 0; i < 6; i++) {
+        AG_ASSERT_EQ(ag_pool_submit(to[i], &t[i].job), 0);
+        if (i == 0)
+            AG_ASSERT(wait_gate_waiting(1));
+    }
+    ag_pool_inbox_free(in1);
+    AG_ASSERT_EQ(c1.done, 2);
+    AG_ASSERT(t[2].cancelled && t[4].cancelled);
+    AG_ASSERT_EQ(t[2].done_at, 0);
+    AG_ASSERT_EQ(t[4].done_at, 1);
+    gate_set(true);
+    event_base_dispatch(b);
+    AG_ASSERT_EQ(c2.done, 4);
+    AG_ASSERT_EQ(t[0].work_at - first, 0);
+    AG_ASSERT_EQ(t[1].work_at - first, 1);
+    AG_ASSERT_EQ(t[3].work_at - first, 2);
+    AG_ASSERT_EQ(t[5].work_at - first, 3);
+    AG_ASSERT_EQ(t[1].done_at, 1);
+    AG_ASSERT_EQ(t[3].done_at, 2);
+    AG_ASSERT_EQ(t[5].done_at, 3);
+    ag_pool_inbox_free(in2);
+    ag_pool_free(p);
+    base_free(b);
+}
+
 static void test_pool_new_refuses_zero_threads_and_free_accepts_null(void)
 {
     AG_ASSERT_NULL(ag_pool_new(0, 0));
@@ -377,9 +459,11 @@ int main(void)
     AG_RUN(test_pool_done_runs_on_loop_thread_after_work);
     AG_RUN(test_pool_runs_1000_jobs_over_4_threads_for_two_loops);
     AG_RUN(test_pool_full_queue_refuses_with_toobig);
+    AG_RUN(test_pool_runs_and_delivers_jobs_in_submission_order);
     AG_RUN(test_pool_inbox_free_cancels_queued_and_waits_for_running);
     AG_RUN(test_pool_inbox_free_delivers_finished_jobs);
     AG_RUN(test_pool_inbox_free_leaves_other_inboxes_jobs);
+    AG_RUN(test_pool_inbox_free_keeps_the_order_of_cancelled_and_remaining_jobs);
     AG_RUN(test_pool_new_refuses_zero_threads_and_free_accepts_null);
     return ag_t_done();
 }

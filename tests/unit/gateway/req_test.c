@@ -1,8 +1,9 @@
 /*
  * tests/unit/gateway/req_test.c - mirrors gateway/core/req.c where no socket is needed:
  * the bytes of every gateway-made reply (CORS lines added while formatting, HEAD,
- * Connection), the reply flags, the refusals of authentication, and a request's
- * life on a worker's free list (ids, generation reference, recycling, trusted ids).
+ * Connection), the reply flags and when a reply keeps the connection, the refusals of
+ * authentication, and a request's life on a worker's free list (ids, generation
+ * reference, recycling last in first out, trusted ids).
  *
  * Owns:     one parsed config and generation per test, a struct ag_worker and a
  *           struct ag_conn on the stack with no socket; all freed at its end.
@@ -69,14 +70,7 @@ static int fx_init(struct fx *f, const char *extra)
 
 static void fx_clear(struct fx *f)
 {
-    struct ag_req *r;
-
-    while ((r = f->w.free_reqs) != NULL) {
-        f->w.free_reqs = r->next_free;
-        if (r->up_head)
-            evbuffer_free(r->up_head);
-        free(r);
-    }
+    ag_req_free_recycled(&f->w);
     ag_gen_unref(f->g); /* the fixture's own reference: frees it */
 }
 
@@ -185,6 +179,43 @@ static void test_req_reply_flags(void)
     fx_clear(&f);
 }
 
+/* A failure closes: an HTTP/1.0 keep-alive request gets "close", never "keep-alive" too. */
+static void test_req_fail_reply_says_close_only(void)
+{
+    struct fx f;
+    char buf[1024];
+
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    struct ag_req *req = ag_req_new(&f.c);
+    AG_ASSERT_NOT_NULL(req);
+    req->flags |= AG_REQ_F_KEEPALIVE_10 | AG_REQ_F_HEAD;
+    format(req, 502, NULL, "bad gateway", NULL, ag_req_reply_flags(req, false), buf,
+           sizeof(buf));
+    AG_ASSERT_NOT_NULL(strstr(buf, "Connection: close\r\n"));
+    AG_ASSERT_NULL(strstr(buf, "keep-alive"));
+    AG_ASSERT_EQ(strlen(strstr(buf, "\r\n\r\n")), 4); /* HEAD: no body */
+    ag_req_drop(req);
+    fx_clear(&f);
+}
+
+static void test_req_may_keep_only_without_unread_body_or_close(void)
+{
+    struct fx f;
+
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    struct ag_req *req = ag_req_new(&f.c);
+    AG_ASSERT_NOT_NULL(req);
+    AG_ASSERT(ag_req_may_keep(req, false));
+    AG_ASSERT(!ag_req_may_keep(req, true));
+    req->flags |= AG_REQ_F_KEEPALIVE_10; /* asks to keep: changes nothing here */
+    AG_ASSERT(ag_req_may_keep(req, false));
+    req->flags |= AG_REQ_F_CLIENT_CLOSE;
+    AG_ASSERT(!ag_req_may_keep(req, false));
+    AG_ASSERT(!ag_req_may_keep(req, true));
+    ag_req_drop(req);
+    fx_clear(&f);
+}
+
 static void test_authn_refusals_say_status_body_and_header(void)
 {
     struct fx f;
@@ -231,7 +262,7 @@ static void test_req_is_recycled_with_the_next_id_and_its_generation_reference(v
     ag_req_drop(req);
     AG_ASSERT_NULL(f.c.req);
     AG_ASSERT_EQ(atomic_load(&f.g->_refs), 1);
-    AG_ASSERT(f.w.free_reqs == req);
+    AG_ASSERT(SLIST_FIRST(&f.w.free_reqs) == req);
 
     memcpy(f.w.req_id + 13, "00000000009f", 12);
     struct ag_req *again = ag_req_new(&f.c);
@@ -240,6 +271,31 @@ static void test_req_is_recycled_with_the_next_id_and_its_generation_reference(v
     AG_ASSERT_EQ(again->state, 0);
     AG_ASSERT_EQ(again->flags, 0);
     ag_req_drop(again);
+    fx_clear(&f);
+}
+
+/* The free list is last in, first out; ag_req_free_recycled() empties it (LSan checks). */
+static void test_req_free_list_reuses_the_last_freed_first(void)
+{
+    struct fx f;
+    struct ag_conn c2;
+
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    c2 = f.c;
+    struct ag_req *a = ag_req_new(&f.c);
+    struct ag_req *b = ag_req_new(&c2);
+    AG_ASSERT_NOT_NULL(a);
+    AG_ASSERT_NOT_NULL(b);
+    ag_req_drop(a);
+    ag_req_drop(b);
+    AG_ASSERT(ag_req_new(&f.c) == b);
+    AG_ASSERT(ag_req_new(&c2) == a);
+    AG_ASSERT(SLIST_EMPTY(&f.w.free_reqs));
+    ag_req_drop(f.c.req);
+    ag_req_drop(c2.req);
+    AG_ASSERT(SLIST_FIRST(&f.w.free_reqs) == a);
+    ag_req_free_recycled(&f.w);
+    AG_ASSERT(SLIST_EMPTY(&f.w.free_reqs));
     fx_clear(&f);
 }
 
@@ -287,8 +343,11 @@ int main(void)
     AG_RUN(test_req_reply_with_allowed_origin_carries_cors_lines_before_the_blank_line);
     AG_RUN(test_req_reply_to_head_has_no_body_but_its_length);
     AG_RUN(test_req_reply_flags);
+    AG_RUN(test_req_fail_reply_says_close_only);
+    AG_RUN(test_req_may_keep_only_without_unread_body_or_close);
     AG_RUN(test_authn_refusals_say_status_body_and_header);
     AG_RUN(test_req_is_recycled_with_the_next_id_and_its_generation_reference);
+    AG_RUN(test_req_free_list_reuses_the_last_freed_first);
     AG_RUN(test_req_adopts_a_request_id_only_from_a_trusted_proxy);
     return ag_t_done();
 }
