@@ -1,9 +1,9 @@
 /*
- * policy/base.c - error-line formatting, slice helpers and the UTF-8 decoder shared by
- * all modules.
+ * policy/base.c - error-line formatting, slice helpers, the UTF-8 decoder and the JSON
+ * string escaper shared by all modules.
  *
  * Owns:     nothing.
- * Entry:    ag_err_add(), ag_utf8_next().
+ * Entry:    ag_err_add(), ag_utf8_next(), ag_json_escape_to().
  */
 #include "base.h"
 
@@ -56,4 +56,26 @@ size_t ag_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
         return 0;
     *cp = c;
     return len;
+}
+
+void ag_json_escape_to(ag_sink_fn *put, void *ctx, const char *s, size_t len, bool utf8)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && (ch < 0x7f || utf8) && ch != '"' && ch != '\\')
+            continue;
+        put(ctx, s + run, i - run);
+        run = i + 1;
+        if (ch == '"' || ch == '\\') {
+            char e[2] = {'\\', (char)ch};
+            put(ctx, e, 2);
+        } else {
+            char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+            put(ctx, e, 6);
+        }
+    }
+    put(ctx, s + run, len - run);
 }

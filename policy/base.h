@@ -82,6 +82,16 @@ static inline int ag_str_ieq(struct ag_str a, const char *lit)
  */
 size_t ag_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
+/** Where ag_json_escape_to() writes: <n> bytes at <p> for <ctx>. */
+typedef void ag_sink_fn(void *ctx, const char *p, size_t n);
+
+/**
+ * Writes <s,len> to <put>(<ctx>) as the content of a JSON string: '"', '\\' and control
+ * bytes escaped (\u00XX); other bytes as they are when <utf8>, else bytes from 0x7f up
+ * escaped too. Unescaped runs are written in one call each.
+ */
+void ag_json_escape_to(ag_sink_fn *put, void *ctx, const char *s, size_t len, bool utf8);
+
 /** The value of the hex digit <c> (either case), or -1. */
 static inline int ag_hex_digit(unsigned char c)
 {

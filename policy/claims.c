@@ -45,28 +45,16 @@ static void claims_put(struct claims_out *o, const char *s, size_t n)
 
 #define claims_lit(o, s) claims_put((o), (s), sizeof(s) - 1)
 
-/* Appends <s,n> as JSON string content: quotes, backslashes and controls escaped, other
- * bytes (UTF-8 included) as they are. */
+/* An ag_sink_fn into a claims_out. */
+static void claims_sink(void *o, const char *s, size_t n)
+{
+    claims_put(o, s, n);
+}
+
+/* Appends <s,n> as JSON string content, UTF-8 as it is. */
 static void claims_escape(struct claims_out *o, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t run = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
-            continue;
-        claims_put(o, s + run, i - run);
-        run = i + 1;
-        if (ch == '"' || ch == '\\') {
-            char e[2] = {'\\', (char)ch};
-            claims_put(o, e, 2);
-        } else {
-            char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
-            claims_put(o, e, 6);
-        }
-    }
-    claims_put(o, s + run, n - run);
+    ag_json_escape_to(claims_sink, o, s, n, true);
 }
 
 /* Appends ,"<name>":"<value>" (escaped). */

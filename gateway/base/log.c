@@ -231,35 +231,18 @@ void ag_alog_close(void)
     AG_FREE(alog.reopen);
 }
 
-/* Escapes quotes, backslashes and controls; non-ASCII bytes too unless <utf8>. */
-static void json_escape(struct evbuffer *buf, const char *s, size_t len, bool utf8)
+/* An ag_sink_fn into an evbuffer. */
+static void evbuffer_sink(void *buf, const char *p, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t i, run = 0;
-
-    for (i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && (ch < 0x7f || utf8) && ch != '"' && ch != '\\')
-            continue;
-        evbuffer_add(buf, s + run, i - run);
-        run = i + 1;
-        if (ch == '"' || ch == '\\') {
-            char e[2] = {'\\', (char)ch};
-            evbuffer_add(buf, e, 2);
-        } else {
-            char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
-            evbuffer_add(buf, e, 6);
-        }
-    }
-    evbuffer_add(buf, s + run, len - run);
+    evbuffer_add(buf, p, n);
 }
 
 void ag_json_escape(struct evbuffer *buf, const char *s, size_t len)
 {
-    json_escape(buf, s, len, false);
+    ag_json_escape_to(evbuffer_sink, buf, s, len, false);
 }
 
 void ag_json_escape_utf8(struct evbuffer *buf, const char *s, size_t len)
 {
-    json_escape(buf, s, len, true);
+    ag_json_escape_to(evbuffer_sink, buf, s, len, true);
 }

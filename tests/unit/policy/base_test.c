@@ -95,6 +95,39 @@ static void test_words_has_matches_whole_words_only(void)
     AG_ASSERT(!ag_words_has(ag_str_c(NULL), ' ', s("a")));
 }
 
+/* A sink that appends to a fixed buffer and counts its calls. */
+struct esc_out {
+    char buf[128];
+    size_t len;
+    int calls;
+};
+
+static void esc_sink(void *ctx, const char *p, size_t n)
+{
+    struct esc_out *o = ctx;
+
+    memcpy(o->buf + o->len, p, n);
+    o->len += n;
+    o->buf[o->len] = '\0';
+    o->calls++;
+}
+
+static void test_json_escape_to_both_modes(void)
+{
+    static const char in[] = "a\"b\\c\n\x01\x7f caf\xc3\xa9";
+    struct esc_out o = {{0}, 0, 0};
+
+    ag_json_escape_to(esc_sink, &o, in, sizeof(in) - 1, true);
+    AG_ASSERT_STR(o.buf, "a\\\"b\\\\c\\u000a\\u0001\x7f caf\xc3\xa9");
+    memset(&o, 0, sizeof(o));
+    ag_json_escape_to(esc_sink, &o, in, sizeof(in) - 1, false);
+    AG_ASSERT_STR(o.buf, "a\\\"b\\\\c\\u000a\\u0001\\u007f caf\\u00c3\\u00a9");
+    memset(&o, 0, sizeof(o));
+    ag_json_escape_to(esc_sink, &o, "plain text", 10, false);
+    AG_ASSERT_STR(o.buf, "plain text");
+    AG_ASSERT_EQ(o.calls, 1); /* an unescaped run is one write */
+}
+
 int main(void)
 {
     AG_RUN(test_ascii_lower_folds_only_ascii_letters);
@@ -102,5 +135,6 @@ int main(void)
     AG_RUN(test_hdr_name_eq_refuses_other_names);
     AG_RUN(test_words_next_skips_empty_words);
     AG_RUN(test_words_has_matches_whole_words_only);
+    AG_RUN(test_json_escape_to_both_modes);
     return ag_t_done();
 }
