@@ -87,7 +87,6 @@ struct ag_worker {
     bool store_up_once;                 /* ready once since the start: connected, revocations loaded */
     bool feed_on;                       /* the revocation feed runs (ready then means replayed) */
     size_t n_parked;                    /* connections parked until store_up_once (core/conn.c) */
-    LIST_HEAD(, ag_ep) eps;             /* endpoint requests in progress (gateway/ep/) */
     struct ag_pool_inbox *inbox;        /* where password jobs come back (gateway/auth/pool.h), or NULL */
     const struct ag_ep_ops *ep_ops;     /* the gateway's endpoints, for the request core (core/conn.h) */
 

@@ -1,97 +1,118 @@
 /*
- * gateway/ep/endpoints.c - the gateway's own endpoints under auth-prefix: routing, the
- * lifetime of an endpoint request, what it copies from the head (token sources, the
- * caller's identity, the client address, the CSRF verdict), collecting its body, the
- * dispatch to the handlers in ep_*.c, and the helpers they share (ids, minting,
- * cookies, JSON answers, rate limits, audit events).
+ * gateway/ep/endpoints.c - the endpoint framework: the life of an endpoint request from
+ * its head to the handler of its route, and the steps it waits on. It finds the route,
+ * copies what the head says into the request's arena (fields, query, client address,
+ * the CSRF verdict, the caller), answers what the route refuses (404, 405, 403, 415,
+ * 413), collects the body, checks the route's authentication and runs the handler; a
+ * step (store call, pool job, rate limit) comes back through one callback per store
+ * result type, which drops an orphaned ep and keeps the result for the next function.
  *
- * Owns:     struct ag_ep (gateway/ep/ep.h) and the worker's list of them.
+ * Owns:     struct ag_ep and its arena (gateway/ep/ep.h).
  * Entry:    ag_ep_new(), ag_ep_must_wait(), ag_ep_run(), ag_ep_on_client_input(),
- *           ag_ep_detach().
- * Not here: the handlers (ep_tokens.c, ep_users.c, ep_account.c), Redis (store/),
- *           JWS (policy/jwt.c), keep-alive (gateway/core/conn.c).
- * Spec:     CONTRACT.md sections 5, 7, 8; docs/endpoints.md, docs/users.md.
+ *           ag_ep_detach(); for handlers: ag_ep_await(), ag_ep_on_user(), ag_ep_on_sess(),
+ *           ag_ep_on_sessions(), ag_ep_submit(), ag_ep_limit(), the head readers.
+ * Not here: the route table (routes.c), the handlers (ep_*.c), replies, tokens and audit
+ *           (ep_common.c), Redis (store/), keep-alive (gateway/core/conn.c).
+ * Spec:     CONTRACT.md sections 5, 7, 8; docs/endpoints.md "Writing an endpoint".
  */
 #include "ep.h"
 
-#include <arpa/inet.h>
-#include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
 #include <event2/buffer.h>
-#include <jansson.h>
-#include <sodium.h>
 
-#include "audit.h"
+#include "arena.h"
 #include "authn.h"
-#include "claims.h"
 #include "client_addr.h"
 #include "config.h"
 #include "conn.h"
-#include "req.h"
-#include "cookie.h"
-#include "jwt.h"
-#include "log.h"
-#include "ratelimit.h"
 #include "gen.h"
+#include "ratelimit.h"
+#include "req.h"
 #include "store.h"
-#include "userin.h"
 #include "worker_types.h"
 
-/* ---------------------------------------------------------------- small helpers */
+/* ---------------------------------------------------------------- lifetime */
 
-void ag_ep__new_id(char out[EP_ID_LEN + 1])
+static void ep_free(struct ag_ep *ep)
 {
-    unsigned char b[16];
-
-    randombytes_buf(b, sizeof(b));
-    sodium_bin2base64(out, EP_ID_LEN + 1, b, sizeof(b), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    ag_arena_free(ep->arena); /* <ep> itself lives there */
 }
 
-void ag_ep_uuid4(char out[37])
+void ag_ep_detach(struct ag_req *req)
 {
-    unsigned char b[16];
+    struct ag_ep *ep = req->ep;
 
-    randombytes_buf(b, sizeof(b));
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    if (ep == NULL)
+        return;
+    ep->req = NULL;
+    req->ep = NULL;
+    if (!ep->busy)
+        ep_free(ep);
+    /* else the step's callback frees it: each runs exactly once. */
 }
 
-char *ag_ep__strndup(const char *p, size_t n)
+void *ag_ep_alloc(struct ag_ep *ep, size_t n)
 {
-    char *s = malloc(n + 1);
-
-    if (s != NULL) {
-        memcpy(s, p, n);
-        s[n] = '\0';
-    }
-    return s;
+    return ag_arena_alloc(ep->arena, n);
 }
 
-static char *ep_strdup_str(struct ag_str s)
+char *ag_ep_strndup(struct ag_ep *ep, const char *p, size_t n)
 {
-    return ag_ep__strndup(s.p, s.len);
+    return ag_arena_strndup(ep->arena, p, n);
 }
 
-bool ag_ep__store_ready(const struct ag_worker *w)
+char *ag_ep_strdup(struct ag_ep *ep, const char *s)
 {
-    return w->store != NULL && ag_store_ready(w->store);
+    return ag_arena_strdup(ep->arena, s);
 }
 
-/*
- * Finds parameter <name> in the query string <q>. Returns 1 with a new decoded copy in
- * <*out>, 0 when absent (or empty), AG_EPARSE when malformed or longer than <cap>,
- * AG_ENOMEM. The first occurrence wins (as Starlette's does).
- */
-static int query_get(struct ag_str q, const char *name, size_t cap, char **out)
+static void ep_evbuffer_free(void *p)
 {
+    evbuffer_free(p);
+}
+
+/* ---------------------------------------------------------------- what the head says */
+
+/* A copy of <s> in <ep>'s arena as a slice (NUL-terminated); false on OOM. */
+static bool ep_copy_str(struct ag_ep *ep, struct ag_str s, struct ag_str *out)
+{
+    char *p = ag_ep_strndup(ep, s.p, s.len);
+
+    *out = (struct ag_str){p, s.len};
+    return p != NULL;
+}
+
+/* Copies the fields of <h> (valid until the head is drained) into <ep>'s arena. */
+static bool ep_copy_head(struct ag_ep *ep, const struct ag_http1_head *h)
+{
+    if (h->nhdrs == 0)
+        return true;
+    if ((ep->hdrs = ag_ep_alloc(ep, h->nhdrs * sizeof(*ep->hdrs))) == NULL)
+        return false;
+    for (size_t i = 0; i < h->nhdrs; i++)
+        if (!ep_copy_str(ep, h->hdrs[i].name, &ep->hdrs[i].name) ||
+            !ep_copy_str(ep, h->hdrs[i].value, &ep->hdrs[i].value))
+            return false;
+    ep->nhdrs = h->nhdrs;
+    return true;
+}
+
+bool ag_ep_header(const struct ag_ep *ep, const char *name, struct ag_str *v)
+{
+    for (size_t i = 0; i < ep->nhdrs; i++)
+        if (ag_str_ieq(ep->hdrs[i].name, name)) {
+            *v = ep->hdrs[i].value;
+            return true;
+        }
+    return false;
+}
+
+int ag_ep_query(struct ag_ep *ep, const char *name, size_t cap, const char **out)
+{
+    struct ag_str q = ep->query;
     size_t i = 0, nlen = strlen(name);
 
     *out = NULL;
@@ -103,19 +124,19 @@ static int query_get(struct ag_str q, const char *name, size_t cap, char **out)
             ;
         if (eq - i == nlen && memcmp(q.p + i, name, nlen) == 0) {
             struct ag_str v = {q.p + eq + (eq < j), j - eq - (eq < j)};
+            char *d;
             long n;
             if (v.len == 0)
                 return 0;
             if (v.len > cap)
                 return AG_EPARSE;
-            if ((*out = malloc(v.len + 1)) == NULL)
+            if ((d = ag_ep_alloc(ep, v.len + 1)) == NULL)
                 return AG_ENOMEM;
-            n = ag_form_decode(v.p, v.len, *out);
-            if (n < 0 || memchr(*out, '\0', (size_t)n) != NULL) {
-                AG_FREE(*out);
+            n = ag_form_decode(v.p, v.len, d);
+            if (n < 0 || memchr(d, '\0', (size_t)n) != NULL)
                 return AG_EPARSE;
-            }
-            (*out)[n] = '\0';
+            d[n] = '\0';
+            *out = d;
             return 1;
         }
         i = j + 1;
@@ -123,163 +144,12 @@ static int query_get(struct ag_str q, const char *name, size_t cap, char **out)
     return 0;
 }
 
-/* ---------------------------------------------------------------- lifetime */
-
-static void ep_ident_clear(struct ep_ident *id)
+struct ag_str ag_ep_body(struct ag_ep *ep)
 {
-    AG_FREE(id->sub);
-    AG_FREE(id->client_id);
-    AG_FREE(id->sid);
-    AG_FREE(id->jti);
-    AG_FREE(id->roles);
-    AG_FREE(id->scopes);
-}
+    size_t len = ep->body != NULL ? evbuffer_get_length(ep->body) : 0;
+    const char *p = len > 0 ? (const char *)evbuffer_pullup(ep->body, -1) : NULL;
 
-static void ep_free(struct ag_ep *ep)
-{
-    if (ep->body)
-        evbuffer_free(ep->body);
-    free(ep->client_id);
-    free(ep->query_token);
-    free(ep->bearer);
-    free(ep->cookie_token);
-    free(ep->path_id);
-    free(ep->ua);
-    ep_ident_clear(&ep->id);
-    free(ep->sub);
-    free(ep->cid);
-    free(ep->roles);
-    free(ep->scope);
-    free(ep->access);
-    free(ep->refresh);
-    ep_user_op_free(ep->u);
-    sodium_memzero(ep, sizeof(*ep));
-    free(ep);
-}
-
-void ag_ep_detach(struct ag_req *req)
-{
-    struct ag_ep *ep = req->ep;
-
-    if (ep == NULL)
-        return;
-    LIST_REMOVE(ep, entry);
-    ep->req = NULL;
-    req->ep = NULL;
-    if (!ep->busy)
-        ep_free(ep);
-    /* else the store callback or pool completion frees it: each runs exactly once. */
-}
-
-bool ag_ep__started(struct ag_ep *ep, int rc)
-{
-    ep->busy = rc == 0;
-    return ep->busy;
-}
-
-bool ag_ep__orphaned(struct ag_ep *ep)
-{
-    ep->busy = false;
-    if (ep->req != NULL)
-        return false;
-    ep_free(ep);
-    return true;
-}
-
-/* ---------------------------------------------------------------- routing */
-
-static const struct ep_route {
-    const char *path;
-    enum ep_kind kind;
-    const char *allow;
-} ep_routes[] = {
-    {"/health", EP_HEALTH, "GET, HEAD"},
-    {"/ready", EP_READY, "GET, HEAD"},
-    {"/token/new", EP_TOKEN_NEW, "GET"},
-    {"/token/refresh", EP_TOKEN_REFRESH, "GET"},
-    {"/refresh", EP_REFRESH, "POST"},
-    {"/register", EP_REGISTER, "POST"},
-    {"/login", EP_LOGIN, "POST"},
-    {"/token", EP_TOKEN, "POST"},
-    {"/me", EP_ME, "GET"},
-    {"/logout", EP_LOGOUT, "POST"},
-    {"/logout-all", EP_LOGOUT_ALL, "POST"},
-    {"/password", EP_PASSWORD, "POST"},
-    {"/password/forgot", EP_PASSWORD_FORGOT, "POST"},
-    {"/password/reset", EP_PASSWORD_RESET, "POST"},
-    {"/sessions", EP_SESSIONS, "GET"},
-};
-
-#define EP_SESSIONS_PREFIX "/sessions/"
-
-static enum ep_kind ep_route(struct ag_str rest, const char **allow, struct ag_str *id)
-{
-    size_t plen = strlen(EP_SESSIONS_PREFIX);
-
-    for (size_t i = 0; i < sizeof(ep_routes) / sizeof(ep_routes[0]); i++)
-        if (rest.len == strlen(ep_routes[i].path) &&
-            memcmp(rest.p, ep_routes[i].path, rest.len) == 0) {
-            *allow = ep_routes[i].allow;
-            return ep_routes[i].kind;
-        }
-    if (rest.len > plen && memcmp(rest.p, EP_SESSIONS_PREFIX, plen) == 0 &&
-        memchr(rest.p + plen, '/', rest.len - plen) == NULL) {
-        *id = (struct ag_str){rest.p + plen, rest.len - plen};
-        *allow = "DELETE";
-        return EP_SESSION_DELETE;
-    }
-    *allow = NULL;
-    return EP_NOT_FOUND;
-}
-
-/* Whether the endpoint needs the caller's access token. */
-static bool ep_needs_identity(enum ep_kind k)
-{
-    return k == EP_ME || k == EP_LOGOUT || k == EP_LOGOUT_ALL || k == EP_PASSWORD ||
-           k == EP_SESSIONS || k == EP_SESSION_DELETE;
-}
-
-/* Whether the endpoint needs the store (every one but /health, /ready and the unknown). */
-static bool ep_needs_store(enum ep_kind k)
-{
-    return k != EP_NOT_FOUND && k != EP_HEALTH && k != EP_READY;
-}
-
-/* Whether the endpoint reads a request body. */
-static bool ep_reads_body(enum ep_kind k)
-{
-    return k == EP_REFRESH || k == EP_REGISTER || k == EP_LOGIN || k == EP_TOKEN ||
-           k == EP_PASSWORD || k == EP_PASSWORD_FORGOT || k == EP_PASSWORD_RESET;
-}
-
-/* ---------------------------------------------------------------- what the head says */
-
-/*
- * Copies the refresh-token sources of POST /refresh from <h>: Bearer, then the cookie.
- * A malformed Bearer (ag_authn_bearer(), as for proxied requests) is kept as an empty
- * token, so it is judged and refused instead of falling through to the cookie.
- */
-static int ep_copy_sources(struct ag_ep *ep, const struct ag_http1_head *h)
-{
-    for (size_t i = 0; i < h->nhdrs; i++) {
-        struct ag_str name = h->hdrs[i].name, v = h->hdrs[i].value, bt;
-        int br;
-
-        if (ag_str_ieq(name, "Authorization") && ep->bearer == NULL &&
-            (br = ag_authn_bearer(v, &bt)) != 0) {
-            if ((ep->bearer = ag_ep__strndup(bt.p, br > 0 ? bt.len : 0)) == NULL)
-                return AG_ENOMEM;
-        } else if (ag_str_ieq(name, "Cookie")) {
-            struct ag_str t;
-            int r = ag_cookie_find(v, "refresh_token", &t);
-            if (r < 0)
-                ep->bad_cookie = true;
-            else if (r > 0 && ep->cookie_token == NULL &&
-                     (ep->cookie_token = ep_strdup_str(t)) == NULL)
-                return AG_ENOMEM;
-        }
-    }
-    return 0;
+    return p != NULL ? (struct ag_str){p, len} : (struct ag_str){"", 0};
 }
 
 enum ag_csrf ag_ep_csrf(const struct ag_config *cfg, const struct ag_http1_head *h)
@@ -308,32 +178,6 @@ static enum ag_body_type ep_content_type(struct ag_str v)
 }
 
 /*
- * The body type endpoint <k> reads its fields from, or 0. A cross-site HTML form can
- * only send text/plain, multipart or urlencoded bodies: asking for JSON (and for the form
- * type only where OAuth2 says so) keeps the JSON endpoints out of a login CSRF.
- */
-static enum ag_body_type ep_wants_type(enum ep_kind k)
-{
-    if (k == EP_TOKEN)
-        return AG_BODY_FORM;
-    if (k == EP_REGISTER || k == EP_LOGIN || k == EP_PASSWORD || k == EP_PASSWORD_FORGOT ||
-        k == EP_PASSWORD_RESET)
-        return AG_BODY_JSON;
-    return 0;
-}
-
-/*
- * Whether endpoint <k> sets cookies (or acts for whoever posts to it), so that a foreign
- * Origin is refused: a login CSRF signs the victim in to the attacker's account.
- */
-static bool ep_checks_origin(enum ep_kind k)
-{
-    return k == EP_LOGIN || k == EP_TOKEN || k == EP_REGISTER || k == EP_REFRESH ||
-           k == EP_TOKEN_REFRESH || k == EP_TOKEN_NEW || k == EP_PASSWORD_FORGOT ||
-           k == EP_PASSWORD_RESET;
-}
-
-/*
  * The client address: the peer, or, when the peer is a trusted proxy, the rightmost
  * X-Forwarded-For entry that is not one (the leftmost when all are).
  */
@@ -351,7 +195,7 @@ static void ep_client_ip(struct ag_ep *ep, const struct ag_config *cfg, const st
 }
 
 /* Copies the caller's identity (a valid access token) into <ep>->id. */
-static int ep_copy_identity(struct ag_ep *ep, const struct ag_gen *g, const struct ag_http1_head *h)
+static bool ep_copy_identity(struct ag_ep *ep, const struct ag_gen *g, const struct ag_http1_head *h)
 {
     struct ag_rules_verdict v = {.need = AG_NEED_ACCESS, .route = -1};
     struct ag_authn a;
@@ -361,313 +205,90 @@ static int ep_copy_identity(struct ag_ep *ep, const struct ag_gen *g, const stru
     id->presented = a.src != 0;
     id->unsynced = a.st == AG_AUTHN_UNSYNCED;
     if (a.st != AG_AUTHN_OK)
-        return 0;
+        return true;
     id->ok = true;
     id->by_cookie = a.src == AG_AUTHN_SRC_COOKIE;
     id->client = a.client;
     id->exp = a.exp;
-    if ((id->sub = ep_strdup_str(a.sub)) == NULL ||
-        (id->client_id = ep_strdup_str(a.client_id)) == NULL ||
-        (id->sid = ep_strdup_str(a.sid)) == NULL || (id->jti = ep_strdup_str(a.jti)) == NULL ||
-        (id->roles = ep_strdup_str(a.roles)) == NULL ||
-        (id->scopes = ep_strdup_str(a.scopes)) == NULL)
-        return AG_ENOMEM;
-    return 0;
+    return (id->sub = ag_ep_strndup(ep, a.sub.p, a.sub.len)) != NULL &&
+           (id->client_id = ag_ep_strndup(ep, a.client_id.p, a.client_id.len)) != NULL &&
+           (id->sid = ag_ep_strndup(ep, a.sid.p, a.sid.len)) != NULL &&
+           (id->jti = ag_ep_strndup(ep, a.jti.p, a.jti.len)) != NULL &&
+           (id->roles = ag_ep_strndup(ep, a.roles.p, a.roles.len)) != NULL &&
+           (id->scopes = ag_ep_strndup(ep, a.scopes.p, a.scopes.len)) != NULL;
 }
 
-static bool ep_method_ok(const char *allow, struct ag_str m)
+/* What the route of <ep> needs from the head: the master token or the caller. */
+static bool ep_copy_auth(struct ag_ep *ep, const struct ag_gen *g, const struct ag_http1_head *h)
 {
-    static const char *const methods[] = {"GET", "HEAD", "POST", "DELETE"};
-
-    if (allow == NULL)
-        return false;
-    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-        if (ag_str_ieq(m, methods[i]))
-            return strstr(allow, methods[i]) != NULL;
-    return false;
+    switch (ep->route->auth) {
+    case AG_EP_MASTER:
+        if (g->cfg->token_new_requires_master) {
+            struct ag_rules_verdict v = {.need = AG_NEED_MASTER, .route = -1};
+            struct ag_authn a;
+            ag_authn_check(ep->w, g, h, &v, &a);
+            ep->master_ok = a.st == AG_AUTHN_OK;
+        } else {
+            ep->master_ok = true;
+        }
+        return true;
+    case AG_EP_IDENTITY:
+    case AG_EP_USER:
+        return ep_copy_identity(ep, g, h);
+    default:
+        return true;
+    }
 }
 
 struct ag_ep *ag_ep_new(struct ag_req *req, const struct ag_http1_head *h,
                         const struct ag_http1_info *info, struct ag_str path, struct ag_str query)
 {
     const struct ag_config *cfg = req->gen->cfg;
-    struct ag_worker *w = req->c->w;
-    size_t plen = strlen(cfg->auth_prefix);
-    struct ag_str rest = {path.p + plen, path.len - plen}, id = {NULL, 0};
-    const char *allow;
-    struct ag_ep *ep = calloc(1, sizeof(*ep));
-    int r = 0;
+    size_t plen = strlen(cfg->auth_prefix), np = 0;
+    struct ag_str rest = {path.p + plen, path.len - plen}, params[AG_EP_MAX_PARAMS], v;
+    struct ag_arena *arena = ag_arena_new(0);
+    struct ag_ep *ep = arena != NULL ? ag_arena_alloc(arena, sizeof(*ep)) : NULL;
+    int r;
 
-    if (ep == NULL)
+    if (ep == NULL) {
+        ag_arena_free(arena);
         return NULL;
+    }
+    ep->arena = arena;
     ep->req = req;
-    ep->w = w;
-    ep->kind = ep_route(rest, &allow, &id);
+    ep->w = req->c->w;
     ep->expect_100 = (info->flags & AG_HTTP1_F_EXPECT_100) != 0;
     ep->body_kind = info->body;
     ep->left = info->length;
-    ep->method_ok = ep_method_ok(allow, h->method);
+    r = ag_ep_route_match(ag_ep_routes, ag_ep_nroutes, h->method, rest, params, &np);
+    ep->route = r >= 0 ? &ag_ep_routes[r] : NULL;
+    ep->miss = r < 0 ? r : 0;
+    if (!ep_copy_str(ep, rest, &ep->path) || !ep_copy_str(ep, query, &ep->query) ||
+        !ep_copy_head(ep, h))
+        goto fail;
+    for (size_t i = 0; i < np; i++)
+        if (!ep_copy_str(ep, params[i], &ep->params[i]))
+            goto fail;
     ep_client_ip(ep, cfg, req->c, h);
-    for (size_t i = 0; i < h->nhdrs; i++) {
-        struct ag_str v = h->hdrs[i].value;
+    for (size_t i = 0; i < h->nhdrs; i++)
         if (ag_str_ieq(h->hdrs[i].name, "Content-Type"))
-            ep->ctype = ep_content_type(v);
-        if (ag_str_ieq(h->hdrs[i].name, "User-Agent") && ep->ua == NULL) {
-            /* Kept for the session list and audit: valid UTF-8, cut between characters. */
-            if ((ep->ua = malloc(EP_MAX_UA + 1)) == NULL)
-                goto fail;
-            ag_text_clean(v.p, v.len, ep->ua, EP_MAX_UA + 1);
-        }
+            ep->ctype = ep_content_type(h->hdrs[i].value); /* the last one, as ever */
+    if (ag_ep_header(ep, "User-Agent", &v)) {
+        /* Kept for the session list and audit: valid UTF-8, cut between characters. */
+        char *ua = ag_ep_alloc(ep, EP_MAX_UA + 1);
+        if (ua == NULL)
+            goto fail;
+        ag_text_clean(v.p, v.len, ua, EP_MAX_UA + 1);
+        ep->ua = ua;
     }
     ep->csrf = ag_ep_csrf(cfg, h);
-    ep->csrf_ok = ep->csrf == AG_CSRF_OK;
-    if (!ep->method_ok) {
-        /* answered 405 by ag_ep_run() */
-    } else if (ep->kind == EP_TOKEN_NEW) {
-        struct ag_rules_verdict v = {.need = AG_NEED_MASTER, .route = -1};
-        struct ag_authn a;
-        if (cfg->token_new_requires_master) {
-            ag_authn_check(w, req->gen, h, &v, &a);
-            ep->master_ok = a.st == AG_AUTHN_OK;
-        } else {
-            ep->master_ok = true;
-        }
-        r = query_get(query, "client_id", EP_MAX_PARAM, &ep->client_id);
-    } else if (ep->kind == EP_TOKEN_REFRESH) {
-        r = query_get(query, "refresh_token", cfg->token_max_size * 3, &ep->query_token);
-    } else if (ep->kind == EP_REFRESH) {
-        r = ep_copy_sources(ep, h);
-    } else if (ep_needs_identity(ep->kind)) {
-        r = ep_copy_identity(ep, req->gen, h);
-        if (r == 0 && id.len > 0 && (ep->path_id = ep_strdup_str(id)) == NULL)
-            r = AG_ENOMEM;
-    }
-    if (r == AG_ENOMEM)
+    if (ep->route != NULL && !ep_copy_auth(ep, req->gen, h))
         goto fail;
-    ep->bad_query = r == AG_EPARSE;
-    LIST_INSERT_HEAD(&w->eps, ep, entry);
     req->ep = ep;
     return ep;
 fail:
     ep_free(ep);
     return NULL;
-}
-
-/* ---------------------------------------------------------------- tokens and cookies */
-
-/* Appends ,"<name>":"<value>" (escaped) to <b>: audit lines. */
-static void ep_claim(struct evbuffer *b, const char *name, const char *value)
-{
-    evbuffer_add_printf(b, ",\"%s\":\"", name);
-    ag_json_escape_utf8(b, value, strlen(value));
-    evbuffer_add(b, "\"", 1);
-}
-
-char *ag_ep__sign(const struct ag_gen *g, const char *claims, size_t len)
-{
-    size_t cap = len * 4 / 3 + 256;
-    char *tok = malloc(cap);
-
-    if (tok != NULL && ag_jwt_sign(g->key, claims, len, tok, cap) < 0)
-        AG_FREE(tok);
-    return tok;
-}
-
-/*
- * Mints the <type> token of <ep>'s pair, whose id is <jti>, into a new string; NULL on
- * OOM. The claims are policy/claims.c's; the key is the generation's.
- */
-static char *ep_mint(const struct ag_gen *g, const struct ag_ep *ep, enum ag_claims_type type,
-                     const char *jti)
-{
-    struct ag_claims c = {.sub = ep->sub, .client_id = ep->cid, .client = ep->client,
-                          .jti = jti, .sid = ep->sid, .fam = ep->fam, .scope = ep->scope,
-                          .roles = ep->roles, .iat = ep->now};
-    size_t len;
-    char *json = ag_claims_json(g->cfg, type, &c, &len), *tok;
-
-    if (json == NULL)
-        return NULL;
-    tok = ag_ep__sign(g, json, len);
-    free(json);
-    return tok;
-}
-
-int ag_ep__mint_pair(const struct ag_gen *g, struct ag_ep *ep)
-{
-    ep->access = ep_mint(g, ep, AG_CLAIMS_ACCESS, ep->ajti);
-    ep->refresh = ep_mint(g, ep, AG_CLAIMS_REFRESH, ep->otid);
-    return ep->access && ep->refresh ? 0 : AG_ENOMEM;
-}
-
-static const char *ep_samesite(const struct ag_config *cfg)
-{
-    static const char *const samesite[] = {"Lax", "Strict", "None"};
-
-    return samesite[cfg->cookie_samesite <= AG_SAMESITE_NONE ? cfg->cookie_samesite : 0];
-}
-
-char *ag_ep__cookies(const struct ag_config *cfg, const struct ag_ep *ep, bool force)
-{
-    const char *sec = cfg->cookie_secure ? "; Secure" : "";
-    char *s = NULL;
-
-    if (!cfg->set_cookie_on_login && !force)
-        return strdup("");
-    if (asprintf(&s,
-                 "Set-Cookie: access_token=%s; Path=/; Max-Age=%ld; HttpOnly%s; SameSite=%s\r\n"
-                 "Set-Cookie: refresh_token=%s; Path=%s; Max-Age=%ld; HttpOnly%s; SameSite=%s\r\n",
-                 ep->access, cfg->access_token_ttl, sec, ep_samesite(cfg), ep->refresh,
-                 cfg->auth_prefix, cfg->refresh_token_ttl, sec, ep_samesite(cfg)) < 0)
-        return NULL;
-    return s;
-}
-
-char *ag_ep__clear_cookies(const struct ag_config *cfg)
-{
-    const char *sec = cfg->cookie_secure ? "; Secure" : "";
-    char *s = NULL;
-
-    if (asprintf(&s,
-                 "Set-Cookie: access_token=; Path=/; Max-Age=0; HttpOnly%s; SameSite=%s\r\n"
-                 "Set-Cookie: refresh_token=; Path=%s; Max-Age=0; HttpOnly%s; SameSite=%s\r\n",
-                 sec, ep_samesite(cfg), cfg->auth_prefix, sec, ep_samesite(cfg)) < 0)
-        return NULL;
-    return s;
-}
-
-void ag_ep__reply_tokens(struct ag_ep *ep, bool cookies)
-{
-    struct ag_req *req = ep->req;
-    const struct ag_config *cfg = req->gen->cfg;
-    char *extra = cookies ? ag_ep__cookies(cfg, ep, ep->by_cookie) : strdup("");
-    struct evbuffer *b = evbuffer_new();
-
-    if (extra == NULL || b == NULL) {
-        ag_req_fail(req, 500, "out of memory");
-    } else {
-        evbuffer_add_printf(b, "{\"access_token\":\"%s\",\"refresh_token\":\"%s\","
-                               "\"token_type\":\"bearer\",\"expires_in\":%ld}",
-                            ep->access, ep->refresh, cfg->access_token_ttl);
-        ag_req_reply(req, 200, (const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b),
-                     extra);
-    }
-    if (b != NULL)
-        evbuffer_free(b);
-    free(extra);
-}
-
-/* ---------------------------------------------------------------- answers */
-
-void ag_ep__reply_json(struct ag_ep *ep, int status, json_t *o, const char *extra)
-{
-    char *body = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-
-    json_decref(o);
-    if (body == NULL)
-        ag_req_fail(ep->req, 500, "out of memory");
-    else
-        ag_req_reply(ep->req, status, body, strlen(body), extra);
-    free(body);
-}
-
-void ag_ep__reply_detail(struct ag_ep *ep, int status, const char *detail, const char *extra)
-{
-    ag_ep__reply_json(ep, status, json_pack("{s:s}", "detail", detail), extra);
-}
-
-/* ---------------------------------------------------------------- audit and rate limits */
-
-/* Collects ip and the <n> pairs of an event into <keys>/<vals> (18 slots); returns the count. */
-static size_t ep_audit_fields(const struct ag_ep *ep, const char *const *k, const char *const *v,
-                              size_t n, const char **keys, const char **vals)
-{
-    size_t m = 0;
-
-    keys[m] = "ip";
-    vals[m++] = ep->ip;
-    for (size_t i = 0; i < n && m < 17; i++) {
-        keys[m] = k[i];
-        vals[m++] = v[i] != NULL ? v[i] : "";
-    }
-    return m;
-}
-
-/* The audit log line of <event> with the <m> pairs <keys>/<vals>, batched per worker. */
-static void ep_audit_line(struct ag_ep *ep, const char *event, const char *const *keys,
-                          const char *const *vals, size_t m)
-{
-    struct evbuffer *line = evbuffer_new();
-
-    if (line == NULL)
-        return;
-    evbuffer_add_printf(line, "{\"event\":\"%s\"", event);
-    for (size_t i = 0; i < m; i++)
-        ep_claim(line, keys[i], vals[i]);
-    evbuffer_add(line, "}", 1);
-    /* Batched with the worker's other log lines: a refresh must not cost a write(2). */
-    ag_log_to(ep->w->elog, AG_LOG_INFO, "audit %.*s", (int)evbuffer_get_length(line),
-              (const char *)evbuffer_pullup(line, -1));
-    evbuffer_free(line);
-}
-
-void ag_ep__audit_log(struct ag_ep *ep, const char *event, const char *const *k,
-                      const char *const *v, size_t n)
-{
-    const char *keys[18], *vals[18];
-    size_t m = ep_audit_fields(ep, k, v, n, keys, vals);
-
-    ep_audit_line(ep, event, keys, vals, m);
-}
-
-void ag_ep__audit(struct ag_ep *ep, const char *event, const char *const *k,
-                  const char *const *v, size_t n)
-{
-    const struct ag_config *cfg = ep->req != NULL ? ep->req->gen->cfg : NULL;
-    const char *keys[18], *vals[18];
-    size_t m = ep_audit_fields(ep, k, v, n, keys, vals);
-
-    ep_audit_line(ep, event, keys, vals, m);
-    if (cfg != NULL && cfg->audit_stream_max > 0 && ag_ep__store_ready(ep->w))
-        ag_audit_append(ep->w->store, cfg->audit_stream_max, event, keys, vals, m, NULL, NULL);
-}
-
-static void on_limit_reply(enum ag_rl_status st, long retry_after, void *arg)
-{
-    struct ag_ep *ep = arg;
-    void (*then)(struct ag_ep *) = ep->then;
-    char extra[64];
-
-    if (ag_ep__orphaned(ep))
-        return;
-    if (st == AG_RL_OK) {
-        then(ep);
-    } else if (st == AG_RL_OVER) {
-        snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n", retry_after > 0 ? retry_after : 1);
-        ag_ep__reply_detail(ep, 429, "Too many requests", extra);
-    } else {
-        ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
-    }
-}
-
-void ag_ep__limit(struct ag_ep *ep, const struct ag_rl_bucket *b, size_t n,
-                  void (*then)(struct ag_ep *ep))
-{
-    struct ag_rl_bucket on[4];
-    size_t m = 0;
-
-    if (ep->req->gen->cfg->rate_limits)
-        for (size_t i = 0; i < n && m < 4; i++)
-            if (b[i].limit > 0 && b[i].id != NULL)
-                on[m++] = b[i];
-    if (m == 0) {
-        then(ep);
-        return;
-    }
-    ep->then = then; /* a store that is not ready refuses the call: 503 below */
-    if (ag_ep__started(ep, ag_rl_hit(ep->w->store, on, m, on_limit_reply, ep)))
-        return;
-    ag_ep__reply_detail(ep, 503, "Service Unavailable", NULL);
 }
 
 /* ---------------------------------------------------------------- request bodies */
@@ -696,7 +317,7 @@ static int ep_body_read(struct ag_ep *ep)
             size_t n = avail < ep->ck.remaining ? avail : (size_t)ep->ck.remaining;
             if (n == 0)
                 return 0;
-            if (evbuffer_get_length(ep->body) + n > AG_EP_MAX_BODY) {
+            if (evbuffer_get_length(ep->body) + n > ep->route->body_max) {
                 ag_req_fail(req, 413, "request body too large");
                 return -1;
             }
@@ -721,7 +342,57 @@ static int ep_body_read(struct ag_ep *ep)
     }
 }
 
-static void ep_dispatch(struct ag_ep *ep);
+/* ---------------------------------------------------------------- running a route */
+
+/*
+ * The route's authentication, judged once the body is in (a 415 or 413 comes first):
+ * true when the handler may run, else it answered.
+ */
+static bool ep_auth_ok(struct ag_ep *ep)
+{
+    const struct ag_ep_route *rt = ep->route;
+    char extra[320];
+
+    switch (rt->auth) {
+    case AG_EP_MASTER:
+        if (!ep->master_ok) {
+            ag_ep_reply_detail(ep, 401, "Unauthorized Master Token", NULL);
+            return false;
+        }
+        return true;
+    case AG_EP_IDENTITY:
+    case AG_EP_USER:
+        if (ep->id.unsynced) {
+            ag_ep_down(ep);
+            return false;
+        }
+        if (!ep->id.ok) {
+            snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer realm=\"%s\"%s\r\n",
+                     ep->req->gen->cfg->app_name,
+                     ep->id.presented ? ", error=\"invalid_token\"" : "");
+            ag_ep_reply_detail(ep, 401, "Unauthorized Access Token", extra);
+            return false;
+        }
+        if ((rt->flags & AG_EP_F_CSRF) && ep->id.by_cookie && ep->csrf != AG_CSRF_OK) {
+            ag_ep_reply_detail(ep, 403, "CSRF check failed: Origin does not match", NULL);
+            return false;
+        }
+        if (rt->auth == AG_EP_USER && ep->id.client) {
+            /* A client's token has no user: judged by the claim, never by the look of the id. */
+            ag_ep_reply_detail(ep, 404, "User not found", NULL);
+            return false;
+        }
+        return true;
+    default:
+        return true;
+    }
+}
+
+static void ep_dispatch(struct ag_ep *ep)
+{
+    if (ep_auth_ok(ep))
+        ep->route->handler(ep);
+}
 
 void ag_ep_on_client_input(struct ag_req *req)
 {
@@ -737,94 +408,54 @@ void ag_ep_on_client_input(struct ag_req *req)
     ep_dispatch(ep);
 }
 
-/* ---------------------------------------------------------------- dispatch */
-
-/* Runs the handler of <ep> (its body, if any, read whole). */
-static void ep_dispatch(struct ag_ep *ep)
-{
-    struct ag_req *req = ep->req;
-    static const char ok[] = "{\"status\":\"ok\"}";
-    static const char ready[] = "{\"status\":\"ready\"}";
-    static const char not_ready[] = "{\"status\":\"not ready\"}";
-
-    switch (ep->kind) {
-    case EP_HEALTH:
-        ag_req_reply(req, 200, ok, sizeof(ok) - 1, NULL);
-        return;
-    case EP_READY:
-        if (ag_ep__store_ready(ep->w))
-            ag_req_reply(req, 200, ready, sizeof(ready) - 1, NULL);
-        else
-            ag_req_reply(req, 503, not_ready, sizeof(not_ready) - 1, NULL);
-        return;
-    case EP_TOKEN_NEW: ep_tokens_new(ep); return;
-    case EP_TOKEN_REFRESH: ep_tokens_refresh_get(ep); return;
-    case EP_REFRESH: ep_tokens_refresh_post(ep); return;
-    case EP_REGISTER: ep_users_register(ep); return;
-    case EP_LOGIN:
-    case EP_TOKEN: ep_users_login(ep); return;
-    case EP_ME: ep_users_me(ep); return;
-    case EP_LOGOUT:
-    case EP_LOGOUT_ALL: ep_account_logout(ep); return;
-    case EP_PASSWORD: ep_account_password(ep); return;
-    case EP_PASSWORD_FORGOT: ep_account_forgot(ep); return;
-    case EP_PASSWORD_RESET: ep_account_reset(ep); return;
-    case EP_SESSIONS:
-    case EP_SESSION_DELETE: ep_account_sessions(ep); return;
-    default: ag_req_reply_error(req, 404, NULL, NULL); return;
-    }
-}
-
 bool ag_ep_must_wait(const struct ag_ep *ep)
 {
     /* Once ready, an outage is answered at once (503): only the start is waited out. */
-    return ep->method_ok && ep_needs_store(ep->kind) && !ep->w->store_up_once;
+    return ep->route != NULL && (ep->route->flags & AG_EP_F_STORE) && !ep->w->store_up_once;
 }
 
 void ag_ep_run(struct ag_ep *ep)
 {
     struct ag_req *req = ep->req;
-    char allow[64];
+    const struct ag_ep_route *rt = ep->route;
+    char allow[96], extra[128];
 
     if (ep->body_kind == AG_BODY_NONE)
         req->flags |= AG_REQ_F_BODY_DONE;
-    if (ep->kind == EP_NOT_FOUND) {
-        ag_req_reply_error(req, 404, NULL, NULL);
+    if (rt == NULL && ep->miss == AG_EP_ROUTE_NO_METHOD) {
+        ag_ep_route_allow(ag_ep_routes, ag_ep_nroutes, ep->path, allow, sizeof(allow));
+        snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
+        ag_ep_reply_error(ep, 405, NULL, extra);
         return;
     }
-    if (!ep->method_ok) {
-        const char *a = "GET";
-        for (size_t i = 0; i < sizeof(ep_routes) / sizeof(ep_routes[0]); i++)
-            if (ep_routes[i].kind == ep->kind)
-                a = ep_routes[i].allow;
-        if (ep->kind == EP_SESSION_DELETE)
-            a = "DELETE";
-        snprintf(allow, sizeof(allow), "Allow: %s\r\n", a);
-        ag_req_reply_error(req, 405, NULL, allow);
+    if (rt == NULL) {
+        ag_ep_reply_error(ep, 404, NULL, NULL);
         return;
     }
-    if (ep_checks_origin(ep->kind) && ep->csrf == AG_CSRF_FOREIGN) {
-        ag_ep__reply_detail(ep, 403, "CSRF check failed: Origin does not match", NULL);
+    if ((rt->flags & AG_EP_F_ORIGIN) && ep->csrf == AG_CSRF_FOREIGN) {
+        ag_ep_reply_detail(ep, 403, "CSRF check failed: Origin does not match", NULL);
         return;
     }
-    if (ep_wants_type(ep->kind) != 0 && ep->ctype != ep_wants_type(ep->kind)) {
-        ag_ep__reply_detail(ep, 415,
-                            ep_wants_type(ep->kind) == AG_BODY_FORM
-                                ? "Content-Type must be application/x-www-form-urlencoded"
-                                : "Content-Type must be application/json",
-                            NULL);
+    if (rt->body != 0 && ep->ctype != rt->body) {
+        ag_ep_reply_detail(ep, 415,
+                           rt->body == AG_BODY_FORM
+                               ? "Content-Type must be application/x-www-form-urlencoded"
+                               : "Content-Type must be application/json",
+                           NULL);
         return;
     }
-    if (!ep_reads_body(ep->kind) || ep->body_kind == AG_BODY_NONE) {
+    if (rt->body_max == 0 || ep->body_kind == AG_BODY_NONE) {
         ep_dispatch(ep);
         return;
     }
-    if (ep->body_kind == AG_BODY_LENGTH && ep->left > AG_EP_MAX_BODY) {
+    if (ep->body_kind == AG_BODY_LENGTH && ep->left > rt->body_max) {
         ag_req_fail(req, 413, "request body too large");
         return;
     }
-    if ((ep->body = evbuffer_new()) == NULL) {
-        ag_req_fail(req, 500, "out of memory");
+    if ((ep->body = evbuffer_new()) == NULL ||
+        ag_arena_cleanup(ep->arena, ep_evbuffer_free, ep->body) < 0) {
+        ep->body = NULL;
+        ag_ep_oom(ep);
         return;
     }
     ag_chunked_init(&ep->ck);
@@ -833,4 +464,191 @@ void ag_ep_run(struct ag_ep *ep)
         ag_conn_send(req->c);
     }
     ag_ep_on_client_input(req);
+}
+
+/* ---------------------------------------------------------------- steps */
+
+bool ag_ep_await(struct ag_ep *ep, int rc, ag_ep_fn *next)
+{
+    ep->busy = rc == 0;
+    ep->next = next;
+    return ep->busy;
+}
+
+/*
+ * First thing in every step's callback: <ep> is no longer held; when its request went
+ * away meanwhile, frees it and returns false (the callback then touches nothing).
+ */
+static bool ep_resume(struct ag_ep *ep)
+{
+    ep->busy = false;
+    if (ep->req != NULL)
+        return true;
+    ep_free(ep);
+    return false;
+}
+
+/* A copy of the store's record <s> in <ep>'s arena; false on OOM. */
+static bool ep_keep_user(struct ag_ep *ep, const struct ag_user *s)
+{
+    struct ag_user *u = &ep->user;
+
+    *u = *s;
+    u->id = ag_ep_strdup(ep, s->id ? s->id : "");
+    u->email = ag_ep_strdup(ep, s->email ? s->email : "");
+    u->username = ag_ep_strdup(ep, s->username ? s->username : "");
+    u->hash = ag_ep_strdup(ep, s->hash ? s->hash : "");
+    u->roles = ag_ep_strdup(ep, s->roles ? s->roles : "");
+    ep->found = true;
+    return u->id && u->email && u->username && u->hash && u->roles;
+}
+
+void ag_ep_on_user(enum ag_user_status st, const struct ag_user *usr, void *arg)
+{
+    struct ag_ep *ep = arg;
+
+    if (!ep_resume(ep))
+        return;
+    ep->ust = st;
+    if (st == AG_USER_OK && usr != NULL) {
+        if (usr->id == NULL) {
+            /* A login result: only the counters of the record it updated. */
+            ep->user.failures = usr->failures;
+            ep->user.locked_until = usr->locked_until;
+        } else if (!ep_keep_user(ep, usr)) {
+            ag_ep_oom(ep);
+            return;
+        }
+    }
+    ep->next(ep);
+}
+
+void ag_ep_on_sess(enum ag_sess_status st, const struct ag_sess_info *info, void *arg)
+{
+    struct ag_ep *ep = arg;
+
+    if (!ep_resume(ep))
+        return;
+    ep->sst = st;
+    memset(&ep->sinfo, 0, sizeof(ep->sinfo));
+    if (info != NULL) {
+        /* Only what the handlers read: the rest of <info> is what they sent. */
+        ep->sinfo.is_user = info->is_user;
+        ep->sinfo.is_staff = info->is_staff;
+        ep->sinfo.is_superuser = info->is_superuser;
+        ep->sinfo.retry_after = info->retry_after;
+        if (info->roles != NULL && (ep->sinfo.roles = ag_ep_strdup(ep, info->roles)) == NULL) {
+            ag_ep_oom(ep);
+            return;
+        }
+    }
+    ep->next(ep);
+}
+
+void ag_ep_on_sessions(enum ag_user_status st, const struct ag_user_session *s, size_t n,
+                       void *arg)
+{
+    struct ag_ep *ep = arg;
+
+    if (!ep_resume(ep))
+        return;
+    ep->ust = st;
+    ep->nsessions = 0;
+    if (st == AG_USER_OK && n > 0) {
+        if ((ep->sessions = ag_ep_alloc(ep, n * sizeof(*s))) == NULL) {
+            ag_ep_oom(ep);
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            struct ag_user_session *d = &ep->sessions[i];
+            *d = s[i];
+            d->sid = ag_ep_strdup(ep, s[i].sid);
+            d->client_id = ag_ep_strdup(ep, s[i].client_id);
+            d->ip = ag_ep_strdup(ep, s[i].ip);
+            d->user_agent = ag_ep_strdup(ep, s[i].user_agent);
+            if ((s[i].sid && !d->sid) || (s[i].client_id && !d->client_id) ||
+                (s[i].ip && !d->ip) || (s[i].user_agent && !d->user_agent)) {
+                ag_ep_oom(ep);
+                return;
+            }
+        }
+        ep->nsessions = n;
+    }
+    ep->next(ep);
+}
+
+static void on_job_work(struct ag_pool_job *j)
+{
+    struct ag_ep *ep = (struct ag_ep *)((char *)j - offsetof(struct ag_ep, job));
+
+    ep->work(ep);
+}
+
+static void on_job_done(struct ag_pool_job *j)
+{
+    struct ag_ep *ep = (struct ag_ep *)((char *)j - offsetof(struct ag_ep, job));
+
+    if (!ep_resume(ep))
+        return;
+    if (j->cancelled) {
+        ag_ep_down(ep);
+        return;
+    }
+    ep->next(ep);
+}
+
+bool ag_ep_submit(struct ag_ep *ep, ag_ep_fn *work, ag_ep_fn *next)
+{
+    int rc = AG_EINVAL;
+
+    memset(&ep->job, 0, sizeof(ep->job));
+    ep->job.work = on_job_work;
+    ep->job.done = on_job_done;
+    ep->work = work;
+    if (ep->w->inbox != NULL)
+        rc = ag_pool_submit(ep->w->inbox, &ep->job);
+    if (ag_ep_await(ep, rc, next)) /* done() runs later, on this loop */
+        return true;
+    ag_ep_down(ep);
+    return false;
+}
+
+bool ag_ep_store_ready(const struct ag_ep *ep)
+{
+    return ep->w->store != NULL && ag_store_ready(ep->w->store);
+}
+
+static void on_limit_reply(enum ag_rl_status st, long retry_after, void *arg)
+{
+    struct ag_ep *ep = arg;
+    char extra[64];
+
+    if (!ep_resume(ep))
+        return;
+    if (st == AG_RL_OK) {
+        ep->next(ep);
+    } else if (st == AG_RL_OVER) {
+        snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n", retry_after > 0 ? retry_after : 1);
+        ag_ep_reply_detail(ep, 429, "Too many requests", extra);
+    } else {
+        ag_ep_down(ep);
+    }
+}
+
+void ag_ep_limit(struct ag_ep *ep, const struct ag_rl_bucket *b, size_t n, ag_ep_fn *next)
+{
+    struct ag_rl_bucket on[4];
+    size_t m = 0;
+
+    if (ep->req->gen->cfg->rate_limits)
+        for (size_t i = 0; i < n && m < 4; i++)
+            if (b[i].limit > 0 && b[i].id != NULL)
+                on[m++] = b[i];
+    if (m == 0) {
+        next(ep);
+        return;
+    }
+    /* A store that is not ready refuses the call: 503 below. */
+    if (!ag_ep_await(ep, ag_rl_hit(ep->w->store, on, m, on_limit_reply, ep), next))
+        ag_ep_down(ep);
 }

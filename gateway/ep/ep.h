@@ -1,18 +1,26 @@
 /*
- * gateway/ep/ep.h - what the gateway's own endpoints share: struct ag_ep (one endpoint
- * request in progress) and the helpers every ep_*.c file uses to mint tokens, read
- * bodies, answer and record audit events. Internal to gateway/ep/endpoints.c and
- * gateway/ep_*.c; the rest of the gateway sees only gateway/ep/endpoints.h.
+ * gateway/ep/ep.h - the endpoint framework: what every handler of the gateway's own
+ * endpoints is given (struct ag_ep), and the few ways it has to act: read the request
+ * (head fields, query, body fields), allocate (the request's arena), wait on the store
+ * or the hashing pool (one step shape), answer (one JSON reply path), limit, audit and
+ * mint tokens. Internal to gateway/ep/; the rest of the gateway sees gateway/ep/endpoints.h.
  *
- * Owns:     struct ag_ep and everything hanging off it (copies of what the head said,
- *           the body collected, the tokens minted, the per-endpoint state in <u>).
- * Entry:    the ag_ep__* helpers below; the handlers ep_tokens_*, ep_users_*, ep_account_*.
+ * Owns:     struct ag_ep and its arena: everything a handler allocates through
+ *           ag_ep_alloc() and friends is freed with the request, zeroed first.
+ * Entry:    the ag_ep_* functions below; the route table (gateway/ep/routes.c).
  * Not here: Redis (store/), token cryptography (policy/jwt.c), passwords (policy/password.c).
- * Spec:     CONTRACT.md sections 5, 7, 8; docs/endpoints.md, docs/users.md.
+ * Spec:     CONTRACT.md sections 5, 7, 8; docs/endpoints.md "Writing an endpoint".
  *
- * Lifetime (STYLE R4): an ep belongs to its request until the request is freed. While a
- * store call or a pool job holds it (<busy>), a request that goes away only detaches
- * (req = NULL); the callback then frees the ep without touching the request.
+ * Writing an endpoint: one row in gateway/ep/routes.c (method, path, auth need, flags,
+ * body type and limit, handler) and one handler. The framework has answered 404, 405,
+ * 403 (Origin), 415 and 413, read the body whole, and checked the row's authentication
+ * before the handler runs. A handler ends in exactly one answer, now or after steps:
+ *
+ *     if (!ag_ep_await(ep, ag_user_get(ep->w->store, id, ag_ep_on_user, ep), on_user))
+ *         ag_ep_down(ep);        // the call did not start: answer now
+ *
+ * and on_user(ep) runs once, later, with ep->ust and ep->user set, and only while the
+ * request is still there (an orphaned ep is freed by the framework, never seen).
  */
 #ifndef AG_GATEWAY_EP_H
 #define AG_GATEWAY_EP_H
@@ -20,68 +28,46 @@
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/queue.h>
 
-#include "endpoints.h"
 #include "chunked.h"
+#include "endpoints.h"
 #include "http1.h"
 #include "password.h"
 #include "pool.h"
+#include "route.h"
+#include "session.h"
 #include "user.h"
 #include "userin.h"
 
 struct evbuffer;
+struct json_t;
+struct ag_arena;
 struct ag_gen;
 struct ag_config;
-struct ag_authn;
 struct ag_worker;
+struct ag_rl_bucket;
 
 #define EP_ID_LEN 22      /* 16 random bytes in base64url without padding */
 #define EP_MAX_PARAM 1024 /* longest client_id accepted */
 #define EP_MAX_UA 512     /* user agent kept for audit */
 
-enum ep_kind {
-    EP_NOT_FOUND = 0,
-    EP_HEALTH,
-    EP_READY,
-    EP_TOKEN_NEW,
-    EP_TOKEN_REFRESH,    /* GET /token/refresh: fastauth-api envelope */
-    EP_REFRESH,          /* POST /refresh: OAuth2-style answer */
-    EP_REGISTER,         /* POST /register */
-    EP_LOGIN,            /* POST /login (JSON) */
-    EP_TOKEN,            /* POST /token (OAuth2 password form) */
-    EP_ME,               /* GET /me */
-    EP_LOGOUT,           /* POST /logout */
-    EP_LOGOUT_ALL,       /* POST /logout-all */
-    EP_PASSWORD,         /* POST /password (change) */
-    EP_PASSWORD_FORGOT,  /* POST /password/forgot (ask for a reset token) */
-    EP_PASSWORD_RESET,   /* POST /password/reset (use it) */
-    EP_SESSIONS,         /* GET /sessions */
-    EP_SESSION_DELETE,   /* DELETE /sessions/{id} */
-};
-
-/* The identity of a request that carried a valid access token (copies). */
+/* The caller of an AG_EP_IDENTITY or AG_EP_USER route (strings in the arena). */
 struct ep_ident {
     bool ok;          /* a valid, unrevoked access token was presented */
     bool by_cookie;   /* it came in the access_token cookie (CSRF check applies) */
     bool presented;   /* some token was presented (for the 401's WWW-Authenticate) */
     bool client;      /* a client's token (sub_type "client"): no user behind it */
     bool unsynced;    /* it held, but the revocations were not loaded yet: 503, never a pass */
-    char *sub, *client_id, *sid, *jti, *roles, *scopes;
+    const char *sub, *client_id, *sid, *jti, *roles, *scopes;
     int64_t exp;
 };
 
-/* State of a user endpoint (gateway/ep/ep_users.c, ep_account.c); freed by ep_user_op_free(). */
+/* What the user handlers carry between their steps (ep->u, in the arena). */
 struct ep_user_op {
-    struct ag_pool_job job;       /* password work on the pool */
-    struct ag_ep *ep;
-    /* What the client sent (copies; secrets zeroed when freed). */
-    char *login, *email, *username, *password, *new_password, *scope_req, *client_id;
-    /* The user as the store had it (copies). */
-    bool found;
-    char *uid, *u_email, *u_username, *u_hash, *u_roles;
-    bool u_active, u_staff, u_superuser;
-    int64_t u_created, u_pwchanged, u_locked_until;
+    /* What the client sent. */
+    const char *login, *email, *username, *password, *new_password, *scope_req;
+    bool reset;                   /* POST /password/reset, not a change */
+    bool all;                     /* POST /logout-all, not a logout */
     /* Pool job: inputs and results. */
     struct ag_pwparams params;
     struct ag_password_dummies *dummies; /* the process's (gen->pw_dummies), borrowed */
@@ -93,182 +79,214 @@ struct ep_user_op {
 };
 
 struct ag_ep {
-    LIST_ENTRY(ag_ep) entry;   /* in w->eps while its request lives (ag_ep_detach() ends it) */
-    struct ag_req *req;        /* NULL once the request is gone (STYLE R4) */
+    struct ag_arena *arena;       /* every pointer below that is not said otherwise lives here */
+    struct ag_req *req;           /* NULL once the request is gone (STYLE R4) */
     struct ag_worker *w;
-    enum ep_kind kind;
-    bool method_ok;            /* the method is the endpoint's */
-    bool master_ok;            /* MASTER-TOKEN matched (token/new) */
-    bool bad_query;            /* malformed percent-escape or over-long parameter */
-    bool bad_cookie;           /* malformed Cookie header */
-    bool by_cookie;            /* the refresh token came in a cookie */
-    bool expect_100;
-    bool busy;                 /* a store call or pool job holds this ep as its argument */
-    bool csrf_ok;              /* Origin (or Referer) is this host's or a CORS-allowed one */
-    enum ag_csrf csrf;         /* the verdict csrf_ok comes from (ag_ep_csrf()) */
-    enum ag_body_type ctype;   /* Content-Type: AG_BODY_JSON, AG_BODY_FORM, or 0 (other, none) */
+
+    /* What the framework read from the head (gateway/ep/endpoints.c). */
+    const struct ag_ep_route *route; /* NULL: no row (answered 404 or 405) */
+    int miss;                     /* AG_EP_ROUTE_NO_PATH / _NO_METHOD when route is NULL */
+    struct ag_str path;           /* the path under auth-prefix */
+    struct ag_str params[AG_EP_MAX_PARAMS]; /* its "{}" segments (NUL-terminated) */
+    struct ag_str query;          /* the query string, "" when none */
+    struct ag_http1_header *hdrs; /* the head's fields, copied */
+    size_t nhdrs;
+    const char *ua;               /* User-Agent, cleaned and cut (session list, audit); or NULL */
+    char ip[INET6_ADDRSTRLEN];    /* the client: the peer, or X-Forwarded-For from a trusted proxy */
+    enum ag_csrf csrf;            /* the CSRF verdict of the head (ag_ep_csrf()) */
+    enum ag_body_type ctype;      /* Content-Type: AG_BODY_JSON, AG_BODY_FORM, or 0 (other, none) */
+    bool master_ok;               /* AG_EP_MASTER: MASTER-TOKEN matched, or the route is open */
+    struct ep_ident id;           /* AG_EP_IDENTITY, AG_EP_USER */
+
+    /* The body, collected whole before the handler when the route reads one. */
     enum ag_body_kind body_kind;
-    unsigned long long left;   /* AG_BODY_LENGTH: body bytes still to read */
+    bool expect_100;
+    unsigned long long left;      /* AG_BODY_LENGTH: body bytes still to read */
     struct ag_chunked ck;
-    struct evbuffer *body;     /* body collected so far (POST endpoints) */
+    struct evbuffer *body;        /* NULL when none was read (freed with the arena) */
 
-    char *client_id;           /* ?client_id= (token/new), NULL when absent */
-    char *query_token;         /* ?refresh_token= (token/refresh) */
-    char *bearer;              /* Authorization: Bearer (POST /refresh) */
-    char *cookie_token;        /* refresh_token cookie (POST /refresh) */
-    char *path_id;             /* {id} of DELETE /sessions/{id} */
-    char *ua;
-    char ip[INET6_ADDRSTRLEN]; /* the client: the peer, or X-Forwarded-For from a trusted proxy */
-    struct ep_ident id;        /* user endpoints that need an access token */
+    /* The step in progress (ag_ep_await()) and what the last one brought back. */
+    bool busy;                    /* a store call or pool job holds this ep as its argument */
+    ag_ep_fn *next;
+    ag_ep_fn *work;               /* ag_ep_submit(): runs on a pool thread */
+    struct ag_pool_job job;
+    enum ag_user_status ust;      /* ag_ep_on_user(), ag_ep_on_sessions() */
+    bool found;                   /* <user> holds a record */
+    struct ag_user user;          /* the user the store last answered with */
+    enum ag_sess_status sst;      /* ag_ep_on_sess() */
+    struct ag_sess_info sinfo;    /* its info when it had one, else zero */
+    struct ag_user_session *sessions; /* ag_ep_on_sessions() */
+    size_t nsessions;
 
-    /* The pair being issued. */
+    /* The pair being issued (ag_ep_mint_pair()). */
     char sid[EP_ID_LEN + 1], fam[EP_ID_LEN + 1], otid[EP_ID_LEN + 1], ajti[EP_ID_LEN + 1];
-    char *sub, *cid;           /* subject and client id of the pair */
-    bool client;               /* the pair is a client's: sub "client:<id>", sub_type "client" */
-    bool legacy;               /* the pair replaces a fastauth-api refresh token (legacy-tokens) */
-    char *roles;               /* space-separated roles of the pair, or NULL */
-    char *scope;               /* space-separated scopes of the pair, or NULL */
-    char *access, *refresh;    /* minted tokens */
+    const char *sub, *cid;        /* subject and client id of the pair */
+    bool client;                  /* the pair is a client's: sub "client:<id>", sub_type "client" */
+    bool legacy;                  /* the pair replaces a fastauth-api refresh token */
+    bool created;                 /* the pair starts a session (token/new, legacy exchange) */
+    bool by_cookie;               /* the refresh token came in a cookie */
+    bool oauth;                   /* answers in the OAuth2 shape, not fastauth-api's envelope */
+    const char *roles;            /* space-separated roles of the pair, or NULL */
+    const char *scope;            /* space-separated scopes of the pair, or NULL */
+    const char *access, *refresh; /* minted tokens */
     int64_t now;
 
-    struct ep_user_op *u;      /* user endpoints' state, freed by ep_user_op_free() */
-    void (*then)(struct ag_ep *ep); /* what runs once a rate-limit check passed */
+    struct ep_user_op *u;         /* the user handlers' state, or NULL */
 };
 
-/* ---- shared helpers (gateway/ep/endpoints.c) ---- */
+/* ---- memory: the request's arena (gateway/base/arena.h), all zeroed with it ---- */
 
-/** A fresh random id: 16 bytes of libsodium randombytes in base64url. */
-void ag_ep__new_id(char out[EP_ID_LEN + 1]);
+/** <n> zeroed bytes that live as long as <ep>. NULL on OOM. */
+void *ag_ep_alloc(struct ag_ep *ep, size_t n);
 
-/** A NUL-terminated copy of <p,n>; NULL on OOM. */
-char *ag_ep__strndup(const char *p, size_t n);
+/** A copy of <p,n> (NUL-terminated), or of <s> (NULL stays NULL), that lives as long as <ep>. */
+char *ag_ep_strndup(struct ag_ep *ep, const char *p, size_t n);
+char *ag_ep_strdup(struct ag_ep *ep, const char *s);
+
+/** A printf-formatted string that lives as long as <ep>. NULL on OOM. */
+char *ag_ep_printf(struct ag_ep *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- reading the request ---- */
+
+/** The first field <name> of the head (any case), or NULL; <*v> its value. */
+bool ag_ep_header(const struct ag_ep *ep, const char *name, struct ag_str *v);
+
+/**
+ * Query parameter <name>: 1 with a decoded copy in <*out>, 0 when absent or empty,
+ * AG_EPARSE when malformed or longer than <cap>, AG_ENOMEM. The first occurrence wins.
+ */
+int ag_ep_query(struct ag_ep *ep, const char *name, size_t cap, const char **out);
+
+/**
+ * Reads the collected body as <t> into the <n> fields <f> (values then live as long as
+ * <ep>). On a problem answers 422 (or 500) and returns false.
+ */
+bool ag_ep_read_fields(struct ag_ep *ep, enum ag_body_type t, struct ag_body_field *f, size_t n);
+
+/** The whole body as a slice (empty when none), valid as long as <ep>. */
+struct ag_str ag_ep_body(struct ag_ep *ep);
+
+/* ---- steps: a store call or a pool job, then the next function ---- */
+
+/**
+ * Waits on the store call just made with one of the ag_ep_on_*() callbacks and <ep> as
+ * its argument; <rc> is what the call returned. On 0 the callback runs <next>(<ep>)
+ * exactly once, later, unless the request went away meanwhile (the ep is then freed and
+ * <next> never runs). Returns whether it started; on false the caller answers itself.
+ */
+bool ag_ep_await(struct ag_ep *ep, int rc, ag_ep_fn *next);
+
+/* The callbacks to give the store: each keeps the result in <ep>, then runs ep->next. */
+ag_user_fn ag_ep_on_user;         /* ep->ust; a record goes to ep->user (found) */
+ag_sess_fn ag_ep_on_sess;         /* ep->sst, ep->sinfo */
+ag_user_sessions_fn ag_ep_on_sessions; /* ep->ust, ep->sessions, ep->nsessions */
+
+/**
+ * Runs <work>(<ep>) on a pool thread (it may read and write only the ep's own data), then
+ * <next>(<ep>) back on this loop. A full pool, or a job dropped unrun, is answered 503.
+ * Returns false when it answered at once.
+ */
+bool ag_ep_submit(struct ag_ep *ep, ag_ep_fn *work, ag_ep_fn *next);
+
+/**
+ * Checks the rate-limit buckets <b> (<n> of them, at most 4; limits that are off are
+ * skipped) and runs <next> when they have room; answers 429 with Retry-After when they
+ * do not, 503 when the store is down. With every limit off, runs <next> at once.
+ */
+void ag_ep_limit(struct ag_ep *ep, const struct ag_rl_bucket *b, size_t n, ag_ep_fn *next);
 
 /** Whether the worker's store can take a command now. */
-bool ag_ep__store_ready(const struct ag_worker *w);
+bool ag_ep_store_ready(const struct ag_ep *ep);
 
-/** Signs the JSON <claims> (<len> bytes) with <g>'s key: a new compact JWS; NULL on OOM. */
-char *ag_ep__sign(const struct ag_gen *g, const char *claims, size_t len);
+/* ---- answers: each ends the request; one of them per request ---- */
 
-/**
- * Mints the access and refresh tokens of <ep>: sub, cid, sid, fam, otid, ajti, now set;
- * roles and scope when not NULL. 0 or AG_ENOMEM.
- */
-int ag_ep__mint_pair(const struct ag_gen *g, struct ag_ep *ep);
+/** Answers <status> with the JSON value <o> (stolen; NULL: 500) and <extra> header lines. */
+void ag_ep_reply_json(struct ag_ep *ep, int status, struct json_t *o, const char *extra);
 
-/**
- * The Set-Cookie lines for the pair of <ep> as a new string ("" when none are due:
- * <force> or set-cookie-on-login decides). NULL on OOM.
- */
-char *ag_ep__cookies(const struct ag_config *cfg, const struct ag_ep *ep, bool force);
+/** Answers <status> {"detail": <detail>}, with <extra> header lines or NULL. */
+void ag_ep_reply_detail(struct ag_ep *ep, int status, const char *detail, const char *extra);
 
-/** The Set-Cookie lines that clear both token cookies, as a new string. NULL on OOM. */
-char *ag_ep__clear_cookies(const struct ag_config *cfg);
+/** Answers the gateway's error shape {"detail": ..., "error": ...} (gateway/http/reply.c). */
+void ag_ep_reply_error(struct ag_ep *ep, int status, const char *detail, const char *extra);
 
-/** Answers 200 with the OAuth2 token body of <ep>'s pair (+ cookies when due). */
-void ag_ep__reply_tokens(struct ag_ep *ep, bool cookies);
+/** Answers 503 {"detail":"Service Unavailable"}: the store or the pool could not serve. */
+void ag_ep_down(struct ag_ep *ep);
 
-/** Answers <status> with the JSON object <o> (stolen) and <extra> header lines (may be NULL). */
-struct json_t;
-void ag_ep__reply_json(struct ag_ep *ep, int status, struct json_t *o, const char *extra);
+/** Answers 500 and logs that memory ran out. */
+void ag_ep_oom(struct ag_ep *ep);
 
-/** Answers <status> {"detail": <detail>} (<detail> a fixed phrase), with <extra> or NULL. */
-void ag_ep__reply_detail(struct ag_ep *ep, int status, const char *detail, const char *extra);
+/** Answers 422 naming the field of <e>, FastAPI's shape. */
+void ag_ep_unprocessable(struct ag_ep *ep, const struct ag_field_err *e);
+
+/** Answers 200 with the OAuth2 token body of <ep>'s pair (+ cookies when <cookies> and due). */
+void ag_ep_reply_tokens(struct ag_ep *ep, bool cookies);
+
+/* ---- tokens, cookies, audit (gateway/ep/ep_common.c) ---- */
+
+/** A fresh random id: 16 bytes of libsodium randombytes in base64url. */
+void ag_ep_new_id(char out[EP_ID_LEN + 1]);
+
+/** A new session's ids (sid, fam, otid, ajti) and <now>, for a pair minted next. */
+void ag_ep_new_session(struct ag_ep *ep);
+
+/** Mints the access and refresh tokens of <ep>'s pair (sub, cid, ids, now set). 0 or AG_ENOMEM. */
+int ag_ep_mint_pair(struct ag_ep *ep);
+
+/** Signs the JSON <claims> (<len> bytes) with <g>'s key: a new compact JWS (malloc); NULL on OOM. */
+char *ag_ep_sign(const struct ag_gen *g, const char *claims, size_t len);
+
+/** The Set-Cookie lines of <ep>'s pair ("" when none are due: <force> or set-cookie-on-login). */
+const char *ag_ep_cookies(struct ag_ep *ep, bool force);
+
+/** The Set-Cookie lines that clear both token cookies. NULL on OOM. */
+const char *ag_ep_clear_cookies(struct ag_ep *ep);
 
 /**
  * Records the security event <event> with <n> field pairs: one JSON log line, and an
  * entry in the audit stream when the store is up (fire and forget). Never secrets.
  */
-void ag_ep__audit(struct ag_ep *ep, const char *event, const char *const *k,
-                  const char *const *v, size_t n);
+void ag_ep_audit(struct ag_ep *ep, const char *event, const char *const *k,
+                 const char *const *v, size_t n);
 
-/** The log line of ag_ep__audit() only: for events a store script already appended. */
-void ag_ep__audit_log(struct ag_ep *ep, const char *event, const char *const *k,
-                      const char *const *v, size_t n);
+/** The log line of ag_ep_audit() only: for events a store script already appended. */
+void ag_ep_audit_log(struct ag_ep *ep, const char *event, const char *const *k,
+                     const char *const *v, size_t n);
 
-/**
- * Checks the rate-limit buckets <b> (n of them; limits that are off are skipped) and
- * calls <then>(<ep>) when they have room; answers 429 with Retry-After when they do
- * not, 503 when the store is down. With every limit off, calls <then> at once.
- */
-struct ag_rl_bucket;
-void ag_ep__limit(struct ag_ep *ep, const struct ag_rl_bucket *b, size_t n,
-                  void (*then)(struct ag_ep *ep));
+/* ---- the user helpers (gateway/ep/ep_users.c) ---- */
 
 /**
- * Records whether the store call or pool job given <ep> as its argument started: <rc> 0
- * means its callback runs exactly once, later (never from inside the call), so <ep> is
- * held (busy) until then. Returns that; on false the caller answers itself.
+ * The user handlers' state for <ep> (ep->u, zeroed), with the generation's password
+ * parameters. NULL on OOM, answered 500.
  */
-bool ag_ep__started(struct ag_ep *ep, int rc);
-
-/**
- * First thing in every such callback: <ep> is no longer held; when its request went
- * away meanwhile, frees it and returns true (the callback then touches nothing).
- */
-bool ag_ep__orphaned(struct ag_ep *ep);
-
-/* ---- handlers ---- */
-
-/* gateway/ep/ep_tokens.c: /token/new, /token/refresh, /refresh. */
-void ep_tokens_new(struct ag_ep *ep);
-void ep_tokens_refresh_get(struct ag_ep *ep);
-void ep_tokens_refresh_post(struct ag_ep *ep);
-
-/* gateway/ep/ep_users.c: register, login, token, me. */
-void ep_users_register(struct ag_ep *ep);
-void ep_users_login(struct ag_ep *ep);
-void ep_users_me(struct ag_ep *ep);
-
-/* gateway/ep/ep_account.c: logout, logout-all, password change and reset, sessions. */
-void ep_account_logout(struct ag_ep *ep);
-void ep_account_password(struct ag_ep *ep);
-void ep_account_forgot(struct ag_ep *ep);
-void ep_account_reset(struct ag_ep *ep);
-void ep_account_sessions(struct ag_ep *ep);
-
-/* Shared by the user handlers (gateway/ep/ep_users.c). */
-
-/** A new op for <ep> (ep->u), with the generation's password parameters; NULL on OOM. */
-struct ep_user_op *ep_user_op_new(struct ag_ep *ep);
-
-/** Frees <u> and what it holds (passwords zeroed). NULL allowed. */
-void ep_user_op_free(struct ep_user_op *u);
-
-/** Copies the store's record <s> into <u>. 0 or AG_ENOMEM. */
-int ep_user_copy(struct ep_user_op *u, const struct ag_user *s);
+struct ep_user_op *ag_ep_user_op(struct ag_ep *ep);
 
 /** The user object of the contract (id, email, username, flags, roles, created_at). */
-struct json_t *ep_user_json(const struct ep_user_op *u);
+struct json_t *ag_ep_user_json(const struct ag_user *u);
 
-/** The user's roles with "staff" and "superuser" added per its flags (new string, NULL on OOM). */
-char *ep_user_roles(const struct ep_user_op *u);
-
-/** Answers 422 naming the field of <e>, FastAPI's shape. */
-void ep_unprocessable(struct ag_ep *ep, const struct ag_field_err *e);
+/** <u>'s roles with "staff" and "superuser" added per its flags, in <ep>'s arena; NULL on OOM. */
+const char *ag_ep_user_roles(struct ag_ep *ep, const struct ag_user *u);
 
 /**
- * Whether the request carried a valid access token (else answers 401) and, for a
- * <state_changing> endpoint reached with the cookie, passed the CSRF check (else 403).
+ * After a user-store step: true when ep->ust is OK. Otherwise answers (404 <unknown> for
+ * UNKNOWN when given, else 503) and returns false.
  */
-bool ep_need_identity(struct ag_ep *ep, bool state_changing);
+bool ag_ep_user_ok(struct ag_ep *ep, const char *unknown);
 
-/**
- * ep_need_identity() for the endpoints that act on the caller's user: a client's token
- * has no user (CONTRACT.md sections 5, 7), answered 404 {"detail":"User not found"}.
- */
-bool ep_need_user(struct ag_ep *ep, bool state_changing);
+/* ---- the handlers, by file (named in the route table, gateway/ep/routes.c) ---- */
 
-/** Reads the collected body as <t> into the <n> fields <f>; answers 422 and returns false on a problem. */
-bool ep_read_fields(struct ag_ep *ep, enum ag_body_type t, struct ag_body_field *f, size_t n);
+/* gateway/ep/ep_tokens.c: the token service. */
+ag_ep_fn ag_ep_tokens_new, ag_ep_tokens_refresh_get, ag_ep_tokens_refresh_post;
 
-/**
- * The common start of a user-store callback: true when <st> is OK and the request is still
- * there. Otherwise it answered (404 <unknown> for UNKNOWN when given, else 503) or freed an
- * orphaned <ep>, and the callback returns at once.
- */
-bool ep_user_reply_ok(struct ag_ep *ep, enum ag_user_status st, const char *unknown);
+/* gateway/ep/ep_users.c: accounts. */
+ag_ep_fn ag_ep_users_register, ag_ep_users_login, ag_ep_users_token, ag_ep_users_me;
 
-/** Submits ep->u's pool job (work and done set); answers 503 and returns false when refused. */
-bool ep_user_submit(struct ag_ep *ep);
+/* gateway/ep/ep_account.c: what a signed-in user does to their account. */
+ag_ep_fn ag_ep_account_logout, ag_ep_account_logout_all, ag_ep_account_password,
+    ag_ep_account_forgot, ag_ep_account_reset, ag_ep_account_sessions,
+    ag_ep_account_session_delete;
+
+/** The route table (gateway/ep/routes.c) and its length. */
+extern const struct ag_ep_route ag_ep_routes[];
+extern const size_t ag_ep_nroutes;
 
 #endif

@@ -4,9 +4,9 @@
  * one-time rotation of refresh tokens and reuse detection in one Redis round trip.
  *
  * Owns:     nothing beyond the struct ag_ep it is handed.
- * Entry:    ep_tokens_new(), ep_tokens_refresh_get(), ep_tokens_refresh_post().
+ * Entry:    ag_ep_tokens_new(), ag_ep_tokens_refresh_get(), ag_ep_tokens_refresh_post().
  * Not here: the rotation script (store/session.c), JWS (policy/jwt.c), cookies and
- *           minting (gateway/ep/endpoints.c).
+ *           minting (gateway/ep/ep_common.c).
  * Spec:     CONTRACT.md sections 5, 7, 8; docs/endpoints.md.
  */
 #include <stdio.h>
@@ -14,41 +14,22 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/buffer.h>
 #include <jansson.h>
 #include <sodium.h>
 
+#include "authn.h"
 #include "config.h"
-#include "conn.h"
-#include "req.h"
+#include "cookie.h"
 #include "ep.h"
+#include "gen.h"
 #include "grants.h"
 #include "jwt.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "req.h"
 #include "revoke.h"
-#include "gen.h"
 #include "session.h"
 #include "worker_types.h"
-
-static const char env_401[] =
-    "{\"status\":\"error\",\"message\":\"Invalid refresh token\",\"code\":401}";
-static const char env_401_cid[] =
-    "{\"status\":\"error\",\"message\":\"Invalid refresh token: missing client_id\",\"code\":401}";
-static const char env_500_key[] =
-    "{\"status\":\"error\",\"message\":\"Crypto key not set\",\"code\":500}";
-static const char env_503[] =
-    "{\"status\":\"error\",\"message\":\"Service unavailable\",\"code\":503}";
-static const char env_429[] =
-    "{\"status\":\"error\",\"message\":\"Too many requests\",\"code\":429}";
-static const char ref_429[] = "{\"detail\":\"Too many requests\"}";
-static const char ref_401[] = "{\"detail\":\"Invalid refresh token\"}";
-static const char ref_403[] = "{\"detail\":\"Inactive user\"}";
-static const char env_403[] = "{\"status\":\"error\",\"message\":\"Inactive user\",\"code\":403}";
-static const char ref_503[] = "{\"detail\":\"Service Unavailable\"}";
-static const char master_401[] = "{\"detail\":\"Unauthorized Master Token\"}";
-
-#define EP_REPLY_LIT(req, status, lit) ag_req_reply((req), (status), (lit), sizeof(lit) - 1, NULL)
 
 /* Whether <s> is valid UTF-8 (jansson builds JSON strings only from that). */
 static bool tokens_utf8_ok(const char *s)
@@ -60,145 +41,137 @@ static bool tokens_utf8_ok(const char *s)
     return ok;
 }
 
-/* Refusal of a refresh: the envelope or the OAuth2 shape, per endpoint. */
+/* fastauth-api's envelope {"status":"error","message":<message>,"code":<status>}. */
+static void tokens_envelope(struct ag_ep *ep, int status, const char *message, const char *extra)
+{
+    ag_ep_reply_json(ep, status,
+                     json_pack("{s:s, s:s, s:i}", "status", "error", "message", message, "code",
+                               status),
+                     extra);
+}
+
+/*
+ * Refusal of a refresh: the envelope or the OAuth2 shape, per endpoint. <status> 503, 403,
+ * 500 (no key: the envelope says so, the OAuth2 shape says 401) or 401.
+ */
 static void tokens_refuse(struct ag_ep *ep, int status)
 {
-    struct ag_req *req = ep->req;
-
-    if (ep->kind == EP_REFRESH) {
-        if (status == 503)
-            EP_REPLY_LIT(req, 503, ref_503);
-        else if (status == 403)
-            EP_REPLY_LIT(req, 403, ref_403);
-        else
-            EP_REPLY_LIT(req, 401, ref_401);
-    } else {
-        if (status == 503)
-            EP_REPLY_LIT(req, 503, env_503);
-        else if (status == 403)
-            EP_REPLY_LIT(req, 403, env_403);
-        else if (status == 500)
-            EP_REPLY_LIT(req, 500, env_500_key);
-        else
-            EP_REPLY_LIT(req, 401, env_401);
-    }
+    if (ep->oauth && status != 503 && status != 403)
+        ag_ep_reply_detail(ep, 401, "Invalid refresh token", NULL);
+    else if (ep->oauth)
+        ag_ep_reply_detail(ep, status, status == 503 ? "Service Unavailable" : "Inactive user",
+                           NULL);
+    else if (status == 503 || status == 403 || status == 500)
+        tokens_envelope(ep, status,
+                        status == 503   ? "Service unavailable"
+                        : status == 403 ? "Inactive user"
+                                        : "Crypto key not set",
+                        NULL);
+    else
+        tokens_envelope(ep, 401, "Invalid refresh token", NULL);
 }
 
 /* Answers the pair of <ep> with 200 in the endpoint's shape, cookies as configured. */
 static void tokens_reply_pair(struct ag_ep *ep)
 {
-    struct ag_req *req = ep->req;
-    char *cookies, *body = NULL;
-    json_t *o;
+    const char *cookies;
 
-    if (ep->kind == EP_REFRESH) {
-        ag_ep__reply_tokens(ep, true);
+    if (ep->oauth) {
+        ag_ep_reply_tokens(ep, true);
         return;
     }
-    cookies = ag_ep__cookies(req->gen->cfg, ep, ep->by_cookie);
-    o = json_pack("{s:s, s:s, s:i, s:{s:s, s:s, s:s}}", "status", "success", "message",
-                  "Token generated", "code", 200, "data", "client_id", ep->cid, "access_token",
-                  ep->access, "refresh_token", ep->refresh);
-    if (o != NULL)
-        body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (cookies == NULL || body == NULL)
-        ag_req_fail(req, 500, "out of memory");
-    else
-        ag_req_reply(req, 200, body, strlen(body), cookies);
-    free(cookies);
-    free(body);
+    if ((cookies = ag_ep_cookies(ep, ep->by_cookie)) == NULL) {
+        ag_ep_oom(ep);
+        return;
+    }
+    ag_ep_reply_json(ep, 200,
+                     json_pack("{s:s, s:s, s:i, s:{s:s, s:s, s:s}}", "status", "success",
+                               "message", "Token generated", "code", 200, "data", "client_id",
+                               ep->cid, "access_token", ep->access, "refresh_token",
+                               ep->refresh),
+                     cookies);
 }
 
 /*
- * Mints the pair of a rotation that succeeded (<info> from the script). A user's session
- * carries the user's roles and flags as the store has them now (CONTRACT.md section 13: a
- * refresh takes the current ones), and the scope follows them; a client's keeps what its
- * old token said. 0 or AG_ENOMEM.
+ * Mints the pair of a rotation that succeeded. A user's session carries the user's roles
+ * and flags as the store has them now (ep->sinfo; CONTRACT.md section 13: a refresh takes
+ * the current ones), and the scope follows them; a client's keeps what its old token
+ * said. 0 or AG_ENOMEM.
  */
-static int tokens_refreshed_pair(struct ag_ep *ep, const struct ag_sess_info *info)
+static int tokens_refreshed_pair(struct ag_ep *ep)
+{
+    const struct ag_sess_info *info = &ep->sinfo;
+
+    if (info->is_user) {
+        struct ag_user cur = {.roles = info->roles != NULL ? info->roles : "",
+                              .is_staff = info->is_staff, .is_superuser = info->is_superuser};
+        const char *roles = ag_ep_user_roles(ep, &cur);
+        char *scope = roles != NULL ? ag_grants_refresh_scope(ep->req->gen->cfg, ep->roles,
+                                                              ep->scope, roles)
+                                    : NULL;
+
+        ep->roles = roles;
+        ep->scope = scope != NULL ? ag_ep_strdup(ep, scope) : NULL;
+        free(scope);
+        if (ep->roles == NULL || ep->scope == NULL)
+            return AG_ENOMEM;
+    }
+    return ag_ep_mint_pair(ep);
+}
+
+/* Drops session ep->sid from this instance's revocation set at once (the feed brings it too). */
+static void tokens_revoke_local(struct ag_ep *ep)
 {
     const struct ag_gen *g = ep->req->gen;
 
-    if (info != NULL && info->is_user) {
-        struct ep_user_op cur = {.u_roles = (char *)(info->roles != NULL ? info->roles : ""),
-                                 .u_staff = info->is_staff,
-                                 .u_superuser = info->is_superuser};
-        char *roles = ep_user_roles(&cur), *scope = NULL;
-
-        if (roles != NULL)
-            scope = ag_grants_refresh_scope(g->cfg, ep->roles, ep->scope, roles);
-        if (roles == NULL || scope == NULL) {
-            free(roles);
-            return AG_ENOMEM;
-        }
-        free(ep->roles);
-        free(ep->scope);
-        ep->roles = roles;
-        ep->scope = scope;
-    }
-    return ag_ep__mint_pair(g, ep);
+    if (g->revoke != NULL)
+        ag_revoke_add(g->revoke, AG_REVOKE_SID, (struct ag_str){ep->sid, strlen(ep->sid)},
+                      ep->now + g->cfg->access_token_ttl + g->cfg->token_exp_leeway);
 }
 
-/* Result of ag_sess_create() or ag_sess_rotate() for <arg>, an ep (STYLE R4/R5). */
-static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *info, void *arg)
+/* After ag_sess_create() or ag_sess_refresh(): answers. */
+static void on_sess(struct ag_ep *ep)
 {
-    struct ag_ep *ep = arg;
-    struct ag_req *req;
+    const char *k[] = {"sub", "sid"}, *v[] = {ep->sub, ep->sid};
 
-    if (ag_ep__orphaned(ep)) /* the client went away first */
-        return;
-    req = ep->req;
-    switch (st) {
+    switch (ep->sst) {
     case AG_SESS_OK:
-        if (ep->kind == EP_TOKEN_NEW || ep->legacy) {
-            const char *k[] = {"client_id", "sid"}, *v[] = {ep->cid, ep->sid};
-            ag_ep__audit(ep, ep->legacy ? "legacy_exchange" : "token_issued", k, v, 2);
+        if (ep->created) {
+            const char *ck[] = {"client_id", "sid"}, *cv[] = {ep->cid, ep->sid};
+            ag_ep_audit(ep, ep->legacy ? "legacy_exchange" : "token_issued", ck, cv, 2);
         } else {
-            const char *k[] = {"sub", "sid"}, *v[] = {ep->sub, ep->sid};
-            if (tokens_refreshed_pair(ep, info) < 0) {
-                ag_req_fail(req, 500, "out of memory");
+            if (tokens_refreshed_pair(ep) < 0) {
+                ag_ep_oom(ep);
                 return;
             }
-            ag_ep__audit_log(ep, "refresh", k, v, 2); /* the rotate script wrote the stream */
+            ag_ep_audit_log(ep, "refresh", k, v, 2); /* the rotate script wrote the stream */
         }
         tokens_reply_pair(ep);
         return;
-    case AG_SESS_INACTIVE: {
-        const char *k[] = {"sub", "sid"}, *v[] = {ep->sub, ep->sid};
+    case AG_SESS_INACTIVE:
         /* The script ended the session; this instance drops its access tokens at once. */
-        if (req->gen->revoke != NULL)
-            ag_revoke_add(req->gen->revoke, AG_REVOKE_SID,
-                          (struct ag_str){ep->sid, strlen(ep->sid)},
-                          ep->now + req->gen->cfg->access_token_ttl + req->gen->cfg->token_exp_leeway);
-        ag_ep__audit(ep, "refresh_inactive", k, v, 2);
+        tokens_revoke_local(ep);
+        ag_ep_audit(ep, "refresh_inactive", k, v, 2);
         tokens_refuse(ep, 403);
         return;
-    }
     case AG_SESS_LIMITED: {
         char extra[64];
         snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
-                 info != NULL && info->retry_after > 0 ? info->retry_after : 1L);
-        if (ep->kind == EP_REFRESH)
-            ag_req_reply(req, 429, ref_429, sizeof(ref_429) - 1, extra);
+                 ep->sinfo.retry_after > 0 ? ep->sinfo.retry_after : 1L);
+        if (ep->oauth)
+            ag_ep_reply_detail(ep, 429, "Too many requests", extra);
         else
-            ag_req_reply(req, 429, env_429, sizeof(env_429) - 1, extra);
+            tokens_envelope(ep, 429, "Too many requests", extra);
         return;
     }
-    case AG_SESS_REUSED: {
-        const char *k[] = {"sub", "sid"}, *v[] = {ep->sub, ep->sid};
+    case AG_SESS_REUSED:
         /* The store revoked the session and publishes it; this instance knows at once. */
-        if (req->gen->revoke != NULL)
-            ag_revoke_add(req->gen->revoke, AG_REVOKE_SID,
-                          (struct ag_str){ep->sid, strlen(ep->sid)},
-                          ep->now + req->gen->cfg->access_token_ttl +
-                              req->gen->cfg->token_exp_leeway);
+        tokens_revoke_local(ep);
         ag_log(AG_LOG_WARN, "refresh token reuse: session revoked (client %s, id=%s)", ep->ip,
-               req->id);
-        ag_ep__audit(ep, "refresh_reuse", k, v, 2);
+               ep->req->id);
+        ag_ep_audit(ep, "refresh_reuse", k, v, 2);
         tokens_refuse(ep, 401);
         return;
-    }
     case AG_SESS_UNKNOWN:
         tokens_refuse(ep, 401);
         return;
@@ -208,79 +181,63 @@ static void on_sess_reply(enum ag_sess_status st, const struct ag_sess_info *inf
     }
 }
 
-/*
- * The subject of client <id,n>'s tokens, as a new string: "client:<id>", a namespace no
- * user id is in (CONTRACT.md section 5; docs/tokens.md). NULL on OOM.
- */
-static char *tokens_client_sub(const char *id, size_t n)
+/* The session of <ep>'s new pair, as ag_sess_create() takes it. */
+static struct ag_sess_info tokens_session(const struct ag_ep *ep)
 {
-    size_t pl = strlen(AG_JWT_CLIENT_SUB_PREFIX);
-    char *s = malloc(pl + n + 1);
+    const struct ag_config *cfg = ep->req->gen->cfg;
 
-    if (s != NULL) {
-        memcpy(s, AG_JWT_CLIENT_SUB_PREFIX, pl);
-        memcpy(s + pl, id, n);
-        s[pl + n] = '\0';
-    }
-    return s;
+    return (struct ag_sess_info){.sid = ep->sid, .otid = ep->otid, .subject = ep->sub,
+                                 .client_id = ep->cid, .family = ep->fam, .ip = ep->ip,
+                                 .user_agent = ep->ua, .now = ep->now,
+                                 .ttl = cfg->refresh_token_ttl,
+                                 .max_sessions = cfg->max_sessions,
+                                 .revoke_until = ep->now + cfg->access_token_ttl +
+                                                 cfg->token_exp_leeway,
+                                 .access_end = ep->now + cfg->access_token_ttl +
+                                               cfg->token_exp_leeway};
 }
 
 /* GET /token/new once the rate limit passed: a new session and its pair. */
 static void tokens_new_issue(struct ag_ep *ep)
 {
-    struct ag_req *req = ep->req;
-    const struct ag_gen *g = req->gen;
     char uuid[37];
 
-    if (ep->client_id == NULL) {
+    if (ep->cid == NULL) {
         ag_ep_uuid4(uuid);
-        ep->client_id = strdup(uuid);
+        ep->cid = ag_ep_strdup(ep, uuid);
     }
-    ep->cid = ep->client_id ? strdup(ep->client_id) : NULL;
-    ep->client = true;
-    ep->sub = ep->client_id ? tokens_client_sub(ep->client_id, strlen(ep->client_id)) : NULL;
-    ep->now = (int64_t)time(NULL);
-    ag_ep__new_id(ep->sid);
-    ag_ep__new_id(ep->fam);
-    ag_ep__new_id(ep->otid);
-    ag_ep__new_id(ep->ajti);
-    if (ep->cid == NULL || ep->sub == NULL || ag_ep__mint_pair(g, ep) < 0) {
-        ag_req_fail(req, 500, "out of memory");
+    ep->client = ep->created = true;
+    /* "client:<id>", a namespace no user id is in (CONTRACT.md section 5; docs/tokens.md). */
+    ep->sub = ep->cid != NULL ? ag_ep_printf(ep, "%s%s", AG_JWT_CLIENT_SUB_PREFIX, ep->cid) : NULL;
+    ag_ep_new_session(ep);
+    if (ep->cid == NULL || ep->sub == NULL || ag_ep_mint_pair(ep) < 0) {
+        ag_ep_oom(ep);
         return;
     }
-    struct ag_sess_info s = {.sid = ep->sid, .otid = ep->otid, .subject = ep->sub,
-                             .client_id = ep->cid, .family = ep->fam, .ip = ep->ip,
-                             .user_agent = ep->ua, .now = ep->now,
-                             .ttl = g->cfg->refresh_token_ttl,
-                             .max_sessions = g->cfg->max_sessions,
-                             .revoke_until = ep->now + g->cfg->access_token_ttl +
-                                             g->cfg->token_exp_leeway,
-                             .access_end = ep->now + g->cfg->access_token_ttl +
-                                           g->cfg->token_exp_leeway};
-    if (ag_ep__started(ep, ag_sess_create(ep->w->store, &s, on_sess_reply, ep)))
-        return;
-    EP_REPLY_LIT(req, 503, env_503);
+    struct ag_sess_info s = tokens_session(ep);
+    if (!ag_ep_await(ep, ag_sess_create(ep->w->store, &s, ag_ep_on_sess, ep), on_sess))
+        tokens_refuse(ep, 503);
 }
 
-void ep_tokens_new(struct ag_ep *ep)
+void ag_ep_tokens_new(struct ag_ep *ep)
 {
-    struct ag_req *req = ep->req;
-    const struct ag_config *cfg = req->gen->cfg;
+    const struct ag_config *cfg = ep->req->gen->cfg;
+    int r = ag_ep_query(ep, "client_id", EP_MAX_PARAM, &ep->cid);
 
-    if (!ep->master_ok) {
-        EP_REPLY_LIT(req, 401, master_401);
+    if (r == AG_ENOMEM) {
+        ag_ep_oom(ep);
         return;
     }
-    if (ep->bad_query || (ep->client_id != NULL && !tokens_utf8_ok(ep->client_id))) {
-        ag_req_reply_error(req, 400, "invalid client_id", NULL);
+    if (r == AG_EPARSE || (ep->cid != NULL && !tokens_utf8_ok(ep->cid))) {
+        ag_ep_reply_error(ep, 400, "invalid client_id", NULL);
         return;
     }
-    if (req->gen->key == NULL) {
-        EP_REPLY_LIT(req, 500, env_500_key);
+    if (ep->req->gen->key == NULL) {
+        tokens_refuse(ep, 500);
         return;
     }
-    if (!ag_ep__store_ready(ep->w)) {
-        EP_REPLY_LIT(req, 503, env_503);
+    if (!ag_ep_store_ready(ep)) {
+        tokens_refuse(ep, 503);
         return;
     }
     /* The limit guards an open /token/new; a master-token holder is the operator. */
@@ -289,13 +246,13 @@ void ep_tokens_new(struct ag_ep *ep)
     if (cfg->token_new_requires_master)
         tokens_new_issue(ep);
     else
-        ag_ep__limit(ep, &b, 1, tokens_new_issue);
+        ag_ep_limit(ep, &b, 1, tokens_new_issue);
 }
 
-/* Copies <s> into a new string with every ',' made a ' ' (roles claim to the mint's form). */
-static char *tokens_words(struct ag_str s)
+/* A copy of <s> with every ',' made a ' ' (the roles claim in the mint's form). */
+static const char *tokens_words(struct ag_ep *ep, struct ag_str s)
 {
-    char *w = ag_ep__strndup(s.p, s.len);
+    char *w = ag_ep_strndup(ep, s.p, s.len);
 
     for (size_t i = 0; w != NULL && i < s.len; i++)
         if (w[i] == ',')
@@ -312,50 +269,42 @@ static char *tokens_words(struct ag_str s)
 static void tokens_legacy_exchange(struct ag_ep *ep, const char *tok,
                                    const struct ag_jwt_claims *cl)
 {
-    struct ag_req *req = ep->req;
-    const struct ag_gen *g = req->gen;
-    const struct ag_config *cfg = g->cfg;
+    const struct ag_config *cfg = ep->req->gen->cfg;
     unsigned char h[32];
     char lid[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
     int64_t keep = cl->exp - ep->now + cfg->token_exp_leeway;
 
-    if (!ag_ep__store_ready(ep->w)) {
+    if (!ag_ep_store_ready(ep)) {
         tokens_refuse(ep, 503);
         return;
     }
     crypto_generichash(h, sizeof(h), (const unsigned char *)tok, strlen(tok), NULL, 0);
     sodium_bin2base64(lid, sizeof(lid), h, sizeof(h), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    ep->legacy = ep->client = true;
-    ep->sub = ag_ep__strndup(cl->sub.p, cl->sub.len); /* "client:<client_id>" */
-    ep->cid = ag_ep__strndup(cl->client_id.p, cl->client_id.len);
-    ag_ep__new_id(ep->sid);
-    ag_ep__new_id(ep->fam);
-    ag_ep__new_id(ep->otid);
-    ag_ep__new_id(ep->ajti);
-    if (ep->sub == NULL || ep->cid == NULL || ag_ep__mint_pair(g, ep) < 0) {
-        ag_req_fail(req, 500, "out of memory");
+    ep->legacy = ep->client = ep->created = true;
+    ep->sub = ag_ep_strndup(ep, cl->sub.p, cl->sub.len); /* "client:<client_id>" */
+    ep->cid = ag_ep_strndup(ep, cl->client_id.p, cl->client_id.len);
+    ag_ep_new_session(ep);
+    if (ep->sub == NULL || ep->cid == NULL || ag_ep_mint_pair(ep) < 0) {
+        ag_ep_oom(ep);
         return;
     }
-    struct ag_sess_info s = {.sid = ep->sid, .otid = ep->otid, .subject = ep->sub,
-                             .client_id = ep->cid, .family = ep->fam, .ip = ep->ip,
-                             .user_agent = ep->ua, .now = ep->now,
-                             .ttl = cfg->refresh_token_ttl,
-                             .access_end = ep->now + cfg->access_token_ttl +
-                                           cfg->token_exp_leeway};
-    if (ag_ep__started(ep, ag_sess_create_legacy(ep->w->store, &s, lid, keep > 0 ? keep : 1,
-                                                 on_sess_reply, ep)))
-        return;
-    tokens_refuse(ep, 503);
+    struct ag_sess_info s = tokens_session(ep);
+    s.max_sessions = 0; /* the old token's session was never counted */
+    s.revoke_until = 0;
+    if (!ag_ep_await(ep, ag_sess_create_legacy(ep->w->store, &s, lid, keep > 0 ? keep : 1,
+                                               ag_ep_on_sess, ep),
+                     on_sess))
+        tokens_refuse(ep, 503);
 }
 
-/* Verifies refresh token <tok> and rotates its session; the callback answers. */
+/* Verifies refresh token <tok> and rotates its session; the next step answers. */
 static void tokens_rotate(struct ag_ep *ep, const char *tok)
 {
-    struct ag_req *req = ep->req;
-    const struct ag_gen *g = req->gen;
+    const struct ag_gen *g = ep->req->gen;
     const struct ag_config *cfg = g->cfg;
     struct ag_jwt_claims *cl = ep->w->claims;
     enum ag_jwt_status st = AG_JWT_REJECT;
+    const char *presented;
 
     if (g->key == NULL) {
         tokens_refuse(ep, 500);
@@ -379,13 +328,13 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
         return;
     }
     if (cl->client_id.len == 0) {
-        if (ep->kind == EP_REFRESH)
-            EP_REPLY_LIT(req, 401, ref_401);
+        if (ep->oauth)
+            tokens_refuse(ep, 401);
         else
-            EP_REPLY_LIT(req, 401, env_401_cid);
+            tokens_envelope(ep, 401, "Invalid refresh token: missing client_id", NULL);
         return;
     }
-    if (!ag_ep__store_ready(ep->w)) {
+    if (!ag_ep_store_ready(ep)) {
         tokens_refuse(ep, 503);
         return;
     }
@@ -399,18 +348,17 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
      * (tokens_refreshed_pair()).
      */
     ep->client = cl->client;
-    ep->sub = ag_ep__strndup(cl->sub.p, cl->sub.len);
-    ep->cid = ag_ep__strndup(cl->client_id.p, cl->client_id.len);
-    ep->roles = tokens_words(cl->roles);
-    ep->scope = ag_ep__strndup(cl->scope.p, cl->scope.len);
-    char *presented = ag_ep__strndup(cl->jti.p, cl->jti.len);
-    ag_ep__new_id(ep->otid);
-    ag_ep__new_id(ep->ajti);
+    ep->sub = ag_ep_strndup(ep, cl->sub.p, cl->sub.len);
+    ep->cid = ag_ep_strndup(ep, cl->client_id.p, cl->client_id.len);
+    ep->roles = tokens_words(ep, cl->roles);
+    ep->scope = ag_ep_strndup(ep, cl->scope.p, cl->scope.len);
+    presented = ag_ep_strndup(ep, cl->jti.p, cl->jti.len);
+    ag_ep_new_id(ep->otid);
+    ag_ep_new_id(ep->ajti);
     /* Minted once the rotation answered: a user's roles come from the store (above). */
     if (ep->sub == NULL || ep->cid == NULL || ep->roles == NULL || ep->scope == NULL ||
         presented == NULL) {
-        free(presented);
-        ag_req_fail(req, 500, "out of memory");
+        ag_ep_oom(ep);
         return;
     }
     /* The client's refresh limit and the audit entry ride in the rotation's round trip. */
@@ -421,18 +369,21 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
                                 .audit_maxlen = cfg->audit_stream_max,
                                 .access_end = ep->now + cfg->access_token_ttl +
                                               cfg->token_exp_leeway};
-    int r = ag_sess_refresh(ep->w->store, &q, on_sess_reply, ep);
-    free(presented);
-    if (!ag_ep__started(ep, r))
+    if (!ag_ep_await(ep, ag_sess_refresh(ep->w->store, &q, ag_ep_on_sess, ep), on_sess))
         tokens_refuse(ep, 503);
 }
 
-void ep_tokens_refresh_get(struct ag_ep *ep)
+void ag_ep_tokens_refresh_get(struct ag_ep *ep)
 {
-    if (ep->bad_query)
+    const char *tok;
+    int r = ag_ep_query(ep, "refresh_token", ep->req->gen->cfg->token_max_size * 3, &tok);
+
+    if (r == AG_ENOMEM)
+        ag_ep_oom(ep);
+    else if (r == AG_EPARSE)
         tokens_refuse(ep, 401);
     else
-        tokens_rotate(ep, ep->query_token);
+        tokens_rotate(ep, tok);
 }
 
 /*
@@ -459,31 +410,63 @@ static bool tokens_is_access(const char *tok)
 }
 
 /*
+ * The refresh-token sources of POST /refresh in the head: the first well-formed Bearer
+ * (ag_authn_bearer(), as for proxied requests; a malformed one is kept as an empty token,
+ * so it is judged and refused instead of falling through to the cookie), and the first
+ * refresh_token cookie, unless a Cookie field is malformed. NULL where absent; false on OOM.
+ */
+static bool tokens_sources(struct ag_ep *ep, const char **bearer, const char **cookie)
+{
+    bool bad_cookie = false;
+
+    *bearer = *cookie = NULL;
+    for (size_t i = 0; i < ep->nhdrs; i++) {
+        struct ag_str name = ep->hdrs[i].name, v = ep->hdrs[i].value, t;
+        int r;
+
+        if (ag_str_ieq(name, "Authorization") && *bearer == NULL &&
+            (r = ag_authn_bearer(v, &t)) != 0) {
+            if ((*bearer = ag_ep_strndup(ep, t.p, r > 0 ? t.len : 0)) == NULL)
+                return false;
+        } else if (ag_str_ieq(name, "Cookie")) {
+            r = ag_cookie_find(v, "refresh_token", &t);
+            if (r < 0)
+                bad_cookie = true;
+            else if (r > 0 && *cookie == NULL && (*cookie = ag_ep_strndup(ep, t.p, t.len)) == NULL)
+                return false;
+        }
+    }
+    if (bad_cookie)
+        *cookie = NULL;
+    return true;
+}
+
+/*
  * POST /refresh with its body read: the token from Bearer (unless it holds an
  * access token), then the refresh_token cookie, then the JSON body.
  */
-void ep_tokens_refresh_post(struct ag_ep *ep)
+void ag_ep_tokens_refresh_post(struct ag_ep *ep)
 {
-    const char *tok = NULL;
-    json_t *doc = NULL;
-    char *from_body = NULL;
+    const char *tok = NULL, *bearer, *cookie;
+    struct ag_str body = ag_ep_body(ep);
 
-    if (ep->bearer != NULL && !tokens_is_access(ep->bearer))
-        tok = ep->bearer; /* judged as a refresh token: no fall-through when bad */
-    if (tok == NULL && ep->cookie_token != NULL && !ep->bad_cookie) {
-        tok = ep->cookie_token;
+    ep->oauth = true;
+    if (!tokens_sources(ep, &bearer, &cookie)) {
+        ag_ep_oom(ep);
+        return;
+    }
+    if (bearer != NULL && !tokens_is_access(bearer))
+        tok = bearer; /* judged as a refresh token: no fall-through when bad */
+    if (tok == NULL && cookie != NULL) {
+        tok = cookie;
         ep->by_cookie = true;
     }
-    if (tok == NULL && ep->body != NULL && evbuffer_get_length(ep->body) > 0) {
-        size_t n = evbuffer_get_length(ep->body);
-        json_error_t e;
-        doc =
-            json_loadb((const char *)evbuffer_pullup(ep->body, -1), n, JSON_REJECT_DUPLICATES, &e);
+    if (tok == NULL && body.len > 0) {
+        json_t *doc = json_loadb(body.p, body.len, JSON_REJECT_DUPLICATES, NULL);
         json_t *t = json_is_object(doc) ? json_object_get(doc, "refresh_token") : NULL;
-        if (json_is_string(t) && (from_body = strdup(json_string_value(t))) != NULL)
-            tok = from_body;
+        if (json_is_string(t))
+            tok = ag_ep_strdup(ep, json_string_value(t)); /* NULL on OOM: refused as none */
+        json_decref(doc);
     }
-    json_decref(doc);
-    tokens_rotate(ep, tok); /* answers; <ep> may be gone */
-    free(from_body);
+    tokens_rotate(ep, tok);
 }

@@ -1,0 +1,317 @@
+/*
+ * gateway/ep/ep_common.c - what the handlers share beyond the framework's steps: the one
+ * JSON answer path (and its shapes: detail, error, 422, tokens), reading body fields,
+ * random ids, minting a token pair, the token cookies, and audit events.
+ *
+ * Owns:     nothing past the call: what it makes lives in the request's arena.
+ * Entry:    ag_ep_reply_json() and the answers built on it, ag_ep_read_fields(),
+ *           ag_ep_printf(), ag_ep_new_id(), ag_ep_uuid4(), ag_ep_new_session(),
+ *           ag_ep_mint_pair(), ag_ep_sign(), ag_ep_cookies(), ag_ep_clear_cookies(),
+ *           ag_ep_audit(), ag_ep_audit_log().
+ * Not here: the life of a request and its steps (endpoints.c), the claim sets
+ *           (policy/claims.c), JWS (policy/jwt.c), the audit stream (store/audit.c).
+ * Spec:     CONTRACT.md sections 5, 7; docs/endpoints.md, docs/operations.md (audit).
+ */
+#include "ep.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "audit.h"
+#include "claims.h"
+#include "config.h"
+#include "gen.h"
+#include "jwt.h"
+#include "log.h"
+#include "req.h"
+#include "worker_types.h"
+
+/* ---------------------------------------------------------------- memory */
+
+char *ag_ep_printf(struct ag_ep *ep, const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (s = ag_ep_alloc(ep, (size_t)n + 1)) == NULL)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* ---------------------------------------------------------------- answers */
+
+void ag_ep_reply_json(struct ag_ep *ep, int status, json_t *o, const char *extra)
+{
+    char *body = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+    json_decref(o);
+    if (body == NULL) {
+        ag_ep_oom(ep);
+        return;
+    }
+    ag_req_reply(ep->req, status, body, strlen(body), extra);
+    sodium_memzero(body, strlen(body)); /* tokens and reset links pass here */
+    free(body);
+}
+
+void ag_ep_reply_detail(struct ag_ep *ep, int status, const char *detail, const char *extra)
+{
+    ag_ep_reply_json(ep, status, json_pack("{s:s}", "detail", detail), extra);
+}
+
+void ag_ep_reply_error(struct ag_ep *ep, int status, const char *detail, const char *extra)
+{
+    ag_req_reply_error(ep->req, status, detail, extra);
+}
+
+void ag_ep_down(struct ag_ep *ep)
+{
+    ag_ep_reply_detail(ep, 503, "Service Unavailable", NULL);
+}
+
+void ag_ep_oom(struct ag_ep *ep)
+{
+    ag_req_fail(ep->req, 500, "out of memory");
+}
+
+void ag_ep_unprocessable(struct ag_ep *ep, const struct ag_field_err *e)
+{
+    json_t *loc = json_pack("[s]", "body");
+
+    if (e->field != NULL)
+        json_array_append_new(loc, json_string(e->field));
+    ag_ep_reply_json(ep, 422,
+                     json_pack("{s:[{s:o, s:s, s:s}]}", "detail", "loc", loc, "msg", e->msg,
+                               "type", e->type),
+                     NULL);
+}
+
+void ag_ep_reply_tokens(struct ag_ep *ep, bool cookies)
+{
+    const struct ag_config *cfg = ep->req->gen->cfg;
+    const char *extra = cookies ? ag_ep_cookies(ep, ep->by_cookie) : "";
+
+    if (extra == NULL) {
+        ag_ep_oom(ep);
+        return;
+    }
+    ag_ep_reply_json(ep, 200,
+                     json_pack("{s:s, s:s, s:s, s:I}", "access_token", ep->access,
+                               "refresh_token", ep->refresh, "token_type", "bearer",
+                               "expires_in", (json_int_t)cfg->access_token_ttl),
+                     extra);
+}
+
+/* ---------------------------------------------------------------- reading the body */
+
+bool ag_ep_read_fields(struct ag_ep *ep, enum ag_body_type t, struct ag_body_field *f, size_t n)
+{
+    struct ag_field_err e = {0};
+    struct ag_str body = ag_ep_body(ep);
+    bool ok = true;
+    int r = ag_body_fields(t, body.p, body.len, f, n, &e);
+
+    if (r == AG_ENOMEM) {
+        ag_ep_oom(ep);
+        return false;
+    }
+    if (r < 0) {
+        ag_ep_unprocessable(ep, &e);
+        return false;
+    }
+    /* Into the arena, which zeroes them at the end: a handler frees nothing. */
+    for (size_t i = 0; i < n; i++) {
+        char *v = f[i].value;
+        if (v == NULL)
+            continue;
+        f[i].value = ag_ep_strdup(ep, v);
+        ok = ok && f[i].value != NULL;
+        sodium_memzero(v, strlen(v));
+        free(v);
+    }
+    if (!ok)
+        ag_ep_oom(ep);
+    return ok;
+}
+
+/* ---------------------------------------------------------------- ids and tokens */
+
+void ag_ep_new_id(char out[EP_ID_LEN + 1])
+{
+    unsigned char b[16];
+
+    randombytes_buf(b, sizeof(b));
+    sodium_bin2base64(out, EP_ID_LEN + 1, b, sizeof(b), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+void ag_ep_uuid4(char out[37])
+{
+    unsigned char b[16];
+
+    randombytes_buf(b, sizeof(b));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
+void ag_ep_new_session(struct ag_ep *ep)
+{
+    ep->now = (int64_t)time(NULL);
+    ag_ep_new_id(ep->sid);
+    ag_ep_new_id(ep->fam);
+    ag_ep_new_id(ep->otid);
+    ag_ep_new_id(ep->ajti);
+}
+
+char *ag_ep_sign(const struct ag_gen *g, const char *claims, size_t len)
+{
+    size_t cap = len * 4 / 3 + 256;
+    char *tok = malloc(cap);
+
+    if (tok != NULL && ag_jwt_sign(g->key, claims, len, tok, cap) < 0)
+        AG_FREE(tok);
+    return tok;
+}
+
+/*
+ * Mints the <type> token of <ep>'s pair, whose id is <jti>, into <ep>'s arena; NULL on
+ * OOM. The claims are policy/claims.c's; the key is the generation's.
+ */
+static const char *ep_mint(struct ag_ep *ep, enum ag_claims_type type, const char *jti)
+{
+    const struct ag_gen *g = ep->req->gen;
+    struct ag_claims c = {.sub = ep->sub, .client_id = ep->cid, .client = ep->client,
+                          .jti = jti, .sid = ep->sid, .fam = ep->fam, .scope = ep->scope,
+                          .roles = ep->roles, .iat = ep->now};
+    size_t len, cap;
+    char *json = ag_claims_json(g->cfg, type, &c, &len), *tok;
+
+    if (json == NULL)
+        return NULL;
+    cap = len * 4 / 3 + 256;
+    if ((tok = ag_ep_alloc(ep, cap)) != NULL && ag_jwt_sign(g->key, json, len, tok, cap) < 0)
+        tok = NULL;
+    free(json);
+    return tok;
+}
+
+int ag_ep_mint_pair(struct ag_ep *ep)
+{
+    ep->access = ep_mint(ep, AG_CLAIMS_ACCESS, ep->ajti);
+    ep->refresh = ep_mint(ep, AG_CLAIMS_REFRESH, ep->otid);
+    return ep->access && ep->refresh ? 0 : AG_ENOMEM;
+}
+
+/* ---------------------------------------------------------------- cookies */
+
+static const char *ep_samesite(const struct ag_config *cfg)
+{
+    static const char *const samesite[] = {"Lax", "Strict", "None"};
+
+    return samesite[cfg->cookie_samesite <= AG_SAMESITE_NONE ? cfg->cookie_samesite : 0];
+}
+
+/* The two Set-Cookie lines with values <access>, <refresh> and lifetimes <amax>, <rmax>. */
+static const char *ep_cookie_lines(struct ag_ep *ep, const char *access, long amax,
+                                   const char *refresh, long rmax)
+{
+    const struct ag_config *cfg = ep->req->gen->cfg;
+    const char *sec = cfg->cookie_secure ? "; Secure" : "";
+
+    return ag_ep_printf(
+        ep,
+        "Set-Cookie: access_token=%s; Path=/; Max-Age=%ld; HttpOnly%s; SameSite=%s\r\n"
+        "Set-Cookie: refresh_token=%s; Path=%s; Max-Age=%ld; HttpOnly%s; SameSite=%s\r\n",
+        access, amax, sec, ep_samesite(cfg), refresh, cfg->auth_prefix, rmax, sec,
+        ep_samesite(cfg));
+}
+
+const char *ag_ep_cookies(struct ag_ep *ep, bool force)
+{
+    const struct ag_config *cfg = ep->req->gen->cfg;
+
+    if (!cfg->set_cookie_on_login && !force)
+        return "";
+    return ep_cookie_lines(ep, ep->access, cfg->access_token_ttl, ep->refresh,
+                           cfg->refresh_token_ttl);
+}
+
+const char *ag_ep_clear_cookies(struct ag_ep *ep)
+{
+    return ep_cookie_lines(ep, "", 0, "", 0);
+}
+
+/* ---------------------------------------------------------------- audit */
+
+/* Collects ip and the <n> pairs of an event into <keys>/<vals> (18 slots); returns the count. */
+static size_t ep_audit_fields(const struct ag_ep *ep, const char *const *k, const char *const *v,
+                              size_t n, const char **keys, const char **vals)
+{
+    size_t m = 0;
+
+    keys[m] = "ip";
+    vals[m++] = ep->ip;
+    for (size_t i = 0; i < n && m < 17; i++) {
+        keys[m] = k[i];
+        vals[m++] = v[i] != NULL ? v[i] : "";
+    }
+    return m;
+}
+
+/* The audit log line of <event> with the <m> pairs <keys>/<vals>, batched per worker. */
+static void ep_audit_line(struct ag_ep *ep, const char *event, const char *const *keys,
+                          const char *const *vals, size_t m)
+{
+    struct evbuffer *line = evbuffer_new();
+
+    if (line == NULL)
+        return;
+    evbuffer_add_printf(line, "{\"event\":\"%s\"", event);
+    for (size_t i = 0; i < m; i++) {
+        evbuffer_add_printf(line, ",\"%s\":\"", keys[i]);
+        ag_json_escape_utf8(line, vals[i], strlen(vals[i]));
+        evbuffer_add(line, "\"", 1);
+    }
+    evbuffer_add(line, "}", 1);
+    /* Batched with the worker's other log lines: a refresh must not cost a write(2). */
+    ag_log_to(ep->w->elog, AG_LOG_INFO, "audit %.*s", (int)evbuffer_get_length(line),
+              (const char *)evbuffer_pullup(line, -1));
+    evbuffer_free(line);
+}
+
+void ag_ep_audit_log(struct ag_ep *ep, const char *event, const char *const *k,
+                     const char *const *v, size_t n)
+{
+    const char *keys[18], *vals[18];
+    size_t m = ep_audit_fields(ep, k, v, n, keys, vals);
+
+    ep_audit_line(ep, event, keys, vals, m);
+}
+
+void ag_ep_audit(struct ag_ep *ep, const char *event, const char *const *k,
+                 const char *const *v, size_t n)
+{
+    const struct ag_config *cfg = ep->req != NULL ? ep->req->gen->cfg : NULL;
+    const char *keys[18], *vals[18];
+    size_t m = ep_audit_fields(ep, k, v, n, keys, vals);
+
+    ep_audit_line(ep, event, keys, vals, m);
+    if (cfg != NULL && cfg->audit_stream_max > 0 && ag_ep_store_ready(ep))
+        ag_audit_append(ep->w->store, cfg->audit_stream_max, event, keys, vals, m, NULL, NULL);
+}

@@ -1,0 +1,69 @@
+/*
+ * gateway/ep/routes.c - the route table of the gateway's own endpoints, under
+ * auth-prefix: one row per method and path, what the framework checks before the row's
+ * handler runs, and the two handlers too small for a file of their own (/health, /ready).
+ *
+ * Owns:     ag_ep_routes[].
+ * Entry:    ag_ep_routes, ag_ep_nroutes (read by gateway/ep/endpoints.c).
+ * Not here: matching (route.c), running a route (endpoints.c), the handlers (ep_*.c).
+ * Spec:     CONTRACT.md section 7; docs/endpoints.md (the table in prose).
+ */
+#include "ep.h"
+
+#include "req.h"
+
+static void ep_health(struct ag_ep *ep)
+{
+    static const char ok[] = "{\"status\":\"ok\"}";
+
+    ag_req_reply(ep->req, 200, ok, sizeof(ok) - 1, NULL);
+}
+
+static void ep_ready(struct ag_ep *ep)
+{
+    static const char ready[] = "{\"status\":\"ready\"}";
+    static const char not_ready[] = "{\"status\":\"not ready\"}";
+
+    if (ag_ep_store_ready(ep))
+        ag_req_reply(ep->req, 200, ready, sizeof(ready) - 1, NULL);
+    else
+        ag_req_reply(ep->req, 503, not_ready, sizeof(not_ready) - 1, NULL);
+}
+
+/* Shorthands for the columns that repeat. */
+#define STORE AG_EP_F_STORE
+#define ORIGIN AG_EP_F_ORIGIN
+#define CSRF AG_EP_F_CSRF
+#define JSON AG_BODY_JSON
+#define FORM AG_BODY_FORM
+#define BODY AG_EP_MAX_BODY
+
+/*
+ * A cross-site HTML form can only send text/plain, multipart or urlencoded bodies:
+ * asking for JSON (and for the form type only where OAuth2 says so) keeps the JSON
+ * endpoints out of a login CSRF, and ORIGIN refuses a foreign Origin on those that set
+ * cookies or act for whoever posts (a login CSRF signs the victim in as the attacker).
+ */
+const struct ag_ep_route ag_ep_routes[] = {
+    /* method   path                auth            flags                 body  max   handler */
+    {"GET",    "/health",          AG_EP_OPEN,     0,                    0,    0,    ep_health},
+    {"HEAD",   "/health",          AG_EP_OPEN,     0,                    0,    0,    ep_health},
+    {"GET",    "/ready",           AG_EP_OPEN,     0,                    0,    0,    ep_ready},
+    {"HEAD",   "/ready",           AG_EP_OPEN,     0,                    0,    0,    ep_ready},
+    {"GET",    "/token/new",       AG_EP_MASTER,   STORE | ORIGIN,       0,    0,    ag_ep_tokens_new},
+    {"GET",    "/token/refresh",   AG_EP_OPEN,     STORE | ORIGIN,       0,    0,    ag_ep_tokens_refresh_get},
+    {"POST",   "/refresh",         AG_EP_OPEN,     STORE | ORIGIN,       0,    BODY, ag_ep_tokens_refresh_post},
+    {"POST",   "/register",        AG_EP_OPEN,     STORE | ORIGIN,       JSON, BODY, ag_ep_users_register},
+    {"POST",   "/login",           AG_EP_OPEN,     STORE | ORIGIN,       JSON, BODY, ag_ep_users_login},
+    {"POST",   "/token",           AG_EP_OPEN,     STORE | ORIGIN,       FORM, BODY, ag_ep_users_token},
+    {"GET",    "/me",              AG_EP_USER,     STORE,                0,    0,    ag_ep_users_me},
+    {"POST",   "/logout",          AG_EP_IDENTITY, STORE | CSRF,         0,    0,    ag_ep_account_logout},
+    {"POST",   "/logout-all",      AG_EP_USER,     STORE | CSRF,         0,    0,    ag_ep_account_logout_all},
+    {"POST",   "/password",        AG_EP_USER,     STORE | CSRF,         JSON, BODY, ag_ep_account_password},
+    {"POST",   "/password/forgot", AG_EP_OPEN,     STORE | ORIGIN,       JSON, BODY, ag_ep_account_forgot},
+    {"POST",   "/password/reset",  AG_EP_OPEN,     STORE | ORIGIN,       JSON, BODY, ag_ep_account_reset},
+    {"GET",    "/sessions",        AG_EP_USER,     STORE,                0,    0,    ag_ep_account_sessions},
+    {"DELETE", "/sessions/{}",     AG_EP_USER,     STORE | CSRF,         0,    0,    ag_ep_account_session_delete},
+};
+
+const size_t ag_ep_nroutes = sizeof(ag_ep_routes) / sizeof(ag_ep_routes[0]);
