@@ -145,6 +145,8 @@ void ag_jwt__hmac(const struct ag_jwt_key *key, const void *data, size_t len, un
  * Signing (RFC 7515 s.5.1)
  * ------------------------------------------------------------------------------------------- */
 
+/* Writes "<key's header text>.<base64url(payload)>.<base64url(HMAC)>" and a NUL into <out>:
+ * both lengths are known before anything is written, so a short <cap> writes nothing. */
 int ag_jwt_sign(const struct ag_jwt_key *key, const char *payload, size_t len, char *out,
                 size_t cap)
 {
