@@ -23,7 +23,7 @@
 #define CONFIG_YEAR 31536000LL /* 86400 * 365 */
 
 /* ------------------------------------------------------------------------------------------
- * Parse state and problem reporting (config.c)
+ * Parse state and problem reporting (config_base.c)
  * ------------------------------------------------------------------------------------------ */
 
 /* The state of one ag_config_parse() call, handed to every helper below. */
@@ -42,14 +42,14 @@ void ag_config__problem(struct config_ctx *c, const char *path, const char *fmt,
 /** Writes <s> as one printable line (\xHH, "..." when cut) into <buf> (<size> >= 8). */
 const char *ag_config__printable(const char *s, char *buf, size_t size);
 
-/** Returns a new NUL-terminated copy of <s,n>, or NULL with <c>->oom set. */
-/* calloc() that marks <c> out of memory when it fails (the parse then stops). */
+/** calloc() that marks <c> out of memory when it fails (the parse then stops). */
 void *ag_config__calloc(struct config_ctx *c, size_t n, size_t size);
 
+/** Returns a new NUL-terminated copy of <s,n>, or NULL with <c>->oom set. */
 char *ag_config__strndup(struct config_ctx *c, const char *s, size_t n);
 
 /* ------------------------------------------------------------------------------------------
- * Character classes, ASCII only, never the locale (config.c)
+ * Character classes, ASCII only, never the locale (config_base.c)
  * ------------------------------------------------------------------------------------------ */
 
 /** [0-9A-Za-z]. */
@@ -71,7 +71,7 @@ bool ag_config__all_printable(const char *s, size_t n, bool space_ok);
 char ag_config__fold(char ch);
 
 /* ------------------------------------------------------------------------------------------
- * Key names and typed getters (config.c): each reports its own problem, false on a bad value
+ * Key names and typed getters (config_base.c): each reports its problem, false on a bad value
  * ------------------------------------------------------------------------------------------ */
 
 /** Reports unknown <key> at <path> (NULL: top level), suggesting the nearest of <names>. */

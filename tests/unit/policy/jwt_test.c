@@ -1,8 +1,8 @@
 /*
- * tests/unit/policy/jwt_test.c - unit tests for policy/jwt.c: each step (split, base64url,
- * HMAC, header, signature, claims), one test per rejection reason, signing, the RFC 7515
- * A.1 and RFC 4231 vectors, the recorded vectors in tests/vectors/jwt/, and live interop
- * with Debian's python3-jwt in both directions.
+ * tests/unit/policy/jwt_test.c - unit tests for policy/jwt.c and policy/jwt_key.c: each step
+ * (split, base64url, HMAC, header, signature, claims), one test per rejection reason, signing,
+ * the RFC 7515 A.1 and RFC 4231 vectors, the recorded vectors in tests/vectors/jwt/, and live
+ * interop with Debian's python3-jwt in both directions.
  *
  * Use:      jwt_test [VECTOR_DIR]   (default tests/vectors/jwt, else found from __FILE__)
  * Spec:     docs/jwt.md; RFC 7515 A.1; RFC 4231 s.4; RFC 4648 s.10.
