@@ -1,9 +1,10 @@
 /*
- * gateway/ep/endpoints.h - the gateway's own endpoints under auth-prefix: /health,
- * /ready, the token service (/token/new, /token/refresh, /refresh), with the
- * request body of POST /refresh collected (bounded) before it is judged.
+ * gateway/ep/endpoints.h - the gateway's own endpoints under auth-prefix, as the request
+ * core sees them: start one, run it, feed it client input, detach it (through
+ * w->ep_ops, filled in by gateway/worker.c). The framework and the route table behind
+ * these: gateway/ep/ep.h.
  *
- * Owns:     struct ag_ep: one endpoint request in progress, on its worker's list.
+ * Owns:     struct ag_ep: one endpoint request in progress (opaque here).
  * Entry:    ag_ep_new(), ag_ep_must_wait(), ag_ep_run(), ag_ep_on_client_input(),
  *           ag_ep_detach().
  * Not here: sessions in Redis (store/session.c), token cryptography (policy/jwt.c),
