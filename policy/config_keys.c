@@ -285,26 +285,24 @@ void ag_config__parse_access_paths(struct config_ctx *c, const char *path, json_
 /*
  * True when the gateway writes or strips the header <name> itself: framing and
  * hop-by-hop fields (RFC 9110 s.7.6.1), and the identity and forwarding families
- * (CONTRACT.md section 6), in any case and with '_' or '.' for '-'.
+ * (CONTRACT.md section 6), as the request filters see them: any case, and '_' or '.'
+ * for '-' (ag_hdr_name_eq(), policy/base.h), so "Content_Length" is owned too.
  */
 static bool config_header_is_owned(const char *name)
 {
     static const char *const exact[] = {"host",       "content-length", "transfer-encoding",
                                         "connection", "upgrade",        "keep-alive",
                                         "te",         "trailer",        "proxy-connection"};
-    static const char *const family[] = {"auth", "forwarded"};
-    size_t n = strlen(name);
+    static const char *const family[] = {"x-auth-", "x-forwarded-"};
+    struct ag_str n = ag_str_c(name);
 
     for (size_t i = 0; i < CONFIG_ARRAY_LEN(exact); i++)
-        if (strcasecmp(name, exact[i]) == 0)
+        if (ag_hdr_name_eq(n, exact[i]))
             return true;
-    if (n < 2 || ag_config__fold(name[0]) != 'x' || strchr("-_.", name[1]) == NULL)
-        return false;
     for (size_t i = 0; i < CONFIG_ARRAY_LEN(family); i++) {
         size_t fl = strlen(family[i]);
 
-        if (n > 2 + fl && strncasecmp(name + 2, family[i], fl) == 0 &&
-            strchr("-_.", name[2 + fl]) != NULL)
+        if (n.len >= fl && ag_hdr_name_eq((struct ag_str){name, fl}, family[i]))
             return true;
     }
     return false;
