@@ -1,0 +1,433 @@
+/*
+ * tests/unit/gateway/ep_test.c - mirrors gateway/ep/endpoints.c where no store is
+ * needed: a parsed head goes through ag_ep_new() and ag_ep_run() as the request core
+ * hands it over, and the test reads the bytes the client gets: the 404 and the 405 with
+ * its Allow line, /health and HEAD /health, /ready without a store, the 403 for a foreign
+ * Origin, the 415s, the 413s (declared length, chunked body), the 401s of the master
+ * token and of a missing access token, the refusals of a valid token (CSRF, a client's
+ * token, revocations not loaded), the 100 Continue, and a request dropped mid-body.
+ *
+ * Owns:     per test: a config and generation, an event base that never runs, a worker
+ *           and a connection whose socket is one end of a socketpair (the test reads
+ *           the other end); all freed at its end, the ep with its request (LSan checks).
+ * Entry:    main().
+ * Not here: the handlers that need the store (tests/integration/), routing alone
+ *           (route_test.c), the reply formatting itself (req_test.c).
+ * Spec:     CONTRACT.md section 7; docs/endpoints.md "Writing an endpoint".
+ */
+#include "endpoints.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "authn.h"
+#include "conn.h"
+#include "gen.h"
+#include "jwt.h"
+#include "req.h"
+#include "revoke.h"
+#include "worker_types.h"
+
+#include "cfg.h"
+#include "t.h"
+
+#define MASTER "master-secret-0001"
+
+/* What the worker registers for the request core (gateway/worker.c). */
+static const struct ag_ep_ops ep_ops = {
+    .start = ag_ep_new,
+    .must_wait = ag_ep_must_wait,
+    .run = ag_ep_run,
+    .on_client_input = ag_ep_on_client_input,
+    .detach = ag_ep_detach,
+};
+
+/* A worker and a connection on a socketpair, with a loop that is never run. */
+struct fx {
+    struct event_base *base;
+    struct ag_worker w;
+    struct ag_conn c;
+    struct ag_gen *g;
+    int client; /* the client's end of the socketpair */
+    struct ag_http1_header hdrs[32];
+    struct ag_http1_head h;
+    struct ag_http1_info info;
+    char raw[4096];
+    char out[8192]; /* what the client received */
+};
+
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg; /* never called: the loop never runs */
+}
+
+/* Sets <f> up with a config holding the JSON members <members> (' for "), or "". */
+static int fx_init(struct fx *f, const char *members)
+{
+    int sv[2];
+    char all[1024];
+
+    memset(f, 0, sizeof(*f));
+    snprintf(all, sizeof(all), "'app-name':'shop'%s%s", *members ? "," : "", members);
+    f->g = calloc(1, sizeof(*f->g));
+    if (f->g == NULL || (f->g->cfg = ag_t_config(all, NULL)) == NULL) {
+        free(f->g);
+        return -1;
+    }
+    atomic_init(&f->g->_refs, 1);
+    f->g->key = ag_jwt_key_new_hs256(f->g->cfg->crypto_key, f->g->cfg->crypto_key_len, NULL);
+    f->w.claims = malloc(sizeof(*f->w.claims)); /* authn's scratch claims */
+    if (f->g->key == NULL || f->w.claims == NULL || (f->base = event_base_new()) == NULL ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+        return -1;
+    f->client = sv[1];
+    f->w.base = f->base;
+    f->w.gen = f->g;
+    f->w.ep_ops = &ep_ops;
+    memcpy(f->w.req_id, "0123456789ab-000000000000", AG_REQ_ID_LEN + 1);
+    f->c.w = &f->w;
+    f->c.family = AF_INET;
+    inet_pton(AF_INET, "10.1.2.3", &f->c.peer.v4);
+    return ag_io_open(&f->c.io, f->base, sv[0], on_io, NULL, NULL);
+}
+
+static void fx_clear(struct fx *f)
+{
+    if (f->c.req != NULL)
+        ag_req_drop(f->c.req); /* a request still waiting: frees its ep */
+    ag_req_free_recycled(&f->w);
+    ag_io_close(&f->c.io);
+    close(f->client);
+    event_base_free(f->base);
+    free(f->w.claims);
+    ag_gen_unref(f->g); /* the fixture's own reference: frees it */
+}
+
+/*
+ * Hands the request "<method> <target> HTTP/1.1", Host, then the fields <fields> (lines
+ * ending CRLF) to the endpoints as gateway/core/conn.c does once the head is drained,
+ * with <body> (or NULL) already in the input; returns what the client received.
+ */
+static const char *run(struct fx *f, const char *method, const char *target, const char *body,
+                       const char *fields)
+{
+    const char *q;
+    struct ag_str path, query = {"", 0};
+    struct ag_req *req;
+    struct ag_ep *ep;
+    ssize_t got;
+    int n;
+
+    n = snprintf(f->raw, sizeof(f->raw), "%s %s HTTP/1.1\r\nHost: gw.example\r\n%s\r\n", method,
+                 target, fields);
+    memset(&f->h, 0, sizeof(f->h));
+    f->h.hdrs = f->hdrs;
+    f->h.max_hdrs = sizeof(f->hdrs) / sizeof(f->hdrs[0]);
+    if (ag_http1_parse_request(f->raw, (size_t)n, sizeof(f->raw), &f->h) != n ||
+        ag_http1_request_info(&f->h, &f->info) < 0 || (req = ag_req_new(&f->c)) == NULL) {
+        AG_FAIL_("head refused: %s", f->h.error ? f->h.error : "?");
+        return "";
+    }
+    if (f->info.flags & AG_HTTP1_F_HEAD)
+        req->flags |= AG_REQ_F_HEAD;
+    q = strchr(target, '?');
+    path = (struct ag_str){target, q ? (size_t)(q - target) : strlen(target)};
+    if (q != NULL)
+        query = (struct ag_str){q + 1, strlen(q + 1)};
+    if (body != NULL)
+        evbuffer_add(f->c.io.in, body, strlen(body));
+    if ((ep = ag_ep_new(req, &f->h, &f->info, path, query)) == NULL) {
+        AG_FAIL_("ag_ep_new: out of memory");
+        return "";
+    }
+    req->flags |= AG_REQ_F_EP;
+    req->state = AG_REQ_ENDPOINT;
+    ag_ep_run(ep);
+    ag_io_flush(&f->c.io); /* what the loop's write pass would send */
+    got = read(f->client, f->out, sizeof(f->out) - 1);
+    f->out[got > 0 ? got : 0] = '\0';
+    return f->out;
+}
+
+/* An access token of <f>'s key for 10 minutes whose subject is the members <sub> (' for "). */
+static const char *mint(struct fx *f, char *tok, size_t cap, const char *sub)
+{
+    char json[768];
+    long long now = (long long)time(NULL);
+    int n = snprintf(json, sizeof(json),
+                     "{%s,'client_id':'web','type':'access','iss':'%s',"
+                     "'iat':%lld,'exp':%lld,'jti':'j-1','sid':'s-1'}",
+                     sub, f->g->cfg->token_issuer, now - 10, now + 600);
+
+    for (int i = 0; i < n; i++)
+        if (json[i] == '\'')
+            json[i] = '"';
+    if (ag_jwt_sign(f->g->key, json, (size_t)n, tok, cap) < 0)
+        AG_FAIL_("cannot sign %s", json);
+    return tok;
+}
+
+/* The bytes of a JSON answer <status> <text> with <body> and the header lines <extra>. */
+static const char *answer(char *buf, size_t cap, const char *status, const char *extra,
+                          const char *body)
+{
+    snprintf(buf, cap,
+             "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+             "Cache-Control: no-store\r\n%s\r\n%s",
+             status, strlen(body), extra, body);
+    return buf;
+}
+
+static void test_ep_unknown_path_is_404_and_keeps_the_connection(void)
+{
+    struct fx f;
+    char want[512];
+
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    AG_ASSERT_STR(run(&f, "GET", "/auth/nope", NULL, ""),
+                  answer(want, sizeof(want), "404 Not Found", "",
+                         "{\"detail\":\"Not Found\",\"error\":\"not_found\"}"));
+    AG_ASSERT_NULL(f.c.req); /* the request ended */
+    AG_ASSERT(!(f.c.flags & AG_CONN_F_CLOSING));
+    AG_ASSERT_STR(run(&f, "GET", "/auth", NULL, ""), want); /* auth-prefix itself */
+    AG_ASSERT_STR(run(&f, "DELETE", "/auth/sessions/", NULL, ""), want);
+    AG_ASSERT_STR(run(&f, "DELETE", "/auth/sessions/a/b", NULL, ""), want);
+    AG_ASSERT_STR(run(&f, "GET", "/auth/health/", NULL, ""), want);
+    fx_clear(&f);
+}
+
+static void test_ep_wrong_method_is_405_with_allow(void)
+{
+    struct fx f;
+    char want[512];
+    const char *body = "{\"detail\":\"Method Not Allowed\",\"error\":\"method_not_allowed\"}";
+
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    AG_ASSERT_STR(run(&f, "POST", "/auth/health", NULL, ""),
+                  answer(want, sizeof(want), "405 Method Not Allowed", "Allow: GET, HEAD\r\n",
+                         body));
+    AG_ASSERT_STR(run(&f, "GET", "/auth/sessions/s1", NULL, ""),
+                  answer(want, sizeof(want), "405 Method Not Allowed", "Allow: DELETE\r\n", body));
+    AG_ASSERT_STR(run(&f, "GET", "/auth/login", NULL, ""),
+                  answer(want, sizeof(want), "405 Method Not Allowed", "Allow: POST\r\n", body));
+    fx_clear(&f);
+}
+
+static void test_ep_health(void)
+{
+    struct fx f;
+    char want[512];
+
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    AG_ASSERT_STR(run(&f, "GET", "/auth/health", NULL, ""),
+                  answer(want, sizeof(want), "200 OK", "", "{\"status\":\"ok\"}"));
+    AG_ASSERT_STR(run(&f, "GET", "/auth/health?x=1", NULL, ""), want);
+    /* HEAD: the length of the body GET would have, no body. */
+    AG_ASSERT_STR(run(&f, "HEAD", "/auth/health", NULL, ""),
+                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n"
+                  "Cache-Control: no-store\r\n\r\n");
+    fx_clear(&f);
+}
+
+static void test_ep_ready_without_a_store_is_503(void)
+{
+    struct fx f;
+    char want[512];
+
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    AG_ASSERT_STR(run(&f, "GET", "/auth/ready", NULL, ""),
+                  answer(want, sizeof(want), "503 Service Unavailable", "",
+                         "{\"status\":\"not ready\"}"));
+    fx_clear(&f);
+}
+
+/* Origin is judged before the body type and the body: a login CSRF never gets further. */
+static void test_ep_foreign_origin_is_403_on_origin_routes(void)
+{
+    struct fx f;
+    char want[512];
+
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    answer(want, sizeof(want), "403 Forbidden", "",
+           "{\"detail\":\"CSRF check failed: Origin does not match\"}");
+    AG_ASSERT_STR(run(&f, "POST", "/auth/login", NULL,
+                      "Origin: https://evil.example\r\nContent-Type: application/json\r\n"),
+                  want);
+    AG_ASSERT_STR(run(&f, "GET", "/auth/token/new", NULL, "Origin: https://evil.example\r\n"),
+                  want);
+    /* With a body it will not read, it closes after the answer. */
+    answer(want, sizeof(want), "403 Forbidden", "Connection: close\r\n",
+           "{\"detail\":\"CSRF check failed: Origin does not match\"}");
+    AG_ASSERT_STR(run(&f, "POST", "/auth/login", NULL,
+                      "Origin: https://evil.example\r\nContent-Type: text/plain\r\n"
+                      "Content-Length: 99999\r\n"),
+                  want);
+    AG_ASSERT(f.c.flags & AG_CONN_F_CLOSING);
+    fx_clear(&f);
+}
+
+static void test_ep_wrong_content_type_is_415(void)
+{
+    struct fx f;
+    char want[512];
+
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    AG_ASSERT_STR(run(&f, "POST", "/auth/login", NULL,
+                      "Origin: http://gw.example\r\nContent-Type: text/plain\r\n"),
+                  answer(want, sizeof(want), "415 Unsupported Media Type", "",
+                         "{\"detail\":\"Content-Type must be application/json\"}"));
+    AG_ASSERT_STR(run(&f, "POST", "/auth/register", NULL, ""), want); /* none at all */
+    AG_ASSERT(!(f.c.flags & AG_CONN_F_CLOSING));
+    AG_ASSERT_STR(run(&f, "POST", "/auth/token", NULL,
+                      "Content-Type: application/json\r\nContent-Length: 2\r\n"),
+                  answer(want, sizeof(want), "415 Unsupported Media Type",
+                         "Connection: close\r\n", /* the body is not read */
+                         "{\"detail\":\"Content-Type must be "
+                         "application/x-www-form-urlencoded\"}"));
+    fx_clear(&f);
+}
+
+static void test_ep_body_over_the_limit_is_413_and_closes(void)
+{
+    struct fx f;
+    char want[512], fields[128], *chunk;
+    const size_t big = AG_EP_MAX_BODY + 1;
+
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    snprintf(fields, sizeof(fields), "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+             big);
+    AG_ASSERT_STR(run(&f, "POST", "/auth/login", NULL, fields),
+                  answer(want, sizeof(want), "413 Content Too Large", "Connection: close\r\n",
+                         "{\"detail\":\"request body too large\",\"error\":\"body_too_large\"}"));
+    AG_ASSERT(f.c.flags & AG_CONN_F_CLOSING);
+    fx_clear(&f);
+
+    /* A chunked body: refused once what arrived is over the limit. */
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    chunk = malloc(big + 16);
+    AG_ASSERT_NOT_NULL(chunk);
+    int n = snprintf(chunk, 16, "%zx\r\n", big);
+    memset(chunk + n, '{', big);
+    chunk[n + big] = '\0';
+    AG_ASSERT_STR(run(&f, "POST", "/auth/login", chunk,
+                      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"),
+                  want);
+    AG_ASSERT(f.c.flags & AG_CONN_F_CLOSING);
+    free(chunk);
+    fx_clear(&f);
+}
+
+static void test_ep_master_token_is_checked_when_required(void)
+{
+    struct fx f;
+    char want[512];
+
+    AG_ASSERT_EQ(fx_init(&f, "'master-token':'" MASTER "'"), 0);
+    AG_ASSERT(f.g->cfg->token_new_requires_master); /* the default */
+    answer(want, sizeof(want), "401 Unauthorized", "",
+           "{\"detail\":\"Unauthorized Master Token\"}");
+    AG_ASSERT_STR(run(&f, "GET", "/auth/token/new", NULL, ""), want);
+    AG_ASSERT_STR(run(&f, "GET", "/auth/token/new?client_id=c1", NULL,
+                      "MASTER-TOKEN: master-secret-0002\r\n"),
+                  want);
+    fx_clear(&f);
+}
+
+static void test_ep_user_route_without_a_token_is_401_with_www_authenticate(void)
+{
+    struct fx f;
+    char want[512];
+
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    answer(want, sizeof(want), "401 Unauthorized", "WWW-Authenticate: Bearer realm=\"shop\"\r\n",
+           "{\"detail\":\"Unauthorized Access Token\"}");
+    AG_ASSERT_STR(run(&f, "GET", "/auth/me", NULL, ""), want);
+    AG_ASSERT_STR(run(&f, "GET", "/auth/sessions", NULL, ""), want);
+    AG_ASSERT_STR(run(&f, "POST", "/auth/logout", NULL, ""), want); /* AG_EP_IDENTITY */
+    AG_ASSERT_STR(run(&f, "DELETE", "/auth/sessions/s1", NULL, ""), want);
+    /* A token that does not verify: the error says so. */
+    answer(want, sizeof(want), "401 Unauthorized",
+           "WWW-Authenticate: Bearer realm=\"shop\", error=\"invalid_token\"\r\n",
+           "{\"detail\":\"Unauthorized Access Token\"}");
+    AG_ASSERT_STR(run(&f, "GET", "/auth/me", NULL, "Authorization: Bearer not-a-jwt\r\n"), want);
+    fx_clear(&f);
+}
+
+/*
+ * The refusals of a token that verifies, before the handler (which would need the
+ * store): CSRF on a cookie-carried write, a client's token where a user is needed, and
+ * revocations not loaded yet.
+ */
+static void test_ep_valid_token_refusals(void)
+{
+    struct fx f;
+    char want[512], tok[2048], fields[2560];
+    struct ag_revoke *rv;
+
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    mint(&f, tok, sizeof(tok), "'sub':'user-42'");
+    snprintf(fields, sizeof(fields), "Origin: https://evil.example\r\nCookie: access_token=%s\r\n",
+             tok);
+    answer(want, sizeof(want), "403 Forbidden", "",
+           "{\"detail\":\"CSRF check failed: Origin does not match\"}");
+    AG_ASSERT_STR(run(&f, "POST", "/auth/logout", NULL, fields), want);
+    AG_ASSERT_STR(run(&f, "DELETE", "/auth/sessions/s1", NULL, fields), want);
+
+    mint(&f, tok, sizeof(tok), "'sub':'client:c1','sub_type':'client'");
+    snprintf(fields, sizeof(fields), "Authorization: Bearer %s\r\n", tok);
+    AG_ASSERT_STR(run(&f, "GET", "/auth/me", NULL, fields),
+                  answer(want, sizeof(want), "404 Not Found", "",
+                         "{\"detail\":\"User not found\"}"));
+
+    rv = ag_revoke_new(); /* never loaded: a token that holds proves nothing yet */
+    AG_ASSERT_NOT_NULL(rv);
+    f.g->revoke = rv;
+    AG_ASSERT_STR(run(&f, "GET", "/auth/me", NULL, fields),
+                  answer(want, sizeof(want), "503 Service Unavailable", "",
+                         "{\"detail\":\"Service Unavailable\"}"));
+    f.g->revoke = NULL;
+    ag_revoke_free(rv);
+    fx_clear(&f);
+}
+
+/* Expect: 100-continue is answered before the body is read; the request then waits for
+ * its body, and a request dropped there frees its ep and the body read so far (LSan). */
+static void test_ep_expect_100_continue_then_dropped_mid_body(void)
+{
+    struct fx f;
+
+    AG_ASSERT_EQ(fx_init(&f, ""), 0);
+    AG_ASSERT_STR(run(&f, "POST", "/auth/login", "{\"username_or",
+                      "Content-Type: application/json\r\nContent-Length: 60\r\n"
+                      "Expect: 100-continue\r\n"),
+                  "HTTP/1.1 100 Continue\r\n\r\n");
+    AG_ASSERT_NOT_NULL(f.c.req); /* still reading the body */
+    AG_ASSERT_EQ(evbuffer_get_length(f.c.io.in), 0); /* what came is in the ep's body */
+    fx_clear(&f);
+}
+
+int main(void)
+{
+    AG_RUN(test_ep_unknown_path_is_404_and_keeps_the_connection);
+    AG_RUN(test_ep_wrong_method_is_405_with_allow);
+    AG_RUN(test_ep_health);
+    AG_RUN(test_ep_ready_without_a_store_is_503);
+    AG_RUN(test_ep_foreign_origin_is_403_on_origin_routes);
+    AG_RUN(test_ep_wrong_content_type_is_415);
+    AG_RUN(test_ep_body_over_the_limit_is_413_and_closes);
+    AG_RUN(test_ep_master_token_is_checked_when_required);
+    AG_RUN(test_ep_user_route_without_a_token_is_401_with_www_authenticate);
+    AG_RUN(test_ep_valid_token_refusals);
+    AG_RUN(test_ep_expect_100_continue_then_dropped_mid_body);
+    return ag_t_done();
+}
