@@ -188,178 +188,123 @@ static const char *answer(char *buf, size_t cap, const char *status, const char 
     return buf;
 }
 
-static void test_ep_unknown_path_is_404_and_keeps_the_connection(void)
-{
-    struct fx f;
-    char want[512];
+/* The answers that repeat in the table below. */
+#define NF "{\"detail\":\"Not Found\",\"error\":\"not_found\"}"
+#define NA "{\"detail\":\"Method Not Allowed\",\"error\":\"method_not_allowed\"}"
+#define CSRF "{\"detail\":\"CSRF check failed: Origin does not match\"}"
+#define MASTER_401 "{\"detail\":\"Unauthorized Master Token\"}"
+#define ACCESS_401 "{\"detail\":\"Unauthorized Access Token\"}"
+#define BEARER "WWW-Authenticate: Bearer realm=\"shop\""
+#define EVIL "Origin: https://evil.example\r\n"
 
-    AG_ASSERT_EQ(fx_init(&f, ""), 0);
-    AG_ASSERT_STR(run(&f, "GET", "/auth/nope", NULL, ""),
-                  answer(want, sizeof(want), "404 Not Found", "",
-                         "{\"detail\":\"Not Found\",\"error\":\"not_found\"}"));
-    AG_ASSERT_NULL(f.c.req); /* the request ended */
-    AG_ASSERT(!(f.c.flags & AG_CONN_F_CLOSING));
-    AG_ASSERT_STR(run(&f, "GET", "/auth", NULL, ""), want); /* auth-prefix itself */
-    AG_ASSERT_STR(run(&f, "DELETE", "/auth/sessions/", NULL, ""), want);
-    AG_ASSERT_STR(run(&f, "DELETE", "/auth/sessions/a/b", NULL, ""), want);
-    AG_ASSERT_STR(run(&f, "GET", "/auth/health/", NULL, ""), want);
-    fx_clear(&f);
+/* One request and the whole answer it gets: what the framework answers before a handler. */
+static const struct ep_case {
+    const char *method, *target, *fields;
+    const char *status, *extra, *body; /* of the answer */
+    bool closes;                       /* "Connection: close", and the connection closes */
+} cases[] = {
+    /* No row has the path: 404, and the connection stays. */
+    {"GET", "/auth/nope", "", "404 Not Found", "", NF, false},
+    {"GET", "/auth", "", "404 Not Found", "", NF, false}, /* auth-prefix itself */
+    {"GET", "/auth/health/", "", "404 Not Found", "", NF, false},
+    {"DELETE", "/auth/sessions/", "", "404 Not Found", "", NF, false},
+    {"DELETE", "/auth/sessions/a/b", "", "404 Not Found", "", NF, false},
+    /* Rows have the path, none the method: 405 with the methods they have. */
+    {"POST", "/auth/health", "", "405 Method Not Allowed", "Allow: GET, HEAD\r\n", NA, false},
+    {"GET", "/auth/sessions/s1", "", "405 Method Not Allowed", "Allow: DELETE\r\n", NA, false},
+    {"GET", "/auth/login", "", "405 Method Not Allowed", "Allow: POST\r\n", NA, false},
+    /* The two handlers that need no store. */
+    {"GET", "/auth/health", "", "200 OK", "", "{\"status\":\"ok\"}", false},
+    {"GET", "/auth/health?x=1", "", "200 OK", "", "{\"status\":\"ok\"}", false},
+    {"GET", "/auth/ready", "", "503 Service Unavailable", "", "{\"status\":\"not ready\"}", false},
+    /* A foreign Origin, judged before the body type and the body (a login CSRF). */
+    {"POST", "/auth/login", EVIL "Content-Type: application/json\r\n", "403 Forbidden", "", CSRF,
+     false},
+    {"GET", "/auth/token/new", EVIL, "403 Forbidden", "", CSRF, false},
+    {"POST", "/auth/login", EVIL "Content-Type: text/plain\r\nContent-Length: 99999\r\n",
+     "403 Forbidden", "", CSRF, true}, /* a body it will not read: closes */
+    /* The body type of the row. */
+    {"POST", "/auth/login", "Origin: http://gw.example\r\nContent-Type: text/plain\r\n",
+     "415 Unsupported Media Type", "", "{\"detail\":\"Content-Type must be application/json\"}",
+     false},
+    {"POST", "/auth/register", "", "415 Unsupported Media Type", "",
+     "{\"detail\":\"Content-Type must be application/json\"}", false},
+    {"POST", "/auth/token", "Content-Type: application/json\r\nContent-Length: 2\r\n",
+     "415 Unsupported Media Type", "",
+     "{\"detail\":\"Content-Type must be application/x-www-form-urlencoded\"}", true},
+    /* A declared length over the row's limit: refused before a byte is read. */
+    {"POST", "/auth/login", "Content-Type: application/json\r\nContent-Length: 16385\r\n",
+     "413 Content Too Large", "",
+     "{\"detail\":\"request body too large\",\"error\":\"body_too_large\"}", true},
+    /* The master token while token-new-requires-master is on (the default). */
+    {"GET", "/auth/token/new", "", "401 Unauthorized", "", MASTER_401, false},
+    {"GET", "/auth/token/new?client_id=c1", "MASTER-TOKEN: master-secret-0002\r\n",
+     "401 Unauthorized", "", MASTER_401, false},
+    /* An access token where the row needs one (AG_EP_USER, AG_EP_IDENTITY). */
+    {"GET", "/auth/me", "", "401 Unauthorized", BEARER "\r\n", ACCESS_401, false},
+    {"GET", "/auth/sessions", "", "401 Unauthorized", BEARER "\r\n", ACCESS_401, false},
+    {"POST", "/auth/logout", "", "401 Unauthorized", BEARER "\r\n", ACCESS_401, false},
+    {"DELETE", "/auth/sessions/s1", "", "401 Unauthorized", BEARER "\r\n", ACCESS_401, false},
+    {"GET", "/auth/me", "Authorization: Bearer not-a-jwt\r\n", "401 Unauthorized",
+     BEARER ", error=\"invalid_token\"\r\n", ACCESS_401, false},
+};
+
+static void test_ep_answers_before_the_handler(void)
+{
+    _Static_assert(AG_EP_MAX_BODY + 1 == 16385, "the 413 row's Content-Length");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct ep_case *k = &cases[i];
+        char want[1024], extra[256];
+        struct fx f;
+
+        if (fx_init(&f, "'master-token':'" MASTER "'") < 0) {
+            AG_FAIL_("fixture");
+            return;
+        }
+        snprintf(extra, sizeof(extra), "%s%s", k->extra, k->closes ? "Connection: close\r\n" : "");
+        answer(want, sizeof(want), k->status, extra, k->body);
+        const char *got = run(&f, k->method, k->target, NULL, k->fields);
+        if (strcmp(got, want) != 0)
+            AG_FAIL_("%s %s:\n%s\n!=\n%s", k->method, k->target, got, want);
+        AG_ASSERT_NULL(f.c.req); /* the request ended */
+        if (((f.c.flags & AG_CONN_F_CLOSING) != 0) != k->closes)
+            AG_FAIL_("%s %s: closes %d", k->method, k->target, !k->closes);
+        fx_clear(&f);
+    }
 }
 
-static void test_ep_wrong_method_is_405_with_allow(void)
+/* HEAD: the length of the body GET would have, no body. */
+static void test_ep_head_health_has_no_body(void)
 {
     struct fx f;
-    char want[512];
-    const char *body = "{\"detail\":\"Method Not Allowed\",\"error\":\"method_not_allowed\"}";
 
     AG_ASSERT_EQ(fx_init(&f, ""), 0);
-    AG_ASSERT_STR(run(&f, "POST", "/auth/health", NULL, ""),
-                  answer(want, sizeof(want), "405 Method Not Allowed", "Allow: GET, HEAD\r\n",
-                         body));
-    AG_ASSERT_STR(run(&f, "GET", "/auth/sessions/s1", NULL, ""),
-                  answer(want, sizeof(want), "405 Method Not Allowed", "Allow: DELETE\r\n", body));
-    AG_ASSERT_STR(run(&f, "GET", "/auth/login", NULL, ""),
-                  answer(want, sizeof(want), "405 Method Not Allowed", "Allow: POST\r\n", body));
-    fx_clear(&f);
-}
-
-static void test_ep_health(void)
-{
-    struct fx f;
-    char want[512];
-
-    AG_ASSERT_EQ(fx_init(&f, ""), 0);
-    AG_ASSERT_STR(run(&f, "GET", "/auth/health", NULL, ""),
-                  answer(want, sizeof(want), "200 OK", "", "{\"status\":\"ok\"}"));
-    AG_ASSERT_STR(run(&f, "GET", "/auth/health?x=1", NULL, ""), want);
-    /* HEAD: the length of the body GET would have, no body. */
     AG_ASSERT_STR(run(&f, "HEAD", "/auth/health", NULL, ""),
                   "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n"
                   "Cache-Control: no-store\r\n\r\n");
     fx_clear(&f);
 }
 
-static void test_ep_ready_without_a_store_is_503(void)
+/* A chunked body is refused once what arrived is over the row's limit. */
+static void test_ep_chunked_body_over_the_limit_is_413_and_closes(void)
 {
     struct fx f;
-    char want[512];
-
-    AG_ASSERT_EQ(fx_init(&f, ""), 0);
-    AG_ASSERT_STR(run(&f, "GET", "/auth/ready", NULL, ""),
-                  answer(want, sizeof(want), "503 Service Unavailable", "",
-                         "{\"status\":\"not ready\"}"));
-    fx_clear(&f);
-}
-
-/* Origin is judged before the body type and the body: a login CSRF never gets further. */
-static void test_ep_foreign_origin_is_403_on_origin_routes(void)
-{
-    struct fx f;
-    char want[512];
-
-    AG_ASSERT_EQ(fx_init(&f, ""), 0);
-    answer(want, sizeof(want), "403 Forbidden", "",
-           "{\"detail\":\"CSRF check failed: Origin does not match\"}");
-    AG_ASSERT_STR(run(&f, "POST", "/auth/login", NULL,
-                      "Origin: https://evil.example\r\nContent-Type: application/json\r\n"),
-                  want);
-    AG_ASSERT_STR(run(&f, "GET", "/auth/token/new", NULL, "Origin: https://evil.example\r\n"),
-                  want);
-    /* With a body it will not read, it closes after the answer. */
-    answer(want, sizeof(want), "403 Forbidden", "Connection: close\r\n",
-           "{\"detail\":\"CSRF check failed: Origin does not match\"}");
-    AG_ASSERT_STR(run(&f, "POST", "/auth/login", NULL,
-                      "Origin: https://evil.example\r\nContent-Type: text/plain\r\n"
-                      "Content-Length: 99999\r\n"),
-                  want);
-    AG_ASSERT(f.c.flags & AG_CONN_F_CLOSING);
-    fx_clear(&f);
-}
-
-static void test_ep_wrong_content_type_is_415(void)
-{
-    struct fx f;
-    char want[512];
-
-    AG_ASSERT_EQ(fx_init(&f, ""), 0);
-    AG_ASSERT_STR(run(&f, "POST", "/auth/login", NULL,
-                      "Origin: http://gw.example\r\nContent-Type: text/plain\r\n"),
-                  answer(want, sizeof(want), "415 Unsupported Media Type", "",
-                         "{\"detail\":\"Content-Type must be application/json\"}"));
-    AG_ASSERT_STR(run(&f, "POST", "/auth/register", NULL, ""), want); /* none at all */
-    AG_ASSERT(!(f.c.flags & AG_CONN_F_CLOSING));
-    AG_ASSERT_STR(run(&f, "POST", "/auth/token", NULL,
-                      "Content-Type: application/json\r\nContent-Length: 2\r\n"),
-                  answer(want, sizeof(want), "415 Unsupported Media Type",
-                         "Connection: close\r\n", /* the body is not read */
-                         "{\"detail\":\"Content-Type must be "
-                         "application/x-www-form-urlencoded\"}"));
-    fx_clear(&f);
-}
-
-static void test_ep_body_over_the_limit_is_413_and_closes(void)
-{
-    struct fx f;
-    char want[512], fields[128], *chunk;
+    char want[512], *chunk;
     const size_t big = AG_EP_MAX_BODY + 1;
+    int n;
 
-    AG_ASSERT_EQ(fx_init(&f, ""), 0);
-    snprintf(fields, sizeof(fields), "Content-Type: application/json\r\nContent-Length: %zu\r\n",
-             big);
-    AG_ASSERT_STR(run(&f, "POST", "/auth/login", NULL, fields),
-                  answer(want, sizeof(want), "413 Content Too Large", "Connection: close\r\n",
-                         "{\"detail\":\"request body too large\",\"error\":\"body_too_large\"}"));
-    AG_ASSERT(f.c.flags & AG_CONN_F_CLOSING);
-    fx_clear(&f);
-
-    /* A chunked body: refused once what arrived is over the limit. */
     AG_ASSERT_EQ(fx_init(&f, ""), 0);
     chunk = malloc(big + 16);
     AG_ASSERT_NOT_NULL(chunk);
-    int n = snprintf(chunk, 16, "%zx\r\n", big);
+    n = snprintf(chunk, 16, "%zx\r\n", big);
     memset(chunk + n, '{', big);
     chunk[n + big] = '\0';
     AG_ASSERT_STR(run(&f, "POST", "/auth/login", chunk,
                       "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"),
-                  want);
+                  answer(want, sizeof(want), "413 Content Too Large", "Connection: close\r\n",
+                         "{\"detail\":\"request body too large\",\"error\":\"body_too_large\"}"));
     AG_ASSERT(f.c.flags & AG_CONN_F_CLOSING);
     free(chunk);
-    fx_clear(&f);
-}
-
-static void test_ep_master_token_is_checked_when_required(void)
-{
-    struct fx f;
-    char want[512];
-
-    AG_ASSERT_EQ(fx_init(&f, "'master-token':'" MASTER "'"), 0);
-    AG_ASSERT(f.g->cfg->token_new_requires_master); /* the default */
-    answer(want, sizeof(want), "401 Unauthorized", "",
-           "{\"detail\":\"Unauthorized Master Token\"}");
-    AG_ASSERT_STR(run(&f, "GET", "/auth/token/new", NULL, ""), want);
-    AG_ASSERT_STR(run(&f, "GET", "/auth/token/new?client_id=c1", NULL,
-                      "MASTER-TOKEN: master-secret-0002\r\n"),
-                  want);
-    fx_clear(&f);
-}
-
-static void test_ep_user_route_without_a_token_is_401_with_www_authenticate(void)
-{
-    struct fx f;
-    char want[512];
-
-    AG_ASSERT_EQ(fx_init(&f, ""), 0);
-    answer(want, sizeof(want), "401 Unauthorized", "WWW-Authenticate: Bearer realm=\"shop\"\r\n",
-           "{\"detail\":\"Unauthorized Access Token\"}");
-    AG_ASSERT_STR(run(&f, "GET", "/auth/me", NULL, ""), want);
-    AG_ASSERT_STR(run(&f, "GET", "/auth/sessions", NULL, ""), want);
-    AG_ASSERT_STR(run(&f, "POST", "/auth/logout", NULL, ""), want); /* AG_EP_IDENTITY */
-    AG_ASSERT_STR(run(&f, "DELETE", "/auth/sessions/s1", NULL, ""), want);
-    /* A token that does not verify: the error says so. */
-    answer(want, sizeof(want), "401 Unauthorized",
-           "WWW-Authenticate: Bearer realm=\"shop\", error=\"invalid_token\"\r\n",
-           "{\"detail\":\"Unauthorized Access Token\"}");
-    AG_ASSERT_STR(run(&f, "GET", "/auth/me", NULL, "Authorization: Bearer not-a-jwt\r\n"), want);
     fx_clear(&f);
 }
 
@@ -376,18 +321,16 @@ static void test_ep_valid_token_refusals(void)
 
     AG_ASSERT_EQ(fx_init(&f, ""), 0);
     mint(&f, tok, sizeof(tok), "'sub':'user-42'");
-    snprintf(fields, sizeof(fields), "Origin: https://evil.example\r\nCookie: access_token=%s\r\n",
-             tok);
-    answer(want, sizeof(want), "403 Forbidden", "",
-           "{\"detail\":\"CSRF check failed: Origin does not match\"}");
+    snprintf(fields, sizeof(fields), EVIL "Cookie: access_token=%s\r\n", tok);
+    answer(want, sizeof(want), "403 Forbidden", "", CSRF);
     AG_ASSERT_STR(run(&f, "POST", "/auth/logout", NULL, fields), want);
     AG_ASSERT_STR(run(&f, "DELETE", "/auth/sessions/s1", NULL, fields), want);
 
     mint(&f, tok, sizeof(tok), "'sub':'client:c1','sub_type':'client'");
     snprintf(fields, sizeof(fields), "Authorization: Bearer %s\r\n", tok);
-    AG_ASSERT_STR(run(&f, "GET", "/auth/me", NULL, fields),
-                  answer(want, sizeof(want), "404 Not Found", "",
-                         "{\"detail\":\"User not found\"}"));
+    AG_ASSERT_STR(
+        run(&f, "GET", "/auth/me", NULL, fields),
+        answer(want, sizeof(want), "404 Not Found", "", "{\"detail\":\"User not found\"}"));
 
     rv = ag_revoke_new(); /* never loaded: a token that holds proves nothing yet */
     AG_ASSERT_NOT_NULL(rv);
@@ -411,22 +354,16 @@ static void test_ep_expect_100_continue_then_dropped_mid_body(void)
                       "Content-Type: application/json\r\nContent-Length: 60\r\n"
                       "Expect: 100-continue\r\n"),
                   "HTTP/1.1 100 Continue\r\n\r\n");
-    AG_ASSERT_NOT_NULL(f.c.req); /* still reading the body */
+    AG_ASSERT_NOT_NULL(f.c.req);                     /* still reading the body */
     AG_ASSERT_EQ(evbuffer_get_length(f.c.io.in), 0); /* what came is in the ep's body */
     fx_clear(&f);
 }
 
 int main(void)
 {
-    AG_RUN(test_ep_unknown_path_is_404_and_keeps_the_connection);
-    AG_RUN(test_ep_wrong_method_is_405_with_allow);
-    AG_RUN(test_ep_health);
-    AG_RUN(test_ep_ready_without_a_store_is_503);
-    AG_RUN(test_ep_foreign_origin_is_403_on_origin_routes);
-    AG_RUN(test_ep_wrong_content_type_is_415);
-    AG_RUN(test_ep_body_over_the_limit_is_413_and_closes);
-    AG_RUN(test_ep_master_token_is_checked_when_required);
-    AG_RUN(test_ep_user_route_without_a_token_is_401_with_www_authenticate);
+    AG_RUN(test_ep_answers_before_the_handler);
+    AG_RUN(test_ep_head_health_has_no_body);
+    AG_RUN(test_ep_chunked_body_over_the_limit_is_413_and_closes);
     AG_RUN(test_ep_valid_token_refusals);
     AG_RUN(test_ep_expect_100_continue_then_dropped_mid_body);
     return ag_t_done();
