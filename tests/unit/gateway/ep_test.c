@@ -4,7 +4,8 @@
  * hands it over, and the test reads the bytes the client gets: the 404 and the 405 with
  * its Allow line, /health and HEAD /health, /ready without a store, the 403 for a foreign
  * Origin, the 415s, the 413s (declared length, chunked body), the 401s of the master
- * token and of a missing access token, the refusals of a valid token (CSRF, a client's
+ * token and of a missing access token, what /token/new refuses itself once the master
+ * token passes (a bad client_id, no store), the refusals of a valid token (CSRF, a client's
  * token, revocations not loaded), the 100 Continue, and a request dropped mid-body.
  *
  * Owns:     per test: a config and generation, an event base that never runs, a worker
@@ -71,14 +72,16 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
     (void)arg; /* never called: the loop never runs */
 }
 
-/* Sets <f> up with a config holding the JSON members <members> (' for "), or "". */
+/* Sets <f> up with a config holding the JSON members <members> (' for "), or "", and the
+ * app-name "shop" unless they name one. */
 static int fx_init(struct fx *f, const char *members)
 {
+    const char *own = strstr(members, "'app-name'") ? "" : "'app-name':'shop'";
     int sv[2];
     char all[1024];
 
     memset(f, 0, sizeof(*f));
-    snprintf(all, sizeof(all), "'app-name':'shop'%s%s", *members ? "," : "", members);
+    snprintf(all, sizeof(all), "%s%s%s", own, *own && *members ? "," : "", members);
     f->g = calloc(1, sizeof(*f->g));
     if (f->g == NULL || (f->g->cfg = ag_t_config(all, NULL)) == NULL) {
         free(f->g);
@@ -177,7 +180,7 @@ static const char *mint(struct fx *f, char *tok, size_t cap, const char *sub)
     return tok;
 }
 
-/* The bytes of a JSON answer <status> <text> with <body> and the header lines <extra>. */
+/* The bytes of a JSON answer: status line <status> ("404 Not Found"), <extra>, <body>. */
 static const char *answer(char *buf, size_t cap, const char *status, const char *extra,
                           const char *body)
 {
@@ -240,6 +243,12 @@ static const struct ep_case {
     {"GET", "/auth/token/new", "", "401 Unauthorized", "", MASTER_401, false},
     {"GET", "/auth/token/new?client_id=c1", "MASTER-TOKEN: master-secret-0002\r\n",
      "401 Unauthorized", "", MASTER_401, false},
+    /* The master token passes: the handler's own refusals that need no store. */
+    {"GET", "/auth/token/new?client_id=%ff", "MASTER-TOKEN: " MASTER "\r\n", "400 Bad Request", "",
+     "{\"detail\":\"invalid client_id\",\"error\":\"bad_request\"}", false},
+    {"GET", "/auth/token/new?client_id=c1", "MASTER-TOKEN: " MASTER "\r\n",
+     "503 Service Unavailable", "",
+     "{\"status\":\"error\",\"message\":\"Service unavailable\",\"code\":503}", false},
     /* An access token where the row needs one (AG_EP_USER, AG_EP_IDENTITY). */
     {"GET", "/auth/me", "", "401 Unauthorized", BEARER "\r\n", ACCESS_401, false},
     {"GET", "/auth/sessions", "", "401 Unauthorized", BEARER "\r\n", ACCESS_401, false},
@@ -343,6 +352,23 @@ static void test_ep_valid_token_refusals(void)
     fx_clear(&f);
 }
 
+/* The longest app-name (128 characters) still gives a whole WWW-Authenticate line. */
+static void test_ep_longest_realm_fits_its_line(void)
+{
+    struct fx f;
+    char name[129], members[192], want[1024], extra[256];
+
+    memset(name, 'n', 128);
+    name[128] = '\0';
+    snprintf(members, sizeof(members), "'app-name':'%s'", name);
+    AG_ASSERT_EQ(fx_init(&f, members), 0);
+    snprintf(extra, sizeof(extra),
+             "WWW-Authenticate: Bearer realm=\"%s\", error=\"invalid_token\"\r\n", name);
+    AG_ASSERT_STR(run(&f, "GET", "/auth/me", NULL, "Authorization: Bearer x\r\n"),
+                  answer(want, sizeof(want), "401 Unauthorized", extra, ACCESS_401));
+    fx_clear(&f);
+}
+
 /* Expect: 100-continue is answered before the body is read; the request then waits for
  * its body, and a request dropped there frees its ep and the body read so far (LSan). */
 static void test_ep_expect_100_continue_then_dropped_mid_body(void)
@@ -365,6 +391,7 @@ int main(void)
     AG_RUN(test_ep_head_health_has_no_body);
     AG_RUN(test_ep_chunked_body_over_the_limit_is_413_and_closes);
     AG_RUN(test_ep_valid_token_refusals);
+    AG_RUN(test_ep_longest_realm_fits_its_line);
     AG_RUN(test_ep_expect_100_continue_then_dropped_mid_body);
     return ag_t_done();
 }
