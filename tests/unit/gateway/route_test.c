@@ -288,6 +288,28 @@ static void test_routes_405_allow_values(void)
     AG_ASSERT_EQ(real("GET", ""), AG_EP_ROUTE_NO_PATH); /* auth-prefix itself */
 }
 
+/*
+ * The table is well formed: a row with more "{}" segments than AG_EP_MAX_PARAMS would
+ * never match (a silent 404), and two rows with one method and path would shadow each
+ * other and repeat the method in Allow.
+ */
+static void test_routes_rows_are_well_formed(void)
+{
+    for (size_t i = 0; i < ag_ep_nroutes; i++) {
+        const struct ag_ep_route *r = &ag_ep_routes[i];
+        size_t params = 0;
+
+        AG_ASSERT_NOT_NULL(r->handler);
+        AG_ASSERT(r->path[0] == '/');
+        for (const char *p = strstr(r->path, "{}"); p != NULL; p = strstr(p + 2, "{}"))
+            params++;
+        AG_ASSERT(params <= AG_EP_MAX_PARAMS);
+        for (size_t j = 0; j < i; j++)
+            AG_ASSERT(strcmp(ag_ep_routes[j].method, r->method) != 0 ||
+                      strcmp(ag_ep_routes[j].path, r->path) != 0);
+    }
+}
+
 int main(void)
 {
     AG_RUN(test_route_exact_paths);
@@ -301,5 +323,6 @@ int main(void)
     AG_RUN(test_routes_every_contract_endpoint_has_its_row);
     AG_RUN(test_routes_session_id_is_its_param);
     AG_RUN(test_routes_405_allow_values);
+    AG_RUN(test_routes_rows_are_well_formed);
     return ag_t_done();
 }
