@@ -10,17 +10,15 @@ in a temp dir, 127.0.0.1 ports, daemon off, one process) with the server block o
 docs/forward-auth.md in front of the echo upstream, through authgate's /verify.
 """
 
-import contextlib
 import json
 import re
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, RawConn, free_port, hdr_all, sanitizer_lines, wait_port
+from conftest import REPO, RawConn, free_port, hdr_all, stop_process, wait_port
 from test_policy import (ACCESS_401, IDENTITY, MASTER, MASTER_401, SCOPE_403, assert_passed,
                          bearer, mint, request, running_gateway, running_upstream)
 
@@ -61,15 +59,8 @@ def verify(gw, method="GET", uri="/", headers=(), verb="GET", source=None):
     lines = ["%s /auth/verify HTTP/1.1" % verb, "Host: gw.test"]
     lines += ["%s: %s" % (k, v) for k, v in fields + list(headers)]
     data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    if source is None:
-        with RawConn(gw.port, timeout=10) as c:
-            c.send(data)
-            return c.read_response(method=verb)
-    with socket.create_connection(("127.0.0.1", gw.port), timeout=10,
-                                  source_address=(source, 0)) as s:
-        s.sendall(data)
-        c = RawConn.__new__(RawConn)
-        c.sock, c.buf, c.timeout, c.eof = s, bytearray(), 10, False
+    with RawConn(gw.port, timeout=10, source=source) as c:
+        c.send(data)
         return c.read_response(method=verb)
 
 
@@ -306,13 +297,7 @@ class Nginx:
                 (self.dir / "stderr").read_text(), self.error_log.read_text()))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 10.0)
         self.out.close()
 
     def errors(self):
