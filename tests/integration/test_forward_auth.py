@@ -233,6 +233,21 @@ def test_no_trusted_proxies_refuses_everyone(tmp_path, fup):
         assert verify(gw, "GET", "/api/x", bearer(mint())).status == 403
 
 
+def test_configured_identity_header_names_are_the_ones_answered(tmp_path, fup):
+    cfg = dict(CFG, **{"identity-headers": {"subject": "X-User", "roles": "X-User-Roles"}})
+    with running_gateway(tmp_path / "gw", cfg, fup.url) as gw:
+        h = bearer(mint(sub="gina", client_id="cli", roles=["ops"]))
+        r = verify(gw, "GET", "/api/x", h)
+        assert r.status == 200, r
+        assert hdr_all(r.headers, "X-User") == ["gina"], r
+        assert hdr_all(r.headers, "X-User-Roles") == ["ops"], r
+        assert hdr_all(r.headers, "X-Auth-Client-Id") == ["cli"], r
+        assert hdr_all(r.headers, "X-Auth-Subject") == [] and hdr_all(r.headers, "X-Auth-Roles") == []
+        up = assert_passed(request(gw, "/api/x", h))["headers"]
+        for name in ("X-User", "X-User-Roles", "X-Auth-Client-Id"):
+            assert hdr_all(up, name) == hdr_all(r.headers, name), (name, up)
+
+
 def test_cross_site_cookie_write_is_the_proxy_403(tmp_path, fup):
     cfg = dict(CFG, **{"cookie-samesite": "none"})
     with running_gateway(tmp_path / "gw", cfg, fup.url) as gw:
