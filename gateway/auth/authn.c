@@ -413,9 +413,10 @@ void ag_authn_refusal(const struct ag_gen *g, const struct ag_authn *a,
     static const char scope[] = "{\"detail\":\"Insufficient Scope\"}";
 
     r->hdr[0] = '\0';
+    r->detail = NULL;
     switch (a->st) {
     case AG_AUTHN_MASTER:
-        *r = (struct ag_authn_refusal){401, master, sizeof(master) - 1, {0}};
+        *r = (struct ag_authn_refusal){401, master, sizeof(master) - 1, {0}, NULL};
         return;
     case AG_AUTHN_SCOPE:
         /* app-name never holds '"' or '\' (policy/config.c), nor do scope and role names. */
@@ -432,6 +433,9 @@ void ag_authn_refusal(const struct ag_gen *g, const struct ag_authn *a,
         r->body = NULL;
         r->len = 0;
         snprintf(r->hdr, sizeof(r->hdr), "Retry-After: 1\r\n");
+        return;
+    case AG_AUTHN_CSRF:
+        *r = (struct ag_authn_refusal){403, NULL, 0, {0}, "CSRF check failed: Origin does not match"};
         return;
     case AG_AUTHN_NO_TOKEN:
         snprintf(r->hdr, sizeof(r->hdr), "WWW-Authenticate: Bearer realm=\"%s\"\r\n",

@@ -35,6 +35,8 @@ enum ag_authn_status {
     AG_AUTHN_SCOPE = -4,    /* 403, error="insufficient_scope" */
     AG_AUTHN_UNSYNCED = -5, /* the token holds, but the revocations are not loaded yet:
                                wait for them, or 503 (CONTRACT.md section 8) */
+    AG_AUTHN_CSRF = -6,     /* 403: a cookie-carried write from another site while
+                               cookie-samesite is "none" (ag_access_decide(), gateway/core/) */
 };
 
 #define AG_AUTHN_SRC_BEARER 1 /* Authorization: Bearer */
@@ -62,18 +64,20 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
                     const struct ag_rules_verdict *v, struct ag_authn *a);
 
 /* What a refusal says: the status, the JSON body (NULL: the standard error body for the
- * status), and the header lines (RFC 6750 WWW-Authenticate, or Retry-After), maybe "". */
+ * status, with <detail> when set), and the header lines (RFC 6750 WWW-Authenticate, or
+ * Retry-After), maybe "". */
 struct ag_authn_refusal {
     int status;
     const char *body;   /* static */
     size_t len;
     char hdr[512];
+    const char *detail; /* static; NULL: the status text */
 };
 
 /**
  * Describes the refusal of a request that <a> did not let through (any status but
  * AG_AUTHN_OK) into <r>: 401 with the RFC 6750 WWW-Authenticate header, 403 for a
- * missing scope or role, 503 with Retry-After for UNSYNCED. The reply itself is
+ * missing scope or role or a cross-site write (CSRF), 503 with Retry-After for UNSYNCED. The reply itself is
  * gateway/core/req.c's (ag_req_refuse()).
  */
 void ag_authn_refusal(const struct ag_gen *g, const struct ag_authn *a,

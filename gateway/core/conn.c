@@ -21,6 +21,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "access.h"
 #include "authn.h"
 #include "cors_http.h"
 #include "log.h"
@@ -336,8 +337,7 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
         return;
     /* The policy decides before anything reaches the upstream, websocket upgrades included,
      * and before any 100 Continue (SECURITY-BASELINE rule 11). */
-    ag_rules_match(req->gen->rules, h->method, path, &verdict);
-    ag_authn_check(w, req->gen, h, &verdict, &authn);
+    ag_access_decide(w, req->gen, h->method, path, h, &verdict, &authn);
     if (authn.st == AG_AUTHN_UNSYNCED && !waited) {
         conn_park(req);
         return;
@@ -345,14 +345,6 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
     if (authn.st != AG_AUTHN_OK) {
         evbuffer_drain(in, headlen);
         ag_req_refuse(req, &authn, ag_req_may_keep(req, info.body != AG_BODY_NONE));
-        return;
-    }
-    /* SameSite=None sends the cookie along with another site's requests: a write it
-     * carries must come from this site or a CORS origin (docs/users.md "CSRF"). */
-    if (authn.src == AG_AUTHN_SRC_COOKIE && cfg->cookie_samesite == AG_SAMESITE_NONE &&
-        !ag_str_ieq(h->method, "GET") && !ag_str_ieq(h->method, "HEAD") &&
-        !ag_str_ieq(h->method, "OPTIONS") && w->ep_ops->csrf_foreign(cfg, h)) {
-        ag_req_fail(req, 403, "CSRF check failed: Origin does not match");
         return;
     }
     if (info.body == AG_BODY_LENGTH && cfg->max_body_size && info.length > cfg->max_body_size) {

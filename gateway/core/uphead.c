@@ -4,7 +4,7 @@
  * the X-Forwarded-* set, the configured headers and the identity of the token.
  *
  * Owns:     nothing; writes into req->up_head (kept for one retry).
- * Entry:    ag_uphead_build().
+ * Entry:    ag_uphead_build(); ag_uphead_identity() (also the forward-auth answer's).
  * Not here: sending it and the bodies (proxy.c), which fields are hop-by-hop or owned
  *           (gateway/http/http1.c), the identity itself (gateway/auth/authn.c).
  * Spec:     RFC 9110 section 7.6.1; SECURITY-BASELINE.md rule 4; CONTRACT.md section 6;
@@ -42,6 +42,31 @@ static void hb_identity(struct hb *b, const char *name, struct ag_str value)
     if (value.len == 0 || !value_safe(value))
         return;
     hb_field(b, (struct ag_str){name, strlen(name)}, value);
+}
+
+size_t ag_uphead_identity_size(const struct ag_config *cfg, const struct ag_authn *a)
+{
+    const struct ag_identity_names *id = &cfg->identity;
+
+    if (!a->identity)
+        return 0;
+    return strlen(id->subject) + strlen(id->client_id) + strlen(id->scopes) +
+           strlen(id->roles) + a->sub.len + a->client_id.len + a->scopes.len + a->roles.len +
+           16;
+}
+
+size_t ag_uphead_identity(const struct ag_config *cfg, const struct ag_authn *a, char *out)
+{
+    const struct ag_identity_names *id = &cfg->identity;
+    struct hb b = {.p = out, .start = out};
+
+    if (a->identity) {
+        hb_identity(&b, id->subject, a->sub);
+        hb_identity(&b, id->client_id, a->client_id);
+        hb_identity(&b, id->scopes, a->scopes);
+        hb_identity(&b, id->roles, a->roles);
+    }
+    return (size_t)(b.p - out);
 }
 
 /*
@@ -89,7 +114,6 @@ int ag_uphead_build(struct ag_req *req, const struct ag_http1_head *h,
 {
     struct ag_gen *g = req->gen;
     const struct ag_config *cfg = g->cfg;
-    const struct ag_identity_names *id = &cfg->identity;
     const char *hostport = g->ups[req->up].hostport;
     char peer[INET6_ADDRSTRLEN];
     struct ag_str peer_s, proto = AG_LIT("http"), fwd_host = info->host;
@@ -103,11 +127,8 @@ int ag_uphead_build(struct ag_req *req, const struct ag_http1_head *h,
     ag_conn_peer_str(req->c, peer, sizeof(peer));
     peer_s = (struct ag_str){peer, strlen(peer)};
     bound = h->method.len + path.len + query.len + hb_fields_size(h) + info->host.len +
-            strlen(hostport) + g->extra_headers_len + peer_s.len + req->id_len + 256;
-    if (a->identity)
-        bound += strlen(id->subject) + strlen(id->client_id) + strlen(id->scopes) +
-                 strlen(id->roles) + a->sub.len + a->client_id.len + a->scopes.len +
-                 a->roles.len + 16;
+            strlen(hostport) + g->extra_headers_len + peer_s.len + req->id_len + 256 +
+            ag_uphead_identity_size(cfg, a);
     if (hb_begin(&b, req->up_head, bound) < 0)
         return -1;
     hb_str(&b, h->method);
@@ -167,12 +188,7 @@ int ag_uphead_build(struct ag_req *req, const struct ag_http1_head *h,
             continue;
         hb_field(&b, name, value);
     }
-    if (a->identity) {
-        hb_identity(&b, id->subject, a->sub);
-        hb_identity(&b, id->client_id, a->client_id);
-        hb_identity(&b, id->scopes, a->scopes);
-        hb_identity(&b, id->roles, a->roles);
-    }
+    b.p += ag_uphead_identity(cfg, a, b.p);
     if (xff)
         hb_lit(&b, ", ");
     else

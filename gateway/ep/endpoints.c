@@ -236,6 +236,9 @@ static bool ep_copy_auth(struct ag_ep *ep, const struct ag_gen *g, const struct 
     case AG_EP_USER:
         return ep_copy_identity(ep, g, h);
     default:
+        /* Only ep->id.unsynced is read, by ag_ep_must_wait(), and only at the start. */
+        if ((ep->route->flags & AG_EP_F_SYNC) && !ep->w->store_up_once)
+            return ep_copy_identity(ep, g, h);
         return true;
     }
 }
@@ -411,7 +414,9 @@ void ag_ep_on_client_input(struct ag_req *req)
 bool ag_ep_must_wait(const struct ag_ep *ep)
 {
     /* Once ready, an outage is answered at once (503): only the start is waited out. */
-    return ep->route != NULL && (ep->route->flags & AG_EP_F_STORE) && !ep->w->store_up_once;
+    return ep->route != NULL && !ep->w->store_up_once &&
+           ((ep->route->flags & AG_EP_F_STORE) ||
+            ((ep->route->flags & AG_EP_F_SYNC) && ep->id.unsynced));
 }
 
 void ag_ep_run(struct ag_ep *ep)

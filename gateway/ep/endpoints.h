@@ -43,9 +43,10 @@ struct ag_ep *ag_ep_new(struct ag_req *req, const struct ag_http1_head *h,
 void ag_ep_run(struct ag_ep *ep);
 
 /**
- * Whether <ep> needs the store and the worker's store has not been ready yet since the
- * start (CONTRACT.md section 2): the caller then parks the request until it is, or until
- * the store's connect timeout, instead of a 503 at once (gateway/core/conn.c).
+ * Whether <ep> needs the store (or, AG_EP_F_SYNC, carries a token that holds while the
+ * revocations are not loaded) and the worker's store has not been ready yet since the
+ * start (CONTRACT.md sections 2, 8): the caller then parks the request until it is, or
+ * until the store's connect timeout, instead of a 503 at once (gateway/core/conn.c).
  */
 bool ag_ep_must_wait(const struct ag_ep *ep);
 

@@ -285,6 +285,9 @@ ag_ep_fn ag_ep_account_logout, ag_ep_account_logout_all, ag_ep_account_password,
     ag_ep_account_forgot, ag_ep_account_reset, ag_ep_account_sessions,
     ag_ep_account_session_delete;
 
+/* gateway/ep/ep_verify.c: forward-auth for a proxy in front. */
+ag_ep_fn ag_ep_verify;
+
 /** The route table (gateway/ep/routes.c) and its length. */
 extern const struct ag_ep_route ag_ep_routes[];
 extern const size_t ag_ep_nroutes;

@@ -32,6 +32,8 @@ enum ag_ep_auth {
 #define AG_EP_F_STORE 0x01  /* needs the store: a request at start-up waits for it (CONTRACT.md 2) */
 #define AG_EP_F_ORIGIN 0x02 /* refuses a foreign Origin (403): it sets cookies or acts for anyone */
 #define AG_EP_F_CSRF 0x04   /* changes state: an access token from the cookie must pass CSRF (403) */
+#define AG_EP_F_SYNC 0x08   /* at the start, waits while a token it carries holds but the
+                               revocations are not loaded, as a proxied request does (CONTRACT.md 8) */
 
 #define AG_EP_MAX_PARAMS 2 /* "{}" segments in one path */
 

@@ -34,6 +34,7 @@ static void ep_ready(struct ag_ep *ep)
 #define STORE AG_EP_F_STORE
 #define ORIGIN AG_EP_F_ORIGIN
 #define CSRF AG_EP_F_CSRF
+#define SYNC AG_EP_F_SYNC
 #define JSON AG_BODY_JSON
 #define FORM AG_BODY_FORM
 #define BODY AG_EP_MAX_BODY
@@ -43,6 +44,9 @@ static void ep_ready(struct ag_ep *ep)
  * asking for JSON (and for the form type only where OAuth2 says so) keeps the JSON
  * endpoints out of a login CSRF, and ORIGIN refuses a foreign Origin on those that set
  * cookies or act for whoever posts (a login CSRF signs the victim in as the attacker).
+ * /verify is OPEN: it judges the credentials of the request it describes itself; SYNC
+ * makes it wait at the start for the revocations as a proxied request does, not for a
+ * store it never writes to.
  */
 const struct ag_ep_route ag_ep_routes[] = {
     /* method   path                auth            flags                 body  max   handler */
@@ -64,6 +68,8 @@ const struct ag_ep_route ag_ep_routes[] = {
     {"POST",   "/password/reset",  AG_EP_OPEN,     STORE | ORIGIN,       JSON, BODY, ag_ep_account_reset},
     {"GET",    "/sessions",        AG_EP_USER,     STORE,                0,    0,    ag_ep_account_sessions},
     {"DELETE", "/sessions/{}",     AG_EP_USER,     STORE | CSRF,         0,    0,    ag_ep_account_session_delete},
+    {"GET",    "/verify",          AG_EP_OPEN,     SYNC,                 0,    0,    ag_ep_verify},
+    {"HEAD",   "/verify",          AG_EP_OPEN,     SYNC,                 0,    0,    ag_ep_verify},
 };
 
 const size_t ag_ep_nroutes = sizeof(ag_ep_routes) / sizeof(ag_ep_routes[0]);

@@ -2,11 +2,11 @@
  * gateway/http/http1_hdr.c - the request header filters: hop-by-hop names (RFC 9110
  * s.7.6.1 and Connection's list), the names the gateway owns (owned_names[]: framing,
  * identity, X-Forwarded-*, URL and method overrides) with their forwarding classes, and
- * the checks on a trusted proxy's values.
+ * the checks on a trusted proxy's values (forward-auth's method and target too).
  *
  * Owns:     nothing; names and values are slices of the caller's head.
  * Entry:    ag_http1_hdr_is_hop(), ag_http1_hdr_fwd(), ag_http1_hdr_is_identity(),
- *           ag_http1_fwd_value_ok().
+ *           ag_http1_fwd_value_ok(), ag_http1_fwd_method_ok(), ag_http1_fwd_target_ok().
  * Not here: building the upstream head (gateway/core/uphead.c), parsing (http1.c).
  * Spec:     RFC 9110 s.7.6.1, CONTRACT.md section 6, SECURITY-BASELINE.md rule 4.
  */
@@ -182,6 +182,17 @@ bool ag_http1_hdr_is_identity(struct ag_str name)
     return o != NULL && o->identity;
 }
 
+/* The bytes of <v> all in class <cls> of cc[], and at least one. */
+static bool all_in_class(struct ag_str v, unsigned char cls)
+{
+    if (v.len == 0)
+        return false;
+    for (size_t i = 0; i < v.len; i++)
+        if (!(cc[(unsigned char)v.p[i]] & cls))
+            return false;
+    return true;
+}
+
 /*
  * Whether <v> is a value the gateway keeps for the field class <fwd> from a trusted
  * proxy: X-Forwarded-Proto "http" or "https" (any case); X-Forwarded-Host a valid
@@ -217,12 +228,7 @@ bool ag_http1_fwd_value_ok(enum ag_http1_fwd fwd, struct ag_str v)
         }
         return port >= 1 && port <= 65535;
     case AG_FWD_PREFIX:
-        if (v.len == 0 || v.p[0] != '/')
-            return false;
-        for (size_t i = 0; i < v.len; i++)
-            if (!(cc[(unsigned char)v.p[i]] & CC_VCHAR))
-                return false;
-        return true;
+        return all_in_class(v, CC_VCHAR) && v.p[0] == '/';
     case AG_FWD_FORWARDED:
         return v.len > 0;
     case AG_FWD_DROP:
@@ -231,4 +237,19 @@ bool ag_http1_fwd_value_ok(enum ag_http1_fwd fwd, struct ag_str v)
         break;
     }
     return false;
+}
+
+bool ag_http1_fwd_method_ok(struct ag_str v)
+{
+    if (v.len == 0)
+        return false;
+    for (size_t i = 0; i < v.len; i++)
+        if (!((v.p[i] >= 'A' && v.p[i] <= 'Z') || v.p[i] == '-' || v.p[i] == '_'))
+            return false;
+    return true;
+}
+
+bool ag_http1_fwd_target_ok(struct ag_str v)
+{
+    return all_in_class(v, CC_VCHAR);
 }

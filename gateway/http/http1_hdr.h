@@ -5,7 +5,7 @@
  *
  * Owns:     nothing.
  * Entry:    ag_http1_hdr_is_hop(), ag_http1_hdr_is_identity(), ag_http1_hdr_fwd(),
- *           ag_http1_fwd_value_ok().
+ *           ag_http1_fwd_value_ok(), ag_http1_fwd_method_ok(), ag_http1_fwd_target_ok().
  * Not here: building the upstream head (gateway/core/uphead.c), parsing (http1.h).
  * Spec:     RFC 9110 section 7.6.1; CONTRACT.md section 6.
  */
@@ -66,5 +66,21 @@ enum ag_http1_fwd ag_http1_hdr_fwd(struct ag_str name);
  * address; a port 1..65535; a path prefix "/..."; a non-empty Forwarded.
  */
 bool ag_http1_fwd_value_ok(enum ag_http1_fwd fwd, struct ag_str v);
+
+/**
+ * Whether <v>, a forward-auth proxy's X-Forwarded-Method, is a method as the gateway's
+ * own parser lets one through: upper-case letters, '-' and '_' (libhttp-parser knows no
+ * other, nginx parses no other). Methods are case-sensitive (RFC 9110 s.9.1) and the
+ * rules compare them exactly, so a "post" is refused here rather than judged as
+ * another method than the POST an application might take it for.
+ */
+bool ag_http1_fwd_method_ok(struct ag_str v);
+
+/**
+ * Whether <v>, a forward-auth proxy's X-Forwarded-Uri, holds only what a request line's
+ * target may: one or more visible ASCII bytes (RFC 9112 s.3.2), so no SP, HTAB, CTL or
+ * byte >= 0x80 that a field value allows and a target does not.
+ */
+bool ag_http1_fwd_target_ok(struct ag_str v);
 
 #endif

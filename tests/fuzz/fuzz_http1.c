@@ -1,7 +1,8 @@
 /*
  * tests/fuzz/fuzz_http1.c - libFuzzer target for the whole request-head path: any bytes
  * through ag_http1_parse_request(), ag_http1_request_info(), the policy path functions
- * and the chunked decoder for what follows the head; the same bytes as a response.
+ * (on the target, and on each field value as forward-auth's X-Forwarded-Uri) and the
+ * chunked decoder for what follows the head; the same bytes as a response.
  *
  * Owns:     one malloc'd path buffer per input, freed before returning.
  * Entry:    LLVMFuzzerTestOneInput() (libFuzzer, or tests/fuzz/replay_main.c).
@@ -170,6 +171,28 @@ static void fuzz_path(const struct ag_http1_head *h, unsigned flags)
     free(out);
 }
 
+/*
+ * A field value as forward-auth's X-Forwarded-Uri (gateway/ep/ep_verify.c): when its bytes
+ * may be a target and it is in origin form, normalised into exactly value.len bytes.
+ */
+static void fuzz_fwd_uri(struct ag_str v, unsigned flags)
+{
+    struct ag_str query = {NULL, 0};
+    size_t out_len = 0;
+    char *out;
+
+    (void)ag_http1_fwd_method_ok(v);
+    if (!ag_http1_fwd_target_ok(v))
+        return;
+    for (size_t i = 0; i < v.len; i++)
+        CHECK((unsigned char)v.p[i] > 0x20 && (unsigned char)v.p[i] < 0x7f);
+    if (v.p[0] != '/' || (out = malloc(v.len)) == NULL)
+        return;
+    if (ag_path_normalize(v, flags, out, v.len, &out_len, &query) == AG_PATH_OK)
+        CHECK(out_len > 0 && out_len <= v.len && out[0] == '/');
+    free(out);
+}
+
 static void fuzz_request(const char *buf, size_t size)
 {
     struct ag_http1_header hdrs[FUZZ_MAX_HDRS];
@@ -195,6 +218,8 @@ static void fuzz_request(const char *buf, size_t size)
     }
     CHECK(h.minor == 0 || info.host.len > 0);
     fuzz_path(&h, size & 1 ? AG_PATH_F_ALLOW_SEMICOLON : 0);
+    for (size_t i = 0; i < h.nhdrs; i++)
+        fuzz_fwd_uri(h.hdrs[i].value, size & 1 ? AG_PATH_F_ALLOW_SEMICOLON : 0);
     if (info.body == AG_BODY_CHUNKED)
         fuzz_chunked(buf + n, size - (size_t)n);
 }

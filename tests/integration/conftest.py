@@ -94,6 +94,17 @@ def port_refuses(port):
         return True
 
 
+def stop_process(proc, timeout=5.0):
+    """SIGTERM to <proc> (a Popen) if it still runs, SIGKILL after <timeout> s; waits for it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def sanitizer_lines(text):
     return [line for line in text.splitlines() if SANITIZER_RE.search(line)]
 
@@ -152,8 +163,10 @@ class ConnectionClosed(Exception):
 class RawConn:
     """A client socket that speaks raw bytes and reads HTTP/1.1 responses."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=5.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=5.0, source=None):
+        """<source>: the local address to connect from (another loopback one, say)."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.timeout = timeout
@@ -345,13 +358,7 @@ class Upstream:
         return self._call("GET", "/__conns")["open"]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._err.close()
 
 

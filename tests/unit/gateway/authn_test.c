@@ -828,6 +828,14 @@ static void test_authn_refusals_name_the_reason_and_the_realm(void)
     AG_ASSERT_EQ(r.status, 401);
     AG_ASSERT_MEM(r.body, r.len, "{\"detail\":\"Unauthorized Master Token\"}");
     AG_ASSERT_STR(r.hdr, "");
+    AG_ASSERT_NULL(r.detail);
+
+    f.a.st = AG_AUTHN_CSRF; /* set by ag_access_decide() (gateway/core/access.c) */
+    ag_authn_refusal(f.g, &f.a, &r);
+    AG_ASSERT_EQ(r.status, 403);
+    AG_ASSERT_NULL(r.body);
+    AG_ASSERT_STR(r.detail, "CSRF check failed: Origin does not match");
+    AG_ASSERT_STR(r.hdr, "");
     fx_clear(&f);
 }
 

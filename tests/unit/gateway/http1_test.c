@@ -1455,6 +1455,30 @@ static void test_http1_fwd_value_ok(void)
                      (int)cases[i].ok);
 }
 
+/* A forward-auth proxy's X-Forwarded-Method and X-Forwarded-Uri (http1_hdr.c). */
+static void test_http1_fwd_method_and_target(void)
+{
+    static const char *const methods_ok[] = {"GET", "POST", "M-SEARCH", "MKCOL", "X_Y"};
+    static const char *const methods_bad[] = {"", "get", "Post", "GE T", "GET,", "GET\t",
+                                              "G\x80T", "1GET"};
+    static const char *const targets_ok[] = {"/", "/a?b=c&d", "/%2F..;x#y", "*", "api"};
+    static const char *const targets_bad[] = {"", "/a b", "/a\tb", "/caf\xe9", "/a\x7f"};
+
+    for (size_t i = 0; i < sizeof(methods_ok) / sizeof(methods_ok[0]); i++)
+        if (!ag_http1_fwd_method_ok(S(methods_ok[i])))
+            AG_FAIL_("method '%s' refused", methods_ok[i]);
+    for (size_t i = 0; i < sizeof(methods_bad) / sizeof(methods_bad[0]); i++)
+        if (ag_http1_fwd_method_ok(S(methods_bad[i])))
+            AG_FAIL_("method '%s' accepted", methods_bad[i]);
+    /* Only the bytes: the form and the path are policy/path.c's (gateway/ep/ep_verify.c). */
+    for (size_t i = 0; i < sizeof(targets_ok) / sizeof(targets_ok[0]); i++)
+        if (!ag_http1_fwd_target_ok(S(targets_ok[i])))
+            AG_FAIL_("target '%s' refused", targets_ok[i]);
+    for (size_t i = 0; i < sizeof(targets_bad) / sizeof(targets_bad[0]); i++)
+        if (ag_http1_fwd_target_ok(S(targets_bad[i])))
+            AG_FAIL_("target '%s' accepted", targets_bad[i]);
+}
+
 /*
  * ag_http1_host_valid() on its own (http1.c), and the same answer from
  * ag_http1_fwd_value_ok(AG_FWD_HOST, ...) (http1_hdr.c), which calls it.
@@ -1587,6 +1611,7 @@ int main(void)
     RUN(test_http1_hdr_is_hop_connection_cannot_name_owned_fields);
     RUN(test_http1_hdr_fwd_classes_and_spellings);
     RUN(test_http1_fwd_value_ok);
+    RUN(test_http1_fwd_method_and_target);
     RUN(test_http1_hdr_is_identity_spellings);
     RUN(test_http1_list_has);
     RUN(test_http1_host_valid);

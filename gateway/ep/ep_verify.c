@@ -1,0 +1,106 @@
+/*
+ * gateway/ep/ep_verify.c - forward-auth: GET <auth-prefix>/verify answers an nginx
+ * (auth_request), Traefik (ForwardAuth) or HAProxy in front of an application whether
+ * the request it holds may pass: the request its X-Forwarded-Method and X-Forwarded-Uri
+ * describe, with the credentials the verify request carries, judged by the proxy path's
+ * own decision. 200 with the identity headers, or the refusal the gateway would send.
+ *
+ * Owns:     nothing.
+ * Entry:    ag_ep_verify() (rows of gateway/ep/routes.c).
+ * Not here: the decision (ag_access_decide(), gateway/core/access.c), normalising
+ *           (policy/path.c), the identity lines (ag_uphead_identity(), gateway/core/uphead.c),
+ *           the refusal's bytes (ag_req_refuse(), gateway/core/req.c).
+ * Spec:     CONTRACT.md section 11 (forward-auth); docs/forward-auth.md.
+ */
+#include "ep.h"
+
+#include "access.h"
+#include "config.h"
+#include "conn.h"
+#include "gen.h"
+#include "http1_hdr.h"
+#include "path.h"
+#include "req.h"
+#include "uphead.h"
+
+/*
+ * The value of the field <name> of <ep>'s head in <*v>: true when it is there exactly
+ * once. Two are refused, never one picked: the proxy sets it, and a second one came
+ * from someone else.
+ */
+static bool verify_field(const struct ag_ep *ep, const char *name, struct ag_str *v)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < ep->nhdrs; i++)
+        if (ag_str_ieq(ep->hdrs[i].name, name)) {
+            *v = ep->hdrs[i].value;
+            n++;
+        }
+    return n == 1;
+}
+
+/*
+ * The handler of GET and HEAD <auth-prefix>/verify. Only a peer in trusted-proxies is
+ * answered (403 for anyone else: a 200 would vouch for whatever request the asker
+ * describes). X-Forwarded-Uri must be an origin-form target ("/path?query") and is
+ * normalised and refused exactly as a proxied request's target (400 with the same
+ * phrase); the method must be a token. Then ag_access_decide() on that method and path
+ * with the fields of the verify request: 200 with the identity header lines and an
+ * empty body, or ag_req_refuse()'s 401/403 (503 when the revocations never loaded).
+ */
+void ag_ep_verify(struct ag_ep *ep)
+{
+    struct ag_req *req = ep->req;
+    const struct ag_gen *g = req->gen;
+    const struct ag_config *cfg = g->cfg;
+    struct ag_str method, uri, query;
+    struct ag_http1_head h = {0};
+    struct ag_rules_verdict v;
+    struct ag_authn a;
+    enum ag_path_status st;
+    size_t n = 0;
+    char *path, *extra;
+
+    if (cfg->n_trusted_proxies == 0 ||
+        !ag_config_trusted_proxy(cfg, req->c->family, &req->c->peer)) {
+        ag_ep_reply_error(ep, 403, "forward-auth answers trusted-proxies only", NULL);
+        return;
+    }
+    if (!verify_field(ep, "X-Forwarded-Method", &method) || !ag_http1_fwd_method_ok(method)) {
+        ag_ep_reply_error(ep, 400, "missing or bad X-Forwarded-Method", NULL);
+        return;
+    }
+    if (!verify_field(ep, "X-Forwarded-Uri", &uri) || !ag_http1_fwd_target_ok(uri)) {
+        ag_ep_reply_error(ep, 400, "missing or bad X-Forwarded-Uri", NULL);
+        return;
+    }
+    if (uri.p[0] != '/') {
+        ag_ep_reply_error(ep, 400, ag_path_status_str(AG_PATH_BAD_FORM), NULL);
+        return;
+    }
+    if ((path = ag_ep_alloc(ep, uri.len)) == NULL) {
+        ag_ep_oom(ep);
+        return;
+    }
+    st = ag_path_normalize(uri, g->path_flags, path, uri.len, &n, &query);
+    if (st != AG_PATH_OK) {
+        ag_ep_reply_error(ep, 400, ag_path_status_str(st), NULL);
+        return;
+    }
+    h.method = method;
+    h.target = uri;
+    h.hdrs = ep->hdrs;
+    h.nhdrs = ep->nhdrs;
+    ag_access_decide(ep->w, g, method, (struct ag_str){path, n}, &h, &v, &a);
+    if (a.st != AG_AUTHN_OK) {
+        ag_req_refuse(req, &a, ag_req_may_keep(req, !(req->flags & AG_REQ_F_BODY_DONE)));
+        return;
+    }
+    if ((extra = ag_ep_alloc(ep, ag_uphead_identity_size(cfg, &a) + 1)) == NULL) {
+        ag_ep_oom(ep);
+        return;
+    }
+    extra[ag_uphead_identity(cfg, &a, extra)] = '\0';
+    ag_req_reply(req, 200, "", 0, extra[0] != '\0' ? extra : NULL);
+}
