@@ -181,12 +181,13 @@ static void test_route_allow_is_cut_at_its_cap(void)
 #define ST AG_EP_F_STORE
 #define OR AG_EP_F_ORIGIN
 #define CS AG_EP_F_CSRF
+#define SY AG_EP_F_SYNC
 #define JS AG_BODY_JSON
 #define FM AG_BODY_FORM
 #define B AG_EP_MAX_BODY
 
 /* clang-format off */
-/* CONTRACT.md section 7, as the table must have it: written out, not read from routes.c,
+/* CONTRACT.md sections 7 and 11, as the table must have it: written out, not read from routes.c,
  * so that changing a row there is a change here too. */
 static const struct want {
     const char *method, *path;
@@ -214,6 +215,8 @@ static const struct want {
     {"POST",   "/password/reset",  AG_EP_OPEN,     ST | OR, JS, B, ag_ep_account_reset},
     {"GET",    "/sessions",        AG_EP_USER,     ST,      0,  0, ag_ep_account_sessions},
     {"DELETE", "/sessions/s1",     AG_EP_USER,     ST | CS, 0,  0, ag_ep_account_session_delete},
+    {"GET",    "/verify",          AG_EP_OPEN,     SY,      0,  0, ag_ep_verify},
+    {"HEAD",   "/verify",          AG_EP_OPEN,     SY,      0,  0, ag_ep_verify},
 };
 /* clang-format on */
 
