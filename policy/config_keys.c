@@ -1,7 +1,7 @@
 /*
  * policy/config_keys.c - the checks of the fastauth-api keys (app-name, master-token,
  * cryptography-key, the token paths, headers) and of the addresses and names (listen,
- * upstream, redis, auth-prefix, access-log, cookie-samesite).
+ * upstream, redis, auth-prefix, access-log, cookie-samesite, metrics-listen, log-format).
  *
  * Owns:     nothing; every value goes into the config being parsed (config_int.h).
  * Entry:    ag_config__parse_<key>() from the key table; ag_config__split_hostport(),
@@ -558,6 +558,42 @@ void ag_config__parse_access_log(struct config_ctx *c, const char *path, json_t 
         ag_config__problem(c, path, "the file path must be printable ASCII");
     else
         c->cfg->access_log = ag_config__strndup(c, s, n);
+}
+
+/* metrics-listen: "HOST:PORT" of the port that serves /metrics, /health and /ready. */
+void ag_config__parse_metrics_listen(struct config_ctx *c, const char *path, json_t *v)
+{
+    struct ag_str host;
+    unsigned port = 0;
+    enum config_hp hp;
+    char digits[8];
+    const char *s;
+    size_t n;
+
+    if (!ag_config__get_string(c, path, v, &s, &n))
+        return;
+    hp = ag_config__split_hostport(s, n, false, &host, &port);
+    if (hp != CONFIG_HP_OK) {
+        ag_config__hostport_problem(c, path, hp, "HOST:PORT", "127.0.0.1:9090");
+        return;
+    }
+    snprintf(digits, sizeof(digits), "%u", port);
+    c->cfg->metrics_listen.host = ag_config__strndup(c, host.p, host.len);
+    c->cfg->metrics_listen.port = ag_config__strndup(c, digits, strlen(digits));
+}
+
+/* log-format: "text" (the default) or "json" (one object per error and audit line). */
+void ag_config__parse_log_format(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!ag_config__get_string(c, path, v, &s, &n))
+        return;
+    if (strcmp(s, "json") == 0)
+        c->cfg->log_json = true;
+    else if (strcmp(s, "text") != 0)
+        ag_config__problem(c, path, "expected \"text\" or \"json\"");
 }
 
 void ag_config__parse_samesite(struct config_ctx *c, const char *path, json_t *v)
