@@ -339,7 +339,7 @@ static void config_finish(struct config_ctx *c, json_t *root)
         cfg->listen[0].host = ag_config__strndup(c, "127.0.0.1", 9);
         cfg->listen[0].port = ag_config__strndup(c, "8080", 4);
     }
-    for (size_t i = 0; cfg->metrics_listen.host != NULL && i < cfg->n_listen; i++)
+    for (size_t i = 0; cfg->metrics_listen.port != NULL && i < cfg->n_listen; i++)
         if (cfg->listen[i].host != NULL && cfg->listen[i].port != NULL &&
             strcmp(cfg->listen[i].port, cfg->metrics_listen.port) == 0 &&
             strcasecmp(cfg->listen[i].host, cfg->metrics_listen.host) == 0)
