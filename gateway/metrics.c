@@ -26,17 +26,17 @@
 #include "reply.h"
 #include "revoke.h"
 
-#define METRICS_MAX_CONNS 64    /* scrapers and probes: a handful; more are closed at once */
-#define METRICS_MAX_HEAD 8192   /* bytes of a request head */
+#define METRICS_MAX_CONNS 64  /* scrapers and probes: a handful; more are closed at once */
+#define METRICS_MAX_HEAD 8192 /* bytes of a request head */
 #define METRICS_MAX_HDRS 32
-#define METRICS_TIMEOUT_S 10    /* a connection idle (or stalled) this long is closed */
+#define METRICS_TIMEOUT_S 10 /* a connection idle (or stalled) this long is closed */
 
 struct ag_metrics {
     struct evconnlistener *listener;
     struct ag_worker *const *workers; /* borrowed from the server */
     size_t n_workers;
-    struct ag_revoke *revoke;         /* borrowed; NULL: none */
-    LIST_HEAD(, metrics_conn) conns;  /* open connections, closed by ag_metrics_free() */
+    struct ag_revoke *revoke;        /* borrowed; NULL: none */
+    LIST_HEAD(, metrics_conn) conns; /* open connections, closed by ag_metrics_free() */
     size_t n_conns;
 };
 
@@ -45,7 +45,7 @@ struct metrics_conn {
     LIST_ENTRY(metrics_conn) entry;
     struct ag_metrics *m;
     struct bufferevent *bev;
-    bool closing;                     /* freed once its output is written */
+    bool closing; /* freed once its output is written */
 };
 
 static void metrics_conn_free(struct metrics_conn *mc)
@@ -83,7 +83,8 @@ static bool metrics_ready(const struct ag_metrics *m)
 static void metrics_scrape(const struct ag_metrics *m, struct evbuffer *out, unsigned flags)
 {
     struct ag_stats sum;
-    struct ag_stats_gauges g = {.version = AG_VERSION, .n_workers = m->n_workers,
+    struct ag_stats_gauges g = {.version = AG_VERSION,
+                                .n_workers = m->n_workers,
                                 .revocations = m->revoke ? ag_revoke_count(m->revoke) : 0};
     struct evbuffer *body = evbuffer_new();
 
@@ -93,7 +94,8 @@ static void metrics_scrape(const struct ag_metrics *m, struct evbuffer *out, uns
     }
     metrics_sum(m, &sum);
     ag_stats_format(body, &sum, &g);
-    evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; "
+    evbuffer_add_printf(out,
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; "
                         "charset=utf-8\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n%s\r\n",
                         evbuffer_get_length(body),
                         (flags & AG_REPLY_F_CLOSE) ? "Connection: close\r\n" : "");
@@ -135,9 +137,8 @@ static void metrics_answer(const struct ag_metrics *m, const struct ag_http1_hea
 }
 
 /*
- * Handles the complete heads waiting in the input of <mc>. A bad head, a request with a
- * body (none of the three takes one) or a Connection: close ends the connection after
- * the answer.
+ * Handles the complete heads waiting in the input of <mc>. A bad head (400, 431), a
+ * request with a body, HTTP/1.0 or Connection: close ends the connection after the answer.
  */
 static void on_metrics_read(struct bufferevent *bev, void *arg)
 {
@@ -163,14 +164,14 @@ static void on_metrics_read(struct bufferevent *bev, void *arg)
             mc->closing = true;
             break;
         }
-        if (ag_http1_request_info(&h, &info) < 0 || info.body != AG_BODY_NONE) {
-            bool bad = info.body == AG_BODY_NONE;
-            ag_reply_error(out, bad ? info.status : 413, bad ? info.error : "no body expected",
-                           NULL, NULL, AG_REPLY_F_CLOSE);
+        if (ag_http1_request_info(&h, &info) < 0) {
+            ag_reply_error(out, info.status, info.error, NULL, NULL, AG_REPLY_F_CLOSE);
             mc->closing = true;
             break;
         }
-        if ((info.flags & AG_HTTP1_F_CLOSE) || h.minor == 0) {
+        /* No path here takes a body: one is left unread, and the connection with it. */
+        if ((info.flags & AG_HTTP1_F_CLOSE) || h.minor == 0 || info.body == AG_BODY_CHUNKED ||
+            (info.body == AG_BODY_LENGTH && info.length > 0)) {
             flags |= AG_REPLY_F_CLOSE;
             mc->closing = true;
         }
@@ -229,7 +230,8 @@ struct ag_metrics *ag_metrics_new(struct event_base *base, const struct ag_confi
                                   struct ag_revoke *revoke, struct ag_err *err)
 {
     const struct ag_listen_addr *a = &cfg->metrics_listen;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     struct ag_metrics *m;
@@ -250,10 +252,10 @@ struct ag_metrics *ag_metrics_new(struct event_base *base, const struct ag_confi
         free(m);
         return NULL;
     }
-    m->listener = evconnlistener_new_bind(base, on_metrics_accept, m,
-                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                                              LEV_OPT_CLOSE_ON_EXEC,
-                                          64, res->ai_addr, (int)res->ai_addrlen);
+    m->listener =
+        evconnlistener_new_bind(base, on_metrics_accept, m,
+                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+                                64, res->ai_addr, (int)res->ai_addrlen);
     freeaddrinfo(res);
     if (m->listener == NULL) {
         ag_err_add(err, "%s: metrics-listen: cannot listen on %s:%s: %s", cfg->source, a->host,

@@ -17,8 +17,8 @@ _Static_assert(sizeof(struct ag_stats) % sizeof(uint64_t) == 0, "ag_stats is an 
 
 /* Upper bounds of the duration buckets, in microseconds: a proxy answers in 100 us to 10 s. */
 static const uint64_t stats_bounds_us[AG_STATS_NBUCKETS] = {
-    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
-    100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
+    100,   250,    500,    1000,   2500,    5000,    10000,   25000,
+    50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
 };
 
 void ag_stats_observe(struct ag_stats *st, int status, uint64_t us)
@@ -57,8 +57,8 @@ static void stats_family(struct evbuffer *out, const char *name, const char *typ
 
 /* A family of <n> counters <c> with one label <label> whose values are <values>. */
 static void stats_labelled(struct evbuffer *out, const char *name, const char *help,
-                           const char *label, const char *const *values,
-                           const _Atomic uint64_t *c, size_t n)
+                           const char *label, const char *const *values, const _Atomic uint64_t *c,
+                           size_t n)
 {
     stats_family(out, name, "counter", help);
     for (size_t i = 0; i < n; i++)
@@ -66,8 +66,8 @@ static void stats_labelled(struct evbuffer *out, const char *name, const char *h
 }
 
 /* A family of one sample <v>. */
-static void stats_single(struct evbuffer *out, const char *name, const char *type,
-                         const char *help, unsigned long long v)
+static void stats_single(struct evbuffer *out, const char *name, const char *type, const char *help,
+                         unsigned long long v)
 {
     stats_family(out, name, type, help);
     evbuffer_add_printf(out, "%s %llu\n", name, v);
@@ -92,7 +92,8 @@ static void stats_histogram(struct evbuffer *out, const struct ag_stats *st)
     evbuffer_add_printf(out, "%s_count %llu\n", name, cum);
 }
 
-void ag_stats_format(struct evbuffer *out, const struct ag_stats *st, const struct ag_stats_gauges *g)
+void ag_stats_format(struct evbuffer *out, const struct ag_stats *st,
+                     const struct ag_stats_gauges *g)
 {
     static const char *const decisions[] = {"allow", "unauthorized", "forbidden"};
     static const char *const kinds[] = {"refused", "timeout", "invalid"};

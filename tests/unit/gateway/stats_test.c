@@ -92,7 +92,8 @@ static void test_format_writes_every_family(void)
     ag_stats_add(&st.conns, 7);
     s = format(&st, &g);
     AG_ASSERT(strstr(s, "# HELP authgate_build_info ") != NULL);
-    AG_ASSERT(strstr(s, "# TYPE authgate_build_info gauge\nauthgate_build_info{version=\"1.2.3\"} 1\n"));
+    AG_ASSERT(
+        strstr(s, "# TYPE authgate_build_info gauge\nauthgate_build_info{version=\"1.2.3\"} 1\n"));
     AG_ASSERT(strstr(s, "# TYPE authgate_http_requests_total counter\n"
                         "authgate_http_requests_total{status=\"200\"} 2\n"
                         "authgate_http_requests_total{status=\"401\"} 1\n# HELP "));
@@ -113,7 +114,8 @@ static void test_format_writes_every_family(void)
     AG_ASSERT(strstr(s, "# TYPE authgate_revocations gauge\nauthgate_revocations 5\n"));
     AG_ASSERT(strstr(s, "# TYPE authgate_store_up gauge\nauthgate_store_up 1\n"));
     AG_ASSERT(strstr(s, "authgate_tokens_issued_total{grant=\"refresh\"} 4\n"));
-    AG_ASSERT(strstr(s, "# TYPE authgate_refresh_reuse_total counter\nauthgate_refresh_reuse_total 0\n"));
+    AG_ASSERT(
+        strstr(s, "# TYPE authgate_refresh_reuse_total counter\nauthgate_refresh_reuse_total 0\n"));
     AG_ASSERT(strstr(s, "authgate_logins_total{result=\"locked\"} 0\n"));
     AG_ASSERT(s[strlen(s) - 1] == '\n');
     free(s);
