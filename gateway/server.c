@@ -23,6 +23,7 @@
 
 #include "jwt.h"
 #include "log.h"
+#include "metrics.h"
 #include "password.h"
 #include "path.h"
 #include "pool.h"
@@ -166,6 +167,7 @@ struct ag_gen *ag_gen_load(const char *path, unsigned cfg_flags, struct ag_err *
                                                 "%s: %s\r\n", cfg->headers[i].name,
                                                 cfg->headers[i].value);
     g->access_log = strcmp(cfg->access_log, "off") != 0;
+    g->timings = g->access_log || cfg->metrics_listen.host != NULL;
     g->path_flags = cfg->allow_path_semicolon ? AG_PATH_F_ALLOW_SEMICOLON : 0;
     g->id = atomic_fetch_add(&gen_ids, 1) + 1;
     return g;
@@ -192,7 +194,16 @@ static struct {
     struct ag_revoke *revoke;  /* shared by every generation; filled by the store */
     struct ag_pool *pool;      /* password hashing, shared by every worker */
     struct ag_password_dummies *pw_dummies; /* used on the pool's threads */
+    struct ag_metrics *metrics; /* the metrics port on this thread's loop, or NULL */
 } srv;
+
+/* Whether <a> and <b> are the same address (both unset counts as the same). */
+static bool same_addr(const struct ag_listen_addr *a, const struct ag_listen_addr *b)
+{
+    if (a->host == NULL || b->host == NULL)
+        return a->host == b->host;
+    return strcmp(a->host, b->host) == 0 && strcmp(a->port, b->port) == 0;
+}
 
 /* Whether <a> and <b> listen on the same addresses, in the same order. */
 static bool same_listen(const struct ag_config *a, const struct ag_config *b)
@@ -200,8 +211,7 @@ static bool same_listen(const struct ag_config *a, const struct ag_config *b)
     if (a->n_listen != b->n_listen)
         return false;
     for (size_t i = 0; i < a->n_listen; i++)
-        if (strcmp(a->listen[i].host, b->listen[i].host) != 0 ||
-            strcmp(a->listen[i].port, b->listen[i].port) != 0)
+        if (!same_addr(&a->listen[i], &b->listen[i]))
             return false;
     return true;
 }
@@ -231,8 +241,11 @@ static void server_reload(void)
     g->pool = srv.pool;
     g->pw_dummies = srv.pw_dummies;
     server_log_lint(g);
-    if (!same_listen(g->cfg, old) || g->cfg->workers != old->workers)
-        ag_log(AG_LOG_WARN, "reload: 'listen' and 'workers' changes take effect on restart");
+    if (!same_listen(g->cfg, old) || g->cfg->workers != old->workers ||
+        !same_addr(&g->cfg->metrics_listen, &old->metrics_listen))
+        ag_log(AG_LOG_WARN, "reload: 'listen', 'metrics-listen' and 'workers' changes take "
+               "effect on restart");
+    ag_log_set_json(g->cfg->log_json);
     for (size_t i = 0; i < srv.n_workers; i++)
         ag_worker_post_gen(srv.workers[i], ag_gen_ref(g));
     if (strcmp(g->cfg->access_log, old->access_log) != 0 || strcmp(old->access_log, "stderr"))
@@ -304,6 +317,7 @@ int ag_server_run(const char *path)
         srv.gen->pool = srv.pool;
         srv.gen->pw_dummies = srv.pw_dummies;
     }
+    ag_log_set_json(srv.gen->cfg->log_json);
     server_log_lint(srv.gen);
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
@@ -329,6 +343,15 @@ int ag_server_run(const char *path)
             ag_log(AG_LOG_ERROR, "cannot watch signal %d", signums[i]);
             goto out;
         }
+    }
+    /* Bound first: once the main port accepts, so does this one. It reads the workers
+     * only when scraped, from this thread's loop, once all of them exist. */
+    if (srv.gen->cfg->metrics_listen.host != NULL &&
+        (srv.metrics = ag_metrics_new(srv.base, srv.gen->cfg, srv.workers, n, srv.revoke,
+                                      &err)) == NULL) {
+        for (int j = 0; j < err.n && j < AG_ERR_MAX; j++)
+            ag_log(AG_LOG_ERROR, "%s", err.line[j]);
+        goto out;
     }
     for (size_t i = 0; i < n; i++) {
         srv.workers[i] = ag_worker_new((unsigned)i, srv.gen, &err);
@@ -360,6 +383,9 @@ int ag_server_run(const char *path)
         ag_log(AG_LOG_INFO, "listening on %s:%s, upstream %s, %zu workers",
                srv.gen->cfg->listen[i].host, srv.gen->cfg->listen[i].port,
                srv.gen->cfg->upstream_hostport, n);
+    if (srv.metrics != NULL)
+        ag_log(AG_LOG_INFO, "metrics on %s:%s", srv.gen->cfg->metrics_listen.host,
+               srv.gen->cfg->metrics_listen.port);
     event_base_dispatch(srv.base);
     for (size_t i = 0; i < srv.n_workers; i++)
         ag_worker_join(srv.workers[i]);
@@ -369,6 +395,8 @@ out:
     for (int i = 0; i < 3; i++)
         if (sigs[i])
             event_free(sigs[i]);
+    ag_metrics_free(srv.metrics); /* before the workers it reads */
+    srv.metrics = NULL;
     for (size_t i = 0; i < srv.n_workers; i++)
         ag_worker_free(srv.workers[i]);
     AG_FREE(srv.workers);

@@ -218,6 +218,7 @@ static void on_store_state(bool ready, const char *why, void *arg)
     else
         ag_log(AG_LOG_WARN, "worker %u: store not ready: %s", w->id, why ? why : "unknown");
     w->store_state = ready;
+    atomic_store_explicit(&w->stats.store_ready, ready, memory_order_relaxed); /* /ready, /metrics */
 }
 
 /* One revocation from the feed: into the process's set that every access check reads. */
@@ -360,12 +361,14 @@ static void on_log_tick(evutil_socket_t fd, short what, void *arg)
 struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *err)
 {
     const struct ag_config *cfg = g->cfg;
-    struct ag_worker *w = calloc(1, sizeof(*w));
+    /* Aligned: its counters (base/stats.h) keep cache lines of their own. */
+    struct ag_worker *w = aligned_alloc(_Alignof(struct ag_worker), sizeof(*w));
     struct event_config *ec = NULL;
     struct timeval tick = {0, WORKER_LOG_FLUSH_MS * 1000};
 
     if (w == NULL)
         return NULL;
+    memset(w, 0, sizeof(*w));
     w->id = id;
     w->ep_ops = &worker_ep_ops;
     w->notify_fd = -1;

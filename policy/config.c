@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config_int.h"
 
@@ -112,6 +113,8 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_AT("forward-authorization", CONFIG_K_BOOL, forward_authorization, 0, 0),
     CONFIG_KEY_FN("identity-headers", ag_config__parse_identity_headers),
     CONFIG_KEY_FN("cors", ag_config__parse_cors),
+    CONFIG_KEY_FN("metrics-listen", ag_config__parse_metrics_listen),
+    CONFIG_KEY_FN("log-format", ag_config__parse_log_format),
 };
 
 /* Checks the value <v> of the top-level key <key> and stores it in <c>->cfg. */
@@ -336,6 +339,12 @@ static void config_finish(struct config_ctx *c, json_t *root)
         cfg->listen[0].host = ag_config__strndup(c, "127.0.0.1", 9);
         cfg->listen[0].port = ag_config__strndup(c, "8080", 4);
     }
+    for (size_t i = 0; cfg->metrics_listen.port != NULL && i < cfg->n_listen; i++)
+        if (cfg->listen[i].host != NULL && cfg->listen[i].port != NULL &&
+            strcmp(cfg->listen[i].port, cfg->metrics_listen.port) == 0 &&
+            strcasecmp(cfg->listen[i].host, cfg->metrics_listen.host) == 0)
+            ag_config__problem(c, "metrics-listen", "same address as listen[%zu]: the main "
+                               "listeners never serve /metrics", i);
 }
 
 /* Zeroes the <len> bytes of *<p> (a secret) and frees it; *<p> becomes NULL. */
@@ -379,6 +388,8 @@ static void config_free(struct ag_config *cfg)
         AG_FREE(cfg->listen[i].port);
     }
     AG_FREE(cfg->listen);
+    AG_FREE(cfg->metrics_listen.host);
+    AG_FREE(cfg->metrics_listen.port);
     AG_FREE(cfg->upstream_host);
     AG_FREE(cfg->upstream_port);
     AG_FREE(cfg->upstream_hostport);

@@ -189,6 +189,10 @@ struct ag_config {
 
     /* browsers (docs/cors.md) */
     struct ag_cors_config cors;
+
+    /* operations (docs/operations.md, CONTRACT.md section 11) */
+    struct ag_listen_addr metrics_listen; /* host NULL: off */
+    bool log_json;                   /* log-format "json": error and audit lines as JSON */
 };
 
 /* Values taken from the environment when the file leaves a key out (file wins). */

@@ -179,6 +179,8 @@ void ag_config__parse_redis(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_auth_prefix(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_access_log(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_samesite(struct config_ctx *c, const char *path, json_t *v);
+void ag_config__parse_metrics_listen(struct config_ctx *c, const char *path, json_t *v);
+void ag_config__parse_log_format(struct config_ctx *c, const char *path, json_t *v);
 
 /* config_users.c */
 void ag_config__parse_rate_limits(struct config_ctx *c, const char *path, json_t *v);

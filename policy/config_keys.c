@@ -1,7 +1,7 @@
 /*
  * policy/config_keys.c - the checks of the fastauth-api keys (app-name, master-token,
  * cryptography-key, the token paths, headers) and of the addresses and names (listen,
- * upstream, redis, auth-prefix, access-log, cookie-samesite).
+ * upstream, redis, auth-prefix, access-log, cookie-samesite, metrics-listen, log-format).
  *
  * Owns:     nothing; every value goes into the config being parsed (config_int.h).
  * Entry:    ag_config__parse_<key>() from the key table; ag_config__split_hostport(),
@@ -370,10 +370,10 @@ void ag_config__parse_headers(struct config_ctx *c, const char *path, json_t *v)
  * Addresses: listen, upstream, redis
  * ------------------------------------------------------------------------------------------ */
 
-/* Parses one listen address <v> at <path> into <cfg>->listen[<i>]; returns false if bad. */
-static bool config_parse_listen_one(struct config_ctx *c, const char *path, json_t *v, size_t i)
+/* Parses the "HOST:PORT" <v> at <path> into <a> (new strings); returns false if bad. */
+static bool config_listen_addr(struct config_ctx *c, const char *path, json_t *v,
+                               struct ag_listen_addr *a)
 {
-    struct ag_listen_addr *a = &c->cfg->listen[i];
     struct ag_str host;
     unsigned port = 0;
     enum config_hp hp;
@@ -389,17 +389,27 @@ static bool config_parse_listen_one(struct config_ctx *c, const char *path, json
         return false;
     }
     snprintf(digits, sizeof(digits), "%u", port);
+    a->host = ag_config__strndup(c, host.p, host.len);
+    a->port = ag_config__strndup(c, digits, strlen(digits));
+    return a->host != NULL && a->port != NULL;
+}
+
+/* Parses one listen address <v> at <path> into <cfg>->listen[<i>]; returns false if bad. */
+static bool config_parse_listen_one(struct config_ctx *c, const char *path, json_t *v, size_t i)
+{
+    struct ag_listen_addr *a = &c->cfg->listen[i];
+
+    if (!config_listen_addr(c, path, v, a))
+        return false;
     for (size_t j = 0; j < i; j++) {
         struct ag_listen_addr *b = &c->cfg->listen[j];
 
-        if (b->host != NULL && b->port != NULL && strcmp(b->port, digits) == 0 &&
-            strlen(b->host) == host.len && strncasecmp(b->host, host.p, host.len) == 0) {
+        if (b->host != NULL && b->port != NULL && strcmp(b->port, a->port) == 0 &&
+            strcasecmp(b->host, a->host) == 0) {
             ag_config__problem(c, path, "same address as listen[%zu]", j);
             return false;
         }
     }
-    a->host = ag_config__strndup(c, host.p, host.len);
-    a->port = ag_config__strndup(c, digits, strlen(digits));
     return true;
 }
 
@@ -558,6 +568,26 @@ void ag_config__parse_access_log(struct config_ctx *c, const char *path, json_t 
         ag_config__problem(c, path, "the file path must be printable ASCII");
     else
         c->cfg->access_log = ag_config__strndup(c, s, n);
+}
+
+/* metrics-listen: "HOST:PORT" of the port that serves /metrics, /health and /ready. */
+void ag_config__parse_metrics_listen(struct config_ctx *c, const char *path, json_t *v)
+{
+    config_listen_addr(c, path, v, &c->cfg->metrics_listen);
+}
+
+/* log-format: "text" (the default) or "json" (one object per error and audit line). */
+void ag_config__parse_log_format(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!ag_config__get_string(c, path, v, &s, &n))
+        return;
+    if (strcmp(s, "json") == 0)
+        c->cfg->log_json = true;
+    else if (strcmp(s, "text") != 0)
+        ag_config__problem(c, path, "expected \"text\" or \"json\"");
 }
 
 void ag_config__parse_samesite(struct config_ctx *c, const char *path, json_t *v)

@@ -280,6 +280,16 @@ size_t ag_revoke_memory(struct ag_revoke *r)
     return n;
 }
 
+size_t ag_revoke_count(struct ag_revoke *r)
+{
+    size_t n;
+
+    pthread_rwlock_rdlock(&r->lock);
+    n = r->ids.used + r->subjects.used;
+    pthread_rwlock_unlock(&r->lock);
+    return n;
+}
+
 size_t ag_revoke_prune(struct ag_revoke *r, int64_t now)
 {
     size_t left;

@@ -72,6 +72,9 @@ bool ag_revoke_loaded(const struct ag_revoke *r);
 /** Bytes the set holds for its entries (both tables, empty slots included). */
 size_t ag_revoke_memory(struct ag_revoke *r);
 
+/** Entries in the set (revoked ids and subject watermarks, until pruned); takes the read lock. */
+size_t ag_revoke_count(struct ag_revoke *r);
+
 /** Drops entries whose <until> has passed; returns how many remain. */
 size_t ag_revoke_prune(struct ag_revoke *r, int64_t now);
 

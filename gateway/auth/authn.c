@@ -339,6 +339,7 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
     if (w->tcache != NULL && w->tcache->max > 0) {
         hash = tc_hash(tok);
         e = tc_get(w->tcache, tok, hash);
+        ag_stats_inc(e != NULL ? &w->stats.cache_hits : &w->stats.cache_misses);
         /* Written so that no far-future exp can overflow (exp may be near INT64_MAX). Expired
          * from its exp second on, unless token-exp-leeway says otherwise. */
         if (e != NULL && now - cfg->token_exp_leeway >= e->exp) {

@@ -48,6 +48,7 @@ struct ag_gen {
     char *extra_headers;           /* "Name: value\r\n"... from cfg->headers */
     size_t extra_headers_len;
     bool access_log;               /* cfg->access_log is not "off" */
+    bool timings;                  /* requests are timed: access_log or metrics-listen */
     unsigned path_flags;           /* AG_PATH_F_* from cfg */
     struct ag_upstream_addr webhook; /* password-reset webhook, resolved at load (addrlen 0: none) */
 };

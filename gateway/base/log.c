@@ -1,8 +1,11 @@
 /*
- * gateway/base/log.c - error log to stderr and the access-log writer thread.
+ * gateway/base/log.c - error log to stderr (text or, with log-format "json", one object
+ * per line) and the access-log writer thread.
  *
- * Owns:     the logger thread, the shared queue (mutex + condvar), the open file.
- * Entry:    ag_log(), ag_alog_open(), ag_alog_flush(), ag_alog_close().
+ * Owns:     the logger thread, the shared queue (mutex + condvar), the open file, the
+ *           log format.
+ * Entry:    ag_log(), ag_log_event_to(), ag_log_set_json(), ag_alog_open(), ag_alog_flush(),
+ *           ag_alog_close().
  * Not here: access-line contents (gateway/core/req.c).
  *
  * Workers append lines to their own evbuffer and hand it over here in batches
@@ -13,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,19 +44,74 @@ static struct {
 } alog = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, false, -1, false, NULL,
           NULL, NULL};
 
-/* Formats "TIME LEVEL message\n" into <line> (1024 bytes); returns its length. */
-static size_t log_format(char *line, enum ag_log_level level, const char *fmt, va_list ap)
+static atomic_bool log_json; /* log-format "json": set by the main thread, read by all */
+
+void ag_log_set_json(bool on)
 {
-    size_t cap = 1024;
+    atomic_store_explicit(&log_json, on, memory_order_relaxed);
+}
+
+/* Writes the current time as "YYYY-MM-DDTHH:MM:SS.mmmZ" into <out> (64 bytes). */
+static void log_time(char out[64])
+{
     struct timespec ts;
     struct tm tm;
-    int n, m;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    n = snprintf(line, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 ts.tv_nsec / 1000000, level_names[level]);
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+/* A fixed line that JSON-escaped text is written into; what does not fit is left out. */
+struct log_sink {
+    char *p;
+    size_t n, cap;
+    bool full;
+};
+
+/* An ag_sink_fn into a struct log_sink: an escape (6 bytes at most) goes in whole or not
+ * at all, so a cut line is still valid JSON; a run of plain bytes may be cut. */
+static void log_sink_put(void *ctx, const char *p, size_t n)
+{
+    struct log_sink *k = ctx;
+    size_t room = k->cap - k->n;
+
+    if (k->full)
+        return;
+    if (n > room) {
+        k->full = true;
+        if (n <= 6 || (p[0] == '\\'))
+            return;
+        n = room;
+    }
+    memcpy(k->p + k->n, p, n);
+    k->n += n;
+}
+
+/*
+ * Formats one error-log line into <line> (1024 bytes) and returns its length: text,
+ * "TIME LEVEL message\n", or with log-format "json" one object,
+ * {"time":"TIME","level":"LEVEL","msg":"message"}\n, the message escaped.
+ */
+static size_t log_format(char *line, enum ag_log_level level, const char *fmt, va_list ap)
+{
+    size_t cap = 1024;
+    char when[64], msg[1024];
+    int n, m;
+
+    log_time(when);
+    if (atomic_load_explicit(&log_json, memory_order_relaxed)) {
+        struct log_sink k = {line, 0, cap - 3, false};
+        m = vsnprintf(msg, sizeof(msg), fmt, ap);
+        n = snprintf(line, cap, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", when,
+                     level_names[level]);
+        k.n = (size_t)n;
+        ag_json_escape_to(log_sink_put, &k, msg, m < 0 ? 0 : strnlen(msg, sizeof(msg)), false);
+        memcpy(line + k.n, "\"}\n", 3);
+        return k.n + 3;
+    }
+    n = snprintf(line, cap, "%s %s ", when, level_names[level]);
     m = vsnprintf(line + n, cap - (size_t)n - 1, fmt, ap);
     if (m < 0)
         m = 0;
@@ -87,6 +146,22 @@ void ag_log_to(struct evbuffer *buf, enum ag_log_level level, const char *fmt, .
     n = log_format(line, level, fmt, ap);
     va_end(ap);
     evbuffer_add(buf, line, n);
+}
+
+void ag_log_event_to(struct evbuffer *buf, enum ag_log_level level, const char *what,
+                     const char *obj, size_t len)
+{
+    char when[64];
+
+    if (!atomic_load_explicit(&log_json, memory_order_relaxed)) {
+        ag_log_to(buf, level, "%s %.*s", what, (int)len, obj);
+        return;
+    }
+    log_time(when);
+    evbuffer_add_printf(buf, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"%s", when,
+                        level_names[level], what, len > 2 ? "," : "");
+    evbuffer_add(buf, obj + 1, len - 1); /* its members and closing brace */
+    evbuffer_add(buf, "\n", 1);
 }
 
 void ag_log_flush(struct evbuffer *buf)

@@ -11,13 +11,17 @@
 #define AG_GATEWAY_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct evbuffer;
 
 enum ag_log_level { AG_LOG_DEBUG = 0, AG_LOG_INFO = 1, AG_LOG_WARN = 2, AG_LOG_ERROR = 3 };
 
-/** Writes "TIME LEVEL message\n" to stderr in one write(2); thread safe. */
+/**
+ * Writes "TIME LEVEL message\n" to stderr in one write(2), or with log-format "json"
+ * {"time":"TIME","level":"LEVEL","msg":"message"}; thread safe.
+ */
 void ag_log(enum ag_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /**
@@ -26,6 +30,17 @@ void ag_log(enum ag_log_level level, const char *fmt, ...) __attribute__((format
  */
 void ag_log_to(struct evbuffer *buf, enum ag_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/**
+ * Appends the event <what> (a fixed word of ours, e.g. "audit") whose fields are the JSON
+ * object <obj,len> ("{...}", escaped by the caller) to <buf>: "TIME LEVEL what {...}" in
+ * text, or the fields merged into the line's own object with log-format "json".
+ */
+void ag_log_event_to(struct evbuffer *buf, enum ag_log_level level, const char *what,
+                     const char *obj, size_t len);
+
+/** log-format: true makes every error and audit line one JSON object (any thread reads it). */
+void ag_log_set_json(bool on);
 
 /** Hands the lines in <buf> to the logger thread, which writes them to stderr (<buf> left empty). */
 void ag_log_flush(struct evbuffer *buf);

@@ -19,6 +19,7 @@
 #include <sys/queue.h>
 
 #include "gen.h"
+#include "stats.h"
 
 struct ag_http1_header;
 struct event_base;
@@ -97,6 +98,8 @@ struct ag_worker {
     struct evbuffer *alog;              /* access lines not yet handed to the logger */
     struct evbuffer *elog;              /* gateway log lines batched the same way (audit events) */
     const struct timeval *tmo[AG_TMO_N]; /* from the current generation */
+
+    struct ag_stats stats;              /* counters for the metrics port (base/stats.h), own lines */
 };
 
 #endif

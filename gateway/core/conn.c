@@ -87,6 +87,7 @@ void ag_conn_accept(struct ag_worker *w, int fd, const struct sockaddr *sa)
     }
     LIST_INSERT_HEAD(&w->conns, c, entry);
     w->n_conns++;
+    ag_stats_inc(&w->stats.conns);
     /* No read here: registering a socket that already has bytes reports it at once. */
 }
 
@@ -347,6 +348,7 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
         ag_req_refuse(req, &authn, ag_req_may_keep(req, info.body != AG_BODY_NONE));
         return;
     }
+    ag_stats_inc(&w->stats.decisions[AG_STATS_ALLOW]);
     if (info.body == AG_BODY_LENGTH && cfg->max_body_size && info.length > cfg->max_body_size) {
         ag_req_fail(req, 413, "request body too large");
         return;
@@ -402,7 +404,7 @@ static int conn_read_one(struct ag_conn *c)
         conn_refuse(c, 400, h.error);
         return 0;
     }
-    if (c->head_start_us == 0 && w->gen->access_log)
+    if (c->head_start_us == 0 && w->gen->timings)
         c->head_start_us = ag_now_us(w);
     conn_handle(c, &h, (size_t)n);
     return 1;
@@ -456,6 +458,7 @@ void ag_conn_close(struct ag_conn *c)
     LIST_REMOVE(c, entry);
     free(c);
     w->n_conns--;
+    ag_stats_add(&w->stats.conns, UINT64_MAX); /* minus one, modulo 2^64 */
     if (w->draining && w->n_conns == 0)
         event_base_loopbreak(w->base); /* the worker's drain is done */
 }

@@ -110,7 +110,7 @@ struct ag_req *ag_req_new(struct ag_conn *c)
     req->c = c;
     req->gen = ag_gen_ref(w->gen);
     req_id_new(w, req);
-    if (req->gen->access_log) /* timings only feed the access log */
+    if (req->gen->timings) /* timings feed the access log and the metrics only */
         req->t_start_us = c->head_start_us ? c->head_start_us : ag_now_us(w);
     c->req = req;
     return req;
@@ -171,16 +171,21 @@ void ag_req_drop(struct ag_req *req)
     req_free(req);
 }
 
-/* Appends one JSON access line for <req> to the worker's log buffer. */
+/*
+ * Counts the end of <req> for the metrics (its status and duration: untimed, 0, when
+ * neither the access log nor the metrics port is on) and appends its JSON access line to
+ * the worker's log buffer.
+ */
 static void req_log(struct ag_req *req)
 {
     struct ag_worker *w = req->c->w;
-    uint64_t now = ag_now_us(w);
+    uint64_t now = req->gen->timings ? ag_now_us(w) : 0;
     char peer[INET6_ADDRSTRLEN];
     struct timeval tv;
     struct tm tm;
     char when[32];
 
+    ag_stats_observe(&w->stats, req->status, now - req->t_start_us);
     if (!req->gen->access_log)
         return;
     event_base_gettimeofday_cached(w->base, &tv);
@@ -307,9 +312,29 @@ void ag_req_fail(struct ag_req *req, int status, const char *detail)
     ag_req_fail_cause(req, status, detail, NULL);
 }
 
+/*
+ * Counts the upstream failure that ends <req> with <status> (502 or 504 while forwarding):
+ * a timeout (504), a connection that never came up (refused, reset or unreachable: the
+ * request has none, or one not yet connected), or else a response it could not use.
+ */
+static void req_count_upstream_error(struct ag_req *req, int status)
+{
+    struct ag_stats *st = &req->c->w->stats;
+
+    if (status == 504)
+        ag_stats_inc(&st->up_errors[AG_STATS_UP_TIMEOUT]);
+    else if (req->u == NULL || !req->u->connected)
+        ag_stats_inc(&st->up_errors[AG_STATS_UP_REFUSED]);
+    else
+        ag_stats_inc(&st->up_errors[AG_STATS_UP_INVALID]);
+}
+
 void ag_req_fail_cause(struct ag_req *req, int status, const char *detail, const char *cause)
 {
     struct ag_conn *c = req->c;
+
+    if (req->state == AG_REQ_UPSTREAM && (status == 502 || status == 504))
+        req_count_upstream_error(req, status);
 
     if (!(req->flags & AG_REQ_F_RESP_HEAD)) {
         struct evbuffer *out = c->io.out;
@@ -413,6 +438,9 @@ void ag_req_refuse(struct ag_req *req, const struct ag_authn *a, bool keep)
     struct ag_authn_refusal r;
 
     ag_authn_refusal(req->gen, a, &r);
+    if (r.status == 401 || r.status == 403) /* not a 503: no decision was made */
+        ag_stats_inc(&req->c->w->stats.decisions[r.status == 401 ? AG_STATS_UNAUTHORIZED
+                                                                 : AG_STATS_FORBIDDEN]);
     req->auth_reason = a->st == AG_AUTHN_MASTER     ? "master token"
                        : a->st == AG_AUTHN_NO_TOKEN ? "no access token"
                        : a->st == AG_AUTHN_SCOPE    ? "insufficient scope"

@@ -290,8 +290,8 @@ static void ep_audit_line(struct ag_ep *ep, const char *event, const char *const
     }
     evbuffer_add(line, "}", 1);
     /* Batched with the worker's other log lines: a refresh must not cost a write(2). */
-    ag_log_to(ep->w->elog, AG_LOG_INFO, "audit %.*s", (int)evbuffer_get_length(line),
-              (const char *)evbuffer_pullup(line, -1));
+    ag_log_event_to(ep->w->elog, AG_LOG_INFO, "audit", (const char *)evbuffer_pullup(line, -1),
+                    evbuffer_get_length(line));
     evbuffer_free(line);
 }
 

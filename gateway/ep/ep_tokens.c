@@ -139,12 +139,14 @@ static void on_sess(struct ag_ep *ep)
         if (ep->created) {
             const char *ck[] = {"client_id", "sid"}, *cv[] = {ep->cid, ep->sid};
             ag_ep_audit(ep, ep->legacy ? "legacy_exchange" : "token_issued", ck, cv, 2);
+            ag_stats_inc(&ep->w->stats.issued[AG_STATS_GRANT_CLIENT]);
         } else {
             if (tokens_refreshed_pair(ep) < 0) {
                 ag_ep_oom(ep);
                 return;
             }
             ag_ep_audit_log(ep, "refresh", k, v, 2); /* the rotate script wrote the stream */
+            ag_stats_inc(&ep->w->stats.issued[AG_STATS_GRANT_REFRESH]);
         }
         tokens_reply_pair(ep);
         return;
@@ -170,6 +172,7 @@ static void on_sess(struct ag_ep *ep)
         ag_log(AG_LOG_WARN, "refresh token reuse: session revoked (client %s, id=%s)", ep->ip,
                ep->req->id);
         ag_ep_audit(ep, "refresh_reuse", k, v, 2);
+        ag_stats_inc(&ep->w->stats.refresh_reuse);
         tokens_refuse(ep, 401);
         return;
     case AG_SESS_UNKNOWN:

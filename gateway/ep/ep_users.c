@@ -213,6 +213,8 @@ static void on_login_session(struct ag_ep *ep)
     }
     const char *k[] = {"user_id", "sid"}, *v[] = {ep->user.id, ep->sid};
     ag_ep_audit(ep, "login_ok", k, v, 2);
+    ag_stats_inc(&ep->w->stats.logins[AG_STATS_LOGIN_SUCCESS]);
+    ag_stats_inc(&ep->w->stats.issued[AG_STATS_GRANT_LOGIN]);
     ag_ep_reply_tokens(ep, ep->req->gen->cfg->set_cookie_on_login);
 }
 
@@ -391,6 +393,7 @@ static void on_login_verified(struct ag_ep *ep)
         const char *k[] = {"login", "reason"},
                    *v[] = {u->login, ep->found ? "wrong_password" : "unknown_user"};
         ag_ep_audit(ep, "login_failed", k, v, 2);
+        ag_stats_inc(&ep->w->stats.logins[AG_STATS_LOGIN_FAILURE]);
         if (!cfg->rate_limits || cfg->lockout_failures == 0) {
             login_refuse(ep);
             return;
@@ -409,6 +412,7 @@ static void on_login_verified(struct ag_ep *ep)
         return;
     }
     if (!ep->user.is_active) {
+        ag_stats_inc(&ep->w->stats.logins[AG_STATS_LOGIN_FAILURE]);
         ag_ep_reply_detail(ep, 403, "Inactive user", NULL);
         return;
     }
@@ -436,6 +440,7 @@ static void on_login_user(struct ag_ep *ep)
     if (ep->found && ep->user.locked_until > now && ep->req->gen->cfg->rate_limits) {
         const char *k[] = {"user_id"}, *v[] = {ep->user.id};
         ag_ep_audit(ep, "login_locked", k, v, 1);
+        ag_stats_inc(&ep->w->stats.logins[AG_STATS_LOGIN_LOCKED]);
         snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n",
                  (long long)(ep->user.locked_until - now));
         ag_ep_reply_detail(ep, 429, "Account locked after too many failed logins", extra);

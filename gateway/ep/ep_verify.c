@@ -22,6 +22,7 @@
 #include "path.h"
 #include "req.h"
 #include "uphead.h"
+#include "worker_types.h"
 
 /*
  * The value of the field <name> of <ep>'s head in <*v>: true when it is there exactly
@@ -97,6 +98,7 @@ void ag_ep_verify(struct ag_ep *ep)
         ag_req_refuse(req, &a, ag_req_may_keep(req, !(req->flags & AG_REQ_F_BODY_DONE)));
         return;
     }
+    ag_stats_inc(&ep->w->stats.decisions[AG_STATS_ALLOW]); /* a refusal counts in ag_req_refuse() */
     if ((extra = ag_ep_alloc(ep, ag_uphead_identity_size(cfg, &a) + 1)) == NULL) {
         ag_ep_oom(ep);
         return;

@@ -32,6 +32,7 @@ declare -A PEER_PORT=(
   [authgate-jwt-nocache]=$((BASE_PORT + 6)) # the same with "token-cache-size": 0
   [authgate-b]=$((BASE_PORT + 7))           # authgate as AUTHGATE_B, proxying only
   [authgate-jwt-b]=$((BASE_PORT + 8))       # authgate-jwt as AUTHGATE_B
+  [authgate-jwt-metrics]=$((BASE_PORT + 10)) # authgate-jwt with metrics-listen (port + 100)
 )
 ALL_PEERS="nginx haproxy authgate haproxy-jwt authgate-jwt authgate-jwt-nocache"
 PY=${PY:-/usr/bin/python3} # Debian's python3 (python3-jwt mints the token)
@@ -179,11 +180,12 @@ print(jwt.encode({"sub": "bench-user", "client_id": "bench", "type": "access", "
     die "minting the token failed (apt-get install -y python3-jwt)"
 }
 
-gen_authgate() { # $1 dir, $2 peer name
-  local paths='[]' cache=4096
+gen_authgate() { # $1 dir, $2 peer name (one ending in -metrics gets a metrics port too)
+  local paths='[]' cache=4096 metrics=
   mkdir -p "$1"
   [[ $2 == authgate || $2 == authgate-b ]] || paths='["/"]'
   [[ $2 == authgate-jwt-nocache ]] && cache=0
+  [[ $2 == *-metrics ]] && metrics="\"metrics-listen\": \"127.0.0.1:$((PEER_PORT[$2] + 100))\","
   # The private redis-server of start_redis: an authgate accepts a token only once it has
   # loaded the live revocations (CONTRACT.md section 8). No request of the run touches it.
   cat >"$1/authgate.json" <<EOF
@@ -193,7 +195,7 @@ gen_authgate() { # $1 dir, $2 peer name
   "cryptography-key": "$JWT_SECRET",
   "access-token-paths": $paths,
   "token-cache-size": $cache,
-  "workers": 1,
+  "workers": 1, $metrics
   "access-log": "off",
   "redis": "unix://$RUN/redis/redis.sock"
 }
@@ -292,7 +294,7 @@ start_peer() { # NAME
       sed -i "s|@SECRET@|$JWT_SECRET|" "$d/haproxy.cfg"
       haproxy -c -q -f "$d/haproxy.cfg" || die "haproxy config check failed"
       start_proc "$p" "$SUT_CPU" haproxy -f "$d/haproxy.cfg" ;;
-    authgate | authgate-jwt | authgate-jwt-nocache)
+    authgate | authgate-jwt | authgate-jwt-nocache | authgate-jwt-metrics)
       start_redis
       gen_authgate "$d" "$p"
       start_proc "$p" "$SUT_CPU" "$AUTHGATE" serve --config "$d/authgate.json" ;;

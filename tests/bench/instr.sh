@@ -10,7 +10,7 @@
 # token SMALL times, then (a fresh gateway) LARGE times. (total(LARGE) - total(SMALL)) /
 # (LARGE - SMALL) cancels start-up and shutdown. Everything on 127.0.0.1, bounded.
 # Knobs (env): SMALL=200 LARGE=2200 BASE_PORT=19180 KEEP=DIR (keep the callgrind files
-# there, for callgrind_annotate)
+# there, for callgrind_annotate), METRICS=1 (with a metrics port, metrics-listen)
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 BASE_PORT=${BASE_PORT:-19180}
@@ -31,21 +31,23 @@ start_upstream
 start_redis
 
 # instructions of one gateway run that answers N requests
+# METRICS=1: the gateway has a metrics port (metrics-listen), to compare with it off.
+NAME=instr${METRICS:+-metrics}
 run_once() { # BIN N -> prints the total instruction count
   local bin=$1 n=$2 d out
   d="$RUN/gw-$n"
   mkdir -p "$d"
-  PEER_PORT[instr]=$((BASE_PORT + 9))
-  gen_authgate "$d" instr
+  PEER_PORT[$NAME]=$((BASE_PORT + 9))
+  gen_authgate "$d" "$NAME"
   out="$d/callgrind.out"
-  start_proc instr "$SUT_CPU" valgrind --tool=callgrind --callgrind-out-file="$out" \
+  start_proc "$NAME" "$SUT_CPU" valgrind --tool=callgrind --callgrind-out-file="$out" \
     "$bin" serve --config "$d/authgate.json"
   for _ in $(seq 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/${PEER_PORT[instr]}") 2>/dev/null && break
-    check_alive instr
+    (exec 3<>"/dev/tcp/127.0.0.1/${PEER_PORT[$NAME]}") 2>/dev/null && break
+    check_alive "$NAME"
     sleep 0.1
   done
-  timeout 120 "$PY" - "${PEER_PORT[instr]}" "$n" "$JWT_TOKEN" "$REQ_PATH" <<'PY' || die "the request loop failed"
+  timeout 120 "$PY" - "${PEER_PORT[$NAME]}" "$n" "$JWT_TOKEN" "$REQ_PATH" <<'PY' || die "the request loop failed"
 import http.client, sys
 port, n, tok, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -56,7 +58,7 @@ for _ in range(n):
     if r.status != 200:
         sys.exit("status %d" % r.status)
 PY
-  stop_proc instr
+  stop_proc "$NAME"
   if [[ -n ${KEEP:-} ]]; then
     mkdir -p "$KEEP"
     cp "$out" "$KEEP/callgrind.$(basename "$(dirname "$(dirname "$bin")")").$n"

@@ -153,7 +153,7 @@ declare -A CPU=()
       "$(median "$p" 11 %.1f)" "$(median "$p" 12 %.1f)" "$(errors "$p")"
   done
   echo
-  for ag in authgate authgate-jwt authgate-jwt-nocache; do
+  for ag in authgate authgate-jwt authgate-jwt-nocache authgate-jwt-metrics; do
     [[ -n ${CPU[$ag]:-} ]] || continue
     for ref in nginx haproxy haproxy-jwt; do
       [[ -n ${CPU[$ref]:-} ]] || continue
@@ -161,6 +161,10 @@ declare -A CPU=()
         'BEGIN {printf "- %s CPU µs/req ÷ %s: **%.2f×**\n", ag, ref, a / b}'
     done
   done
+  if [[ -n ${CPU[authgate-jwt-metrics]:-} && -n ${CPU[authgate-jwt]:-} ]]; then
+    awk -v a="${CPU[authgate-jwt-metrics]}" -v b="${CPU[authgate-jwt]}" \
+      'BEGIN {printf "- authgate-jwt-metrics CPU µs/req ÷ authgate-jwt (metrics on ÷ off): **%.3f×**\n", a / b}'
+  fi
   echo
   echo "Peer CPU % well below 100 means the load side (CPU $LOAD_CPU) saturated first:"
   echo "that peer's req/s is a floor; compare CPU µs/req. Other CPU % above a few %"

@@ -805,6 +805,36 @@ static void test_config_rejects_bad_access_log(void)
     AG_ASSERT_STR(problems("{" BASE ",'access-log':false}"), SRC ": access-log: expected a string");
 }
 
+static void test_config_metrics_listen_and_log_format(void)
+{
+    struct ag_err err = {0};
+    struct ag_config *cfg = parse("{" BASE "}", &err);
+
+    AG_ASSERT(cfg != NULL);
+    AG_ASSERT(cfg != NULL && cfg->metrics_listen.host == NULL && !cfg->log_json); /* defaults */
+    ag_config_unref(cfg);
+    cfg = parse("{" BASE ",'metrics-listen':'[::1]:9090','log-format':'json'}", &err);
+    AG_ASSERT(cfg != NULL);
+    if (cfg != NULL) {
+        AG_ASSERT_STR(cfg->metrics_listen.host, "::1");
+        AG_ASSERT_STR(cfg->metrics_listen.port, "9090");
+        AG_ASSERT(cfg->log_json);
+        ag_config_unref(cfg);
+    }
+    AG_ASSERT_STR(problems("{" BASE ",'log-format':'text'}"), "(no problem)");
+    AG_ASSERT_STR(problems("{" BASE ",'log-format':'JSON'}"),
+                  SRC ": log-format: expected \"text\" or \"json\"");
+    AG_ASSERT_STR(problems("{" BASE ",'log-format':1}"), SRC ": log-format: expected a string");
+    AG_ASSERT_STR(problems("{" BASE ",'metrics-listen':'127.0.0.1:0'}"),
+                  SRC ": metrics-listen: port must be 1-65535");
+    AG_ASSERT_STR(problems("{" BASE ",'metrics-listen':'9090'}"),
+                  SRC ": metrics-listen: expected \"HOST:PORT\"");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':['127.0.0.1:80','127.0.0.1:9090'],"
+                           "'metrics-listen':'127.0.0.1:9090'}"),
+                  SRC ": metrics-listen: same address as listen[1]: the main listeners never "
+                      "serve /metrics");
+}
+
 static void test_config_rejects_bad_samesite(void)
 {
     AG_ASSERT_STR(problems("{" BASE ",'cookie-samesite':'loose'}"),
@@ -1374,6 +1404,7 @@ int main(void)
     AG_RUN(test_config_rejects_out_of_range_integers);
     AG_RUN(test_config_rejects_out_of_range_seconds);
     AG_RUN(test_config_rejects_bad_access_log);
+    AG_RUN(test_config_metrics_listen_and_log_format);
     AG_RUN(test_config_rejects_bad_samesite);
     AG_RUN(test_config_rejects_bad_rate_limits);
     AG_RUN(test_config_reports_every_problem_in_file_order);
