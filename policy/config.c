@@ -112,6 +112,11 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_AT("forward-authorization", CONFIG_K_BOOL, forward_authorization, 0, 0),
     CONFIG_KEY_FN("identity-headers", ag_config__parse_identity_headers),
     CONFIG_KEY_FN("cors", ag_config__parse_cors),
+    CONFIG_KEY_FN("tls-listen", ag_config__parse_tls_listen),
+    CONFIG_KEY_FN("tls-cert-file", ag_config__parse_tls_cert_file),
+    CONFIG_KEY_FN("tls-key-file", ag_config__parse_tls_key_file),
+    CONFIG_KEY_FN("tls-min-version", ag_config__parse_tls_min_version),
+    CONFIG_KEY_FN("upstream-ca-file", ag_config__parse_upstream_ca_file),
 };
 
 /* Checks the value <v> of the top-level key <key> and stores it in <c>->cfg. */
@@ -182,6 +187,7 @@ static struct ag_config *config_new(void)
     atomic_init(&cfg->_refs, 1);
     cfg->workers = 0;
     cfg->upstream_timeout = 60;
+    cfg->tls_min_version = 12;
     cfg->access_token_ttl = 900;
     cfg->refresh_token_ttl = 604800;
     cfg->token_new_requires_master = true;
@@ -329,7 +335,8 @@ static void config_finish(struct config_ctx *c, json_t *root)
     if (cfg->passwords.max_len < cfg->passwords.min_len)
         ag_config__problem(c, "passwords.max-length", "must be at least passwords.min-length (%zu)",
                            cfg->passwords.min_len);
-    if (cfg->listen == NULL) {
+    ag_config__tls_finish(c, root);
+    if (json_object_get(root, "listen") == NULL) {
         if ((cfg->listen = ag_config__calloc(c, 1, sizeof(*cfg->listen))) == NULL)
             return;
         cfg->n_listen = 1;
@@ -379,6 +386,14 @@ static void config_free(struct ag_config *cfg)
         AG_FREE(cfg->listen[i].port);
     }
     AG_FREE(cfg->listen);
+    for (size_t i = 0; i < cfg->n_tls_listen; i++) {
+        AG_FREE(cfg->tls_listen[i].host);
+        AG_FREE(cfg->tls_listen[i].port);
+    }
+    AG_FREE(cfg->tls_listen);
+    AG_FREE(cfg->tls_cert_file);
+    AG_FREE(cfg->tls_key_file);
+    AG_FREE(cfg->upstream_ca_file);
     AG_FREE(cfg->upstream_host);
     AG_FREE(cfg->upstream_port);
     AG_FREE(cfg->upstream_hostport);

@@ -39,10 +39,8 @@ static void on_upstream_io(evutil_socket_t fd, short what, void *arg)
     }
     /* Idle in the pool: a close, an error, stray bytes or the idle timeout. Drop it. */
     if (what & (EV_READ | EV_CLOSED)) {
-        char b;
-        ssize_t r = recv(u->io.fd, &b, 1, MSG_PEEK);
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return; /* spurious edge */
+        if (!ag_io_idle_event(&u->io))
+            return; /* spurious edge, or a TLS session ticket (consumed) */
     } else if (!(what & EV_TIMEOUT)) {
         return; /* writability edges mean nothing here */
     }
@@ -84,6 +82,15 @@ struct ag_uconn *ag_upstream_get(struct ag_worker *w, struct ag_gen *g, unsigned
     if (ag_io_connect(&u->io, w->base, (const struct sockaddr *)&g->ups[up].addr,
                       g->ups[up].addrlen, on_upstream_io, u, w->tmo[AG_TMO_CONNECT]) < 0) {
         free(u);
+        return NULL;
+    }
+    /* https: verified against the CAs, SNI and the name checked; the handshake runs with
+     * the first write. A pooled connection keeps its session (it is reused as it is). */
+    if (g->ups[up].tls_host != NULL &&
+        ag_io_tls_start(&u->io, g->tls_client, g->ups[up].tls_host) < 0) {
+        ag_io_close(&u->io);
+        free(u);
+        errno = ENOMEM;
         return NULL;
     }
     u->connected = !(u->io.flags & AG_IO_F_CONNECTING);
