@@ -415,15 +415,15 @@ struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *er
     if (w->notify_ev == NULL || w->log_ev == NULL || w->accept_ev == NULL || event_add(w->notify_ev, NULL) < 0 ||
         event_add(w->log_ev, &tick) < 0)
         goto fail;
-    /* listen's sockets, then tls-listen's */
+    /* tls-listen's sockets, then listen's: once a plain port answers, all of them do */
     w->listeners = calloc(cfg->n_listen + cfg->n_tls_listen + 1, sizeof(*w->listeners));
     if (w->listeners == NULL)
         goto fail;
     for (size_t i = 0; i < cfg->n_listen + cfg->n_tls_listen; i++) {
-        bool tls = i >= cfg->n_listen;
-        size_t k = tls ? i - cfg->n_listen : i;
+        bool tls = i < cfg->n_tls_listen;
+        size_t k = tls ? i : i - cfg->n_tls_listen;
         int fd = listen_socket(cfg, tls ? "tls-listen" : "listen", k,
-                               tls ? &cfg->tls_listen[k] : &cfg->listen[i], err);
+                               tls ? &cfg->tls_listen[k] : &cfg->listen[k], err);
         if (fd < 0)
             goto fail_quiet;
         w->listeners[i] = evconnlistener_new(w->base, tls ? on_accept_tls : on_accept, w,
