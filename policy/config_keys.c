@@ -370,9 +370,9 @@ void ag_config__parse_headers(struct config_ctx *c, const char *path, json_t *v)
  * Addresses: listen, upstream, redis
  * ------------------------------------------------------------------------------------------ */
 
-/* Parses one listen address <v> at <path> into <list>[<i>]; returns false if bad. */
-static bool config_parse_listen_one(struct config_ctx *c, const char *path, json_t *v,
-                                    struct ag_listen_addr *list, size_t i)
+/* Parses one address <v> at <path> (of the key <key>) into <list>[<i>]; false if bad. */
+static bool config_parse_listen_one(struct config_ctx *c, const char *key, const char *path,
+                                    json_t *v, struct ag_listen_addr *list, size_t i)
 {
     struct ag_listen_addr *a = &list[i];
     struct ag_str host;
@@ -395,7 +395,7 @@ static bool config_parse_listen_one(struct config_ctx *c, const char *path, json
 
         if (b->host != NULL && b->port != NULL && strcmp(b->port, digits) == 0 &&
             strlen(b->host) == host.len && strncasecmp(b->host, host.p, host.len) == 0) {
-            ag_config__problem(c, path, "same address as entry %zu", j);
+            ag_config__problem(c, path, "same address as %s[%zu]", key, j);
             return false;
         }
     }
@@ -423,13 +423,13 @@ void ag_config__parse_listen_list(struct config_ctx *c, const char *path, json_t
         return;
     *o_n = n;
     if (json_is_string(v)) {
-        config_parse_listen_one(c, path, v, *o_list, 0);
+        config_parse_listen_one(c, path, path, v, *o_list, 0);
         return;
     }
     json_array_foreach(v, i, e)
     {
         snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
-        config_parse_listen_one(c, ipath, e, *o_list, i);
+        config_parse_listen_one(c, path, ipath, e, *o_list, i);
     }
 }
 
