@@ -8,7 +8,8 @@
 # (wrk -d, under timeout); everything started here is stopped on exit by PID.
 #
 # Knobs (env): ROUNDS=5 DURATION=10 CONNS=50
-#   PEERS="nginx haproxy authgate haproxy-jwt authgate-jwt authgate-jwt-nocache" (all by default)
+#   PEERS="nginx haproxy authgate haproxy-jwt authgate-jwt authgate-jwt-nocache" (the default)
+#   PEERS="nginx-tls authgate-tls authgate-jwt-tls nginx-tls-hs authgate-tls-hs" (TLS_PEERS)
 #   SUT_CPU=1 LOAD_CPU=0 BASE_PORT=19080 WARMUP=2 RESULTS_DIR=tests/bench/results/<stamp>
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -72,7 +73,7 @@ start_upstream
 check_peer "$UP_PORT" upstream
 for p in "${PEERS[@]}"; do
   start_peer "$p"
-  check_peer "${PEER_PORT[$p]}" "$p"
+  check_peer "${PEER_PORT[$(peer_base "$p")]}" "$p"
 done
 
 CSV=$RESULTS/raw.csv
@@ -80,12 +81,16 @@ echo "round,peer,requests,rps,p50_us,p99_us,non2xx,sockerr,cpu_ticks,cpu_us_per_
 
 # one bounded wrk run against PEER; appends a CSV row unless ROUND is "warm"
 load() { # PEER ROUND SECONDS
-  local p=$1 round=$2 secs=$3 pid=${PID_OF[$1]} t0 t1 u0 u1 w0 w1 c0 c1 out res rc
+  local p=$1 round=$2 secs=$3 base pid t0 t1 u0 u1 w0 w1 c0 c1 out res rc hs=()
+  base=$(peer_base "$p")
+  pid=${PID_OF[$base]}
+  # a "-hs" peer: every request on a new connection, so a full TLS handshake each
+  [[ $p == *-hs ]] && hs=(-H "Connection: close")
   t0=$(tree_ticks "$pid"); u0=$(tree_ticks "${PID_OF[upstream]}")
   children_ticks; w0=$CHILD_TICKS; read -r -a c0 <<<"$(cpus_ticks)"
   # in the background + wait, so that a TERM/INT to this script stops it at once
   timeout $((secs + 30)) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${secs}s" --timeout 5s -H "Authorization: Bearer $JWT_TOKEN" \
-    -s "$BENCH_DIR/report.lua" "http://127.0.0.1:${PEER_PORT[$p]}$REQ_PATH" >"$RUN/wrk.out" 2>&1 &
+    "${hs[@]}" -s "$BENCH_DIR/report.lua" "$(peer_scheme "$p")://127.0.0.1:${PEER_PORT[$base]}$REQ_PATH" >"$RUN/wrk.out" 2>&1 &
   PID_OF[wrk]=$!
   rc=0
   wait "${PID_OF[wrk]}" || rc=$?
@@ -93,12 +98,12 @@ load() { # PEER ROUND SECONDS
   out=$(<"$RUN/wrk.out")
   if ((rc != 0)); then
     echo "$out" >&2
-    check_alive "$p"
+    check_alive "$base"
     die "wrk failed against $p (exit $rc)"
   fi
   t1=$(tree_ticks "$pid"); u1=$(tree_ticks "${PID_OF[upstream]}")
   children_ticks; w1=$CHILD_TICKS; read -r -a c1 <<<"$(cpus_ticks)"
-  check_alive "$p"
+  check_alive "$base"
   [[ $round == warm ]] && return 0
   res=$(grep '^RESULT ' <<<"$out") || { echo "$out" >&2; die "no RESULT line from wrk"; }
   # RESULT requests=N duration_us=N rps=F p50_us=N p99_us=N non2xx=N sockerr=N
@@ -138,6 +143,9 @@ range() { # PEER COLUMN-NUMBER -> "min–max"
 }
 errors() { awk -F, -v p="$1" 'NR > 1 && $2 == p {s += $7 + $8} END {print s + 0}' "$CSV"; }
 
+# plain, tls or hs: ratios compare like with like (TLS with TLS, handshakes with handshakes)
+peer_kind() { case $1 in *-hs) echo hs ;; *-tls) echo tls ;; *) echo plain ;; esac; }
+
 declare -A CPU=()
 {
   echo "## authgate bench: $(date +%F), ROUNDS=$ROUNDS DURATION=${DURATION}s CONNS=$CONNS"
@@ -153,15 +161,18 @@ declare -A CPU=()
       "$(median "$p" 11 %.1f)" "$(median "$p" 12 %.1f)" "$(errors "$p")"
   done
   echo
-  for ag in authgate authgate-jwt authgate-jwt-nocache; do
+  for ag in authgate authgate-jwt authgate-jwt-nocache authgate-tls authgate-jwt-tls authgate-tls-hs; do
     [[ -n ${CPU[$ag]:-} ]] || continue
-    for ref in nginx haproxy haproxy-jwt; do
+    for ref in nginx haproxy haproxy-jwt nginx-tls nginx-tls-hs; do
+      [[ $(peer_kind "$ag") == "$(peer_kind "$ref")" ]] || continue
       [[ -n ${CPU[$ref]:-} ]] || continue
       awk -v a="${CPU[$ag]}" -v b="${CPU[$ref]}" -v ag="$ag" -v ref="$ref" \
         'BEGIN {printf "- %s CPU µs/req ÷ %s: **%.2f×**\n", ag, ref, a / b}'
     done
   done
   echo
+  echo "A -hs peer opens a new connection per request (a full TLS 1.3 handshake each):"
+  echo "its CPU µs/req is the CPU per handshake and request."
   echo "Peer CPU % well below 100 means the load side (CPU $LOAD_CPU) saturated first:"
   echo "that peer's req/s is a floor; compare CPU µs/req. Other CPU % above a few %"
   echo "means other programs shared the two CPUs during the runs (numbers are noisier)."
