@@ -37,12 +37,13 @@ declare -A PEER_PORT=(
   [authgate-jwt-tls]=$((BASE_PORT + 11))    # authgate terminating TLS, verifying every request
 )
 ALL_PEERS="nginx haproxy authgate haproxy-jwt authgate-jwt authgate-jwt-nocache"
-# TLS (ECDSA P-256 certificate, TLS 1.3): keep-alive requests, and the "-hs" variants of
-# the same servers where every request is a new connection and a full handshake.
-TLS_PEERS="nginx-tls authgate-tls authgate-jwt-tls nginx-tls-hs authgate-tls-hs"
+# TLS (ECDSA P-256 certificate, TLS 1.3): keep-alive requests; "-resume" variants of the
+# same servers where every request is a new connection resuming a session (wrk with
+# Connection: close); "-hs" variants where every one is a full handshake (openssl s_time -new).
+TLS_PEERS="nginx-tls authgate-tls authgate-jwt-tls nginx-tls-resume authgate-tls-resume nginx-tls-hs authgate-tls-hs"
 
-# The server a peer name runs on: a "-hs" peer is its base peer loaded with new connections.
-peer_base() { echo "${1%-hs}"; }
+# The server a peer name runs on: "-hs" and "-resume" peers load their base peer differently.
+peer_base() { local b=${1%-hs}; echo "${b%-resume}"; }
 # http or https
 peer_scheme() { if [[ $(peer_base "$1") == *-tls ]]; then echo https; else echo http; fi; }
 PY=${PY:-/usr/bin/python3} # Debian's python3 (python3-jwt mints the token)
@@ -339,7 +340,7 @@ start_upstream() {
 
 start_peer() { # NAME
   local p=$1 d="$RUN/$1"
-  if [[ $p == *-hs ]]; then # the base peer's server, loaded differently
+  if [[ $p == *-hs || $p == *-resume ]]; then # the base peer's server, loaded differently
     [[ -n ${PID_OF[$(peer_base "$p")]:-} ]] || start_peer "$(peer_base "$p")"
     return 0
   fi
