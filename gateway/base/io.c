@@ -273,7 +273,8 @@ static int io_flush_tls(struct ag_io *io)
 
 int ag_io_shutdown(struct ag_io *io)
 {
-    if (io->ssl != NULL && !(io->flags & AG_IO_F_TLS_FATAL) && SSL_is_init_finished(io->ssl)) {
+    if (io->ssl != NULL && !(io->flags & AG_IO_F_TLS_FATAL) && SSL_is_init_finished(io->ssl) &&
+        !(SSL_get_shutdown(io->ssl) & SSL_SENT_SHUTDOWN)) {
         ERR_clear_error();
         SSL_shutdown(io->ssl); /* our close_notify; theirs is not waited for */
         ERR_clear_error();
@@ -413,7 +414,8 @@ void ag_io_close(struct ag_io *io)
         return;
     event_del(&io->ev);
     if (io->ssl != NULL) {
-        if (!(io->flags & AG_IO_F_TLS_FATAL) && SSL_is_init_finished(io->ssl)) {
+        if (!(io->flags & AG_IO_F_TLS_FATAL) && SSL_is_init_finished(io->ssl) &&
+            !(SSL_get_shutdown(io->ssl) & SSL_SENT_SHUTDOWN)) {
             ERR_clear_error();
             SSL_shutdown(io->ssl); /* a close_notify, best effort: never waited for */
         }
