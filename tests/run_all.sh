@@ -15,7 +15,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 
 packages=(meson ninja-build pkg-config gcc clang libevent-dev libssl-dev libjansson-dev
           libhiredis-dev libsodium-dev libhttp-parser-dev redis-server python3 python3-pytest
-          python3-requests python3-jwt python3-websocket curl)
+          python3-requests python3-jwt python3-websocket python3-cryptography curl)
 if [[ ${SKIP_INSTALL:-0} != 1 ]]; then
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
