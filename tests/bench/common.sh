@@ -115,43 +115,14 @@ gen_upstream() { # $1 dir
   } >"$1/nginx.conf"
 }
 
-gen_nginx() { # $1 dir
+# nginx proxy_pass; for nginx-tls with TLS set to negotiate what authgate-tls does
+# (gateway/base/tls.c): the same certificate, TLS 1.3 with AES-128-GCM first, X25519, one
+# session ticket; and the server session cache the issue asks for.
+gen_nginx() { # $1 dir, $2 peer name (nginx or nginx-tls)
+  local ssl=""
   mkdir -p "$1"
-  { nginx_head "$1"
-    cat <<EOF
-  upstream up {
-    server 127.0.0.1:$UP_PORT;
-    keepalive 128;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-  }
-  server {
-    listen 127.0.0.1:${PEER_PORT[nginx]} backlog=4096;
-    location / {
-      proxy_pass http://up;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-EOF
-  } >"$1/nginx.conf"
-}
-
-# The same certificate, cipher, group and ticket count as authgate-tls (gateway/base/tls.c):
-# TLS 1.3 with AES-128-GCM, X25519, one session ticket; the server cache as the issue asks.
-gen_nginx_tls() { # $1 dir
-  mkdir -p "$1"
-  { nginx_head "$1"
-    cat <<EOF
-  upstream up {
-    server 127.0.0.1:$UP_PORT;
-    keepalive 128;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-  }
-  server {
-    listen 127.0.0.1:${PEER_PORT[nginx-tls]} ssl backlog=4096;
+  if [[ $2 == nginx-tls ]]; then
+    ssl=" ssl;
     ssl_certificate $RUN/certs/cert.pem;
     ssl_certificate_key $RUN/certs/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -161,7 +132,18 @@ gen_nginx_tls() { # $1 dir
     ssl_session_cache shared:SSL:10m;
     ssl_session_tickets on;
     ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;
-    ssl_conf_command NumTickets 1;
+    ssl_conf_command NumTickets 1;"
+  fi
+  { nginx_head "$1"
+    cat <<EOF
+  upstream up {
+    server 127.0.0.1:$UP_PORT;
+    keepalive 128;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+  }
+  server {
+    listen 127.0.0.1:${PEER_PORT[$2]} backlog=4096${ssl:-;}
     location / {
       proxy_pass http://up;
       proxy_http_version 1.1;
@@ -348,11 +330,8 @@ start_peer() { # NAME
   [[ $p == *-tls ]] && make_certs
   port_busy "${PEER_PORT[$p]}" && die "port ${PEER_PORT[$p]} for $p is in use (set BASE_PORT)"
   case $p in
-    nginx)
-      gen_nginx "$d"
-      start_proc "$p" "$SUT_CPU" nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' ;;
-    nginx-tls)
-      gen_nginx_tls "$d"
+    nginx | nginx-tls)
+      gen_nginx "$d" "$p"
       start_proc "$p" "$SUT_CPU" nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' ;;
     haproxy | haproxy-jwt)
       gen_haproxy "$d" "$p"

@@ -217,13 +217,19 @@ def wait_log(gw, text, timeout=5.0):
         time.sleep(0.05)
 
 
-def test_sighup_swaps_the_certificate_open_connections_keep_theirs(ca, tmp_path, upstream, gateway):
+def start_with_live_files(ca, tmp_path, gateway):
+    """A gateway whose tls-cert-file / tls-key-file are copies that a test may replace:
+    (gateway, port, the first certificate's path, the live cert path, the live key path)."""
     cert, key = ca.leaf("gw")
     live_cert, live_key = tmp_path / "live.crt", tmp_path / "live.key"
     shutil.copy(cert, live_cert)
     shutil.copy(key, live_key)
     port = free_port()
-    gw = gateway(tls_config(live_cert, live_key, port))
+    return gateway(tls_config(live_cert, live_key, port)), port, cert, live_cert, live_key
+
+
+def test_sighup_swaps_the_certificate_open_connections_keep_theirs(ca, tmp_path, upstream, gateway):
+    gw, port, cert, live_cert, live_key = start_with_live_files(ca, tmp_path, gateway)
     ca2 = CA(tmp_path, "ca2")
     both = ssl.create_default_context(cafile=str(ca.path))
     both.load_verify_locations(cafile=str(ca2.path))
@@ -258,12 +264,7 @@ def test_sighup_swaps_the_certificate_open_connections_keep_theirs(ca, tmp_path,
 
 
 def test_sighup_with_a_bad_pair_keeps_the_old_certificate(ca, tmp_path, upstream, gateway):
-    cert, key = ca.leaf("gw")
-    live_cert, live_key = tmp_path / "live.crt", tmp_path / "live.key"
-    shutil.copy(cert, live_cert)
-    shutil.copy(key, live_key)
-    port = free_port()
-    gw = gateway(tls_config(live_cert, live_key, port))
+    gw, port, cert, _, live_key = start_with_live_files(ca, tmp_path, gateway)
     _, other_key = ca.leaf("other")
     shutil.copy(other_key, live_key)  # does not match the certificate
     gw.send_signal(signal.SIGHUP)

@@ -6,7 +6,7 @@ reused with their TLS session, routes' upstreams alike.
 
 import json
 import subprocess
-import sys
+import time
 
 import pytest
 import requests
@@ -66,6 +66,33 @@ def test_verified_upstream_and_pooled_connection(ca, tmp_path, tls_upstreams, ga
     seen = [get(gw, "/echo/%d" % i).json() for i in range(3)]
     assert {s["conn_id"] for s in seen} == {first.json()["conn_id"]}
     assert [s["requests_on_conn"] for s in seen] == [2, 3, 4]
+
+
+def test_new_upstream_connection_resumes_the_session(ca, tmp_path, tls_upstreams, gateway):
+    import threading
+    u = tls_upstreams(*ca.leaf("up"))
+    gw = gateway({"upstream-ca-file": str(ca.path), "workers": 1},
+                 upstream="https://127.0.0.1:%d" % u.port)
+    first = get(gw).json()
+    assert first["tls_resumed"] is False  # nothing to resume yet: a full handshake
+    busy = threading.Thread(target=get, args=(gw, "/slow?delay=1.5"))
+    busy.start()  # holds the pooled connection...
+    deadline = time.monotonic() + 5
+    while True:  # ...once the upstream has it (no sleep: its record says so)
+        if any(r["target"].startswith("/slow") for r in u_requests(u, ca)):
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    second = get(gw, "/echo/second").json()  # so this one needs a new connection
+    busy.join(10)
+    assert second["conn_id"] != first["conn_id"]
+    assert second["tls_resumed"] is True
+
+
+def u_requests(u, ca):
+    """What the TLS upstream <u> recorded, asked directly (not through the gateway)."""
+    return requests.get("https://127.0.0.1:%d/__requests" % u.port, verify=str(ca.path),
+                        timeout=10).json()
 
 
 def test_upstream_by_name_with_sni(ca, tmp_path, tls_upstreams, gateway):

@@ -39,7 +39,8 @@ Endpoints (any method unless noted):
                               timeout; the answer itself does not say Connection: close)
   anything else (/echo...)    200 JSON: {method, target, version, headers, body_len,
                               body_sha256, chunked, chunk_extensions, trailers,
-                              conn_id, peer_port, requests_on_conn}
+                              conn_id, peer_port, requests_on_conn; over TLS also
+                              tls_resumed: whether the connection resumed a session}
 
 The byte pattern used by /bytes (and by the tests for uploads) is "position-stamped":
 byte i of the stream is byte (i % 8) of the 8-byte big-endian encoding of i // 8. So
@@ -326,6 +327,7 @@ def as_record(conn, req, complete):
         "requests_on_conn": conn.nreq,
         "head": req.head.decode("latin-1"),
         "time": time.time(),
+        **({"tls_resumed": conn.sock.session_reused} if hasattr(conn.sock, "session_reused") else {}),
     }
 
 
