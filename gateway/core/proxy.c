@@ -25,6 +25,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "conn.h"
 #include "cookie.h"
@@ -33,8 +34,6 @@
 #include "hb.h"
 #include "http1_hdr.h"
 #include "log.h"
-#include <openssl/ssl.h>
-
 #include "upstream.h"
 #include "uphead.h"
 #include "worker_types.h"
