@@ -386,3 +386,20 @@ def test_cookies_are_secure_over_tls(ca, upstream, gateway, redis_server):
     assert r.status_code == 200, r.text
     cookies = [v for k, v in r.raw.headers.items() if k.lower() == "set-cookie"]
     assert cookies and all("; Secure" in v for v in cookies), cookies
+
+
+def test_websocket_over_tls(ca, upstream, gateway):
+    import websocket
+    cert, key = ca.leaf("gw")
+    port = free_port()
+    gateway(tls_config(cert, key, port))
+    ws = websocket.create_connection("wss://localhost:%d/ws" % port, timeout=5,
+                                     sslopt={"ca_certs": str(ca.path)})
+    try:
+        ws.send("over TLS")
+        assert ws.recv() == "over TLS"
+        big = os.urandom(300_000)  # many records each way through the tunnel
+        ws.send_binary(big)
+        assert ws.recv_data()[1] == big
+    finally:
+        ws.close()
