@@ -284,6 +284,9 @@ SSL_CTX *ag_tls_server_ctx(const struct ag_config *cfg, struct ag_err *err)
     /* io.c writes from an evbuffer that may move between retries, in pieces */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
+    /* Read whatever the socket holds in one read(2), not a record header and then its
+     * body: io.c reads on until OpenSSL wants more anyway (the edge rule). */
+    SSL_CTX_set_read_ahead(ctx, 1);
     /* Resumption by tickets only: no server-side cache shared (and locked) by the workers. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_timeout(ctx, AG_TLS_TICKET_PERIOD_S);
@@ -337,6 +340,7 @@ SSL_CTX *ag_tls_client_ctx(const struct ag_config *cfg, struct ag_err *err)
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(ctx, 1);
     return ctx;
 fail:
     SSL_CTX_free(ctx);
