@@ -182,7 +182,10 @@ const char *ag_io_tls_why(const struct ag_io *io)
     return SSL_is_init_finished(io->ssl) ? "TLS error" : "TLS handshake failed";
 }
 
-/* What SSL_get_error() says after a failed call on <io>: AG_AGAIN (flags set) or AG_EIO. */
+/*
+ * What SSL_get_error() says after a failed call on <io>: AG_AGAIN with <want_read_flag> or
+ * <want_write_flag> set, 0 for the peer's close (close_notify, or a FIN), or AG_EIO.
+ */
 static int io_tls_error(struct ag_io *io, int rc, unsigned want_write_flag,
                         unsigned want_read_flag)
 {
