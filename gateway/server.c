@@ -29,6 +29,7 @@
 #include "pool.h"
 #include "revoke.h"
 #include "rules.h"
+#include "tls.h"
 #include "url.h"
 #include "worker.h"
 
@@ -127,13 +128,23 @@ struct ag_gen *ag_gen_load(const char *path, unsigned cfg_flags, struct ag_err *
     if (resolve(path, "upstream", cfg->upstream_host, cfg->upstream_port, cfg->upstream_hostport,
                 &g->ups[0], err) < 0)
         goto fail;
+    g->ups[0].tls_host = cfg->upstream_tls ? cfg->upstream_host : NULL;
     for (size_t i = 0; i < cfg->n_routes; i++) {
         char key[48];
         snprintf(key, sizeof(key), "routes[%zu].upstream", i);
         if (resolve(path, key, cfg->routes[i].upstream_host, cfg->routes[i].upstream_port,
                     cfg->routes[i].upstream_hostport, &g->ups[1 + i], err) < 0)
             goto fail;
+        g->ups[1 + i].tls_host = cfg->routes[i].upstream_tls ? cfg->routes[i].upstream_host : NULL;
     }
+    /* The certificate, key and CAs are read here, in the main thread at load (never on a
+     * worker's loop); a bad pair fails the load, so `check` and a reload refuse it. */
+    if (cfg->n_tls_listen > 0 && (g->tls_server = ag_tls_server_ctx(cfg, err)) == NULL)
+        goto fail;
+    for (size_t i = 0; i < g->n_ups; i++)
+        if (g->ups[i].tls_host != NULL && g->tls_client == NULL &&
+            (g->tls_client = ag_tls_client_ctx(cfg, err)) == NULL)
+            goto fail;
     if (cfg->reset_webhook != NULL &&
         resolve(path, "password-reset.webhook", cfg->reset_webhook_host, cfg->reset_webhook_port,
                 cfg->reset_webhook, &g->webhook, err) < 0)
@@ -205,15 +216,23 @@ static bool same_addr(const struct ag_listen_addr *a, const struct ag_listen_add
     return strcmp(a->host, b->host) == 0 && strcmp(a->port, b->port) == 0;
 }
 
-/* Whether <a> and <b> listen on the same addresses, in the same order. */
-static bool same_listen(const struct ag_config *a, const struct ag_config *b)
+/* Whether the lists <a> and <b> hold the same addresses, in the same order. */
+static bool same_addrs(const struct ag_listen_addr *a, size_t na, const struct ag_listen_addr *b,
+                       size_t nb)
 {
-    if (a->n_listen != b->n_listen)
+    if (na != nb)
         return false;
-    for (size_t i = 0; i < a->n_listen; i++)
-        if (!same_addr(&a->listen[i], &b->listen[i]))
+    for (size_t i = 0; i < na; i++)
+        if (!same_addr(&a[i], &b[i]))
             return false;
     return true;
+}
+
+/* Whether <a> and <b> listen on the same addresses (plain and TLS), in the same order. */
+static bool same_listen(const struct ag_config *a, const struct ag_config *b)
+{
+    return same_addrs(a->listen, a->n_listen, b->listen, b->n_listen) &&
+           same_addrs(a->tls_listen, a->n_tls_listen, b->tls_listen, b->n_tls_listen);
 }
 
 static void server_log_lint(const struct ag_gen *g)
@@ -243,8 +262,8 @@ static void server_reload(void)
     server_log_lint(g);
     if (!same_listen(g->cfg, old) || g->cfg->workers != old->workers ||
         !same_addr(&g->cfg->metrics_listen, &old->metrics_listen))
-        ag_log(AG_LOG_WARN, "reload: 'listen', 'metrics-listen' and 'workers' changes take "
-               "effect on restart");
+        ag_log(AG_LOG_WARN, "reload: 'listen', 'tls-listen', 'metrics-listen' and 'workers' "
+               "changes take effect on restart");
     ag_log_set_json(g->cfg->log_json);
     for (size_t i = 0; i < srv.n_workers; i++)
         ag_worker_post_gen(srv.workers[i], ag_gen_ref(g));
@@ -382,6 +401,10 @@ int ag_server_run(const char *path)
     for (size_t i = 0; i < srv.gen->cfg->n_listen; i++)
         ag_log(AG_LOG_INFO, "listening on %s:%s, upstream %s, %zu workers",
                srv.gen->cfg->listen[i].host, srv.gen->cfg->listen[i].port,
+               srv.gen->cfg->upstream_hostport, n);
+    for (size_t i = 0; i < srv.gen->cfg->n_tls_listen; i++)
+        ag_log(AG_LOG_INFO, "listening with TLS on %s:%s, upstream %s, %zu workers",
+               srv.gen->cfg->tls_listen[i].host, srv.gen->cfg->tls_listen[i].port,
                srv.gen->cfg->upstream_hostport, n);
     if (srv.metrics != NULL)
         ag_log(AG_LOG_INFO, "metrics on %s:%s", srv.gen->cfg->metrics_listen.host,

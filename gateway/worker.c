@@ -59,7 +59,20 @@ static const struct ag_ep_ops worker_ep_ops = {
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
-    ag_conn_accept(arg, fd, sa);
+    ag_conn_accept(arg, fd, sa, NULL);
+}
+
+/* A tls-listen socket: the handshake uses the current generation's certificate. */
+static void on_accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                          int salen, void *arg)
+{
+    struct ag_worker *w = arg;
+
+    if (w->gen->tls_server == NULL) {
+        evutil_closesocket(fd); /* a reload dropped tls-listen: it ends at the restart */
+        return;
+    }
+    ag_conn_accept(w, fd, sa, w->gen->tls_server);
 }
 
 static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
@@ -90,10 +103,10 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
     evtimer_add(w->accept_ev, &pause);
 }
 
-/* Binds a listening socket for <a> with SO_REUSEPORT. Returns the fd or -1 with <err> set. */
-static int listen_socket(const struct ag_config *cfg, size_t i, struct ag_err *err)
+/* Binds a listening socket for <a>, <key>[<i>], with SO_REUSEPORT. Returns the fd or -1 with <err> set. */
+static int listen_socket(const struct ag_config *cfg, const char *key, size_t i,
+                         const struct ag_listen_addr *a, struct ag_err *err)
 {
-    const struct ag_listen_addr *a = &cfg->listen[i];
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
@@ -101,7 +114,7 @@ static int listen_socket(const struct ag_config *cfg, size_t i, struct ag_err *e
 
     rc = getaddrinfo(a->host, a->port, &hints, &res);
     if (rc != 0) {
-        ag_err_add(err, "%s: listen[%zu]: cannot resolve %s: %s", cfg->source, i, a->host,
+        ag_err_add(err, "%s: %s[%zu]: cannot resolve %s: %s", cfg->source, key, i, a->host,
                    gai_strerror(rc));
         return -1;
     }
@@ -117,7 +130,7 @@ static int listen_socket(const struct ag_config *cfg, size_t i, struct ag_err *e
     freeaddrinfo(res);
     return fd;
 fail:
-    ag_err_add(err, "%s: listen[%zu]: cannot listen on %s:%s: %s", cfg->source, i, a->host,
+    ag_err_add(err, "%s: %s[%zu]: cannot listen on %s:%s: %s", cfg->source, key, i, a->host,
                a->port, strerror(errno));
     if (fd >= 0)
         close(fd);
@@ -405,14 +418,19 @@ struct ag_worker *ag_worker_new(unsigned id, struct ag_gen *g, struct ag_err *er
     if (w->notify_ev == NULL || w->log_ev == NULL || w->accept_ev == NULL || event_add(w->notify_ev, NULL) < 0 ||
         event_add(w->log_ev, &tick) < 0)
         goto fail;
-    w->listeners = calloc(cfg->n_listen, sizeof(*w->listeners));
+    /* tls-listen's sockets, then listen's: once a plain port answers, all of them do */
+    w->listeners = calloc(cfg->n_listen + cfg->n_tls_listen + 1, sizeof(*w->listeners));
     if (w->listeners == NULL)
         goto fail;
-    for (size_t i = 0; i < cfg->n_listen; i++) {
-        int fd = listen_socket(cfg, i, err);
+    for (size_t i = 0; i < cfg->n_listen + cfg->n_tls_listen; i++) {
+        bool tls = i < cfg->n_tls_listen;
+        size_t k = tls ? i : i - cfg->n_tls_listen;
+        int fd = listen_socket(cfg, tls ? "tls-listen" : "listen", k,
+                               tls ? &cfg->tls_listen[k] : &cfg->listen[k], err);
         if (fd < 0)
             goto fail_quiet;
-        w->listeners[i] = evconnlistener_new(w->base, on_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+        w->listeners[i] = evconnlistener_new(w->base, tls ? on_accept_tls : on_accept, w,
+                                             LEV_OPT_CLOSE_ON_FREE, -1, fd);
         if (w->listeners[i] == NULL) {
             close(fd);
             goto fail;

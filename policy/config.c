@@ -115,6 +115,11 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_FN("cors", ag_config__parse_cors),
     CONFIG_KEY_FN("metrics-listen", ag_config__parse_metrics_listen),
     CONFIG_KEY_FN("log-format", ag_config__parse_log_format),
+    CONFIG_KEY_FN("tls-listen", ag_config__parse_tls_listen),
+    CONFIG_KEY_FN("tls-cert-file", ag_config__parse_tls_cert_file),
+    CONFIG_KEY_FN("tls-key-file", ag_config__parse_tls_key_file),
+    CONFIG_KEY_FN("tls-min-version", ag_config__parse_tls_min_version),
+    CONFIG_KEY_FN("upstream-ca-file", ag_config__parse_upstream_ca_file),
 };
 
 /* Checks the value <v> of the top-level key <key> and stores it in <c>->cfg. */
@@ -185,6 +190,7 @@ static struct ag_config *config_new(void)
     atomic_init(&cfg->_refs, 1);
     cfg->workers = 0;
     cfg->upstream_timeout = 60;
+    cfg->tls_min_version = 12;
     cfg->access_token_ttl = 900;
     cfg->refresh_token_ttl = 604800;
     cfg->token_new_requires_master = true;
@@ -299,6 +305,19 @@ static void config_check_identity_names(struct config_ctx *c)
     }
 }
 
+/* metrics-listen must be none of the <n> addresses of <list> (the key <key>). */
+static void config_check_metrics_listen(struct config_ctx *c, const char *key,
+                                        const struct ag_listen_addr *list, size_t n)
+{
+    const struct ag_listen_addr *m = &c->cfg->metrics_listen;
+
+    for (size_t i = 0; m->port != NULL && i < n; i++)
+        if (list[i].host != NULL && list[i].port != NULL && strcmp(list[i].port, m->port) == 0 &&
+            strcasecmp(list[i].host, m->host) == 0)
+            ag_config__problem(c, "metrics-listen", "same address as %s[%zu]: the main "
+                               "listeners never serve /metrics", key, i);
+}
+
 /* Fills the string defaults and checks what involves more than one key of <root>. */
 static void config_finish(struct config_ctx *c, json_t *root)
 {
@@ -332,19 +351,16 @@ static void config_finish(struct config_ctx *c, json_t *root)
     if (cfg->passwords.max_len < cfg->passwords.min_len)
         ag_config__problem(c, "passwords.max-length", "must be at least passwords.min-length (%zu)",
                            cfg->passwords.min_len);
-    if (cfg->listen == NULL) {
+    ag_config__tls_finish(c, root);
+    if (json_object_get(root, "listen") == NULL) {
         if ((cfg->listen = ag_config__calloc(c, 1, sizeof(*cfg->listen))) == NULL)
             return;
         cfg->n_listen = 1;
         cfg->listen[0].host = ag_config__strndup(c, "127.0.0.1", 9);
         cfg->listen[0].port = ag_config__strndup(c, "8080", 4);
     }
-    for (size_t i = 0; cfg->metrics_listen.port != NULL && i < cfg->n_listen; i++)
-        if (cfg->listen[i].host != NULL && cfg->listen[i].port != NULL &&
-            strcmp(cfg->listen[i].port, cfg->metrics_listen.port) == 0 &&
-            strcasecmp(cfg->listen[i].host, cfg->metrics_listen.host) == 0)
-            ag_config__problem(c, "metrics-listen", "same address as listen[%zu]: the main "
-                               "listeners never serve /metrics", i);
+    config_check_metrics_listen(c, "listen", cfg->listen, cfg->n_listen);
+    config_check_metrics_listen(c, "tls-listen", cfg->tls_listen, cfg->n_tls_listen);
 }
 
 /* Zeroes the <len> bytes of *<p> (a secret) and frees it; *<p> becomes NULL. */
@@ -390,6 +406,14 @@ static void config_free(struct ag_config *cfg)
     AG_FREE(cfg->listen);
     AG_FREE(cfg->metrics_listen.host);
     AG_FREE(cfg->metrics_listen.port);
+    for (size_t i = 0; i < cfg->n_tls_listen; i++) {
+        AG_FREE(cfg->tls_listen[i].host);
+        AG_FREE(cfg->tls_listen[i].port);
+    }
+    AG_FREE(cfg->tls_listen);
+    AG_FREE(cfg->tls_cert_file);
+    AG_FREE(cfg->tls_key_file);
+    AG_FREE(cfg->upstream_ca_file);
     AG_FREE(cfg->upstream_host);
     AG_FREE(cfg->upstream_port);
     AG_FREE(cfg->upstream_hostport);

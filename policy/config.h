@@ -68,6 +68,7 @@ struct ag_route {
     char *upstream_host;
     char *upstream_port;
     char *upstream_hostport;
+    bool upstream_tls;   /* "https://" */
 };
 
 /* Header names the identity goes upstream under ("identity-headers"). */
@@ -119,6 +120,7 @@ struct ag_config {
     char *upstream_host;      /* from "http://HOST:PORT"; brackets removed for IPv6 */
     char *upstream_port;
     char *upstream_hostport;  /* "HOST:PORT" as written, for messages */
+    bool upstream_tls;        /* "https://HOST:PORT": verified TLS (docs/tls.md) */
     char *redis_url;          /* as written; its syntax is checked by store/ (ag_gen_load) */
     char *auth_prefix;        /* starts with '/', no trailing '/' */
     int workers;              /* 0: number of online CPUs */
@@ -193,6 +195,13 @@ struct ag_config {
     /* operations (docs/operations.md, CONTRACT.md section 11) */
     struct ag_listen_addr metrics_listen; /* host NULL: off */
     bool log_json;                   /* log-format "json": error and audit lines as JSON */
+    /* TLS (policy/config_tls.c, docs/tls.md); the files are read by the gateway at load */
+    struct ag_listen_addr *tls_listen;
+    size_t n_tls_listen;
+    char *tls_cert_file;      /* PEM: the leaf, then its chain */
+    char *tls_key_file;       /* PEM private key, RSA or EC */
+    int tls_min_version;      /* 12 (default) or 13 */
+    char *upstream_ca_file;   /* PEM CAs for https upstreams; NULL: the system's store */
 };
 
 /* Values taken from the environment when the file leaves a key out (file wins). */

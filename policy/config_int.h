@@ -139,9 +139,13 @@ bool ag_config__check_prefix(struct config_ctx *c, const char *path, const char 
 void ag_config__parse_paths(struct config_ctx *c, const char *path, json_t *v, char ***out,
                             size_t *n_out);
 
-/** Parses "http://HOST:PORT" into new *<o_host>, *<o_port> and *<o_hostport>. */
+/** Parses "http[s]://HOST:PORT" into new *<o_host>, *<o_port>, *<o_hostport>; https sets *<o_tls>. */
 void ag_config__parse_upstream_url(struct config_ctx *c, const char *path, json_t *v, char **o_host,
-                                   char **o_port, char **o_hostport);
+                                   char **o_port, char **o_hostport, bool *o_tls);
+
+/** Parses "HOST:PORT" or an array of them (maybe empty) into new *<o_list>, *<o_n>. */
+void ag_config__parse_listen_list(struct config_ctx *c, const char *path, json_t *v,
+                                  struct ag_listen_addr **o_list, size_t *o_n);
 
 /* ------------------------------------------------------------------------------------------
  * Words of rules and role-scopes (config_rules.c)
@@ -202,5 +206,14 @@ void ag_config__parse_identity_headers(struct config_ctx *c, const char *path, j
 
 /* config_cors.c */
 void ag_config__parse_cors(struct config_ctx *c, const char *path, json_t *v);
+
+/* config_tls.c */
+void ag_config__parse_tls_listen(struct config_ctx *c, const char *path, json_t *v);
+void ag_config__parse_tls_cert_file(struct config_ctx *c, const char *path, json_t *v);
+void ag_config__parse_tls_key_file(struct config_ctx *c, const char *path, json_t *v);
+void ag_config__parse_tls_min_version(struct config_ctx *c, const char *path, json_t *v);
+void ag_config__parse_upstream_ca_file(struct config_ctx *c, const char *path, json_t *v);
+/** The checks between the TLS keys and listen (after every key is parsed). */
+void ag_config__tls_finish(struct config_ctx *c, json_t *root);
 
 #endif

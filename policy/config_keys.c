@@ -394,26 +394,28 @@ static bool config_listen_addr(struct config_ctx *c, const char *path, json_t *v
     return a->host != NULL && a->port != NULL;
 }
 
-/* Parses one listen address <v> at <path> into <cfg>->listen[<i>]; returns false if bad. */
-static bool config_parse_listen_one(struct config_ctx *c, const char *path, json_t *v, size_t i)
+/* Parses one address <v> at <path> (of the key <key>) into <list>[<i>]; false if bad. */
+static bool config_parse_listen_one(struct config_ctx *c, const char *key, const char *path,
+                                    json_t *v, struct ag_listen_addr *list, size_t i)
 {
-    struct ag_listen_addr *a = &c->cfg->listen[i];
+    struct ag_listen_addr *a = &list[i];
 
     if (!config_listen_addr(c, path, v, a))
         return false;
     for (size_t j = 0; j < i; j++) {
-        struct ag_listen_addr *b = &c->cfg->listen[j];
+        struct ag_listen_addr *b = &list[j];
 
         if (b->host != NULL && b->port != NULL && strcmp(b->port, a->port) == 0 &&
             strcasecmp(b->host, a->host) == 0) {
-            ag_config__problem(c, path, "same address as listen[%zu]", j);
+            ag_config__problem(c, path, "same address as %s[%zu]", key, j);
             return false;
         }
     }
     return true;
 }
 
-void ag_config__parse_listen(struct config_ctx *c, const char *path, json_t *v)
+void ag_config__parse_listen_list(struct config_ctx *c, const char *path, json_t *v,
+                                  struct ag_listen_addr **o_list, size_t *o_n)
 {
     char ipath[AG_ERR_LINE];
     size_t n = 1, i;
@@ -421,34 +423,38 @@ void ag_config__parse_listen(struct config_ctx *c, const char *path, json_t *v)
 
     if (json_is_array(v)) {
         n = json_array_size(v);
-        if (n == 0) {
-            ag_config__problem(c, path, "must not be an empty array");
-            return;
-        }
+        if (n == 0)
+            return; /* allowed when the other kind of listener is there (config_finish) */
     } else if (!json_is_string(v)) {
         ag_config__problem(c, path, "expected \"HOST:PORT\" or an array of them");
         return;
     }
-    if ((c->cfg->listen = ag_config__calloc(c, n, sizeof(*c->cfg->listen))) == NULL)
+    if ((*o_list = ag_config__calloc(c, n, sizeof(**o_list))) == NULL)
         return;
-    c->cfg->n_listen = n;
+    *o_n = n;
     if (json_is_string(v)) {
-        config_parse_listen_one(c, path, v, 0);
+        config_parse_listen_one(c, path, path, v, *o_list, 0);
         return;
     }
     json_array_foreach(v, i, e)
     {
         snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
-        config_parse_listen_one(c, ipath, e, i);
+        config_parse_listen_one(c, path, ipath, e, *o_list, i);
     }
 }
 
+void ag_config__parse_listen(struct config_ctx *c, const char *path, json_t *v)
+{
+    ag_config__parse_listen_list(c, path, v, &c->cfg->listen, &c->cfg->n_listen);
+}
+
 /*
- * Parses the "http://HOST:PORT" at <path> into new strings *<o_host>, *<o_port>
- * and *<o_hostport> (shared by "upstream" and "routes[i].upstream").
+ * Parses the "http://HOST:PORT" or "https://HOST:PORT" at <path> into new strings
+ * *<o_host>, *<o_port> and *<o_hostport>, and *<o_tls> (shared by "upstream" and
+ * "routes[i].upstream").
  */
 void ag_config__parse_upstream_url(struct config_ctx *c, const char *path, json_t *v, char **o_host,
-                                   char **o_port, char **o_hostport)
+                                   char **o_port, char **o_hostport, bool *o_tls)
 {
     const char *s, *auth, *end;
     struct ag_str host;
@@ -460,14 +466,15 @@ void ag_config__parse_upstream_url(struct config_ctx *c, const char *path, json_
     if (!ag_config__get_string(c, path, v, &s, &n))
         return;
     if (n >= 8 && strncasecmp(s, "https://", 8) == 0) {
-        ag_config__problem(c, path, "TLS to the upstream is not supported yet");
+        *o_tls = true;
+        port = 443;
+        auth = s + 8;
+    } else if (n >= 7 && strncasecmp(s, "http://", 7) == 0) {
+        auth = s + 7;
+    } else {
+        ag_config__problem(c, path, "expected \"http://HOST:PORT\" or \"https://HOST:PORT\"");
         return;
     }
-    if (n < 7 || strncasecmp(s, "http://", 7) != 0) {
-        ag_config__problem(c, path, "expected \"http://HOST:PORT\"");
-        return;
-    }
-    auth = s + 7;
     end = auth + strcspn(auth, "/?#");
     if (memchr(auth, '@', (size_t)(end - auth)) != NULL) {
         ag_config__problem(c, path, "credentials in the URL are not supported (use 'headers')");
@@ -494,7 +501,7 @@ void ag_config__parse_upstream_url(struct config_ctx *c, const char *path, json_
 void ag_config__parse_upstream(struct config_ctx *c, const char *path, json_t *v)
 {
     ag_config__parse_upstream_url(c, path, v, &c->cfg->upstream_host, &c->cfg->upstream_port,
-                                  &c->cfg->upstream_hostport);
+                                  &c->cfg->upstream_hostport, &c->cfg->upstream_tls);
 }
 
 /*

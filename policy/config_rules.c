@@ -226,7 +226,7 @@ void ag_config__parse_routes(struct config_ctx *c, const char *path, json_t *v)
                     rt->prefix = ag_config__strndup(c, s, len);
             } else if (strcmp(key, "upstream") == 0) {
                 ag_config__parse_upstream_url(c, kpath, m, &rt->upstream_host, &rt->upstream_port,
-                                              &rt->upstream_hostport);
+                                              &rt->upstream_hostport, &rt->upstream_tls);
             } else {
                 ag_config__unknown_key(c, ipath, key, names, CONFIG_ARRAY_LEN(names));
             }

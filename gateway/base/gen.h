@@ -21,12 +21,14 @@ struct ag_jwt_key;
 struct ag_revoke;
 struct ag_pool;
 struct ag_password_dummies;
+struct ssl_ctx_st;
 
 /* One upstream the gateway forwards to: [0] is `upstream`, [1 + i] is routes[i]. */
 struct ag_upstream_addr {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     const char *hostport;          /* borrowed from the config, for Host and messages */
+    const char *tls_host;          /* https: the name (or address) checked and sent as SNI; else NULL */
 };
 
 /*
@@ -51,6 +53,8 @@ struct ag_gen {
     bool timings;                  /* requests are timed: access_log or metrics-listen */
     unsigned path_flags;           /* AG_PATH_F_* from cfg */
     struct ag_upstream_addr webhook; /* password-reset webhook, resolved at load (addrlen 0: none) */
+    struct ssl_ctx_st *tls_server; /* tls-listen's certificate and key, loaded at load (or NULL) */
+    struct ssl_ctx_st *tls_client; /* for https upstreams (or NULL); see gateway/base/tls.h */
 };
 
 /** Takes a reference (any thread); returns <g>. */

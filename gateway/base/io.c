@@ -1,27 +1,35 @@
 /*
  * gateway/base/io.c - edge-triggered socket I/O on evbuffers (see io.h for the why).
  *
- * Owns:     the socket and both buffers of each struct ag_io.
- * Entry:    ag_io_open(), ag_io_connect(), ag_io_read(), ag_io_flush(), ag_io_close().
+ * Owns:     the socket, both buffers and the SSL object of each struct ag_io.
+ * Entry:    ag_io_open(), ag_io_connect(), ag_io_tls_start(), ag_io_read(), ag_io_flush(),
+ *           ag_io_close().
+ * Spec:     docs/architecture.md "I/O"; docs/tls.md.
  */
 #include "io.h"
 
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "base.h"
 
 #define IO_READ_CHUNK 16384
+#define IO_TLS_RECORD 16384 /* plaintext per SSL_write_ex(): one full TLS record */
 
 static int io_init(struct ag_io *io, struct event_base *base, evutil_socket_t fd,
                    event_callback_fn cb, void *arg, const struct timeval *tv)
 {
     io->fd = fd;
+    io->ssl = NULL;
     io->in = evbuffer_new();
     io->out = evbuffer_new();
     if (io->in == NULL || io->out == NULL)
@@ -129,11 +137,178 @@ static ssize_t io_read_small(struct ag_io *io, size_t want)
     return r;
 }
 
+/* ---------------------------------------------------------------- TLS */
+
+int ag_io_tls_start(struct ag_io *io, struct ssl_ctx_st *ctx, const char *host)
+{
+    SSL *s = SSL_new(ctx);
+
+    if (s == NULL || SSL_set_fd(s, io->fd) != 1)
+        goto fail;
+    if (host == NULL) {
+        SSL_set_accept_state(s);
+    } else {
+        ASN1_OCTET_STRING *ip = a2i_IPADDRESS(host);
+
+        SSL_set_connect_state(s);
+        if (ip != NULL) {
+            /* An address: checked against the IP SANs; SNI never carries one (RFC 6066 s.3). */
+            ASN1_OCTET_STRING_free(ip);
+            if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), host) != 1)
+                goto fail;
+        } else if (SSL_set_tlsext_host_name(s, host) != 1 || SSL_set1_host(s, host) != 1) {
+            goto fail;
+        }
+        if (SSL_set_alpn_protos(s, (const unsigned char *)"\x08http/1.1", 9) != 0)
+            goto fail;
+    }
+    io->ssl = s;
+    return 0;
+fail:
+    SSL_free(s);
+    ERR_clear_error();
+    return AG_ENOMEM;
+}
+
+const char *ag_io_tls_why(const struct ag_io *io)
+{
+    long v;
+
+    if (io->ssl == NULL)
+        return NULL;
+    v = SSL_get_verify_result(io->ssl);
+    if (v != X509_V_OK)
+        return X509_verify_cert_error_string(v);
+    return SSL_is_init_finished(io->ssl) ? "TLS error" : "TLS handshake failed";
+}
+
+/*
+ * What SSL_get_error() says after a failed call on <io>: AG_AGAIN with <want_read_flag> or
+ * <want_write_flag> set, 0 for the peer's close (close_notify, or a FIN), or AG_EIO.
+ */
+static int io_tls_error(struct ag_io *io, int rc, unsigned want_write_flag,
+                        unsigned want_read_flag)
+{
+    switch (SSL_get_error(io->ssl, rc)) {
+    case SSL_ERROR_WANT_READ:
+        io->flags |= want_read_flag;
+        return AG_AGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        io->flags |= want_write_flag;
+        return AG_AGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    default:
+        /* a failed handshake, a bad record, a reset: the connection is over */
+        io->flags |= AG_IO_F_TLS_FATAL;
+        ERR_clear_error();
+        errno = EPROTO;
+        return AG_EIO;
+    }
+}
+
+/*
+ * ag_io_read() on TLS: SSL_read_ex() until it wants more bytes from the socket (which
+ * is then drained: the edge rule holds) or <limit>. Record by record through a
+ * per-thread block, as the first plain read does; the handshake runs in here too.
+ */
+static int io_read_tls(struct ag_io *io, size_t limit)
+{
+    static _Thread_local char scratch[IO_READ_CHUNK];
+    int got = 0;
+
+    io->flags &= ~AG_IO_F_TLS_RW;
+    while (!(io->flags & AG_IO_F_EOF)) {
+        size_t have = evbuffer_get_length(io->in), want, n = 0;
+        int rc;
+
+        if (have >= limit) {
+            io->flags |= AG_IO_F_RREADY; /* maybe more inside the SSL object: come back */
+            return got;
+        }
+        want = limit - have < sizeof(scratch) ? limit - have : sizeof(scratch);
+        ERR_clear_error();
+        rc = SSL_read_ex(io->ssl, scratch, want, &n);
+        if (rc == 1) {
+            if (evbuffer_add(io->in, scratch, n) < 0)
+                return AG_ENOMEM;
+            got += (int)n;
+            continue;
+        }
+        rc = io_tls_error(io, rc, AG_IO_F_TLS_RW, 0);
+        if (rc == 0)
+            io->flags |= AG_IO_F_EOF; /* close_notify, or a FIN (SSL_OP_IGNORE_UNEXPECTED_EOF) */
+        else if (rc == AG_EIO)
+            return AG_EIO;
+        io->flags &= ~AG_IO_F_RREADY;
+        return got;
+    }
+    return got;
+}
+
+/* ag_io_flush() on TLS: a record at a time from the front of io->out. */
+static int io_flush_tls(struct ag_io *io)
+{
+    size_t len;
+
+    io->flags &= ~AG_IO_F_TLS_WR;
+    while ((len = evbuffer_get_length(io->out)) > 0) {
+        size_t n = len < IO_TLS_RECORD ? len : IO_TLS_RECORD, done = 0;
+        /* A retry after WANT_WRITE passes the same bytes, maybe moved and with more behind
+         * them: SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER (gateway/base/tls.c) allows both. */
+        unsigned char *p = evbuffer_pullup(io->out, (ev_ssize_t)n);
+        int rc;
+
+        if (p == NULL)
+            return AG_EIO;
+        ERR_clear_error();
+        rc = SSL_write_ex(io->ssl, p, n, &done);
+        if (rc == 1) {
+            evbuffer_drain(io->out, done);
+            continue;
+        }
+        rc = io_tls_error(io, rc, AG_IO_F_WBLOCKED, AG_IO_F_WBLOCKED | AG_IO_F_TLS_WR);
+        return rc == 0 ? AG_EIO : rc; /* the peer's close_notify: nothing more goes out */
+    }
+    io->flags &= ~AG_IO_F_WBLOCKED;
+    return 0;
+}
+
+int ag_io_shutdown(struct ag_io *io)
+{
+    if (io->ssl != NULL && !(io->flags & AG_IO_F_TLS_FATAL) && SSL_is_init_finished(io->ssl) &&
+        !(SSL_get_shutdown(io->ssl) & SSL_SENT_SHUTDOWN)) {
+        ERR_clear_error();
+        SSL_shutdown(io->ssl); /* our close_notify; theirs is not waited for */
+        ERR_clear_error();
+    }
+    return shutdown(io->fd, SHUT_WR);
+}
+
+bool ag_io_idle_event(struct ag_io *io)
+{
+    char b;
+
+    if (io->ssl != NULL) {
+        size_t n = 0;
+        ERR_clear_error();
+        if (SSL_peek_ex(io->ssl, &b, 1, &n) == 1)
+            return true;
+        return io_tls_error(io, 0, 0, 0) != AG_AGAIN;
+    }
+    ssize_t r = recv(io->fd, &b, 1, MSG_PEEK);
+    return !(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
+/* ---------------------------------------------------------------- reading and writing */
+
 int ag_io_read(struct ag_io *io, size_t limit)
 {
     struct evbuffer_iovec v[2];
     int got = 0;
 
+    if (io->ssl != NULL)
+        return io_read_tls(io, limit);
     while (!(io->flags & AG_IO_F_EOF)) {
         size_t have = evbuffer_get_length(io->in), want;
         ssize_t r;
@@ -210,6 +385,8 @@ int ag_io_read(struct ag_io *io, size_t limit)
 
 int ag_io_flush(struct ag_io *io)
 {
+    if (io->ssl != NULL)
+        return io_flush_tls(io);
     while (evbuffer_get_length(io->out) > 0) {
         /* Loop until EAGAIN: a write can be short for reasons other than a full socket
          * (iovec limits), and with edge triggering nothing would wake us up then. */
@@ -239,6 +416,16 @@ void ag_io_close(struct ag_io *io)
     if (io->in == NULL && io->out == NULL)
         return;
     event_del(&io->ev);
+    if (io->ssl != NULL) {
+        if (!(io->flags & AG_IO_F_TLS_FATAL) && SSL_is_init_finished(io->ssl) &&
+            !(SSL_get_shutdown(io->ssl) & SSL_SENT_SHUTDOWN)) {
+            ERR_clear_error();
+            SSL_shutdown(io->ssl); /* a close_notify, best effort: never waited for */
+        }
+        SSL_free(io->ssl);
+        ERR_clear_error();
+        io->ssl = NULL;
+    }
     if (io->fd >= 0)
         close(io->fd);
     io->fd = -1;

@@ -3,9 +3,13 @@
  * event per socket registered once for both directions (no epoll_ctl per request),
  * reads that stop at a short read (no FIONREAD, no extra EAGAIN probe), and writes
  * attempted at once (an EV_WRITE edge is awaited only after the kernel said EAGAIN).
+ * A TLS connection is the same struct ag_io with an SSL object: its reads and writes go
+ * through SSL_read_ex() / SSL_write_ex(), and an OpenSSL WANT_READ / WANT_WRITE is
+ * mapped onto the same one event (ag_io_event()).
  *
  * Owns:     the socket, its event, its input and output evbuffers.
- * Entry:    ag_io_open(), ag_io_connect(), ag_io_read(), ag_io_flush(), ag_io_close().
+ * Entry:    ag_io_open(), ag_io_connect(), ag_io_tls_start(), ag_io_read(), ag_io_flush(),
+ *           ag_io_close().
  * Not here: what the bytes mean (gateway/core/conn.c, gateway/core/proxy.c).
  */
 #ifndef AG_GATEWAY_IO_H
@@ -19,6 +23,8 @@
 #include <event2/event_struct.h>
 
 struct evbuffer;
+struct ssl_st;
+struct ssl_ctx_st;
 
 /* An output over HIGH pauses the side that fills it until it drains below LOW. */
 #define AG_IO_HIGH_WM (256 * 1024)
@@ -29,6 +35,9 @@ struct evbuffer;
 #define AG_IO_F_WBLOCKED 0x0004   /* the last write hit EAGAIN: wait for EV_WRITE */
 #define AG_IO_F_CONNECTING 0x0008 /* a non-blocking connect is in progress */
 #define AG_IO_F_RDHUP 0x0010      /* EPOLLRDHUP seen: read on to the EOF, a short read is not the end */
+#define AG_IO_F_TLS_RW 0x0020     /* TLS: a read waits for the socket to be writable */
+#define AG_IO_F_TLS_WR 0x0040     /* TLS: a write waits for the socket to be readable */
+#define AG_IO_F_TLS_FATAL 0x0080  /* TLS: a fatal error; no close_notify may be sent */
 
 /*
  * Event priorities of a worker's base (event_base_priority_init(AG_IO_NPRIO)). libevent
@@ -46,6 +55,7 @@ struct ag_io {
     struct evbuffer *in;
     struct evbuffer *out;
     struct event ev;         /* EV_READ|EV_WRITE|EV_CLOSED|EV_ET|EV_PERSIST */
+    struct ssl_st *ssl;      /* TLS (ag_io_tls_start()), or NULL */
 };
 
 /**
@@ -67,13 +77,36 @@ int ag_io_connect(struct ag_io *io, struct event_base *base, const struct sockad
 int ag_io_connect_done(struct ag_io *io);
 
 /**
- * Notes what an event callback was told: EV_CLOSED (the peer's FIN, which may sit
- * behind data that a short read left unread) makes the next read go on to the EOF.
+ * Starts TLS on the open <io> with a new SSL object of <ctx> (it holds a reference:
+ * the connection keeps its context when a reload replaces it). <host> NULL: the server
+ * side; else the client side, with SNI and the certificate checked against <host> (a
+ * name, or an IP address). The handshake runs within the first reads and writes.
+ * Returns 0 or AG_ENOMEM.
  */
-static inline void ag_io_event(struct ag_io *io, short what)
+int ag_io_tls_start(struct ag_io *io, struct ssl_ctx_st *ctx, const char *host);
+
+/**
+ * Why a TLS connection failed, for a message: the certificate check's verdict when it
+ * refused the peer, else "TLS handshake failed" or "TLS error". NULL without TLS.
+ */
+const char *ag_io_tls_why(const struct ag_io *io);
+
+/**
+ * Notes what an event callback was told and returns what the callback should act on:
+ * EV_CLOSED (the peer's FIN, which may sit behind data that a short read left unread)
+ * makes the next read go on to the EOF. With TLS, a read that waited for writability
+ * is resumed on EV_WRITE (AG_IO_F_RREADY), and a write that waited for readability
+ * on EV_READ (EV_WRITE is added to the result).
+ */
+static inline short ag_io_event(struct ag_io *io, short what)
 {
     if (what & EV_CLOSED)
         io->flags |= AG_IO_F_RDHUP | AG_IO_F_RREADY;
+    if ((what & EV_WRITE) && (io->flags & AG_IO_F_TLS_RW))
+        io->flags |= AG_IO_F_RREADY;
+    if ((what & (EV_READ | EV_CLOSED)) && (io->flags & AG_IO_F_TLS_WR))
+        what |= EV_WRITE;
+    return what;
 }
 
 /** Re-arms the inactivity timeout (NULL: none). Cheap with libevent's common timeouts. */
@@ -89,10 +122,21 @@ int ag_io_read(struct ag_io *io, size_t limit);
 /** Writes io->out. Returns 0 when it is empty, AG_AGAIN when the kernel is full, AG_EIO. */
 int ag_io_flush(struct ag_io *io);
 
+/** Half-closes the sending side (TLS: a close_notify first). Returns shutdown(2)'s result. */
+int ag_io_shutdown(struct ag_io *io);
+
+/**
+ * Whether an idle connection (no request on it) has something to act on: bytes, an
+ * EOF or an error. TLS records that carry no application data (session tickets) are
+ * consumed and do not count. Costs a syscall; for the rare edges of an idle socket.
+ */
+bool ag_io_idle_event(struct ag_io *io);
+
 /** Bytes waiting in io->out. */
 size_t ag_io_pending(const struct ag_io *io);
 
-/** Unregisters, closes the socket, frees the buffers. Safe on a zeroed or closed io. */
+/** Unregisters, closes the socket (TLS: a close_notify first, unless it failed), frees the
+ *  buffers and the SSL object. Safe on a zeroed or closed io. */
 void ag_io_close(struct ag_io *io);
 
 #endif

@@ -35,6 +35,7 @@ struct ag_store;
 struct ag_ep;
 struct ag_pool_inbox;
 struct ag_ep_ops;
+struct ssl_session_st;
 
 /* The store's connect timeout (s): also how long a request waits for the store's first ready. */
 #define AG_WORKER_STORE_CONNECT_S 2.0
@@ -43,6 +44,7 @@ struct ag_ep_ops;
 struct ag_upool {
     LIST_HEAD(, ag_uconn) idle;
     size_t n;
+    struct ssl_session_st *tls_session; /* https: the last session, resumed by new connections */
 };
 
 /* The worker's timeouts, as libevent common timeouts (O(1) to re-arm). */

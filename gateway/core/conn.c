@@ -66,7 +66,8 @@ const char *ag_conn_peer_str(const struct ag_conn *c, char *buf, size_t len)
 
 /* ---------------------------------------------------------------- accept */
 
-void ag_conn_accept(struct ag_worker *w, int fd, const struct sockaddr *sa)
+void ag_conn_accept(struct ag_worker *w, int fd, const struct sockaddr *sa,
+                    struct ssl_ctx_st *tls)
 {
     struct ag_conn *c = calloc(1, sizeof(*c));
 
@@ -80,8 +81,14 @@ void ag_conn_accept(struct ag_worker *w, int fd, const struct sockaddr *sa)
         c->peer.v6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
     else
         c->peer.v4 = ((const struct sockaddr_in *)sa)->sin_addr;
+    /* The header timeout bounds the TLS handshake as well: the timer runs from here. */
     if (ag_io_open(&c->io, w->base, fd, on_client_io, c, w->tmo[AG_TMO_HEADER]) < 0) {
         evutil_closesocket(fd);
+        free(c);
+        return;
+    }
+    if (tls != NULL && ag_io_tls_start(&c->io, tls, NULL) < 0) {
+        ag_io_close(&c->io);
         free(c);
         return;
     }
@@ -471,7 +478,7 @@ void ag_conn_close(struct ag_conn *c)
  */
 static int conn_linger(struct ag_conn *c)
 {
-    if ((c->io.flags & AG_IO_F_EOF) || shutdown(c->io.fd, SHUT_WR) < 0) {
+    if ((c->io.flags & AG_IO_F_EOF) || ag_io_shutdown(&c->io) < 0) {
         ag_conn_close(c);
         return -1;
     }
@@ -670,7 +677,7 @@ static void on_client_io(evutil_socket_t fd, short what, void *arg)
 {
     struct ag_conn *c = arg;
 
-    ag_io_event(&c->io, what);
+    what = ag_io_event(&c->io, what);
     if (c->flags & AG_CONN_F_DEAD) {
         ag_conn_close(c);
         return;

@@ -76,8 +76,12 @@ struct ag_conn {
     struct ag_io io;
 };
 
-/** Accepts client socket <fd> from <sa> on worker <w> (takes ownership of <fd>). */
-void ag_conn_accept(struct ag_worker *w, int fd, const struct sockaddr *sa);
+/**
+ * Accepts client socket <fd> from <sa> on worker <w> (takes ownership of <fd>); over TLS
+ * with <tls> (a tls-listen socket: the generation's server context), else plain (NULL).
+ */
+void ag_conn_accept(struct ag_worker *w, int fd, const struct sockaddr *sa,
+                    struct ssl_ctx_st *tls);
 
 /**
  * The request of <c> has ended (gateway/core/req.c): closes the connection once its

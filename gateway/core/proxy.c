@@ -25,6 +25,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "conn.h"
 #include "cookie.h"
@@ -597,6 +598,12 @@ static void up_closed(struct ag_req *req, bool error)
         return;
     }
     if (!(req->flags & AG_REQ_F_RESP_HEAD)) {
+        /* A refused certificate is never retried: the next connection would get the same. */
+        if (req->u->io.ssl != NULL && !SSL_is_init_finished(req->u->io.ssl)) {
+            ag_req_fail_cause(req, 502, "upstream TLS handshake failed",
+                              ag_io_tls_why(&req->u->io));
+            return;
+        }
         if (up_retry(req))
             return;
         ag_req_fail_cause(req, 502, "upstream closed the connection",
@@ -668,7 +675,7 @@ void ag_proxy_on_upstream_io(struct ag_uconn *u, short what)
     struct ag_req *req = u->req;
     struct ag_conn *c = req->c;
 
-    ag_io_event(&u->io, what);
+    what = ag_io_event(&u->io, what);
     if (u->flags & AG_UCONN_F_DEAD) {
         up_closed(req, true);
         return;

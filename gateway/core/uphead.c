@@ -116,7 +116,9 @@ int ag_uphead_build(struct ag_req *req, const struct ag_http1_head *h,
     const struct ag_config *cfg = g->cfg;
     const char *hostport = g->ups[req->up].hostport;
     char peer[INET6_ADDRSTRLEN];
-    struct ag_str peer_s, proto = AG_LIT("http"), fwd_host = info->host;
+    /* the listener's scheme, unless a trusted proxy in front says otherwise below */
+    struct ag_str peer_s, proto = req->c->io.ssl ? AG_LIT("https") : AG_LIT("http");
+    struct ag_str fwd_host = info->host;
     bool xff = false, trusted;
     /* a trusted proxy's fields of each class AG_FWD_PROTO..: how many, and the last */
     unsigned n_fwd[AG_FWD_N] = {0};
@@ -204,8 +206,8 @@ int ag_uphead_build(struct ag_req *req, const struct ag_http1_head *h,
     for (int k = AG_FWD_PROTO; k < AG_FWD_N; k++)
         if (n_fwd[k] != 1 || !ag_http1_fwd_value_ok((enum ag_http1_fwd)k, fwd[k]->value))
             fwd[k] = NULL;
-    if (fwd[AG_FWD_PROTO] != NULL && fwd[AG_FWD_PROTO]->value.len == 5)
-        proto = AG_LIT("https");
+    if (fwd[AG_FWD_PROTO] != NULL)
+        proto = fwd[AG_FWD_PROTO]->value.len == 5 ? AG_LIT("https") : AG_LIT("http");
     if (fwd[AG_FWD_HOST] != NULL)
         fwd_host = fwd[AG_FWD_HOST]->value;
     hb_field(&b, AG_LIT("X-Forwarded-Proto"), proto);

@@ -3,7 +3,8 @@
  * pool of idle keep-alive connections (the most recently used one is reused,
  * so the others age out and the pool shrinks by itself when load drops).
  *
- * Owns:     idle struct ag_uconn objects (w->pools); a busy one belongs to its request.
+ * Owns:     idle struct ag_uconn objects (w->pools) and each pool's last TLS session; a busy
+ *           connection belongs to its request.
  * Entry:    ag_upstream_get(), ag_upstream_put(), ag_upstream_free(), ag_upstream_flush().
  * Not here: the bytes exchanged (gateway/core/proxy.c).
  *
@@ -18,6 +19,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "proxy.h"
 #include "worker_types.h"
@@ -39,10 +41,8 @@ static void on_upstream_io(evutil_socket_t fd, short what, void *arg)
     }
     /* Idle in the pool: a close, an error, stray bytes or the idle timeout. Drop it. */
     if (what & (EV_READ | EV_CLOSED)) {
-        char b;
-        ssize_t r = recv(u->io.fd, &b, 1, MSG_PEEK);
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return; /* spurious edge */
+        if (!ag_io_idle_event(&u->io))
+            return; /* spurious edge, or a TLS session ticket (consumed) */
     } else if (!(what & EV_TIMEOUT)) {
         return; /* writability edges mean nothing here */
     }
@@ -86,6 +86,19 @@ struct ag_uconn *ag_upstream_get(struct ag_worker *w, struct ag_gen *g, unsigned
         free(u);
         return NULL;
     }
+    /* https: verified against the CAs, SNI and the name checked; the handshake runs with
+     * the first write. A pooled connection keeps its session (it is reused as it is); a
+     * new one offers the pool's last session, for an abbreviated handshake. */
+    if (g->ups[up].tls_host != NULL) {
+        if (ag_io_tls_start(&u->io, g->tls_client, g->ups[up].tls_host) < 0) {
+            ag_io_close(&u->io);
+            free(u);
+            errno = ENOMEM;
+            return NULL;
+        }
+        if (up < w->n_pools && w->pools[up].tls_session != NULL)
+            SSL_set_session(u->io.ssl, w->pools[up].tls_session); /* a failure: a full handshake */
+    }
     u->connected = !(u->io.flags & AG_IO_F_CONNECTING);
     return u;
 }
@@ -108,6 +121,17 @@ void ag_upstream_put(struct ag_uconn *u)
         return;
     }
     pool = &w->pools[u->up];
+    /* By the end of a response the server's TLS 1.3 ticket has been read: keep the session
+     * for the next new connection (the pools are flushed when the generation changes). */
+    if (u->io.ssl != NULL && !SSL_session_reused(u->io.ssl)) {
+        SSL_SESSION *s = SSL_get1_session(u->io.ssl);
+        if (s != NULL && SSL_SESSION_is_resumable(s)) {
+            SSL_SESSION_free(pool->tls_session);
+            pool->tls_session = s;
+        } else {
+            SSL_SESSION_free(s);
+        }
+    }
     u->flags = 0;
     ag_io_timeout(&u->io, w->tmo[AG_TMO_KEEPALIVE]);
     LIST_INSERT_HEAD(&pool->idle, u, entry);
@@ -131,5 +155,7 @@ void ag_upstream_flush(struct ag_worker *w)
             pool_unlink(u);
             ag_upstream_free(u);
         }
+        SSL_SESSION_free(w->pools[i].tls_session); /* of this generation's TLS context */
+        w->pools[i].tls_session = NULL;
     }
 }

@@ -32,9 +32,21 @@ declare -A PEER_PORT=(
   [authgate-jwt-nocache]=$((BASE_PORT + 6)) # the same with "token-cache-size": 0
   [authgate-b]=$((BASE_PORT + 7))           # authgate as AUTHGATE_B, proxying only
   [authgate-jwt-b]=$((BASE_PORT + 8))       # authgate-jwt as AUTHGATE_B
-  [authgate-jwt-metrics]=$((BASE_PORT + 10)) # authgate-jwt with metrics-listen (port + 100)
+  [nginx-tls]=$((BASE_PORT + 9))            # nginx terminating TLS, then proxy_pass
+  [authgate-tls]=$((BASE_PORT + 10))        # authgate terminating TLS, proxying only
+  [authgate-jwt-tls]=$((BASE_PORT + 11))    # authgate terminating TLS, verifying every request
+  [authgate-jwt-metrics]=$((BASE_PORT + 12)) # authgate-jwt with metrics-listen (port + 100)
 )
 ALL_PEERS="nginx haproxy authgate haproxy-jwt authgate-jwt authgate-jwt-nocache"
+# TLS (ECDSA P-256 certificate, TLS 1.3): keep-alive requests; "-resume" variants of the
+# same servers where every request is a new connection resuming a session (wrk with
+# Connection: close); "-hs" variants where every one is a full handshake (openssl s_time -new).
+TLS_PEERS="nginx-tls authgate-tls authgate-jwt-tls nginx-tls-resume authgate-tls-resume nginx-tls-hs authgate-tls-hs"
+
+# The server a peer name runs on: "-hs" and "-resume" peers load their base peer differently.
+peer_base() { local b=${1%-hs}; echo "${b%-resume}"; }
+# http or https
+peer_scheme() { if [[ $(peer_base "$1") == *-tls ]]; then echo https; else echo http; fi; }
 PY=${PY:-/usr/bin/python3} # Debian's python3 (python3-jwt mints the token)
 
 # One secret and one access token for every peer that checks tokens (made by mint_token).
@@ -104,8 +116,25 @@ gen_upstream() { # $1 dir
   } >"$1/nginx.conf"
 }
 
-gen_nginx() { # $1 dir
+# nginx proxy_pass; for nginx-tls with TLS set to negotiate what authgate-tls does
+# (gateway/base/tls.c): the same certificate, TLS 1.3 with AES-128-GCM first, X25519, one
+# session ticket; and the server session cache the issue asks for.
+gen_nginx() { # $1 dir, $2 peer name (nginx or nginx-tls)
+  local ssl=""
   mkdir -p "$1"
+  if [[ $2 == nginx-tls ]]; then
+    ssl=" ssl;
+    ssl_certificate $RUN/certs/cert.pem;
+    ssl_certificate_key $RUN/certs/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20;
+    ssl_prefer_server_ciphers on;
+    ssl_ecdh_curve X25519:prime256v1:secp384r1;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_tickets on;
+    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;
+    ssl_conf_command NumTickets 1;"
+  fi
   { nginx_head "$1"
     cat <<EOF
   upstream up {
@@ -115,7 +144,7 @@ gen_nginx() { # $1 dir
     keepalive_timeout 300s;
   }
   server {
-    listen 127.0.0.1:${PEER_PORT[nginx]} backlog=4096;
+    listen 127.0.0.1:${PEER_PORT[$2]} backlog=4096${ssl:-;}
     location / {
       proxy_pass http://up;
       proxy_http_version 1.1;
@@ -125,6 +154,13 @@ gen_nginx() { # $1 dir
 }
 EOF
   } >"$1/nginx.conf"
+}
+
+# One ECDSA P-256 certificate (and its CA) for every TLS peer, made once per run.
+make_certs() {
+  [[ -s $RUN/certs/cert.pem ]] && return 0
+  "$PY" "$REPO_DIR/tests/integration/tlscerts.py" "$RUN/certs" >/dev/null ||
+    die "making the certificate failed (apt-get install -y python3-cryptography)"
 }
 
 gen_haproxy() { # $1 dir, $2 peer name (haproxy or haproxy-jwt)
@@ -181,16 +217,21 @@ print(jwt.encode({"sub": "bench-user", "client_id": "bench", "type": "access", "
 }
 
 gen_authgate() { # $1 dir, $2 peer name (one ending in -metrics gets a metrics port too)
-  local paths='[]' cache=4096 metrics=
+  local paths='[]' cache=4096 metrics= listen
   mkdir -p "$1"
-  [[ $2 == authgate || $2 == authgate-b ]] || paths='["/"]'
+  [[ $2 == authgate || $2 == authgate-b || $2 == authgate-tls ]] || paths='["/"]'
   [[ $2 == authgate-jwt-nocache ]] && cache=0
   [[ $2 == *-metrics ]] && metrics="\"metrics-listen\": \"127.0.0.1:$((PEER_PORT[$2] + 100))\","
+  listen="\"listen\": \"127.0.0.1:${PEER_PORT[$2]}\""
+  if [[ $2 == *-tls ]]; then
+    listen="\"listen\": [], \"tls-listen\": \"127.0.0.1:${PEER_PORT[$2]}\",
+  \"tls-cert-file\": \"$RUN/certs/cert.pem\", \"tls-key-file\": \"$RUN/certs/key.pem\""
+  fi
   # The private redis-server of start_redis: an authgate accepts a token only once it has
   # loaded the live revocations (CONTRACT.md section 8). No request of the run touches it.
   cat >"$1/authgate.json" <<EOF
 {
-  "listen": "127.0.0.1:${PEER_PORT[$2]}",
+  $listen,
   "upstream": "http://127.0.0.1:$UP_PORT",
   "cryptography-key": "$JWT_SECRET",
   "access-token-paths": $paths,
@@ -283,18 +324,24 @@ start_upstream() {
 
 start_peer() { # NAME
   local p=$1 d="$RUN/$1"
-  [[ -n ${PEER_PORT[$p]:-} ]] || die "unknown peer '$p' (known: $ALL_PEERS)"
+  if [[ $p == *-hs || $p == *-resume ]]; then # the base peer's server, loaded differently
+    [[ -n ${PID_OF[$(peer_base "$p")]:-} ]] || start_peer "$(peer_base "$p")"
+    return 0
+  fi
+  [[ -n ${PEER_PORT[$p]:-} ]] || die "unknown peer '$p' (known: $ALL_PEERS $TLS_PEERS)"
+  [[ $p == *-tls ]] && make_certs
   port_busy "${PEER_PORT[$p]}" && die "port ${PEER_PORT[$p]} for $p is in use (set BASE_PORT)"
   case $p in
-    nginx)
-      gen_nginx "$d"
+    nginx | nginx-tls)
+      gen_nginx "$d" "$p"
       start_proc "$p" "$SUT_CPU" nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' ;;
     haproxy | haproxy-jwt)
       gen_haproxy "$d" "$p"
       sed -i "s|@SECRET@|$JWT_SECRET|" "$d/haproxy.cfg"
       haproxy -c -q -f "$d/haproxy.cfg" || die "haproxy config check failed"
       start_proc "$p" "$SUT_CPU" haproxy -f "$d/haproxy.cfg" ;;
-    authgate | authgate-jwt | authgate-jwt-nocache | authgate-jwt-metrics)
+    authgate | authgate-jwt | authgate-jwt-nocache | authgate-jwt-metrics | authgate-tls | \
+      authgate-jwt-tls)
       start_redis
       gen_authgate "$d" "$p"
       start_proc "$p" "$SUT_CPU" "$AUTHGATE" serve --config "$d/authgate.json" ;;
@@ -310,8 +357,8 @@ start_peer() { # NAME
 # The peer must answer the upstream's 200 with its exact 100-byte body.
 check_peer() { # PORT NAME
   local out
-  out=$(curl -s -m 5 -o "$RUN/check.body" -w '%{http_code} %{size_download}' \
-        -H "Authorization: Bearer $JWT_TOKEN" "http://127.0.0.1:$1$REQ_PATH") || true
+  out=$(curl -s -m 5 -o "$RUN/check.body" -w '%{http_code} %{size_download}' --cacert "$RUN/certs/ca.pem" \
+        -H "Authorization: Bearer $JWT_TOKEN" "$(peer_scheme "$2")://127.0.0.1:$1$REQ_PATH") || true
   if [[ $out != "200 100" ]] || [[ $(cat "$RUN/check.body") != "$UP_BODY" ]]; then
     die "$2 on port $1: expected 200 with the upstream's 100-byte body, got '$out'"
   fi

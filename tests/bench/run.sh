@@ -8,7 +8,9 @@
 # (wrk -d, under timeout); everything started here is stopped on exit by PID.
 #
 # Knobs (env): ROUNDS=5 DURATION=10 CONNS=50
-#   PEERS="nginx haproxy authgate haproxy-jwt authgate-jwt authgate-jwt-nocache" (all by default)
+#   PEERS="nginx haproxy authgate haproxy-jwt authgate-jwt authgate-jwt-nocache" (the default)
+#   PEERS="nginx-tls authgate-tls authgate-jwt-tls nginx-tls-resume authgate-tls-resume
+#          nginx-tls-hs authgate-tls-hs" (TLS_PEERS in common.sh)   HS_CLIENTS=4
 #   SUT_CPU=1 LOAD_CPU=0 BASE_PORT=19080 WARMUP=2 RESULTS_DIR=tests/bench/results/<stamp>
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -72,7 +74,7 @@ start_upstream
 check_peer "$UP_PORT" upstream
 for p in "${PEERS[@]}"; do
   start_peer "$p"
-  check_peer "${PEER_PORT[$p]}" "$p"
+  check_peer "${PEER_PORT[$(peer_base "$p")]}" "$p"
 done
 
 CSV=$RESULTS/raw.csv
@@ -80,12 +82,20 @@ echo "round,peer,requests,rps,p50_us,p99_us,non2xx,sockerr,cpu_ticks,cpu_us_per_
 
 # one bounded wrk run against PEER; appends a CSV row unless ROUND is "warm"
 load() { # PEER ROUND SECONDS
-  local p=$1 round=$2 secs=$3 pid=${PID_OF[$1]} t0 t1 u0 u1 w0 w1 c0 c1 out res rc
+  local p=$1 round=$2 secs=$3 base pid t0 t1 u0 u1 w0 w1 c0 c1 out res rc hs=()
+  base=$(peer_base "$p")
+  pid=${PID_OF[$base]}
+  # a "-resume" peer: every request on a new connection that resumes its TLS session
+  [[ $p == *-resume ]] && hs=(-H "Connection: close")
   t0=$(tree_ticks "$pid"); u0=$(tree_ticks "${PID_OF[upstream]}")
   children_ticks; w0=$CHILD_TICKS; read -r -a c0 <<<"$(cpus_ticks)"
   # in the background + wait, so that a TERM/INT to this script stops it at once
+  if [[ $p == *-hs ]]; then
+    handshakes "$base" "$secs" >"$RUN/wrk.out" 2>&1 &
+  else
   timeout $((secs + 30)) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${secs}s" --timeout 5s -H "Authorization: Bearer $JWT_TOKEN" \
-    -s "$BENCH_DIR/report.lua" "http://127.0.0.1:${PEER_PORT[$p]}$REQ_PATH" >"$RUN/wrk.out" 2>&1 &
+    "${hs[@]}" -s "$BENCH_DIR/report.lua" "$(peer_scheme "$p")://127.0.0.1:${PEER_PORT[$base]}$REQ_PATH" >"$RUN/wrk.out" 2>&1 &
+  fi
   PID_OF[wrk]=$!
   rc=0
   wait "${PID_OF[wrk]}" || rc=$?
@@ -93,12 +103,12 @@ load() { # PEER ROUND SECONDS
   out=$(<"$RUN/wrk.out")
   if ((rc != 0)); then
     echo "$out" >&2
-    check_alive "$p"
+    check_alive "$base"
     die "wrk failed against $p (exit $rc)"
   fi
   t1=$(tree_ticks "$pid"); u1=$(tree_ticks "${PID_OF[upstream]}")
   children_ticks; w1=$CHILD_TICKS; read -r -a c1 <<<"$(cpus_ticks)"
-  check_alive "$p"
+  check_alive "$base"
   [[ $round == warm ]] && return 0
   res=$(grep '^RESULT ' <<<"$out") || { echo "$out" >&2; die "no RESULT line from wrk"; }
   # RESULT requests=N duration_us=N rps=F p50_us=N p99_us=N non2xx=N sockerr=N
@@ -112,6 +122,27 @@ load() { # PEER ROUND SECONDS
         (n > 0 ? cpu_s * 1e6 / n : 0), 100 * cpu_s / (r["duration_us"] / 1e6), other }' <<<"$res" >>"$CSV"
   tail -1 "$CSV" | awk -F, '{printf "  round %s %-9s %8s req/s  p50 %5s us  p99 %6s us  cpu %6s us/req  peer cpu %5s%%  other cpu %4s%%  errors %s/%s\n",
                              $1, $2, $4, $5, $6, $10, $11, $12, $7, $8}' >&2
+}
+
+# Full TLS 1.3 handshakes, one request each: HS_CLIENTS `openssl s_time -new` in parallel
+# on LOAD_CPU (each is sequential), one RESULT line as report.lua prints it (no latencies:
+# s_time gives none). Every connection must read the whole answer, or none counts.
+HS_CLIENTS=${HS_CLIENTS:-4}
+handshakes() { # BASE-PEER SECONDS
+  local i n=0 bytes out
+  for ((i = 0; i < HS_CLIENTS; i++)); do
+    timeout $(($2 + 30)) taskset -c "$LOAD_CPU" openssl s_time -connect "127.0.0.1:${PEER_PORT[$1]}" \
+      -new -tls1_3 -CAfile "$RUN/certs/ca.pem" -www "$REQ_PATH" -time "$2" >"$RUN/s_time.$i" 2>&1 &
+  done
+  wait
+  for ((i = 0; i < HS_CLIENTS; i++)); do
+    out=$(grep 'real seconds' "$RUN/s_time.$i") || { cat "$RUN/s_time.$i"; return 1; }
+    # "N connections in S real seconds, B bytes read per connection"
+    bytes=$(awk '{print $(NF - 4)}' <<<"$out")
+    ((bytes > ${#UP_BODY})) || { echo "s_time read $bytes bytes per connection: no full answer"; return 1; }
+    n=$((n + $(awk '{print $1}' <<<"$out")))
+  done
+  awk -v n="$n" -v s="$2" 'BEGIN {printf "RESULT requests=%d duration_us=%d rps=%.1f p50_us=0 p99_us=0 non2xx=0 sockerr=0\n", n, s * 1e6, n / s}'
 }
 
 if ((WARMUP > 0)); then
@@ -138,6 +169,9 @@ range() { # PEER COLUMN-NUMBER -> "min–max"
 }
 errors() { awk -F, -v p="$1" 'NR > 1 && $2 == p {s += $7 + $8} END {print s + 0}' "$CSV"; }
 
+# plain, tls or hs: ratios compare like with like (TLS with TLS, handshakes with handshakes)
+peer_kind() { case $1 in *-hs) echo hs ;; *-resume) echo resume ;; *-tls) echo tls ;; *) echo plain ;; esac; }
+
 declare -A CPU=()
 {
   echo "## authgate bench: $(date +%F), ROUNDS=$ROUNDS DURATION=${DURATION}s CONNS=$CONNS"
@@ -153,9 +187,11 @@ declare -A CPU=()
       "$(median "$p" 11 %.1f)" "$(median "$p" 12 %.1f)" "$(errors "$p")"
   done
   echo
-  for ag in authgate authgate-jwt authgate-jwt-nocache authgate-jwt-metrics; do
+  for ag in authgate authgate-jwt authgate-jwt-nocache authgate-jwt-metrics authgate-tls \
+            authgate-jwt-tls authgate-tls-resume authgate-tls-hs; do
     [[ -n ${CPU[$ag]:-} ]] || continue
-    for ref in nginx haproxy haproxy-jwt; do
+    for ref in nginx haproxy haproxy-jwt nginx-tls nginx-tls-resume nginx-tls-hs; do
+      [[ $(peer_kind "$ag") == "$(peer_kind "$ref")" ]] || continue
       [[ -n ${CPU[$ref]:-} ]] || continue
       awk -v a="${CPU[$ag]}" -v b="${CPU[$ref]}" -v ag="$ag" -v ref="$ref" \
         'BEGIN {printf "- %s CPU µs/req ÷ %s: **%.2f×**\n", ag, ref, a / b}'
@@ -166,6 +202,9 @@ declare -A CPU=()
       'BEGIN {printf "- authgate-jwt-metrics CPU µs/req ÷ authgate-jwt (metrics on ÷ off): **%.3f×**\n", a / b}'
   fi
   echo
+  echo "A -resume peer opens a new connection per request and resumes its TLS session (wrk);"
+  echo "a -hs peer makes a full TLS 1.3 handshake per request (openssl s_time -new, no"
+  echo "latencies): their CPU µs/req is the CPU per connection, handshake and request."
   echo "Peer CPU % well below 100 means the load side (CPU $LOAD_CPU) saturated first:"
   echo "that peer's req/s is a floor; compare CPU µs/req. Other CPU % above a few %"
   echo "means other programs shared the two CPUs during the runs (numbers are noisier)."

@@ -4,6 +4,7 @@ tests/integration/upstream.py - an echo upstream for authgate: the integration
 suite's fake application, and the quickstart's demo upstream.
 
     python3 tests/integration/upstream.py --port 8081      # prints "READY 127.0.0.1:8081"
+    ... --tls-cert CERT.pem --tls-key KEY.pem              # the same over TLS (https upstreams)
 
 Standard library only: raw sockets, one thread per connection, HTTP/1.1 keep-alive.
 It parses requests itself (Content-Length and chunked bodies, hashed with sha256 while
@@ -38,7 +39,8 @@ Endpoints (any method unless noted):
                               timeout; the answer itself does not say Connection: close)
   anything else (/echo...)    200 JSON: {method, target, version, headers, body_len,
                               body_sha256, chunked, chunk_extensions, trailers,
-                              conn_id, peer_port, requests_on_conn}
+                              conn_id, peer_port, requests_on_conn; over TLS also
+                              tls_resumed: whether the connection resumed a session}
 
 The byte pattern used by /bytes (and by the tests for uploads) is "position-stamped":
 byte i of the stream is byte (i % 8) of the 8-byte big-endian encoding of i // 8. So
@@ -325,6 +327,7 @@ def as_record(conn, req, complete):
         "requests_on_conn": conn.nreq,
         "head": req.head.decode("latin-1"),
         "time": time.time(),
+        **({"tls_resumed": conn.sock.session_reused} if hasattr(conn.sock, "session_reused") else {}),
     }
 
 
@@ -526,7 +529,16 @@ def handle_request(conn, req):
     return keepalive
 
 
-def serve_conn(state, sock, peer):
+def serve_conn(state, sock, peer, tls=None):
+    if tls is not None:
+        try:
+            sock.settimeout(10)
+            sock = tls.wrap_socket(sock, server_side=True)
+            sock.settimeout(None)
+        except (OSError, ValueError) as e:  # a client that refused our certificate, or left
+            print("upstream: TLS handshake: %s" % e, file=sys.stderr, flush=True)
+            sock.close()
+            return
     conn = Conn(sock, state, next(state.conn_ids), peer)
     with state.lock:
         state.open += 1
@@ -567,7 +579,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="authgate echo upstream (tests and quickstart)")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8081, help="0 picks a free port")
+    ap.add_argument("--tls-cert", help="serve over TLS with this PEM certificate (chain)")
+    ap.add_argument("--tls-key", help="and this PEM key")
     args = ap.parse_args(argv)
+    tls = None
+    if args.tls_cert:
+        import ssl
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
 
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     threading.stack_size(512 * 1024)
@@ -589,7 +608,7 @@ def main(argv=None):
             time.sleep(0.05)
             continue
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        threading.Thread(target=serve_conn, args=(state, sock, peer), daemon=True).start()
+        threading.Thread(target=serve_conn, args=(state, sock, peer, tls), daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -668,7 +668,8 @@ static void test_config_rejects_bad_listen(void)
 {
     AG_ASSERT_STR(problems("{" BASE ",'listen':8080}"),
                   SRC ": listen: expected \"HOST:PORT\" or an array of them");
-    AG_ASSERT_STR(problems("{" BASE ",'listen':[]}"), SRC ": listen: must not be an empty array");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':[]}"),
+                  SRC ": listen: must not be an empty array (unless tls-listen is set)");
     AG_ASSERT_STR(problems("{" BASE ",'listen':['127.0.0.1:8080','localhost']}"),
                   SRC ": listen[1]: expected \"HOST:PORT\"");
     AG_ASSERT_STR(problems("{" BASE ",'listen':':8080'}"), SRC ": listen: expected \"HOST:PORT\"");
@@ -692,12 +693,10 @@ static void test_config_rejects_bad_upstream(void)
 {
     AG_ASSERT_STR(problems("{'cryptography-key':'" KEY32 "'}"),
                   SRC ": upstream: required (\"http://HOST:PORT\" of the application)");
-    AG_ASSERT_STR(problems("{'upstream':'https://h:443','cryptography-key':'" KEY32 "'}"),
-                  SRC ": upstream: TLS to the upstream is not supported yet");
     AG_ASSERT_STR(problems("{'upstream':'ftp://h','cryptography-key':'" KEY32 "'}"),
-                  SRC ": upstream: expected \"http://HOST:PORT\"");
+                  SRC ": upstream: expected \"http://HOST:PORT\" or \"https://HOST:PORT\"");
     AG_ASSERT_STR(problems("{'upstream':'h:80','cryptography-key':'" KEY32 "'}"),
-                  SRC ": upstream: expected \"http://HOST:PORT\"");
+                  SRC ": upstream: expected \"http://HOST:PORT\" or \"https://HOST:PORT\"");
     AG_ASSERT_STR(problems("{'upstream':'http://','cryptography-key':'" KEY32 "'}"),
                   SRC ": upstream: expected \"http://HOST:PORT\"");
     AG_ASSERT_STR(problems("{'upstream':'http://h:1/app','cryptography-key':'" KEY32 "'}"),
@@ -714,6 +713,88 @@ static void test_config_rejects_bad_upstream(void)
                   SRC ": upstream: IPv6 addresses need brackets, as in \"http://[::1]:8081\"");
     AG_ASSERT_STR(problems("{'upstream':7,'cryptography-key':'" KEY32 "'}"),
                   SRC ": upstream: expected a string");
+}
+
+static void test_config_reads_tls_keys(void)
+{
+    struct ag_config *cfg = parse("{" BASE ",'listen':[],'tls-listen':['0.0.0.0:443','[::]:443'],"
+                                  "'tls-cert-file':'/etc/a.crt','tls-key-file':'/etc/a.key',"
+                                  "'tls-min-version':'1.3'}",
+                                  NULL);
+
+    AG_ASSERT(cfg != NULL);
+    if (cfg == NULL)
+        return;
+    AG_ASSERT_EQ(cfg->n_listen, 0);
+    AG_ASSERT_EQ(cfg->n_tls_listen, 2);
+    AG_ASSERT_STR(cfg->tls_listen[1].host, "::");
+    AG_ASSERT_STR(cfg->tls_listen[1].port, "443");
+    AG_ASSERT_STR(cfg->tls_cert_file, "/etc/a.crt");
+    AG_ASSERT_STR(cfg->tls_key_file, "/etc/a.key");
+    AG_ASSERT_EQ(cfg->tls_min_version, 13);
+    AG_ASSERT(cfg->upstream_ca_file == NULL);
+    AG_ASSERT(!cfg->upstream_tls);
+    ag_config_unref(cfg);
+
+    /* defaults: no TLS listener, the plain one, 1.2 */
+    cfg = parse("{" BASE "}", NULL);
+    AG_ASSERT(cfg != NULL);
+    if (cfg == NULL)
+        return;
+    AG_ASSERT_EQ(cfg->n_tls_listen, 0);
+    AG_ASSERT_EQ(cfg->n_listen, 1);
+    AG_ASSERT_EQ(cfg->tls_min_version, 12);
+    ag_config_unref(cfg);
+
+    cfg = parse("{'upstream':'HTTPS://app.internal','cryptography-key':'" KEY32 "',"
+                "'upstream-ca-file':'/etc/ca.pem','routes':[{'prefix':'/a','upstream':"
+                "'https://[::1]:8443'},{'prefix':'/b','upstream':'http://b:1'}]}",
+                NULL);
+    AG_ASSERT(cfg != NULL);
+    if (cfg == NULL)
+        return;
+    AG_ASSERT(cfg->upstream_tls);
+    AG_ASSERT_STR(cfg->upstream_host, "app.internal");
+    AG_ASSERT_STR(cfg->upstream_port, "443");
+    AG_ASSERT_STR(cfg->upstream_hostport, "app.internal:443");
+    AG_ASSERT_STR(cfg->upstream_ca_file, "/etc/ca.pem");
+    AG_ASSERT(cfg->routes[0].upstream_tls);
+    AG_ASSERT_STR(cfg->routes[0].upstream_host, "::1");
+    AG_ASSERT_STR(cfg->routes[0].upstream_hostport, "[::1]:8443");
+    AG_ASSERT(!cfg->routes[1].upstream_tls);
+    ag_config_unref(cfg);
+}
+
+static void test_config_rejects_bad_tls_keys(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'tls-listen':'h:443'}"),
+                  SRC ": tls-cert-file: required with tls-listen | "
+                  SRC ": tls-key-file: required with tls-listen");
+    AG_ASSERT_STR(problems("{" BASE ",'tls-listen':[],'tls-cert-file':'a','tls-key-file':'b'}"),
+                  SRC ": tls-listen: must not be an empty array | "
+                  SRC ": tls-cert-file: set, but tls-listen is not | "
+                  SRC ": tls-key-file: set, but tls-listen is not");
+    AG_ASSERT_STR(problems("{" BASE ",'tls-listen':'h','tls-cert-file':'a','tls-key-file':'b'}"),
+                  SRC ": tls-listen: expected \"HOST:PORT\"");
+    AG_ASSERT_STR(problems("{" BASE ",'tls-listen':['h:1','H:1'],'tls-cert-file':'a',"
+                           "'tls-key-file':'b'}"),
+                  SRC ": tls-listen[1]: same address as tls-listen[0]");
+    AG_ASSERT_STR(problems("{" BASE ",'listen':'h:1','tls-listen':['h:2','h:1'],"
+                           "'tls-cert-file':'a','tls-key-file':'b'}"),
+                  SRC ": tls-listen[1]: same address as listen[0]");
+    AG_ASSERT_STR(problems("{" BASE ",'tls-listen':'h:1','tls-cert-file':'','tls-key-file':7}"),
+                  SRC ": tls-cert-file: expected the path of a PEM file | "
+                  SRC ": tls-key-file: expected a string");
+    AG_ASSERT_STR(problems("{" BASE ",'tls-listen':'h:1','tls-cert-file':'a','tls-key-file':'b',"
+                           "'tls-min-version':'1.1'}"),
+                  SRC ": tls-min-version: expected \"1.2\" or \"1.3\"");
+    AG_ASSERT_STR(problems("{" BASE ",'tls-listen':'h:1','tls-cert-file':'a','tls-key-file':'b',"
+                           "'tls-min-version':1.3}"),
+                  SRC ": tls-min-version: expected a string");
+    AG_ASSERT_STR(problems("{" BASE ",'upstream-ca-file':'/ca.pem'}"),
+                  SRC ": upstream-ca-file: set, but no upstream is https://");
+    AG_ASSERT_STR(problems("{'upstream':'https://h:0','cryptography-key':'" KEY32 "'}"),
+                  SRC ": upstream: port must be 1-65535");
 }
 
 static void test_config_redis_is_a_printable_string_kept_as_written(void)
@@ -832,6 +913,10 @@ static void test_config_metrics_listen_and_log_format(void)
     AG_ASSERT_STR(problems("{" BASE ",'listen':['127.0.0.1:80','127.0.0.1:9090'],"
                            "'metrics-listen':'127.0.0.1:9090'}"),
                   SRC ": metrics-listen: same address as listen[1]: the main listeners never "
+                      "serve /metrics");
+    AG_ASSERT_STR(problems("{" BASE ",'tls-listen':'127.0.0.1:9443','tls-cert-file':'c.pem',"
+                           "'tls-key-file':'k.pem','metrics-listen':'127.0.0.1:9443'}"),
+                  SRC ": metrics-listen: same address as tls-listen[0]: the main listeners never "
                       "serve /metrics");
 }
 
@@ -1214,8 +1299,8 @@ static void test_config_rejects_bad_routes(void)
     AG_ASSERT_STR(problems("{" BASE ",'routes':[{}]}"),
                   SRC ": routes[0]: \"prefix\" is required | " SRC
                       ": routes[0]: \"upstream\" is required");
-    AG_ASSERT_STR(problems("{" BASE ",'routes':[{'prefix':'/a','upstream':'https://h:1'}]}"),
-                  SRC ": routes[0].upstream: TLS to the upstream is not supported yet");
+    AG_ASSERT_STR(problems("{" BASE ",'routes':[{'prefix':'/a','upstream':'ftp://h:1'}]}"),
+                  SRC ": routes[0].upstream: expected \"http://HOST:PORT\" or \"https://HOST:PORT\"");
     AG_ASSERT_STR(problems("{" BASE ",'routes':[{'prefix':'/a','upstream':'http://h:1/x'}]}"),
                   SRC ": routes[0].upstream: must not have a path or query (the request path "
                       "is forwarded as is)");
@@ -1399,6 +1484,8 @@ int main(void)
     AG_RUN(test_config_rejects_gateway_owned_headers);
     AG_RUN(test_config_rejects_bad_listen);
     AG_RUN(test_config_rejects_bad_upstream);
+    AG_RUN(test_config_reads_tls_keys);
+    AG_RUN(test_config_rejects_bad_tls_keys);
     AG_RUN(test_config_redis_is_a_printable_string_kept_as_written);
     AG_RUN(test_config_rejects_bad_auth_prefix);
     AG_RUN(test_config_rejects_out_of_range_integers);
