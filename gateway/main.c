@@ -169,11 +169,37 @@ static int write_new(const char *path, const char *text)
     return 0;
 }
 
+/* Creates <dir> and its missing parents (mode 0755, as `mkdir -p`). 0 or -1 (said why). */
+static int mkdir_p(const char *dir)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+
+    if (n == 0 || n >= sizeof(path)) {
+        fprintf(stderr, "authgate init: %s: bad directory\n", dir);
+        return -1;
+    }
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        char c = path[i];
+        path[i] = '\0';
+        if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+            fprintf(stderr, "authgate init: %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+        path[i] = c;
+    }
+    return 0;
+}
+
 /*
  * Writes <dir>/.env with a fresh CRYPTOGRAPHY_KEY and MASTER_TOKEN, and
  * <dir>/authgate.json with the settings but no secret: the secrets live in one
  * place, so editing .env is what changes them (a key in the file would win over
- * the variable, CONTRACT.md section 3). Both mode 0600, neither overwritten.
+ * the variable, CONTRACT.md section 3). Both mode 0600, neither overwritten; <dir> is
+ * created when missing.
  */
 static int cmd_init(const char *dir)
 {
@@ -190,6 +216,8 @@ static int cmd_init(const char *dir)
     struct stat st;
     int rc = 1;
 
+    if (mkdir_p(dir) < 0)
+        return 1;
     snprintf(cfg_path, sizeof(cfg_path), "%s/authgate.json", dir);
     snprintf(env_path, sizeof(env_path), "%s/.env", dir);
     if (stat(cfg_path, &st) == 0 || stat(env_path, &st) == 0) {

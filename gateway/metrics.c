@@ -30,12 +30,14 @@
 #define METRICS_MAX_HEAD 8192 /* bytes of a request head */
 #define METRICS_MAX_HDRS 32
 #define METRICS_TIMEOUT_S 10 /* a connection idle (or stalled) this long is closed */
+#define METRICS_MAX_OUT 65536 /* answers queued unread before the connection stops reading */
 
 struct ag_metrics {
     struct evconnlistener *listener;
     struct ag_worker *const *workers; /* borrowed from the server */
     size_t n_workers;
     struct ag_revoke *revoke;        /* borrowed; NULL: none */
+    struct timeval head_tmo;         /* client-header-timeout as at the start: a head's deadline */
     LIST_HEAD(, metrics_conn) conns; /* open connections, closed by ag_metrics_free() */
     size_t n_conns;
 };
@@ -45,15 +47,24 @@ struct metrics_conn {
     LIST_ENTRY(metrics_conn) entry;
     struct ag_metrics *m;
     struct bufferevent *bev;
-    bool closing; /* freed once its output is written */
+    struct event *head_timer; /* armed while a head is incomplete: a slow one is closed */
+    bool closing;             /* freed once its output is written */
 };
 
 static void metrics_conn_free(struct metrics_conn *mc)
 {
     LIST_REMOVE(mc, entry);
     mc->m->n_conns--;
+    if (mc->head_timer != NULL)
+        event_free(mc->head_timer);
     bufferevent_free(mc->bev);
     free(mc);
+}
+
+/* A head did not arrive whole in client-header-timeout: a byte at a time keeps no slot. */
+static void on_metrics_head_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    metrics_conn_free(arg);
 }
 
 /* Whether <s> is exactly <lit> (methods and paths are case-sensitive). */
@@ -157,8 +168,13 @@ static void on_metrics_read(struct bufferevent *bev, void *arg)
             avail = METRICS_MAX_HEAD;
         n = ag_http1_parse_request((const char *)evbuffer_pullup(in, (ev_ssize_t)avail), avail,
                                    METRICS_MAX_HEAD, &h);
-        if (n == AG_AGAIN)
+        if (n == AG_AGAIN) {
+            /* The deadline runs from the head's first byte, however slowly the rest comes. */
+            if (!evtimer_pending(mc->head_timer, NULL))
+                evtimer_add(mc->head_timer, &mc->m->head_tmo);
             return;
+        }
+        evtimer_del(mc->head_timer);
         if (n < 0) {
             ag_reply_error(out, n == AG_ETOOBIG ? 431 : 400, h.error, NULL, NULL, AG_REPLY_F_CLOSE);
             mc->closing = true;
@@ -177,6 +193,11 @@ static void on_metrics_read(struct bufferevent *bev, void *arg)
         }
         metrics_answer(mc->m, &h, out, flags);
         evbuffer_drain(in, (size_t)n);
+        if (!mc->closing && evbuffer_get_length(out) > METRICS_MAX_OUT) {
+            /* A client that sends and never reads: read on once it has taken its answers. */
+            bufferevent_disable(bev, EV_READ);
+            return;
+        }
     }
     if (mc->closing) {
         bufferevent_disable(bev, EV_READ);
@@ -189,8 +210,14 @@ static void on_metrics_written(struct bufferevent *bev, void *arg)
 {
     struct metrics_conn *mc = arg;
 
-    if (mc->closing)
+    if (mc->closing) {
         metrics_conn_free(mc);
+        return;
+    }
+    if (!(bufferevent_get_enabled(bev) & EV_READ)) {
+        bufferevent_enable(bev, EV_READ);
+        on_metrics_read(bev, mc); /* the requests that waited in the input */
+    }
 }
 
 static void on_metrics_event(struct bufferevent *bev, short what, void *arg)
@@ -218,6 +245,11 @@ static void on_metrics_accept(struct evconnlistener *l, evutil_socket_t fd, stru
     }
     LIST_INSERT_HEAD(&m->conns, mc, entry);
     m->n_conns++;
+    if ((mc->head_timer = evtimer_new(evconnlistener_get_base(l), on_metrics_head_timeout, mc)) ==
+        NULL) {
+        metrics_conn_free(mc);
+        return;
+    }
     bufferevent_setcb(mc->bev, on_metrics_read, on_metrics_written, on_metrics_event, mc);
     bufferevent_set_timeouts(mc->bev, &tmo, &tmo);
     bufferevent_setwatermark(mc->bev, EV_READ, 0, METRICS_MAX_HEAD + 1);
@@ -245,6 +277,8 @@ struct ag_metrics *ag_metrics_new(struct event_base *base, const struct ag_confi
     m->workers = workers;
     m->n_workers = n;
     m->revoke = revoke;
+    m->head_tmo.tv_sec = (time_t)cfg->client_header_timeout;
+    m->head_tmo.tv_usec = (suseconds_t)((cfg->client_header_timeout - (double)m->head_tmo.tv_sec) * 1e6);
     rc = getaddrinfo(a->host, a->port, &hints, &res);
     if (rc != 0) {
         ag_err_add(err, "%s: metrics-listen: cannot resolve %s: %s", cfg->source, a->host,

@@ -259,6 +259,8 @@ static void server_reload(void)
     g->revoke = srv.revoke;
     g->pool = srv.pool;
     g->pw_dummies = srv.pw_dummies;
+    /* The metrics port opened at the start stays, whatever the new file says (restart). */
+    g->timings = g->access_log || srv.metrics != NULL;
     server_log_lint(g);
     if (!same_listen(g->cfg, old) || g->cfg->workers != old->workers ||
         !same_addr(&g->cfg->metrics_listen, &old->metrics_listen))

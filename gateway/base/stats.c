@@ -116,7 +116,7 @@ void ag_stats_format(struct evbuffer *out, const struct ag_stats *st,
     stats_histogram(out, st);
 
     stats_labelled(out, "authgate_auth_decisions_total",
-                   "Access decisions on proxied requests: let through, 401, 403.", "result",
+                   "Access decisions on proxied requests and forward-auth checks: let through, 401, 403.", "result",
                    decisions, st->decisions, AG_STATS_DECISION_N);
     stats_single(out, "authgate_token_cache_hits_total", "counter",
                  "Access tokens found in a worker's verified-token cache.",

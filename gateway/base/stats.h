@@ -21,7 +21,7 @@ struct evbuffer;
 
 #define AG_STATS_NBUCKETS 16 /* finite histogram bounds, 100 us .. 10 s (stats.c) */
 #define AG_STATS_STATUS_MIN 100
-#define AG_STATS_STATUS_N 500 /* status codes 100..599 */
+#define AG_STATS_STATUS_N 900 /* status codes 100..999: whatever an upstream sends is relayed */
 
 /* The label values of the labelled counters, in the order of their text (stats.c). */
 enum ag_stats_decision {

@@ -31,13 +31,19 @@
 #include "session.h"
 #include "worker_types.h"
 
-/* Whether <s> is valid UTF-8 (jansson builds JSON strings only from that). */
-static bool tokens_utf8_ok(const char *s)
+/*
+ * Whether <s> may be a client id: valid UTF-8 (jansson builds JSON strings only from
+ * that) without a control character (C0 or DEL), which every token check refuses in a
+ * claim, since claims become header values (policy/jwt.c).
+ */
+static bool tokens_client_id_ok(const char *s)
 {
     json_t *j = json_string(s);
     bool ok = j != NULL;
 
     json_decref(j);
+    for (const char *p = s; ok && *p != '\0'; p++)
+        ok = (unsigned char)*p >= 0x20 && *p != 0x7f;
     return ok;
 }
 
@@ -231,7 +237,7 @@ void ag_ep_tokens_new(struct ag_ep *ep)
         ag_ep_oom(ep);
         return;
     }
-    if (r == AG_EPARSE || (ep->cid != NULL && !tokens_utf8_ok(ep->cid))) {
+    if (r == AG_EPARSE || (ep->cid != NULL && !tokens_client_id_ok(ep->cid))) {
         ag_ep_reply_error(ep, 400, "invalid client_id", NULL);
         return;
     }

@@ -86,6 +86,19 @@ def test_init_writes_the_secrets_only_to_env(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_init_creates_a_missing_directory(tmp_path):
+    """`authgate init --dir /etc/authgate` on a fresh system (issue 11 review)."""
+    d = tmp_path / "etc" / "authgate"
+    r = run_authgate("init", "--dir", d)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (d / "authgate.json").stat().st_mode & 0o777 == 0o600
+    assert (d / ".env").stat().st_mode & 0o777 == 0o600
+    # a path through a file is refused, naming it
+    (tmp_path / "f").write_text("x")
+    r = run_authgate("init", "--dir", tmp_path / "f" / "sub")
+    assert r.returncode == 1 and str(tmp_path / "f") in r.stderr, r.stdout + r.stderr
+
+
 def test_init_env_is_shell_sourceable(tmp_path):
     assert run_authgate("init", "--dir", tmp_path).returncode == 0
     out = subprocess.run(["bash", "-c", 'set -a; . "$1"; set +a; echo "$CRYPTOGRAPHY_KEY $MASTER_TOKEN"',

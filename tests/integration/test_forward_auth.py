@@ -370,6 +370,10 @@ def test_nginx_with_token_200_and_the_upstream_sees_the_identity(ngx, fup):
     assert hdr_all(up, "X-Auth-Client-Id") == ["mobile"], up
     assert hdr_all(up, "X-Auth-Scopes") == ["read"], up
     assert hdr_all(up, "X-Auth-Roles") == ["ops"], up
+    assert hdr_all(up, "Authorization") == [], up  # the token stays at the edge (section 6)
+    # another scheme is the application's own
+    up = assert_passed(via(ngx, "/ngx-public-basic", [("Authorization", "Basic YTpi")]))["headers"]
+    assert hdr_all(up, "Authorization") == ["Basic YTpi"], up
     # a POST with a body: the subrequest carries none, the upstream gets all of it
     body = assert_passed(via(ngx, "/api/ngx-post", bearer(tok), method="POST", body=b"x" * 5000))
     assert body["method"] == "POST" and body["body_len"] == 5000, body

@@ -5,6 +5,7 @@ exactly what a test did; log-format "json" makes each error and audit line one o
 """
 
 import json
+import signal
 import socket
 import time
 
@@ -110,6 +111,65 @@ def test_metrics_port_keeps_a_connection_and_refuses_garbage(upstream, gateway):
         assert data.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in data
 
 
+def test_metrics_port_closes_a_head_that_trickles_in(upstream, gateway):
+    """A byte at a time keeps no slot: the whole head has client-header-timeout, as on the
+    public listeners, so 64 slow clients cannot keep a probe of /health out (review)."""
+    gw = mstart(gateway, **{"client-header-timeout": 1})
+    slow = [socket.create_connection(("127.0.0.1", mport(gw)), timeout=5) for _ in range(64)]
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 2.5:  # one byte every 0.25 s: each resets an idle timer
+        for s in slow:
+            try:
+                s.sendall(b"G")
+            except OSError:
+                pass
+        time.sleep(0.25)
+    r = requests.get(murl(gw, "/health"), timeout=5)
+    assert (r.status_code, r.json()) == (200, {"status": "ok"})
+    for s in slow:
+        s.settimeout(5)
+        assert s.recv(100) == b""  # closed by the gateway, with no answer
+        s.close()
+
+
+def test_metrics_port_stops_reading_a_client_that_never_reads(upstream, gateway):
+    """Pipelined scrapes whose answers are never read: the gateway stops reading once
+    64 KiB of answers wait, instead of queueing them without bound (review)."""
+    gw = mstart(gateway)
+
+    def rss_kib():
+        with open("/proc/%d/status" % gw.proc.pid) as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+
+    rss0 = rss_kib()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", mport(gw)))
+    s.setblocking(False)
+    req = b"GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n"
+    sent, t0 = 0, time.monotonic()
+    while time.monotonic() - t0 < 2:
+        try:
+            sent += s.send(req * 64)
+        except BlockingIOError:
+            time.sleep(0.01)
+    # each answer is kilobytes: without the bound, the gateway reads every request the
+    # kernel holds (megabytes) and queues hundreds of megabytes of answers
+    grew = rss_kib() - rss0
+    assert grew < 32 * 1024, (grew, sent)
+    # the client reads now: the answers come, in order, and reading resumes behind them
+    s.setblocking(True)
+    s.settimeout(10)
+    got = b""
+    while got.count(b"HTTP/1.1 200 OK\r\n") < 100:
+        chunk = s.recv(1 << 16)
+        assert chunk, got[-200:]
+        got += chunk
+    assert got.startswith(b"HTTP/1.1 200 OK\r\n"), got[:100]
+    s.close()
+    assert requests.get(murl(gw, "/health"), timeout=5).status_code == 200
+
+
 def test_public_listener_never_serves_metrics(upstream, gateway):
     gw = mstart(gateway)
     r = requests.get(gw.url + "/metrics", timeout=5)  # an ordinary path: proxied
@@ -209,6 +269,44 @@ def test_counters_move_by_exactly_what_happened(upstream, gateway, redis_server)
     assert all(a[1] <= b[1] for a, b in zip(les, les[1:]))
     total = sum(v for k, v in after.items() if k[0] == "authgate_http_requests_total")
     assert les[-1][1] == val(after, hist + "_count") == total
+
+
+def test_three_digit_statuses_of_the_upstream_are_counted(upstream, gateway):
+    """An upstream's 600-999 is relayed, so it is a line of the family too (review)."""
+    gw = mstart(gateway)
+    before = scrape(gw)[0]
+    for code in (600, 799, 999):
+        c = gw.raw()
+        c.send(b"GET /status/%d HTTP/1.1\r\nHost: gw.test\r\n\r\n" % code)
+        assert c.read_response().status == code
+        c.close()
+    after = scrape(gw)[0]
+    for code in ("600", "799", "999"):
+        assert val(after, "authgate_http_requests_total", status=code) - \
+            val(before, "authgate_http_requests_total", status=code) == 1
+    total = sum(v for (n, _), v in after.items() if n == "authgate_http_requests_total")
+    assert after[("authgate_http_request_duration_seconds_count", ())] == total
+
+
+def test_durations_stay_measured_after_a_reload_that_drops_metrics_listen(upstream, gateway):
+    """The port opened at the start stays until a restart, and so do the timings its
+    histogram needs, whatever the reloaded file says (review)."""
+    gw = mstart(gateway, **{"access-log": "off"})
+    cfg = {k: v for k, v in gw.config.items() if k != "metrics-listen"}
+    gw.write_config(cfg)
+    gw.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while "configuration reloaded" not in gw.stderr() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "configuration reloaded" in gw.stderr()
+    before = scrape(gw)[0]
+    c = gw.raw()
+    c.send(b"GET /slow?delay=0.2 HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+    assert c.read_response().status == 200
+    c.close()
+    after = scrape(gw)[0]
+    key = ("authgate_http_request_duration_seconds_sum", ())
+    assert after[key] - before.get(key, 0.0) >= 0.2, (before.get(key), after[key])
 
 
 def test_login_locked_is_counted(gateway, redis_server):

@@ -246,6 +246,12 @@ static const struct ep_case {
     /* The master token passes: the handler's own refusals that need no store. */
     {"GET", "/auth/token/new?client_id=%ff", "MASTER-TOKEN: " MASTER "\r\n", "400 Bad Request", "",
      "{\"detail\":\"invalid client_id\",\"error\":\"bad_request\"}", false},
+    /* A control character: the token would be refused by every check (issue 11 review). */
+    {"GET", "/auth/token/new?client_id=a%0d%0aX-Evil:%201", "MASTER-TOKEN: " MASTER "\r\n",
+     "400 Bad Request", "", "{\"detail\":\"invalid client_id\",\"error\":\"bad_request\"}",
+     false},
+    {"GET", "/auth/token/new?client_id=a%7f", "MASTER-TOKEN: " MASTER "\r\n", "400 Bad Request",
+     "", "{\"detail\":\"invalid client_id\",\"error\":\"bad_request\"}", false},
     {"GET", "/auth/token/new?client_id=c1", "MASTER-TOKEN: " MASTER "\r\n",
      "503 Service Unavailable", "",
      "{\"status\":\"error\",\"message\":\"Service unavailable\",\"code\":503}", false},

@@ -1,6 +1,6 @@
 /*
  * tests/unit/gateway/stats_test.c - mirrors gateway/base/stats.c: which bucket a
- * duration lands in (bounds inclusive), statuses outside 100..599, summing workers, and
+ * duration lands in (bounds inclusive), statuses outside 100..999, summing workers, and
  * the exact Prometheus text of the families (HELP/TYPE, labels, cumulative buckets, the
  * sum in seconds, store_up only when every worker is ready).
  */
@@ -49,10 +49,23 @@ static void test_observe_counts_odd_statuses_in_the_histogram_only(void)
     static struct ag_stats st, zero;
 
     ag_stats_observe(&st, 0, 5);
-    ag_stats_observe(&st, 600, 5);
+    ag_stats_observe(&st, 1000, 5);
     ag_stats_observe(&st, 99, 5);
     AG_ASSERT_EQ(st.dur[0], 3);
     AG_ASSERT(memcmp((const void *)st.status, (const void *)zero.status, sizeof(st.status)) == 0);
+}
+
+/* An upstream's 600..999 is relayed, so it is counted like any status (issue 11 review). */
+static void test_observe_counts_every_three_digit_status(void)
+{
+    static struct ag_stats st;
+
+    ag_stats_observe(&st, 600, 5);
+    ag_stats_observe(&st, 799, 5);
+    ag_stats_observe(&st, 999, 5);
+    AG_ASSERT_EQ(st.status[600 - 100], 1);
+    AG_ASSERT_EQ(st.status[799 - 100], 1);
+    AG_ASSERT_EQ(st.status[999 - 100], 1);
 }
 
 static void test_sum_adds_every_word(void)
@@ -142,6 +155,7 @@ int main(void)
 {
     AG_RUN(test_observe_picks_the_bucket_with_inclusive_bounds);
     AG_RUN(test_observe_counts_odd_statuses_in_the_histogram_only);
+    AG_RUN(test_observe_counts_every_three_digit_status);
     AG_RUN(test_sum_adds_every_word);
     AG_RUN(test_format_writes_every_family);
     AG_RUN(test_store_up_needs_every_worker);
