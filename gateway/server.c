@@ -64,6 +64,68 @@ static char *read_file(const char *path, size_t *len, struct ag_err *err)
     return buf;
 }
 
+/*
+ * The generation's key ring: cryptography-key (kid-less) and each "keys" entry, the PEM
+ * files read and judged now (policy/jwt_key.c). Returns the ring, or NULL with one line
+ * per refused key in <err> naming it (`check` and a reload refuse the config).
+ */
+static struct ag_jwt_ring *load_ring(const char *path, const struct ag_config *cfg,
+                                     struct ag_err *err)
+{
+    struct ag_jwt_key *plain = NULL, **keys = calloc(cfg->n_keys + 1, sizeof(*keys));
+    struct ag_jwt_ring *r;
+    char why[256];
+    bool bad = false;
+
+    if (keys == NULL || (cfg->crypto_key != NULL &&
+                         (plain = ag_jwt_key_new_hs256(cfg->crypto_key, cfg->crypto_key_len,
+                                                       NULL)) == NULL))
+        goto oom;
+    for (size_t i = 0; i < cfg->n_keys; i++) {
+        const struct ag_config_jwk *k = &cfg->keys[i];
+        const char *what = k->key_private ? "private-key-file" : "public-key-file";
+        struct ag_err ferr = {0};
+        size_t len = 0;
+        char *pem;
+
+        if (k->secret != NULL) {
+            if ((keys[i] = ag_jwt_key_new_hs256(k->secret, k->secret_len, k->kid)) == NULL)
+                goto oom;
+            continue;
+        }
+        if ((pem = read_file(k->key_file, &len, &ferr)) == NULL) {
+            ag_err_add(err, "%s: keys[%zu].%s: key '%s': %s", path, i, what, k->kid,
+                       ferr.n > 0 ? ferr.line[0] : "cannot read");
+            bad = true;
+            continue;
+        }
+        keys[i] = ag_jwt_key_new_pem((enum ag_jwt_alg)k->alg, pem, len, k->key_private, k->kid,
+                                     why, sizeof(why));
+        sodium_memzero(pem, len);
+        free(pem);
+        if (keys[i] == NULL) {
+            ag_err_add(err, "%s: keys[%zu].%s: key '%s': %s: %s", path, i, what, k->kid,
+                       k->key_file, why);
+            bad = true;
+        }
+    }
+    if (bad)
+        goto fail;
+    r = ag_jwt_ring_new(plain, keys, cfg->n_keys, cfg->keys_signer);
+    free(keys);
+    if (r == NULL)
+        ag_err_add(err, "%s: out of memory", path);
+    return r;
+oom:
+    ag_err_add(err, "%s: out of memory", path);
+fail:
+    ag_jwt_key_free(plain);
+    for (size_t i = 0; keys != NULL && i < cfg->n_keys; i++)
+        ag_jwt_key_free(keys[i]);
+    free(keys);
+    return NULL;
+}
+
 /* Resolves <host>:<port> into <u> (first address). Returns 0 or -1 with <err> set. */
 static int resolve(const char *path, const char *key, const char *host, const char *port,
                    const char *hostport, struct ag_upstream_addr *u, struct ag_err *err)
@@ -162,11 +224,9 @@ struct ag_gen *ag_gen_load(const char *path, unsigned cfg_flags, struct ag_err *
             ag_err_add(err, "%s: rules: cannot compile (out of memory)", path);
         goto fail;
     }
-    if (cfg->crypto_key != NULL) {
-        g->key = ag_jwt_key_new_hs256(cfg->crypto_key, cfg->crypto_key_len, NULL);
-        if (g->key == NULL)
-            goto oom;
-    }
+    /* The key files are read here, in the main thread at load; a bad one fails the load. */
+    if ((g->ring = load_ring(path, cfg, err)) == NULL)
+        goto fail;
     for (size_t i = 0; i < cfg->n_headers; i++)
         n += strlen(cfg->headers[i].name) + strlen(cfg->headers[i].value) + 4;
     g->extra_headers = malloc(n + 1);

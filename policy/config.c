@@ -60,6 +60,7 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_FN("app-name", ag_config__parse_app_name),
     CONFIG_KEY_FN("master-token", ag_config__parse_master_token),
     CONFIG_KEY_FN("cryptography-key", ag_config__parse_crypto_key),
+    CONFIG_KEY_FN("keys", ag_config__parse_keys),
     CONFIG_KEY_FN("master-token-paths", ag_config__parse_master_paths),
     CONFIG_KEY_FN("access-token-paths", ag_config__parse_access_paths),
     CONFIG_KEY_FN("headers", ag_config__parse_headers),
@@ -247,11 +248,10 @@ static void config_default_str(struct config_ctx *c, char **field, const char *d
 /*
  * Takes master-token and cryptography-key from <env> when <root> leaves them out
  * (the file wins even when its value is bad). An empty variable counts as unset,
- * as `KEY=` in a .env file means. A missing key is a problem unless <flags> has
- * AG_CONFIG_F_NO_KEY_CHECK.
+ * as `KEY=` in a .env file means. Whether a missing key is a problem is judged with
+ * the ring (ag_config__keys_finish()).
  */
-static void config_apply_env(struct config_ctx *c, json_t *root, const struct ag_config_env *env,
-                             unsigned flags)
+static void config_apply_env(struct config_ctx *c, json_t *root, const struct ag_config_env *env)
 {
     struct ag_config *cfg = c->cfg;
     const char *mt = env != NULL ? env->master_token : NULL;
@@ -269,10 +269,6 @@ static void config_apply_env(struct config_ctx *c, json_t *root, const struct ag
             return;
         cfg->crypto_key_len = strlen(ck);
         cfg->crypto_key = ag_config__strndup(c, ck, cfg->crypto_key_len);
-    } else if (!(flags & AG_CONFIG_F_NO_KEY_CHECK)) {
-        ag_config__problem(c, "cryptography-key",
-                           "required (set it in the file or CRYPTOGRAPHY_KEY; "
-                           "`authgate keygen` makes one)");
     }
 }
 
@@ -388,6 +384,7 @@ static void config_free(struct ag_config *cfg)
     AG_FREE(cfg->app_name);
     config_free_secret(&cfg->master_token, cfg->master_token_len);
     config_free_secret(&cfg->crypto_key, cfg->crypto_key_len);
+    ag_config__keys_free(cfg);
     for (size_t i = 0; i < cfg->n_master_paths; i++)
         AG_FREE(cfg->master_paths[i]);
     AG_FREE(cfg->master_paths);
@@ -513,7 +510,13 @@ struct ag_config *ag_config_parse(const char *json, size_t len, const char *sour
     {
         config_parse_key(&c, key, v);
     }
-    config_apply_env(&c, root, env, flags);
+    config_apply_env(&c, root, env);
+    /* A key given but refused is reported as such, not also as missing. */
+    ag_config__keys_finish(&c, root,
+                           !(flags & AG_CONFIG_F_NO_KEY_CHECK) &&
+                               json_object_get(root, "cryptography-key") == NULL &&
+                               (env == NULL || env->cryptography_key == NULL ||
+                                env->cryptography_key[0] == '\0'));
     config_finish(&c, root);
     c.cfg->source = ag_config__strndup(&c, c.source, strlen(c.source));
 out:

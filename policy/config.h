@@ -97,6 +97,17 @@ struct ag_cors_config {
     char *expose_line;        /* "X-A, X-B" for Access-Control-Expose-Headers, or NULL */
 };
 
+/* One key of the "keys" ring as written (docs/keys.md); the gateway reads its file at load. */
+struct ag_config_jwk {
+    char *kid;                /* 1..64 printable characters, unique in the ring */
+    int alg;                  /* enum ag_jwt_alg (policy/jwt.h); -1 only while parsing */
+    char *secret;             /* HS256: the secret (zeroed on free); else NULL */
+    size_t secret_len;
+    char *key_file;           /* EdDSA/ES256/RS256: the PEM file; else NULL */
+    bool key_private;         /* key_file is "private-key-file" (signs and verifies) */
+    int sign;                 /* "sign": 1 true, 0 false, -1 absent */
+};
+
 struct ag_config {
     atomic_int _refs;
     char *source; /* file name the config came from, for messages */
@@ -105,8 +116,11 @@ struct ag_config {
     char *app_name;           /* never NULL; default "authgate" */
     char *master_token;       /* NULL: master paths always refuse */
     size_t master_token_len;
-    char *crypto_key;         /* NULL only when parsed with AG_CONFIG_F_NO_KEY_CHECK */
+    char *crypto_key;         /* NULL when "keys" has a signer, or with AG_CONFIG_F_NO_KEY_CHECK */
     size_t crypto_key_len;
+    struct ag_config_jwk *keys; /* the "keys" ring (CONTRACT.md section 12) */
+    size_t n_keys;
+    size_t keys_signer;       /* index of the ring's signer; n_keys: cryptography-key signs */
     char **master_paths;      /* as written; matched after normalisation */
     size_t n_master_paths;
     char **access_paths;

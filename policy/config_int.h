@@ -132,6 +132,10 @@ bool ag_config__check_master_token(struct config_ctx *c, const char *what, const
 /** Checks the signing secret <s,n>; <what> prefixes the reason. Reports, false when bad. */
 bool ag_config__check_crypto_key(struct config_ctx *c, const char *what, const char *s, size_t n);
 
+/** ag_config__check_crypto_key() for the secret at <path> (a ring key's "secret"). */
+bool ag_config__check_secret(struct config_ctx *c, const char *path, const char *what,
+                             const char *s, size_t n);
+
 /** Checks the path prefix <s,len> at <path>. Reports, false when bad. */
 bool ag_config__check_prefix(struct config_ctx *c, const char *path, const char *s, size_t len);
 
@@ -206,6 +210,13 @@ void ag_config__parse_identity_headers(struct config_ctx *c, const char *path, j
 
 /* config_cors.c */
 void ag_config__parse_cors(struct config_ctx *c, const char *path, json_t *v);
+
+/* config_ring.c */
+void ag_config__parse_keys(struct config_ctx *c, const char *path, json_t *v);
+/** The signer of the ring and the checks between keys, cryptography-key and master-token. */
+void ag_config__keys_finish(struct config_ctx *c, json_t *root, bool key_required);
+/** Frees the ring of <cfg>, zeroing its secrets. */
+void ag_config__keys_free(struct ag_config *cfg);
 
 /* config_tls.c */
 void ag_config__parse_tls_listen(struct config_ctx *c, const char *path, json_t *v);

@@ -184,12 +184,18 @@ static bool config_has_word(const char *s, size_t n, const char *word)
  */
 bool ag_config__check_crypto_key(struct config_ctx *c, const char *what, const char *s, size_t n)
 {
+    return ag_config__check_secret(c, "cryptography-key", what, s, n);
+}
+
+bool ag_config__check_secret(struct config_ctx *c, const char *path, const char *what,
+                             const char *s, size_t n)
+{
     static const char *const placeholders[] = {"replace-me", "change-me"};
     bool seen[256] = {false};
     size_t distinct = 0;
 
     if (n < CONFIG_MIN_KEY_LEN) {
-        ag_config__problem(c, "cryptography-key",
+        ag_config__problem(c, path,
                            "%smust be at least %d characters (has %zu); "
                            "`authgate keygen` makes one",
                            what, CONFIG_MIN_KEY_LEN, n);
@@ -197,7 +203,7 @@ bool ag_config__check_crypto_key(struct config_ctx *c, const char *what, const c
     }
     for (size_t i = 0; i < CONFIG_ARRAY_LEN(placeholders); i++)
         if (config_has_word(s, n, placeholders[i])) {
-            ag_config__problem(c, "cryptography-key",
+            ag_config__problem(c, path,
                                "%sholds the placeholder '%s' of an example, which anyone can "
                                "read; `authgate keygen` makes a real key",
                                what, i == 0 ? "REPLACE-ME" : "CHANGE-ME");
@@ -209,7 +215,7 @@ bool ag_config__check_crypto_key(struct config_ctx *c, const char *what, const c
             distinct++;
         }
     if (distinct < CONFIG_MIN_KEY_DISTINCT) {
-        ag_config__problem(c, "cryptography-key",
+        ag_config__problem(c, path,
                            "%shas only %zu distinct characters (at least %d needed); "
                            "`authgate keygen` makes one",
                            what, distinct, CONFIG_MIN_KEY_DISTINCT);

@@ -1,12 +1,13 @@
 /*
- * policy/jwt.c - verification of HS256 JWS compact tokens, in separate steps (size, split,
+ * policy/jwt.c - verification of JWS compact tokens against one key, in separate steps (size, split,
  * base64url, header, signature, claims) composed by ag_jwt_verify(), which reads the JSON
  * with the strict, allocation-free scanner of policy/json_scan.c.
  *
  * Owns:     nothing; a verification borrows the key and fills the caller's claims.
  * Entry:    ag_jwt_verify(), ag_jwt_status_str(); the steps ag_jwt__split() and
  *           ag_jwt__b64url_decode() for tests.
- * Not here: keys, HMAC and signing (policy/jwt_key.c), token sources
+ * Not here: keys, HMAC and signing (policy/jwt_key.c), the asymmetric algorithms
+ *           (policy/jwt_pkey.c), choosing a key by kid (policy/jwt_ring.c), token sources
  *           (gateway/auth/authn.c), revocation, the verified-token cache.
  * Spec:     RFC 7515 s.5.2, RFC 7519 s.4.1/s.7.2, RFC 8725 s.3, RFC 8259, RFC 3629,
  *           RFC 4648 s.5; docs/jwt.md.
@@ -22,11 +23,9 @@
 
 #include <openssl/crypto.h>
 
-#define JWT_MAX_LEN_DEFAULT 8192 /* ag_jwt_expect.max_len == 0 means this */
 #define JWT_STACK_DECODE 6160    /* decodes a default-sized token without malloc */
 
-/* base64url of {"alg":"HS256","typ":"JWT"}: PyJWT's header (sorted keys, compact) and ours. */
-static const char jwt_std_hdr[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+static const char jwt_std_hdr[] = JWT_STD_HDR;
 
 /* ---------------------------------------------------------------------------------------------
  * Status phrases
@@ -181,8 +180,8 @@ static const struct ag_json_name jwt_hdr_names[JWT_H_COUNT] = {
 
 /*
  * Judges the decoded header <h,len> for <key>: a JSON object without duplicate keys
- * (duplicates: BAD_HEADER, other JSON faults: MALFORMED), "alg" a string equal to "HS256"
- * (else BAD_ALG, checked first), none of the forbidden parameters, "kid" only if the key
+ * (duplicates: BAD_HEADER, other JSON faults: MALFORMED), "alg" a string equal to the
+ * key's algorithm (else BAD_ALG, checked first: the key pins the algorithm, RFC 8725 s.3.1), none of the forbidden parameters, "kid" only if the key
  * has one and equal to it, "typ" absent or "JWT" in any case (else BAD_HEADER). Returns
  * AG_JWT_OK or the failing status.
  */
@@ -190,6 +189,7 @@ static enum ag_jwt_status jwt_check_header(const struct ag_jwt_key *key, const u
                                            size_t len)
 {
     const struct ag_json_val *v[JWT_H_COUNT];
+    const char *alg = ag_jwt_alg_name(key->alg);
     struct ag_json_doc doc;
     char typ[3];
     long n;
@@ -198,7 +198,7 @@ static enum ag_jwt_status jwt_check_header(const struct ag_jwt_key *key, const u
     if (ag_json_scan(h, len, &doc, &dup) != 0)
         return dup ? AG_JWT_BAD_HEADER : AG_JWT_MALFORMED;
     ag_json_index(&doc, jwt_hdr_names, JWT_H_COUNT, v);
-    if (!ag_json_str_is(v[JWT_H_ALG], "HS256", 5))
+    if (!ag_json_str_is(v[JWT_H_ALG], alg, strlen(alg)))
         return AG_JWT_BAD_ALG;
     for (size_t i = JWT_H_JWK; i < JWT_H_COUNT; i++)
         if (v[i] != NULL)
@@ -215,10 +215,12 @@ static enum ag_jwt_status jwt_check_header(const struct ag_jwt_key *key, const u
 }
 
 /* Whether the header segment <h> is one whose decoded JSON is known to pass
- * jwt_check_header() for <key>: PyJWT's and ours without kid, or ours with the key's kid. */
+ * jwt_check_header() for <key>: PyJWT's and ours without kid (HS256 keys), or ours for
+ * the key (its algorithm and kid). */
 static int jwt_header_is_known(const struct ag_jwt_key *key, struct ag_str h)
 {
-    return (h.len == sizeof(jwt_std_hdr) - 1 && memcmp(h.p, jwt_std_hdr, h.len) == 0) ||
+    return (key->alg == AG_JWT_HS256 && h.len == sizeof(jwt_std_hdr) - 1 &&
+            memcmp(h.p, jwt_std_hdr, h.len) == 0) ||
            (h.len == key->hdr_len && memcmp(h.p, key->hdr_b64, h.len) == 0);
 }
 
@@ -226,14 +228,17 @@ static int jwt_header_is_known(const struct ag_jwt_key *key, struct ag_str h)
  * Signature (RFC 7515 s.5.2 steps 5-8)
  * ------------------------------------------------------------------------------------------- */
 
-/* Checks that <sig,sig_len> is the HMAC of the signing input <in> ("header.payload" as
- * sent). Length first, then a constant-time compare. Returns AG_JWT_OK or AG_JWT_BAD_SIG. */
-static enum ag_jwt_status jwt_check_sig(const struct ag_jwt_key *key, struct ag_str in,
-                                        const unsigned char *sig, size_t sig_len)
+/* Checks that <sig,sig_len> signs the signing input <in> ("header.payload" as sent): for
+ * HS256 its HMAC, length first, then a constant-time compare; the asymmetric algorithms
+ * are policy/jwt_pkey.c's. Returns AG_JWT_OK or AG_JWT_BAD_SIG. */
+enum ag_jwt_status ag_jwt__check_sig(const struct ag_jwt_key *key, struct ag_str in,
+                                     const unsigned char *sig, size_t sig_len)
 {
     enum ag_jwt_status st = AG_JWT_BAD_SIG;
     unsigned char mac[JWT_MAC_LEN];
 
+    if (key->alg != AG_JWT_HS256)
+        return ag_jwt__pkey_verify(key, in.p, in.len, sig, sig_len);
     if (sig_len != JWT_MAC_LEN)
         return AG_JWT_BAD_SIG;
     ag_jwt__hmac(key, in.p, in.len, mac);
@@ -635,7 +640,7 @@ static enum ag_jwt_status jwt_check_claims(const unsigned char *p, size_t len,
  * ------------------------------------------------------------------------------------------- */
 
 /* Resets the fields of <out> (not its buffer: 8 KiB memset would cost more than the HMAC). */
-static void jwt_claims_reset(struct ag_jwt_claims *out)
+void ag_jwt__claims_reset(struct ag_jwt_claims *out)
 {
     const struct ag_str none = {"", 0};
 
@@ -655,20 +660,31 @@ static void jwt_claims_reset(struct ag_jwt_claims *out)
 enum ag_jwt_status ag_jwt_verify(const struct ag_jwt_key *key, struct ag_str tok,
                                  const struct ag_jwt_expect *exp, struct ag_jwt_claims *out)
 {
-    enum ag_jwt_status st = AG_JWT_REJECT;
-    unsigned char stack_buf[JWT_STACK_DECODE], *buf = stack_buf, *hb, *pb, *sb;
-    size_t max_len, cap;
+    size_t max_len;
     struct ag_str h, p, s;
-    int hl = 0, pl, sl;
 
     if (key == NULL || exp == NULL || out == NULL || (tok.p == NULL && tok.len != 0))
         return AG_JWT_REJECT;
-    jwt_claims_reset(out);
+    ag_jwt__claims_reset(out);
     max_len = exp->max_len != 0 ? exp->max_len : JWT_MAX_LEN_DEFAULT;
     if (tok.len > max_len)
         return AG_JWT_TOO_LARGE;
     if (ag_jwt__split(tok, &h, &p, &s) != 0)
         return AG_JWT_MALFORMED;
+    return ag_jwt__verify_split(key, tok, h, p, s, exp, out);
+}
+
+/* The steps after the split (base64url, header, signature, claims); <out> already reset and
+ * <tok> within max_len. policy/jwt_ring.c comes in here after choosing the key. */
+enum ag_jwt_status ag_jwt__verify_split(const struct ag_jwt_key *key, struct ag_str tok,
+                                        struct ag_str h, struct ag_str p, struct ag_str s,
+                                        const struct ag_jwt_expect *exp,
+                                        struct ag_jwt_claims *out)
+{
+    enum ag_jwt_status st = AG_JWT_REJECT;
+    unsigned char stack_buf[JWT_STACK_DECODE], *buf = stack_buf, *hb, *pb, *sb;
+    size_t cap;
+    int hl = 0, pl, sl;
 
     /* Each segment decodes to at most 3/4 of its length: one buffer holds all three. */
     cap = tok.len / 4 * 3 + 6;
@@ -690,7 +706,7 @@ enum ag_jwt_status ag_jwt_verify(const struct ag_jwt_key *key, struct ag_str tok
 
     if (hl > 0 && (st = jwt_check_header(key, hb, (size_t)hl)) != AG_JWT_OK)
         goto out;
-    st = jwt_check_sig(key, (struct ag_str){tok.p, h.len + 1 + p.len}, sb, (size_t)sl);
+    st = ag_jwt__check_sig(key, (struct ag_str){tok.p, h.len + 1 + p.len}, sb, (size_t)sl);
     if (st != AG_JWT_OK)
         goto out;
     st = jwt_check_claims(pb, (size_t)pl, exp, out);

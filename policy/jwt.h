@@ -1,13 +1,17 @@
 /*
- * policy/jwt.h - JWS compact tokens (RFC 7515/7519) signed with HS256: keys with
- * the HMAC state precomputed at load, signing, and verification in separate,
- * individually tested steps: split, base64url, header, signature, claims.
+ * policy/jwt.h - JWS compact tokens (RFC 7515/7519) signed with HS256, EdDSA (Ed25519),
+ * ES256 or RS256: keys prepared once at load, a ring of them selected by "kid", signing,
+ * and verification in separate, individually tested steps: split, base64url, header,
+ * signature, claims.
  *
- * Owns:     struct ag_jwt_key (the secret's HMAC state); nothing per token.
- * Entry:    ag_jwt_key_new_hs256(), ag_jwt_verify(), ag_jwt_sign().
+ * Owns:     struct ag_jwt_key (an HMAC state or a public/private key), struct ag_jwt_ring
+ *           (the keys of a generation and its signer); nothing per token.
+ * Entry:    ag_jwt_key_new_hs256(), ag_jwt_key_new_pem(), ag_jwt_ring_new(),
+ *           ag_jwt_ring_verify(), ag_jwt_ring_sign(); ag_jwt_verify(), ag_jwt_sign() for one key.
  * Not here: where tokens come from (gateway/auth/authn.c), revocation (policy/revoke.h),
  *           the verified-token cache (gateway/auth/authn.c).
- * Spec:     RFC 7515 s.7.1, RFC 7519 s.7.2, RFC 8725; docs/jwt.md.
+ * Spec:     RFC 7515 s.7.1, RFC 7518 s.3, RFC 7519 s.7.2, RFC 8037, RFC 8725; docs/jwt.md,
+ *           docs/keys.md.
  */
 #ifndef AG_POLICY_JWT_H
 #define AG_POLICY_JWT_H
@@ -41,12 +45,38 @@ const char *ag_jwt_status_str(enum ag_jwt_status st);
 
 struct ag_jwt_key;
 
+/* The algorithms a key may have (RFC 7518 s.3.1, RFC 8037 s.3.1); a key has exactly one. */
+enum ag_jwt_alg { AG_JWT_HS256, AG_JWT_EDDSA, AG_JWT_ES256, AG_JWT_RS256 };
+
+/** The JOSE name of <alg> ("HS256", "EdDSA", "ES256", "RS256"). */
+const char *ag_jwt_alg_name(enum ag_jwt_alg alg);
+
+/** Reads the JOSE name <s> (exact case) into *<alg>. Returns 0, or -1 for any other name. */
+int ag_jwt_alg_parse(const char *s, enum ag_jwt_alg *alg);
+
 /**
  * Makes an HS256 key from <secret,len> (the bytes of cryptography-key as written)
  * with the SHA-256 inner/outer pad states computed once. <kid> may be NULL (tokens
  * then must carry no kid). Returns a new key, or NULL (OOM, or len == 0).
  */
 struct ag_jwt_key *ag_jwt_key_new_hs256(const void *secret, size_t len, const char *kid);
+
+/**
+ * Makes an <alg> key (EdDSA, ES256 or RS256) from the PEM text <pem,len>: a private key
+ * (PKCS#8 or the traditional form, unencrypted) when <private> is set, which then signs
+ * and verifies, else a public key (SubjectPublicKeyInfo), which verifies only. The key
+ * must be of <alg>'s type: Ed25519, P-256, or RSA of at least 2048 bits. <kid> is
+ * required. Returns a new key, or NULL with the reason in <why> (capacity <cap>).
+ * Parses memory only: reading the file is the caller's (policy does no I/O).
+ */
+struct ag_jwt_key *ag_jwt_key_new_pem(enum ag_jwt_alg alg, const void *pem, size_t len,
+                                      bool private, const char *kid, char *why, size_t cap);
+
+/** <k>'s algorithm. */
+enum ag_jwt_alg ag_jwt_key_alg(const struct ag_jwt_key *k);
+
+/** Whether <k> can sign (HS256, or a private key). */
+bool ag_jwt_key_can_sign(const struct ag_jwt_key *k);
 
 /** Frees <k> (the secret state is zeroed). NULL allowed. */
 void ag_jwt_key_free(struct ag_jwt_key *k);
@@ -99,13 +129,49 @@ enum ag_jwt_status ag_jwt_verify(const struct ag_jwt_key *key, struct ag_str tok
                                  const struct ag_jwt_expect *exp, struct ag_jwt_claims *out);
 
 /**
- * Signs the JSON object text <payload,len> as an HS256 JWS with header
- * {"alg":"HS256","typ":"JWT"} (plus "kid" when the key has one). Writes the
- * NUL-terminated token into <out> (capacity <cap>). Returns its length, or
- * AG_ETOOBIG when <cap> is too small.
+ * Signs the JSON object text <payload,len> as a JWS of <key>'s algorithm with header
+ * {"alg":A,"typ":"JWT"} (plus "kid" when the key has one). Writes the NUL-terminated
+ * token into <out> (capacity <cap>; the payload's base64url plus AG_JWT_SIGN_EXTRA is
+ * always enough). Returns its length, AG_ETOOBIG when <cap> is too small, or AG_EINVAL when the
+ * key cannot sign (a public key) or the signature fails.
  */
+#define AG_JWT_SIGN_EXTRA 1024 /* header (kid of at most 64 bytes) and signature, base64url */
 int ag_jwt_sign(const struct ag_jwt_key *key, const char *payload, size_t len, char *out,
                 size_t cap);
+
+/*
+ * A key ring: the keys of one generation (CONTRACT.md section 12). A token naming a "kid"
+ * is checked with that ring key only, and only with its algorithm; a token without "kid"
+ * only with the kid-less key (cryptography-key). One key signs.
+ */
+struct ag_jwt_ring;
+
+/**
+ * Makes a ring of <n> keys <keys> (each with a kid, all different; taken over, also on
+ * failure) plus the kid-less <plain> (may be NULL; taken over). The signer is keys[signer]
+ * when <signer> < n, else <plain>. Returns the ring, or NULL (OOM; the keys are freed).
+ */
+struct ag_jwt_ring *ag_jwt_ring_new(struct ag_jwt_key *plain, struct ag_jwt_key **keys, size_t n,
+                                    size_t signer);
+
+/** Frees <r> and its keys. NULL allowed. */
+void ag_jwt_ring_free(struct ag_jwt_ring *r);
+
+/** <r>'s signing key, or NULL (no key can sign). */
+const struct ag_jwt_key *ag_jwt_ring_signer(const struct ag_jwt_ring *r);
+
+/**
+ * Verifies <tok> with the key of <r> it names: its "kid" selects the ring key (none with
+ * that kid: BAD_HEADER), a token without kid the kid-less key (none: BAD_HEADER); then
+ * ag_jwt_verify() with that key, whose algorithm the token's "alg" must equal (BAD_ALG,
+ * before any signature check). NULL <r>: REJECT.
+ */
+enum ag_jwt_status ag_jwt_ring_verify(const struct ag_jwt_ring *r, struct ag_str tok,
+                                      const struct ag_jwt_expect *exp, struct ag_jwt_claims *out);
+
+/** ag_jwt_sign() with <r>'s signer; AG_EINVAL when there is none. */
+int ag_jwt_ring_sign(const struct ag_jwt_ring *r, const char *payload, size_t len, char *out,
+                     size_t cap);
 
 /* Steps, exposed for tests (STYLE R7). */
 

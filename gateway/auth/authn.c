@@ -363,7 +363,7 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
                                   .max_len = cfg->token_max_size,
                                   .legacy = now < cfg->legacy_tokens_until};
         struct ag_jwt_claims *cl = w->claims;
-        a->jwt = ag_jwt_verify(g->key, tok, &x, cl);
+        a->jwt = ag_jwt_ring_verify(g->ring, tok, &x, cl);
         if (a->jwt != AG_JWT_OK)
             return;
         if (w->tcache != NULL && w->tcache->max > 0)

@@ -26,7 +26,7 @@ void ag_gen_unref(struct ag_gen *g)
     if (g == NULL || atomic_fetch_sub(&g->_refs, 1) != 1)
         return;
     ag_rules_free(g->rules);
-    ag_jwt_key_free(g->key);
+    ag_jwt_ring_free(g->ring);
     ag_config_unref(g->cfg);
     free(g->ups);
     free(g->extra_headers);

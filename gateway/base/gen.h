@@ -17,7 +17,7 @@
 #include "config.h"
 
 struct ag_rules;
-struct ag_jwt_key;
+struct ag_jwt_ring;
 struct ag_revoke;
 struct ag_pool;
 struct ag_password_dummies;
@@ -43,7 +43,7 @@ struct ag_gen {
     struct ag_upstream_addr *ups;  /* resolved at load: 1 + cfg->n_routes entries */
     size_t n_ups;
     struct ag_rules *rules;        /* compiled path rules (owned) */
-    struct ag_jwt_key *key;        /* cryptography-key with its HMAC state (owned) */
+    struct ag_jwt_ring *ring;      /* cryptography-key and the "keys" ring, prepared (owned) */
     struct ag_revoke *revoke;      /* the process's revocation set (borrowed) */
     struct ag_pool *pool;          /* the process's password-hashing threads (borrowed) */
     struct ag_password_dummies *pw_dummies; /* unknown users' dummy hashes (borrowed) */

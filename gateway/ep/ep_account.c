@@ -290,7 +290,7 @@ char *ag_ep_reset_token(const struct ag_gen *g, const char *uid, const char *has
     char *payload, *tok;
     size_t len;
 
-    if (g->key == NULL)
+    if (ag_jwt_ring_signer(g->ring) == NULL)
         return NULL;
     ag_ep_new_id(rid);
     account_fingerprint(hash, pwh);
@@ -433,8 +433,8 @@ void ag_ep_account_reset(struct ag_ep *ep)
     struct ag_jwt_expect x = {.type = "reset", .issuer = cfg->token_issuer,
                               .audience = cfg->token_audience, .now = now,
                               .leeway = 0, .max_len = cfg->token_max_size};
-    if (g->key == NULL ||
-        ag_jwt_verify(g->key, (struct ag_str){f[0].value, strlen(f[0].value)}, &x, cl) !=
+    if (g->ring == NULL ||
+        ag_jwt_ring_verify(g->ring, (struct ag_str){f[0].value, strlen(f[0].value)}, &x, cl) !=
             AG_JWT_OK ||
         cl->sub.len == 0 || cl->sub.len > AG_USER_ID_MAX || cl->jti.len == 0 ||
         cl->jti.len > EP_ID_LEN || cl->pwh.len != EP_ID_LEN) {

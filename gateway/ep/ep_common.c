@@ -181,10 +181,10 @@ void ag_ep_new_session(struct ag_ep *ep)
 
 char *ag_ep_sign(const struct ag_gen *g, const char *claims, size_t len)
 {
-    size_t cap = len * 4 / 3 + 256;
+    size_t cap = len * 4 / 3 + AG_JWT_SIGN_EXTRA;
     char *tok = malloc(cap);
 
-    if (tok != NULL && ag_jwt_sign(g->key, claims, len, tok, cap) < 0)
+    if (tok != NULL && ag_jwt_ring_sign(g->ring, claims, len, tok, cap) < 0)
         AG_FREE(tok);
     return tok;
 }
@@ -204,8 +204,8 @@ static const char *ep_mint(struct ag_ep *ep, enum ag_claims_type type, const cha
 
     if (json == NULL)
         return NULL;
-    cap = len * 4 / 3 + 256;
-    if ((tok = ag_ep_alloc(ep, cap)) != NULL && ag_jwt_sign(g->key, json, len, tok, cap) < 0)
+    cap = len * 4 / 3 + AG_JWT_SIGN_EXTRA;
+    if ((tok = ag_ep_alloc(ep, cap)) != NULL && ag_jwt_ring_sign(g->ring, json, len, tok, cap) < 0)
         tok = NULL;
     free(json);
     return tok;

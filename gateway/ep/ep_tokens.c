@@ -241,7 +241,7 @@ void ag_ep_tokens_new(struct ag_ep *ep)
         ag_ep_reply_error(ep, 400, "invalid client_id", NULL);
         return;
     }
-    if (ep->req->gen->key == NULL) {
+    if (ag_jwt_ring_signer(ep->req->gen->ring) == NULL) {
         tokens_refuse(ep, 500);
         return;
     }
@@ -315,7 +315,7 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
     enum ag_jwt_status st = AG_JWT_REJECT;
     const char *presented;
 
-    if (g->key == NULL) {
+    if (ag_jwt_ring_signer(g->ring) == NULL) {
         tokens_refuse(ep, 500);
         return;
     }
@@ -326,7 +326,7 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
                               .max_len = cfg->token_max_size,
                               .legacy = ep->now < cfg->legacy_tokens_until};
     if (tok != NULL)
-        st = ag_jwt_verify(g->key, (struct ag_str){tok, strlen(tok)}, &x, cl);
+        st = ag_jwt_ring_verify(g->ring, (struct ag_str){tok, strlen(tok)}, &x, cl);
     if (st == AG_JWT_OK && cl->legacy) {
         tokens_legacy_exchange(ep, tok, cl);
         return;

@@ -37,7 +37,7 @@
 struct fx {
     struct ag_worker w;
     struct ag_gen *g;
-    struct ag_jwt_key *mint_key; /* the config's key, kept when a test swaps g->key */
+    struct ag_jwt_key *mint_key; /* the config's key, kept when a test swaps g->ring */
     struct ag_revoke *rv;        /* g->revoke, or NULL after fx_no_revoke() */
     struct ag_http1_header hdrs[16];
     struct ag_http1_head h;
@@ -57,7 +57,8 @@ static int fx_init(struct fx *f, const char *members)
         return -1;
     }
     atomic_init(&f->g->_refs, 1);
-    f->g->key = ag_jwt_key_new_hs256(f->g->cfg->crypto_key, f->g->cfg->crypto_key_len, NULL);
+    f->g->ring = ag_jwt_ring_new(
+        ag_jwt_key_new_hs256(f->g->cfg->crypto_key, f->g->cfg->crypto_key_len, NULL), NULL, 0, 0);
     f->mint_key = ag_jwt_key_new_hs256(f->g->cfg->crypto_key, f->g->cfg->crypto_key_len, NULL);
     f->rv = ag_revoke_new();
     f->g->revoke = f->rv;
@@ -66,7 +67,7 @@ static int fx_init(struct fx *f, const char *members)
     f->w.tcache = ag_authn_cache_new(f->g->cfg->token_cache_size);
     f->w.claims = malloc(sizeof(*f->w.claims));
     f->v.route = -1;
-    if (f->g->key == NULL || f->mint_key == NULL || f->rv == NULL || f->w.tcache == NULL ||
+    if (f->g->ring == NULL || f->mint_key == NULL || f->rv == NULL || f->w.tcache == NULL ||
         f->w.claims == NULL)
         return -1;
     return 0;
@@ -78,15 +79,15 @@ static void fx_clear(struct fx *f)
     free(f->w.claims);
     ag_revoke_free(f->rv);
     ag_jwt_key_free(f->mint_key);
-    ag_gen_unref(f->g); /* frees the config and g->key */
+    ag_gen_unref(f->g); /* frees the config and g->ring */
 }
 
 /* From now on the generation verifies with another key: a token that still passes
  * came from the cache (a hit skips the signature). */
 static void fx_swap_key(struct fx *f)
 {
-    ag_jwt_key_free(f->g->key);
-    f->g->key = ag_jwt_key_new_hs256(OTHER_KEY, strlen(OTHER_KEY), NULL);
+    ag_jwt_ring_free(f->g->ring);
+    f->g->ring = ag_jwt_ring_new(ag_jwt_key_new_hs256(OTHER_KEY, strlen(OTHER_KEY), NULL), NULL, 0, 0);
 }
 
 /* Parses "GET /api HTTP/1.1", Host, then the fields <fmt> (lines ending CRLF) into f->h. */

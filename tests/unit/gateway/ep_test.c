@@ -88,9 +88,10 @@ static int fx_init(struct fx *f, const char *members)
         return -1;
     }
     atomic_init(&f->g->_refs, 1);
-    f->g->key = ag_jwt_key_new_hs256(f->g->cfg->crypto_key, f->g->cfg->crypto_key_len, NULL);
+    f->g->ring = ag_jwt_ring_new(
+        ag_jwt_key_new_hs256(f->g->cfg->crypto_key, f->g->cfg->crypto_key_len, NULL), NULL, 0, 0);
     f->w.claims = malloc(sizeof(*f->w.claims)); /* authn's scratch claims */
-    if (f->g->key == NULL || f->w.claims == NULL || (f->base = event_base_new()) == NULL ||
+    if (f->g->ring == NULL || f->w.claims == NULL || (f->base = event_base_new()) == NULL ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
         return -1;
     f->client = sv[1];
@@ -175,7 +176,7 @@ static const char *mint(struct fx *f, char *tok, size_t cap, const char *sub)
     for (int i = 0; i < n; i++)
         if (json[i] == '\'')
             json[i] = '"';
-    if (ag_jwt_sign(f->g->key, json, (size_t)n, tok, cap) < 0)
+    if (ag_jwt_ring_sign(f->g->ring, json, (size_t)n, tok, cap) < 0)
         AG_FAIL_("cannot sign %s", json);
     return tok;
 }
