@@ -4,13 +4,16 @@
  * ag_jwt__b64url_decode() (checked against libsodium), and as a payload and as a header
  * that we sign and verify again (so the claims code is reached past the signature), both
  * cross-checked against jansson (JSON_REJECT_DUPLICATES), the parser jwt.c used before its
- * own scanner: same acceptance, same header verdict, same decoded claims.
+ * own scanner: same acceptance, same header verdict, same decoded claims. Then the key
+ * ring (policy/jwt_ring.c): the input as a token, as a header signed by each asymmetric
+ * ring key (a pass means the header named that key by kid and its algorithm), and as a
+ * payload signed by the ring's EdDSA signer.
  *
  * Owns:     nothing; keys live for the process, like a loaded config's.
  * Entry:    LLVMFuzzerTestOneInput() (libFuzzer, or tests/fuzz/replay_main.c).
  * Not here: the corpus replay main (replay_main.c); seeds are in corpus/jwt/ and are
  *           written by tests/vectors/jwt/make_vectors.py with the same key.
- * Spec:     docs/jwt.md.
+ * Spec:     docs/jwt.md, docs/keys.md.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +24,7 @@
 #include <sodium.h>
 
 #include "jwt.h"
+#include "jwt_int.h" /* the key's signature length, to forge a header */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,6 +34,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         if (!(c))                                                                                  \
             __builtin_trap();                                                                      \
     } while (0)
+
+/* Ring keys: the RFC 8037 A.1 Ed25519 key, the RFC 7515 A.3 P-256 key, the RFC 7515 A.2
+ * RSA public key (tests/unit/policy/jwt_ring_test.c has the same). */
+static const char ED_PRIV[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n"
+    "-----END PRIVATE KEY-----\n";
+static const char ES_PRIV[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgjpsQnnGQmL+YBIff\n"
+    "H1136cspYG6+0iY7X1fCE9+E9LKhRANCAAR/zc4ncPbEXUGDy+5v20t7WAczNXvp\n"
+    "7xO6z248e9FURcfxRM0bvZt+hyzf7bnuufSzaV1uqQskrYpGIyiFiOWt\n"
+    "-----END PRIVATE KEY-----\n";
+static const char RS_PUB[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAofgWCuLjybRlzo0tZWJj\n"
+    "NiuSfb4p4fAkd/wWJcyQoTbji9k0l8W26mPddxHmfHQp+Vaw+4qPCJrcS2mJPMEz\n"
+    "P1Pt0Bm4d4QlL+yRT+SFd2lZS+pCgNMsD1W/YpRPEwOWvG6b32690r2jZ47soMZo\n"
+    "9wGzjb/7OMg0LOL+bSf63kpaSHSXndS5z5rexMdbBYUsLA9e+KXBdQOS+UTo7WTB\n"
+    "EMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6/I5IhlJH7aGhyxX\n"
+    "FvUK+DWNmoudF8NAco9/h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXp\n"
+    "oQIDAQAB\n"
+    "-----END PUBLIC KEY-----\n";
 
 /* Whether <s> lies inside <c>->buf, is NUL-terminated there and has no control character
  * (with <list>: and is a list of non-empty names joined by ','). */
@@ -310,6 +337,68 @@ static void check_legacy(const char *tok, size_t n, const struct ag_jwt_expect *
     json_decref(root);
 }
 
+/* The ring: FUZZ_KEY without kid, FUZZ_KEY as HS256 "k1", EdDSA "ed" (signer), ES256 "es",
+ * RS256 "rs" (public only). */
+static struct ag_jwt_ring *ring;
+static struct ag_jwt_key *ring_ed, *ring_es; /* copies, to sign forged headers */
+
+static void ring_init(void)
+{
+    char why[256];
+    struct ag_jwt_key *k[4] = {
+        ag_jwt_key_new_hs256(FUZZ_KEY, strlen(FUZZ_KEY), "k1"),
+        ag_jwt_key_new_pem(AG_JWT_EDDSA, ED_PRIV, strlen(ED_PRIV), true, "ed", why, sizeof(why)),
+        ag_jwt_key_new_pem(AG_JWT_ES256, ES_PRIV, strlen(ES_PRIV), true, "es", why, sizeof(why)),
+        ag_jwt_key_new_pem(AG_JWT_RS256, RS_PUB, strlen(RS_PUB), false, "rs", why, sizeof(why))};
+
+    CHECK(k[0] != NULL && k[1] != NULL && k[2] != NULL && k[3] != NULL);
+    ring = ag_jwt_ring_new(ag_jwt_key_new_hs256(FUZZ_KEY, strlen(FUZZ_KEY), NULL), k, 4, 1);
+    ring_ed = ag_jwt_key_new_pem(AG_JWT_EDDSA, ED_PRIV, strlen(ED_PRIV), true, "ed", why,
+                                 sizeof(why));
+    ring_es = ag_jwt_key_new_pem(AG_JWT_ES256, ES_PRIV, strlen(ES_PRIV), true, "es", why,
+                                 sizeof(why));
+    CHECK(ring != NULL && ring_ed != NULL && ring_es != NULL);
+}
+
+/* The input as a header over a valid payload, signed by the asymmetric <key>, through the
+ * ring: it passes only when jansson reads "alg" as <key>'s algorithm and "kid" as its kid
+ * (the kid picks the key, the key the algorithm). */
+static void check_ring_header(const struct ag_jwt_key *key, const char *kid, const uint8_t *data,
+                              size_t size, const struct ag_jwt_expect *e, struct ag_jwt_claims *c)
+{
+    static const char pl[] = "{\"type\":\"access\",\"iss\":\"authgate\",\"exp\":1700000900}";
+    size_t cap = size / 3 * 4 + 512, n, pl_len = sizeof(pl) - 1;
+    char *tok = malloc(cap);
+    unsigned char sig[JWT_SIG_MAX];
+    struct ag_jwt_expect eh = *e;
+    enum ag_jwt_status st;
+    json_t *root = NULL, *alg, *k;
+
+    CHECK(tok != NULL);
+    sodium_bin2base64(tok, cap, data, size, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    n = strlen(tok);
+    tok[n++] = '.';
+    sodium_bin2base64(tok + n, cap - n, (const unsigned char *)pl, pl_len,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    n += strlen(tok + n);
+    CHECK(ag_jwt__pkey_sign(key, tok, n, sig) == 0);
+    tok[n++] = '.';
+    sodium_bin2base64(tok + n, cap - n, sig, key->sig_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    n += strlen(tok + n);
+    eh.max_len = n;
+    st = ag_jwt_ring_verify(ring, (struct ag_str){tok, n}, &eh, c);
+    check_verdict(st, c, &eh);
+    if (st == AG_JWT_OK) {
+        CHECK(jansson_says(data, size, &root) == 1);
+        alg = json_object_get(root, "alg");
+        k = json_object_get(root, "kid");
+        CHECK(json_is_string(alg) && strcmp(json_string_value(alg), ag_jwt_alg_name(key->alg)) == 0);
+        CHECK(json_is_string(k) && strcmp(json_string_value(k), kid) == 0);
+        json_decref(root);
+    }
+    free(tok);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct ag_jwt_key *key, *key_kid;
@@ -332,6 +421,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         key_kid = ag_jwt_key_new_hs256(FUZZ_KEY, strlen(FUZZ_KEY), "k1");
         legacy_key = key;
         CHECK(key != NULL && key_kid != NULL);
+        ring_init();
     }
 
     /* 1. the input as a token */
@@ -369,5 +459,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* 4. the input as a header */
     check_header_oracle(key, data, size, &e, &claims);
+
+    /* 5. the key ring: the input as a token, as a header of each asymmetric key, and as a
+     * payload signed by the ring's signer (EdDSA), which passes every step before the claims */
+    st = ag_jwt_ring_verify(ring, tok, &e, &claims);
+    check_verdict(st, &claims, &e);
+    if (size > 0) {
+        check_ring_header(ring_ed, "ed", data, size, &e, &claims);
+        check_ring_header(ring_es, "es", data, size, &e, &claims);
+    }
+    cap = size / 3 * 4 + AG_JWT_SIGN_EXTRA;
+    signed_tok = malloc(cap);
+    CHECK(signed_tok != NULL);
+    n = ag_jwt_ring_sign(ring, (const char *)data, size, signed_tok, cap);
+    CHECK(n > 0 && (size_t)n == strlen(signed_tok));
+    ea = e;
+    ea.max_len = (size_t)n;
+    st = ag_jwt_ring_verify(ring, (struct ag_str){signed_tok, (size_t)n}, &ea, &claims);
+    check_verdict(st, &claims, &ea);
+    CHECK(st != AG_JWT_TOO_LARGE && st != AG_JWT_BAD_ALG && st != AG_JWT_BAD_HEADER &&
+          st != AG_JWT_BAD_SIG);
+    free(signed_tok);
     return 0;
 }
