@@ -671,14 +671,15 @@ enum ag_jwt_status ag_jwt_verify(const struct ag_jwt_key *key, struct ag_str tok
         return AG_JWT_TOO_LARGE;
     if (ag_jwt__split(tok, &h, &p, &s) != 0)
         return AG_JWT_MALFORMED;
-    return ag_jwt__verify_split(key, tok, h, p, s, exp, out);
+    return ag_jwt__verify_split(key, tok, h, p, s, jwt_header_is_known(key, h), exp, out);
 }
 
-/* The steps after the split (base64url, header, signature, claims); <out> already reset and
- * <tok> within max_len. policy/jwt_ring.c comes in here after choosing the key. */
+/* The steps after the split (base64url, header unless <known>, signature, claims); <out>
+ * already reset and <tok> within max_len. policy/jwt_ring.c comes in here after choosing
+ * the key. */
 enum ag_jwt_status ag_jwt__verify_split(const struct ag_jwt_key *key, struct ag_str tok,
                                         struct ag_str h, struct ag_str p, struct ag_str s,
-                                        const struct ag_jwt_expect *exp,
+                                        bool known, const struct ag_jwt_expect *exp,
                                         struct ag_jwt_claims *out)
 {
     enum ag_jwt_status st = AG_JWT_REJECT;
@@ -695,7 +696,7 @@ enum ag_jwt_status ag_jwt__verify_split(const struct ag_jwt_key *key, struct ag_
     }
     st = AG_JWT_MALFORMED;
     hb = buf;
-    if (!jwt_header_is_known(key, h) && (hl = ag_jwt__b64url_decode(h, hb, cap)) < 0)
+    if (!known && (hl = ag_jwt__b64url_decode(h, hb, cap)) < 0)
         goto out;
     pb = hb + hl;
     if ((pl = ag_jwt__b64url_decode(p, pb, cap - (size_t)hl)) < 0)

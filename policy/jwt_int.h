@@ -57,10 +57,11 @@ void ag_jwt__pkey_free(struct ag_jwt_key *k);
 /** Resets the fields of <out> (not its buffer). */
 void ag_jwt__claims_reset(struct ag_jwt_claims *out);
 
-/** ag_jwt_verify() on a token already split into <h>, <p>, <s> by ag_jwt__split(). */
+/** ag_jwt_verify() on a token already split into <h>, <p>, <s> by ag_jwt__split(); <known>:
+ *  the header segment is text known to pass the header checks for <key> (not decoded). */
 enum ag_jwt_status ag_jwt__verify_split(const struct ag_jwt_key *key, struct ag_str tok,
                                         struct ag_str h, struct ag_str p, struct ag_str s,
-                                        const struct ag_jwt_expect *exp,
+                                        bool known, const struct ag_jwt_expect *exp,
                                         struct ag_jwt_claims *out);
 
 /** Whether <sig,sig_len> signs <in> under <key> (its algorithm's check; constant time for

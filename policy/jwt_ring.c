@@ -69,17 +69,19 @@ static const struct ag_json_name ring_kid_name[1] = {AG_JSON_NAME("kid")};
 /*
  * The key of <r> the header segment <h> names, or NULL with the status in *<st>. First the
  * headers the keys write themselves (and PyJWT's kid-less HS256 one): compared as text, no
- * decoding. Otherwise the header is decoded for its "kid" only; everything else in it is
- * judged later with the chosen key (policy/jwt.c).
+ * decoding (*<known> set: the header checks can be skipped). Otherwise the header is
+ * decoded for its "kid" only; everything else in it is judged later with the chosen key
+ * (policy/jwt.c).
  */
 static const struct ag_jwt_key *ring_pick(const struct ag_jwt_ring *r, struct ag_str h,
-                                          enum ag_jwt_status *st)
+                                          enum ag_jwt_status *st, bool *known)
 {
     const struct ag_json_val *kid;
     unsigned char buf[RING_HDR_MAX];
     struct ag_json_doc doc;
     int n, dup;
 
+    *known = true;
     if (r->plain != NULL &&
         ((h.len == sizeof(JWT_STD_HDR) - 1 && memcmp(h.p, JWT_STD_HDR, h.len) == 0) ||
          (h.len == r->plain->hdr_len && memcmp(h.p, r->plain->hdr_b64, h.len) == 0)))
@@ -87,6 +89,7 @@ static const struct ag_jwt_key *ring_pick(const struct ag_jwt_ring *r, struct ag
     for (size_t i = 0; i < r->n; i++)
         if (h.len == r->keys[i]->hdr_len && memcmp(h.p, r->keys[i]->hdr_b64, h.len) == 0)
             return r->keys[i];
+    *known = false;
     if ((n = ag_jwt__b64url_decode(h, buf, sizeof(buf))) < 0) {
         *st = n == AG_ETOOBIG ? AG_JWT_BAD_HEADER : AG_JWT_MALFORMED;
         return NULL;
@@ -114,6 +117,7 @@ enum ag_jwt_status ag_jwt_ring_verify(const struct ag_jwt_ring *r, struct ag_str
     const struct ag_jwt_key *key;
     struct ag_str h, p, s;
     size_t max_len;
+    bool known;
 
     if (r == NULL || exp == NULL || out == NULL || (tok.p == NULL && tok.len != 0))
         return AG_JWT_REJECT;
@@ -123,9 +127,9 @@ enum ag_jwt_status ag_jwt_ring_verify(const struct ag_jwt_ring *r, struct ag_str
         return AG_JWT_TOO_LARGE;
     if (ag_jwt__split(tok, &h, &p, &s) != 0)
         return AG_JWT_MALFORMED;
-    if ((key = ring_pick(r, h, &st)) == NULL)
+    if ((key = ring_pick(r, h, &st, &known)) == NULL)
         return st;
-    return ag_jwt__verify_split(key, tok, h, p, s, exp, out);
+    return ag_jwt__verify_split(key, tok, h, p, s, known, exp, out);
 }
 
 int ag_jwt_ring_sign(const struct ag_jwt_ring *r, const char *payload, size_t len, char *out,

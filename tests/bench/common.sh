@@ -220,7 +220,7 @@ gen_authgate() { # $1 dir, $2 peer name (one ending in -metrics gets a metrics p
   local paths='[]' cache=4096 metrics= listen
   mkdir -p "$1"
   [[ $2 == authgate || $2 == authgate-b || $2 == authgate-tls ]] || paths='["/"]'
-  [[ $2 == authgate-jwt-nocache ]] && cache=0
+  [[ $2 == *-nocache ]] && cache=0
   [[ $2 == *-metrics ]] && metrics="\"metrics-listen\": \"127.0.0.1:$((PEER_PORT[$2] + 100))\","
   listen="\"listen\": \"127.0.0.1:${PEER_PORT[$2]}\""
   if [[ $2 == *-tls ]]; then

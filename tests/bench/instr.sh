@@ -10,7 +10,8 @@
 # token SMALL times, then (a fresh gateway) LARGE times. (total(LARGE) - total(SMALL)) /
 # (LARGE - SMALL) cancels start-up and shutdown. Everything on 127.0.0.1, bounded.
 # Knobs (env): SMALL=200 LARGE=2200 BASE_PORT=19180 KEEP=DIR (keep the callgrind files
-# there, for callgrind_annotate), METRICS=1 (with a metrics port, metrics-listen)
+# there, for callgrind_annotate), METRICS=1 (with a metrics port, metrics-listen), NOCACHE=1
+# ("token-cache-size": 0: every request verifies its token, HMAC included)
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 BASE_PORT=${BASE_PORT:-19180}
@@ -32,7 +33,7 @@ start_redis
 
 # instructions of one gateway run that answers N requests
 # METRICS=1: the gateway has a metrics port (metrics-listen), to compare with it off.
-NAME=instr${METRICS:+-metrics}
+NAME=instr${METRICS:+-metrics}${NOCACHE:+-nocache}
 run_once() { # BIN N -> prints the total instruction count
   local bin=$1 n=$2 d out
   d="$RUN/gw-$n"
