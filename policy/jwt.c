@@ -640,7 +640,7 @@ static enum ag_jwt_status jwt_check_claims(const unsigned char *p, size_t len,
  * ------------------------------------------------------------------------------------------- */
 
 /* Resets the fields of <out> (not its buffer: 8 KiB memset would cost more than the HMAC). */
-void ag_jwt__claims_reset(struct ag_jwt_claims *out)
+static void jwt_claims_reset(struct ag_jwt_claims *out)
 {
     const struct ag_str none = {"", 0};
 
@@ -657,20 +657,33 @@ void ag_jwt__claims_reset(struct ag_jwt_claims *out)
  * (skipped for a header segment known to pass), signature, claims. Each failure returns
  * its own status; <out> is meaningful only on AG_JWT_OK. REJECT for NULL arguments.
  */
-enum ag_jwt_status ag_jwt_verify(const struct ag_jwt_key *key, struct ag_str tok,
-                                 const struct ag_jwt_expect *exp, struct ag_jwt_claims *out)
+enum ag_jwt_status ag_jwt__prepare(struct ag_str tok, const struct ag_jwt_expect *exp,
+                                   struct ag_jwt_claims *out, struct ag_str *h, struct ag_str *p,
+                                   struct ag_str *s)
 {
     size_t max_len;
-    struct ag_str h, p, s;
 
-    if (key == NULL || exp == NULL || out == NULL || (tok.p == NULL && tok.len != 0))
+    if (exp == NULL || out == NULL || (tok.p == NULL && tok.len != 0))
         return AG_JWT_REJECT;
-    ag_jwt__claims_reset(out);
+    jwt_claims_reset(out);
     max_len = exp->max_len != 0 ? exp->max_len : JWT_MAX_LEN_DEFAULT;
     if (tok.len > max_len)
         return AG_JWT_TOO_LARGE;
-    if (ag_jwt__split(tok, &h, &p, &s) != 0)
+    if (ag_jwt__split(tok, h, p, s) != 0)
         return AG_JWT_MALFORMED;
+    return AG_JWT_OK;
+}
+
+enum ag_jwt_status ag_jwt_verify(const struct ag_jwt_key *key, struct ag_str tok,
+                                 const struct ag_jwt_expect *exp, struct ag_jwt_claims *out)
+{
+    enum ag_jwt_status st;
+    struct ag_str h, p, s;
+
+    if (key == NULL)
+        return AG_JWT_REJECT;
+    if ((st = ag_jwt__prepare(tok, exp, out, &h, &p, &s)) != AG_JWT_OK)
+        return st;
     return ag_jwt__verify_split(key, tok, h, p, s, jwt_header_is_known(key, h), exp, out);
 }
 

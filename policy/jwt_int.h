@@ -4,7 +4,7 @@
  * algorithm, header text and kid in place (no call per token), and the split-up verify.
  *
  * Owns:     nothing; struct ag_jwt_key is made and freed by jwt_key.c only.
- * Entry:    struct ag_jwt_key, JWT_MAC_LEN, ag_jwt__claims_reset(), ag_jwt__verify_split(), ag_jwt__check_sig(),
+ * Entry:    struct ag_jwt_key, JWT_MAC_LEN, ag_jwt__prepare(), ag_jwt__verify_split(), ag_jwt__check_sig(),
  *           ag_jwt__pkey_*().
  * Not here: the public API (policy/jwt.h). Only policy/jwt*.c include this file.
  * Spec:     RFC 2104, RFC 7518 s.3, RFC 8037; docs/jwt.md, docs/keys.md.
@@ -54,8 +54,11 @@ enum ag_jwt_status ag_jwt__pkey_verify(const struct ag_jwt_key *k, const void *i
 /** Frees the asymmetric parts of <k> (zeroing the Ed25519 secret). */
 void ag_jwt__pkey_free(struct ag_jwt_key *k);
 
-/** Resets the fields of <out> (not its buffer). */
-void ag_jwt__claims_reset(struct ag_jwt_claims *out);
+/** The steps before a key is needed: <exp> and <out> given, <out> reset, <tok> within
+ *  max_len and split into <h>, <p>, <s>. Returns AG_JWT_OK or the failing status. */
+enum ag_jwt_status ag_jwt__prepare(struct ag_str tok, const struct ag_jwt_expect *exp,
+                                   struct ag_jwt_claims *out, struct ag_str *h, struct ag_str *p,
+                                   struct ag_str *s);
 
 /** ag_jwt_verify() on a token already split into <h>, <p>, <s> by ag_jwt__split(); <known>:
  *  the header segment is text known to pass the header checks for <key> (not decoded). */

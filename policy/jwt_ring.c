@@ -113,20 +113,15 @@ static const struct ag_jwt_key *ring_pick(const struct ag_jwt_ring *r, struct ag
 enum ag_jwt_status ag_jwt_ring_verify(const struct ag_jwt_ring *r, struct ag_str tok,
                                       const struct ag_jwt_expect *exp, struct ag_jwt_claims *out)
 {
-    enum ag_jwt_status st = AG_JWT_REJECT;
+    enum ag_jwt_status st;
     const struct ag_jwt_key *key;
     struct ag_str h, p, s;
-    size_t max_len;
     bool known;
 
-    if (r == NULL || exp == NULL || out == NULL || (tok.p == NULL && tok.len != 0))
+    if (r == NULL)
         return AG_JWT_REJECT;
-    ag_jwt__claims_reset(out);
-    max_len = exp->max_len != 0 ? exp->max_len : JWT_MAX_LEN_DEFAULT;
-    if (tok.len > max_len)
-        return AG_JWT_TOO_LARGE;
-    if (ag_jwt__split(tok, &h, &p, &s) != 0)
-        return AG_JWT_MALFORMED;
+    if ((st = ag_jwt__prepare(tok, exp, out, &h, &p, &s)) != AG_JWT_OK)
+        return st;
     if ((key = ring_pick(r, h, &st, &known)) == NULL)
         return st;
     return ag_jwt__verify_split(key, tok, h, p, s, known, exp, out);
