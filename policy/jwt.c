@@ -231,8 +231,8 @@ static int jwt_header_is_known(const struct ag_jwt_key *key, struct ag_str h)
 /* Checks that <sig,sig_len> signs the signing input <in> ("header.payload" as sent): for
  * HS256 its HMAC, length first, then a constant-time compare; the asymmetric algorithms
  * are policy/jwt_pkey.c's. Returns AG_JWT_OK or AG_JWT_BAD_SIG. */
-enum ag_jwt_status ag_jwt__check_sig(const struct ag_jwt_key *key, struct ag_str in,
-                                     const unsigned char *sig, size_t sig_len)
+static enum ag_jwt_status jwt_check_sig(const struct ag_jwt_key *key, struct ag_str in,
+                                        const unsigned char *sig, size_t sig_len)
 {
     enum ag_jwt_status st = AG_JWT_BAD_SIG;
     unsigned char mac[JWT_MAC_LEN];
@@ -246,6 +246,12 @@ enum ag_jwt_status ag_jwt__check_sig(const struct ag_jwt_key *key, struct ag_str
         st = AG_JWT_OK;
     OPENSSL_cleanse(mac, sizeof(mac)); /* a valid MAC for this input: never leave it behind */
     return st;
+}
+
+enum ag_jwt_status ag_jwt__check_sig(const struct ag_jwt_key *key, struct ag_str in,
+                                     const unsigned char *sig, size_t sig_len)
+{
+    return jwt_check_sig(key, in, sig, sig_len);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -720,7 +726,7 @@ enum ag_jwt_status ag_jwt__verify_split(const struct ag_jwt_key *key, struct ag_
 
     if (hl > 0 && (st = jwt_check_header(key, hb, (size_t)hl)) != AG_JWT_OK)
         goto out;
-    st = ag_jwt__check_sig(key, (struct ag_str){tok.p, h.len + 1 + p.len}, sb, (size_t)sl);
+    st = jwt_check_sig(key, (struct ag_str){tok.p, h.len + 1 + p.len}, sb, (size_t)sl);
     if (st != AG_JWT_OK)
         goto out;
     st = jwt_check_claims(pb, (size_t)pl, exp, out);
