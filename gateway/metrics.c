@@ -119,9 +119,6 @@ static void metrics_scrape(const struct ag_metrics *m, struct evbuffer *out, uns
 static void metrics_answer(const struct ag_metrics *m, const struct ag_http1_head *h,
                            struct evbuffer *out, unsigned flags)
 {
-    static const char ok[] = "{\"status\":\"ok\"}";
-    static const char ready[] = "{\"status\":\"ready\"}";
-    static const char not_ready[] = "{\"status\":\"not ready\"}";
     const char *q = memchr(h->target.p, '?', h->target.len);
     struct ag_str path = {h->target.p, q ? (size_t)(q - h->target.p) : h->target.len};
     bool get = metrics_is(h->method, "GET"), head = metrics_is(h->method, "HEAD");
@@ -137,14 +134,16 @@ static void metrics_answer(const struct ag_metrics *m, const struct ag_http1_hea
     }
     if (head)
         flags |= AG_REPLY_F_NO_BODY;
-    if (metrics_is(path, "/metrics"))
+    if (metrics_is(path, "/metrics")) {
         metrics_scrape(m, out, flags);
-    else if (metrics_is(path, "/health"))
-        ag_reply_json(out, 200, ok, sizeof(ok) - 1, NULL, NULL, flags);
-    else if (metrics_ready(m))
-        ag_reply_json(out, 200, ready, sizeof(ready) - 1, NULL, NULL, flags);
-    else
-        ag_reply_json(out, 503, not_ready, sizeof(not_ready) - 1, NULL, NULL, flags);
+        return;
+    }
+    bool health = metrics_is(path, "/health"), ready = health || metrics_ready(m);
+    struct ag_str b = health  ? AG_LIT(AG_REPLY_HEALTH_OK)
+                      : ready ? AG_LIT(AG_REPLY_READY)
+                              : AG_LIT(AG_REPLY_NOT_READY);
+
+    ag_reply_json(out, ready ? 200 : 503, b.p, b.len, NULL, NULL, flags);
 }
 
 /*

@@ -10,24 +10,22 @@
  */
 #include "ep.h"
 
+#include "reply.h"
 #include "req.h"
 
 static void ep_health(struct ag_ep *ep)
 {
-    static const char ok[] = "{\"status\":\"ok\"}";
+    struct ag_str b = AG_LIT(AG_REPLY_HEALTH_OK);
 
-    ag_req_reply(ep->req, 200, ok, sizeof(ok) - 1, NULL);
+    ag_req_reply(ep->req, 200, b.p, b.len, NULL);
 }
 
 static void ep_ready(struct ag_ep *ep)
 {
-    static const char ready[] = "{\"status\":\"ready\"}";
-    static const char not_ready[] = "{\"status\":\"not ready\"}";
+    bool ready = ag_ep_store_ready(ep);
+    struct ag_str b = ready ? AG_LIT(AG_REPLY_READY) : AG_LIT(AG_REPLY_NOT_READY);
 
-    if (ag_ep_store_ready(ep))
-        ag_req_reply(ep->req, 200, ready, sizeof(ready) - 1, NULL);
-    else
-        ag_req_reply(ep->req, 503, not_ready, sizeof(not_ready) - 1, NULL);
+    ag_req_reply(ep->req, ready ? 200 : 503, b.p, b.len, NULL);
 }
 
 /* Shorthands for the columns that repeat. */

@@ -19,6 +19,12 @@ struct evbuffer;
 #define AG_REPLY_F_KEEPALIVE 0x0002  /* add "Connection: keep-alive" (HTTP/1.0 clients) */
 #define AG_REPLY_F_NO_BODY 0x0004    /* HEAD request: headers only */
 
+/* The bodies of /health and /ready, under auth-prefix and on the metrics port alike
+ * (CONTRACT.md sections 7 and 11): written once, so the two can never differ. */
+#define AG_REPLY_HEALTH_OK "{\"status\":\"ok\"}"
+#define AG_REPLY_READY "{\"status\":\"ready\"}"
+#define AG_REPLY_NOT_READY "{\"status\":\"not ready\"}"
+
 /** The reason phrase for <status> ("Bad Request"), "Unknown" for others. */
 const char *ag_reply_status_text(int status);
 
