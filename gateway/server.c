@@ -227,6 +227,9 @@ struct ag_gen *ag_gen_load(const char *path, unsigned cfg_flags, struct ag_err *
     /* The key files are read here, in the main thread at load; a bad one fails the load. */
     if ((g->ring = load_ring(path, cfg, err)) == NULL)
         goto fail;
+    /* The public keys an upstream fetches: written once here, served as they are. */
+    if ((g->jwks = ag_jwt_ring_jwks(g->ring, &g->jwks_len)) == NULL)
+        goto oom;
     for (size_t i = 0; i < cfg->n_headers; i++)
         n += strlen(cfg->headers[i].name) + strlen(cfg->headers[i].value) + 4;
     g->extra_headers = malloc(n + 1);

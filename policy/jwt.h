@@ -7,7 +7,8 @@
  * Owns:     struct ag_jwt_key (an HMAC state or a public/private key), struct ag_jwt_ring
  *           (the keys of a generation and its signer); nothing per token.
  * Entry:    ag_jwt_key_new_hs256(), ag_jwt_key_new_pem(), ag_jwt_ring_new(),
- *           ag_jwt_ring_verify(), ag_jwt_ring_sign(); ag_jwt_verify(), ag_jwt_sign() for one key.
+ *           ag_jwt_ring_verify(), ag_jwt_ring_sign(), ag_jwt_ring_jwks(); ag_jwt_verify(),
+ *           ag_jwt_sign() for one key.
  * Not here: where tokens come from (gateway/auth/authn.c), revocation (policy/revoke.h),
  *           the verified-token cache (gateway/auth/authn.c).
  * Spec:     RFC 7515 s.7.1, RFC 7518 s.3, RFC 7519 s.7.2, RFC 8037, RFC 8725; docs/jwt.md,
@@ -172,6 +173,25 @@ enum ag_jwt_status ag_jwt_ring_verify(const struct ag_jwt_ring *r, struct ag_str
 /** ag_jwt_sign() with <r>'s signer; AG_EINVAL when there is none. */
 int ag_jwt_ring_sign(const struct ag_jwt_ring *r, const char *payload, size_t len, char *out,
                      size_t cap);
+
+/*
+ * The JWK Set of <r> (RFC 7517 s.5), as compact JSON text: {"keys":[...]}, the public JWK
+ * of each asymmetric ring key in ring order, never an HS256 key nor cryptography-key
+ * ({"keys":[]} when none). Returns new text (free()) with its length in *<len>, or NULL
+ * on OOM.
+ */
+char *ag_jwt_ring_jwks(const struct ag_jwt_ring *r, size_t *len);
+
+/* The public JWK of an asymmetric key, for a JWK Set (policy/jwt_jwk.c). */
+struct json_t;
+
+/**
+ * The public JWK of <k> (RFC 7517 s.4): kty and crv, x (and y) or n and e, then kid, alg
+ * and "use":"sig"; base64url without padding, P-256 coordinates of 32 bytes, RSA integers
+ * without leading zero bytes. Never a private part. Returns a new object, or NULL for an
+ * HS256 or kid-less key, or on OOM.
+ */
+struct json_t *ag_jwt_key_jwk(const struct ag_jwt_key *k);
 
 /* Steps, exposed for tests (STYLE R7). */
 

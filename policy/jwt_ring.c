@@ -6,7 +6,7 @@
  *
  * Owns:     struct ag_jwt_ring (its keys, freed with it).
  * Entry:    ag_jwt_ring_new(), ag_jwt_ring_free(), ag_jwt_ring_signer(),
- *           ag_jwt_ring_verify(), ag_jwt_ring_sign().
+ *           ag_jwt_ring_verify(), ag_jwt_ring_sign(), ag_jwt_ring_jwks().
  * Not here: the keys' algorithms (policy/jwt_key.c, policy/jwt_pkey.c), the checks of a
  *           token against a key (policy/jwt.c), reading key files (gateway/server.c), the
  *           "keys" config (policy/config_ring.c).
@@ -19,6 +19,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #define RING_HDR_MAX 1024 /* decoded bytes of the longest header read for its kid */
 
@@ -61,6 +63,28 @@ void ag_jwt_ring_free(struct ag_jwt_ring *r)
 const struct ag_jwt_key *ag_jwt_ring_signer(const struct ag_jwt_ring *r)
 {
     return r != NULL ? r->signer : NULL;
+}
+
+char *ag_jwt_ring_jwks(const struct ag_jwt_ring *r, size_t *len)
+{
+    json_t *set = json_array(), *doc = NULL, *k;
+    char *text = NULL;
+
+    if (set == NULL)
+        return NULL;
+    for (size_t i = 0; r != NULL && i < r->n; i++) {
+        if (r->keys[i]->alg == AG_JWT_HS256)
+            continue; /* a secret: never published */
+        if ((k = ag_jwt_key_jwk(r->keys[i])) == NULL || json_array_append_new(set, k) != 0)
+            goto out;
+    }
+    if ((doc = json_pack("{sO}", "keys", set)) != NULL &&
+        (text = json_dumps(doc, JSON_COMPACT)) != NULL)
+        *len = strlen(text);
+out:
+    json_decref(doc);
+    json_decref(set);
+    return text;
 }
 
 /* The header parameter the choice reads. */

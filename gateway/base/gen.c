@@ -27,6 +27,7 @@ void ag_gen_unref(struct ag_gen *g)
         return;
     ag_rules_free(g->rules);
     ag_jwt_ring_free(g->ring);
+    free(g->jwks);
     ag_config_unref(g->cfg);
     free(g->ups);
     free(g->extra_headers);

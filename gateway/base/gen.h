@@ -44,6 +44,8 @@ struct ag_gen {
     size_t n_ups;
     struct ag_rules *rules;        /* compiled path rules (owned) */
     struct ag_jwt_ring *ring;      /* cryptography-key and the "keys" ring, prepared (owned) */
+    char *jwks;                    /* the ring's JWK Set, the body of /jwks.json (owned) */
+    size_t jwks_len;
     struct ag_revoke *revoke;      /* the process's revocation set (borrowed) */
     struct ag_pool *pool;          /* the process's password-hashing threads (borrowed) */
     struct ag_password_dummies *pw_dummies; /* unknown users' dummy hashes (borrowed) */

@@ -1,7 +1,8 @@
 /*
  * gateway/ep/routes.c - the route table of the gateway's own endpoints, under
  * auth-prefix: one row per method and path, what the framework checks before the row's
- * handler runs, and the two handlers too small for a file of their own (/health, /ready).
+ * handler runs, and the handlers too small for a file of their own (/health, /ready,
+ * /jwks.json).
  *
  * Owns:     ag_ep_routes[].
  * Entry:    ag_ep_routes, ag_ep_nroutes (read by gateway/ep/endpoints.c).
@@ -10,8 +11,16 @@
  */
 #include "ep.h"
 
+#include "gen.h"
 #include "reply.h"
 #include "req.h"
+
+/*
+ * How long an upstream may keep the JWK Set (docs/keys.md "JWKS"): also the least an
+ * operator waits between adding a key verify-only and making it the signer, so that
+ * every upstream has it before the first token it signs.
+ */
+#define EP_JWKS_CACHE "Cache-Control: public, max-age=300\r\n"
 
 static void ep_health(struct ag_ep *ep)
 {
@@ -26,6 +35,14 @@ static void ep_ready(struct ag_ep *ep)
     struct ag_str b = ready ? AG_LIT(AG_REPLY_READY) : AG_LIT(AG_REPLY_NOT_READY);
 
     ag_req_reply(ep->req, ready ? 200 : 503, b.p, b.len, NULL);
+}
+
+/* The public keys of the generation's ring, made at load (gateway/server.c). */
+static void ep_jwks(struct ag_ep *ep)
+{
+    const struct ag_gen *g = ep->req->gen;
+
+    ag_req_reply(ep->req, 200, g->jwks, g->jwks_len, EP_JWKS_CACHE);
 }
 
 /* Shorthands for the columns that repeat. */
@@ -52,6 +69,8 @@ const struct ag_ep_route ag_ep_routes[] = {
     {"HEAD",   "/health",          AG_EP_OPEN,     0,                    0,    0,    ep_health},
     {"GET",    "/ready",           AG_EP_OPEN,     0,                    0,    0,    ep_ready},
     {"HEAD",   "/ready",           AG_EP_OPEN,     0,                    0,    0,    ep_ready},
+    {"GET",    "/jwks.json",       AG_EP_OPEN,     0,                    0,    0,    ep_jwks},
+    {"HEAD",   "/jwks.json",       AG_EP_OPEN,     0,                    0,    0,    ep_jwks},
     {"GET",    "/token/new",       AG_EP_MASTER,   STORE | ORIGIN,       0,    0,    ag_ep_tokens_new},
     {"GET",    "/token/refresh",   AG_EP_OPEN,     STORE | ORIGIN,       0,    0,    ag_ep_tokens_refresh_get},
     {"POST",   "/refresh",         AG_EP_OPEN,     STORE | ORIGIN,       0,    BODY, ag_ep_tokens_refresh_post},

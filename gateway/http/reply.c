@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 
@@ -57,13 +58,16 @@ const char *ag_reply_status_text(int status)
 void ag_reply_json(struct evbuffer *out, int status, const char *body, size_t len,
                    const char *extra, const char *tail, unsigned flags)
 {
+    /* Answers are private unless the caller says otherwise (/jwks.json is public). */
+    bool own_cache = extra != NULL && strncasecmp(extra, "Cache-Control:", 14) == 0;
+
     evbuffer_add_printf(out,
                         "HTTP/1.1 %d %s\r\n"
                         "Content-Type: application/json\r\n"
                         "Content-Length: %zu\r\n"
-                        "Cache-Control: no-store\r\n"
-                        "%s%s%s\r\n",
-                        status, ag_reply_status_text(status), len, extra ? extra : "",
+                        "%s%s%s%s\r\n",
+                        status, ag_reply_status_text(status), len,
+                        own_cache ? "" : "Cache-Control: no-store\r\n", extra ? extra : "",
                         (flags & AG_REPLY_F_CLOSE)       ? "Connection: close\r\n"
                         : (flags & AG_REPLY_F_KEEPALIVE) ? "Connection: keep-alive\r\n"
                                                          : "",

@@ -39,7 +39,10 @@ const char *ag_reply_status_text(int status);
 void ag_reply_error(struct evbuffer *out, int status, const char *detail, const char *extra,
                     const char *tail, unsigned flags);
 
-/** Writes a response with the JSON text <body,len> and optional <extra>, <tail> header lines. */
+/**
+ * Writes a response with the JSON text <body,len> and optional <extra>, <tail> header
+ * lines, with Cache-Control no-store unless <extra> begins with its own Cache-Control line.
+ */
 void ag_reply_json(struct evbuffer *out, int status, const char *body, size_t len,
                    const char *extra, const char *tail, unsigned flags);
 

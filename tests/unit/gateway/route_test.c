@@ -201,6 +201,8 @@ static const struct want {
     {"HEAD",   "/health",          AG_EP_OPEN,     0,       0,  0, NULL},
     {"GET",    "/ready",           AG_EP_OPEN,     0,       0,  0, NULL},
     {"HEAD",   "/ready",           AG_EP_OPEN,     0,       0,  0, NULL},
+    {"GET",    "/jwks.json",       AG_EP_OPEN,     0,       0,  0, NULL},
+    {"HEAD",   "/jwks.json",       AG_EP_OPEN,     0,       0,  0, NULL},
     {"GET",    "/token/new",       AG_EP_MASTER,   ST | OR, 0,  0, ag_ep_tokens_new},
     {"GET",    "/token/refresh",   AG_EP_OPEN,     ST | OR, 0,  0, ag_ep_tokens_refresh_get},
     {"POST",   "/refresh",         AG_EP_OPEN,     ST | OR, 0,  B, ag_ep_tokens_refresh_post},
@@ -239,11 +241,13 @@ static void test_routes_every_contract_endpoint_has_its_row(void)
             AG_FAIL_("%s %s: row %d is %s auth %d flags %#x body %d max %zu", x->method, x->path, r,
                      rt->method, (int)rt->auth, rt->flags, (int)rt->body, rt->body_max);
     }
-    /* /health and /ready answer HEAD with the handler of their GET. */
+    /* /health, /ready and /jwks.json answer HEAD with the handler of their GET. */
     AG_ASSERT(ag_ep_routes[real("GET", "/health")].handler ==
               ag_ep_routes[real("HEAD", "/health")].handler);
     AG_ASSERT(ag_ep_routes[real("GET", "/ready")].handler ==
               ag_ep_routes[real("HEAD", "/ready")].handler);
+    AG_ASSERT(ag_ep_routes[real("GET", "/jwks.json")].handler ==
+              ag_ep_routes[real("HEAD", "/jwks.json")].handler);
     /* ... and no row is in the table twice. */
     AG_ASSERT_EQ(ag_ep_nroutes, sizeof(want) / sizeof(want[0]));
 }
