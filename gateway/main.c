@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "jwt.h"
 #include "server.h"
 
 #define EXIT_USAGE 2
@@ -29,6 +31,9 @@ static const char usage[] =
     "  serve --config FILE   run the gateway in the foreground (the default command)\n"
     "  check --config FILE   validate a config; exit 0, or 2 with one line per problem\n"
     "  keygen                print a fresh HS256 secret (32 random bytes, base64url)\n"
+    "  keygen --alg EdDSA|ES256|RS256 [--out FILE]\n"
+    "                        write a fresh PEM private key to FILE (mode 0600, never\n"
+    "                        overwritten) or to stdout\n"
     "  init [--dir DIR]      write authgate.json, and .env with fresh secrets (mode 0600)\n"
     "  csu --config FILE [--username U] [--email E] [--password-stdin]\n"
     "                        create a superuser (prompts for what is missing)\n"
@@ -43,6 +48,10 @@ static const char usage[] =
     "\n"
     "signals: SIGHUP reloads the config; SIGTERM and SIGINT drain and exit.\n"
     "docs: README.md and docs/ in the source tree.\n";
+
+#define KEYGEN_USAGE                                                                               \
+    "usage: authgate keygen\n"                                                                   \
+    "       authgate keygen --alg EdDSA|ES256|RS256 [--out FILE]\n"
 
 /* What `authgate COMMAND --help` prints: the command's own usage, to stdout. */
 static const struct cmd_help {
@@ -60,10 +69,14 @@ static const struct cmd_help {
               "Validates FILE (and CRYPTOGRAPHY_KEY / MASTER_TOKEN when FILE leaves them out)\n"
               "with the checks serve runs: exit 0, or 2 with one line per problem naming\n"
               "the key.\n"},
-    {"keygen", "usage: authgate keygen\n"
+    {"keygen", KEYGEN_USAGE
                "\n"
-               "Prints a fresh HS256 secret (32 random bytes, base64url), usable as\n"
-               "cryptography-key.\n"},
+               "Alone, prints a fresh HS256 secret (32 random bytes, base64url), usable as\n"
+               "cryptography-key or as the \"secret\" of an HS256 ring key.\n"
+               "With --alg, writes a fresh private key (unencrypted PKCS#8 PEM: Ed25519,\n"
+               "P-256, or RSA of 3072 bits) for a ring key's \"private-key-file\": to FILE,\n"
+               "created with mode 0600 and never overwritten (exit 1 if it exists), or to\n"
+               "stdout. The public key: openssl pkey -in FILE -pubout. See docs/keys.md.\n"},
     {"init", "usage: authgate init [--dir DIR]\n"
              "\n"
              "Writes DIR/authgate.json (the settings) and DIR/.env (a fresh CRYPTOGRAPHY_KEY\n"
@@ -142,31 +155,84 @@ static int cmd_check(const char *path)
     return 0;
 }
 
-static int cmd_keygen(void)
-{
-    char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-
-    secret_b64(b64, sizeof(b64));
-    printf("%s\n", b64);
-    return 0;
-}
-
-/* Creates <path> with mode 0600, refusing to overwrite; writes <text>. */
-static int write_new(const char *path, const char *text)
+/* Creates <path> with mode 0600, refusing to overwrite; writes <text>. On a failed write
+ * the file just made is removed. <cmd> names the command in the messages. 0 or -1. */
+static int write_new(const char *cmd, const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     size_t len = strlen(text);
 
     if (fd < 0) {
-        fprintf(stderr, "authgate init: %s: %s%s\n", path, strerror(errno),
+        fprintf(stderr, "authgate %s: %s: %s%s\n", cmd, path, strerror(errno),
                 errno == EEXIST ? " (refusing to overwrite)" : "");
         return -1;
     }
-    if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0 || close(fd) < 0) {
-        fprintf(stderr, "authgate init: %s: %s\n", path, strerror(errno));
+    if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+        fprintf(stderr, "authgate %s: %s: %s\n", cmd, path, strerror(errno));
+        close(fd);
+        unlink(path);
+        return -1;
+    }
+    if (close(fd) < 0) {
+        fprintf(stderr, "authgate %s: %s: %s\n", cmd, path, strerror(errno));
+        unlink(path);
         return -1;
     }
     return 0;
+}
+
+/*
+ * `keygen`: a fresh HS256 secret on stdout. `keygen --alg A [--out FILE]`: a fresh PEM
+ * private key of A (EdDSA, ES256 or RS256; docs/keys.md) in FILE (write_new(): mode 0600,
+ * never overwritten) or on stdout. Returns the exit status: 2 for bad arguments.
+ */
+static int cmd_keygen(int argc, char **argv, int first)
+{
+    char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    const char *alg_name = NULL, *out = NULL, **v;
+    enum ag_jwt_alg alg;
+    size_t len = 0;
+    char *pem;
+    int rc = 1;
+
+    /* "--alg A" or "--alg=A", each at most once; anything else is a usage error. */
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i], *eq = strchr(a, '=');
+        size_t n = eq != NULL ? (size_t)(eq - a) : strlen(a);
+
+        v = n == 5 && strncmp(a, "--alg", 5) == 0   ? &alg_name
+            : n == 5 && strncmp(a, "--out", 5) == 0 ? &out
+                                                    : NULL;
+        if (v == NULL || *v != NULL || (eq == NULL && i + 1 >= argc)) {
+            fprintf(stderr, "authgate keygen: unexpected argument '%s'\n%s", a, KEYGEN_USAGE);
+            return EXIT_USAGE;
+        }
+        *v = eq != NULL ? eq + 1 : argv[++i];
+    }
+    if (alg_name == NULL && out == NULL) {
+        secret_b64(b64, sizeof(b64));
+        printf("%s\n", b64);
+        sodium_memzero(b64, sizeof(b64));
+        return 0;
+    }
+    if (alg_name == NULL || ag_jwt_alg_parse(alg_name, &alg) != 0 || alg == AG_JWT_HS256) {
+        fprintf(stderr, "authgate keygen: --alg must be EdDSA, ES256 or RS256%s%s%s\n",
+                alg_name ? " (not '" : "", alg_name ? alg_name : "", alg_name ? "')" : "");
+        return EXIT_USAGE;
+    }
+    if ((pem = ag_jwt_key_generate_pem(alg, &len)) == NULL) {
+        fprintf(stderr, "authgate keygen: cannot make a %s key\n", alg_name);
+        return 1;
+    }
+    if (out != NULL)
+        rc = write_new("keygen", out, pem) < 0 ? 1 : 0;
+    else if (fwrite(pem, 1, len, stdout) == len && fflush(stdout) == 0)
+        rc = 0;
+    else
+        fprintf(stderr, "authgate keygen: stdout: %s\n", strerror(errno));
+    sodium_memzero(pem, len);
+    free(pem);
+    return rc;
 }
 
 /* Creates <dir> and its missing parents (mode 0755, as `mkdir -p`). 0 or -1 (said why). */
@@ -228,9 +294,9 @@ static int cmd_init(const char *dir)
     secret_b64(key, sizeof(key));
     secret_b64(master, sizeof(master));
     snprintf(text, sizeof(text), "CRYPTOGRAPHY_KEY=%s\nMASTER_TOKEN=%s\n", key, master);
-    if (write_new(env_path, text) < 0)
+    if (write_new("init", env_path, text) < 0)
         goto out;
-    if (write_new(cfg_path, settings) < 0) {
+    if (write_new("init", cfg_path, settings) < 0) {
         unlink(env_path);
         goto out;
     }
@@ -277,13 +343,8 @@ int main(int argc, char **argv)
                 return 0;
             }
     }
-    if (strcmp(cmd, "keygen") == 0) {
-        if (argc > first) {
-            fputs(usage, stderr);
-            return EXIT_USAGE;
-        }
-        return cmd_keygen();
-    }
+    if (strcmp(cmd, "keygen") == 0)
+        return cmd_keygen(argc, argv, first);
     if (strcmp(cmd, "init") == 0) {
         const char *dir = opt_value(argc, argv, first, "--dir", &bad);
         if (bad)

@@ -73,6 +73,15 @@ struct ag_jwt_key *ag_jwt_key_new_hs256(const void *secret, size_t len, const ch
 struct ag_jwt_key *ag_jwt_key_new_pem(enum ag_jwt_alg alg, const void *pem, size_t len,
                                       bool private, const char *kid, char *why, size_t cap);
 
+/**
+ * A fresh private key for <alg> (EdDSA, ES256 or RS256 of AG_JWT_KEYGEN_RSA_BITS bits) as
+ * unencrypted PKCS#8 PEM text, the form a "private-key-file" takes. Returns new text
+ * (NUL-terminated; the caller zeroes and frees it) with its length in *<len>, or NULL
+ * (HS256, OOM, no randomness).
+ */
+char *ag_jwt_key_generate_pem(enum ag_jwt_alg alg, size_t *len);
+#define AG_JWT_KEYGEN_RSA_BITS 3072 /* 128-bit security, as P-256 and Ed25519 (NIST SP 800-57) */
+
 /** <k>'s algorithm. */
 enum ag_jwt_alg ag_jwt_key_alg(const struct ag_jwt_key *k);
 

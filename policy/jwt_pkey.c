@@ -6,7 +6,8 @@
  *
  * Owns:     the asymmetric parts of struct ag_jwt_key (ed_pk, ed_sk, pkey; jwt_int.h).
  * Entry:    ag_jwt__pkey_load(), ag_jwt__pkey_sign(), ag_jwt__pkey_verify(),
- *           ag_jwt__pkey_free() (for policy/jwt_key.c and policy/jwt.c only).
+ *           ag_jwt__pkey_free() (for policy/jwt_key.c and policy/jwt.c only);
+ *           ag_jwt_key_generate_pem() (`authgate keygen --alg`).
  * Not here: reading key files (gateway/server.c, at load), HS256 (policy/jwt_key.c),
  *           headers and claims (policy/jwt.c).
  * Spec:     RFC 7518 s.3.3-3.4, RFC 8037 s.3.1, RFC 8032 s.5.1; docs/keys.md.
@@ -15,6 +16,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bio.h>
@@ -148,6 +150,31 @@ void ag_jwt__pkey_free(struct ag_jwt_key *k)
     sodium_memzero(k->ed_sk, sizeof(k->ed_sk));
     EVP_PKEY_free(k->pkey);
     k->pkey = NULL;
+}
+
+char *ag_jwt_key_generate_pem(enum ag_jwt_alg alg, size_t *len)
+{
+    EVP_PKEY *pk = alg == AG_JWT_EDDSA   ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
+                   : alg == AG_JWT_ES256 ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")
+                   : alg == AG_JWT_RS256
+                       ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)AG_JWT_KEYGEN_RSA_BITS)
+                       : NULL;
+    BIO *b = pk != NULL ? BIO_new(BIO_s_mem()) : NULL;
+    char *text = NULL, *p;
+    long n;
+
+    /* PEM_write_bio_PrivateKey() with no cipher writes PKCS#8 ("BEGIN PRIVATE KEY"). */
+    if (b != NULL && PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL) == 1 &&
+        (n = BIO_get_mem_data(b, &p)) > 0 && (text = malloc((size_t)n + 1)) != NULL) {
+        memcpy(text, p, (size_t)n);
+        text[n] = '\0';
+        *len = (size_t)n;
+        OPENSSL_cleanse(p, (size_t)n);
+    }
+    BIO_free(b);
+    EVP_PKEY_free(pk);
+    ERR_clear_error();
+    return text;
 }
 
 /* ES256: DER ECDSA-Sig-Value <der,len> to JOSE's r||s (32 bytes each) in <raw>. 0 or -1. */
