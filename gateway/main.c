@@ -74,7 +74,7 @@ static const struct cmd_help {
                "Alone, prints a fresh HS256 secret (32 random bytes, base64url), usable as\n"
                "cryptography-key or as the \"secret\" of an HS256 ring key.\n"
                "With --alg, writes a fresh private key (unencrypted PKCS#8 PEM: Ed25519,\n"
-               "P-256, or RSA of 3072 bits) for a ring key's \"private-key-file\": to FILE,\n"
+               "P-256, or RSA of 2048 bits) for a ring key's \"private-key-file\": to FILE,\n"
                "created with mode 0600 and never overwritten (exit 1 if it exists), or to\n"
                "stdout. The public key: openssl pkey -in FILE -pubout. See docs/keys.md.\n"},
     {"init", "usage: authgate init [--dir DIR]\n"

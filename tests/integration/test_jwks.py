@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from conftest import CRYPTO_KEY, free_port, make_config, run_authgate
 from test_key_ring import (RING_SECRET, RingKey, new_access, reload_until_signer,
                            ring_gateway)
-from test_policy import assert_passed, bearer, request
+from test_policy import assert_401_access, assert_passed, bearer, request
 from test_tokens import refresh_get, start
 
 ASYM = ["EdDSA", "ES256", "RS256"]
@@ -152,11 +152,13 @@ def test_jwks_of_an_hs256_only_ring_is_empty(tmp_path, gateway):
 
 
 def test_jwks_follows_rotation_with_sighup(tmp_path, gateway, redis_server, upstream):
-    """The rotation of docs/keys.md, step by step, as the JWKS shows it."""
+    """The rotation of docs/keys.md, step by step with its commands, as the JWKS shows it."""
     old = RingKey(tmp_path, "ES256", "2026-01")
-    new = RingKey(tmp_path, "EdDSA", "2026-07")
+    new_file = keygen_file(tmp_path, "EdDSA", "ed-2026-07.pem")
+    new = {"kid": "2026-07", "alg": "EdDSA", "private-key-file": str(new_file)}
     jwk_old = expected_jwk(old.private.public_key(), old.kid, "ES256")
-    jwk_new = expected_jwk(new.private.public_key(), new.kid, "EdDSA")
+    jwk_new = expected_jwk(serialization.load_pem_private_key(new_file.read_bytes(), None)
+                           .public_key(), "2026-07", "EdDSA")
     gw = start(gateway, redis_server, upstream, keys=[old.entry()])
     base = dict(gw.config)
     assert get_jwks(gw).json() == {"keys": [jwk_old]}
@@ -166,23 +168,24 @@ def test_jwks_follows_rotation_with_sighup(tmp_path, gateway, redis_server, upst
         for _ in range(4):  # more requests than workers: each answers from its generation
             assert get_jwks(gw).json() == {"keys": want}
 
-    # 1. the new key joins verify-only: published before it signs anything
-    reload_until_signer(gw, dict(base, keys=[old.entry(), new.entry(private=False)]), old.kid)
+    # 2. the new key joins verify-only: published before it signs anything
+    reload_until_signer(gw, dict(base, keys=[old.entry(), dict(new, sign=False)]), old.kid)
     jwks_each_worker([jwk_old, jwk_new])
-    # 2. the new key signs; the old one still verifies and is still published
-    reload_until_signer(gw, dict(base, keys=[old.entry(private=False), new.entry(sign=True)]),
-                        new.kid)
+    # 3. the new key signs; the old one still verifies and is still published
+    reload_until_signer(gw, dict(base, keys=[old.entry(), dict(new, sign=True)]), "2026-07")
     jwks_each_worker([jwk_old, jwk_new])
     body = get_jwks(gw).json()
     r = refresh_get(gw, p_old["refresh_token"])
     assert r.status_code == 200, r.text
     p_new = r.json()["data"]
-    assert jwt.get_unverified_header(p_new["access_token"])["kid"] == new.kid
+    assert jwt.get_unverified_header(p_new["access_token"])["kid"] == "2026-07"
     for tok in (p_old["access_token"], p_new["access_token"]):
         verify_with_set(tok, body)
-    # 3. the old key removed: gone from the set
-    reload_until_signer(gw, dict(base, keys=[new.entry()]), new.kid)
+    # 4. the old key removed: gone from the set, its tokens 401 at the gateway
+    reload_until_signer(gw, dict(base, keys=[new]), "2026-07")
     jwks_each_worker([jwk_new])
+    assert_401_access(request(gw, "/api/4", bearer(p_old["access_token"])))
+    assert_passed(request(gw, "/api/4", bearer(p_new["access_token"])), "/api/4")
 
 
 # ---------------------------------------------------------------- keygen
@@ -190,7 +193,7 @@ def test_jwks_follows_rotation_with_sighup(tmp_path, gateway, redis_server, upst
 @pytest.mark.parametrize("alg,cls,check", [
     ("EdDSA", ed25519.Ed25519PrivateKey, lambda k: True),
     ("ES256", ec.EllipticCurvePrivateKey, lambda k: isinstance(k.curve, ec.SECP256R1)),
-    ("RS256", rsa.RSAPrivateKey, lambda k: k.key_size == 3072 and
+    ("RS256", rsa.RSAPrivateKey, lambda k: k.key_size == 2048 and
      k.private_numbers().public_numbers.e == 65537),
 ])
 def test_keygen_writes_a_0600_pkcs8_key(tmp_path, alg, cls, check):
