@@ -154,6 +154,7 @@ def test_jwks_of_an_hs256_only_ring_is_empty(tmp_path, gateway):
 def test_jwks_follows_rotation_with_sighup(tmp_path, gateway, redis_server, upstream):
     """The rotation of docs/keys.md, step by step with its commands, as the JWKS shows it."""
     old = RingKey(tmp_path, "ES256", "2026-01")
+    # 1. authgate keygen --alg EdDSA --out ed-2026-07.pem
     new_file = keygen_file(tmp_path, "EdDSA", "ed-2026-07.pem")
     new = {"kid": "2026-07", "alg": "EdDSA", "private-key-file": str(new_file)}
     jwk_old = expected_jwk(old.private.public_key(), old.kid, "ES256")
