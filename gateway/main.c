@@ -49,10 +49,6 @@ static const char usage[] =
     "signals: SIGHUP reloads the config; SIGTERM and SIGINT drain and exit.\n"
     "docs: README.md and docs/ in the source tree.\n";
 
-#define KEYGEN_USAGE                                                                               \
-    "usage: authgate keygen\n"                                                                   \
-    "       authgate keygen --alg EdDSA|ES256|RS256 [--out FILE]\n"
-
 /* What `authgate COMMAND --help` prints: the command's own usage, to stdout. */
 static const struct cmd_help {
     const char *name;
@@ -69,7 +65,8 @@ static const struct cmd_help {
               "Validates FILE (and CRYPTOGRAPHY_KEY / MASTER_TOKEN when FILE leaves them out)\n"
               "with the checks serve runs: exit 0, or 2 with one line per problem naming\n"
               "the key.\n"},
-    {"keygen", KEYGEN_USAGE
+    {"keygen", "usage: authgate keygen\n"
+               "       authgate keygen --alg EdDSA|ES256|RS256 [--out FILE]\n"
                "\n"
                "Alone, prints a fresh HS256 secret (32 random bytes, base64url), usable as\n"
                "cryptography-key or as the \"secret\" of an HS256 ring key.\n"
@@ -204,7 +201,7 @@ static int cmd_keygen(int argc, char **argv, int first)
             : n == 5 && strncmp(a, "--out", 5) == 0 ? &out
                                                     : NULL;
         if (v == NULL || *v != NULL || (eq == NULL && i + 1 >= argc)) {
-            fprintf(stderr, "authgate keygen: unexpected argument '%s'\n%s", a, KEYGEN_USAGE);
+            fprintf(stderr, "authgate keygen: unexpected argument '%s' (see --help)\n", a);
             return EXIT_USAGE;
         }
         *v = eq != NULL ? eq + 1 : argv[++i];

@@ -246,10 +246,10 @@ def test_plain_keygen_still_prints_an_hs256_secret():
     (["--alg", "HS256"], "--alg must be EdDSA, ES256 or RS256 (not 'HS256')"),
     (["--alg", "eddsa"], "--alg must be EdDSA, ES256 or RS256 (not 'eddsa')"),
     (["--alg", "RS512"], "--alg must be EdDSA, ES256 or RS256 (not 'RS512')"),
-    (["--alg"], "unexpected argument '--alg'"),
+    (["--alg"], "unexpected argument '--alg' (see --help)"),
     (["--out", "OUT"], "--alg must be EdDSA, ES256 or RS256"),
-    (["--alg", "EdDSA", "--alg", "ES256"], "unexpected argument '--alg'"),
-    (["--alg", "EdDSA", "--bogus"], "unexpected argument '--bogus'"),
+    (["--alg", "EdDSA", "--alg", "ES256"], "unexpected argument '--alg' (see --help)"),
+    (["--alg", "EdDSA", "--bogus"], "unexpected argument '--bogus' (see --help)"),
 ])
 def test_keygen_bad_arguments_are_usage_errors(tmp_path, args, why):
     out = tmp_path / "out.pem"
