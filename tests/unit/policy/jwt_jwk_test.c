@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "jwt.h"
+#include "jwt_fx.h"
 #include "t.h"
 
 #include "../../vectors/jwt/rfc_keys.h"
@@ -36,16 +37,6 @@
 /* RFC 7515 A.3.1: the P-256 key's coordinates. */
 #define A3_EC_X "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"
 #define A3_EC_Y "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
-
-static struct ag_jwt_key *pem_key(enum ag_jwt_alg alg, const char *pem, bool priv, const char *kid)
-{
-    char why[256] = "";
-    struct ag_jwt_key *k = ag_jwt_key_new_pem(alg, pem, strlen(pem), priv, kid, why, sizeof(why));
-
-    if (k == NULL)
-        AG_FAIL_("cannot load %s key %s: %s", ag_jwt_alg_name(alg), kid, why);
-    return k;
-}
 
 /* The JWK of <k> as compact JSON text (keys in the order written), new; <k> is freed. */
 static char *jwk_text(struct ag_jwt_key *k)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "jwt.h"
+#include "jwt_fx.h"
 #include "jwt_int.h"
 #include "t.h"
 
@@ -45,16 +46,6 @@ static const struct ag_jwt_expect expect = {.type = "access", .issuer = "authgat
 /* ---------------------------------------------------------------------------------------------
  * Helpers
  * ------------------------------------------------------------------------------------------- */
-
-static struct ag_jwt_key *pem_key(enum ag_jwt_alg alg, const char *pem, bool priv, const char *kid)
-{
-    char why[256] = "";
-    struct ag_jwt_key *k = ag_jwt_key_new_pem(alg, pem, strlen(pem), priv, kid, why, sizeof(why));
-
-    if (k == NULL)
-        AG_FAIL_("cannot load %s key %s: %s", ag_jwt_alg_name(alg), kid, why);
-    return k;
-}
 
 /* Decodes the base64url <s> into <dst> (capacity <cap>); returns the length. */
 static size_t unb64(const char *s, unsigned char *dst, size_t cap)
