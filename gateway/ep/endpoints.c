@@ -200,8 +200,10 @@ static bool ep_copy_identity(struct ag_ep *ep, const struct ag_gen *g, const str
     struct ag_rules_verdict v = {.need = AG_NEED_ACCESS, .route = -1};
     struct ag_authn a;
     struct ep_ident *id = &ep->id;
+    /* An endpoint's answer does not close its connection: the address's budget only. */
+    struct ag_authn_from from = {ep->req->c->family, &ep->req->c->peer, NULL};
 
-    ag_authn_check(ep->w, g, h, &v, &a);
+    ag_authn_check(ep->w, g, h, &v, &from, &a);
     id->presented = a.src != 0;
     id->unsynced = a.st == AG_AUTHN_UNSYNCED;
     if (a.st != AG_AUTHN_OK)
@@ -226,7 +228,7 @@ static bool ep_copy_auth(struct ag_ep *ep, const struct ag_gen *g, const struct 
         if (g->cfg->token_new_requires_master) {
             struct ag_rules_verdict v = {.need = AG_NEED_MASTER, .route = -1};
             struct ag_authn a;
-            ag_authn_check(ep->w, g, h, &v, &a);
+            ag_authn_check(ep->w, g, h, &v, NULL, &a);
             ep->master_ok = a.st == AG_AUTHN_OK;
         } else {
             ep->master_ok = true;
