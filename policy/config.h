@@ -153,8 +153,6 @@ struct ag_config {
     long lockout_failures, lockout_seconds;
     struct ag_rate rl_login_account, rl_reset;
     struct ag_rate rl_sessions;       /* GET <auth-prefix>/sessions per user */
-    long sig_fail_conn;   /* failed asymmetric signature checks before a connection closes */
-    long sig_fail_addr;   /* ... per client address, worker and second before 429 unchecked */
 
     /* users (docs/users.md) */
     bool registration;               /* POST <auth-prefix>/register is open */

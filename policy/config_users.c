@@ -20,11 +20,10 @@
 
 /*
  * Parses the object <v> at <path> whose two integer members are <k1> (>= 0) and
- * <k2> (>= 1, seconds; or, when not <secs>, a count >= 0 as <k1>) into *<o1> and *<o2>;
- * absent members keep their value.
+ * <k2> (>= 1, seconds) into *<o1> and *<o2>; absent members keep their value.
  */
 static void config_parse_pair(struct config_ctx *c, const char *path, json_t *v, const char *k1,
-                              long *o1, const char *k2, long *o2, bool secs)
+                              long *o1, const char *k2, long *o2)
 {
     const char *const names[] = {k1, k2};
     char kpath[AG_ERR_LINE];
@@ -33,8 +32,7 @@ static void config_parse_pair(struct config_ctx *c, const char *path, json_t *v,
     json_t *e;
 
     if (!json_is_object(v)) {
-        ag_config__problem(c, path, "expected an object {\"%s\": N, \"%s\": %s}", k1, k2,
-                           secs ? "SECONDS" : "N");
+        ag_config__problem(c, path, "expected an object {\"%s\": N, \"%s\": SECONDS}", k1, k2);
         return;
     }
     json_object_foreach(v, key, e)
@@ -46,8 +44,7 @@ static void config_parse_pair(struct config_ctx *c, const char *path, json_t *v,
             continue;
         }
         snprintf(kpath, sizeof(kpath), "%s.%s", path, key);
-        if (ag_config__get_int(c, kpath, e, first || !secs ? 0 : 1,
-                               first || !secs ? 1000000000LL : CONFIG_YEAR, &x))
+        if (ag_config__get_int(c, kpath, e, first ? 0 : 1, first ? 1000000000LL : CONFIG_YEAR, &x))
             *(first ? o1 : o2) = (long)x;
     }
 }
@@ -56,8 +53,7 @@ void ag_config__parse_rate_limits(struct config_ctx *c, const char *path, json_t
 {
     struct ag_config *cfg = c->cfg;
     const char *const names[] = {"login",         "register", "refresh",  "token-new",
-                                 "login-account", "reset",    "sessions", "lockout",
-                                 "invalid-signatures"};
+                                 "login-account", "reset",    "sessions", "lockout"};
     struct ag_rate *rates[] = {&cfg->rl_login,         &cfg->rl_register,
                                &cfg->rl_refresh,       &cfg->rl_token_new,
                                &cfg->rl_login_account, &cfg->rl_reset,
@@ -81,14 +77,10 @@ void ag_config__parse_rate_limits(struct config_ctx *c, const char *path, json_t
         if (!ag_config__member(c, path, key, names, CONFIG_ARRAY_LEN(names), &i, kpath))
             continue;
         if (i < CONFIG_ARRAY_LEN(rates))
-            config_parse_pair(c, kpath, e, "limit", &rates[i]->limit, "window", &rates[i]->window,
-                              true);
-        else if (strcmp(key, "lockout") == 0)
+            config_parse_pair(c, kpath, e, "limit", &rates[i]->limit, "window", &rates[i]->window);
+        else
             config_parse_pair(c, kpath, e, "failures", &cfg->lockout_failures, "seconds",
-                              &cfg->lockout_seconds, true);
-        else /* docs/keys.md "Floods of invalid tokens" */
-            config_parse_pair(c, kpath, e, "per-connection", &cfg->sig_fail_conn, "per-address",
-                              &cfg->sig_fail_addr, false);
+                              &cfg->lockout_seconds);
     }
 }
 
