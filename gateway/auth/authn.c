@@ -314,7 +314,7 @@ static bool master_ok(const struct ag_config *cfg, const struct ag_http1_head *h
 
 /*
  * Whether the client of <from> has spent its budget of failed asymmetric signature checks
- * this second <now> (*<be>: its entry in the worker's table, or NULL when the bound is off).
+ * in the window of <now> (*<be>: its entry in the worker's table, or NULL when the bound is off).
  */
 static bool flood_closed(struct ag_worker *w, const struct ag_config *cfg,
                          const struct ag_authn_from *from, const struct ag_http1_head *h,
@@ -323,11 +323,11 @@ static bool flood_closed(struct ag_worker *w, const struct ag_config *cfg,
     unsigned char key[AG_SIGBUDGET_KEY];
 
     *be = NULL;
-    if (cfg->sig_fail_addr == 0 || w->sigbudget == NULL)
+    if (cfg->rl_bad_sigs.limit == 0 || w->sigbudget == NULL)
         return false;
     ag_sigbudget_key(cfg, from->family, from->addr, h, key);
-    *be = ag_sigbudget_get(w->sigbudget, key, now);
-    return (*be)->fails >= (uint64_t)cfg->sig_fail_addr;
+    *be = ag_sigbudget_get(w->sigbudget, key, now / cfg->rl_bad_sigs.window);
+    return (*be)->fails >= (uint64_t)cfg->rl_bad_sigs.limit;
 }
 
 /*
@@ -344,13 +344,14 @@ static void flood_count(struct ag_worker *w, const struct ag_config *cfg,
     if (st == AG_JWT_THROTTLED) {
         a->st = AG_AUTHN_FLOOD;
         ag_stats_inc(&w->stats.sig_flood[AG_STATS_FLOOD_REFUSED]);
-        if (!be->logged) { /* one line per address and second, not one per request */
+        if (!be->logged) { /* one line per address and window, not one per request */
             be->logged = true;
             ag_log_to(w->elog, AG_LOG_WARN,
-                      "token flood: %s failed %ld asymmetric signature checks this second on "
+                      "token flood: %s failed %ld asymmetric signature checks within %ld s on "
                       "worker %u; its uncached EdDSA/ES256/RS256 tokens get 429 unchecked until "
-                      "the next second",
-                      ag_sigbudget_key_str(be->key, addr, sizeof(addr)), cfg->sig_fail_addr, w->id);
+                      "the window ends",
+                      ag_sigbudget_key_str(be->key, addr, sizeof(addr)), cfg->rl_bad_sigs.limit,
+                      cfg->rl_bad_sigs.window, w->id);
         }
         return;
     }
@@ -359,10 +360,10 @@ static void flood_count(struct ag_worker *w, const struct ag_config *cfg,
     if (be != NULL)
         be->fails++;
     /* A trusted proxy's connection carries many clients: only their addresses count. */
-    if (from->bad_sigs == NULL || cfg->sig_fail_conn == 0 ||
+    if (from->bad_sigs == NULL || cfg->bad_sigs_per_conn == 0 ||
         (cfg->n_trusted_proxies > 0 && ag_config_trusted_proxy(cfg, from->family, from->addr)))
         return;
-    if (++*from->bad_sigs < (unsigned long)cfg->sig_fail_conn)
+    if (++*from->bad_sigs < (unsigned long)cfg->bad_sigs_per_conn)
         return;
     a->close = true;
     ag_stats_inc(&w->stats.sig_flood[AG_STATS_FLOOD_CLOSED]);
@@ -370,7 +371,7 @@ static void flood_count(struct ag_worker *w, const struct ag_config *cfg,
         snprintf(addr, sizeof(addr), "unknown");
     ag_log_to(w->elog, AG_LOG_WARN,
               "token flood: closing a connection from %s after %ld failed asymmetric "
-              "signature checks", addr, cfg->sig_fail_conn);
+              "signature checks", addr, cfg->bad_sigs_per_conn);
 }
 
 /* ---------------------------------------------------------------- the check */
@@ -517,8 +518,9 @@ void ag_authn_refusal(const struct ag_gen *g, const struct ag_authn *a,
     case AG_AUTHN_CSRF:
         *r = (struct ag_authn_refusal){403, NULL, 0, {0}, "CSRF check failed: Origin does not match"};
         return;
-    case AG_AUTHN_FLOOD:
-        *r = (struct ag_authn_refusal){429, NULL, 0, "Retry-After: 1\r\n", "Too many invalid tokens"};
+    case AG_AUTHN_FLOOD: /* the standard error body; retry when the window has ended */
+        *r = (struct ag_authn_refusal){429, NULL, 0, {0}, "Too many invalid tokens"};
+        snprintf(r->hdr, sizeof(r->hdr), "Retry-After: %ld\r\n", g->cfg->rl_bad_sigs.window);
         return;
     case AG_AUTHN_NO_TOKEN:
         snprintf(r->hdr, sizeof(r->hdr), "WWW-Authenticate: Bearer realm=\"%s\"\r\n",

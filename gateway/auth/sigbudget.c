@@ -1,10 +1,10 @@
 /*
  * gateway/auth/sigbudget.c - a worker's budget of failed asymmetric signature checks per
- * client address and second, in a fixed table: 64 sets of 4 addresses, the set chosen by
+ * client address and window, in a fixed table: 64 sets of 4 addresses, the set chosen by
  * a keyed hash (a seed drawn per worker, so a client cannot aim its addresses at the set
  * of another). A flooding address never shares an entry with another address: an entry
  * holds one address, and a full set gives up a stale entry first, else the one with the
- * fewest failures this second.
+ * fewest failures in this window.
  *
  * Owns:     struct ag_sigbudget.
  * Entry:    ag_sigbudget_new(), ag_sigbudget_free(), ag_sigbudget_key(), ag_sigbudget_get(),
@@ -41,7 +41,7 @@ struct ag_sigbudget *ag_sigbudget_new(void)
     randombytes_buf(&b->seed, sizeof(b->seed));
     for (size_t s = 0; s < SB_SETS; s++)
         for (size_t i = 0; i < SB_WAYS; i++)
-            b->e[s][i].sec = -1; /* stale: any second differs */
+            b->e[s][i].win = -1; /* stale: any window differs */
     return b;
 }
 
@@ -113,17 +113,17 @@ static size_t sb_set(const struct ag_sigbudget *b, const unsigned char key[AG_SI
 
 struct ag_sigbudget_entry *ag_sigbudget_get(struct ag_sigbudget *b,
                                             const unsigned char key[AG_SIGBUDGET_KEY],
-                                            int64_t now)
+                                            int64_t win)
 {
     struct ag_sigbudget_entry *set = b->e[sb_set(b, key)], *e = NULL;
 
     for (size_t i = 0; i < SB_WAYS && e == NULL; i++)
-        if (memcmp(set[i].key, key, AG_SIGBUDGET_KEY) == 0 && set[i].sec >= 0)
+        if (memcmp(set[i].key, key, AG_SIGBUDGET_KEY) == 0 && set[i].win >= 0)
             e = &set[i];
     if (e == NULL) {
         e = &set[0];
         for (size_t i = 0; i < SB_WAYS; i++) {
-            if (set[i].sec != now) {
+            if (set[i].win != win) {
                 e = &set[i];
                 break;
             }
@@ -131,10 +131,10 @@ struct ag_sigbudget_entry *ag_sigbudget_get(struct ag_sigbudget *b,
                 e = &set[i];
         }
         memcpy(e->key, key, AG_SIGBUDGET_KEY);
-        e->sec = -1;
+        e->win = -1;
     }
-    if (e->sec != now) {
-        e->sec = now;
+    if (e->win != win) {
+        e->win = win;
         e->fails = 0;
         e->logged = false;
     }

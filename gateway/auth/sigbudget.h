@@ -1,8 +1,8 @@
 /*
  * gateway/auth/sigbudget.h - a worker's budget of failed asymmetric signature checks per
- * client address and second: the bound on the work a flood of distinct invalid EdDSA,
- * ES256 or RS256 tokens from one address can cause (each costs 20-80 us of CPU, where a
- * cached valid token costs none).
+ * client address and window (rate-limits "invalid-signatures", 32 per second by default):
+ * the bound on the work a flood of distinct invalid EdDSA, ES256 or RS256 tokens from one
+ * address can cause (each costs 20-80 us of CPU, where a cached valid token costs none).
  *
  * Owns:     struct ag_sigbudget (a fixed table of addresses, one per worker).
  * Entry:    ag_sigbudget_new(), ag_sigbudget_free(), ag_sigbudget_key(), ag_sigbudget_get(),
@@ -22,12 +22,12 @@
 
 #define AG_SIGBUDGET_KEY 16 /* an IPv4 address v4-mapped, or an IPv6 address's /64 */
 
-/* One address's count in the current second. */
+/* One address's count in the current window. */
 struct ag_sigbudget_entry {
     unsigned char key[AG_SIGBUDGET_KEY];
-    int64_t sec;   /* the second <fails> counts in */
-    uint32_t fails; /* failed asymmetric signature checks in that second */
-    bool logged;   /* its refusal was logged in that second */
+    int64_t win;    /* the window <fails> counts in (seconds since the epoch / its length) */
+    uint32_t fails; /* failed asymmetric signature checks in that window */
+    bool logged;    /* its refusal was logged in that window */
 };
 
 struct ag_sigbudget;
@@ -51,12 +51,12 @@ const char *ag_sigbudget_key_str(const unsigned char key[AG_SIGBUDGET_KEY], char
                                  size_t len);
 
 /**
- * The entry of <key> in <b> for second <now> (its count restarted when its second is
+ * The entry of <key> in <b> for window <win> (its count restarted when its window is
  * over), taking the place of a stale or the least-failing entry of its set when absent.
  * Valid until the next call.
  */
 struct ag_sigbudget_entry *ag_sigbudget_get(struct ag_sigbudget *b,
                                             const unsigned char key[AG_SIGBUDGET_KEY],
-                                            int64_t now);
+                                            int64_t win);
 
 #endif
