@@ -206,25 +206,16 @@ defaults
 
 frontend fe
   bind 127.0.0.1:${PEER_PORT[$2]}
-$(if [[ $2 == haproxy-jwt ]]; then cat <<'JWT'
-  # Every request checked: a Bearer token, alg HS256, the HMAC, and exp in the future.
-  http-request set-var(txn.bearer) http_auth_bearer
-  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('$.alg')
-  http-request deny deny_status 401 unless { var(txn.alg) -m str HS256 }
-  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify("HS256","@SECRET@") -m int 1 }
-  http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('$.exp','int')
-  http-request set-var(txn.now) date()
-  http-request deny deny_status 401 unless { var(txn.exp) -m found }
-  http-request deny deny_status 401 if { var(txn.exp),sub(txn.now) -m int le 0 }
-JWT
-elif [[ $2 == haproxy-rs256 || $2 == haproxy-es256 ]]; then
-  alg=$(peer_alg "$2")
+$(if [[ $2 == haproxy-?* ]]; then
+  # Every request checked: a Bearer token, its alg, the signature (HS256 with the secret;
+  # RS256 and ES256 with the public key of the ring peers), and exp in the future.
+  alg=$(peer_alg "$2") key=@SECRET@
+  [[ $alg == HS256 ]] || key=$RUN/keys/$alg.pub
   cat <<JWT
-  # The same checks with the RS256 or ES256 public key of the ring peers (PEM file).
   http-request set-var(txn.bearer) http_auth_bearer
   http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
   http-request deny deny_status 401 unless { var(txn.alg) -m str $alg }
-  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify("$alg","$RUN/keys/$alg.pub") -m int 1 }
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify("$alg","$key") -m int 1 }
   http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('\$.exp','int')
   http-request set-var(txn.now) date()
   http-request deny deny_status 401 unless { var(txn.exp) -m found }
