@@ -206,6 +206,7 @@ static bool ep_copy_identity(struct ag_ep *ep, const struct ag_gen *g, const str
     ag_authn_check(ep->w, g, h, &v, &from, &a);
     id->presented = a.src != 0;
     id->unsynced = a.st == AG_AUTHN_UNSYNCED;
+    id->flood = a.st == AG_AUTHN_FLOOD;
     if (a.st != AG_AUTHN_OK)
         return true;
     id->ok = true;
@@ -369,6 +370,12 @@ static bool ep_auth_ok(struct ag_ep *ep)
     case AG_EP_USER:
         if (ep->id.unsynced) {
             ag_ep_down(ep);
+            return false;
+        }
+        if (ep->id.flood) { /* the answer of a proxied request (ag_authn_refusal()) */
+            snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
+                     ep->req->gen->cfg->rl_bad_sigs.window);
+            ag_ep_reply_detail(ep, 429, "Too many invalid tokens", extra);
             return false;
         }
         if (!ep->id.ok) {
