@@ -31,6 +31,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "revoke.h"
+#include "sigbudget.h"
 #include "upstream.h"
 #include "feed.h"
 #include "pool.h"
@@ -186,6 +187,8 @@ static int worker_scratch(struct ag_worker *w, const struct ag_gen *g)
     if (w->tcache == NULL)
         return AG_ENOMEM;
     if (w->claims == NULL && (w->claims = malloc(sizeof(*w->claims))) == NULL)
+        return AG_ENOMEM;
+    if (w->sigbudget == NULL && (w->sigbudget = ag_sigbudget_new()) == NULL)
         return AG_ENOMEM;
 
     if (w->scratch_cap < cfg->max_headers) {
@@ -528,6 +531,7 @@ void ag_worker_free(struct ag_worker *w)
     free(w->pools);
     ag_authn_cache_free(w->tcache);
     free(w->claims);
+    ag_sigbudget_free(w->sigbudget);
     free(w->scratch_hdrs);
     free(w->scratch_path);
     free(w);

@@ -153,6 +153,9 @@ struct ag_config {
     long lockout_failures, lockout_seconds;
     struct ag_rate rl_login_account, rl_reset;
     struct ag_rate rl_sessions;       /* GET <auth-prefix>/sessions per user */
+    struct ag_rate rl_bad_sigs;       /* failed asymmetric signature checks per client
+                                         address and worker: then 429 unchecked */
+    long bad_sigs_per_conn;           /* ... per connection: then it is closed */
 
     /* users (docs/users.md) */
     bool registration;               /* POST <auth-prefix>/register is open */

@@ -53,13 +53,15 @@ void ag_config__parse_rate_limits(struct config_ctx *c, const char *path, json_t
 {
     struct ag_config *cfg = c->cfg;
     const char *const names[] = {"login",         "register", "refresh",  "token-new",
-                                 "login-account", "reset",    "sessions", "lockout"};
+                                 "login-account", "reset",    "sessions", "invalid-signatures",
+                                 "lockout",       "invalid-signatures-per-connection"};
     struct ag_rate *rates[] = {&cfg->rl_login,         &cfg->rl_register,
                                &cfg->rl_refresh,       &cfg->rl_token_new,
                                &cfg->rl_login_account, &cfg->rl_reset,
-                               &cfg->rl_sessions};
+                               &cfg->rl_sessions,      &cfg->rl_bad_sigs};
     char kpath[AG_ERR_LINE];
     const char *key;
+    long long x;
     json_t *e;
 
     if (json_is_boolean(v)) {
@@ -78,9 +80,11 @@ void ag_config__parse_rate_limits(struct config_ctx *c, const char *path, json_t
             continue;
         if (i < CONFIG_ARRAY_LEN(rates))
             config_parse_pair(c, kpath, e, "limit", &rates[i]->limit, "window", &rates[i]->window);
-        else
+        else if (strcmp(key, "lockout") == 0)
             config_parse_pair(c, kpath, e, "failures", &cfg->lockout_failures, "seconds",
                               &cfg->lockout_seconds);
+        else if (ag_config__get_int(c, kpath, e, 0, 1000000000LL, &x))
+            cfg->bad_sigs_per_conn = (long)x; /* docs/keys.md "Floods of invalid tokens" */
     }
 }
 

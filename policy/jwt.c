@@ -60,6 +60,8 @@ const char *ag_jwt_status_str(enum ag_jwt_status st)
         return "invalid token claims";
     case AG_JWT_REVOKED:
         return "token revoked";
+    case AG_JWT_THROTTLED:
+        return "too many invalid signatures";
     case AG_JWT_REJECT:
         break;
     }
@@ -653,7 +655,7 @@ static void jwt_claims_reset(struct ag_jwt_claims *out)
     out->sub = out->client_id = out->jti = out->sid = out->family = out->pwh = none;
     out->type = out->iss = out->scope = out->roles = none;
     out->exp = out->iat = out->nbf = 0;
-    out->client = out->legacy = false;
+    out->client = out->legacy = out->asym = false;
     out->used = 0;
     out->buf[0] = '\0';
 }
@@ -726,6 +728,13 @@ enum ag_jwt_status ag_jwt__verify_split(const struct ag_jwt_key *key, struct ag_
 
     if (hl > 0 && (st = jwt_check_header(key, hb, (size_t)hl)) != AG_JWT_OK)
         goto out;
+    /* The one costly step of a forged asymmetric token: its caller bounds how many it pays
+     * for (docs/keys.md "Floods of invalid tokens"); HS256 costs a hash, never bounded. */
+    out->asym = key->alg != AG_JWT_HS256;
+    if (out->asym && exp->asym_closed) {
+        st = AG_JWT_THROTTLED;
+        goto out;
+    }
     st = jwt_check_sig(key, (struct ag_str){tok.p, h.len + 1 + p.len}, sb, (size_t)sl);
     if (st != AG_JWT_OK)
         goto out;

@@ -39,6 +39,8 @@ enum ag_jwt_status {
     AG_JWT_BAD_AUD = -10,   /* an audience is required and the token does not name it */
     AG_JWT_BAD_CLAIMS = -11, /* exp missing or not a number; sub/jti/... of the wrong type */
     AG_JWT_REVOKED = -12,   /* reserved for callers (revocation is not decided here) */
+    AG_JWT_THROTTLED = -13, /* an asymmetric key's token while exp->asym_closed: refused
+                             * unchecked (docs/keys.md "Floods of invalid tokens") */
 };
 
 /** A fixed phrase for <st>, usable in logs and error_description ("token expired"). */
@@ -106,6 +108,9 @@ struct ag_jwt_expect {
     bool legacy;           /* legacy-tokens window open: a token without iss that carries
                             * exactly fastauth-api's claims (client_id, type, iat, exp) passes
                             * with sub "client:<client_id>" and claims.legacy set */
+    bool asym_closed;      /* the caller's budget of asymmetric signature checks is spent:
+                            * a token of an EdDSA, ES256 or RS256 key gets AG_JWT_THROTTLED
+                            * where its signature check would be (gateway/auth/sigbudget.c) */
 };
 
 /*
@@ -125,6 +130,8 @@ struct ag_jwt_claims {
     int64_t exp, iat, nbf; /* rounded up to whole seconds, saturated; nbf/iat 0 when absent */
     bool client;           /* "sub_type": "client": the token names a client, never a user */
     bool legacy;           /* a fastauth-api token (ag_jwt_expect.legacy): no jti, sid, iss */
+    bool asym;             /* the token reached the signature check of an asymmetric key
+                            * (its verdict then is that check's or a later one's) */
     char buf[AG_JWT_CLAIMS_BUF];
     size_t used;
 };
@@ -180,6 +187,9 @@ const struct ag_jwt_key *ag_jwt_ring_signer(const struct ag_jwt_ring *r);
  */
 enum ag_jwt_status ag_jwt_ring_verify(const struct ag_jwt_ring *r, struct ag_str tok,
                                       const struct ag_jwt_expect *exp, struct ag_jwt_claims *out);
+
+/** Whether <r> holds an asymmetric key (EdDSA, ES256, RS256). NULL: false. */
+bool ag_jwt_ring_has_asym(const struct ag_jwt_ring *r);
 
 /** ag_jwt_sign() with <r>'s signer; AG_EINVAL when there is none. */
 int ag_jwt_ring_sign(const struct ag_jwt_ring *r, const char *payload, size_t len, char *out,

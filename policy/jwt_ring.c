@@ -6,7 +6,8 @@
  *
  * Owns:     struct ag_jwt_ring (its keys, freed with it).
  * Entry:    ag_jwt_ring_new(), ag_jwt_ring_free(), ag_jwt_ring_signer(),
- *           ag_jwt_ring_verify(), ag_jwt_ring_sign(), ag_jwt_ring_jwks().
+ *           ag_jwt_ring_verify(), ag_jwt_ring_sign(), ag_jwt_ring_jwks(),
+ *           ag_jwt_ring_has_asym().
  * Not here: the keys' algorithms (policy/jwt_key.c, policy/jwt_pkey.c), the checks of a
  *           token against a key (policy/jwt.c), reading key files (gateway/server.c), the
  *           "keys" config (policy/config_ring.c).
@@ -27,6 +28,7 @@
 struct ag_jwt_ring {
     struct ag_jwt_key *plain;       /* cryptography-key (no kid), or NULL */
     const struct ag_jwt_key *signer; /* plain, one of keys, or NULL */
+    bool asym;                      /* one of keys is EdDSA, ES256 or RS256 */
     size_t n;
     struct ag_jwt_key *keys[];      /* each with its kid */
 };
@@ -44,8 +46,10 @@ struct ag_jwt_ring *ag_jwt_ring_new(struct ag_jwt_key *plain, struct ag_jwt_key 
     }
     r->plain = plain;
     r->n = n;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         r->keys[i] = keys[i];
+        r->asym |= keys[i]->alg != AG_JWT_HS256;
+    }
     r->signer = signer < n ? keys[signer] : plain;
     return r;
 }
@@ -85,6 +89,11 @@ out:
     json_decref(doc);
     json_decref(set);
     return text;
+}
+
+bool ag_jwt_ring_has_asym(const struct ag_jwt_ring *r)
+{
+    return r != NULL && r->asym;
 }
 
 /* The header parameter the choice reads. */

@@ -2,15 +2,18 @@
  * gateway/auth/authn.c - credentials of a request against what its path needs:
  * the master token, the access token (first source present is judged), the
  * revocation set, required scopes and roles; plus the per-worker verified-token
- * cache that lets a repeated token skip base64, HMAC and JSON.
+ * cache that lets a repeated token skip base64, HMAC and JSON, and the bound on failed
+ * asymmetric signature checks of the tokens it does not hold.
  *
  * Owns:     struct ag_authn_cache and its entries.
  * Entry:    ag_authn_check(), ag_authn_refusal(), ag_authn_cache_*().
- * Not here: JWS and claims (policy/jwt.c), rules (policy/rules.c).
+ * Not here: JWS and claims (policy/jwt.c), rules (policy/rules.c), the table of client
+ *           addresses' budgets (gateway/auth/sigbudget.c).
  * Spec:     CONTRACT.md sections 4-6; RFC 6750 section 3; docs/tokens.md.
  */
 #include "authn.h"
 
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,8 +24,10 @@
 
 #include "config.h"
 #include "cookie.h"
+#include "log.h"
 #include "revoke.h"
 #include "gen.h"
+#include "sigbudget.h"
 #include "worker_types.h"
 
 /* ---------------------------------------------------------------- the verified-token cache */
@@ -216,7 +221,7 @@ bool ag_authn_is_credential_header(struct ag_str name)
     return ag_authn_name_eq(name, "master-token") || ag_authn_name_eq(name, "access-token");
 }
 
-/* ---------------------------------------------------------------- the check */
+/* ---------------------------------------------------------------- token sources */
 
 /*
  * The Bearer credential of the Authorization value <v> (see authn.h). The scheme is
@@ -305,8 +310,75 @@ static bool master_ok(const struct ag_config *cfg, const struct ag_http1_head *h
            CRYPTO_memcmp(got.p, cfg->master_token, got.len) == 0;
 }
 
+/* ---------------------------------------------------------------- floods of invalid tokens */
+
+/*
+ * Whether the client of <from> has spent its budget of failed asymmetric signature checks
+ * in the window of <now> (*<be>: its entry in the worker's table, or NULL when the bound is off).
+ */
+static bool flood_closed(struct ag_worker *w, const struct ag_config *cfg,
+                         const struct ag_authn_from *from, const struct ag_http1_head *h,
+                         int64_t now, struct ag_sigbudget_entry **be)
+{
+    unsigned char key[AG_SIGBUDGET_KEY];
+
+    *be = NULL;
+    if (cfg->rl_bad_sigs.limit == 0 || w->sigbudget == NULL)
+        return false;
+    ag_sigbudget_key(cfg, from->family, from->addr, h, key);
+    *be = ag_sigbudget_get(w->sigbudget, key, now / cfg->rl_bad_sigs.window);
+    return (*be)->fails >= (uint64_t)cfg->rl_bad_sigs.limit;
+}
+
+/*
+ * The token was refused at (or instead of) an asymmetric signature check with <st>:
+ * counts a failure against the address entry <be> and the connection of <from>, marks
+ * <a> to close the connection at its bound, or answers 429 when <st> is THROTTLED.
+ */
+static void flood_count(struct ag_worker *w, const struct ag_config *cfg,
+                        const struct ag_authn_from *from, struct ag_sigbudget_entry *be,
+                        enum ag_jwt_status st, struct ag_authn *a)
+{
+    char addr[INET6_ADDRSTRLEN + 4];
+
+    if (st == AG_JWT_THROTTLED) {
+        a->st = AG_AUTHN_FLOOD;
+        ag_stats_inc(&w->stats.sig_flood[AG_STATS_FLOOD_REFUSED]);
+        if (!be->logged) { /* one line per address and window, not one per request */
+            be->logged = true;
+            ag_log_to(w->elog, AG_LOG_WARN,
+                      "token flood: %s failed %ld asymmetric signature checks within %ld s on "
+                      "worker %u; its uncached EdDSA/ES256/RS256 tokens get 429 unchecked until "
+                      "the window ends",
+                      ag_sigbudget_key_str(be->key, addr, sizeof(addr)), cfg->rl_bad_sigs.limit,
+                      cfg->rl_bad_sigs.window, w->id);
+        }
+        return;
+    }
+    if (st != AG_JWT_BAD_SIG)
+        return;
+    if (be != NULL)
+        be->fails++;
+    /* A trusted proxy's connection carries many clients: only their addresses count. */
+    if (from->bad_sigs == NULL || cfg->bad_sigs_per_conn == 0 ||
+        (cfg->n_trusted_proxies > 0 && ag_config_trusted_proxy(cfg, from->family, from->addr)))
+        return;
+    if (++*from->bad_sigs < (unsigned long)cfg->bad_sigs_per_conn)
+        return;
+    a->close = true;
+    ag_stats_inc(&w->stats.sig_flood[AG_STATS_FLOOD_CLOSED]);
+    if (inet_ntop(from->family, from->addr, addr, sizeof(addr)) == NULL)
+        snprintf(addr, sizeof(addr), "unknown");
+    ag_log_to(w->elog, AG_LOG_WARN,
+              "token flood: closing a connection from %s after %ld failed asymmetric "
+              "signature checks", addr, cfg->bad_sigs_per_conn);
+}
+
+/* ---------------------------------------------------------------- the check */
+
 void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag_http1_head *h,
-                    const struct ag_rules_verdict *v, struct ag_authn *a)
+                    const struct ag_rules_verdict *v, const struct ag_authn_from *from,
+                    struct ag_authn *a)
 {
     const struct ag_config *cfg = g->cfg;
     struct ag_str tok = {NULL, 0};
@@ -363,9 +435,17 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
                                   .max_len = cfg->token_max_size,
                                   .legacy = now < cfg->legacy_tokens_until};
         struct ag_jwt_claims *cl = w->claims;
+        struct ag_sigbudget_entry *be = NULL;
+        /* Only a ring with an asymmetric key looks the address up (docs/keys.md). */
+        bool bound = from != NULL && cfg->rate_limits && ag_jwt_ring_has_asym(g->ring);
+        if (bound)
+            x.asym_closed = flood_closed(w, cfg, from, h, now, &be);
         a->jwt = ag_jwt_ring_verify(g->ring, tok, &x, cl);
-        if (a->jwt != AG_JWT_OK)
+        if (a->jwt != AG_JWT_OK) {
+            if (bound && cl->asym)
+                flood_count(w, cfg, from, be, a->jwt, a);
             return;
+        }
         if (w->tcache != NULL && w->tcache->max > 0)
             tc_put(w->tcache, tok, hash, cl);
         id = (struct tc_ident){cl->sub, cl->client_id, cl->scope, cl->roles,
@@ -437,6 +517,10 @@ void ag_authn_refusal(const struct ag_gen *g, const struct ag_authn *a,
         return;
     case AG_AUTHN_CSRF:
         *r = (struct ag_authn_refusal){403, NULL, 0, {0}, "CSRF check failed: Origin does not match"};
+        return;
+    case AG_AUTHN_FLOOD: /* the standard error body; retry when the window has ended */
+        *r = (struct ag_authn_refusal){429, NULL, 0, {0}, "Too many invalid tokens"};
+        snprintf(r->hdr, sizeof(r->hdr), "Retry-After: %ld\r\n", g->cfg->rl_bad_sigs.window);
         return;
     case AG_AUTHN_NO_TOKEN:
         snprintf(r->hdr, sizeof(r->hdr), "WWW-Authenticate: Bearer realm=\"%s\"\r\n",

@@ -37,6 +37,9 @@ enum ag_authn_status {
                                wait for them, or 503 (CONTRACT.md section 8) */
     AG_AUTHN_CSRF = -6,     /* 403: a cookie-carried write from another site while
                                cookie-samesite is "none" (ag_access_decide(), gateway/core/) */
+    AG_AUTHN_FLOOD = -7,    /* 429 with Retry-After: the client address spent its budget of
+                               failed asymmetric signature checks this second; the token was
+                               not checked (docs/keys.md "Floods of invalid tokens") */
 };
 
 #define AG_AUTHN_SRC_BEARER 1 /* Authorization: Bearer */
@@ -54,14 +57,31 @@ struct ag_authn {
     int64_t exp;             /* its end of life */
     bool client;             /* a client's token: it has no user (CONTRACT.md section 5) */
     const char *missing;     /* AG_AUTHN_SCOPE: the first scope or role lacking */
+    bool close;              /* the connection reached its bound of failed asymmetric
+                                signature checks: answer, then close it */
+};
+
+/*
+ * Where a request comes from, for the bound on failed asymmetric signature checks
+ * (docs/keys.md "Floods of invalid tokens"): the client address (the peer, or behind a
+ * trusted proxy X-Forwarded-For) has a budget per worker and second, a connection
+ * from an untrusted peer a budget of its own.
+ */
+struct ag_authn_from {
+    int family;              /* of the peer: AF_INET or AF_INET6 */
+    const void *addr;        /* the peer's address, 4 or 16 bytes */
+    unsigned *bad_sigs;      /* the connection's count, or NULL: no bound per connection
+                                (its answer could not close it) */
 };
 
 /**
- * Decides whether the request <h> satisfies <v> under generation <g>. Fills <a>.
+ * Decides whether the request <h> from <from> (NULL: no flood bound, for a check that
+ * needs no token) satisfies <v> under generation <g>. Fills <a>.
  * Never does I/O; the revocation set is consulted in memory.
  */
 void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag_http1_head *h,
-                    const struct ag_rules_verdict *v, struct ag_authn *a);
+                    const struct ag_rules_verdict *v, const struct ag_authn_from *from,
+                    struct ag_authn *a);
 
 /* What a refusal says: the status, the JSON body (NULL: the standard error body for the
  * status, with <detail> when set), and the header lines (RFC 6750 WWW-Authenticate, or
@@ -77,7 +97,8 @@ struct ag_authn_refusal {
 /**
  * Describes the refusal of a request that <a> did not let through (any status but
  * AG_AUTHN_OK) into <r>: 401 with the RFC 6750 WWW-Authenticate header, 403 for a
- * missing scope or role or a cross-site write (CSRF), 503 with Retry-After for UNSYNCED. The reply itself is
+ * missing scope or role or a cross-site write (CSRF), 503 with Retry-After for UNSYNCED,
+ * 429 with Retry-After for FLOOD. The reply itself is
  * gateway/core/req.c's (ag_req_refuse()).
  */
 void ag_authn_refusal(const struct ag_gen *g, const struct ag_authn *a,

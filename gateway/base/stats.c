@@ -99,10 +99,12 @@ void ag_stats_format(struct evbuffer *out, const struct ag_stats *st,
     static const char *const kinds[] = {"refused", "timeout", "invalid"};
     static const char *const grants[] = {"client", "login", "refresh"};
     static const char *const logins[] = {"success", "failure", "locked"};
+    static const char *const floods[] = {"closed", "refused"};
     _Static_assert(sizeof(decisions) / sizeof(*decisions) == AG_STATS_DECISION_N, "decisions");
     _Static_assert(sizeof(kinds) / sizeof(*kinds) == AG_STATS_UP_N, "kinds");
     _Static_assert(sizeof(grants) / sizeof(*grants) == AG_STATS_GRANT_N, "grants");
     _Static_assert(sizeof(logins) / sizeof(*logins) == AG_STATS_LOGIN_N, "logins");
+    _Static_assert(sizeof(floods) / sizeof(*floods) == AG_STATS_FLOOD_N, "floods");
 
     stats_family(out, "authgate_build_info", "gauge", "Always 1; the version runs as a label.");
     evbuffer_add_printf(out, "authgate_build_info{version=\"%s\"} 1\n", g->version);
@@ -141,4 +143,8 @@ void ag_stats_format(struct evbuffer *out, const struct ag_stats *st,
     stats_labelled(out, "authgate_logins_total",
                    "Password logins: succeeded, refused, refused while locked out.", "result",
                    logins, st->logins, AG_STATS_LOGIN_N);
+    stats_labelled(out, "authgate_token_flood_total",
+                   "Floods of invalid asymmetric tokens: connections closed at their bound, "
+                   "requests answered 429 unchecked.", "action",
+                   floods, st->sig_flood, AG_STATS_FLOOD_N);
 }

@@ -42,6 +42,11 @@ enum ag_stats_grant {
     AG_STATS_GRANT_REFRESH,
     AG_STATS_GRANT_N
 };
+enum ag_stats_flood {
+    AG_STATS_FLOOD_CLOSED = 0, /* connections closed at their bound */
+    AG_STATS_FLOOD_REFUSED,    /* requests answered 429 without a signature check */
+    AG_STATS_FLOOD_N
+};
 enum ag_stats_login {
     AG_STATS_LOGIN_SUCCESS = 0,
     AG_STATS_LOGIN_FAILURE,
@@ -65,6 +70,7 @@ struct ag_stats {
     _Atomic uint64_t issued[AG_STATS_GRANT_N];
     _Atomic uint64_t refresh_reuse; /* sessions revoked by a replayed refresh token */
     _Atomic uint64_t logins[AG_STATS_LOGIN_N];
+    _Atomic uint64_t sig_flood[AG_STATS_FLOOD_N]; /* floods of invalid tokens (auth/authn.c) */
     _Atomic uint64_t store_ready;               /* 1 while this worker's store is ready */
     _Atomic uint64_t status[AG_STATS_STATUS_N]; /* requests by status sent, [status - 100] */
 } __attribute__((aligned(64)));

@@ -30,6 +30,7 @@ struct ag_conn;
 struct ag_req;
 struct ag_uconn;
 struct ag_authn_cache;
+struct ag_sigbudget;
 struct ag_jwt_claims;
 struct ag_store;
 struct ag_ep;
@@ -85,6 +86,7 @@ struct ag_worker {
     size_t n_pools;                     /* = gen->n_ups */
     struct ag_authn_cache *tcache;      /* verified access tokens (gateway/auth/) */
     struct ag_jwt_claims *claims;       /* scratch claims of the token being verified */
+    struct ag_sigbudget *sigbudget;     /* failed asymmetric checks per address (auth/sigbudget.h) */
     struct ag_store *store;             /* this worker's Redis connections (store/store.h), or NULL */
     int store_state;                    /* last state logged: -1 none yet, 0 not ready, 1 ready */
     bool store_up_once;                 /* ready once since the start: connected, revocations loaded */

@@ -18,12 +18,13 @@
 
 void ag_access_decide(struct ag_worker *w, const struct ag_gen *g, struct ag_str method,
                       struct ag_str path, const struct ag_http1_head *h,
-                      struct ag_rules_verdict *v, struct ag_authn *a)
+                      const struct ag_authn_from *from, struct ag_rules_verdict *v,
+                      struct ag_authn *a)
 {
     const struct ag_config *cfg = g->cfg;
 
     ag_rules_match(g->rules, method, path, v);
-    ag_authn_check(w, g, h, v, a);
+    ag_authn_check(w, g, h, v, from, a);
     /* SameSite=None sends the cookie along with another site's requests: a write it
      * carries must come from this site or a CORS origin (docs/users.md "CSRF"). */
     if (a->st == AG_AUTHN_OK && a->src == AG_AUTHN_SRC_COOKIE &&

@@ -21,13 +21,14 @@ struct ag_gen;
 
 /**
  * Decides whether a request with <method> on the normalised <path>, carrying the fields
- * of <h>, may go to the upstream under generation <g>: fills <v> (what the path needs,
+ * of <h>, from <from> (ag_authn_check()), may go to the upstream under generation <g>: fills <v> (what the path needs,
  * and its route) and <a> (AG_AUTHN_OK with the identity, or the refusal for
  * ag_req_refuse()). The one decision of both the proxy path (gateway/core/conn.c) and
  * forward-auth (GET <auth-prefix>/verify, gateway/ep/ep_verify.c). No I/O.
  */
 void ag_access_decide(struct ag_worker *w, const struct ag_gen *g, struct ag_str method,
                       struct ag_str path, const struct ag_http1_head *h,
-                      struct ag_rules_verdict *v, struct ag_authn *a);
+                      const struct ag_authn_from *from, struct ag_rules_verdict *v,
+                      struct ag_authn *a);
 
 #endif

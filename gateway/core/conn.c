@@ -345,14 +345,16 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
         return;
     /* The policy decides before anything reaches the upstream, websocket upgrades included,
      * and before any 100 Continue (SECURITY-BASELINE rule 11). */
-    ag_access_decide(w, req->gen, h->method, path, h, &verdict, &authn);
+    struct ag_authn_from from = {c->family, &c->peer, &c->bad_sigs};
+    ag_access_decide(w, req->gen, h->method, path, h, &from, &verdict, &authn);
     if (authn.st == AG_AUTHN_UNSYNCED && !waited) {
         conn_park(req);
         return;
     }
     if (authn.st != AG_AUTHN_OK) {
         evbuffer_drain(in, headlen);
-        ag_req_refuse(req, &authn, ag_req_may_keep(req, info.body != AG_BODY_NONE));
+        ag_req_refuse(req, &authn,
+                      !authn.close && ag_req_may_keep(req, info.body != AG_BODY_NONE));
         return;
     }
     ag_stats_inc(&w->stats.decisions[AG_STATS_ALLOW]);

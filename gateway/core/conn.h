@@ -68,6 +68,7 @@ struct ag_conn {
     size_t linger_bytes;         /* discarded while lingering before close */
     unsigned flags;              /* AG_CONN_F_* */
     unsigned nreqs;              /* requests served on this connection */
+    unsigned bad_sigs;           /* failed asymmetric signature checks (auth/authn.c) */
     union {
         struct in_addr v4;
         struct in6_addr v6;

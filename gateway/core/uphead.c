@@ -120,6 +120,7 @@ int ag_uphead_build(struct ag_req *req, const struct ag_http1_head *h,
     struct ag_str peer_s, proto = req->c->io.ssl ? AG_LIT("https") : AG_LIT("http");
     struct ag_str fwd_host = info->host;
     bool xff = false, trusted;
+    size_t xff_first = 0; /* the first X-Forwarded-For field, when xff */
     /* a trusted proxy's fields of each class AG_FWD_PROTO..: how many, and the last */
     unsigned n_fwd[AG_FWD_N] = {0};
     const struct ag_http1_header *fwd[AG_FWD_N] = {NULL};
@@ -155,12 +156,9 @@ int ag_uphead_build(struct ag_req *req, const struct ag_http1_head *h,
             continue;
         k = ag_http1_hdr_fwd(name);
         if (k == AG_FWD_XFF) {
-            /* Appended to, never trusted: the upstream decides what to believe. */
-            if (xff)
-                hb_lit(&b, ", ");
-            else
-                hb_lit(&b, "X-Forwarded-For: ");
-            hb_str(&b, value);
+            /* Appended to, never trusted: written below as one line, after the others. */
+            if (!xff)
+                xff_first = i;
             xff = true;
             continue;
         }
@@ -191,10 +189,13 @@ int ag_uphead_build(struct ag_req *req, const struct ag_http1_head *h,
         hb_field(&b, name, value);
     }
     b.p += ag_uphead_identity(cfg, a, b.p);
-    if (xff)
-        hb_lit(&b, ", ");
-    else
-        hb_lit(&b, "X-Forwarded-For: ");
+    hb_lit(&b, "X-Forwarded-For: ");
+    for (size_t i = xff_first; xff && i < h->nhdrs; i++)
+        if (ag_http1_hdr_fwd(h->hdrs[i].name) == AG_FWD_XFF &&
+            !ag_http1_hdr_is_hop(h, h->hdrs[i].name)) {
+            hb_str(&b, h->hdrs[i].value);
+            hb_lit(&b, ", ");
+        }
     hb_str(&b, peer_s);
     hb_lit(&b, "\r\n");
     /*

@@ -200,10 +200,13 @@ static bool ep_copy_identity(struct ag_ep *ep, const struct ag_gen *g, const str
     struct ag_rules_verdict v = {.need = AG_NEED_ACCESS, .route = -1};
     struct ag_authn a;
     struct ep_ident *id = &ep->id;
+    /* An endpoint's answer does not close its connection: the address's budget only. */
+    struct ag_authn_from from = {ep->req->c->family, &ep->req->c->peer, NULL};
 
-    ag_authn_check(ep->w, g, h, &v, &a);
+    ag_authn_check(ep->w, g, h, &v, &from, &a);
     id->presented = a.src != 0;
     id->unsynced = a.st == AG_AUTHN_UNSYNCED;
+    id->flood = a.st == AG_AUTHN_FLOOD;
     if (a.st != AG_AUTHN_OK)
         return true;
     id->ok = true;
@@ -226,7 +229,7 @@ static bool ep_copy_auth(struct ag_ep *ep, const struct ag_gen *g, const struct 
         if (g->cfg->token_new_requires_master) {
             struct ag_rules_verdict v = {.need = AG_NEED_MASTER, .route = -1};
             struct ag_authn a;
-            ag_authn_check(ep->w, g, h, &v, &a);
+            ag_authn_check(ep->w, g, h, &v, NULL, &a);
             ep->master_ok = a.st == AG_AUTHN_OK;
         } else {
             ep->master_ok = true;
@@ -367,6 +370,12 @@ static bool ep_auth_ok(struct ag_ep *ep)
     case AG_EP_USER:
         if (ep->id.unsynced) {
             ag_ep_down(ep);
+            return false;
+        }
+        if (ep->id.flood) { /* the answer of a proxied request (ag_authn_refusal()) */
+            snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
+                     ep->req->gen->cfg->rl_bad_sigs.window);
+            ag_ep_reply_detail(ep, 429, "Too many invalid tokens", extra);
             return false;
         }
         if (!ep->id.ok) {

@@ -58,6 +58,8 @@ struct ep_ident {
     bool presented;   /* some token was presented (for the 401's WWW-Authenticate) */
     bool client;      /* a client's token (sub_type "client"): no user behind it */
     bool unsynced;    /* it held, but the revocations were not loaded yet: 503, never a pass */
+    bool flood;       /* not checked: the address spent its budget of failed asymmetric
+                         signature checks (docs/keys.md "Floods of invalid tokens"): 429 */
     const char *sub, *client_id, *sid, *jti, *roles, *scopes;
     int64_t exp;
 };

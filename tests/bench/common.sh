@@ -36,8 +36,20 @@ declare -A PEER_PORT=(
   [authgate-tls]=$((BASE_PORT + 10))        # authgate terminating TLS, proxying only
   [authgate-jwt-tls]=$((BASE_PORT + 11))    # authgate terminating TLS, verifying every request
   [authgate-jwt-metrics]=$((BASE_PORT + 12)) # authgate-jwt with metrics-listen (port + 100)
+  # Ring keys (docs/keys.md): an EdDSA, ES256 or RS256 token, the public key in "keys"; the
+  # same with "token-cache-size": 0 (the first-request cost, every request); haproxy
+  # jwt_verify with the same RS256 and ES256 public keys (no cache: every request).
+  [authgate-eddsa]=$((BASE_PORT + 13))
+  [authgate-es256]=$((BASE_PORT + 14))
+  [authgate-rs256]=$((BASE_PORT + 15))
+  [authgate-eddsa-nocache]=$((BASE_PORT + 16))
+  [authgate-es256-nocache]=$((BASE_PORT + 17))
+  [authgate-rs256-nocache]=$((BASE_PORT + 18))
+  [haproxy-rs256]=$((BASE_PORT + 19))
+  [haproxy-es256]=$((BASE_PORT + 20))
 )
 ALL_PEERS="nginx haproxy authgate haproxy-jwt authgate-jwt authgate-jwt-nocache"
+KEY_PEERS="authgate-eddsa authgate-es256 authgate-rs256 haproxy-rs256 haproxy-es256 authgate-eddsa-nocache authgate-es256-nocache authgate-rs256-nocache"
 # TLS (ECDSA P-256 certificate, TLS 1.3): keep-alive requests; "-resume" variants of the
 # same servers where every request is a new connection resuming a session (wrk with
 # Connection: close); "-hs" variants where every one is a full handshake (openssl s_time -new).
@@ -51,6 +63,17 @@ PY=${PY:-/usr/bin/python3} # Debian's python3 (python3-jwt mints the token)
 
 # One secret and one access token for every peer that checks tokens (made by mint_token).
 JWT_SECRET= JWT_TOKEN=
+# A ring key per algorithm (PEM files in $RUN/keys) and its token (made by mint_ring_tokens).
+declare -A RING_TOKEN=()
+
+# The algorithm of a peer's token: its name says it, HS256 (cryptography-key) otherwise.
+peer_alg() { case $1 in *eddsa*) echo EdDSA ;; *es256*) echo ES256 ;; *rs256*) echo RS256 ;; *) echo HS256 ;; esac; }
+# The access token a peer's requests carry.
+peer_token() {
+  local a
+  a=$(peer_alg "$1")
+  if [[ $a == HS256 ]]; then echo "$JWT_TOKEN"; else echo "${RING_TOKEN[$a]}"; fi
+}
 
 # exactly 100 bytes: the upstream's response body
 UP_BODY='{"ok":true,"service":"bench-upstream","pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}'
@@ -163,7 +186,7 @@ make_certs() {
     die "making the certificate failed (apt-get install -y python3-cryptography)"
 }
 
-gen_haproxy() { # $1 dir, $2 peer name (haproxy or haproxy-jwt)
+gen_haproxy() { # $1 dir, $2 peer name (haproxy, haproxy-jwt, haproxy-rs256, haproxy-es256)
   mkdir -p "$1"
   cat >"$1/haproxy.cfg" <<EOF
 global
@@ -183,13 +206,17 @@ defaults
 
 frontend fe
   bind 127.0.0.1:${PEER_PORT[$2]}
-$(if [[ $2 == haproxy-jwt ]]; then cat <<'JWT'
-  # Every request checked: a Bearer token, alg HS256, the HMAC, and exp in the future.
+$(if [[ $2 == haproxy-?* ]]; then
+  # Every request checked: a Bearer token, its alg, the signature (HS256 with the secret;
+  # RS256 and ES256 with the public key of the ring peers), and exp in the future.
+  alg=$(peer_alg "$2") key=@SECRET@
+  [[ $alg == HS256 ]] || key=$RUN/keys/$alg.pub
+  cat <<JWT
   http-request set-var(txn.bearer) http_auth_bearer
-  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('$.alg')
-  http-request deny deny_status 401 unless { var(txn.alg) -m str HS256 }
-  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify("HS256","@SECRET@") -m int 1 }
-  http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('$.exp','int')
+  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
+  http-request deny deny_status 401 unless { var(txn.alg) -m str $alg }
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify("$alg","$key") -m int 1 }
+  http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('\$.exp','int')
   http-request set-var(txn.now) date()
   http-request deny deny_status 401 unless { var(txn.exp) -m found }
   http-request deny deny_status 401 if { var(txn.exp),sub(txn.now) -m int le 0 }
@@ -216,12 +243,39 @@ print(jwt.encode({"sub": "bench-user", "client_id": "bench", "type": "access", "
     die "minting the token failed (apt-get install -y python3-jwt)"
 }
 
+# An EdDSA, ES256 and RS256 key (PEM files in $RUN/keys) and a token of each, kid
+# "bench-<alg>", the claims of mint_token's. Needs $RUN; after mint_token.
+mint_ring_tokens() {
+  local a
+  mkdir -p "$RUN/keys"
+  for a in EdDSA ES256 RS256; do
+    RING_TOKEN[$a]=$("$PY" -c '
+import sys, time, jwt
+from cryptography.hazmat.primitives import serialization as s
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+alg, d = sys.argv[1], sys.argv[2]
+k = {"EdDSA": lambda: ed25519.Ed25519PrivateKey.generate(),
+     "ES256": lambda: ec.generate_private_key(ec.SECP256R1()),
+     "RS256": lambda: rsa.generate_private_key(65537, 2048)}[alg]()
+open("%s/%s.pub" % (d, alg), "wb").write(k.public_key().public_bytes(
+    s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))
+now = int(time.time())
+print(jwt.encode({"sub": "bench-user", "client_id": "bench", "type": "access", "iss": "authgate",
+                  "jti": "bench-0001", "scope": "read", "iat": now, "exp": now + 86400},
+                 k, algorithm=alg, headers={"kid": "bench-" + alg}))' "$a" "$RUN/keys") ||
+      die "minting the $a token failed (apt-get install -y python3-jwt python3-cryptography)"
+  done
+}
+
 gen_authgate() { # $1 dir, $2 peer name (one ending in -metrics gets a metrics port too)
-  local paths='[]' cache=4096 metrics= listen
+  local paths='[]' cache=4096 metrics= listen keys= alg
   mkdir -p "$1"
   [[ $2 == authgate || $2 == authgate-b || $2 == authgate-tls ]] || paths='["/"]'
   [[ $2 == *-nocache ]] && cache=0
   [[ $2 == *-metrics ]] && metrics="\"metrics-listen\": \"127.0.0.1:$((PEER_PORT[$2] + 100))\","
+  alg=$(peer_alg "$2")
+  [[ $alg == HS256 ]] ||
+    keys="\"keys\": [{\"kid\": \"bench-$alg\", \"alg\": \"$alg\", \"public-key-file\": \"$RUN/keys/$alg.pub\"}],"
   listen="\"listen\": \"127.0.0.1:${PEER_PORT[$2]}\""
   if [[ $2 == *-tls ]]; then
     listen="\"listen\": [], \"tls-listen\": \"127.0.0.1:${PEER_PORT[$2]}\",
@@ -235,7 +289,7 @@ gen_authgate() { # $1 dir, $2 peer name (one ending in -metrics gets a metrics p
   "upstream": "http://127.0.0.1:$UP_PORT",
   "cryptography-key": "$JWT_SECRET",
   "access-token-paths": $paths,
-  "token-cache-size": $cache,
+  "token-cache-size": $cache, $keys
   "workers": 1, $metrics
   "access-log": "off",
   "redis": "unix://$RUN/redis/redis.sock"
@@ -328,20 +382,21 @@ start_peer() { # NAME
     [[ -n ${PID_OF[$(peer_base "$p")]:-} ]] || start_peer "$(peer_base "$p")"
     return 0
   fi
-  [[ -n ${PEER_PORT[$p]:-} ]] || die "unknown peer '$p' (known: $ALL_PEERS $TLS_PEERS)"
+  [[ -n ${PEER_PORT[$p]:-} ]] || die "unknown peer '$p' (known: $ALL_PEERS $TLS_PEERS $KEY_PEERS)"
   [[ $p == *-tls ]] && make_certs
   port_busy "${PEER_PORT[$p]}" && die "port ${PEER_PORT[$p]} for $p is in use (set BASE_PORT)"
   case $p in
     nginx | nginx-tls)
       gen_nginx "$d" "$p"
       start_proc "$p" "$SUT_CPU" nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' ;;
-    haproxy | haproxy-jwt)
+    haproxy | haproxy-jwt | haproxy-rs256 | haproxy-es256)
       gen_haproxy "$d" "$p"
       sed -i "s|@SECRET@|$JWT_SECRET|" "$d/haproxy.cfg"
       haproxy -c -q -f "$d/haproxy.cfg" || die "haproxy config check failed"
       start_proc "$p" "$SUT_CPU" haproxy -f "$d/haproxy.cfg" ;;
     authgate | authgate-jwt | authgate-jwt-nocache | authgate-jwt-metrics | authgate-tls | \
-      authgate-jwt-tls)
+      authgate-jwt-tls | authgate-eddsa | authgate-es256 | authgate-rs256 | authgate-eddsa-nocache | \
+      authgate-es256-nocache | authgate-rs256-nocache)
       start_redis
       gen_authgate "$d" "$p"
       start_proc "$p" "$SUT_CPU" "$AUTHGATE" serve --config "$d/authgate.json" ;;
@@ -358,7 +413,7 @@ start_peer() { # NAME
 check_peer() { # PORT NAME
   local out
   out=$(curl -s -m 5 -o "$RUN/check.body" -w '%{http_code} %{size_download}' --cacert "$RUN/certs/ca.pem" \
-        -H "Authorization: Bearer $JWT_TOKEN" "$(peer_scheme "$2")://127.0.0.1:$1$REQ_PATH") || true
+        -H "Authorization: Bearer $(peer_token "$2")" "$(peer_scheme "$2")://127.0.0.1:$1$REQ_PATH") || true
   if [[ $out != "200 100" ]] || [[ $(cat "$RUN/check.body") != "$UP_BODY" ]]; then
     die "$2 on port $1: expected 200 with the upstream's 100-byte body, got '$out'"
   fi

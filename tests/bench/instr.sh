@@ -11,7 +11,9 @@
 # (LARGE - SMALL) cancels start-up and shutdown. Everything on 127.0.0.1, bounded.
 # Knobs (env): SMALL=200 LARGE=2200 BASE_PORT=19180 KEEP=DIR (keep the callgrind files
 # there, for callgrind_annotate), METRICS=1 (with a metrics port, metrics-listen), NOCACHE=1
-# ("token-cache-size": 0: every request verifies its token, HMAC included)
+# ("token-cache-size": 0: every request verifies its token, HMAC included), ALG=EdDSA|ES256|RS256
+# (a ring key of that algorithm and its token instead of cryptography-key's HS256 token:
+# with NOCACHE=1, the first-request cost of that algorithm)
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 BASE_PORT=${BASE_PORT:-19180}
@@ -30,10 +32,13 @@ trap 'stop_all; rm -rf "$RUN"' EXIT
 trap 'exit 130' INT TERM
 start_upstream
 start_redis
+mint_ring_tokens
 
 # instructions of one gateway run that answers N requests
 # METRICS=1: the gateway has a metrics port (metrics-listen), to compare with it off.
-NAME=instr${METRICS:+-metrics}${NOCACHE:+-nocache}
+ALG=${ALG:-HS256}
+case $ALG in HS256 | EdDSA | ES256 | RS256) ;; *) die "ALG must be HS256, EdDSA, ES256 or RS256" ;; esac
+NAME=instr-${ALG,,}${METRICS:+-metrics}${NOCACHE:+-nocache}
 run_once() { # BIN N -> prints the total instruction count
   local bin=$1 n=$2 d out
   d="$RUN/gw-$n"
@@ -48,7 +53,7 @@ run_once() { # BIN N -> prints the total instruction count
     check_alive "$NAME"
     sleep 0.1
   done
-  timeout 120 "$PY" - "${PEER_PORT[$NAME]}" "$n" "$JWT_TOKEN" "$REQ_PATH" <<'PY' || die "the request loop failed"
+  timeout 120 "$PY" - "${PEER_PORT[$NAME]}" "$n" "$(peer_token "$NAME")" "$REQ_PATH" <<'PY' || die "the request loop failed"
 import http.client, sys
 port, n, tok, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

@@ -11,6 +11,9 @@
 #   PEERS="nginx haproxy authgate haproxy-jwt authgate-jwt authgate-jwt-nocache" (the default)
 #   PEERS="nginx-tls authgate-tls authgate-jwt-tls nginx-tls-resume authgate-tls-resume
 #          nginx-tls-hs authgate-tls-hs" (TLS_PEERS in common.sh)   HS_CLIENTS=4
+#   PEERS="authgate-jwt haproxy-jwt authgate-eddsa authgate-es256 authgate-rs256 haproxy-rs256
+#          haproxy-es256 authgate-eddsa-nocache authgate-es256-nocache authgate-rs256-nocache"
+#          (KEY_PEERS in common.sh after the two HS256 ones: ring keys, docs/keys.md)
 #   SUT_CPU=1 LOAD_CPU=0 BASE_PORT=19080 WARMUP=2 RESULTS_DIR=tests/bench/results/<stamp>
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -31,6 +34,7 @@ mkdir -p "$RESULTS"
 RESULTS=$(cd "$RESULTS" && pwd)
 RUN=$(mktemp -d /tmp/authgate-bench.XXXXXX)
 trap 'stop_all; save_logs; rm -rf "$RUN"' EXIT
+mint_ring_tokens
 trap 'exit 130' INT TERM
 ulimit -n "$(ulimit -Hn)"
 CLK_TCK=$(getconf CLK_TCK)
@@ -93,7 +97,7 @@ load() { # PEER ROUND SECONDS
   if [[ $p == *-hs ]]; then
     handshakes "$base" "$secs" >"$RUN/wrk.out" 2>&1 &
   else
-  timeout $((secs + 30)) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${secs}s" --timeout 5s -H "Authorization: Bearer $JWT_TOKEN" \
+  timeout $((secs + 30)) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${secs}s" --timeout 5s -H "Authorization: Bearer $(peer_token "$p")" \
     "${hs[@]}" -s "$BENCH_DIR/report.lua" "$(peer_scheme "$p")://127.0.0.1:${PEER_PORT[$base]}$REQ_PATH" >"$RUN/wrk.out" 2>&1 &
   fi
   PID_OF[wrk]=$!
@@ -188,9 +192,11 @@ declare -A CPU=()
   done
   echo
   for ag in authgate authgate-jwt authgate-jwt-nocache authgate-jwt-metrics authgate-tls \
-            authgate-jwt-tls authgate-tls-resume authgate-tls-hs; do
+            authgate-jwt-tls authgate-tls-resume authgate-tls-hs authgate-eddsa authgate-es256 \
+            authgate-rs256 authgate-eddsa-nocache authgate-es256-nocache authgate-rs256-nocache; do
     [[ -n ${CPU[$ag]:-} ]] || continue
-    for ref in nginx haproxy haproxy-jwt nginx-tls nginx-tls-resume nginx-tls-hs; do
+    for ref in nginx haproxy haproxy-jwt haproxy-rs256 haproxy-es256 nginx-tls nginx-tls-resume \
+               nginx-tls-hs; do
       [[ $(peer_kind "$ag") == "$(peer_kind "$ref")" ]] || continue
       [[ -n ${CPU[$ref]:-} ]] || continue
       awk -v a="${CPU[$ag]}" -v b="${CPU[$ref]}" -v ag="$ag" -v ref="$ref" \

@@ -32,6 +32,7 @@ FAMILIES = {
     "authgate_tokens_issued": "counter",
     "authgate_refresh_reuse": "counter",
     "authgate_logins": "counter",
+    "authgate_token_flood": "counter",
 }
 
 

@@ -112,7 +112,7 @@ __attribute__((format(printf, 2, 3))) static void head(struct fx *f, const char 
 static enum ag_authn_status check(struct fx *f, unsigned need)
 {
     f->v.need = need;
-    ag_authn_check(&f->w, f->g, &f->h, &f->v, &f->a);
+    ag_authn_check(&f->w, f->g, &f->h, &f->v, NULL, &f->a);
     return f->a.st;
 }
 
