@@ -31,6 +31,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "revoke.h"
+#include "upassert.h"
 #include "upstream.h"
 #include "feed.h"
 #include "pool.h"
@@ -527,6 +528,7 @@ void ag_worker_free(struct ag_worker *w)
     ag_upstream_flush(w);
     free(w->pools);
     ag_authn_cache_free(w->tcache);
+    ag_upassert_cache_free(w->acache);
     free(w->claims);
     free(w->scratch_hdrs);
     free(w->scratch_path);

@@ -207,6 +207,9 @@ void ag_config__parse_legacy_tokens(struct config_ctx *c, const char *path, json
 /** "YYYY-MM-DD" (a real calendar date) as days since 1970-01-01 into <days>; 0 or -1. */
 int ag_config__parse_date(const char *s, size_t n, int64_t *days);
 void ag_config__parse_identity_headers(struct config_ctx *c, const char *path, json_t *v);
+/** True when no header the gateway adds may be named <name> (framing, hop-by-hop,
+ *  credentials, X-Forwarded-*), in any case and with '_' or '.' for '-'. */
+bool ag_config__identity_name_refused(const char *name);
 
 /* config_cors.c */
 void ag_config__parse_cors(struct config_ctx *c, const char *path, json_t *v);
@@ -215,8 +218,12 @@ void ag_config__parse_cors(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_keys(struct config_ctx *c, const char *path, json_t *v);
 /** The signer of the ring and the checks between keys, cryptography-key and master-token. */
 void ag_config__keys_finish(struct config_ctx *c, json_t *root, bool key_required);
-/** Frees the ring of <cfg>, zeroing its secrets. */
+/** Frees the ring of <cfg>, zeroing its secrets, and upstream-assertion's strings. */
 void ag_config__keys_free(struct ag_config *cfg);
+void ag_config__parse_upstream_assertion(struct config_ctx *c, const char *path, json_t *v);
+/** upstream-assertion's defaults and its checks against the ring and the header names
+ *  (after identity-headers' defaults). */
+void ag_config__assertion_finish(struct config_ctx *c, json_t *root);
 
 /* config_tls.c */
 void ag_config__parse_tls_listen(struct config_ctx *c, const char *path, json_t *v);

@@ -348,7 +348,7 @@ void ag_config__parse_legacy_tokens(struct config_ctx *c, const char *path, json
  * fields, X-Forwarded-*, and the credentials (which the gateway strips), in any
  * case and with '_' or '.' for '-'.
  */
-static bool config_identity_name_refused(const char *name)
+bool ag_config__identity_name_refused(const char *name)
 {
     static const char *const refused[] = {
         "host",         "content-length", "transfer-encoding", "connection",
@@ -398,7 +398,7 @@ void ag_config__parse_identity_headers(struct config_ctx *c, const char *path, j
         if (!ok)
             ag_config__problem(
                 c, kpath, "must be an HTTP token of 1 to 63 characters (RFC 9110 section 5.6.2)");
-        else if (config_identity_name_refused(s))
+        else if (ag_config__identity_name_refused(s))
             ag_config__problem(c, kpath,
                                "a framing, forwarding or credential header; pick another");
         else

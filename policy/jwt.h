@@ -173,6 +173,9 @@ enum ag_jwt_status ag_jwt_ring_verify(const struct ag_jwt_ring *r, struct ag_str
 int ag_jwt_ring_sign(const struct ag_jwt_ring *r, const char *payload, size_t len, char *out,
                      size_t cap);
 
+/** The ring key of <r> whose kid is <kid> (upstream-assertion's), or NULL. */
+const struct ag_jwt_key *ag_jwt_ring_key(const struct ag_jwt_ring *r, const char *kid);
+
 /* Steps, exposed for tests (STYLE R7). */
 
 /** Splits <tok> at its two dots. Returns 0, or AG_EPARSE unless three parts with a non-empty
