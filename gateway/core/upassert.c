@@ -14,7 +14,6 @@
 #include "upassert.h"
 
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -113,11 +112,13 @@ static int ua_sign(struct ag_upassert_cache *c, const struct ag_config *cfg,
                    const struct ag_jwt_key *key, const struct ag_authn *a, struct ag_str method,
                    struct ag_str path, int64_t now, char *dst, size_t cap)
 {
-    char jti[33];
+    static const char hex[] = "0123456789abcdef";
+    char jti[32];
     struct ag_claims_assertion ca = {a->sub, a->sid, {jti, 32}, method, path, now};
+    uint64_t v[2] = {c->jti_prefix, ++c->jti_n};
 
-    snprintf(jti, sizeof(jti), "%016llx%016llx", (unsigned long long)c->jti_prefix,
-             (unsigned long long)++c->jti_n);
+    for (int i = 0; i < 32; i++)
+        jti[i] = hex[(v[i / 16] >> (60 - 4 * (i % 16))) & 15];
     return ag_claims_assertion_sign(cfg, key, &ca, dst, cap);
 }
 
@@ -130,7 +131,7 @@ int ag_upassert_get(struct ag_worker *w, const struct ag_gen *g, const struct ag
     struct ua_entry *e, **slot = NULL;
     struct ag_claims_assertion sz = {a->sub, a->sid, {NULL, 32}, method, path, 0};
     size_t cap, klen = a->tok.len + method.len + path.len;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now;
     uint64_t hash = 0;
     int n;
 
@@ -140,6 +141,7 @@ int ag_upassert_get(struct ag_worker *w, const struct ag_gen *g, const struct ag
     key = ag_jwt_ring_key(g->ring, cfg->upstream_assertion.kid);
     if (key == NULL || (c = ua_cache(w)) == NULL)
         return -1;
+    now = (int64_t)time(NULL);
     /* The entries belong to one generation: its key and ttl. A newer one empties the
      * cache; a request of an older one still in flight signs without it. */
     if (g->id > c->gen_id) {

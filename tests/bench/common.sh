@@ -217,8 +217,19 @@ print(jwt.encode({"sub": "bench-user", "client_id": "bench", "type": "access", "
 }
 
 gen_authgate() { # $1 dir, $2 peer name (one ending in -metrics gets a metrics port too)
-  local paths='[]' cache=4096 metrics= listen
+  local paths='[]' cache=4096 metrics= listen assert=
   mkdir -p "$1"
+  # ASSERT=HS256|EdDSA: an upstream assertion on every authenticated request (docs/keys.md)
+  case ${ASSERT:-} in
+    '') ;;
+    HS256) assert="\"keys\": [{\"kid\": \"up\", \"alg\": \"HS256\", \"secret\": \"$("$AUTHGATE" keygen)\"}],
+  \"upstream-assertion\": {\"kid\": \"up\"}," ;;
+    EdDSA)
+      openssl genpkey -algorithm ed25519 -out "$1/up.key" 2>/dev/null || die "openssl genpkey failed"
+      assert="\"keys\": [{\"kid\": \"up\", \"alg\": \"EdDSA\", \"private-key-file\": \"$1/up.key\"}],
+  \"upstream-assertion\": {\"kid\": \"up\"}," ;;
+    *) die "ASSERT must be HS256 or EdDSA" ;;
+  esac
   [[ $2 == authgate || $2 == authgate-b || $2 == authgate-tls ]] || paths='["/"]'
   [[ $2 == *-nocache ]] && cache=0
   [[ $2 == *-metrics ]] && metrics="\"metrics-listen\": \"127.0.0.1:$((PEER_PORT[$2] + 100))\","
@@ -235,7 +246,7 @@ gen_authgate() { # $1 dir, $2 peer name (one ending in -metrics gets a metrics p
   "upstream": "http://127.0.0.1:$UP_PORT",
   "cryptography-key": "$JWT_SECRET",
   "access-token-paths": $paths,
-  "token-cache-size": $cache,
+  "token-cache-size": $cache, $assert
   "workers": 1, $metrics
   "access-log": "off",
   "redis": "unix://$RUN/redis/redis.sock"

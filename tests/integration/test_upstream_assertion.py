@@ -68,8 +68,10 @@ def test_assertion_verifies_with_exact_claims(tmp_path, upstream, gateway, alg):
 
 
 def test_hs256_assertion_verifies_with_the_shared_secret(tmp_path, upstream, gateway):
+    # "sign": false: the secret the upstream holds never signs the gateway's tokens
     k = RingKey(tmp_path, "HS256", "shared")
-    gw = assertion_gateway(gateway, [k], "shared", ttl=10)
+    gw = gateway({"access-token-paths": ["/api"], "keys": [k.entry(sign=False)],
+                  "upstream-assertion": {"kid": "shared", "ttl": 10}})
     body = assert_passed(request(gw, "/api/x", bearer(k.mint(sub="u", sid="s"))), "/api/x")
     c = jwt.decode(assertions_of(body)[0], RING_SECRET, algorithms=["HS256"])
     assert c["exp"] - c["iat"] == 10 and c["path"] == "/api/x", c
