@@ -207,9 +207,11 @@ void ag_config__parse_legacy_tokens(struct config_ctx *c, const char *path, json
 /** "YYYY-MM-DD" (a real calendar date) as days since 1970-01-01 into <days>; 0 or -1. */
 int ag_config__parse_date(const char *s, size_t n, int64_t *days);
 void ag_config__parse_identity_headers(struct config_ctx *c, const char *path, json_t *v);
-/** True when no header the gateway adds may be named <name> (framing, hop-by-hop,
- *  credentials, X-Forwarded-*), in any case and with '_' or '.' for '-'. */
-bool ag_config__identity_name_refused(const char *name);
+/** Whether <s,n> may name a header the gateway adds (identity-headers,
+ *  upstream-assertion.header): an RFC 9110 token of 1 to 63 characters, not a framing,
+ *  hop-by-hop, credential or X-Forwarded-* field (any case, '_' or '.' for '-'); else
+ *  reports it at <path>. */
+bool ag_config__header_name_ok(struct config_ctx *c, const char *path, const char *s, size_t n);
 
 /* config_cors.c */
 void ag_config__parse_cors(struct config_ctx *c, const char *path, json_t *v);

@@ -227,7 +227,6 @@ void ag_config__parse_upstream_assertion(struct config_ctx *c, const char *path,
     long long ttl;
     size_t i = 0, n;
     json_t *m;
-    bool ok;
 
     a->ttl = ASSERT_TTL_DEFAULT;
     if (!json_is_object(v)) {
@@ -252,21 +251,15 @@ void ag_config__parse_upstream_assertion(struct config_ctx *c, const char *path,
             a->kid = ag_config__strndup(c, s, n);
             continue;
         }
-        ok = n > 0 && n < 64 && strlen(s) == n;
-        for (size_t k = 0; k < n && ok; k++)
-            ok = ag_config__is_tchar((unsigned char)s[k]);
-        if (!ok)
-            ag_config__problem(
-                c, kpath, "must be an HTTP token of 1 to 63 characters (RFC 9110 section 5.6.2)");
-        else
+        if (ag_config__header_name_ok(c, kpath, s, n))
             a->header = ag_config__strndup(c, s, n);
     }
 }
 
 /*
  * Why upstream-assertion.header <name> cannot be used, or NULL: the gateway writes or keeps
- * a field of that name itself (framing, hop-by-hop, credentials, X-Forwarded-*, the request
- * id, X-Real-IP, an identity header, one of "headers").
+ * a field of that name itself beyond those ag_config__header_name_ok() refuses (the
+ * request id, X-Real-IP, an identity header, one of "headers").
  */
 static const char *assertion_header_clash(const struct ag_config *cfg, const char *name)
 {
@@ -274,9 +267,9 @@ static const char *assertion_header_clash(const struct ag_config *cfg, const cha
     const char *const ids[] = {id->subject, id->client_id, id->scopes, id->roles};
     struct ag_str n = ag_str_c(name);
 
-    if (ag_config__identity_name_refused(name) || ag_hdr_name_eq(n, "x-request-id") ||
-        ag_hdr_name_eq(n, "x-real-ip") || ag_hdr_name_eq(n, "proxy-authorization"))
-        return "a framing, forwarding or credential header; pick another";
+    if (ag_hdr_name_eq(n, "x-request-id") || ag_hdr_name_eq(n, "x-real-ip") ||
+        ag_hdr_name_eq(n, "proxy-authorization"))
+        return "a forwarding or credential header; pick another";
     for (size_t i = 0; i < CONFIG_ARRAY_LEN(ids); i++)
         if (ids[i] != NULL && ag_hdr_name_eq(n, ids[i]))
             return "the name of an identity header (identity-headers)";
