@@ -143,7 +143,8 @@ int ag_uphead_build(struct ag_req *req, const struct ag_http1_head *h,
     peer_s = (struct ag_str){peer, strlen(peer)};
     bound = h->method.len + path.len + query.len + hb_fields_size(h) + info->host.len +
             strlen(hostport) + g->extra_headers_len + peer_s.len + req->id_len + 256 +
-            ag_uphead_identity_size(cfg, a) + assertion.len + 64;
+            ag_uphead_identity_size(cfg, a) +
+            (assertion.len > 0 ? strlen(cfg->upstream_assertion.header) + assertion.len + 4 : 0);
     if (hb_begin(&b, req->up_head, bound) < 0)
         return -1;
     hb_str(&b, h->method);
