@@ -32,6 +32,7 @@
 #include "log.h"
 #include "revoke.h"
 #include "sigbudget.h"
+#include "upassert.h"
 #include "upstream.h"
 #include "feed.h"
 #include "pool.h"
@@ -530,6 +531,7 @@ void ag_worker_free(struct ag_worker *w)
     ag_upstream_flush(w);
     free(w->pools);
     ag_authn_cache_free(w->tcache);
+    ag_upassert_cache_free(w->acache);
     free(w->claims);
     ag_sigbudget_free(w->sigbudget);
     free(w->scratch_hdrs);

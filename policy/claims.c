@@ -1,12 +1,15 @@
 /*
  * policy/claims.c - the claim set of the tokens the gateway mints: access and refresh
  * written directly as JSON (no tree: minting runs twice per refresh), password reset
- * through jansson.
+ * through jansson, and the upstream assertion of a forwarded request (written directly
+ * too, and signed: it may be minted on every request).
  *
  * Owns:     nothing long-lived; the result is a new string.
- * Entry:    ag_claims_json(), ag_claims_reset_json().
- * Not here: signing (policy/jwt.c), ids and times (gateway/ep/endpoints.c), what a
- *           verified token must say (policy/jwt.c ag_jwt_check_claims()).
+ * Entry:    ag_claims_json(), ag_claims_reset_json(), ag_claims_assertion_sign(),
+ *           ag_claims_assertion_size().
+ * Not here: signing (policy/jwt_key.c), ids and times (gateway/ep/endpoints.c, and
+ *           gateway/core/upassert.c for assertions, which it caches), what a verified
+ *           token must say (policy/jwt.c ag_jwt_check_claims()).
  * Spec:     CONTRACT.md section 7; docs/tokens.md.
  */
 #include "claims.h"
@@ -57,14 +60,20 @@ static void claims_escape(struct claims_out *o, const char *s, size_t n)
     ag_json_escape_to(claims_sink, o, s, n, true);
 }
 
-/* Appends ,"<name>":"<value>" (escaped). */
-static void claims_str(struct claims_out *o, const char *name, const char *value)
+/* Appends ,"<name>":"<value,n>" (escaped). */
+static void claims_strn(struct claims_out *o, const char *name, const char *value, size_t n)
 {
     claims_lit(o, ",\"");
     claims_put(o, name, strlen(name));
     claims_lit(o, "\":\"");
-    claims_escape(o, value, strlen(value));
+    claims_escape(o, value, n);
     claims_lit(o, "\"");
+}
+
+/* Appends ,"<name>":"<value>" (escaped). */
+static void claims_str(struct claims_out *o, const char *name, const char *value)
+{
+    claims_strn(o, name, value, strlen(value));
 }
 
 char *ag_claims_json(const struct ag_config *cfg, enum ag_claims_type type,
@@ -131,4 +140,42 @@ char *ag_claims_reset_json(const struct ag_config *cfg, const char *uid, const c
     if (payload != NULL)
         *len = strlen(payload);
     return payload;
+}
+
+/* ---------------------------------------------------------------- upstream assertions */
+
+#define CLAIMS_ESC 6 /* the most bytes one byte becomes in JSON (\u00XX) */
+
+size_t ag_claims_assertion_size(const struct ag_config *cfg, const struct ag_claims_assertion *a)
+{
+    const char *iss = cfg->token_issuer ? cfg->token_issuer : cfg->app_name;
+    size_t payload = 160 + CLAIMS_ESC * (a->sub.len + a->sid.len + a->jti.len + a->method.len +
+                                         a->path.len + strlen(iss));
+
+    return (payload + 2) / 3 * 4 + AG_JWT_SIGN_EXTRA;
+}
+
+int ag_claims_assertion_sign(const struct ag_config *cfg, const struct ag_jwt_key *key,
+                             const struct ag_claims_assertion *a, char *out, size_t cap)
+{
+    struct claims_out o = {0};
+    char num[96];
+    int n;
+
+    claims_lit(&o, "{\"sub\":\"");
+    claims_escape(&o, a->sub.p, a->sub.len);
+    claims_lit(&o, "\"");
+    if (a->sid.len > 0)
+        claims_strn(&o, "sid", a->sid.p, a->sid.len);
+    claims_str(&o, "iss", cfg->token_issuer ? cfg->token_issuer : cfg->app_name);
+    snprintf(num, sizeof(num), ",\"iat\":%lld,\"exp\":%lld", (long long)a->iat,
+             (long long)(a->iat + cfg->upstream_assertion.ttl));
+    claims_put(&o, num, strlen(num));
+    claims_strn(&o, "jti", a->jti.p, a->jti.len);
+    claims_strn(&o, "method", a->method.p, a->method.len);
+    claims_strn(&o, "path", a->path.p, a->path.len);
+    claims_lit(&o, "}");
+    n = o.oom ? AG_ENOMEM : ag_jwt_sign(key, o.p, o.len, out, cap);
+    AG_FREE(o.p);
+    return n;
 }

@@ -1,9 +1,10 @@
 /*
  * policy/claims.h - the claim set of the tokens the gateway mints: an access, refresh
- * or password reset token's JSON payload from plain values and the config.
+ * or password reset token's JSON payload from plain values and the config, and the
+ * upstream assertion of a forwarded request (signed: ag_claims_assertion_sign()).
  *
  * Owns:     nothing; the JSON is a new string the caller frees.
- * Entry:    ag_claims_json(), ag_claims_reset_json().
+ * Entry:    ag_claims_json(), ag_claims_reset_json(), ag_claims_assertion_sign().
  * Not here: signing (policy/jwt.c ag_jwt_sign(), called where the key is: gateway/
  *           endpoints.c), verifying claims (policy/jwt.c), checking a reset token
  *           (gateway/ep/ep_account.c).
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "jwt.h"
 
 /* Which token of a pair; zero is no token. */
 enum ag_claims_type {
@@ -55,5 +57,29 @@ char *ag_claims_json(const struct ag_config *cfg, enum ag_claims_type type,
  */
 char *ag_claims_reset_json(const struct ag_config *cfg, const char *uid, const char *jti,
                            const char *pwh, int64_t now, size_t *len);
+
+/* What an upstream assertion says of one forwarded request (docs/keys.md "Upstream
+ * assertions"): slices, escaped when written. */
+struct ag_claims_assertion {
+    struct ag_str sub;    /* the identity's subject */
+    struct ag_str sid;    /* its session; empty: no "sid" */
+    struct ag_str jti;    /* the assertion's id */
+    struct ag_str method; /* the request's method */
+    struct ag_str path;   /* the forwarded path, without the query */
+    int64_t iat;          /* "iat"; "exp" is iat plus upstream-assertion.ttl */
+};
+
+/**
+ * Signs with <key> the assertion <a> under <cfg>: the claims sub, sid (when not empty),
+ * iss (as ag_claims_json()), iat, exp (iat + upstream-assertion.ttl), jti, method, path,
+ * in that order. Writes the NUL-terminated JWS into <out> (capacity <cap>) and returns
+ * its length, AG_ETOOBIG when <cap> is short, AG_ENOMEM, or AG_EINVAL (the key cannot
+ * sign). Pure: safe from any thread with a shared <key>.
+ */
+int ag_claims_assertion_sign(const struct ag_config *cfg, const struct ag_jwt_key *key,
+                             const struct ag_claims_assertion *a, char *out, size_t cap);
+
+/** A <cap> that ag_claims_assertion_sign() never finds short for <a>. */
+size_t ag_claims_assertion_size(const struct ag_config *cfg, const struct ag_claims_assertion *a);
 
 #endif

@@ -61,6 +61,7 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_FN("master-token", ag_config__parse_master_token),
     CONFIG_KEY_FN("cryptography-key", ag_config__parse_crypto_key),
     CONFIG_KEY_FN("keys", ag_config__parse_keys),
+    CONFIG_KEY_FN("upstream-assertion", ag_config__parse_upstream_assertion),
     CONFIG_KEY_FN("master-token-paths", ag_config__parse_master_paths),
     CONFIG_KEY_FN("access-token-paths", ag_config__parse_access_paths),
     CONFIG_KEY_FN("headers", ag_config__parse_headers),
@@ -346,6 +347,7 @@ static void config_finish(struct config_ctx *c, json_t *root)
     config_default_str(c, &cfg->identity.scopes, "X-Auth-Scopes");
     config_default_str(c, &cfg->identity.roles, "X-Auth-Roles");
     config_check_identity_names(c);
+    ag_config__assertion_finish(c, root);
     if (cfg->passwords.max_len < cfg->passwords.min_len)
         ag_config__problem(c, "passwords.max-length", "must be at least passwords.min-length (%zu)",
                            cfg->passwords.min_len);

@@ -108,6 +108,14 @@ struct ag_config_jwk {
     int sign;                 /* "sign": 1 true, 0 false, -1 absent */
 };
 
+/* "upstream-assertion" (docs/keys.md "Upstream assertions"): off while kid is NULL. */
+struct ag_config_assertion {
+    char *kid;                /* the ring key that signs them (it can sign) */
+    size_t key;               /* its index in keys */
+    char *header;             /* default "X-Auth-Assertion" */
+    long ttl;                 /* s, exp - iat; 1..3600, default 30 */
+};
+
 struct ag_config {
     atomic_int _refs;
     char *source; /* file name the config came from, for messages */
@@ -121,6 +129,7 @@ struct ag_config {
     struct ag_config_jwk *keys; /* the "keys" ring (CONTRACT.md section 12) */
     size_t n_keys;
     size_t keys_signer;       /* index of the ring's signer; n_keys: cryptography-key signs */
+    struct ag_config_assertion upstream_assertion;
     char **master_paths;      /* as written; matched after normalisation */
     size_t n_master_paths;
     char **access_paths;

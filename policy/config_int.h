@@ -207,6 +207,11 @@ void ag_config__parse_legacy_tokens(struct config_ctx *c, const char *path, json
 /** "YYYY-MM-DD" (a real calendar date) as days since 1970-01-01 into <days>; 0 or -1. */
 int ag_config__parse_date(const char *s, size_t n, int64_t *days);
 void ag_config__parse_identity_headers(struct config_ctx *c, const char *path, json_t *v);
+/** Whether <s,n> may name a header the gateway adds (identity-headers,
+ *  upstream-assertion.header): an RFC 9110 token of 1 to 63 characters, not a framing,
+ *  hop-by-hop, credential or X-Forwarded-* field (any case, '_' or '.' for '-'); else
+ *  reports it at <path>. */
+bool ag_config__header_name_ok(struct config_ctx *c, const char *path, const char *s, size_t n);
 
 /* config_cors.c */
 void ag_config__parse_cors(struct config_ctx *c, const char *path, json_t *v);
@@ -215,8 +220,12 @@ void ag_config__parse_cors(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_keys(struct config_ctx *c, const char *path, json_t *v);
 /** The signer of the ring and the checks between keys, cryptography-key and master-token. */
 void ag_config__keys_finish(struct config_ctx *c, json_t *root, bool key_required);
-/** Frees the ring of <cfg>, zeroing its secrets. */
+/** Frees the ring of <cfg>, zeroing its secrets, and upstream-assertion's strings. */
 void ag_config__keys_free(struct ag_config *cfg);
+void ag_config__parse_upstream_assertion(struct config_ctx *c, const char *path, json_t *v);
+/** upstream-assertion's defaults and its checks against the ring and the header names
+ *  (after identity-headers' defaults). */
+void ag_config__assertion_finish(struct config_ctx *c, json_t *root);
 
 /* config_tls.c */
 void ag_config__parse_tls_listen(struct config_ctx *c, const char *path, json_t *v);

@@ -1,10 +1,12 @@
 /*
  * policy/config_ring.c - the checks of the "keys" ring: each key's kid, alg and key
  * material as written, which key signs, and how the ring goes with cryptography-key and
- * master-token.
+ * master-token; and upstream-assertion, the ring key that signs the upstream's assertions.
  *
- * Owns:     the ring of the config being parsed (struct ag_config_jwk, config.h).
- * Entry:    ag_config__parse_keys(), ag_config__keys_finish(), ag_config__keys_free().
+ * Owns:     the ring of the config being parsed (struct ag_config_jwk, config.h) and
+ *           upstream-assertion (struct ag_config_assertion), which names a ring key.
+ * Entry:    ag_config__parse_keys(), ag_config__keys_finish(), ag_config__keys_free(),
+ *           ag_config__parse_upstream_assertion(), ag_config__assertion_finish().
  * Not here: reading the PEM files and judging the keys in them (gateway/server.c with
  *           policy/jwt_key.c, at load: policy never does I/O), verification (policy/jwt*.c).
  * Spec:     CONTRACT.md sections 3 and 12; docs/keys.md; docs/config.md.
@@ -207,4 +209,96 @@ void ag_config__keys_free(struct ag_config *cfg)
     }
     AG_FREE(cfg->keys);
     cfg->n_keys = 0;
+    AG_FREE(cfg->upstream_assertion.kid);
+    AG_FREE(cfg->upstream_assertion.header);
+}
+
+/* ---------------------------------------------------------------- upstream-assertion */
+
+#define ASSERT_TTL_DEFAULT 30 /* s: a cached assertion is reused for at most half of it */
+#define ASSERT_TTL_MAX 3600
+
+void ag_config__parse_upstream_assertion(struct config_ctx *c, const char *path, json_t *v)
+{
+    static const char *const names[] = {"kid", "header", "ttl"};
+    struct ag_config_assertion *a = &c->cfg->upstream_assertion;
+    char kpath[AG_ERR_LINE];
+    const char *key, *s;
+    long long ttl;
+    size_t i = 0, n;
+    json_t *m;
+
+    a->ttl = ASSERT_TTL_DEFAULT;
+    if (!json_is_object(v)) {
+        ag_config__problem(c, path, "expected an object {\"kid\": ..., \"header\": ..., "
+                           "\"ttl\": ...}");
+        return;
+    }
+    if (json_object_get(v, "kid") == NULL)
+        ag_config__problem(c, path, "\"kid\" is required (the ring key that signs)");
+    json_object_foreach(v, key, m)
+    {
+        if (!ag_config__member(c, path, key, names, CONFIG_ARRAY_LEN(names), &i, kpath))
+            continue;
+        if (i == 2) {
+            if (ag_config__get_int(c, kpath, m, 1, ASSERT_TTL_MAX, &ttl))
+                a->ttl = (long)ttl;
+            continue;
+        }
+        if (!ag_config__get_string(c, kpath, m, &s, &n))
+            continue;
+        if (i == 0) {
+            a->kid = ag_config__strndup(c, s, n);
+            continue;
+        }
+        if (ag_config__header_name_ok(c, kpath, s, n))
+            a->header = ag_config__strndup(c, s, n);
+    }
+}
+
+/*
+ * Why upstream-assertion.header <name> cannot be used, or NULL: the gateway writes or keeps
+ * a field of that name itself beyond those ag_config__header_name_ok() refuses (the
+ * request id, X-Real-IP, an identity header, one of "headers").
+ */
+static const char *assertion_header_clash(const struct ag_config *cfg, const char *name)
+{
+    const struct ag_identity_names *id = &cfg->identity;
+    const char *const ids[] = {id->subject, id->client_id, id->scopes, id->roles};
+    struct ag_str n = ag_str_c(name);
+
+    if (ag_hdr_name_eq(n, "x-request-id") || ag_hdr_name_eq(n, "x-real-ip") ||
+        ag_hdr_name_eq(n, "proxy-authorization"))
+        return "a forwarding or credential header; pick another";
+    for (size_t i = 0; i < CONFIG_ARRAY_LEN(ids); i++)
+        if (ids[i] != NULL && ag_hdr_name_eq(n, ids[i]))
+            return "the name of an identity header (identity-headers)";
+    for (size_t i = 0; i < cfg->n_headers; i++)
+        if (cfg->headers[i].name != NULL && ag_hdr_name_eq(n, cfg->headers[i].name))
+            return "a header the \"headers\" map sets";
+    return NULL;
+}
+
+void ag_config__assertion_finish(struct config_ctx *c, json_t *root)
+{
+    struct ag_config *cfg = c->cfg;
+    struct ag_config_assertion *a = &cfg->upstream_assertion;
+    const char *why;
+    size_t i;
+
+    if (json_object_get(root, "upstream-assertion") == NULL || a->kid == NULL)
+        return; /* off, or reported */
+    for (i = 0; i < cfg->n_keys; i++)
+        if (cfg->keys[i].kid != NULL && strcmp(cfg->keys[i].kid, a->kid) == 0)
+            break;
+    if (i == cfg->n_keys)
+        ag_config__problem(c, "upstream-assertion.kid", "no key of \"keys\" has this kid");
+    else if (!(cfg->keys[i].alg == AG_JWT_HS256 || cfg->keys[i].key_private))
+        ag_config__problem(c, "upstream-assertion.kid", "key '%s' cannot sign: it needs "
+                           "\"private-key-file\" (or be HS256 with a secret)", a->kid);
+    a->key = i;
+    if (a->header == NULL)
+        a->header = ag_config__strndup(c, "X-Auth-Assertion", 16);
+    if (a->header != NULL && (why = assertion_header_clash(cfg, a->header)) != NULL)
+        ag_config__problem(c, "upstream-assertion.header", "%s", why);
 }

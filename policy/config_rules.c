@@ -4,7 +4,8 @@
  *
  * Owns:     nothing; every value goes into the config being parsed (config_int.h).
  * Entry:    ag_config__parse_<key>() from the key table; ag_config__word_ok() and
- *           ag_config__parse_words() for role-scopes (config_users.c).
+ *           ag_config__parse_words() for role-scopes (config_users.c);
+ *           ag_config__header_name_ok() for upstream-assertion (config_ring.c).
  * Not here: matching requests against the rules (policy/rules.c), the identity names
  *           against "headers" (cross-key check in policy/config.c).
  * Spec:     docs/rules.md; docs/tokens.md.
@@ -369,6 +370,20 @@ static bool config_identity_name_refused(const char *name)
     return strncmp(folded, "x-forwarded-", 12) == 0;
 }
 
+bool ag_config__header_name_ok(struct config_ctx *c, const char *path, const char *s, size_t n)
+{
+    bool ok = n > 0 && n < 64 && strlen(s) == n;
+
+    for (size_t k = 0; k < n && ok; k++)
+        ok = ag_config__is_tchar((unsigned char)s[k]);
+    if (!ok)
+        ag_config__problem(
+            c, path, "must be an HTTP token of 1 to 63 characters (RFC 9110 section 5.6.2)");
+    else if (config_identity_name_refused(s))
+        ag_config__problem(c, path, "a framing, forwarding or credential header; pick another");
+    return ok && !config_identity_name_refused(s);
+}
+
 void ag_config__parse_identity_headers(struct config_ctx *c, const char *path, json_t *v)
 {
     struct ag_identity_names *id = &c->cfg->identity;
@@ -386,22 +401,12 @@ void ag_config__parse_identity_headers(struct config_ctx *c, const char *path, j
     {
         size_t i = 0, n;
         const char *s;
-        bool ok;
 
         if (!ag_config__member(c, path, key, names, CONFIG_ARRAY_LEN(names), &i, kpath))
             continue;
         if (!ag_config__get_string(c, kpath, e, &s, &n))
             continue;
-        ok = n > 0 && n < 64 && strlen(s) == n;
-        for (size_t k = 0; k < n && ok; k++)
-            ok = ag_config__is_tchar((unsigned char)s[k]);
-        if (!ok)
-            ag_config__problem(
-                c, kpath, "must be an HTTP token of 1 to 63 characters (RFC 9110 section 5.6.2)");
-        else if (config_identity_name_refused(s))
-            ag_config__problem(c, kpath,
-                               "a framing, forwarding or credential header; pick another");
-        else
+        if (ag_config__header_name_ok(c, kpath, s, n))
             *fields[i] = ag_config__strndup(c, s, n);
     }
 }

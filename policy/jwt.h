@@ -214,6 +214,9 @@ struct json_t;
  */
 struct json_t *ag_jwt_key_jwk(const struct ag_jwt_key *k);
 
+/** The ring key of <r> whose kid is <kid> (upstream-assertion's), or NULL. */
+const struct ag_jwt_key *ag_jwt_ring_key(const struct ag_jwt_ring *r, const char *kid);
+
 /* Steps, exposed for tests (STYLE R7). */
 
 /** Splits <tok> at its two dots. Returns 0, or AG_EPARSE unless three parts with a non-empty

@@ -7,7 +7,7 @@
  * Owns:     struct ag_jwt_ring (its keys, freed with it).
  * Entry:    ag_jwt_ring_new(), ag_jwt_ring_free(), ag_jwt_ring_signer(),
  *           ag_jwt_ring_verify(), ag_jwt_ring_sign(), ag_jwt_ring_jwks(),
- *           ag_jwt_ring_has_asym().
+ *           ag_jwt_ring_has_asym(), ag_jwt_ring_key().
  * Not here: the keys' algorithms (policy/jwt_key.c, policy/jwt_pkey.c), the checks of a
  *           token against a key (policy/jwt.c), reading key files (gateway/server.c), the
  *           "keys" config (policy/config_ring.c).
@@ -166,4 +166,12 @@ int ag_jwt_ring_sign(const struct ag_jwt_ring *r, const char *payload, size_t le
     if (r == NULL || r->signer == NULL)
         return AG_EINVAL;
     return ag_jwt_sign(r->signer, payload, len, out, cap);
+}
+
+const struct ag_jwt_key *ag_jwt_ring_key(const struct ag_jwt_ring *r, const char *kid)
+{
+    for (size_t i = 0; r != NULL && kid != NULL && i < r->n; i++)
+        if (strcmp(r->keys[i]->kid, kid) == 0)
+            return r->keys[i];
+    return NULL;
 }

@@ -483,6 +483,7 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
         }
     a->jwt = AG_JWT_OK;
     a->identity = true;
+    a->tok = tok;
     a->st = AG_AUTHN_OK;
 }
 

@@ -54,6 +54,7 @@ struct ag_authn {
     /* Borrowed from the cache or the worker's scratch claims; valid until the next check. */
     struct ag_str sub, client_id, scopes, roles;
     struct ag_str jti, sid;  /* of the access token (sid empty for a token without a session) */
+    struct ag_str tok;       /* the access token that passed (a slice of the head), with identity */
     int64_t exp;             /* its end of life */
     bool client;             /* a client's token: it has no user (CONTRACT.md section 5) */
     const char *missing;     /* AG_AUTHN_SCOPE: the first scope or role lacking */

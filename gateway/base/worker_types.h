@@ -28,6 +28,7 @@ struct evbuffer;
 struct evconnlistener;
 struct ag_conn;
 struct ag_req;
+struct ag_upassert_cache;
 struct ag_uconn;
 struct ag_authn_cache;
 struct ag_sigbudget;
@@ -85,6 +86,7 @@ struct ag_worker {
     struct ag_upool *pools;             /* idle upstream connections, one pool per upstream */
     size_t n_pools;                     /* = gen->n_ups */
     struct ag_authn_cache *tcache;      /* verified access tokens (gateway/auth/) */
+    struct ag_upassert_cache *acache;   /* signed upstream assertions (core/upassert.c), or NULL */
     struct ag_jwt_claims *claims;       /* scratch claims of the token being verified */
     struct ag_sigbudget *sigbudget;     /* failed asymmetric checks per address (auth/sigbudget.h) */
     struct ag_store *store;             /* this worker's Redis connections (store/store.h), or NULL */

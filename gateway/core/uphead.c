@@ -1,12 +1,14 @@
 /*
  * gateway/core/uphead.c - the request head the upstream gets: the normalised target,
  * the client's end-to-end fields minus hop-by-hop, credentials and the identity names,
- * the X-Forwarded-* set, the configured headers and the identity of the token.
+ * the X-Forwarded-* set, the configured headers and the identity of the token (with its
+ * upstream assertion).
  *
  * Owns:     nothing; writes into req->up_head (kept for one retry).
  * Entry:    ag_uphead_build(); ag_uphead_identity() (also the forward-auth answer's).
  * Not here: sending it and the bodies (proxy.c), which fields are hop-by-hop or owned
- *           (gateway/http/http1.c), the identity itself (gateway/auth/authn.c).
+ *           (gateway/http/http1.c), the identity itself (gateway/auth/authn.c), the
+ *           assertion (upassert.c).
  * Spec:     RFC 9110 section 7.6.1; SECURITY-BASELINE.md rule 4; CONTRACT.md section 6;
  *           docs/request-lifecycle.md "Forwarding the request".
  */
@@ -23,6 +25,7 @@
 #include "hb.h"
 #include "http1_hdr.h"
 #include "req.h"
+#include "upassert.h"
 #include "worker_types.h"
 
 /* Whether a header value can go upstream as is: no CTL (but HTAB), no DEL. */
@@ -81,6 +84,13 @@ static bool is_identity_name(const struct ag_config *cfg, struct ag_str name)
            ag_authn_name_eq(name, id->scopes) || ag_authn_name_eq(name, id->roles);
 }
 
+/* Whether <name> is upstream-assertion's header: only the gateway's copy goes upstream. */
+static bool is_assertion_name(const struct ag_config *cfg, struct ag_str name)
+{
+    return cfg->upstream_assertion.kid != NULL &&
+           ag_authn_name_eq(name, cfg->upstream_assertion.header);
+}
+
 /* Whether <name> is set by the `headers` map: the configured value replaces the client's. */
 static bool is_configured_header(const struct ag_config *cfg, struct ag_str name)
 {
@@ -124,14 +134,18 @@ int ag_uphead_build(struct ag_req *req, const struct ag_http1_head *h,
     /* a trusted proxy's fields of each class AG_FWD_PROTO..: how many, and the last */
     unsigned n_fwd[AG_FWD_N] = {0};
     const struct ag_http1_header *fwd[AG_FWD_N] = {NULL};
+    struct ag_str assertion;
     struct hb b;
     size_t bound;
 
+    if (ag_upassert_get(req->c->w, g, a, h->method, path, &assertion) < 0)
+        return -1;
     ag_conn_peer_str(req->c, peer, sizeof(peer));
     peer_s = (struct ag_str){peer, strlen(peer)};
     bound = h->method.len + path.len + query.len + hb_fields_size(h) + info->host.len +
             strlen(hostport) + g->extra_headers_len + peer_s.len + req->id_len + 256 +
-            ag_uphead_identity_size(cfg, a);
+            ag_uphead_identity_size(cfg, a) +
+            (assertion.len > 0 ? strlen(cfg->upstream_assertion.header) + assertion.len + 4 : 0);
     if (hb_begin(&b, req->up_head, bound) < 0)
         return -1;
     hb_str(&b, h->method);
@@ -172,7 +186,8 @@ int ag_uphead_build(struct ag_req *req, const struct ag_http1_head *h,
             }
             continue;
         }
-        if (is_identity_name(cfg, name) || is_configured_header(cfg, name))
+        if (is_identity_name(cfg, name) || is_configured_header(cfg, name) ||
+            is_assertion_name(cfg, name))
             continue;
         /* The credentials stay here unless an option says otherwise (CONTRACT.md s.6). */
         if (!cfg->forward_credentials) {
@@ -189,6 +204,8 @@ int ag_uphead_build(struct ag_req *req, const struct ag_http1_head *h,
         hb_field(&b, name, value);
     }
     b.p += ag_uphead_identity(cfg, a, b.p);
+    if (assertion.len > 0)
+        hb_field(&b, ag_str_c(cfg->upstream_assertion.header), assertion);
     hb_lit(&b, "X-Forwarded-For: ");
     for (size_t i = xff_first; xff && i < h->nhdrs; i++)
         if (ag_http1_hdr_fwd(h->hdrs[i].name) == AG_FWD_XFF &&

@@ -18,9 +18,10 @@ struct ag_config;
 /**
  * Writes the head sent upstream for <req> into req->up_head: the normalised target
  * <path> and raw <query>, the client's end-to-end fields of <h> (framing from <info>),
- * the gateway's X-Forwarded-* and configured headers, the identity <a> vouches for, and
- * exactly one framing header of its own (SECURITY-BASELINE rule 4). Returns 0, or -1
- * when memory runs out.
+ * the gateway's X-Forwarded-* and configured headers, the identity <a> vouches for with
+ * its upstream assertion (none from the client), and exactly one framing header of its
+ * own (SECURITY-BASELINE rule 4). Returns 0, or -1 when memory runs out or the
+ * assertion cannot be signed.
  */
 int ag_uphead_build(struct ag_req *req, const struct ag_http1_head *h,
                     const struct ag_http1_info *info, struct ag_str path, struct ag_str query,

@@ -3,16 +3,20 @@
  * (auth_request), Traefik (ForwardAuth) or HAProxy in front of an application whether
  * the request it holds may pass: the request its X-Forwarded-Method and X-Forwarded-Uri
  * describe, with the credentials the verify request carries, judged by the proxy path's
- * own decision. 200 with the identity headers, or the refusal the gateway would send.
+ * own decision. 200 with the identity headers (and the upstream assertion of that
+ * method and path when configured), or the refusal the gateway would send.
  *
  * Owns:     nothing.
  * Entry:    ag_ep_verify() (rows of gateway/ep/routes.c).
  * Not here: the decision (ag_access_decide(), gateway/core/access.c), normalising
  *           (policy/path.c), the identity lines (ag_uphead_identity(), gateway/core/uphead.c),
+ *           the assertion (ag_upassert_get(), gateway/core/upassert.c),
  *           the refusal's bytes (ag_req_refuse(), gateway/core/req.c).
  * Spec:     CONTRACT.md section 11 (forward-auth); docs/forward-auth.md.
  */
 #include "ep.h"
+
+#include <stdio.h>
 
 #include "access.h"
 #include "config.h"
@@ -21,6 +25,7 @@
 #include "http1_hdr.h"
 #include "path.h"
 #include "req.h"
+#include "upassert.h"
 #include "uphead.h"
 #include "worker_types.h"
 
@@ -47,7 +52,8 @@ static bool verify_field(const struct ag_ep *ep, const char *name, struct ag_str
  * describes). X-Forwarded-Uri must be an origin-form target ("/path?query") and is
  * normalised and refused exactly as a proxied request's target (400 with the same
  * phrase); the method must be a token. Then ag_access_decide() on that method and path
- * with the fields of the verify request: 200 with the identity header lines and an
+ * with the fields of the verify request: 200 with the identity header lines (and the
+ * upstream assertion of that method and normalised path, without the query) and an
  * empty body, or ag_req_refuse()'s 401/403 (503 when the revocations never loaded).
  */
 void ag_ep_verify(struct ag_ep *ep)
@@ -55,12 +61,12 @@ void ag_ep_verify(struct ag_ep *ep)
     struct ag_req *req = ep->req;
     const struct ag_gen *g = req->gen;
     const struct ag_config *cfg = g->cfg;
-    struct ag_str method, uri, query;
+    struct ag_str method, uri, query, assertion;
     struct ag_http1_head h = {0};
     struct ag_rules_verdict v;
     struct ag_authn a;
     enum ag_path_status st;
-    size_t n = 0;
+    size_t n = 0, len, cap;
     char *path, *extra;
 
     if (cfg->n_trusted_proxies == 0 ||
@@ -101,10 +107,16 @@ void ag_ep_verify(struct ag_ep *ep)
         return;
     }
     ag_stats_inc(&ep->w->stats.decisions[AG_STATS_ALLOW]); /* a refusal counts in ag_req_refuse() */
-    if ((extra = ag_ep_alloc(ep, ag_uphead_identity_size(cfg, &a) + 1)) == NULL) {
+    if (ag_upassert_get(ep->w, g, &a, method, (struct ag_str){path, n}, &assertion) < 0 ||
+        (extra = ag_ep_alloc(ep, cap = ag_uphead_identity_size(cfg, &a) + assertion.len + 80)) ==
+            NULL) {
         ag_ep_oom(ep);
         return;
     }
-    extra[ag_uphead_identity(cfg, &a, extra)] = '\0';
+    len = ag_uphead_identity(cfg, &a, extra);
+    if (assertion.len > 0)
+        len += (size_t)snprintf(extra + len, cap - len, "%s: %.*s\r\n",
+                                cfg->upstream_assertion.header, (int)assertion.len, assertion.p);
+    extra[len] = '\0';
     ag_req_reply(req, 200, "", 0, extra[0] != '\0' ? extra : NULL);
 }

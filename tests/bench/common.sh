@@ -268,14 +268,26 @@ print(jwt.encode({"sub": "bench-user", "client_id": "bench", "type": "access", "
 }
 
 gen_authgate() { # $1 dir, $2 peer name (one ending in -metrics gets a metrics port too)
-  local paths='[]' cache=4096 metrics= listen keys= alg
+  local paths='[]' cache=4096 metrics= listen keys= alg assert= ring=
   mkdir -p "$1"
+  # ASSERT=HS256|EdDSA: an upstream assertion on every authenticated request (docs/keys.md)
+  case ${ASSERT:-} in
+    '') ;;
+    HS256) ring="{\"kid\": \"up\", \"alg\": \"HS256\", \"secret\": \"$("$AUTHGATE" keygen)\"}"
+      assert="\"upstream-assertion\": {\"kid\": \"up\"}," ;;
+    EdDSA)
+      openssl genpkey -algorithm ed25519 -out "$1/up.key" 2>/dev/null || die "openssl genpkey failed"
+      ring="{\"kid\": \"up\", \"alg\": \"EdDSA\", \"private-key-file\": \"$1/up.key\"}"
+      assert="\"upstream-assertion\": {\"kid\": \"up\"}," ;;
+    *) die "ASSERT must be HS256 or EdDSA" ;;
+  esac
   [[ $2 == authgate || $2 == authgate-b || $2 == authgate-tls ]] || paths='["/"]'
   [[ $2 == *-nocache ]] && cache=0
   [[ $2 == *-metrics ]] && metrics="\"metrics-listen\": \"127.0.0.1:$((PEER_PORT[$2] + 100))\","
   alg=$(peer_alg "$2")
   [[ $alg == HS256 ]] ||
-    keys="\"keys\": [{\"kid\": \"bench-$alg\", \"alg\": \"$alg\", \"public-key-file\": \"$RUN/keys/$alg.pub\"}],"
+    ring="${ring:+$ring, }{\"kid\": \"bench-$alg\", \"alg\": \"$alg\", \"public-key-file\": \"$RUN/keys/$alg.pub\"}"
+  [[ -z $ring ]] || keys="\"keys\": [$ring],"
   listen="\"listen\": \"127.0.0.1:${PEER_PORT[$2]}\""
   if [[ $2 == *-tls ]]; then
     listen="\"listen\": [], \"tls-listen\": \"127.0.0.1:${PEER_PORT[$2]}\",
@@ -289,7 +301,7 @@ gen_authgate() { # $1 dir, $2 peer name (one ending in -metrics gets a metrics p
   "upstream": "http://127.0.0.1:$UP_PORT",
   "cryptography-key": "$JWT_SECRET",
   "access-token-paths": $paths,
-  "token-cache-size": $cache, $keys
+  "token-cache-size": $cache, $keys $assert
   "workers": 1, $metrics
   "access-log": "off",
   "redis": "unix://$RUN/redis/redis.sock"

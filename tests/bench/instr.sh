@@ -13,7 +13,9 @@
 # there, for callgrind_annotate), METRICS=1 (with a metrics port, metrics-listen), NOCACHE=1
 # ("token-cache-size": 0: every request verifies its token, HMAC included), ALG=EdDSA|ES256|RS256
 # (a ring key of that algorithm and its token instead of cryptography-key's HS256 token:
-# with NOCACHE=1, the first-request cost of that algorithm)
+# with NOCACHE=1, the first-request cost of that algorithm), ASSERT=HS256|EdDSA
+# (an upstream assertion signed by a ring key of that algorithm, upstream-assertion),
+# DISTINCT=1 (a new path per request: no assertion is reused from the worker's cache)
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 BASE_PORT=${BASE_PORT:-19180}
@@ -38,7 +40,7 @@ mint_ring_tokens
 # METRICS=1: the gateway has a metrics port (metrics-listen), to compare with it off.
 ALG=${ALG:-HS256}
 case $ALG in HS256 | EdDSA | ES256 | RS256) ;; *) die "ALG must be HS256, EdDSA, ES256 or RS256" ;; esac
-NAME=instr-${ALG,,}${METRICS:+-metrics}${NOCACHE:+-nocache}
+NAME=instr-${ALG,,}${METRICS:+-metrics}${NOCACHE:+-nocache}${ASSERT:+-assert}
 run_once() { # BIN N -> prints the total instruction count
   local bin=$1 n=$2 d out
   d="$RUN/gw-$n"
@@ -53,12 +55,14 @@ run_once() { # BIN N -> prints the total instruction count
     check_alive "$NAME"
     sleep 0.1
   done
-  timeout 120 "$PY" - "${PEER_PORT[$NAME]}" "$n" "$(peer_token "$NAME")" "$REQ_PATH" <<'PY' || die "the request loop failed"
+  timeout 120 "$PY" - "${PEER_PORT[$NAME]}" "$n" "$(peer_token "$NAME")" "$REQ_PATH" "${DISTINCT:-}" <<'PY' || die "the request loop failed"
 import http.client, sys
 port, n, tok, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+distinct = sys.argv[5] == "1"
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-for _ in range(n):
-    c.request("GET", path, headers={"Authorization": "Bearer " + tok})
+for i in range(n):
+    c.request("GET", "%s/%06d" % (path, i) if distinct else path,
+              headers={"Authorization": "Bearer " + tok})
     r = c.getresponse()
     r.read()
     if r.status != 200:

@@ -9,3 +9,13 @@ function done(summary, latency, requests)
     latency:percentile(50), latency:percentile(99),
     e.status, e.connect + e.read + e.write + e.timeout))
 end
+
+-- DISTINCT=1 in the environment: a new path per request, <path>/<n>, so that no upstream
+-- assertion is reused from a worker's cache (docs/keys.md "Upstream assertions").
+if os.getenv("DISTINCT") == "1" then
+  local n = 0
+  request = function()
+    n = n + 1
+    return wrk.format(nil, string.format("%s/%09d", wrk.path, n))
+  end
+end

@@ -2,13 +2,16 @@
  * tests/unit/policy/jwt_ring_test.c - unit tests for the key ring (policy/jwt_ring.c) and the
  * asymmetric algorithms (policy/jwt_pkey.c): the RFC 8037 A.4 (Ed25519) and RFC 7515 A.2
  * (RS256) and A.3 (ES256) vectors, keys chosen by kid, algorithm confusion refused before
- * any signature check, bad PEM keys, and signing with the ring's signer.
+ * any signature check, bad PEM keys, signing with the ring's signer, and upstream assertions
+ * signed by the ring key upstream-assertion names (policy/claims.c).
  *
  * Spec:     docs/keys.md; RFC 8037 A.1/A.4; RFC 7515 A.2/A.3; RFC 8725 s.3.1.
  */
 #include <sodium.h>
 #include <string.h>
 
+#include "cfg.h"
+#include "claims.h"
 #include "jwt.h"
 #include "jwt_fx.h"
 #include "jwt_int.h"
@@ -214,6 +217,66 @@ static void test_ring_signs_and_verifies_with_each_key(void)
     }
 }
 
+/*
+ * An upstream assertion (policy/claims.c): the exact claims in their order, escaped, exp
+ * = iat + upstream-assertion.ttl, no "sid" when empty; signed by the ring key its kid
+ * names (not the signer), which verifies it; its "type"-less claims never pass as an
+ * access token. The config's defaults: header X-Auth-Assertion, ttl 30.
+ */
+static void test_ring_signs_upstream_assertions(void)
+{
+    struct ag_config *cfg = ag_t_config(
+        "\"keys\": [{\"kid\": \"h2\", \"alg\": \"HS256\", \"secret\": \"" K2 "\"},"
+        " {\"kid\": \"ed\", \"alg\": \"EdDSA\", \"private-key-file\": \"/k\"}],"
+        " \"upstream-assertion\": {\"kid\": \"ed\", \"ttl\": 60}", NULL);
+    struct ag_jwt_ring *r = full_ring(0);
+    struct ag_claims_assertion a = {AG_LIT("us\"er"), AG_LIT("S-1"), AG_LIT("J-1"),
+                                    AG_LIT("PATCH"), AG_LIT("/api/x\\y"), NOW};
+    struct ag_jwt_expect any = {.issuer = "authgate", .now = NOW, .max_len = 8192};
+    const struct ag_jwt_key *ed = ag_jwt_ring_key(r, "ed");
+    char tok[TOK_CAP], payload[512];
+    unsigned char pb[512];
+    const char *dot;
+    size_t n;
+
+    AG_ASSERT_NOT_NULL(cfg);
+    AG_ASSERT_NOT_NULL(ed);
+    AG_ASSERT(ag_jwt_ring_key(r, "nope") == NULL);
+    if (cfg == NULL || ed == NULL)
+        goto out;
+    AG_ASSERT_STR(cfg->upstream_assertion.header, "X-Auth-Assertion");
+    AG_ASSERT_EQ(cfg->upstream_assertion.key, 1);
+    AG_ASSERT(ag_claims_assertion_sign(cfg, ed, &a, tok, sizeof(tok)) > 0);
+    AG_ASSERT(strncmp(tok, ed->hdr_b64, ed->hdr_len) == 0); /* {"alg":"EdDSA","kid":"ed",...} */
+    dot = strchr(tok + ed->hdr_len + 1, '.');
+    AG_ASSERT_NOT_NULL(dot);
+    if (dot == NULL)
+        goto out;
+    memcpy(payload, tok + ed->hdr_len + 1, (size_t)(dot - tok) - ed->hdr_len - 1);
+    payload[(size_t)(dot - tok) - ed->hdr_len - 1] = '\0';
+    n = unb64(payload, pb, sizeof(pb) - 1);
+    pb[n] = '\0';
+    AG_ASSERT_STR((const char *)pb,
+                  "{\"sub\":\"us\\\"er\",\"sid\":\"S-1\",\"iss\":\"authgate\","
+                  "\"iat\":1700000100,\"exp\":1700000160,\"jti\":\"J-1\",\"method\":\"PATCH\","
+                  "\"path\":\"/api/x\\\\y\"}");
+    AG_ASSERT_EQ(ag_jwt_ring_verify(r, (struct ag_str){tok, strlen(tok)}, &any, &out), AG_JWT_OK);
+    AG_ASSERT_STR(out.sub.p, "us\"er");
+    AG_ASSERT_STR(out.sid.p, "S-1");
+    /* never an access token, though the ring verifies its signature */
+    AG_ASSERT_EQ(ring_check(r, tok), AG_JWT_BAD_TYPE);
+    /* no session: no "sid"; a short buffer writes nothing */
+    a.sid = (struct ag_str){NULL, 0};
+    AG_ASSERT(ag_claims_assertion_sign(cfg, ag_jwt_ring_key(r, "h2"), &a, tok, sizeof(tok)) > 0);
+    AG_ASSERT_EQ(ag_jwt_ring_verify(r, (struct ag_str){tok, strlen(tok)}, &any, &out), AG_JWT_OK);
+    AG_ASSERT_EQ(out.sid.len, 0);
+    AG_ASSERT_EQ(ag_claims_assertion_sign(cfg, ed, &a, tok, 64), AG_ETOOBIG);
+    AG_ASSERT(ag_claims_assertion_size(cfg, &a) < TOK_CAP);
+out:
+    ag_jwt_ring_free(r);
+    ag_config_unref(cfg);
+}
+
 /* The kid picks the key and the key the algorithm: every swap is BAD_ALG, before the
  * signature is looked at (the forged signatures below are valid for the named algorithm). */
 static void test_ring_refuses_algorithm_confusion(void)
@@ -341,5 +404,6 @@ int main(void)
     AG_RUN(test_ring_refuses_unknown_and_wrong_kids);
     AG_RUN(test_ring_refuses_bad_pem_keys);
     AG_RUN(test_ring_alg_names);
+    AG_RUN(test_ring_signs_upstream_assertions);
     return ag_t_done();
 }
