@@ -383,21 +383,29 @@ unsigned ag_req_reply_flags(const struct ag_req *req, bool keep)
            ((req->flags & AG_REQ_F_HEAD) ? AG_REPLY_F_NO_BODY : 0);
 }
 
+/* The CORS header lines of <req>'s answer into <stack>, or malloc'd when longer: NULL if none. */
+static char *req_cors_lines(const struct ag_req *req, char *stack, size_t size)
+{
+    const struct ag_cors_config *cc = &req->gen->cfg->cors;
+    char *cors;
+    size_t n;
+
+    /* An allowed Origin: a browser may read our 401s and errors too (docs/cors.md). */
+    if (req->cors_origin == NULL)
+        return NULL;
+    n = ag_cors_resp_headers(cc, req->cors_origin, NULL, 0);
+    cors = n < size ? stack : malloc(n + 1); /* none without memory */
+    if (cors != NULL)
+        cors[ag_cors_resp_headers(cc, req->cors_origin, cors, n)] = '\0';
+    return cors;
+}
+
 void ag_req__format(const struct ag_req *req, struct evbuffer *out, int status,
                     const char *body, size_t len, const char *detail, const char *extra,
                     unsigned flags)
 {
-    const struct ag_cors_config *cc = &req->gen->cfg->cors;
-    char stack[512], *cors = NULL;
-    size_t n;
+    char stack[512], *cors = req_cors_lines(req, stack, sizeof(stack));
 
-    /* An allowed Origin: a browser may read our 401s and errors too (docs/cors.md). */
-    if (req->cors_origin != NULL) {
-        n = ag_cors_resp_headers(cc, req->cors_origin, NULL, 0);
-        cors = n < sizeof(stack) ? stack : malloc(n + 1); /* none without memory */
-        if (cors != NULL)
-            cors[ag_cors_resp_headers(cc, req->cors_origin, cors, n)] = '\0';
-    }
     if (body != NULL)
         ag_reply_json(out, status, body, len, extra, cors, flags);
     else
@@ -431,6 +439,21 @@ void ag_req_reply(struct ag_req *req, int status, const char *body, size_t len, 
 void ag_req_reply_error(struct ag_req *req, int status, const char *detail, const char *extra)
 {
     ag_req_answer(req, status, NULL, 0, detail, extra, req_ep_keep(req));
+}
+
+void ag_req_reply_body(struct ag_req *req, int status, const char *ctype, const char *cache,
+                       const char *body, size_t len, const char *extra)
+{
+    struct evbuffer *out = req->c->io.out;
+    size_t before = evbuffer_get_length(out);
+    bool keep = req_ep_keep(req);
+    char stack[512], *cors = req_cors_lines(req, stack, sizeof(stack));
+
+    ag_reply_body(out, status, ctype, cache, body, len, extra, cors, ag_req_reply_flags(req, keep));
+    if (cors != stack)
+        free(cors);
+    req->bytes_out += evbuffer_get_length(out) - before;
+    req_replied(req, status, keep);
 }
 
 void ag_req_refuse(struct ag_req *req, const struct ag_authn *a, bool keep)

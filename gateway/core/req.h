@@ -168,6 +168,13 @@ void ag_req_reply(struct ag_req *req, int status, const char *body, size_t len,
 void ag_req_reply_error(struct ag_req *req, int status, const char *detail, const char *extra);
 
 /**
+ * Same with <body,len> of media type <ctype> and "Cache-Control: <cache>" (the admin
+ * console's files; a 204 with no body at all).
+ */
+void ag_req_reply_body(struct ag_req *req, int status, const char *ctype, const char *cache,
+                       const char *body, size_t len, const char *extra);
+
+/**
  * Answers <req> with the refusal authentication decided (<a>, gateway/auth/authn.h),
  * records why for the access log, and ends it. <keep> as for ag_req_answer().
  */

@@ -238,6 +238,15 @@ static bool ep_copy_auth(struct ag_ep *ep, const struct ag_gen *g, const struct 
     case AG_EP_IDENTITY:
     case AG_EP_USER:
         return ep_copy_identity(ep, g, h);
+    case AG_EP_ADMIN:
+    case AG_EP_AUDIT: {
+        /* The master token needs no store; without it, the caller's token decides. */
+        struct ag_rules_verdict v = {.need = AG_NEED_MASTER, .route = -1};
+        struct ag_authn a;
+        ag_authn_check(ep->w, g, h, &v, &a);
+        ep->master_ok = a.st == AG_AUTHN_OK;
+        return ep->master_ok || ep_copy_identity(ep, g, h);
+    }
     default:
         /* Only ep->id.unsynced is read, by ag_ep_must_wait(), and only at the start. */
         if ((ep->route->flags & AG_EP_F_SYNC) && !ep->w->store_up_once)
@@ -351,6 +360,27 @@ static int ep_body_read(struct ag_ep *ep)
 /* ---------------------------------------------------------------- running a route */
 
 /*
+ * Whether the caller's token has the rights of an AG_EP_ADMIN or AG_EP_AUDIT route. The
+ * roles "superuser" and "staff" stand for the user's flags (docs/users.md "Roles"): an
+ * admin can give neither as a plain role, and removing a flag revokes the user's tokens.
+ */
+static bool ep_rights_ok(const struct ag_ep *ep)
+{
+    struct ag_str roles = {ep->id.roles, strlen(ep->id.roles)};
+    struct ag_str scopes = {ep->id.scopes, strlen(ep->id.scopes)};
+    const char *m = ep->route->method;
+
+    if (ep->route->auth == AG_EP_AUDIT)
+        return ag_words_has(scopes, ' ', AG_LIT("audit:write"));
+    if (ep->id.client)
+        return false;
+    if (ag_words_has(roles, ',', AG_LIT("superuser")))
+        return true;
+    return (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) &&
+           ag_words_has(roles, ',', AG_LIT("staff"));
+}
+
+/*
  * The route's authentication, judged once the body is in (a 415 or 413 comes first):
  * true when the handler may run, else it answered.
  */
@@ -368,6 +398,10 @@ static bool ep_auth_ok(struct ag_ep *ep)
         return true;
     case AG_EP_IDENTITY:
     case AG_EP_USER:
+    case AG_EP_ADMIN:
+    case AG_EP_AUDIT:
+        if (rt->auth >= AG_EP_ADMIN && ep->master_ok)
+            return true; /* else the caller's access token, then its rights */
         if (ep->id.unsynced) {
             ag_ep_down(ep);
             return false;
@@ -392,6 +426,10 @@ static bool ep_auth_ok(struct ag_ep *ep)
         if (rt->auth == AG_EP_USER && ep->id.client) {
             /* A client's token has no user: judged by the claim, never by the look of the id. */
             ag_ep_reply_detail(ep, 404, "User not found", NULL);
+            return false;
+        }
+        if (rt->auth >= AG_EP_ADMIN && !ep_rights_ok(ep)) {
+            ag_ep_reply_detail(ep, 403, "Not enough permissions", NULL);
             return false;
         }
         return true;

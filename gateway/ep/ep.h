@@ -97,8 +97,10 @@ struct ag_ep {
     char ip[INET6_ADDRSTRLEN];    /* the client: the peer, or X-Forwarded-For from a trusted proxy */
     enum ag_csrf csrf;            /* the CSRF verdict of the head (ag_ep_csrf()) */
     enum ag_body_type ctype;      /* Content-Type: AG_BODY_JSON, AG_BODY_FORM, or 0 (other, none) */
-    bool master_ok;               /* AG_EP_MASTER: MASTER-TOKEN matched, or the route is open */
-    struct ep_ident id;           /* AG_EP_IDENTITY, AG_EP_USER */
+    bool master_ok;               /* AG_EP_MASTER: MASTER-TOKEN matched, or the route is open;
+                                     AG_EP_ADMIN, AG_EP_AUDIT: it matched */
+    struct ep_ident id;           /* AG_EP_IDENTITY, AG_EP_USER; AG_EP_ADMIN and AG_EP_AUDIT
+                                     when the master token did not match */
 
     /* The body, collected whole before the handler when the route reads one. */
     enum ag_body_kind body_kind;
@@ -210,6 +212,19 @@ void ag_ep_reply_detail(struct ag_ep *ep, int status, const char *detail, const 
 
 /** Answers the gateway's error shape {"detail": ..., "error": ...} (gateway/http/reply.c). */
 void ag_ep_reply_error(struct ag_ep *ep, int status, const char *detail, const char *extra);
+
+/** Answers 204 No Content (no body, Cache-Control: no-store). */
+void ag_ep_reply_empty(struct ag_ep *ep);
+
+/** Answers <status> with <body,len> of media type <ctype>, "Cache-Control: <cache>", <extra> lines. */
+void ag_ep_reply_body(struct ag_ep *ep, int status, const char *ctype, const char *cache,
+                      const char *body, size_t len, const char *extra);
+
+/**
+ * Who acts on an AG_EP_ADMIN or AG_EP_AUDIT route, for the audit log: "master" for the
+ * master token, else the caller's subject.
+ */
+const char *ag_ep_actor(const struct ag_ep *ep);
 
 /** Answers 503 {"detail":"Service Unavailable"}: the store or the pool could not serve. */
 void ag_ep_down(struct ag_ep *ep);

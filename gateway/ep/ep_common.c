@@ -78,6 +78,22 @@ void ag_ep_reply_error(struct ag_ep *ep, int status, const char *detail, const c
     ag_req_reply_error(ep->req, status, detail, extra);
 }
 
+void ag_ep_reply_empty(struct ag_ep *ep)
+{
+    ag_req_reply_body(ep->req, 204, NULL, "no-store", NULL, 0, NULL);
+}
+
+void ag_ep_reply_body(struct ag_ep *ep, int status, const char *ctype, const char *cache,
+                      const char *body, size_t len, const char *extra)
+{
+    ag_req_reply_body(ep->req, status, ctype, cache, body, len, extra);
+}
+
+const char *ag_ep_actor(const struct ag_ep *ep)
+{
+    return ep->master_ok || ep->id.sub == NULL ? "master" : ep->id.sub;
+}
+
 void ag_ep_down(struct ag_ep *ep)
 {
     ag_ep_reply_detail(ep, 503, "Service Unavailable", NULL);

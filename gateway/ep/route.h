@@ -27,6 +27,9 @@ enum ag_ep_auth {
     AG_EP_MASTER = 1,   /* the master token while token-new-requires-master is on (else open) */
     AG_EP_IDENTITY = 2, /* a valid access token, a client's or a user's */
     AG_EP_USER = 3,     /* a valid access token of a user; a client's: 404 "User not found" */
+    AG_EP_ADMIN = 4,    /* the master token, or a user's access token with the role
+                           "superuser"; "staff" suffices for GET and HEAD (CONTRACT.md 13) */
+    AG_EP_AUDIT = 5,    /* the master token, or an access token with the scope "audit:write" */
 };
 
 #define AG_EP_F_STORE 0x01  /* needs the store: a request at start-up waits for it (CONTRACT.md 2) */

@@ -20,7 +20,7 @@
  * operator waits between adding a key verify-only and making it the signer, so that
  * every upstream has it before the first token it signs.
  */
-#define EP_JWKS_CACHE "Cache-Control: public, max-age=300\r\n"
+#define EP_JWKS_CACHE "public, max-age=300"
 
 static void ep_health(struct ag_ep *ep)
 {
@@ -42,7 +42,7 @@ static void ep_jwks(struct ag_ep *ep)
 {
     const struct ag_gen *g = ep->req->gen;
 
-    ag_req_reply(ep->req, 200, g->jwks, g->jwks_len, EP_JWKS_CACHE);
+    ag_ep_reply_body(ep, 200, "application/json", EP_JWKS_CACHE, g->jwks, g->jwks_len, NULL);
 }
 
 /* Shorthands for the columns that repeat. */

@@ -1,15 +1,15 @@
 /*
- * gateway/http/reply.c - responses made by the gateway itself, always JSON.
+ * gateway/http/reply.c - responses made by the gateway itself: JSON, or (the admin
+ * console's files) a body of a given type.
  *
  * Owns:     the table of status texts and error codes.
- * Entry:    ag_reply_error(), ag_reply_json().
+ * Entry:    ag_reply_error(), ag_reply_json(), ag_reply_body().
  * Not here: when to close (the caller passes AG_REPLY_F_CLOSE and acts on it).
  */
 #include "reply.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include <event2/buffer.h>
 
@@ -20,6 +20,8 @@ static const struct {
 } statuses[] = {
     {200, "OK", "ok"},
     {201, "Created", "created"},
+    {202, "Accepted", "accepted"},
+    {204, "No Content", "no_content"},
     {400, "Bad Request", "bad_request"},
     {401, "Unauthorized", "unauthorized"},
     {403, "Forbidden", "forbidden"},
@@ -55,25 +57,35 @@ const char *ag_reply_status_text(int status)
     return i < 0 ? "Unknown" : statuses[i].text;
 }
 
+void ag_reply_body(struct evbuffer *out, int status, const char *ctype, const char *cache,
+                   const char *body, size_t len, const char *extra, const char *tail,
+                   unsigned flags)
+{
+    const char *conn = (flags & AG_REPLY_F_CLOSE)       ? "Connection: close\r\n"
+                       : (flags & AG_REPLY_F_KEEPALIVE) ? "Connection: keep-alive\r\n"
+                                                        : "";
+
+    if (status == 204) { /* no content, so no Content-Length either (RFC 9110 8.6) */
+        evbuffer_add_printf(out, "HTTP/1.1 204 No Content\r\nCache-Control: %s\r\n%s%s%s\r\n",
+                            cache, extra ? extra : "", conn, tail ? tail : "");
+        return;
+    }
+    evbuffer_add_printf(out,
+                        "HTTP/1.1 %d %s\r\n"
+                        "Content-Type: %s\r\n"
+                        "Content-Length: %zu\r\n"
+                        "Cache-Control: %s\r\n"
+                        "%s%s%s\r\n",
+                        status, ag_reply_status_text(status), ctype, len, cache,
+                        extra ? extra : "", conn, tail ? tail : "");
+    if (!(flags & AG_REPLY_F_NO_BODY))
+        evbuffer_add(out, body, len);
+}
+
 void ag_reply_json(struct evbuffer *out, int status, const char *body, size_t len,
                    const char *extra, const char *tail, unsigned flags)
 {
-    /* Answers are private unless the caller says otherwise (/jwks.json is public). */
-    bool own_cache = extra != NULL && strncasecmp(extra, "Cache-Control:", 14) == 0;
-
-    evbuffer_add_printf(out,
-                        "HTTP/1.1 %d %s\r\n"
-                        "Content-Type: application/json\r\n"
-                        "Content-Length: %zu\r\n"
-                        "%s%s%s%s\r\n",
-                        status, ag_reply_status_text(status), len,
-                        own_cache ? "" : "Cache-Control: no-store\r\n", extra ? extra : "",
-                        (flags & AG_REPLY_F_CLOSE)       ? "Connection: close\r\n"
-                        : (flags & AG_REPLY_F_KEEPALIVE) ? "Connection: keep-alive\r\n"
-                                                         : "",
-                        tail ? tail : "");
-    if (!(flags & AG_REPLY_F_NO_BODY))
-        evbuffer_add(out, body, len);
+    ag_reply_body(out, status, "application/json", "no-store", body, len, extra, tail, flags);
 }
 
 void ag_reply_error(struct evbuffer *out, int status, const char *detail, const char *extra,

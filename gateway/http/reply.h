@@ -1,9 +1,10 @@
 /*
  * gateway/http/reply.h - every response the gateway makes itself: JSON errors with
- * fixed bodies, and JSON answers of the gateway's own endpoints.
+ * fixed bodies, JSON answers of the gateway's own endpoints, and bodies of other types
+ * (the admin console's files).
  *
  * Owns:     nothing; writes into the caller's output buffer.
- * Entry:    ag_reply_error(), ag_reply_json(), ag_reply_status_text().
+ * Entry:    ag_reply_error(), ag_reply_json(), ag_reply_body(), ag_reply_status_text().
  * Not here: deciding the status and the lines (gateway/core/req.c), closing the connection.
  * Spec:     CONTRACT.md section 4 ("Every gateway-made error body is JSON"); docs/errors.md.
  */
@@ -39,11 +40,16 @@ const char *ag_reply_status_text(int status);
 void ag_reply_error(struct evbuffer *out, int status, const char *detail, const char *extra,
                     const char *tail, unsigned flags);
 
-/**
- * Writes a response with the JSON text <body,len> and optional <extra>, <tail> header
- * lines, with Cache-Control no-store unless <extra> begins with its own Cache-Control line.
- */
+/** Writes a response with the JSON text <body,len> and optional <extra>, <tail> header lines. */
 void ag_reply_json(struct evbuffer *out, int status, const char *body, size_t len,
                    const char *extra, const char *tail, unsigned flags);
+
+/**
+ * Writes a response with <body,len> of media type <ctype> and "Cache-Control: <cache>",
+ * <extra> and <tail> as for ag_reply_error(). A 204 has neither type, length nor body.
+ */
+void ag_reply_body(struct evbuffer *out, int status, const char *ctype, const char *cache,
+                   const char *body, size_t len, const char *extra, const char *tail,
+                   unsigned flags);
 
 #endif

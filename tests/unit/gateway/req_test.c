@@ -114,6 +114,54 @@ static void test_req_error_reply_bytes_without_cors(void)
     fx_clear(&f);
 }
 
+/* The bytes ag_reply_body() writes for <status>, into <buf> (<cap> bytes). */
+static const char *body_reply(int status, const char *ctype, const char *cache, const char *body,
+                              const char *extra, unsigned flags, char *buf, size_t cap)
+{
+    struct evbuffer *out = evbuffer_new();
+    size_t n;
+
+    ag_reply_body(out, status, ctype, cache, body, body ? strlen(body) : 0, extra, NULL, flags);
+    n = evbuffer_get_length(out);
+    if (n >= cap)
+        n = cap - 1;
+    evbuffer_remove(out, buf, n);
+    buf[n] = '\0';
+    evbuffer_free(out);
+    return buf;
+}
+
+static void test_reply_body_of_a_type_and_the_204_without_length(void)
+{
+    char buf[512];
+
+    AG_ASSERT_STR(body_reply(200, "text/css; charset=utf-8", "public, max-age=31536000, immutable",
+                             "a{}", "X-Content-Type-Options: nosniff\r\n", 0, buf, sizeof(buf)),
+                  "HTTP/1.1 200 OK\r\n"
+                  "Content-Type: text/css; charset=utf-8\r\n"
+                  "Content-Length: 3\r\n"
+                  "Cache-Control: public, max-age=31536000, immutable\r\n"
+                  "X-Content-Type-Options: nosniff\r\n"
+                  "\r\n"
+                  "a{}");
+    /* RFC 9110 8.6: no Content-Length in a 204, and no body whatever is passed. */
+    AG_ASSERT_STR(body_reply(204, NULL, "no-store", NULL, NULL, AG_REPLY_F_KEEPALIVE, buf,
+                             sizeof(buf)),
+                  "HTTP/1.1 204 No Content\r\n"
+                  "Cache-Control: no-store\r\n"
+                  "Connection: keep-alive\r\n"
+                  "\r\n");
+    AG_ASSERT_STR(body_reply(202, "application/json", "no-store", "{}", NULL, AG_REPLY_F_CLOSE,
+                             buf, sizeof(buf)),
+                  "HTTP/1.1 202 Accepted\r\n"
+                  "Content-Type: application/json\r\n"
+                  "Content-Length: 2\r\n"
+                  "Cache-Control: no-store\r\n"
+                  "Connection: close\r\n"
+                  "\r\n"
+                  "{}");
+}
+
 static void test_req_reply_with_allowed_origin_carries_cors_lines_before_the_blank_line(void)
 {
     struct fx f;
@@ -340,6 +388,7 @@ static void test_req_adopts_a_request_id_only_from_a_trusted_proxy(void)
 int main(void)
 {
     AG_RUN(test_req_error_reply_bytes_without_cors);
+    AG_RUN(test_reply_body_of_a_type_and_the_204_without_length);
     AG_RUN(test_req_reply_with_allowed_origin_carries_cors_lines_before_the_blank_line);
     AG_RUN(test_req_reply_to_head_has_no_body_but_its_length);
     AG_RUN(test_req_reply_flags);
