@@ -243,7 +243,7 @@ static bool ep_copy_auth(struct ag_ep *ep, const struct ag_gen *g, const struct 
         /* The master token needs no store; without it, the caller's token decides. */
         struct ag_rules_verdict v = {.need = AG_NEED_MASTER, .route = -1};
         struct ag_authn a;
-        ag_authn_check(ep->w, g, h, &v, &a);
+        ag_authn_check(ep->w, g, h, &v, NULL, &a);
         ep->master_ok = a.st == AG_AUTHN_OK;
         return ep->master_ok || ep_copy_identity(ep, g, h);
     }
