@@ -275,7 +275,13 @@ const char *ag_ep_clear_cookies(struct ag_ep *ep)
 
 /* ---------------------------------------------------------------- audit */
 
-/* Collects ip and the <n> pairs of an event into <keys>/<vals> (18 slots); returns the count. */
+#define EP_AUDIT_PAIRS 16 /* the most an entry of the stream holds (store/audit.c) */
+
+/*
+ * Collects the client's ip and user agent ("" when it sent none) and the <n> pairs of an
+ * event into <keys>/<vals> (EP_AUDIT_PAIRS slots); returns the count. The log line and
+ * the stream entry are made from the same list, so they name the same fields.
+ */
 static size_t ep_audit_fields(const struct ag_ep *ep, const char *const *k, const char *const *v,
                               size_t n, const char **keys, const char **vals)
 {
@@ -283,7 +289,9 @@ static size_t ep_audit_fields(const struct ag_ep *ep, const char *const *k, cons
 
     keys[m] = "ip";
     vals[m++] = ep->ip;
-    for (size_t i = 0; i < n && m < 17; i++) {
+    keys[m] = "user_agent";
+    vals[m++] = ep->ua != NULL ? ep->ua : "";
+    for (size_t i = 0; i < n && m < EP_AUDIT_PAIRS; i++) {
         keys[m] = k[i];
         vals[m++] = v[i] != NULL ? v[i] : "";
     }
@@ -314,7 +322,7 @@ static void ep_audit_line(struct ag_ep *ep, const char *event, const char *const
 void ag_ep_audit_log(struct ag_ep *ep, const char *event, const char *const *k,
                      const char *const *v, size_t n)
 {
-    const char *keys[18], *vals[18];
+    const char *keys[EP_AUDIT_PAIRS], *vals[EP_AUDIT_PAIRS];
     size_t m = ep_audit_fields(ep, k, v, n, keys, vals);
 
     ep_audit_line(ep, event, keys, vals, m);
@@ -324,7 +332,7 @@ void ag_ep_audit(struct ag_ep *ep, const char *event, const char *const *k,
                  const char *const *v, size_t n)
 {
     const struct ag_config *cfg = ep->req != NULL ? ep->req->gen->cfg : NULL;
-    const char *keys[18], *vals[18];
+    const char *keys[EP_AUDIT_PAIRS], *vals[EP_AUDIT_PAIRS];
     size_t m = ep_audit_fields(ep, k, v, n, keys, vals);
 
     ep_audit_line(ep, event, keys, vals, m);
