@@ -247,14 +247,17 @@ static int auditin_since(const char *s, int64_t *ms)
     return 0;
 }
 
-/* A stream id "<ms>-<seq>": two runs of 1..19 digits (so each fits Redis's 64 bits). */
+/*
+ * A stream id "<ms>-<seq>": two runs of 1..19 digits (so each fits Redis's 64 bits), not
+ * "0-0" (nothing is older: Redis refuses the exclusive range).
+ */
 static bool auditin_id_ok(const char *s)
 {
     const char *dash = strchr(s, '-');
     size_t a = dash != NULL ? (size_t)(dash - s) : 0, b = dash != NULL ? strlen(dash + 1) : 0;
 
     return a >= 1 && a <= 19 && b >= 1 && b <= 19 && strspn(s, "0123456789") == a &&
-           strspn(dash + 1, "0123456789") == b;
+           strspn(dash + 1, "0123456789") == b && strspn(s, "0-") < a + b + 1;
 }
 
 int ag_audit_filter_parse(const char *user, const char *event, const char *since,

@@ -225,7 +225,10 @@ static void test_audit_query_refusals_name_the_parameter(void)
     query_refused("before", query(NULL, NULL, NULL, NULL, "1-2-3"));
     query_refused("before", query(NULL, NULL, NULL, NULL, "+"));
     query_refused("before", query(NULL, NULL, NULL, NULL, "12345678901234567890-1"));
+    query_refused("before", query(NULL, NULL, NULL, NULL, "0-0"));
+    query_refused("before", query(NULL, NULL, NULL, NULL, "000-00"));
     AG_ASSERT_EQ(query(NULL, NULL, NULL, NULL, "1234567890123456789-0"), 0);
+    AG_ASSERT_EQ(query(NULL, NULL, NULL, NULL, "0-1"), 0);
 }
 
 int main(void)
