@@ -19,9 +19,6 @@
 #include "base.h"
 
 /* The errors, in FastAPI/pydantic v1 words where it has them; <field> filled in per use. */
-static const struct ag_field_err ERR_NOT_JSON = {NULL, "body must be a JSON object",
-                                                 "value_error.jsondecode"};
-static const struct ag_field_err ERR_DUPLICATE = {NULL, "duplicate field", "value_error.duplicate"};
 static const struct ag_field_err ERR_EXTRA = {NULL, "extra fields not permitted",
                                               "value_error.extra"};
 static const struct ag_field_err ERR_MISSING = {NULL, "field required", "value_error.missing"};
@@ -136,45 +133,28 @@ static int auditin_member(const char *key, json_t *v, struct ag_audit_in *out,
 }
 
 /*
- * Duplicate keys are refused at any depth (a duplicate is how two readers are made to see
- * different values); \u0000 is let through jansson so that a string holding one gets its
- * field's own error (inside detail it stays escaped in the stored text). Members are read
- * in the body's order, so the first problem named is the first in the body.
+ * One JSON object, duplicate keys refused at any depth (ag_body_json_object()); \u0000 is
+ * let through so that a string holding one gets its field's own error (inside detail it
+ * stays escaped in the stored text). Members are read in the body's order, so the first
+ * problem named is the first in the body.
  */
 int ag_audit_in_parse(const char *body, size_t len, struct ag_audit_in *out,
                       struct ag_field_err *e)
 {
-    json_error_t jerr;
     json_t *root, *v;
     const char *key;
-    int rc = 0;
+    int rc;
 
     *out = (struct ag_audit_in){NULL, NULL, NULL, ""};
-    if (body == NULL || len == 0)
-        return auditin_fail(e, &ERR_NOT_JSON, NULL);
-    root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-    if (root == NULL) {
-        switch (json_error_code(&jerr)) {
-        case json_error_out_of_memory:
-            return AG_ENOMEM;
-        case json_error_duplicate_key:
-            return auditin_fail(e, &ERR_DUPLICATE, NULL);
-        default:
-            return auditin_fail(e, &ERR_NOT_JSON, NULL);
-        }
-    }
-    if (!json_is_object(root)) {
-        rc = auditin_fail(e, &ERR_NOT_JSON, NULL);
-        goto out;
-    }
+    if ((rc = ag_body_json_object(body, len, &root, e)) < 0)
+        return rc;
     json_object_foreach(root, key, v)
     {
         if ((rc = auditin_member(key, v, out, e)) < 0)
-            goto out;
+            break;
     }
-    if (out->event == NULL)
+    if (rc == 0 && out->event == NULL)
         rc = auditin_fail(e, &ERR_MISSING, "event");
-out:
     json_decref(root);
     if (rc < 0)
         ag_audit_in_clear(out);

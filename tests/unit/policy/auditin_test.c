@@ -105,43 +105,31 @@ static void test_audit_body_names_the_field_of_each_problem(void)
     refused("{\"extra\":1,\"event\":2}", "extra", "value_error.extra");
 }
 
+/* <fmt> with its "%s" a run of <n> (at most 4096) bytes <c>, in a buffer of this file. */
+static const char *run_body(const char *fmt, char c, size_t n)
+{
+    static char run[4097], body[4400];
+
+    memset(run, c, n);
+    run[n] = '\0';
+    snprintf(body, sizeof(body), fmt, run);
+    return body;
+}
+
 static void test_audit_body_limits_event_sub_and_detail_sizes(void)
 {
-    char body[6000], name[80], sub[600];
-
-    memset(name, 'n', 64);
-    name[64] = '\0';
-    snprintf(body, sizeof(body), "{\"event\":\"%s\"}", name);
-    AG_ASSERT_EQ(parse(body), 0);
-    name[64] = 'n';
-    name[65] = '\0';
-    snprintf(body, sizeof(body), "{\"event\":\"%s\"}", name);
-    refused(body, "event", "value_error.event");
-
-    memset(sub, 's', 512);
-    sub[512] = '\0';
-    snprintf(body, sizeof(body), "{\"event\":\"e\",\"sub\":\"%s\"}", sub);
-    AG_ASSERT_EQ(parse(body), 0);
+    AG_ASSERT_EQ(parse(run_body("{\"event\":\"%s\"}", 'n', 64)), 0);
+    refused(run_body("{\"event\":\"%s\"}", 'n', 65), "event", "value_error.event");
+    AG_ASSERT_EQ(parse(run_body("{\"event\":\"e\",\"sub\":\"%s\"}", 's', 512)), 0);
     AG_ASSERT_EQ(strlen(in.sub), 512);
-    sub[512] = 's';
-    sub[513] = '\0';
-    snprintf(body, sizeof(body), "{\"event\":\"e\",\"sub\":\"%s\"}", sub);
-    refused(body, "sub", "value_error.sub");
-
+    refused(run_body("{\"event\":\"e\",\"sub\":\"%s\"}", 's', 513), "sub", "value_error.sub");
     /* {"k":"xxx..."}: 8 bytes around the string. 4096 compact bytes pass, 4097 do not,
        however much whitespace the body had. */
-    {
-        char pad[4100];
-        memset(pad, 'x', 4088);
-        pad[4088] = '\0';
-        snprintf(body, sizeof(body), "{\"event\":\"e\",\"detail\":{ \"k\" :  \"%s\" }}", pad);
-        AG_ASSERT_EQ(parse(body), 0);
-        AG_ASSERT_EQ(strlen(in.detail), 4096);
-        pad[4088] = 'x';
-        pad[4089] = '\0';
-        snprintf(body, sizeof(body), "{\"event\":\"e\",\"detail\":{\"k\":\"%s\"}}", pad);
-        refused(body, "detail", "value_error.detail_size");
-    }
+    AG_ASSERT_EQ(parse(run_body("{\"event\":\"e\",\"detail\":{ \"k\" :  \"%s\" }}", 'x', 4088)),
+                 0);
+    AG_ASSERT_EQ(strlen(in.detail), 4096);
+    refused(run_body("{\"event\":\"e\",\"detail\":{\"k\":\"%s\"}}", 'x', 4089), "detail",
+            "value_error.detail_size");
     ag_audit_in_clear(&in);
 }
 
@@ -188,19 +176,16 @@ static void test_audit_query_since_takes_iso_8601_utc(void)
     AG_ASSERT_EQ(query(NULL, NULL, "2024-02-29T00:00:00Z", NULL, NULL), 0);
     AG_ASSERT_EQ(query(NULL, NULL, "0", NULL, NULL), 0);
     AG_ASSERT_EQ(flt.since_ms, 0);
-    query_refused("since", query(NULL, NULL, "2023-02-29T00:00:00Z", NULL, NULL));
-    query_refused("since", query(NULL, NULL, "2023-04-31T00:00:00Z", NULL, NULL));
-    query_refused("since", query(NULL, NULL, "2023-11-14T24:00:00Z", NULL, NULL));
-    query_refused("since", query(NULL, NULL, "2023-11-14T22:13:60Z", NULL, NULL));
-    query_refused("since", query(NULL, NULL, "2023-11-14T22:13:20", NULL, NULL));
-    query_refused("since", query(NULL, NULL, "2023-11-14T22:13:20+01:00", NULL, NULL));
-    query_refused("since", query(NULL, NULL, "2023-11-14 22:13:20Z", NULL, NULL));
-    query_refused("since", query(NULL, NULL, "2023-11-14T22:13:20.Z", NULL, NULL));
-    query_refused("since", query(NULL, NULL, "2023-11-14T22:13:20.1234567890Z", NULL, NULL));
-    query_refused("since", query(NULL, NULL, "1969-12-31T23:59:59Z", NULL, NULL));
-    query_refused("since", query(NULL, NULL, "yesterday", NULL, NULL));
-    query_refused("since", query(NULL, NULL, "-5", NULL, NULL));
-    query_refused("since", query(NULL, NULL, "1234567890123", NULL, NULL));
+    /* clang-format off */
+    static const char *const bad[] = {
+        "2023-02-29T00:00:00Z", "2023-04-31T00:00:00Z", "2023-11-14T24:00:00Z",
+        "2023-11-14T22:13:60Z", "2023-11-14T22:13:20", "2023-11-14T22:13:20+01:00",
+        "2023-11-14 22:13:20Z", "2023-11-14T22:13:20.Z", "2023-11-14T22:13:20.1234567890Z",
+        "1969-12-31T23:59:59Z", "yesterday", "-5", "1234567890123",
+    };
+    /* clang-format on */
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        query_refused("since", query(NULL, NULL, bad[i], NULL, NULL));
 }
 
 static void test_audit_query_refusals_name_the_parameter(void)
@@ -213,20 +198,15 @@ static void test_audit_query_refusals_name_the_parameter(void)
     big[512] = '\0';
     AG_ASSERT_EQ(query(big, NULL, NULL, NULL, NULL), 0);
     query_refused("event", query(NULL, "no spaces", NULL, NULL, NULL));
-    query_refused("limit", query(NULL, NULL, NULL, "0", NULL));
-    query_refused("limit", query(NULL, NULL, NULL, "501", NULL));
-    query_refused("limit", query(NULL, NULL, NULL, "-1", NULL));
-    query_refused("limit", query(NULL, NULL, NULL, "ten", NULL));
-    query_refused("limit", query(NULL, NULL, NULL, "0050", NULL));
-    query_refused("limit", query(NULL, NULL, NULL, "", NULL));
-    query_refused("before", query(NULL, NULL, NULL, NULL, "123"));
-    query_refused("before", query(NULL, NULL, NULL, NULL, "-1"));
-    query_refused("before", query(NULL, NULL, NULL, NULL, "1-"));
-    query_refused("before", query(NULL, NULL, NULL, NULL, "1-2-3"));
-    query_refused("before", query(NULL, NULL, NULL, NULL, "+"));
-    query_refused("before", query(NULL, NULL, NULL, NULL, "12345678901234567890-1"));
-    query_refused("before", query(NULL, NULL, NULL, NULL, "0-0"));
-    query_refused("before", query(NULL, NULL, NULL, NULL, "000-00"));
+    /* clang-format off */
+    static const char *const limits[] = {"0", "501", "-1", "ten", "0050", ""};
+    static const char *const befores[] = {"123", "-1", "1-", "1-2-3", "+",
+                                          "12345678901234567890-1", "0-0", "000-00"};
+    /* clang-format on */
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+        query_refused("limit", query(NULL, NULL, NULL, limits[i], NULL));
+    for (size_t i = 0; i < sizeof(befores) / sizeof(befores[0]); i++)
+        query_refused("before", query(NULL, NULL, NULL, NULL, befores[i]));
     AG_ASSERT_EQ(query(NULL, NULL, NULL, NULL, "1234567890123456789-0"), 0);
     AG_ASSERT_EQ(query(NULL, NULL, NULL, NULL, "0-1"), 0);
 }
