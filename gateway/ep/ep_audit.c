@@ -56,45 +56,77 @@ static const char *audit_field(const struct ag_audit_entry *e, const char *name)
 }
 
 /*
+ * <s> as a JSON string. The gateway writes UTF-8 only, but the stream is Redis's: bytes
+ * someone else wrote are shown with U+FFFD for what is not UTF-8 (or a control
+ * character), never a failed answer.
+ */
+static json_t *audit_str(const char *s)
+{
+    size_t n = strlen(s), cap = 3 * n + 1;
+    json_t *j = json_string(s);
+    char *clean;
+
+    if (j != NULL || (clean = malloc(cap)) == NULL)
+        return j;
+    ag_text_clean(s, n, clean, cap);
+    j = json_string(clean);
+    free(clean);
+    return j;
+}
+
+/* Sets member <k> (cleaned as audit_str() does) of <o> to <v> (stolen); false on failure. */
+static bool audit_set(json_t *o, const char *k, json_t *v)
+{
+    json_t *key = audit_str(k);
+    bool ok = false;
+
+    if (key != NULL && v != NULL)
+        ok = json_object_set_new(o, json_string_value(key), v) == 0; /* steals <v> either way */
+    else
+        json_decref(v);
+    json_decref(key);
+    return ok;
+}
+
+/*
  * One event of the answer: id, time, event, source ("gateway" for the gateway's own
  * entries, which are stored without one), ip, user_agent ("" when none was recorded),
  * sub (the entry's sub, else its user_id, when it has either), then the entry's other
- * fields as stored; an app's detail as the JSON object it was.
+ * fields as stored, the first of a name twice; an app's detail as the JSON object it was.
  */
 static json_t *audit_event_json(const struct ag_audit_entry *e)
 {
     const char *ip = audit_field(e, "ip"), *ua = audit_field(e, "user_agent");
     const char *src = audit_field(e, "source"), *sub = audit_field(e, "sub");
     char when[32];
-    json_t *o;
+    json_t *o = json_object();
+    bool ok;
 
     if (sub == NULL)
         sub = audit_field(e, "user_id");
-    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", e->id, "time", audit_time(e->ms, when),
-                  "event", e->v[0], "source", src != NULL ? src : "gateway", "ip",
-                  ip != NULL ? ip : "", "user_agent", ua != NULL ? ua : "");
-    if (o != NULL && sub != NULL && json_object_set_new(o, "sub", json_string(sub)) < 0) {
-        json_decref(o);
-        return NULL;
-    }
-    for (size_t i = 1; o != NULL && i < e->n; i++) {
-        const char *k = e->k[i];
+    ok = o != NULL && audit_set(o, "id", audit_str(e->id)) &&
+         audit_set(o, "time", json_string(audit_time(e->ms, when))) &&
+         audit_set(o, "event", audit_str(e->v[0])) &&
+         audit_set(o, "source", audit_str(src != NULL ? src : "gateway")) &&
+         audit_set(o, "ip", audit_str(ip != NULL ? ip : "")) &&
+         audit_set(o, "user_agent", audit_str(ua != NULL ? ua : "")) &&
+         (sub == NULL || audit_set(o, "sub", audit_str(sub)));
+    for (size_t i = 1; ok && i < e->n; i++) {
         json_t *v = NULL;
 
-        if (json_object_get(o, k) != NULL)
-            continue; /* placed above (or a name twice in the entry: the first wins) */
-        if (strcmp(k, "detail") == 0)
+        if (json_object_get(o, e->k[i]) != NULL)
+            continue; /* placed above, or a name twice in the entry */
+        if (strcmp(e->k[i], "detail") == 0)
             v = json_loads(e->v[i], JSON_REJECT_DUPLICATES, NULL);
         if (!json_is_object(v)) {
             json_decref(v);
-            v = json_string(e->v[i]);
+            v = audit_str(e->v[i]);
         }
-        if (json_object_set_new(o, k, v) < 0) {
-            json_decref(o);
-            return NULL;
-        }
+        ok = audit_set(o, e->k[i], v);
     }
-    return o;
+    if (!ok)
+        json_decref(o);
+    return ok ? o : NULL;
 }
 
 /* After ag_audit_read(): {"events": [...], "truncated": B, "next": ID or null}. */

@@ -214,6 +214,11 @@ def test_since_bounds_the_range_by_time(gateway, redis_server):
     assert events(gw, since=str(int(time.time()) + 3600))["events"] == []
     e = events(gw, event="x_old")["events"][0]
     assert e["time"] == "2021-01-01T00:00:00Z" and e["sub"] == "s1" and e["source"] == "gateway"
+    # Bytes someone else wrote that are not UTF-8 are shown replaced, never a failed answer.
+    redis_cmd(redis_server.port, "XADD", STREAM, "*", "event", "x_bin", "ip", "",
+              "user_agent", b"bad\xffua", b"k\xfe", b"\x01")
+    e = events(gw, event="x_bin")["events"][0]
+    assert e["user_agent"] == "bad\ufffdua" and e["k\ufffd"] == "\x01", e  # UTF-8: kept, escaped
     assert events(gw, user=u["id"])["events"][0]["event"] == "register"
 
 
