@@ -224,8 +224,13 @@ static void on_read_reply(const struct redisReply *r, ag_store__any_fn *cb, void
             return;
         }
     }
-    if (r->elements < rd->count || !filtered) {
+    if (r->elements < rd->count) {
         audit_read_finish(rd, 1); /* the range is exhausted */
+        return;
+    }
+    if (!filtered) { /* a full slice that held entries of another shape: go on from there */
+        snprintf(rd->next, sizeof(rd->next), "%s", last != NULL ? last : "");
+        audit_read_finish(rd, 1);
         return;
     }
     if (last == NULL || rd->examined >= rd->scan_max) {

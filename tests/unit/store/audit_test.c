@@ -314,6 +314,14 @@ static void test_audit_read_refuses_bad_queries_and_skips_foreign_entries(void)
     AG_ASSERT_EQ(read_page(&f, &(struct ag_audit_query){.limit = 5}), 1);
     AG_ASSERT_EQ(f.s.n, 1);
     AG_ASSERT_STR(f.s.events[0], "e0");
+    AG_ASSERT_STR(f.s.next, "");
+    /* A full slice that held one of them: the page says where to go on. */
+    AG_ASSERT_EQ(read_page(&f, &(struct ag_audit_query){.limit = 1}), 1);
+    AG_ASSERT_EQ(f.s.n, 1);
+    AG_ASSERT_STR(f.s.next, f.s.ids[0]);
+    AG_ASSERT_EQ(read_page(&f, &(struct ag_audit_query){.limit = 1, .before = f.s.next}), 1);
+    AG_ASSERT_EQ(f.s.n, 0);
+    AG_ASSERT_STR(f.s.next, "");
     fx_close(&f);
 }
 
