@@ -213,6 +213,7 @@ static struct ag_config *config_new(void)
     cfg->rl_sessions = (struct ag_rate){30, 60};
     cfg->rl_bad_sigs = (struct ag_rate){32, 1};
     cfg->bad_sigs_per_conn = 8;
+    cfg->rl_audit = (struct ag_rate){600, 60};
     cfg->registration = true;
     cfg->passwords = (struct ag_pwparams){.opslimit = 2, .memlimit = 19456 * 1024,
                                           .min_len = 8, .max_len = 128};

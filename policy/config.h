@@ -165,6 +165,7 @@ struct ag_config {
     struct ag_rate rl_bad_sigs;       /* failed asymmetric signature checks per client
                                          address and worker: then 429 unchecked */
     long bad_sigs_per_conn;           /* ... per connection: then it is closed */
+    struct ag_rate rl_audit;          /* POST <auth-prefix>/audit per caller */
 
     /* users (docs/users.md) */
     bool registration;               /* POST <auth-prefix>/register is open */

@@ -4,8 +4,8 @@
  * and checks emails and usernames.
  *
  * Owns:     the value copies it hands out (ag_body_fields_free() zeroes and frees them).
- * Entry:    ag_body_fields(), ag_body_fields_free(), ag_user_check_email(),
- *           ag_user_check_username(), ag_user_fold().
+ * Entry:    ag_body_fields(), ag_body_fields_free(), ag_body_json_object(),
+ *           ag_user_check_email(), ag_user_check_username(), ag_user_fold().
  * Not here: collecting the body (gateway/), the 422 reply (gateway/http/reply.c), passwords.
  * Spec:     CONTRACT.md section 7; docs/users.md; WHATWG URL "urlencoded parsing";
  *           RFC 5321 s.4.5.3.1 and RFC 5322 s.3.4.1 (emails); RFC 3629 (UTF-8).
@@ -125,19 +125,17 @@ static int userin_store(struct ag_body_field *f, const char *v, size_t n, struct
  * <body,len> must be one JSON object (RFC 8259) with no key twice at any depth: a
  * duplicate is how two parsers are made to read different values, so it is refused
  * rather than resolved. NUL escapes (\u0000) are let through jansson so that a field
- * holding one gets its own error; members not asked for are ignored.
+ * holding one gets its own error.
  */
-static int userin_json(const char *body, size_t len, struct ag_body_field *f, size_t n,
-                       struct ag_field_err *e)
+int ag_body_json_object(const char *body, size_t len, json_t **root, struct ag_field_err *e)
 {
     json_error_t jerr;
-    json_t *root;
-    int rc = 0;
 
-    if (len == 0)
+    *root = NULL;
+    if (body == NULL || len == 0)
         return userin_fail(e, &ERR_NOT_JSON, NULL, AG_EPARSE);
-    root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-    if (root == NULL) {
+    *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    if (*root == NULL) {
         switch (json_error_code(&jerr)) {
         case json_error_out_of_memory:
             return AG_ENOMEM;
@@ -147,10 +145,23 @@ static int userin_json(const char *body, size_t len, struct ag_body_field *f, si
             return userin_fail(e, &ERR_NOT_JSON, NULL, AG_EPARSE);
         }
     }
-    if (!json_is_object(root)) {
-        rc = userin_fail(e, &ERR_NOT_JSON, NULL, AG_EPARSE);
-        goto out;
+    if (!json_is_object(*root)) {
+        json_decref(*root);
+        *root = NULL;
+        return userin_fail(e, &ERR_NOT_JSON, NULL, AG_EPARSE);
     }
+    return 0;
+}
+
+/* The fields <f> of the JSON object <body,len>; members not asked for are ignored. */
+static int userin_json(const char *body, size_t len, struct ag_body_field *f, size_t n,
+                       struct ag_field_err *e)
+{
+    json_t *root;
+    int rc = ag_body_json_object(body, len, &root, e);
+
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; i < n && rc == 0; i++) {
         json_t *v = json_object_get(root, f[i].name);
 
@@ -166,7 +177,6 @@ static int userin_json(const char *body, size_t len, struct ag_body_field *f, si
         /* jansson guarantees UTF-8; json_string_length() also counts an embedded NUL */
         rc = userin_store(&f[i], json_string_value(v), json_string_length(v), e);
     }
-out:
     json_decref(root);
     return rc;
 }

@@ -4,7 +4,7 @@
  * list of named string fields; and the checks on emails and usernames.
  *
  * Owns:     the copies of the field values (ag_body_fields_free() zeroes and frees them).
- * Entry:    ag_body_fields(), ag_body_fields_free(), ag_user_check_email(),
+ * Entry:    ag_body_fields(), ag_body_fields_free(), ag_body_json_object(), ag_user_check_email(),
  *           ag_user_check_username(), ag_user_fold(), ag_text_clean().
  * Not here: collecting the body from the socket (gateway/), passwords (policy/password.c).
  * Spec:     CONTRACT.md section 7 (users); docs/users.md (the 422 body).
@@ -60,6 +60,16 @@ long ag_form_decode(const char *s, size_t n, char *out);
  * bytes written (without the NUL); nothing is written when <cap> is 0.
  */
 size_t ag_text_clean(const char *in, size_t n, char *out, size_t cap);
+
+struct json_t;
+
+/**
+ * Loads <body,len> as one JSON object into <*root> (a new reference), duplicate keys
+ * refused at any depth, \u0000 let through to the caller's checks. 0; AG_EPARSE with <e>
+ * (empty, malformed, not an object, a duplicate key; <*root> NULL); or AG_ENOMEM.
+ */
+int ag_body_json_object(const char *body, size_t len, struct json_t **root,
+                        struct ag_field_err *e);
 
 /** Zeroes and frees the values of <f> (passwords included); NULL values allowed. */
 void ag_body_fields_free(struct ag_body_field *f, size_t n);

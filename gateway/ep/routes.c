@@ -87,6 +87,9 @@ const struct ag_ep_route ag_ep_routes[] = {
     {"DELETE", "/sessions/{}",     AG_EP_USER,     STORE | CSRF,         0,    0,    ag_ep_account_session_delete},
     {"GET",    "/verify",          AG_EP_OPEN,     SYNC,                 0,    0,    ag_ep_verify},
     {"HEAD",   "/verify",          AG_EP_OPEN,     SYNC,                 0,    0,    ag_ep_verify},
+    /* the audit log API (ep_audit.c): staff read it, applications add their own events */
+    {"GET",    "/admin/audit",     AG_EP_ADMIN,    STORE,                0,    0,    ag_ep_audit_list},
+    {"POST",   "/audit",           AG_EP_AUDIT,    STORE | CSRF,         JSON, BODY, ag_ep_audit_post},
 };
 
 const size_t ag_ep_nroutes = sizeof(ag_ep_routes) / sizeof(ag_ep_routes[0]);

@@ -219,6 +219,9 @@ static const struct want {
     {"DELETE", "/sessions/s1",     AG_EP_USER,     ST | CS, 0,  0, ag_ep_account_session_delete},
     {"GET",    "/verify",          AG_EP_OPEN,     SY,      0,  0, ag_ep_verify},
     {"HEAD",   "/verify",          AG_EP_OPEN,     SY,      0,  0, ag_ep_verify},
+    /* section 13: the audit log API */
+    {"GET",    "/admin/audit",     AG_EP_ADMIN,    ST,      0,  0, ag_ep_audit_list},
+    {"POST",   "/audit",           AG_EP_AUDIT,    ST | CS, JS, B, ag_ep_audit_post},
 };
 /* clang-format on */
 
@@ -281,6 +284,8 @@ static void test_routes_405_allow_values(void)
         {"PUT", "/sessions", "GET"},
         {"GET", "/sessions/x", "DELETE"},
         {"GET", "/password/reset", "POST"},
+        {"POST", "/admin/audit", "GET"},
+        {"GET", "/audit", "POST"},
     };
     /* clang-format on */
     char out[96];
