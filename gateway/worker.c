@@ -259,6 +259,15 @@ static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t 
         ag_revoke_add_subject(r, s, value, value + ttl + cfg->token_exp_leeway);
         break;
     }
+    case AG_FEED_TOKENS_BEFORE: {
+        /* The subject's access tokens issued before <value> die; its sessions live on.
+         * In memory this is the same watermark as above: only access tokens are judged
+         * against it here (a refresh is judged by the store), and two watermarks of one
+         * subject keep the later T. Kept while such a token can pass. */
+        const struct ag_config *cfg = w->gen->cfg;
+        ag_revoke_add_subject(r, s, value, value + cfg->access_token_ttl + cfg->token_exp_leeway);
+        break;
+    }
     }
 }
 
