@@ -70,18 +70,24 @@ static bool admin_store_ok(struct ag_ep *ep)
     return false;
 }
 
-/* The windows of the revocations a change causes, under the request's config. */
-static struct ag_users_change admin_change(const struct ag_ep *ep)
+void ag_ep_admin_windows(const struct ag_config *cfg, int64_t now, struct ag_users_change *c)
 {
-    const struct ag_config *cfg = ep->req->gen->cfg;
-    int64_t now = (int64_t)time(NULL);
     int64_t access = cfg->access_token_ttl + cfg->token_exp_leeway;
     int64_t longest = cfg->refresh_token_ttl > cfg->access_token_ttl ? cfg->refresh_token_ttl
                                                                       : cfg->access_token_ttl;
 
-    return (struct ag_users_change){.sess_until = now + access,
-                                    .watermark_window = longest + cfg->token_exp_leeway,
-                                    .tokens_window = access};
+    c->sess_until = now + access;
+    c->watermark_window = longest + cfg->token_exp_leeway;
+    c->tokens_window = access;
+}
+
+/* A change with nothing set yet and the windows of the request's config. */
+static struct ag_users_change admin_change(const struct ag_ep *ep)
+{
+    struct ag_users_change c = {0};
+
+    ag_ep_admin_windows(ep->req->gen->cfg, (int64_t)time(NULL), &c);
+    return c;
 }
 
 /* The audit entry of an admin action <event> on user <id> (+ <n> more pairs). */

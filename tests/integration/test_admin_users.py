@@ -412,3 +412,86 @@ def test_users_written_before_the_index_are_listed(gateway, redis_server):
     # the old users are full users: deleted like any other
     assert adm(gw, "DELETE", "/users/old-03").status_code == 204
     assert adm(gw, "GET", "/users", params={"limit": 500}).json()["total"] == 25
+
+
+# ---------------------------------------------------------------- the CLI
+
+def cli(gw, *args):
+    return run_authgate(*args, "--config", gw.config_path)
+
+
+def test_cli_user_list_set_delete_and_sessions_revoke(gateway, redis_server, upstream):
+    gw = ustart(gateway, redis_server, upstream)
+    tag = uname("Cli")
+    a = make_user(gw, tag + "_a")
+    b = make_user(gw, tag + "_b", "%s_B@Example.com" % tag)
+
+    r = cli(gw, "user", "list", "--q", tag.upper(), "--limit", "500")
+    assert r.returncode == 0, r.stderr
+    rows = [line.split("\t") for line in r.stdout.splitlines()]
+    assert [row[0] for row in rows] == [a["id"], b["id"]]
+    assert rows[1][1:3] == [b["username"], b["email"]] and rows[1][3] == "active=true"
+    assert "2 users in total" in r.stderr
+    r = cli(gw, "user", "list", "--q", tag, "--offset", "1", "--limit", "1")
+    assert [line.split("\t")[0] for line in r.stdout.splitlines()] == [b["id"]]
+
+    # set by username: roles, then deactivation, each revoking what it takes
+    pair = login_ok(gw, a["username"])
+    r = cli(gw, "user", "set", a["username"], "--roles", "editor,ops")
+    assert r.returncode == 0, r.stderr
+    assert "revoked: nothing" in r.stdout
+    assert adm(gw, "GET", "/users/" + a["id"]).json()["roles"] == ["editor", "ops"]
+    pair = refresh_post(gw, pair["refresh_token"]).json()
+    r = cli(gw, "user", "set", a["id"], "--roles", "ops")
+    assert r.returncode == 0 and "revoked: access tokens" in r.stdout, r.stdout
+    assert wait_until(lambda: api(gw, pair["access_token"]).status_code == 401) is not None
+    pair = refresh_post(gw, pair["refresh_token"]).json()
+    assert decode(pair["access_token"])["roles"] == ["ops"]
+    r = cli(gw, "user", "set", a["email"], "--active", "false")
+    assert r.returncode == 0 and "revoked: sessions and tokens" in r.stdout, r.stdout
+    assert wait_until(lambda: api(gw, pair["access_token"]).status_code == 401) is not None
+    assert refresh_post(gw, pair["refresh_token"]).status_code in (401, 403)
+    assert adm(gw, "GET", "/users/" + a["id"]).json()["is_active"] is False
+    assert cli(gw, "user", "set", a["id"], "--active", "true", "--roles", "").returncode == 0
+    assert adm(gw, "GET", "/users/" + a["id"]).json()["roles"] == []
+
+    # usage errors are 2 and name the option; an unknown user is 1
+    for args in (("user",), ("user", "frob"), ("user", "set", a["id"]),
+                 ("user", "set", a["id"], "--active", "maybe"),
+                 ("user", "set", a["id"], "--roles", "staff"),
+                 ("user", "set", a["id"], "--roles", "a b"),
+                 ("user", "list", "--limit", "0"), ("user", "list", "--limit", "501"),
+                 ("user", "list", "extra"), ("user", "delete"), ("sessions", "revoke")):
+        r = cli(gw, *args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert r.stderr.strip(), args
+    r = cli(gw, "user", "set", a["id"], "--roles", "staff")
+    assert "--roles" in r.stderr
+    r = cli(gw, "user", "delete", "nobody-" + tag)
+    assert r.returncode == 1 and "no user" in r.stderr
+    assert run_authgate("user", "list").returncode == 2  # --config is required
+
+    # sessions revoke: one, then all
+    p1 = login_ok(gw, b["username"])
+    p2 = login_ok(gw, b["username"])
+    sid1 = decode(p1["access_token"])["sid"]
+    r = cli(gw, "sessions", "revoke", b["username"], "--sid", sid1)
+    assert r.returncode == 0, r.stderr
+    assert wait_until(lambda: api(gw, p1["access_token"]).status_code == 401) is not None
+    assert api(gw, p2["access_token"]).status_code == 200
+    r = cli(gw, "sessions", "revoke", b["username"], "--sid", sid1)
+    assert r.returncode == 1 and "no session" in r.stderr
+    assert cli(gw, "sessions", "revoke", b["id"]).returncode == 0
+    assert wait_until(lambda: api(gw, p2["access_token"]).status_code == 401) is not None
+
+    # delete: gone from the API, the name free again
+    r = cli(gw, "user", "delete", b["email"])
+    assert r.returncode == 0 and b["id"] in r.stdout, r.stderr
+    assert adm(gw, "GET", "/users/" + b["id"]).status_code == 404
+    assert make_user(gw, b["username"], b["email"])["id"] != b["id"]
+    entries = redis_cmd(redis_server.port, "XREVRANGE", "{%s}:audit" % NS, "+", "-", "COUNT", "50")
+    cli_entries = [dict(zip(e[1][::2], e[1][1::2])) for e in entries]
+    cli_entries = [e for e in cli_entries if e.get("actor") == "cli"]
+    assert [e["event"] for e in cli_entries][:4] == ["admin_user_delete", "admin_sessions_revoke",
+                                                     "admin_session_revoke", "admin_user_update"]
+    assert cli_entries[0]["user_id"] == b["id"] and cli_entries[2]["sid"] == sid1
