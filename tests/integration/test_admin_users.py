@@ -400,7 +400,13 @@ def test_users_written_before_the_index_are_listed(gateway, redis_server):
     redis_cmd(redis_server.port, "SET", "{%s}:user:stray" % ns, "x")
     old_user(redis_server.port, "other" + ns, "elsewhere", "elsewhere", 1)
     gw = ustart(gateway, redis_server, **{"app-name": ns})
-    assert redis_cmd(redis_server.port, "EXISTS", "{%s}:users:indexed" % ns) in (0, 1)
+    # one worker fills the index at start, without waiting for a listing
+    deadline = time.monotonic() + 5
+    while "the user index is complete" not in gw.stderr() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "the user index is complete" in gw.stderr()
+    assert redis_cmd(redis_server.port, "EXISTS", "{%s}:users:indexed" % ns) == 1
+    assert redis_cmd(redis_server.port, "ZCARD", "{%s}:users" % ns) == 25
     newer = make_user(gw)
     r = adm(gw, "GET", "/users", params={"limit": 500})
     assert r.status_code == 200, r.text
@@ -412,6 +418,22 @@ def test_users_written_before_the_index_are_listed(gateway, redis_server):
     # the old users are full users: deleted like any other
     assert adm(gw, "DELETE", "/users/old-03").status_code == 204
     assert adm(gw, "GET", "/users", params={"limit": 500}).json()["total"] == 25
+
+
+def test_a_listing_fills_an_index_never_filled(gateway, redis_server):
+    """An instance whose start-up backfill has not run (or stopped) fills the index at the
+    first listing: here the marker is removed and an older user added after start."""
+    ns = "lazy" + uname("n")
+    gw = ustart(gateway, redis_server, **{"app-name": ns})
+    deadline = time.monotonic() + 5
+    while "the user index is complete" not in gw.stderr() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    first = make_user(gw)
+    redis_cmd(redis_server.port, "DEL", "{%s}:users:indexed" % ns)
+    old_user(redis_server.port, ns, "older", "Older", 1_500_000_000)
+    r = adm(gw, "GET", "/users", params={"q": "older"})
+    assert r.json() == {"users": [adm(gw, "GET", "/users/older").json()], "total": 1}
+    assert [u["id"] for u in adm(gw, "GET", "/users").json()["users"]] == ["older", first["id"]]
 
 
 # ---------------------------------------------------------------- the CLI
