@@ -79,28 +79,58 @@
 #define LUA_USER_NFIELDS 12
 
 /*
- * ag_user_index(p, id, uname, email, score): the user index of namespace prefix <p>, kept
- * by every script that creates, renames or deletes a user (docs/redis-keys.md `users`):
- * `users` (sorted set: id, scored in creation order) and `users:q` (hash: id -> the
- * lower-cased "username\nemail" the substring filter reads). <uname> nil: <id> leaves
- * both. <score> nil: the order is kept and only the text is written (a rename); else the
- * score (a number; "now": Redis's clock in microseconds, later than every earlier create).
+ * ag_user_index(p, id, uname, email, score, old): the user index of namespace prefix <p>
+ * (docs/redis-keys.md "The user index"), kept by every script that creates, renames or
+ * deletes a user, and by the backfill:
+ *   `users`       sorted set: the ids in creation order (paging by rank);
+ *   `users:t:<b>` string: block <b> of the filter's text, one line "\n<username>\t<email>
+ *                 \t<id>" (lower-cased) per user, in creation order; a filter reads a
+ *                 whole block with one GET and finds <q> with plain string.find;
+ *   `users:tb`    sorted set of the block numbers, `users:tn` (hash: block -> lines),
+ *                 `users:tlast` and `users:tlast:old` the blocks being filled;
+ *   `users:q`     hash: id -> the block holding its line.
+ * <uname> nil: <id> leaves the index. <score>: "now" (Redis's clock in microseconds,
+ * later than every earlier create), a number, or nil (the place in `users` is kept: a
+ * rename, or a backfilled user). A new line goes to the last block of the new users, or
+ * with <old> to the blocks of the users written before the index (numbered from
+ * -1000000000 up, so before every new one). A line changed in place keeps its position.
  */
 #define LUA_USER_INDEX_FN                                                                     \
-    "local function ag_user_index(p, id, uname, email, score)\n"                              \
-    "  if not uname then\n"                                                                    \
-    "    redis.call('ZREM', p .. 'users', id)\n"                                               \
-    "    redis.call('HDEL', p .. 'users:q', id)\n"                                             \
-    "    return\n"                                                                             \
-    "  end\n"                                                                                  \
+    "local function ag_user_index(p, id, uname, email, score, old)\n"                         \
+    "  local b = redis.call('HGET', p .. 'users:q', id)\n"                                     \
+    "  local line = uname and ('\\n' .. string.lower(uname) .. '\\t' .. string.lower(email) ..\n" \
+    "    '\\t' .. id)\n"                                                                        \
     "  if score == 'now' then\n"                                                               \
     "    local tm = redis.call('TIME')\n"                                                      \
     "    score = tonumber(tm[1]) * 1000000 + tonumber(tm[2])\n"                               \
     "  end\n"                                                                                  \
-    "  if score then\n"                                                                        \
-    "    redis.call('ZADD', p .. 'users', string.format('%d', score), id)\n"                  \
+    "  if score then redis.call('ZADD', p .. 'users', string.format('%d', score), id) end\n"  \
+    "  if not uname then redis.call('ZREM', p .. 'users', id) end\n"                          \
+    "  if b then\n"                                                                            \
+    "    local k = p .. 'users:t:' .. b\n"                                                     \
+    "    local t = (redis.call('GET', k) or '') .. '\\n'\n"                                    \
+    "    local e = string.find(t, '\\t' .. id .. '\\n', 1, true)\n"                           \
+    "    if e then\n"                                                                          \
+    "      local s = e - string.find(string.reverse(string.sub(t, 1, e)), '\\n', 1, true) + 1\n" \
+    "      local rest = string.sub(t, e + #id + 1, -2)\n"                                      \
+    "      redis.call('SET', k, string.sub(t, 1, s - 1) .. (line or '') .. rest)\n"           \
+    "      if not line then redis.call('HINCRBY', p .. 'users:tn', b, -1) end\n"             \
+    "    end\n"                                                                                \
+    "    if line then return end\n"                                                            \
+    "    redis.call('HDEL', p .. 'users:q', id)\n"                                             \
+    "    return\n"                                                                             \
     "  end\n"                                                                                  \
-    "  redis.call('HSET', p .. 'users:q', id, string.lower(uname) .. '\\n' .. string.lower(email))\n" \
+    "  if not line then return end\n"                                                          \
+    "  local lk = p .. (old and 'users:tlast:old' or 'users:tlast')\n"                        \
+    "  local nb = tonumber(redis.call('GET', lk) or (old and '-1000000000' or '0'))\n"        \
+    "  if tonumber(redis.call('HGET', p .. 'users:tn', nb) or '0') >= 1000 then\n"            \
+    "    nb = nb + 1\n"                                                                        \
+    "    redis.call('SET', lk, nb)\n"                                                          \
+    "  end\n"                                                                                  \
+    "  redis.call('ZADD', p .. 'users:tb', nb, nb)\n"                                          \
+    "  redis.call('APPEND', p .. 'users:t:' .. nb, line)\n"                                    \
+    "  redis.call('HINCRBY', p .. 'users:tn', nb, 1)\n"                                        \
+    "  redis.call('HSET', p .. 'users:q', id, nb)\n"                                           \
     "end\n"
 
 /*

@@ -24,7 +24,10 @@
 #define USERS_KEY_MAX 1400    /* a key: prefix + id, or the roles of an update */
 #define USERS_WALK 1024       /* sessions one update or delete walks; beyond, a watermark */
 #define USERS_BACKFILL_COUNT "1000" /* SCAN COUNT of one backfill slice */
-#define USERS_BACKFILL_MAX 1000000  /* slices before a backfill gives up (DOWN) */
+#define USERS_CALLS_MAX 10000000    /* calls of one backfill or scan before it gives up (DOWN) */
+#define USERS_CHUNK 100             /* records one page script reads */
+#define USERS_PLACE_COUNT "500"     /* ids one placing slice of the backfill looks at */
+#define USERS_SEARCH_BLOCKS 2       /* text blocks (1000 lines each) one filter slice reads */
 #define USERS_NFIELDS_S "12"  /* LUA_USER_NFIELDS, as Lua text */
 
 /* ---------------------------------------------------------------- Lua */
@@ -32,81 +35,109 @@
 /*
  * ARGV prefix, "range", offset, limit | prefix, "ids", id...
  * {-1} when the index was never filled (the namespace's marker `users:indexed` is
- * absent: ag_users_backfill() first); else {1, total, the USER_FIELDS of each user}: the
- * users at ranks offset .. offset + limit - 1 with total = the index's size, or the users
- * <id>... with total 0. Ids whose record is gone are left out.
+ * absent: ag_users_backfill() first). "range": {1, the index's size, the ids at ranks
+ * offset .. offset + limit - 1}. "ids": {1, 0, the USER_FIELDS of each user} (at most
+ * USERS_CHUNK ids a call, so that a script stays short); ids whose record is gone are
+ * left out.
  */
 const char ag_users__lua_page[] =
     "local p = ARGV[1]\n"
     "if redis.call('EXISTS', p .. 'users:indexed') == 0 then return {-1} end\n"
-    "local ids, total = {}, 0\n"
     "if ARGV[2] == 'range' then\n"
     "  local o = tonumber(ARGV[3])\n"
-    "  ids = redis.call('ZRANGE', p .. 'users', o, o + tonumber(ARGV[4]) - 1)\n"
-    "  total = redis.call('ZCARD', p .. 'users')\n"
-    "else\n"
-    "  for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end\n"
+    "  local out = {1, redis.call('ZCARD', p .. 'users')}\n"
+    "  for _, id in ipairs(redis.call('ZRANGE', p .. 'users', o, o + tonumber(ARGV[4]) - 1)) do\n"
+    "    out[#out + 1] = id\n"
+    "  end\n"
+    "  return out\n"
     "end\n"
-    "local out = {1, total}\n"
-    "for _, id in ipairs(ids) do\n"
-    "  local f = redis.call('HMGET', p .. 'user:' .. id, " LUA_USER_FIELDS ")\n"
+    "local out = {1, 0}\n"
+    "for i = 3, #ARGV do\n"
+    "  local f = redis.call('HMGET', p .. 'user:' .. ARGV[i], " LUA_USER_FIELDS ")\n"
     "  if f[1] then\n"
-    "    for i = 1, " USERS_NFIELDS_S " do out[#out + 1] = f[i] end\n"
+    "    for j = 1, " USERS_NFIELDS_S " do out[#out + 1] = f[j] end\n"
     "  end\n"
     "end\n"
     "return out\n";
 
 /*
- * ARGV prefix, q, start, count, skip, take. One slice of a filtered listing: the index
- * entries at ranks start .. start + count - 1, matched against `users:q` (a plain
- * substring of the lower-cased "username\nemail"). {-1} as page; else {1, the index's
- * size, matches in the slice, then the ids of the matches after the first <skip>, at
- * most <take>}. Bounded work: <count> entries, one HMGET.
- */
-const char ag_users__lua_search[] =
-    "local p, q = ARGV[1], ARGV[2]\n"
-    "if redis.call('EXISTS', p .. 'users:indexed') == 0 then return {-1} end\n"
-    "local s, c = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
-    "local skip, take = tonumber(ARGV[5]), tonumber(ARGV[6])\n"
-    "local ids = redis.call('ZRANGE', p .. 'users', s, s + c - 1)\n"
-    "local out = {1, redis.call('ZCARD', p .. 'users'), 0}\n"
-    "if #ids == 0 then return out end\n"
-    "local txt = redis.call('HMGET', p .. 'users:q', unpack(ids))\n"
-    "local m = 0\n"
-    "for i = 1, #ids do\n"
-    "  if txt[i] and string.find(txt[i], q, 1, true) then\n"
-    "    m = m + 1\n"
-    "    if m > skip and m <= skip + take then out[#out + 1] = ids[i] end\n"
-    "  end\n"
-    "end\n"
-    "out[3] = m\n"
-    "return out\n";
-
-/*
- * ARGV prefix, cursor, count, pattern (`user:*` under the prefix, glob-escaped). One
- * slice of the backfill: SCAN from <cursor>, and every user record found that is not in
- * the index joins it, ordered by its created_at (before every user indexed at creation,
- * whose score is Redis's clock in microseconds). {1, "0"} done (the marker is set, or was
- * already), else {0, next cursor}.
+ * ARGV prefix, "scan", cursor, count, pattern | prefix, "place", rank, count.
+ * One slice of the backfill of users written before the index. "scan": SCAN from
+ * <cursor> for `user:*` (the prefix glob-escaped) and put every user record found that
+ * is not in `users` there, scored by its created_at (before every user indexed at
+ * creation, whose score is Redis's clock in microseconds). "place": the ids at ranks
+ * <rank> .. <rank> + <count> - 1 whose line is in no text block get one, in the blocks
+ * of older users, in this order; after the last, the marker `users:indexed`.
+ * {1, "0"} the phase is done (or the marker was set before), else {0, next cursor or rank}.
  */
 const char ag_users__lua_backfill[] = LUA_USER_INDEX_FN
     "local p = ARGV[1]\n"
     "if redis.call('EXISTS', p .. 'users:indexed') == 1 then return {1, '0'} end\n"
-    "local r = redis.call('SCAN', ARGV[2], 'MATCH', ARGV[4], 'COUNT', ARGV[3])\n"
-    "for _, k in ipairs(r[2]) do\n"
-    "  if redis.call('TYPE', k).ok == 'hash' then\n"
-    "    local f = redis.call('HMGET', k, 'id', 'username', 'email', 'created_at')\n"
-    "    if f[1] and f[2] and f[3] and k == p .. 'user:' .. f[1] and\n"
-    "       not redis.call('ZSCORE', p .. 'users', f[1]) then\n"
-    "      ag_user_index(p, f[1], f[2], f[3], (tonumber(f[4] or '0') or 0) * 1000000)\n"
+    "if ARGV[2] == 'scan' then\n"
+    "  local r = redis.call('SCAN', ARGV[3], 'MATCH', ARGV[5], 'COUNT', ARGV[4])\n"
+    "  for _, k in ipairs(r[2]) do\n"
+    "    if redis.call('TYPE', k).ok == 'hash' then\n"
+    "      local f = redis.call('HMGET', k, 'id', 'username', 'email', 'created_at')\n"
+    "      if f[1] and f[2] and f[3] and k == p .. 'user:' .. f[1] and\n"
+    "         not redis.call('ZSCORE', p .. 'users', f[1]) then\n"
+    "        redis.call('ZADD', p .. 'users', string.format('%d',\n"
+    "          (tonumber(f[4] or '0') or 0) * 1000000), f[1])\n"
+    "      end\n"
     "    end\n"
     "  end\n"
+    "  if r[1] == '0' then return {1, '0'} end\n"
+    "  return {0, r[1]}\n"
     "end\n"
-    "if r[1] == '0' then\n"
+    "local r = tonumber(ARGV[3])\n"
+    "local ids = redis.call('ZRANGE', p .. 'users', r, r + tonumber(ARGV[4]) - 1)\n"
+    "for _, id in ipairs(ids) do\n"
+    "  if redis.call('HEXISTS', p .. 'users:q', id) == 0 then\n"
+    "    local f = redis.call('HMGET', p .. 'user:' .. id, 'username', 'email')\n"
+    "    if f[1] and f[2] then ag_user_index(p, id, f[1], f[2], nil, true) end\n"
+    "  end\n"
+    "end\n"
+    "if #ids < tonumber(ARGV[4]) then\n"
     "  redis.call('SET', p .. 'users:indexed', '1')\n"
     "  return {1, '0'}\n"
     "end\n"
-    "return {0, r[1]}\n";
+    "return {0, tostring(r + #ids)}\n";
+
+/*
+ * ARGV prefix, q, from, blocks, skip, take. One slice of a filtered listing: the text
+ * blocks numbered from <from> ("-inf", or "(<last>" to go on after block <last>), at
+ * most <blocks> of them, each read whole and searched for <q> (plain, lower-case) line
+ * by line; a line counts once, when <q> is in its username or email (before its last
+ * tab: never in the id). {-1} as page; else {1, the last block read or "", the
+ * matches, the blocks read, then the ids of the matches after the first <skip>, at most
+ * <take>}. Bounded work: <blocks> x 1000 lines.
+ */
+const char ag_users__lua_search[] =
+    "local p, q = ARGV[1], ARGV[2]\n"
+    "if redis.call('EXISTS', p .. 'users:indexed') == 0 then return {-1} end\n"
+    "local bl = redis.call('ZRANGEBYSCORE', p .. 'users:tb', ARGV[3], '+inf', 'LIMIT', 0,\n"
+    "  tonumber(ARGV[4]))\n"
+    "local skip, take = tonumber(ARGV[5]), tonumber(ARGV[6])\n"
+    "local out, m = {1, '', 0, #bl}, 0\n"
+    "for _, b in ipairs(bl) do\n"
+    "  local t = redis.call('GET', p .. 'users:t:' .. b) or ''\n"
+    "  local at = 1\n"
+    "  while true do\n"
+    "    local f = string.find(t, q, at, true)\n"
+    "    if not f then break end\n"
+    "    local eol = string.find(t, '\\n', f, true) or (#t + 1)\n"
+    "    local tab = string.find(t, '\\t', f, true)\n"
+    "    if tab and tab < eol then\n"
+    "      m = m + 1\n"
+    "      if m > skip and m <= skip + take then\n"
+    "        out[#out + 1] = string.match(string.sub(t, tab + 1, eol - 1), '([^\\t]*)$')\n"
+    "      end\n"
+    "    end\n"
+    "    at = eol\n"
+    "  end\n"
+    "  out[2] = b\n"
+    "end\n"
+    "out[3] = m\n"
+    "return out\n";
 
 /*
  * ag_user_end(p, id, usess, revlog, chan, untl, window, walk): every session and access
@@ -274,53 +305,75 @@ static int users_keys(struct users_keys *k, const struct ag_store *st, const cha
 
 enum users_op_kind { USERS_OP_LIST = 1, USERS_OP_BACKFILL = 2 };
 
+/* One user of a page, its strings in <buf> (id, email, username, roles, each NUL-ended). */
+struct users_rec {
+    struct ag_user u;
+    char *buf;
+};
+
 /* A listing or a backfill between its Redis calls (heap; freed before its callback returns). */
 struct users_op {
     struct ag_store *st;
     enum users_op_kind kind;
-    ag_store__any_fn *cb;   /* ag_users_page_fn (LIST) or ag_user_fn (BACKFILL) */
+    ag_store__any_fn *cb;      /* ag_users_page_fn (LIST) or ag_user_fn (BACKFILL) */
     void *arg;
     char prefix[USERS_KEY_MAX];
-    char *q;                /* the lower-cased filter, or NULL */
+    char *q;                   /* the filter, lower-cased, or NULL: none */
     int64_t offset;
     size_t limit;
-    int64_t seen;           /* matches in the slices before <pos> */
-    int64_t pos;            /* rank of the next slice */
-    char **ids;             /* the page's ids, found by the slices (at most <limit>) */
-    size_t nids;
-    char cursor[32];        /* the backfill's SCAN cursor */
-    long slices;            /* backfill slices run */
-    bool backfilled;        /* a listing already ran a backfill: not twice */
+    int64_t total;             /* the index's size, or the filter's matches so far */
+    char from[40];             /* the filter's next block: "-inf" or "(<last block read>" */
+    bool placing;              /* the backfill's second phase: lines for the ids found */
+    char **ids;                /* the page's ids (at most <limit>) */
+    size_t nids, fetched;      /* ids, and how many of them were fetched */
+    struct users_rec *recs;    /* the page's records (at most <limit>) */
+    size_t nrecs;
+    char cursor[32];           /* the backfill's SCAN cursor, or rank when placing */
+    long calls;                /* calls of a backfill or a filter, against a runaway */
+    bool backfilled;           /* a listing already ran a backfill: not twice */
 };
 
 static void users_op_free(struct users_op *op)
 {
     for (size_t i = 0; i < op->nids; i++)
         free(op->ids[i]);
+    for (size_t i = 0; i < op->nrecs; i++)
+        free(op->recs[i].buf);
     free(op->ids);
+    free(op->recs);
     free(op->q);
     free(op);
 }
 
-/* Ends <op> with <s>: its callback with the page <u>/<n>/<total> (LIST), then frees it. */
-static void users_op_end(struct users_op *op, enum ag_user_status s, const struct ag_user *u,
-                         size_t n, int64_t total)
+/* Ends <op> with <s> (its page, when OK and a listing), then frees it. */
+static void users_op_end(struct users_op *op, enum ag_user_status s)
 {
-    if (op->kind == USERS_OP_LIST)
-        ((ag_users_page_fn *)op->cb)(s, u, n, total, op->arg);
-    else
+    if (op->kind == USERS_OP_LIST) {
+        struct ag_user *u = NULL;
+        size_t n = s == AG_USER_OK ? op->nrecs : 0;
+
+        if (n > 0 && (u = calloc(n, sizeof(*u))) == NULL)
+            s = AG_USER_DOWN, n = 0;
+        for (size_t i = 0; i < n; i++)
+            u[i] = op->recs[i].u;
+        ((ag_users_page_fn *)op->cb)(s, u, n, s == AG_USER_OK ? op->total : 0, op->arg);
+        free(u);
+    } else {
         ((ag_user_fn *)op->cb)(s, NULL, op->arg);
+    }
     users_op_free(op);
 }
 
 static int users_list_step(struct users_op *op);
 static int users_backfill_step(struct users_op *op);
+static int users_search_step(struct users_op *op);
+static int users_records_step(struct users_op *op);
 
 /* Runs <op>'s next call, or ends it with DOWN when that could not start. */
 static void users_op_next(struct users_op *op, int (*step)(struct users_op *))
 {
     if (step(op) < 0)
-        users_op_end(op, AG_USER_DOWN, NULL, 0, 0);
+        users_op_end(op, AG_USER_DOWN);
 }
 
 static void on_backfill_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
@@ -330,160 +383,231 @@ static void on_backfill_reply(const struct redisReply *r, ag_store__any_fn *cb, 
     (void)cb;
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_STRING ||
-        r->element[1]->len >= sizeof(op->cursor) || ++op->slices > USERS_BACKFILL_MAX) {
-        users_op_end(op, AG_USER_DOWN, NULL, 0, 0);
+        r->element[1]->len >= sizeof(op->cursor) || ++op->calls > USERS_CALLS_MAX) {
+        users_op_end(op, AG_USER_DOWN);
         return;
     }
-    if (r->element[0]->integer != 1) {
+    if (r->element[0]->integer != 1 || !op->placing) {
+        /* the next slice; after the scan's last, the placing from rank 0 */
+        if (r->element[0]->integer == 1)
+            op->placing = true;
         memcpy(op->cursor, r->element[1]->str, r->element[1]->len + 1);
         users_op_next(op, users_backfill_step);
         return;
     }
     if (op->kind == USERS_OP_BACKFILL) {
-        users_op_end(op, AG_USER_OK, NULL, 0, 0);
+        users_op_end(op, AG_USER_OK);
         return;
     }
     op->backfilled = true; /* the listing starts over on the filled index */
+    op->calls = 0;
+    op->placing = false;
     users_op_next(op, users_list_step);
 }
 
-/* One backfill slice from op->cursor. */
-static int users_backfill_step(struct users_op *op)
+/* Writes <s> into <o> with the glob characters of Redis's stringmatchlen() escaped. */
+static char *glob_escape(char *o, const char *s)
 {
-    char pattern[2 * USERS_KEY_MAX + 8], *o = pattern;
-
-    /* The prefix is matched literally: a glob character in app-name is escaped. */
-    for (const char *s = op->prefix; *s != '\0'; s++) {
-        if (strchr("*?[]\\", *s) != NULL)
+    for (; *s != '\0'; s++) {
+        if (strchr("*?[]\\^", *s) != NULL)
             *o++ = '\\';
         *o++ = *s;
     }
-    memcpy(o, "user:*", sizeof("user:*"));
-    {
-        const char *argv[4] = {op->prefix, op->cursor, USERS_BACKFILL_COUNT, pattern};
+    return o;
+}
+
+/* One backfill slice from op->cursor: SCAN, then placing. */
+static int users_backfill_step(struct users_op *op)
+{
+    char pattern[2 * USERS_KEY_MAX + 8];
+
+    if (op->placing) {
+        const char *argv[4] = {op->prefix, "place", op->cursor, USERS_PLACE_COUNT};
         return users_eval(op->st, AG_STORE__USERS_BACKFILL, 0, 4, argv, on_backfill_reply, NULL,
+                          op);
+    }
+    /* The prefix is matched literally: a glob character in app-name is escaped. */
+    memcpy(glob_escape(pattern, op->prefix), "user:*", sizeof("user:*"));
+    {
+        const char *argv[5] = {op->prefix, "scan", op->cursor, USERS_BACKFILL_COUNT, pattern};
+        return users_eval(op->st, AG_STORE__USERS_BACKFILL, 0, 5, argv, on_backfill_reply, NULL,
                           op);
     }
 }
 
-/* {-1}: the index was never filled; a listing fills it once, then starts over. */
-static bool users_not_indexed(struct users_op *op, const struct redisReply *r)
+/* The index was never filled: a listing fills it once, then starts over. */
+static void users_not_indexed(struct users_op *op)
 {
-    if (r->elements != 1 || r->element[0]->type != REDIS_REPLY_INTEGER ||
-        r->element[0]->integer != -1)
-        return false;
     if (op->backfilled) {
-        users_op_end(op, AG_USER_DOWN, NULL, 0, 0);
-        return true;
+        users_op_end(op, AG_USER_DOWN);
+        return;
     }
+    op->calls = 0;
+    op->placing = false;
     strcpy(op->cursor, "0");
     users_op_next(op, users_backfill_step);
-    return true;
 }
 
-/* A page: {1, total, 12 fields per user}. */
-static void on_page_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+/* Whether <r> is the page script's {-1}: the index was never filled. */
+static bool is_not_indexed(const struct redisReply *r)
+{
+    return r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+           r->element[0]->type == REDIS_REPLY_INTEGER && r->element[0]->integer == -1;
+}
+
+/* A chunk of records: {1, 0, 12 fields per user}, copied into op->recs. */
+static void on_records_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
 {
     struct users_op *op = arg;
-    struct ag_user *u = NULL;
     size_t n;
 
     (void)cb;
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
         goto down;
-    if (users_not_indexed(op, r))
+    if (is_not_indexed(r)) {
+        users_not_indexed(op);
         return;
+    }
     if (r->elements < 2 || r->element[0]->type != REDIS_REPLY_INTEGER ||
-        r->element[0]->integer != 1 || r->element[1]->type != REDIS_REPLY_INTEGER ||
-        (r->elements - 2) % LUA_USER_NFIELDS != 0)
+        r->element[0]->integer != 1 || (r->elements - 2) % LUA_USER_NFIELDS != 0)
         goto down;
     n = (r->elements - 2) / LUA_USER_NFIELDS;
-    if (n > 0 && (u = calloc(n, sizeof(*u))) == NULL)
+    if (op->nrecs + n > op->limit)
         goto down;
-    for (size_t i = 0; i < n; i++)
-        if (ag_user__from_reply(r->element + 2 + i * LUA_USER_NFIELDS, &u[i]) < 0) {
-            free(u);
+    for (size_t i = 0; i < n; i++) {
+        struct users_rec *d = &op->recs[op->nrecs];
+        struct ag_user u;
+        size_t a, b, c, e;
+
+        if (ag_user__from_reply(r->element + 2 + i * LUA_USER_NFIELDS, &u) < 0)
             goto down;
-        }
-    users_op_end(op, AG_USER_OK, u, n, op->q != NULL ? op->seen : r->element[1]->integer);
-    free(u);
+        a = strlen(u.id) + 1, b = strlen(u.email) + 1, c = strlen(u.username) + 1;
+        e = strlen(u.roles) + 1;
+        if ((d->buf = malloc(a + b + c + e)) == NULL)
+            goto down;
+        op->nrecs++;
+        d->u = u;
+        d->u.hash = ""; /* never leaves the store for a listing */
+        d->u.id = memcpy(d->buf, u.id, a);
+        d->u.email = memcpy(d->buf + a, u.email, b);
+        d->u.username = memcpy(d->buf + a + b, u.username, c);
+        d->u.roles = memcpy(d->buf + a + b + c, u.roles, e);
+    }
+    if (op->fetched < op->nids)
+        users_op_next(op, users_records_step);
+    else
+        users_op_end(op, AG_USER_OK);
     return;
 down:
-    users_op_end(op, AG_USER_DOWN, NULL, 0, 0);
+    users_op_end(op, AG_USER_DOWN);
 }
 
-/* The page of a filtered listing: the records of the ids its slices found. */
-static int users_page_ids(struct users_op *op)
+/* The records of the page's next USERS_CHUNK ids; ends the listing when there are none. */
+static int users_records_step(struct users_op *op)
 {
-    const char **argv = malloc((op->nids + 2) * sizeof(*argv));
-    int rc;
+    size_t n = op->nids - op->fetched < USERS_CHUNK ? op->nids - op->fetched : USERS_CHUNK;
+    const char *argv[2 + USERS_CHUNK] = {op->prefix, "ids"};
 
-    if (argv == NULL)
-        return -1;
-    argv[0] = op->prefix;
-    argv[1] = "ids";
-    for (size_t i = 0; i < op->nids; i++)
-        argv[2 + i] = op->ids[i];
-    rc = users_eval(op->st, AG_STORE__USERS_PAGE, 0, (int)op->nids + 2, argv, on_page_reply,
-                    NULL, op);
-    free(argv);
-    return rc;
+    if (n == 0) {
+        users_op_end(op, AG_USER_OK);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        argv[2 + i] = op->ids[op->fetched + i];
+    op->fetched += n;
+    return users_eval(op->st, AG_STORE__USERS_PAGE, 0, (int)n + 2, argv, on_records_reply, NULL,
+                      op);
 }
 
-/* A slice: {1, size, matches, ids...}. */
-static void on_search_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+/* The page's ids (no filter): {1, size, ids...}. */
+static void on_range_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
 {
     struct users_op *op = arg;
-    long long size;
 
     (void)cb;
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
         goto down;
-    if (users_not_indexed(op, r))
+    if (is_not_indexed(r)) {
+        users_not_indexed(op);
         return;
-    if (r->elements < 3 || r->element[0]->type != REDIS_REPLY_INTEGER ||
-        r->element[1]->type != REDIS_REPLY_INTEGER || r->element[2]->type != REDIS_REPLY_INTEGER ||
-        r->elements - 3 > op->limit - op->nids)
+    }
+    if (r->elements < 2 || r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->type != REDIS_REPLY_INTEGER || r->elements - 2 > op->limit)
         goto down;
-    for (size_t i = 3; i < r->elements; i++) {
+    op->total = r->element[1]->integer;
+    for (size_t i = 2; i < r->elements; i++) {
         if (r->element[i]->type != REDIS_REPLY_STRING ||
             (op->ids[op->nids] = strdup(r->element[i]->str)) == NULL)
             goto down;
         op->nids++;
     }
-    size = r->element[1]->integer;
-    op->seen += r->element[2]->integer;
-    op->pos += AG_USERS_SLICE;
-    if (op->pos < size)
-        users_op_next(op, users_list_step);
-    else if (op->nids > 0)
-        users_op_next(op, users_page_ids);
-    else
-        users_op_end(op, AG_USER_OK, NULL, 0, op->seen);
+    users_op_next(op, users_records_step);
     return;
 down:
-    users_op_end(op, AG_USER_DOWN, NULL, 0, 0);
+    users_op_end(op, AG_USER_DOWN);
 }
 
-/* The next call of a listing: the page (no filter), or the filter's next slice. */
+/* A slice of the filter: {1, last block read, matches, blocks read, ids...}. */
+static void on_search_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    struct users_op *op = arg;
+
+    (void)cb;
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
+        goto down;
+    if (is_not_indexed(r)) {
+        users_not_indexed(op);
+        return;
+    }
+    if (r->elements < 4 || r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->type != REDIS_REPLY_STRING || r->element[1]->len + 2 > sizeof(op->from) ||
+        r->element[2]->type != REDIS_REPLY_INTEGER || r->element[3]->type != REDIS_REPLY_INTEGER ||
+        r->elements - 4 > op->limit - op->nids || ++op->calls > USERS_CALLS_MAX)
+        goto down;
+    for (size_t i = 4; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING ||
+            (op->ids[op->nids] = strdup(r->element[i]->str)) == NULL)
+            goto down;
+        op->nids++;
+    }
+    op->total += r->element[2]->integer;
+    if (r->element[3]->integer < USERS_SEARCH_BLOCKS) {
+        users_op_next(op, users_records_step); /* the last block was read */
+        return;
+    }
+    snprintf(op->from, sizeof(op->from), "(%s", r->element[1]->str);
+    users_op_next(op, users_search_step);
+    return;
+down:
+    users_op_end(op, AG_USER_DOWN);
+}
+
+/* The filter's next slice: USERS_SEARCH_BLOCKS text blocks from op->from. */
+static int users_search_step(struct users_op *op)
+{
+    char blocks[24], skip[24], take[24];
+    const char *argv[6] = {op->prefix, op->q, op->from, blocks, skip, take};
+
+    fmt_i64(blocks, sizeof(blocks), USERS_SEARCH_BLOCKS);
+    fmt_i64(skip, sizeof(skip), op->offset > op->total ? op->offset - op->total : 0);
+    fmt_i64(take, sizeof(take), (int64_t)(op->limit - op->nids));
+    return users_eval(op->st, AG_STORE__USERS_SEARCH, 0, 6, argv, on_search_reply, NULL, op);
+}
+
+/* The first call of a listing: the page's ids (no filter), or the filter's first slice. */
 static int users_list_step(struct users_op *op)
 {
-    char a[24], b[24], c[24], d[24];
+    char a[24], b[24];
 
-    if (op->q == NULL) {
-        fmt_i64(a, sizeof(a), op->offset);
-        fmt_i64(b, sizeof(b), (int64_t)op->limit);
-        const char *argv[4] = {op->prefix, "range", a, b};
-        return users_eval(op->st, AG_STORE__USERS_PAGE, 0, 4, argv, on_page_reply, NULL, op);
+    if (op->q != NULL) {
+        strcpy(op->from, "-inf");
+        op->total = 0;
+        return users_search_step(op);
     }
-    fmt_i64(a, sizeof(a), op->pos);
-    fmt_i64(b, sizeof(b), AG_USERS_SLICE);
-    fmt_i64(c, sizeof(c), op->offset > op->seen ? op->offset - op->seen : 0);
-    fmt_i64(d, sizeof(d), (int64_t)(op->limit - op->nids));
-    {
-        const char *argv[6] = {op->prefix, op->q, a, b, c, d};
-        return users_eval(op->st, AG_STORE__USERS_SEARCH, 0, 6, argv, on_search_reply, NULL, op);
-    }
+    fmt_i64(a, sizeof(a), op->offset);
+    fmt_i64(b, sizeof(b), (int64_t)op->limit);
+    const char *argv[4] = {op->prefix, "range", a, b};
+    return users_eval(op->st, AG_STORE__USERS_PAGE, 0, 4, argv, on_range_reply, NULL, op);
 }
 
 static struct users_op *users_op_new(struct ag_store *st, enum users_op_kind kind,
@@ -517,15 +641,20 @@ int ag_users_list(struct ag_store *st, const char *q, int64_t offset, size_t lim
         return -1;
     op->offset = offset;
     op->limit = limit;
+    if ((op->ids = calloc(limit, sizeof(*op->ids))) == NULL ||
+        (op->recs = calloc(limit, sizeof(*op->recs))) == NULL) {
+        users_op_free(op);
+        return -1;
+    }
     if (q != NULL && q[0] != '\0') {
         /* Folded as the index text is (ASCII only, as Lua's string.lower). */
-        if ((op->q = strdup(q)) == NULL || (op->ids = calloc(limit, sizeof(*op->ids))) == NULL) {
+        if ((op->q = strdup(q)) == NULL) {
             users_op_free(op);
             return -1;
         }
-        for (char *s = op->q; *s != '\0'; s++)
-            if (*s >= 'A' && *s <= 'Z')
-                *s = (char)(*s - 'A' + 'a');
+        for (char *o = op->q; *o != '\0'; o++)
+            if (*o >= 'A' && *o <= 'Z')
+                *o = (char)(*o - 'A' + 'a');
     }
     if (users_list_step(op) < 0) {
         users_op_free(op);

@@ -29,7 +29,7 @@
 struct ag_store;
 
 #define AG_USERS_LIMIT_MAX 500    /* users in one page */
-#define AG_USERS_SLICE 1000       /* index entries one filter script examines */
+#define AG_USERS_BLOCK 1000       /* users per text block of the filter (store/scripts.h) */
 #define AG_USERS_Q_MAX 256        /* bytes of a filter */
 
 /**
@@ -43,9 +43,10 @@ typedef void ag_users_page_fn(enum ag_user_status st, const struct ag_user *u, s
  * The users at positions <offset> .. <offset> + <limit> - 1 (1..AG_USERS_LIMIT_MAX) in
  * creation order, oldest first; with <q> (non-empty; NULL or "": none) only those whose
  * username or email contains <q>, ASCII case ignored (the caller folds nothing). Without
- * <q> one Redis call; with it one call per AG_USERS_SLICE users, each a short script,
- * then one for the page. A namespace whose index was never filled (users made before
- * it existed) is filled first (ag_users_backfill()).
+ * <q>: one short script for the page's ids whatever the user count, then one per 100
+ * records. With <q>: one short script per 2 x AG_USERS_BLOCK users (each reads two text
+ * blocks whole and searches them in C), then the records. A namespace whose index was
+ * never filled (users written before it existed) is filled first (ag_users_backfill()).
  */
 int ag_users_list(struct ag_store *st, const char *q, int64_t offset, size_t limit,
                   ag_users_page_fn *cb, void *arg);

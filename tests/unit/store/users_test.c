@@ -169,7 +169,7 @@ static void test_users_filter_pages_across_slices(void)
 {
     struct fx f;
     char id[16], name[16], mail[32], out[64];
-    int n = AG_USERS_SLICE * 2 + 300;
+    int n = AG_USERS_BLOCK * 3 + 300;
 
     AG_ASSERT_EQ(fx_open(&f, 2), 0);
     /* Every seventh user matches "seven". */
