@@ -25,9 +25,9 @@
 #define USERS_WALK 1024       /* sessions one update or delete walks; beyond, a watermark */
 #define USERS_BACKFILL_COUNT "1000" /* SCAN COUNT of one backfill slice */
 #define USERS_CALLS_MAX 10000000    /* calls of one backfill or scan before it gives up (DOWN) */
-#define USERS_CHUNK 100             /* records one page script reads */
+#define USERS_CHUNK 50              /* records one page script reads */
 #define USERS_PLACE_COUNT "500"     /* ids one placing slice of the backfill looks at */
-#define USERS_SEARCH_BLOCKS 2       /* text blocks (1000 lines each) one filter slice reads */
+#define USERS_SEARCH_BLOCKS 1       /* text blocks (1000 lines each) one filter slice reads */
 #define USERS_NFIELDS_S "12"  /* LUA_USER_NFIELDS, as Lua text */
 
 /* ---------------------------------------------------------------- Lua */

@@ -43,9 +43,9 @@ typedef void ag_users_page_fn(enum ag_user_status st, const struct ag_user *u, s
  * The users at positions <offset> .. <offset> + <limit> - 1 (1..AG_USERS_LIMIT_MAX) in
  * creation order, oldest first; with <q> (non-empty; NULL or "": none) only those whose
  * username or email contains <q>, ASCII case ignored (the caller folds nothing). Without
- * <q>: one short script for the page's ids whatever the user count, then one per 100
- * records. With <q>: one short script per 2 x AG_USERS_BLOCK users (each reads two text
- * blocks whole and searches them in C), then the records. A namespace whose index was
+ * <q>: one short script for the page's ids whatever the user count, then one per 50
+ * records. With <q>: one short script per AG_USERS_BLOCK users (each reads one text
+ * block whole and searches it in C), then the records. A namespace whose index was
  * never filled (users written before it existed) is filled first (ag_users_backfill()).
  */
 int ag_users_list(struct ag_store *st, const char *q, int64_t offset, size_t limit,
