@@ -455,6 +455,35 @@ static bool is_not_indexed(const struct redisReply *r)
            r->element[0]->type == REDIS_REPLY_INTEGER && r->element[0]->integer == -1;
 }
 
+/*
+ * The start of every listing reply <r>: true when it is an array to read on; else it
+ * answered (DOWN), or the index was never filled and the backfill started.
+ */
+static bool users_reply_ok(struct users_op *op, const struct redisReply *r)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
+        users_op_end(op, AG_USER_DOWN);
+        return false;
+    }
+    if (is_not_indexed(r)) {
+        users_not_indexed(op);
+        return false;
+    }
+    return true;
+}
+
+/* Copies the ids r->element[<from>..] into op->ids (room checked by the caller): 0 or -1. */
+static int users_take_ids(struct users_op *op, const struct redisReply *r, size_t from)
+{
+    for (size_t i = from; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING ||
+            (op->ids[op->nids] = strdup(r->element[i]->str)) == NULL)
+            return -1;
+        op->nids++;
+    }
+    return 0;
+}
+
 /* A chunk of records: {1, 0, 12 fields per user}, copied into op->recs. */
 static void on_records_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
 {
@@ -462,12 +491,8 @@ static void on_records_reply(const struct redisReply *r, ag_store__any_fn *cb, v
     size_t n;
 
     (void)cb;
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
-        goto down;
-    if (is_not_indexed(r)) {
-        users_not_indexed(op);
+    if (!users_reply_ok(op, r))
         return;
-    }
     if (r->elements < 2 || r->element[0]->type != REDIS_REPLY_INTEGER ||
         r->element[0]->integer != 1 || (r->elements - 2) % LUA_USER_NFIELDS != 0)
         goto down;
@@ -525,22 +550,13 @@ static void on_range_reply(const struct redisReply *r, ag_store__any_fn *cb, voi
     struct users_op *op = arg;
 
     (void)cb;
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
-        goto down;
-    if (is_not_indexed(r)) {
-        users_not_indexed(op);
+    if (!users_reply_ok(op, r))
         return;
-    }
     if (r->elements < 2 || r->element[0]->type != REDIS_REPLY_INTEGER ||
-        r->element[1]->type != REDIS_REPLY_INTEGER || r->elements - 2 > op->limit)
+        r->element[1]->type != REDIS_REPLY_INTEGER || r->elements - 2 > op->limit ||
+        users_take_ids(op, r, 2) < 0)
         goto down;
     op->total = r->element[1]->integer;
-    for (size_t i = 2; i < r->elements; i++) {
-        if (r->element[i]->type != REDIS_REPLY_STRING ||
-            (op->ids[op->nids] = strdup(r->element[i]->str)) == NULL)
-            goto down;
-        op->nids++;
-    }
     users_op_next(op, users_records_step);
     return;
 down:
@@ -553,23 +569,14 @@ static void on_search_reply(const struct redisReply *r, ag_store__any_fn *cb, vo
     struct users_op *op = arg;
 
     (void)cb;
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
-        goto down;
-    if (is_not_indexed(r)) {
-        users_not_indexed(op);
+    if (!users_reply_ok(op, r))
         return;
-    }
     if (r->elements < 4 || r->element[0]->type != REDIS_REPLY_INTEGER ||
         r->element[1]->type != REDIS_REPLY_STRING || r->element[1]->len + 2 > sizeof(op->from) ||
         r->element[2]->type != REDIS_REPLY_INTEGER || r->element[3]->type != REDIS_REPLY_INTEGER ||
-        r->elements - 4 > op->limit - op->nids || ++op->calls > USERS_CALLS_MAX)
+        r->elements - 4 > op->limit - op->nids || ++op->calls > USERS_CALLS_MAX ||
+        users_take_ids(op, r, 4) < 0)
         goto down;
-    for (size_t i = 4; i < r->elements; i++) {
-        if (r->element[i]->type != REDIS_REPLY_STRING ||
-            (op->ids[op->nids] = strdup(r->element[i]->str)) == NULL)
-            goto down;
-        op->nids++;
-    }
     op->total += r->element[2]->integer;
     if (r->element[3]->integer < USERS_SEARCH_BLOCKS) {
         users_op_next(op, users_records_step); /* the last block was read */
