@@ -228,6 +228,13 @@ const char *ag_ep_actor(const struct ag_ep *ep);
 /** <s> (NULL: "") as a JSON string, cleaned when it is not valid UTF-8 text. New; NULL on OOM. */
 struct json_t *ag_ep_json_text(const char *s);
 
+/* One session of a listing as a JSON object (new; NULL on OOM). */
+typedef struct json_t *ag_ep_session_json_fn(const struct ag_ep *ep,
+                                             const struct ag_user_session *s);
+
+/** ep->sessions as a JSON array of <item>'s objects: new, or NULL when any could not be made. */
+struct json_t *ag_ep_sessions_json(struct ag_ep *ep, ag_ep_session_json_fn *item);
+
 /** Answers 503 {"detail":"Service Unavailable"}: the store or the pool could not serve. */
 void ag_ep_down(struct ag_ep *ep);
 

@@ -336,27 +336,23 @@ void ag_ep_admin_user_delete(struct ag_ep *ep)
 
 /* ---------------------------------------------------------------- sessions */
 
+/* One session as the admin API lists it: the formats of the user's own GET /sessions. */
+static json_t *admin_session_json(const struct ag_ep *ep, const struct ag_user_session *s)
+{
+    (void)ep;
+    return json_pack("{s:o, s:I, s:I, s:o, s:o, s:o}", "id", ag_ep_json_text(s->sid),
+                     "created_at", (json_int_t)s->created, "last_seen", (json_int_t)s->last_used,
+                     "ip", ag_ep_json_text(s->ip), "user_agent", ag_ep_json_text(s->user_agent),
+                     "client_id", ag_ep_json_text(s->client_id));
+}
+
 static void on_admin_sessions(struct ag_ep *ep)
 {
-    const struct ag_user_session *s = ep->sessions;
     json_t *a;
 
     if (!ag_ep_user_ok(ep, NULL))
         return;
-    a = json_array();
-    for (size_t i = 0; a != NULL && i < ep->nsessions; i++) {
-        /* The formats of the user's own GET /sessions (ep_account.c) where they overlap. */
-        json_t *o = json_pack("{s:o, s:I, s:I, s:o, s:o, s:o}", "id", ag_ep_json_text(s[i].sid),
-                              "created_at", (json_int_t)s[i].created, "last_seen",
-                              (json_int_t)s[i].last_used, "ip", ag_ep_json_text(s[i].ip),
-                              "user_agent", ag_ep_json_text(s[i].user_agent), "client_id",
-                              ag_ep_json_text(s[i].client_id));
-        if (o == NULL || json_array_append_new(a, o) < 0) {
-            json_decref(a);
-            a = NULL; /* never a list with an entry silently left out */
-        }
-    }
-    if (a == NULL) {
+    if ((a = ag_ep_sessions_json(ep, admin_session_json)) == NULL) {
         ag_ep_oom(ep);
         return;
     }

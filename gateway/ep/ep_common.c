@@ -108,6 +108,20 @@ json_t *ag_ep_json_text(const char *s)
     return j;
 }
 
+json_t *ag_ep_sessions_json(struct ag_ep *ep, ag_ep_session_json_fn *item)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a != NULL && i < ep->nsessions; i++) {
+        json_t *o = item(ep, &ep->sessions[i]);
+        if (o == NULL || json_array_append_new(a, o) < 0) {
+            json_decref(a);
+            a = NULL; /* never a list with an entry silently left out */
+        }
+    }
+    return a;
+}
+
 const char *ag_ep_actor(const struct ag_ep *ep)
 {
     return ep->master_ok || ep->id.sub == NULL ? "master" : ep->id.sub;
