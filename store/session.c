@@ -29,7 +29,13 @@
 
 /*
  * KEYS sess, old, usess, revlog; ARGV otid, subject, client_id, family, now, ip, ua, ttl,
- * sid, user ("1": a user's session), max, until, channel, prefix, aend, ajti.
+ * sid, user ("1": a user's session), max, until, channel, prefix, aend, ajti, stamp.
+ * A user's session with a <stamp> ("<is_staff><is_superuser> <roles>" as the gateway
+ * minted the pair, flags "1"/"0") is created only while the user record still says so:
+ * -1 when the record is gone, -5 when it is not active, -6 when its flags or roles
+ * changed since the gateway read them (nothing written: the gateway reads the user again).
+ * Atomic with store/users.c's update and delete, so an admin's change either finds this
+ * session (and revokes its token) or is seen here.
  * Also indexes the sid under its subject (store/user.c lists and revokes from there) and,
  * when the subject then has more than <max> (> 0) sessions, ends the least recently used
  * ones (lowest end of life in the index), at most 64 per call so that the script stays
@@ -42,6 +48,14 @@
  * revokes them, store/users.c).
  */
 #define SESS_LUA_CREATE_BODY                                                                  \
+    "if ARGV[10] == '1' and ARGV[17] ~= '' then\n"                                            \
+    "  local a = redis.call('HMGET', ARGV[14] .. 'user:' .. ARGV[2], 'is_active', 'is_staff',\n" \
+    "    'is_superuser', 'roles')\n"                                                          \
+    "  if not a[1] then return -1 end\n"                                                      \
+    "  if a[1] ~= '1' then return -5 end\n"                                                   \
+    "  if (a[2] == '1' and '1' or '0') .. (a[3] == '1' and '1' or '0') .. ' ' .. (a[4] or '')\n" \
+    "     ~= ARGV[17] then return -6 end\n"                                                   \
+    "end\n"                                                                                   \
     "redis.call('DEL', KEYS[1], KEYS[2])\n"                                                  \
     "redis.call('HSET', KEYS[1], 'subject', ARGV[2], 'client_id', ARGV[3],\n"                \
     "  'family', ARGV[4], 'otid', ARGV[1], 'created', ARGV[5], 'last_used', ARGV[5],\n"      \
@@ -73,14 +87,14 @@
 const char ag_sess__lua_create[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN SESS_LUA_CREATE_BODY;
 
 /*
- * KEYS as create, then legacy; ARGV as create, then keep (ARGV[17]). The one exchange of a
+ * KEYS as create, then legacy; ARGV as create (no stamp), then keep (ARGV[18]). The one exchange of a
  * fastauth-api refresh token (legacy-tokens): <legacy> is set only if absent, for <keep>
  * seconds (until that token's exp), and the session is created in the same script, so the
  * same token is exchanged once however many instances see it. Returns 1, or -1 when it was
  * exchanged before (nothing created).
  */
 const char ag_sess__lua_legacy[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN
-    "if not redis.call('SET', KEYS[5], ARGV[5], 'NX', 'EX', ARGV[17]) then return -1 end\n"
+    "if not redis.call('SET', KEYS[5], ARGV[5], 'NX', 'EX', ARGV[18]) then return -1 end\n"
     SESS_LUA_CREATE_BODY;
 
 /*
@@ -220,7 +234,21 @@ static void on_legacy_reply(const struct redisReply *r, ag_store__any_fn *cb, vo
     sess_call(cb, arg, s, NULL);
 }
 
-/* Create and revoke scripts answer the integer 1. */
+/* Create answers 1, or for a user's session -1 (no user), -5 (inactive), -6 (changed). */
+static void on_create_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    enum ag_sess_status s = AG_SESS_DOWN;
+
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+        s = r->integer == 1    ? AG_SESS_OK
+            : r->integer == -1 ? AG_SESS_UNKNOWN
+            : r->integer == -5 ? AG_SESS_INACTIVE
+            : r->integer == -6 ? AG_SESS_CHANGED
+                               : AG_SESS_DOWN;
+    sess_call(cb, arg, s, NULL);
+}
+
+/* Revoke scripts answer the integer 1. */
 static void on_write_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
 {
     bool ok = r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
@@ -283,7 +311,7 @@ static void on_rotate_reply(const struct redisReply *r, ag_store__any_fn *cb, vo
 static int sess_eval(struct ag_store *st, enum ag_store__script script, int nkeys, int argc,
                      const char **argv, ag_store__reply_fn *fn, ag_sess_fn *cb, void *arg)
 {
-    size_t lens[24]; /* the most any script here takes: the legacy exchange's 22 */
+    size_t lens[24]; /* the most any script here takes: the legacy exchange's 23 */
 
     if (argc > (int)(sizeof(lens) / sizeof(lens[0])))
         return -1;
@@ -304,6 +332,7 @@ static int sess_create(struct ag_store *st, const struct ag_sess_info *s, const 
     if (st == NULL || s == NULL || cb == NULL || !id_ok(s->sid) || !id_ok(s->otid) ||
         !id_ok(s->subject) || s->client_id == NULL || s->family == NULL || s->ttl <= 0 ||
         strlen(ajti) > SESS_ID_MAX ||
+        (s->user_stamp != NULL && strlen(s->user_stamp) > 2 * SESS_ID_MAX) ||
         s->max_sessions < 0 || (legacy_id != NULL && (!id_ok(legacy_id) || keep <= 0)) ||
         ag_store__key(sess, sizeof(sess), st, "sess:", s->sid, "") < 0 ||
         ag_store__key(old, sizeof(old), st, "sess:", s->sid, ":old") < 0 ||
@@ -322,20 +351,21 @@ static int sess_create(struct ag_store *st, const struct ag_sess_info *s, const 
     snprintf(aend, sizeof(aend), "%lld", (long long)(s->access_end > 0 ? s->access_end : 0));
     snprintf(keeps, sizeof(keeps), "%lld", (long long)keep);
     {
-        /* The keys, then ARGV 1-16; the legacy exchange has its key fifth and ARGV 17. */
-        const char *argv[22] = {sess, old, usess, revlog, legacy};
-        const char *rest[17] = {s->otid, s->subject, s->client_id, s->family, now,
+        /* The keys, then ARGV 1-17; the legacy exchange has its key fifth and ARGV 18. */
+        const char *argv[23] = {sess, old, usess, revlog, legacy};
+        const char *rest[18] = {s->otid, s->subject, s->client_id, s->family, now,
                                 s->ip != NULL ? s->ip : "",
                                 s->user_agent != NULL ? s->user_agent : "", ttl, s->sid,
                                 s->is_user ? "1" : "", max, until, chan, prefix, aend, ajti,
+                                legacy_id == NULL && s->user_stamp != NULL ? s->user_stamp : "",
                                 keeps};
-        int nkeys = legacy_id != NULL ? 5 : 4, nargs = legacy_id != NULL ? 17 : 16;
+        int nkeys = legacy_id != NULL ? 5 : 4, nargs = legacy_id != NULL ? 18 : 17;
 
         memcpy(argv + nkeys, rest, (size_t)nargs * sizeof(rest[0]));
         if (legacy_id != NULL)
             return sess_eval(st, AG_STORE__SESS_LEGACY, nkeys, nkeys + nargs, argv,
                              on_legacy_reply, cb, arg);
-        return sess_eval(st, AG_STORE__SESS_CREATE, nkeys, nkeys + nargs, argv, on_write_reply,
+        return sess_eval(st, AG_STORE__SESS_CREATE, nkeys, nkeys + nargs, argv, on_create_reply,
                          cb, arg);
     }
 }

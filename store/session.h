@@ -30,7 +30,10 @@ enum ag_sess_status {
     AG_SESS_REUSED = -2,   /* an older one-time id of the session: the session is now revoked */
     AG_SESS_DOWN = -3,     /* Redis unreachable, timed out, or answered an error */
     AG_SESS_LIMITED = -4,  /* ag_sess_refresh(): the client's refresh rate limit is full */
-    AG_SESS_INACTIVE = -5, /* rotate: the session's user is deactivated; the session is ended */
+    AG_SESS_INACTIVE = -5, /* rotate: the session's user is deactivated; the session is ended;
+                              create (with user_stamp): the user is not active, nothing made */
+    AG_SESS_CHANGED = -6,  /* create (with user_stamp): the user's flags or roles changed since
+                              they were read; nothing made */
 };
 
 /* What a session records. Strings are copied by the call; ids are caller-made (random). */
@@ -67,6 +70,14 @@ struct ag_sess_info {
      * it even within that second (store/users.h, ag_users_update()).
      */
     const char *access_jti;
+    /*
+     * Create of a user's session (is_user): "<is_staff><is_superuser> <roles>" ("1"/"0",
+     * roles space-separated as stored) as the pair was minted, or NULL. The session is
+     * created only while the user record is active and still says so (else UNKNOWN,
+     * INACTIVE or CHANGED, nothing written): an admin's change made between the gateway's
+     * read and the session's creation is never missed (store/users.h).
+     */
+    const char *user_stamp;
 };
 
 /*

@@ -68,6 +68,7 @@ struct ep_user_op {
     const char *login, *email, *username, *password, *new_password, *scope_req;
     bool reset;                   /* POST /password/reset, not a change */
     bool all;                     /* POST /logout-all, not a logout */
+    bool restamped;               /* login: the user was read again once (its roles changed) */
     /* Pool job: inputs and results. */
     struct ag_pwparams params;
     struct ag_password_dummies *dummies; /* the process's (gen->pw_dummies), borrowed */

@@ -337,6 +337,63 @@ static void test_users_delete_frees_the_names_and_leaves_the_index(void)
     fx_close(&f);
 }
 
+struct sess_seen {
+    int done;
+    enum ag_sess_status st;
+};
+
+static void on_sess_st(enum ag_sess_status st, const struct ag_sess_info *info, void *arg)
+{
+    struct sess_seen *s = arg;
+
+    (void)info;
+    s->st = st;
+    s->done++;
+}
+
+/* ag_sess_create() of a user's session minted with <stamp>: its status. */
+static enum ag_sess_status stamped(struct fx *f, const char *sid, const char *sub,
+                                   const char *stamp)
+{
+    struct ag_sess_info i = {.sid = sid, .otid = "o1", .subject = sub, .client_id = "web",
+                             .family = sid, .now = (int64_t)time(NULL), .ttl = 600,
+                             .is_user = true, .access_jti = "j", .user_stamp = stamp};
+    struct sess_seen seen = {0};
+
+    if (ag_sess_create(f->h.st, &i, on_sess_st, &seen) != 0 ||
+        !ag_t_loop_until(f->h.base, &seen.done, 1, 2))
+        return AG_SESS_FAIL;
+    return seen.st;
+}
+
+/* A login that read the user before an admin's change never creates a session after it. */
+static void test_users_session_create_refuses_a_stamp_the_admin_changed(void)
+{
+    struct fx f;
+    struct ag_users_change c = windows();
+    char out[64];
+
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
+    AG_ASSERT_EQ(create(&f, "u-1", "alice", "alice@example.com"), AG_USER_OK);
+    AG_ASSERT_EQ(stamped(&f, "s-1", "u-1", "00 "), AG_SESS_OK);
+    c.set_roles = true;
+    c.roles = "editor";
+    AG_ASSERT_EQ(wait_one(&f, ag_users_update(f.h.st, "u-1", &c, on_updated, &f.s)), AG_USER_OK);
+    AG_ASSERT_EQ(stamped(&f, "s-2", "u-1", "00 "), AG_SESS_CHANGED);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:sess:s-2"), 0);
+    AG_ASSERT_STR(out, "0");
+    AG_ASSERT_EQ(stamped(&f, "s-2", "u-1", "00 editor"), AG_SESS_OK);
+    c = windows();
+    c.set_active = true; /* is_active false */
+    AG_ASSERT_EQ(wait_one(&f, ag_users_update(f.h.st, "u-1", &c, on_updated, &f.s)), AG_USER_OK);
+    AG_ASSERT_EQ(stamped(&f, "s-3", "u-1", "00 editor"), AG_SESS_INACTIVE);
+    AG_ASSERT_EQ(wait_one(&f, ag_users_delete(f.h.st, "u-1", &c, on_user, &f.s)), AG_USER_OK);
+    AG_ASSERT_EQ(stamped(&f, "s-4", "u-1", "00 editor"), AG_SESS_UNKNOWN);
+    /* Without a stamp (a client's session, an older caller) nothing is checked. */
+    AG_ASSERT_EQ(stamped(&f, "s-5", "u-1", NULL), AG_SESS_OK);
+    fx_close(&f);
+}
+
 static void test_users_calls_refuse_bad_arguments_without_calling_back(void)
 {
     struct fx f;
@@ -369,6 +426,7 @@ int main(void)
     AG_RUN(test_users_update_revokes_tokens_on_a_removed_role_only);
     AG_RUN(test_users_deactivation_ends_the_sessions);
     AG_RUN(test_users_delete_frees_the_names_and_leaves_the_index);
+    AG_RUN(test_users_session_create_refuses_a_stamp_the_admin_changed);
     AG_RUN(test_users_calls_refuse_bad_arguments_without_calling_back);
     return ag_t_done();
 }
