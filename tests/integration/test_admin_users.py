@@ -58,6 +58,13 @@ def wait_until(fn, within=1.0):
     return None
 
 
+def audit(port, event=None):
+    """The newest audit entries (of <event>, when given) as dicts, newest first."""
+    entries = redis_cmd(port, "XREVRANGE", "{%s}:audit" % NS, "+", "-", "COUNT", "50")
+    out = [dict(zip(e[1][::2], e[1][1::2])) for e in entries]
+    return [e for e in out if event is None or e["event"] == event]
+
+
 def assert_422(r, loc):
     assert r.status_code == 422, (r.status_code, r.text)
     d = r.json()["detail"]
@@ -306,8 +313,7 @@ def test_role_removal_revokes_access_tokens_but_not_the_session(gateway, redis_s
     assert decode(newer["access_token"])["roles"] == ["editor", "ops"]
     assert api(b, newer["access_token"]).status_code == 200
     # the audit stream says who did what to whom
-    entries = redis_cmd(redis_server.port, "XREVRANGE", "{%s}:audit" % NS, "+", "-", "COUNT", "50")
-    ups = [dict(zip(e[1][::2], e[1][1::2])) for e in entries if e[1][1] == "admin_user_update"]
+    ups = audit(redis_server.port, "admin_user_update")
     assert ups and ups[0]["actor"] == "master" and ups[0]["user_id"] == u["id"]
     assert ups[0]["fields"] == "is_staff" and ups[0]["revoked"] == "tokens"
 
@@ -334,8 +340,7 @@ def test_delete_frees_the_name_and_ends_the_sessions(gateway, redis_server, upst
     again = make_user(a, u["username"], u["email"])
     assert again["id"] != u["id"]
     assert api(b, login_ok(b, u["username"])["access_token"]).status_code == 200
-    entries = redis_cmd(redis_server.port, "XREVRANGE", "{%s}:audit" % NS, "+", "-", "COUNT", "50")
-    dels = [dict(zip(e[1][::2], e[1][1::2])) for e in entries if e[1][1] == "admin_user_delete"]
+    dels = audit(redis_server.port, "admin_user_delete")
     assert dels and dels[0]["user_id"] == u["id"] and dels[0]["actor"] == "master"
 
 
@@ -511,9 +516,7 @@ def test_cli_user_list_set_delete_and_sessions_revoke(gateway, redis_server, ups
     assert r.returncode == 0 and b["id"] in r.stdout, r.stderr
     assert adm(gw, "GET", "/users/" + b["id"]).status_code == 404
     assert make_user(gw, b["username"], b["email"])["id"] != b["id"]
-    entries = redis_cmd(redis_server.port, "XREVRANGE", "{%s}:audit" % NS, "+", "-", "COUNT", "50")
-    cli_entries = [dict(zip(e[1][::2], e[1][1::2])) for e in entries]
-    cli_entries = [e for e in cli_entries if e.get("actor") == "cli"]
+    cli_entries = [e for e in audit(redis_server.port) if e.get("actor") == "cli"]
     assert [e["event"] for e in cli_entries][:4] == ["admin_user_delete", "admin_sessions_revoke",
                                                      "admin_session_revoke", "admin_user_update"]
     assert cli_entries[0]["user_id"] == b["id"] and cli_entries[2]["sid"] == sid1
