@@ -29,7 +29,13 @@
 
 /*
  * KEYS sess, old, usess, revlog; ARGV otid, subject, client_id, family, now, ip, ua, ttl,
- * sid, user ("1": a user's session), max, until, channel, prefix, aend.
+ * sid, user ("1": a user's session), max, until, channel, prefix, aend, ajti, stamp.
+ * A user's session with a <stamp> ("<is_staff><is_superuser> <roles>" as the gateway
+ * minted the pair, flags "1"/"0") is created only while the user record still says so:
+ * -1 when the record is gone, -5 when it is not active, -6 when its flags or roles
+ * changed since the gateway read them (nothing written: the gateway reads the user again).
+ * Atomic with store/users.c's update and delete, so an admin's change either finds this
+ * session (and revokes its token) or is seen here.
  * Also indexes the sid under its subject (store/user.c lists and revokes from there) and,
  * when the subject then has more than <max> (> 0) sessions, ends the least recently used
  * ones (lowest end of life in the index), at most 64 per call so that the script stays
@@ -37,14 +43,25 @@
  * index and revoked until <until> or its own 'aend', whichever is later, as
  * ag_sess_revoke() does. 'aend' is the last second an access token of the session can
  * pass: every revocation of the session is kept at least that long (issue 9: never for
- * the current TTL only).
+ * the current TTL only). 'ajt' is "<now> <ajti>": the second and id of the access token
+ * minted with the session (rotate appends the ids of one second; ag_users' role removal
+ * revokes them, store/users.c).
  */
 #define SESS_LUA_CREATE_BODY                                                                  \
+    "if ARGV[10] == '1' and ARGV[17] ~= '' then\n"                                            \
+    "  local a = redis.call('HMGET', ARGV[14] .. 'user:' .. ARGV[2], 'is_active', 'is_staff',\n" \
+    "    'is_superuser', 'roles')\n"                                                          \
+    "  if not a[1] then return -1 end\n"                                                      \
+    "  if a[1] ~= '1' then return -5 end\n"                                                   \
+    "  if (a[2] == '1' and '1' or '0') .. (a[3] == '1' and '1' or '0') .. ' ' .. (a[4] or '')\n" \
+    "     ~= ARGV[17] then return -6 end\n"                                                   \
+    "end\n"                                                                                   \
     "redis.call('DEL', KEYS[1], KEYS[2])\n"                                                  \
     "redis.call('HSET', KEYS[1], 'subject', ARGV[2], 'client_id', ARGV[3],\n"                \
     "  'family', ARGV[4], 'otid', ARGV[1], 'created', ARGV[5], 'last_used', ARGV[5],\n"      \
     "  'ip', ARGV[6], 'ua', ARGV[7], 'aend', ARGV[15])\n"                                    \
     "if ARGV[10] == '1' then redis.call('HSET', KEYS[1], 'user', '1') end\n"                 \
+    "if ARGV[16] ~= '' then redis.call('HSET', KEYS[1], 'ajt', ARGV[5] .. ' ' .. ARGV[16]) end\n" \
     "redis.call('EXPIRE', KEYS[1], ARGV[8])\n"                                               \
     "ag_usess_touch(KEYS[3], ARGV[9], ARGV[8])\n"                                            \
     "local max = tonumber(ARGV[11])\n"                                                       \
@@ -70,21 +87,22 @@
 const char ag_sess__lua_create[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN SESS_LUA_CREATE_BODY;
 
 /*
- * KEYS as create, then legacy; ARGV as create, then keep. The one exchange of a
+ * KEYS as create, then legacy; ARGV as create (no stamp), then keep (ARGV[18]). The one exchange of a
  * fastauth-api refresh token (legacy-tokens): <legacy> is set only if absent, for <keep>
  * seconds (until that token's exp), and the session is created in the same script, so the
  * same token is exchanged once however many instances see it. Returns 1, or -1 when it was
  * exchanged before (nothing created).
  */
 const char ag_sess__lua_legacy[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN
-    "if not redis.call('SET', KEYS[5], ARGV[5], 'NX', 'EX', ARGV[16]) then return -1 end\n"
+    "if not redis.call('SET', KEYS[5], ARGV[5], 'NX', 'EX', ARGV[18]) then return -1 end\n"
     SESS_LUA_CREATE_BODY;
 
 /*
  * KEYS sess, old, rev:sid, revlog, rl, audit; ARGV presented, next, now, ttl, sid,
  * channel, prefix, deadline, limit, window, audit maxlen, ip, aend (the new access token's
  * end of life: the session's 'aend' keeps the latest, and a revocation here lasts until then),
- * user agent (of the audit entry).
+ * ajti (the new access token's id: 'ajt' keeps the ids minted in the second <now>, at most
+ * 8, then "<now> *", for the role removal of store/users.c), user agent (of the audit entry).
  * Returns {1, subject, client_id, family, user, is_staff, is_superuser, roles} rotated
  * (the subject's session index renewed with it; an audit entry when maxlen > 0; for a
  * user's session user = "1" and the flags and roles read from the user record now,
@@ -142,13 +160,25 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "if f[1] == ARGV[1] then\n"
     "  redis.call('HSET', KEYS[1], 'otid', ARGV[2], 'last_used', ARGV[3])\n"
     "  if tonumber(ARGV[13]) > aend then redis.call('HSET', KEYS[1], 'aend', ARGV[13]) end\n"
+    "  if ARGV[14] ~= '' then\n"
+    "    local aj, sec, n = redis.call('HGET', KEYS[1], 'ajt') or '', ARGV[3], 0\n"
+    "    if string.sub(aj, 1, #sec + 1) == sec .. ' ' then\n"
+    "      for _ in string.gmatch(aj, '%S+') do n = n + 1 end\n"
+    "    else\n"
+    "      aj, n = sec, 1\n"
+    "    end\n"
+    "    if string.sub(aj, -1) ~= '*' then\n"
+    "      if n >= 9 then aj = sec .. ' *' else aj = aj .. ' ' .. ARGV[14] end\n"
+    "    end\n"
+    "    redis.call('HSET', KEYS[1], 'ajt', aj)\n"
+    "  end\n"
     "  redis.call('SADD', KEYS[2], ARGV[1])\n"
     "  redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
     "  redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
     "  if f[2] then ag_usess_touch(ARGV[7] .. 'usess:' .. f[2], ARGV[5], ARGV[4]) end\n"
     "  if tonumber(ARGV[11]) > 0 then\n"
     "    redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*', 'event', 'refresh',\n"
-    "      'ip', ARGV[12], 'user_agent', ARGV[14], 'sub', f[2] or '', 'sid', ARGV[5])\n"
+    "      'ip', ARGV[12], 'user_agent', ARGV[15], 'sub', f[2] or '', 'sid', ARGV[5])\n"
     "  end\n"
     "  return {1, f[2] or '', f[3] or '', f[4] or '', usr[1], usr[2], usr[3], usr[4]}\n"
     "end\n"
@@ -204,7 +234,21 @@ static void on_legacy_reply(const struct redisReply *r, ag_store__any_fn *cb, vo
     sess_call(cb, arg, s, NULL);
 }
 
-/* Create and revoke scripts answer the integer 1. */
+/* Create answers 1, or for a user's session -1 (no user), -5 (inactive), -6 (changed). */
+static void on_create_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    enum ag_sess_status s = AG_SESS_DOWN;
+
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+        s = r->integer == 1    ? AG_SESS_OK
+            : r->integer == -1 ? AG_SESS_UNKNOWN
+            : r->integer == -5 ? AG_SESS_INACTIVE
+            : r->integer == -6 ? AG_SESS_CHANGED
+                               : AG_SESS_DOWN;
+    sess_call(cb, arg, s, NULL);
+}
+
+/* Revoke scripts answer the integer 1. */
 static void on_write_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
 {
     bool ok = r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
@@ -267,7 +311,7 @@ static void on_rotate_reply(const struct redisReply *r, ag_store__any_fn *cb, vo
 static int sess_eval(struct ag_store *st, enum ag_store__script script, int nkeys, int argc,
                      const char **argv, ag_store__reply_fn *fn, ag_sess_fn *cb, void *arg)
 {
-    size_t lens[24]; /* the most any script here takes: the legacy exchange's 21 */
+    size_t lens[24]; /* the most any script here takes: the legacy exchange's 23 */
 
     if (argc > (int)(sizeof(lens) / sizeof(lens[0])))
         return -1;
@@ -283,9 +327,12 @@ static int sess_create(struct ag_store *st, const struct ag_sess_info *s, const 
     char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], usess[SESS_KEY_MAX], revlog[SESS_KEY_MAX];
     char chan[SESS_KEY_MAX], prefix[SESS_KEY_MAX], legacy[SESS_KEY_MAX];
     char now[24], ttl[24], max[24], until[24], aend[24], keeps[24];
+    const char *ajti = s != NULL && s->access_jti != NULL ? s->access_jti : "";
 
     if (st == NULL || s == NULL || cb == NULL || !id_ok(s->sid) || !id_ok(s->otid) ||
         !id_ok(s->subject) || s->client_id == NULL || s->family == NULL || s->ttl <= 0 ||
+        strlen(ajti) > SESS_ID_MAX ||
+        (s->user_stamp != NULL && strlen(s->user_stamp) > 2 * SESS_ID_MAX) ||
         s->max_sessions < 0 || (legacy_id != NULL && (!id_ok(legacy_id) || keep <= 0)) ||
         ag_store__key(sess, sizeof(sess), st, "sess:", s->sid, "") < 0 ||
         ag_store__key(old, sizeof(old), st, "sess:", s->sid, ":old") < 0 ||
@@ -304,19 +351,21 @@ static int sess_create(struct ag_store *st, const struct ag_sess_info *s, const 
     snprintf(aend, sizeof(aend), "%lld", (long long)(s->access_end > 0 ? s->access_end : 0));
     snprintf(keeps, sizeof(keeps), "%lld", (long long)keep);
     {
-        /* The keys, then ARGV 1-15; the legacy exchange has its key fifth and ARGV 16. */
-        const char *argv[21] = {sess, old, usess, revlog, legacy};
-        const char *rest[16] = {s->otid, s->subject, s->client_id, s->family, now,
+        /* The keys, then ARGV 1-17; the legacy exchange has its key fifth and ARGV 18. */
+        const char *argv[23] = {sess, old, usess, revlog, legacy};
+        const char *rest[18] = {s->otid, s->subject, s->client_id, s->family, now,
                                 s->ip != NULL ? s->ip : "",
                                 s->user_agent != NULL ? s->user_agent : "", ttl, s->sid,
-                                s->is_user ? "1" : "", max, until, chan, prefix, aend, keeps};
-        int nkeys = legacy_id != NULL ? 5 : 4, nargs = legacy_id != NULL ? 16 : 15;
+                                s->is_user ? "1" : "", max, until, chan, prefix, aend, ajti,
+                                legacy_id == NULL && s->user_stamp != NULL ? s->user_stamp : "",
+                                keeps};
+        int nkeys = legacy_id != NULL ? 5 : 4, nargs = legacy_id != NULL ? 18 : 17;
 
         memcpy(argv + nkeys, rest, (size_t)nargs * sizeof(rest[0]));
         if (legacy_id != NULL)
             return sess_eval(st, AG_STORE__SESS_LEGACY, nkeys, nkeys + nargs, argv,
                              on_legacy_reply, cb, arg);
-        return sess_eval(st, AG_STORE__SESS_CREATE, nkeys, nkeys + nargs, argv, on_write_reply,
+        return sess_eval(st, AG_STORE__SESS_CREATE, nkeys, nkeys + nargs, argv, on_create_reply,
                          cb, arg);
     }
 }
@@ -340,9 +389,11 @@ int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_ses
     char nows[24], ttls[24], dl[24], lim[24], win[24], maxlen[24], aend[24];
     const char *ip = q != NULL && q->ip != NULL ? q->ip : "";
     const char *ua = q != NULL && q->user_agent != NULL ? q->user_agent : "";
+    const char *ajti = q != NULL && q->access_jti != NULL ? q->access_jti : "";
 
     if (st == NULL || q == NULL || cb == NULL || !id_ok(q->sid) || !id_ok(q->presented) ||
         !id_ok(q->next) || q->ttl <= 0 || (q->limit > 0 && q->window <= 0) ||
+        strlen(ajti) > SESS_ID_MAX ||
         ag_store__key(sess, sizeof(sess), st, "sess:", q->sid, "") < 0 ||
         ag_store__key(old, sizeof(old), st, "sess:", q->sid, ":old") < 0 ||
         ag_store__key(rev, sizeof(rev), st, "rev:sid:", q->sid, "") < 0 ||
@@ -360,10 +411,10 @@ int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_ses
     snprintf(maxlen, sizeof(maxlen), "%ld", q->audit_maxlen > 0 ? q->audit_maxlen : 0L);
     snprintf(aend, sizeof(aend), "%lld", (long long)(q->access_end > 0 ? q->access_end : 0));
     {
-        const char *argv[20] = {sess, old,  rev,    revlog, rl,   audit,  q->presented,
+        const char *argv[21] = {sess, old,  rev,    revlog, rl,   audit,  q->presented,
                                 q->next, nows, ttls, q->sid, chan, prefix, dl,
-                                lim,  win,  maxlen, ip, aend, ua};
-        return sess_eval(st, AG_STORE__SESS_ROTATE, 6, 20, argv, on_rotate_reply, cb, arg);
+                                lim,  win,  maxlen, ip, aend, ajti, ua};
+        return sess_eval(st, AG_STORE__SESS_ROTATE, 6, 21, argv, on_rotate_reply, cb, arg);
     }
 }
 

@@ -30,7 +30,10 @@ enum ag_sess_status {
     AG_SESS_REUSED = -2,   /* an older one-time id of the session: the session is now revoked */
     AG_SESS_DOWN = -3,     /* Redis unreachable, timed out, or answered an error */
     AG_SESS_LIMITED = -4,  /* ag_sess_refresh(): the client's refresh rate limit is full */
-    AG_SESS_INACTIVE = -5, /* rotate: the session's user is deactivated; the session is ended */
+    AG_SESS_INACTIVE = -5, /* rotate: the session's user is deactivated; the session is ended;
+                              create (with user_stamp): the user is not active, nothing made */
+    AG_SESS_CHANGED = -6,  /* create (with user_stamp): the user's flags or roles changed since
+                              they were read; nothing made */
 };
 
 /* What a session records. Strings are copied by the call; ids are caller-made (random). */
@@ -61,6 +64,20 @@ struct ag_sess_info {
      */
     long max_sessions;
     int64_t revoke_until;
+    /*
+     * Create: the id (jti) of the access token minted with the session, or NULL. Kept
+     * with the second it was minted in, so that removing a role from the user revokes
+     * it even within that second (store/users.h, ag_users_update()).
+     */
+    const char *access_jti;
+    /*
+     * Create of a user's session (is_user): "<is_staff><is_superuser> <roles>" ("1"/"0",
+     * roles space-separated as stored) as the pair was minted, or NULL. The session is
+     * created only while the user record is active and still says so (else UNKNOWN,
+     * INACTIVE or CHANGED, nothing written): an admin's change made between the gateway's
+     * read and the session's creation is never missed (store/users.h).
+     */
+    const char *user_stamp;
 };
 
 /*
@@ -106,6 +123,7 @@ struct ag_sess_refresh {
     long limit, window;       /* limit > 0: at most <limit> refreshes per <window> s per ip */
     long audit_maxlen;        /* > 0: a "refresh" entry in the audit stream when it rotates */
     int64_t access_end;       /* the new access token's exp + exp leeway (the session keeps the max) */
+    const char *access_jti;   /* the new access token's jti, or NULL (as ag_sess_info's) */
 };
 
 /**

@@ -71,6 +71,7 @@ struct ep_user_op {
     const char *login, *email, *username, *password, *new_password, *scope_req;
     bool reset;                   /* POST /password/reset, not a change */
     bool all;                     /* POST /logout-all, not a logout */
+    bool restamped;               /* login: the user was read again once (its roles changed) */
     /* Pool job: inputs and results. */
     struct ag_pwparams params;
     struct ag_password_dummies *dummies; /* the process's (gen->pw_dummies), borrowed */
@@ -143,6 +144,8 @@ struct ag_ep {
     int ast;                      /* ag_ep_on_audit(), ag_ep_on_audit_page(): 1 OK, -1 DOWN */
     const char *audit_id;         /* ag_ep_on_audit(): the entry appended */
     struct ag_audit_page apage;   /* ag_ep_on_audit_page(): the page, copied into the arena */
+
+    struct ep_admin_op *admin;    /* the admin handlers' state (gateway/ep/ep_admin.c), or NULL */
 };
 
 /* ---- memory: the request's arena (gateway/base/arena.h), all zeroed with it ---- */
@@ -234,6 +237,16 @@ void ag_ep_reply_body(struct ag_ep *ep, int status, const char *ctype, const cha
  * master token, else the caller's subject.
  */
 const char *ag_ep_actor(const struct ag_ep *ep);
+
+/** <s> (NULL: "") as a JSON string, cleaned when it is not valid UTF-8 text. New; NULL on OOM. */
+struct json_t *ag_ep_json_text(const char *s);
+
+/* One session of a listing as a JSON object (new; NULL on OOM). */
+typedef struct json_t *ag_ep_session_json_fn(const struct ag_ep *ep,
+                                             const struct ag_user_session *s);
+
+/** ep->sessions as a JSON array of <item>'s objects: new, or NULL when any could not be made. */
+struct json_t *ag_ep_sessions_json(struct ag_ep *ep, ag_ep_session_json_fn *item);
 
 /** Answers 503 {"detail":"Service Unavailable"}: the store or the pool could not serve. */
 void ag_ep_down(struct ag_ep *ep);
@@ -327,6 +340,11 @@ ag_ep_fn ag_ep_verify;
 
 /* gateway/ep/ep_audit.c: the audit log API (reading it; an application's own events). */
 ag_ep_fn ag_ep_audit_list, ag_ep_audit_post;
+
+/* gateway/ep/ep_admin.c: the users admin API. */
+ag_ep_fn ag_ep_admin_users, ag_ep_admin_user_get, ag_ep_admin_user_patch,
+    ag_ep_admin_user_delete, ag_ep_admin_sessions, ag_ep_admin_sessions_delete,
+    ag_ep_admin_session_delete;
 
 /** The route table (gateway/ep/routes.c) and its length. */
 extern const struct ag_ep_route ag_ep_routes[];

@@ -90,6 +90,14 @@ const struct ag_ep_route ag_ep_routes[] = {
     /* the audit log API (ep_audit.c): staff read it, applications add their own events */
     {"GET",    "/admin/audit",     AG_EP_ADMIN,    STORE,                0,    0,    ag_ep_audit_list},
     {"POST",   "/audit",           AG_EP_AUDIT,    STORE | CSRF,         JSON, BODY, ag_ep_audit_post},
+    /* The users admin API (CONTRACT.md section 13; gateway/ep/ep_admin.c). */
+    {"GET",    "/admin/users",     AG_EP_ADMIN,    STORE,                0,    0,    ag_ep_admin_users},
+    {"GET",    "/admin/users/{}",  AG_EP_ADMIN,    STORE,                0,    0,    ag_ep_admin_user_get},
+    {"PATCH",  "/admin/users/{}",  AG_EP_ADMIN,    STORE | CSRF,         JSON, BODY, ag_ep_admin_user_patch},
+    {"DELETE", "/admin/users/{}",  AG_EP_ADMIN,    STORE | CSRF,         0,    0,    ag_ep_admin_user_delete},
+    {"GET",    "/admin/users/{}/sessions", AG_EP_ADMIN, STORE,           0,    0,    ag_ep_admin_sessions},
+    {"DELETE", "/admin/users/{}/sessions", AG_EP_ADMIN, STORE | CSRF,    0,    0,    ag_ep_admin_sessions_delete},
+    {"DELETE", "/admin/users/{}/sessions/{}", AG_EP_ADMIN, STORE | CSRF, 0,    0,    ag_ep_admin_session_delete},
 };
 
 const size_t ag_ep_nroutes = sizeof(ag_ep_routes) / sizeof(ag_ep_routes[0]);
