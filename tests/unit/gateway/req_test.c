@@ -74,22 +74,28 @@ static void fx_clear(struct fx *f)
     ag_gen_unref(f->g); /* the fixture's own reference: frees it */
 }
 
-/* The reply <req> would get, as a NUL-terminated string in <buf> (<cap> bytes). */
-static const char *format(const struct ag_req *req, int status, const char *body,
-                          const char *detail, const char *extra, unsigned flags, char *buf,
-                          size_t cap)
+/* Moves what <out> holds into <buf> (<cap> bytes) as a NUL-terminated string; frees <out>. */
+static const char *drain(struct evbuffer *out, char *buf, size_t cap)
 {
-    struct evbuffer *out = evbuffer_new();
-    size_t n;
+    size_t n = evbuffer_get_length(out);
 
-    ag_req__format(req, out, status, body, body ? strlen(body) : 0, detail, extra, flags);
-    n = evbuffer_get_length(out);
     if (n >= cap)
         n = cap - 1;
     evbuffer_remove(out, buf, n);
     buf[n] = '\0';
     evbuffer_free(out);
     return buf;
+}
+
+/* The reply <req> would get, as a NUL-terminated string in <buf> (<cap> bytes). */
+static const char *format(const struct ag_req *req, int status, const char *body,
+                          const char *detail, const char *extra, unsigned flags, char *buf,
+                          size_t cap)
+{
+    struct evbuffer *out = evbuffer_new();
+
+    ag_req__format(req, out, status, body, body ? strlen(body) : 0, detail, extra, flags);
+    return drain(out, buf, cap);
 }
 
 static void test_req_error_reply_bytes_without_cors(void)
@@ -119,16 +125,9 @@ static const char *body_reply(int status, const char *ctype, const char *cache, 
                               const char *extra, unsigned flags, char *buf, size_t cap)
 {
     struct evbuffer *out = evbuffer_new();
-    size_t n;
 
     ag_reply_body(out, status, ctype, cache, body, body ? strlen(body) : 0, extra, NULL, flags);
-    n = evbuffer_get_length(out);
-    if (n >= cap)
-        n = cap - 1;
-    evbuffer_remove(out, buf, n);
-    buf[n] = '\0';
-    evbuffer_free(out);
-    return buf;
+    return drain(out, buf, cap);
 }
 
 static void test_reply_body_of_a_type_and_the_204_without_length(void)
