@@ -1,6 +1,6 @@
 /*
  * gateway/main.c - the authgate command line: serve, check, keygen, init, and the
- * store commands csu, reset-link, unlock (gateway/admin.c).
+ * store commands csu, reset-link, unlock, user, sessions (gateway/admin.c).
  *
  * Owns:     nothing past the command it runs.
  * Entry:    main().
@@ -36,6 +36,14 @@ static const char usage[] =
     "                        print a single-use password reset token for user U\n"
     "  unlock --config FILE --user U\n"
     "                        lift a login lockout of user U\n"
+    "  user list --config FILE [--q Q] [--offset N] [--limit N]\n"
+    "                        list users, oldest first (Q: part of a username or email)\n"
+    "  user set USER --config FILE [--active true|false] [--roles a,b]\n"
+    "                        change a user (an id, username or email); revokes what it takes\n"
+    "  user delete USER --config FILE\n"
+    "                        delete a user and end its sessions\n"
+    "  sessions revoke USER --config FILE [--sid SID]\n"
+    "                        end one session of a user, or all of them\n"
     "\n"
     "options:\n"
     "  --version             print the version\n"
@@ -80,6 +88,20 @@ static const struct cmd_help {
     {"unlock", "usage: authgate unlock --config FILE --user U\n"
                "\n"
                "Lifts a login lockout of user U (username or email).\n"},
+    {"user", "usage: authgate user list --config FILE [--q Q] [--offset N] [--limit N]\n"
+             "       authgate user set USER --config FILE [--active true|false] [--roles a,b]\n"
+             "       authgate user delete USER --config FILE\n"
+             "\n"
+             "The users admin API for operators (docs/admin.md). USER is an id, a username or\n"
+             "an email. list prints one tab-separated line per user, oldest first (--limit\n"
+             "1-500, default 50; Q: part of a username or email, case ignored) and the total\n"
+             "on stderr. set --active false ends the user's sessions and tokens; a role taken\n"
+             "away (--roles: the whole list, \"\" for none) revokes its access tokens.\n"
+             "delete removes the user and ends its sessions; its name is free again.\n"},
+    {"sessions", "usage: authgate sessions revoke USER --config FILE [--sid SID]\n"
+                 "\n"
+                 "Ends session SID of USER (an id, username or email), or every session of it,\n"
+                 "on every instance within a second.\n"},
 };
 
 /* True when argv[from..] asks for help ("--help" or "-h"). */
@@ -290,7 +312,8 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         return cmd_init(dir ? dir : ".");
     }
-    if (strcmp(cmd, "csu") == 0 || strcmp(cmd, "reset-link") == 0 || strcmp(cmd, "unlock") == 0)
+    if (strcmp(cmd, "csu") == 0 || strcmp(cmd, "reset-link") == 0 || strcmp(cmd, "unlock") == 0 ||
+        strcmp(cmd, "user") == 0 || strcmp(cmd, "sessions") == 0)
         return ag_admin_main(cmd, argc, argv, first);
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0) {
         fprintf(stderr, "authgate: unknown command '%s'\n\n%s", cmd, usage);

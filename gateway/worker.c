@@ -35,6 +35,7 @@
 #include "feed.h"
 #include "pool.h"
 #include "store.h"
+#include "users.h"
 
 #define WORKER_BACKLOG 1024
 #define WORKER_LOG_FLUSH_MS 100
@@ -207,6 +208,33 @@ static int worker_scratch(struct ag_worker *w, const struct ag_gen *g)
 
 /* ---------------------------------------------------------------- the store */
 
+static void on_users_backfilled(enum ag_user_status st, const struct ag_user *u, void *arg)
+{
+    struct ag_worker *w = arg;
+
+    (void)u;
+    if (st == AG_USER_OK)
+        ag_log(AG_LOG_INFO, "worker %u: the user index is complete", w->id);
+    else
+        ag_log(AG_LOG_WARN, "worker %u: the user index backfill stopped (the store failed); "
+                            "the first admin listing resumes it", w->id);
+}
+
+/*
+ * Users written before the user index existed join it once per namespace (a marker key
+ * says it is done: then this is one short script). One worker per instance starts it, from
+ * the loop rather than from inside hiredis; several instances at once do no harm.
+ */
+static void on_users_backfill(evutil_socket_t fd, short what, void *arg)
+{
+    struct ag_worker *w = arg;
+
+    (void)fd;
+    (void)what;
+    if (w->store != NULL && ag_users_backfill(w->store, on_users_backfilled, w) < 0)
+        ag_log(AG_LOG_WARN, "worker %u: the user index backfill could not start", w->id);
+}
+
 /*
  * The store became ready or stopped being ready: logged once per change, per worker.
  * The store reports "not ready" only on a real failure (a first connection still on
@@ -225,6 +253,8 @@ static void on_store_state(bool ready, const char *why, void *arg)
             ag_revoke_set_loaded(w->gen->revoke);
         w->store_up_once = true;
         ag_conn_wake_parked(w); /* deferred to the loop: not from inside hiredis */
+        if (w->id == 0)
+            event_base_once(w->base, -1, EV_TIMEOUT, on_users_backfill, w, NULL);
     }
     if (ready)
         ag_log(AG_LOG_INFO, "worker %u: store ready", w->id);
@@ -257,6 +287,15 @@ static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t 
         long ttl = cfg->refresh_token_ttl > cfg->access_token_ttl ? cfg->refresh_token_ttl
                                                                   : cfg->access_token_ttl;
         ag_revoke_add_subject(r, s, value, value + ttl + cfg->token_exp_leeway);
+        break;
+    }
+    case AG_FEED_TOKENS_BEFORE: {
+        /* The subject's access tokens issued before <value> die; its sessions live on.
+         * In memory this is the same watermark as above: only access tokens are judged
+         * against it here (a refresh is judged by the store), and two watermarks of one
+         * subject keep the later T. Kept while such a token can pass. */
+        const struct ag_config *cfg = w->gen->cfg;
+        ag_revoke_add_subject(r, s, value, value + cfg->access_token_ttl + cfg->token_exp_leeway);
         break;
     }
     }

@@ -45,7 +45,11 @@ int ag_revoke_add(struct ag_revoke *r, enum ag_revoke_kind kind, struct ag_str i
 
 /**
  * Adds the watermark "tokens of subject <sub> issued before <before> are revoked",
- * remembered until <until>. Re-adding keeps the later <before> and <until>.
+ * remembered until <until>. Re-adding keeps the later <before> and <until>. Only access
+ * tokens are checked against it (refresh tokens are judged by the store), so it stands
+ * for both revocations of a subject's tokens: logout-all and deactivation (the store's
+ * `rev:sub`, which also ends the sessions) and a removed role or flag (`rev:tok`, which
+ * leaves them: docs/redis-keys.md).
  * Returns 0 or AG_ENOMEM.
  */
 int ag_revoke_add_subject(struct ag_revoke *r, struct ag_str sub, int64_t before, int64_t until);

@@ -22,11 +22,18 @@
 struct ag_store;
 
 /* What one entry revokes. */
-enum ag_feed_kind { AG_FEED_SID = 1, AG_FEED_JTI = 2, AG_FEED_SUBJECT_BEFORE = 3 };
+enum ag_feed_kind {
+    AG_FEED_SID = 1,            /* "sid": a session, its refresh and access tokens */
+    AG_FEED_JTI = 2,            /* "jti": one token */
+    AG_FEED_SUBJECT_BEFORE = 3, /* "sub": a subject's sessions and tokens up to T (logout-all) */
+    AG_FEED_TOKENS_BEFORE = 4,  /* "tok": a subject's ACCESS tokens issued before T; its
+                                   sessions live on (a role or flag removed, store/users.c) */
+};
 
 /*
  * One entry: <id> (<len> bytes, borrowed: valid during the call; may hold spaces) and
- * <value>: the entry's end of life (SID/JTI) or the watermark T (SUBJECT_BEFORE).
+ * <value>: the entry's end of life (SID/JTI) or the watermark T (SUBJECT_BEFORE,
+ * TOKENS_BEFORE).
  */
 typedef void ag_feed_fn(enum ag_feed_kind kind, const char *id, size_t len, int64_t value,
                         void *arg);
@@ -42,7 +49,7 @@ int ag_feed_start(struct ag_store *st, ag_feed_fn *cb, void *arg);
 
 /**
  * Parses one entry "<kind> <id> <value>" as published and kept in the log (written by
- * ag_revoke in store/scripts.h): <kind> "sid", "jti" or "sub", the id up to the last
+ * ag_revoke in store/scripts.h): <kind> "sid", "jti", "sub" or "tok", the id up to the last
  * space, a decimal value. 0 with <id> borrowed from <msg>, or -1.
  */
 int ag_feed__parse(const char *msg, size_t len, enum ag_feed_kind *kind, const char **id,

@@ -22,4 +22,9 @@ const char *const ag_store__script_text[AG_STORE__NSCRIPTS] = {
     [AG_STORE__USER_REVOKE] = ag_user__lua_revoke,
     [AG_STORE__RL_HIT] = ag_rl__lua_hit,
     [AG_STORE__SESS_LEGACY] = ag_sess__lua_legacy,
+    [AG_STORE__USERS_PAGE] = ag_users__lua_page,
+    [AG_STORE__USERS_SEARCH] = ag_users__lua_search,
+    [AG_STORE__USERS_BACKFILL] = ag_users__lua_backfill,
+    [AG_STORE__USERS_UPDATE] = ag_users__lua_update,
+    [AG_STORE__USERS_DELETE] = ag_users__lua_delete,
 };

@@ -3,7 +3,8 @@
  * the C code that builds its KEYS and ARGV) and the Lua helpers several scripts share.
  *
  * Owns:     nothing; the table of texts is store/scripts.c, loading is store/link.c.
- * Entry:    ag_store__script_text[] (store_int.h), LUA_REVOKE_FN.
+ * Entry:    ag_store__script_text[] (store_int.h), LUA_REVOKE_FN, LUA_USER_INDEX_FN,
+ *           LUA_SESS_LIVE_FN, LUA_USER_FIELDS.
  * Not here: the enum of scripts (store_int.h), what each script does (above its text).
  * Spec:     docs/redis-keys.md, section "Scripts". Internal to store/: not for gateway/.
  */
@@ -71,6 +72,66 @@
     "  if top[2] then redis.call('EXPIREAT', usess, math.ceil(tonumber(top[2]))) end\n"      \
     "end\n"
 
+/* A user record's fields, in the order every reader (HMGET) asks for them (store/user.c). */
+#define LUA_USER_FIELDS                                                                       \
+    "'id', 'email', 'username', 'hash', 'is_active', 'is_staff', 'is_superuser', 'roles', "  \
+    "'created_at', 'password_changed_at', 'failures', 'locked_until'"
+#define LUA_USER_NFIELDS 12
+
+/*
+ * ag_user_index(p, id, uname, email, score): the user index of namespace prefix <p>, kept
+ * by every script that creates, renames or deletes a user (docs/redis-keys.md `users`):
+ * `users` (sorted set: id, scored in creation order) and `users:q` (hash: id -> the
+ * lower-cased "username\nemail" the substring filter reads). <uname> nil: <id> leaves
+ * both. <score> nil: the order is kept and only the text is written (a rename); else the
+ * score (a number; "now": Redis's clock in microseconds, later than every earlier create).
+ */
+#define LUA_USER_INDEX_FN                                                                     \
+    "local function ag_user_index(p, id, uname, email, score)\n"                              \
+    "  if not uname then\n"                                                                    \
+    "    redis.call('ZREM', p .. 'users', id)\n"                                               \
+    "    redis.call('HDEL', p .. 'users:q', id)\n"                                             \
+    "    return\n"                                                                             \
+    "  end\n"                                                                                  \
+    "  if score == 'now' then\n"                                                               \
+    "    local tm = redis.call('TIME')\n"                                                      \
+    "    score = tonumber(tm[1]) * 1000000 + tonumber(tm[2])\n"                               \
+    "  end\n"                                                                                  \
+    "  if score then\n"                                                                        \
+    "    redis.call('ZADD', p .. 'users', string.format('%d', score), id)\n"                  \
+    "  end\n"                                                                                  \
+    "  redis.call('HSET', p .. 'users:q', id, string.lower(uname) .. '\\n' .. string.lower(email))\n" \
+    "end\n"
+
+/*
+ * ag_watermark(p, sub): the subject's logout-all watermark T, or nil.
+ * ag_live(p, sub, wm, sid): the fields of session <sid> when it is live and <sub>'s (not
+ * expired, not revoked, created after the watermark), else nil. Same rules as rotate.
+ * ag_sess_kill(p, usess, revlog, chan, sid, untl): ends session <sid> as ag_sess_revoke()
+ * does (keys deleted, out of the index <usess>, revoked until <untl> or its 'aend').
+ */
+#define LUA_SESS_LIVE_FN                                                                      \
+    "local function ag_watermark(p, sub)\n"                                                   \
+    "  local t = redis.call('GET', p .. 'rev:sub:' .. sub)\n"                                 \
+    "  if t then return tonumber(t) end\n"                                                     \
+    "  return nil\n"                                                                           \
+    "end\n"                                                                                    \
+    "local function ag_live(p, sub, wm, sid)\n"                                               \
+    "  local f = redis.call('HMGET', p .. 'sess:' .. sid, 'subject', 'client_id', 'ip',\n"    \
+    "    'ua', 'created', 'last_used')\n"                                                      \
+    "  if f[1] ~= sub then return nil end\n"                                                   \
+    "  if redis.call('EXISTS', p .. 'rev:sid:' .. sid) == 1 then return nil end\n"           \
+    "  if wm and (tonumber(f[5] or '0') or 0) <= wm then return nil end\n"                   \
+    "  return f\n"                                                                             \
+    "end\n"                                                                                    \
+    "local function ag_sess_kill(p, usess, revlog, chan, sid, untl)\n"                        \
+    "  local u = tonumber(redis.call('HGET', p .. 'sess:' .. sid, 'aend') or '0') or 0\n"     \
+    "  if u < untl then u = untl end\n"                                                        \
+    "  redis.call('DEL', p .. 'sess:' .. sid, p .. 'sess:' .. sid .. ':old')\n"              \
+    "  redis.call('ZREM', usess, sid)\n"                                                       \
+    "  ag_revoke(p .. 'rev:sid:' .. sid, revlog, 'sid', sid, u, u, chan)\n"                  \
+    "end\n"
+
 /* The texts, one per enum ag_store__script (store/scripts.c puts them in order). */
 extern const char ag_sess__lua_create[];   /* store/session.c */
 extern const char ag_sess__lua_rotate[];   /* store/session.c */
@@ -83,5 +144,10 @@ extern const char ag_user__lua_sessions[]; /* store/user.c */
 extern const char ag_user__lua_revoke[];   /* store/user.c */
 extern const char ag_rl__lua_hit[];        /* store/ratelimit.c */
 extern const char ag_sess__lua_legacy[];   /* store/session.c */
+extern const char ag_users__lua_page[];    /* store/users.c */
+extern const char ag_users__lua_search[];  /* store/users.c */
+extern const char ag_users__lua_backfill[]; /* store/users.c */
+extern const char ag_users__lua_update[];  /* store/users.c */
+extern const char ag_users__lua_delete[];  /* store/users.c */
 
 #endif

@@ -29,7 +29,7 @@
 
 /*
  * KEYS sess, old, usess, revlog; ARGV otid, subject, client_id, family, now, ip, ua, ttl,
- * sid, user ("1": a user's session), max, until, channel, prefix, aend.
+ * sid, user ("1": a user's session), max, until, channel, prefix, aend, ajti.
  * Also indexes the sid under its subject (store/user.c lists and revokes from there) and,
  * when the subject then has more than <max> (> 0) sessions, ends the least recently used
  * ones (lowest end of life in the index), at most 64 per call so that the script stays
@@ -37,7 +37,9 @@
  * index and revoked until <until> or its own 'aend', whichever is later, as
  * ag_sess_revoke() does. 'aend' is the last second an access token of the session can
  * pass: every revocation of the session is kept at least that long (issue 9: never for
- * the current TTL only).
+ * the current TTL only). 'ajt' is "<now> <ajti>": the second and id of the access token
+ * minted with the session (rotate appends the ids of one second; ag_users' role removal
+ * revokes them, store/users.c).
  */
 #define SESS_LUA_CREATE_BODY                                                                  \
     "redis.call('DEL', KEYS[1], KEYS[2])\n"                                                  \
@@ -45,6 +47,7 @@
     "  'family', ARGV[4], 'otid', ARGV[1], 'created', ARGV[5], 'last_used', ARGV[5],\n"      \
     "  'ip', ARGV[6], 'ua', ARGV[7], 'aend', ARGV[15])\n"                                    \
     "if ARGV[10] == '1' then redis.call('HSET', KEYS[1], 'user', '1') end\n"                 \
+    "if ARGV[16] ~= '' then redis.call('HSET', KEYS[1], 'ajt', ARGV[5] .. ' ' .. ARGV[16]) end\n" \
     "redis.call('EXPIRE', KEYS[1], ARGV[8])\n"                                               \
     "ag_usess_touch(KEYS[3], ARGV[9], ARGV[8])\n"                                            \
     "local max = tonumber(ARGV[11])\n"                                                       \
@@ -70,20 +73,22 @@
 const char ag_sess__lua_create[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN SESS_LUA_CREATE_BODY;
 
 /*
- * KEYS as create, then legacy; ARGV as create, then keep. The one exchange of a
+ * KEYS as create, then legacy; ARGV as create, then keep (ARGV[17]). The one exchange of a
  * fastauth-api refresh token (legacy-tokens): <legacy> is set only if absent, for <keep>
  * seconds (until that token's exp), and the session is created in the same script, so the
  * same token is exchanged once however many instances see it. Returns 1, or -1 when it was
  * exchanged before (nothing created).
  */
 const char ag_sess__lua_legacy[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN
-    "if not redis.call('SET', KEYS[5], ARGV[5], 'NX', 'EX', ARGV[16]) then return -1 end\n"
+    "if not redis.call('SET', KEYS[5], ARGV[5], 'NX', 'EX', ARGV[17]) then return -1 end\n"
     SESS_LUA_CREATE_BODY;
 
 /*
  * KEYS sess, old, rev:sid, revlog, rl, audit; ARGV presented, next, now, ttl, sid,
  * channel, prefix, deadline, limit, window, audit maxlen, ip, aend (the new access token's
- * end of life: the session's 'aend' keeps the latest, and a revocation here lasts until then).
+ * end of life: the session's 'aend' keeps the latest, and a revocation here lasts until then),
+ * ajti (the new access token's id: 'ajt' keeps the ids minted in the second <now>, at most
+ * 8, then "<now> *", for the role removal of store/users.c).
  * Returns {1, subject, client_id, family, user, is_staff, is_superuser, roles} rotated
  * (the subject's session index renewed with it; an audit entry when maxlen > 0; for a
  * user's session user = "1" and the flags and roles read from the user record now,
@@ -141,6 +146,18 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "if f[1] == ARGV[1] then\n"
     "  redis.call('HSET', KEYS[1], 'otid', ARGV[2], 'last_used', ARGV[3])\n"
     "  if tonumber(ARGV[13]) > aend then redis.call('HSET', KEYS[1], 'aend', ARGV[13]) end\n"
+    "  if ARGV[14] ~= '' then\n"
+    "    local aj, sec, n = redis.call('HGET', KEYS[1], 'ajt') or '', ARGV[3], 0\n"
+    "    if string.sub(aj, 1, #sec + 1) == sec .. ' ' then\n"
+    "      for _ in string.gmatch(aj, '%S+') do n = n + 1 end\n"
+    "    else\n"
+    "      aj, n = sec, 1\n"
+    "    end\n"
+    "    if string.sub(aj, -1) ~= '*' then\n"
+    "      if n >= 9 then aj = sec .. ' *' else aj = aj .. ' ' .. ARGV[14] end\n"
+    "    end\n"
+    "    redis.call('HSET', KEYS[1], 'ajt', aj)\n"
+    "  end\n"
     "  redis.call('SADD', KEYS[2], ARGV[1])\n"
     "  redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
     "  redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
@@ -266,7 +283,7 @@ static void on_rotate_reply(const struct redisReply *r, ag_store__any_fn *cb, vo
 static int sess_eval(struct ag_store *st, enum ag_store__script script, int nkeys, int argc,
                      const char **argv, ag_store__reply_fn *fn, ag_sess_fn *cb, void *arg)
 {
-    size_t lens[24]; /* the most any script here takes: the legacy exchange's 21 */
+    size_t lens[24]; /* the most any script here takes: the legacy exchange's 22 */
 
     if (argc > (int)(sizeof(lens) / sizeof(lens[0])))
         return -1;
@@ -282,9 +299,11 @@ static int sess_create(struct ag_store *st, const struct ag_sess_info *s, const 
     char sess[SESS_KEY_MAX], old[SESS_KEY_MAX], usess[SESS_KEY_MAX], revlog[SESS_KEY_MAX];
     char chan[SESS_KEY_MAX], prefix[SESS_KEY_MAX], legacy[SESS_KEY_MAX];
     char now[24], ttl[24], max[24], until[24], aend[24], keeps[24];
+    const char *ajti = s != NULL && s->access_jti != NULL ? s->access_jti : "";
 
     if (st == NULL || s == NULL || cb == NULL || !id_ok(s->sid) || !id_ok(s->otid) ||
         !id_ok(s->subject) || s->client_id == NULL || s->family == NULL || s->ttl <= 0 ||
+        strlen(ajti) > SESS_ID_MAX ||
         s->max_sessions < 0 || (legacy_id != NULL && (!id_ok(legacy_id) || keep <= 0)) ||
         ag_store__key(sess, sizeof(sess), st, "sess:", s->sid, "") < 0 ||
         ag_store__key(old, sizeof(old), st, "sess:", s->sid, ":old") < 0 ||
@@ -303,13 +322,14 @@ static int sess_create(struct ag_store *st, const struct ag_sess_info *s, const 
     snprintf(aend, sizeof(aend), "%lld", (long long)(s->access_end > 0 ? s->access_end : 0));
     snprintf(keeps, sizeof(keeps), "%lld", (long long)keep);
     {
-        /* The keys, then ARGV 1-15; the legacy exchange has its key fifth and ARGV 16. */
-        const char *argv[21] = {sess, old, usess, revlog, legacy};
-        const char *rest[16] = {s->otid, s->subject, s->client_id, s->family, now,
+        /* The keys, then ARGV 1-16; the legacy exchange has its key fifth and ARGV 17. */
+        const char *argv[22] = {sess, old, usess, revlog, legacy};
+        const char *rest[17] = {s->otid, s->subject, s->client_id, s->family, now,
                                 s->ip != NULL ? s->ip : "",
                                 s->user_agent != NULL ? s->user_agent : "", ttl, s->sid,
-                                s->is_user ? "1" : "", max, until, chan, prefix, aend, keeps};
-        int nkeys = legacy_id != NULL ? 5 : 4, nargs = legacy_id != NULL ? 16 : 15;
+                                s->is_user ? "1" : "", max, until, chan, prefix, aend, ajti,
+                                keeps};
+        int nkeys = legacy_id != NULL ? 5 : 4, nargs = legacy_id != NULL ? 17 : 16;
 
         memcpy(argv + nkeys, rest, (size_t)nargs * sizeof(rest[0]));
         if (legacy_id != NULL)
@@ -338,9 +358,11 @@ int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_ses
     char chan[SESS_KEY_MAX], prefix[SESS_KEY_MAX], rl[SESS_KEY_MAX], audit[SESS_KEY_MAX];
     char nows[24], ttls[24], dl[24], lim[24], win[24], maxlen[24], aend[24];
     const char *ip = q != NULL && q->ip != NULL ? q->ip : "";
+    const char *ajti = q != NULL && q->access_jti != NULL ? q->access_jti : "";
 
     if (st == NULL || q == NULL || cb == NULL || !id_ok(q->sid) || !id_ok(q->presented) ||
         !id_ok(q->next) || q->ttl <= 0 || (q->limit > 0 && q->window <= 0) ||
+        strlen(ajti) > SESS_ID_MAX ||
         ag_store__key(sess, sizeof(sess), st, "sess:", q->sid, "") < 0 ||
         ag_store__key(old, sizeof(old), st, "sess:", q->sid, ":old") < 0 ||
         ag_store__key(rev, sizeof(rev), st, "rev:sid:", q->sid, "") < 0 ||
@@ -358,10 +380,10 @@ int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_ses
     snprintf(maxlen, sizeof(maxlen), "%ld", q->audit_maxlen > 0 ? q->audit_maxlen : 0L);
     snprintf(aend, sizeof(aend), "%lld", (long long)(q->access_end > 0 ? q->access_end : 0));
     {
-        const char *argv[19] = {sess, old,  rev,    revlog, rl,   audit,  q->presented,
+        const char *argv[20] = {sess, old,  rev,    revlog, rl,   audit,  q->presented,
                                 q->next, nows, ttls, q->sid, chan, prefix, dl,
-                                lim,  win,  maxlen, ip, aend};
-        return sess_eval(st, AG_STORE__SESS_ROTATE, 6, 19, argv, on_rotate_reply, cb, arg);
+                                lim,  win,  maxlen, ip, aend, ajti};
+        return sess_eval(st, AG_STORE__SESS_ROTATE, 6, 20, argv, on_rotate_reply, cb, arg);
     }
 }
 

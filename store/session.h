@@ -61,6 +61,12 @@ struct ag_sess_info {
      */
     long max_sessions;
     int64_t revoke_until;
+    /*
+     * Create: the id (jti) of the access token minted with the session, or NULL. Kept
+     * with the second it was minted in, so that removing a role from the user revokes
+     * it even within that second (store/users.h, ag_users_update()).
+     */
+    const char *access_jti;
 };
 
 /*
@@ -105,6 +111,7 @@ struct ag_sess_refresh {
     long limit, window;       /* limit > 0: at most <limit> refreshes per <window> s per ip */
     long audit_maxlen;        /* > 0: a "refresh" entry in the audit stream when it rotates */
     int64_t access_end;       /* the new access token's exp + exp leeway (the session keeps the max) */
+    const char *access_jti;   /* the new access token's jti, or NULL (as ag_sess_info's) */
 };
 
 /**

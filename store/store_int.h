@@ -22,7 +22,7 @@ struct redisReply;
 
 /*
  * The Lua scripts. Each text lives next to its caller (store/session.c, user.c,
- * ratelimit.c; declared in store/scripts.h); store/scripts.c orders them in this table.
+ * users.c, ratelimit.c; declared in store/scripts.h); store/scripts.c orders them in this table.
  */
 enum ag_store__script {
     AG_STORE__SESS_CREATE = 0,
@@ -36,7 +36,12 @@ enum ag_store__script {
     AG_STORE__USER_REVOKE = 8,
     AG_STORE__RL_HIT = 9,
     AG_STORE__SESS_LEGACY = 10,
-    AG_STORE__NSCRIPTS = 11,
+    AG_STORE__USERS_PAGE = 11,
+    AG_STORE__USERS_SEARCH = 12,
+    AG_STORE__USERS_BACKFILL = 13,
+    AG_STORE__USERS_UPDATE = 14,
+    AG_STORE__USERS_DELETE = 15,
+    AG_STORE__NSCRIPTS = 16,
 };
 extern const char *const ag_store__script_text[AG_STORE__NSCRIPTS];
 

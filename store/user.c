@@ -33,20 +33,19 @@
 
 /* ---------------------------------------------------------------- Lua */
 
-/* The record's fields, in the order every reader (HMGET) asks for them. */
-#define USER_FIELDS                                                                           \
-    "'id', 'email', 'username', 'hash', 'is_active', 'is_staff', 'is_superuser', 'roles', "  \
-    "'created_at', 'password_changed_at', 'failures', 'locked_until'"
-#define USER_NFIELDS 12
+/* The record's fields, in the order every reader (HMGET) asks for them (store/scripts.h). */
+#define USER_FIELDS LUA_USER_FIELDS
+#define USER_NFIELDS LUA_USER_NFIELDS
 
 /*
  * KEYS user, uname, email; ARGV id, email, username, hash, is_active, is_staff,
- * is_superuser, roles, created_at, password_changed_at, deadline.
+ * is_superuser, roles, created_at, password_changed_at, deadline, prefix.
  * Returns 1, -2 (username taken), -3 (email taken), -4 (the id exists) or -5 (late: run
  * after the deadline, nothing written; the caller reports DOWN). Atomic: of concurrent
- * creates of one (folded) name, exactly one gets 1.
+ * creates of one (folded) name, exactly one gets 1. The user joins the user index
+ * (ag_user_index, store/users.c lists it) in the same step.
  */
-const char ag_user__lua_create[] = LUA_LATE_FN
+const char ag_user__lua_create[] = LUA_LATE_FN LUA_USER_INDEX_FN
     "if ag_late(ARGV[11]) then return -5 end\n"
     "if redis.call('EXISTS', KEYS[1]) == 1 then return -4 end\n"
     "if redis.call('EXISTS', KEYS[2]) == 1 then return -2 end\n"
@@ -57,6 +56,7 @@ const char ag_user__lua_create[] = LUA_LATE_FN
     "  'failures', '0', 'locked_until', '0')\n"
     "redis.call('SET', KEYS[2], ARGV[1])\n"
     "redis.call('SET', KEYS[3], ARGV[1])\n"
+    "ag_user_index(ARGV[12], ARGV[1], ARGV[3], ARGV[2], 'now')\n"
     "return 1\n";
 
 /*
@@ -116,26 +116,6 @@ const char ag_user__lua_update[] = LUA_LATE_FN
     "return 1\n";
 
 /*
- * ag_watermark(p, sub): the subject's logout-all watermark T, or nil.
- * ag_live(p, sub, wm, sid): the fields of session <sid> when it is live and <sub>'s (not
- * expired, not revoked, created after the watermark), else nil. Same rules as rotate.
- */
-#define LUA_SESS_LIVE_FN                                                                      \
-    "local function ag_watermark(p, sub)\n"                                                   \
-    "  local t = redis.call('GET', p .. 'rev:sub:' .. sub)\n"                                 \
-    "  if t then return tonumber(t) end\n"                                                     \
-    "  return nil\n"                                                                           \
-    "end\n"                                                                                    \
-    "local function ag_live(p, sub, wm, sid)\n"                                               \
-    "  local f = redis.call('HMGET', p .. 'sess:' .. sid, 'subject', 'client_id', 'ip',\n"    \
-    "    'ua', 'created', 'last_used')\n"                                                      \
-    "  if f[1] ~= sub then return nil end\n"                                                   \
-    "  if redis.call('EXISTS', p .. 'rev:sid:' .. sid) == 1 then return nil end\n"           \
-    "  if wm and (tonumber(f[5] or '0') or 0) <= wm then return nil end\n"                   \
-    "  return f\n"                                                                             \
-    "end\n"
-
-/*
  * KEYS usess; ARGV prefix, subject, max, scan. Returns a flat array of at most <max> live
  * sessions, newest first: sid, client_id, ip, ua, created, last_used (strings) each.
  * Examines at most <scan> index members, the most recently used first (highest end of
@@ -179,13 +159,7 @@ const char ag_user__lua_sessions[] = LUA_SESS_LIVE_FN
 const char ag_user__lua_revoke[] = LUA_REVOKE_FN LUA_SESS_LIVE_FN
     "local p, sub, untl, chan = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]\n"
     "local wm = ag_watermark(p, sub)\n"
-    "local function kill(sid)\n"
-    "  local u = tonumber(redis.call('HGET', p .. 'sess:' .. sid, 'aend') or '0') or 0\n"
-    "  if u < untl then u = untl end\n"
-    "  redis.call('DEL', p .. 'sess:' .. sid, p .. 'sess:' .. sid .. ':old')\n"
-    "  redis.call('ZREM', KEYS[1], sid)\n"
-    "  ag_revoke(p .. 'rev:sid:' .. sid, KEYS[2], 'sid', sid, u, u, chan)\n"
-    "end\n"
+    "local function kill(sid) ag_sess_kill(p, KEYS[1], KEYS[2], chan, sid, untl) end\n"
     "if ARGV[6] == 'one' then\n"
     "  if not ag_live(p, sub, wm, ARGV[5]) then return -1 end\n"
     "  kill(ARGV[5])\n"
@@ -255,35 +229,47 @@ static int64_t parse_i64(const redisReply *e)
     return e->type == REDIS_REPLY_STRING ? (int64_t)strtoll(e->str, NULL, 10) : 0;
 }
 
+/*
+ * Reads the USER_FIELDS values <e> (LUA_USER_NFIELDS replies, borrowed) into <u>, whose
+ * strings then borrow from them: 0, or -1 when the record has no id (no such user).
+ */
+int ag_user__from_reply(struct redisReply *const *e, struct ag_user *u)
+{
+    const char *s[USER_NFIELDS];
+
+    if (e[0]->type != REDIS_REPLY_STRING)
+        return -1;
+    for (size_t i = 0; i < USER_NFIELDS; i++)
+        s[i] = e[i]->type == REDIS_REPLY_STRING ? e[i]->str : "";
+    memset(u, 0, sizeof(*u));
+    u->id = s[0];
+    u->email = s[1];
+    u->username = s[2];
+    u->hash = s[3];
+    u->is_active = strcmp(s[4], "1") == 0;
+    u->is_staff = strcmp(s[5], "1") == 0;
+    u->is_superuser = strcmp(s[6], "1") == 0;
+    u->roles = s[7];
+    u->created_at = parse_i64(e[8]);
+    u->password_changed_at = parse_i64(e[9]);
+    u->failures = (long)parse_i64(e[10]);
+    u->locked_until = parse_i64(e[11]);
+    return 0;
+}
+
 /* A record as HMGET of USER_FIELDS returns it: UNKNOWN when it has no id. */
 static void on_record_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
 {
     struct ag_user u;
-    const char *s[USER_NFIELDS];
 
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         user_call(cb, arg, AG_USER_DOWN, NULL);
         return;
     }
-    if (r->elements != USER_NFIELDS || r->element[0]->type != REDIS_REPLY_STRING) {
+    if (r->elements != USER_NFIELDS || ag_user__from_reply(r->element, &u) < 0) {
         user_call(cb, arg, AG_USER_UNKNOWN, NULL);
         return;
     }
-    for (size_t i = 0; i < USER_NFIELDS; i++)
-        s[i] = r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : "";
-    memset(&u, 0, sizeof(u));
-    u.id = s[0];
-    u.email = s[1];
-    u.username = s[2];
-    u.hash = s[3];
-    u.is_active = strcmp(s[4], "1") == 0;
-    u.is_staff = strcmp(s[5], "1") == 0;
-    u.is_superuser = strcmp(s[6], "1") == 0;
-    u.roles = s[7];
-    u.created_at = parse_i64(r->element[8]);
-    u.password_changed_at = parse_i64(r->element[9]);
-    u.failures = (long)parse_i64(r->element[10]);
-    u.locked_until = parse_i64(r->element[11]);
     user_call(cb, arg, AG_USER_OK, &u);
 }
 
@@ -375,12 +361,13 @@ static int user_key(char *buf, size_t cap, const struct ag_store *st, const char
 int ag_user_create(struct ag_store *st, const struct ag_user *u, ag_user_fn *cb, void *arg)
 {
     char user[USER_KEY_MAX], uname[USER_KEY_MAX], email[USER_KEY_MAX];
-    char fold[USER_NAME_MAX + 1], created[24], changed[24], deadline[24];
+    char fold[USER_NAME_MAX + 1], created[24], changed[24], deadline[24], prefix[USER_KEY_MAX];
 
     if (st == NULL || u == NULL || cb == NULL || !str_ok(u->email, USER_NAME_MAX) ||
         !str_ok(u->username, USER_NAME_MAX) || !str_ok(u->hash, USER_FIELD_MAX) ||
         (u->roles != NULL && strlen(u->roles) > USER_FIELD_MAX) ||
-        user_key(user, sizeof(user), st, u->id) < 0)
+        user_key(user, sizeof(user), st, u->id) < 0 ||
+        ag_store__key(prefix, sizeof(prefix), st, "", "", "") < 0)
         return -1;
     user_fold(fold, u->username);
     if (ag_store__key(uname, sizeof(uname), st, "uname:", fold, "") < 0)
@@ -393,11 +380,11 @@ int ag_user_create(struct ag_store *st, const struct ag_user *u, ag_user_fn *cb,
             u->password_changed_at != 0 ? u->password_changed_at : u->created_at);
     fmt_i64(deadline, sizeof(deadline), ag_store__deadline_ms(st));
     {
-        const char *argv[14] = {user, uname, email, u->id, u->email, u->username, u->hash,
+        const char *argv[15] = {user, uname, email, u->id, u->email, u->username, u->hash,
                                 u->is_active ? "1" : "0", u->is_staff ? "1" : "0",
                                 u->is_superuser ? "1" : "0", u->roles != NULL ? u->roles : "",
-                                created, changed, deadline};
-        return user_eval(st, AG_STORE__USER_CREATE, 3, 14, argv, on_status_reply,
+                                created, changed, deadline, prefix};
+        return user_eval(st, AG_STORE__USER_CREATE, 3, 15, argv, on_status_reply,
                          (ag_store__any_fn *)cb, arg);
     }
 }

@@ -120,4 +120,14 @@ int ag_user_revoke_session(struct ag_store *st, const char *sub, const char *sid
 int ag_user_revoke_others(struct ag_store *st, const char *sub, const char *keep_sid,
                           int64_t until, ag_user_fn *cb, void *arg);
 
+/* ---- internal to store/: shared with store/users.c ---- */
+
+struct redisReply;
+
+/**
+ * Reads a record's fields as HMGET of LUA_USER_FIELDS answers them (<e>, 12 replies,
+ * borrowed) into <u>, whose strings borrow from <e>. 0, or -1 when it has no id.
+ */
+int ag_user__from_reply(struct redisReply *const *e, struct ag_user *u);
+
 #endif

@@ -76,4 +76,12 @@ void ag_ep_uuid4(char out[37]);
  */
 char *ag_ep_reset_token(const struct ag_gen *g, const char *uid, const char *hash, int64_t now);
 
+struct ag_users_change;
+
+/**
+ * Sets in <c> how long the revocations of an admin change live under <cfg> from <now>
+ * (store/users.h): for the admin API (gateway/ep/ep_admin.c) and `authgate user`.
+ */
+void ag_ep_admin_windows(const struct ag_config *cfg, int64_t now, struct ag_users_change *c);
+
 #endif

@@ -134,6 +134,7 @@ struct ag_ep {
     int64_t now;
 
     struct ep_user_op *u;         /* the user handlers' state, or NULL */
+    struct ep_admin_op *admin;    /* the admin handlers' state (gateway/ep/ep_admin.c), or NULL */
 };
 
 /* ---- memory: the request's arena (gateway/base/arena.h), all zeroed with it ---- */
@@ -224,6 +225,9 @@ void ag_ep_reply_body(struct ag_ep *ep, int status, const char *ctype, const cha
  */
 const char *ag_ep_actor(const struct ag_ep *ep);
 
+/** <s> (NULL: "") as a JSON string, cleaned when it is not valid UTF-8 text. New; NULL on OOM. */
+struct json_t *ag_ep_json_text(const char *s);
+
 /** Answers 503 {"detail":"Service Unavailable"}: the store or the pool could not serve. */
 void ag_ep_down(struct ag_ep *ep);
 
@@ -305,6 +309,11 @@ ag_ep_fn ag_ep_console_redirect, ag_ep_console_page, ag_ep_console_asset;
 
 /* gateway/ep/ep_verify.c: forward-auth for a proxy in front. */
 ag_ep_fn ag_ep_verify;
+
+/* gateway/ep/ep_admin.c: the users admin API. */
+ag_ep_fn ag_ep_admin_users, ag_ep_admin_user_get, ag_ep_admin_user_patch,
+    ag_ep_admin_user_delete, ag_ep_admin_sessions, ag_ep_admin_sessions_delete,
+    ag_ep_admin_session_delete;
 
 /** The route table (gateway/ep/routes.c) and its length. */
 extern const struct ag_ep_route ag_ep_routes[];

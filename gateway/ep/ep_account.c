@@ -462,26 +462,6 @@ void ag_ep_account_reset(struct ag_ep *ep)
 
 /* ---------------------------------------------------------------- sessions */
 
-/*
- * <s> as a JSON string that can always be built: stored text is cleaned when it is
- * written (ag_text_clean() in ag_ep_new()), but an entry written before that, or by
- * hand, must still be listed (its owner has to see it to revoke it), so it is cleaned
- * again here. NULL only on OOM.
- */
-static json_t *account_text(const char *s)
-{
-    size_t n = s != NULL ? strlen(s) : 0;
-    json_t *j = json_stringn(s != NULL ? s : "", n);
-    char *clean;
-
-    if (j != NULL || (clean = malloc(n * 3 + 1)) == NULL)
-        return j;
-    ag_text_clean(s, n, clean, n * 3 + 1);
-    j = json_string(clean);
-    free(clean);
-    return j;
-}
-
 static void on_sessions(struct ag_ep *ep)
 {
     const struct ag_user_session *s = ep->sessions;
@@ -491,9 +471,9 @@ static void on_sessions(struct ag_ep *ep)
         return;
     a = json_array();
     for (size_t i = 0; a != NULL && i < ep->nsessions; i++) {
-        json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:I, s:I, s:b}", "id", account_text(s[i].sid),
-                              "client_id", account_text(s[i].client_id), "ip",
-                              account_text(s[i].ip), "user_agent", account_text(s[i].user_agent),
+        json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:I, s:I, s:b}", "id", ag_ep_json_text(s[i].sid),
+                              "client_id", ag_ep_json_text(s[i].client_id), "ip",
+                              ag_ep_json_text(s[i].ip), "user_agent", ag_ep_json_text(s[i].user_agent),
                               "created_at", (json_int_t)s[i].created, "last_used_at",
                               (json_int_t)s[i].last_used, "current",
                               strcmp(s[i].sid, ep->id.sid) == 0);

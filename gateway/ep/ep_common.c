@@ -89,6 +89,25 @@ void ag_ep_reply_body(struct ag_ep *ep, int status, const char *ctype, const cha
     ag_req_reply_body(ep->req, status, ctype, cache, body, len, extra);
 }
 
+/*
+ * Stored text is cleaned when it is written (ag_text_clean() in ag_ep_new()), but an
+ * entry written before that, or by hand, must still be listed (its owner or an admin has
+ * to see it to revoke it), so it is cleaned again here.
+ */
+json_t *ag_ep_json_text(const char *s)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    json_t *j = json_stringn(s != NULL ? s : "", n);
+    char *clean;
+
+    if (j != NULL || (clean = malloc(n * 3 + 1)) == NULL)
+        return j;
+    ag_text_clean(s, n, clean, n * 3 + 1);
+    j = json_string(clean);
+    free(clean);
+    return j;
+}
+
 const char *ag_ep_actor(const struct ag_ep *ep)
 {
     return ep->master_ok || ep->id.sub == NULL ? "master" : ep->id.sub;

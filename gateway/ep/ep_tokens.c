@@ -203,7 +203,8 @@ static struct ag_sess_info tokens_session(const struct ag_ep *ep)
                                  .revoke_until = ep->now + cfg->access_token_ttl +
                                                  cfg->token_exp_leeway,
                                  .access_end = ep->now + cfg->access_token_ttl +
-                                               cfg->token_exp_leeway};
+                                               cfg->token_exp_leeway,
+                                 .access_jti = ep->ajti};
 }
 
 /* GET /token/new once the rate limit passed: a new session and its pair. */
@@ -377,7 +378,8 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
                                 .window = cfg->rl_refresh.window,
                                 .audit_maxlen = cfg->audit_stream_max,
                                 .access_end = ep->now + cfg->access_token_ttl +
-                                              cfg->token_exp_leeway};
+                                              cfg->token_exp_leeway,
+                                .access_jti = ep->ajti};
     if (!ag_ep_await(ep, ag_sess_refresh(ep->w->store, &q, ag_ep_on_sess, ep), on_sess))
         tokens_refuse(ep, 503);
 }

@@ -265,7 +265,8 @@ static void login_issue(struct ag_ep *ep)
                              .ttl = cfg->refresh_token_ttl, .is_user = true,
                              .max_sessions = cfg->max_sessions,
                              .revoke_until = ep->now + cfg->access_token_ttl + cfg->token_exp_leeway,
-                             .access_end = ep->now + cfg->access_token_ttl + cfg->token_exp_leeway};
+                             .access_end = ep->now + cfg->access_token_ttl + cfg->token_exp_leeway,
+                             .access_jti = ep->ajti};
     if (!ag_ep_await(ep, ag_sess_create(ep->w->store, &s, ag_ep_on_sess, ep), on_login_session))
         ag_ep_down(ep);
 }

@@ -76,6 +76,14 @@ const struct ag_ep_route ag_ep_routes[] = {
     {"DELETE", "/sessions/{}",     AG_EP_USER,     STORE | CSRF,         0,    0,    ag_ep_account_session_delete},
     {"GET",    "/verify",          AG_EP_OPEN,     SYNC,                 0,    0,    ag_ep_verify},
     {"HEAD",   "/verify",          AG_EP_OPEN,     SYNC,                 0,    0,    ag_ep_verify},
+    /* The users admin API (CONTRACT.md section 13; gateway/ep/ep_admin.c). */
+    {"GET",    "/admin/users",     AG_EP_ADMIN,    STORE,                0,    0,    ag_ep_admin_users},
+    {"GET",    "/admin/users/{}",  AG_EP_ADMIN,    STORE,                0,    0,    ag_ep_admin_user_get},
+    {"PATCH",  "/admin/users/{}",  AG_EP_ADMIN,    STORE | CSRF,         JSON, BODY, ag_ep_admin_user_patch},
+    {"DELETE", "/admin/users/{}",  AG_EP_ADMIN,    STORE | CSRF,         0,    0,    ag_ep_admin_user_delete},
+    {"GET",    "/admin/users/{}/sessions", AG_EP_ADMIN, STORE,           0,    0,    ag_ep_admin_sessions},
+    {"DELETE", "/admin/users/{}/sessions", AG_EP_ADMIN, STORE | CSRF,    0,    0,    ag_ep_admin_sessions_delete},
+    {"DELETE", "/admin/users/{}/sessions/{}", AG_EP_ADMIN, STORE | CSRF, 0,    0,    ag_ep_admin_session_delete},
 };
 
 const size_t ag_ep_nroutes = sizeof(ag_ep_routes) / sizeof(ag_ep_routes[0]);

@@ -187,7 +187,7 @@ static void test_route_allow_is_cut_at_its_cap(void)
 #define B AG_EP_MAX_BODY
 
 /* clang-format off */
-/* CONTRACT.md sections 7 and 11, as the table must have it: written out, not read from routes.c,
+/* CONTRACT.md sections 7, 11 and 13, as the table must have it: written out, not read from routes.c,
  * so that changing a row there is a change here too. */
 static const struct want {
     const char *method, *path;
@@ -224,6 +224,14 @@ static const struct want {
     {"DELETE", "/sessions/s1",     AG_EP_USER,     ST | CS, 0,  0, ag_ep_account_session_delete},
     {"GET",    "/verify",          AG_EP_OPEN,     SY,      0,  0, ag_ep_verify},
     {"HEAD",   "/verify",          AG_EP_OPEN,     SY,      0,  0, ag_ep_verify},
+    /* CONTRACT.md section 13: the users admin API */
+    {"GET",    "/admin/users",     AG_EP_ADMIN,    ST,      0,  0, ag_ep_admin_users},
+    {"GET",    "/admin/users/u1",  AG_EP_ADMIN,    ST,      0,  0, ag_ep_admin_user_get},
+    {"PATCH",  "/admin/users/u1",  AG_EP_ADMIN,    ST | CS, JS, B, ag_ep_admin_user_patch},
+    {"DELETE", "/admin/users/u1",  AG_EP_ADMIN,    ST | CS, 0,  0, ag_ep_admin_user_delete},
+    {"GET",    "/admin/users/u1/sessions", AG_EP_ADMIN, ST, 0,  0, ag_ep_admin_sessions},
+    {"DELETE", "/admin/users/u1/sessions", AG_EP_ADMIN, ST | CS, 0, 0, ag_ep_admin_sessions_delete},
+    {"DELETE", "/admin/users/u1/sessions/s1", AG_EP_ADMIN, ST | CS, 0, 0, ag_ep_admin_session_delete},
 };
 /* clang-format on */
 
