@@ -171,9 +171,11 @@
    * earlier search must not overwrite a later one). */
   const seq = { users: 0, user: 0, audit: 0 };
 
-  function busy(name, on) {
-    $('screen-' + name).setAttribute('aria-busy', on ? 'true' : 'false');
-    $('screen-' + name).dataset.state = on ? 'loading' : 'ready';
+  /* A screen's state: 'loading', 'ready', or 'failed' (app.css then hides its data parts,
+   * so that an empty table never reads as "no user" when the list could not be read). */
+  function state(name, st) {
+    $('screen-' + name).setAttribute('aria-busy', st === 'loading' ? 'true' : 'false');
+    $('screen-' + name).dataset.state = st;
   }
 
   /* ---------------- sign-in */
@@ -300,7 +302,7 @@
     if (!PAGE_SIZES.includes(limit) && ![...sel.options].some((o) => Number(o.value) === limit)) sel.append(el('option', {}, String(limit)));
     sel.value = String(limit);
     const my = ++seq.users;
-    busy('users', true);
+    state('users', 'loading');
     try {
       const qs = new URLSearchParams({ offset: String(offset), limit: String(limit) });
       if (q) qs.set('q', q);
@@ -308,10 +310,11 @@
       if (my !== seq.users) return;
       usersView = { q, offset, limit, total: data.total };
       renderUsers(data.users || [], data.total || 0);
+      state('users', 'ready');
     } catch (e) {
-      if (my === seq.users) { renderUsers([], 0); failed(e); }
-    } finally {
-      if (my === seq.users) busy('users', false);
+      if (my !== seq.users) return;
+      state('users', 'failed');
+      failed(e);
     }
   }
 
@@ -355,7 +358,7 @@
   async function loadUser(id) {
     show('user');
     const my = ++seq.user;
-    busy('user', true);
+    state('user', 'loading');
     try {
       const [u, s] = await Promise.all([
         api('GET', 'users/' + encodeURIComponent(id)),
@@ -364,15 +367,13 @@
       if (my !== seq.user) return;
       renderUser(u);
       renderSessions(s.sessions || []);
+      state('user', 'ready');
     } catch (e) {
-      if (my === seq.user) {
-        current = null;
-        $('user-h').textContent = 'User';
-        renderSessions([]);
-        failed(e);
-      }
-    } finally {
-      if (my === seq.user) busy('user', false);
+      if (my !== seq.user) return;
+      current = null;
+      $('user-h').textContent = 'User';
+      state('user', 'failed');
+      failed(e);
     }
   }
 
@@ -510,7 +511,7 @@
     if (document.activeElement !== $('audit-event')) $('audit-event').value = event;
     if (document.activeElement !== $('audit-user')) $('audit-user').value = user;
     const my = ++seq.audit;
-    busy('audit', true);
+    state('audit', 'loading');
     try {
       const qs = new URLSearchParams();
       if (event) qs.set('event', event);
@@ -519,10 +520,11 @@
       const data = await api('GET', 'audit' + (s ? '?' + s : ''));
       if (my !== seq.audit) return;
       renderAudit(data);
+      state('audit', 'ready');
     } catch (e) {
-      if (my === seq.audit) { renderAudit({ events: [] }); failed(e); }
-    } finally {
-      if (my === seq.audit) busy('audit', false);
+      if (my !== seq.audit) return;
+      state('audit', 'failed');
+      failed(e);
     }
   }
 
