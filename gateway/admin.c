@@ -334,11 +334,12 @@ static int admin_unlock(struct admin_run *r, const struct ag_gen *g, const char 
 
 /* ---------------------------------------------------------------- user, sessions */
 
-static void on_admin_audited(int st, void *arg)
+static void on_admin_audited(int st, const char *id, void *arg)
 {
     struct admin_run *r = arg;
 
     (void)st;
+    (void)id;
     r->done = true;
 }
 

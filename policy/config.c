@@ -210,6 +210,7 @@ static struct ag_config *config_new(void)
     cfg->rl_login_account = (struct ag_rate){5, 60};
     cfg->rl_reset = (struct ag_rate){5, 3600};
     cfg->rl_sessions = (struct ag_rate){30, 60};
+    cfg->rl_audit = (struct ag_rate){600, 60};
     cfg->registration = true;
     cfg->passwords = (struct ag_pwparams){.opslimit = 2, .memlimit = 19456 * 1024,
                                           .min_len = 8, .max_len = 128};

@@ -153,6 +153,7 @@ struct ag_config {
     long lockout_failures, lockout_seconds;
     struct ag_rate rl_login_account, rl_reset;
     struct ag_rate rl_sessions;       /* GET <auth-prefix>/sessions per user */
+    struct ag_rate rl_audit;          /* POST <auth-prefix>/audit per caller */
 
     /* users (docs/users.md) */
     bool registration;               /* POST <auth-prefix>/register is open */

@@ -53,11 +53,12 @@ void ag_config__parse_rate_limits(struct config_ctx *c, const char *path, json_t
 {
     struct ag_config *cfg = c->cfg;
     const char *const names[] = {"login",         "register", "refresh",  "token-new",
-                                 "login-account", "reset",    "sessions", "lockout"};
+                                 "login-account", "reset",    "sessions", "audit",
+                                 "lockout"};
     struct ag_rate *rates[] = {&cfg->rl_login,         &cfg->rl_register,
                                &cfg->rl_refresh,       &cfg->rl_token_new,
                                &cfg->rl_login_account, &cfg->rl_reset,
-                               &cfg->rl_sessions};
+                               &cfg->rl_sessions,      &cfg->rl_audit};
     char kpath[AG_ERR_LINE];
     const char *key;
     json_t *e;

@@ -88,7 +88,7 @@ const char ag_sess__lua_legacy[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN
  * channel, prefix, deadline, limit, window, audit maxlen, ip, aend (the new access token's
  * end of life: the session's 'aend' keeps the latest, and a revocation here lasts until then),
  * ajti (the new access token's id: 'ajt' keeps the ids minted in the second <now>, at most
- * 8, then "<now> *", for the role removal of store/users.c).
+ * 8, then "<now> *", for the role removal of store/users.c), user agent (of the audit entry).
  * Returns {1, subject, client_id, family, user, is_staff, is_superuser, roles} rotated
  * (the subject's session index renewed with it; an audit entry when maxlen > 0; for a
  * user's session user = "1" and the flags and roles read from the user record now,
@@ -164,7 +164,7 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "  if f[2] then ag_usess_touch(ARGV[7] .. 'usess:' .. f[2], ARGV[5], ARGV[4]) end\n"
     "  if tonumber(ARGV[11]) > 0 then\n"
     "    redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*', 'event', 'refresh',\n"
-    "      'ip', ARGV[12], 'sub', f[2] or '', 'sid', ARGV[5])\n"
+    "      'ip', ARGV[12], 'user_agent', ARGV[15], 'sub', f[2] or '', 'sid', ARGV[5])\n"
     "  end\n"
     "  return {1, f[2] or '', f[3] or '', f[4] or '', usr[1], usr[2], usr[3], usr[4]}\n"
     "end\n"
@@ -359,6 +359,7 @@ int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_ses
     char nows[24], ttls[24], dl[24], lim[24], win[24], maxlen[24], aend[24];
     const char *ip = q != NULL && q->ip != NULL ? q->ip : "";
     const char *ajti = q != NULL && q->access_jti != NULL ? q->access_jti : "";
+    const char *ua = q != NULL && q->user_agent != NULL ? q->user_agent : "";
 
     if (st == NULL || q == NULL || cb == NULL || !id_ok(q->sid) || !id_ok(q->presented) ||
         !id_ok(q->next) || q->ttl <= 0 || (q->limit > 0 && q->window <= 0) ||
@@ -380,10 +381,10 @@ int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_ses
     snprintf(maxlen, sizeof(maxlen), "%ld", q->audit_maxlen > 0 ? q->audit_maxlen : 0L);
     snprintf(aend, sizeof(aend), "%lld", (long long)(q->access_end > 0 ? q->access_end : 0));
     {
-        const char *argv[20] = {sess, old,  rev,    revlog, rl,   audit,  q->presented,
+        const char *argv[21] = {sess, old,  rev,    revlog, rl,   audit,  q->presented,
                                 q->next, nows, ttls, q->sid, chan, prefix, dl,
-                                lim,  win,  maxlen, ip, aend, ajti};
-        return sess_eval(st, AG_STORE__SESS_ROTATE, 6, 20, argv, on_rotate_reply, cb, arg);
+                                lim,  win,  maxlen, ip, aend, ajti, ua};
+        return sess_eval(st, AG_STORE__SESS_ROTATE, 6, 21, argv, on_rotate_reply, cb, arg);
     }
 }
 

@@ -108,6 +108,7 @@ struct ag_sess_refresh {
     const char *sid, *presented, *next;
     int64_t now, ttl;
     const char *ip;           /* the client: the rate-limit bucket and the audit entry */
+    const char *user_agent;   /* the client's, for the audit entry; may be NULL */
     long limit, window;       /* limit > 0: at most <limit> refreshes per <window> s per ip */
     long audit_maxlen;        /* > 0: a "refresh" entry in the audit stream when it rotates */
     int64_t access_end;       /* the new access token's exp + exp leeway (the session keeps the max) */

@@ -10,7 +10,8 @@
  * Owns:     struct ag_ep and its arena (gateway/ep/ep.h).
  * Entry:    ag_ep_new(), ag_ep_must_wait(), ag_ep_run(), ag_ep_on_client_input(),
  *           ag_ep_detach(); for handlers: ag_ep_await(), ag_ep_on_user(), ag_ep_on_sess(),
- *           ag_ep_on_sessions(), ag_ep_submit(), ag_ep_limit(), the head readers.
+ *           ag_ep_on_sessions(), ag_ep_on_audit(), ag_ep_on_audit_page(), ag_ep_submit(),
+ *           ag_ep_limit(), the head readers.
  * Not here: the route table (routes.c), the handlers (ep_*.c), replies, tokens and audit
  *           (ep_common.c), Redis (store/), keep-alive (gateway/core/conn.c).
  * Spec:     CONTRACT.md sections 5, 7, 8; docs/endpoints.md "Writing an endpoint".
@@ -616,6 +617,63 @@ void ag_ep_on_sessions(enum ag_user_status st, const struct ag_user_session *s, 
             }
         }
         ep->nsessions = n;
+    }
+    ep->next(ep);
+}
+
+void ag_ep_on_audit(int status, const char *id, void *arg)
+{
+    struct ag_ep *ep = arg;
+
+    if (!ep_resume(ep))
+        return;
+    ep->ast = status;
+    if (id != NULL && (ep->audit_id = ag_ep_strdup(ep, id)) == NULL) {
+        ag_ep_oom(ep);
+        return;
+    }
+    ep->next(ep);
+}
+
+/* A copy of the store's entry <s> in <ep>'s arena into <d>; false on OOM. */
+static bool ep_keep_audit_entry(struct ag_ep *ep, struct ag_audit_entry *d,
+                                const struct ag_audit_entry *s)
+{
+    const char **k = ag_ep_alloc(ep, (s->n + 1) * sizeof(*k));
+    const char **v = ag_ep_alloc(ep, (s->n + 1) * sizeof(*v));
+
+    *d = (struct ag_audit_entry){.id = ag_ep_strdup(ep, s->id), .ms = s->ms, .n = s->n,
+                                 .k = k, .v = v};
+    if (k == NULL || v == NULL || d->id == NULL)
+        return false;
+    for (size_t i = 0; i < s->n; i++)
+        if ((k[i] = ag_ep_strdup(ep, s->k[i])) == NULL || (v[i] = ag_ep_strdup(ep, s->v[i])) == NULL)
+            return false;
+    return true;
+}
+
+void ag_ep_on_audit_page(int status, const struct ag_audit_page *p, void *arg)
+{
+    struct ag_ep *ep = arg;
+    struct ag_audit_entry *e = NULL;
+
+    if (!ep_resume(ep))
+        return;
+    ep->ast = status;
+    memset(&ep->apage, 0, sizeof(ep->apage));
+    if (p != NULL) {
+        ep->apage = *p;
+        ep->apage.e = e = ag_ep_alloc(ep, (p->n + 1) * sizeof(*e));
+        ep->apage.next = p->next != NULL ? ag_ep_strdup(ep, p->next) : NULL;
+        if (e == NULL || (p->next != NULL && ep->apage.next == NULL)) {
+            ag_ep_oom(ep);
+            return;
+        }
+        for (size_t i = 0; i < p->n; i++)
+            if (!ep_keep_audit_entry(ep, &e[i], &p->e[i])) {
+                ag_ep_oom(ep);
+                return;
+            }
     }
     ep->next(ep);
 }

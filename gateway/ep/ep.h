@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "audit.h"
 #include "chunked.h"
 #include "endpoints.h"
 #include "http1.h"
@@ -135,6 +136,12 @@ struct ag_ep {
 
     struct ep_user_op *u;         /* the user handlers' state, or NULL */
     struct ep_admin_op *admin;    /* the admin handlers' state (gateway/ep/ep_admin.c), or NULL */
+
+    /* The audit API (gateway/ep/ep_audit.c): its state and the store's answers. */
+    struct ep_audit_op *audit;    /* the handlers' state, or NULL */
+    int ast;                      /* ag_ep_on_audit(), ag_ep_on_audit_page(): 1 OK, -1 DOWN */
+    const char *audit_id;         /* ag_ep_on_audit(): the entry appended */
+    struct ag_audit_page apage;   /* ag_ep_on_audit_page(): the page, copied into the arena */
 };
 
 /* ---- memory: the request's arena (gateway/base/arena.h), all zeroed with it ---- */
@@ -183,6 +190,8 @@ bool ag_ep_await(struct ag_ep *ep, int rc, ag_ep_fn *next);
 ag_user_fn ag_ep_on_user;         /* ep->ust; a record goes to ep->user (found) */
 ag_sess_fn ag_ep_on_sess;         /* ep->sst, ep->sinfo */
 ag_user_sessions_fn ag_ep_on_sessions; /* ep->ust, ep->sessions, ep->nsessions */
+ag_audit_fn ag_ep_on_audit;       /* ep->ast, ep->audit_id */
+ag_audit_page_fn ag_ep_on_audit_page; /* ep->ast, ep->apage */
 
 /**
  * Runs <work>(<ep>) on a pool thread (it may read and write only the ep's own data), then
@@ -237,6 +246,9 @@ void ag_ep_oom(struct ag_ep *ep);
 /** Answers 422 naming the field of <e>, FastAPI's shape. */
 void ag_ep_unprocessable(struct ag_ep *ep, const struct ag_field_err *e);
 
+/** Answers 422 naming the query parameter of <e> (loc ["query", name]). */
+void ag_ep_unprocessable_query(struct ag_ep *ep, const struct ag_field_err *e);
+
 /** Answers 200 with the OAuth2 token body of <ep>'s pair (+ cookies when <cookies> and due). */
 void ag_ep_reply_tokens(struct ag_ep *ep, bool cookies);
 
@@ -270,6 +282,14 @@ void ag_ep_audit(struct ag_ep *ep, const char *event, const char *const *k,
 /** The log line of ag_ep_audit() only: for events a store script already appended. */
 void ag_ep_audit_log(struct ag_ep *ep, const char *event, const char *const *k,
                      const char *const *v, size_t n);
+
+/**
+ * ag_ep_audit() waiting for the stream: <next> runs with ep->ast and ep->audit_id (ast 0
+ * and no id when audit-stream-max is 0: the log line only). Returns false when the append
+ * could not start (the store is not ready): the caller answers.
+ */
+bool ag_ep_audit_await(struct ag_ep *ep, const char *event, const char *const *k,
+                       const char *const *v, size_t n, ag_ep_fn *next);
 
 /* ---- the user helpers (gateway/ep/ep_users.c) ---- */
 
@@ -314,6 +334,8 @@ ag_ep_fn ag_ep_verify;
 ag_ep_fn ag_ep_admin_users, ag_ep_admin_user_get, ag_ep_admin_user_patch,
     ag_ep_admin_user_delete, ag_ep_admin_sessions, ag_ep_admin_sessions_delete,
     ag_ep_admin_session_delete;
+/* gateway/ep/ep_audit.c: the audit log API (reading it; an application's own events). */
+ag_ep_fn ag_ep_audit_list, ag_ep_audit_post;
 
 /** The route table (gateway/ep/routes.c) and its length. */
 extern const struct ag_ep_route ag_ep_routes[];

@@ -7,7 +7,7 @@
  * Entry:    ag_ep_reply_json() and the answers built on it, ag_ep_read_fields(),
  *           ag_ep_printf(), ag_ep_new_id(), ag_ep_uuid4(), ag_ep_new_session(),
  *           ag_ep_mint_pair(), ag_ep_sign(), ag_ep_cookies(), ag_ep_clear_cookies(),
- *           ag_ep_audit(), ag_ep_audit_log().
+ *           ag_ep_audit(), ag_ep_audit_log(), ag_ep_audit_await().
  * Not here: the life of a request and its steps (endpoints.c), the claim sets
  *           (policy/claims.c), JWS (policy/jwt.c), the audit stream (store/audit.c).
  * Spec:     CONTRACT.md sections 5, 7; docs/endpoints.md, docs/operations.md (audit).
@@ -123,9 +123,10 @@ void ag_ep_oom(struct ag_ep *ep)
     ag_req_fail(ep->req, 500, "out of memory");
 }
 
-void ag_ep_unprocessable(struct ag_ep *ep, const struct ag_field_err *e)
+/* 422 naming the field of <e> in <where> ("body", "query"), FastAPI's shape. */
+static void ep_unprocessable_in(struct ag_ep *ep, const char *where, const struct ag_field_err *e)
 {
-    json_t *loc = json_pack("[s]", "body");
+    json_t *loc = json_pack("[s]", where);
 
     if (e->field != NULL)
         json_array_append_new(loc, json_string(e->field));
@@ -133,6 +134,16 @@ void ag_ep_unprocessable(struct ag_ep *ep, const struct ag_field_err *e)
                      json_pack("{s:[{s:o, s:s, s:s}]}", "detail", "loc", loc, "msg", e->msg,
                                "type", e->type),
                      NULL);
+}
+
+void ag_ep_unprocessable(struct ag_ep *ep, const struct ag_field_err *e)
+{
+    ep_unprocessable_in(ep, "body", e);
+}
+
+void ag_ep_unprocessable_query(struct ag_ep *ep, const struct ag_field_err *e)
+{
+    ep_unprocessable_in(ep, "query", e);
 }
 
 void ag_ep_reply_tokens(struct ag_ep *ep, bool cookies)
@@ -294,7 +305,13 @@ const char *ag_ep_clear_cookies(struct ag_ep *ep)
 
 /* ---------------------------------------------------------------- audit */
 
-/* Collects ip and the <n> pairs of an event into <keys>/<vals> (18 slots); returns the count. */
+#define EP_AUDIT_PAIRS 16 /* the most an entry of the stream holds (store/audit.c) */
+
+/*
+ * Collects the client's ip and user agent ("" when it sent none) and the <n> pairs of an
+ * event into <keys>/<vals> (EP_AUDIT_PAIRS slots); returns the count. The log line and
+ * the stream entry are made from the same list, so they name the same fields.
+ */
 static size_t ep_audit_fields(const struct ag_ep *ep, const char *const *k, const char *const *v,
                               size_t n, const char **keys, const char **vals)
 {
@@ -302,7 +319,9 @@ static size_t ep_audit_fields(const struct ag_ep *ep, const char *const *k, cons
 
     keys[m] = "ip";
     vals[m++] = ep->ip;
-    for (size_t i = 0; i < n && m < 17; i++) {
+    keys[m] = "user_agent";
+    vals[m++] = ep->ua != NULL ? ep->ua : "";
+    for (size_t i = 0; i < n && m < EP_AUDIT_PAIRS; i++) {
         keys[m] = k[i];
         vals[m++] = v[i] != NULL ? v[i] : "";
     }
@@ -333,7 +352,7 @@ static void ep_audit_line(struct ag_ep *ep, const char *event, const char *const
 void ag_ep_audit_log(struct ag_ep *ep, const char *event, const char *const *k,
                      const char *const *v, size_t n)
 {
-    const char *keys[18], *vals[18];
+    const char *keys[EP_AUDIT_PAIRS], *vals[EP_AUDIT_PAIRS];
     size_t m = ep_audit_fields(ep, k, v, n, keys, vals);
 
     ep_audit_line(ep, event, keys, vals, m);
@@ -343,10 +362,31 @@ void ag_ep_audit(struct ag_ep *ep, const char *event, const char *const *k,
                  const char *const *v, size_t n)
 {
     const struct ag_config *cfg = ep->req != NULL ? ep->req->gen->cfg : NULL;
-    const char *keys[18], *vals[18];
+    const char *keys[EP_AUDIT_PAIRS], *vals[EP_AUDIT_PAIRS];
     size_t m = ep_audit_fields(ep, k, v, n, keys, vals);
 
     ep_audit_line(ep, event, keys, vals, m);
     if (cfg != NULL && cfg->audit_stream_max > 0 && ag_ep_store_ready(ep))
         ag_audit_append(ep->w->store, cfg->audit_stream_max, event, keys, vals, m, NULL, NULL);
+}
+
+bool ag_ep_audit_await(struct ag_ep *ep, const char *event, const char *const *k,
+                       const char *const *v, size_t n, ag_ep_fn *next)
+{
+    const struct ag_config *cfg = ep->req->gen->cfg;
+    const char *keys[EP_AUDIT_PAIRS], *vals[EP_AUDIT_PAIRS];
+    size_t m = ep_audit_fields(ep, k, v, n, keys, vals);
+
+    if (cfg->audit_stream_max > 0 && !ag_ep_store_ready(ep))
+        return false;
+    ep_audit_line(ep, event, keys, vals, m);
+    if (cfg->audit_stream_max <= 0) {
+        ep->ast = 0;
+        next(ep);
+        return true;
+    }
+    return ag_ep_await(ep,
+                       ag_audit_append(ep->w->store, cfg->audit_stream_max, event, keys, vals, m,
+                                       ag_ep_on_audit, ep),
+                       next);
 }

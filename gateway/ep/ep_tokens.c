@@ -374,6 +374,7 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
     /* The client's refresh limit and the audit entry ride in the rotation's round trip. */
     struct ag_sess_refresh q = {.sid = ep->sid, .presented = presented, .next = ep->otid,
                                 .now = ep->now, .ttl = cfg->refresh_token_ttl, .ip = ep->ip,
+                                .user_agent = ep->ua,
                                 .limit = cfg->rate_limits ? cfg->rl_refresh.limit : 0,
                                 .window = cfg->rl_refresh.window,
                                 .audit_maxlen = cfg->audit_stream_max,

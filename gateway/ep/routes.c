@@ -84,6 +84,9 @@ const struct ag_ep_route ag_ep_routes[] = {
     {"GET",    "/admin/users/{}/sessions", AG_EP_ADMIN, STORE,           0,    0,    ag_ep_admin_sessions},
     {"DELETE", "/admin/users/{}/sessions", AG_EP_ADMIN, STORE | CSRF,    0,    0,    ag_ep_admin_sessions_delete},
     {"DELETE", "/admin/users/{}/sessions/{}", AG_EP_ADMIN, STORE | CSRF, 0,    0,    ag_ep_admin_session_delete},
+    /* the audit log API (ep_audit.c): staff read it, applications add their own events */
+    {"GET",    "/admin/audit",     AG_EP_ADMIN,    STORE,                0,    0,    ag_ep_audit_list},
+    {"POST",   "/audit",           AG_EP_AUDIT,    STORE | CSRF,         JSON, BODY, ag_ep_audit_post},
 };
 
 const size_t ag_ep_nroutes = sizeof(ag_ep_routes) / sizeof(ag_ep_routes[0]);

@@ -232,6 +232,9 @@ static const struct want {
     {"GET",    "/admin/users/u1/sessions", AG_EP_ADMIN, ST, 0,  0, ag_ep_admin_sessions},
     {"DELETE", "/admin/users/u1/sessions", AG_EP_ADMIN, ST | CS, 0, 0, ag_ep_admin_sessions_delete},
     {"DELETE", "/admin/users/u1/sessions/s1", AG_EP_ADMIN, ST | CS, 0, 0, ag_ep_admin_session_delete},
+    /* section 13: the audit log API */
+    {"GET",    "/admin/audit",     AG_EP_ADMIN,    ST,      0,  0, ag_ep_audit_list},
+    {"POST",   "/audit",           AG_EP_AUDIT,    ST | CS, JS, B, ag_ep_audit_post},
 };
 /* clang-format on */
 
@@ -294,6 +297,8 @@ static void test_routes_405_allow_values(void)
         {"GET", "/password/reset", "POST"},
         {"POST", "/admin/", "GET, HEAD"},
         {"DELETE", "/admin/assets/x", "GET, HEAD"},
+        {"POST", "/admin/audit", "GET"},
+        {"GET", "/audit", "POST"},
     };
     /* clang-format on */
     char out[96];

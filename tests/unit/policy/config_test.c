@@ -1365,6 +1365,8 @@ static void test_config_user_defaults(void)
     AG_ASSERT_EQ(cfg->audit_stream_max, 100000);
     AG_ASSERT_EQ(cfg->rl_login_account.limit, 5);
     AG_ASSERT_EQ(cfg->rl_reset.window, 3600);
+    AG_ASSERT_EQ(cfg->rl_audit.limit, 600);
+    AG_ASSERT_EQ(cfg->rl_audit.window, 60);
     AG_ASSERT_EQ(cfg->n_trusted_proxies, 0);
     ag_config_unref(cfg);
 }
@@ -1379,7 +1381,7 @@ static void test_config_reads_user_keys(void)
         "'password-reset':{'ttl':600,'webhook':'http://127.0.0.1:9000/hook/reset'},"
         "'audit-stream-max':0,'max-sessions-per-user':7,"
         "'rate-limits':{'login-account':{'limit':3,'window':10},'reset':{'limit':2},"
-        "'sessions':{'limit':4,'window':20}}}",
+        "'sessions':{'limit':4,'window':20},'audit':{'limit':9,'window':30}}}",
         NULL);
     unsigned char a[16] = {10, 200, 3, 4}, b[16] = {11, 0, 0, 1}, six[16] = {0};
 
@@ -1415,6 +1417,8 @@ static void test_config_reads_user_keys(void)
     AG_ASSERT_EQ(cfg->max_sessions, 7);
     AG_ASSERT_EQ(cfg->rl_sessions.limit, 4);
     AG_ASSERT_EQ(cfg->rl_sessions.window, 20);
+    AG_ASSERT_EQ(cfg->rl_audit.limit, 9);
+    AG_ASSERT_EQ(cfg->rl_audit.window, 30);
     ag_config_unref(cfg);
 }
 
