@@ -502,23 +502,28 @@
     }
   }
 
-  /* ---------------- audit */
+  /* ---------------- audit: #/audit?event=&user=&since=&before=&limit= */
+
+  let auditView = { event: '', user: '', since: '', before: '', limit: '', next: null };
 
   async function loadAudit(params) {
     show('audit');
-    const event = params.get('event') || '';
-    const user = params.get('user') || '';
-    if (document.activeElement !== $('audit-event')) $('audit-event').value = event;
-    if (document.activeElement !== $('audit-user')) $('audit-user').value = user;
+    const v = { event: params.get('event') || '', user: params.get('user') || '',
+                since: params.get('since') || '', before: params.get('before') || '',
+                limit: params.get('limit') || '', next: null };
+    if (document.activeElement !== $('audit-event')) $('audit-event').value = v.event;
+    if (document.activeElement !== $('audit-user')) $('audit-user').value = v.user;
+    if (document.activeElement !== $('audit-since')) $('audit-since').value = localInput(v.since);
     const my = ++seq.audit;
     state('audit', 'loading');
     try {
       const qs = new URLSearchParams();
-      if (event) qs.set('event', event);
-      if (user) qs.set('user', user);
+      for (const k of ['event', 'user', 'since', 'before', 'limit']) if (v[k]) qs.set(k, v[k]);
       const s = qs.toString();
       const data = await api('GET', 'audit' + (s ? '?' + s : ''));
       if (my !== seq.audit) return;
+      v.next = data.next || null;
+      auditView = v;
       renderAudit(data);
       state('audit', 'ready');
     } catch (e) {
@@ -528,13 +533,25 @@
     }
   }
 
-  const AUDIT_SHOWN = new Set(['id', 'time', 'event', 'sub', 'ip', 'user_agent']);
+  /* The ISO UTC time <iso> as a datetime-local value in the browser's zone, and back. */
+  function localInput(iso) {
+    const d = iso ? new Date(iso) : null;
+    if (!d || Number.isNaN(d.getTime())) return '';
+    return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+  }
 
-  /* An entry's other members as "key=value" text ({"detail": {...}} as its JSON). */
+  function isoOf(local) {
+    const d = local ? new Date(local) : null;
+    return d && !Number.isNaN(d.getTime()) ? d.toISOString().replace(/\.\d+Z$/, 'Z') : '';
+  }
+
+  /* Members shown in their own column, or saying nothing (the gateway's own source, a
+   * user_id equal to the sub). */
   function auditDetails(e) {
     const out = [];
     for (const [k, v] of Object.entries(e)) {
-      if (AUDIT_SHOWN.has(k) || v === null || v === '') continue;
+      if (['id', 'time', 'event', 'sub', 'ip', 'user_agent'].includes(k)) continue;
+      if (v === null || v === '' || (k === 'source' && v === 'gateway') || (k === 'user_id' && v === e.sub)) continue;
       out.push(k + '=' + (typeof v === 'object' ? JSON.stringify(v) : String(v)));
     }
     return out.join(' ');
@@ -555,17 +572,24 @@
         cell('Details', el('span', { class: 'details' }, auditDetails(e)))));
     }
     $('audit-empty').hidden = events.length > 0;
-    /* Whatever else the answer says about the search (how far a filter scanned, say). */
-    const notes = Object.entries(data || {}).filter(([k]) => k !== 'events')
-      .map(([k, v]) => k + ': ' + (typeof v === 'object' ? JSON.stringify(v) : String(v)));
-    $('audit-note').textContent = notes.join('; ');
+    $('audit-note').textContent = data && data.truncated
+      ? 'The filter examined the most entries one request may without filling the page: Older goes on from there.'
+      : '';
+    $('audit-older').disabled = !auditView.next;
+    $('audit-newest').disabled = !auditView.before;
+  }
+
+  function auditHash(over) {
+    const v = Object.assign({}, auditView, over);
+    return hashOf('/audit', { event: v.event, user: v.user, since: v.since, before: v.before, limit: v.limit });
   }
 
   let auditTimer = null;
 
   function auditNow(replace) {
     clearTimeout(auditTimer);
-    go(hashOf('/audit', { event: $('audit-event').value.trim(), user: $('audit-user').value.trim() }), replace);
+    go(auditHash({ event: $('audit-event').value.trim(), user: $('audit-user').value.trim(),
+                   since: isoOf($('audit-since').value), before: '' }), replace);
   }
 
   /* ------------------------------------------------------------ start */
@@ -586,6 +610,9 @@
     $('user-delete').addEventListener('click', onDelete);
     $('user-delete-cancel').addEventListener('click', () => { resetDelete(); $('user-delete').focus(); });
     $('audit-form').addEventListener('submit', (ev) => { ev.preventDefault(); auditNow(false); });
+    $('audit-since').addEventListener('change', () => auditNow(false));
+    $('audit-older').addEventListener('click', () => go(auditHash({ before: auditView.next })));
+    $('audit-newest').addEventListener('click', () => go(auditHash({ before: '' })));
     for (const id of ['audit-event', 'audit-user']) {
       $(id).addEventListener('input', () => {
         clearTimeout(auditTimer);

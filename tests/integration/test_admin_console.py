@@ -565,8 +565,10 @@ def test_non_admin_refusal_is_shown(gateway, redis_server, browser):
     # The audit log too.
     b.expect_refusal("/auth/admin/audit", 403)
     b.one("nav-audit").click()
-    b.wait(lambda: b.d.find_element(By.ID, "screen-audit").get_attribute("data-state") == "ready"
+    b.wait(lambda: b.d.find_element(By.ID, "screen-audit").get_attribute("data-state") == "failed"
            and "Not enough permissions" in b.error_text(), "the audit refusal")
+    assert not any(e.is_displayed() for e in b.all("audit-row"))
+    assert not b.d.find_element(By.ID, "audit-empty").is_displayed()  # no "nothing matches"
 
 
 def test_staff_reads_but_cannot_write(gateway, redis_server, browser):
@@ -632,13 +634,12 @@ def test_audit_log_newest_first_and_filters(gateway, redis_server, browser):
     assert r.status_code == 202, r.text
     sign_in_as_admin(b, gw, redis_server, "#/audit")
 
-    rows = b.wait_rows("audit-row", lambda r: len(r) >= 5, "the audit log")
+    rows = b.wait_rows("audit-row", lambda r: len(r) == 6, "the audit log")
     events = [e.find_element(By.CLASS_NAME, "event").text for e in b.all("audit-row")]
     want = requests.get(gw.url + "/auth/admin/audit", headers=MH, timeout=10).json()["events"]
     assert events == [e["event"] for e in want]  # the API's order, newest first
-    assert events[0] == "login_ok"  # the admin's own sign-in: the newest
-    assert "register" in events and "login_failed" in events and "app_export" in events
-    assert events.index("app_export") < events.index("login_failed") < events.index("register")
+    # newest first: the admin's sign-in in the browser, back to the target's registration
+    assert events == ["login_ok", "register", "app_export", "login_failed", "login_ok", "register"]
     assert any(XSS in t for t in rows)
     assert b.d.find_elements(By.CSS_SELECTOR, "main img, main script") == []
     b.shot("audit")
@@ -652,6 +653,18 @@ def test_audit_log_newest_first_and_filters(gateway, redis_server, browser):
     f.send_keys("register" + Keys.ENTER)
     rows = b.wait_rows("audit-row", lambda r: len(r) == 2 and all("register" in t for t in r),
                        "the two registrations")
+
+    # Pages of 2, older and back to the newest.
+    b.open(gw, "#/audit?limit=2")
+    first = b.wait_rows("audit-row", lambda r: len(r) == 2 and "login_ok" in r[0], "page 1")
+    older = b.d.find_element(By.ID, "audit-older")
+    assert not b.d.find_element(By.ID, "audit-newest").is_enabled()
+    older.click()
+    second = b.wait_rows("audit-row", lambda r: len(r) == 2 and r != first, "page 2")
+    assert [t.split("\n")[0] for t in second] <= [t.split("\n")[0] for t in first]  # older
+    assert [e.get_attribute("data-id") for e in b.all("audit-row")] == [e["id"] for e in want[2:4]]
+    b.d.find_element(By.ID, "audit-newest").click()
+    b.wait_rows("audit-row", lambda r: r == first, "page 1 again")
 
     # By user: the target's entries only.
     b.open(gw, "#/audit?user=" + target["id"])
