@@ -16,7 +16,8 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 packages=(meson ninja-build pkg-config gcc clang libevent-dev libssl-dev libjansson-dev
           libhiredis-dev libsodium-dev libhttp-parser-dev redis-server python3 python3-pytest
           python3-requests python3-jwt python3-websocket python3-prometheus-client
-          python3-cryptography curl nginx man-db groff-base systemd)
+          python3-cryptography curl nginx man-db groff-base systemd
+          chromium chromium-driver python3-selenium)
 if [[ ${SKIP_INSTALL:-0} != 1 ]]; then
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

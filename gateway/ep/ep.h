@@ -335,6 +335,9 @@ ag_ep_fn ag_ep_account_logout, ag_ep_account_logout_all, ag_ep_account_password,
     ag_ep_account_forgot, ag_ep_account_reset, ag_ep_account_sessions,
     ag_ep_account_session_delete;
 
+/* gateway/ep/ep_console.c: the admin console's page and files. */
+ag_ep_fn ag_ep_console_redirect, ag_ep_console_page, ag_ep_console_asset;
+
 /* gateway/ep/ep_verify.c: forward-auth for a proxy in front. */
 ag_ep_fn ag_ep_verify;
 

@@ -71,6 +71,14 @@ const struct ag_ep_route ag_ep_routes[] = {
     {"HEAD",   "/ready",           AG_EP_OPEN,     0,                    0,    0,    ep_ready},
     {"GET",    "/jwks.json",       AG_EP_OPEN,     0,                    0,    0,    ep_jwks},
     {"HEAD",   "/jwks.json",       AG_EP_OPEN,     0,                    0,    0,    ep_jwks},
+    /* The admin console (CONTRACT.md section 13; gateway/ep/ep_console.c): OPEN, since the
+     * page and its files are public; the data it shows comes from the admin API's rows. */
+    {"GET",    "/admin",           AG_EP_OPEN,     0,                    0,    0,    ag_ep_console_redirect},
+    {"HEAD",   "/admin",           AG_EP_OPEN,     0,                    0,    0,    ag_ep_console_redirect},
+    {"GET",    "/admin/",          AG_EP_OPEN,     0,                    0,    0,    ag_ep_console_page},
+    {"HEAD",   "/admin/",          AG_EP_OPEN,     0,                    0,    0,    ag_ep_console_page},
+    {"GET",    "/admin/assets/{}", AG_EP_OPEN,     0,                    0,    0,    ag_ep_console_asset},
+    {"HEAD",   "/admin/assets/{}", AG_EP_OPEN,     0,                    0,    0,    ag_ep_console_asset},
     {"GET",    "/token/new",       AG_EP_MASTER,   STORE | ORIGIN,       0,    0,    ag_ep_tokens_new},
     {"GET",    "/token/refresh",   AG_EP_OPEN,     STORE | ORIGIN,       0,    0,    ag_ep_tokens_refresh_get},
     {"POST",   "/refresh",         AG_EP_OPEN,     STORE | ORIGIN,       0,    BODY, ag_ep_tokens_refresh_post},

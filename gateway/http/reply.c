@@ -22,6 +22,7 @@ static const struct {
     {201, "Created", "created"},
     {202, "Accepted", "accepted"},
     {204, "No Content", "no_content"},
+    {308, "Permanent Redirect", "redirect"},
     {400, "Bad Request", "bad_request"},
     {401, "Unauthorized", "unauthorized"},
     {403, "Forbidden", "forbidden"},

@@ -203,6 +203,13 @@ static const struct want {
     {"HEAD",   "/ready",           AG_EP_OPEN,     0,       0,  0, NULL},
     {"GET",    "/jwks.json",       AG_EP_OPEN,     0,       0,  0, NULL},
     {"HEAD",   "/jwks.json",       AG_EP_OPEN,     0,       0,  0, NULL},
+    /* CONTRACT.md section 13: the admin console */
+    {"GET",    "/admin",           AG_EP_OPEN,     0,       0,  0, ag_ep_console_redirect},
+    {"HEAD",   "/admin",           AG_EP_OPEN,     0,       0,  0, ag_ep_console_redirect},
+    {"GET",    "/admin/",          AG_EP_OPEN,     0,       0,  0, ag_ep_console_page},
+    {"HEAD",   "/admin/",          AG_EP_OPEN,     0,       0,  0, ag_ep_console_page},
+    {"GET",    "/admin/assets/a.js", AG_EP_OPEN,   0,       0,  0, ag_ep_console_asset},
+    {"HEAD",   "/admin/assets/a.js", AG_EP_OPEN,   0,       0,  0, ag_ep_console_asset},
     {"GET",    "/token/new",       AG_EP_MASTER,   ST | OR, 0,  0, ag_ep_tokens_new},
     {"GET",    "/token/refresh",   AG_EP_OPEN,     ST | OR, 0,  0, ag_ep_tokens_refresh_get},
     {"POST",   "/refresh",         AG_EP_OPEN,     ST | OR, 0,  B, ag_ep_tokens_refresh_post},
@@ -292,6 +299,8 @@ static void test_routes_405_allow_values(void)
         {"PUT", "/sessions", "GET"},
         {"GET", "/sessions/x", "DELETE"},
         {"GET", "/password/reset", "POST"},
+        {"POST", "/admin/", "GET, HEAD"},
+        {"DELETE", "/admin/assets/x", "GET, HEAD"},
         {"POST", "/admin/audit", "GET"},
         {"GET", "/audit", "POST"},
     };
