@@ -49,3 +49,16 @@ def test_access_log_fields_are_the_documented_ones(upstream, gateway, tmp_path):
         written.update(json.loads(line))
     assert json.loads(lines[1])["auth"] == "no access token", lines[1]
     assert written == documented_access_log_fields()
+
+
+def test_readme_status_names_the_administration():
+    """Issue 13: the README's status table lists the admin API, the audit API, the
+    console and the operator commands, each with the page that documents it."""
+    text = (Path(REPO) / "README.md").read_text()
+    status = text[text.index("## Status"):text.index("\n## ", text.index("## Status") + 1)]
+    rows = [r for r in status.splitlines() if r.startswith("| ") and "docs/admin.md" in r]
+    assert rows, "no status row points to docs/admin.md"
+    row = " ".join(rows)
+    for name in ("/auth/admin/users", "/auth/admin/audit", "POST /auth/audit",
+                 "/auth/admin/", "authgate user", "authgate sessions"):
+        assert name in row, name
