@@ -344,18 +344,23 @@ static void on_admin_audited(int st, const char *id, void *arg)
 }
 
 /*
- * Records the admin action <event> on user <id> (+ <n> pairs) in the audit stream as the
- * API does, with actor "cli"; waits for it, and a failure only warns (the action is done).
+ * Records the admin action <event> on user <id> (+ the <n> pairs <k2>/<v2>, at most 4) in
+ * the audit stream as the API does, with actor "cli"; waits for it, and a failure only
+ * warns (the action is done).
  */
 static void admin_audit(struct admin_run *r, const struct ag_gen *g, const char *event,
-                        const char *id, const char *k2, const char *v2)
+                        const char *id, const char *const *k2, const char *const *v2, size_t n)
 {
-    const char *k[3] = {"actor", "user_id", k2}, *v[3] = {"cli", id, v2};
+    const char *k[6] = {"actor", "user_id"}, *v[6] = {"cli", id};
 
     if (g->cfg->audit_stream_max <= 0)
         return;
+    for (size_t i = 0; i < n && i < 4; i++) {
+        k[2 + i] = k2[i];
+        v[2 + i] = v2[i];
+    }
     r->done = false;
-    if (ag_audit_append(r->st, g->cfg->audit_stream_max, event, k, v, k2 != NULL ? 3 : 2,
+    if (ag_audit_append(r->st, g->cfg->audit_stream_max, event, k, v, 2 + (n < 4 ? n : 4),
                         on_admin_audited, r) < 0) {
         fprintf(stderr, "authgate %s: warning: the audit entry was not written\n", r->cmd);
         return;
@@ -541,8 +546,13 @@ static int admin_user_set(struct admin_run *r, const struct ag_gen *g, const str
     }
     printf("user '%s' (id %s): active=%s roles=%s; revoked: %s\n", r->user.username, r->user.id,
            r->user.is_active ? "true" : "false", r->user.roles, revoked[r->revoked]);
-    admin_audit(r, g, "admin_user_update", r->user.id, "fields",
-                admin_set_fields(o));
+    {
+        static const char *const what[] = {"none", "tokens", "sessions"}; /* as the API's */
+        const char *k[] = {"fields", "revoked", "is_active", "roles"};
+        const char *v[] = {admin_set_fields(o), what[r->revoked],
+                           r->user.is_active ? "true" : "false", r->user.roles};
+        admin_audit(r, g, "admin_user_update", r->user.id, k, v, 4);
+    }
     return 0;
 }
 
@@ -557,7 +567,7 @@ static int admin_user_delete(struct admin_run *r, const struct ag_gen *g, const 
     case AG_USER_OK:
         printf("user '%s' deleted (id %s); its sessions are revoked\n", r->user.username,
                r->user.id);
-        admin_audit(r, g, "admin_user_delete", r->user.id, NULL, NULL);
+        admin_audit(r, g, "admin_user_delete", r->user.id, NULL, NULL, 0);
         return 0;
     case AG_USER_UNKNOWN:
         fprintf(stderr, "authgate user delete: the user is gone\n");
@@ -595,9 +605,10 @@ static int admin_sessions_revoke(struct admin_run *r, const struct ag_gen *g,
     printf("%s of user '%s' revoked\n", o->sid != NULL ? "the session" : "every session",
            r->user.username);
     if (o->sid != NULL)
-        admin_audit(r, g, "admin_session_revoke", r->user.id, "sid", o->sid);
+        admin_audit(r, g, "admin_session_revoke", r->user.id, (const char *[]){"sid"},
+                    (const char *[]){o->sid}, 1);
     else
-        admin_audit(r, g, "admin_sessions_revoke", r->user.id, NULL, NULL);
+        admin_audit(r, g, "admin_sessions_revoke", r->user.id, NULL, NULL, 0);
     return 0;
 }
 

@@ -333,7 +333,7 @@ def test_delete_frees_the_name_and_ends_the_sessions(gateway, redis_server, upst
     assert time.monotonic() - t0 < 1.0
     assert adm(b, "GET", "/users/" + u["id"]).status_code == 404
     assert adm(a, "DELETE", "/users/" + u["id"]).status_code == 404
-    assert refresh_post(b, pair["refresh_token"]).status_code == 401
+    assert refresh_post(b, pair["refresh_token"]).status_code in (401, 403)
     listed = adm(a, "GET", "/users", params={"limit": 500}).json()
     assert u["id"] not in [x["id"] for x in listed["users"]]
     # the username and email register again at once
@@ -520,3 +520,12 @@ def test_cli_user_list_set_delete_and_sessions_revoke(gateway, redis_server, ups
     assert [e["event"] for e in cli_entries][:4] == ["admin_user_delete", "admin_sessions_revoke",
                                                      "admin_session_revoke", "admin_user_update"]
     assert cli_entries[0]["user_id"] == b["id"] and cli_entries[2]["sid"] == sid1
+    # an update names what the API's entry names (docs/admin.md: fields, revoked, the new
+    # is_active and roles): the last one reactivated <a> and took its role "ops" away
+    u = cli_entries[3]
+    assert {k: u.get(k) for k in ("user_id", "fields", "revoked", "is_active", "roles")} == {
+        "user_id": a["id"], "fields": "is_active,roles", "revoked": "tokens",
+        "is_active": "true", "roles": ""}, u
+    demoted = [e for e in audit(redis_server.port, "admin_user_update")
+               if e.get("actor") == "cli" and e["user_id"] == a["id"]]
+    assert [e.get("revoked") for e in demoted] == ["tokens", "sessions", "tokens", "none"], demoted
