@@ -204,7 +204,7 @@ def test_get_one_and_404(gateway, redis_server):
     assert r.status_code == 200 and r.json() == u
     for uid in ("no-such-user", "x" * 65):
         r = adm(gw, "GET", "/users/" + uid)
-        assert r.status_code in (404,) and r.json() == {"detail": "User not found"}, uid
+        assert r.status_code == 404 and r.json() == {"detail": "User not found"}, uid
         assert patch(gw, uid, {"is_active": False}).status_code == 404
         assert adm(gw, "DELETE", "/users/" + uid).status_code == 404
         assert adm(gw, "GET", "/users/%s/sessions" % uid).status_code == 404
@@ -269,7 +269,7 @@ def test_deactivation_is_refused_on_a_second_instance_within_1s(gateway, redis_s
     assert time.monotonic() - t0 < 1.0
     assert api(b, pair["access_token"]).json() == D401
     # the sessions ended: no refresh on either instance, even once reactivated
-    assert refresh_post(b, pair["refresh_token"]).status_code in (401, 403)
+    assert refresh_post(b, pair["refresh_token"]).status_code == 401
     assert patch(a, u["id"], {"is_active": True}).json()["is_active"] is True
     r = refresh_post(b, other["refresh_token"])
     assert r.status_code == 401, r.text
@@ -333,7 +333,7 @@ def test_delete_frees_the_name_and_ends_the_sessions(gateway, redis_server, upst
     assert time.monotonic() - t0 < 1.0
     assert adm(b, "GET", "/users/" + u["id"]).status_code == 404
     assert adm(a, "DELETE", "/users/" + u["id"]).status_code == 404
-    assert refresh_post(b, pair["refresh_token"]).status_code in (401, 403)
+    assert refresh_post(b, pair["refresh_token"]).status_code == 401
     listed = adm(a, "GET", "/users", params={"limit": 500}).json()
     assert u["id"] not in [x["id"] for x in listed["users"]]
     # the username and email register again at once
@@ -477,7 +477,7 @@ def test_cli_user_list_set_delete_and_sessions_revoke(gateway, redis_server, ups
     r = cli(gw, "user", "set", a["email"], "--active", "false")
     assert r.returncode == 0 and "revoked: sessions and tokens" in r.stdout, r.stdout
     assert wait_until(lambda: api(gw, pair["access_token"]).status_code == 401) is not None
-    assert refresh_post(gw, pair["refresh_token"]).status_code in (401, 403)
+    assert refresh_post(gw, pair["refresh_token"]).status_code == 401
     assert adm(gw, "GET", "/users/" + a["id"]).json()["is_active"] is False
     assert cli(gw, "user", "set", a["id"], "--active", "true", "--roles", "").returncode == 0
     assert adm(gw, "GET", "/users/" + a["id"]).json()["roles"] == []
