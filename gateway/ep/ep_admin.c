@@ -103,13 +103,12 @@ static void admin_audit(struct ag_ep *ep, const char *event, const char *id,
     ag_ep_audit(ep, event, keys, vals, 2 + (n < 6 ? n : 6));
 }
 
-/* 422 naming the query parameter <name> (FastAPI's shape, "query" for "body"). */
+/* 422 naming the query parameter <name>, FastAPI's shape. */
 static void admin_bad_query(struct ag_ep *ep, const char *name, const char *msg)
 {
-    ag_ep_reply_json(ep, 422,
-                     json_pack("{s:[{s:[s,s], s:s, s:s}]}", "detail", "loc", "query", name,
-                               "msg", msg, "type", "value_error"),
-                     NULL);
+    struct ag_field_err e = {name, msg, "value_error"};
+
+    ag_ep_unprocessable_query(ep, &e);
 }
 
 /* ---------------------------------------------------------------- GET /admin/users */
