@@ -62,3 +62,17 @@ def test_readme_status_names_the_administration():
     for name in ("/auth/admin/users", "/auth/admin/audit", "POST /auth/audit",
                  "/auth/admin/", "authgate user", "authgate sessions"):
         assert name in row, name
+
+
+def test_man_page_names_every_endpoint():
+    """docs/authgate.1's ENDPOINTS section names every route of gateway/ep/routes.c (by
+    its path up to the first parameter), so the page keeps up with the route table."""
+    routes = (Path(REPO) / "gateway" / "ep" / "routes.c").read_text()
+    paths = set(re.findall(r'^\s*\{"[A-Z]+",\s*"(/[^"]*)"', routes, re.M))
+    assert len(paths) > 20, paths
+    page = (Path(REPO) / "docs" / "authgate.1").read_text()
+    section = page[page.index(".SH ENDPOINTS"):page.index(".SH ENVIRONMENT")]
+    words = set(re.findall(r"/[\w./-]*", section.replace("\\-", "-").replace("\\fI", " ")))
+    missing = sorted(p for p in paths if p.split("{}")[0].rstrip("/") not in
+                     {w.rstrip("/") for w in words})
+    assert not missing, missing
