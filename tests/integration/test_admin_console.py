@@ -22,7 +22,7 @@ import urllib.parse
 import pytest
 import requests
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -156,8 +156,11 @@ class Browser:
         self.d.get(gw.url + prefix_of(gw) + "/admin/" + hash_)
 
     def wait(self, cond, what, timeout=WAIT):
+        """Until cond() is truthy; an element the page re-rendered meanwhile (a debounced
+        search, a reload) only means cond() is asked again."""
         try:
-            return WebDriverWait(self.d, timeout).until(lambda d: cond())
+            return WebDriverWait(self.d, timeout, ignored_exceptions=(
+                StaleElementReferenceException,)).until(lambda d: cond())
         except TimeoutException:
             self.collect()
             raise AssertionError("waited %d s for %s; error: %r; browser log: %s"
@@ -185,9 +188,9 @@ class Browser:
         """Waits until the screen is rendered (data-state ready) and pred(row texts) holds."""
         def ok():
             busy = self.d.find_elements(By.CSS_SELECTOR, "section[data-state=loading]")
-            return not busy and pred(self.rows(name))
-        self.wait(ok, what)
-        return self.rows(name)
+            rows = [] if busy else self.rows(name)
+            return (rows,) if not busy and pred(rows) else None
+        return self.wait(ok, what)[0]  # the rows that held, not a second read
 
     def status_text(self):
         return self.d.find_element(By.ID, "status").text
