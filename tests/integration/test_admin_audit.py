@@ -326,6 +326,24 @@ def test_post_audit_takes_the_master_token_or_the_audit_write_scope(gateway, red
                   % UA)
 
 
+def test_post_audit_with_the_cookie_passes_the_csrf_check(gateway, redis_server):
+    """A token with audit:write in the access_token cookie: a foreign Origin is 403 and
+    records nothing; the gateway's own origin is 202."""
+    gw = start(gateway, redis_server, **AUDITOR)
+    _, atok = flagged_token(gw, redis_server, roles="auditor")
+    cookies = {"access_token": atok}
+    r = requests.post(gw.url + "/auth/audit", json={"event": "csrf.probe"}, cookies=cookies,
+                      headers={"Origin": "https://evil.example"}, timeout=15)
+    assert r.status_code == 403, r.text
+    assert r.json() == {"detail": "CSRF check failed: Origin does not match"}
+    assert events(gw, event="csrf.probe")["events"] == []
+    host = gw.url.split("://", 1)[1]
+    r = requests.post(gw.url + "/auth/audit", json={"event": "csrf.probe"}, cookies=cookies,
+                      headers={"Origin": "http://" + host}, timeout=15)
+    assert r.status_code == 202, r.text
+    assert [e["id"] for e in events(gw, event="csrf.probe")["events"]] == [r.json()["id"]]
+
+
 def test_an_app_event_named_like_a_gateway_event_stays_an_app_event(gateway, redis_server):
     gw = start(gateway, redis_server)
     u = make_user(gw)
