@@ -638,7 +638,8 @@ def test_audit_log_newest_first_and_filters(gateway, redis_server, browser):
     sign_in_as_admin(b, gw, redis_server, "#/audit")
 
     rows = b.wait_rows("audit-row", lambda r: len(r) == 6, "the audit log")
-    events = [e.find_element(By.CLASS_NAME, "event").text for e in b.all("audit-row")]
+    events = b.wait(lambda: [e.find_element(By.CLASS_NAME, "event").text
+                             for e in b.all("audit-row")], "the event names")
     want = requests.get(gw.url + "/auth/admin/audit", headers=MH, timeout=10).json()["events"]
     assert events == [e["event"] for e in want]  # the API's order, newest first
     # newest first: the admin's sign-in in the browser, back to the target's registration
@@ -665,7 +666,8 @@ def test_audit_log_newest_first_and_filters(gateway, redis_server, browser):
     older.click()
     second = b.wait_rows("audit-row", lambda r: len(r) == 2 and r != first, "page 2")
     assert [t.split("\n")[0] for t in second] <= [t.split("\n")[0] for t in first]  # older
-    assert [e.get_attribute("data-id") for e in b.all("audit-row")] == [e["id"] for e in want[2:4]]
+    assert b.wait(lambda: [e.get_attribute("data-id") for e in b.all("audit-row")],
+                  "the rows' ids") == [e["id"] for e in want[2:4]]
     b.d.find_element(By.ID, "audit-newest").click()
     b.wait_rows("audit-row", lambda r: r == first, "page 1 again")
 
@@ -673,7 +675,8 @@ def test_audit_log_newest_first_and_filters(gateway, redis_server, browser):
     b.open(gw, "#/audit?user=" + target["id"])
     rows = b.wait_rows("audit-row", lambda r: len(r) >= 2, "the target's entries")
     assert all(target["id"] in t for t in rows)
-    assert {e.find_element(By.CLASS_NAME, "event").text for e in b.all("audit-row")} >= \
+    assert set(b.wait(lambda: [e.find_element(By.CLASS_NAME, "event").text
+                               for e in b.all("audit-row")], "the event names")) >= \
         {"app_export", "login_ok"}
     b.one("nav-users").click()
     b.wait_rows("user-row", lambda r: len(r) == 2, "back to the users")
