@@ -299,3 +299,268 @@ void ag_config__parse_password_reset(struct config_ctx *c, const char *path, jso
         }
     }
 }
+
+/* ------------------------------------------------------------------------------------------
+ * Custom user fields, token-claims and their identity headers (docs/users.md "Custom fields")
+ * ------------------------------------------------------------------------------------------ */
+
+#define CONFIG_UFIELDS_MAX 32     /* declared fields */
+#define CONFIG_UFIELD_NAME_MAX 64 /* bytes of a field name */
+
+/*
+ * Names a custom field may not take: the built-in members of the user object, the
+ * members of the bodies that carry fields (register, PATCH /me, login), and what the
+ * store keeps in the user record.
+ */
+static const char *const config_ufield_reserved[] = {
+    "id",       "email",        "username",   "password",         "is_active",
+    "is_staff", "is_superuser", "roles",      "created_at",       "current_password",
+    "new_password", "username_or_email", "hash", "fields", "failures", "locked_until",
+    "password_changed_at", "scope", "scopes", "grant_type", "client_id", "client_secret",
+    "refresh_token", "access_token",
+};
+
+/* Claims the gateway writes or reads itself: a custom field cannot become one. */
+static const char *const config_claim_reserved[] = {
+    "sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type", "sid", "fam", "roles", "scope",
+    "scopes", "scp", "client_id", "sub_type", "pwh", "alg", "kid", "typ", "method", "path",
+    "azp", "email", "username",
+};
+
+static bool config_in(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, list[i]) == 0)
+            return true;
+    return false;
+}
+
+/* [A-Za-z][A-Za-z0-9_]*, 1..CONFIG_UFIELD_NAME_MAX bytes. */
+static bool config_ufield_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > CONFIG_UFIELD_NAME_MAX || !((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!ag_config__is_alnum((unsigned char)s[i]) && s[i] != '_')
+            return false;
+    return true;
+}
+
+/* One field's declaration <v> at <path> into <f> (its name already set). */
+static void config_parse_ufield(struct config_ctx *c, const char *path, json_t *v,
+                                struct ag_user_field *f)
+{
+    static const char *const names[] = {"type", "required", "max-length"};
+    char kpath[AG_ERR_LINE];
+    const char *key, *s;
+    json_t *e;
+    long long x;
+    size_t n;
+
+    f->max_len = 255;
+    if (!json_is_object(v)) {
+        ag_config__problem(c, path, "expected an object {\"type\": \"string\"|\"integer\"|"
+                                    "\"boolean\", \"required\": BOOL, \"max-length\": N}");
+        return;
+    }
+    json_object_foreach(v, key, e)
+    {
+        size_t i = 0;
+
+        if (!ag_config__member(c, path, key, names, CONFIG_ARRAY_LEN(names), &i, kpath))
+            continue;
+        if (i == 1) {
+            ag_config__get_bool(c, kpath, e, &f->required);
+        } else if (i == 2) {
+            if (ag_config__get_int(c, kpath, e, 1, 4096, &x))
+                f->max_len = (size_t)x;
+        } else if (ag_config__get_string(c, kpath, e, &s, &n)) {
+            if (strcmp(s, "string") == 0)
+                f->type = AG_UFIELD_STRING;
+            else if (strcmp(s, "integer") == 0)
+                f->type = AG_UFIELD_INTEGER;
+            else if (strcmp(s, "boolean") == 0)
+                f->type = AG_UFIELD_BOOLEAN;
+            else
+                ag_config__problem(c, kpath, "expected \"string\", \"integer\" or \"boolean\"");
+        }
+    }
+    if (json_object_get(v, "type") == NULL)
+        ag_config__problem(c, path, "\"type\" is required (\"string\", \"integer\" or \"boolean\")");
+    if (json_object_get(v, "max-length") != NULL && f->type != 0 && f->type != AG_UFIELD_STRING)
+        ag_config__problem(c, path, "\"max-length\" is for strings only");
+}
+
+static int config_ufield_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct ag_user_field *)a)->name, ((const struct ag_user_field *)b)->name);
+}
+
+void ag_config__parse_user_fields(struct config_ctx *c, const char *path, json_t *v)
+{
+    struct ag_config *cfg = c->cfg;
+    char kpath[AG_ERR_LINE], shown[80];
+    const char *key;
+    json_t *e;
+
+    if (!json_is_object(v)) {
+        ag_config__problem(c, path, "expected an object {\"NAME\": {\"type\": ...}}");
+        return;
+    }
+    if (json_object_size(v) > CONFIG_UFIELDS_MAX) {
+        ag_config__problem(c, path, "at most %d fields", CONFIG_UFIELDS_MAX);
+        return;
+    }
+    if (json_object_size(v) == 0)
+        return;
+    cfg->user_fields = ag_config__calloc(c, json_object_size(v), sizeof(*cfg->user_fields));
+    if (cfg->user_fields == NULL)
+        return;
+    json_object_foreach(v, key, e)
+    {
+        struct ag_user_field *f = &cfg->user_fields[cfg->n_user_fields];
+
+        snprintf(kpath, sizeof(kpath), "%s.%s", path,
+                 ag_config__printable(key, shown, sizeof(shown)));
+        if (!config_ufield_name_ok(key)) {
+            ag_config__problem(c, kpath, "a field name is a letter, then letters, digits or "
+                                         "'_', at most %d bytes", CONFIG_UFIELD_NAME_MAX);
+            continue;
+        }
+        if (config_in(key, config_ufield_reserved, CONFIG_ARRAY_LEN(config_ufield_reserved))) {
+            ag_config__problem(c, kpath, "a built-in member of the user object or of its "
+                                         "request bodies; pick another name");
+            continue;
+        }
+        if ((f->name = ag_config__strndup(c, key, strlen(key))) == NULL)
+            return;
+        cfg->n_user_fields++;
+        config_parse_ufield(c, kpath, e, f);
+    }
+    qsort(cfg->user_fields, cfg->n_user_fields, sizeof(*cfg->user_fields), config_ufield_cmp);
+}
+
+void ag_config__parse_token_claims(struct config_ctx *c, const char *path, json_t *v)
+{
+    struct ag_config *cfg = c->cfg;
+    char ipath[AG_ERR_LINE];
+    size_t i;
+    json_t *e;
+
+    if (ag_config__array_new(c, path, v, "an array of user-fields names", NULL,
+                             sizeof(*cfg->token_claims), (void **)&cfg->token_claims, NULL) == 0)
+        return;
+    json_array_foreach(v, i, e)
+    {
+        const char *s;
+        size_t n;
+
+        if (!ag_config__item_string(c, path, i, e, ipath, &s, &n))
+            continue;
+        if (config_in(s, config_claim_reserved, CONFIG_ARRAY_LEN(config_claim_reserved)))
+            ag_config__problem(c, ipath, "a claim the gateway writes or reads itself");
+        else if ((cfg->token_claims[cfg->n_token_claims++] = ag_config__strndup(c, s, n)) == NULL)
+            return;
+    }
+}
+
+void ag_config__parse_field_headers(struct config_ctx *c, const char *path, json_t *v)
+{
+    struct ag_config *cfg = c->cfg;
+    char kpath[AG_ERR_LINE], shown[80];
+    const char *key, *s;
+    json_t *e;
+    size_t n;
+
+    if (!json_is_object(v)) {
+        ag_config__problem(c, path, "expected an object {\"FIELD\": \"HEADER\"}");
+        return;
+    }
+    if (json_object_size(v) == 0 || json_object_size(v) > CONFIG_UFIELDS_MAX)
+        return;
+    cfg->field_headers = ag_config__calloc(c, 2 * json_object_size(v), sizeof(char *));
+    if (cfg->field_headers == NULL)
+        return;
+    json_object_foreach(v, key, e)
+    {
+        snprintf(kpath, sizeof(kpath), "%s.%s", path,
+                 ag_config__printable(key, shown, sizeof(shown)));
+        if (!ag_config__get_string(c, kpath, e, &s, &n) ||
+            !ag_config__header_name_ok(c, kpath, s, n))
+            continue;
+        cfg->field_headers[2 * cfg->n_field_headers] = ag_config__strndup(c, key, strlen(key));
+        cfg->field_headers[2 * cfg->n_field_headers + 1] = ag_config__strndup(c, s, n);
+        cfg->n_field_headers++;
+    }
+}
+
+/* The declared field <name>, or NULL. */
+static struct ag_user_field *config_ufield(struct ag_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_user_fields; i++)
+        if (strcmp(cfg->user_fields[i].name, name) == 0)
+            return &cfg->user_fields[i];
+    return NULL;
+}
+
+/* Whether the header of identity-headers.fields pair <k> is a name the gateway already
+ * writes: the four identity headers, an earlier pair's, one of "headers". */
+static bool config_field_header_clash(const struct ag_config *cfg, size_t k)
+{
+    const struct ag_identity_names *id = &cfg->identity;
+    const char *const ids[] = {id->subject, id->client_id, id->scopes, id->roles};
+    struct ag_str h = ag_str_c(cfg->field_headers[2 * k + 1]);
+
+    for (size_t i = 0; i < CONFIG_ARRAY_LEN(ids); i++)
+        if (ids[i] != NULL && ag_hdr_name_eq(h, ids[i]))
+            return true;
+    for (size_t i = 0; i < k; i++)
+        if (cfg->field_headers[2 * i + 1] != NULL &&
+            ag_hdr_name_eq(h, cfg->field_headers[2 * i + 1]))
+            return true;
+    for (size_t i = 0; i < cfg->n_headers; i++)
+        if (cfg->headers[i].name != NULL && ag_hdr_name_eq(h, cfg->headers[i].name))
+            return true;
+    return false;
+}
+
+void ag_config__user_fields_finish(struct config_ctx *c)
+{
+    struct ag_config *cfg = c->cfg;
+    char ipath[AG_ERR_LINE], shown[80];
+
+    for (size_t i = 0; i < cfg->n_token_claims; i++) {
+        struct ag_user_field *f = config_ufield(cfg, cfg->token_claims[i]);
+
+        snprintf(ipath, sizeof(ipath), "token-claims[%zu]", i);
+        if (f == NULL)
+            ag_config__problem(c, ipath, "'%s' is not declared in user-fields",
+                               ag_config__printable(cfg->token_claims[i], shown, sizeof(shown)));
+        else if (f->claim)
+            ag_config__problem(c, ipath, "listed twice");
+        else
+            f->claim = true;
+    }
+    for (size_t i = 0; i < cfg->n_field_headers; i++) {
+        const char *name = cfg->field_headers[2 * i], *hdr = cfg->field_headers[2 * i + 1];
+        struct ag_user_field *f = name != NULL ? config_ufield(cfg, name) : NULL;
+
+        if (name == NULL || hdr == NULL)
+            continue; /* out of memory: reported */
+        snprintf(ipath, sizeof(ipath), "identity-headers.fields.%s",
+                 ag_config__printable(name, shown, sizeof(shown)));
+        if (f == NULL)
+            ag_config__problem(c, ipath, "not declared in user-fields");
+        else if (!f->claim)
+            /* the header is read from the access token: proxied requests never wait on Redis */
+            ag_config__problem(c, ipath, "must be listed in token-claims too (the value "
+                                         "comes from the access token)");
+        else if (config_field_header_clash(cfg, i))
+            ag_config__problem(c, ipath, "a header the gateway already sets (another identity "
+                                         "header, or one of \"headers\")");
+        else
+            f->header = ag_config__strndup(c, hdr, strlen(hdr));
+    }
+}
