@@ -10,6 +10,7 @@
 #include "config_int.h"
 
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,37 @@ bool ag_config_trusted_proxy(const struct ag_config *cfg, int family, const void
     return false;
 }
 
+/*
+ * Opens the object <v> at <path> whose members become entries (role-scopes, user-fields):
+ * a new zeroed table of one <size> slot per member at *<out>. Returns the member count;
+ * 0 when there is nothing to parse (problem "expected <what>" when not an object, or a
+ * member count above <max>).
+ */
+static size_t config_object_new(struct config_ctx *c, const char *path, json_t *v,
+                                const char *what, size_t max, size_t size, void **out)
+{
+    if (!json_is_object(v)) {
+        ag_config__problem(c, path, "expected %s", what);
+        return 0;
+    }
+    if (json_object_size(v) > max) {
+        ag_config__problem(c, path, "at most %zu entries", max);
+        return 0;
+    }
+    if (json_object_size(v) == 0 || (*out = ag_config__calloc(c, json_object_size(v), size)) == NULL)
+        return 0;
+    return json_object_size(v);
+}
+
+/* "<path>.<key>" into <kpath> (AG_ERR_LINE bytes), <key> made printable. */
+static const char *config_member_path(char *kpath, const char *path, const char *key)
+{
+    char shown[80];
+
+    snprintf(kpath, AG_ERR_LINE, "%s.%s", path, ag_config__printable(key, shown, sizeof(shown)));
+    return kpath;
+}
+
 void ag_config__parse_role_scopes(struct config_ctx *c, const char *path, json_t *v)
 {
     struct ag_config *cfg = c->cfg;
@@ -209,22 +241,14 @@ void ag_config__parse_role_scopes(struct config_ctx *c, const char *path, json_t
     const char *key;
     json_t *e;
 
-    if (!json_is_object(v)) {
-        ag_config__problem(c, path, "expected an object {\"ROLE\": [\"SCOPE\", ...]}");
-        return;
-    }
-    if (json_object_size(v) == 0)
-        return;
-    cfg->role_scopes = ag_config__calloc(c, json_object_size(v), sizeof(*cfg->role_scopes));
-    if (cfg->role_scopes == NULL)
+    if (config_object_new(c, path, v, "an object {\"ROLE\": [\"SCOPE\", ...]}", SIZE_MAX,
+                          sizeof(*cfg->role_scopes), (void **)&cfg->role_scopes) == 0)
         return;
     json_object_foreach(v, key, e)
     {
         struct ag_role_scopes *rs = &cfg->role_scopes[cfg->n_role_scopes];
-        char shown[80];
 
-        snprintf(kpath, sizeof(kpath), "%s.%s", path,
-                 ag_config__printable(key, shown, sizeof(shown)));
+        config_member_path(kpath, path, key);
         if (!ag_config__word_ok(CONFIG_W_ROLE, key, strlen(key))) {
             ag_config__problem(c, kpath,
                                "a role must be non-empty, without spaces, control "
@@ -401,29 +425,18 @@ static int config_ufield_cmp(const void *a, const void *b)
 void ag_config__parse_user_fields(struct config_ctx *c, const char *path, json_t *v)
 {
     struct ag_config *cfg = c->cfg;
-    char kpath[AG_ERR_LINE], shown[80];
+    char kpath[AG_ERR_LINE];
     const char *key;
     json_t *e;
 
-    if (!json_is_object(v)) {
-        ag_config__problem(c, path, "expected an object {\"NAME\": {\"type\": ...}}");
-        return;
-    }
-    if (json_object_size(v) > CONFIG_UFIELDS_MAX) {
-        ag_config__problem(c, path, "at most %d fields", CONFIG_UFIELDS_MAX);
-        return;
-    }
-    if (json_object_size(v) == 0)
-        return;
-    cfg->user_fields = ag_config__calloc(c, json_object_size(v), sizeof(*cfg->user_fields));
-    if (cfg->user_fields == NULL)
+    if (config_object_new(c, path, v, "an object {\"NAME\": {\"type\": ...}}", CONFIG_UFIELDS_MAX,
+                          sizeof(*cfg->user_fields), (void **)&cfg->user_fields) == 0)
         return;
     json_object_foreach(v, key, e)
     {
         struct ag_user_field *f = &cfg->user_fields[cfg->n_user_fields];
 
-        snprintf(kpath, sizeof(kpath), "%s.%s", path,
-                 ag_config__printable(key, shown, sizeof(shown)));
+        config_member_path(kpath, path, key);
         if (!config_ufield_name_ok(key)) {
             ag_config__problem(c, kpath, "a field name is a letter, then letters, digits or "
                                          "'_', at most %d bytes", CONFIG_UFIELD_NAME_MAX);
@@ -469,25 +482,18 @@ void ag_config__parse_token_claims(struct config_ctx *c, const char *path, json_
 void ag_config__parse_field_headers(struct config_ctx *c, const char *path, json_t *v)
 {
     struct ag_config *cfg = c->cfg;
-    char kpath[AG_ERR_LINE], shown[80];
+    char kpath[AG_ERR_LINE];
     const char *key, *s;
     json_t *e;
     size_t n;
 
-    if (!json_is_object(v)) {
-        ag_config__problem(c, path, "expected an object {\"FIELD\": \"HEADER\"}");
-        return;
-    }
-    if (json_object_size(v) == 0 || json_object_size(v) > CONFIG_UFIELDS_MAX)
-        return;
-    cfg->field_headers = ag_config__calloc(c, 2 * json_object_size(v), sizeof(char *));
-    if (cfg->field_headers == NULL)
+    /* two slots per member: NAME, HEADER */
+    if (config_object_new(c, path, v, "an object {\"FIELD\": \"HEADER\"}", CONFIG_UFIELDS_MAX,
+                          2 * sizeof(char *), (void **)&cfg->field_headers) == 0)
         return;
     json_object_foreach(v, key, e)
     {
-        snprintf(kpath, sizeof(kpath), "%s.%s", path,
-                 ag_config__printable(key, shown, sizeof(shown)));
-        if (!ag_config__get_string(c, kpath, e, &s, &n) ||
+        if (!ag_config__get_string(c, config_member_path(kpath, path, key), e, &s, &n) ||
             !ag_config__header_name_ok(c, kpath, s, n))
             continue;
         cfg->field_headers[2 * cfg->n_field_headers] = ag_config__strndup(c, key, strlen(key));

@@ -243,7 +243,7 @@ static void test_userfields_config_bounds_the_count(void)
         snprintf(members + strlen(members), sizeof(members) - strlen(members),
                  "%s\"f%d\":{\"type\":\"string\"}", i ? "," : "", i);
     strcat(members, "}");
-    AG_ASSERT(strstr(problems(members), "user-fields: at most 32 fields") != NULL);
+    AG_ASSERT(strstr(problems(members), "user-fields: at most 32 entries") != NULL);
 }
 
 int main(void)
