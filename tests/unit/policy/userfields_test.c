@@ -223,6 +223,11 @@ static void test_userfields_config_refusals_name_the_key(void)
         {"\"user-fields\":{\"a\":{\"type\":\"string\"}},\"token-claims\":[\"a\"],"
          "\"identity-headers\":{\"fields\":{\"a\":\"Authorization\"}}",
          "identity-headers.fields.a: a framing, forwarding or credential header"},
+        {"\"user-fields\":{\"a\":{\"type\":\"string\"}},\"token-claims\":[\"a\"],"
+         "\"identity-headers\":{\"fields\":{\"a\":\"X-A\"}},\"keys\":[{\"kid\":\"k1\","
+         "\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdeX\"}],"
+         "\"upstream-assertion\":{\"kid\":\"k1\",\"header\":\"x_a\"}",
+         "upstream-assertion.header: the name of an identity header (identity-headers.fields)"},
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
