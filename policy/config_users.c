@@ -532,6 +532,26 @@ static bool config_field_header_clash(const struct ag_config *cfg, size_t k)
     return false;
 }
 
+/*
+ * The token-claims fields must fit in an access token the gateway itself accepts: at
+ * worst 6 bytes a character (a JSON escape), 4/3 in base64url, next to about 2 KiB of
+ * the other claims, the header and the signature, within token-max-size.
+ */
+static void config_check_claims_size(struct config_ctx *c)
+{
+    const struct ag_config *cfg = c->cfg;
+    size_t want = 0, room = cfg->token_max_size > 2048 ? (cfg->token_max_size - 2048) / 8 : 0;
+
+    for (size_t i = 0; i < cfg->n_user_fields; i++)
+        if (cfg->user_fields[i].claim)
+            want += strlen(cfg->user_fields[i].name) + 4 +
+                    (cfg->user_fields[i].type == AG_UFIELD_STRING ? cfg->user_fields[i].max_len : 20);
+    if (want > room)
+        ag_config__problem(c, "token-claims", "its fields may take %zu characters of an access "
+                           "token, more than token-max-size leaves (%zu): lower their max-length",
+                           want, room);
+}
+
 void ag_config__user_fields_finish(struct config_ctx *c)
 {
     struct ag_config *cfg = c->cfg;
@@ -549,6 +569,7 @@ void ag_config__user_fields_finish(struct config_ctx *c)
         else
             f->claim = true;
     }
+    config_check_claims_size(c);
     for (size_t i = 0; i < cfg->n_field_headers; i++) {
         const char *name = cfg->field_headers[2 * i], *hdr = cfg->field_headers[2 * i + 1];
         struct ag_user_field *f = name != NULL ? config_ufield(cfg, name) : NULL;

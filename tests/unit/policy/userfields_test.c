@@ -208,6 +208,10 @@ static void test_userfields_config_refusals_name_the_key(void)
          "user-fields.a.max-length"},
         {"\"user-fields\":[]", "user-fields: expected an object"},
         {"\"token-claims\":[\"a\"]", "token-claims[0]: 'a' is not declared"},
+        {"\"user-fields\":{\"a\":{\"type\":\"string\",\"max-length\":800}},"
+         "\"token-claims\":[\"a\"]",
+         "token-claims: its fields may take 805 characters of an access token, more than "
+         "token-max-size leaves (768)"},
         {"\"user-fields\":{\"a\":{\"type\":\"string\"}},\"token-claims\":[\"a\",\"a\"]",
          "token-claims[1]: listed twice"},
         {"\"user-fields\":{\"iss\":{\"type\":\"string\"}},\"token-claims\":[\"iss\"]",
