@@ -76,6 +76,31 @@ static void claims_str(struct claims_out *o, const char *name, const char *value
     claims_strn(o, name, value, strlen(value));
 }
 
+/* Appends ,"<name>":<value> for each field of <fields> (JSON object text) in token-claims. */
+static void claims_fields(struct claims_out *o, const struct ag_config *cfg, const char *fields)
+{
+    json_t *set = json_loads(fields, JSON_REJECT_DUPLICATES, NULL);
+
+    for (size_t i = 0; json_is_object(set) && i < cfg->n_user_fields; i++) {
+        const struct ag_user_field *f = &cfg->user_fields[i];
+        json_t *v = f->claim ? json_object_get(set, f->name) : NULL;
+        char *text;
+
+        if (v == NULL || json_is_null(v))
+            continue;
+        if ((text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL) {
+            o->oom = true;
+            break;
+        }
+        claims_lit(o, ",\"");
+        claims_put(o, f->name, strlen(f->name));
+        claims_lit(o, "\":");
+        claims_put(o, text, strlen(text));
+        free(text);
+    }
+    json_decref(set);
+}
+
 char *ag_claims_json(const struct ag_config *cfg, enum ag_claims_type type,
                      const struct ag_claims *c, size_t *len)
 {
@@ -114,6 +139,8 @@ char *ag_claims_json(const struct ag_config *cfg, enum ag_claims_type type,
         }
         claims_lit(&o, "]");
     }
+    if (!refresh && c->fields != NULL && c->fields[0] != '\0')
+        claims_fields(&o, cfg, c->fields);
     claims_lit(&o, "}");
     if (o.oom) {
         AG_FREE(o.p);

@@ -37,13 +37,15 @@ struct ag_claims {
     const char *scope;     /* "scope", space-separated; NULL or "" leaves it out */
     const char *roles;     /* "roles" as an array of the space-separated words; NULL or "": none */
     int64_t iat;           /* "iat"; "exp" is iat plus the type's ttl */
+    const char *fields;    /* the user's custom fields (JSON object text, NULL or "": none):
+                            * those in token-claims go into access tokens, after roles */
 };
 
 /**
  * The compact JSON claim set of a <type> token saying <c> under <cfg> (issuer: token-issuer,
  * else app-name; audience: token-audience when set), members in the order sub, client_id,
- * sub_type, type, iat, exp, jti, iss, sid, fam, aud, scope, roles; strings escaped, UTF-8
- * kept as it is. A new NUL-terminated string with its length in *<len>; NULL on OOM.
+ * sub_type, type, iat, exp, jti, iss, sid, fam, aud, scope, roles, then (access tokens) the
+ * token-claims fields <c> has, in name order; strings escaped, UTF-8 kept as it is. A new NUL-terminated string with its length in *<len>; NULL on OOM.
  */
 char *ag_claims_json(const struct ag_config *cfg, enum ag_claims_type type,
                      const struct ag_claims *c, size_t *len);

@@ -114,6 +114,8 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_AT("forward-credentials", CONFIG_K_BOOL, forward_credentials, 0, 0),
     CONFIG_KEY_AT("forward-authorization", CONFIG_K_BOOL, forward_authorization, 0, 0),
     CONFIG_KEY_FN("identity-headers", ag_config__parse_identity_headers),
+    CONFIG_KEY_FN("user-fields", ag_config__parse_user_fields),
+    CONFIG_KEY_FN("token-claims", ag_config__parse_token_claims),
     CONFIG_KEY_FN("cors", ag_config__parse_cors),
     CONFIG_KEY_FN("metrics-listen", ag_config__parse_metrics_listen),
     CONFIG_KEY_FN("log-format", ag_config__parse_log_format),
@@ -348,6 +350,7 @@ static void config_finish(struct config_ctx *c, json_t *root)
     config_default_str(c, &cfg->identity.scopes, "X-Auth-Scopes");
     config_default_str(c, &cfg->identity.roles, "X-Auth-Roles");
     config_check_identity_names(c);
+    ag_config__user_fields_finish(c);
     ag_config__assertion_finish(c, root);
     if (cfg->passwords.max_len < cfg->passwords.min_len)
         ag_config__problem(c, "passwords.max-length", "must be at least passwords.min-length (%zu)",
@@ -464,6 +467,13 @@ static void config_free(struct ag_config *cfg)
     AG_FREE(cfg->identity.client_id);
     AG_FREE(cfg->identity.scopes);
     AG_FREE(cfg->identity.roles);
+    for (size_t i = 0; i < cfg->n_user_fields; i++) {
+        AG_FREE(cfg->user_fields[i].name);
+        AG_FREE(cfg->user_fields[i].header);
+    }
+    AG_FREE(cfg->user_fields);
+    config_free_list(&cfg->token_claims, cfg->n_token_claims);
+    config_free_list(&cfg->field_headers, 2 * cfg->n_field_headers);
     config_free_list(&cfg->cors.origins, cfg->cors.n_origins);
     config_free_list(&cfg->cors.methods, cfg->cors.n_methods);
     config_free_list(&cfg->cors.headers, cfg->cors.n_headers);

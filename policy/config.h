@@ -79,6 +79,23 @@ struct ag_identity_names {
     char *roles;     /* X-Auth-Roles */
 };
 
+/* The type of one declared user field ("user-fields", docs/users.md "Custom fields"). */
+enum ag_ufield_type {
+    AG_UFIELD_STRING = 1,
+    AG_UFIELD_INTEGER = 2,
+    AG_UFIELD_BOOLEAN = 3,
+};
+
+/* One entry of "user-fields": a custom member of the user object. */
+struct ag_user_field {
+    char *name;               /* [A-Za-z][A-Za-z0-9_]*, at most 64 bytes, no built-in name */
+    enum ag_ufield_type type;
+    bool required;            /* register refuses a body without it; PATCH cannot clear it */
+    size_t max_len;           /* strings: characters (code points); default 255 */
+    bool claim;               /* listed in "token-claims": copied into access tokens */
+    char *header;             /* identity-headers.fields: the header it goes upstream as, or NULL */
+};
+
 /* "cors" (docs/cors.md). enabled false: off, and every other field is empty. */
 struct ag_cors_config {
     bool enabled;
@@ -176,6 +193,13 @@ struct ag_config {
     struct ag_role_scopes *role_scopes; /* roles not listed grant the scope of their name */
     size_t n_role_scopes;
     long reset_ttl;                  /* s a password reset token lives; default 900 */
+    struct ag_user_field *user_fields; /* "user-fields", in name order; claim and header
+                                        * filled from "token-claims" and identity-headers */
+    size_t n_user_fields;
+    char **token_claims;             /* "token-claims" as written (checked at the end) */
+    size_t n_token_claims;
+    char **field_headers;            /* identity-headers.fields: NAME, HEADER pairs */
+    size_t n_field_headers;          /* pairs */
     char *reset_webhook;             /* "http://HOST:PORT/PATH" as written, or NULL */
     char *reset_webhook_host, *reset_webhook_port, *reset_webhook_path;
     long audit_stream_max;           /* entries kept in the audit stream; 0: log lines only */

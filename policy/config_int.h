@@ -196,6 +196,12 @@ void ag_config__parse_passwords(struct config_ctx *c, const char *path, json_t *
 void ag_config__parse_trusted_proxies(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_role_scopes(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_password_reset(struct config_ctx *c, const char *path, json_t *v);
+void ag_config__parse_user_fields(struct config_ctx *c, const char *path, json_t *v);
+void ag_config__parse_token_claims(struct config_ctx *c, const char *path, json_t *v);
+/** identity-headers.fields: {"FIELD": "HEADER"} into cfg->field_headers. */
+void ag_config__parse_field_headers(struct config_ctx *c, const char *path, json_t *v);
+/** token-claims and identity-headers.fields against user-fields (after every key). */
+void ag_config__user_fields_finish(struct config_ctx *c);
 
 /* config_rules.c */
 void ag_config__parse_public_paths(struct config_ctx *c, const char *path, json_t *v);

@@ -273,6 +273,9 @@ static const char *assertion_header_clash(const struct ag_config *cfg, const cha
     for (size_t i = 0; i < CONFIG_ARRAY_LEN(ids); i++)
         if (ids[i] != NULL && ag_hdr_name_eq(n, ids[i]))
             return "the name of an identity header (identity-headers)";
+    for (size_t i = 0; i < cfg->n_user_fields; i++)
+        if (cfg->user_fields[i].header != NULL && ag_hdr_name_eq(n, cfg->user_fields[i].header))
+            return "the name of an identity header (identity-headers.fields)";
     for (size_t i = 0; i < cfg->n_headers; i++)
         if (cfg->headers[i].name != NULL && ag_hdr_name_eq(n, cfg->headers[i].name))
             return "a header the \"headers\" map sets";

@@ -387,7 +387,7 @@ bool ag_config__header_name_ok(struct config_ctx *c, const char *path, const cha
 void ag_config__parse_identity_headers(struct config_ctx *c, const char *path, json_t *v)
 {
     struct ag_identity_names *id = &c->cfg->identity;
-    const char *const names[] = {"subject", "client-id", "scopes", "roles"};
+    const char *const names[] = {"subject", "client-id", "scopes", "roles", "fields"};
     char **fields[] = {&id->subject, &id->client_id, &id->scopes, &id->roles};
     char kpath[AG_ERR_LINE];
     const char *key;
@@ -404,6 +404,10 @@ void ag_config__parse_identity_headers(struct config_ctx *c, const char *path, j
 
         if (!ag_config__member(c, path, key, names, CONFIG_ARRAY_LEN(names), &i, kpath))
             continue;
+        if (i == CONFIG_ARRAY_LEN(fields)) { /* custom user fields (config_users.c) */
+            ag_config__parse_field_headers(c, kpath, e);
+            continue;
+        }
         if (!ag_config__get_string(c, kpath, e, &s, &n))
             continue;
         if (ag_config__header_name_ok(c, kpath, s, n))

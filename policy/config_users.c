@@ -10,6 +10,7 @@
 #include "config_int.h"
 
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,37 @@ bool ag_config_trusted_proxy(const struct ag_config *cfg, int family, const void
     return false;
 }
 
+/*
+ * Opens the object <v> at <path> whose members become entries (role-scopes, user-fields):
+ * a new zeroed table of one <size> slot per member at *<out>. Returns the member count;
+ * 0 when there is nothing to parse (problem "expected <what>" when not an object, or a
+ * member count above <max>).
+ */
+static size_t config_object_new(struct config_ctx *c, const char *path, json_t *v,
+                                const char *what, size_t max, size_t size, void **out)
+{
+    if (!json_is_object(v)) {
+        ag_config__problem(c, path, "expected %s", what);
+        return 0;
+    }
+    if (json_object_size(v) > max) {
+        ag_config__problem(c, path, "at most %zu entries", max);
+        return 0;
+    }
+    if (json_object_size(v) == 0 || (*out = ag_config__calloc(c, json_object_size(v), size)) == NULL)
+        return 0;
+    return json_object_size(v);
+}
+
+/* "<path>.<key>" into <kpath> (AG_ERR_LINE bytes), <key> made printable. */
+static const char *config_member_path(char *kpath, const char *path, const char *key)
+{
+    char shown[80];
+
+    snprintf(kpath, AG_ERR_LINE, "%s.%s", path, ag_config__printable(key, shown, sizeof(shown)));
+    return kpath;
+}
+
 void ag_config__parse_role_scopes(struct config_ctx *c, const char *path, json_t *v)
 {
     struct ag_config *cfg = c->cfg;
@@ -209,22 +241,14 @@ void ag_config__parse_role_scopes(struct config_ctx *c, const char *path, json_t
     const char *key;
     json_t *e;
 
-    if (!json_is_object(v)) {
-        ag_config__problem(c, path, "expected an object {\"ROLE\": [\"SCOPE\", ...]}");
-        return;
-    }
-    if (json_object_size(v) == 0)
-        return;
-    cfg->role_scopes = ag_config__calloc(c, json_object_size(v), sizeof(*cfg->role_scopes));
-    if (cfg->role_scopes == NULL)
+    if (config_object_new(c, path, v, "an object {\"ROLE\": [\"SCOPE\", ...]}", SIZE_MAX,
+                          sizeof(*cfg->role_scopes), (void **)&cfg->role_scopes) == 0)
         return;
     json_object_foreach(v, key, e)
     {
         struct ag_role_scopes *rs = &cfg->role_scopes[cfg->n_role_scopes];
-        char shown[80];
 
-        snprintf(kpath, sizeof(kpath), "%s.%s", path,
-                 ag_config__printable(key, shown, sizeof(shown)));
+        config_member_path(kpath, path, key);
         if (!ag_config__word_ok(CONFIG_W_ROLE, key, strlen(key))) {
             ag_config__problem(c, kpath,
                                "a role must be non-empty, without spaces, control "
@@ -297,5 +321,273 @@ void ag_config__parse_password_reset(struct config_ctx *c, const char *path, jso
         } else {
             ag_config__unknown_key(c, path, key, names, CONFIG_ARRAY_LEN(names));
         }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Custom user fields, token-claims and their identity headers (docs/users.md "Custom fields")
+ * ------------------------------------------------------------------------------------------ */
+
+#define CONFIG_UFIELDS_MAX 32     /* declared fields */
+#define CONFIG_UFIELD_NAME_MAX 64 /* bytes of a field name */
+
+/*
+ * Names a custom field may not take: the built-in members of the user object, the
+ * members of the bodies that carry fields (register, PATCH /me, login), and what the
+ * store keeps in the user record.
+ */
+static const char *const config_ufield_reserved[] = {
+    "id",       "email",        "username",   "password",         "is_active",
+    "is_staff", "is_superuser", "roles",      "created_at",       "current_password",
+    "new_password", "username_or_email", "hash", "fields", "failures", "locked_until",
+    "password_changed_at", "scope", "scopes", "grant_type", "client_id", "client_secret",
+    "refresh_token", "access_token",
+};
+
+/* Claims the gateway writes or reads itself: a custom field cannot become one. */
+static const char *const config_claim_reserved[] = {
+    "sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type", "sid", "fam", "roles", "scope",
+    "scopes", "scp", "client_id", "sub_type", "pwh", "alg", "kid", "typ", "method", "path",
+    "azp", "email", "username",
+};
+
+static bool config_in(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, list[i]) == 0)
+            return true;
+    return false;
+}
+
+/* [A-Za-z][A-Za-z0-9_]*, 1..CONFIG_UFIELD_NAME_MAX bytes. */
+static bool config_ufield_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > CONFIG_UFIELD_NAME_MAX || !((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!ag_config__is_alnum((unsigned char)s[i]) && s[i] != '_')
+            return false;
+    return true;
+}
+
+/* One field's declaration <v> at <path> into <f> (its name already set). */
+static void config_parse_ufield(struct config_ctx *c, const char *path, json_t *v,
+                                struct ag_user_field *f)
+{
+    static const char *const names[] = {"type", "required", "max-length"};
+    char kpath[AG_ERR_LINE];
+    const char *key, *s;
+    json_t *e;
+    long long x;
+    size_t n;
+
+    f->max_len = 255;
+    if (!json_is_object(v)) {
+        ag_config__problem(c, path, "expected an object {\"type\": \"string\"|\"integer\"|"
+                                    "\"boolean\", \"required\": BOOL, \"max-length\": N}");
+        return;
+    }
+    json_object_foreach(v, key, e)
+    {
+        size_t i = 0;
+
+        if (!ag_config__member(c, path, key, names, CONFIG_ARRAY_LEN(names), &i, kpath))
+            continue;
+        if (i == 1) {
+            ag_config__get_bool(c, kpath, e, &f->required);
+        } else if (i == 2) {
+            if (ag_config__get_int(c, kpath, e, 1, 4096, &x))
+                f->max_len = (size_t)x;
+        } else if (ag_config__get_string(c, kpath, e, &s, &n)) {
+            if (strcmp(s, "string") == 0)
+                f->type = AG_UFIELD_STRING;
+            else if (strcmp(s, "integer") == 0)
+                f->type = AG_UFIELD_INTEGER;
+            else if (strcmp(s, "boolean") == 0)
+                f->type = AG_UFIELD_BOOLEAN;
+            else
+                ag_config__problem(c, kpath, "expected \"string\", \"integer\" or \"boolean\"");
+        }
+    }
+    if (json_object_get(v, "type") == NULL)
+        ag_config__problem(c, path, "\"type\" is required (\"string\", \"integer\" or \"boolean\")");
+    if (json_object_get(v, "max-length") != NULL && f->type != 0 && f->type != AG_UFIELD_STRING)
+        ag_config__problem(c, path, "\"max-length\" is for strings only");
+}
+
+static int config_ufield_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct ag_user_field *)a)->name, ((const struct ag_user_field *)b)->name);
+}
+
+void ag_config__parse_user_fields(struct config_ctx *c, const char *path, json_t *v)
+{
+    struct ag_config *cfg = c->cfg;
+    char kpath[AG_ERR_LINE];
+    const char *key;
+    json_t *e;
+
+    if (config_object_new(c, path, v, "an object {\"NAME\": {\"type\": ...}}", CONFIG_UFIELDS_MAX,
+                          sizeof(*cfg->user_fields), (void **)&cfg->user_fields) == 0)
+        return;
+    json_object_foreach(v, key, e)
+    {
+        struct ag_user_field *f = &cfg->user_fields[cfg->n_user_fields];
+
+        config_member_path(kpath, path, key);
+        if (!config_ufield_name_ok(key)) {
+            ag_config__problem(c, kpath, "a field name is a letter, then letters, digits or "
+                                         "'_', at most %d bytes", CONFIG_UFIELD_NAME_MAX);
+            continue;
+        }
+        if (config_in(key, config_ufield_reserved, CONFIG_ARRAY_LEN(config_ufield_reserved))) {
+            ag_config__problem(c, kpath, "a built-in member of the user object or of its "
+                                         "request bodies; pick another name");
+            continue;
+        }
+        if ((f->name = ag_config__strndup(c, key, strlen(key))) == NULL)
+            return;
+        cfg->n_user_fields++;
+        config_parse_ufield(c, kpath, e, f);
+    }
+    qsort(cfg->user_fields, cfg->n_user_fields, sizeof(*cfg->user_fields), config_ufield_cmp);
+}
+
+void ag_config__parse_token_claims(struct config_ctx *c, const char *path, json_t *v)
+{
+    struct ag_config *cfg = c->cfg;
+    char ipath[AG_ERR_LINE];
+    size_t i;
+    json_t *e;
+
+    if (ag_config__array_new(c, path, v, "an array of user-fields names", NULL,
+                             sizeof(*cfg->token_claims), (void **)&cfg->token_claims, NULL) == 0)
+        return;
+    json_array_foreach(v, i, e)
+    {
+        const char *s;
+        size_t n;
+
+        if (!ag_config__item_string(c, path, i, e, ipath, &s, &n))
+            continue;
+        if (config_in(s, config_claim_reserved, CONFIG_ARRAY_LEN(config_claim_reserved)))
+            ag_config__problem(c, ipath, "a claim the gateway writes or reads itself");
+        else if ((cfg->token_claims[cfg->n_token_claims++] = ag_config__strndup(c, s, n)) == NULL)
+            return;
+    }
+}
+
+void ag_config__parse_field_headers(struct config_ctx *c, const char *path, json_t *v)
+{
+    struct ag_config *cfg = c->cfg;
+    char kpath[AG_ERR_LINE];
+    const char *key, *s;
+    json_t *e;
+    size_t n;
+
+    /* two slots per member: NAME, HEADER */
+    if (config_object_new(c, path, v, "an object {\"FIELD\": \"HEADER\"}", CONFIG_UFIELDS_MAX,
+                          2 * sizeof(char *), (void **)&cfg->field_headers) == 0)
+        return;
+    json_object_foreach(v, key, e)
+    {
+        if (!ag_config__get_string(c, config_member_path(kpath, path, key), e, &s, &n) ||
+            !ag_config__header_name_ok(c, kpath, s, n))
+            continue;
+        cfg->field_headers[2 * cfg->n_field_headers] = ag_config__strndup(c, key, strlen(key));
+        cfg->field_headers[2 * cfg->n_field_headers + 1] = ag_config__strndup(c, s, n);
+        cfg->n_field_headers++;
+    }
+}
+
+/* The declared field <name>, or NULL. */
+static struct ag_user_field *config_ufield(struct ag_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_user_fields; i++)
+        if (strcmp(cfg->user_fields[i].name, name) == 0)
+            return &cfg->user_fields[i];
+    return NULL;
+}
+
+/* Whether the header of identity-headers.fields pair <k> is a name the gateway already
+ * writes: the four identity headers, an earlier pair's, one of "headers". */
+static bool config_field_header_clash(const struct ag_config *cfg, size_t k)
+{
+    const struct ag_identity_names *id = &cfg->identity;
+    const char *const ids[] = {id->subject, id->client_id, id->scopes, id->roles};
+    struct ag_str h = ag_str_c(cfg->field_headers[2 * k + 1]);
+
+    for (size_t i = 0; i < CONFIG_ARRAY_LEN(ids); i++)
+        if (ids[i] != NULL && ag_hdr_name_eq(h, ids[i]))
+            return true;
+    for (size_t i = 0; i < k; i++)
+        if (cfg->field_headers[2 * i + 1] != NULL &&
+            ag_hdr_name_eq(h, cfg->field_headers[2 * i + 1]))
+            return true;
+    for (size_t i = 0; i < cfg->n_headers; i++)
+        if (cfg->headers[i].name != NULL && ag_hdr_name_eq(h, cfg->headers[i].name))
+            return true;
+    return false;
+}
+
+/*
+ * The token-claims fields must fit in an access token the gateway itself accepts: at
+ * worst 6 bytes a character (a JSON escape), 4/3 in base64url, next to about 2 KiB of
+ * the other claims, the header and the signature, within token-max-size.
+ */
+static void config_check_claims_size(struct config_ctx *c)
+{
+    const struct ag_config *cfg = c->cfg;
+    size_t want = 0, room = cfg->token_max_size > 2048 ? (cfg->token_max_size - 2048) / 8 : 0;
+
+    for (size_t i = 0; i < cfg->n_user_fields; i++)
+        if (cfg->user_fields[i].claim)
+            want += strlen(cfg->user_fields[i].name) + 4 +
+                    (cfg->user_fields[i].type == AG_UFIELD_STRING ? cfg->user_fields[i].max_len : 20);
+    if (want > room)
+        ag_config__problem(c, "token-claims", "its fields may take %zu characters of an access "
+                           "token, more than token-max-size leaves (%zu): lower their max-length",
+                           want, room);
+}
+
+void ag_config__user_fields_finish(struct config_ctx *c)
+{
+    struct ag_config *cfg = c->cfg;
+    char ipath[AG_ERR_LINE], shown[80];
+
+    for (size_t i = 0; i < cfg->n_token_claims; i++) {
+        struct ag_user_field *f = config_ufield(cfg, cfg->token_claims[i]);
+
+        snprintf(ipath, sizeof(ipath), "token-claims[%zu]", i);
+        if (f == NULL)
+            ag_config__problem(c, ipath, "'%s' is not declared in user-fields",
+                               ag_config__printable(cfg->token_claims[i], shown, sizeof(shown)));
+        else if (f->claim)
+            ag_config__problem(c, ipath, "listed twice");
+        else
+            f->claim = true;
+    }
+    config_check_claims_size(c);
+    for (size_t i = 0; i < cfg->n_field_headers; i++) {
+        const char *name = cfg->field_headers[2 * i], *hdr = cfg->field_headers[2 * i + 1];
+        struct ag_user_field *f = name != NULL ? config_ufield(cfg, name) : NULL;
+
+        if (name == NULL || hdr == NULL)
+            continue; /* out of memory: reported */
+        snprintf(ipath, sizeof(ipath), "identity-headers.fields.%s",
+                 ag_config__printable(name, shown, sizeof(shown)));
+        if (f == NULL)
+            ag_config__problem(c, ipath, "not declared in user-fields");
+        else if (!f->claim)
+            /* the header is read from the access token: proxied requests never wait on Redis */
+            ag_config__problem(c, ipath, "must be listed in token-claims too (the value "
+                                         "comes from the access token)");
+        else if (config_field_header_clash(cfg, i))
+            ag_config__problem(c, ipath, "a header the gateway already sets (another identity "
+                                         "header, or one of \"headers\")");
+        else
+            f->header = ag_config__strndup(c, hdr, strlen(hdr));
     }
 }

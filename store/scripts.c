@@ -27,4 +27,5 @@ const char *const ag_store__script_text[AG_STORE__NSCRIPTS] = {
     [AG_STORE__USERS_BACKFILL] = ag_users__lua_backfill,
     [AG_STORE__USERS_UPDATE] = ag_users__lua_update,
     [AG_STORE__USERS_DELETE] = ag_users__lua_delete,
+    [AG_STORE__USER_PROFILE] = ag_user__lua_profile,
 };

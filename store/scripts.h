@@ -75,8 +75,8 @@
 /* A user record's fields, in the order every reader (HMGET) asks for them (store/user.c). */
 #define LUA_USER_FIELDS                                                                       \
     "'id', 'email', 'username', 'hash', 'is_active', 'is_staff', 'is_superuser', 'roles', "  \
-    "'created_at', 'password_changed_at', 'failures', 'locked_until'"
-#define LUA_USER_NFIELDS 12
+    "'created_at', 'password_changed_at', 'failures', 'locked_until', 'fields'"
+#define LUA_USER_NFIELDS 13
 
 /*
  * ag_user_index(p, id, uname, email, score, old): the user index of namespace prefix <p>
@@ -172,6 +172,7 @@ extern const char ag_user__lua_login[];    /* store/user.c */
 extern const char ag_user__lua_update[];   /* store/user.c */
 extern const char ag_user__lua_sessions[]; /* store/user.c */
 extern const char ag_user__lua_revoke[];   /* store/user.c */
+extern const char ag_user__lua_profile[];  /* store/user.c */
 extern const char ag_rl__lua_hit[];        /* store/ratelimit.c */
 extern const char ag_sess__lua_legacy[];   /* store/session.c */
 extern const char ag_users__lua_page[];    /* store/users.c */

@@ -103,7 +103,7 @@ const char ag_sess__lua_legacy[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN
  * end of life: the session's 'aend' keeps the latest, and a revocation here lasts until then),
  * ajti (the new access token's id: 'ajt' keeps the ids minted in the second <now>, at most
  * 8, then "<now> *", for the role removal of store/users.c), user agent (of the audit entry).
- * Returns {1, subject, client_id, family, user, is_staff, is_superuser, roles} rotated
+ * Returns {1, subject, client_id, family, user, is_staff, is_superuser, roles, fields} rotated
  * (the subject's session index renewed with it; an audit entry when maxlen > 0; for a
  * user's session user = "1" and the flags and roles read from the user record now,
  * else ""), {-2} reused (session revoked), {-1} unknown (missing, revoked, or created
@@ -142,10 +142,10 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "    return {-1}\n"
     "  end\n"
     "end\n"
-    "local usr = {'', '', '', ''}\n"
+    "local usr = {'', '', '', '', ''}\n"
     "if f[6] == '1' then\n"
     "  local a = redis.call('HMGET', ARGV[7] .. 'user:' .. (f[2] or ''), 'is_active',\n"
-    "    'is_staff', 'is_superuser', 'roles')\n"
+    "    'is_staff', 'is_superuser', 'roles', 'fields')\n"
     "  if a[1] ~= '1' then\n"
     "    redis.call('DEL', KEYS[1], KEYS[2])\n"
     "    redis.call('ZREM', ARGV[7] .. 'usess:' .. (f[2] or ''), ARGV[5])\n"
@@ -155,7 +155,7 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "    if a[1] then return {-5} end\n"
     "    return {-1}\n"
     "  end\n"
-    "  usr = {'1', a[2] or '0', a[3] or '0', a[4] or ''}\n"
+    "  usr = {'1', a[2] or '0', a[3] or '0', a[4] or '', a[5] or ''}\n"
     "end\n"
     "if f[1] == ARGV[1] then\n"
     "  redis.call('HSET', KEYS[1], 'otid', ARGV[2], 'last_used', ARGV[3])\n"
@@ -180,7 +180,7 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "    redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*', 'event', 'refresh',\n"
     "      'ip', ARGV[12], 'user_agent', ARGV[15], 'sub', f[2] or '', 'sid', ARGV[5])\n"
     "  end\n"
-    "  return {1, f[2] or '', f[3] or '', f[4] or '', usr[1], usr[2], usr[3], usr[4]}\n"
+    "  return {1, f[2] or '', f[3] or '', f[4] or '', usr[1], usr[2], usr[3], usr[4], usr[5]}\n"
     "end\n"
     "if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then\n"
     "  redis.call('DEL', KEYS[1], KEYS[2])\n"
@@ -284,11 +284,11 @@ static void on_rotate_reply(const struct redisReply *r, ag_store__any_fn *cb, vo
         sess_call(cb, arg, AG_SESS_INACTIVE, NULL);
         return;
     }
-    if (code != 1 || r->elements < 8) {
+    if (code != 1 || r->elements < 9) {
         sess_call(cb, arg, AG_SESS_UNKNOWN, NULL);
         return;
     }
-    for (size_t i = 1; i < 8; i++)
+    for (size_t i = 1; i < 9; i++)
         if (r->element[i]->type != REDIS_REPLY_STRING) {
             sess_call(cb, arg, AG_SESS_DOWN, NULL);
             return;
@@ -302,6 +302,7 @@ static void on_rotate_reply(const struct redisReply *r, ag_store__any_fn *cb, vo
         info.is_staff = strcmp(r->element[5]->str, "1") == 0;
         info.is_superuser = strcmp(r->element[6]->str, "1") == 0;
         info.roles = r->element[7]->str;
+        info.fields = r->element[8]->str;
     }
     sess_call(cb, arg, AG_SESS_OK, &info);
 }

@@ -57,6 +57,8 @@ struct ag_sess_info {
     bool is_user;
     bool is_staff, is_superuser; /* rotate's OK of a user's session */
     const char *roles;           /* rotate's OK of a user's session; else NULL */
+    const char *fields;          /* rotate's OK of a user's session: the record's custom
+                                  * fields (JSON object text, "" for none); else NULL */
     /*
      * Create only: at most <max_sessions> live sessions per subject (0: no cap). Creating
      * one more ends the least recently used ones (at most 64 per call), each revoked like

@@ -41,7 +41,8 @@ enum ag_store__script {
     AG_STORE__USERS_BACKFILL = 13,
     AG_STORE__USERS_UPDATE = 14,
     AG_STORE__USERS_DELETE = 15,
-    AG_STORE__NSCRIPTS = 16,
+    AG_STORE__USER_PROFILE = 16,
+    AG_STORE__NSCRIPTS = 17,
 };
 extern const char *const ag_store__script_text[AG_STORE__NSCRIPTS];
 

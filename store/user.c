@@ -39,7 +39,8 @@
 
 /*
  * KEYS user, uname, email; ARGV id, email, username, hash, is_active, is_staff,
- * is_superuser, roles, created_at, password_changed_at, deadline, prefix.
+ * is_superuser, roles, created_at, password_changed_at, deadline, prefix, fields (JSON
+ * object text, "" for none).
  * Returns 1, -2 (username taken), -3 (email taken), -4 (the id exists) or -5 (late: run
  * after the deadline, nothing written; the caller reports DOWN). Atomic: of concurrent
  * creates of one (folded) name, exactly one gets 1. The user joins the user index
@@ -56,8 +57,39 @@ const char ag_user__lua_create[] = LUA_LATE_FN LUA_USER_INDEX_FN
     "  'failures', '0', 'locked_until', '0')\n"
     "redis.call('SET', KEYS[2], ARGV[1])\n"
     "redis.call('SET', KEYS[3], ARGV[1])\n"
+    "if ARGV[13] ~= '' then redis.call('HSET', KEYS[1], 'fields', ARGV[13]) end\n"
     "ag_user_index(ARGV[12], ARGV[1], ARGV[3], ARGV[2], 'now')\n"
     "return 1\n";
+
+/*
+ * KEYS user; ARGV prefix, old fields, new fields, new email ("": unchanged), deadline.
+ * Compare-and-set of the custom fields (the gateway merged the change into <old>):
+ * {-4} when they are no longer <old>. A new email takes its index key atomically
+ * ({-3} when another user holds it), frees the old one and rewrites the user's line of
+ * the user index (ag_user_index). Returns {1, USER_FIELDS...} as written, {-1} (no
+ * such user) or {-5} (late: nothing written).
+ */
+const char ag_user__lua_profile[] = LUA_LATE_FN LUA_USER_INDEX_FN
+    "if ag_late(ARGV[5]) then return {-5} end\n"
+    "local r = redis.call('HMGET', KEYS[1], 'id', 'email', 'username', 'fields')\n"
+    "if not r[1] then return {-1} end\n"
+    "if (r[4] or '') ~= ARGV[2] then return {-4} end\n"
+    "local p = ARGV[1]\n"
+    "if ARGV[4] ~= '' and ARGV[4] ~= r[2] then\n"
+    "  local nk = p .. 'email:' .. string.lower(ARGV[4])\n"
+    "  local holder = redis.call('GET', nk)\n"
+    "  if holder and holder ~= r[1] then return {-3} end\n"
+    "  local ok = p .. 'email:' .. string.lower(r[2] or '')\n"
+    "  if redis.call('GET', ok) == r[1] then redis.call('DEL', ok) end\n"
+    "  redis.call('SET', nk, r[1])\n"
+    "  redis.call('HSET', KEYS[1], 'email', ARGV[4])\n"
+    "  ag_user_index(p, r[1], r[3] or '', ARGV[4], nil)\n"
+    "end\n"
+    "if ARGV[3] == '' then redis.call('HDEL', KEYS[1], 'fields')\n"
+    "else redis.call('HSET', KEYS[1], 'fields', ARGV[3]) end\n"
+    "local out = {1}\n"
+    "for _, v in ipairs(redis.call('HMGET', KEYS[1], " USER_FIELDS ")) do out[#out + 1] = v end\n"
+    "return out\n";
 
 /*
  * KEYS uname, email; ARGV prefix. The record (USER_FIELDS) of the user the username
@@ -254,6 +286,7 @@ int ag_user__from_reply(struct redisReply *const *e, struct ag_user *u)
     u->password_changed_at = parse_i64(e[9]);
     u->failures = (long)parse_i64(e[10]);
     u->locked_until = parse_i64(e[11]);
+    u->fields = s[12];
     return 0;
 }
 
@@ -380,11 +413,53 @@ int ag_user_create(struct ag_store *st, const struct ag_user *u, ag_user_fn *cb,
             u->password_changed_at != 0 ? u->password_changed_at : u->created_at);
     fmt_i64(deadline, sizeof(deadline), ag_store__deadline_ms(st));
     {
-        const char *argv[15] = {user, uname, email, u->id, u->email, u->username, u->hash,
+        const char *argv[16] = {user, uname, email, u->id, u->email, u->username, u->hash,
                                 u->is_active ? "1" : "0", u->is_staff ? "1" : "0",
                                 u->is_superuser ? "1" : "0", u->roles != NULL ? u->roles : "",
-                                created, changed, deadline, prefix};
-        return user_eval(st, AG_STORE__USER_CREATE, 3, 15, argv, on_status_reply,
+                                created, changed, deadline, prefix,
+                                u->fields != NULL ? u->fields : ""};
+        return user_eval(st, AG_STORE__USER_CREATE, 3, 16, argv, on_status_reply,
+                         (ag_store__any_fn *)cb, arg);
+    }
+}
+
+/* The profile script's answer: {1, USER_FIELDS...} or {status}. */
+static void on_profile_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    struct ag_user u;
+    long long code;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER) {
+        user_call(cb, arg, AG_USER_DOWN, NULL);
+        return;
+    }
+    code = r->element[0]->integer;
+    if (code == 1 && r->elements == 1 + USER_NFIELDS &&
+        ag_user__from_reply(r->element + 1, &u) == 0)
+        user_call(cb, arg, AG_USER_OK, &u);
+    else if (code == -1 || code == -3 || code == -4)
+        user_call(cb, arg, (enum ag_user_status)code, NULL);
+    else
+        user_call(cb, arg, AG_USER_DOWN, NULL);
+}
+
+int ag_user_update_profile(struct ag_store *st, const char *id, const char *old_fields,
+                           const char *new_fields, const char *new_email, ag_user_fn *cb,
+                           void *arg)
+{
+    char user[USER_KEY_MAX], prefix[USER_KEY_MAX], deadline[24];
+
+    if (st == NULL || cb == NULL || old_fields == NULL || new_fields == NULL ||
+        (new_email != NULL && !str_ok(new_email, USER_NAME_MAX)) ||
+        user_key(user, sizeof(user), st, id) < 0 ||
+        ag_store__key(prefix, sizeof(prefix), st, "", "", "") < 0)
+        return -1;
+    fmt_i64(deadline, sizeof(deadline), ag_store__deadline_ms(st));
+    {
+        const char *argv[6] = {user, prefix, old_fields, new_fields,
+                               new_email != NULL ? new_email : "", deadline};
+        return user_eval(st, AG_STORE__USER_PROFILE, 1, 6, argv, on_profile_reply,
                          (ag_store__any_fn *)cb, arg);
     }
 }
@@ -394,7 +469,7 @@ int ag_user_get(struct ag_store *st, const char *id, ag_user_fn *cb, void *arg)
     /* USER_FIELDS, as C strings. */
     static const char *const fields[USER_NFIELDS] = {
         "id", "email", "username", "hash", "is_active", "is_staff", "is_superuser", "roles",
-        "created_at", "password_changed_at", "failures", "locked_until"};
+        "created_at", "password_changed_at", "failures", "locked_until", "fields"};
     char user[USER_KEY_MAX];
     const char *argv[2 + USER_NFIELDS] = {"HMGET", user};
     size_t lens[2 + USER_NFIELDS];

@@ -51,6 +51,8 @@ struct ag_user {
     int64_t password_changed_at;
     long failures;             /* consecutive failed logins (read only) */
     int64_t locked_until;      /* 0, or the end of a lockout (read only) */
+    const char *fields;        /* custom fields: a JSON object text, "" or NULL for none
+                                * (policy/userfields.c checks them; docs/users.md) */
 };
 
 typedef void ag_user_fn(enum ag_user_status st, const struct ag_user *u, void *arg);
@@ -60,6 +62,18 @@ typedef void ag_user_fn(enum ag_user_status st, const struct ag_user *u, void *a
  * or CONFLICT when a user with that id exists.
  */
 int ag_user_create(struct ag_store *st, const struct ag_user *u, ag_user_fn *cb, void *arg);
+
+/**
+ * Changes the profile of user <id>, if its custom fields still are <old_fields> (the
+ * text read before; "" for none): fields become <new_fields> ("" removes them) and, when
+ * <new_email> is not NULL, the email becomes it, its index key swapped and the user
+ * index's line rewritten in the same script. OK with the record as written, UNKNOWN,
+ * DUP_EMAIL (another user has it; nothing written), CONFLICT (the fields changed
+ * meanwhile: read again and retry; nothing written), DOWN.
+ */
+int ag_user_update_profile(struct ag_store *st, const char *id, const char *old_fields,
+                           const char *new_fields, const char *new_email, ag_user_fn *cb,
+                           void *arg);
 
 /** Looks up the user with id <id>: OK with the record, UNKNOWN, DOWN. */
 int ag_user_get(struct ag_store *st, const char *id, ag_user_fn *cb, void *arg);
@@ -125,7 +139,7 @@ int ag_user_revoke_others(struct ag_store *st, const char *sub, const char *keep
 struct redisReply;
 
 /**
- * Reads a record's fields as HMGET of LUA_USER_FIELDS answers them (<e>, 12 replies,
+ * Reads a record's fields as HMGET of LUA_USER_FIELDS answers them (<e>, 13 replies,
  * borrowed) into <u>, whose strings borrow from <e>. 0, or -1 when it has no id.
  */
 int ag_user__from_reply(struct redisReply *const *e, struct ag_user *u);

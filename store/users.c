@@ -28,7 +28,7 @@
 #define USERS_CHUNK 50              /* records one page script reads */
 #define USERS_PLACE_COUNT "500"     /* ids one placing slice of the backfill looks at */
 #define USERS_SEARCH_BLOCKS 1       /* text blocks (1000 lines each) one filter slice reads */
-#define USERS_NFIELDS_S "12"  /* LUA_USER_NFIELDS, as Lua text */
+#define USERS_NFIELDS_S "13"  /* LUA_USER_NFIELDS, as Lua text */
 
 /* ---------------------------------------------------------------- Lua */
 

@@ -26,6 +26,7 @@
 #include "http1_hdr.h"
 #include "req.h"
 #include "upassert.h"
+#include "userfields.h"
 #include "worker_types.h"
 
 /* Whether a header value can go upstream as is: no CTL (but HTAB), no DEL. */
@@ -47,6 +48,25 @@ static void hb_identity(struct hb *b, const char *name, struct ag_str value)
     hb_field(b, (struct ag_str){name, strlen(name)}, value);
 }
 
+/* The headers of custom user fields (identity-headers.fields): each value comes from
+ * the access token's claim (policy/userfields.c), so no request waits on Redis. */
+static void on_field_header(void *arg, const char *name, const char *value, size_t len)
+{
+    hb_identity(arg, name, (struct ag_str){value, len});
+}
+
+/* A bound of what the custom fields' headers add: names, separators, and the values,
+ * which together are shorter than the token's payload. */
+static size_t field_headers_size(const struct ag_config *cfg, const struct ag_authn *a)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < cfg->n_user_fields; i++)
+        if (cfg->user_fields[i].header != NULL)
+            n += strlen(cfg->user_fields[i].header) + 4;
+    return n > 0 ? n + a->tok.len : 0;
+}
+
 size_t ag_uphead_identity_size(const struct ag_config *cfg, const struct ag_authn *a)
 {
     const struct ag_identity_names *id = &cfg->identity;
@@ -55,7 +75,7 @@ size_t ag_uphead_identity_size(const struct ag_config *cfg, const struct ag_auth
         return 0;
     return strlen(id->subject) + strlen(id->client_id) + strlen(id->scopes) +
            strlen(id->roles) + a->sub.len + a->client_id.len + a->scopes.len + a->roles.len +
-           16;
+           16 + field_headers_size(cfg, a);
 }
 
 size_t ag_uphead_identity(const struct ag_config *cfg, const struct ag_authn *a, char *out)
@@ -68,6 +88,8 @@ size_t ag_uphead_identity(const struct ag_config *cfg, const struct ag_authn *a,
         hb_identity(&b, id->client_id, a->client_id);
         hb_identity(&b, id->scopes, a->scopes);
         hb_identity(&b, id->roles, a->roles);
+        if (cfg->n_field_headers > 0 && a->tok.len > 0)
+            (void)ag_ufields_headers(cfg, a->tok, on_field_header, &b);
     }
     return (size_t)(b.p - out);
 }
@@ -80,8 +102,14 @@ static bool is_identity_name(const struct ag_config *cfg, struct ag_str name)
 {
     const struct ag_identity_names *id = &cfg->identity;
 
-    return ag_authn_name_eq(name, id->subject) || ag_authn_name_eq(name, id->client_id) ||
-           ag_authn_name_eq(name, id->scopes) || ag_authn_name_eq(name, id->roles);
+    if (ag_authn_name_eq(name, id->subject) || ag_authn_name_eq(name, id->client_id) ||
+        ag_authn_name_eq(name, id->scopes) || ag_authn_name_eq(name, id->roles))
+        return true;
+    /* a custom field's header: stripped even when this token has no such claim */
+    for (size_t i = 0; i < cfg->n_user_fields; i++)
+        if (cfg->user_fields[i].header != NULL && ag_authn_name_eq(name, cfg->user_fields[i].header))
+            return true;
+    return false;
 }
 
 /* Whether <name> is upstream-assertion's header: only the gateway's copy goes upstream. */

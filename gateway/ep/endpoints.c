@@ -552,8 +552,9 @@ static bool ep_keep_user(struct ag_ep *ep, const struct ag_user *s)
     u->username = ag_ep_strdup(ep, s->username ? s->username : "");
     u->hash = ag_ep_strdup(ep, s->hash ? s->hash : "");
     u->roles = ag_ep_strdup(ep, s->roles ? s->roles : "");
+    u->fields = ag_ep_strdup(ep, s->fields ? s->fields : "");
     ep->found = true;
-    return u->id && u->email && u->username && u->hash && u->roles;
+    return u->id && u->email && u->username && u->hash && u->roles && u->fields;
 }
 
 void ag_ep_on_user(enum ag_user_status st, const struct ag_user *usr, void *arg)
@@ -590,7 +591,8 @@ void ag_ep_on_sess(enum ag_sess_status st, const struct ag_sess_info *info, void
         ep->sinfo.is_staff = info->is_staff;
         ep->sinfo.is_superuser = info->is_superuser;
         ep->sinfo.retry_after = info->retry_after;
-        if (info->roles != NULL && (ep->sinfo.roles = ag_ep_strdup(ep, info->roles)) == NULL) {
+        if ((info->roles != NULL && (ep->sinfo.roles = ag_ep_strdup(ep, info->roles)) == NULL) ||
+            (info->fields != NULL && (ep->sinfo.fields = ag_ep_strdup(ep, info->fields)) == NULL)) {
             ag_ep_oom(ep);
             return;
         }

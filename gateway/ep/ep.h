@@ -80,6 +80,8 @@ struct ep_user_op {
     char new_hash[AG_PASSWORD_HASH_MAX];
     char rid[EP_ID_LEN + 1];      /* reset token id (its jti) */
     char pwh[EP_ID_LEN + 1];      /* the hash fingerprint a reset token is bound to */
+    const char *fields;           /* register: the custom fields as stored (JSON text, "" none) */
+    struct ep_profile_op *profile; /* PATCH /me (gateway/ep/ep_profile.c) */
 };
 
 struct ag_ep {
@@ -134,6 +136,7 @@ struct ag_ep {
     bool oauth;                   /* answers in the OAuth2 shape, not fastauth-api's envelope */
     const char *roles;            /* space-separated roles of the pair, or NULL */
     const char *scope;            /* space-separated scopes of the pair, or NULL */
+    const char *fields;           /* the user's custom fields (JSON text) for token-claims, or NULL */
     const char *access, *refresh; /* minted tokens */
     int64_t now;
 
@@ -329,6 +332,16 @@ ag_ep_fn ag_ep_tokens_new, ag_ep_tokens_refresh_get, ag_ep_tokens_refresh_post;
 
 /* gateway/ep/ep_users.c: accounts. */
 ag_ep_fn ag_ep_users_register, ag_ep_users_login, ag_ep_users_token, ag_ep_users_me;
+
+/* gateway/ep/ep_profile.c: custom user fields and PATCH /me (CONTRACT.md section 14). */
+ag_ep_fn ag_ep_users_patch_me;
+/**
+ * The custom fields of a register body (members named in <known>, <n_known> of them, are
+ * the built-in ones) as the store keeps them, into *<fields> ("" for none; in the arena).
+ * Nothing declared: "" and other members ignored. False after answering 422 or 500.
+ */
+bool ag_ep_fields_register(struct ag_ep *ep, const char *const *known, size_t n_known,
+                           const char **fields);
 
 /* gateway/ep/ep_account.c: what a signed-in user does to their account. */
 ag_ep_fn ag_ep_account_logout, ag_ep_account_logout_all, ag_ep_account_password,

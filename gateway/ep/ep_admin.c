@@ -133,7 +133,8 @@ static void on_admin_page(enum ag_user_status st, const struct ag_user *u, size_
             d->email = ag_ep_strdup(ep, u[i].email);
             d->username = ag_ep_strdup(ep, u[i].username);
             d->roles = ag_ep_strdup(ep, u[i].roles);
-            ok = d->id && d->email && d->username && d->roles;
+            d->fields = ag_ep_strdup(ep, u[i].fields ? u[i].fields : "");
+            ok = d->id && d->email && d->username && d->roles && d->fields;
         }
         op->n = ok ? n : 0;
     }

@@ -258,7 +258,7 @@ static const char *ep_mint(struct ag_ep *ep, enum ag_claims_type type, const cha
     const struct ag_gen *g = ep->req->gen;
     struct ag_claims c = {.sub = ep->sub, .client_id = ep->cid, .client = ep->client,
                           .jti = jti, .sid = ep->sid, .fam = ep->fam, .scope = ep->scope,
-                          .roles = ep->roles, .iat = ep->now};
+                          .roles = ep->roles, .iat = ep->now, .fields = ep->fields};
     size_t len, cap;
     char *json = ag_claims_json(g->cfg, type, &c, &len), *tok;
 

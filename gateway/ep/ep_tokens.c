@@ -117,6 +117,7 @@ static int tokens_refreshed_pair(struct ag_ep *ep)
                                     : NULL;
 
         ep->roles = roles;
+        ep->fields = info->fields; /* read with the record: a change shows from now on */
         ep->scope = scope != NULL ? ag_ep_strdup(ep, scope) : NULL;
         free(scope);
         if (ep->roles == NULL || ep->scope == NULL)

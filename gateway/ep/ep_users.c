@@ -71,13 +71,22 @@ static void ep_words_append(json_t *a, const char *s)
 json_t *ag_ep_user_json(const struct ag_user *u)
 {
     char when[32];
-    json_t *roles = json_array();
+    json_t *roles = json_array(), *o, *fields;
 
     ep_words_append(roles, u->roles);
-    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:o, s:s}", "id", u->id, "email",
-                     u->email, "username", u->username, "is_active", u->is_active,
-                     "is_staff", u->is_staff, "is_superuser", u->is_superuser, "roles", roles,
-                     "created_at", ep_iso8601(u->created_at, when));
+    o = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:o, s:s}", "id", u->id, "email", u->email,
+                  "username", u->username, "is_active", u->is_active, "is_staff", u->is_staff,
+                  "is_superuser", u->is_superuser, "roles", roles, "created_at",
+                  ep_iso8601(u->created_at, when));
+    /* The custom fields it has, beside the built-in members (their names never collide:
+     * policy/config_users.c); an absent one is left out (docs/users.md). */
+    if (o != NULL && u->fields != NULL && u->fields[0] != '\0') {
+        fields = json_loads(u->fields, JSON_REJECT_DUPLICATES, NULL);
+        if (json_is_object(fields))
+            json_object_update_missing(o, fields);
+        json_decref(fields);
+    }
+    return o;
 }
 
 const char *ag_ep_user_roles(struct ag_ep *ep, const struct ag_user *u)
@@ -139,6 +148,7 @@ static void on_register_hashed(struct ag_ep *ep)
     usr->username = u->username;
     usr->hash = u->new_hash;
     usr->roles = "";
+    usr->fields = u->fields;
     usr->is_active = true;
     usr->created_at = usr->password_changed_at = (int64_t)time(NULL);
     if (usr->id == NULL) {
@@ -165,6 +175,14 @@ static void register_go(struct ag_ep *ep)
     ag_ep_submit(ep, register_hash_work, on_register_hashed);
 }
 
+/* The custom fields of the register body (gateway/ep/ep_profile.c): beside these members. */
+static bool register_fields(struct ag_ep *ep, const char **fields)
+{
+    static const char *const builtin[] = {"email", "username", "password"};
+
+    return ag_ep_fields_register(ep, builtin, sizeof(builtin) / sizeof(builtin[0]), fields);
+}
+
 void ag_ep_users_register(struct ag_ep *ep)
 {
     const struct ag_config *cfg = ep->req->gen->cfg;
@@ -174,6 +192,7 @@ void ag_ep_users_register(struct ag_ep *ep)
     struct ag_field_err e = {0};
     struct ep_user_op *u;
     enum ag_pw_check pc;
+    const char *fields;
     char msg[160];
 
     if (!cfg->registration) {
@@ -194,8 +213,9 @@ void ag_ep_users_register(struct ag_ep *ep)
         ag_ep_unprocessable(ep, &pe);
         return;
     }
-    if ((u = ag_ep_user_op(ep)) == NULL)
+    if (!register_fields(ep, &fields) || (u = ag_ep_user_op(ep)) == NULL)
         return;
+    u->fields = fields;
     u->email = f[0].value;
     u->username = f[1].value;
     u->password = f[2].value;
@@ -288,6 +308,7 @@ static void login_issue(struct ag_ep *ep)
         free(granted);
     }
     ep->sub = ep->user.id;
+    ep->fields = ep->user.fields;
     /* A user's token names no client: the form's client_id is unauthenticated (anyone may
      * send client_id=billing-service), so it never reaches X-Auth-Client-Id. */
     ep->cid = cfg->app_name;

@@ -86,6 +86,7 @@ const struct ag_ep_route ag_ep_routes[] = {
     {"POST",   "/login",           AG_EP_OPEN,     STORE | ORIGIN,       JSON, BODY, ag_ep_users_login},
     {"POST",   "/token",           AG_EP_OPEN,     STORE | ORIGIN,       FORM, BODY, ag_ep_users_token},
     {"GET",    "/me",              AG_EP_USER,     STORE,                0,    0,    ag_ep_users_me},
+    {"PATCH",  "/me",              AG_EP_USER,     STORE | CSRF,         JSON, BODY, ag_ep_users_patch_me},
     {"POST",   "/logout",          AG_EP_IDENTITY, STORE | CSRF,         0,    0,    ag_ep_account_logout},
     {"POST",   "/logout-all",      AG_EP_USER,     STORE | CSRF,         0,    0,    ag_ep_account_logout_all},
     {"POST",   "/password",        AG_EP_USER,     STORE | CSRF,         JSON, BODY, ag_ep_account_password},

@@ -2,7 +2,8 @@
  * tests/fuzz/fuzz_userin.c - libFuzzer target for policy/userin.c (and the cheap part of
  * policy/password.c): any bytes as a JSON or form body, the fields a user endpoint
  * reads, then the checks run on what was found; and the same bytes as User-Agent text
- * (ag_text_clean()).
+ * (ag_text_clean()); and, for JSON, the custom user fields read from it (register and
+ * PATCH /me, policy/userfields.c) and merged into a stored set.
  *
  * Owns:     one exact-size heap copy of the body per run, and the field values.
  * Entry:    LLVMFuzzerTestOneInput() (libFuzzer, or tests/fuzz/replay_main.c).
@@ -14,11 +15,78 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "base.h"
+#include "config.h"
 #include "password.h"
+#include "userfields.h"
 #include "userin.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The declarations the custom-field checks run under: parsed once, kept for the process. */
+static const struct ag_config *fuzz_fields_config(void)
+{
+    static struct ag_config *cfg;
+    static const char json[] =
+        "{\"upstream\":\"http://127.0.0.1:8081\","
+        "\"cryptography-key\":\"0123456789abcdef0123456789abcdef\","
+        "\"user-fields\":{\"dept\":{\"type\":\"string\",\"required\":true,\"max-length\":8},"
+        "\"age\":{\"type\":\"integer\"},\"vip\":{\"type\":\"boolean\"}},"
+        "\"token-claims\":[\"dept\",\"age\"]}";
+
+    if (cfg == NULL)
+        cfg = ag_config_parse(json, sizeof(json) - 1, "fuzz", NULL, 0, NULL);
+    return cfg;
+}
+
+/*
+ * The JSON body <p,n> as register and PATCH /me read its custom fields. Checks: the
+ * result is 0, AG_EINVAL (with a field, msg and type) or AG_ENOMEM; on 0 every member
+ * read is declared, and the merge into a stored set gives a JSON object of declared
+ * fields only (or "").
+ */
+static void fuzz_fields(const char *p, size_t n)
+{
+    static const char *const known[] = {"email", "username", "password", "current_password"};
+    const struct ag_config *cfg = fuzz_fields_config();
+    struct ag_field_err e = {NULL, NULL, NULL};
+    json_t *root = NULL;
+
+    if (cfg == NULL)
+        __builtin_trap();
+    if (ag_body_json_object(p, n, &root, &e) != 0)
+        return;
+    for (int patch = 0; patch < 2; patch++) {
+        json_t *out = json_object(), *v;
+        const char *key;
+        char *merged;
+        int rc = ag_ufields_read(cfg, root, known, 4, patch, out, &e);
+
+        if (rc != 0 && rc != AG_EINVAL && rc != AG_ENOMEM)
+            __builtin_trap();
+        if (rc == AG_EINVAL && (e.field == NULL || e.msg == NULL || e.type == NULL))
+            __builtin_trap();
+        if (rc == 0) {
+            json_object_foreach(out, key, v)
+            {
+                if (strcmp(key, "dept") != 0 && strcmp(key, "age") != 0 && strcmp(key, "vip") != 0)
+                    __builtin_trap();
+            }
+            merged = ag_ufields_apply(cfg, "{\"dept\":\"x\",\"old\":1}", out);
+            if (merged != NULL && merged[0] != '\0') {
+                json_t *m = json_loads(merged, 0, NULL);
+                if (!json_is_object(m) || json_object_get(m, "old") != NULL)
+                    __builtin_trap();
+                json_decref(m);
+            }
+            free(merged);
+        }
+        json_decref(out);
+    }
+    json_decref(root);
+}
 
 /* True when <s> is valid UTF-8 (a second, independent reading for the checks below). */
 static int fuzz_utf8_ok(const unsigned char *s, size_t n)
@@ -92,6 +160,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 __builtin_trap();
     }
     rc = ag_body_fields(t, copy, size, f, 4, &e);
+    if (t == AG_BODY_JSON)
+        fuzz_fields(copy, size);
     free(copy);
 
     if (rc != 0 && rc != AG_EPARSE && rc != AG_ENOMEM)

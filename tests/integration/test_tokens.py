@@ -410,7 +410,7 @@ def test_methods_and_unknown_paths(gateway, redis_server):
                                 ("POST", "/auth/health", "GET, HEAD"),
                                 ("GET", "/auth/token", "POST"),
                                 ("GET", "/auth/login", "POST"),
-                                ("POST", "/auth/me", "GET"),
+                                ("POST", "/auth/me", "GET, PATCH"),
                                 ("POST", "/auth/sessions/x", "DELETE")):
         r = requests.request(method, gw.url + path, timeout=10)
         assert r.status_code == 405, (method, path)

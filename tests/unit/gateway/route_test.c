@@ -237,6 +237,8 @@ static const struct want {
     {"GET",    "/admin/users/u1/sessions", AG_EP_ADMIN, ST, 0,  0, ag_ep_admin_sessions},
     {"DELETE", "/admin/users/u1/sessions", AG_EP_ADMIN, ST | CS, 0, 0, ag_ep_admin_sessions_delete},
     {"DELETE", "/admin/users/u1/sessions/s1", AG_EP_ADMIN, ST | CS, 0, 0, ag_ep_admin_session_delete},
+    /* CONTRACT.md section 14: profile updates */
+    {"PATCH",  "/me",              AG_EP_USER,     ST | CS, JS, B, ag_ep_users_patch_me},
 };
 /* clang-format on */
 
