@@ -69,6 +69,7 @@ struct ep_ident {
 struct ep_user_op {
     /* What the client sent. */
     const char *login, *email, *username, *password, *new_password, *scope_req;
+    enum ag_user_name login_as;   /* login: what <login> is taken to be */
     bool reset;                   /* POST /password/reset, not a change */
     bool all;                     /* POST /logout-all, not a logout */
     bool restamped;               /* login: the user was read again once (its roles changed) */
@@ -176,6 +177,12 @@ int ag_ep_query(struct ag_ep *ep, const char *name, size_t cap, const char **out
  * <ep>). On a problem answers 422 (or 500) and returns false.
  */
 bool ag_ep_read_fields(struct ag_ep *ep, enum ag_body_type t, struct ag_body_field *f, size_t n);
+
+/**
+ * Moves the values of the <n> fields <f>, read by a policy/userin.c reader, into <ep>'s
+ * arena (the copies freed). False on OOM, answered 500.
+ */
+bool ag_ep_keep_fields(struct ag_ep *ep, struct ag_body_field *f, size_t n);
 
 /** The whole body as a slice (empty when none), valid as long as <ep>. */
 struct ag_str ag_ep_body(struct ag_ep *ep);

@@ -182,7 +182,6 @@ bool ag_ep_read_fields(struct ag_ep *ep, enum ag_body_type t, struct ag_body_fie
 {
     struct ag_field_err e = {0};
     struct ag_str body = ag_ep_body(ep);
-    bool ok = true;
     int r = ag_body_fields(t, body.p, body.len, f, n, &e);
 
     if (r == AG_ENOMEM) {
@@ -193,6 +192,13 @@ bool ag_ep_read_fields(struct ag_ep *ep, enum ag_body_type t, struct ag_body_fie
         ag_ep_unprocessable(ep, &e);
         return false;
     }
+    return ag_ep_keep_fields(ep, f, n);
+}
+
+bool ag_ep_keep_fields(struct ag_ep *ep, struct ag_body_field *f, size_t n)
+{
+    bool ok = true;
+
     /* Into the arena, which zeroes them at the end: a handler frees nothing. */
     for (size_t i = 0; i < n; i++) {
         char *v = f[i].value;
