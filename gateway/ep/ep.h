@@ -33,6 +33,7 @@
 #include "chunked.h"
 #include "endpoints.h"
 #include "http1.h"
+#include "jwt.h"
 #include "password.h"
 #include "pool.h"
 #include "route.h"
@@ -328,6 +329,23 @@ const char *ag_ep_user_roles(struct ag_ep *ep, const struct ag_user *u);
  * UNKNOWN when given, else 503) and returns false.
  */
 bool ag_ep_user_ok(struct ag_ep *ep, const char *unknown);
+
+/* ---- logout by refresh token (CONTRACT.md section 14) ---- */
+
+/** The 401 of a route whose caller has no valid access token (gateway/ep/endpoints.c). */
+void ag_ep_reply_no_access(struct ag_ep *ep);
+
+/**
+ * The refresh token <ep> presents into <*tok> (arena; NULL: none), as POST /refresh reads
+ * it: a Bearer that is not an access token, else the refresh_token cookie (ep->by_cookie
+ * set), else the body's "refresh_token" (JSON; with <form>, a form when the Content-Type
+ * says so). False on OOM (gateway/ep/ep_tokens.c).
+ */
+bool ag_ep_tokens_presented(struct ag_ep *ep, bool form, const char **tok);
+
+/** Verifies refresh token <tok> (NULL: REJECT) with the generation's ring into <cl>; sets ep->now. */
+enum ag_jwt_status ag_ep_tokens_verify(struct ag_ep *ep, const char *tok,
+                                       struct ag_jwt_claims *cl);
 
 /* ---- the handlers, by file (named in the route table, gateway/ep/routes.c) ---- */
 
