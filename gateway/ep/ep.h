@@ -185,6 +185,9 @@ bool ag_ep_read_fields(struct ag_ep *ep, enum ag_body_type t, struct ag_body_fie
  */
 bool ag_ep_keep_fields(struct ag_ep *ep, struct ag_body_field *f, size_t n);
 
+/** After a policy/userin.c reader returned <rc>: true when 0, else answers (500 on OOM, 422 <e>). */
+bool ag_ep_parsed(struct ag_ep *ep, int rc, const struct ag_field_err *e);
+
 /** The whole body as a slice (empty when none), valid as long as <ep>. */
 struct ag_str ag_ep_body(struct ag_ep *ep);
 

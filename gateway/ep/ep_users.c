@@ -549,17 +549,9 @@ void ag_ep_users_login(struct ag_ep *ep)
     enum ag_login_by by = AG_LOGIN_BY_ANY;
     struct ag_field_err e = {0};
     struct ag_str body = ag_ep_body(ep);
-    int rc = ag_body_login(body.p, body.len, f, &by, &e);
 
-    if (rc == AG_ENOMEM) {
-        ag_ep_oom(ep);
-        return;
-    }
-    if (rc < 0) {
-        ag_ep_unprocessable(ep, &e);
-        return;
-    }
-    if (ag_ep_keep_fields(ep, f, AG_LOGIN_NFIELDS))
+    if (ag_ep_parsed(ep, ag_body_login(body.p, body.len, f, &by, &e), &e) &&
+        ag_ep_keep_fields(ep, f, AG_LOGIN_NFIELDS))
         login_start(ep, f[by].value, login_as[by], f[3].value, NULL);
 }
 
