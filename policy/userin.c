@@ -5,7 +5,8 @@
  *
  * Owns:     the value copies it hands out (ag_body_fields_free() zeroes and frees them).
  * Entry:    ag_body_fields(), ag_body_fields_free(), ag_body_json_object(),
- *           ag_user_check_email(), ag_user_check_username(), ag_user_fold().
+ *           ag_user_check_email(), ag_user_check_username(), ag_user_fold(),
+ *           ag_body_login().
  * Not here: collecting the body (gateway/), the 422 reply (gateway/http/reply.c), passwords.
  * Spec:     CONTRACT.md section 7; docs/users.md; WHATWG URL "urlencoded parsing";
  *           RFC 5321 s.4.5.3.1 and RFC 5322 s.3.4.1 (emails); RFC 3629 (UTF-8).
@@ -423,4 +424,45 @@ void ag_user_fold(const char *in, char *out, size_t cap)
         out[i] = (char)ag_ascii_lower((unsigned char)in[i]);
     }
     out[i] = '\0';
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Login bodies
+ * ------------------------------------------------------------------------------------------ */
+
+static const struct ag_field_err ERR_LOGIN_TWICE = {
+    NULL, "give only one of username_or_email, email and username", "value_error.login_name"};
+
+/*
+ * The seeds' clients send the login name under one of three members (docs/users.md
+ * "Login"). Exactly one is taken: with two, which one the user meant is a guess, and
+ * a guess is how two readers of a body come to disagree.
+ */
+int ag_body_login(const char *body, size_t len, struct ag_body_field f[AG_LOGIN_NFIELDS],
+                  enum ag_login_by *by, struct ag_field_err *e)
+{
+    static const char *const names[AG_LOGIN_NFIELDS] = {"username_or_email", "email",
+                                                        "username", "password"};
+    int rc, given = -1;
+
+    for (size_t i = 0; i < AG_LOGIN_NFIELDS; i++)
+        f[i] = (struct ag_body_field){names[i], i == 3, i == 3 ? 4096 : 254, NULL};
+    rc = ag_body_fields(AG_BODY_JSON, body, len, f, AG_LOGIN_NFIELDS, e);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        if (f[i].value == NULL)
+            continue;
+        if (given >= 0)
+            rc = userin_fail(e, &ERR_LOGIN_TWICE, names[i], AG_EPARSE);
+        given = i;
+    }
+    if (rc == 0 && given < 0)
+        rc = userin_fail(e, &ERR_MISSING, names[0], AG_EPARSE);
+    if (rc < 0) {
+        ag_body_fields_free(f, AG_LOGIN_NFIELDS);
+        return rc;
+    }
+    *by = (enum ag_login_by)given;
+    return 0;
 }

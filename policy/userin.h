@@ -5,7 +5,7 @@
  *
  * Owns:     the copies of the field values (ag_body_fields_free() zeroes and frees them).
  * Entry:    ag_body_fields(), ag_body_fields_free(), ag_body_json_object(), ag_user_check_email(),
- *           ag_user_check_username(), ag_user_fold(), ag_text_clean().
+ *           ag_user_check_username(), ag_user_fold(), ag_text_clean(), ag_body_login().
  * Not here: collecting the body from the socket (gateway/), passwords (policy/password.c).
  * Spec:     CONTRACT.md section 7 (users); docs/users.md (the 422 body).
  *
@@ -87,5 +87,25 @@ int ag_user_check_username(const char *s, struct ag_field_err *e);
 
 /** The folded form that makes names unique case-insensitively: ASCII lower-case copy into <out> (cap bytes). */
 void ag_user_fold(const char *in, char *out, size_t cap);
+
+/* ---- login bodies: every seed's shape (CONTRACT.md section 14) ---- */
+
+/* Which member of a login body names the user; also the index of its field in ag_body_login(). */
+enum ag_login_by {
+    AG_LOGIN_BY_ANY = 0,      /* "username_or_email": a username, else an email */
+    AG_LOGIN_BY_EMAIL = 1,    /* "email": an email only */
+    AG_LOGIN_BY_USERNAME = 2, /* "username": a username only */
+};
+
+#define AG_LOGIN_NFIELDS 4 /* the three login names, then "password" */
+
+/**
+ * Reads the JSON login body <body,len> into <f> (names and limits set here): exactly one
+ * of "username_or_email", "email" or "username" (<*by> says which: f[*by] holds it), and
+ * "password" (f[3]). 0; AG_EPARSE with <e> (as ag_body_fields(); no login name:
+ * "username_or_email" missing; two: the second named, "value_error.login_name"); AG_ENOMEM.
+ */
+int ag_body_login(const char *body, size_t len, struct ag_body_field f[AG_LOGIN_NFIELDS],
+                  enum ag_login_by *by, struct ag_field_err *e);
 
 #endif

@@ -5,7 +5,8 @@
  * per-subject index that store/session.c writes).
  *
  * Owns:     nothing long-lived; each call's pending record is owned by store/link.c.
- * Entry:    ag_user_create(), ag_user_get(), ag_user_find(), ag_user_login_result(),
+ * Entry:    ag_user_create(), ag_user_get(), ag_user_find(), ag_user_find_as(),
+ *           ag_user_login_result(),
  *           ag_user_set_hash(), ag_user_set_password(), ag_user_unlock(),
  *           ag_user_reset_consume(), ag_user_sessions(), ag_user_revoke_session(),
  *           ag_user_revoke_others().
@@ -42,20 +43,21 @@
  * is_superuser, roles, created_at, password_changed_at, deadline, prefix, fields (JSON
  * object text, "" for none).
  * Returns 1, -2 (username taken), -3 (email taken), -4 (the id exists) or -5 (late: run
- * after the deadline, nothing written; the caller reports DOWN). Atomic: of concurrent
+ * after the deadline, nothing written; the caller reports DOWN). An empty username (the
+ * user registered without one) takes no uname key. Atomic: of concurrent
  * creates of one (folded) name, exactly one gets 1. The user joins the user index
  * (ag_user_index, store/users.c lists it) in the same step.
  */
 const char ag_user__lua_create[] = LUA_LATE_FN LUA_USER_INDEX_FN
     "if ag_late(ARGV[11]) then return -5 end\n"
     "if redis.call('EXISTS', KEYS[1]) == 1 then return -4 end\n"
-    "if redis.call('EXISTS', KEYS[2]) == 1 then return -2 end\n"
+    "if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return -2 end\n"
     "if redis.call('EXISTS', KEYS[3]) == 1 then return -3 end\n"
     "redis.call('HSET', KEYS[1], 'id', ARGV[1], 'email', ARGV[2], 'username', ARGV[3],\n"
     "  'hash', ARGV[4], 'is_active', ARGV[5], 'is_staff', ARGV[6], 'is_superuser', ARGV[7],\n"
     "  'roles', ARGV[8], 'created_at', ARGV[9], 'password_changed_at', ARGV[10],\n"
     "  'failures', '0', 'locked_until', '0')\n"
-    "redis.call('SET', KEYS[2], ARGV[1])\n"
+    "if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[1]) end\n"
     "redis.call('SET', KEYS[3], ARGV[1])\n"
     "if ARGV[13] ~= '' then redis.call('HSET', KEYS[1], 'fields', ARGV[13]) end\n"
     "ag_user_index(ARGV[12], ARGV[1], ARGV[3], ARGV[2], 'now')\n"
@@ -92,11 +94,14 @@ const char ag_user__lua_profile[] = LUA_LATE_FN LUA_USER_INDEX_FN
     "return out\n";
 
 /*
- * KEYS uname, email; ARGV prefix. The record (USER_FIELDS) of the user the username
- * names, else of the one the email names; {} when neither exists.
+ * KEYS uname, email; ARGV prefix, as ("email": the email only, "username": the username
+ * only, else both). The record (USER_FIELDS) of the user the username names, else of
+ * the one the email names; {} when neither exists.
  */
 const char ag_user__lua_find[] =
-    "local id = redis.call('GET', KEYS[1]) or redis.call('GET', KEYS[2])\n"
+    "local id = false\n"
+    "if ARGV[2] ~= 'email' then id = redis.call('GET', KEYS[1]) end\n"
+    "if not id and ARGV[2] ~= 'username' then id = redis.call('GET', KEYS[2]) end\n"
     "if not id then return {} end\n"
     "return redis.call('HMGET', ARGV[1] .. 'user:' .. id, " USER_FIELDS ")\n";
 
@@ -397,7 +402,8 @@ int ag_user_create(struct ag_store *st, const struct ag_user *u, ag_user_fn *cb,
     char fold[USER_NAME_MAX + 1], created[24], changed[24], deadline[24], prefix[USER_KEY_MAX];
 
     if (st == NULL || u == NULL || cb == NULL || !str_ok(u->email, USER_NAME_MAX) ||
-        !str_ok(u->username, USER_NAME_MAX) || !str_ok(u->hash, USER_FIELD_MAX) ||
+        u->username == NULL || strlen(u->username) > USER_NAME_MAX ||
+        !str_ok(u->hash, USER_FIELD_MAX) ||
         (u->roles != NULL && strlen(u->roles) > USER_FIELD_MAX) ||
         user_key(user, sizeof(user), st, u->id) < 0 ||
         ag_store__key(prefix, sizeof(prefix), st, "", "", "") < 0)
@@ -486,8 +492,17 @@ int ag_user_get(struct ag_store *st, const char *id, ag_user_fn *cb, void *arg)
 
 int ag_user_find(struct ag_store *st, const char *login, ag_user_fn *cb, void *arg)
 {
+    return ag_user_find_as(st, login, AG_USER_NAME_ANY, cb, arg);
+}
+
+int ag_user_find_as(struct ag_store *st, const char *login, enum ag_user_name as, ag_user_fn *cb,
+                    void *arg)
+{
     char uname[USER_KEY_MAX], email[USER_KEY_MAX], prefix[USER_KEY_MAX];
     char fold[USER_NAME_MAX + 1];
+    const char *what = as == AG_USER_NAME_EMAIL      ? "email"
+                       : as == AG_USER_NAME_USERNAME ? "username"
+                                                     : "any";
 
     if (st == NULL || cb == NULL || !str_ok(login, USER_NAME_MAX))
         return -1;
@@ -497,8 +512,8 @@ int ag_user_find(struct ag_store *st, const char *login, ag_user_fn *cb, void *a
         ag_store__key(prefix, sizeof(prefix), st, "", "", "") < 0)
         return -1;
     {
-        const char *argv[3] = {uname, email, prefix};
-        return user_eval(st, AG_STORE__USER_FIND, 2, 3, argv, on_record_reply,
+        const char *argv[4] = {uname, email, prefix, what};
+        return user_eval(st, AG_STORE__USER_FIND, 2, 4, argv, on_record_reply,
                          (ag_store__any_fn *)cb, arg);
     }
 }

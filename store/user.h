@@ -5,7 +5,7 @@
  * user's sessions (list, revoke one, revoke all but one).
  *
  * Owns:     nothing long-lived; each call's pending record is owned by store/link.c.
- * Entry:    ag_user_create(), ag_user_get(), ag_user_find(), ag_user_login_result(),
+ * Entry:    ag_user_create(), ag_user_get(), ag_user_find(), ag_user_find_as(), ag_user_login_result(),
  *           ag_user_set_hash(), ag_user_set_password(), ag_user_unlock(),
  *           ag_user_reset_consume(), ag_user_sessions(), ag_user_revoke_session(),
  *           ag_user_revoke_others().
@@ -43,7 +43,8 @@ enum ag_user_status {
 struct ag_user {
     const char *id;            /* random UUID, chosen by the caller */
     const char *email;         /* as given; unique by its lower-case form */
-    const char *username;      /* as given; unique by its lower-case form */
+    const char *username;      /* as given; unique by its lower-case form; "" when the user
+                                  registered without one (the email is its login name) */
     const char *hash;          /* argon2id string; never leaves the gateway */
     bool is_active, is_staff, is_superuser;
     const char *roles;         /* space-separated role names, "" for none */
@@ -80,6 +81,17 @@ int ag_user_get(struct ag_store *st, const char *id, ag_user_fn *cb, void *arg);
 
 /** Looks up by <login>: a username, else an email (both case-insensitively). */
 int ag_user_find(struct ag_store *st, const char *login, ag_user_fn *cb, void *arg);
+
+/* What ag_user_find_as() takes <login> to be. */
+enum ag_user_name {
+    AG_USER_NAME_ANY = 0,      /* a username, else an email (ag_user_find()) */
+    AG_USER_NAME_EMAIL = 1,    /* an email only */
+    AG_USER_NAME_USERNAME = 2, /* a username only */
+};
+
+/** ag_user_find() for <login> taken as <as> only; the same one round trip whatever <as>. */
+int ag_user_find_as(struct ag_store *st, const char *login, enum ag_user_name as, ag_user_fn *cb,
+                    void *arg);
 
 /**
  * Records a login attempt of user <id>. <ok>: resets the failure count. Not ok: counts

@@ -381,6 +381,16 @@ static bool ep_rights_ok(const struct ag_ep *ep)
            ag_words_has(roles, ',', AG_LIT("staff"));
 }
 
+/* The 401 of a route whose caller has no valid access token (ep->id.presented: one was sent). */
+void ag_ep_reply_no_access(struct ag_ep *ep)
+{
+    char extra[320];
+
+    snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer realm=\"%s\"%s\r\n",
+             ep->req->gen->cfg->app_name, ep->id.presented ? ", error=\"invalid_token\"" : "");
+    ag_ep_reply_detail(ep, 401, "Unauthorized Access Token", extra);
+}
+
 /*
  * The route's authentication, judged once the body is in (a 415 or 413 comes first):
  * true when the handler may run, else it answered.
@@ -414,10 +424,9 @@ static bool ep_auth_ok(struct ag_ep *ep)
             return false;
         }
         if (!ep->id.ok) {
-            snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer realm=\"%s\"%s\r\n",
-                     ep->req->gen->cfg->app_name,
-                     ep->id.presented ? ", error=\"invalid_token\"" : "");
-            ag_ep_reply_detail(ep, 401, "Unauthorized Access Token", extra);
+            if (rt->flags & AG_EP_F_REFRESH)
+                return true; /* the handler judges a refresh token, or answers as below */
+            ag_ep_reply_no_access(ep);
             return false;
         }
         if ((rt->flags & AG_EP_F_CSRF) && ep->id.by_cookie && ep->csrf != AG_CSRF_OK) {

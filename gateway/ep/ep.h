@@ -33,6 +33,7 @@
 #include "chunked.h"
 #include "endpoints.h"
 #include "http1.h"
+#include "jwt.h"
 #include "password.h"
 #include "pool.h"
 #include "route.h"
@@ -69,6 +70,7 @@ struct ep_ident {
 struct ep_user_op {
     /* What the client sent. */
     const char *login, *email, *username, *password, *new_password, *scope_req;
+    enum ag_user_name login_as;   /* login: what <login> is taken to be */
     bool reset;                   /* POST /password/reset, not a change */
     bool all;                     /* POST /logout-all, not a logout */
     bool restamped;               /* login: the user was read again once (its roles changed) */
@@ -179,6 +181,15 @@ int ag_ep_query(struct ag_ep *ep, const char *name, size_t cap, const char **out
  * <ep>). On a problem answers 422 (or 500) and returns false.
  */
 bool ag_ep_read_fields(struct ag_ep *ep, enum ag_body_type t, struct ag_body_field *f, size_t n);
+
+/**
+ * Moves the values of the <n> fields <f>, read by a policy/userin.c reader, into <ep>'s
+ * arena (the copies freed). False on OOM, answered 500.
+ */
+bool ag_ep_keep_fields(struct ag_ep *ep, struct ag_body_field *f, size_t n);
+
+/** After a policy/userin.c reader returned <rc>: true when 0, else answers (500 on OOM, 422 <e>). */
+bool ag_ep_parsed(struct ag_ep *ep, int rc, const struct ag_field_err *e);
 
 /** The whole body as a slice (empty when none), valid as long as <ep>. */
 struct ag_str ag_ep_body(struct ag_ep *ep);
@@ -324,6 +335,23 @@ const char *ag_ep_user_roles(struct ag_ep *ep, const struct ag_user *u);
  * UNKNOWN when given, else 503) and returns false.
  */
 bool ag_ep_user_ok(struct ag_ep *ep, const char *unknown);
+
+/* ---- logout by refresh token (CONTRACT.md section 14) ---- */
+
+/** The 401 of a route whose caller has no valid access token (gateway/ep/endpoints.c). */
+void ag_ep_reply_no_access(struct ag_ep *ep);
+
+/**
+ * The refresh token <ep> presents into <*tok> (arena; NULL: none), as POST /refresh reads
+ * it: a Bearer that is not an access token, else the refresh_token cookie (ep->by_cookie
+ * set), else the body's "refresh_token" (JSON; with <form>, a form when the Content-Type
+ * says so). False on OOM (gateway/ep/ep_tokens.c).
+ */
+bool ag_ep_tokens_presented(struct ag_ep *ep, bool form, const char **tok);
+
+/** Verifies refresh token <tok> (NULL: REJECT) with the generation's ring into <cl>; sets ep->now. */
+enum ag_jwt_status ag_ep_tokens_verify(struct ag_ep *ep, const char *tok,
+                                       struct ag_jwt_claims *cl);
 
 /* ---- the handlers, by file (named in the route table, gateway/ep/routes.c) ---- */
 

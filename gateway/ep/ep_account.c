@@ -22,6 +22,7 @@
 
 #include "claims.h"
 #include "config.h"
+#include "csrf.h"
 #include "ep.h"
 #include "gen.h"
 #include "jwt.h"
@@ -131,12 +132,105 @@ static bool account_logout_ok(struct ag_ep *ep)
     return true;
 }
 
-/* POST /logout ends the token's own session, a client's too. */
+/* ---------------------------------------------------------------- logout by refresh token */
+
+/* The refresh token was current (or its user is gone: the session ended): revoke it. */
+static void on_logout_checked(struct ag_ep *ep)
+{
+    const struct ag_config *cfg = ep->req->gen->cfg;
+
+    switch (ep->sst) {
+    case AG_SESS_OK:
+    case AG_SESS_INACTIVE:
+        if (!ag_ep_await(ep, ag_sess_revoke(ep->w->store, ep->id.sid,
+                                            account_until(cfg, (int64_t)time(NULL)),
+                                            ag_ep_on_sess, ep),
+                         on_logged_out))
+            ag_ep_down(ep);
+        return;
+    case AG_SESS_REUSED: /* the store ended the session, as POST /refresh would */
+        account_revoke_local(ep, ep->id.sid, account_until(cfg, (int64_t)time(NULL)));
+        ag_ep_reply_no_access(ep);
+        return;
+    case AG_SESS_UNKNOWN:
+        ag_ep_reply_no_access(ep);
+        return;
+    default:
+        ag_ep_down(ep);
+        return;
+    }
+}
+
+/*
+ * POST /logout without a valid access token: the refresh token it carries (cookie,
+ * Bearer or body, as POST /refresh reads them) ends its session. Only the current
+ * refresh token of a live session may: the rotation script decides that in one step
+ * (an older one is reuse and ends the session, as at POST /refresh; a revoked or
+ * expired one is UNKNOWN), and the one-time id it rotates to is never handed out.
+ * A refresh cookie passes the Origin check an access-token cookie does (CSRF).
+ */
+static void account_logout_refresh(struct ag_ep *ep)
+{
+    const struct ag_config *cfg = ep->req->gen->cfg;
+    struct ag_jwt_claims *cl = ep->w->claims;
+    enum ag_jwt_status st;
+    const char *tok, *presented;
+
+    if (!ag_ep_tokens_presented(ep, true, &tok)) {
+        ag_ep_oom(ep);
+        return;
+    }
+    if (tok == NULL) {
+        ag_ep_reply_no_access(ep);
+        return;
+    }
+    if (ep->by_cookie && ep->csrf != AG_CSRF_OK) {
+        ag_ep_reply_detail(ep, 403, "CSRF check failed: Origin does not match", NULL);
+        return;
+    }
+    ep->id.presented = true;
+    st = ag_ep_tokens_verify(ep, tok, cl);
+    if (st == AG_JWT_OK && cl->legacy) { /* no session, as with a legacy access token */
+        ag_ep_reply_detail(ep, 404, "Session not found", NULL);
+        return;
+    }
+    if (st != AG_JWT_OK || cl->sid.len == 0 || cl->sid.len > EP_ID_LEN || cl->jti.len == 0) {
+        ag_ep_reply_no_access(ep);
+        return;
+    }
+    if (!ag_ep_store_ready(ep)) {
+        ag_ep_down(ep);
+        return;
+    }
+    memcpy(ep->sid, cl->sid.p, cl->sid.len);
+    ep->sid[cl->sid.len] = '\0';
+    ep->id.sid = ep->sid;
+    ep->id.sub = ag_ep_strndup(ep, cl->sub.p, cl->sub.len);
+    presented = ag_ep_strndup(ep, cl->jti.p, cl->jti.len);
+    if (ep->id.sub == NULL || presented == NULL) {
+        ag_ep_oom(ep);
+        return;
+    }
+    ag_ep_new_id(ep->otid);
+    if (!ag_ep_await(ep, ag_sess_rotate(ep->w->store, ep->sid, presented, ep->otid, ep->now,
+                                        cfg->refresh_token_ttl, ag_ep_on_sess, ep),
+                     on_logout_checked))
+        ag_ep_down(ep);
+}
+
+/*
+ * POST /logout ends the token's own session, a client's too: the access token's, else
+ * (AG_EP_F_REFRESH) the refresh token's.
+ */
 void ag_ep_account_logout(struct ag_ep *ep)
 {
     const struct ag_config *cfg = ep->req->gen->cfg;
     int r;
 
+    if (!ep->id.ok) {
+        account_logout_refresh(ep);
+        return;
+    }
     if (!account_logout_ok(ep))
         return;
     if (ep->id.sid[0] != '\0')

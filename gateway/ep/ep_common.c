@@ -182,17 +182,24 @@ bool ag_ep_read_fields(struct ag_ep *ep, enum ag_body_type t, struct ag_body_fie
 {
     struct ag_field_err e = {0};
     struct ag_str body = ag_ep_body(ep);
-    bool ok = true;
     int r = ag_body_fields(t, body.p, body.len, f, n, &e);
 
-    if (r == AG_ENOMEM) {
+    return ag_ep_parsed(ep, r, &e) && ag_ep_keep_fields(ep, f, n);
+}
+
+bool ag_ep_parsed(struct ag_ep *ep, int rc, const struct ag_field_err *e)
+{
+    if (rc == AG_ENOMEM)
         ag_ep_oom(ep);
-        return false;
-    }
-    if (r < 0) {
-        ag_ep_unprocessable(ep, &e);
-        return false;
-    }
+    else if (rc < 0)
+        ag_ep_unprocessable(ep, e);
+    return rc >= 0;
+}
+
+bool ag_ep_keep_fields(struct ag_ep *ep, struct ag_body_field *f, size_t n)
+{
+    bool ok = true;
+
     /* Into the arena, which zeroes them at the end: a handler frees nothing. */
     for (size_t i = 0; i < n; i++) {
         char *v = f[i].value;

@@ -4,7 +4,8 @@
  * one-time rotation of refresh tokens and reuse detection in one Redis round trip.
  *
  * Owns:     nothing beyond the struct ag_ep it is handed.
- * Entry:    ag_ep_tokens_new(), ag_ep_tokens_refresh_get(), ag_ep_tokens_refresh_post().
+ * Entry:    ag_ep_tokens_new(), ag_ep_tokens_refresh_get(), ag_ep_tokens_refresh_post();
+ *           ag_ep_tokens_presented(), ag_ep_tokens_verify() (logout by refresh token).
  * Not here: the rotation script (store/session.c), JWS (policy/jwt.c), cookies and
  *           minting (gateway/ep/ep_common.c).
  * Spec:     CONTRACT.md sections 5, 7, 8; docs/endpoints.md.
@@ -308,6 +309,22 @@ static void tokens_legacy_exchange(struct ag_ep *ep, const char *tok,
         tokens_refuse(ep, 503);
 }
 
+enum ag_jwt_status ag_ep_tokens_verify(struct ag_ep *ep, const char *tok, struct ag_jwt_claims *cl)
+{
+    const struct ag_gen *g = ep->req->gen;
+    const struct ag_config *cfg = g->cfg;
+
+    ep->now = (int64_t)time(NULL);
+    struct ag_jwt_expect x = {.type = "refresh", .issuer = cfg->token_issuer,
+                              .audience = cfg->token_audience, .now = ep->now,
+                              .leeway = cfg->token_leeway, .exp_leeway = cfg->token_exp_leeway,
+                              .max_len = cfg->token_max_size,
+                              .legacy = ep->now < cfg->legacy_tokens_until};
+    if (tok == NULL)
+        return AG_JWT_REJECT;
+    return ag_jwt_ring_verify(g->ring, (struct ag_str){tok, strlen(tok)}, &x, cl);
+}
+
 /* Verifies refresh token <tok> and rotates its session; the next step answers. */
 static void tokens_rotate(struct ag_ep *ep, const char *tok)
 {
@@ -321,14 +338,7 @@ static void tokens_rotate(struct ag_ep *ep, const char *tok)
         tokens_refuse(ep, 500);
         return;
     }
-    ep->now = (int64_t)time(NULL);
-    struct ag_jwt_expect x = {.type = "refresh", .issuer = cfg->token_issuer,
-                              .audience = cfg->token_audience, .now = ep->now,
-                              .leeway = cfg->token_leeway, .exp_leeway = cfg->token_exp_leeway,
-                              .max_len = cfg->token_max_size,
-                              .legacy = ep->now < cfg->legacy_tokens_until};
-    if (tok != NULL)
-        st = ag_jwt_ring_verify(g->ring, (struct ag_str){tok, strlen(tok)}, &x, cl);
+    st = ag_ep_tokens_verify(ep, tok, cl);
     if (st == AG_JWT_OK && cl->legacy) {
         tokens_legacy_exchange(ep, tok, cl);
         return;
@@ -455,31 +465,48 @@ static bool tokens_sources(struct ag_ep *ep, const char **bearer, const char **c
 }
 
 /*
- * POST /refresh with its body read: the token from Bearer (unless it holds an
- * access token), then the refresh_token cookie, then the JSON body.
+ * The token from Bearer (unless it holds an access token), then the refresh_token
+ * cookie, then the body: JSON, or with <form> a form when the Content-Type says so (a
+ * bad form is no token). On OOM in the body's copy the token is NULL: refused as none.
  */
-void ag_ep_tokens_refresh_post(struct ag_ep *ep)
+bool ag_ep_tokens_presented(struct ag_ep *ep, bool form, const char **tok)
 {
-    const char *tok = NULL, *bearer, *cookie;
+    const char *bearer, *cookie;
     struct ag_str body = ag_ep_body(ep);
 
-    ep->oauth = true;
-    if (!tokens_sources(ep, &bearer, &cookie)) {
-        ag_ep_oom(ep);
-        return;
-    }
+    *tok = NULL;
+    if (!tokens_sources(ep, &bearer, &cookie))
+        return false;
     if (bearer != NULL && !tokens_is_access(bearer))
-        tok = bearer; /* judged as a refresh token: no fall-through when bad */
-    if (tok == NULL && cookie != NULL) {
-        tok = cookie;
+        *tok = bearer; /* judged as a refresh token: no fall-through when bad */
+    if (*tok == NULL && cookie != NULL) {
+        *tok = cookie;
         ep->by_cookie = true;
     }
-    if (tok == NULL && body.len > 0) {
+    if (*tok == NULL && body.len > 0 && form && ep->ctype == AG_BODY_FORM) {
+        struct ag_body_field f = {"refresh_token", false, ep->req->gen->cfg->token_max_size, NULL};
+        if (ag_body_fields(AG_BODY_FORM, body.p, body.len, &f, 1, NULL) == 0 && f.value != NULL)
+            *tok = ag_ep_strdup(ep, f.value);
+        ag_body_fields_free(&f, 1);
+    } else if (*tok == NULL && body.len > 0) {
         json_t *doc = json_loadb(body.p, body.len, JSON_REJECT_DUPLICATES, NULL);
         json_t *t = json_is_object(doc) ? json_object_get(doc, "refresh_token") : NULL;
         if (json_is_string(t))
-            tok = ag_ep_strdup(ep, json_string_value(t)); /* NULL on OOM: refused as none */
+            *tok = ag_ep_strdup(ep, json_string_value(t));
         json_decref(doc);
+    }
+    return true;
+}
+
+/* POST /refresh with its body read: the token as ag_ep_tokens_presented() finds it. */
+void ag_ep_tokens_refresh_post(struct ag_ep *ep)
+{
+    const char *tok;
+
+    ep->oauth = true;
+    if (!ag_ep_tokens_presented(ep, false, &tok)) {
+        ag_ep_oom(ep);
+        return;
     }
     tokens_rotate(ep, tok);
 }

@@ -74,8 +74,10 @@ json_t *ag_ep_user_json(const struct ag_user *u)
     json_t *roles = json_array(), *o, *fields;
 
     ep_words_append(roles, u->roles);
-    o = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:o, s:s}", "id", u->id, "email", u->email,
-                  "username", u->username, "is_active", u->is_active, "is_staff", u->is_staff,
+    /* A user who registered without a username has none: null (docs/users.md). */
+    o = json_pack("{s:s, s:s, s:o, s:b, s:b, s:b, s:o, s:s}", "id", u->id, "email", u->email,
+                  "username", u->username[0] != '\0' ? json_string(u->username) : json_null(),
+                  "is_active", u->is_active, "is_staff", u->is_staff,
                   "is_superuser", u->is_superuser, "roles", roles, "created_at",
                   ep_iso8601(u->created_at, when));
     /* The custom fields it has, beside the built-in members (their names never collide:
@@ -186,8 +188,9 @@ static bool register_fields(struct ag_ep *ep, const char **fields)
 void ag_ep_users_register(struct ag_ep *ep)
 {
     const struct ag_config *cfg = ep->req->gen->cfg;
+    /* Without a username, the email is the login name (docs/users.md "Registering"). */
     struct ag_body_field f[] = {{"email", true, 254, NULL},
-                                {"username", true, 128, NULL},
+                                {"username", false, 128, NULL},
                                 {"password", true, 4096, NULL}};
     struct ag_field_err e = {0};
     struct ep_user_op *u;
@@ -201,7 +204,8 @@ void ag_ep_users_register(struct ag_ep *ep)
     }
     if (!ag_ep_read_fields(ep, AG_BODY_JSON, f, 3))
         return;
-    if (ag_user_check_email(f[0].value, &e) < 0 || ag_user_check_username(f[1].value, &e) < 0) {
+    if (ag_user_check_email(f[0].value, &e) < 0 ||
+        (f[1].value != NULL && ag_user_check_username(f[1].value, &e) < 0)) {
         ag_ep_unprocessable(ep, &e);
         return;
     }
@@ -217,7 +221,7 @@ void ag_ep_users_register(struct ag_ep *ep)
         return;
     u->fields = fields;
     u->email = f[0].value;
-    u->username = f[1].value;
+    u->username = f[1].value != NULL ? f[1].value : "";
     u->password = f[2].value;
     struct ag_rl_bucket b = {"register", ep->ip, cfg->rl_register.limit, cfg->rl_register.window};
     ag_ep_limit(ep, &b, 1, register_go);
@@ -518,14 +522,20 @@ static void on_login_user(struct ag_ep *ep)
 static void login_go(struct ag_ep *ep)
 {
     /* A store that is not ready refuses the call: 503 below. */
-    if (!ag_ep_await(ep, ag_user_find(ep->w->store, ep->u->login, ag_ep_on_user, ep),
+    if (!ag_ep_await(ep, ag_user_find_as(ep->w->store, ep->u->login, ep->u->login_as,
+                                         ag_ep_on_user, ep),
                      on_login_user))
         ag_ep_down(ep);
 }
 
-/* POST /login and POST /token with their fields read: the limits, then the user. */
-static void login_start(struct ag_ep *ep, const char *login, const char *password,
-                        const char *scope)
+/*
+ * POST /login and POST /token with their fields read: the limits, then the user, looked
+ * up as <as> says. Every shape takes the same steps (the limits by address and by the
+ * folded login name, the lookup, a verify or the dummy one): the timing rule for unknown
+ * users and the lockout hold whichever member named the user.
+ */
+static void login_start(struct ag_ep *ep, const char *login, enum ag_user_name as,
+                        const char *password, const char *scope)
 {
     const struct ag_config *cfg = ep->req->gen->cfg;
     struct ep_user_op *u = ag_ep_user_op(ep);
@@ -534,6 +544,7 @@ static void login_start(struct ag_ep *ep, const char *login, const char *passwor
     if (u == NULL)
         return;
     u->login = login;
+    u->login_as = as;
     u->password = password;
     u->scope_req = scope;
     ag_user_fold(u->login, folded, sizeof(folded));
@@ -544,13 +555,24 @@ static void login_start(struct ag_ep *ep, const char *login, const char *passwor
     ag_ep_limit(ep, b, 2, login_go);
 }
 
+/* The store's reading of each login body member (policy/userin.h). */
+static const enum ag_user_name login_as[] = {
+    [AG_LOGIN_BY_ANY] = AG_USER_NAME_ANY,
+    [AG_LOGIN_BY_EMAIL] = AG_USER_NAME_EMAIL,
+    [AG_LOGIN_BY_USERNAME] = AG_USER_NAME_USERNAME,
+};
+
+/* {"username_or_email" | "email" | "username", "password"}: exactly one login name. */
 void ag_ep_users_login(struct ag_ep *ep)
 {
-    struct ag_body_field f[] = {{"username_or_email", true, 254, NULL},
-                                {"password", true, 4096, NULL}};
+    struct ag_body_field f[AG_LOGIN_NFIELDS];
+    enum ag_login_by by = AG_LOGIN_BY_ANY;
+    struct ag_field_err e = {0};
+    struct ag_str body = ag_ep_body(ep);
 
-    if (ag_ep_read_fields(ep, AG_BODY_JSON, f, 2))
-        login_start(ep, f[0].value, f[1].value, NULL);
+    if (ag_ep_parsed(ep, ag_body_login(body.p, body.len, f, &by, &e), &e) &&
+        ag_ep_keep_fields(ep, f, AG_LOGIN_NFIELDS))
+        login_start(ep, f[by].value, login_as[by], f[3].value, NULL);
 }
 
 void ag_ep_users_token(struct ag_ep *ep)
@@ -569,7 +591,7 @@ void ag_ep_users_token(struct ag_ep *ep)
                          NULL);
         return;
     }
-    login_start(ep, f[0].value, f[1].value, f[2].value);
+    login_start(ep, f[0].value, AG_USER_NAME_ANY, f[1].value, f[2].value);
 }
 
 /* ---------------------------------------------------------------- GET /me */

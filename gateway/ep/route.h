@@ -37,6 +37,9 @@ enum ag_ep_auth {
 #define AG_EP_F_CSRF 0x04   /* changes state: an access token from the cookie must pass CSRF (403) */
 #define AG_EP_F_SYNC 0x08   /* at the start, waits while a token it carries holds but the
                                revocations are not loaded, as a proxied request does (CONTRACT.md 8) */
+#define AG_EP_F_REFRESH 0x10 /* AG_EP_IDENTITY: without a valid access token the handler runs
+                               all the same, to judge a refresh token (POST /logout); it answers
+                               the access token's 401 itself (ag_ep_reply_no_access()) */
 
 #define AG_EP_MAX_PARAMS 2 /* "{}" segments in one path */
 

@@ -50,6 +50,7 @@ static void ep_jwks(struct ag_ep *ep)
 #define ORIGIN AG_EP_F_ORIGIN
 #define CSRF AG_EP_F_CSRF
 #define SYNC AG_EP_F_SYNC
+#define REFRESH AG_EP_F_REFRESH
 #define JSON AG_BODY_JSON
 #define FORM AG_BODY_FORM
 #define BODY AG_EP_MAX_BODY
@@ -87,7 +88,8 @@ const struct ag_ep_route ag_ep_routes[] = {
     {"POST",   "/token",           AG_EP_OPEN,     STORE | ORIGIN,       FORM, BODY, ag_ep_users_token},
     {"GET",    "/me",              AG_EP_USER,     STORE,                0,    0,    ag_ep_users_me},
     {"PATCH",  "/me",              AG_EP_USER,     STORE | CSRF,         JSON, BODY, ag_ep_users_patch_me},
-    {"POST",   "/logout",          AG_EP_IDENTITY, STORE | CSRF,         0,    0,    ag_ep_account_logout},
+    /* An access token, or only a refresh token (cookie, Bearer, JSON or form body): REFRESH. */
+    {"POST",   "/logout",          AG_EP_IDENTITY, STORE | CSRF | REFRESH, 0,  BODY, ag_ep_account_logout},
     {"POST",   "/logout-all",      AG_EP_USER,     STORE | CSRF,         0,    0,    ag_ep_account_logout_all},
     {"POST",   "/password",        AG_EP_USER,     STORE | CSRF,         JSON, BODY, ag_ep_account_password},
     {"POST",   "/password/forgot", AG_EP_OPEN,     STORE | ORIGIN,       JSON, BODY, ag_ep_account_forgot},

@@ -1,9 +1,10 @@
 /*
  * tests/fuzz/fuzz_userin.c - libFuzzer target for policy/userin.c (and the cheap part of
  * policy/password.c): any bytes as a JSON or form body, the fields a user endpoint
- * reads, then the checks run on what was found; and the same bytes as User-Agent text
- * (ag_text_clean()); and, for JSON, the custom user fields read from it (register and
- * PATCH /me, policy/userfields.c) and merged into a stored set.
+ * reads, then the checks run on what was found; a JSON body also as a login body
+ * (ag_body_login()); and the same bytes as User-Agent text (ag_text_clean()); and, for
+ * JSON, the custom user fields read from it (register and PATCH /me,
+ * policy/userfields.c) and merged into a stored set.
  *
  * Owns:     one exact-size heap copy of the body per run, and the field values.
  * Entry:    LLVMFuzzerTestOneInput() (libFuzzer, or tests/fuzz/replay_main.c).
@@ -118,6 +119,34 @@ static int fuzz_utf8_ok(const unsigned char *s, size_t n)
 }
 
 /*
+ * The login body reader (ag_body_login()) on the same bytes: 0 with exactly one login
+ * name, at f[by], and a password; AG_EPARSE with an error naming a field and every
+ * value NULL; or AG_ENOMEM.
+ */
+static void fuzz_login(const char *body, size_t size)
+{
+    struct ag_body_field f[AG_LOGIN_NFIELDS];
+    struct ag_field_err e = {NULL, NULL, NULL};
+    enum ag_login_by by = AG_LOGIN_BY_ANY;
+    int rc = ag_body_login(body, size, f, &by, &e), given = 0;
+
+    if (rc != 0 && rc != AG_EPARSE && rc != AG_ENOMEM)
+        __builtin_trap();
+    for (int i = 0; i < AG_LOGIN_NFIELDS; i++)
+        if (rc != 0 && f[i].value != NULL)
+            __builtin_trap();
+    if (rc == AG_EPARSE && (e.msg == NULL || e.type == NULL))
+        __builtin_trap();
+    if (rc != 0)
+        return;
+    for (int i = 0; i < 3; i++)
+        given += f[i].value != NULL;
+    if (given != 1 || (int)by < 0 || (int)by > 2 || f[by].value == NULL || f[3].value == NULL)
+        __builtin_trap();
+    ag_body_fields_free(f, AG_LOGIN_NFIELDS);
+}
+
+/*
  * Input: one byte ('F': form, anything else: JSON), then the body. Checks, aborting on a
  * violation: the result is 0, AG_EPARSE or AG_ENOMEM; on AG_EPARSE an error with a
  * msg and type was given and every value is NULL; on 0 each value is valid UTF-8
@@ -159,6 +188,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if ((unsigned char)clean[i] < 0x20 || clean[i] == 0x7f)
                 __builtin_trap();
     }
+    if (t == AG_BODY_JSON)
+        fuzz_login(copy, size);
     rc = ag_body_fields(t, copy, size, f, 4, &e);
     if (t == AG_BODY_JSON)
         fuzz_fields(copy, size);

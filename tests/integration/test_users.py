@@ -248,7 +248,8 @@ def test_register_invalid_input_is_422(gateway, redis_server):
                 b[k] = v
         return post(gw, "/auth/register", b)
 
-    for field in ("email", "username", "password"):
+    # username is optional (CONTRACT.md section 14: tests/integration/test_user_shapes.py)
+    for field in ("email", "password"):
         assert_422(with_(**{field: None}), ["body", field], "field required", "value_error.missing")
     assert_422(with_(username=5), ["body", "username"], "str type expected", "type_error.str")
     assert_422(with_(password=["x" * 12]), ["body", "password"], "str type expected",

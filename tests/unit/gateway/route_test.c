@@ -217,7 +217,8 @@ static const struct want {
     {"POST",   "/login",           AG_EP_OPEN,     ST | OR, JS, B, ag_ep_users_login},
     {"POST",   "/token",           AG_EP_OPEN,     ST | OR, FM, B, ag_ep_users_token},
     {"GET",    "/me",              AG_EP_USER,     ST,      0,  0, ag_ep_users_me},
-    {"POST",   "/logout",          AG_EP_IDENTITY, ST | CS, 0,  0, ag_ep_account_logout},
+    /* CONTRACT.md section 14: also with only a refresh token (cookie, Bearer or body) */
+    {"POST",   "/logout",          AG_EP_IDENTITY, ST | CS | AG_EP_F_REFRESH, 0, B, ag_ep_account_logout},
     {"POST",   "/logout-all",      AG_EP_USER,     ST | CS, 0,  0, ag_ep_account_logout_all},
     {"POST",   "/password",        AG_EP_USER,     ST | CS, JS, B, ag_ep_account_password},
     {"POST",   "/password/forgot", AG_EP_OPEN,     ST | OR, JS, B, ag_ep_account_forgot},

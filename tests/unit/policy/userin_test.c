@@ -1,7 +1,8 @@
 /*
  * tests/unit/policy/userin_test.c - mirrors policy/userin.c: JSON bodies (duplicates,
  * non-objects, missing, wrong type, NUL, too long), forms ('+', %XX, bad escapes,
- * repeats, missing), the email and username tables, and folding.
+ * repeats, missing), the email and username tables, folding, and login bodies (one
+ * login name of three).
  *
  * Owns:     exact-size heap copies of each body (ASan sees any over-read) and the
  *           field values, freed at the end of each check.
@@ -418,6 +419,98 @@ static void test_text_clean_cuts_between_characters(void)
     AG_ASSERT_STR(out, "");
 }
 
+/* ---- login bodies (ag_body_login()) ---- */
+
+/* ag_body_login() on an exact-size copy of <body>; on failure every value is NULL. */
+static int login_parse(const char *body, struct ag_body_field f[AG_LOGIN_NFIELDS],
+                       enum ag_login_by *by, struct ag_field_err *e)
+{
+    size_t len = strlen(body);
+    char *copy = malloc(len ? len : 1);
+    int rc;
+
+    memcpy(copy, body, len);
+    *e = (struct ag_field_err){NULL, NULL, NULL};
+    rc = ag_body_login(copy, len, f, by, e);
+    free(copy);
+    if (rc < 0)
+        for (size_t i = 0; i < AG_LOGIN_NFIELDS; i++)
+            AG_ASSERT_NULL(f[i].value);
+    return rc;
+}
+
+static void test_login_body_takes_each_login_name(void)
+{
+    static const struct {
+        const char *body, *login;
+        enum ag_login_by by;
+    } cases[] = {
+        {"{\"username_or_email\":\"alice\",\"password\":\"pw\"}", "alice", AG_LOGIN_BY_ANY},
+        {"{\"email\":\"a@b.co\",\"password\":\"pw\"}", "a@b.co", AG_LOGIN_BY_EMAIL},
+        {"{\"password\":\"pw\",\"username\":\"bob\",\"other\":1}", "bob",
+         AG_LOGIN_BY_USERNAME},
+    };
+    struct ag_body_field f[AG_LOGIN_NFIELDS];
+    struct ag_field_err e;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        enum ag_login_by by = (enum ag_login_by)-1;
+
+        AG_ASSERT_EQ(login_parse(cases[i].body, f, &by, &e), 0);
+        AG_ASSERT_EQ(by, cases[i].by);
+        AG_ASSERT_STR(f[by].value, cases[i].login);
+        AG_ASSERT_STR(f[3].value, "pw");
+        for (int k = 0; k < 3; k++)
+            if (k != (int)by)
+                AG_ASSERT_NULL(f[k].value);
+        ag_body_fields_free(f, AG_LOGIN_NFIELDS);
+    }
+}
+
+static void test_login_body_refuses_two_login_names_naming_the_second(void)
+{
+    static const struct {
+        const char *body, *field;
+    } cases[] = {
+        {"{\"username_or_email\":\"a\",\"email\":\"a@b.co\",\"password\":\"pw\"}", "email"},
+        {"{\"username\":\"a\",\"username_or_email\":\"a\",\"password\":\"pw\"}", "username"},
+        {"{\"email\":\"a@b.co\",\"username\":\"a\",\"password\":\"pw\"}", "username"},
+        {"{\"email\":\"\",\"username\":\"\",\"password\":\"pw\"}", "username"},
+    };
+    struct ag_body_field f[AG_LOGIN_NFIELDS];
+    struct ag_field_err e;
+    enum ag_login_by by;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        AG_ASSERT_EQ(login_parse(cases[i].body, f, &by, &e), AG_EPARSE);
+        AG_ASSERT_STR(e.field, cases[i].field);
+        AG_ASSERT_STR(e.type, "value_error.login_name");
+    }
+}
+
+static void test_login_body_missing_name_password_or_wrong_type(void)
+{
+    struct ag_body_field f[AG_LOGIN_NFIELDS];
+    struct ag_field_err e;
+    enum ag_login_by by;
+
+    AG_ASSERT_EQ(login_parse("{\"password\":\"pw\"}", f, &by, &e), AG_EPARSE);
+    AG_ASSERT_STR(e.field, "username_or_email");
+    AG_ASSERT_STR(e.type, "value_error.missing");
+    AG_ASSERT_EQ(login_parse("{\"email\":\"a@b.co\"}", f, &by, &e), AG_EPARSE);
+    AG_ASSERT_STR(e.field, "password");
+    AG_ASSERT_STR(e.type, "value_error.missing");
+    AG_ASSERT_EQ(login_parse("{\"username\":7,\"password\":\"pw\"}", f, &by, &e), AG_EPARSE);
+    AG_ASSERT_STR(e.field, "username");
+    AG_ASSERT_STR(e.type, "type_error.str");
+    AG_ASSERT_EQ(login_parse("{\"email\":\"a\",\"email\":\"b\",\"password\":\"pw\"}", f, &by,
+                             &e),
+                 AG_EPARSE);
+    AG_ASSERT_STR(e.type, "value_error.duplicate");
+    AG_ASSERT_EQ(login_parse("email=a%40b.co&password=pw", f, &by, &e), AG_EPARSE);
+    AG_ASSERT_STR(e.type, "value_error.jsondecode");
+}
+
 int main(void)
 {
     AG_RUN(test_userin_json_reads_fields_and_ignores_others);
@@ -436,5 +529,8 @@ int main(void)
     AG_RUN(test_userin_fold_lowercases_ascii_only);
     AG_RUN(test_text_clean_replaces_invalid_bytes_and_controls);
     AG_RUN(test_text_clean_cuts_between_characters);
+    AG_RUN(test_login_body_takes_each_login_name);
+    AG_RUN(test_login_body_refuses_two_login_names_naming_the_second);
+    AG_RUN(test_login_body_missing_name_password_or_wrong_type);
     return ag_t_done();
 }
