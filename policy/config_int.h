@@ -196,6 +196,7 @@ void ag_config__parse_passwords(struct config_ctx *c, const char *path, json_t *
 void ag_config__parse_trusted_proxies(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_role_scopes(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_password_reset(struct config_ctx *c, const char *path, json_t *v);
+void ag_config__parse_api_key_header(struct config_ctx *c, const char *path, json_t *v);
 
 /* config_rules.c */
 void ag_config__parse_public_paths(struct config_ctx *c, const char *path, json_t *v);

@@ -299,3 +299,15 @@ void ag_config__parse_password_reset(struct config_ctx *c, const char *path, jso
         }
     }
 }
+
+/* api-key-header: the field that carries an API key (docs/api-keys.md). */
+void ag_config__parse_api_key_header(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!ag_config__get_string(c, path, v, &s, &n) || !ag_config__header_name_ok(c, path, s, n))
+        return;
+    AG_FREE(c->cfg->api_key_header);
+    c->cfg->api_key_header = ag_config__strndup(c, s, n);
+}

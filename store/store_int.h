@@ -41,7 +41,13 @@ enum ag_store__script {
     AG_STORE__USERS_BACKFILL = 13,
     AG_STORE__USERS_UPDATE = 14,
     AG_STORE__USERS_DELETE = 15,
-    AG_STORE__NSCRIPTS = 16,
+    /* API keys (store/apikeys.c) */
+    AG_STORE__APIKEY_CREATE = 16,
+    AG_STORE__APIKEY_LIST = 17,
+    AG_STORE__APIKEY_REVOKE = 18,
+    AG_STORE__APIKEY_LOOKUP = 19,
+    AG_STORE__APIKEY_TOUCH = 20,
+    AG_STORE__NSCRIPTS = 21,
 };
 extern const char *const ag_store__script_text[AG_STORE__NSCRIPTS];
 

@@ -49,7 +49,7 @@ struct ep_user_op *ag_ep_user_op(struct ag_ep *ep)
 }
 
 /* "2026-11-22T08:44:31Z" of <t> into <buf> (21 bytes). */
-static const char *ep_iso8601(int64_t t, char buf[32])
+const char *ag_ep_iso8601(int64_t t, char buf[32])
 {
     time_t tt = (time_t)t;
     struct tm tm;
@@ -60,7 +60,7 @@ static const char *ep_iso8601(int64_t t, char buf[32])
 }
 
 /* Appends the words of the space-separated <s> to the JSON array <a>. */
-static void ep_words_append(json_t *a, const char *s)
+void ag_ep_words_append(json_t *a, const char *s)
 {
     struct ag_str rest = ag_str_c(s), w;
 
@@ -73,11 +73,11 @@ json_t *ag_ep_user_json(const struct ag_user *u)
     char when[32];
     json_t *roles = json_array();
 
-    ep_words_append(roles, u->roles);
+    ag_ep_words_append(roles, u->roles);
     return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:o, s:s}", "id", u->id, "email",
                      u->email, "username", u->username, "is_active", u->is_active,
                      "is_staff", u->is_staff, "is_superuser", u->is_superuser, "roles", roles,
-                     "created_at", ep_iso8601(u->created_at, when));
+                     "created_at", ag_ep_iso8601(u->created_at, when));
 }
 
 const char *ag_ep_user_roles(struct ag_ep *ep, const struct ag_user *u)
