@@ -237,6 +237,12 @@ static const struct want {
     {"GET",    "/admin/users/u1/sessions", AG_EP_ADMIN, ST, 0,  0, ag_ep_admin_sessions},
     {"DELETE", "/admin/users/u1/sessions", AG_EP_ADMIN, ST | CS, 0, 0, ag_ep_admin_sessions_delete},
     {"DELETE", "/admin/users/u1/sessions/s1", AG_EP_ADMIN, ST | CS, 0, 0, ag_ep_admin_session_delete},
+    /* CONTRACT.md section 14: API keys */
+    {"POST",   "/api-keys",        AG_EP_USER,     ST | CS, JS, B, ag_ep_apikeys_create},
+    {"GET",    "/api-keys",        AG_EP_USER,     ST,      0,  0, ag_ep_apikeys_list},
+    {"DELETE", "/api-keys/k1",     AG_EP_USER,     ST | CS, 0,  0, ag_ep_apikeys_delete},
+    {"GET",    "/admin/users/u1/api-keys", AG_EP_ADMIN, ST, 0,  0, ag_ep_apikeys_admin_list},
+    {"DELETE", "/admin/users/u1/api-keys/k1", AG_EP_ADMIN, ST | CS, 0, 0, ag_ep_apikeys_admin_delete},
 };
 /* clang-format on */
 
