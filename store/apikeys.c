@@ -123,6 +123,21 @@ static bool apikey_id_ok(const char *id)
     return true;
 }
 
+/* <script> with KEYS the key "<what><id>" and ARGV the namespace's prefix (list, lookup). */
+static int apikey_eval_one(struct ag_store *st, enum ag_store__script script, const char *what,
+                           const char *id, ag_store__reply_fn *fn, ag_store__any_fn *cb,
+                           void *arg)
+{
+    char key[APIKEY_KEY_MAX], p[APIKEY_KEY_MAX];
+
+    if (st == NULL || cb == NULL || !apikey_id_ok(id) ||
+        ag_store__key(key, sizeof(key), st, what, id, "") < 0 ||
+        ag_store__key(p, sizeof(p), st, "", "", "") < 0)
+        return -1;
+    const char *argv[] = {key, p};
+    return apikey_eval(st, script, 1, 2, argv, fn, cb, arg);
+}
+
 static int64_t apikey_i64(const struct redisReply *r)
 {
     return r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10)
@@ -210,15 +225,8 @@ static void on_list_reply(const struct redisReply *r, ag_store__any_fn *cb, void
 
 int ag_apikeys_list(struct ag_store *st, const char *uid, ag_apikeys_list_fn *cb, void *arg)
 {
-    char ukeys[APIKEY_KEY_MAX], p[APIKEY_KEY_MAX];
-
-    if (st == NULL || cb == NULL || !apikey_id_ok(uid) ||
-        ag_store__key(ukeys, sizeof(ukeys), st, "ukeys:", uid, "") < 0 ||
-        ag_store__key(p, sizeof(p), st, "", "", "") < 0)
-        return -1;
-    const char *argv[] = {ukeys, p};
-    return apikey_eval(st, AG_STORE__APIKEY_LIST, 1, 2, argv, on_list_reply,
-                       (ag_store__any_fn *)cb, arg);
+    return apikey_eval_one(st, AG_STORE__APIKEY_LIST, "ukeys:", uid, on_list_reply,
+                           (ag_store__any_fn *)cb, arg);
 }
 
 int ag_apikeys_revoke(struct ag_store *st, const char *uid, const char *kid, int64_t window,
@@ -265,15 +273,8 @@ static void on_lookup_reply(const struct redisReply *r, ag_store__any_fn *cb, vo
 
 int ag_apikeys_lookup(struct ag_store *st, const char *kid, ag_apikeys_lookup_fn *cb, void *arg)
 {
-    char key[APIKEY_KEY_MAX], p[APIKEY_KEY_MAX];
-
-    if (st == NULL || cb == NULL || !apikey_id_ok(kid) ||
-        ag_store__key(key, sizeof(key), st, "apikey:", kid, "") < 0 ||
-        ag_store__key(p, sizeof(p), st, "", "", "") < 0)
-        return -1;
-    const char *argv[] = {key, p};
-    return apikey_eval(st, AG_STORE__APIKEY_LOOKUP, 1, 2, argv, on_lookup_reply,
-                       (ag_store__any_fn *)cb, arg);
+    return apikey_eval_one(st, AG_STORE__APIKEY_LOOKUP, "apikey:", kid, on_lookup_reply,
+                           (ag_store__any_fn *)cb, arg);
 }
 
 static void on_touch_reply(const struct redisReply *r, ag_store__any_fn *cb, void *arg)

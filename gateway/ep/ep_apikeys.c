@@ -207,12 +207,15 @@ static void on_apikeys_listed(enum ag_apikeys_status st, const struct ag_apikeys
     ag_ep_reply_json(ep, 200, a, NULL);
 }
 
-/* Lists user <uid>'s keys; <ep> answers later, or now with 503. */
+/* Lists user <uid>'s keys; <ep> answers later, or now (503; 404 for an id no user has). */
 static void apikeys_list(struct ag_ep *ep, const char *uid)
 {
-    if (!ag_ep_store_ready(ep) ||
-        !ag_ep_await(ep, ag_apikeys_list(ep->w->store, uid, on_apikeys_listed, ep), NULL))
+    if (!ag_ep_store_ready(ep)) {
         ag_ep_down(ep);
+        return;
+    }
+    if (!ag_ep_await(ep, ag_apikeys_list(ep->w->store, uid, on_apikeys_listed, ep), NULL))
+        ag_ep_reply_detail(ep, 404, "User not found", NULL);
 }
 
 void ag_ep_apikeys_list(struct ag_ep *ep)
