@@ -1,6 +1,6 @@
 /*
  * policy/config_users.c - the checks of the user-facing keys: rate-limits (and the
- * lockout), passwords, trusted-proxies, role-scopes, password-reset.
+ * lockout), passwords, trusted-proxies, role-scopes, password-reset, api-key-header.
  *
  * Owns:     nothing; every value goes into the config being parsed (config_int.h).
  * Entry:    ag_config__parse_<key>() from the key table; ag_config_trusted_proxy().
