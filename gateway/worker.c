@@ -32,6 +32,7 @@
 #include "log.h"
 #include "revoke.h"
 #include "sigbudget.h"
+#include "keycache.h"
 #include "upassert.h"
 #include "upstream.h"
 #include "feed.h"
@@ -57,6 +58,8 @@ static const struct ag_ep_ops worker_ep_ops = {
     .on_client_input = ag_ep_on_client_input,
     .detach = ag_ep_detach,
     .csrf_foreign = worker_csrf_foreign,
+    .key_lookup = ag_ep_apikey_lookup,
+    .key_touch = ag_ep_apikey_touch,
 };
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
@@ -192,6 +195,12 @@ static int worker_scratch(struct ag_worker *w, const struct ag_gen *g)
         return AG_ENOMEM;
     if (w->sigbudget == NULL && (w->sigbudget = ag_sigbudget_new()) == NULL)
         return AG_ENOMEM;
+    /* API keys: a new generation may grant other scopes to the same roles (role-scopes). */
+    ag_keycache_free(w->kcache);
+    if ((w->kcache = ag_keycache_new(cfg->api_key_cache_size)) == NULL)
+        return AG_ENOMEM;
+    if (w->kbudget == NULL && (w->kbudget = ag_sigbudget_new()) == NULL)
+        return AG_ENOMEM;
 
     if (w->scratch_cap < cfg->max_headers) {
         void *p = realloc(w->scratch_hdrs, cfg->max_headers * sizeof(*w->scratch_hdrs));
@@ -302,6 +311,12 @@ static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t 
         ag_revoke_add_subject(r, s, value, value + cfg->access_token_ttl + cfg->token_exp_leeway);
         break;
     }
+    case AG_FEED_KEY:
+        /* An API key revoked at <value>: kept while a worker may hold it in its cache
+         * (an entry lives access-token-ttl at most: docs/api-keys.md). */
+        ag_revoke_add(r, AG_REVOKE_KEY, s,
+                      value + w->gen->cfg->access_token_ttl + w->gen->cfg->token_exp_leeway + 1);
+        break;
     }
 }
 
@@ -573,6 +588,8 @@ void ag_worker_free(struct ag_worker *w)
     ag_upassert_cache_free(w->acache);
     free(w->claims);
     ag_sigbudget_free(w->sigbudget);
+    ag_keycache_free(w->kcache);
+    ag_sigbudget_free(w->kbudget);
     free(w->scratch_hdrs);
     free(w->scratch_path);
     free(w);

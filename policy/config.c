@@ -111,6 +111,11 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_AT("token-exp-leeway", CONFIG_K_LONG, token_exp_leeway, 0, 3600),
     CONFIG_KEY_AT("token-max-size", CONFIG_K_SIZE, token_max_size, 512, 65536),
     CONFIG_KEY_AT("token-cache-size", CONFIG_K_SIZE, token_cache_size, 0, 1000000),
+    /* API keys (docs/api-keys.md) */
+    CONFIG_KEY_FN("api-key-header", ag_config__parse_api_key_header),
+    CONFIG_KEY_AT("api-keys-per-user", CONFIG_K_LONG, api_keys_per_user, 1, 1000),
+    CONFIG_KEY_AT("api-key-cache-size", CONFIG_K_SIZE, api_key_cache_size, 16, 1000000),
+    CONFIG_KEY_AT("api-key-lookups", CONFIG_K_LONG, api_key_lookups, 0, 1000000),
     CONFIG_KEY_AT("forward-credentials", CONFIG_K_BOOL, forward_credentials, 0, 0),
     CONFIG_KEY_AT("forward-authorization", CONFIG_K_BOOL, forward_authorization, 0, 0),
     CONFIG_KEY_FN("identity-headers", ag_config__parse_identity_headers),
@@ -238,6 +243,9 @@ static struct ag_config *config_new(void)
     cfg->token_exp_leeway = 0; /* exp: no skew, the gateway issues and checks with one clock */
     cfg->token_max_size = 8192;
     cfg->token_cache_size = 4096;
+    cfg->api_keys_per_user = 20;
+    cfg->api_key_cache_size = 4096;
+    cfg->api_key_lookups = 20;
     cfg->forward_credentials = false;
     cfg->forward_authorization = false;
     cfg->cors.max_age = 600;
@@ -349,6 +357,7 @@ static void config_finish(struct config_ctx *c, json_t *root)
     config_default_str(c, &cfg->identity.client_id, "X-Auth-Client-Id");
     config_default_str(c, &cfg->identity.scopes, "X-Auth-Scopes");
     config_default_str(c, &cfg->identity.roles, "X-Auth-Roles");
+    config_default_str(c, &cfg->api_key_header, "X-API-Key");
     config_check_identity_names(c);
     ag_config__user_fields_finish(c);
     ag_config__assertion_finish(c, root);
@@ -390,6 +399,7 @@ static void config_free(struct ag_config *cfg)
         return;
     AG_FREE(cfg->source);
     AG_FREE(cfg->app_name);
+    AG_FREE(cfg->api_key_header);
     config_free_secret(&cfg->master_token, cfg->master_token_len);
     config_free_secret(&cfg->crypto_key, cfg->crypto_key_len);
     ag_config__keys_free(cfg);

@@ -236,6 +236,12 @@ struct ag_config {
                                       * refused (00:00 UTC after "until"); 0: never accepted */
     size_t token_max_size;           /* bytes; default 8192 */
     size_t token_cache_size;         /* verified tokens cached per worker; 0 = off; 4096 */
+    /* API keys (docs/api-keys.md; parsed in config_users.c) */
+    char *api_key_header;            /* the request header that carries a key; "X-API-Key" */
+    long api_keys_per_user;          /* keys a user may hold at once; 20 */
+    size_t api_key_cache_size;       /* keys cached per worker (known and unknown ids); 4096 */
+    long api_key_lookups;            /* Redis lookups of uncached key ids per client address,
+                                        worker and minute; 0 = no bound; 20 */
     bool forward_credentials;        /* keep MASTER-TOKEN, ACCESS-TOKEN and the token cookies */
     bool forward_authorization;      /* keep an Authorization header that carried the token */
     struct ag_identity_names identity;

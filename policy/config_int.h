@@ -202,6 +202,7 @@ void ag_config__parse_token_claims(struct config_ctx *c, const char *path, json_
 void ag_config__parse_field_headers(struct config_ctx *c, const char *path, json_t *v);
 /** token-claims and identity-headers.fields against user-fields (after every key). */
 void ag_config__user_fields_finish(struct config_ctx *c);
+void ag_config__parse_api_key_header(struct config_ctx *c, const char *path, json_t *v);
 
 /* config_rules.c */
 void ag_config__parse_public_paths(struct config_ctx *c, const char *path, json_t *v);

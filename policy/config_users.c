@@ -1,6 +1,6 @@
 /*
  * policy/config_users.c - the checks of the user-facing keys: rate-limits (and the
- * lockout), passwords, trusted-proxies, role-scopes, password-reset.
+ * lockout), passwords, trusted-proxies, role-scopes, password-reset, api-key-header.
  *
  * Owns:     nothing; every value goes into the config being parsed (config_int.h).
  * Entry:    ag_config__parse_<key>() from the key table; ag_config_trusted_proxy().
@@ -590,4 +590,16 @@ void ag_config__user_fields_finish(struct config_ctx *c)
         else
             f->header = ag_config__strndup(c, hdr, strlen(hdr));
     }
+}
+
+/* api-key-header: the field that carries an API key (docs/api-keys.md). */
+void ag_config__parse_api_key_header(struct config_ctx *c, const char *path, json_t *v)
+{
+    const char *s;
+    size_t n;
+
+    if (!ag_config__get_string(c, path, v, &s, &n) || !ag_config__header_name_ok(c, path, s, n))
+        return;
+    AG_FREE(c->cfg->api_key_header);
+    c->cfg->api_key_header = ag_config__strndup(c, s, n);
 }

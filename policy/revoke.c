@@ -242,6 +242,20 @@ bool ag_revoke_check(struct ag_revoke *r, struct ag_str jti, struct ag_str sid, 
     return revoked;
 }
 
+bool ag_revoke_check_key(struct ag_revoke *r, struct ag_str id, int64_t now)
+{
+    bool revoked = false;
+    uint64_t k1, k2;
+
+    pthread_rwlock_rdlock(&r->lock);
+    if (r->ids.used > 0 && id.len > 0) {
+        revoke_keys(r, AG_REVOKE_KEY, id, &k1, &k2);
+        revoked = table_slot(&r->ids, k1, k2)->until > now;
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return revoked;
+}
+
 bool ag_revoke_check_subject(struct ag_revoke *r, struct ag_str sub, int64_t iat, int64_t now)
 {
     bool revoked = false;

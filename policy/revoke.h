@@ -23,6 +23,7 @@ enum ag_revoke_kind {
     AG_REVOKE_JTI = 1,
     AG_REVOKE_SID = 2,
     AG_REVOKE_SUBJECT = 3, /* a watermark: the subject's tokens issued before T (logout-all) */
+    AG_REVOKE_KEY = 4,     /* an API key, by its public id (docs/api-keys.md) */
 };
 
 struct ag_revoke;
@@ -59,6 +60,9 @@ bool ag_revoke_check_subject(struct ag_revoke *r, struct ag_str sub, int64_t iat
 
 /** Whether a token with <jti> and session <sid> (either may be empty) is revoked at <now>. */
 bool ag_revoke_check(struct ag_revoke *r, struct ag_str jti, struct ag_str sid, int64_t now);
+
+/** Whether the API key of public id <id> is revoked at <now>. */
+bool ag_revoke_check_key(struct ag_revoke *r, struct ag_str id, int64_t now);
 
 /**
  * Marks <r> as complete: every live revocation of its source has been added once (the

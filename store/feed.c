@@ -61,6 +61,8 @@ int ag_feed__parse(const char *msg, size_t len, enum ag_feed_kind *kind, const c
         *kind = AG_FEED_SUBJECT_BEFORE;
     else if (sp1 - msg == 3 && memcmp(msg, "tok", 3) == 0)
         *kind = AG_FEED_TOKENS_BEFORE;
+    else if (sp1 - msg == 3 && memcmp(msg, "key", 3) == 0)
+        *kind = AG_FEED_KEY;
     else
         return -1;
     for (const char *p = sp2 + 1; p < msg + len; p++) {

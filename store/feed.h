@@ -28,6 +28,7 @@ enum ag_feed_kind {
     AG_FEED_SUBJECT_BEFORE = 3, /* "sub": a subject's sessions and tokens up to T (logout-all) */
     AG_FEED_TOKENS_BEFORE = 4,  /* "tok": a subject's ACCESS tokens issued before T; its
                                    sessions live on (a role or flag removed, store/users.c) */
+    AG_FEED_KEY = 5,            /* "key": an API key, by its public id (store/apikeys.c) */
 };
 
 /*
@@ -49,7 +50,7 @@ int ag_feed_start(struct ag_store *st, ag_feed_fn *cb, void *arg);
 
 /**
  * Parses one entry "<kind> <id> <value>" as published and kept in the log (written by
- * ag_revoke in store/scripts.h): <kind> "sid", "jti", "sub" or "tok", the id up to the last
+ * ag_revoke in store/scripts.h): <kind> "sid", "jti", "sub", "tok" or "key", the id up to the last
  * space, a decimal value. 0 with <id> borrowed from <msg>, or -1.
  */
 int ag_feed__parse(const char *msg, size_t len, enum ag_feed_kind *kind, const char **id,

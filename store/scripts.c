@@ -28,4 +28,9 @@ const char *const ag_store__script_text[AG_STORE__NSCRIPTS] = {
     [AG_STORE__USERS_UPDATE] = ag_users__lua_update,
     [AG_STORE__USERS_DELETE] = ag_users__lua_delete,
     [AG_STORE__USER_PROFILE] = ag_user__lua_profile,
+    [AG_STORE__APIKEY_CREATE] = ag_apikey__lua_create,
+    [AG_STORE__APIKEY_LIST] = ag_apikey__lua_list,
+    [AG_STORE__APIKEY_REVOKE] = ag_apikey__lua_revoke,
+    [AG_STORE__APIKEY_LOOKUP] = ag_apikey__lua_lookup,
+    [AG_STORE__APIKEY_TOUCH] = ag_apikey__lua_touch,
 };

@@ -180,5 +180,10 @@ extern const char ag_users__lua_search[];  /* store/users.c */
 extern const char ag_users__lua_backfill[]; /* store/users.c */
 extern const char ag_users__lua_update[];  /* store/users.c */
 extern const char ag_users__lua_delete[];  /* store/users.c */
+extern const char ag_apikey__lua_create[]; /* store/apikeys.c */
+extern const char ag_apikey__lua_list[];   /* store/apikeys.c */
+extern const char ag_apikey__lua_revoke[]; /* store/apikeys.c */
+extern const char ag_apikey__lua_lookup[]; /* store/apikeys.c */
+extern const char ag_apikey__lua_touch[];  /* store/apikeys.c */
 
 #endif

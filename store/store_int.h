@@ -42,7 +42,13 @@ enum ag_store__script {
     AG_STORE__USERS_UPDATE = 14,
     AG_STORE__USERS_DELETE = 15,
     AG_STORE__USER_PROFILE = 16,
-    AG_STORE__NSCRIPTS = 17,
+    /* API keys (store/apikeys.c) */
+    AG_STORE__APIKEY_CREATE = 17,
+    AG_STORE__APIKEY_LIST = 18,
+    AG_STORE__APIKEY_REVOKE = 19,
+    AG_STORE__APIKEY_LOOKUP = 20,
+    AG_STORE__APIKEY_TOUCH = 21,
+    AG_STORE__NSCRIPTS = 22,
 };
 extern const char *const ag_store__script_text[AG_STORE__NSCRIPTS];
 

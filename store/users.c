@@ -240,7 +240,8 @@ const char ag_users__lua_update[] = LUA_LATE_FN LUA_REVOKE_FN LUA_SESS_LIVE_FN L
 /*
  * KEYS user, usess, revlog; ARGV prefix, id, channel, sess_until, watermark_window,
  * walk, deadline. Deletes the record, its `uname:` and `email:` keys (when they still
- * name this id) and its index entries, and ends its sessions and tokens (ag_user_end).
+ * name this id), its API keys (`ukeys:`, `apikey:`) and its index entries, and ends its
+ * sessions and tokens (ag_user_end).
  * 1, -1 (no such user) or -5 (late: nothing written).
  */
 const char ag_users__lua_delete[] = LUA_LATE_FN LUA_REVOKE_FN LUA_SESS_LIVE_FN
@@ -256,6 +257,10 @@ const char ag_users__lua_delete[] = LUA_LATE_FN LUA_REVOKE_FN LUA_SESS_LIVE_FN
     "  end\n"
     "end\n"
     "redis.call('DEL', KEYS[1])\n"
+    "for _, k in ipairs(redis.call('SMEMBERS', p .. 'ukeys:' .. id)) do\n"
+    "  redis.call('DEL', p .. 'apikey:' .. k)\n"
+    "end\n"
+    "redis.call('DEL', p .. 'ukeys:' .. id)\n"
     "ag_user_index(p, id, nil)\n"
     "ag_user_end(p, id, KEYS[2], KEYS[3], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]),\n"
     "  tonumber(ARGV[6]))\n"

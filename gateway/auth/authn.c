@@ -5,6 +5,9 @@
  * cache that lets a repeated token skip base64, HMAC and JSON, and the bound on failed
  * asymmetric signature checks of the tokens it does not hold.
  *
+ * An API key (api-key-header) is judged instead when present: against the worker's key
+ * cache (gateway/auth/keycache.c), with the same scope and role rules.
+ *
  * Owns:     struct ag_authn_cache and its entries.
  * Entry:    ag_authn_check(), ag_authn_refusal(), ag_authn_cache_*().
  * Not here: JWS and claims (policy/jwt.c), rules (policy/rules.c), the table of client
@@ -21,12 +24,15 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
+#include "apikey.h"
 #include "config.h"
 #include "cookie.h"
 #include "log.h"
 #include "revoke.h"
 #include "gen.h"
+#include "keycache.h"
 #include "sigbudget.h"
 #include "worker_types.h"
 
@@ -374,6 +380,144 @@ static void flood_count(struct ag_worker *w, const struct ag_config *cfg,
               "signature checks", addr, cfg->bad_sigs_per_conn);
 }
 
+/* ---------------------------------------------------------------- scopes and roles */
+
+/*
+ * The credential of <a> holds (its sub, scopes and roles set): the scopes and roles <v>
+ * requires decide between OK with its identity and SCOPE (403).
+ */
+static void authn_grant(const struct ag_rules_verdict *v, struct ag_authn *a)
+{
+    a->st = AG_AUTHN_INVALID;
+    for (size_t i = 0; i < v->n_scopes; i++)
+        if (!ag_words_has(a->scopes, ' ', ag_str_c(v->scopes[i]))) {
+            a->st = AG_AUTHN_SCOPE;
+            a->missing = v->scopes[i];
+            return;
+        }
+    for (size_t i = 0; i < v->n_roles; i++)
+        if (!ag_words_has(a->roles, ',', ag_str_c(v->roles[i]))) {
+            a->st = AG_AUTHN_SCOPE;
+            a->missing = v->roles[i];
+            return;
+        }
+    a->jwt = AG_JWT_OK;
+    a->identity = true;
+    a->st = AG_AUTHN_OK;
+}
+
+/* ---------------------------------------------------------------- API keys */
+
+/*
+ * The api-key-header fields of <h>: how many (two are ambiguous: refused), the last one
+ * in <*v>.
+ */
+static int find_key(const struct ag_config *cfg, const struct ag_http1_head *h, struct ag_str *v)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < h->nhdrs; i++)
+        if (ag_authn_name_eq(h->hdrs[i].name, cfg->api_key_header)) {
+            *v = h->hdrs[i].value;
+            n++;
+        }
+    return n;
+}
+
+/*
+ * Whether the client of <from> may have one more uncached key id looked up in Redis this
+ * minute (api-key-lookups per address and worker); counts it when so. Guessing ids then
+ * costs Redis at most that many lookups per address a minute, whatever the rate.
+ */
+static bool key_lookup_allowed(struct ag_worker *w, const struct ag_config *cfg,
+                               const struct ag_authn_from *from, const struct ag_http1_head *h,
+                               int64_t now)
+{
+    unsigned char key[AG_SIGBUDGET_KEY];
+    struct ag_sigbudget_entry *be;
+
+    if (cfg->api_key_lookups == 0 || from == NULL || w->kbudget == NULL)
+        return true;
+    ag_sigbudget_key(cfg, from->family, from->addr, h, key);
+    be = ag_sigbudget_get(w->kbudget, key, now / 60);
+    if (be->fails >= (uint64_t)cfg->api_key_lookups)
+        return false;
+    be->fails++;
+    return true;
+}
+
+/*
+ * The check of a request carrying the API key <v> (docs/api-keys.md): the format first (a
+ * malformed key costs nothing), then the worker's cache; an id it does not hold is looked
+ * up once (KEY_WAIT), within the address's budget. A cached key passes with no Redis
+ * call unless it was revoked (the feed's "key"), its owner changed since it was loaded
+ * (a subject watermark), or its entry aged out.
+ */
+static void check_key(struct ag_worker *w, const struct ag_gen *g, const struct ag_http1_head *h,
+                      const struct ag_authn_from *from, struct ag_str v, struct ag_authn *a)
+{
+    const struct ag_config *cfg = g->cfg;
+    struct ag_apikey_parts k;
+    struct ag_keycache_entry *e;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    int64_t now = (int64_t)time(NULL);
+
+    a->src = AG_AUTHN_SRC_APIKEY;
+    a->st = AG_AUTHN_INVALID;
+    a->jwt = AG_JWT_MALFORMED;
+    if (ag_apikey_parse(v, &k) < 0 || w->kcache == NULL)
+        return;
+    a->key_id = k.id;
+    a->jwt = AG_JWT_REVOKED;
+    if (g->revoke != NULL && ag_revoke_check_key(g->revoke, k.id, now)) {
+        ag_keycache_drop(w->kcache, k.id);
+        return;
+    }
+    e = ag_keycache_get(w->kcache, k.id);
+    if (e != NULL && e->state != AG_KEYCACHE_PENDING &&
+        (now >= e->until ||
+         (e->state == AG_KEYCACHE_KNOWN && g->revoke != NULL &&
+          ag_revoke_check_subject(g->revoke, ag_str_c(e->uid), e->loaded, now)))) {
+        ag_keycache_drop(w->kcache, k.id); /* aged out, or its owner changed: ask again */
+        e = NULL;
+    }
+    if (e == NULL) {
+        if (!key_lookup_allowed(w, cfg, from, h, now)) {
+            a->st = AG_AUTHN_KEY_LIMIT;
+            return;
+        }
+        if (ag_keycache_pending(w->kcache, k.id) == NULL)
+            return;
+        a->st = AG_AUTHN_KEY_WAIT;
+        a->key_lookup = true;
+        return;
+    }
+    if (e->state == AG_KEYCACHE_PENDING) {
+        a->st = AG_AUTHN_KEY_WAIT;
+        return;
+    }
+    if (e->state == AG_KEYCACHE_ABSENT)
+        return;
+    SHA256((const unsigned char *)k.secret.p, k.secret.len, digest);
+    if (CRYPTO_memcmp(digest, e->hash, sizeof(digest)) != 0) {
+        a->jwt = AG_JWT_BAD_SIG;
+        return;
+    }
+    if (e->expires_at > 0 && now >= e->expires_at) {
+        a->jwt = AG_JWT_EXPIRED;
+        return;
+    }
+    a->sub = ag_str_c(e->uid);
+    a->scopes = ag_str_c(e->scopes);
+    a->roles = ag_str_c(e->roles);
+    a->exp = e->expires_at;
+    if (now - e->touched >= AG_KEYCACHE_TOUCH_S) {
+        e->touched = now; /* at most one write a minute per key and worker, even if it fails */
+        a->key_touch = true;
+    }
+    a->st = AG_AUTHN_OK; /* the scopes and roles are judged by the caller, as a token's */
+}
+
 /* ---------------------------------------------------------------- the check */
 
 void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag_http1_head *h,
@@ -398,6 +542,21 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
         return;
     }
     a->src = find_token(cfg, h, &tok);
+    struct ag_str key;
+    int n_keys = from != NULL && !from->tokens_only ? find_key(cfg, h, &key) : 0;
+    if (n_keys > 0) {
+        /* A key and a token at once, or two keys, are ambiguous: refused, never one picked. */
+        if (n_keys > 1 || a->src != 0) {
+            a->src = AG_AUTHN_SRC_APIKEY;
+            a->st = AG_AUTHN_INVALID;
+            a->jwt = AG_JWT_MALFORMED;
+            return;
+        }
+        check_key(w, g, h, from, key, a);
+        if (a->st == AG_AUTHN_OK)
+            authn_grant(v, a);
+        return;
+    }
     if (a->src == 0) {
         a->st = AG_AUTHN_NO_TOKEN;
         return;
@@ -469,22 +628,8 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
         a->st = AG_AUTHN_UNSYNCED;
         return;
     }
-    for (size_t i = 0; i < v->n_scopes; i++)
-        if (!ag_words_has(a->scopes, ' ', ag_str_c(v->scopes[i]))) {
-            a->st = AG_AUTHN_SCOPE;
-            a->missing = v->scopes[i];
-            return;
-        }
-    for (size_t i = 0; i < v->n_roles; i++)
-        if (!ag_words_has(a->roles, ',', ag_str_c(v->roles[i]))) {
-            a->st = AG_AUTHN_SCOPE;
-            a->missing = v->roles[i];
-            return;
-        }
-    a->jwt = AG_JWT_OK;
-    a->identity = true;
     a->tok = tok;
-    a->st = AG_AUTHN_OK;
+    authn_grant(v, a);
 }
 
 void ag_authn_refusal(const struct ag_gen *g, const struct ag_authn *a,
@@ -522,6 +667,14 @@ void ag_authn_refusal(const struct ag_gen *g, const struct ag_authn *a,
     case AG_AUTHN_FLOOD: /* the standard error body; retry when the window has ended */
         *r = (struct ag_authn_refusal){429, NULL, 0, {0}, "Too many invalid tokens"};
         snprintf(r->hdr, sizeof(r->hdr), "Retry-After: %ld\r\n", g->cfg->rl_bad_sigs.window);
+        return;
+    case AG_AUTHN_KEY_LIMIT: /* the standard error body; the budget is per minute */
+        *r = (struct ag_authn_refusal){429, NULL, 0, {0}, "Too many unknown API keys"};
+        snprintf(r->hdr, sizeof(r->hdr), "Retry-After: 60\r\n");
+        return;
+    case AG_AUTHN_KEY_WAIT: /* a lookup that could not finish: as a store that is down */
+        *r = (struct ag_authn_refusal){503, NULL, 0, {0}, NULL};
+        snprintf(r->hdr, sizeof(r->hdr), "Retry-After: 1\r\n");
         return;
     case AG_AUTHN_NO_TOKEN:
         snprintf(r->hdr, sizeof(r->hdr), "WWW-Authenticate: Bearer realm=\"%s\"\r\n",

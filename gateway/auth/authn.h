@@ -40,11 +40,16 @@ enum ag_authn_status {
     AG_AUTHN_FLOOD = -7,    /* 429 with Retry-After: the client address spent its budget of
                                failed asymmetric signature checks this second; the token was
                                not checked (docs/keys.md "Floods of invalid tokens") */
+    AG_AUTHN_KEY_WAIT = -8,  /* an API key's first use on this worker: its Redis lookup is
+                                on its way (key_lookup: this check started it); wait for it */
+    AG_AUTHN_KEY_LIMIT = -9, /* 429: the client address spent its budget of lookups of
+                                uncached API key ids (api-key-lookups) */
 };
 
 #define AG_AUTHN_SRC_BEARER 1 /* Authorization: Bearer */
 #define AG_AUTHN_SRC_HEADER 2 /* ACCESS-TOKEN */
 #define AG_AUTHN_SRC_COOKIE 3 /* cookie access_token */
+#define AG_AUTHN_SRC_APIKEY 4 /* the api-key-header (docs/api-keys.md) */
 
 struct ag_authn {
     enum ag_authn_status st;
@@ -60,6 +65,10 @@ struct ag_authn {
     const char *missing;     /* AG_AUTHN_SCOPE: the first scope or role lacking */
     bool close;              /* the connection reached its bound of failed asymmetric
                                 signature checks: answer, then close it */
+    /* An API key (src AG_AUTHN_SRC_APIKEY): its public id (a slice of the head), whether
+     * this check started its lookup (KEY_WAIT), whether its last_used_at is due (OK). */
+    struct ag_str key_id;
+    bool key_lookup, key_touch;
 };
 
 /*
@@ -73,12 +82,16 @@ struct ag_authn_from {
     const void *addr;        /* the peer's address, 4 or 16 bytes */
     unsigned *bad_sigs;      /* the connection's count, or NULL: no bound per connection
                                 (its answer could not close it) */
+    bool tokens_only;        /* an API key is not a credential here (the gateway's own
+                                endpoints: docs/api-keys.md); it is not even looked at */
 };
 
 /**
  * Decides whether the request <h> from <from> (NULL: no flood bound, for a check that
  * needs no token) satisfies <v> under generation <g>. Fills <a>.
- * Never does I/O; the revocation set is consulted in memory.
+ * Never does I/O; the revocation set is consulted in memory. An API key not in the
+ * worker's cache answers KEY_WAIT: the caller starts its lookup (key_lookup) and asks
+ * again once it is back (docs/api-keys.md "On the request path").
  */
 void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag_http1_head *h,
                     const struct ag_rules_verdict *v, const struct ag_authn_from *from,

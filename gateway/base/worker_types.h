@@ -31,6 +31,7 @@ struct ag_req;
 struct ag_upassert_cache;
 struct ag_uconn;
 struct ag_authn_cache;
+struct ag_keycache;
 struct ag_sigbudget;
 struct ag_jwt_claims;
 struct ag_store;
@@ -89,6 +90,8 @@ struct ag_worker {
     struct ag_upassert_cache *acache;   /* signed upstream assertions (core/upassert.c), or NULL */
     struct ag_jwt_claims *claims;       /* scratch claims of the token being verified */
     struct ag_sigbudget *sigbudget;     /* failed asymmetric checks per address (auth/sigbudget.h) */
+    struct ag_keycache *kcache;         /* API keys seen by this worker (auth/keycache.h) */
+    struct ag_sigbudget *kbudget;       /* lookups of uncached API key ids per address, same table */
     struct ag_store *store;             /* this worker's Redis connections (store/store.h), or NULL */
     int store_state;                    /* last state logged: -1 none yet, 0 not ready, 1 ready */
     bool store_up_once;                 /* ready once since the start: connected, revocations loaded */

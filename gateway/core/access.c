@@ -14,6 +14,7 @@
 #include "config.h"
 #include "conn.h"
 #include "gen.h"
+#include "keycache.h"
 #include "worker_types.h"
 
 void ag_access_decide(struct ag_worker *w, const struct ag_gen *g, struct ag_str method,
@@ -25,6 +26,14 @@ void ag_access_decide(struct ag_worker *w, const struct ag_gen *g, struct ag_str
 
     ag_rules_match(g->rules, method, path, v);
     ag_authn_check(w, g, h, v, from, a);
+    /* An API key: its first use starts the lookup (a store that is not ready: the request
+     * waits for it as an unsynced one does), a used one records its use once a minute. */
+    if (a->st == AG_AUTHN_KEY_WAIT && a->key_lookup && w->ep_ops->key_lookup(w, a->key_id) < 0) {
+        ag_keycache_drop(w->kcache, a->key_id);
+        a->st = AG_AUTHN_UNSYNCED;
+    }
+    if (a->key_touch)
+        w->ep_ops->key_touch(w, a->key_id);
     /* SameSite=None sends the cookie along with another site's requests: a write it
      * carries must come from this site or a CORS origin (docs/users.md "CSRF"). */
     if (a->st == AG_AUTHN_OK && a->src == AG_AUTHN_SRC_COOKIE &&

@@ -185,13 +185,41 @@ static void conn_park(struct ag_req *req)
     conn_timeout_set(c, AG_TMO_STORE);
 }
 
+/*
+ * An API key's first use on this worker (AG_AUTHN_KEY_WAIT): <req> is parked as above,
+ * until the key's lookup is back (ag_conn_wake_key()) or the store's connect timeout; the
+ * head is then handled again and finds the key in the cache. A key wait may follow a
+ * store wait: the lookup itself ends (a reply, or the store's command timeout).
+ */
+static void conn_park_key(struct ag_req *req, struct ag_str id)
+{
+    struct ag_conn *c = req->c;
+
+    memcpy(c->key_wait, id.p, AG_APIKEY_ID_LEN);
+    c->key_wait[AG_APIKEY_ID_LEN] = '\0';
+    conn_park(req);
+    c->flags |= AG_CONN_F_PARK_KEY;
+}
+
 /* Ends the wait of parked <c>: its head is handled in a later pass of the loop. */
 static void conn_unpark(struct ag_conn *c)
 {
-    c->flags = (c->flags & ~AG_CONN_F_PARKED) | AG_CONN_F_PARK_DONE;
+    bool key = (c->flags & AG_CONN_F_PARK_KEY) != 0;
+
+    c->flags = (c->flags & ~(AG_CONN_F_PARKED | AG_CONN_F_PARK_KEY)) |
+               (key ? 0 : AG_CONN_F_PARK_DONE);
     c->w->n_parked--;
     conn_timeout_set(c, AG_TMO_HEADER);
     event_active(&c->io.ev, EV_READ, 0);
+}
+
+void ag_conn_wake_key(struct ag_worker *w, struct ag_str id)
+{
+    for (struct ag_conn *c = LIST_FIRST(&w->conns); c != NULL && w->n_parked > 0;
+         c = LIST_NEXT(c, entry))
+        if ((c->flags & AG_CONN_F_PARK_KEY) && id.len == AG_APIKEY_ID_LEN &&
+            memcmp(c->key_wait, id.p, AG_APIKEY_ID_LEN) == 0)
+            conn_unpark(c);
 }
 
 void ag_conn_wake_parked(struct ag_worker *w)
@@ -345,10 +373,14 @@ static void conn_handle(struct ag_conn *c, const struct ag_http1_head *h, size_t
         return;
     /* The policy decides before anything reaches the upstream, websocket upgrades included,
      * and before any 100 Continue (SECURITY-BASELINE rule 11). */
-    struct ag_authn_from from = {c->family, &c->peer, &c->bad_sigs};
+    struct ag_authn_from from = {c->family, &c->peer, &c->bad_sigs, false};
     ag_access_decide(w, req->gen, h->method, path, h, &from, &verdict, &authn);
     if (authn.st == AG_AUTHN_UNSYNCED && !waited) {
         conn_park(req);
+        return;
+    }
+    if (authn.st == AG_AUTHN_KEY_WAIT) {
+        conn_park_key(req, authn.key_id);
         return;
     }
     if (authn.st != AG_AUTHN_OK) {

@@ -3,7 +3,7 @@
  * head, routing it, keep-alive and pipelining, parking, closing.
  *
  * Owns:     struct ag_conn (the client socket, struct ag_io).
- * Entry:    ag_conn_accept(), ag_conn_close(), ag_conn_wake_parked().
+ * Entry:    ag_conn_accept(), ag_conn_close(), ag_conn_wake_parked(), ag_conn_wake_key().
  * Not here: the request itself, its end and its replies (req.c), the upstream side of
  *           a request (proxy.c), the pool (upstream.c).
  * Spec:     RFC 9112; docs/request-lifecycle.md.
@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "apikey.h"
 #include "http1.h"
 #include "io.h"
 #include "req.h"
@@ -49,6 +50,14 @@ struct ag_ep_ops {
     void (*detach)(struct ag_req *req);
     /** Whether a cookie-carried write with the head <h> comes from another site (CSRF). */
     bool (*csrf_foreign)(const struct ag_config *cfg, const struct ag_http1_head *h);
+    /**
+     * Starts the Redis lookup of API key id <id> (its pending cache entry exists): when it
+     * is back the entry is filled and ag_conn_wake_key() wakes its waiters. 0, or -1 (not
+     * started: the store is not ready).
+     */
+    int (*key_lookup)(struct ag_worker *w, struct ag_str id);
+    /** Records now as the last use of API key <id> (a write nobody waits for). */
+    void (*key_touch)(struct ag_worker *w, struct ag_str id);
 };
 
 #define AG_CONN_F_CLOSING 0x0001  /* flush the output, then half-close and linger */
@@ -59,6 +68,7 @@ struct ag_ep_ops {
 #define AG_CONN_F_RPAUSED 0x0020  /* not reading: the upstream output is full */
 #define AG_CONN_F_PARKED 0x0040   /* its head waits in the input for the store's first ready */
 #define AG_CONN_F_PARK_DONE 0x0080 /* that wait ended: handle the head without waiting again */
+#define AG_CONN_F_PARK_KEY 0x0100  /* PARKED waits for the lookup of API key id <key_wait> */
 
 struct ag_conn {
     struct ag_worker *w;
@@ -69,6 +79,7 @@ struct ag_conn {
     unsigned flags;              /* AG_CONN_F_* */
     unsigned nreqs;              /* requests served on this connection */
     unsigned bad_sigs;           /* failed asymmetric signature checks (auth/authn.c) */
+    char key_wait[AG_APIKEY_ID_LEN + 1]; /* AG_CONN_F_PARK_KEY: the API key id waited for */
     union {
         struct in_addr v4;
         struct in6_addr v6;
@@ -111,6 +122,12 @@ void ag_conn_resume(struct ag_conn *c);
  * each handles its waiting head in a later pass of the loop, without waiting again.
  */
 void ag_conn_wake_parked(struct ag_worker *w);
+
+/**
+ * Wakes the connections of <w> parked until the lookup of API key id <id> came back
+ * (gateway/ep/ep_apikeys.c): each handles its head again in a later pass of the loop.
+ */
+void ag_conn_wake_key(struct ag_worker *w, struct ag_str id);
 
 /** Formats the client address of <c> into <buf> (INET6_ADDRSTRLEN bytes). */
 const char *ag_conn_peer_str(const struct ag_conn *c, char *buf, size_t len);

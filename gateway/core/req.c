@@ -469,6 +469,8 @@ void ag_req_refuse(struct ag_req *req, const struct ag_authn *a, bool keep)
                        : a->st == AG_AUTHN_SCOPE    ? "insufficient scope"
                        : a->st == AG_AUTHN_UNSYNCED ? "revocations not loaded yet"
                        : a->st == AG_AUTHN_CSRF     ? "cross-site write"
+                       : a->st == AG_AUTHN_KEY_LIMIT ? "too many unknown API keys"
+                       : a->st == AG_AUTHN_KEY_WAIT ? "API key lookup failed"
                                                     : ag_jwt_status_str(a->jwt);
     ag_req_answer(req, r.status, r.body, r.len, r.detail, r.hdr[0] ? r.hdr : NULL, keep);
 }

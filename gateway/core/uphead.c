@@ -217,6 +217,9 @@ int ag_uphead_build(struct ag_req *req, const struct ag_http1_head *h,
         if (is_identity_name(cfg, name) || is_configured_header(cfg, name) ||
             is_assertion_name(cfg, name))
             continue;
+        /* An API key never goes upstream, whatever forward-credentials says (docs/api-keys.md). */
+        if (ag_authn_name_eq(name, cfg->api_key_header))
+            continue;
         /* The credentials stay here unless an option says otherwise (CONTRACT.md s.6). */
         if (!cfg->forward_credentials) {
             if (ag_authn_is_credential_header(name))

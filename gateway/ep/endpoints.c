@@ -195,14 +195,14 @@ static void ep_client_ip(struct ag_ep *ep, const struct ag_config *cfg, const st
                         ep->ip);
 }
 
-/* Copies the caller's identity (a valid access token) into <ep>->id. */
+/* Copies the caller's identity (a valid access token; never an API key) into <ep>->id. */
 static bool ep_copy_identity(struct ag_ep *ep, const struct ag_gen *g, const struct ag_http1_head *h)
 {
     struct ag_rules_verdict v = {.need = AG_NEED_ACCESS, .route = -1};
     struct ag_authn a;
     struct ep_ident *id = &ep->id;
     /* An endpoint's answer does not close its connection: the address's budget only. */
-    struct ag_authn_from from = {ep->req->c->family, &ep->req->c->peer, NULL};
+    struct ag_authn_from from = {ep->req->c->family, &ep->req->c->peer, NULL, true};
 
     ag_authn_check(ep->w, g, h, &v, &from, &a);
     id->presented = a.src != 0;
@@ -548,6 +548,11 @@ static bool ep_resume(struct ag_ep *ep)
         return true;
     ep_free(ep);
     return false;
+}
+
+bool ag_ep_resume(struct ag_ep *ep)
+{
+    return ep_resume(ep);
 }
 
 /* A copy of the store's record <s> in <ep>'s arena; false on OOM. */

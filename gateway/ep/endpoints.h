@@ -84,4 +84,14 @@ struct ag_users_change;
  */
 void ag_ep_admin_windows(const struct ag_config *cfg, int64_t now, struct ag_users_change *c);
 
+struct ag_worker;
+
+/**
+ * The request core's hooks for API keys (struct ag_ep_ops, gateway/ep/ep_apikeys.c):
+ * starts the Redis lookup of key id <id>, whose pending entry is in <w>'s cache (0, or -1
+ * when the store is not ready); records a use of key <id> (fire and forget).
+ */
+int ag_ep_apikey_lookup(struct ag_worker *w, struct ag_str id);
+void ag_ep_apikey_touch(struct ag_worker *w, struct ag_str id);
+
 #endif

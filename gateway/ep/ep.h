@@ -151,6 +151,7 @@ struct ag_ep {
     struct ag_audit_page apage;   /* ag_ep_on_audit_page(): the page, copied into the arena */
 
     struct ep_admin_op *admin;    /* the admin handlers' state (gateway/ep/ep_admin.c), or NULL */
+    struct ep_apikey_op *apikey;  /* the API key handlers' state (gateway/ep/ep_apikeys.c), or NULL */
 };
 
 /* ---- memory: the request's arena (gateway/base/arena.h), all zeroed with it ---- */
@@ -203,6 +204,13 @@ struct ag_str ag_ep_body(struct ag_ep *ep);
  * <next> never runs). Returns whether it started; on false the caller answers itself.
  */
 bool ag_ep_await(struct ag_ep *ep, int rc, ag_ep_fn *next);
+
+/**
+ * First thing in a store callback of a handler's own (one that does not go through
+ * ag_ep_on_*()): <ep> is no longer held; false when its request went away (<ep> is freed
+ * then: touch nothing).
+ */
+bool ag_ep_resume(struct ag_ep *ep);
 
 /* The callbacks to give the store: each keeps the result in <ep>, then runs ep->next. */
 ag_user_fn ag_ep_on_user;         /* ep->ust; a record goes to ep->user (found) */
@@ -327,6 +335,12 @@ struct ep_user_op *ag_ep_user_op(struct ag_ep *ep);
 /** The user object of the contract (id, email, username, flags, roles, created_at). */
 struct json_t *ag_ep_user_json(const struct ag_user *u);
 
+/** <t> (seconds since the epoch) as "YYYY-MM-DDTHH:MM:SSZ" in <buf>; returns <buf>. */
+const char *ag_ep_iso8601(int64_t t, char buf[32]);
+
+/** Appends the words of the space-separated <s> to the JSON array <a>. */
+void ag_ep_words_append(struct json_t *a, const char *s);
+
 /** <u>'s roles with "staff" and "superuser" added per its flags, in <ep>'s arena; NULL on OOM. */
 const char *ag_ep_user_roles(struct ag_ep *ep, const struct ag_user *u);
 
@@ -389,6 +403,10 @@ ag_ep_fn ag_ep_audit_list, ag_ep_audit_post;
 ag_ep_fn ag_ep_admin_users, ag_ep_admin_user_get, ag_ep_admin_user_patch,
     ag_ep_admin_user_delete, ag_ep_admin_sessions, ag_ep_admin_sessions_delete,
     ag_ep_admin_session_delete;
+
+/* gateway/ep/ep_apikeys.c: API keys (a user's own; any user's for admins). */
+ag_ep_fn ag_ep_apikeys_create, ag_ep_apikeys_list, ag_ep_apikeys_delete,
+    ag_ep_apikeys_admin_list, ag_ep_apikeys_admin_delete;
 
 /** The route table (gateway/ep/routes.c) and its length. */
 extern const struct ag_ep_route ag_ep_routes[];

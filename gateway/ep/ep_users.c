@@ -49,7 +49,7 @@ struct ep_user_op *ag_ep_user_op(struct ag_ep *ep)
 }
 
 /* "2026-11-22T08:44:31Z" of <t> into <buf> (21 bytes). */
-static const char *ep_iso8601(int64_t t, char buf[32])
+const char *ag_ep_iso8601(int64_t t, char buf[32])
 {
     time_t tt = (time_t)t;
     struct tm tm;
@@ -60,7 +60,7 @@ static const char *ep_iso8601(int64_t t, char buf[32])
 }
 
 /* Appends the words of the space-separated <s> to the JSON array <a>. */
-static void ep_words_append(json_t *a, const char *s)
+void ag_ep_words_append(json_t *a, const char *s)
 {
     struct ag_str rest = ag_str_c(s), w;
 
@@ -73,13 +73,13 @@ json_t *ag_ep_user_json(const struct ag_user *u)
     char when[32];
     json_t *roles = json_array(), *o, *fields;
 
-    ep_words_append(roles, u->roles);
+    ag_ep_words_append(roles, u->roles);
     /* A user who registered without a username has none: null (docs/users.md). */
     o = json_pack("{s:s, s:s, s:o, s:b, s:b, s:b, s:o, s:s}", "id", u->id, "email", u->email,
                   "username", u->username[0] != '\0' ? json_string(u->username) : json_null(),
                   "is_active", u->is_active, "is_staff", u->is_staff,
                   "is_superuser", u->is_superuser, "roles", roles, "created_at",
-                  ep_iso8601(u->created_at, when));
+                  ag_ep_iso8601(u->created_at, when));
     /* The custom fields it has, beside the built-in members (their names never collide:
      * policy/config_users.c); an absent one is left out (docs/users.md). */
     if (o != NULL && u->fields != NULL && u->fields[0] != '\0') {

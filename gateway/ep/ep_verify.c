@@ -100,7 +100,7 @@ void ag_ep_verify(struct ag_ep *ep)
     h.hdrs = ep->hdrs;
     h.nhdrs = ep->nhdrs;
     /* The peer is a trusted proxy: its clients' addresses (X-Forwarded-For) have budgets. */
-    struct ag_authn_from from = {req->c->family, &req->c->peer, NULL};
+    struct ag_authn_from from = {req->c->family, &req->c->peer, NULL, false};
     ag_access_decide(ep->w, g, method, (struct ag_str){path, n}, &h, &from, &v, &a);
     if (a.st != AG_AUTHN_OK) {
         ag_req_refuse(req, &a, ag_req_may_keep(req, !(req->flags & AG_REQ_F_BODY_DONE)));

@@ -109,6 +109,12 @@ const struct ag_ep_route ag_ep_routes[] = {
     {"GET",    "/admin/users/{}/sessions", AG_EP_ADMIN, STORE,           0,    0,    ag_ep_admin_sessions},
     {"DELETE", "/admin/users/{}/sessions", AG_EP_ADMIN, STORE | CSRF,    0,    0,    ag_ep_admin_sessions_delete},
     {"DELETE", "/admin/users/{}/sessions/{}", AG_EP_ADMIN, STORE | CSRF, 0,    0,    ag_ep_admin_session_delete},
+    /* API keys (CONTRACT.md section 14; gateway/ep/ep_apikeys.c). */
+    {"POST",   "/api-keys",        AG_EP_USER,     STORE | CSRF,         JSON, BODY, ag_ep_apikeys_create},
+    {"GET",    "/api-keys",        AG_EP_USER,     STORE,                0,    0,    ag_ep_apikeys_list},
+    {"DELETE", "/api-keys/{}",     AG_EP_USER,     STORE | CSRF,         0,    0,    ag_ep_apikeys_delete},
+    {"GET",    "/admin/users/{}/api-keys", AG_EP_ADMIN, STORE,           0,    0,    ag_ep_apikeys_admin_list},
+    {"DELETE", "/admin/users/{}/api-keys/{}", AG_EP_ADMIN, STORE | CSRF, 0,    0,    ag_ep_apikeys_admin_delete},
 };
 
 const size_t ag_ep_nroutes = sizeof(ag_ep_routes) / sizeof(ag_ep_routes[0]);

@@ -240,6 +240,12 @@ static const struct want {
     {"DELETE", "/admin/users/u1/sessions/s1", AG_EP_ADMIN, ST | CS, 0, 0, ag_ep_admin_session_delete},
     /* CONTRACT.md section 14: profile updates */
     {"PATCH",  "/me",              AG_EP_USER,     ST | CS, JS, B, ag_ep_users_patch_me},
+    /* CONTRACT.md section 14: API keys */
+    {"POST",   "/api-keys",        AG_EP_USER,     ST | CS, JS, B, ag_ep_apikeys_create},
+    {"GET",    "/api-keys",        AG_EP_USER,     ST,      0,  0, ag_ep_apikeys_list},
+    {"DELETE", "/api-keys/k1",     AG_EP_USER,     ST | CS, 0,  0, ag_ep_apikeys_delete},
+    {"GET",    "/admin/users/u1/api-keys", AG_EP_ADMIN, ST, 0,  0, ag_ep_apikeys_admin_list},
+    {"DELETE", "/admin/users/u1/api-keys/k1", AG_EP_ADMIN, ST | CS, 0, 0, ag_ep_apikeys_admin_delete},
 };
 /* clang-format on */
 

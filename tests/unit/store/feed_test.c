@@ -50,6 +50,9 @@ static void test_feed_parse_reads_kind_id_and_value(void)
     AG_ASSERT_EQ(k, AG_FEED_TOKENS_BEFORE);
     AG_ASSERT_MEM(id, len, "u-1");
     AG_ASSERT_EQ(v, 1700000000);
+    AG_ASSERT_EQ(ag_feed__parse("key abcdefgh01234567 1700000001", 31, &k, &id, &len, &v), 0);
+    AG_ASSERT_EQ(k, AG_FEED_KEY);
+    AG_ASSERT_MEM(id, len, "abcdefgh01234567");
     AG_ASSERT_EQ(ag_feed__parse("xyz j 1", 7, &k, &id, &len, &v), -1);
     AG_ASSERT_EQ(ag_feed__parse("sid j", 5, &k, &id, &len, &v), -1);
     AG_ASSERT_EQ(ag_feed__parse("sid j x1", 8, &k, &id, &len, &v), -1);
