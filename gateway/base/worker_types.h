@@ -91,6 +91,7 @@ struct ag_worker {
     struct ag_jwt_claims *claims;       /* scratch claims of the token being verified */
     struct ag_sigbudget *sigbudget;     /* failed asymmetric checks per address (auth/sigbudget.h) */
     struct ag_keycache *kcache;         /* API keys seen by this worker (auth/keycache.h) */
+    struct ag_ep *key_eps;              /* endpoints waiting for an API key's lookup (ep/ep_verify.c) */
     struct ag_sigbudget *kbudget;       /* lookups of uncached API key ids per address, same table */
     struct ag_store *store;             /* this worker's Redis connections (store/store.h), or NULL */
     int store_state;                    /* last state logged: -1 none yet, 0 not ready, 1 ready */

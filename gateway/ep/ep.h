@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "apikey.h"
 #include "audit.h"
 #include "chunked.h"
 #include "endpoints.h"
@@ -149,6 +150,11 @@ struct ag_ep {
     int ast;                      /* ag_ep_on_audit(), ag_ep_on_audit_page(): 1 OK, -1 DOWN */
     const char *audit_id;         /* ag_ep_on_audit(): the entry appended */
     struct ag_audit_page apage;   /* ag_ep_on_audit_page(): the page, copied into the arena */
+
+    /* /verify's wait for an API key's first lookup on this worker (ep_verify.c). */
+    struct ag_ep *key_next;       /* the worker's list of such waits (w->key_eps) */
+    char key_wait[AG_APIKEY_ID_LEN + 1];
+    bool key_waited;              /* it waited once: a second KEY_WAIT is the lookup failing */
 
     struct ep_admin_op *admin;    /* the admin handlers' state (gateway/ep/ep_admin.c), or NULL */
     struct ep_apikey_op *apikey;  /* the API key handlers' state (gateway/ep/ep_apikeys.c), or NULL */
@@ -395,6 +401,9 @@ ag_ep_fn ag_ep_console_redirect, ag_ep_console_page, ag_ep_console_asset;
 
 /* gateway/ep/ep_verify.c: forward-auth for a proxy in front. */
 ag_ep_fn ag_ep_verify;
+
+/** Runs again the /verify requests of worker <w> that waited for API key <id>'s lookup. */
+void ag_ep_wake_key(struct ag_worker *w, struct ag_str id);
 
 /* gateway/ep/ep_audit.c: the audit log API (reading it; an application's own events). */
 ag_ep_fn ag_ep_audit_list, ag_ep_audit_post;

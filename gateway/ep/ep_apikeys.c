@@ -356,6 +356,7 @@ static void on_apikey_found(enum ag_apikeys_status st, const struct ag_apikeys_f
     free(scopes);
     free(roles);
     ag_conn_wake_key(w, id);
+    ag_ep_wake_key(w, id);
     free(l);
 }
 

@@ -17,6 +17,7 @@
 #include "ep.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "access.h"
 #include "config.h"
@@ -44,6 +45,37 @@ static bool verify_field(const struct ag_ep *ep, const char *name, struct ag_str
             n++;
         }
     return n == 1;
+}
+
+/*
+ * An API key's first use on this worker: its lookup is on its way (gateway/core/access.c
+ * started it), so the request waits for it as a proxied one does (core/conn.c parks
+ * those), then is judged again from the start; a lookup that failed leaves the key
+ * uncached and that second judgement answers the 503.
+ */
+static void verify_wait_key(struct ag_ep *ep, struct ag_str id)
+{
+    memcpy(ep->key_wait, id.p, AG_APIKEY_ID_LEN);
+    ep->key_wait[AG_APIKEY_ID_LEN] = '\0';
+    ep->key_waited = true;
+    ep->key_next = ep->w->key_eps;
+    ep->w->key_eps = ep;
+    ag_ep_await(ep, 0, ag_ep_verify);
+}
+
+void ag_ep_wake_key(struct ag_worker *w, struct ag_str id)
+{
+    struct ag_ep **pp = &w->key_eps, *ep;
+
+    while ((ep = *pp) != NULL) {
+        if (id.len != AG_APIKEY_ID_LEN || memcmp(ep->key_wait, id.p, AG_APIKEY_ID_LEN) != 0) {
+            pp = &ep->key_next;
+            continue;
+        }
+        *pp = ep->key_next;
+        if (ag_ep_resume(ep))
+            ep->next(ep);
+    }
 }
 
 /*
@@ -102,6 +134,10 @@ void ag_ep_verify(struct ag_ep *ep)
     /* The peer is a trusted proxy: its clients' addresses (X-Forwarded-For) have budgets. */
     struct ag_authn_from from = {req->c->family, &req->c->peer, NULL, false};
     ag_access_decide(ep->w, g, method, (struct ag_str){path, n}, &h, &from, &v, &a);
+    if (a.st == AG_AUTHN_KEY_WAIT && !ep->key_waited) {
+        verify_wait_key(ep, a.key_id);
+        return;
+    }
     if (a.st != AG_AUTHN_OK) {
         ag_req_refuse(req, &a, ag_req_may_keep(req, !(req->flags & AG_REQ_F_BODY_DONE)));
         return;

@@ -302,3 +302,20 @@ def test_last_used_at_once_a_minute(gateway, redis_server, upstream):
     assert record(redis_server.port, k["id"])["last_used_at"] == first
     lst = listed(gw, access)
     assert ISO.match(lst[0]["last_used_at"])
+
+
+def test_forward_auth_waits_for_a_keys_first_lookup(gateway, redis_server):
+    """/verify judges a key on its first use on a worker as a proxied request does: it
+    waits for the key's one Redis lookup (it answered 503 before) and answers 200 with the
+    identity; a second use is answered from the cache."""
+    gw = start(gateway, redis_server, **{"trusted-proxies": ["127.0.0.1"]})
+    u, access = user_with_roles(gw, redis_server.port, "viewer")
+    k = create_ok(gw, access, scopes=["read"])
+    ask = {"X-API-Key": k["key"], "X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/api/read/x"}
+    for _ in range(2):
+        r = requests.get(gw.url + "/auth/verify", headers=ask, timeout=10)
+        assert r.status_code == 200, r.text
+        assert r.headers["X-Auth-Subject"] == u["id"] and r.headers["X-Auth-Scopes"] == "read"
+    r = requests.get(gw.url + "/auth/verify", timeout=10,
+                     headers=dict(ask, **{"X-Forwarded-Uri": "/api/write/x"}))
+    assert r.status_code == 403
