@@ -1,7 +1,9 @@
 /*
  * gateway/worker.c - worker threads: one event_base each, SO_REUSEPORT
  * listeners, generation switches and draining posted by the main thread
- * through an eventfd, the periodic access-log hand-over.
+ * through an eventfd, the periodic access-log hand-over, and the worker's store: opened
+ * at start, replaced when a generation changes its settings (the old one retired and
+ * freed once its commands have answered), its state and its revocation feed.
  *
  * Owns:     struct ag_worker and everything on its event_base.
  * Entry:    ag_worker_new(), ag_worker_start(), ag_worker_post_gen(),

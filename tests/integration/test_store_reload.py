@@ -20,7 +20,7 @@ import requests
 
 from conftest import RedisServer, free_port
 from test_tokens import decode
-from test_users import (api, assert_refused, login, login_ok, make_user, redis_cmd,
+from test_users import (BASE, api, assert_refused, login, login_ok, make_user, redis_cmd,
                         refresh_post, register, uname, user_key, ustart)
 
 WORKERS = 2
@@ -290,3 +290,20 @@ def test_with_the_old_redis_down_store_calls_wait_for_the_new_one(gateway, redis
         assert login(gw, name).status_code == 200
     finally:
         b.stop()
+
+
+def test_at_start_store_calls_wait_for_a_redis_that_answers_late(gateway, redis_server, upstream):
+    """The startup rule itself (CONTRACT.md section 2), made certain: Redis is up but holds
+    the first connection's handshake for 1 s, so the gateway listens before its store is
+    ready; a register sent at once waits for it and gets its 201, not a 503."""
+    held = busy(redis_server, 1000)
+    cfg = dict(BASE, redis=redis_server.url)
+    gw = gateway(config=cfg, upstream=upstream)  # returns once the port accepts
+    t0 = time.monotonic()
+    r = register(gw)
+    took = time.monotonic() - t0
+    held.join(10)
+    assert r.status_code == 201, r.text
+    assert 0.2 <= took < 2.0, took  # it waited for the held handshake, within the bound
+    assert "store ready" in gw.stderr()
+    assert redis_cmd(redis_server.port, "EXISTS", user_key(r.json()["id"])) == 1
