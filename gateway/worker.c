@@ -1,7 +1,9 @@
 /*
  * gateway/worker.c - worker threads: one event_base each, SO_REUSEPORT
  * listeners, generation switches and draining posted by the main thread
- * through an eventfd, the periodic access-log hand-over.
+ * through an eventfd, the periodic access-log hand-over, and the worker's store: opened
+ * at start, replaced when a generation changes its settings (the old one retired and
+ * freed once its commands have answered), its state and its revocation feed.
  *
  * Owns:     struct ag_worker and everything on its event_base.
  * Entry:    ag_worker_new(), ag_worker_start(), ag_worker_post_gen(),
@@ -15,6 +17,7 @@
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -249,14 +252,23 @@ static void on_users_backfill(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The store became ready or stopped being ready: logged once per change, per worker.
- * The store reports "not ready" only on a real failure (a first connection still on
- * its way is not one), so every such line is an outage: a warning, naming the address.
+ * Whether store-bound requests wait (are parked) rather than answer 503: before the first
+ * ready, and while the store in use is down and a reload's new one is on its way. A change
+ * to "no" wakes the parked requests (deferred to the loop: not from inside hiredis).
  */
-static void on_store_state(bool ready, const char *why, void *arg)
+static void worker_store_wait(struct ag_worker *w)
 {
-    struct ag_worker *w = arg;
+    bool wait = !w->store_up_once ||
+                (w->stores[w->store_cur ^ 1].st != NULL && !ag_store_ready(w->store));
 
+    if (w->store_wait && !wait)
+        ag_conn_wake_parked(w);
+    w->store_wait = wait;
+}
+
+/* The store in use became ready or stopped being ready: what /ready and /metrics say. */
+static void worker_store_state(struct ag_worker *w, bool ready, const char *why)
+{
     if (w->store_state == (int)ready)
         return;
     if (ready && !w->store_up_once) {
@@ -265,7 +277,6 @@ static void on_store_state(bool ready, const char *why, void *arg)
         if (w->feed_on && w->gen->revoke != NULL)
             ag_revoke_set_loaded(w->gen->revoke);
         w->store_up_once = true;
-        ag_conn_wake_parked(w); /* deferred to the loop: not from inside hiredis */
         if (w->id == 0)
             event_base_once(w->base, -1, EV_TIMEOUT, on_users_backfill, w, NULL);
     }
@@ -275,6 +286,97 @@ static void on_store_state(bool ready, const char *why, void *arg)
         ag_log(AG_LOG_WARN, "worker %u: store not ready: %s", w->id, why ? why : "unknown");
     w->store_state = ready;
     atomic_store_explicit(&w->stats.store_ready, ready, memory_order_relaxed); /* /ready, /metrics */
+    worker_store_wait(w);
+}
+
+/* One store retired by a reload, until its last command has answered. */
+struct ag_worker_retired {
+    struct ag_worker_retired *next;
+    struct ag_worker *w;
+    struct ag_store *st;
+};
+
+/* A retired store is idle (from the loop): its connections close now. */
+static void on_store_idle(struct ag_store *st, void *arg)
+{
+    struct ag_worker_retired *r = arg, **pp;
+
+    for (pp = &r->w->retired; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    ag_log(AG_LOG_INFO, "worker %u: closed the old store (%s): its commands have answered",
+           r->w->id, ag_store_where(st));
+    ag_store_free(st);
+    free(r);
+}
+
+/* Empties place <s>: its store is freed now (pending callbacks run with an error). */
+static void worker_store_clear(struct ag_worker_store *s)
+{
+    ag_store_free(s->st);
+    s->st = NULL;
+    ag_config_unref(s->cfg);
+    s->cfg = NULL;
+}
+
+/*
+ * A reload's new store is ready (connected, its Redis's revocation log replayed): new
+ * store calls go to it from now on. The old one is retired: the commands it has in flight
+ * get their answers, then it is freed (on_store_idle()).
+ */
+static void worker_store_switch(struct ag_worker *w)
+{
+    struct ag_worker_store *old = &w->stores[w->store_cur];
+    struct ag_worker_retired *r = calloc(1, sizeof(*r));
+    bool was_up = w->store_up_once;
+
+    w->store_cur ^= 1;
+    w->store = w->stores[w->store_cur].st;
+    if (old->st != NULL)
+        ag_log(AG_LOG_INFO, "worker %u: store switched to %s; the old one (%s) closes once "
+               "its commands have answered", w->id, ag_store_where(w->store),
+               ag_store_where(old->st));
+    else
+        ag_log(AG_LOG_INFO, "worker %u: store switched to %s", w->id, ag_store_where(w->store));
+    if (old->st != NULL && r != NULL) {
+        r->w = w;
+        r->st = old->st;
+        r->next = w->retired;
+        w->retired = r;
+        ag_store_retire(old->st, on_store_idle, r);
+        old->st = NULL; /* freed by on_store_idle() */
+        r = NULL;
+    }
+    free(r);
+    worker_store_clear(old); /* out of memory above: freed now, its calls get their 503 */
+    worker_store_state(w, true, NULL);
+    worker_store_wait(w); /* the state may not have changed: the wait may end anyway */
+    if (w->id == 0 && was_up) /* a marker key says whether the new Redis needs it */
+        event_base_once(w->base, -1, EV_TIMEOUT, on_users_backfill, w, NULL);
+}
+
+/*
+ * A store became ready or stopped being ready: logged once per change, per worker.
+ * The store reports "not ready" only on a real failure (a first connection still on
+ * its way is not one), so every such line is an outage: a warning, naming the address.
+ * <arg> is the store's place: the one in use, or a reload's new store not in use yet.
+ */
+static void on_store_state(bool ready, const char *why, void *arg)
+{
+    struct ag_worker_store *s = arg;
+    struct ag_worker *w = s->w;
+
+    if (s == &w->stores[w->store_cur]) {
+        worker_store_state(w, ready, why);
+        return;
+    }
+    if (ready)
+        worker_store_switch(w);
+    else /* the old store keeps serving meanwhile */
+        ag_log(AG_LOG_WARN, "worker %u: the new store is not ready: %s", w->id,
+               why ? why : "unknown");
 }
 
 /* One revocation from the feed: into the process's set that every access check reads. */
@@ -320,31 +422,98 @@ static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t 
     }
 }
 
-/* Starts this worker's store and its revocation feed; a failure leaves the worker not ready. */
-static void worker_store_start(struct ag_worker *w)
+/* The store settings of <cfg>, for place <s>. */
+static void worker_store_opts(const struct ag_config *cfg, struct ag_worker_store *s,
+                              struct ag_store_opts *o)
 {
-    const struct ag_config *cfg = w->gen->cfg;
-    struct ag_store_opts o = {.url = cfg->redis_url ? cfg->redis_url : "redis://127.0.0.1:6379/0",
-                              .ns = cfg->app_name, .connect_timeout = AG_WORKER_STORE_CONNECT_S,
-                              .command_timeout = 2,
-                              .on_state = on_store_state, .arg = w};
+    *o = (struct ag_store_opts){.url = cfg->redis_url ? cfg->redis_url : "redis://127.0.0.1:6379/0",
+                                .ns = cfg->app_name, .connect_timeout = AG_WORKER_STORE_CONNECT_S,
+                                .command_timeout = 2,
+                                .on_state = on_store_state, .arg = s};
+}
 
-    w->store = ag_store_new(w->base, &o);
-    if (w->store == NULL) {
+/*
+ * Opens a store with its revocation feed in place <s>, with the settings of <cfg>; a
+ * failure leaves the place empty (the worker not ready, or a reload without effect).
+ */
+static void worker_store_open(struct ag_worker *w, struct ag_worker_store *s,
+                              struct ag_config *cfg)
+{
+    struct ag_store_opts o;
+
+    worker_store_opts(cfg, s, &o);
+    s->w = w;
+    s->st = ag_store_new(w->base, &o);
+    if (s->st == NULL) {
         /* Not the address: it may hold the password. It was parsed at load already. */
         ag_log(AG_LOG_ERROR, "worker %u: cannot set up the store (out of memory)", w->id);
         return;
     }
-    if (ag_feed_start(w->store, on_feed, w) < 0)
+    s->cfg = ag_config_ref(cfg);
+    if (ag_feed_start(s->st, on_feed, w) < 0) {
         ag_log(AG_LOG_ERROR, "worker %u: cannot start the revocation feed", w->id);
-    else
+        if (s != &w->stores[w->store_cur]) /* a reload's: never ready without its feed */
+            worker_store_clear(s);
+    } else if (s == &w->stores[w->store_cur]) {
         w->feed_on = true;
+    }
+}
+
+/* Starts this worker's store and its revocation feed; a failure leaves the worker not ready. */
+static void worker_store_start(struct ag_worker *w)
+{
+    w->store_wait = true;
+    worker_store_open(w, &w->stores[w->store_cur], w->gen->cfg);
+    w->store = w->stores[w->store_cur].st;
+}
+
+/*
+ * A generation switch: when its store settings (ag_store_opts_equal()) differ from those
+ * of the store in use, a new store is opened beside it, and requests move to it once it
+ * is ready (worker_store_switch()). A new store still on its way that the generation no
+ * longer wants is dropped: no request has used it.
+ */
+static void worker_store_reload(struct ag_worker *w)
+{
+    struct ag_worker_store *cur = &w->stores[w->store_cur], *next = &w->stores[w->store_cur ^ 1];
+    struct ag_store_opts want, have;
+
+    worker_store_opts(w->gen->cfg, next, &want);
+    if (next->st != NULL) {
+        worker_store_opts(next->cfg, next, &have);
+        if (ag_store_opts_equal(&have, &want))
+            return; /* still on its way */
+        ag_log(AG_LOG_INFO, "worker %u: dropped the new store (%s) before it was ready",
+               w->id, ag_store_where(next->st));
+        worker_store_clear(next);
+    }
+    if (cur->cfg != NULL) {
+        worker_store_opts(cur->cfg, cur, &have);
+        if (ag_store_opts_equal(&have, &want)) {
+            worker_store_wait(w);
+            return;
+        }
+    }
+    worker_store_open(w, next, w->gen->cfg);
+    if (next->st != NULL)
+        ag_log(AG_LOG_INFO, "worker %u: the store settings changed: connecting to %s; %s "
+               "serves until it is ready", w->id, ag_store_where(next->st),
+               cur->st != NULL ? ag_store_where(cur->st) : "nothing");
+    worker_store_wait(w);
 }
 
 static void worker_store_free(struct ag_worker *w)
 {
-    ag_store_free(w->store); /* pending callbacks run now, with an error */
+    /* pending callbacks run now, with an error */
+    worker_store_clear(&w->stores[0]);
+    worker_store_clear(&w->stores[1]);
     w->store = NULL;
+    while (w->retired != NULL) {
+        struct ag_worker_retired *r = w->retired;
+        w->retired = r->next;
+        ag_store_free(r->st);
+        free(r);
+    }
 }
 
 static void close_listeners(struct ag_worker *w)
@@ -415,6 +584,8 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
             /* Requests in flight keep their own reference to the old generation. */
             ag_gen_unref(w->gen);
             w->gen = g;
+            if (!w->draining)
+                worker_store_reload(w);
         }
     }
     if (atomic_load(&w->stop))

@@ -4,7 +4,8 @@
  * with capped backoff, PING keepalive, readiness, commands and EVALSHA with NOSCRIPT recovery.
  *
  * Owns:     struct ag_store, its two redisAsyncContexts and every in-flight pending record.
- * Entry:    ag_store_new(), ag_store_ready(), ag_store_free(), ag_store_cancel(),
+ * Entry:    ag_store_new(), ag_store_ready(), ag_store_where(), ag_store_opts_equal(),
+ *           ag_store_retire(), ag_store_free(), ag_store_cancel(),
  *           ag_store__eval(), ag_store__command(); ag_link__*() for store/feed.c.
  * Not here: the address parser (store/url.c), the revocation feed (store/feed.c), what the
  *           keys and scripts mean (store/session.c, user.c, ratelimit.c, audit.c; the
@@ -49,10 +50,10 @@ static bool link_live(const struct store_link *l)
  */
 void ag_link__update(struct ag_store *st, const char *why, bool fail)
 {
-    bool ready = st->cmd.up && ag_feed__synced(st);
+    bool ready = !st->retired && st->cmd.up && ag_feed__synced(st);
 
     st->ready = ready;
-    if (st->freeing || st->reported == (int)ready || (!ready && st->reported < 0 && !fail))
+    if (st->freeing || st->retired || st->reported == (int)ready || (!ready && st->reported < 0 && !fail))
         return;
     st->reported = (int)ready;
     if (why != st->why)
@@ -80,6 +81,16 @@ static void on_pending_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+/* A retired store whose last command just answered: its owner is told from the loop. */
+static void store_idle_check(struct ag_store *st)
+{
+    struct timeval zero = {0, 0};
+
+    if (st->retired && !st->freeing && TAILQ_EMPTY(&st->pending) &&
+        !evtimer_pending(&st->idle_ev, NULL))
+        evtimer_add(&st->idle_ev, &zero);
+}
 
 /* Sends <p>'s command on its link. 0, or -1 (nothing sent, <p> not freed). */
 static int pending_send(struct store_pending *p)
@@ -182,6 +193,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         p->fn(r, p->cb, p->arg);
     TAILQ_REMOVE(&l->st->pending, p, entry);
     pending_free(p);
+    store_idle_check(l->st);
 }
 
 int ag_store_cancel(struct ag_store *st, void *arg)
@@ -253,7 +265,7 @@ static void link_lost(struct store_link *l, const char *why)
     /* The address says which Redis an operator must look at; the password stays out. */
     snprintf(st->why, sizeof(st->why), "%s (%s)", why, st->where);
     ag_link__update(st, st->why, true);
-    if (st->freeing || evtimer_pending(&l->retry, NULL))
+    if (st->freeing || st->retired || evtimer_pending(&l->retry, NULL))
         return;
     {
         struct timeval tv = tv_of(l->backoff);
@@ -492,6 +504,28 @@ static void on_ping_tick(evutil_socket_t fd, short what, void *arg)
         store_simple(&st->cmd, on_ping_reply, NULL, 1, ping);
 }
 
+static void on_idle_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct ag_store *st = arg;
+    ag_store_idle_fn *fn = st->on_idle;
+
+    if (fn == NULL || !TAILQ_EMPTY(&st->pending))
+        return;
+    st->on_idle = NULL;
+    fn(st, st->idle_arg); /* may free <st> */
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+bool ag_store_opts_equal(const struct ag_store_opts *a, const struct ag_store_opts *b)
+{
+    return str_eq(a->url, b->url) && str_eq(a->ns, b->ns) &&
+           a->connect_timeout == b->connect_timeout && a->command_timeout == b->command_timeout;
+}
+
 struct ag_store *ag_store_new(struct event_base *base, const struct ag_store_opts *o)
 {
     struct ag_store *st;
@@ -527,6 +561,7 @@ struct ag_store *ag_store_new(struct event_base *base, const struct ag_store_opt
     link_init(st, &st->cmd, LINK_CMD);
     link_init(st, &st->sub, LINK_SUB);
     event_assign(&st->ping_ev, base, -1, EV_PERSIST, on_ping_tick, st);
+    evtimer_assign(&st->idle_ev, base, on_idle_tick, st);
     {
         struct timeval every = {STORE_PING_S, 0};
         evtimer_add(&st->ping_ev, &every);
@@ -538,6 +573,11 @@ struct ag_store *ag_store_new(struct event_base *base, const struct ag_store_opt
 bool ag_store_ready(const struct ag_store *st)
 {
     return st != NULL && st->ready;
+}
+
+const char *ag_store_where(const struct ag_store *st)
+{
+    return st->where;
 }
 
 const char *ag_store__ns(const struct ag_store *st)
@@ -564,6 +604,19 @@ static void link_clear(struct store_link *l)
         redisAsyncFree(ac);
 }
 
+void ag_store_retire(struct ag_store *st, ag_store_idle_fn *fn, void *arg)
+{
+    st->retired = true;
+    st->ready = false;
+    st->on_state = NULL;
+    st->on_idle = fn;
+    st->idle_arg = arg;
+    evtimer_del(&st->ping_ev);
+    evtimer_del(&st->cmd.retry); /* down: it stays down; its last commands failed already */
+    link_clear(&st->sub); /* the feed: the store that replaces it has its own */
+    store_idle_check(st);
+}
+
 void ag_store_free(struct ag_store *st)
 {
     if (st == NULL)
@@ -571,6 +624,7 @@ void ag_store_free(struct ag_store *st)
     st->freeing = true;
     st->ready = false;
     evtimer_del(&st->ping_ev);
+    evtimer_del(&st->idle_ev);
     link_clear(&st->sub);
     link_clear(&st->cmd);
     ag_feed__free(st);

@@ -72,6 +72,10 @@ struct ag_store {
     bool ready;
     int reported; /* -1 nothing reported yet, 0 down, 1 ready */
     bool freeing;
+    bool retired;                /* ag_store_retire(): no new commands, no reconnect, no feed */
+    ag_store_idle_fn *on_idle;   /* retired: told once no command is in flight */
+    void *idle_arg;
+    struct event idle_ev;        /* runs on_idle from the loop, never from inside hiredis */
     char where[300]; /* "redis HOST:PORT" or "redis unix:PATH" for reports; never the password */
     char why[480];
     struct ag_feed *feed; /* NULL until ag_feed_start(); owned, freed by ag_store_free() */

@@ -5,7 +5,8 @@
  *
  * Owns:     struct ag_store (opaque; built in store/link.c): one command connection and
  *           one pub/sub connection.
- * Entry:    ag_store_new(), ag_store_ready(), ag_store_cancel(), ag_store_free().
+ * Entry:    ag_store_new(), ag_store_ready(), ag_store_where(), ag_store_opts_equal(),
+ *           ag_store_cancel(), ag_store_retire(), ag_store_free().
  * Not here: the address parser (store/url.h), the revocation feed (store/feed.h), what
  *           the keys mean (store/session.h, user.h, ratelimit.h, audit.h), what the store
  *           files share (store/store_int.h), HTTP (never), logging (the caller's state
@@ -40,11 +41,32 @@ struct ag_store_opts {
     void *arg;
 };
 
+/**
+ * Whether a store opened with <a> is the one <b> asks for: same address, namespace and
+ * timeouts (the callbacks are not compared). A reload opens a new store when not.
+ */
+bool ag_store_opts_equal(const struct ag_store_opts *a, const struct ag_store_opts *b);
+
 /** Starts connecting (and keeps reconnecting) on <base>. NULL on a bad url or OOM. */
 struct ag_store *ag_store_new(struct event_base *base, const struct ag_store_opts *o);
 
 /** Whether commands can be sent now (connected, authenticated, scripts loaded, feed synced). */
 bool ag_store_ready(const struct ag_store *st);
+
+/** "redis HOST:PORT" or "redis unix:PATH" (borrowed, as long as <st>): never the password. */
+const char *ag_store_where(const struct ag_store *st);
+
+/** Called once a retired store has no command in flight (from the loop): free it now. */
+typedef void ag_store_idle_fn(struct ag_store *st, void *arg);
+
+/**
+ * Takes <st> out of use (a reload moved to another Redis): it accepts no new command, is
+ * never ready again, reports no state, stops its feed and PING and never reconnects; the
+ * commands in flight get their answers (or their error) as before. Once none is left,
+ * <fn> runs, from the loop and exactly once, and the caller frees <st> there
+ * (ag_store_free()). Freeing it sooner is allowed: the calls left get their error.
+ */
+void ag_store_retire(struct ag_store *st, ag_store_idle_fn *fn, void *arg);
 
 /**
  * Disconnects; pending callbacks run with an error (DOWN) first, on_state is not called.

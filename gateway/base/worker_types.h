@@ -35,6 +35,8 @@ struct ag_keycache;
 struct ag_sigbudget;
 struct ag_jwt_claims;
 struct ag_store;
+struct ag_config;
+struct ag_worker_retired;
 struct ag_ep;
 struct ag_pool_inbox;
 struct ag_ep_ops;
@@ -59,8 +61,15 @@ enum ag_tmo {
     AG_TMO_CONNECT,    /* upstream-connect-timeout */
     AG_TMO_TUNNEL,     /* tunnel-timeout */
     AG_TMO_LINGER,     /* lingering close: 2 s */
-    AG_TMO_STORE,      /* a request parked until the store's first ready: its connect timeout */
+    AG_TMO_STORE,      /* a request parked while store_wait: the store's connect timeout */
     AG_TMO_N
+};
+
+/* One of a worker's stores and its place: the argument of its callbacks (gateway/worker.c). */
+struct ag_worker_store {
+    struct ag_worker *w;
+    struct ag_store *st;   /* NULL: the place is free */
+    struct ag_config *cfg; /* the settings it was opened with (owned reference) */
 };
 
 struct ag_worker {
@@ -93,11 +102,17 @@ struct ag_worker {
     struct ag_keycache *kcache;         /* API keys seen by this worker (auth/keycache.h) */
     struct ag_ep *key_eps;              /* endpoints waiting for an API key's lookup (ep/ep_verify.c) */
     struct ag_sigbudget *kbudget;       /* lookups of uncached API key ids per address, same table */
-    struct ag_store *store;             /* this worker's Redis connections (store/store.h), or NULL */
+    struct ag_store *store;             /* the store in use: stores[store_cur].st (store/store.h), or NULL */
+    struct ag_worker_store stores[2];   /* in use, and a reload's new one until it is ready */
+    unsigned store_cur;                 /* which of stores[] is in use */
+    struct ag_worker_retired *retired;  /* old stores whose commands have not all answered */
+    bool store_wait;                    /* store-bound requests wait (park), not 503: before the
+                                           first ready, and while the store in use is down and
+                                           a reload's new one is on its way */
     int store_state;                    /* last state logged: -1 none yet, 0 not ready, 1 ready */
     bool store_up_once;                 /* ready once since the start: connected, revocations loaded */
     bool feed_on;                       /* the revocation feed runs (ready then means replayed) */
-    size_t n_parked;                    /* connections parked until store_up_once (core/conn.c) */
+    size_t n_parked;                    /* connections parked while store_wait (core/conn.c) */
     struct ag_pool_inbox *inbox;        /* where password jobs come back (gateway/auth/pool.h), or NULL */
     const struct ag_ep_ops *ep_ops;     /* the gateway's endpoints, for the request core (core/conn.h) */
 

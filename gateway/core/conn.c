@@ -167,9 +167,11 @@ static bool conn_cors(struct ag_req *req, const struct ag_http1_head *h,
  * CONTRACT.md sections 2 and 8, at the start: an endpoint that needs Redis, and a request
  * whose token holds but whose revocations are not loaded yet, wait for the worker's store
  * to be ready once (ag_ep_must_wait(), AG_AUTHN_UNSYNCED) instead of a 503 or, worse, a
- * pass. Such a request is parked whole: <req> is dropped unlogged, its head stays at the
- * front of the input, and the connection only watches for the client going away. It is
- * woken by the first ready (ag_conn_wake_parked() from the worker's store callback) or by
+ * pass; so does an endpoint that needs Redis while a reload moves the worker to another
+ * Redis and the old one is down (w->store_wait). Such a request is parked whole: <req> is
+ * dropped unlogged, its head stays at the front of the input, and the connection only
+ * watches for the client going away. It is woken when that wait ends
+ * (ag_conn_wake_parked() from the worker's store callbacks) or by
  * its timer, the store's connect timeout (conn_on_timeout()); either way its head is then
  * handled from the start once more, without waiting again: it passes, or gets its 503.
  * Nothing blocks the loop, and a parked connection holds no request, no generation and

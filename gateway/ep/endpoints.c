@@ -250,7 +250,7 @@ static bool ep_copy_auth(struct ag_ep *ep, const struct ag_gen *g, const struct 
     }
     default:
         /* Only ep->id.unsynced is read, by ag_ep_must_wait(), and only at the start. */
-        if ((ep->route->flags & AG_EP_F_SYNC) && !ep->w->store_up_once)
+        if ((ep->route->flags & AG_EP_F_SYNC) && ep->w->store_wait)
             return ep_copy_identity(ep, g, h);
         return true;
     }
@@ -470,8 +470,9 @@ void ag_ep_on_client_input(struct ag_req *req)
 
 bool ag_ep_must_wait(const struct ag_ep *ep)
 {
-    /* Once ready, an outage is answered at once (503): only the start is waited out. */
-    return ep->route != NULL && !ep->w->store_up_once &&
+    /* Once ready, an outage is answered at once (503): only the start, and a reload's
+     * move to another Redis while the old one is down, are waited out (w->store_wait). */
+    return ep->route != NULL && ep->w->store_wait &&
            ((ep->route->flags & AG_EP_F_STORE) ||
             ((ep->route->flags & AG_EP_F_SYNC) && ep->id.unsynced));
 }

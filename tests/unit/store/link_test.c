@@ -1,8 +1,9 @@
 /*
  * tests/unit/store/link_test.c - the Redis connections (store/link.c) against a real
  * redis-server: a bad URL refused, connect and ready, AUTH, SELECT, command timeout,
- * outage and recovery without recreating the store, and the feed (store/feed.c) replayed
- * after its subscription drops (here: it needs this file's connection helpers).
+ * outage and recovery without recreating the store, the feed (store/feed.c) replayed
+ * after its subscription drops (here: it needs this file's connection helpers), and a
+ * store retired by a reload (answers what it carries, takes nothing new, then says idle).
  */
 #include <event2/event.h>
 #include <stdio.h>
@@ -310,6 +311,85 @@ static void test_feed_replays_revocations_missed_while_disconnected(void)
     ag_t_redis_stop(&r);
 }
 
+/* ---------------------------------------------------------------- retire (a reload) */
+
+static void on_idle(struct ag_store *st, void *arg)
+{
+    struct seen *s = arg;
+
+    AG_ASSERT(st == s->store);
+    s->up += 100; /* told once: counted apart from on_state */
+}
+
+static void test_retired_store_answers_its_calls_then_says_idle(void)
+{
+    struct ag_t_redis r;
+    struct event_base *base = event_base_new();
+    struct seen s = {0};
+    struct ag_store *st;
+    struct ag_sess_info i1 = info_of("r1", "o1"), i2 = info_of("r2", "o2");
+
+    AG_ASSERT_EQ(ag_t_redis_start(&r, NULL, false), 0);
+    st = store_open(base, r.url, &s, 1);
+    AG_ASSERT_EQ(ag_feed_start(st, on_feed, &s), 0);
+    AG_ASSERT(ag_t_loop_until(base, &s.up, 1, 3));
+    AG_ASSERT_EQ(ag_sess_create(st, &i1, on_sess, &s), 0);
+    ag_store_retire(st, on_idle, &s);
+    /* No new command, never ready again; the one in flight gets its real answer. */
+    AG_ASSERT(!ag_store_ready(st));
+    AG_ASSERT_EQ(ag_sess_create(st, &i2, on_sess, &s), -1);
+    AG_ASSERT(ag_t_loop_until(base, &s.done, 1, 2));
+    AG_ASSERT_EQ(s.st[0], AG_SESS_OK);
+    AG_ASSERT(ag_t_loop_until(base, &s.up, 101, 2));
+    ag_t_loop_for(base, 1.2); /* a PING tick, a reconnect: none of them, and idle only once */
+    AG_ASSERT_EQ(s.up, 101);
+    AG_ASSERT_EQ(s.down, 0);
+    AG_ASSERT_EQ(s.done, 1);
+    ag_store_free(st);
+    AG_ASSERT_EQ(ag_t_loop_events(base), 0);
+    event_base_free(base);
+    ag_t_redis_stop(&r);
+}
+
+static void test_retired_store_with_nothing_in_flight_is_idle_at_once(void)
+{
+    struct ag_t_redis r;
+    struct event_base *base = event_base_new();
+    struct seen s = {0};
+    struct ag_store *st;
+
+    AG_ASSERT_EQ(ag_t_redis_start(&r, NULL, false), 0);
+    st = store_open(base, r.url, &s, 1);
+    AG_ASSERT(ag_t_loop_until(base, &s.up, 1, 3));
+    ag_store_retire(st, on_idle, &s);
+    AG_ASSERT(ag_t_loop_until(base, &s.up, 101, 1));
+    ag_store_free(st);
+    AG_ASSERT_EQ(ag_t_loop_events(base), 0);
+    event_base_free(base);
+    ag_t_redis_stop(&r);
+}
+
+static void test_store_opts_equal_compares_the_settings_not_the_callbacks(void)
+{
+    struct seen s1 = {0}, s2 = {0};
+    struct ag_store_opts a = {.url = "redis://127.0.0.1:6379/0", .ns = "t", .connect_timeout = 2,
+                              .command_timeout = 2, .on_state = on_state, .arg = &s1};
+    struct ag_store_opts b = a;
+
+    b.arg = &s2;
+    b.url = strdup(a.url);
+    AG_ASSERT(ag_store_opts_equal(&a, &b));
+    free((char *)b.url);
+    b.url = "redis://127.0.0.1:6380/0";
+    AG_ASSERT(!ag_store_opts_equal(&a, &b));
+    b = a;
+    b.ns = "other";
+    AG_ASSERT(!ag_store_opts_equal(&a, &b));
+    b = a;
+    b.command_timeout = 3;
+    AG_ASSERT(!ag_store_opts_equal(&a, &b));
+}
+
 int main(void)
 {
     AG_RUN(test_store_new_refuses_a_bad_url);
@@ -321,5 +401,8 @@ int main(void)
     AG_RUN(test_store_fails_calls_within_the_command_timeout_when_redis_hangs);
     AG_RUN(test_store_reconnects_after_redis_restarts);
     AG_RUN(test_feed_replays_revocations_missed_while_disconnected);
+    AG_RUN(test_retired_store_answers_its_calls_then_says_idle);
+    AG_RUN(test_retired_store_with_nothing_in_flight_is_idle_at_once);
+    AG_RUN(test_store_opts_equal_compares_the_settings_not_the_callbacks);
     return ag_t_done();
 }
