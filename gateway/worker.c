@@ -327,7 +327,8 @@ static void worker_store_start(struct ag_worker *w)
     struct ag_store_opts o = {.url = cfg->redis_url ? cfg->redis_url : "redis://127.0.0.1:6379/0",
                               .ns = cfg->app_name, .connect_timeout = AG_WORKER_STORE_CONNECT_S,
                               .command_timeout = 2,
-                              .on_state = on_store_state, .arg = w};
+                              .on_state = on_store_state, .arg = w,
+                              .min_replicas_ack = cfg->redis_min_replicas_ack};
 
     w->store = ag_store_new(w->base, &o);
     if (w->store == NULL) {
@@ -415,6 +416,7 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
             /* Requests in flight keep their own reference to the old generation. */
             ag_gen_unref(w->gen);
             w->gen = g;
+            ag_store_set_min_replicas_ack(w->store, g->cfg->redis_min_replicas_ack);
         }
     }
     if (atomic_load(&w->stop))
