@@ -193,6 +193,8 @@ def test_replica_frozen_writes_503_in_time_and_the_refresh_retry_works(gateway, 
     assert r.status_code == 200, r.text
     # the mark was good once: the first token is a replay now
     assert refresh_post(gw, a["refresh_token"]).status_code == 401
+    # the logout answered 503 did happen: its retry finds the session ended (documented)
+    assert logout(gw, b["access_token"]).status_code == 401
 
 
 def test_replica_killed_register_and_login_503_then_back(gateway, redis_server, replica):
