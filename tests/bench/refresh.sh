@@ -157,5 +157,10 @@ median() { # COLUMN-NUMBER PRINTF-FORMAT
     "$(awk -F, 'NR > 1 {s += $8} END {print s + 0}' "$CSV")" "$(median 9 %.1f)" "$(median 10 %.1f)" "$(median 11 %.1f)"
   echo
   echo "(non-2xx, socket errors and broken chains are totals over all rounds; they should be 0)"
+  if ((ACK > 0)); then # how many writes one WAIT covered (the minting's writes included)
+    echo
+    echo "WAIT: $(redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' | grep '^cmdstat_wait:' || echo none)," \
+      "for $(awk -F, 'NR > 1 {s += $2} END {print s + 0}' "$CSV") refreshes"
+  fi
 } | tee "$RESULTS/summary.md"
 log "wrote $RESULTS/raw.csv, summary.md, env.txt"
