@@ -154,6 +154,24 @@ static enum ag_sess_status rotate(struct fx *f, const char *sid, const char *fro
     return f->s.st[want - 1];
 }
 
+/* Runs <cmd> on the server and asserts its answer is <want>. */
+#define ASSERT_REDIS(f, cmd, want)                                                                 \
+    do {                                                                                           \
+        char out_[256];                                                                            \
+        AG_ASSERT_EQ(ag_t_redis_cmd(&(f)->h.r, out_, sizeof(out_), cmd), 0);                       \
+        AG_ASSERT_STR(out_, want);                                                                 \
+    } while (0)
+
+/* Session s1 created with o1, then rotated to o2 with a WAIT that fell short: DOWN, o1 marked. */
+static void rotate_unconfirmed(struct fx *f)
+{
+    AG_ASSERT_EQ(create(f, "s1", "o1"), AG_SESS_OK);
+    ag_store_set_min_replicas_ack(f->h.st, 1);
+    AG_ASSERT_EQ(rotate(f, "s1", "o1", "o2"), AG_SESS_DOWN);
+    ASSERT_REDIS(f, "HGET {t}:sess:s1 otid", "o2");
+    ASSERT_REDIS(f, "HGET {t}:sess:s1 unconfirmed", "o1");
+}
+
 /* The "calls" count of WAIT in INFO commandstats, 0 when WAIT never ran. */
 static int wait_calls(struct fx *f)
 {
@@ -169,7 +187,6 @@ static int wait_calls(struct fx *f)
 static void test_ack_zero_sends_no_wait_and_one_without_a_replica_answers_down(void)
 {
     struct fx f;
-    char out[128];
     double t0;
 
     AG_ASSERT_EQ(fx_open(&f, 1), 0);
@@ -183,8 +200,7 @@ static void test_ack_zero_sends_no_wait_and_one_without_a_replica_answers_down(v
     AG_ASSERT(ag_t_now() - t0 >= 0.24 && ag_t_now() - t0 < 0.9);
     AG_ASSERT_EQ(wait_calls(&f), 1);
     /* The write happened on the primary: the caller was only not told so. */
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "HGET {t}:sess:s2 otid"), 0);
-    AG_ASSERT_STR(out, "o1");
+    ASSERT_REDIS(&f, "HGET {t}:sess:s2 otid", "o1");
     /* A script that changed nothing is answered without a WAIT's verdict. */
     AG_ASSERT_EQ(rotate(&f, "nope", "o1", "o2"), AG_SESS_UNKNOWN);
     ag_store_set_min_replicas_ack(f.h.st, 0);
@@ -219,29 +235,19 @@ static void test_ack_writes_in_flight_share_one_wait(void)
 static void test_ack_short_rotation_marks_the_token_and_the_retry_rotates(void)
 {
     struct fx f;
-    char out[128];
 
     AG_ASSERT_EQ(fx_open(&f, 1), 0);
-    AG_ASSERT_EQ(create(&f, "s1", "o1"), AG_SESS_OK);
-    ag_store_set_min_replicas_ack(f.h.st, 1);
-    AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_DOWN);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "HGET {t}:sess:s1 otid"), 0);
-    AG_ASSERT_STR(out, "o2");
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "HGET {t}:sess:s1 unconfirmed"), 0);
-    AG_ASSERT_STR(out, "o1");
+    rotate_unconfirmed(&f);
     /* Still no replica: the retry rotates again and is marked again. */
     AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o3"), AG_SESS_DOWN);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "HGET {t}:sess:s1 unconfirmed"), 0);
-    AG_ASSERT_STR(out, "o1");
+    ASSERT_REDIS(&f, "HGET {t}:sess:s1 unconfirmed", "o1");
     /* The replica is back (here: no ack asked): the same token rotates, not "reuse". */
     ag_store_set_min_replicas_ack(f.h.st, 0);
     AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o4"), AG_SESS_OK);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "HEXISTS {t}:sess:s1 unconfirmed"), 0);
-    AG_ASSERT_STR(out, "0");
+    ASSERT_REDIS(&f, "HEXISTS {t}:sess:s1 unconfirmed", "0");
     /* Once only: o1 again is reuse now, as are the tokens the client never received. */
     AG_ASSERT_EQ(rotate(&f, "s1", "o4", "o5"), AG_SESS_OK);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "SISMEMBER {t}:sess:s1:old o2"), 0);
-    AG_ASSERT_STR(out, "1");
+    ASSERT_REDIS(&f, "SISMEMBER {t}:sess:s1:old o2", "1");
     AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o6"), AG_SESS_REUSED);
     fx_close(&f);
 }
@@ -249,18 +255,14 @@ static void test_ack_short_rotation_marks_the_token_and_the_retry_rotates(void)
 static void test_ack_a_stale_mark_is_dropped_by_the_next_rotation(void)
 {
     struct fx f;
-    char out[128];
 
     AG_ASSERT_EQ(fx_open(&f, 1), 0);
-    AG_ASSERT_EQ(create(&f, "s1", "o1"), AG_SESS_OK);
-    ag_store_set_min_replicas_ack(f.h.st, 1);
-    AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_DOWN);
+    rotate_unconfirmed(&f);
     ag_store_set_min_replicas_ack(f.h.st, 0);
     /* The client got o2 after all (e.g. through another instance): o2 rotates, and the
      * mark goes with it, so o1 is reuse from then on. */
     AG_ASSERT_EQ(rotate(&f, "s1", "o2", "o3"), AG_SESS_OK);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "HEXISTS {t}:sess:s1 unconfirmed"), 0);
-    AG_ASSERT_STR(out, "0");
+    ASSERT_REDIS(&f, "HEXISTS {t}:sess:s1 unconfirmed", "0");
     AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o4"), AG_SESS_REUSED);
     fx_close(&f);
 }
@@ -269,19 +271,15 @@ static void test_ack_short_legacy_exchange_is_undone_so_the_retry_works(void)
 {
     struct fx f;
     struct ag_sess_info a = info_of("l1", "o1"), b = info_of("l2", "p1");
-    char out[128];
 
     AG_ASSERT_EQ(fx_open(&f, 1), 0);
     ag_store_set_min_replicas_ack(f.h.st, 1);
     AG_ASSERT_EQ(ag_sess_create_legacy(f.h.st, &a, "tokhash", 100, on_sess, &f.s), 0);
     AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 1, 3));
     AG_ASSERT_EQ(f.s.st[0], AG_SESS_DOWN);
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:sess:l1"), 0);
-    AG_ASSERT_STR(out, "0");
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXISTS {t}:legacy:tokhash"), 0);
-    AG_ASSERT_STR(out, "0");
-    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "ZSCORE {t}:usess:user-1 l1"), 0);
-    AG_ASSERT_STR(out, "(nil)");
+    ASSERT_REDIS(&f, "EXISTS {t}:sess:l1", "0");
+    ASSERT_REDIS(&f, "EXISTS {t}:legacy:tokhash", "0");
+    ASSERT_REDIS(&f, "ZSCORE {t}:usess:user-1 l1", "(nil)");
     ag_store_set_min_replicas_ack(f.h.st, 0);
     AG_ASSERT_EQ(ag_sess_create_legacy(f.h.st, &b, "tokhash", 100, on_sess, &f.s), 0);
     AG_ASSERT(ag_t_loop_until(f.h.base, &f.s.done, 2, 3));
