@@ -145,7 +145,8 @@ static void on_admin_deadline(evutil_socket_t fd, short what, void *arg)
 static int admin_connect(struct admin_run *r, const struct ag_gen *g)
 {
     struct ag_store_opts o = {.url = g->cfg->redis_url, .ns = g->cfg->app_name,
-                              .connect_timeout = 2, .command_timeout = 5};
+                              .connect_timeout = 2, .command_timeout = 5,
+                              .min_replicas_ack = g->cfg->redis_min_replicas_ack};
     struct timeval step = {0, 20000};
     double waited = 0;
 

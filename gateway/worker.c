@@ -429,7 +429,8 @@ static void worker_store_opts(const struct ag_config *cfg, struct ag_worker_stor
     *o = (struct ag_store_opts){.url = cfg->redis_url ? cfg->redis_url : "redis://127.0.0.1:6379/0",
                                 .ns = cfg->app_name, .connect_timeout = AG_WORKER_STORE_CONNECT_S,
                                 .command_timeout = 2,
-                                .on_state = on_store_state, .arg = s};
+                                .on_state = on_store_state, .arg = s,
+                                .min_replicas_ack = cfg->redis_min_replicas_ack};
 }
 
 /*
@@ -586,6 +587,9 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
             w->gen = g;
             if (!w->draining)
                 worker_store_reload(w);
+            /* The ack count is no reason for new links: it applies to the next write. */
+            for (unsigned i = 0; i < 2; i++)
+                ag_store_set_min_replicas_ack(w->stores[i].st, g->cfg->redis_min_replicas_ack);
         }
     }
     if (atomic_load(&w->stop))

@@ -129,6 +129,8 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_FN("tls-key-file", ag_config__parse_tls_key_file),
     CONFIG_KEY_FN("tls-min-version", ag_config__parse_tls_min_version),
     CONFIG_KEY_FN("upstream-ca-file", ag_config__parse_upstream_ca_file),
+    /* Several instances (docs/operations.md) */
+    CONFIG_KEY_AT("redis-min-replicas-ack", CONFIG_K_INT, redis_min_replicas_ack, 0, 64),
 };
 
 /* Checks the value <v> of the top-level key <key> and stores it in <c>->cfg. */

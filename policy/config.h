@@ -162,6 +162,7 @@ struct ag_config {
     char *upstream_hostport;  /* "HOST:PORT" as written, for messages */
     bool upstream_tls;        /* "https://HOST:PORT": verified TLS (docs/tls.md) */
     char *redis_url;          /* as written; its syntax is checked by store/ (ag_gen_load) */
+    int redis_min_replicas_ack; /* replicas a write waits for (WAIT) before it is answered; 0 */
     char *auth_prefix;        /* starts with '/', no trailing '/' */
     int workers;              /* 0: number of online CPUs */
     char *access_log;         /* "stderr", "off" or a path */

@@ -6,7 +6,8 @@
  * Owns:     struct ag_store, its two redisAsyncContexts and every in-flight pending record.
  * Entry:    ag_store_new(), ag_store_ready(), ag_store_where(), ag_store_opts_equal(),
  *           ag_store_retire(), ag_store_free(), ag_store_cancel(),
- *           ag_store__eval(), ag_store__command(); ag_link__*() for store/feed.c.
+ *           ag_store__eval(), ag_store__eval_marked(), ag_store__command(); ag_link__*()
+ *           for store/feed.c and store/ack.c (which holds a write's answer until its WAIT).
  * Not here: the address parser (store/url.c), the revocation feed (store/feed.c), what the
  *           keys and scripts mean (store/session.c, user.c, ratelimit.c, audit.c; the
  *           script table is store/scripts.c), HTTP and logging (gateway/).
@@ -64,10 +65,13 @@ void ag_link__update(struct ag_store *st, const char *why, bool fail)
 
 /* ---------------------------------------------------------------- commands */
 
-/* Frees <p>, which is not (or no longer) in st->pending. */
-static void pending_free(struct store_pending *p)
+void ag_link__pending_free(struct store_pending *p)
 {
+    if (p == NULL)
+        return;
     evtimer_del(&p->timer);
+    ag_ack__reply_free(p->held);
+    ag_link__pending_free(p->mark);
     free(p->argv);
     free(p);
 }
@@ -103,17 +107,19 @@ static int pending_send(struct store_pending *p)
         REDIS_OK)
         return -1;
     p->ac = l->ac;
+    p->seq = ++l->sent;
     evtimer_add(&p->timer, &l->st->command_tv);
     return 0;
 }
 
 /*
- * Copies <argc> arguments (after an optional <head0>/<head1>) into a new pending record
- * for <l> and sends it. 0 (<fn> runs exactly once, later), or -1.
+ * Copies <argc> arguments (after <nhead> of <head>) into a new pending record for <l>,
+ * not sent. The record, or NULL (OOM).
  */
-static int store_command(struct store_link *l, int script, int nhead, const char **head,
-                         const size_t *hlens, int argc, const char **argv, const size_t *lens,
-                         ag_store__reply_fn *fn, ag_store__any_fn *cb, void *arg)
+static struct store_pending *pending_new(struct store_link *l, int script, int nhead,
+                                         const char **head, const size_t *hlens, int argc,
+                                         const char **argv, const size_t *lens,
+                                         ag_store__reply_fn *fn, ag_store__any_fn *cb, void *arg)
 {
     struct ag_store *st = l->st;
     struct store_pending *p;
@@ -127,11 +133,11 @@ static int store_command(struct store_link *l, int script, int nhead, const char
         bytes += lens[i] + 1;
     p = calloc(1, sizeof(*p));
     if (p == NULL)
-        return -1;
+        return NULL;
     p->argv = malloc((size_t)n * (sizeof(char *) + sizeof(size_t)) + bytes);
     if (p->argv == NULL) {
         free(p);
-        return -1;
+        return NULL;
     }
     p->lens = (size_t *)(p->argv + n);
     w = (char *)(p->lens + n);
@@ -151,12 +157,40 @@ static int store_command(struct store_link *l, int script, int nhead, const char
     p->arg = arg;
     p->script = script;
     evtimer_assign(&p->timer, st->base, on_pending_timeout, p);
-    if (pending_send(p) < 0) {
-        pending_free(p);
+    return p;
+}
+
+int ag_link__send(struct store_pending *p)
+{
+    if (pending_send(p) < 0)
+        return -1;
+    TAILQ_INSERT_TAIL(&p->link->st->pending, p, entry); /* a NOSCRIPT resend keeps its place */
+    return 0;
+}
+
+/* Sends a new record (pending_new()) <p>; frees it when that fails. 0, or -1. */
+static int pending_start(struct store_pending *p)
+{
+    if (p == NULL)
+        return -1;
+    if (ag_link__send(p) < 0) {
+        ag_link__pending_free(p);
         return -1;
     }
-    TAILQ_INSERT_TAIL(&st->pending, p, entry); /* a NOSCRIPT resend keeps its place */
+    ag_ack__sent(p);
     return 0;
+}
+
+/*
+ * Copies <argc> arguments (after <nhead> of <head>) into a new pending record for <l>
+ * and sends it. 0 (<fn> runs exactly once, later), or -1.
+ */
+static int store_command(struct store_link *l, int script, int nhead, const char **head,
+                         const size_t *hlens, int argc, const char **argv, const size_t *lens,
+                         ag_store__reply_fn *fn, ag_store__any_fn *cb, void *arg)
+{
+    return pending_start(
+        pending_new(l, script, nhead, head, hlens, argc, argv, lens, fn, cb, arg));
 }
 
 static int store_simple(struct store_link *l, ag_store__reply_fn *fn, void *arg, int argc,
@@ -189,10 +223,16 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         if (store_simple(l, on_script_reloaded, NULL, 3, load) == 0 && pending_send(p) == 0)
             return;
     }
+    if (ag_ack__hold(p, r) == 0) {
+        /* Held until its WAIT answers (store/ack.c), or answered and freed by it: a
+         * retired store's last command may have been a mark. */
+        store_idle_check(l->st);
+        return;
+    }
     if (p->fn != NULL)
         p->fn(r, p->cb, p->arg);
     TAILQ_REMOVE(&l->st->pending, p, entry);
-    pending_free(p);
+    ag_link__pending_free(p);
     store_idle_check(l->st);
 }
 
@@ -210,22 +250,64 @@ int ag_store_cancel(struct ag_store *st, void *arg)
     return n;
 }
 
+/* The EVALSHA head of <script> in <head> (3 strings, <nk> holding <nkeys>) and <hlens>. */
+static void eval_head(struct ag_store *st, enum ag_store__script script, int nkeys,
+                      const char **head, size_t *hlens, char *nk, size_t nkcap)
+{
+    snprintf(nk, nkcap, "%d", nkeys);
+    head[0] = "EVALSHA";
+    head[1] = st->sha[script];
+    head[2] = nk;
+    for (int i = 0; i < 3; i++)
+        hlens[i] = strlen(head[i]);
+}
+
+/* Whether <c> is a well-formed script call. */
+static bool call_ok(const struct ag_store__call *c)
+{
+    return c != NULL && (int)c->script >= 0 && c->script < AG_STORE__NSCRIPTS && c->nkeys >= 0 &&
+           c->nkeys <= c->argc;
+}
+
 int ag_store__eval(struct ag_store *st, enum ag_store__script script, int nkeys, int argc,
                    const char **argv, const size_t *lens, ag_store__reply_fn *fn,
                    ag_store__any_fn *cb, void *arg)
 {
     char nk[16];
-    const char *head[3] = {"EVALSHA", NULL, nk};
+    const char *head[3];
     size_t hlens[3];
 
     if (st == NULL || !st->ready || (int)script < 0 || script >= AG_STORE__NSCRIPTS ||
         nkeys < 0 || nkeys > argc || fn == NULL)
         return -1;
-    head[1] = st->sha[script];
-    snprintf(nk, sizeof(nk), "%d", nkeys);
-    for (int i = 0; i < 3; i++)
-        hlens[i] = strlen(head[i]);
+    eval_head(st, script, nkeys, head, hlens, nk, sizeof(nk));
     return store_command(&st->cmd, (int)script, 3, head, hlens, argc, argv, lens, fn, cb, arg);
+}
+
+int ag_store__eval_marked(struct ag_store *st, const struct ag_store__call *write,
+                          const struct ag_store__call *mark, ag_store__reply_fn *fn,
+                          ag_store__any_fn *cb, void *arg)
+{
+    char nk[16], mnk[16];
+    const char *head[3], *mhead[3];
+    size_t hlens[3], mhlens[3];
+    struct store_pending *p;
+
+    if (st == NULL || !st->ready || !call_ok(write) || !call_ok(mark) || fn == NULL)
+        return -1;
+    eval_head(st, write->script, write->nkeys, head, hlens, nk, sizeof(nk));
+    eval_head(st, mark->script, mark->nkeys, mhead, mhlens, mnk, sizeof(mnk));
+    p = pending_new(&st->cmd, (int)write->script, 3, head, hlens, write->argc, write->argv,
+                    write->lens, fn, cb, arg);
+    if (p == NULL)
+        return -1;
+    p->mark = pending_new(&st->cmd, (int)mark->script, 3, mhead, mhlens, mark->argc, mark->argv,
+                          mark->lens, NULL, NULL, NULL);
+    if (p->mark == NULL) {
+        ag_link__pending_free(p);
+        return -1;
+    }
+    return pending_start(p);
 }
 
 int ag_link__command(struct store_link *l, int argc, const char **argv, const size_t *lens,
@@ -556,6 +638,7 @@ struct ag_store *ag_store_new(struct event_base *base, const struct ag_store_opt
     st->command_tv = tv_of(o->command_timeout > 0 ? o->command_timeout : 2.0);
     st->on_state = o->on_state;
     st->arg = o->arg;
+    st->acks = o->min_replicas_ack > 0 ? o->min_replicas_ack : 0;
     st->reported = -1;
     TAILQ_INIT(&st->pending);
     link_init(st, &st->cmd, LINK_CMD);

@@ -1,12 +1,14 @@
 /*
  * store/link.h - the insides of struct ag_store, shared by the two files that run its
- * connections: store/link.c (connect, handshake, reconnect, commands) and store/feed.c
- * (the revocation feed on the pub/sub connection), and the calls each makes into the other.
+ * connections: store/link.c (connect, handshake, reconnect, commands), store/feed.c
+ * (the revocation feed on the pub/sub connection) and store/ack.c (WAIT after acknowledged
+ * writes), and the calls each makes into the others.
  *
  * Owns:     nothing; declares struct ag_store, struct store_link and struct store_pending.
- * Entry:    ag_link__*() (link.c, for feed.c), ag_feed__*() (feed.c, for link.c).
+ * Entry:    ag_link__*() (link.c, for feed.c and ack.c), ag_feed__*() (feed.c, for link.c),
+ *           ag_ack__*() (ack.c, for link.c).
  * Not here: the public API (store/store.h, store/feed.h); what the other store/ modules
- *           use (store/store_int.h). Only store/link.c and store/feed.c include this file.
+ *           use (store/store_int.h). Only store/link.c, feed.c and ack.c include this file.
  * Spec:     docs/redis-keys.md "Connections"; STYLE.md R4, R8.
  */
 #ifndef AG_STORE_LINK_H
@@ -36,6 +38,9 @@ struct store_link {
     double backoff;        /* s: next reconnect delay */
     struct event timer;    /* connect timeout, then (SUB) the SUBSCRIBE timeout */
     struct event retry;    /* reconnect after <backoff> */
+    /* acknowledged writes (store/ack.c) */
+    uint64_t sent;     /* commands sent on this link (a pending's <seq>) */
+    uint64_t wait_seq; /* <seq> of the WAIT in flight, 0 when none: it covers every lower seq */
 };
 
 /*
@@ -55,6 +60,11 @@ struct store_pending {
     int argc;
     char **argv; /* copies, for the NOSCRIPT retry (one allocation with <lens>) */
     size_t *lens;
+    /* acknowledged writes (store/ack.c) */
+    uint64_t seq;                 /* its place on the link, set when sent */
+    struct redisReply *held;      /* the script's answer (a copy) while WAIT runs, else NULL */
+    struct store_pending *mark;   /* not sent: sent when WAIT falls short; owned, or NULL */
+    bool is_mark;                 /* a sent mark: its caller hears NULL once it is answered */
 };
 
 struct ag_store {
@@ -79,6 +89,8 @@ struct ag_store {
     char where[300]; /* "redis HOST:PORT" or "redis unix:PATH" for reports; never the password */
     char why[480];
     struct ag_feed *feed; /* NULL until ag_feed_start(); owned, freed by ag_store_free() */
+    /* acknowledged writes (store/ack.c) */
+    int acks; /* redis-min-replicas-ack: replicas a WAIT must reach; 0: no WAIT */
 };
 
 /* ---- link.c, for feed.c ---- */
@@ -111,6 +123,26 @@ int ag_link__command(struct store_link *l, int argc, const char **argv, const si
  * change through on_state; the first "not ready" only on a real failure (<fail>).
  */
 void ag_link__update(struct ag_store *st, const char *why, bool fail);
+
+/**
+ * Sends the pending record <p> (built, not yet sent) on its link and files it in
+ * st->pending. 0, or -1 (nothing sent, <p> not freed).
+ */
+int ag_link__send(struct store_pending *p);
+
+/** Frees <p>, which is not (or no longer) in st->pending, with its held reply and mark. */
+void ag_link__pending_free(struct store_pending *p);
+
+/* ---- ack.c, for link.c ---- */
+
+/** <p> was just sent: pipelines a WAIT after it when it is an acknowledged write and none runs. */
+void ag_ack__sent(struct store_pending *p);
+
+/**
+ * <p> got its answer <r>. 0: <p> is held (a copy of <r> kept) until a WAIT answers, and
+ * stays in st->pending; -1: deliver <r> now (no WAIT needed, or none could be sent).
+ */
+int ag_ack__hold(struct store_pending *p, const struct redisReply *r);
 
 /* ---- feed.c, for link.c ---- */
 

@@ -185,5 +185,6 @@ extern const char ag_apikey__lua_list[];   /* store/apikeys.c */
 extern const char ag_apikey__lua_revoke[]; /* store/apikeys.c */
 extern const char ag_apikey__lua_lookup[]; /* store/apikeys.c */
 extern const char ag_apikey__lua_touch[];  /* store/apikeys.c */
+extern const char ag_sess__lua_unconfirmed[]; /* store/session.c */
 
 #endif

@@ -112,6 +112,9 @@ const char ag_sess__lua_legacy[] = LUA_REVOKE_FN LUA_USESS_TOUCH_FN
  * rate limit <rl> (limit > 0: fixed window) is full, {-3} late: Redis ran it after the
  * deadline (ms, Redis clock), when the gateway has answered 503: nothing is changed, so
  * the client's retry with the same token still works.
+ * The token 'unconfirmed' names (ag_sess__lua_unconfirmed: a rotation from it whose WAIT
+ * fell short, the client was answered 503) rotates as the current one does, once: the
+ * mark goes, and the token the client never received joins the old ones.
  */
 const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "if ag_late(ARGV[8]) then return {-3} end\n"
@@ -132,7 +135,7 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "end\n"
     "if redis.call('EXISTS', KEYS[3]) == 1 then return {-1} end\n"
     "local f = redis.call('HMGET', KEYS[1], 'otid', 'subject', 'client_id', 'family',\n"
-    "  'created', 'user', 'aend')\n"
+    "  'created', 'user', 'aend', 'unconfirmed')\n"
     "local aend = tonumber(f[7] or '0') or 0\n"
     "if not f[1] then return {-1} end\n"
     "if f[2] then\n"
@@ -157,7 +160,9 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "  end\n"
     "  usr = {'1', a[2] or '0', a[3] or '0', a[4] or '', a[5] or ''}\n"
     "end\n"
-    "if f[1] == ARGV[1] then\n"
+    "if f[1] == ARGV[1] or f[8] == ARGV[1] then\n"
+    "  if f[8] then redis.call('HDEL', KEYS[1], 'unconfirmed') end\n"
+    "  if f[1] ~= ARGV[1] then redis.call('SADD', KEYS[2], f[1]) end\n"
     "  redis.call('HSET', KEYS[1], 'otid', ARGV[2], 'last_used', ARGV[3])\n"
     "  if tonumber(ARGV[13]) > aend then redis.call('HSET', KEYS[1], 'aend', ARGV[13]) end\n"
     "  if ARGV[14] ~= '' then\n"
@@ -190,6 +195,27 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "  return {-2}\n"
     "end\n"
     "return {-1}\n";
+
+/*
+ * The mark sent when the WAIT after a write of this file fell short (store/ack.c): the
+ * client was answered 503, and its retry must work.
+ * KEYS sess: after a rotation; ARGV next (the token it wrote), presented. While the
+ * session's token is still <next>, 'unconfirmed' = <presented>: the rotate script takes
+ * the presented token once more instead of calling it reuse.
+ * KEYS sess, old, usess, legacy: after a legacy exchange; ARGV next (the session's first
+ * token), sid. While the session's token is still <next>, the session (handed to nobody)
+ * and the exchange record go: the same legacy token can be exchanged again.
+ * Returns 1 (marked), 0 (the session moved on: nothing done).
+ */
+const char ag_sess__lua_unconfirmed[] =
+    "if redis.call('HGET', KEYS[1], 'otid') ~= ARGV[1] then return 0 end\n"
+    "if #KEYS == 1 then\n"
+    "  redis.call('HSET', KEYS[1], 'unconfirmed', ARGV[2])\n"
+    "else\n"
+    "  redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])\n"
+    "  redis.call('ZREM', KEYS[3], ARGV[2])\n"
+    "end\n"
+    "return 1\n";
 
 /*
  * KEYS revkey, revlog[, sess, old]; ARGV kind, id, value, until, channel.
@@ -321,6 +347,28 @@ static int sess_eval(struct ag_store *st, enum ag_store__script script, int nkey
     return ag_store__eval(st, script, nkeys, argc, argv, lens, fn, (ag_store__any_fn *)cb, arg);
 }
 
+/*
+ * sess_eval() of <script>, with the mark ag_sess__lua_unconfirmed (<mkeys> keys of
+ * <margc> strings <margv>) sent if its WAIT falls short (ag_store__eval_marked()).
+ */
+static int sess_eval_marked(struct ag_store *st, enum ag_store__script script, int nkeys,
+                            int argc, const char **argv, int mkeys, int margc, const char **margv,
+                            ag_store__reply_fn *fn, ag_sess_fn *cb, void *arg)
+{
+    size_t lens[24], mlens[8];
+    struct ag_store__call write = {script, nkeys, argc, argv, lens};
+    struct ag_store__call mark = {AG_STORE__SESS_UNCONFIRMED, mkeys, margc, margv, mlens};
+
+    if (argc > (int)(sizeof(lens) / sizeof(lens[0])) ||
+        margc > (int)(sizeof(mlens) / sizeof(mlens[0])))
+        return -1;
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    for (int i = 0; i < margc; i++)
+        mlens[i] = strlen(margv[i]);
+    return ag_store__eval_marked(st, &write, &mark, fn, (ag_store__any_fn *)cb, arg);
+}
+
 /* ag_sess_create(), or with <legacy_id> the legacy exchange recorded for <keep> s. */
 static int sess_create(struct ag_store *st, const struct ag_sess_info *s, const char *legacy_id,
                        int64_t keep, ag_sess_fn *cb, void *arg)
@@ -363,9 +411,12 @@ static int sess_create(struct ag_store *st, const struct ag_sess_info *s, const 
         int nkeys = legacy_id != NULL ? 5 : 4, nargs = legacy_id != NULL ? 18 : 17;
 
         memcpy(argv + nkeys, rest, (size_t)nargs * sizeof(rest[0]));
-        if (legacy_id != NULL)
-            return sess_eval(st, AG_STORE__SESS_LEGACY, nkeys, nkeys + nargs, argv,
-                             on_legacy_reply, cb, arg);
+        if (legacy_id != NULL) {
+            /* A WAIT that falls short undoes the exchange (ag_sess__lua_unconfirmed). */
+            const char *mark[6] = {sess, old, usess, legacy, s->otid, s->sid};
+            return sess_eval_marked(st, AG_STORE__SESS_LEGACY, nkeys, nkeys + nargs, argv, 4,
+                                    6, mark, on_legacy_reply, cb, arg);
+        }
         return sess_eval(st, AG_STORE__SESS_CREATE, nkeys, nkeys + nargs, argv, on_create_reply,
                          cb, arg);
     }
@@ -415,7 +466,10 @@ int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_ses
         const char *argv[21] = {sess, old,  rev,    revlog, rl,   audit,  q->presented,
                                 q->next, nows, ttls, q->sid, chan, prefix, dl,
                                 lim,  win,  maxlen, ip, aend, ajti, ua};
-        return sess_eval(st, AG_STORE__SESS_ROTATE, 6, 21, argv, on_rotate_reply, cb, arg);
+        /* A WAIT that falls short marks the presented token (ag_sess__lua_unconfirmed). */
+        const char *mark[3] = {sess, q->next, q->presented};
+        return sess_eval_marked(st, AG_STORE__SESS_ROTATE, 6, 21, argv, 1, 3, mark,
+                                on_rotate_reply, cb, arg);
     }
 }
 

@@ -39,6 +39,8 @@ struct ag_store_opts {
     double command_timeout; /* s; default 2 */
     ag_store_state_fn *on_state;
     void *arg;
+    /* redis-min-replicas-ack (store/ack.c) */
+    int min_replicas_ack; /* WAIT for this many replicas after an acknowledged write; 0: none */
 };
 
 /**
@@ -80,5 +82,11 @@ void ag_store_free(struct ag_store *st);
  * (STYLE R4). Returns how many were detached.
  */
 int ag_store_cancel(struct ag_store *st, void *arg);
+
+/**
+ * Sets how many replicas each acknowledged write waits for (`redis-min-replicas-ack`,
+ * 0: none) from the next write on; for a reloaded config. NULL allowed. store/ack.c.
+ */
+void ag_store_set_min_replicas_ack(struct ag_store *st, int n);
 
 #endif

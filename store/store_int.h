@@ -13,6 +13,7 @@
 #ifndef AG_STORE_STORE_INT_H
 #define AG_STORE_STORE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,9 +49,18 @@ enum ag_store__script {
     AG_STORE__APIKEY_REVOKE = 19,
     AG_STORE__APIKEY_LOOKUP = 20,
     AG_STORE__APIKEY_TOUCH = 21,
-    AG_STORE__NSCRIPTS = 22,
+    /* acknowledged writes (store/ack.c) */
+    AG_STORE__SESS_UNCONFIRMED = 22,
+    AG_STORE__NSCRIPTS = 23,
 };
 extern const char *const ag_store__script_text[AG_STORE__NSCRIPTS];
+
+/*
+ * Whether a script is an acknowledged write: a success of it is something a client will
+ * be told succeeded, so with `redis-min-replicas-ack` n > 0 it is followed by WAIT before
+ * its caller hears of it (store/ack.c; docs/redis-keys.md "Acknowledged writes").
+ */
+extern const bool ag_store__script_acked[AG_STORE__NSCRIPTS];
 
 /* A callback of any type, carried through the store untouched (cast back by its owner). */
 typedef void ag_store__any_fn(void);
@@ -69,6 +79,26 @@ typedef void ag_store__reply_fn(const struct redisReply *r, ag_store__any_fn *cb
 int ag_store__eval(struct ag_store *st, enum ag_store__script script, int nkeys, int argc,
                    const char **argv, const size_t *lens, ag_store__reply_fn *fn,
                    ag_store__any_fn *cb, void *arg);
+
+/* One script call: <script> with <nkeys> keys then args (<argc> strings <argv>, <lens> bytes). */
+struct ag_store__call {
+    enum ag_store__script script;
+    int nkeys;
+    int argc;
+    const char **argv;
+    const size_t *lens;
+};
+
+/**
+ * As ag_store__eval() of <write>, with <mark> (copied, not sent yet): when <write> is an
+ * acknowledged write and its WAIT reaches fewer replicas than asked, <mark> is sent on
+ * the same connection before <fn> runs with NULL, so that the write the client was told
+ * failed can be recognised when the client retries it (store/session.c's rotation).
+ * Returns 0 (<fn> runs exactly once, later) or -1 (<fn> never runs).
+ */
+int ag_store__eval_marked(struct ag_store *st, const struct ag_store__call *write,
+                          const struct ag_store__call *mark, ag_store__reply_fn *fn,
+                          ag_store__any_fn *cb, void *arg);
 
 /**
  * A plain command (no script): <argc> strings <argv> of <lens> bytes, copied. Returns 0
@@ -94,5 +124,26 @@ const char *ag_store__ns(const struct ag_store *st);
  */
 int ag_store__key(char *buf, size_t cap, const struct ag_store *st, const char *what,
                   const char *id, const char *suffix);
+
+/* ---- acknowledged writes: the pure pieces of store/ack.c (unit-tested) ---- */
+
+/** A deep copy of <r> (new: free with ag_ack__reply_free()), or NULL (OOM, or <r> NULL). */
+struct redisReply *ag_ack__reply_copy(const struct redisReply *r);
+
+/** Frees a copy made by ag_ack__reply_copy(). NULL allowed. */
+void ag_ack__reply_free(struct redisReply *r);
+
+/**
+ * Whether a script's answer <r> says it wrote what its caller will report as done: an
+ * integer > 0, or an array whose first element is an integer > 0 (every acknowledged
+ * script answers so on success, and 0, a negative code, "late" or an error otherwise).
+ */
+bool ag_ack__changed(const struct redisReply *r);
+
+/** Whether WAIT's answer <r> reached <n> replicas. */
+bool ag_ack__reached(const struct redisReply *r, int n);
+
+/** WAIT's timeout in ms for a command timeout of <command_ms>: a quarter, 1 ms at least. */
+long ag_ack__wait_ms(long command_ms);
 
 #endif

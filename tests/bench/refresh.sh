@@ -9,6 +9,7 @@
 # 127.0.0.1; everything started here is stopped on exit, by PID.
 #
 # Knobs (env): ROUNDS=3 DURATION=10 CONNS=8 SUT_CPU=1 LOAD_CPU=0
+#   ACK=0 (redis-min-replicas-ack) REPLICA=0 (1: a replica of the redis, on LOAD_CPU; ACK>0 implies it)
 #   AUTHGATE=build-rel/authgate REDIS_SERVER=redis-server RESULTS_DIR=tests/bench/results/refresh-<stamp>
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +19,9 @@ source "$BENCH_DIR/common.sh"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-8}
+ACK=${ACK:-0}
+REPLICA=${REPLICA:-0}
+((ACK > 0)) && REPLICA=1
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 RESULTS=${RESULTS_DIR:-$BENCH_DIR/results/refresh-$(date +%Y%m%d-%H%M%S)}
 MASTER=bench-master-$RANDOM$RANDOM
@@ -25,6 +29,7 @@ MASTER=bench-master-$RANDOM$RANDOM
 for t in wrk curl taskset setsid "$REDIS_SERVER"; do
   command -v "$t" >/dev/null || die "missing $t (apt-get install -y wrk curl util-linux redis-server)"
 done
+((REPLICA == 0)) || command -v redis-cli >/dev/null || die "missing redis-cli (apt-get install -y redis-tools)"
 "$PY" -c 'import json' || die "no $PY"
 (($(nproc) >= 2)) || die "needs 2 CPUs (SUT_CPU=$SUT_CPU, LOAD_CPU=$LOAD_CPU)"
 ensure_authgate
@@ -46,6 +51,19 @@ mkdir -p "$RUN/redis-data" "$RUN/authgate"
 start_proc redis "$LOAD_CPU" "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" \
   --appendonly no --dir "$RUN/redis-data"
 wait_port "$REDIS_PORT" redis
+if ((REPLICA)); then # a replica on the same CPU as the primary: WAIT's cost is the replica's round trip
+  REPLICA_PORT=$(free_port)
+  mkdir -p "$RUN/replica-data"
+  start_proc replica "$LOAD_CPU" "$REDIS_SERVER" --port "$REPLICA_PORT" --bind 127.0.0.1 --save "" \
+    --appendonly no --dir "$RUN/replica-data" --replicaof 127.0.0.1 "$REDIS_PORT"
+  wait_port "$REPLICA_PORT" replica
+  for _ in $(seq 100); do
+    redis-cli -p "$REPLICA_PORT" info replication | grep -q 'master_link_status:up' && break
+    sleep 0.1
+  done
+  redis-cli -p "$REPLICA_PORT" info replication | grep -q 'master_link_status:up' ||
+    die "the replica did not sync with the redis on $REDIS_PORT"
+fi
 
 KEY=$("$AUTHGATE" keygen) || die "authgate keygen failed"
 cat >"$RUN/authgate/authgate.json" <<JSON
@@ -58,7 +76,8 @@ cat >"$RUN/authgate/authgate.json" <<JSON
   "workers": 1,
   "access-log": "off",
   "set-cookie-on-login": false,
-  "rate-limits": false
+  "rate-limits": false,
+  "redis-min-replicas-ack": $ACK
 }
 JSON
 chmod 600 "$RUN/authgate/authgate.json"
@@ -91,7 +110,7 @@ mint() { # N FILE: N fresh pairs, their refresh tokens one per line
   echo "authgate: $AUTHGATE ($("$AUTHGATE" --version 2>&1 | head -1))"
   echo "redis: $("$REDIS_SERVER" --version)"
   echo "wrk: $(wrk -v 2>&1 | head -1)"
-  echo "knobs: ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS SUT_CPU=$SUT_CPU LOAD_CPU=$LOAD_CPU"
+  echo "knobs: ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS SUT_CPU=$SUT_CPU LOAD_CPU=$LOAD_CPU ACK=$ACK REPLICA=$REPLICA"
 } >"$RESULTS/env.txt"
 log "results in $RESULTS"
 
@@ -126,7 +145,7 @@ median() { # COLUMN-NUMBER PRINTF-FORMAT
       if (NR == 0) print "n/a"; else printf f "\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 {
-  echo "## authgate refresh bench: $(date +%F), ROUNDS=$ROUNDS DURATION=${DURATION}s CONNS=$CONNS (one chain each)"
+  echo "## authgate refresh bench: $(date +%F), ROUNDS=$ROUNDS DURATION=${DURATION}s CONNS=$CONNS (one chain each), redis-min-replicas-ack $ACK, replica $REPLICA"
   echo
   echo "Medians over $ROUNDS rounds. authgate (1 worker) on CPU $SUT_CPU; wrk and redis-server on CPU $LOAD_CPU."
   echo
@@ -138,5 +157,10 @@ median() { # COLUMN-NUMBER PRINTF-FORMAT
     "$(awk -F, 'NR > 1 {s += $8} END {print s + 0}' "$CSV")" "$(median 9 %.1f)" "$(median 10 %.1f)" "$(median 11 %.1f)"
   echo
   echo "(non-2xx, socket errors and broken chains are totals over all rounds; they should be 0)"
+  if ((ACK > 0)); then # how many writes one WAIT covered (the minting's writes included)
+    echo
+    echo "WAIT: $(redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' | grep '^cmdstat_wait:' || echo none)," \
+      "for $(awk -F, 'NR > 1 {s += $2} END {print s + 0}' "$CSV") refreshes"
+  fi
 } | tee "$RESULTS/summary.md"
 log "wrote $RESULTS/raw.csv, summary.md, env.txt"
