@@ -1,12 +1,13 @@
 /*
- * store/link.h - the insides of struct ag_store, shared by the two files that run its
- * connections: store/link.c (connect, handshake, reconnect, commands) and store/feed.c
- * (the revocation feed on the pub/sub connection), and the calls each makes into the other.
+ * store/link.h - the insides of struct ag_store, shared by the files that run its
+ * connections: store/link.c (connect, handshake, reconnect, commands), store/feed.c
+ * (the revocation feed on the pub/sub connection) and store/sentinel.c (where the
+ * primary is), and the calls each makes into the others.
  *
  * Owns:     nothing; declares struct ag_store, struct store_link and struct store_pending.
- * Entry:    ag_link__*() (link.c, for feed.c), ag_feed__*() (feed.c, for link.c).
+ * Entry:    ag_link__*() (link.c, for feed.c and sentinel.c), ag_feed__*() (feed.c, for link.c).
  * Not here: the public API (store/store.h, store/feed.h); what the other store/ modules
- *           use (store/store_int.h). Only store/link.c and store/feed.c include this file.
+ *           use (store/store_int.h). Only store/link.c, feed.c and sentinel.c include it.
  * Spec:     docs/redis-keys.md "Connections"; STYLE.md R4, R8.
  */
 #ifndef AG_STORE_LINK_H
@@ -23,6 +24,7 @@
 #include "url.h"
 
 struct ag_feed;
+struct ag_sentinel;
 
 enum link_kind { LINK_CMD = 1, LINK_SUB = 2 };
 
@@ -36,6 +38,9 @@ struct store_link {
     double backoff;        /* s: next reconnect delay */
     struct event timer;    /* connect timeout, then (SUB) the SUBSCRIBE timeout */
     struct event retry;    /* reconnect after <backoff> */
+    /* Sentinel (store/sentinel.c) */
+    bool resolved;         /* the sentinels just named the primary; cleared when lost */
+    bool awaiting;         /* waits for the sentinels' answer to connect */
 };
 
 /*
@@ -75,6 +80,7 @@ struct ag_store {
     char where[300]; /* "redis HOST:PORT" or "redis unix:PATH" for reports; never the password */
     char why[480];
     struct ag_feed *feed; /* NULL until ag_feed_start(); owned, freed by ag_store_free() */
+    struct ag_sentinel *sentinel; /* `redis-sentinel`, or NULL (`redis`); owned */
 };
 
 /* ---- link.c, for feed.c ---- */
@@ -107,6 +113,16 @@ int ag_link__command(struct store_link *l, int argc, const char **argv, const si
  * change through on_state; the first "not ready" only on a real failure (<fail>).
  */
 void ag_link__update(struct ag_store *st, const char *why, bool fail);
+
+/* ---- link.c, for sentinel.c ---- */
+
+/**
+ * The sentinels answered: <why> NULL, st->addr is the primary, and <moved> when it is not
+ * the one before (a failover): the links waiting for the answer connect; when <moved>,
+ * connected or backing-off links drop and reconnect at once (no backoff). <why> set: no
+ * sentinel named one; the waiting links fail with it and retry later.
+ */
+void ag_link__primary(struct ag_store *st, const char *why, bool moved);
 
 /* ---- feed.c, for link.c ---- */
 
