@@ -35,6 +35,11 @@ struct sentinel_conn {
     bool up;               /* the watch: subscribed */
     bool send_failed;      /* a command could not be queued: fail it from the loop */
     struct event timer;    /* connect timeout, then the answer's (or SUBSCRIBE's) */
+    int argc;              /* its one command: the question, or SUBSCRIBE */
+    const char *argv[3];
+    size_t lens[3];
+    redisCallbackFn *on_reply;                       /* its answer (privdata: the sentinel) */
+    void (*lost)(struct ag_sentinel *s, const char *why); /* failed: what comes next */
 };
 
 struct ag_sentinel {
@@ -141,9 +146,11 @@ const char *ag_sentinel__describe(struct ag_sentinel *s)
 
 /* ---------------------------------------------------------------- connections */
 
+static void on_sconn_connect(const redisAsyncContext *cac, int status);
+static void on_sconn_disconnect(const redisAsyncContext *cac, int status);
+
 /* Opens <c> to sentinel <i>. 0, or -1 (nothing open). */
-static int sconn_open(struct sentinel_conn *c, size_t i, redisConnectCallback *on_conn,
-                      redisDisconnectCallback *on_disc)
+static int sconn_open(struct sentinel_conn *c, size_t i)
 {
     struct ag_sentinel *s = c->s;
     redisAsyncContext *ac = redisAsyncConnect(s->nodes[i].host, s->nodes[i].port);
@@ -162,8 +169,8 @@ static int sconn_open(struct sentinel_conn *c, size_t i, redisConnectCallback *o
         return -1;
     }
     c->ac = ac;
-    redisAsyncSetConnectCallback(ac, on_conn);
-    redisAsyncSetDisconnectCallback(ac, on_disc);
+    redisAsyncSetConnectCallback(ac, on_sconn_connect);
+    redisAsyncSetDisconnectCallback(ac, on_sconn_disconnect);
     evtimer_add(&c->timer, &s->st->connect_tv);
     return 0;
 }
@@ -181,26 +188,61 @@ static void sconn_close(struct sentinel_conn *c)
         redisAsyncFree(ac);
 }
 
-/* Connected: the answer's timeout starts; AUTH first when the sentinels want one. */
-static void sconn_ready(struct sentinel_conn *c, redisCallbackFn *on_auth)
+static void on_sconn_auth(redisAsyncContext *ac, void *reply, void *privdata)
 {
+    struct sentinel_conn *c = privdata;
+    const redisReply *r = reply;
+
+    if (r != NULL && ac == c->ac && r->type == REDIS_REPLY_ERROR)
+        c->lost(c->s, "refused AUTH");
+}
+
+/* Connected: the answer's timeout starts; AUTH when the sentinels want one, then <c>'s
+ * one command (the question, or SUBSCRIBE). */
+static void on_sconn_connect(const redisAsyncContext *cac, int status)
+{
+    struct sentinel_conn *c = cac->data;
     struct ag_sentinel *s = c->s;
     struct timeval zero = {0, 0};
 
+    if (c->ac != cac)
+        return;
+    if (status != REDIS_OK) {
+        c->ac = NULL; /* hiredis frees it after we return */
+        c->lost(s, "refused the connection");
+        return;
+    }
     evtimer_del(&c->timer);
     evtimer_add(&c->timer, &s->st->command_tv);
-    if (s->password != NULL &&
-        redisAsyncCommand(c->ac, on_auth, s, "AUTH %b", s->password, strlen(s->password)) !=
-            REDIS_OK) {
+    if ((s->password != NULL &&
+         redisAsyncCommand(c->ac, on_sconn_auth, c, "AUTH %b", s->password,
+                           strlen(s->password)) != REDIS_OK) ||
+        redisAsyncCommandArgv(c->ac, c->on_reply, s, c->argc, c->argv, c->lens) != REDIS_OK) {
         c->send_failed = true; /* not from here: hiredis still uses the context */
         evtimer_add(&c->timer, &zero);
     }
 }
 
-/* ---------------------------------------------------------------- the question */
+static void on_sconn_disconnect(const redisAsyncContext *cac, int status)
+{
+    struct sentinel_conn *c = cac->data;
 
-static void on_query_connect(const redisAsyncContext *cac, int status);
-static void on_query_disconnect(const redisAsyncContext *cac, int status);
+    if (c->ac != cac)
+        return; /* we closed it */
+    c->ac = NULL;
+    c->lost(c->s, "closed the connection");
+}
+
+static void on_sconn_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct sentinel_conn *c = arg;
+
+    c->lost(c->s, c->send_failed ? "could not be asked"
+                  : c->ac != NULL && (c->ac->c.flags & REDIS_CONNECTED) ? "did not answer in time"
+                                                                        : "connect timed out");
+}
+
+/* ---------------------------------------------------------------- the question */
 
 /* Tries the sentinels from the <tried>th on; none left: every waiting link hears why. */
 static void query_try(struct ag_sentinel *s)
@@ -211,7 +253,7 @@ static void query_try(struct ag_sentinel *s)
         size_t i = (s->first + s->tried) % s->n;
         char at[300];
 
-        if (sconn_open(&s->query, i, on_query_connect, on_query_disconnect) == 0)
+        if (sconn_open(&s->query, i) == 0)
             return;
         sentinel_addr_text(&s->nodes[i], at, sizeof(at));
         snprintf(s->why, sizeof(s->why), "cannot connect to the sentinel %.260s", at);
@@ -241,15 +283,6 @@ void ag_sentinel__ask(struct ag_sentinel *s)
     s->asking = true;
     s->tried = 0;
     query_try(s);
-}
-
-static void on_query_auth(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    struct ag_sentinel *s = privdata;
-    const redisReply *r = reply;
-
-    if (r != NULL && ac == s->query.ac && r->type == REDIS_REPLY_ERROR)
-        query_next(s, "refused AUTH");
 }
 
 static void on_query_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -286,54 +319,10 @@ static void on_query_reply(redisAsyncContext *ac, void *reply, void *privdata)
     ag_link__primary(s->st, NULL, moved);
 }
 
-static void on_query_connect(const redisAsyncContext *cac, int status)
-{
-    struct sentinel_conn *c = cac->data;
-    struct ag_sentinel *s = c->s;
-    struct timeval zero = {0, 0};
-
-    if (c->ac != cac)
-        return;
-    if (status != REDIS_OK) {
-        c->ac = NULL; /* hiredis frees it after we return */
-        query_next(s, "refused the connection");
-        return;
-    }
-    sconn_ready(c, on_query_auth);
-    if (!c->send_failed &&
-        redisAsyncCommand(c->ac, on_query_reply, s, "SENTINEL get-master-addr-by-name %b",
-                          s->master, strlen(s->master)) != REDIS_OK) {
-        c->send_failed = true;
-        evtimer_add(&c->timer, &zero);
-    }
-}
-
-static void on_query_disconnect(const redisAsyncContext *cac, int status)
-{
-    struct sentinel_conn *c = cac->data;
-
-    if (c->ac != cac)
-        return; /* we closed it */
-    c->ac = NULL;
-    query_next(c->s, "closed the connection");
-}
-
-static void on_query_timer(evutil_socket_t fd, short what, void *arg)
-{
-    struct sentinel_conn *c = arg;
-
-    query_next(c->s, c->send_failed ? "could not be asked"
-                     : c->ac != NULL && (c->ac->c.flags & REDIS_CONNECTED) ? "did not answer in time"
-                                                                           : "connect timed out");
-}
-
 /* ---------------------------------------------------------------- the watch */
 
-static void on_watch_connect(const redisAsyncContext *cac, int status);
-static void on_watch_disconnect(const redisAsyncContext *cac, int status);
-
 /* The watch is gone (or never came): the next sentinel, soon. */
-static void watch_lost(struct ag_sentinel *s)
+static void watch_lost(struct ag_sentinel *s, const char *why)
 {
     struct timeval tv = tv_of(s->watch.up ? 0 : s->watch_backoff);
 
@@ -352,18 +341,8 @@ static void on_watch_retry(evutil_socket_t fd, short what, void *arg)
 {
     struct ag_sentinel *s = arg;
 
-    if (s->watch.ac == NULL &&
-        sconn_open(&s->watch, s->watch.i, on_watch_connect, on_watch_disconnect) < 0)
-        watch_lost(s);
-}
-
-static void on_watch_auth(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    struct ag_sentinel *s = privdata;
-    const redisReply *r = reply;
-
-    if (r != NULL && ac == s->watch.ac && r->type == REDIS_REPLY_ERROR)
-        watch_lost(s);
+    if (s->watch.ac == NULL && sconn_open(&s->watch, s->watch.i) < 0)
+        watch_lost(s, "cannot connect");
 }
 
 static void on_watch_message(redisAsyncContext *ac, void *reply, void *privdata)
@@ -387,45 +366,6 @@ static void on_watch_message(redisAsyncContext *ac, void *reply, void *privdata)
                                          &a) == 0) {
         ag_link__primary(s->st, NULL, sentinel_set_primary(s, &a));
     }
-}
-
-static void on_watch_connect(const redisAsyncContext *cac, int status)
-{
-    struct sentinel_conn *c = cac->data;
-    struct ag_sentinel *s = c->s;
-    struct timeval zero = {0, 0};
-
-    if (c->ac != cac)
-        return;
-    if (status != REDIS_OK) {
-        c->ac = NULL; /* hiredis frees it after we return */
-        watch_lost(s);
-        return;
-    }
-    sconn_ready(c, on_watch_auth);
-    if (!c->send_failed &&
-        redisAsyncCommand(c->ac, on_watch_message, s, "SUBSCRIBE %s", SENTINEL_CHANNEL) !=
-            REDIS_OK) {
-        c->send_failed = true;
-        evtimer_add(&c->timer, &zero);
-    }
-}
-
-static void on_watch_disconnect(const redisAsyncContext *cac, int status)
-{
-    struct sentinel_conn *c = cac->data;
-
-    if (c->ac != cac)
-        return; /* we closed it */
-    c->ac = NULL;
-    watch_lost(c->s);
-}
-
-static void on_watch_timer(evutil_socket_t fd, short what, void *arg)
-{
-    struct sentinel_conn *c = arg;
-
-    watch_lost(c->s);
 }
 
 /* ---------------------------------------------------------------- lifetime */
@@ -461,8 +401,23 @@ struct ag_sentinel *ag_sentinel__new(struct ag_store *st, const struct ag_store_
     s->query.s = s;
     s->watch.s = s;
     s->watch_backoff = SENTINEL_WATCH_BACKOFF_MIN;
-    evtimer_assign(&s->query.timer, st->base, on_query_timer, &s->query);
-    evtimer_assign(&s->watch.timer, st->base, on_watch_timer, &s->watch);
+    s->query.argc = 3;
+    s->query.argv[0] = "SENTINEL";
+    s->query.argv[1] = "get-master-addr-by-name";
+    s->query.argv[2] = s->master;
+    s->query.on_reply = on_query_reply;
+    s->query.lost = query_next;
+    s->watch.argc = 2;
+    s->watch.argv[0] = "SUBSCRIBE";
+    s->watch.argv[1] = SENTINEL_CHANNEL;
+    s->watch.on_reply = on_watch_message;
+    s->watch.lost = watch_lost;
+    for (int i = 0; i < 3; i++) {
+        s->query.lens[i] = strlen(s->query.argv[i]);
+        s->watch.lens[i] = i < 2 ? strlen(s->watch.argv[i]) : 0;
+    }
+    evtimer_assign(&s->query.timer, st->base, on_sconn_timer, &s->query);
+    evtimer_assign(&s->watch.timer, st->base, on_sconn_timer, &s->watch);
     evtimer_assign(&s->watch_retry, st->base, on_watch_retry, s);
     s->started = true;
     {

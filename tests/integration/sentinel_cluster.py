@@ -34,33 +34,11 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port, wait_port
+from test_users import _resp_read
 
 REDIS_BIN = os.environ.get("REDIS_SERVER", "redis-server")
 MASTER_NAME = "agmaster"
 LOG_TIME = re.compile(r"^\d+:[A-Z] (\d\d \w\w\w \d{4} \d\d:\d\d:\d\d\.\d{3}) ")
-
-
-def _resp_read(f):
-    line = f.readline()
-    if not line:
-        raise ConnectionError("closed")
-    t, rest = line[:1], line[1:-2]
-    if t == b"+":
-        return rest.decode()
-    if t == b"-":
-        return RuntimeError(rest.decode())
-    if t == b":":
-        return int(rest)
-    if t == b"$":
-        n = int(rest)
-        if n < 0:
-            return None
-        data = f.read(n + 2)[:-2]
-        return data.decode(errors="replace")
-    if t == b"*":
-        n = int(rest)
-        return None if n < 0 else [_resp_read(f) for _ in range(n)]
-    raise RuntimeError("bad RESP %r" % line)
 
 
 def resp_cmd(port, *args, password=None, timeout=5):
