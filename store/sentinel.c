@@ -52,6 +52,8 @@ struct ag_sentinel {
     struct sentinel_conn query, watch;
     bool asking;           /* a question is under way */
     size_t tried;          /* sentinels tried by this question */
+    unsigned switches;     /* +switch-master messages followed */
+    unsigned asked_at;     /* <switches> when this question started */
     char why[480];         /* the last sentinel's failure, for the report */
     double watch_backoff;  /* s */
     struct event watch_retry;
@@ -282,6 +284,7 @@ void ag_sentinel__ask(struct ag_sentinel *s)
         return;
     s->asking = true;
     s->tried = 0;
+    s->asked_at = s->switches;
     query_try(s);
 }
 
@@ -315,7 +318,9 @@ static void on_query_reply(redisAsyncContext *ac, void *reply, void *privdata)
     s->first = s->query.i;
     sconn_close(&s->query);
     s->asking = false;
-    moved = sentinel_set_primary(s, &a);
+    /* A +switch-master came meanwhile: this sentinel may not have heard of it yet, and
+     * the message is newer than its answer. */
+    moved = s->asked_at == s->switches && sentinel_set_primary(s, &a);
     ag_link__primary(s->st, NULL, moved);
 }
 
@@ -364,6 +369,7 @@ static void on_watch_message(redisAsyncContext *ac, void *reply, void *privdata)
                r->element[2]->type == REDIS_REPLY_STRING &&
                ag_sentinel__parse_switch(r->element[2]->str, r->element[2]->len, s->master,
                                          &a) == 0) {
+        s->switches++;
         ag_link__primary(s->st, NULL, sentinel_set_primary(s, &a));
     }
 }
