@@ -378,10 +378,32 @@ static void on_script_loaded(const struct redisReply *r, ag_store__any_fn *cb, v
     on_handshake(r, cb, arg);
 }
 
+/* The command link's SELECT, TIME and SCRIPT LOADs (with Sentinel, after ROLE). 0, or not. */
+static int link_send_setup(struct store_link *l)
+{
+    char db[16];
+    const char *sel[2] = {"SELECT", db};
+    const char *tm[1] = {"TIME"};
+    int rc = 0;
+
+    snprintf(db, sizeof(db), "%d", l->st->addr.db);
+    rc |= store_simple(l, on_handshake, l, 2, sel);
+    l->handshake_left++;
+    rc |= store_simple(l, on_time, l, 1, tm);
+    l->handshake_left++;
+    for (int i = 0; i < AG_STORE__NSCRIPTS; i++) {
+        const char *load[3] = {"SCRIPT", "LOAD", ag_store__script_text[i]};
+        rc |= store_simple(l, on_script_loaded, l, 3, load);
+        l->handshake_left++;
+    }
+    return rc;
+}
+
 /*
- * Sentinel: ROLE, in the command link's handshake, must say "master": a sentinel's answer
- * may be stale (a failover under way), and nothing is written to a replica. Anything else
- * fails the link, and the sentinels are asked again before it reconnects.
+ * Sentinel: ROLE, in the command link's handshake, must say "master" before anything
+ * else is sent: a sentinel's answer may be stale (a failover under way), and nothing
+ * goes to a replica. Anything else fails the link, and the sentinels are asked again
+ * before it reconnects.
  */
 static void on_role(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
 {
@@ -397,6 +419,10 @@ static void on_role(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
                      ? r->element[0]->str
                      : "?");
         ag_link__fail(l, why);
+        return;
+    }
+    if (r != NULL && r->type != REDIS_REPLY_ERROR && link_send_setup(l) != 0) {
+        ag_link__fail(l, "cannot send the Redis handshake");
         return;
     }
     on_handshake(r, cb, arg);
@@ -427,30 +453,18 @@ static void on_connect(const redisAsyncContext *cac, int status)
         rc |= store_simple(l, on_handshake, l, 2, argv);
         l->handshake_left++;
     }
-    if (st->sentinel != NULL && l->kind == LINK_CMD) {
-        const char *role[1] = {"ROLE"};
-        rc |= store_simple(l, on_role, l, 1, role);
-        l->handshake_left++;
-    }
     if (l->kind == LINK_SUB) {
         /* The SUBSCRIBE confirmation has the command timeout. */
         evtimer_add(&l->timer, &st->command_tv);
         if (l->handshake_left == 0)
             ag_feed__subscribe(l);
+    } else if (st->sentinel != NULL) {
+        /* ROLE first: the rest only once it says "master" (on_role). */
+        const char *role[1] = {"ROLE"};
+        rc |= store_simple(l, on_role, l, 1, role);
+        l->handshake_left++;
     } else {
-        char db[16];
-        const char *sel[2] = {"SELECT", db};
-        snprintf(db, sizeof(db), "%d", st->addr.db);
-        const char *tm[1] = {"TIME"};
-        rc |= store_simple(l, on_handshake, l, 2, sel);
-        l->handshake_left++;
-        rc |= store_simple(l, on_time, l, 1, tm);
-        l->handshake_left++;
-        for (int i = 0; i < AG_STORE__NSCRIPTS; i++) {
-            const char *load[3] = {"SCRIPT", "LOAD", ag_store__script_text[i]};
-            rc |= store_simple(l, on_script_loaded, l, 3, load);
-            l->handshake_left++;
-        }
+        rc |= link_send_setup(l);
     }
     if (rc != 0)
         ag_link__fail_soon(l); /* not from here: hiredis still uses <cac> after we return */

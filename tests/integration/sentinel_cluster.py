@@ -16,6 +16,7 @@ Entry points:
       .switch_time()                 the first +switch-master in the sentinels' logs
       .wait_replicated()             replica offset == primary offset
       .cmd(port, *args)              one command (AUTH first when the cluster has a password)
+      .start_stale_sentinel(name)    a sentinel naming the replica as the primary of <name>
   sentinel_cluster                   pytest fixture: a started cluster, stopped at teardown
 
 Used by tests/integration/test_sentinel.py; later failover tests reuse it.
@@ -229,6 +230,25 @@ class SentinelCluster:
                 if "+switch-master" in line:
                     times.append(_log_time(line))
         return min(times) if times else None
+
+    def start_stale_sentinel(self, name):
+        """One more sentinel, alone (quorum 1), that monitors the replica as the master
+        <name>: it answers get-master-addr-by-name with a replica, as a stale one would
+        during a failover. Returns its port."""
+        port = free_port()
+        conf = self.dir / ("sentinel-stale.conf")
+        replica = [p for p in self.ports.values() if p != self.primary_port()][0]
+        conf.write_text("port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\n"
+                        "sentinel monitor %s 127.0.0.1 %d 1\n"
+                        % (port, self.dir, self.dir / "sentinel-stale.log", name, replica)
+                        + ("sentinel auth-pass %s %s\n" % (name, self.password)
+                           if self.password else ""))
+        p = subprocess.Popen([REDIS_BIN, str(conf), "--sentinel"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs["stale"] = p
+        if not wait_port(port, 10.0, p):
+            raise RuntimeError("the stale sentinel did not listen")
+        return port, replica
 
     def role(self, port):
         return self.cmd(port, "ROLE")[0]

@@ -15,6 +15,7 @@ Shown here:
     loads them by the feed's replay), a logout after it reaches a second gateway;
   - the old primary, restarted and turned into a replica by the sentinels, never gets a
     command from a gateway (its INFO commandstats: no EVALSHA, no SCRIPT);
+  - a sentinel that names a replica is refused by ROLE before anything else is sent;
   - neither password reaches a log; `check` names the key of every bad value.
 """
 
@@ -224,3 +225,26 @@ def test_no_sentinel_answers_is_503_then_ready_when_one_does(gateway, upstream, 
     gw2 = sstart(gateway, cl, first_dead=True)
     wait_ready(gw2)
     assert token_new(gw2).status_code == 200
+
+
+def test_a_sentinel_naming_a_replica_is_refused_by_role(gateway, upstream, sentinel_cluster):
+    """A sentinel whose answer is a replica (stale, mid-failover): ROLE says "slave", the
+    link fails before anything else is sent, writes are 503, and the replica got nothing
+    from us but ROLE (no TIME, no SCRIPT LOAD, no EVALSHA)."""
+    cl = sentinel_cluster
+    port, replica = cl.start_stale_sentinel("stale")
+    cl.cmd(replica, "CONFIG", "RESETSTAT")
+    gw = sstart(gateway, cl, **{"redis-sentinel": {"master": "stale",
+                                                   "sentinels": ["127.0.0.1:%d" % port]}})
+    r = token_new(gw)
+    assert r.status_code == 503 and r.json() == ENV_503
+    deadline = time.monotonic() + 5
+    while "ROLE slave" not in gw.stderr() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "store not ready: Redis is not the primary (ROLE slave) (redis-sentinel stale, " \
+        "primary 127.0.0.1:%d)" % replica in gw.stderr(), gw.stderr()[-2000:]
+    stats = cl.cmd(replica, "INFO", "commandstats")
+    assert "cmdstat_role" in stats, stats
+    # (a SELECT may come from the primary's replication stream: not checked)
+    for cmd in ("script", "evalsha", "time"):
+        assert "cmdstat_%s:" % cmd not in stats, stats
