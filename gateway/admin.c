@@ -144,12 +144,14 @@ static void on_admin_deadline(evutil_socket_t fd, short what, void *arg)
 /* Connects to the store of <g>; 0, or -1 with a message. */
 static int admin_connect(struct admin_run *r, const struct ag_gen *g)
 {
-    struct ag_store_opts o = {.url = g->cfg->redis_url, .ns = g->cfg->app_name,
-                              .connect_timeout = 2, .command_timeout = 5,
+    struct ag_store_opts o = {.ns = g->cfg->app_name, .connect_timeout = 2,
+                              .command_timeout = 5,
                               .min_replicas_ack = g->cfg->redis_min_replicas_ack};
+    const struct ag_redis_sentinel *rs = g->cfg->redis_sentinel;
     struct timeval step = {0, 20000};
     double waited = 0;
 
+    ag_gen_store_addr(g->cfg, &o);
     r->base = event_base_new();
     if (r->base == NULL || (r->st = ag_store_new(r->base, &o)) == NULL) {
         fprintf(stderr, "authgate %s: cannot set up the store (%s)\n", r->cmd, "redis");
@@ -162,8 +164,8 @@ static int admin_connect(struct admin_run *r, const struct ag_gen *g)
     }
     if (!ag_store_ready(r->st)) {
         fprintf(stderr, "authgate %s: the store is unreachable (redis at the configured "
-                        "'redis' address did not answer within %.0f s)\n",
-                r->cmd, ADMIN_CONNECT_S);
+                        "'%s' address did not answer within %.0f s)\n",
+                r->cmd, rs != NULL ? "redis-sentinel" : "redis", ADMIN_CONNECT_S);
         return -1;
     }
     return 0;

@@ -30,6 +30,7 @@
 #include "revoke.h"
 #include "rules.h"
 #include "tls.h"
+#include "store.h"
 #include "url.h"
 #include "worker.h"
 
@@ -146,6 +147,22 @@ static int resolve(const char *path, const char *key, const char *host, const ch
     return 0;
 }
 
+void ag_gen_store_addr(const struct ag_config *cfg, struct ag_store_opts *o)
+{
+    const struct ag_redis_sentinel *rs = cfg->redis_sentinel;
+
+    if (rs == NULL) {
+        o->url = cfg->redis_url != NULL ? cfg->redis_url : "redis://127.0.0.1:6379/0";
+        return;
+    }
+    o->sentinel_master = rs->master;
+    o->sentinels = (const char *const *)rs->sentinels;
+    o->n_sentinels = rs->n_sentinels;
+    o->password = rs->password;
+    o->sentinel_password = rs->sentinel_password;
+    o->db = rs->db;
+}
+
 struct ag_gen *ag_gen_load(const char *path, unsigned cfg_flags, struct ag_err *err)
 {
     struct ag_config_env env = {getenv("MASTER_TOKEN"), getenv("CRYPTOGRAPHY_KEY")};
@@ -162,15 +179,26 @@ struct ag_gen *ag_gen_load(const char *path, unsigned cfg_flags, struct ag_err *
     if (cfg == NULL)
         return NULL;
     {
-        /* `redis` has one parser, the store's (policy cannot reach it): what `check`
-         * accepts here is what every worker's store connects to. */
+        /* `redis` and a sentinel's "HOST:PORT" have one parser, the store's (policy cannot
+         * reach it): what `check` accepts here is what every worker's store connects to. */
         struct ag_store_addr addr;
         const char *why = NULL;
-        int rc = ag_store_url_parse(cfg->redis_url, &addr, &why);
+        int rc = cfg->redis_url != NULL ? ag_store_url_parse(cfg->redis_url, &addr, &why) : 0;
 
         sodium_memzero(&addr, sizeof(addr));
         if (rc < 0) {
             ag_err_add(err, "%s: redis: %s", path, why);
+            ag_config_unref(cfg);
+            return NULL;
+        }
+        /* The same for each sentinel of `redis-sentinel`: one line per bad entry. */
+        for (size_t i = 0; cfg->redis_sentinel != NULL && i < cfg->redis_sentinel->n_sentinels;
+             i++)
+            if (ag_store_hostport_parse(cfg->redis_sentinel->sentinels[i], &addr, &why) < 0) {
+                ag_err_add(err, "%s: redis-sentinel.sentinels[%zu]: %s", path, i, why);
+                rc = -1;
+            }
+        if (rc < 0) {
             ag_config_unref(cfg);
             return NULL;
         }

@@ -34,6 +34,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "revoke.h"
+#include "server.h"
 #include "sigbudget.h"
 #include "keycache.h"
 #include "upassert.h"
@@ -280,7 +281,9 @@ static void worker_store_state(struct ag_worker *w, bool ready, const char *why)
         if (w->id == 0)
             event_base_once(w->base, -1, EV_TIMEOUT, on_users_backfill, w, NULL);
     }
-    if (ready)
+    if (ready && why != NULL && strcmp(why, "connected") != 0)
+        ag_log(AG_LOG_INFO, "worker %u: store ready: %s", w->id, why); /* e.g. which primary */
+    else if (ready)
         ag_log(AG_LOG_INFO, "worker %u: store ready", w->id);
     else
         ag_log(AG_LOG_WARN, "worker %u: store not ready: %s", w->id, why ? why : "unknown");
@@ -426,11 +429,11 @@ static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t 
 static void worker_store_opts(const struct ag_config *cfg, struct ag_worker_store *s,
                               struct ag_store_opts *o)
 {
-    *o = (struct ag_store_opts){.url = cfg->redis_url ? cfg->redis_url : "redis://127.0.0.1:6379/0",
-                                .ns = cfg->app_name, .connect_timeout = AG_WORKER_STORE_CONNECT_S,
+    *o = (struct ag_store_opts){.ns = cfg->app_name, .connect_timeout = AG_WORKER_STORE_CONNECT_S,
                                 .command_timeout = 2,
                                 .on_state = on_store_state, .arg = s,
                                 .min_replicas_ack = cfg->redis_min_replicas_ack};
+    ag_gen_store_addr(cfg, o);
 }
 
 /*

@@ -68,6 +68,7 @@ static const struct config_key config_keys[] = {
     CONFIG_KEY_FN("listen", ag_config__parse_listen),
     CONFIG_KEY_FN("upstream", ag_config__parse_upstream),
     CONFIG_KEY_FN("redis", ag_config__parse_redis),
+    CONFIG_KEY_FN("redis-sentinel", ag_config__parse_redis_sentinel),
     CONFIG_KEY_FN("auth-prefix", ag_config__parse_auth_prefix),
     CONFIG_KEY_AT("workers", CONFIG_K_INT, workers, 0, 256),
     CONFIG_KEY_FN("access-log", ag_config__parse_access_log),
@@ -350,7 +351,10 @@ static void config_finish(struct config_ctx *c, json_t *root)
                            "\"none\" needs cookie-secure true (browsers refuse SameSite=None "
                            "cookies without Secure)");
     config_default_str(c, &cfg->app_name, "authgate");
-    config_default_str(c, &cfg->redis_url, "redis://127.0.0.1:6379/0");
+    if (cfg->redis_sentinel != NULL && json_object_get(root, "redis") != NULL)
+        ag_config__problem(c, "redis-sentinel", "set either 'redis' or 'redis-sentinel', not both");
+    if (cfg->redis_sentinel == NULL)
+        config_default_str(c, &cfg->redis_url, "redis://127.0.0.1:6379/0");
     config_default_str(c, &cfg->auth_prefix, "/auth");
     config_default_str(c, &cfg->access_log, "stderr");
     if (cfg->app_name != NULL)
@@ -436,6 +440,16 @@ static void config_free(struct ag_config *cfg)
     AG_FREE(cfg->upstream_hostport);
     /* the URL may carry the Redis password */
     config_free_secret(&cfg->redis_url, cfg->redis_url ? strlen(cfg->redis_url) : 0);
+    if (cfg->redis_sentinel != NULL) {
+        struct ag_redis_sentinel *rs = cfg->redis_sentinel;
+
+        AG_FREE(rs->master);
+        config_free_list(&rs->sentinels, rs->n_sentinels);
+        config_free_secret(&rs->password, rs->password ? strlen(rs->password) : 0);
+        config_free_secret(&rs->sentinel_password,
+                           rs->sentinel_password ? strlen(rs->sentinel_password) : 0);
+        AG_FREE(cfg->redis_sentinel);
+    }
     AG_FREE(cfg->auth_prefix);
     AG_FREE(cfg->access_log);
     for (size_t i = 0; i < cfg->n_public_paths; i++)

@@ -27,6 +27,19 @@ struct ag_header_kv {
     char *value; /* visible ASCII, SP and HTAB; no CR/LF */
 };
 
+/*
+ * `redis-sentinel` (CONTRACT.md section 15): JSON shape checked here; each sentinel's
+ * "HOST:PORT" is kept as written and parsed by store/ (ag_gen_load), as `redis` is.
+ */
+struct ag_redis_sentinel {
+    char *master;            /* the name the sentinels monitor */
+    char **sentinels;        /* "HOST:PORT" or "[IPV6]:PORT", as written */
+    size_t n_sentinels;      /* at least 1 */
+    char *password;          /* AUTH on the primary; NULL: none */
+    char *sentinel_password; /* AUTH on the sentinels; NULL: none */
+    int db;                  /* SELECT <db> */
+};
+
 enum ag_samesite { AG_SAMESITE_LAX = 0, AG_SAMESITE_STRICT = 1, AG_SAMESITE_NONE = 2 };
 
 /* One rate limit: at most <limit> events per <window> seconds. limit 0 = off. */
@@ -161,7 +174,9 @@ struct ag_config {
     char *upstream_port;
     char *upstream_hostport;  /* "HOST:PORT" as written, for messages */
     bool upstream_tls;        /* "https://HOST:PORT": verified TLS (docs/tls.md) */
-    char *redis_url;          /* as written; its syntax is checked by store/ (ag_gen_load) */
+    char *redis_url;          /* as written; its syntax is checked by store/ (ag_gen_load);
+                                 NULL when redis_sentinel is set */
+    struct ag_redis_sentinel *redis_sentinel; /* `redis-sentinel`, or NULL: `redis` */
     int redis_min_replicas_ack; /* replicas a write waits for (WAIT) before it is answered; 0 */
     char *auth_prefix;        /* starts with '/', no trailing '/' */
     int workers;              /* 0: number of online CPUs */

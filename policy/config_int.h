@@ -184,6 +184,7 @@ void ag_config__parse_headers(struct config_ctx *c, const char *path, json_t *v)
 void ag_config__parse_listen(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_upstream(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_redis(struct config_ctx *c, const char *path, json_t *v);
+void ag_config__parse_redis_sentinel(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_auth_prefix(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_access_log(struct config_ctx *c, const char *path, json_t *v);
 void ag_config__parse_samesite(struct config_ctx *c, const char *path, json_t *v);

@@ -1,7 +1,8 @@
 /*
  * policy/config_keys.c - the checks of the fastauth-api keys (app-name, master-token,
  * cryptography-key, the token paths, headers) and of the addresses and names (listen,
- * upstream, redis, auth-prefix, access-log, cookie-samesite, metrics-listen, log-format).
+ * upstream, redis, redis-sentinel, auth-prefix, access-log, cookie-samesite, metrics-listen,
+ * log-format).
  *
  * Owns:     nothing; every value goes into the config being parsed (config_int.h).
  * Entry:    ag_config__parse_<key>() from the key table; ag_config__split_hostport(),
@@ -528,6 +529,87 @@ void ag_config__parse_redis(struct config_ctx *c, const char *path, json_t *v)
         return;
     }
     c->cfg->redis_url = ag_config__strndup(c, s, n);
+}
+
+/* A string member of `redis-sentinel` (printable ASCII, 1-255 bytes; no space when
+ * <word>) into a new copy at *<out>. */
+static void config_sentinel_string(struct config_ctx *c, const char *path, json_t *v, bool word,
+                                   char **out)
+{
+    const char *s;
+    size_t n;
+
+    if (!ag_config__get_string(c, path, v, &s, &n))
+        return;
+    if (n == 0 || n > 255 || !ag_config__all_printable(s, n, !word)) {
+        ag_config__problem(c, path, word ? "must be 1-255 printable ASCII characters, no space"
+                                         : "must be 1-255 printable ASCII characters");
+        return;
+    }
+    *out = ag_config__strndup(c, s, n);
+}
+
+/*
+ * redis-sentinel: {"master": NAME, "sentinels": ["HOST:PORT", ...], "password"?,
+ * "sentinel-password"?, "db"?} (CONTRACT.md section 15). The members' JSON shape is
+ * checked here; each "HOST:PORT" is kept as written and has one parser, the store's
+ * (ag_store_hostport_parse(), store/url.c), run by gateway/server.c ag_gen_load() as
+ * for `redis`. Both `redis` and `redis-sentinel` set is refused in config_finish().
+ */
+void ag_config__parse_redis_sentinel(struct config_ctx *c, const char *path, json_t *v)
+{
+    static const char *const names[] = {"master", "sentinels", "password", "sentinel-password",
+                                        "db"};
+    struct ag_redis_sentinel *rs;
+    char kpath[AG_ERR_LINE], ipath[AG_ERR_LINE];
+    const char *key;
+    size_t i;
+    json_t *e;
+
+    if (!json_is_object(v)) {
+        ag_config__problem(c, path, "expected an object {\"master\": NAME, \"sentinels\": "
+                                    "[\"HOST:PORT\", ...]}");
+        return;
+    }
+    if ((rs = ag_config__calloc(c, 1, sizeof(*rs))) == NULL)
+        return;
+    c->cfg->redis_sentinel = rs;
+    json_object_foreach(v, key, e)
+    {
+        if (!ag_config__member(c, path, key, names, CONFIG_ARRAY_LEN(names), &i, kpath))
+            continue;
+        if (i == 0) {
+            config_sentinel_string(c, kpath, e, true, &rs->master);
+        } else if (i == 1) {
+            size_t len = ag_config__array_new(c, kpath, e, "an array of \"HOST:PORT\" strings",
+                                              "must name at least one sentinel", sizeof(char *),
+                                              (void **)&rs->sentinels, &rs->n_sentinels);
+            for (size_t k = 0; k < len; k++) {
+                const char *s;
+                size_t n;
+
+                if (!ag_config__item_string(c, kpath, k, json_array_get(e, k), ipath, &s, &n))
+                    continue;
+                if (n == 0 || n > 300 || !ag_config__all_printable(s, n, false))
+                    ag_config__problem(c, ipath, "expected \"HOST:PORT\" or \"[IPV6]:PORT\"");
+                else
+                    rs->sentinels[k] = ag_config__strndup(c, s, n);
+            }
+        } else if (i == 2) {
+            config_sentinel_string(c, kpath, e, false, &rs->password);
+        } else if (i == 3) {
+            config_sentinel_string(c, kpath, e, false, &rs->sentinel_password);
+        } else {
+            long long db;
+
+            if (ag_config__get_int(c, kpath, e, 0, 2147483646, &db))
+                rs->db = (int)db;
+        }
+    }
+    if (json_object_get(v, "master") == NULL)
+        ag_config__problem(c, path, "needs \"master\": the name the sentinels monitor");
+    if (json_object_get(v, "sentinels") == NULL)
+        ag_config__problem(c, path, "needs \"sentinels\": [\"HOST:PORT\", ...]");
 }
 
 /* ------------------------------------------------------------------------------------------

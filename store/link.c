@@ -23,11 +23,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "sentinel.h"
+
 /* ---------------------------------------------------------------- the connection */
 
 #define STORE_BACKOFF_MIN 0.1 /* s: first reconnect delay */
 #define STORE_BACKOFF_MAX 5.0 /* s: cap of the doubling */
 #define STORE_PING_S 1        /* s between PINGs on the command link (readiness through a hang) */
+/* With Sentinel a retry first asks where the primary is: cheap, and a failover is
+ * followed sooner (a +switch-master reconnects at once anyway). */
+#define STORE_SENTINEL_BACKOFF_MAX 1.0
 
 static struct timeval tv_of(double s)
 {
@@ -57,6 +62,8 @@ void ag_link__update(struct ag_store *st, const char *why, bool fail)
     if (st->freeing || st->retired || st->reported == (int)ready || (!ready && st->reported < 0 && !fail))
         return;
     st->reported = (int)ready;
+    if (ready && st->sentinel != NULL)
+        why = ag_sentinel__describe(st->sentinel); /* which primary, and a failover followed */
     if (why != st->why)
         snprintf(st->why, sizeof(st->why), "%s", why);
     if (st->on_state != NULL)
@@ -207,6 +214,20 @@ static void on_script_reloaded(const struct redisReply *r, ag_store__any_fn *cb,
 {
 }
 
+/*
+ * Sentinel: whether <err> says the command reached a replica (READONLY, also inside a
+ * script's error): the primary moved without our seeing it. The link is failed, so the
+ * sentinels are asked again before it reconnects. Safe in the reply callback (hiredis
+ * defers the free until it returns).
+ */
+static bool link_readonly(struct store_link *l, const char *err)
+{
+    if (strncmp(err, "READONLY ", 9) != 0 && strstr(err, "READONLY You can't write") == NULL)
+        return false;
+    ag_link__fail(l, "Redis answered READONLY: a replica now, not the primary");
+    return true;
+}
+
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct store_pending *p = privdata;
@@ -214,6 +235,9 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     struct store_link *l = p->link;
 
     evtimer_del(&p->timer);
+    if (r != NULL && r->type == REDIS_REPLY_ERROR && l->st->sentinel != NULL && l->ac == ac &&
+        link_readonly(l, r->str))
+        r = NULL; /* written to a replica: "unavailable", and the link fails (link_readonly()) */
     if (r != NULL && r->type == REDIS_REPLY_ERROR && p->script >= 0 && !p->retried &&
         strncmp(r->str, "NOSCRIPT", 8) == 0 && l->ac == ac && link_live(l)) {
         /* The script cache was flushed (SCRIPT FLUSH, a restart we did not see): load it
@@ -341,6 +365,7 @@ static void link_lost(struct store_link *l, const char *why)
 
     l->up = false;
     l->handshake_left = 0;
+    l->resolved = false; /* Sentinel: ask again before reconnecting */
     evtimer_del(&l->timer);
     if (l->kind == LINK_SUB)
         ag_feed__lost(st);
@@ -356,6 +381,8 @@ static void link_lost(struct store_link *l, const char *why)
     l->backoff *= 2;
     if (l->backoff > STORE_BACKOFF_MAX)
         l->backoff = STORE_BACKOFF_MAX;
+    if (st->sentinel != NULL && l->backoff > STORE_SENTINEL_BACKOFF_MAX)
+        l->backoff = STORE_SENTINEL_BACKOFF_MAX;
 }
 
 /*
@@ -445,6 +472,56 @@ static void on_script_loaded(const struct redisReply *r, ag_store__any_fn *cb, v
     on_handshake(r, cb, arg);
 }
 
+/* The command link's SELECT, TIME and SCRIPT LOADs (with Sentinel, after ROLE). 0, or not. */
+static int link_send_setup(struct store_link *l)
+{
+    char db[16];
+    const char *sel[2] = {"SELECT", db};
+    const char *tm[1] = {"TIME"};
+    int rc = 0;
+
+    snprintf(db, sizeof(db), "%d", l->st->addr.db);
+    rc |= store_simple(l, on_handshake, l, 2, sel);
+    l->handshake_left++;
+    rc |= store_simple(l, on_time, l, 1, tm);
+    l->handshake_left++;
+    for (int i = 0; i < AG_STORE__NSCRIPTS; i++) {
+        const char *load[3] = {"SCRIPT", "LOAD", ag_store__script_text[i]};
+        rc |= store_simple(l, on_script_loaded, l, 3, load);
+        l->handshake_left++;
+    }
+    return rc;
+}
+
+/*
+ * Sentinel: ROLE, in the command link's handshake, must say "master" before anything
+ * else is sent: a sentinel's answer may be stale (a failover under way), and nothing
+ * goes to a replica. Anything else fails the link, and the sentinels are asked again
+ * before it reconnects.
+ */
+static void on_role(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    struct store_link *l = arg;
+    char why[160];
+
+    if (r != NULL && r->type != REDIS_REPLY_ERROR &&
+        (r->type != REDIS_REPLY_ARRAY || r->elements == 0 ||
+         r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "master") != 0)) {
+        snprintf(why, sizeof(why), "Redis is not the primary (ROLE %.20s)",
+                 r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                         r->element[0]->type == REDIS_REPLY_STRING
+                     ? r->element[0]->str
+                     : "?");
+        ag_link__fail(l, why);
+        return;
+    }
+    if (r != NULL && r->type != REDIS_REPLY_ERROR && link_send_setup(l) != 0) {
+        ag_link__fail(l, "cannot send the Redis handshake");
+        return;
+    }
+    on_handshake(r, cb, arg);
+}
+
 static void on_connect(const redisAsyncContext *cac, int status)
 {
     struct store_link *l = cac->data;
@@ -475,20 +552,13 @@ static void on_connect(const redisAsyncContext *cac, int status)
         evtimer_add(&l->timer, &st->command_tv);
         if (l->handshake_left == 0)
             ag_feed__subscribe(l);
+    } else if (st->sentinel != NULL) {
+        /* ROLE first: the rest only once it says "master" (on_role). */
+        const char *role[1] = {"ROLE"};
+        rc |= store_simple(l, on_role, l, 1, role);
+        l->handshake_left++;
     } else {
-        char db[16];
-        const char *sel[2] = {"SELECT", db};
-        snprintf(db, sizeof(db), "%d", st->addr.db);
-        const char *tm[1] = {"TIME"};
-        rc |= store_simple(l, on_handshake, l, 2, sel);
-        l->handshake_left++;
-        rc |= store_simple(l, on_time, l, 1, tm);
-        l->handshake_left++;
-        for (int i = 0; i < AG_STORE__NSCRIPTS; i++) {
-            const char *load[3] = {"SCRIPT", "LOAD", ag_store__script_text[i]};
-            rc |= store_simple(l, on_script_loaded, l, 3, load);
-            l->handshake_left++;
-        }
+        rc |= link_send_setup(l);
     }
     if (rc != 0)
         ag_link__fail_soon(l); /* not from here: hiredis still uses <cac> after we return */
@@ -536,6 +606,12 @@ void ag_link__connect(struct store_link *l)
 
     if (l->ac != NULL || st->freeing)
         return;
+    if (st->sentinel != NULL && !l->resolved) {
+        /* Where the primary is now: ag_link__primary() connects <l> with the answer. */
+        l->awaiting = true;
+        ag_sentinel__ask(st->sentinel);
+        return;
+    }
     if (st->addr.path[0] != '\0')
         ac = redisAsyncConnectUnix(st->addr.path);
     else
@@ -559,6 +635,37 @@ void ag_link__connect(struct store_link *l)
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     evtimer_add(&l->timer, &st->connect_tv);
+}
+
+void ag_link__primary(struct ag_store *st, const char *why, bool moved)
+{
+    struct store_link *links[2] = {&st->cmd, &st->sub};
+
+    for (int i = 0; i < 2; i++) {
+        struct store_link *l = links[i];
+        bool go = l->awaiting;
+
+        if (why != NULL) {
+            if (l->awaiting) {
+                l->awaiting = false;
+                link_lost(l, why);
+            }
+            continue;
+        }
+        if (moved && (l->ac != NULL || evtimer_pending(&l->retry, NULL))) {
+            /* A failover: both links follow it now, whatever their backoff says. */
+            if (l->ac != NULL)
+                ag_link__fail(l, "following a failover");
+            evtimer_del(&l->retry);
+            l->backoff = STORE_BACKOFF_MIN;
+            go = true;
+        }
+        if (go) {
+            l->awaiting = false;
+            l->resolved = true;
+            ag_link__connect(l);
+        }
+    }
 }
 
 /* ---------------------------------------------------------------- lifetime */
@@ -602,9 +709,25 @@ static bool str_eq(const char *a, const char *b)
     return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* The sentinel settings of <a> and <b> are the same (both NULL masters: plain `redis`). */
+static bool sentinel_opts_equal(const struct ag_store_opts *a, const struct ag_store_opts *b)
+{
+    if (!str_eq(a->sentinel_master, b->sentinel_master))
+        return false;
+    if (a->sentinel_master == NULL)
+        return true;
+    if (a->n_sentinels != b->n_sentinels || !str_eq(a->password, b->password) ||
+        !str_eq(a->sentinel_password, b->sentinel_password) || a->db != b->db)
+        return false;
+    for (size_t i = 0; i < a->n_sentinels; i++)
+        if (!str_eq(a->sentinels[i], b->sentinels[i]))
+            return false;
+    return true;
+}
+
 bool ag_store_opts_equal(const struct ag_store_opts *a, const struct ag_store_opts *b)
 {
-    return str_eq(a->url, b->url) && str_eq(a->ns, b->ns) &&
+    return str_eq(a->url, b->url) && str_eq(a->ns, b->ns) && sentinel_opts_equal(a, b) &&
            a->connect_timeout == b->connect_timeout && a->command_timeout == b->command_timeout;
 }
 
@@ -613,16 +736,27 @@ struct ag_store *ag_store_new(struct event_base *base, const struct ag_store_opt
     struct ag_store *st;
     const char *why;
 
-    if (base == NULL || o == NULL || o->url == NULL)
+    if (base == NULL || o == NULL || (o->url == NULL && o->sentinel_master == NULL))
         return NULL;
     st = calloc(1, sizeof(*st));
     if (st == NULL)
         return NULL;
-    if (ag_store_url_parse(o->url, &st->addr, &why) < 0) {
+    st->base = base;
+    st->connect_tv = tv_of(o->connect_timeout > 0 ? o->connect_timeout : 2.0);
+    st->command_tv = tv_of(o->command_timeout > 0 ? o->command_timeout : 2.0);
+    if (o->sentinel_master != NULL) {
+        /* Sets the password, db and <where>; the address comes from the sentinels. */
+        if ((st->sentinel = ag_sentinel__new(st, o)) == NULL) {
+            free(st);
+            return NULL;
+        }
+    } else if (ag_store_url_parse(o->url, &st->addr, &why) < 0) {
         free(st);
         return NULL;
     }
-    if (st->addr.path[0] != '\0')
+    if (st->sentinel != NULL)
+        ; /* <where> names the master and, once known, the primary */
+    else if (st->addr.path[0] != '\0')
         snprintf(st->where, sizeof(st->where), "redis unix:%s", st->addr.path);
     else if (strchr(st->addr.host, ':') != NULL)
         snprintf(st->where, sizeof(st->where), "redis [%s]:%d", st->addr.host, st->addr.port);
@@ -630,12 +764,10 @@ struct ag_store *ag_store_new(struct event_base *base, const struct ag_store_opt
         snprintf(st->where, sizeof(st->where), "redis %s:%d", st->addr.host, st->addr.port);
     st->ns = strdup(o->ns != NULL ? o->ns : "authgate");
     if (st->ns == NULL) {
+        ag_sentinel__free(st->sentinel);
         free(st);
         return NULL;
     }
-    st->base = base;
-    st->connect_tv = tv_of(o->connect_timeout > 0 ? o->connect_timeout : 2.0);
-    st->command_tv = tv_of(o->command_timeout > 0 ? o->command_timeout : 2.0);
     st->on_state = o->on_state;
     st->arg = o->arg;
     st->acks = o->min_replicas_ack > 0 ? o->min_replicas_ack : 0;
@@ -683,6 +815,7 @@ static void link_clear(struct store_link *l)
     evtimer_del(&l->retry);
     l->ac = NULL;
     l->up = false;
+    l->awaiting = false;
     if (ac != NULL && !(ac->c.flags & REDIS_FREEING))
         redisAsyncFree(ac);
 }
@@ -708,6 +841,8 @@ void ag_store_free(struct ag_store *st)
     st->ready = false;
     evtimer_del(&st->ping_ev);
     evtimer_del(&st->idle_ev);
+    ag_sentinel__free(st->sentinel); /* first: its answers would reconnect the links */
+    st->sentinel = NULL;
     link_clear(&st->sub);
     link_clear(&st->cmd);
     ag_feed__free(st);

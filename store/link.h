@@ -1,14 +1,16 @@
 /*
- * store/link.h - the insides of struct ag_store, shared by the two files that run its
+ * store/link.h - the insides of struct ag_store, shared by the files that run its
  * connections: store/link.c (connect, handshake, reconnect, commands), store/feed.c
- * (the revocation feed on the pub/sub connection) and store/ack.c (WAIT after acknowledged
- * writes), and the calls each makes into the others.
+ * (the revocation feed on the pub/sub connection), store/sentinel.c (where the
+ * primary is) and store/ack.c (WAIT after acknowledged writes), and the calls each
+ * makes into the others.
  *
  * Owns:     nothing; declares struct ag_store, struct store_link and struct store_pending.
- * Entry:    ag_link__*() (link.c, for feed.c and ack.c), ag_feed__*() (feed.c, for link.c),
- *           ag_ack__*() (ack.c, for link.c).
+ * Entry:    ag_link__*() (link.c, for feed.c, sentinel.c and ack.c), ag_feed__*() (feed.c,
+ *           for link.c), ag_ack__*() (ack.c, for link.c).
  * Not here: the public API (store/store.h, store/feed.h); what the other store/ modules
- *           use (store/store_int.h). Only store/link.c, feed.c and ack.c include this file.
+ *           use (store/store_int.h). Only store/link.c, feed.c, sentinel.c and ack.c
+ *           include this file.
  * Spec:     docs/redis-keys.md "Connections"; STYLE.md R4, R8.
  */
 #ifndef AG_STORE_LINK_H
@@ -25,6 +27,7 @@
 #include "url.h"
 
 struct ag_feed;
+struct ag_sentinel;
 
 enum link_kind { LINK_CMD = 1, LINK_SUB = 2 };
 
@@ -41,6 +44,9 @@ struct store_link {
     /* acknowledged writes (store/ack.c) */
     uint64_t sent;     /* commands sent on this link (a pending's <seq>) */
     uint64_t wait_seq; /* <seq> of the WAIT in flight, 0 when none: it covers every lower seq */
+    /* Sentinel (store/sentinel.c) */
+    bool resolved;         /* the sentinels just named the primary; cleared when lost */
+    bool awaiting;         /* waits for the sentinels' answer to connect */
 };
 
 /*
@@ -91,6 +97,7 @@ struct ag_store {
     struct ag_feed *feed; /* NULL until ag_feed_start(); owned, freed by ag_store_free() */
     /* acknowledged writes (store/ack.c) */
     int acks; /* redis-min-replicas-ack: replicas a WAIT must reach; 0: no WAIT */
+    struct ag_sentinel *sentinel; /* `redis-sentinel`, or NULL (`redis`); owned */
 };
 
 /* ---- link.c, for feed.c ---- */
@@ -143,6 +150,15 @@ void ag_ack__sent(struct store_pending *p);
  * stays in st->pending; -1: deliver <r> now (no WAIT needed, or none could be sent).
  */
 int ag_ack__hold(struct store_pending *p, const struct redisReply *r);
+/* ---- link.c, for sentinel.c ---- */
+
+/**
+ * The sentinels answered: <why> NULL, st->addr is the primary, and <moved> when it is not
+ * the one before (a failover): the links waiting for the answer connect; when <moved>,
+ * connected or backing-off links drop and reconnect at once (no backoff). <why> set: no
+ * sentinel named one; the waiting links fail with it and retry later.
+ */
+void ag_link__primary(struct ag_store *st, const char *why, bool moved);
 
 /* ---- feed.c, for link.c ---- */
 

@@ -4,14 +4,14 @@
  * address and a namespace, learn when it is ready, cancel a caller's calls, free it.
  *
  * Owns:     struct ag_store (opaque; built in store/link.c): one command connection and
- *           one pub/sub connection.
+ *           one pub/sub connection (and with Sentinel, one to a sentinel: store/sentinel.c).
  * Entry:    ag_store_new(), ag_store_ready(), ag_store_where(), ag_store_opts_equal(),
  *           ag_store_cancel(), ag_store_retire(), ag_store_free().
  * Not here: the address parser (store/url.h), the revocation feed (store/feed.h), what
  *           the keys mean (store/session.h, user.h, ratelimit.h, audit.h), what the store
  *           files share (store/store_int.h), HTTP (never), logging (the caller's state
  *           callback decides what to log: an outage once, its end once).
- * Spec:     CONTRACT.md sections 3 (`redis`) and 8; docs/redis-keys.md.
+ * Spec:     CONTRACT.md sections 3 (`redis`), 8 and 15; docs/redis-keys.md.
  */
 #ifndef AG_STORE_STORE_H
 #define AG_STORE_STORE_H
@@ -39,17 +39,29 @@ struct ag_store_opts {
     double command_timeout; /* s; default 2 */
     ag_store_state_fn *on_state;
     void *arg;
+    /* Sentinel (`redis-sentinel`, CONTRACT.md section 15): when <sentinel_master> is set,
+     * <url> is not used; the primary is asked of the sentinels (store/sentinel.c). */
+    const char *sentinel_master;   /* the name the sentinels monitor */
+    const char *const *sentinels;  /* "HOST:PORT" each (ag_store_hostport_parse()) */
+    size_t n_sentinels;
+    const char *password;          /* AUTH on the primary; NULL: none */
+    const char *sentinel_password; /* AUTH on the sentinels; NULL: none */
+    int db;                        /* SELECT <db> on the primary */
     /* redis-min-replicas-ack (store/ack.c) */
     int min_replicas_ack; /* WAIT for this many replicas after an acknowledged write; 0: none */
 };
 
 /**
- * Whether a store opened with <a> is the one <b> asks for: same address, namespace and
- * timeouts (the callbacks are not compared). A reload opens a new store when not.
+ * Whether a store opened with <a> is the one <b> asks for: same address (`redis`, or the
+ * same sentinel settings), namespace and timeouts (the callbacks and the ack count, which
+ * applies to the next write, are not compared). A reload opens a new store when not.
  */
 bool ag_store_opts_equal(const struct ag_store_opts *a, const struct ag_store_opts *b);
 
-/** Starts connecting (and keeps reconnecting) on <base>. NULL on a bad url or OOM. */
+/**
+ * Starts connecting (and keeps reconnecting) on <base>: to <o>->url, or to the primary
+ * the sentinels name. NULL on a bad url or sentinel address, or OOM.
+ */
 struct ag_store *ag_store_new(struct event_base *base, const struct ag_store_opts *o);
 
 /** Whether commands can be sent now (connected, authenticated, scripts loaded, feed synced). */

@@ -1,9 +1,10 @@
 /*
  * store/url.c - the one parser of the `redis` setting: "redis://[:PASSWORD@]HOST:PORT[/DB]"
- * or "unix:///PATH" into a struct ag_store_addr. Pure: no I/O, no allocation.
+ * or "unix:///PATH" into a struct ag_store_addr, and of a Redis "HOST:PORT" (each entry of
+ * `redis-sentinel`'s sentinels, a sentinel's answer). Pure: no I/O, no allocation.
  *
  * Owns:     nothing; fills the caller's struct.
- * Entry:    ag_store_url_parse().
+ * Entry:    ag_store_url_parse(), ag_store_hostport_parse().
  * Not here: connecting to the address (store/link.c), the config key itself (policy/
  *           keeps it as a string; gateway/server.c ag_gen_load() runs this parser on it).
  * Spec:     CONTRACT.md section 3 (`redis`); docs/config.md "redis"; RFC 3986 s.3.1.
@@ -63,14 +64,16 @@ static bool url_is_name(char c)
 /*
  * Parses "HOST:PORT" or "[IPV6]:PORT" (<s,n>; the port is required) into <a>. HOST is a
  * name or IPv4 address (letters, digits, '-', '.', '_'), or in brackets hex digits, ':'
- * and '.'. 0, or -1 with <why>.
+ * and '.'. 0, or -1 with <why>: <form> for a malformed one, <v6_hint> for IPv6 without
+ * brackets, the port's range otherwise.
  */
-static int url_host_port(const char *s, size_t n, struct ag_store_addr *a, const char **why)
+static int url_host_port(const char *s, size_t n, struct ag_store_addr *a, const char **why,
+                         const char *form, const char *v6_hint)
 {
     const char *colon = NULL, *end = s + n;
     long port = 0;
 
-    *why = URL_FORM;
+    *why = form;
     if (n > 0 && s[0] == '[') {
         const char *close = memchr(s, ']', n);
         size_t hl;
@@ -93,7 +96,7 @@ static int url_host_port(const char *s, size_t n, struct ag_store_addr *a, const
                 colon = q;
         hl = colon != NULL ? (size_t)(colon - s) : n;
         if (memchr(s, ':', hl) != NULL) {
-            *why = "IPv6 addresses need brackets, as in \"redis://[::1]:6379/0\"";
+            *why = v6_hint;
             return -1;
         }
         if (hl == 0 || hl > URL_HOST_MAX || colon == NULL)
@@ -193,9 +196,26 @@ int ag_store_url_parse(const char *url, struct ag_store_addr *a, const char **wh
     end = strchr(p, '/');
     if (end == NULL)
         end = p + strlen(p);
-    if (url_host_port(p, (size_t)(end - p), a, why) < 0 ||
+    if (url_host_port(p, (size_t)(end - p), a, why, URL_FORM,
+                      "IPv6 addresses need brackets, as in \"redis://[::1]:6379/0\"") < 0 ||
         (*end == '/' && url_db(end + 1, a, why) < 0)) {
         memset(a, 0, sizeof(*a)); /* no password left behind */
+        return -1;
+    }
+    return 0;
+}
+
+int ag_store_hostport_parse(const char *s, struct ag_store_addr *a, const char **why)
+{
+    memset(a, 0, sizeof(*a));
+    for (const char *p = s; *p != '\0'; p++)
+        if (*p < 0x20 || *p > 0x7e) {
+            *why = "must be printable ASCII";
+            return -1;
+        }
+    if (url_host_port(s, strlen(s), a, why, "expected \"HOST:PORT\" or \"[IPV6]:PORT\"",
+                      "IPv6 addresses need brackets, as in \"[::1]:26379\"") < 0) {
+        memset(a, 0, sizeof(*a));
         return -1;
     }
     return 0;

@@ -1,11 +1,12 @@
 /*
- * store/url.h - the one parser of the `redis` setting, pure (no I/O): what `check` and
- * `serve` accept is what the store connects to.
+ * store/url.h - the one parser of the `redis` setting and of a Redis "HOST:PORT" (the
+ * sentinels of `redis-sentinel`), pure (no I/O): what `check` and `serve` accept is what
+ * the store connects to.
  *
  * Owns:     nothing; struct ag_store_addr is the caller's.
- * Entry:    ag_store_url_parse().
+ * Entry:    ag_store_url_parse(), ag_store_hostport_parse().
  * Not here: connecting (store/store.h ag_store_new(), store/link.c).
- * Spec:     CONTRACT.md section 3 (`redis`); docs/config.md "redis".
+ * Spec:     CONTRACT.md sections 3 (`redis`) and 15; docs/config.md "redis", "redis-sentinel".
  */
 #ifndef AG_STORE_URL_H
 #define AG_STORE_URL_H
@@ -27,5 +28,14 @@ struct ag_store_addr {
  * <a> filled, or -1 with <a> zeroed and <why> pointing at a fixed phrase (docs/config.md).
  */
 int ag_store_url_parse(const char *url, struct ag_store_addr *a, const char **why);
+
+/**
+ * The one parser of a Redis "HOST:PORT" (pure): each entry of `redis-sentinel`'s
+ * "sentinels", and the address a sentinel answers with. <s>: "HOST:PORT" or
+ * "[IPV6]:PORT", printable ASCII, HOST as in a `redis` URL, the port required (1-65535).
+ * Returns 0 with <a>'s host and port filled (the rest zero), or -1 with <a> zeroed and
+ * <why> pointing at a fixed phrase.
+ */
+int ag_store_hostport_parse(const char *s, struct ag_store_addr *a, const char **why);
 
 #endif

@@ -14,7 +14,7 @@ root=$PWD
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 
 packages=(meson ninja-build pkg-config gcc clang libevent-dev libssl-dev libjansson-dev
-          libhiredis-dev libsodium-dev libhttp-parser-dev redis-server python3 python3-pytest
+          libhiredis-dev libsodium-dev libhttp-parser-dev redis-server redis-sentinel python3 python3-pytest
           python3-requests python3-jwt python3-websocket python3-prometheus-client
           python3-cryptography curl nginx man-db groff-base systemd
           chromium chromium-driver python3-selenium)

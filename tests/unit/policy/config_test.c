@@ -815,6 +815,66 @@ static void test_config_redis_is_a_printable_string_kept_as_written(void)
     AG_ASSERT_STR(problems("{" BASE ",'redis':6379}"), SRC ": redis: expected a string");
 }
 
+static void test_config_redis_sentinel_is_kept_for_the_store(void)
+{
+    struct ag_config *cfg;
+
+    /* The JSON shape is checked here; each "HOST:PORT" is the store's to judge
+     * (ag_store_hostport_parse(), run by ag_gen_load()), so it is kept as written. */
+    cfg = parse("{" BASE ",'redis-sentinel':{'master':'m1','sentinels':['a:1','[::1]:2','x'],"
+                "'password':'pw','sentinel-password':'spw','db':7}}", NULL);
+    AG_ASSERT_NOT_NULL(cfg);
+    if (cfg != NULL) {
+        AG_ASSERT_NULL(cfg->redis_url); /* no default `redis` beside it */
+        AG_ASSERT_NOT_NULL(cfg->redis_sentinel);
+        AG_ASSERT_STR(cfg->redis_sentinel->master, "m1");
+        AG_ASSERT_EQ(cfg->redis_sentinel->n_sentinels, 3);
+        AG_ASSERT_STR(cfg->redis_sentinel->sentinels[1], "[::1]:2");
+        AG_ASSERT_STR(cfg->redis_sentinel->sentinels[2], "x");
+        AG_ASSERT_STR(cfg->redis_sentinel->password, "pw");
+        AG_ASSERT_STR(cfg->redis_sentinel->sentinel_password, "spw");
+        AG_ASSERT_EQ(cfg->redis_sentinel->db, 7);
+    }
+    ag_config_unref(cfg);
+    cfg = parse("{" BASE ",'redis-sentinel':{'master':'m','sentinels':['a:1']}}", NULL);
+    AG_ASSERT_NOT_NULL(cfg);
+    if (cfg != NULL) {
+        AG_ASSERT_NULL(cfg->redis_sentinel->password);
+        AG_ASSERT_NULL(cfg->redis_sentinel->sentinel_password);
+        AG_ASSERT_EQ(cfg->redis_sentinel->db, 0);
+    }
+    ag_config_unref(cfg);
+}
+
+static void test_config_redis_sentinel_refusals_name_the_member(void)
+{
+    AG_ASSERT_STR(problems("{" BASE ",'redis':'redis://h:1','redis-sentinel':{'master':'m',"
+                           "'sentinels':['a:1']}}"),
+                  SRC ": redis-sentinel: set either 'redis' or 'redis-sentinel', not both");
+    AG_ASSERT_STR(problems("{" BASE ",'redis-sentinel':[]}"),
+                  SRC ": redis-sentinel: expected an object {\"master\": NAME, \"sentinels\": "
+                      "[\"HOST:PORT\", ...]}");
+    AG_ASSERT_STR(problems("{" BASE ",'redis-sentinel':{'master':'m','sentinels':[]}}"),
+                  SRC ": redis-sentinel.sentinels: must name at least one sentinel");
+    AG_ASSERT_STR(problems("{" BASE ",'redis-sentinel':{'master':'m','sentinels':['a:1',2]}}"),
+                  SRC ": redis-sentinel.sentinels[1]: expected a string");
+    AG_ASSERT_STR(problems("{" BASE ",'redis-sentinel':{'master':'m','sentinels':['a :1']}}"),
+                  SRC ": redis-sentinel.sentinels[0]: expected \"HOST:PORT\" or \"[IPV6]:PORT\"");
+    AG_ASSERT_STR(problems("{" BASE ",'redis-sentinel':{'master':'m m','sentinels':['a:1']}}"),
+                  SRC ": redis-sentinel.master: must be 1-255 printable ASCII characters, no space");
+    AG_ASSERT_STR(problems("{" BASE ",'redis-sentinel':{'master':'m','sentinels':['a:1'],"
+                           "'password':''}}"),
+                  SRC ": redis-sentinel.password: must be 1-255 printable ASCII characters");
+    AG_ASSERT_STR(problems("{" BASE ",'redis-sentinel':{'master':'m','sentinels':['a:1'],"
+                           "'db':2147483647}}"),
+                  SRC ": redis-sentinel.db: must be between 0 and 2147483646");
+    AG_ASSERT_STR(problems("{" BASE ",'redis-sentinel':{'sentinels':['a:1']}}"),
+                  SRC ": redis-sentinel: needs \"master\": the name the sentinels monitor");
+    AG_ASSERT_STR(problems("{" BASE ",'redis-sentinel':{'master':'m','sentinels':['a:1'],"
+                           "'dbs':1}}"),
+                  SRC ": redis-sentinel: unknown key 'dbs' (did you mean 'db'?)");
+}
+
 static void test_config_rejects_bad_auth_prefix(void)
 {
     AG_ASSERT_STR(problems("{" BASE ",'auth-prefix':'auth'}"),
@@ -1491,6 +1551,8 @@ int main(void)
     AG_RUN(test_config_reads_tls_keys);
     AG_RUN(test_config_rejects_bad_tls_keys);
     AG_RUN(test_config_redis_is_a_printable_string_kept_as_written);
+    AG_RUN(test_config_redis_sentinel_is_kept_for_the_store);
+    AG_RUN(test_config_redis_sentinel_refusals_name_the_member);
     AG_RUN(test_config_rejects_bad_auth_prefix);
     AG_RUN(test_config_rejects_out_of_range_integers);
     AG_RUN(test_config_rejects_out_of_range_seconds);

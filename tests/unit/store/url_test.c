@@ -1,7 +1,7 @@
 /*
- * tests/unit/store/url_test.c - the one parser of the `redis` setting (store/url.c):
- * every documented shape accepted, every refused one named, the length limits. Pure: no
- * redis-server.
+ * tests/unit/store/url_test.c - the one parser of the `redis` setting and of a Redis
+ * "HOST:PORT" (store/url.c): every documented shape accepted, every refused one named,
+ * the length limits. Pure: no redis-server.
  */
 #include <stdio.h>
 #include <string.h>
@@ -180,11 +180,66 @@ static void test_url_refuses_over_long_parts(void)
     AG_ASSERT_EQ(ag_store_url_parse(url, &a, &why), 0);
 }
 
+#define HP_FORM "expected \"HOST:PORT\" or \"[IPV6]:PORT\""
+
+static void test_hostport_parses_names_v4_and_bracketed_v6(void)
+{
+    struct ag_store_addr a;
+    const char *why = NULL;
+
+    AG_ASSERT_EQ(ag_store_hostport_parse("127.0.0.1:26379", &a, &why), 0);
+    AG_ASSERT_STR(a.host, "127.0.0.1");
+    AG_ASSERT_EQ(a.port, 26379);
+    AG_ASSERT_STR(a.password, "");
+    AG_ASSERT_EQ(ag_store_hostport_parse("[::1]:1", &a, &why), 0);
+    AG_ASSERT_STR(a.host, "::1");
+    AG_ASSERT_EQ(a.port, 1);
+    AG_ASSERT_EQ(ag_store_hostport_parse("sentinel-2.example_x:65535", &a, &why), 0);
+    AG_ASSERT_STR(a.host, "sentinel-2.example_x");
+    AG_ASSERT_EQ(a.port, 65535);
+}
+
+static void test_hostport_refuses_bad_shapes_naming_why(void)
+{
+    static const struct {
+        const char *s, *why;
+    } bad[] = {
+        {"", HP_FORM},
+        {"127.0.0.1", HP_FORM},
+        {"127.0.0.1:", HP_FORM},
+        {":26379", HP_FORM},
+        {"[::1]", HP_FORM},
+        {"[::1]26379", HP_FORM},
+        {"[]:1", HP_FORM},
+        {"[1.2.3.4]:1", HP_FORM},
+        {"h h:1", HP_FORM},
+        {"h/x:1", HP_FORM},
+        {"h:1/0", HP_FORM},
+        {"::1:26379", "IPv6 addresses need brackets, as in \"[::1]:26379\""},
+        {"h:0", "port must be 1-65535"},
+        {"h:65536", "port must be 1-65535"},
+        {"h:99999999999999999999", "port must be 1-65535"},
+        {"h\x01:1", "must be printable ASCII"},
+        {"h\xc3\xa9:1", "must be printable ASCII"},
+    };
+    struct ag_store_addr a;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *why = NULL;
+        AG_ASSERT_EQ(ag_store_hostport_parse(bad[i].s, &a, &why), -1);
+        AG_ASSERT_STR(why, bad[i].why);
+        AG_ASSERT_STR(a.host, "");
+        AG_ASSERT_EQ(a.port, 0);
+    }
+}
+
 int main(void)
 {
     AG_RUN(test_url_parses_host_port_password_and_db);
     AG_RUN(test_url_accepts_every_documented_shape);
     AG_RUN(test_url_refuses_bad_shapes_naming_why);
     AG_RUN(test_url_refuses_over_long_parts);
+    AG_RUN(test_hostport_parses_names_v4_and_bracketed_v6);
+    AG_RUN(test_hostport_refuses_bad_shapes_naming_why);
     return ag_t_done();
 }
