@@ -5,8 +5,8 @@ failover tests (CONTRACT.md section 15): a primary, a replica and three sentinel
 the test, each with its own log file.
 
 Entry points:
-  SentinelCluster(tmpdir, password=None, sentinel_password=None)
-      .start() / .stop()             every process
+  SentinelCluster(tmpdir, password=None, sentinel_password=None, replicas=1)
+      .start() / .stop()             every process (<replicas> replicas: b, then c)
       .config(first_dead=False)      the gateway's "redis-sentinel" value
       .primary_port()                the port the sentinels name now
       .kill_primary()                SIGKILL the current primary; returns time.time()
@@ -65,12 +65,14 @@ def _log_time(line):
 
 
 class SentinelCluster:
-    def __init__(self, tmpdir, password=None, sentinel_password=None):
+    def __init__(self, tmpdir, password=None, sentinel_password=None, replicas=1):
         self.dir = Path(tmpdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.password = password
         self.sentinel_password = sentinel_password
         self.ports = {"a": free_port(), "b": free_port()}   # a: first primary, b: replica
+        if replicas > 1:
+            self.ports["c"] = free_port()                    # a second replica
         self.sentinel_ports = [free_port() for _ in range(3)]
         self.procs = {}
         self.killed = None
@@ -117,7 +119,9 @@ class SentinelCluster:
 
     def start(self):
         self._start_redis("a")
-        self._start_redis("b", replicaof=self.ports["a"])
+        for name in self.ports:
+            if name != "a":
+                self._start_redis(name, replicaof=self.ports["a"])
         for i in range(3):
             self._start_sentinel(i)
         # The cluster is usable for a failover once every sentinel knows the replica and
@@ -126,10 +130,10 @@ class SentinelCluster:
         while time.monotonic() < deadline:
             try:
                 ok = all(len(self.scmd(i, "SENTINEL", "sentinels", MASTER_NAME)) == 2 and
-                         len(self.scmd(i, "SENTINEL", "replicas", MASTER_NAME)) == 1
-                         for i in range(3))
-                ok = ok and "master_link_status:up" in self.cmd(self.ports["b"], "INFO",
-                                                                 "replication")
+                         len(self.scmd(i, "SENTINEL", "replicas", MASTER_NAME)) ==
+                         len(self.ports) - 1 for i in range(3))
+                ok = ok and all("master_link_status:up" in self.cmd(port, "INFO", "replication")
+                                for name, port in self.ports.items() if name != "a")
             except (OSError, ConnectionError, TypeError):
                 ok = False
             if ok:
@@ -170,14 +174,15 @@ class SentinelCluster:
         return [n for n, p in self.ports.items() if p == port][0]
 
     def wait_replicated(self, timeout=10):
-        """Until the replica has everything the primary has (both offsets equal)."""
+        """Until every replica has everything the primary has (the offsets equal)."""
         prim = self.primary_port()
-        repl = [p for p in self.ports.values() if p != prim][0]
+        repls = [p for n, p in self.ports.items() if p != prim and n != self.killed]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             a = re.search(r"master_repl_offset:(\d+)", self.cmd(prim, "INFO", "replication"))
-            b = re.search(r"slave_repl_offset:(\d+)", self.cmd(repl, "INFO", "replication"))
-            if a and b and a.group(1) == b.group(1):
+            bs = [re.search(r"slave_repl_offset:(\d+)", self.cmd(r, "INFO", "replication"))
+                  for r in repls]
+            if a and all(b and a.group(1) == b.group(1) for b in bs):
                 return
             time.sleep(0.05)
         raise AssertionError("the replica did not catch up")
