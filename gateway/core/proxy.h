@@ -4,7 +4,8 @@
  * backpressure in both directions, one retry on a stale pooled connection.
  *
  * Owns:     nothing beyond the request's upstream state (struct ag_req fields).
- * Entry:    ag_proxy_start(), ag_proxy_on_client_input(), ag_proxy_on_client_drained().
+ * Entry:    ag_proxy_start(), ag_proxy_on_client_input(), ag_proxy_on_client_drained(),
+ *           ag_proxy_revoke().
  * Not here: reading the request head and routing (gateway/core/conn.c).
  * Spec:     RFC 9112 sections 6-7 and 9.6; SECURITY-BASELINE.md framing rules 4, 9, 10.
  */
@@ -43,6 +44,15 @@ void ag_proxy_on_client_eof(struct ag_req *req);
 
 /** The client output drained below its low watermark: resume reading the upstream. */
 void ag_proxy_on_client_drained(struct ag_req *req);
+
+/**
+ * The credential <req> was let through by has been revoked (core/live.c): a tunnel stops
+ * reading the client, relays the rest of the upstream's frame under way (bounded by
+ * AG_TMO_REVOKED), sends a Close frame with 1008, closes the upstream connection and the
+ * client's after the flush; a request waiting for or receiving its response is cut (the
+ * client never sees a clean end of body). Logged and counted; <req> leaves the index.
+ */
+void ag_proxy_revoke(struct ag_req *req);
 
 
 #endif

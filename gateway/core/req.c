@@ -21,6 +21,7 @@
 #include "authn.h"
 #include "conn.h"
 #include "cors_http.h"
+#include "live.h"
 #include "log.h"
 #include "redact.h"
 #include "reply.h"
@@ -123,6 +124,7 @@ static void req_free(struct ag_req *req)
 
     if (req->flags & AG_REQ_F_EP)
         w->ep_ops->detach(req); /* first: its ep must never see a freed request */
+    ag_live_remove(req);
     req->c->req = NULL;
     ag_gen_unref(req->gen);
     req->gen = NULL;

@@ -1,0 +1,102 @@
+/*
+ * gateway/core/live.c - the worker's index of live exchanges and its sweep: a request
+ * let through by an access token or an API key is indexed while it is upstream (its
+ * response head not yet come, its body under way, or a tunnel); when a revocation
+ * arrives, one deferred sweep re-judges each with the very check a new request gets
+ * (ag_authn_revoked()) and has proxy.c close the revoked ones.
+ *
+ * Owns:     struct ag_live and w->live; the sweep's event w->live_ev.
+ * Entry:    ag_live_add(), ag_live_remove(), ag_live_schedule(), ag_live_clear().
+ * Not here: how a tunnel or a stream ends (ag_proxy_revoke(), proxy.c); the revocation set
+ *           (policy/revoke.c), filled by the feed (gateway/worker.c).
+ * Spec:     CONTRACT.md section 15; docs/request-lifecycle.md "Revoked while live".
+ */
+#include "live.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "conn.h"
+#include "proxy.h"
+#include "req.h"
+#include "worker_types.h"
+
+/* Copies <s> to <*p> and points <d> at the copy. */
+static void live_copy(char **p, struct ag_str *d, struct ag_str s)
+{
+    if (s.len > 0)
+        memcpy(*p, s.p, s.len);
+    *d = (struct ag_str){*p, s.len};
+    *p += s.len;
+}
+
+int ag_live_add(struct ag_req *req, const struct ag_authn *a)
+{
+    struct ag_worker *w = req->c->w;
+    struct ag_live *l;
+    struct ag_str key = a->src == AG_AUTHN_SRC_APIKEY ? a->key_id : (struct ag_str){NULL, 0};
+    char *p;
+
+    if (!a->identity)
+        return 0; /* the master token, an open path: nothing can revoke them */
+    l = malloc(sizeof(*l) + a->jti.len + a->sid.len + a->sub.len + key.len);
+    if (l == NULL)
+        return -1;
+    p = l->data;
+    live_copy(&p, &l->cred.jti, a->jti);
+    live_copy(&p, &l->cred.sid, a->sid);
+    live_copy(&p, &l->cred.sub, a->sub);
+    live_copy(&p, &l->cred.key, key);
+    l->cred.iat = a->iat;
+    l->req = req;
+    req->live = l;
+    LIST_INSERT_HEAD(&w->live, l, entry);
+    return 0;
+}
+
+void ag_live_remove(struct ag_req *req)
+{
+    struct ag_live *l = req->live;
+
+    if (l == NULL)
+        return;
+    LIST_REMOVE(l, entry);
+    req->live = NULL;
+    free(l);
+}
+
+/* Re-judges every indexed exchange; the revoked ones are closed (and leave the index). */
+static void on_live_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    struct ag_worker *w = arg;
+    int64_t now = (int64_t)time(NULL);
+    struct ag_live *l, *next;
+
+    (void)fd;
+    (void)what;
+    for (l = LIST_FIRST(&w->live); l != NULL; l = next) {
+        struct ag_req *req = l->req;
+        next = LIST_NEXT(l, entry); /* closing <req> frees <l>, never another entry */
+        if (ag_authn_revoked(req->gen, &l->cred, now))
+            ag_proxy_revoke(req); /* unindexes it, at once or when its tunnel ends */
+    }
+}
+
+void ag_live_schedule(struct ag_worker *w)
+{
+    if (LIST_EMPTY(&w->live))
+        return; /* a request let through later is judged against the set as it is then */
+    if (w->live_ev == NULL && (w->live_ev = event_new(w->base, -1, 0, on_live_sweep, w)) == NULL)
+        return;
+    event_active(w->live_ev, EV_TIMEOUT, 0); /* already active: the same sweep covers it */
+}
+
+void ag_live_clear(struct ag_worker *w)
+{
+    if (w->live_ev != NULL)
+        event_free(w->live_ev);
+    w->live_ev = NULL;
+}
