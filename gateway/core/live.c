@@ -5,7 +5,9 @@
  * arrives, one deferred sweep re-judges each with the very check a new request gets
  * (ag_authn_revoked()) and has proxy.c close the revoked ones.
  *
- * Owns:     struct ag_live and w->live; the sweep's event w->live_ev.
+ * Owns:     struct ag_live and w->live; the sweep's event w->live_ev. The copy is kept
+ *           with its recycled request (freed by ag_req_free_recycled()), so that a
+ *           request costs a few copies and two list operations, no allocation.
  * Entry:    ag_live_add(), ag_live_remove(), ag_live_schedule(), ag_live_clear().
  * Not here: how a tunnel or a stream ends (ag_proxy_revoke(), proxy.c); the revocation set
  *           (policy/revoke.c), filled by the feed (gateway/worker.c).
@@ -36,15 +38,22 @@ static void live_copy(char **p, struct ag_str *d, struct ag_str s)
 int ag_live_add(struct ag_req *req, const struct ag_authn *a)
 {
     struct ag_worker *w = req->c->w;
-    struct ag_live *l;
+    struct ag_live *l = req->live;
     struct ag_str key = a->src == AG_AUTHN_SRC_APIKEY ? a->key_id : (struct ag_str){NULL, 0};
+    size_t need;
     char *p;
 
     if (!a->identity)
         return 0; /* the master token, an open path: nothing can revoke them */
-    l = malloc(sizeof(*l) + a->jti.len + a->sid.len + a->sub.len + key.len);
-    if (l == NULL)
-        return -1;
+    need = a->jti.len + a->sid.len + a->sub.len + key.len;
+    if (l == NULL || l->cap < need) {
+        /* Room for a usual identity at once: ids of 36-43 bytes (uuid, base64url). */
+        size_t cap = need > 192 ? need : 192;
+        if ((l = realloc(l, sizeof(*l) + cap)) == NULL)
+            return -1; /* req->live is still the old one, or NULL */
+        l->cap = cap;
+        req->live = l;
+    }
     p = l->data;
     live_copy(&p, &l->cred.jti, a->jti);
     live_copy(&p, &l->cred.sid, a->sid);
@@ -52,7 +61,7 @@ int ag_live_add(struct ag_req *req, const struct ag_authn *a)
     live_copy(&p, &l->cred.key, key);
     l->cred.iat = a->iat;
     l->req = req;
-    req->live = l;
+    l->on = true;
     LIST_INSERT_HEAD(&w->live, l, entry);
     return 0;
 }
@@ -61,11 +70,10 @@ void ag_live_remove(struct ag_req *req)
 {
     struct ag_live *l = req->live;
 
-    if (l == NULL)
+    if (l == NULL || !l->on)
         return;
     LIST_REMOVE(l, entry);
-    req->live = NULL;
-    free(l);
+    l->on = false;
 }
 
 /* Re-judges every indexed exchange; the revoked ones are closed (and leave the index). */
@@ -79,7 +87,7 @@ static void on_live_sweep(evutil_socket_t fd, short what, void *arg)
     (void)what;
     for (l = LIST_FIRST(&w->live); l != NULL; l = next) {
         struct ag_req *req = l->req;
-        next = LIST_NEXT(l, entry); /* closing <req> frees <l>, never another entry */
+        next = LIST_NEXT(l, entry); /* closing <req> unindexes <l>, never another entry */
         if (ag_authn_revoked(req->gen, &l->cred, now))
             ag_proxy_revoke(req); /* unindexes it, at once or when its tunnel ends */
     }

@@ -4,8 +4,9 @@
  * through, with a copy of that credential's identity, and the sweep that closes those
  * whose credential has been revoked since.
  *
- * Owns:     struct ag_live (one allocation per indexed request, req->live) and the list
- *           of them, w->live.
+ * Owns:     struct ag_live (req->live: allocated by the first indexed request of a
+ *           recycled struct ag_req, kept with it, grown when an identity is longer) and
+ *           the list of the indexed ones, w->live.
  * Entry:    ag_live_add(), ag_live_remove(), ag_live_schedule(), ag_live_clear().
  * Not here: where revocations come from (gateway/worker.c on_feed(), policy/revoke.c),
  *           the check itself (ag_authn_revoked(), gateway/auth/authn.c), how a tunnel or a
@@ -15,6 +16,8 @@
 #ifndef AG_GATEWAY_LIVE_H
 #define AG_GATEWAY_LIVE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
 
@@ -24,9 +27,11 @@ struct ag_req;
 struct ag_worker;
 
 struct ag_live {
-    LIST_ENTRY(ag_live) entry;   /* in w->live */
+    LIST_ENTRY(ag_live) entry;   /* in w->live while <on> */
     struct ag_req *req;
     struct ag_authn_cred cred;   /* slices into data[] */
+    bool on;                     /* indexed: its request is upstream */
+    size_t cap;                  /* bytes of data[] */
     char data[];
 };
 
@@ -38,7 +43,7 @@ struct ag_live {
  */
 int ag_live_add(struct ag_req *req, const struct ag_authn *a);
 
-/** Takes <req> out of the index and frees its copy; nothing when it is not indexed. */
+/** Takes <req> out of the index (its copy stays with it for reuse); nothing when it is not indexed. */
 void ag_live_remove(struct ag_req *req);
 
 /**

@@ -83,8 +83,8 @@ struct ag_req {
     unsigned long long resp_left;
     struct ag_chunked resp_ck;
     struct ag_wsframe ws_up;      /* AG_REQ_TUNNEL: where the upstream's frames end */
-    struct ag_live *live;         /* the credential it was let through by, while a revocation
-                                     can close it (core/live.h), or NULL */
+    struct ag_live *live;         /* the credential it was let through by, indexed while a
+                                     revocation can close it (core/live.h); kept when recycled */
 
     uint64_t t_start_us, t_up_start_us, t_up_head_us;
     uint64_t bytes_in, bytes_out;
