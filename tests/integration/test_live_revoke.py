@@ -16,17 +16,26 @@ import time
 import requests
 import websocket
 
+from conftest import free_port
+from test_metrics import scrape, val
 from test_account import logout
 from test_admin_users import MH, patch
 from test_api_keys import create_ok, revoke
 from test_api_keys import start as keys_start
 from test_users import login_ok, make_user, refresh_post
 
-LIVE_PATHS = ["/api", "/ws", "/stream"]
+LIVE_PATHS = ["/api", "/ws", "/stream", "/partial"]
 
 
 def start(gateway, redis_server, upstream):
-    return keys_start(gateway, redis_server, upstream, **{"access-token-paths": LIVE_PATHS})
+    return keys_start(gateway, redis_server, upstream, **{"access-token-paths": LIVE_PATHS,
+                                                          "metrics-listen": "127.0.0.1:%d" % free_port()})
+
+
+def revoked_counts(gw):
+    """authgate_revoked_connections_total of <gw> by kind, from its metrics port."""
+    samples, _ = scrape(gw)
+    return {k: val(samples, "authgate_revoked_connections_total", kind=k) for k in ("tunnel", "stream")}
 
 
 def cred_header(cred):
@@ -133,14 +142,14 @@ def run_case(gateway, redis_server, upstream, make, do_revoke):
     ws, wid, stream = hold(b, cred)
     t0 = time.monotonic()
     do_revoke(a, state)
-    took = assert_closed_within_1s(t0, ws, wid, stream, upstream)
+    assert_closed_within_1s(t0, ws, wid, stream, upstream)
     assert_still_open(other, oid, upstream)
     other.close()
     # a new request with the credential is refused as well, on both instances
     name, value = cred_header(cred)
     for gw in (a, b):
         assert requests.get(gw.url + "/api/x", headers={name: value}, timeout=5).status_code == 401
-    return a, b, took
+    return a, b, cred
 
 
 def user_session(gw):
@@ -153,12 +162,14 @@ def test_logout_on_a_closes_the_tunnel_and_the_stream_on_b(gateway, redis_server
         _, p = user_session(a)
         return p["access_token"], p["access_token"]
 
-    a, b, _ = run_case(gateway, redis_server, upstream, make,
-                       lambda a, tok: assert_ok(logout(a, tok)))
+    a, b, tok = run_case(gateway, redis_server, upstream, make,
+                         lambda a, tok: assert_ok(logout(a, tok)))
     # one line per closed connection, with the request id, never the token
     err = b.stderr()
     assert err.count("connection closed: revoked") == 2, err[-3000:]
-    assert "websocket tunnel" in err and "response under way" in err
+    assert "websocket tunnel" in err and "response under way" in err and tok not in err
+    assert revoked_counts(b) == {"tunnel": 1, "stream": 1}
+    assert revoked_counts(a) == {"tunnel": 0, "stream": 0}
 
 
 def assert_ok(r):
@@ -246,3 +257,34 @@ def test_a_frame_under_way_is_delivered_whole_before_the_close(gateway, redis_se
         time.sleep(0.01)
     assert wid not in ws_tunnels(upstream)["open"]
 
+
+
+def test_a_long_body_is_cut_short_of_its_length(gateway, redis_server, upstream):
+    """A Content-Length response under way: the client gets fewer bytes than announced."""
+    a = start(gateway, redis_server, upstream)
+    b = start(gateway, redis_server, upstream)
+    _, p = user_session(a)
+    s = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+    # the upstream sends half of the 200000 bytes, then nothing more
+    s.sendall(("GET /partial?n=200000 HTTP/1.1\r\nHost: gw.test\r\n"
+               "Authorization: Bearer %s\r\n\r\n" % p["access_token"]).encode())
+    buf = b""
+    while len(buf.partition(b"\r\n\r\n")[2]) < 100000:
+        chunk = s.recv(65536)
+        assert chunk
+        buf += chunk
+    assert b"\r\ncontent-length: 200000\r\n" in buf.lower()
+    t0 = time.monotonic()
+    assert_ok(logout(a, p["access_token"]))
+    s.settimeout(2.0)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    except ConnectionResetError:
+        pass
+    assert time.monotonic() - t0 < 1.0
+    assert len(buf.partition(b"\r\n\r\n")[2]) == 100000
+    s.close()
