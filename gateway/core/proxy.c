@@ -704,6 +704,8 @@ static void up_readable(struct ag_req *req)
                 return;
             }
             ag_conn_send(req->c); /* no timer re-armed: AG_TMO_REVOKED bounds the wait */
+            if (ag_io_pending(&req->c->io) > AG_IO_HIGH_WM)
+                u->flags |= AG_UCONN_F_RPAUSED;
         } else if (req->state == AG_REQ_TUNNEL) {
             req->bytes_out += tunnel_scan(req, u->io.in, false);
             evbuffer_add_buffer(req->c->io.out, u->io.in);
@@ -788,6 +790,11 @@ void ag_proxy_revoke(struct ag_req *req)
     ag_log(AG_LOG_INFO, "connection closed: revoked; %s, status=%d id=%s",
            tunnel ? "websocket tunnel" : "response under way", req->status, req->id);
     req->flags |= AG_REQ_F_UP_CLOSE | AG_REQ_F_REVOKED;
+    if (req->c->flags & AG_CONN_F_CLOSING) {
+        /* Already ending (a peer closed its side): only its last flush is left, bounded. */
+        ag_io_timeout(&req->c->io, w->tmo[AG_TMO_REVOKED]);
+        return;
+    }
     if (!tunnel || req->u == NULL || req->ws_up.broken) {
         /* Cut: no last chunk, no full length. A close-delimited body would look whole
          * after a FIN, so the socket is reset instead. */
