@@ -3,13 +3,14 @@
  * let through by an access token or an API key is indexed while it is upstream (its
  * response head not yet come, its body under way, or a tunnel); when a revocation
  * arrives, one deferred sweep re-judges each with the very check a new request gets
- * (ag_authn_revoked()) and has proxy.c close the revoked ones.
+ * (ag_authn_revoked()) and ends the revoked ones.
  *
  * Owns:     struct ag_live and w->live; the sweep's event w->live_ev. The copy is kept
  *           with its recycled request (freed by ag_req_free_recycled()), so that a
  *           request costs a few copies and two list operations, no allocation.
  * Entry:    ag_live_add(), ag_live_remove(), ag_live_schedule(), ag_live_clear().
- * Not here: how a tunnel or a stream ends (ag_proxy_revoke(), proxy.c); the revocation set
+ * Not here: the tunnel's Close frame at a frame boundary (ag_proxy_tunnel_revoke(),
+ *           proxy.c); the revocation set
  *           (policy/revoke.c), filled by the feed (gateway/worker.c).
  * Spec:     CONTRACT.md section 15; docs/request-lifecycle.md "Revoked while live".
  */
@@ -17,11 +18,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <event2/event.h>
 
 #include "conn.h"
+#include "log.h"
 #include "proxy.h"
 #include "req.h"
 #include "worker_types.h"
@@ -76,6 +79,40 @@ void ag_live_remove(struct ag_req *req)
     l->on = false;
 }
 
+/*
+ * Ends <req>, whose credential was revoked: logged (the request id, never the credential)
+ * and counted. A tunnel gets its Close frame at the upstream's next frame boundary
+ * (ag_proxy_tunnel_revoke()); a request waiting for or receiving its response is cut, so
+ * the client never sees a clean end of body.
+ */
+static void live_close(struct ag_req *req)
+{
+    struct ag_worker *w = req->c->w;
+    bool tunnel = req->state == AG_REQ_TUNNEL;
+
+    ag_live_remove(req);
+    ag_stats_inc(&w->stats.revoked_closed[tunnel ? AG_STATS_REVOKED_TUNNEL
+                                                 : AG_STATS_REVOKED_STREAM]);
+    ag_log(AG_LOG_INFO, "connection closed: revoked; %s, status=%d id=%s",
+           tunnel ? "websocket tunnel" : "response under way", req->status, req->id);
+    req->flags |= AG_REQ_F_UP_CLOSE | AG_REQ_F_REVOKED;
+    if (req->c->flags & AG_CONN_F_CLOSING) {
+        /* Already ending (a peer closed its side): only its last flush is left, bounded. */
+        ag_io_timeout(&req->c->io, w->tmo[AG_TMO_REVOKED]);
+        return;
+    }
+    if (tunnel && req->u != NULL && !req->ws_up.broken) {
+        ag_proxy_tunnel_revoke(req);
+        return;
+    }
+    /* Cut: no last chunk, short of the length. A close-delimited body would look whole
+     * after a FIN, so that socket is reset instead. */
+    if (!tunnel && req->resp_body == AG_BODY_CLOSE && !(req->flags & AG_REQ_F_CHUNK_OUT))
+        setsockopt(req->c->io.fd, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0},
+                   sizeof(struct linger));
+    ag_req_abort(req);
+}
+
 /* Re-judges every indexed exchange; the revoked ones are closed (and leave the index). */
 static void on_live_sweep(evutil_socket_t fd, short what, void *arg)
 {
@@ -89,7 +126,7 @@ static void on_live_sweep(evutil_socket_t fd, short what, void *arg)
         struct ag_req *req = l->req;
         next = LIST_NEXT(l, entry); /* closing <req> unindexes <l>, never another entry */
         if (ag_authn_revoked(req->gen, &l->cred, now))
-            ag_proxy_revoke(req); /* unindexes it, at once or when its tunnel ends */
+            live_close(req); /* unindexes it */
     }
 }
 

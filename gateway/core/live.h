@@ -9,8 +9,8 @@
  *           the list of the indexed ones, w->live.
  * Entry:    ag_live_add(), ag_live_remove(), ag_live_schedule(), ag_live_clear().
  * Not here: where revocations come from (gateway/worker.c on_feed(), policy/revoke.c),
- *           the check itself (ag_authn_revoked(), gateway/auth/authn.c), how a tunnel or a
- *           stream is closed (ag_proxy_revoke(), proxy.c).
+ *           the check itself (ag_authn_revoked(), gateway/auth/authn.c), the tunnel's Close
+ *           frame at a frame boundary (ag_proxy_tunnel_revoke(), proxy.c).
  * Spec:     CONTRACT.md section 15; docs/request-lifecycle.md "Revoked while live".
  */
 #ifndef AG_GATEWAY_LIVE_H

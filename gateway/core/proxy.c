@@ -6,7 +6,7 @@
  *
  * Owns:     the request's upstream connection while the request runs.
  * Entry:    ag_proxy_start(), ag_proxy_on_client_input(), ag_proxy_on_client_drained(),
- *           ag_proxy_on_client_eof(), ag_proxy_revoke().
+ *           ag_proxy_on_client_eof(), ag_proxy_tunnel_revoke().
  * Not here: what the upstream request head holds (uphead.c), request-head checks and
  *           routing (conn.c), how a request ends and whether its upstream connection
  *           is reused (req.c), the pool (upstream.c), which exchanges a revocation
@@ -20,7 +20,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
-#include <sys/socket.h>
 #include <string.h>
 #include <strings.h>
 
@@ -778,32 +777,11 @@ void ag_proxy_on_upstream_io(struct ag_uconn *u, short what)
 
 /* ---------------------------------------------------------------- revoked while live */
 
-void ag_proxy_revoke(struct ag_req *req)
+void ag_proxy_tunnel_revoke(struct ag_req *req)
 {
     struct ag_worker *w = req->c->w;
-    bool tunnel = req->state == AG_REQ_TUNNEL;
 
-    ag_live_remove(req);
-    ag_stats_inc(&w->stats.revoked_closed[tunnel ? AG_STATS_REVOKED_TUNNEL
-                                                 : AG_STATS_REVOKED_STREAM]);
-    /* The request id finds the request's lines; the credential is never logged. */
-    ag_log(AG_LOG_INFO, "connection closed: revoked; %s, status=%d id=%s",
-           tunnel ? "websocket tunnel" : "response under way", req->status, req->id);
     req->flags |= AG_REQ_F_UP_CLOSE | AG_REQ_F_REVOKED;
-    if (req->c->flags & AG_CONN_F_CLOSING) {
-        /* Already ending (a peer closed its side): only its last flush is left, bounded. */
-        ag_io_timeout(&req->c->io, w->tmo[AG_TMO_REVOKED]);
-        return;
-    }
-    if (!tunnel || req->u == NULL || req->ws_up.broken) {
-        /* Cut: no last chunk, no full length. A close-delimited body would look whole
-         * after a FIN, so the socket is reset instead. */
-        if (!tunnel && req->resp_body == AG_BODY_CLOSE && !(req->flags & AG_REQ_F_CHUNK_OUT))
-            setsockopt(req->c->io.fd, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0},
-                       sizeof(struct linger));
-        ag_req_abort(req);
-        return;
-    }
     ag_conn_pause(req->c);
     if (ag_wsframe_at_boundary(&req->ws_up)) {
         tunnel_close_revoked(req);

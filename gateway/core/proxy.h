@@ -5,7 +5,7 @@
  *
  * Owns:     nothing beyond the request's upstream state (struct ag_req fields).
  * Entry:    ag_proxy_start(), ag_proxy_on_client_input(), ag_proxy_on_client_drained(),
- *           ag_proxy_revoke().
+ *           ag_proxy_tunnel_revoke().
  * Not here: reading the request head and routing (gateway/core/conn.c).
  * Spec:     RFC 9112 sections 6-7 and 9.6; SECURITY-BASELINE.md framing rules 4, 9, 10.
  */
@@ -46,13 +46,12 @@ void ag_proxy_on_client_eof(struct ag_req *req);
 void ag_proxy_on_client_drained(struct ag_req *req);
 
 /**
- * The credential <req> was let through by has been revoked (core/live.c): a tunnel stops
- * reading the client, relays the rest of the upstream's frame under way (bounded by
- * AG_TMO_REVOKED), sends a Close frame with 1008, closes the upstream connection and the
- * client's after the flush; a request waiting for or receiving its response is cut (the
- * client never sees a clean end of body). Logged and counted; <req> leaves the index.
+ * The credential that let the tunnel <req> through has been revoked (core/live.c): the
+ * client is no longer read, the rest of the upstream's frame under way is relayed
+ * (bounded by AG_TMO_REVOKED), then a Close frame with 1008 goes to the client, the
+ * upstream connection is closed, and the client's after the flush.
  */
-void ag_proxy_revoke(struct ag_req *req);
+void ag_proxy_tunnel_revoke(struct ag_req *req);
 
 
 #endif

@@ -34,6 +34,8 @@ import time
 import requests
 import websocket
 
+from admin_users import free_port, pct, wait_port  # the same helpers (tests/bench/)
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 AUTHGATE = os.environ.get("AUTHGATE", os.path.join(REPO, "build-rel", "authgate"))
 ROUNDS = int(os.environ.get("ROUNDS", "20"))
@@ -41,23 +43,6 @@ WORKERS = int(os.environ.get("WORKERS", "2"))
 CONNS = int(os.environ.get("CONNS", "8"))
 PW = "bench password 0123"
 FAST_PW = {"argon2-iterations": 1, "argon2-memory-kib": 8192, "min-length": 10, "max-length": 64}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.02)
-    return False
 
 
 class Conn:
@@ -83,11 +68,6 @@ class Conn:
             rest += self.sock.recv(65536)
         self.buf = rest[n:]
         return int(head.split(b" ", 2)[1])
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(len(xs) * p))]
 
 
 def main():
