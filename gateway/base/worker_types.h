@@ -62,9 +62,9 @@ enum ag_tmo {
     AG_TMO_UPSTREAM,   /* upstream-timeout */
     AG_TMO_CONNECT,    /* upstream-connect-timeout */
     AG_TMO_TUNNEL,     /* tunnel-timeout */
+    AG_TMO_REVOKED,    /* a revoked tunnel's frame under way, and its close frame's flush */
     AG_TMO_LINGER,     /* lingering close: 2 s */
     AG_TMO_STORE,      /* a request parked until the store's first ready: its connect timeout */
-    AG_TMO_REVOKED,    /* a revoked tunnel's frame under way, and its close frame's flush */
     AG_TMO_N
 };
 
