@@ -37,6 +37,7 @@
 #include "server.h"
 #include "sigbudget.h"
 #include "keycache.h"
+#include "live.h"
 #include "upassert.h"
 #include "upstream.h"
 #include "feed.h"
@@ -160,6 +161,7 @@ static int worker_timeouts(struct ag_worker *w, const struct ag_config *cfg)
         [AG_TMO_TUNNEL] = cfg->tunnel_timeout,
         [AG_TMO_LINGER] = 2.0,
         [AG_TMO_STORE] = AG_WORKER_STORE_CONNECT_S,
+        [AG_TMO_REVOKED] = AG_WORKER_REVOKED_S,
     };
 
     for (int i = 0; i < AG_TMO_N; i++) {
@@ -382,7 +384,11 @@ static void on_store_state(bool ready, const char *why, void *arg)
                why ? why : "unknown");
 }
 
-/* One revocation from the feed: into the process's set that every access check reads. */
+/*
+ * One revocation from the feed: into the process's set that every access check reads,
+ * then a sweep of this worker's live exchanges (core/live.c) is due: every worker gets
+ * every revocation on its own feed, so each closes its own tunnels and streams.
+ */
 static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t value, void *arg)
 {
     struct ag_worker *w = arg;
@@ -423,6 +429,7 @@ static void on_feed(enum ag_feed_kind kind, const char *id, size_t len, int64_t 
                       value + w->gen->cfg->access_token_ttl + w->gen->cfg->token_exp_leeway + 1);
         break;
     }
+    ag_live_schedule(w); /* deferred to the loop: one sweep for a burst or a replay */
 }
 
 /* The store settings of <cfg>, for place <s>. */
@@ -748,6 +755,7 @@ void ag_worker_free(struct ag_worker *w)
         event_free(w->drain_ev);
     ag_pool_inbox_free(w->inbox);
     worker_store_free(w); /* never started: still on the base */
+    ag_live_clear(w);
     if (w->notify_fd >= 0)
         close(w->notify_fd);
     if (w->alog)

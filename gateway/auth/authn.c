@@ -406,6 +406,31 @@ static void authn_grant(const struct ag_rules_verdict *v, struct ag_authn *a)
     a->st = AG_AUTHN_OK;
 }
 
+/* ---------------------------------------------------------------- revocation */
+
+/*
+ * Whether a credential of subject <sub> made at <iat> (with <jti> and session <sid>, either
+ * may be empty) is revoked at <now>: the access path's test and the live sweep's.
+ */
+static bool token_revoked(const struct ag_gen *g, struct ag_str jti, struct ag_str sid,
+                          struct ag_str sub, int64_t iat, int64_t now)
+{
+    return g->revoke != NULL && (ag_revoke_check(g->revoke, jti, sid, now) ||
+                                 ag_revoke_check_subject(g->revoke, sub, iat, now));
+}
+
+/* Whether the API key of public id <id> is revoked at <now>. */
+static bool key_revoked(const struct ag_gen *g, struct ag_str id, int64_t now)
+{
+    return g->revoke != NULL && ag_revoke_check_key(g->revoke, id, now);
+}
+
+bool ag_authn_revoked(const struct ag_gen *g, const struct ag_authn_cred *c, int64_t now)
+{
+    return (c->key.len > 0 && key_revoked(g, c->key, now)) ||
+           token_revoked(g, c->jti, c->sid, c->sub, c->iat, now);
+}
+
 /* ---------------------------------------------------------------- API keys */
 
 /*
@@ -469,15 +494,16 @@ static void check_key(struct ag_worker *w, const struct ag_gen *g, const struct 
         return;
     a->key_id = k.id;
     a->jwt = AG_JWT_REVOKED;
-    if (g->revoke != NULL && ag_revoke_check_key(g->revoke, k.id, now)) {
+    if (key_revoked(g, k.id, now)) {
         ag_keycache_drop(w->kcache, k.id);
         return;
     }
     e = ag_keycache_get(w->kcache, k.id);
     if (e != NULL && e->state != AG_KEYCACHE_PENDING &&
         (now >= e->until ||
-         (e->state == AG_KEYCACHE_KNOWN && g->revoke != NULL &&
-          ag_revoke_check_subject(g->revoke, ag_str_c(e->uid), e->loaded, now)))) {
+         (e->state == AG_KEYCACHE_KNOWN &&
+          token_revoked(g, (struct ag_str){NULL, 0}, (struct ag_str){NULL, 0}, ag_str_c(e->uid),
+                        e->loaded, now)))) {
         ag_keycache_drop(w->kcache, k.id); /* aged out, or its owner changed: ask again */
         e = NULL;
     }
@@ -511,6 +537,7 @@ static void check_key(struct ag_worker *w, const struct ag_gen *g, const struct 
     a->scopes = ag_str_c(e->scopes);
     a->roles = ag_str_c(e->roles);
     a->exp = e->expires_at;
+    a->iat = e->loaded;
     if (now - e->touched >= AG_KEYCACHE_TOUCH_S) {
         e->touched = now; /* at most one write a minute per key and worker, even if it fails */
         a->key_touch = true;
@@ -618,8 +645,8 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
     a->jti = id.jti;
     a->sid = id.sid;
     a->client = id.client;
-    if (g->revoke != NULL && (ag_revoke_check(g->revoke, id.jti, id.sid, now) ||
-                              ag_revoke_check_subject(g->revoke, id.sub, id.iat, now))) {
+    a->iat = id.iat;
+    if (token_revoked(g, id.jti, id.sid, id.sub, id.iat, now)) {
         a->jwt = AG_JWT_REVOKED;
         return;
     }

@@ -69,6 +69,19 @@ struct ag_authn {
      * this check started its lookup (KEY_WAIT), whether its last_used_at is due (OK). */
     struct ag_str key_id;
     bool key_lookup, key_touch;
+    int64_t iat;             /* when the credential that passed was made: the access token's
+                                iat, or when the API key's entry was loaded (a subject
+                                watermark judges both against it) */
+};
+
+/*
+ * The identity a credential that passed is judged by when a revocation comes while its
+ * request is still live (gateway/core/live.c): an access token's jti, sid and subject
+ * with its iat; an API key's id and owner with the time its entry was loaded.
+ */
+struct ag_authn_cred {
+    struct ag_str jti, sid, sub, key; /* key: the API key's public id, empty for a token */
+    int64_t iat;
 };
 
 /*
@@ -96,6 +109,14 @@ struct ag_authn_from {
 void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag_http1_head *h,
                     const struct ag_rules_verdict *v, const struct ag_authn_from *from,
                     struct ag_authn *a);
+
+/**
+ * Whether the credential <c> is revoked at <now> in <g>'s set: by its jti or sid, its API
+ * key id, or its subject's watermark over <c>->iat. The test ag_authn_check() applies to
+ * a new request (so a live exchange is closed exactly when its credential would now be
+ * refused). False when <g> has no set.
+ */
+bool ag_authn_revoked(const struct ag_gen *g, const struct ag_authn_cred *c, int64_t now);
 
 /* What a refusal says: the status, the JSON body (NULL: the standard error body for the
  * status, with <detail> when set), and the header lines (RFC 6750 WWW-Authenticate, or

@@ -100,11 +100,13 @@ void ag_stats_format(struct evbuffer *out, const struct ag_stats *st,
     static const char *const grants[] = {"client", "login", "refresh"};
     static const char *const logins[] = {"success", "failure", "locked"};
     static const char *const floods[] = {"closed", "refused"};
+    static const char *const revoked[] = {"tunnel", "stream"};
     _Static_assert(sizeof(decisions) / sizeof(*decisions) == AG_STATS_DECISION_N, "decisions");
     _Static_assert(sizeof(kinds) / sizeof(*kinds) == AG_STATS_UP_N, "kinds");
     _Static_assert(sizeof(grants) / sizeof(*grants) == AG_STATS_GRANT_N, "grants");
     _Static_assert(sizeof(logins) / sizeof(*logins) == AG_STATS_LOGIN_N, "logins");
     _Static_assert(sizeof(floods) / sizeof(*floods) == AG_STATS_FLOOD_N, "floods");
+    _Static_assert(sizeof(revoked) / sizeof(*revoked) == AG_STATS_REVOKED_N, "revoked");
 
     stats_family(out, "authgate_build_info", "gauge", "Always 1; the version runs as a label.");
     evbuffer_add_printf(out, "authgate_build_info{version=\"%s\"} 1\n", g->version);
@@ -147,4 +149,8 @@ void ag_stats_format(struct evbuffer *out, const struct ag_stats *st,
                    "Floods of invalid asymmetric tokens: connections closed at their bound, "
                    "requests answered 429 unchecked.", "action",
                    floods, st->sig_flood, AG_STATS_FLOOD_N);
+    stats_labelled(out, "authgate_revoked_connections_total",
+                   "Live connections closed because the credential of their request was revoked: "
+                   "WebSocket tunnels, responses under way.", "kind",
+                   revoked, st->revoked_closed, AG_STATS_REVOKED_N);
 }

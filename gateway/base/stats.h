@@ -47,6 +47,11 @@ enum ag_stats_flood {
     AG_STATS_FLOOD_REFUSED,    /* requests answered 429 without a signature check */
     AG_STATS_FLOOD_N
 };
+enum ag_stats_revoked {
+    AG_STATS_REVOKED_TUNNEL = 0, /* WebSocket tunnels closed with 1008 (or cut mid-frame) */
+    AG_STATS_REVOKED_STREAM,     /* responses cut (or requests waiting for one) */
+    AG_STATS_REVOKED_N
+};
 enum ag_stats_login {
     AG_STATS_LOGIN_SUCCESS = 0,
     AG_STATS_LOGIN_FAILURE,
@@ -71,6 +76,7 @@ struct ag_stats {
     _Atomic uint64_t refresh_reuse; /* sessions revoked by a replayed refresh token */
     _Atomic uint64_t logins[AG_STATS_LOGIN_N];
     _Atomic uint64_t sig_flood[AG_STATS_FLOOD_N]; /* floods of invalid tokens (auth/authn.c) */
+    _Atomic uint64_t revoked_closed[AG_STATS_REVOKED_N]; /* live exchanges closed (core/live.c) */
     _Atomic uint64_t store_ready;               /* 1 while this worker's store is ready */
     _Atomic uint64_t status[AG_STATS_STATUS_N]; /* requests by status sent, [status - 100] */
 } __attribute__((aligned(64)));

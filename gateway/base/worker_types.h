@@ -41,9 +41,13 @@ struct ag_ep;
 struct ag_pool_inbox;
 struct ag_ep_ops;
 struct ssl_session_st;
+struct ag_live;
 
 /* The store's connect timeout (s): also how long a request waits for the store's first ready. */
 #define AG_WORKER_STORE_CONNECT_S 2.0
+/* How long a revoked tunnel's frame under way may take to end, and its close frame to go
+ * out (s): with the feed's delay, well within the 1 s of CONTRACT.md section 15. */
+#define AG_WORKER_REVOKED_S 0.5
 
 /* Idle keep-alive connections to one upstream, most recently used first (LIFO). */
 struct ag_upool {
@@ -60,6 +64,7 @@ enum ag_tmo {
     AG_TMO_UPSTREAM,   /* upstream-timeout */
     AG_TMO_CONNECT,    /* upstream-connect-timeout */
     AG_TMO_TUNNEL,     /* tunnel-timeout */
+    AG_TMO_REVOKED,    /* a revoked tunnel's frame under way, and its close frame's flush */
     AG_TMO_LINGER,     /* lingering close: 2 s */
     AG_TMO_STORE,      /* a request parked while store_wait: the store's connect timeout */
     AG_TMO_N
@@ -91,6 +96,8 @@ struct ag_worker {
     LIST_HEAD(, ag_conn) conns;         /* every open client connection, newest first */
     size_t n_conns;
     SLIST_HEAD(, ag_req) free_reqs;     /* recycled request structs, last freed first */
+    LIST_HEAD(, ag_live) live;          /* requests upstream a revocation can close (core/live.h) */
+    struct event *live_ev;              /* the sweep of <live> after a revocation, or NULL */
     char req_id[26];                    /* the last request id (core/req.c, AG_REQ_ID_LEN + 1):
                                            12 random hex digits drawn at start, '-', a counter */
     struct ag_upool *pools;             /* idle upstream connections, one pool per upstream */

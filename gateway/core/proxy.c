@@ -2,16 +2,18 @@
  * gateway/core/proxy.c - forwarding one request to the upstream and its response
  * back: sending the upstream request head, both body pumps (length, chunked, until
  * close) with backpressure, the response head, the websocket tunnel, one retry on a
- * stale pooled connection.
+ * stale pooled connection, and the end of an exchange whose credential was revoked.
  *
  * Owns:     the request's upstream connection while the request runs.
  * Entry:    ag_proxy_start(), ag_proxy_on_client_input(), ag_proxy_on_client_drained(),
- *           ag_proxy_on_client_eof().
+ *           ag_proxy_on_client_eof(), ag_proxy_tunnel_revoke().
  * Not here: what the upstream request head holds (uphead.c), request-head checks and
  *           routing (conn.c), how a request ends and whether its upstream connection
- *           is reused (req.c), the pool (upstream.c).
+ *           is reused (req.c), the pool (upstream.c), which exchanges a revocation
+ *           ends (live.c), where WebSocket frames end (gateway/http/wsframe.c).
  * Spec:     RFC 9112 sections 6-7, RFC 9110 section 7.6.1 (hop-by-hop), RFC 6455
- *           section 4; SECURITY-BASELINE.md framing rules 4, 9, 10, 11.
+ *           sections 4 and 7.4.1; SECURITY-BASELINE.md framing rules 4, 9, 10, 11;
+ *           CONTRACT.md section 15 (revoked while live).
  */
 #include "proxy.h"
 
@@ -33,6 +35,7 @@
 #include "cors_http.h"
 #include "hb.h"
 #include "http1_hdr.h"
+#include "live.h"
 #include "log.h"
 #include "upstream.h"
 #include "uphead.h"
@@ -111,7 +114,7 @@ int ag_proxy_start(struct ag_req *req, const struct ag_http1_head *h,
     } else if (info->body == AG_BODY_NONE || info->length == 0) {
         req->flags |= AG_REQ_F_BODY_DONE;
     }
-    if (ag_uphead_build(req, h, info, path, query, a) < 0) {
+    if (ag_uphead_build(req, h, info, path, query, a) < 0 || ag_live_add(req, a) < 0) {
         ag_req_fail(req, 500, "out of memory");
         return -1;
     }
@@ -266,6 +269,8 @@ void ag_proxy_on_client_input(struct ag_req *req)
 {
     if (req->state == AG_REQ_TUNNEL) {
         struct evbuffer *in = req->c->io.in;
+        if (req->flags & AG_REQ_F_REVOKED)
+            return; /* nothing more of the client reaches the upstream */
         req->bytes_in += evbuffer_get_length(in);
         evbuffer_add_buffer(req->u->io.out, in);
         req_backpressure(req);
@@ -384,6 +389,45 @@ static int resp_head(struct ag_req *req, const struct ag_http1_head *h,
     return 0;
 }
 
+/*
+ * Follows the upstream's frames through <in> (ag_wsframe_scan()); with <stop>, up to the
+ * end of the frame under way. Returns the bytes scanned: all of <in> unless stopped.
+ */
+static size_t tunnel_scan(struct ag_req *req, struct evbuffer *in, bool stop)
+{
+    struct evbuffer_ptr pos;
+    struct evbuffer_iovec v;
+    size_t n = 0;
+
+    evbuffer_ptr_set(in, &pos, 0, EVBUFFER_PTR_SET);
+    while (evbuffer_peek(in, -1, &pos, &v, 1) > 0 && v.iov_len > 0) {
+        size_t k = ag_wsframe_scan(&req->ws_up, v.iov_base, v.iov_len, stop);
+        n += k;
+        if (k < v.iov_len || evbuffer_ptr_set(in, &pos, k, EVBUFFER_PTR_ADD) < 0)
+            break;
+    }
+    return n;
+}
+
+/*
+ * The last act of a revoked tunnel, at a boundary of the upstream's frames: the Close
+ * frame with 1008 goes after them, the upstream connection is closed now, the client's
+ * once the output is flushed (bounded by AG_TMO_REVOKED).
+ */
+static void tunnel_close_revoked(struct ag_req *req)
+{
+    struct ag_uconn *u = req->u;
+    struct ag_conn *c = req->c;
+
+    evbuffer_add(c->io.out, AG_WSFRAME_CLOSE_1008, sizeof(AG_WSFRAME_CLOSE_1008) - 1);
+    req->bytes_out += sizeof(AG_WSFRAME_CLOSE_1008) - 1;
+    req->u = NULL;
+    u->req = NULL;
+    ag_upstream_free(u);
+    ag_req_close_after_flush(req);
+    ag_io_timeout(&c->io, c->w->tmo[AG_TMO_REVOKED]);
+}
+
 /* Switches <req> to a raw tunnel after relaying the upstream's 101 head <h>. */
 static void tunnel_start(struct ag_req *req, const struct ag_http1_head *h, size_t headlen)
 {
@@ -414,7 +458,8 @@ static void tunnel_start(struct ag_req *req, const struct ag_http1_head *h, size
     ag_io_timeout(&req->c->io, t);
     ag_io_timeout(&req->u->io, t);
     /* Bytes that came along with the heads belong to the tunnel now. */
-    req->bytes_out += evbuffer_get_length(uin);
+    memset(&req->ws_up, 0, sizeof(req->ws_up));
+    req->bytes_out += tunnel_scan(req, uin, false);
     evbuffer_add_buffer(out, uin);
     ag_conn_send(req->c);
     if (req->u->io.flags & AG_IO_F_EOF) {
@@ -648,8 +693,20 @@ static void up_readable(struct ag_req *req)
             up_closed(req, true);
             return;
         }
-        if (req->state == AG_REQ_TUNNEL) {
-            req->bytes_out += evbuffer_get_length(u->io.in);
+        if (req->state == AG_REQ_TUNNEL && (req->flags & AG_REQ_F_REVOKED)) {
+            /* Only the rest of the frame under way goes out, then the Close frame. */
+            size_t n = tunnel_scan(req, u->io.in, true);
+            req->bytes_out += n;
+            evbuffer_remove_buffer(u->io.in, req->c->io.out, n);
+            if (ag_wsframe_at_boundary(&req->ws_up)) {
+                tunnel_close_revoked(req);
+                return;
+            }
+            ag_conn_send(req->c); /* no timer re-armed: AG_TMO_REVOKED bounds the wait */
+            if (ag_io_pending(&req->c->io) > AG_IO_HIGH_WM)
+                u->flags |= AG_UCONN_F_RPAUSED;
+        } else if (req->state == AG_REQ_TUNNEL) {
+            req->bytes_out += tunnel_scan(req, u->io.in, false);
             evbuffer_add_buffer(req->c->io.out, u->io.in);
             resp_backpressure(req);
         } else {
@@ -711,9 +768,28 @@ void ag_proxy_on_upstream_io(struct ag_uconn *u, short what)
             return;
         }
         if ((c->flags & AG_CONN_F_RPAUSED) && ag_io_pending(&u->io) <= AG_IO_LOW_WM &&
-            !(c->io.flags & AG_IO_F_EOF))
+            !(c->io.flags & AG_IO_F_EOF) && !(req->flags & AG_REQ_F_REVOKED))
             ag_conn_resume(c);
     }
     if ((what & (EV_READ | EV_CLOSED)) || (u->io.flags & AG_IO_F_RREADY))
         up_readable(req);
+}
+
+/* ---------------------------------------------------------------- revoked while live */
+
+void ag_proxy_tunnel_revoke(struct ag_req *req)
+{
+    struct ag_worker *w = req->c->w;
+
+    req->flags |= AG_REQ_F_UP_CLOSE | AG_REQ_F_REVOKED;
+    ag_conn_pause(req->c);
+    if (ag_wsframe_at_boundary(&req->ws_up)) {
+        tunnel_close_revoked(req);
+        return;
+    }
+    /* A frame is under way: its rest is relayed as it comes (up_readable), for so long. */
+    ag_io_timeout(&req->c->io, w->tmo[AG_TMO_REVOKED]);
+    ag_io_timeout(&req->u->io, w->tmo[AG_TMO_REVOKED]);
+    if (evbuffer_get_length(req->u->io.in) > 0 || (req->u->io.flags & AG_IO_F_RREADY))
+        event_active(&req->u->io.ev, EV_READ, 0);
 }

@@ -4,7 +4,8 @@
  * backpressure in both directions, one retry on a stale pooled connection.
  *
  * Owns:     nothing beyond the request's upstream state (struct ag_req fields).
- * Entry:    ag_proxy_start(), ag_proxy_on_client_input(), ag_proxy_on_client_drained().
+ * Entry:    ag_proxy_start(), ag_proxy_on_client_input(), ag_proxy_on_client_drained(),
+ *           ag_proxy_tunnel_revoke().
  * Not here: reading the request head and routing (gateway/core/conn.c).
  * Spec:     RFC 9112 sections 6-7 and 9.6; SECURITY-BASELINE.md framing rules 4, 9, 10.
  */
@@ -43,6 +44,14 @@ void ag_proxy_on_client_eof(struct ag_req *req);
 
 /** The client output drained below its low watermark: resume reading the upstream. */
 void ag_proxy_on_client_drained(struct ag_req *req);
+
+/**
+ * The credential that let the tunnel <req> through has been revoked (core/live.c): the
+ * client is no longer read, the rest of the upstream's frame under way is relayed
+ * (bounded by AG_TMO_REVOKED), then a Close frame with 1008 goes to the client, the
+ * upstream connection is closed, and the client's after the flush.
+ */
+void ag_proxy_tunnel_revoke(struct ag_req *req);
 
 
 #endif

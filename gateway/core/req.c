@@ -21,6 +21,7 @@
 #include "authn.h"
 #include "conn.h"
 #include "cors_http.h"
+#include "live.h"
 #include "log.h"
 #include "redact.h"
 #include "reply.h"
@@ -100,8 +101,10 @@ struct ag_req *ag_req_new(struct ag_conn *c)
     if (req != NULL) {
         SLIST_REMOVE_HEAD(&w->free_reqs, next_free);
         struct evbuffer *keep = req->up_head;
+        struct ag_live *live = req->live; /* unindexed, kept for the next identity */
         memset(req, 0, sizeof(*req));
         req->up_head = keep;
+        req->live = live;
     } else {
         req = calloc(1, sizeof(*req));
         if (req == NULL)
@@ -123,6 +126,7 @@ static void req_free(struct ag_req *req)
 
     if (req->flags & AG_REQ_F_EP)
         w->ep_ops->detach(req); /* first: its ep must never see a freed request */
+    ag_live_remove(req);
     req->c->req = NULL;
     ag_gen_unref(req->gen);
     req->gen = NULL;
@@ -140,6 +144,7 @@ void ag_req_free_recycled(struct ag_worker *w)
         SLIST_REMOVE_HEAD(&w->free_reqs, next_free);
         if (req->up_head)
             evbuffer_free(req->up_head);
+        free(req->live);
         free(req);
     }
 }

@@ -20,6 +20,7 @@
 
 #include "chunked.h"
 #include "http1.h"
+#include "wsframe.h"
 
 struct evbuffer;
 struct ag_conn;
@@ -28,6 +29,7 @@ struct ag_uconn;
 struct ag_ep;
 struct ag_authn;
 struct ag_worker;
+struct ag_live;
 
 enum ag_req_state {
     AG_REQ_UPSTREAM = 1, /* forwarding: request body and/or response in progress */
@@ -50,6 +52,8 @@ enum ag_req_state {
 #define AG_REQ_F_CLIENT_10 0x0400     /* the client spoke HTTP/1.0 */
 #define AG_REQ_F_KEEPALIVE_10 0x0800  /* HTTP/1.0 client asked for keep-alive */
 #define AG_REQ_F_EP 0x1000            /* an endpoint (req->ep) refers to it: detached when it ends */
+#define AG_REQ_F_REVOKED 0x2000       /* its credential was revoked: the tunnel ends at the
+                                         upstream's next frame boundary (proxy.c) */
 
 /* Longest request id kept from a trusted proxy's X-Request-Id. */
 #define AG_REQ_ID_MAX 64
@@ -78,6 +82,9 @@ struct ag_req {
     enum ag_body_kind resp_body;
     unsigned long long resp_left;
     struct ag_chunked resp_ck;
+    struct ag_wsframe ws_up;      /* AG_REQ_TUNNEL: where the upstream's frames end */
+    struct ag_live *live;         /* the credential it was let through by, indexed while a
+                                     revocation can close it (core/live.h); kept when recycled */
 
     uint64_t t_start_us, t_up_start_us, t_up_head_us;
     uint64_t bytes_in, bytes_out;

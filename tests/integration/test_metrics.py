@@ -33,6 +33,7 @@ FAMILIES = {
     "authgate_refresh_reuse": "counter",
     "authgate_logins": "counter",
     "authgate_token_flood": "counter",
+    "authgate_revoked_connections": "counter",
 }
 
 

@@ -25,7 +25,13 @@ Endpoints (any method unless noted):
   /status/NNN                 answers status NNN (1xx/204/304 and HEAD without a body)
   /ws                         with Upgrade: websocket: handshake, then echoes frames
                               (text/binary, fragmented messages, ping -> pong, close);
-                              without the upgrade headers: answers like /echo
+                              without the upgrade headers: answers like /echo. Text
+                              commands: "id" answers the tunnel's id (its conn_id);
+                              "slow N D" answers a binary frame of N bytes 'w' sent in two
+                              halves D seconds apart (a frame mid-flight)
+  GET  /__ws                  {"open": [ids of WebSocket tunnels open now], "closed": [...]}
+  /stream?n=N&interval=S      a chunked text/event-stream: N events "data: I\n\n", one every
+                              S seconds (a response still streaming)
   /hang                       reads the request and never answers (until the peer closes)
   /reset[?rst=1]              reads the request and closes the socket without answering
                               (rst=1: with SO_LINGER 0, so the peer sees a TCP RST)
@@ -120,6 +126,7 @@ class State:
         self.records = []
         self.conn_ids = itertools.count(1)
         self.open = 0
+        self.ws_open, self.ws_closed = set(), []
 
     def record(self, rec):
         with self.lock:
@@ -420,6 +427,17 @@ def handle_ws(conn, req):
     accept = base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest()).decode()
     conn.send(response_head(101, [("Upgrade", "websocket"), ("Connection", "Upgrade"),
                                   ("Sec-WebSocket-Accept", accept)]))
+    with conn.state.lock:
+        conn.state.ws_open.add(conn.conn_id)
+    try:
+        ws_echo(conn)
+    finally:
+        with conn.state.lock:
+            conn.state.ws_open.discard(conn.conn_id)
+            conn.state.ws_closed.append(conn.conn_id)
+
+
+def ws_echo(conn):
     msg_op, msg = None, []
     while True:
         b0, b1 = conn.read_exact(2)
@@ -445,8 +463,18 @@ def handle_ws(conn, req):
             msg_op, msg = opcode, [payload]
         elif opcode == 0x0:
             msg.append(payload)
-        if fin and msg_op is not None:
+        if fin and msg_op == 0x1 and b"".join(msg) == b"id":
+            ws_send(conn, 0x1, str(conn.conn_id).encode())
+        elif fin and msg_op == 0x1 and b"".join(msg).startswith(b"slow "):
+            _, n, delay = b"".join(msg).split()
+            data = b"w" * int(n)
+            frame = struct.pack("!BBQ", 0x82, 127, len(data)) + data
+            conn.send(frame[:len(frame) // 2])
+            time.sleep(float(delay))
+            conn.send(frame[len(frame) // 2:])
+        elif fin and msg_op is not None:
             ws_send(conn, msg_op, b"".join(msg))
+        if fin and msg_op is not None:
             msg_op, msg = None, []
 
 
@@ -482,6 +510,11 @@ def handle_request(conn, req):
             n = conn.state.open - 1
         send_json(conn, req, 200, {"open": n}, keepalive=keepalive)
         return keepalive
+    if path == "/__ws":
+        with conn.state.lock:
+            obj = {"open": sorted(conn.state.ws_open), "closed": list(conn.state.ws_closed)}
+        send_json(conn, req, 200, obj, keepalive=keepalive)
+        return keepalive
     if path == "/__reset":
         conn.state.reset()
         send_json(conn, req, 200, {"reset": True}, keepalive=keepalive)
@@ -494,6 +527,16 @@ def handle_request(conn, req):
     if path == "/slow":
         time.sleep(float(query.get("delay", ["1"])[0]))
         send_json(conn, req, 200, echo_obj(conn, req), keepalive=keepalive)
+        return keepalive
+    if path == "/stream":
+        n, interval = int(query.get("n", ["10"])[0]), float(query.get("interval", ["0.1"])[0])
+        conn.send(response_head(200, [("Content-Type", "text/event-stream"),
+                                      ("Transfer-Encoding", "chunked")]))
+        for i in range(n):
+            ev = b"data: %d\n\n" % i
+            conn.send(b"%x\r\n%s\r\n" % (len(ev), ev))
+            time.sleep(interval)
+        conn.send(b"0\r\n\r\n")
         return keepalive
     if path.startswith("/status/"):
         status = int(path[len("/status/"):])

@@ -558,6 +558,46 @@ static void test_authn_revoked_jti_sid_and_subject_are_refused(void)
     fx_clear(&f);
 }
 
+/*
+ * The identity a passed token is indexed by (gateway/core/live.c) is judged revoked by
+ * ag_authn_revoked() exactly when a new check of the same token is refused.
+ */
+static void test_authn_revoked_cred_agrees_with_the_check(void)
+{
+    int64_t now = (int64_t)time(NULL), until = now + 3600;
+
+    for (size_t i = 0; i < 4; i++) { /* jti, sid, subject watermark, an API key id */
+        struct fx f;
+        char tok[TOK_CAP], ids[3][64];
+        struct ag_authn_cred c;
+
+        AG_ASSERT_EQ(fx_init(&f, "'token-cache-size':0"), 0);
+        head(&f, "Authorization: Bearer %s\r\n", mint(&f, tok, ""));
+        AG_ASSERT_EQ(check(&f, AG_NEED_ACCESS), AG_AUTHN_OK);
+        /* a copy, as the index keeps it: the claims' scratch is reused by the next check */
+        snprintf(ids[0], sizeof(ids[0]), "%.*s", (int)f.a.jti.len, f.a.jti.p);
+        snprintf(ids[1], sizeof(ids[1]), "%.*s", (int)f.a.sid.len, f.a.sid.p);
+        snprintf(ids[2], sizeof(ids[2]), "%.*s", (int)f.a.sub.len, f.a.sub.p);
+        c = (struct ag_authn_cred){ag_str_c(ids[0]), ag_str_c(ids[1]), ag_str_c(ids[2]),
+                                   {NULL, 0}, f.a.iat};
+        AG_ASSERT(!ag_authn_revoked(f.g, &c, now));
+        if (i == 0)
+            AG_ASSERT_EQ(ag_revoke_add(f.rv, AG_REVOKE_JTI, c.jti, until), 0);
+        else if (i == 1)
+            AG_ASSERT_EQ(ag_revoke_add(f.rv, AG_REVOKE_SID, c.sid, until), 0);
+        else if (i == 2)
+            AG_ASSERT_EQ(ag_revoke_add_subject(f.rv, c.sub, now, until), 0);
+        else
+            AG_ASSERT_EQ(ag_revoke_add(f.rv, AG_REVOKE_KEY, AG_LIT("k-1"), until), 0);
+        AG_ASSERT_EQ(check(&f, AG_NEED_ACCESS), i < 3 ? AG_AUTHN_INVALID : AG_AUTHN_OK);
+        AG_ASSERT_EQ(ag_authn_revoked(f.g, &c, now), i < 3);
+        /* an API key's identity: its id and its owner's watermark */
+        c.key = AG_LIT("k-1");
+        AG_ASSERT_EQ(ag_authn_revoked(f.g, &c, now), true);
+        fx_clear(&f);
+    }
+}
+
 static void test_authn_unloaded_revocations_never_pass_a_token(void)
 {
     struct fx f;
@@ -858,6 +898,7 @@ int main(void)
     AG_RUN(test_authn_scopes_and_roles_are_whole_words_all_required);
     AG_RUN(test_authn_issuer_audience_and_exp_follow_the_config);
     AG_RUN(test_authn_revoked_jti_sid_and_subject_are_refused);
+    AG_RUN(test_authn_revoked_cred_agrees_with_the_check);
     AG_RUN(test_authn_unloaded_revocations_never_pass_a_token);
     AG_RUN(test_authn_cache_hit_skips_the_signature_but_not_the_checks);
     AG_RUN(test_authn_cache_compares_whole_tokens);

@@ -1,0 +1,147 @@
+/*
+ * gateway/core/live.c - the worker's index of live exchanges and its sweep: a request
+ * let through by an access token or an API key is indexed while it is upstream (its
+ * response head not yet come, its body under way, or a tunnel); when a revocation
+ * arrives, one deferred sweep re-judges each with the very check a new request gets
+ * (ag_authn_revoked()) and ends the revoked ones.
+ *
+ * Owns:     struct ag_live and w->live; the sweep's event w->live_ev. The copy is kept
+ *           with its recycled request (freed by ag_req_free_recycled()), so that a
+ *           request costs a few copies and two list operations, no allocation.
+ * Entry:    ag_live_add(), ag_live_remove(), ag_live_schedule(), ag_live_clear().
+ * Not here: the tunnel's Close frame at a frame boundary (ag_proxy_tunnel_revoke(),
+ *           proxy.c); the revocation set
+ *           (policy/revoke.c), filled by the feed (gateway/worker.c).
+ * Spec:     CONTRACT.md section 15; docs/request-lifecycle.md "Revoked while live".
+ */
+#include "live.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "conn.h"
+#include "log.h"
+#include "proxy.h"
+#include "req.h"
+#include "worker_types.h"
+
+/* Copies <s> to <*p> and points <d> at the copy. */
+static void live_copy(char **p, struct ag_str *d, struct ag_str s)
+{
+    if (s.len > 0)
+        memcpy(*p, s.p, s.len);
+    *d = (struct ag_str){*p, s.len};
+    *p += s.len;
+}
+
+int ag_live_add(struct ag_req *req, const struct ag_authn *a)
+{
+    struct ag_worker *w = req->c->w;
+    struct ag_live *l = req->live;
+    struct ag_str key = a->src == AG_AUTHN_SRC_APIKEY ? a->key_id : (struct ag_str){NULL, 0};
+    size_t need;
+    char *p;
+
+    if (!a->identity)
+        return 0; /* the master token, an open path: nothing can revoke them */
+    need = a->jti.len + a->sid.len + a->sub.len + key.len;
+    if (l == NULL || l->cap < need) {
+        /* Room for a usual identity at once: ids of 36-43 bytes (uuid, base64url). */
+        size_t cap = need > 192 ? need : 192;
+        if ((l = realloc(l, sizeof(*l) + cap)) == NULL)
+            return -1; /* req->live is still the old one, or NULL */
+        l->cap = cap;
+        req->live = l;
+    }
+    p = l->data;
+    live_copy(&p, &l->cred.jti, a->jti);
+    live_copy(&p, &l->cred.sid, a->sid);
+    live_copy(&p, &l->cred.sub, a->sub);
+    live_copy(&p, &l->cred.key, key);
+    l->cred.iat = a->iat;
+    l->req = req;
+    l->on = true;
+    LIST_INSERT_HEAD(&w->live, l, entry);
+    return 0;
+}
+
+void ag_live_remove(struct ag_req *req)
+{
+    struct ag_live *l = req->live;
+
+    if (l == NULL || !l->on)
+        return;
+    LIST_REMOVE(l, entry);
+    l->on = false;
+}
+
+/*
+ * Ends <req>, whose credential was revoked: logged (the request id, never the credential)
+ * and counted. A tunnel gets its Close frame at the upstream's next frame boundary
+ * (ag_proxy_tunnel_revoke()); a request waiting for or receiving its response is cut, so
+ * the client never sees a clean end of body.
+ */
+static void live_close(struct ag_req *req)
+{
+    struct ag_worker *w = req->c->w;
+    bool tunnel = req->state == AG_REQ_TUNNEL;
+
+    ag_live_remove(req);
+    ag_stats_inc(&w->stats.revoked_closed[tunnel ? AG_STATS_REVOKED_TUNNEL
+                                                 : AG_STATS_REVOKED_STREAM]);
+    ag_log(AG_LOG_INFO, "connection closed: revoked; %s, status=%d id=%s",
+           tunnel ? "websocket tunnel" : "response under way", req->status, req->id);
+    req->flags |= AG_REQ_F_UP_CLOSE | AG_REQ_F_REVOKED;
+    if (req->c->flags & AG_CONN_F_CLOSING) {
+        /* Already ending (a peer closed its side): only its last flush is left, bounded. */
+        ag_io_timeout(&req->c->io, w->tmo[AG_TMO_REVOKED]);
+        return;
+    }
+    if (tunnel && req->u != NULL && !req->ws_up.broken) {
+        ag_proxy_tunnel_revoke(req);
+        return;
+    }
+    /* Cut: no last chunk, short of the length. A close-delimited body would look whole
+     * after a FIN, so that socket is reset instead. */
+    if (!tunnel && req->resp_body == AG_BODY_CLOSE && !(req->flags & AG_REQ_F_CHUNK_OUT))
+        setsockopt(req->c->io.fd, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0},
+                   sizeof(struct linger));
+    ag_req_abort(req);
+}
+
+/* Re-judges every indexed exchange; the revoked ones are closed (and leave the index). */
+static void on_live_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    struct ag_worker *w = arg;
+    int64_t now = (int64_t)time(NULL);
+    struct ag_live *l, *next;
+
+    (void)fd;
+    (void)what;
+    for (l = LIST_FIRST(&w->live); l != NULL; l = next) {
+        struct ag_req *req = l->req;
+        next = LIST_NEXT(l, entry); /* closing <req> unindexes <l>, never another entry */
+        if (ag_authn_revoked(req->gen, &l->cred, now))
+            live_close(req); /* unindexes it */
+    }
+}
+
+void ag_live_schedule(struct ag_worker *w)
+{
+    if (LIST_EMPTY(&w->live))
+        return; /* a request let through later is judged against the set as it is then */
+    if (w->live_ev == NULL && (w->live_ev = event_new(w->base, -1, 0, on_live_sweep, w)) == NULL)
+        return;
+    event_active(w->live_ev, EV_TIMEOUT, 0); /* already active: the same sweep covers it */
+}
+
+void ag_live_clear(struct ag_worker *w)
+{
+    if (w->live_ev != NULL)
+        event_free(w->live_ev);
+    w->live_ev = NULL;
+}

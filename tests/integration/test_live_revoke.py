@@ -1,0 +1,290 @@
+"""Live connections closed on revocation (CONTRACT.md section 15; docs/request-lifecycle.md
+"Revoked while live"): two gateway instances on one Redis and one upstream; a WebSocket
+tunnel and a streaming response held on instance B, authorised by a credential that is
+then revoked through instance A (logout, logout-all, a replayed refresh token, the admin's
+deactivation of the user, the API key's deletion), are closed within 1 s: the WebSocket
+client gets a Close frame with 1008 and then the end of the connection, the upstream sees
+its side closed, the stream's reader never sees a clean end of body. Another user's
+tunnel stays open. Also: a tunnel on the same instance, and an upstream frame under way
+when the revocation comes is delivered whole before the Close frame.
+"""
+
+import socket
+import struct
+import time
+
+import requests
+import websocket
+
+from conftest import free_port
+from test_metrics import scrape, val
+from test_account import logout
+from test_admin_users import MH, patch
+from test_api_keys import create_ok, revoke
+from test_api_keys import start as keys_start
+from test_users import login_ok, make_user, refresh_post
+
+LIVE_PATHS = ["/api", "/ws", "/stream", "/partial"]
+
+
+def start(gateway, redis_server, upstream):
+    return keys_start(gateway, redis_server, upstream, **{"access-token-paths": LIVE_PATHS,
+                                                          "metrics-listen": "127.0.0.1:%d" % free_port()})
+
+
+def revoked_counts(gw):
+    """authgate_revoked_connections_total of <gw> by kind, from its metrics port."""
+    samples, _ = scrape(gw)
+    return {k: val(samples, "authgate_revoked_connections_total", kind=k) for k in ("tunnel", "stream")}
+
+
+def cred_header(cred):
+    """('Authorization', 'Bearer ...') for a token, ('X-API-Key', key) for an API key."""
+    return ("X-API-Key", cred) if cred.startswith("agk_") else ("Authorization", "Bearer " + cred)
+
+
+def ws_open(gw, cred):
+    """A WebSocket tunnel through <gw> to the upstream's echo, and its id there."""
+    name, value = cred_header(cred)
+    ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % gw.port,
+                                     header=["%s: %s" % (name, value)], timeout=5)
+    ws.send("id")
+    return ws, int(ws.recv())
+
+
+def ws_tunnels(upstream):
+    r = requests.get(upstream.url + "/__ws", timeout=5)
+    assert r.status_code == 200
+    return r.json()
+
+
+def wait_close_1008(ws):
+    """Reads until the Close frame: returns its status code; then the gateway's FIN."""
+    op, frame = ws.recv_data_frame(True)
+    while op not in (websocket.ABNF.OPCODE_CLOSE,):
+        op, frame = ws.recv_data_frame(True)
+    code = struct.unpack("!H", frame.data[:2])[0]
+    # recv_data_frame answered the Close; the gateway then ends the connection.
+    ws.sock.settimeout(1.0)
+    assert ws.sock.recv(1) == b""
+    return code
+
+
+class Stream:
+    """A raw-socket GET /stream (chunked, one event every 50 ms) held open by its reader."""
+
+    def __init__(self, gw, cred):
+        name, value = cred_header(cred)
+        self.sock = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+        self.sock.sendall(("GET /stream?n=400&interval=0.05 HTTP/1.1\r\nHost: gw.test\r\n"
+                           "%s: %s\r\n\r\n" % (name, value)).encode())
+        self.buf = b""
+        while b"data: 1\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            assert chunk, "stream ended before its second event: %r" % self.buf
+            self.buf += chunk
+        assert self.buf.startswith(b"HTTP/1.1 200 "), self.buf[:200]
+        assert b"\r\ntransfer-encoding: chunked\r\n" in self.buf.lower()
+
+    def wait_cut(self):
+        """Reads to the end: the connection ends (FIN or reset) without the last chunk."""
+        self.sock.settimeout(2.0)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                self.buf += chunk
+        except ConnectionResetError:
+            pass
+        assert not self.buf.endswith(b"0\r\n\r\n"), "the stream ended cleanly"
+        self.sock.close()
+
+
+def hold(gw, cred):
+    """A tunnel and a stream through <gw> authorised by <cred>, both live."""
+    ws, wid = ws_open(gw, cred)
+    return ws, wid, Stream(gw, cred)
+
+
+def assert_closed_within_1s(t0, ws, wid, stream, upstream):
+    assert wait_close_1008(ws) == 1008
+    stream.wait_cut()
+    took = time.monotonic() - t0
+    assert took < 1.0, "closed %.3f s after the revocation" % took
+    tunnels = ws_tunnels(upstream)
+    deadline = time.monotonic() + 1.0
+    while wid in tunnels["open"] and time.monotonic() < deadline:
+        time.sleep(0.01)  # the upstream's thread notices the close on its next read
+        tunnels = ws_tunnels(upstream)
+    assert wid not in tunnels["open"] and wid in tunnels["closed"]
+    return took
+
+
+def assert_still_open(ws, wid, upstream):
+    ws.send("still here")
+    assert ws.recv() == "still here"
+    assert wid in ws_tunnels(upstream)["open"]
+
+
+def bystander(gw):
+    """Another user's tunnel, which no revocation here may touch."""
+    u = make_user(gw)
+    return ws_open(gw, login_ok(gw, u["username"])["access_token"])
+
+
+def run_case(gateway, redis_server, upstream, make, do_revoke):
+    """make(a) -> (credential, state); do_revoke(a, state) revokes it through A."""
+    a = start(gateway, redis_server, upstream)
+    b = start(gateway, redis_server, upstream)
+    cred, state = make(a)
+    other, oid = bystander(b)
+    ws, wid, stream = hold(b, cred)
+    t0 = time.monotonic()
+    do_revoke(a, state)
+    assert_closed_within_1s(t0, ws, wid, stream, upstream)
+    assert_still_open(other, oid, upstream)
+    other.close()
+    # a new request with the credential is refused as well, on both instances
+    name, value = cred_header(cred)
+    for gw in (a, b):
+        assert requests.get(gw.url + "/api/x", headers={name: value}, timeout=5).status_code == 401
+    return a, b, cred
+
+
+def user_session(gw):
+    u = make_user(gw)
+    return u, login_ok(gw, u["username"])
+
+
+def test_logout_on_a_closes_the_tunnel_and_the_stream_on_b(gateway, redis_server, upstream):
+    def make(a):
+        _, p = user_session(a)
+        return p["access_token"], p["access_token"]
+
+    a, b, tok = run_case(gateway, redis_server, upstream, make,
+                         lambda a, tok: assert_ok(logout(a, tok)))
+    # one line per closed connection, with the request id, never the token
+    err = b.stderr()
+    assert err.count("connection closed: revoked") == 2, err[-3000:]
+    assert "websocket tunnel" in err and "response under way" in err and tok not in err
+    assert revoked_counts(b) == {"tunnel": 1, "stream": 1}
+    assert revoked_counts(a) == {"tunnel": 0, "stream": 0}
+
+
+def assert_ok(r):
+    assert r.status_code == 200, r.text
+
+
+def test_logout_all_on_a_closes_every_session_on_b(gateway, redis_server, upstream):
+    def make(a):
+        u, p1 = user_session(a)
+        p2 = login_ok(a, u["username"])
+        return p1["access_token"], p2["access_token"]
+
+    run_case(gateway, redis_server, upstream, make,
+             lambda a, other_session: assert_ok(logout(a, other_session, all_=True)))
+
+
+def test_refresh_reuse_on_a_closes_the_session_on_b(gateway, redis_server, upstream):
+    def make(a):
+        _, p1 = user_session(a)
+        r = refresh_post(a, p1["refresh_token"])
+        assert r.status_code == 200, r.text
+        return r.json()["access_token"], p1["refresh_token"]
+
+    def reuse(a, old_refresh):
+        assert refresh_post(a, old_refresh).status_code == 401  # replayed: the session dies
+
+    run_case(gateway, redis_server, upstream, make, reuse)
+
+
+def test_admin_deactivation_on_a_closes_the_users_connections_on_b(gateway, redis_server,
+                                                                    upstream):
+    def make(a):
+        u, p = user_session(a)
+        return p["access_token"], u["id"]
+
+    def deactivate(a, uid):
+        r = patch(a, uid, {"is_active": False}, headers=MH)
+        assert r.status_code == 200 and r.json()["is_active"] is False, r.text
+
+    run_case(gateway, redis_server, upstream, make, deactivate)
+
+
+def test_api_key_deletion_on_a_closes_its_connections_on_b(gateway, redis_server, upstream):
+    def make(a):
+        _, p = user_session(a)
+        k = create_ok(a, p["access_token"])
+        return k["key"], (p["access_token"], k["id"])
+
+    def delete(a, state):
+        access, kid = state
+        assert revoke(a, access, kid).status_code == 204
+
+    run_case(gateway, redis_server, upstream, make, delete)
+
+
+def test_logout_on_the_same_instance_closes_its_tunnel(gateway, redis_server, upstream):
+    a = start(gateway, redis_server, upstream)
+    _, p = user_session(a)
+    other, oid = bystander(a)
+    ws, wid, stream = hold(a, p["access_token"])
+    t0 = time.monotonic()
+    assert_ok(logout(a, p["access_token"]))
+    assert_closed_within_1s(t0, ws, wid, stream, upstream)
+    assert_still_open(other, oid, upstream)
+    other.close()
+
+
+def test_a_frame_under_way_is_delivered_whole_before_the_close(gateway, redis_server, upstream):
+    a = start(gateway, redis_server, upstream)
+    b = start(gateway, redis_server, upstream)
+    _, p = user_session(a)
+    ws, wid = ws_open(b, p["access_token"])
+    # the upstream sends half of a 200 kB frame now, the rest 0.4 s later
+    ws.send("slow 200000 0.4")
+    time.sleep(0.1)  # places the revocation inside that frame
+    t0 = time.monotonic()
+    assert_ok(logout(a, p["access_token"]))
+    op, frame = ws.recv_data_frame(True)
+    assert op == websocket.ABNF.OPCODE_BINARY
+    assert frame.data == b"w" * 200000
+    assert wait_close_1008(ws) == 1008
+    assert time.monotonic() - t0 < 1.0
+    deadline = time.monotonic() + 1.0
+    while wid in ws_tunnels(upstream)["open"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert wid not in ws_tunnels(upstream)["open"]
+
+
+
+def test_a_long_body_is_cut_short_of_its_length(gateway, redis_server, upstream):
+    """A Content-Length response under way: the client gets fewer bytes than announced."""
+    a = start(gateway, redis_server, upstream)
+    b = start(gateway, redis_server, upstream)
+    _, p = user_session(a)
+    s = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+    # the upstream sends half of the 200000 bytes, then nothing more
+    s.sendall(("GET /partial?n=200000 HTTP/1.1\r\nHost: gw.test\r\n"
+               "Authorization: Bearer %s\r\n\r\n" % p["access_token"]).encode())
+    buf = b""
+    while len(buf.partition(b"\r\n\r\n")[2]) < 100000:
+        chunk = s.recv(65536)
+        assert chunk
+        buf += chunk
+    assert b"\r\ncontent-length: 200000\r\n" in buf.lower()
+    t0 = time.monotonic()
+    assert_ok(logout(a, p["access_token"]))
+    s.settimeout(2.0)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    except ConnectionResetError:
+        pass
+    assert time.monotonic() - t0 < 1.0
+    assert len(buf.partition(b"\r\n\r\n")[2]) == 100000
+    s.close()
