@@ -197,6 +197,36 @@ def test_replica_frozen_writes_503_in_time_and_the_refresh_retry_works(gateway, 
     assert logout(gw, b["access_token"]).status_code == 401
 
 
+def test_connection_lost_during_the_wait_the_refresh_retry_works(gateway, redis_server, replica,
+                                                                 upstream):
+    """The connection to Redis drops while a rotation's WAIT is held (a failover, a network
+    cut): the client hears 503, and its retry with the same token, once the store is back,
+    must not be taken for a replayed token (the mark goes out on the new connection)."""
+    gw = ustart(gateway, redis_server, upstream, workers=1, **{"redis-min-replicas-ack": 1})
+    u = make_user(gw)
+    a = login_ok(gw, u["username"])
+    fa = decode(a["refresh_token"])
+    os.kill(replica.proc.pid, signal.SIGSTOP)  # the WAIT is held (0.5 s) ...
+    cut = threading.Timer(0.15, redis_cmd, (redis_server.port, "CLIENT", "KILL", "TYPE", "normal"))
+    try:
+        cut.start()  # ... and the connection cut under it, the rotation done on the primary
+        r = refresh_post(gw, a["refresh_token"])
+        cut.join()
+        assert r.status_code == 503 and r.json() == D503, r.text
+    finally:
+        os.kill(replica.proc.pid, signal.SIGCONT)
+    wait_caught_up(redis_server, replica)
+    deadline = time.monotonic() + 10
+    while requests.get(gw.url + "/auth/ready", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, "the store did not come back"
+        time.sleep(0.05)
+
+    r = refresh_post(gw, a["refresh_token"])
+    assert r.status_code == 200, r.text  # not 401 with the session revoked as replayed
+    assert redis_cmd(redis_server.port, "EXISTS", "{%s}:rev:sid:%s" % (NS, fa["sid"])) == 0
+    assert api(gw, r.json()["access_token"]).status_code == 200
+
+
 def test_replica_killed_register_and_login_503_then_back(gateway, redis_server, replica):
     gw = ustart(gateway, redis_server, **{"redis-min-replicas-ack": 1})
     u = make_user(gw)
