@@ -212,6 +212,22 @@ def test_admin_deactivation_on_a_closes_the_users_connections_on_b(gateway, redi
     run_case(gateway, redis_server, upstream, make, deactivate)
 
 
+def test_admin_role_removal_on_a_closes_the_users_connections_on_b(gateway, redis_server,
+                                                                    upstream):
+    def make(a):
+        u = make_user(a)
+        r = patch(a, u["id"], {"roles": ["editor"]}, headers=MH)
+        assert r.status_code == 200 and r.json()["roles"] == ["editor"], r.text
+        p = login_ok(a, u["username"])  # a token that carries the role
+        return p["access_token"], u["id"]
+
+    def take_role(a, uid):
+        r = patch(a, uid, {"roles": []}, headers=MH)
+        assert r.status_code == 200 and r.json()["roles"] == [], r.text
+
+    run_case(gateway, redis_server, upstream, make, take_role)
+
+
 def test_api_key_deletion_on_a_closes_its_connections_on_b(gateway, redis_server, upstream):
     def make(a):
         _, p = user_session(a)
