@@ -143,3 +143,55 @@ def test_sighup_from_redis_to_sentinel_then_a_failover_is_followed(gateway, upst
     r = refresh_get(gw, before["refresh_token"])
     assert r.status_code == 200, r.text
     assert "cmdstat_evalsha" in cl.cmd(new_port, "INFO", "commandstats")
+
+
+def sentinel_watchers(cl):
+    """Connections subscribed on the sentinels (each store watches +switch-master on one)."""
+    n = 0
+    for i in range(len(cl.sentinel_ports)):
+        n += sum(1 for line in cl.scmd(i, "CLIENT", "LIST").splitlines()
+                 if "cmd=subscribe" in line or "sub=1" in line)
+    return n
+
+
+def test_sighup_from_sentinel_to_redis_keeps_tunnels_revocable(gateway, upstream, cluster2):
+    """The other way: a gateway on `redis-sentinel` reloaded with `redis` (the primary's
+    address). Its sentinel connections close with the old store; a tunnel opened before
+    the SIGHUP is still closed (1008) by a logout made after the switch."""
+    import websocket
+    from test_live_revoke import wait_close_1008
+
+    cl = cluster2
+    gw = gateway(config=sconfig(cl, **{"access-token-paths": ["/api", "/ws"]}))
+    wait_ready(gw)
+    u = make_user(gw)
+    p = login_ok(gw, u["username"])
+    ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % gw.port,
+                                     header=["Authorization: Bearer " + p["access_token"]],
+                                     timeout=5)
+    ws.send("hello")
+    assert ws.recv() == "hello"
+    assert sentinel_watchers(cl) == gw.config["workers"]
+
+    moved = {k: v for k, v in gw.config.items() if k != "redis-sentinel"}
+    moved["redis"] = "redis://127.0.0.1:%d/0" % cl.primary_port()
+    gw.write_config(moved)
+    gw.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while gw.stderr().count("closed the old store") < gw.config["workers"] \
+            and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert gw.stderr().count("closed the old store") == gw.config["workers"], gw.stderr()[-3000:]
+    deadline = time.monotonic() + 2
+    while sentinel_watchers(cl) > 0 and time.monotonic() < deadline:
+        time.sleep(0.02)  # the sentinels see the close a moment later
+    assert sentinel_watchers(cl) == 0
+
+    ws.send("still")
+    assert ws.recv() == "still"
+    t0 = time.monotonic()
+    r = requests.post(gw.url + "/auth/logout", headers=bearer(p["access_token"]), timeout=10)
+    assert r.status_code == 200, r.text
+    assert wait_close_1008(ws) == 1008
+    assert time.monotonic() - t0 < 1.0
+    assert api(gw, p["access_token"]).status_code == 401
