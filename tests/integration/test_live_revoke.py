@@ -13,6 +13,7 @@ import socket
 import struct
 import time
 
+import pytest
 import requests
 import websocket
 
@@ -303,4 +304,31 @@ def test_a_long_body_is_cut_short_of_its_length(gateway, redis_server, upstream)
         pass
     assert time.monotonic() - t0 < 1.0
     assert len(buf.partition(b"\r\n\r\n")[2]) == 100000
+    s.close()
+
+
+def test_an_http10_stream_is_reset_not_ended(gateway, redis_server, upstream):
+    """An HTTP/1.0 client (nginx's proxy_http_version default) gets a chunked upstream
+    stream close-delimited: a FIN would end that body cleanly, so the cut is a reset."""
+    a = start(gateway, redis_server, upstream)
+    _, p = user_session(a)
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+    s.sendall(("GET /stream?n=400&interval=0.05 HTTP/1.0\r\nHost: gw.test\r\n"
+               "Authorization: Bearer %s\r\n\r\n" % p["access_token"]).encode())
+    buf = b""
+    while b"data: 1\n" not in buf:
+        chunk = s.recv(65536)
+        assert chunk, buf
+        buf += chunk
+    head = buf.partition(b"\r\n\r\n")[0].lower()
+    assert b"transfer-encoding" not in head and b"content-length" not in head, head
+    t0 = time.monotonic()
+    assert_ok(logout(a, p["access_token"]))
+    s.settimeout(2.0)
+    with pytest.raises(ConnectionResetError):
+        while True:
+            chunk = s.recv(65536)
+            assert chunk, "the body ended cleanly %.3f s after the revocation" % (
+                time.monotonic() - t0)
+    assert time.monotonic() - t0 < 1.0
     s.close()
