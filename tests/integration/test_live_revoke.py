@@ -332,3 +332,28 @@ def test_an_http10_stream_is_reset_not_ended(gateway, redis_server, upstream):
                 time.monotonic() - t0)
     assert time.monotonic() - t0 < 1.0
     s.close()
+
+
+def test_a_tunnel_over_tls_gets_its_close_frame(gateway, redis_server, upstream, tmp_path):
+    """The Close frame of a revoked tunnel goes out through the TLS layer, then the end."""
+    from tlscerts import CA
+    ca = CA(tmp_path, "live-ca")
+    cert, key = ca.leaf("gw")
+    tls_port = free_port()
+    a = keys_start(gateway, redis_server, upstream, **{
+        "access-token-paths": LIVE_PATHS, "tls-listen": "127.0.0.1:%d" % tls_port,
+        "tls-cert-file": str(cert), "tls-key-file": str(key)})
+    _, p = user_session(a)
+    ws = websocket.create_connection("wss://localhost:%d/ws" % tls_port,
+                                     header=["Authorization: Bearer " + p["access_token"]],
+                                     sslopt={"ca_certs": str(ca.path)}, timeout=5)
+    ws.send("over tls")
+    assert ws.recv() == "over tls"
+    t0 = time.monotonic()
+    assert_ok(logout(a, p["access_token"]))
+    op, frame = ws.recv_data_frame(True)
+    assert op == websocket.ABNF.OPCODE_CLOSE
+    assert struct.unpack("!H", frame.data[:2])[0] == 1008
+    ws.sock.settimeout(1.0)
+    assert ws.sock.recv(1) == b""
+    assert time.monotonic() - t0 < 1.0
