@@ -115,6 +115,16 @@ def test_ack_1_keeps_every_write_acknowledged_before_the_failover(gateway, upstr
         assert r.status_code == 401, r.text
 
 
+def reload_until(gw, config, line):
+    """Writes <config>, sends SIGHUP, and waits until every worker has logged <line>."""
+    gw.write_config(config)
+    gw.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while gw.stderr().count(line) < gw.config["workers"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert gw.stderr().count(line) == gw.config["workers"], gw.stderr()[-3000:]
+
+
 def test_sighup_from_redis_to_sentinel_then_a_failover_is_followed(gateway, upstream, cluster2):
     cl = cluster2
     old_port = cl.primary_port()
@@ -126,14 +136,8 @@ def test_sighup_from_redis_to_sentinel_then_a_failover_is_followed(gateway, upst
 
     moved = {k: v for k, v in gw.config.items() if k != "redis"}
     moved["redis-sentinel"] = cl.config()
-    gw.write_config(moved)
-    gw.send_signal(signal.SIGHUP)
     # The switch is logged by every worker once the sentinel store is ready and replayed.
-    deadline = time.monotonic() + 10
-    while gw.stderr().count("store switched to redis-sentinel") < gw.config["workers"] \
-            and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert "store switched to redis-sentinel" in gw.stderr(), gw.stderr()[-3000:]
+    reload_until(gw, moved, "store switched to redis-sentinel")
     cl.wait_replicated()
 
     t_kill = cl.kill_primary()
@@ -175,13 +179,7 @@ def test_sighup_from_sentinel_to_redis_keeps_tunnels_revocable(gateway, upstream
 
     moved = {k: v for k, v in gw.config.items() if k != "redis-sentinel"}
     moved["redis"] = "redis://127.0.0.1:%d/0" % cl.primary_port()
-    gw.write_config(moved)
-    gw.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while gw.stderr().count("closed the old store") < gw.config["workers"] \
-            and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert gw.stderr().count("closed the old store") == gw.config["workers"], gw.stderr()[-3000:]
+    reload_until(gw, moved, "closed the old store")
     deadline = time.monotonic() + 2
     while sentinel_watchers(cl) > 0 and time.monotonic() < deadline:
         time.sleep(0.02)  # the sentinels see the close a moment later

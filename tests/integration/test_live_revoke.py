@@ -276,15 +276,21 @@ def test_a_frame_under_way_is_delivered_whole_before_the_close(gateway, redis_se
 
 
 
+def raw_get(gw, target, access, version="HTTP/1.1"):
+    """A raw socket to <gw> that has sent GET <target> with <access>."""
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+    s.sendall(("GET %s %s\r\nHost: gw.test\r\nAuthorization: Bearer %s\r\n\r\n"
+               % (target, version, access)).encode())
+    return s
+
+
 def test_a_long_body_is_cut_short_of_its_length(gateway, redis_server, upstream):
     """A Content-Length response under way: the client gets fewer bytes than announced."""
     a = start(gateway, redis_server, upstream)
     b = start(gateway, redis_server, upstream)
     _, p = user_session(a)
-    s = socket.create_connection(("127.0.0.1", b.port), timeout=5)
     # the upstream sends half of the 200000 bytes, then nothing more
-    s.sendall(("GET /partial?n=200000 HTTP/1.1\r\nHost: gw.test\r\n"
-               "Authorization: Bearer %s\r\n\r\n" % p["access_token"]).encode())
+    s = raw_get(b, "/partial?n=200000", p["access_token"])
     buf = b""
     while len(buf.partition(b"\r\n\r\n")[2]) < 100000:
         chunk = s.recv(65536)
@@ -312,9 +318,7 @@ def test_an_http10_stream_is_reset_not_ended(gateway, redis_server, upstream):
     stream close-delimited: a FIN would end that body cleanly, so the cut is a reset."""
     a = start(gateway, redis_server, upstream)
     _, p = user_session(a)
-    s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
-    s.sendall(("GET /stream?n=400&interval=0.05 HTTP/1.0\r\nHost: gw.test\r\n"
-               "Authorization: Bearer %s\r\n\r\n" % p["access_token"]).encode())
+    s = raw_get(a, "/stream?n=400&interval=0.05", p["access_token"], "HTTP/1.0")
     buf = b""
     while b"data: 1\n" not in buf:
         chunk = s.recv(65536)
