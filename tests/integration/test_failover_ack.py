@@ -10,7 +10,9 @@ Shown here:
     one started after the failover; writes are back within 5 s of the promotion (the
     second replica, re-pointed by the sentinels, acknowledges them);
   - a gateway started on plain `redis` (the primary's address) and reloaded with
-    `redis-sentinel` follows the next failover by itself.
+    `redis-sentinel` follows the next failover by itself; reloaded the other way, its
+    sentinel connections close and a tunnel opened before stays revocable; a changed
+    sentinel list is a new store, watched on the sentinel now listed.
 
 Why two replicas: with ack 1 and a single replica, the promoted replica has none left,
 and every write answers 503 until one is back (docs/operations.md "redis-min-replicas-ack").
@@ -149,13 +151,13 @@ def test_sighup_from_redis_to_sentinel_then_a_failover_is_followed(gateway, upst
     assert "cmdstat_evalsha" in cl.cmd(new_port, "INFO", "commandstats")
 
 
+def watchers_on(cl, i):
+    """Connections subscribed on sentinel <i> (each store watches +switch-master on one)."""
+    return sum(1 for line in cl.scmd(i, "CLIENT", "LIST").splitlines() if "sub=1" in line)
+
+
 def sentinel_watchers(cl):
-    """Connections subscribed on the sentinels (each store watches +switch-master on one)."""
-    n = 0
-    for i in range(len(cl.sentinel_ports)):
-        n += sum(1 for line in cl.scmd(i, "CLIENT", "LIST").splitlines()
-                 if "cmd=subscribe" in line or "sub=1" in line)
-    return n
+    return sum(watchers_on(cl, i) for i in range(len(cl.sentinel_ports)))
 
 
 def test_sighup_from_sentinel_to_redis_keeps_tunnels_revocable(gateway, upstream, cluster2):
@@ -193,3 +195,27 @@ def test_sighup_from_sentinel_to_redis_keeps_tunnels_revocable(gateway, upstream
     assert wait_close_1008(ws) == 1008
     assert time.monotonic() - t0 < 1.0
     assert api(gw, p["access_token"]).status_code == 401
+
+
+def test_sighup_with_another_sentinel_list_moves_the_store(gateway, upstream, cluster2):
+    """A changed `redis-sentinel` (here: one sentinel listed instead of three) is a new
+    store: the workers switch to it, close the old one, and writes go on."""
+    cl = cluster2
+    gw = gateway(config=sconfig(cl))
+    wait_ready(gw)
+    before = new_pair(gw)
+    watchers = sentinel_watchers(cl)
+    assert watchers == gw.config["workers"]
+
+    moved = dict(gw.config)
+    moved["redis-sentinel"] = dict(cl.config(), sentinels=["127.0.0.1:%d" % cl.sentinel_ports[2]])
+    reload_until(gw, moved, "closed the old store")
+    assert gw.stderr().count("store switched to redis-sentinel") == gw.config["workers"]
+    r = refresh_get(gw, before["refresh_token"])
+    assert r.status_code == 200, r.text
+    new_pair(gw)
+    # every worker now watches +switch-master on the one sentinel listed, and only there
+    deadline = time.monotonic() + 2
+    while watchers_on(cl, 0) + watchers_on(cl, 1) > 0 and time.monotonic() < deadline:
+        time.sleep(0.02)  # the sentinels see the old watches close a moment later
+    assert [watchers_on(cl, i) for i in range(3)] == [0, 0, watchers]
