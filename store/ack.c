@@ -4,8 +4,11 @@
  * `WAIT n timeout` on the same connection says n replicas have it; fewer, and the caller
  * hears NULL (store unavailable), after the write's mark, if it has one, was sent.
  *
- * Owns:     the held copies of script answers (in their pending records, store/link.h).
- * Entry:    ag_ack__sent(), ag_ack__hold() (from store/link.c), ag_store_set_min_replicas_ack(),
+ * Owns:     the held copies of script answers (in their pending records, store/link.h);
+ *           the owed marks (st->owed): those whose write's answer was lost with the
+ *           connection, sent first on the next one.
+ * Entry:    ag_ack__sent(), ag_ack__hold(), ag_ack__resend(), ag_ack__free() (from
+ *           store/link.c), ag_store_set_min_replicas_ack(),
  *           the pure ag_ack__reply_copy(), ag_ack__changed(), ag_ack__reached(), ag_ack__wait_ms().
  * Not here: the connection and the pending records (store/link.c), which scripts are
  *           flagged (store/scripts.c), what a mark means (store/session.c), HTTP.
@@ -106,11 +109,61 @@ void ag_store_set_min_replicas_ack(struct ag_store *st, int n)
         st->acks = n > 0 ? n : 0;
 }
 
+/* ---------------------------------------------------------------- owed marks */
+
+/*
+ * The mark <m> (not in st->pending) could not be written: its write's answer, or its own,
+ * was lost with the connection (a failover, a cut), and the write may have run. It is
+ * sent first thing on the next connection (ag_ack__resend(), before the store is ready
+ * again, so before any retry); a mark that finds its write undone or moved on does
+ * nothing. A store that will not reconnect drops it.
+ */
+static void ack_owe(struct store_pending *m)
+{
+    struct ag_store *st = m->link->st;
+
+    m->fn = NULL;
+    m->cb = NULL;
+    m->arg = NULL;
+    m->is_mark = true;
+    if (st->freeing || st->retired) {
+        ag_link__pending_free(m);
+        return;
+    }
+    evtimer_del(&m->timer);
+    TAILQ_INSERT_TAIL(&st->owed, m, entry);
+}
+
+int ag_ack__resend(struct store_link *l)
+{
+    struct store_pending *m;
+
+    while ((m = TAILQ_FIRST(&l->st->owed)) != NULL) {
+        TAILQ_REMOVE(&l->st->owed, m, entry);
+        if (ag_link__send(m) < 0) {
+            TAILQ_INSERT_HEAD(&l->st->owed, m, entry);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void ag_ack__free(struct ag_store *st)
+{
+    struct store_pending *m;
+
+    while ((m = TAILQ_FIRST(&st->owed)) != NULL) {
+        TAILQ_REMOVE(&st->owed, m, entry);
+        ag_link__pending_free(m);
+    }
+}
+
 /*
  * Answers the held record <p> (already out of st->pending) and frees it: its held copy
  * when the WAIT reached the replicas (<ok>), else NULL, after its mark if it has one: the
  * mark takes over the caller, who hears NULL once the mark is written, so that a retry
- * (maybe on another connection) cannot overtake it.
+ * (maybe on another connection) cannot overtake it. With the connection gone, the caller
+ * hears NULL now and the mark is owed to the next one (ack_owe()).
  */
 static void ack_release(struct store_pending *p, bool ok)
 {
@@ -121,11 +174,12 @@ static void ack_release(struct store_pending *p, bool ok)
         m->cb = p->cb;
         m->arg = p->arg;
         m->is_mark = true;
+        p->mark = NULL; /* in st->pending, or owed */
         if (ag_link__send(m) == 0) {
-            p->mark = NULL; /* in st->pending now */
             ag_link__pending_free(p);
             return;
         }
+        ack_owe(m);
     }
     if (p->fn != NULL)
         p->fn(ok ? p->held : NULL, p->cb, p->arg);
@@ -196,6 +250,20 @@ int ag_ack__hold(struct store_pending *p, const struct redisReply *r)
         TAILQ_REMOVE(&l->st->pending, p, entry);
         if (p->fn != NULL)
             p->fn(NULL, p->cb, p->arg); /* the write it marks was not confirmed */
+        if (r == NULL)
+            ack_owe(p); /* lost with the connection: sent again on the next one */
+        else
+            ag_link__pending_free(p);
+        return 0;
+    }
+    if (r == NULL && p->mark != NULL) {
+        /* The connection went before the write's answer: it may have run. */
+        struct store_pending *m = p->mark;
+        TAILQ_REMOVE(&l->st->pending, p, entry);
+        p->mark = NULL;
+        ack_owe(m);
+        if (p->fn != NULL)
+            p->fn(NULL, p->cb, p->arg);
         ag_link__pending_free(p);
         return 0;
     }

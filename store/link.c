@@ -490,6 +490,8 @@ static int link_send_setup(struct store_link *l)
         rc |= store_simple(l, on_script_loaded, l, 3, load);
         l->handshake_left++;
     }
+    /* After the loads (their EVALSHA), before the store is ready (before any retry). */
+    rc |= ag_ack__resend(l);
     return rc;
 }
 
@@ -773,6 +775,7 @@ struct ag_store *ag_store_new(struct event_base *base, const struct ag_store_opt
     st->acks = o->min_replicas_ack > 0 ? o->min_replicas_ack : 0;
     st->reported = -1;
     TAILQ_INIT(&st->pending);
+    TAILQ_INIT(&st->owed);
     link_init(st, &st->cmd, LINK_CMD);
     link_init(st, &st->sub, LINK_SUB);
     event_assign(&st->ping_ev, base, -1, EV_PERSIST, on_ping_tick, st);
@@ -845,6 +848,7 @@ void ag_store_free(struct ag_store *st)
     st->sentinel = NULL;
     link_clear(&st->sub);
     link_clear(&st->cmd);
+    ag_ack__free(st);
     ag_feed__free(st);
     free(st->ns);
     free(st);

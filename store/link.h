@@ -97,6 +97,7 @@ struct ag_store {
     struct ag_feed *feed; /* NULL until ag_feed_start(); owned, freed by ag_store_free() */
     /* acknowledged writes (store/ack.c) */
     int acks; /* redis-min-replicas-ack: replicas a WAIT must reach; 0: no WAIT */
+    TAILQ_HEAD(, store_pending) owed; /* marks whose write's answer was lost: sent at the next connect */
     struct ag_sentinel *sentinel; /* `redis-sentinel`, or NULL (`redis`); owned */
 };
 
@@ -150,6 +151,12 @@ void ag_ack__sent(struct store_pending *p);
  * stays in st->pending; -1: deliver <r> now (no WAIT needed, or none could be sent).
  */
 int ag_ack__hold(struct store_pending *p, const struct redisReply *r);
+
+/** Sends the owed marks on <l>, being set up (before the store is ready again): 0, or -1. */
+int ag_ack__resend(struct store_link *l);
+
+/** Frees the owed marks of <st> (ag_store_free()). */
+void ag_ack__free(struct ag_store *st);
 /* ---- link.c, for sentinel.c ---- */
 
 /**

@@ -105,9 +105,12 @@ static void live_close(struct ag_req *req)
         ag_proxy_tunnel_revoke(req);
         return;
     }
-    /* Cut: no last chunk, short of the length. A close-delimited body would look whole
-     * after a FIN, so that socket is reset instead. */
-    if (!tunnel && req->resp_body == AG_BODY_CLOSE && !(req->flags & AG_REQ_F_CHUNK_OUT))
+    /* Cut: no last chunk, short of the length. A body the client reads to the close
+     * (an HTTP/1.0 client's, whatever the upstream's framing) would look whole after a
+     * FIN, so that socket is reset instead. */
+    if (!tunnel && (req->flags & AG_REQ_F_RESP_HEAD) &&
+        (req->resp_body == AG_BODY_CLOSE || req->resp_body == AG_BODY_CHUNKED) &&
+        !(req->flags & AG_REQ_F_CHUNK_OUT))
         setsockopt(req->c->io.fd, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0},
                    sizeof(struct linger));
     ag_req_abort(req);

@@ -49,15 +49,28 @@ class Conn:
     """A keep-alive connection that sends GET /api/x with a Bearer token, status back."""
 
     def __init__(self, port):
+        self.port = port
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
 
+    def _recv(self):
+        try:
+            return self.sock.recv(65536)
+        except ConnectionResetError:
+            return b""
+
     def status(self, token):
+        """The answer's status, or None when the connection was cut before its end (a
+        request still upstream when the revocation arrived is cut): the next call goes
+        out on a new connection."""
         self.sock.sendall(b"GET /api/x HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer %s\r\n\r\n"
                           % token.encode())
         while b"\r\n\r\n" not in self.buf:
-            self.buf += self.sock.recv(65536)
+            got = self._recv()
+            if not got:
+                return self._cut()
+            self.buf += got
         head, _, rest = self.buf.partition(b"\r\n\r\n")
         n = 0
         for line in head.split(b"\r\n")[1:]:
@@ -65,9 +78,17 @@ class Conn:
             if k.strip().lower() == b"content-length":
                 n = int(v)
         while len(rest) < n:
-            rest += self.sock.recv(65536)
+            got = self._recv()
+            if not got:
+                return self._cut()
+            rest += got
         self.buf = rest[n:]
         return int(head.split(b" ", 2)[1])
+
+    def _cut(self):
+        self.sock.close()
+        self.__init__(self.port)
+        return None
 
 
 def main():

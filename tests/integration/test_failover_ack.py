@@ -10,7 +10,9 @@ Shown here:
     one started after the failover; writes are back within 5 s of the promotion (the
     second replica, re-pointed by the sentinels, acknowledges them);
   - a gateway started on plain `redis` (the primary's address) and reloaded with
-    `redis-sentinel` follows the next failover by itself.
+    `redis-sentinel` follows the next failover by itself; reloaded the other way, its
+    sentinel connections close and a tunnel opened before stays revocable; a changed
+    sentinel list is a new store, watched on the sentinel now listed.
 
 Why two replicas: with ack 1 and a single replica, the promoted replica has none left,
 and every write answers 503 until one is back (docs/operations.md "redis-min-replicas-ack").
@@ -115,6 +117,16 @@ def test_ack_1_keeps_every_write_acknowledged_before_the_failover(gateway, upstr
         assert r.status_code == 401, r.text
 
 
+def reload_until(gw, config, line):
+    """Writes <config>, sends SIGHUP, and waits until every worker has logged <line>."""
+    gw.write_config(config)
+    gw.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while gw.stderr().count(line) < gw.config["workers"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert gw.stderr().count(line) == gw.config["workers"], gw.stderr()[-3000:]
+
+
 def test_sighup_from_redis_to_sentinel_then_a_failover_is_followed(gateway, upstream, cluster2):
     cl = cluster2
     old_port = cl.primary_port()
@@ -126,14 +138,8 @@ def test_sighup_from_redis_to_sentinel_then_a_failover_is_followed(gateway, upst
 
     moved = {k: v for k, v in gw.config.items() if k != "redis"}
     moved["redis-sentinel"] = cl.config()
-    gw.write_config(moved)
-    gw.send_signal(signal.SIGHUP)
     # The switch is logged by every worker once the sentinel store is ready and replayed.
-    deadline = time.monotonic() + 10
-    while gw.stderr().count("store switched to redis-sentinel") < gw.config["workers"] \
-            and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert "store switched to redis-sentinel" in gw.stderr(), gw.stderr()[-3000:]
+    reload_until(gw, moved, "store switched to redis-sentinel")
     cl.wait_replicated()
 
     t_kill = cl.kill_primary()
@@ -143,3 +149,73 @@ def test_sighup_from_redis_to_sentinel_then_a_failover_is_followed(gateway, upst
     r = refresh_get(gw, before["refresh_token"])
     assert r.status_code == 200, r.text
     assert "cmdstat_evalsha" in cl.cmd(new_port, "INFO", "commandstats")
+
+
+def watchers_on(cl, i):
+    """Connections subscribed on sentinel <i> (each store watches +switch-master on one)."""
+    return sum(1 for line in cl.scmd(i, "CLIENT", "LIST").splitlines() if "sub=1" in line)
+
+
+def sentinel_watchers(cl):
+    return sum(watchers_on(cl, i) for i in range(len(cl.sentinel_ports)))
+
+
+def test_sighup_from_sentinel_to_redis_keeps_tunnels_revocable(gateway, upstream, cluster2):
+    """The other way: a gateway on `redis-sentinel` reloaded with `redis` (the primary's
+    address). Its sentinel connections close with the old store; a tunnel opened before
+    the SIGHUP is still closed (1008) by a logout made after the switch."""
+    import websocket
+    from test_live_revoke import wait_close_1008
+
+    cl = cluster2
+    gw = gateway(config=sconfig(cl, **{"access-token-paths": ["/api", "/ws"]}))
+    wait_ready(gw)
+    u = make_user(gw)
+    p = login_ok(gw, u["username"])
+    ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % gw.port,
+                                     header=["Authorization: Bearer " + p["access_token"]],
+                                     timeout=5)
+    ws.send("hello")
+    assert ws.recv() == "hello"
+    assert sentinel_watchers(cl) == gw.config["workers"]
+
+    moved = {k: v for k, v in gw.config.items() if k != "redis-sentinel"}
+    moved["redis"] = "redis://127.0.0.1:%d/0" % cl.primary_port()
+    reload_until(gw, moved, "closed the old store")
+    deadline = time.monotonic() + 2
+    while sentinel_watchers(cl) > 0 and time.monotonic() < deadline:
+        time.sleep(0.02)  # the sentinels see the close a moment later
+    assert sentinel_watchers(cl) == 0
+
+    ws.send("still")
+    assert ws.recv() == "still"
+    t0 = time.monotonic()
+    r = requests.post(gw.url + "/auth/logout", headers=bearer(p["access_token"]), timeout=10)
+    assert r.status_code == 200, r.text
+    assert wait_close_1008(ws) == 1008
+    assert time.monotonic() - t0 < 1.0
+    assert api(gw, p["access_token"]).status_code == 401
+
+
+def test_sighup_with_another_sentinel_list_moves_the_store(gateway, upstream, cluster2):
+    """A changed `redis-sentinel` (here: one sentinel listed instead of three) is a new
+    store: the workers switch to it, close the old one, and writes go on."""
+    cl = cluster2
+    gw = gateway(config=sconfig(cl))
+    wait_ready(gw)
+    before = new_pair(gw)
+    watchers = sentinel_watchers(cl)
+    assert watchers == gw.config["workers"]
+
+    moved = dict(gw.config)
+    moved["redis-sentinel"] = dict(cl.config(), sentinels=["127.0.0.1:%d" % cl.sentinel_ports[2]])
+    reload_until(gw, moved, "closed the old store")
+    assert gw.stderr().count("store switched to redis-sentinel") == gw.config["workers"]
+    r = refresh_get(gw, before["refresh_token"])
+    assert r.status_code == 200, r.text
+    new_pair(gw)
+    # every worker now watches +switch-master on the one sentinel listed, and only there
+    deadline = time.monotonic() + 2
+    while watchers_on(cl, 0) + watchers_on(cl, 1) > 0 and time.monotonic() < deadline:
+        time.sleep(0.02)  # the sentinels see the old watches close a moment later
+    assert [watchers_on(cl, i) for i in range(3)] == [0, 0, watchers]

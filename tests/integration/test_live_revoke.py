@@ -13,6 +13,7 @@ import socket
 import struct
 import time
 
+import pytest
 import requests
 import websocket
 
@@ -212,6 +213,22 @@ def test_admin_deactivation_on_a_closes_the_users_connections_on_b(gateway, redi
     run_case(gateway, redis_server, upstream, make, deactivate)
 
 
+def test_admin_role_removal_on_a_closes_the_users_connections_on_b(gateway, redis_server,
+                                                                    upstream):
+    def make(a):
+        u = make_user(a)
+        r = patch(a, u["id"], {"roles": ["editor"]}, headers=MH)
+        assert r.status_code == 200 and r.json()["roles"] == ["editor"], r.text
+        p = login_ok(a, u["username"])  # a token that carries the role
+        return p["access_token"], u["id"]
+
+    def take_role(a, uid):
+        r = patch(a, uid, {"roles": []}, headers=MH)
+        assert r.status_code == 200 and r.json()["roles"] == [], r.text
+
+    run_case(gateway, redis_server, upstream, make, take_role)
+
+
 def test_api_key_deletion_on_a_closes_its_connections_on_b(gateway, redis_server, upstream):
     def make(a):
         _, p = user_session(a)
@@ -259,15 +276,21 @@ def test_a_frame_under_way_is_delivered_whole_before_the_close(gateway, redis_se
 
 
 
+def raw_get(gw, target, access, version="HTTP/1.1"):
+    """A raw socket to <gw> that has sent GET <target> with <access>."""
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+    s.sendall(("GET %s %s\r\nHost: gw.test\r\nAuthorization: Bearer %s\r\n\r\n"
+               % (target, version, access)).encode())
+    return s
+
+
 def test_a_long_body_is_cut_short_of_its_length(gateway, redis_server, upstream):
     """A Content-Length response under way: the client gets fewer bytes than announced."""
     a = start(gateway, redis_server, upstream)
     b = start(gateway, redis_server, upstream)
     _, p = user_session(a)
-    s = socket.create_connection(("127.0.0.1", b.port), timeout=5)
     # the upstream sends half of the 200000 bytes, then nothing more
-    s.sendall(("GET /partial?n=200000 HTTP/1.1\r\nHost: gw.test\r\n"
-               "Authorization: Bearer %s\r\n\r\n" % p["access_token"]).encode())
+    s = raw_get(b, "/partial?n=200000", p["access_token"])
     buf = b""
     while len(buf.partition(b"\r\n\r\n")[2]) < 100000:
         chunk = s.recv(65536)
@@ -288,3 +311,53 @@ def test_a_long_body_is_cut_short_of_its_length(gateway, redis_server, upstream)
     assert time.monotonic() - t0 < 1.0
     assert len(buf.partition(b"\r\n\r\n")[2]) == 100000
     s.close()
+
+
+def test_an_http10_stream_is_reset_not_ended(gateway, redis_server, upstream):
+    """An HTTP/1.0 client (nginx's proxy_http_version default) gets a chunked upstream
+    stream close-delimited: a FIN would end that body cleanly, so the cut is a reset."""
+    a = start(gateway, redis_server, upstream)
+    _, p = user_session(a)
+    s = raw_get(a, "/stream?n=400&interval=0.05", p["access_token"], "HTTP/1.0")
+    buf = b""
+    while b"data: 1\n" not in buf:
+        chunk = s.recv(65536)
+        assert chunk, buf
+        buf += chunk
+    head = buf.partition(b"\r\n\r\n")[0].lower()
+    assert b"transfer-encoding" not in head and b"content-length" not in head, head
+    t0 = time.monotonic()
+    assert_ok(logout(a, p["access_token"]))
+    s.settimeout(2.0)
+    with pytest.raises(ConnectionResetError):
+        while True:
+            chunk = s.recv(65536)
+            assert chunk, "the body ended cleanly %.3f s after the revocation" % (
+                time.monotonic() - t0)
+    assert time.monotonic() - t0 < 1.0
+    s.close()
+
+
+def test_a_tunnel_over_tls_gets_its_close_frame(gateway, redis_server, upstream, tmp_path):
+    """The Close frame of a revoked tunnel goes out through the TLS layer, then the end."""
+    from tlscerts import CA
+    ca = CA(tmp_path, "live-ca")
+    cert, key = ca.leaf("gw")
+    tls_port = free_port()
+    a = keys_start(gateway, redis_server, upstream, **{
+        "access-token-paths": LIVE_PATHS, "tls-listen": "127.0.0.1:%d" % tls_port,
+        "tls-cert-file": str(cert), "tls-key-file": str(key)})
+    _, p = user_session(a)
+    ws = websocket.create_connection("wss://localhost:%d/ws" % tls_port,
+                                     header=["Authorization: Bearer " + p["access_token"]],
+                                     sslopt={"ca_certs": str(ca.path)}, timeout=5)
+    ws.send("over tls")
+    assert ws.recv() == "over tls"
+    t0 = time.monotonic()
+    assert_ok(logout(a, p["access_token"]))
+    op, frame = ws.recv_data_frame(True)
+    assert op == websocket.ABNF.OPCODE_CLOSE
+    assert struct.unpack("!H", frame.data[:2])[0] == 1008
+    ws.sock.settimeout(1.0)
+    assert ws.sock.recv(1) == b""
+    assert time.monotonic() - t0 < 1.0

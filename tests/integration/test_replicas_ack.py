@@ -19,7 +19,7 @@ import time
 import pytest
 import requests
 
-from conftest import RedisServer, REDIS_BIN, run_authgate
+from conftest import RedisServer, REDIS_BIN, run_authgate, sanitizer_lines
 from test_errors import good_config, write
 from test_tokens import ENV_503, decode
 from test_users import (D503, api, bearer, login, login_ok, make_user, redis_cmd, refresh_post,
@@ -195,6 +195,77 @@ def test_replica_frozen_writes_503_in_time_and_the_refresh_retry_works(gateway, 
     assert refresh_post(gw, a["refresh_token"]).status_code == 401
     # the logout answered 503 did happen: its retry finds the session ended (documented)
     assert logout(gw, b["access_token"]).status_code == 401
+
+
+def test_connection_lost_during_the_wait_the_refresh_retry_works(gateway, redis_server, replica,
+                                                                 upstream):
+    """The connection to Redis drops while a rotation's WAIT is held (a failover, a network
+    cut): the client hears 503, and its retry with the same token, once the store is back,
+    must not be taken for a replayed token (the mark goes out on the new connection)."""
+    gw = ustart(gateway, redis_server, upstream, workers=1, **{"redis-min-replicas-ack": 1})
+    u = make_user(gw)
+    a = login_ok(gw, u["username"])
+    fa = decode(a["refresh_token"])
+    os.kill(replica.proc.pid, signal.SIGSTOP)  # the WAIT is held (0.5 s) ...
+    cut = threading.Timer(0.15, redis_cmd, (redis_server.port, "CLIENT", "KILL", "TYPE", "normal"))
+    try:
+        cut.start()  # ... and the connection cut under it, the rotation done on the primary
+        r = refresh_post(gw, a["refresh_token"])
+        cut.join()
+        assert r.status_code == 503 and r.json() == D503, r.text
+    finally:
+        os.kill(replica.proc.pid, signal.SIGCONT)
+    wait_caught_up(redis_server, replica)
+    deadline = time.monotonic() + 10
+    while requests.get(gw.url + "/auth/ready", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, "the store did not come back"
+        time.sleep(0.05)
+
+    r = refresh_post(gw, a["refresh_token"])
+    assert r.status_code == 200, r.text  # not 401 with the session revoked as replayed
+    assert redis_cmd(redis_server.port, "EXISTS", "{%s}:rev:sid:%s" % (NS, fa["sid"])) == 0
+    assert api(gw, r.json()["access_token"]).status_code == 200
+
+
+def test_sighup_while_a_wait_is_held_the_old_store_answers_then_closes(gateway, redis_server,
+                                                                        replica, upstream,
+                                                                        tmp_path):
+    """A reload to another Redis while a rotation's WAIT is held on the old one: the old
+    store, retired, still answers it (503, the mark written there first), then closes."""
+    other = RedisServer(tmp_path / "other")
+    try:
+        gw = ustart(gateway, redis_server, upstream, workers=1, **{"redis-min-replicas-ack": 1})
+        u = make_user(gw)
+        a = login_ok(gw, u["username"])
+        fa = decode(a["refresh_token"])
+        moved = dict(gw.config, redis="redis://127.0.0.1:%d/0" % other.port)
+
+        def reload():
+            gw.write_config(moved)
+            gw.send_signal(signal.SIGHUP)
+
+        os.kill(replica.proc.pid, signal.SIGSTOP)
+        hup = threading.Timer(0.1, reload)
+        try:
+            hup.start()
+            r, took = timed(refresh_post, gw, a["refresh_token"])
+            hup.join()
+        finally:
+            os.kill(replica.proc.pid, signal.SIGCONT)
+        assert r.status_code == 503 and r.json() == D503, r.text
+        assert took < COMMAND_TIMEOUT, took
+        assert redis_cmd(redis_server.port, "HGET", sess_key(fa["sid"]),
+                         "unconfirmed") == fa["jti"]
+        deadline = time.monotonic() + 5
+        while "closed the old store" not in gw.stderr() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        err = gw.stderr()
+        assert "store switched to redis 127.0.0.1:%d" % other.port in err, err[-2000:]
+        assert "closed the old store" in err, err[-2000:]
+        assert gw.stop() == 0
+        assert sanitizer_lines(gw.stderr()) == []
+    finally:
+        other.stop()
 
 
 def test_replica_killed_register_and_login_503_then_back(gateway, redis_server, replica):
