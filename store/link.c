@@ -606,8 +606,8 @@ void ag_link__connect(struct store_link *l)
     struct ag_store *st = l->st;
     redisAsyncContext *ac;
 
-    if (l->ac != NULL || st->freeing)
-        return;
+    if (l->ac != NULL || st->freeing || st->retired)
+        return; /* a retired store never reconnects (a +switch-master must not revive it) */
     if (st->sentinel != NULL && !l->resolved) {
         /* Where the primary is now: ag_link__primary() connects <l> with the answer. */
         l->awaiting = true;
