@@ -26,19 +26,23 @@
 #define IO_READ_CHUNK 16384
 #define IO_TLS_RECORD 16384 /* plaintext per SSL_write_ex(): one full TLS record */
 
-/* Allocates both buffers of <io>. 0 or AG_ENOMEM (none kept). */
-static int io_buffers_new(struct ag_io *io)
+int ag_io_buffers_new(struct ag_io *io)
 {
     io->in = evbuffer_new();
     io->out = evbuffer_new();
     if (io->in != NULL && io->out != NULL)
         return 0;
+    ag_io_buffers_free(io);
+    return AG_ENOMEM;
+}
+
+void ag_io_buffers_free(struct ag_io *io)
+{
     if (io->in)
         evbuffer_free(io->in);
     if (io->out)
         evbuffer_free(io->out);
     io->in = io->out = NULL;
-    return AG_ENOMEM;
 }
 
 /* Registers <fd>'s one event; the buffers are the caller's business. */
@@ -66,31 +70,6 @@ int ag_io_open(struct ag_io *io, struct event_base *base, evutil_socket_t fd,
     return io_register(io, base, fd, cb, arg, tv);
 }
 
-int ag_io_attach(struct ag_io *io, struct ag_io_spare *s)
-{
-    if (s->n < 2)
-        return io_buffers_new(io);
-    io->in = s->buf[--s->n];
-    io->out = s->buf[--s->n];
-    return 0;
-}
-
-void ag_io_detach(struct ag_io *io, struct ag_io_spare *s)
-{
-    struct evbuffer *b[2] = {io->out, io->in}; /* ag_io_attach() takes the input first */
-
-    io->in = io->out = NULL;
-    for (int i = 0; i < 2; i++) {
-        if (b[i] == NULL)
-            continue;
-        /* Only empty ones are kept: the next connection starts with nothing of this one. */
-        if (s->n < AG_IO_SPARE && evbuffer_get_length(b[i]) == 0)
-            s->buf[s->n++] = b[i];
-        else
-            evbuffer_free(b[i]);
-    }
-}
-
 void ag_io_spare_free(struct ag_io_spare *s)
 {
     while (s->n > 0)
@@ -116,12 +95,12 @@ int ag_io_connect(struct ag_io *io, struct event_base *base, const struct sockad
         }
         io->flags = AG_IO_F_CONNECTING;
     }
-    if (io_buffers_new(io) < 0) {
+    if (ag_io_buffers_new(io) < 0) {
         close(fd);
         return AG_ENOMEM;
     }
     if (io_register(io, base, fd, cb, arg, tv) < 0) {
-        ag_io_close(io); /* not registered: frees the buffers only */
+        ag_io_buffers_free(io); /* not registered */
         close(fd);
         return AG_ENOMEM;
     }
@@ -460,12 +439,7 @@ size_t ag_io_pending(const struct ag_io *io)
 void ag_io_close(struct ag_io *io)
 {
     if (io->fd < 0 || !event_initialized(&io->ev)) {
-        /* closed, zeroed, or never registered: only buffers may be left */
-        if (io->in)
-            evbuffer_free(io->in);
-        if (io->out)
-            evbuffer_free(io->out);
-        io->in = io->out = NULL;
+        ag_io_buffers_free(io); /* closed, zeroed, or never registered: buffers at most */
         return;
     }
     event_del(&io->ev);
@@ -482,9 +456,5 @@ void ag_io_close(struct ag_io *io)
     if (io->fd >= 0)
         close(io->fd);
     io->fd = -1;
-    if (io->in)
-        evbuffer_free(io->in);
-    if (io->out)
-        evbuffer_free(io->out);
-    io->in = io->out = NULL;
+    ag_io_buffers_free(io);
 }

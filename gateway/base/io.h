@@ -145,17 +145,38 @@ int ag_io_shutdown(struct ag_io *io);
  */
 bool ag_io_idle_event(struct ag_io *io);
 
+/* ag_io_attach()'s and ag_io_detach()'s slow paths: new buffers, and freeing them. */
+int ag_io_buffers_new(struct ag_io *io);
+void ag_io_buffers_free(struct ag_io *io);
+
 /**
  * Gives detached <io> its input and output buffers, spare ones of <s> first. 0, or
  * AG_ENOMEM (it stays detached). Nothing reads or writes <io> while it is detached.
+ * Inline: a keep-alive connection attaches and detaches once per request.
  */
-int ag_io_attach(struct ag_io *io, struct ag_io_spare *s);
+static inline int ag_io_attach(struct ag_io *io, struct ag_io_spare *s)
+{
+    if (s->n < 2)
+        return ag_io_buffers_new(io);
+    io->in = s->buf[--s->n];
+    io->out = s->buf[--s->n];
+    return 0;
+}
 
 /**
- * Detaches <io>'s buffers (an idle connection: both empty) into <s>, or frees them when
- * <s> is full or they hold bytes. Nothing happens to the socket or its event.
+ * Detaches the buffers of attached <io>, both empty (the caller knows: an idle connection),
+ * into <s>, or frees them when <s> is full. Nothing happens to the socket or its event.
  */
-void ag_io_detach(struct ag_io *io, struct ag_io_spare *s);
+static inline void ag_io_detach(struct ag_io *io, struct ag_io_spare *s)
+{
+    if (s->n > AG_IO_SPARE - 2) {
+        ag_io_buffers_free(io);
+        return;
+    }
+    s->buf[s->n++] = io->out; /* ag_io_attach() takes the input first */
+    s->buf[s->n++] = io->in;
+    io->in = io->out = NULL;
+}
 
 /** Frees the spare buffers of <s> (the worker's end). */
 void ag_io_spare_free(struct ag_io_spare *s);

@@ -485,7 +485,8 @@ static void conn_read_head(struct ag_conn *c)
  * An idle connection (no request, nothing buffered either way, nothing left to read,
  * outside the head loop) gives its two buffers back to the worker: it holds only its
  * struct until bytes arrive (on_client_io() attaches them again). docs/architecture.md
- * "Memory of a connection".
+ * "Memory of a connection". The end of a client event checks it all; ag_conn_next()
+ * knows most of it already.
  */
 static void conn_idle(struct ag_conn *c)
 {
@@ -510,8 +511,9 @@ void ag_conn_next(struct ag_conn *c, bool close)
     conn_timeout_set(c, AG_TMO_KEEPALIVE);
     if (evbuffer_get_length(c->io.in) > 0 || (c->io.flags & AG_IO_F_RREADY))
         event_active(&c->io.ev, EV_READ, 0); /* a pipelined request may be here already */
-    else
-        conn_idle(c);
+    else if (!(c->flags & (AG_CONN_F_READING | AG_CONN_F_DEAD | AG_CONN_F_CLOSING)) &&
+             !(c->io.flags & AG_IO_F_WBLOCKED))
+        ag_io_detach(&c->io, &c->w->io_spare); /* idle: conn_idle(), the output just sent */
 }
 
 /* ---------------------------------------------------------------- closing */
@@ -526,7 +528,8 @@ void ag_conn_close(struct ag_conn *c)
     if (c->flags & AG_CONN_F_PARKED)
         w->n_parked--;
     free(c->key_wait);
-    ag_io_detach(&c->io, &w->io_spare); /* empty buffers serve the next connection */
+    if (c->io.in != NULL && evbuffer_get_length(c->io.in) == 0 && ag_io_pending(&c->io) == 0)
+        ag_io_detach(&c->io, &w->io_spare); /* empty buffers serve the next connection */
     ag_io_close(&c->io);
     LIST_REMOVE(c, entry);
     free(c);

@@ -2,8 +2,8 @@
  * tests/unit/gateway/io_test.c - mirrors the buffers part of gateway/base/io.c on a real
  * socket pair: a socket opened with ag_io_open() holds no buffer; ag_io_attach() gives
  * it two (spare ones first, the newest given back first), reads and writes then work;
- * ag_io_detach() keeps empty buffers as spares up to AG_IO_SPARE and frees the others;
- * ag_io_close() closes a detached socket. Run under ASan, a leak fails it.
+ * ag_io_detach() keeps the (empty) buffers as spares up to AG_IO_SPARE and frees the
+ * others; ag_io_close() closes a detached socket, and frees the buffers of an attached one. Run under ASan, a leak fails it.
  *
  * Owns:     one event base and socket pair per test, freed at its end.
  * Entry:    main().
@@ -98,8 +98,6 @@ static void test_io_detach_keeps_empty_buffers_and_attach_reuses_them(void)
     AG_ASSERT_EQ(ag_io_attach(&p.io, &s), 0);
     AG_ASSERT_EQ(s.n, 0);
     AG_ASSERT(p.io.in == in && p.io.out == out); /* the same pair back, same roles */
-    /* Detached, the socket still reads nothing into nowhere: a second detach is a no-op. */
-    ag_io_detach(&p.io, &s);
     ag_io_detach(&p.io, &s);
     AG_ASSERT_EQ(s.n, 2);
     pair_close(&p);
@@ -107,7 +105,7 @@ static void test_io_detach_keeps_empty_buffers_and_attach_reuses_them(void)
     AG_ASSERT_EQ(s.n, 0);
 }
 
-static void test_io_detach_frees_buffers_with_bytes(void)
+static void test_io_close_frees_attached_buffers_with_bytes(void)
 {
     struct ag_io_spare s = {.n = 0};
     struct pair p;
@@ -115,10 +113,11 @@ static void test_io_detach_frees_buffers_with_bytes(void)
     pair_open(&p);
     AG_ASSERT_EQ(ag_io_attach(&p.io, &s), 0);
     evbuffer_add(p.io.in, "left", 4);
-    ag_io_detach(&p.io, &s);
-    AG_ASSERT_EQ(s.n, 1); /* the empty output only; the input and its bytes are freed */
-    pair_close(&p);
-    ag_io_spare_free(&s);
+    evbuffer_add(p.io.out, "over", 4);
+    pair_close(&p); /* ASan: a leak of either fails the test */
+    AG_ASSERT_NULL(p.io.in);
+    AG_ASSERT_NULL(p.io.out);
+    AG_ASSERT_EQ(s.n, 0);
 }
 
 static void test_io_spare_is_bounded(void)
@@ -134,6 +133,8 @@ static void test_io_spare_is_bounded(void)
     for (size_t i = 0; i < n; i++)
         ag_io_detach(&p[i].io, &s);
     AG_ASSERT_EQ(s.n, AG_IO_SPARE); /* the rest were freed (ASan: no leak) */
+    for (size_t i = 0; i < n; i++)
+        AG_ASSERT(p[i].io.in == NULL && p[i].io.out == NULL);
     for (size_t i = 0; i < n; i++)
         pair_close(&p[i]);
     ag_io_spare_free(&s);
@@ -161,7 +162,7 @@ int main(void)
 {
     AG_RUN(test_io_open_holds_no_buffer_until_attached);
     AG_RUN(test_io_detach_keeps_empty_buffers_and_attach_reuses_them);
-    AG_RUN(test_io_detach_frees_buffers_with_bytes);
+    AG_RUN(test_io_close_frees_attached_buffers_with_bytes);
     AG_RUN(test_io_spare_is_bounded);
     AG_RUN(test_io_close_closes_a_detached_socket);
     return ag_t_done();
