@@ -745,6 +745,7 @@ void ag_worker_free(struct ag_worker *w)
         return;
     close_listeners(w);
     ag_req_free_recycled(w);
+    ag_io_spare_free(&w->io_spare);
     if (w->notify_ev)
         event_free(w->notify_ev);
     if (w->log_ev)

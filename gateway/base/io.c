@@ -1,9 +1,10 @@
 /*
  * gateway/base/io.c - edge-triggered socket I/O on evbuffers (see io.h for the why).
  *
- * Owns:     the socket, both buffers and the SSL object of each struct ag_io.
+ * Owns:     the socket, both buffers and the SSL object of each struct ag_io, the spare
+ *           buffers of a struct ag_io_spare.
  * Entry:    ag_io_open(), ag_io_connect(), ag_io_tls_start(), ag_io_read(), ag_io_flush(),
- *           ag_io_close().
+ *           ag_io_attach(), ag_io_detach(), ag_io_close().
  * Spec:     docs/architecture.md "I/O"; docs/tls.md.
  */
 #include "io.h"
@@ -25,27 +26,37 @@
 #define IO_READ_CHUNK 16384
 #define IO_TLS_RECORD 16384 /* plaintext per SSL_write_ex(): one full TLS record */
 
-static int io_init(struct ag_io *io, struct event_base *base, evutil_socket_t fd,
-                   event_callback_fn cb, void *arg, const struct timeval *tv)
+int ag_io_buffers_new(struct ag_io *io)
 {
-    io->fd = fd;
-    io->ssl = NULL;
     io->in = evbuffer_new();
     io->out = evbuffer_new();
-    if (io->in == NULL || io->out == NULL)
-        goto fail;
-    event_assign(&io->ev, base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, cb, arg);
-    if (event_add(&io->ev, tv) < 0)
-        goto fail;
-    return 0;
-fail:
+    if (io->in != NULL && io->out != NULL)
+        return 0;
+    ag_io_buffers_free(io);
+    return AG_ENOMEM;
+}
+
+void ag_io_buffers_free(struct ag_io *io)
+{
     if (io->in)
         evbuffer_free(io->in);
     if (io->out)
         evbuffer_free(io->out);
     io->in = io->out = NULL;
-    io->fd = -1;
-    return AG_ENOMEM;
+}
+
+/* Registers <fd>'s one event; the buffers are the caller's business. */
+static int io_register(struct ag_io *io, struct event_base *base, evutil_socket_t fd,
+                       event_callback_fn cb, void *arg, const struct timeval *tv)
+{
+    io->fd = fd;
+    io->ssl = NULL;
+    event_assign(&io->ev, base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, cb, arg);
+    if (event_add(&io->ev, tv) < 0) {
+        io->fd = -1;
+        return AG_ENOMEM;
+    }
+    return 0;
 }
 
 int ag_io_open(struct ag_io *io, struct event_base *base, evutil_socket_t fd,
@@ -54,8 +65,15 @@ int ag_io_open(struct ag_io *io, struct event_base *base, evutil_socket_t fd,
     int one = 1;
 
     io->flags = 0; /* epoll reports bytes that arrived before the registration */
+    io->in = io->out = NULL; /* detached until it has bytes to read or write */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return io_init(io, base, fd, cb, arg, tv);
+    return io_register(io, base, fd, cb, arg, tv);
+}
+
+void ag_io_spare_free(struct ag_io_spare *s)
+{
+    while (s->n > 0)
+        evbuffer_free(s->buf[--s->n]);
 }
 
 int ag_io_connect(struct ag_io *io, struct event_base *base, const struct sockaddr *sa,
@@ -77,7 +95,12 @@ int ag_io_connect(struct ag_io *io, struct event_base *base, const struct sockad
         }
         io->flags = AG_IO_F_CONNECTING;
     }
-    if (io_init(io, base, fd, cb, arg, tv) < 0) {
+    if (ag_io_buffers_new(io) < 0) {
+        close(fd);
+        return AG_ENOMEM;
+    }
+    if (io_register(io, base, fd, cb, arg, tv) < 0) {
+        ag_io_buffers_free(io); /* not registered */
         close(fd);
         return AG_ENOMEM;
     }
@@ -385,6 +408,8 @@ int ag_io_read(struct ag_io *io, size_t limit)
 
 int ag_io_flush(struct ag_io *io)
 {
+    if (io->out == NULL)
+        return 0; /* detached: nothing to write */
     if (io->ssl != NULL)
         return io_flush_tls(io);
     while (evbuffer_get_length(io->out) > 0) {
@@ -413,8 +438,10 @@ size_t ag_io_pending(const struct ag_io *io)
 
 void ag_io_close(struct ag_io *io)
 {
-    if (io->in == NULL && io->out == NULL)
+    if (io->fd < 0 || !event_initialized(&io->ev)) {
+        ag_io_buffers_free(io); /* closed, zeroed, or never registered: buffers at most */
         return;
+    }
     event_del(&io->ev);
     if (io->ssl != NULL) {
         if (!(io->flags & AG_IO_F_TLS_FATAL) && SSL_is_init_finished(io->ssl) &&
@@ -429,9 +456,5 @@ void ag_io_close(struct ag_io *io)
     if (io->fd >= 0)
         close(io->fd);
     io->fd = -1;
-    if (io->in)
-        evbuffer_free(io->in);
-    if (io->out)
-        evbuffer_free(io->out);
-    io->in = io->out = NULL;
+    ag_io_buffers_free(io);
 }

@@ -7,9 +7,13 @@
  * through SSL_read_ex() / SSL_write_ex(), and an OpenSSL WANT_READ / WANT_WRITE is
  * mapped onto the same one event (ag_io_event()).
  *
- * Owns:     the socket, its event, its input and output evbuffers.
+ * A client connection holds its two evbuffers only while it has something to do
+ * (ag_io_attach(), ag_io_detach()): an idle one keeps none, and the worker keeps a few
+ * spare ones for the next connection that gets bytes (struct ag_io_spare).
+ *
+ * Owns:     the socket, its event, its input and output evbuffers, the spare evbuffers.
  * Entry:    ag_io_open(), ag_io_connect(), ag_io_tls_start(), ag_io_read(), ag_io_flush(),
- *           ag_io_close().
+ *           ag_io_attach(), ag_io_detach(), ag_io_close().
  * Not here: what the bytes mean (gateway/core/conn.c, gateway/core/proxy.c).
  */
 #ifndef AG_GATEWAY_IO_H
@@ -52,16 +56,24 @@ struct ssl_ctx_st;
 struct ag_io {
     evutil_socket_t fd;
     unsigned flags;          /* AG_IO_F_* */
-    struct evbuffer *in;
+    struct evbuffer *in;     /* both NULL while detached (ag_io_open(), ag_io_detach()) */
     struct evbuffer *out;
     struct event ev;         /* EV_READ|EV_WRITE|EV_CLOSED|EV_ET|EV_PERSIST */
     struct ssl_st *ssl;      /* TLS (ag_io_tls_start()), or NULL */
 };
 
+/* Empty evbuffers a worker keeps for its connections' next attach (one thread's own). */
+#define AG_IO_SPARE 32
+struct ag_io_spare {
+    struct evbuffer *buf[AG_IO_SPARE];
+    unsigned n;
+};
+
 /**
  * Takes over connected socket <fd> and registers it on <base> with callback
- * <cb>(<arg>) and inactivity timeout <tv> (NULL: none). Returns 0, or AG_ENOMEM /
- * AG_EIO with <fd> left open for the caller to close.
+ * <cb>(<arg>) and inactivity timeout <tv> (NULL: none), detached: no buffers until
+ * ag_io_attach(). Returns 0, or AG_ENOMEM / AG_EIO with <fd> left open for the caller
+ * to close.
  */
 int ag_io_open(struct ag_io *io, struct event_base *base, evutil_socket_t fd,
                event_callback_fn cb, void *arg, const struct timeval *tv);
@@ -119,7 +131,8 @@ void ag_io_timeout(struct ag_io *io, const struct timeval *tv);
  */
 int ag_io_read(struct ag_io *io, size_t limit);
 
-/** Writes io->out. Returns 0 when it is empty, AG_AGAIN when the kernel is full, AG_EIO. */
+/** Writes io->out. Returns 0 when it is empty (or detached), AG_AGAIN when the kernel is
+ *  full, AG_EIO. */
 int ag_io_flush(struct ag_io *io);
 
 /** Half-closes the sending side (TLS: a close_notify first). Returns shutdown(2)'s result. */
@@ -132,11 +145,47 @@ int ag_io_shutdown(struct ag_io *io);
  */
 bool ag_io_idle_event(struct ag_io *io);
 
+/* ag_io_attach()'s and ag_io_detach()'s slow paths: new buffers, and freeing them. */
+int ag_io_buffers_new(struct ag_io *io);
+void ag_io_buffers_free(struct ag_io *io);
+
+/**
+ * Gives detached <io> its input and output buffers, spare ones of <s> first. 0, or
+ * AG_ENOMEM (it stays detached). Nothing reads or writes <io> while it is detached.
+ * Inline: a keep-alive connection attaches and detaches once per request.
+ */
+static inline int ag_io_attach(struct ag_io *io, struct ag_io_spare *s)
+{
+    if (s->n < 2)
+        return ag_io_buffers_new(io);
+    io->in = s->buf[--s->n];
+    io->out = s->buf[--s->n];
+    return 0;
+}
+
+/**
+ * Detaches the buffers of attached <io>, both empty (the caller knows: an idle connection),
+ * into <s>, or frees them when <s> is full. Nothing happens to the socket or its event.
+ */
+static inline void ag_io_detach(struct ag_io *io, struct ag_io_spare *s)
+{
+    if (s->n > AG_IO_SPARE - 2) {
+        ag_io_buffers_free(io);
+        return;
+    }
+    s->buf[s->n++] = io->out; /* ag_io_attach() takes the input first */
+    s->buf[s->n++] = io->in;
+    io->in = io->out = NULL;
+}
+
+/** Frees the spare buffers of <s> (the worker's end). */
+void ag_io_spare_free(struct ag_io_spare *s);
+
 /** Bytes waiting in io->out. */
 size_t ag_io_pending(const struct ag_io *io);
 
 /** Unregisters, closes the socket (TLS: a close_notify first, unless it failed), frees the
- *  buffers and the SSL object. Safe on a zeroed or closed io. */
+ *  buffers (if attached) and the SSL object. Safe on a zeroed or closed io. */
 void ag_io_close(struct ag_io *io);
 
 #endif

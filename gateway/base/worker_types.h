@@ -19,6 +19,7 @@
 #include <sys/queue.h>
 
 #include "gen.h"
+#include "io.h"
 #include "stats.h"
 
 struct ag_http1_header;
@@ -96,6 +97,7 @@ struct ag_worker {
     LIST_HEAD(, ag_conn) conns;         /* every open client connection, newest first */
     size_t n_conns;
     SLIST_HEAD(, ag_req) free_reqs;     /* recycled request structs, last freed first */
+    struct ag_io_spare io_spare;        /* evbuffers idle connections gave back (base/io.h) */
     LIST_HEAD(, ag_live) live;          /* requests upstream a revocation can close (core/live.h) */
     struct event *live_ev;              /* the sweep of <live> after a revocation, or NULL */
     char req_id[26];                    /* the last request id (core/req.c, AG_REQ_ID_LEN + 1):

@@ -33,6 +33,11 @@
 
 #define CONN_LINGER_BYTES (1024 * 1024) /* discard at most this much after an error reply */
 
+/* An idle connection costs this struct and its slot in libevent's fd map: keep it within
+ * glibc's 240-byte chunk on 64-bit (docs/architecture.md "Memory of a connection"). */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct ag_conn) <= 232,
+               "struct ag_conn outgrew its 240-byte malloc chunk: move the new field apart");
+
 static void on_client_io(evutil_socket_t fd, short what, void *arg);
 static void conn_read_head(struct ag_conn *c);
 
@@ -197,8 +202,12 @@ static void conn_park_key(struct ag_req *req, struct ag_str id)
 {
     struct ag_conn *c = req->c;
 
+    /* Rare (a key's first use on this worker): the id lives apart, not in every conn. */
+    if (c->key_wait == NULL && (c->key_wait = malloc(AG_APIKEY_ID_LEN)) == NULL) {
+        ag_req_fail(req, 500, "out of memory");
+        return;
+    }
     memcpy(c->key_wait, id.p, AG_APIKEY_ID_LEN);
-    c->key_wait[AG_APIKEY_ID_LEN] = '\0';
     conn_park(req);
     c->flags |= AG_CONN_F_PARK_KEY;
 }
@@ -208,6 +217,7 @@ static void conn_unpark(struct ag_conn *c)
 {
     bool key = (c->flags & AG_CONN_F_PARK_KEY) != 0;
 
+    AG_FREE(c->key_wait);
     c->flags = (c->flags & ~(AG_CONN_F_PARKED | AG_CONN_F_PARK_KEY)) |
                (key ? 0 : AG_CONN_F_PARK_DONE);
     c->w->n_parked--;
@@ -471,19 +481,39 @@ static void conn_read_head(struct ag_conn *c)
 
 /* ---------------------------------------------------------------- between requests */
 
+/*
+ * An idle connection (no request, nothing buffered either way, nothing left to read,
+ * outside the head loop) gives its two buffers back to the worker: it holds only its
+ * struct until bytes arrive (on_client_io() attaches them again). docs/architecture.md
+ * "Memory of a connection". The end of a client event checks it all; ag_conn_next()
+ * knows most of it already.
+ */
+static void conn_idle(struct ag_conn *c)
+{
+    if (c->req == NULL && c->io.in != NULL &&
+        !(c->flags & (AG_CONN_F_CLOSING | AG_CONN_F_LINGER | AG_CONN_F_IN_HEAD |
+                      AG_CONN_F_READING | AG_CONN_F_DEAD | AG_CONN_F_PARKED |
+                      AG_CONN_F_PARK_DONE)) &&
+        !(c->io.flags & (AG_IO_F_RREADY | AG_IO_F_EOF)) && evbuffer_get_length(c->io.in) == 0 &&
+        evbuffer_get_length(c->io.out) == 0)
+        ag_io_detach(&c->io, &c->w->io_spare);
+}
+
 void ag_conn_next(struct ag_conn *c, bool close)
 {
     if (close) {
         ag_conn_close_after_flush(c);
         return;
     }
-    c->nreqs++;
     c->head_start_us = 0;
     c->flags &= ~AG_CONN_F_RPAUSED;
     ag_conn_send(c);
     conn_timeout_set(c, AG_TMO_KEEPALIVE);
     if (evbuffer_get_length(c->io.in) > 0 || (c->io.flags & AG_IO_F_RREADY))
         event_active(&c->io.ev, EV_READ, 0); /* a pipelined request may be here already */
+    else if (!(c->flags & (AG_CONN_F_READING | AG_CONN_F_DEAD | AG_CONN_F_CLOSING)) &&
+             !(c->io.flags & AG_IO_F_WBLOCKED))
+        ag_io_detach(&c->io, &c->w->io_spare); /* idle: conn_idle(), the output just sent */
 }
 
 /* ---------------------------------------------------------------- closing */
@@ -497,6 +527,9 @@ void ag_conn_close(struct ag_conn *c)
     }
     if (c->flags & AG_CONN_F_PARKED)
         w->n_parked--;
+    free(c->key_wait);
+    if (c->io.in != NULL && evbuffer_get_length(c->io.in) == 0 && ag_io_pending(&c->io) == 0)
+        ag_io_detach(&c->io, &w->io_spare); /* empty buffers serve the next connection */
     ag_io_close(&c->io);
     LIST_REMOVE(c, entry);
     free(c);
@@ -722,6 +755,10 @@ static void on_client_io(evutil_socket_t fd, short what, void *arg)
         conn_on_timeout(c);
         return;
     }
+    if (c->io.in == NULL && ag_io_attach(&c->io, &c->w->io_spare) < 0) {
+        ag_conn_close(c); /* out of memory: nothing can be read or answered */
+        return;
+    }
     if (what & EV_WRITE) {
         int r = ag_io_flush(&c->io);
         if (r == AG_EIO) {
@@ -736,6 +773,8 @@ static void on_client_io(evutil_socket_t fd, short what, void *arg)
         if (c->req != NULL && ag_io_pending(&c->io) <= AG_IO_LOW_WM)
             ag_proxy_on_client_drained(c->req);
     }
-    if ((what & (EV_READ | EV_CLOSED)) || (c->io.flags & AG_IO_F_RREADY))
-        conn_readable(c, what);
+    if (((what & (EV_READ | EV_CLOSED)) || (c->io.flags & AG_IO_F_RREADY)) &&
+        conn_readable(c, what) < 0)
+        return;
+    conn_idle(c);
 }

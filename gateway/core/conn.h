@@ -70,21 +70,27 @@ struct ag_ep_ops {
 #define AG_CONN_F_PARK_DONE 0x0080 /* that wait ended: handle the head without waiting again */
 #define AG_CONN_F_PARK_KEY 0x0100  /* PARKED waits for the lookup of API key id <key_wait> */
 
+/*
+ * Every open client connection has one, idle ones too: kept small (docs/architecture.md
+ * "Memory of a connection"). What only some need lives apart, made on demand.
+ */
 struct ag_conn {
     struct ag_worker *w;
     struct ag_req *req;          /* the request being served, or NULL between requests */
     LIST_ENTRY(ag_conn) entry;   /* in w->conns */
     uint64_t head_start_us;      /* when the first byte of the current head arrived */
-    size_t linger_bytes;         /* discarded while lingering before close */
-    unsigned flags;              /* AG_CONN_F_* */
-    unsigned nreqs;              /* requests served on this connection */
-    unsigned bad_sigs;           /* failed asymmetric signature checks (auth/authn.c) */
-    char key_wait[AG_APIKEY_ID_LEN + 1]; /* AG_CONN_F_PARK_KEY: the API key id waited for */
+    char *key_wait;              /* AG_CONN_F_PARK_KEY: the API key id waited for
+                                    (AG_APIKEY_ID_LEN bytes, malloc'd), else NULL */
+    union {
+        unsigned bad_sigs;       /* failed asymmetric signature checks (auth/authn.c) */
+        uint32_t linger_bytes;   /* AG_CONN_F_LINGER (no request comes any more): discarded */
+    };
+    uint16_t flags;              /* AG_CONN_F_* */
+    sa_family_t family;
     union {
         struct in_addr v4;
         struct in6_addr v6;
     } peer;
-    sa_family_t family;
     struct ag_io io;
 };
 

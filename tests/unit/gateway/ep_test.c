@@ -111,6 +111,7 @@ static void fx_clear(struct fx *f)
         ag_req_drop(f->c.req); /* a request still waiting: frees its ep */
     ag_req_free_recycled(&f->w);
     ag_io_close(&f->c.io);
+    ag_io_spare_free(&f->w.io_spare);
     close(f->client);
     event_base_free(f->base);
     free(f->w.claims);
@@ -137,6 +138,11 @@ static const char *run(struct fx *f, const char *method, const char *target, con
     memset(&f->h, 0, sizeof(f->h));
     f->h.hdrs = f->hdrs;
     f->h.max_hdrs = sizeof(f->hdrs) / sizeof(f->hdrs[0]);
+    /* An idle connection holds no buffers: its next event attaches them (core/conn.c). */
+    if (f->c.io.in == NULL && ag_io_attach(&f->c.io, &f->w.io_spare) < 0) {
+        AG_FAIL_("ag_io_attach: out of memory");
+        return "";
+    }
     if (ag_http1_parse_request(f->raw, (size_t)n, sizeof(f->raw), &f->h) != n ||
         ag_http1_request_info(&f->h, &f->info) < 0 || (req = ag_req_new(&f->c)) == NULL) {
         AG_FAIL_("head refused: %s", f->h.error ? f->h.error : "?");
