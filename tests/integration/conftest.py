@@ -649,3 +649,22 @@ def suite_redis(tmp_path_factory):
     yield r
     DEFAULTS["redis"] = old
     r.stop()
+
+
+class Cut:
+    """What a protected request answers when the gateway cut it: it was upstream when the
+    credential that let it through was revoked (CONTRACT.md section 15: such a connection
+    is closed). status_code 0 matches no status a test asks for, so a poll waiting for the
+    401 polls on, and any other assertion on it fails with "0"."""
+
+    status_code = 0
+    text = "(cut by the gateway: its credential was revoked while it was upstream)"
+
+
+def get_or_cut(url, headers, timeout=10):
+    """requests.get(), or Cut when the gateway closed the connection without an answer."""
+    import requests  # noqa: PLC0415 (conftest imports no HTTP client at load)
+    try:
+        return requests.get(url, headers=headers, timeout=timeout)
+    except requests.ConnectionError:
+        return Cut()

@@ -15,7 +15,7 @@ import jwt
 import pytest
 import requests
 
-from conftest import CRYPTO_KEY, RawConn
+from conftest import CRYPTO_KEY, RawConn, get_or_cut
 
 MASTER = "master-token-for-tests"
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -71,7 +71,8 @@ def refresh_get(gw, tok):
 
 
 def api(gw, access):
-    return requests.get(gw.url + "/api/x", headers={"Authorization": "Bearer " + access}, timeout=10)
+    """GET /api/x with <access>; Cut (status 0) when a revocation cut it (conftest.py)."""
+    return get_or_cut(gw.url + "/api/x", {"Authorization": "Bearer " + access})
 
 
 # ---------------------------------------------------------------- /auth/token/new

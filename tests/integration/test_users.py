@@ -23,7 +23,7 @@ import time
 
 import requests
 
-from conftest import AUTHGATE_BIN, free_port, run_authgate
+from conftest import AUTHGATE_BIN, free_port, get_or_cut, run_authgate
 from test_tokens import MASTER, decode, new_pair, start, wait_ready
 
 FAST_PW = {"argon2-iterations": 1, "argon2-memory-kib": 8192, "min-length": 10, "max-length": 64}
@@ -94,7 +94,8 @@ def bearer(tok):
 
 
 def api(gw, access, path="/api/x"):
-    return requests.get(gw.url + path, headers=bearer(access), timeout=10)
+    """GET <path> with <access>; Cut (status 0) when a revocation cut it (conftest.py)."""
+    return get_or_cut(gw.url + path, bearer(access))
 
 
 def me(gw, access):
