@@ -16,6 +16,7 @@ Entry points:
       .switch_time()                 the first +switch-master in the sentinels' logs
       .wait_replicated()             replica offset == primary offset
       .cmd(port, *args)              one command (AUTH first when the cluster has a password)
+      .wait_role(port, want, timeout) until ROLE says <want> (a reset while it changes: ask again)
       .start_stale_sentinel(name)    a sentinel naming the replica as the primary of <name>
   sentinel_cluster                   pytest fixture: a started cluster, stopped at teardown
 
@@ -257,6 +258,22 @@ class SentinelCluster:
 
     def role(self, port):
         return self.cmd(port, "ROLE")[0]
+
+    def wait_role(self, port, want, timeout):
+        """Until ROLE on <port> says <want> ("slave", "master"); the last answer. A Redis
+        that the sentinels turn into a replica closes its clients' connections as it
+        does: a reset here means "ask again", not an answer."""
+        deadline = time.monotonic() + timeout
+        got = None
+        while time.monotonic() < deadline:
+            try:
+                got = self.role(port)
+            except OSError:
+                got = None
+            if got == want:
+                break
+            time.sleep(0.1)
+        return got
 
 
 @pytest.fixture

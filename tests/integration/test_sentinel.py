@@ -154,10 +154,8 @@ def test_failover_follows_the_new_primary(gateway, upstream, pw_cluster):
 
     # ---- the old primary comes back as a replica: never written by a gateway
     cl.restart_old_primary()
-    deadline = time.monotonic() + 60  # Sentinel waits 8 s, then its next INFO (10 s period)
-    while cl.role(old_port) != "slave" and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert cl.role(old_port) == "slave"
+    # Sentinel waits 8 s, then its next INFO (10 s period)
+    assert cl.wait_role(old_port, "slave", 60) == "slave"
     for gw in (gw_a, gw_b, gw_c):
         for p in (new_pair(gw), new_pair(gw)):
             assert refresh_get(gw, p["refresh_token"]).status_code == 200
