@@ -27,13 +27,14 @@ Every process it starts is stopped by its PID when it exits.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 import requests
+
+from admin_users import free_port, resp, wait_port  # the same helpers (tests/bench/)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 AUTHGATE = os.environ.get("AUTHGATE", os.path.join(REPO, "build-rel", "authgate"))
@@ -43,23 +44,6 @@ R = int(os.environ.get("R", "100000"))
 MASTER = "bench-master-token-0123456789"
 NS = "bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.01)
-    return False
 
 
 def cpu_s(pid):
@@ -136,14 +120,6 @@ def stop(p):
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
-
-
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
 
 
 def main():
