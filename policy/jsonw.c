@@ -53,6 +53,13 @@ static size_t jsonw_escape(unsigned char ch, char e[6])
     return 6;
 }
 
+/*
+ * The bytes ag_jsonw_str() stops at, one bit each: below 0x20, '"' (34), '\\' (92), and
+ * every byte of UTF-8 past ASCII (0x80 and up).
+ */
+static const uint64_t jsonw_special[4] = {0x00000004ffffffffULL, 0x0000000010000000ULL,
+                                          ~0ULL, ~0ULL};
+
 void ag_jsonw_str(struct ag_jsonw *w, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -65,7 +72,7 @@ void ag_jsonw_str(struct ag_jsonw *w, const char *s, size_t n)
         size_t k;
         char e[6];
 
-        if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\') {
+        if (((jsonw_special[ch >> 6] >> (ch & 63)) & 1) == 0) {
             i++;
             continue;
         }

@@ -69,11 +69,11 @@ void ag_ep_reply_json(struct ag_ep *ep, int status, json_t *o, const char *extra
     free(body);
 }
 
-void ag_ep_jsonw(struct ag_ep *ep, struct ag_jsonw *w, size_t cap)
+void ag_ep_jsonw(struct ag_ep *ep, struct ag_jsonw *w, size_t need, char *stack)
 {
-    char *buf = ag_ep_alloc(ep, cap);
+    char *buf = need <= EP_JSONW_STACK ? stack : ag_ep_alloc(ep, need);
 
-    ag_jsonw_init(w, buf, buf != NULL ? cap : 0);
+    ag_jsonw_init(w, buf, buf != NULL ? (need <= EP_JSONW_STACK ? EP_JSONW_STACK : need) : 0);
 }
 
 void ag_ep_reply_jsonw(struct ag_ep *ep, int status, const struct ag_jsonw *w, const char *extra)
@@ -84,7 +84,8 @@ void ag_ep_reply_jsonw(struct ag_ep *ep, int status, const struct ag_jsonw *w, c
         ag_ep_oom(ep); /* no memory, or a string jansson too would have refused */
         return;
     }
-    ag_req_reply(ep->req, status, w->p, (size_t)n, extra); /* the arena zeroes the copy */
+    ag_req_reply(ep->req, status, w->p, (size_t)n, extra);
+    sodium_memzero(w->p, (size_t)n);
 }
 
 void ag_ep_reply_detail(struct ag_ep *ep, int status, const char *detail, const char *extra)
@@ -185,13 +186,14 @@ void ag_ep_reply_tokens(struct ag_ep *ep, bool cookies)
     const char *extra = cookies ? ag_ep_cookies(ep, ep->by_cookie) : "";
     size_t alen = strlen(ep->access), rlen = strlen(ep->refresh);
     struct ag_jsonw w;
+    char stack[EP_JSONW_STACK];
 
     if (extra == NULL) {
         ag_ep_oom(ep);
         return;
     }
     /* Written, not built: this answers every refresh (tests/bench/refresh_instr.sh). */
-    ag_ep_jsonw(ep, &w, AG_JSONW_STR_MAX(alen) + AG_JSONW_STR_MAX(rlen) + 96);
+    ag_ep_jsonw(ep, &w, AG_JSONW_STR_MAX(alen) + AG_JSONW_STR_MAX(rlen) + 96, stack);
     ag_jsonw_lit(&w, "{\"access_token\":");
     ag_jsonw_str(&w, ep->access, alen);
     ag_jsonw_lit(&w, ",\"refresh_token\":");

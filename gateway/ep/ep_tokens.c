@@ -95,10 +95,12 @@ static void tokens_reply_pair(struct ag_ep *ep)
     }
     size_t clen = strlen(ep->cid), alen = strlen(ep->access), rlen = strlen(ep->refresh);
     struct ag_jsonw w;
+    char stack[EP_JSONW_STACK];
 
     /* Written, not built: this answers every GET /token/refresh. */
     ag_ep_jsonw(ep, &w,
-                AG_JSONW_STR_MAX(clen) + AG_JSONW_STR_MAX(alen) + AG_JSONW_STR_MAX(rlen) + 160);
+                AG_JSONW_STR_MAX(clen) + AG_JSONW_STR_MAX(alen) + AG_JSONW_STR_MAX(rlen) + 160,
+                stack);
     ag_jsonw_lit(&w, "{\"status\":\"success\",\"message\":\"Token generated\",\"code\":200,"
                      "\"data\":{\"client_id\":");
     ag_jsonw_str(&w, ep->cid, clen);
