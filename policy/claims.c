@@ -60,6 +60,22 @@ static void claims_escape(struct claims_out *o, const char *s, size_t n)
     ag_json_escape_to(claims_sink, o, s, n, true);
 }
 
+/* Appends <v> in decimal, as "%lld" writes it (minting runs twice per refresh: no printf). */
+static void claims_int(struct claims_out *o, int64_t v)
+{
+    char d[24];
+    size_t i = sizeof(d);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        d[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        d[--i] = '-';
+    claims_put(o, d + i, sizeof(d) - i);
+}
+
 /* Appends ,"<name>":"<value,n>" (escaped). */
 static void claims_strn(struct claims_out *o, const char *name, const char *value, size_t n)
 {
@@ -107,7 +123,6 @@ char *ag_claims_json(const struct ag_config *cfg, enum ag_claims_type type,
     struct claims_out o = {0};
     bool refresh = type == AG_CLAIMS_REFRESH;
     long ttl = refresh ? cfg->refresh_token_ttl : cfg->access_token_ttl;
-    char num[96];
 
     claims_lit(&o, "{\"sub\":\"");
     claims_escape(&o, c->sub, strlen(c->sub));
@@ -115,9 +130,13 @@ char *ag_claims_json(const struct ag_config *cfg, enum ag_claims_type type,
     claims_str(&o, "client_id", c->client_id);
     if (c->client)
         claims_str(&o, "sub_type", "client");
-    snprintf(num, sizeof(num), ",\"type\":\"%s\",\"iat\":%lld,\"exp\":%lld",
-             refresh ? "refresh" : "access", (long long)c->iat, (long long)(c->iat + ttl));
-    claims_put(&o, num, strlen(num));
+    if (refresh)
+        claims_lit(&o, ",\"type\":\"refresh\",\"iat\":");
+    else
+        claims_lit(&o, ",\"type\":\"access\",\"iat\":");
+    claims_int(&o, c->iat);
+    claims_lit(&o, ",\"exp\":");
+    claims_int(&o, c->iat + ttl);
     claims_str(&o, "jti", c->jti);
     claims_str(&o, "iss", cfg->token_issuer ? cfg->token_issuer : cfg->app_name);
     claims_str(&o, "sid", c->sid);

@@ -66,17 +66,17 @@ void ag_jsonw_str(struct ag_jsonw *w, const char *s, size_t n)
     size_t run = 0, i = 0;
 
     ag_jsonw_lit(w, "\"");
-    while (i < n && !w->bad) {
-        unsigned char ch = u[i];
+    for (;;) {
+        unsigned char ch;
         uint32_t cp;
         size_t k;
         char e[6];
 
-        if (((jsonw_special[ch >> 6] >> (ch & 63)) & 1) == 0) {
+        while (i < n && ((jsonw_special[u[i] >> 6] >> (u[i] & 63)) & 1) == 0)
             i++;
-            continue;
-        }
-        if (ch >= 0x80) { /* jansson refuses a string that is not UTF-8 */
+        if (i == n || w->bad)
+            break;
+        if ((ch = u[i]) >= 0x80) { /* jansson refuses a string that is not UTF-8 */
             if ((k = ag_utf8_next(u + i, n - i, &cp)) == 0)
                 w->bad = true;
             i += k;
