@@ -71,14 +71,37 @@ void ag_reply_body(struct evbuffer *out, int status, const char *ctype, const ch
                             cache, extra ? extra : "", conn, tail ? tail : "");
         return;
     }
-    evbuffer_add_printf(out,
-                        "HTTP/1.1 %d %s\r\n"
-                        "Content-Type: %s\r\n"
-                        "Content-Length: %zu\r\n"
-                        "Cache-Control: %s\r\n"
-                        "%s%s%s\r\n",
-                        status, ag_reply_status_text(status), ctype, len, cache,
-                        extra ? extra : "", conn, tail ? tail : "");
+    /* The head put together on the stack, not printed: every endpoint answer passes here. */
+    char code[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
+                    (char)('0' + status % 10), ' '};
+    char clen[24];
+    size_t ci = sizeof(clen), n = len;
+
+    do {
+        clen[--ci] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    const char *part[] = {"HTTP/1.1 ", code, ag_reply_status_text(status),
+                          "\r\nContent-Type: ", ctype, "\r\nContent-Length: ", clen + ci,
+                          "\r\nCache-Control: ", cache, "\r\n", extra ? extra : "", conn,
+                          tail ? tail : "", "\r\n"};
+    size_t plen[sizeof(part) / sizeof(part[0])], total = 0;
+    enum { NPART = sizeof(part) / sizeof(part[0]) };
+    char head[1024];
+
+    for (size_t i = 0; i < NPART; i++)
+        total += plen[i] = i == 1 ? sizeof(code) : i == 6 ? sizeof(clen) - ci : strlen(part[i]);
+    if (total <= sizeof(head)) {
+        char *w = head;
+        for (size_t i = 0; i < NPART; i++) {
+            memcpy(w, part[i], plen[i]);
+            w += plen[i];
+        }
+        evbuffer_add(out, head, total);
+    } else {
+        for (size_t i = 0; i < NPART; i++)
+            evbuffer_add(out, part[i], plen[i]);
+    }
     if (!(flags & AG_REPLY_F_NO_BODY))
         evbuffer_add(out, body, len);
 }
