@@ -120,10 +120,11 @@ static void claims_fields(struct claims_out *o, const struct ag_config *cfg, con
 char *ag_claims_json(const struct ag_config *cfg, enum ag_claims_type type,
                      const struct ag_claims *c, size_t *len)
 {
-    struct claims_out o = {0};
+    struct claims_out o = {.p = malloc(512), .cap = 512}; /* most claim sets: no realloc */
     bool refresh = type == AG_CLAIMS_REFRESH;
     long ttl = refresh ? cfg->refresh_token_ttl : cfg->access_token_ttl;
 
+    o.oom = o.p == NULL;
     claims_lit(&o, "{\"sub\":\"");
     claims_escape(&o, c->sub, strlen(c->sub));
     claims_lit(&o, "\"");

@@ -325,7 +325,13 @@ int ag_store_cancel(struct ag_store *st, void *arg)
 static void eval_head(struct ag_store *st, enum ag_store__script script, int nkeys,
                       const char **head, size_t *hlens, char *nk, size_t nkcap)
 {
-    snprintf(nk, nkcap, "%d", nkeys);
+    if (nkeys >= 0 && nkeys < 100 && nkcap >= 3) { /* every script: no printf per command */
+        nk[0] = nkeys < 10 ? (char)('0' + nkeys) : (char)('0' + nkeys / 10);
+        nk[1] = nkeys < 10 ? '\0' : (char)('0' + nkeys % 10);
+        nk[2] = '\0';
+    } else {
+        snprintf(nk, nkcap, "%d", nkeys);
+    }
     head[0] = "EVALSHA";
     head[1] = st->sha[script];
     head[2] = nk;
