@@ -244,11 +244,30 @@ bool ag_ep_keep_fields(struct ag_ep *ep, struct ag_body_field *f, size_t n)
 
 /* ---------------------------------------------------------------- ids and tokens */
 
+/*
+ * <n> (at most 512) random bytes for an id, from a per-thread pool that randombytes_buf()
+ * refills 512 bytes at a time: one getrandom(2) for 32 ids, not one per id (a refresh
+ * makes two). What is handed out is wiped from the pool; nothing forks after the start.
+ */
+static void ep_random(unsigned char *out, size_t n)
+{
+    static _Thread_local unsigned char pool[512];
+    static _Thread_local size_t left;
+
+    if (n > left) {
+        randombytes_buf(pool, sizeof(pool));
+        left = sizeof(pool);
+    }
+    memcpy(out, pool + sizeof(pool) - left, n);
+    sodium_memzero(pool + sizeof(pool) - left, n);
+    left -= n;
+}
+
 void ag_ep_new_id(char out[EP_ID_LEN + 1])
 {
     unsigned char b[16];
 
-    randombytes_buf(b, sizeof(b));
+    ep_random(b, sizeof(b));
     sodium_bin2base64(out, EP_ID_LEN + 1, b, sizeof(b), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
