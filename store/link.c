@@ -15,8 +15,6 @@
  */
 #include "link.h"
 
-#include <event2/event.h>
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -93,7 +91,6 @@ static void on_pending_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
-static int link_ev_attach(redisAsyncContext *ac, struct event_base *base);
 
 /* A retired store whose last command just answered: its owner is told from the loop. */
 static void store_idle_check(struct ag_store *st)
@@ -105,54 +102,6 @@ static void store_idle_check(struct ag_store *st)
         evtimer_add(&st->idle_ev, &zero);
 }
 
-/* Writes "<c><n>\r\n" at <w>; returns the end. */
-static char *link_resp_len(char *w, char c, size_t n)
-{
-    char d[24];
-    size_t i = sizeof(d);
-
-    do {
-        d[--i] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n > 0);
-    *w++ = c;
-    memcpy(w, d + i, sizeof(d) - i);
-    w += sizeof(d) - i;
-    *w++ = '\r';
-    *w++ = '\n';
-    return w;
-}
-
-/*
- * Sends <argc> arguments as one RESP command with <fn>(<p>): formatted here, in one pass
- * (hiredis's redisFormatSdsCommandArgv() costs ~700 instructions an argument, on every
- * refresh's 23). REDIS_OK or REDIS_ERR, as redisAsyncCommandArgv().
- */
-static int link_command(redisAsyncContext *ac, redisCallbackFn *fn, void *p, int argc,
-                        char *const *argv, const size_t *lens)
-{
-    char stack[2048], *cmd = stack, *w;
-    size_t need = 32;
-    int rc;
-
-    for (int i = 0; i < argc; i++)
-        need += lens[i] + 32;
-    if (need > sizeof(stack) && (cmd = malloc(need)) == NULL)
-        return REDIS_ERR;
-    w = link_resp_len(cmd, '*', (size_t)argc);
-    for (int i = 0; i < argc; i++) {
-        w = link_resp_len(w, '$', lens[i]);
-        memcpy(w, argv[i], lens[i]);
-        w += lens[i];
-        *w++ = '\r';
-        *w++ = '\n';
-    }
-    rc = redisAsyncFormattedCommand(ac, fn, p, cmd, (size_t)(w - cmd));
-    if (cmd != stack)
-        free(cmd);
-    return rc;
-}
-
 /* Sends <p>'s command on its link. 0, or -1 (nothing sent, <p> not freed). */
 static int pending_send(struct store_pending *p)
 {
@@ -160,7 +109,7 @@ static int pending_send(struct store_pending *p)
 
     if (!link_live(l))
         return -1;
-    if (link_command(l->ac, on_reply, p, p->argc, p->argv, p->lens) != REDIS_OK)
+    if (ag_link__format(l->ac, on_reply, p, p->argc, p->argv, p->lens) != REDIS_OK)
         return -1;
     p->ac = l->ac;
     p->seq = ++l->sent;
@@ -681,7 +630,7 @@ void ag_link__connect(struct store_link *l)
         return;
     }
     ac->data = l;
-    if (link_ev_attach(ac, st->base) != REDIS_OK) {
+    if (ag_link__ev_attach(ac, st->base) != REDIS_OK) {
         redisAsyncFree(ac);
         link_lost(l, "cannot attach to the event loop");
         return;
@@ -690,102 +639,6 @@ void ag_link__connect(struct store_link *l)
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     evtimer_add(&l->timer, &st->connect_tv);
-}
-
-/*
- * The links' libevent adapter: hiredis's adapters/libevent.h, changed where every command
- * paid for it (tests/bench/refresh_instr.sh, strace: 4 epoll_ctl and an epoll_wait per
- * refresh). The read event persists instead of being deleted and added again around each
- * reply, and a command's write runs from the loop's active queue in the same turn
- * (event_active()) instead of after an epoll round for writability. The connect, and a
- * write that did not finish (a full socket buffer), still wait for writability.
- */
-struct link_ev {
-    redisAsyncContext *ac;
-    struct event *rev, *wev;
-};
-
-static _Thread_local bool link_ev_writing; /* inside redisAsyncHandleWrite() */
-
-static void link_ev_read(evutil_socket_t fd, short what, void *arg)
-{
-    struct link_ev *e = arg;
-
-    redisAsyncHandleRead(e->ac);
-}
-
-static void link_ev_write(evutil_socket_t fd, short what, void *arg)
-{
-    struct link_ev *e = arg;
-
-    link_ev_writing = true;
-    redisAsyncHandleWrite(e->ac); /* may free <e> (a failed write frees the context) */
-    link_ev_writing = false;
-}
-
-static void link_ev_add_read(void *arg)
-{
-    struct link_ev *e = arg;
-
-    event_add(e->rev, NULL); /* persistent: nothing to do when it is already added */
-}
-
-static void link_ev_del_read(void *arg)
-{
-    struct link_ev *e = arg;
-
-    event_del(e->rev);
-}
-
-static void link_ev_add_write(void *arg)
-{
-    struct link_ev *e = arg;
-
-    if ((e->ac->c.flags & REDIS_CONNECTED) && !link_ev_writing)
-        event_active(e->wev, EV_WRITE, 1); /* a new command: written in this turn */
-    else
-        event_add(e->wev, NULL);
-}
-
-static void link_ev_del_write(void *arg)
-{
-    struct link_ev *e = arg;
-
-    event_del(e->wev);
-}
-
-static void link_ev_cleanup(void *arg)
-{
-    struct link_ev *e = arg;
-
-    event_free(e->rev);
-    event_free(e->wev);
-    free(e);
-}
-
-/* redisLibeventAttach() with the adapter above. REDIS_OK or REDIS_ERR. */
-static int link_ev_attach(redisAsyncContext *ac, struct event_base *base)
-{
-    struct link_ev *e;
-
-    if (ac->ev.data != NULL || (e = calloc(1, sizeof(*e))) == NULL)
-        return REDIS_ERR;
-    e->ac = ac;
-    e->rev = event_new(base, ac->c.fd, EV_READ | EV_PERSIST, link_ev_read, e);
-    e->wev = event_new(base, ac->c.fd, EV_WRITE, link_ev_write, e);
-    if (e->rev == NULL || e->wev == NULL) {
-        link_ev_cleanup(e);
-        return REDIS_ERR;
-    }
-    ac->ev.addRead = link_ev_add_read;
-    ac->ev.delRead = link_ev_del_read;
-    ac->ev.addWrite = link_ev_add_write;
-    ac->ev.delWrite = link_ev_del_write;
-    ac->ev.cleanup = link_ev_cleanup;
-    ac->ev.data = e;
-    event_add(e->rev, NULL);
-    event_add(e->wev, NULL);
-    return REDIS_OK;
 }
 
 void ag_link__primary(struct ag_store *st, const char *why, bool moved)
