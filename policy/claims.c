@@ -60,20 +60,12 @@ static void claims_escape(struct claims_out *o, const char *s, size_t n)
     ag_json_escape_to(claims_sink, o, s, n, true);
 }
 
-/* Appends <v> in decimal, as "%lld" writes it (minting runs twice per refresh: no printf). */
+/* Appends <v> in decimal (minting runs twice per refresh: no printf). */
 static void claims_int(struct claims_out *o, int64_t v)
 {
-    char d[24];
-    size_t i = sizeof(d);
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char d[AG_I64_TEXT_MAX], *p = ag_i64_text(d, v);
 
-    do {
-        d[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u > 0);
-    if (v < 0)
-        d[--i] = '-';
-    claims_put(o, d + i, sizeof(d) - i);
+    claims_put(o, p, (size_t)(d + sizeof(d) - p));
 }
 
 /* Appends ,"<name>":"<value,n>" (escaped). */

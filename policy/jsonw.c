@@ -111,17 +111,9 @@ void ag_jsonw_str(struct ag_jsonw *w, const char *s, size_t n)
 
 void ag_jsonw_int(struct ag_jsonw *w, int64_t v)
 {
-    char d[AG_JSONW_INT_MAX];
-    size_t i = sizeof(d);
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char d[AG_I64_TEXT_MAX], *p = ag_i64_text(d, v);
 
-    do {
-        d[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u > 0);
-    if (v < 0)
-        d[--i] = '-';
-    ag_jsonw_raw(w, d + i, sizeof(d) - i);
+    ag_jsonw_raw(w, p, (size_t)(d + sizeof(d) - p));
 }
 
 long ag_jsonw_done(const struct ag_jsonw *w)

@@ -274,15 +274,9 @@ int ag_store_cancel(struct ag_store *st, void *arg)
 
 /* The EVALSHA head of <script> in <head> (3 strings, <nk> holding <nkeys>) and <hlens>. */
 static void eval_head(struct ag_store *st, enum ag_store__script script, int nkeys,
-                      const char **head, size_t *hlens, char *nk, size_t nkcap)
+                      const char **head, size_t *hlens, char nk[24])
 {
-    if (nkeys >= 0 && nkeys < 100 && nkcap >= 3) { /* every script: no printf per command */
-        nk[0] = nkeys < 10 ? (char)('0' + nkeys) : (char)('0' + nkeys / 10);
-        nk[1] = nkeys < 10 ? '\0' : (char)('0' + nkeys % 10);
-        nk[2] = '\0';
-    } else {
-        snprintf(nk, nkcap, "%d", nkeys);
-    }
+    ag_store__num(nk, nkeys);
     head[0] = "EVALSHA";
     head[1] = st->sha[script];
     head[2] = nk;
@@ -301,14 +295,14 @@ int ag_store__eval(struct ag_store *st, enum ag_store__script script, int nkeys,
                    const char **argv, const size_t *lens, ag_store__reply_fn *fn,
                    ag_store__any_fn *cb, void *arg)
 {
-    char nk[16];
+    char nk[24];
     const char *head[3];
     size_t hlens[3];
 
     if (st == NULL || !st->ready || (int)script < 0 || script >= AG_STORE__NSCRIPTS ||
         nkeys < 0 || nkeys > argc || fn == NULL)
         return -1;
-    eval_head(st, script, nkeys, head, hlens, nk, sizeof(nk));
+    eval_head(st, script, nkeys, head, hlens, nk);
     return store_command(&st->cmd, (int)script, 3, head, hlens, argc, argv, lens, fn, cb, arg);
 }
 
@@ -316,15 +310,15 @@ int ag_store__eval_marked(struct ag_store *st, const struct ag_store__call *writ
                           const struct ag_store__call *mark, ag_store__reply_fn *fn,
                           ag_store__any_fn *cb, void *arg)
 {
-    char nk[16], mnk[16];
+    char nk[24], mnk[24];
     const char *head[3], *mhead[3];
     size_t hlens[3], mhlens[3];
     struct store_pending *p;
 
     if (st == NULL || !st->ready || !call_ok(write) || !call_ok(mark) || fn == NULL)
         return -1;
-    eval_head(st, write->script, write->nkeys, head, hlens, nk, sizeof(nk));
-    eval_head(st, mark->script, mark->nkeys, mhead, mhlens, mnk, sizeof(mnk));
+    eval_head(st, write->script, write->nkeys, head, hlens, nk);
+    eval_head(st, mark->script, mark->nkeys, mhead, mhlens, mnk);
     p = pending_new(&st->cmd, (int)write->script, 3, head, hlens, write->argc, write->argv,
                     write->lens, fn, cb, arg);
     if (p == NULL)

@@ -5,7 +5,7 @@
  *
  * Owns:     the struct link_ev of each redisAsyncContext of a link (freed by hiredis's
  *           cleanup hook).
- * Entry:    ag_link__ev_attach(), ag_link__format() (for store/link.c).
+ * Entry:    ag_link__ev_attach(), ag_link__format() (for store/link.c), ag_store__num().
  * Not here: connecting, commands and their replies (store/link.c); the sentinels' own
  *           connections (store/sentinel.c, hiredis's adapter as it is).
  * Spec:     RESP (redis.io/docs/reference/protocol-spec); tests/bench/README.md
@@ -22,19 +22,33 @@
 
 /* ---------------------------------------------------------------- RESP */
 
+size_t ag_store__num(char out[24], int64_t v)
+{
+    char d[24];
+    size_t i = sizeof(d);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    d[--i] = '\0';
+    do {
+        d[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        d[--i] = '-';
+    memcpy(out, d + i, sizeof(d) - i);
+    return sizeof(d) - i - 1;
+}
+
 /* Writes "<c><n>\r\n" at <w>; returns the end. */
 static char *link_resp_len(char *w, char c, size_t n)
 {
     char d[24];
-    size_t i = sizeof(d);
+    size_t k;
 
-    do {
-        d[--i] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n > 0);
+    k = ag_store__num(d, (int64_t)n);
     *w++ = c;
-    memcpy(w, d + i, sizeof(d) - i);
-    w += sizeof(d) - i;
+    memcpy(w, d, k);
+    w += k;
     *w++ = '\r';
     *w++ = '\n';
     return w;

@@ -241,23 +241,6 @@ static bool id_ok(const char *s)
 
 /* ---------------------------------------------------------------- replies */
 
-/* <v> in decimal into <out> (24 bytes), as "%lld" writes it. */
-static void sess_num(char out[24], int64_t v)
-{
-    char d[24];
-    size_t i = sizeof(d);
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-
-    d[--i] = '\0';
-    do {
-        d[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u > 0);
-    if (v < 0)
-        d[--i] = '-';
-    memcpy(out, d + i, sizeof(d) - i);
-}
-
 static void sess_call(ag_store__any_fn *cb, void *arg, enum ag_sess_status s,
                       const struct ag_sess_info *info)
 {
@@ -472,13 +455,13 @@ int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_ses
         ag_store__key(audit, sizeof(audit), st, "audit", "", "") < 0 ||
         ag_rl__key(rl, sizeof(rl), st, "refresh", ip) < 0)
         return -1;
-    sess_num(nows, q->now); /* not snprintf: every refresh passes here */
-    sess_num(ttls, q->ttl);
-    sess_num(dl, ag_store__deadline_ms(st));
-    sess_num(lim, q->limit > 0 ? q->limit : 0);
-    sess_num(win, q->window > 0 ? q->window : 1);
-    sess_num(maxlen, q->audit_maxlen > 0 ? q->audit_maxlen : 0);
-    sess_num(aend, q->access_end > 0 ? q->access_end : 0);
+    ag_store__num(nows, q->now); /* not snprintf: every refresh passes here */
+    ag_store__num(ttls, q->ttl);
+    ag_store__num(dl, ag_store__deadline_ms(st));
+    ag_store__num(lim, q->limit > 0 ? q->limit : 0);
+    ag_store__num(win, q->window > 0 ? q->window : 1);
+    ag_store__num(maxlen, q->audit_maxlen > 0 ? q->audit_maxlen : 0);
+    ag_store__num(aend, q->access_end > 0 ? q->access_end : 0);
     {
         const char *argv[21] = {sess, old,  rev,    revlog, rl,   audit,  q->presented,
                                 q->next, nows, ttls, q->sid, chan, prefix, dl,

@@ -13,6 +13,8 @@
 
 #include <event2/buffer.h>
 
+#include "base.h"
+
 static const struct {
     int status;
     const char *text;
@@ -74,15 +76,9 @@ void ag_reply_body(struct evbuffer *out, int status, const char *ctype, const ch
     /* The head put together on the stack, not printed: every endpoint answer passes here. */
     char code[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
                     (char)('0' + status % 10), ' '};
-    char clen[24];
-    size_t ci = sizeof(clen), n = len;
-
-    do {
-        clen[--ci] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n > 0);
+    char clen[AG_I64_TEXT_MAX], *cl = ag_i64_text(clen, (int64_t)len);
     const char *part[] = {"HTTP/1.1 ", code, ag_reply_status_text(status),
-                          "\r\nContent-Type: ", ctype, "\r\nContent-Length: ", clen + ci,
+                          "\r\nContent-Type: ", ctype, "\r\nContent-Length: ", cl,
                           "\r\nCache-Control: ", cache, "\r\n", extra ? extra : "", conn,
                           tail ? tail : "", "\r\n"};
     size_t plen[sizeof(part) / sizeof(part[0])], total = 0;
@@ -90,7 +86,9 @@ void ag_reply_body(struct evbuffer *out, int status, const char *ctype, const ch
     char head[1024];
 
     for (size_t i = 0; i < NPART; i++)
-        total += plen[i] = i == 1 ? sizeof(code) : i == 6 ? sizeof(clen) - ci : strlen(part[i]);
+        total += plen[i] = i == 1   ? sizeof(code)
+                           : i == 6 ? (size_t)(clen + sizeof(clen) - cl)
+                                    : strlen(part[i]);
     if (total <= sizeof(head)) {
         char *w = head;
         for (size_t i = 0; i < NPART; i++) {

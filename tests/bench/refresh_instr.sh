@@ -86,11 +86,7 @@ for i in range(n):
     tok = d["refresh_token"] if oauth else d["data"]["refresh_token"]
 PY
   stop_proc gw
-  if [[ -n ${KEEP:-} ]]; then
-    mkdir -p "$KEEP"
-    cp "$out" "$KEEP/callgrind.$(basename "$(dirname "$(dirname "$bin")")").$n"
-  fi
-  awk '/^(summary|totals):/ {print $2; exit}' "$out"
+  callgrind_total "$out" "$bin" "$n"
 }
 
 for bin in "$@"; do
