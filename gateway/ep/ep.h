@@ -249,7 +249,7 @@ void ag_ep_reply_json(struct ag_ep *ep, int status, struct json_t *o, const char
 
 struct ag_jsonw;
 /* The caller's buffer for ag_ep_jsonw(): answers up to this size are not allocated. */
-#define EP_JSONW_STACK 16384
+#define EP_JSONW_STACK 8192
 /**
  * A JSON writer (policy/jsonw.h) for an answer written without a tree (the refresh path)
  * that needs at most <need> bytes: on <stack> (EP_JSONW_STACK bytes) when it fits, else on
