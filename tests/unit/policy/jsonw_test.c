@@ -5,7 +5,10 @@
  *
  * Spec:     policy/jsonw.h; RFC 8259 s.7.
  */
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "jsonw.h"
 #include "t.h"
@@ -84,11 +87,74 @@ static void test_too_small_is_bad_and_bounded(void)
     AG_ASSERT_EQ(ag_jsonw_done(&w), -1);
 }
 
+/* What json_dumps() writes for the string <s,n> (malloc'd), or NULL where jansson refuses it. */
+static char *jansson_str(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n), *a;
+    char *out, *str;
+    size_t len;
+
+    if (j == NULL)
+        return NULL;
+    a = json_array();
+    json_array_append_new(a, j);
+    out = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    len = strlen(out); /* ["..."]: the string is between the brackets */
+    str = strndup(out + 1, len - 2);
+    free(out);
+    return str;
+}
+
+/*
+ * Every byte value alone, and pairs of the bytes of second[], at every position of
+ * strings up to 40 bytes: the eight-at-a-time skip (jsonw_plain8()) never passes over a
+ * byte it must stop at, whatever its place in the word or the word's alignment.
+ */
+static void test_str_is_jansson_at_every_position(void)
+{
+    static const unsigned char second[] = {0x00, 0x1f, 0x20, '"', '\\', 0x7f, 0x80, 0xa9, 0xbf,
+                                           0xc3, 0xe2, 0xff, 'a'};
+    char in[48], buf[512];
+    int bad = 0;
+
+    for (size_t len = 1; len <= 40; len++) {
+        for (size_t at = 0; at < len; at++) {
+            for (int b = 0; b < 256; b++) {
+                /* Pairs only for the bytes of second[]: every byte alone is enough else. */
+                size_t pairs = memchr(second, b, sizeof(second)) != NULL ? sizeof(second) : 1;
+
+                for (size_t k = 0; k < pairs; k++) {
+                    size_t at2 = pairs == 1 ? at : (at * 7 + k) % len;
+                    const char *got;
+                    char *want;
+
+                    memset(in, 'a' + (int)(len % 26), len);
+                    in[at2] = (char)second[k];
+                    in[at] = (char)b;
+                    got = str(in, len, buf);
+                    want = jansson_str(in, len);
+                    if ((got == NULL) != (want == NULL) ||
+                        (got != NULL && strcmp(got, want) != 0)) {
+                        if (bad++ < 5)
+                            AG_FAIL_("len %zu byte 0x%02x at %zu, 0x%02x at %zu: %s != %s", len,
+                                     b, at, second[k], at2, got ? got : "(refused)",
+                                     want ? want : "(refused)");
+                    }
+                    free(want);
+                }
+            }
+        }
+    }
+    AG_ASSERT_EQ(bad, 0);
+}
+
 int main(void)
 {
     AG_RUN(test_str_escapes_as_jansson);
     AG_RUN(test_str_refuses_what_is_not_utf8);
     AG_RUN(test_int_and_object);
     AG_RUN(test_too_small_is_bad_and_bounded);
+    AG_RUN(test_str_is_jansson_at_every_position);
     return ag_t_done();
 }
