@@ -78,6 +78,9 @@ int ag_link__format(redisAsyncContext *ac, redisCallbackFn *fn, void *p, int arg
         *w++ = '\r';
         *w++ = '\n';
     }
+    /* hiredis 0.14 reads the command with strchr() and looks one byte past its last
+     * argument (nextArgument(), __redisAsyncCommand()): a NUL there, as an sds has. */
+    *w = '\0';
     rc = redisAsyncFormattedCommand(ac, fn, p, cmd, (size_t)(w - cmd));
     if (cmd != stack)
         free(cmd);
@@ -152,8 +155,10 @@ static void link_ev_cleanup(void *arg)
 {
     struct link_ev *e = arg;
 
-    event_free(e->rev);
-    event_free(e->wev);
+    if (e->rev != NULL) /* NULL only when ag_link__ev_attach() ran out of memory */
+        event_free(e->rev);
+    if (e->wev != NULL)
+        event_free(e->wev);
     free(e);
 }
 
