@@ -3,7 +3,7 @@
  * string escaper shared by all modules.
  *
  * Owns:     nothing.
- * Entry:    ag_err_add(), ag_utf8_next(), ag_json_escape_to().
+ * Entry:    ag_err_add(), ag_utf8_next(), ag_i64_text(), ag_json_escape_to().
  */
 #include "base.h"
 
@@ -56,6 +56,20 @@ size_t ag_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
         return 0;
     *cp = c;
     return len;
+}
+
+char *ag_i64_text(char buf[AG_I64_TEXT_MAX], int64_t v)
+{
+    char *p = buf + AG_I64_TEXT_MAX;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        *--p = '-';
+    return p;
 }
 
 void ag_json_escape_to(ag_sink_fn *put, void *ctx, const char *s, size_t len, bool utf8)

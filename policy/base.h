@@ -82,6 +82,16 @@ static inline int ag_str_ieq(struct ag_str a, const char *lit)
  */
 size_t ag_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
+/* The most bytes ag_i64_text() writes (INT64_MIN's 20). */
+#define AG_I64_TEXT_MAX 20
+
+/**
+ * Writes <v> in decimal, as "%lld" does, at the end of <buf> (AG_I64_TEXT_MAX bytes, no
+ * NUL) and returns where it starts; the text ends at <buf> + AG_I64_TEXT_MAX. No printf:
+ * minting and the answers of a refresh write their numbers with it.
+ */
+char *ag_i64_text(char buf[AG_I64_TEXT_MAX], int64_t v);
+
 /** Where ag_json_escape_to() writes: <n> bytes at <p> for <ctx>. */
 typedef void ag_sink_fn(void *ctx, const char *p, size_t n);
 

@@ -60,6 +60,14 @@ static void claims_escape(struct claims_out *o, const char *s, size_t n)
     ag_json_escape_to(claims_sink, o, s, n, true);
 }
 
+/* Appends <v> in decimal (minting runs twice per refresh: no printf). */
+static void claims_int(struct claims_out *o, int64_t v)
+{
+    char d[AG_I64_TEXT_MAX], *p = ag_i64_text(d, v);
+
+    claims_put(o, p, (size_t)(d + sizeof(d) - p));
+}
+
 /* Appends ,"<name>":"<value,n>" (escaped). */
 static void claims_strn(struct claims_out *o, const char *name, const char *value, size_t n)
 {
@@ -104,20 +112,24 @@ static void claims_fields(struct claims_out *o, const struct ag_config *cfg, con
 char *ag_claims_json(const struct ag_config *cfg, enum ag_claims_type type,
                      const struct ag_claims *c, size_t *len)
 {
-    struct claims_out o = {0};
+    struct claims_out o = {.p = malloc(512), .cap = 512}; /* most claim sets: no realloc */
     bool refresh = type == AG_CLAIMS_REFRESH;
     long ttl = refresh ? cfg->refresh_token_ttl : cfg->access_token_ttl;
-    char num[96];
 
+    o.oom = o.p == NULL;
     claims_lit(&o, "{\"sub\":\"");
     claims_escape(&o, c->sub, strlen(c->sub));
     claims_lit(&o, "\"");
     claims_str(&o, "client_id", c->client_id);
     if (c->client)
         claims_str(&o, "sub_type", "client");
-    snprintf(num, sizeof(num), ",\"type\":\"%s\",\"iat\":%lld,\"exp\":%lld",
-             refresh ? "refresh" : "access", (long long)c->iat, (long long)(c->iat + ttl));
-    claims_put(&o, num, strlen(num));
+    if (refresh)
+        claims_lit(&o, ",\"type\":\"refresh\",\"iat\":");
+    else
+        claims_lit(&o, ",\"type\":\"access\",\"iat\":");
+    claims_int(&o, c->iat);
+    claims_lit(&o, ",\"exp\":");
+    claims_int(&o, c->iat + ttl);
     claims_str(&o, "jti", c->jti);
     claims_str(&o, "iss", cfg->token_issuer ? cfg->token_issuer : cfg->app_name);
     claims_str(&o, "sid", c->sid);

@@ -15,7 +15,6 @@
  */
 #include "link.h"
 
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/hiredis.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -110,8 +109,7 @@ static int pending_send(struct store_pending *p)
 
     if (!link_live(l))
         return -1;
-    if (redisAsyncCommandArgv(l->ac, on_reply, p, p->argc, (const char **)p->argv, p->lens) !=
-        REDIS_OK)
+    if (ag_link__format(l->ac, on_reply, p, p->argc, p->argv, p->lens) != REDIS_OK)
         return -1;
     p->ac = l->ac;
     p->seq = ++l->sent;
@@ -276,9 +274,9 @@ int ag_store_cancel(struct ag_store *st, void *arg)
 
 /* The EVALSHA head of <script> in <head> (3 strings, <nk> holding <nkeys>) and <hlens>. */
 static void eval_head(struct ag_store *st, enum ag_store__script script, int nkeys,
-                      const char **head, size_t *hlens, char *nk, size_t nkcap)
+                      const char **head, size_t *hlens, char nk[24])
 {
-    snprintf(nk, nkcap, "%d", nkeys);
+    ag_store__num(nk, nkeys);
     head[0] = "EVALSHA";
     head[1] = st->sha[script];
     head[2] = nk;
@@ -297,14 +295,14 @@ int ag_store__eval(struct ag_store *st, enum ag_store__script script, int nkeys,
                    const char **argv, const size_t *lens, ag_store__reply_fn *fn,
                    ag_store__any_fn *cb, void *arg)
 {
-    char nk[16];
+    char nk[24];
     const char *head[3];
     size_t hlens[3];
 
     if (st == NULL || !st->ready || (int)script < 0 || script >= AG_STORE__NSCRIPTS ||
         nkeys < 0 || nkeys > argc || fn == NULL)
         return -1;
-    eval_head(st, script, nkeys, head, hlens, nk, sizeof(nk));
+    eval_head(st, script, nkeys, head, hlens, nk);
     return store_command(&st->cmd, (int)script, 3, head, hlens, argc, argv, lens, fn, cb, arg);
 }
 
@@ -312,15 +310,15 @@ int ag_store__eval_marked(struct ag_store *st, const struct ag_store__call *writ
                           const struct ag_store__call *mark, ag_store__reply_fn *fn,
                           ag_store__any_fn *cb, void *arg)
 {
-    char nk[16], mnk[16];
+    char nk[24], mnk[24];
     const char *head[3], *mhead[3];
     size_t hlens[3], mhlens[3];
     struct store_pending *p;
 
     if (st == NULL || !st->ready || !call_ok(write) || !call_ok(mark) || fn == NULL)
         return -1;
-    eval_head(st, write->script, write->nkeys, head, hlens, nk, sizeof(nk));
-    eval_head(st, mark->script, mark->nkeys, mhead, mhlens, mnk, sizeof(mnk));
+    eval_head(st, write->script, write->nkeys, head, hlens, nk);
+    eval_head(st, mark->script, mark->nkeys, mhead, mhlens, mnk);
     p = pending_new(&st->cmd, (int)write->script, 3, head, hlens, write->argc, write->argv,
                     write->lens, fn, cb, arg);
     if (p == NULL)
@@ -628,7 +626,7 @@ void ag_link__connect(struct store_link *l)
         return;
     }
     ac->data = l;
-    if (redisLibeventAttach(ac, st->base) != REDIS_OK) {
+    if (ag_link__ev_attach(ac, st->base) != REDIS_OK) {
         redisAsyncFree(ac);
         link_lost(l, "cannot attach to the event loop");
         return;
@@ -806,8 +804,21 @@ const char *ag_store__ns(const struct ag_store *st)
 int ag_store__key(char *buf, size_t cap, const struct ag_store *st, const char *what,
                   const char *id, const char *suffix)
 {
-    int n = snprintf(buf, cap, "{%s}:%s%s%s", st->ns, what, id, suffix);
-    return n < 0 || (size_t)n >= cap ? -1 : 0;
+    /* "{<ns>}:<what><id><suffix>", without printf: a refresh makes eight. */
+    size_t a = strlen(st->ns), b = strlen(what), c = strlen(id), d = strlen(suffix);
+
+    if (a + b + c + d + 3 >= cap)
+        return -1;
+    *buf++ = '{';
+    memcpy(buf, st->ns, a);
+    buf += a;
+    *buf++ = '}';
+    *buf++ = ':';
+    memcpy(buf, what, b);
+    memcpy(buf + b, id, c);
+    memcpy(buf + b + c, suffix, d);
+    buf[b + c + d] = '\0';
+    return 0;
 }
 
 static void link_clear(struct store_link *l)

@@ -6,11 +6,11 @@
  * makes into the others.
  *
  * Owns:     nothing; declares struct ag_store, struct store_link and struct store_pending.
- * Entry:    ag_link__*() (link.c, for feed.c, sentinel.c and ack.c), ag_feed__*() (feed.c,
- *           for link.c), ag_ack__*() (ack.c, for link.c).
+ * Entry:    ag_link__*() (link.c and link_ev.c, for feed.c, sentinel.c and ack.c),
+ *           ag_feed__*() (feed.c, for link.c), ag_ack__*() (ack.c, for link.c).
  * Not here: the public API (store/store.h, store/feed.h); what the other store/ modules
- *           use (store/store_int.h). Only store/link.c, feed.c, sentinel.c and ack.c
- *           include this file.
+ *           use (store/store_int.h). Only store/link.c, link_ev.c, feed.c, sentinel.c and
+ *           ack.c include this file.
  * Spec:     docs/redis-keys.md "Connections"; STYLE.md R4, R8.
  */
 #ifndef AG_STORE_LINK_H
@@ -105,6 +105,16 @@ struct ag_store {
 
 /** Connects <l> unless it is connected or the store is being freed (failures retry). */
 void ag_link__connect(struct store_link *l);
+
+/** Attaches <ac> to <base> with the links' adapter (store/link_ev.c). REDIS_OK or REDIS_ERR. */
+int ag_link__ev_attach(redisAsyncContext *ac, struct event_base *base);
+
+/**
+ * Sends the <argc> arguments <argv>/<lens> on <ac> as one RESP command with <fn>(<p>),
+ * formatted in one pass (store/link_ev.c). REDIS_OK or REDIS_ERR, as redisAsyncCommandArgv().
+ */
+int ag_link__format(redisAsyncContext *ac, redisCallbackFn *fn, void *p, int argc,
+                    char *const *argv, const size_t *lens);
 
 /**
  * Gives up on <l>'s connection: frees it (every pending callback runs with NULL), reports,

@@ -455,13 +455,13 @@ int ag_sess_refresh(struct ag_store *st, const struct ag_sess_refresh *q, ag_ses
         ag_store__key(audit, sizeof(audit), st, "audit", "", "") < 0 ||
         ag_rl__key(rl, sizeof(rl), st, "refresh", ip) < 0)
         return -1;
-    snprintf(nows, sizeof(nows), "%lld", (long long)q->now);
-    snprintf(ttls, sizeof(ttls), "%lld", (long long)q->ttl);
-    snprintf(dl, sizeof(dl), "%lld", (long long)ag_store__deadline_ms(st));
-    snprintf(lim, sizeof(lim), "%ld", q->limit > 0 ? q->limit : 0L);
-    snprintf(win, sizeof(win), "%ld", q->window > 0 ? q->window : 1L);
-    snprintf(maxlen, sizeof(maxlen), "%ld", q->audit_maxlen > 0 ? q->audit_maxlen : 0L);
-    snprintf(aend, sizeof(aend), "%lld", (long long)(q->access_end > 0 ? q->access_end : 0));
+    ag_store__num(nows, q->now); /* not snprintf: every refresh passes here */
+    ag_store__num(ttls, q->ttl);
+    ag_store__num(dl, ag_store__deadline_ms(st));
+    ag_store__num(lim, q->limit > 0 ? q->limit : 0);
+    ag_store__num(win, q->window > 0 ? q->window : 1);
+    ag_store__num(maxlen, q->audit_maxlen > 0 ? q->audit_maxlen : 0);
+    ag_store__num(aend, q->access_end > 0 ? q->access_end : 0);
     {
         const char *argv[21] = {sess, old,  rev,    revlog, rl,   audit,  q->presented,
                                 q->next, nows, ttls, q->sid, chan, prefix, dl,

@@ -5,7 +5,8 @@
  *
  * Owns:     nothing; calls copy their arguments, and each call's pending record is owned
  *           by store/link.c.
- * Entry:    ag_store__eval(), ag_store__command(), ag_store__deadline_ms(), ag_store__key().
+ * Entry:    ag_store__eval(), ag_store__command(), ag_store__deadline_ms(), ag_store__key(),
+ *           ag_store__num().
  * Not here: the public API (store/store.h); the connection's insides (store/link.h).
  *           Only the .c files of store/ include this file.
  * Spec:     docs/redis-keys.md; STYLE.md R4, R5.
@@ -114,6 +115,10 @@ int ag_store__command(struct ag_store *st, int argc, const char **argv, const si
  * does not know about (a rotation the client never saw) must not happen.
  */
 int64_t ag_store__deadline_ms(const struct ag_store *st);
+
+/** <v> in decimal with a NUL into <out> (24 bytes), as "%lld" writes it, without printf
+ *  (every refresh's arguments; store/link_ev.c). Returns the length. */
+size_t ag_store__num(char out[24], int64_t v);
 
 /** The namespace given to ag_store_new (borrowed). */
 const char *ag_store__ns(const struct ag_store *st);

@@ -57,10 +57,37 @@ static void log_time(char out[64])
     struct timespec ts;
     struct tm tm;
 
+    /* The second's text is made once a second per thread: a log line costs no printf. */
+    static _Thread_local time_t sec = -1;
+    static _Thread_local char day[48];
+    static _Thread_local size_t daylen;
+    long ms;
+
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    if (ts.tv_sec != sec) {
+        gmtime_r(&ts.tv_sec, &tm);
+        int n = snprintf(day, sizeof(day), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        daylen = n > 0 && (size_t)n < sizeof(day) ? (size_t)n : 0;
+        sec = ts.tv_sec;
+    }
+    ms = ts.tv_nsec / 1000000;
+    memcpy(out, day, daylen);
+    out[daylen] = '.';
+    out[daylen + 1] = (char)('0' + ms / 100);
+    out[daylen + 2] = (char)('0' + ms / 10 % 10);
+    out[daylen + 3] = (char)('0' + ms % 10);
+    out[daylen + 4] = 'Z';
+    out[daylen + 5] = '\0';
+}
+
+/* Appends <p,n> to <line> holding <at> bytes, up to <cap> bytes in all; the new length. */
+static size_t log_cat(char *line, size_t at, size_t cap, const char *p, size_t n)
+{
+    if (n > cap - at)
+        n = cap - at;
+    memcpy(line + at, p, n);
+    return at + n;
 }
 
 /* A fixed line that JSON-escaped text is written into; what does not fit is left out. */
@@ -153,11 +180,23 @@ void ag_log_event_to(struct evbuffer *buf, enum ag_log_level level, const char *
 {
     char when[64];
 
+    log_time(when);
     if (!atomic_load_explicit(&log_json, memory_order_relaxed)) {
-        ag_log_to(buf, level, "%s %.*s", what, (int)len, obj);
+        /* log_format()'s "TIME LEVEL what obj" (cut at 1022 bytes), without printf. */
+        char line[1024];
+        size_t n = 0, cap = sizeof(line) - 2;
+
+        n = log_cat(line, n, cap, when, strlen(when));
+        n = log_cat(line, n, cap, " ", 1);
+        n = log_cat(line, n, cap, level_names[level], strlen(level_names[level]));
+        n = log_cat(line, n, cap, " ", 1);
+        n = log_cat(line, n, cap, what, strlen(what));
+        n = log_cat(line, n, cap, " ", 1);
+        n = log_cat(line, n, cap, obj, strnlen(obj, len));
+        line[n++] = '\n';
+        evbuffer_add(buf, line, n);
         return;
     }
-    log_time(when);
     evbuffer_add_printf(buf, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"%s", when,
                         level_names[level], what, len > 2 ? "," : "");
     evbuffer_add(buf, obj + 1, len - 1); /* its members and closing brace */

@@ -247,6 +247,20 @@ bool ag_ep_store_ready(const struct ag_ep *ep);
 /** Answers <status> with the JSON value <o> (stolen; NULL: 500) and <extra> header lines. */
 void ag_ep_reply_json(struct ag_ep *ep, int status, struct json_t *o, const char *extra);
 
+struct ag_jsonw;
+/* The caller's buffer for ag_ep_jsonw(): answers up to this size are not allocated. */
+#define EP_JSONW_STACK 8192
+/**
+ * A JSON writer (policy/jsonw.h) for an answer written without a tree (the refresh path)
+ * that needs at most <need> bytes: on <stack> (EP_JSONW_STACK bytes) when it fits, else on
+ * <ep>'s arena; out of memory shows as a bad writer.
+ */
+void ag_ep_jsonw(struct ag_ep *ep, struct ag_jsonw *w, size_t need, char *stack);
+
+/** Answers <status> with the text of <w> (bad: 500) and <extra> header lines, then zeroes
+ *  the text (tokens pass here). */
+void ag_ep_reply_jsonw(struct ag_ep *ep, int status, const struct ag_jsonw *w, const char *extra);
+
 /** Answers <status> {"detail": <detail>}, with <extra> header lines or NULL. */
 void ag_ep_reply_detail(struct ag_ep *ep, int status, const char *detail, const char *extra);
 

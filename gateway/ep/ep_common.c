@@ -20,7 +20,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/buffer.h>
 #include <jansson.h>
 #include <sodium.h>
 
@@ -28,6 +27,7 @@
 #include "claims.h"
 #include "config.h"
 #include "gen.h"
+#include "jsonw.h"
 #include "jwt.h"
 #include "log.h"
 #include "req.h"
@@ -66,6 +66,25 @@ void ag_ep_reply_json(struct ag_ep *ep, int status, json_t *o, const char *extra
     ag_req_reply(ep->req, status, body, strlen(body), extra);
     sodium_memzero(body, strlen(body)); /* tokens and reset links pass here */
     free(body);
+}
+
+void ag_ep_jsonw(struct ag_ep *ep, struct ag_jsonw *w, size_t need, char *stack)
+{
+    char *buf = need <= EP_JSONW_STACK ? stack : ag_ep_alloc(ep, need);
+
+    ag_jsonw_init(w, buf, buf != NULL ? (need <= EP_JSONW_STACK ? EP_JSONW_STACK : need) : 0);
+}
+
+void ag_ep_reply_jsonw(struct ag_ep *ep, int status, const struct ag_jsonw *w, const char *extra)
+{
+    long n = ag_jsonw_done(w);
+
+    if (n < 0) {
+        ag_ep_oom(ep); /* no memory, or a string jansson too would have refused */
+        return;
+    }
+    ag_req_reply(ep->req, status, w->p, (size_t)n, extra);
+    sodium_memzero(w->p, (size_t)n);
 }
 
 void ag_ep_reply_detail(struct ag_ep *ep, int status, const char *detail, const char *extra)
@@ -164,16 +183,24 @@ void ag_ep_reply_tokens(struct ag_ep *ep, bool cookies)
 {
     const struct ag_config *cfg = ep->req->gen->cfg;
     const char *extra = cookies ? ag_ep_cookies(ep, ep->by_cookie) : "";
+    size_t alen = strlen(ep->access), rlen = strlen(ep->refresh);
+    struct ag_jsonw w;
+    char stack[EP_JSONW_STACK];
 
     if (extra == NULL) {
         ag_ep_oom(ep);
         return;
     }
-    ag_ep_reply_json(ep, 200,
-                     json_pack("{s:s, s:s, s:s, s:I}", "access_token", ep->access,
-                               "refresh_token", ep->refresh, "token_type", "bearer",
-                               "expires_in", (json_int_t)cfg->access_token_ttl),
-                     extra);
+    /* Written, not built: this answers every refresh (tests/bench/refresh_instr.sh). */
+    ag_ep_jsonw(ep, &w, AG_JSONW_STR_MAX(alen) + AG_JSONW_STR_MAX(rlen) + 96, stack);
+    ag_jsonw_lit(&w, "{\"access_token\":");
+    ag_jsonw_str(&w, ep->access, alen);
+    ag_jsonw_lit(&w, ",\"refresh_token\":");
+    ag_jsonw_str(&w, ep->refresh, rlen);
+    ag_jsonw_lit(&w, ",\"token_type\":\"bearer\",\"expires_in\":");
+    ag_jsonw_int(&w, cfg->access_token_ttl);
+    ag_jsonw_lit(&w, "}");
+    ag_ep_reply_jsonw(ep, 200, &w, extra);
 }
 
 /* ---------------------------------------------------------------- reading the body */
@@ -217,11 +244,30 @@ bool ag_ep_keep_fields(struct ag_ep *ep, struct ag_body_field *f, size_t n)
 
 /* ---------------------------------------------------------------- ids and tokens */
 
+/*
+ * <n> (at most 512) random bytes for an id, from a per-thread pool that randombytes_buf()
+ * refills 512 bytes at a time: one getrandom(2) for 32 ids, not one per id (a refresh
+ * makes two). What is handed out is wiped from the pool; nothing forks after the start.
+ */
+static void ep_random(unsigned char *out, size_t n)
+{
+    static _Thread_local unsigned char pool[512];
+    static _Thread_local size_t left;
+
+    if (n > left) {
+        randombytes_buf(pool, sizeof(pool));
+        left = sizeof(pool);
+    }
+    memcpy(out, pool + sizeof(pool) - left, n);
+    sodium_memzero(pool + sizeof(pool) - left, n);
+    left -= n;
+}
+
 void ag_ep_new_id(char out[EP_ID_LEN + 1])
 {
     unsigned char b[16];
 
-    randombytes_buf(b, sizeof(b));
+    ep_random(b, sizeof(b));
     sodium_bin2base64(out, EP_ID_LEN + 1, b, sizeof(b), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
@@ -349,25 +395,44 @@ static size_t ep_audit_fields(const struct ag_ep *ep, const char *const *k, cons
     return m;
 }
 
+/* An ag_sink_fn into a struct ag_jsonw. */
+static void ep_jsonw_sink(void *w, const char *p, size_t n)
+{
+    ag_jsonw_raw(w, p, n);
+}
+
 /* The audit log line of <event> with the <m> pairs <keys>/<vals>, batched per worker. */
 static void ep_audit_line(struct ag_ep *ep, const char *event, const char *const *keys,
                           const char *const *vals, size_t m)
 {
-    struct evbuffer *line = evbuffer_new();
+    /* Written on the stack, not with printf: a refresh logs one (refresh_instr.sh). */
+    char stack[2048], *buf = stack;
+    size_t need = strlen(event) + 16, vlen[EP_AUDIT_PAIRS];
+    struct ag_jsonw w;
 
-    if (line == NULL)
-        return;
-    evbuffer_add_printf(line, "{\"event\":\"%s\"", event);
     for (size_t i = 0; i < m; i++) {
-        evbuffer_add_printf(line, ",\"%s\":\"", keys[i]);
-        ag_json_escape_utf8(line, vals[i], strlen(vals[i]));
-        evbuffer_add(line, "\"", 1);
+        vlen[i] = strlen(vals[i]);
+        need += strlen(keys[i]) + 6 * vlen[i] + 8;
     }
-    evbuffer_add(line, "}", 1);
+    if (need > sizeof(stack) && (buf = malloc(need)) == NULL)
+        return;
+    ag_jsonw_init(&w, buf, need);
+    ag_jsonw_lit(&w, "{\"event\":\"");
+    ag_jsonw_raw(&w, event, strlen(event));
+    ag_jsonw_lit(&w, "\"");
+    for (size_t i = 0; i < m; i++) {
+        ag_jsonw_lit(&w, ",\"");
+        ag_jsonw_raw(&w, keys[i], strlen(keys[i]));
+        ag_jsonw_lit(&w, "\":\"");
+        ag_json_escape_to(ep_jsonw_sink, &w, vals[i], vlen[i], true);
+        ag_jsonw_lit(&w, "\"");
+    }
+    ag_jsonw_lit(&w, "}");
     /* Batched with the worker's other log lines: a refresh must not cost a write(2). */
-    ag_log_event_to(ep->w->elog, AG_LOG_INFO, "audit", (const char *)evbuffer_pullup(line, -1),
-                    evbuffer_get_length(line));
-    evbuffer_free(line);
+    if (ag_jsonw_done(&w) >= 0)
+        ag_log_event_to(ep->w->elog, AG_LOG_INFO, "audit", w.p, w.len);
+    if (buf != stack)
+        free(buf);
 }
 
 void ag_ep_audit_log(struct ag_ep *ep, const char *event, const char *const *k,

@@ -13,6 +13,8 @@
 
 #include <event2/buffer.h>
 
+#include "base.h"
+
 static const struct {
     int status;
     const char *text;
@@ -71,14 +73,33 @@ void ag_reply_body(struct evbuffer *out, int status, const char *ctype, const ch
                             cache, extra ? extra : "", conn, tail ? tail : "");
         return;
     }
-    evbuffer_add_printf(out,
-                        "HTTP/1.1 %d %s\r\n"
-                        "Content-Type: %s\r\n"
-                        "Content-Length: %zu\r\n"
-                        "Cache-Control: %s\r\n"
-                        "%s%s%s\r\n",
-                        status, ag_reply_status_text(status), ctype, len, cache,
-                        extra ? extra : "", conn, tail ? tail : "");
+    /* The head put together on the stack, not printed: every endpoint answer passes here. */
+    char code[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
+                    (char)('0' + status % 10), ' '};
+    char clen[AG_I64_TEXT_MAX], *cl = ag_i64_text(clen, (int64_t)len);
+    const char *part[] = {"HTTP/1.1 ", code, ag_reply_status_text(status),
+                          "\r\nContent-Type: ", ctype, "\r\nContent-Length: ", cl,
+                          "\r\nCache-Control: ", cache, "\r\n", extra ? extra : "", conn,
+                          tail ? tail : "", "\r\n"};
+    size_t plen[sizeof(part) / sizeof(part[0])], total = 0;
+    enum { NPART = sizeof(part) / sizeof(part[0]) };
+    char head[1024];
+
+    for (size_t i = 0; i < NPART; i++)
+        total += plen[i] = i == 1   ? sizeof(code)
+                           : i == 6 ? (size_t)(clen + sizeof(clen) - cl)
+                                    : strlen(part[i]);
+    if (total <= sizeof(head)) {
+        char *w = head;
+        for (size_t i = 0; i < NPART; i++) {
+            memcpy(w, part[i], plen[i]);
+            w += plen[i];
+        }
+        evbuffer_add(out, head, total);
+    } else {
+        for (size_t i = 0; i < NPART; i++)
+            evbuffer_add(out, part[i], plen[i]);
+    }
     if (!(flags & AG_REPLY_F_NO_BODY))
         evbuffer_add(out, body, len);
 }

@@ -322,6 +322,13 @@ start_redis() {
 }
 
 # ---- processes ---------------------------------------------------------------
+callgrind_total() { # OUT BIN N: the total of callgrind file OUT (copied to $KEEP when set)
+  if [[ -n ${KEEP:-} ]]; then
+    mkdir -p "$KEEP"
+    cp "$1" "$KEEP/callgrind.$(basename "$(dirname "$(dirname "$2")")").$3"
+  fi
+  awk '/^(summary|totals):/ {print $2; exit}' "$1"
+}
 start_proc() { # NAME CPU CMD...  (own session, pinned, logs in $RUN/NAME)
   local name=$1 cpu=$2
   shift 2

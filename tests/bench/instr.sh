@@ -84,11 +84,7 @@ for i in range(n):
         sys.exit("status %d" % r.status)
 PY
   stop_proc "$NAME"
-  if [[ -n ${KEEP:-} ]]; then
-    mkdir -p "$KEEP"
-    cp "$out" "$KEEP/callgrind.$(basename "$(dirname "$(dirname "$bin")")").$n"
-  fi
-  awk '/^(summary|totals):/ {print $2; exit}' "$out"
+  callgrind_total "$out" "$bin" "$n"
 }
 
 for bin in "$@"; do

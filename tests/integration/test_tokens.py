@@ -243,6 +243,56 @@ def test_post_refresh_sources(gateway, redis_server):
     assert r.status_code == 401 and r.json() == {"detail": "Invalid refresh token"}
 
 
+def _hs256(payload_json):
+    """A JWS with <payload_json> (text, sent as it is) signed with the gateway's key."""
+    import base64
+    import hashlib
+    import hmac
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    head = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(payload_json.encode())
+    sig = hmac.new(CRYPTO_KEY.encode(), head.encode(), hashlib.sha256).digest()
+    return head + "." + b64(sig)
+
+
+def test_post_refresh_bearer_type_is_read_not_guessed(gateway, redis_server):
+    """The Bearer's "type" decides whether it is passed over (ep_tokens.c's pre-scan for
+    the word "access"): a refresh token that holds the word elsewhere is judged, an access
+    token that spells "access" with an escape is passed over, and the answers write the
+    client id byte for byte as jansson does."""
+    gw = start(gateway, redis_server)
+    url = gw.url + "/auth/refresh"
+    cid = 'access "q" \\ \u00e9'
+    p = new_pair(gw, cid)
+    assert "access" in json.dumps(decode(p["refresh_token"]))
+    r = requests.post(url, headers={"Authorization": "Bearer " + p["refresh_token"]}, timeout=10)
+    assert r.status_code == 200, r.text
+    fresh = r.json()
+    assert r.content == json.dumps({"access_token": fresh["access_token"],
+                                    "refresh_token": fresh["refresh_token"],
+                                    "token_type": "bearer", "expires_in": 900},
+                                   separators=(",", ":")).encode()
+    # The GET answer, written by policy/jsonw.c: the bytes json_dumps made before.
+    r = refresh_get(gw, fresh["refresh_token"])
+    assert r.status_code == 200, r.text
+    want = {"status": "success", "message": "Token generated", "code": 200,
+            "data": {"client_id": cid, "access_token": r.json()["data"]["access_token"],
+                     "refresh_token": r.json()["data"]["refresh_token"]}}
+    assert r.content == json.dumps(want, separators=(",", ":"), ensure_ascii=False).encode()
+    last = r.json()["data"]
+    # "type":"\u0061ccess": no plain "access" in the payload, yet an access token.
+    claims = decode(last["access_token"])
+    text = json.dumps(claims, separators=(",", ":"), ensure_ascii=False)
+    text = text.replace('"type":"access"', '"type":"\\u0061ccess"')
+    assert '"type":"\\u0061ccess"' in text
+    escaped = _hs256(text)
+    r = requests.post(url, headers={"Authorization": "Bearer " + escaped,
+                                    "Cookie": "refresh_token=" + last["refresh_token"]},
+                      timeout=10)
+    assert r.status_code == 200, r.text
+
+
 @pytest.mark.parametrize("auth", ["Bearer\t{tok}", "Bearer \t{tok}", "Bearer"])
 def test_post_refresh_malformed_bearer_is_judged_not_passed_over(gateway, redis_server, auth):
     """A malformed Bearer (a TAB after the scheme, or no token) is refused as for proxied

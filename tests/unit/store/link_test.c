@@ -6,6 +6,8 @@
  * store retired by a reload (answers what it carries, takes nothing new, then says idle).
  */
 #include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "session.h"
 #include "store.h"
 #include "store_fx.h"
+#include "store_int.h"
 #include "t.h"
 
 /* What the callbacks saw. */
@@ -390,6 +393,113 @@ static void test_store_opts_equal_compares_the_settings_not_the_callbacks(void)
     AG_ASSERT(!ag_store_opts_equal(&a, &b));
 }
 
+/* ---------------------------------------------------------------- RESP (store/link_ev.c) */
+
+/* What a plain command's reply said: its type, and a copy of a string reply. */
+struct resp_seen {
+    int done, type;
+    long long integer;
+    size_t len;
+    char *str;
+};
+
+static void on_resp(const struct redisReply *r, ag_store__any_fn *cb, void *arg)
+{
+    struct resp_seen *s = arg;
+
+    s->type = r != NULL ? r->type : -1;
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+        s->integer = r->integer;
+    if (r != NULL && r->type == REDIS_REPLY_STRING) {
+        s->str = malloc(r->len + 1);
+        memcpy(s->str, r->str, r->len);
+        s->len = r->len;
+    }
+    s->done++;
+}
+
+/* SET <key> <v,n> then GET <key> through the store: the bytes come back as they went. */
+static void resp_roundtrip(struct ag_t_store_fx *f, const char *key, const char *v, size_t n)
+{
+    struct resp_seen set = {0}, get = {0};
+    const char *sargv[3] = {"SET", key, v}, *gargv[2] = {"GET", key};
+    size_t slens[3] = {3, strlen(key), n}, glens[2] = {3, strlen(key)};
+
+    AG_ASSERT_EQ(ag_store__command(f->st, 3, sargv, slens, on_resp, NULL, &set), 0);
+    AG_ASSERT_EQ(ag_store__command(f->st, 2, gargv, glens, on_resp, NULL, &get), 0);
+    AG_ASSERT(ag_t_loop_until(f->base, &get.done, 1, 3));
+    AG_ASSERT_EQ(set.type, REDIS_REPLY_STATUS);
+    AG_ASSERT_EQ(get.type, REDIS_REPLY_STRING);
+    AG_ASSERT_EQ(get.len, n);
+    AG_ASSERT(get.str != NULL && memcmp(get.str, v, n) == 0);
+    free(get.str);
+}
+
+static void test_store_commands_carry_binary_empty_and_large_arguments(void)
+{
+    struct ag_t_store_fx f = {0};
+    size_t sizes[] = {0, 1, 1900, 2000, 2015, 2016, 2017, 2048, 4096, 300000};
+    char *big = malloc(300000);
+
+    AG_ASSERT_EQ(ag_t_store_fx_open(&f, 2, NULL, NULL), 0);
+    /* Every byte value, the RESP punctuation included ("$", "*", "\r\n", NUL). */
+    for (size_t i = 0; i < 300000; i++)
+        big[i] = i % 7 == 0 ? "\r\n$*\0-:"[i / 7 % 7] : (char)((i * 31 + 7) % 256);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        resp_roundtrip(&f, "resp:k", big, sizes[i]);
+    /* Many arguments, empty ones among them, around the stack buffer's end. */
+    {
+        const char *argv[130];
+        size_t lens[130];
+        struct resp_seen push = {0}, len = {0};
+        const char *largv[2] = {"LLEN", "resp:l"};
+        size_t llens[2] = {4, 6};
+
+        argv[0] = "RPUSH", lens[0] = 5;
+        argv[1] = "resp:l", lens[1] = 6;
+        for (int i = 2; i < 130; i++)
+            argv[i] = big + i, lens[i] = (size_t)(i % 3 == 0 ? 0 : i);
+        AG_ASSERT_EQ(ag_store__command(f.st, 130, argv, lens, on_resp, NULL, &push), 0);
+        AG_ASSERT_EQ(ag_store__command(f.st, 2, largv, llens, on_resp, NULL, &len), 0);
+        AG_ASSERT(ag_t_loop_until(f.base, &len.done, 1, 3));
+        AG_ASSERT_EQ(push.type, REDIS_REPLY_INTEGER);
+        AG_ASSERT_EQ(push.integer, 128);
+        AG_ASSERT_EQ(len.integer, 128);
+    }
+    free(big);
+    AG_ASSERT_EQ(ag_t_store_fx_close(&f), 0);
+}
+
+static void test_store_num_writes_what_lld_writes(void)
+{
+    int64_t v[] = {0, 1, -1, 9, 10, -10, 1234567890123LL, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        char want[32], got[24];
+        int n = snprintf(want, sizeof(want), "%" PRId64, v[i]);
+
+        memset(got, 'x', sizeof(got));
+        AG_ASSERT_EQ(ag_store__num(got, v[i]), n);
+        AG_ASSERT_STR(got, want);
+    }
+}
+
+static void test_store_key_fits_exactly_or_is_refused(void)
+{
+    struct ag_t_store_fx f = {0};
+    char buf[32];
+
+    AG_ASSERT_EQ(ag_t_store_fx_open(&f, 1, NULL, NULL), 0);
+    /* "{t}:sess:ab.x" is 13 bytes: it needs 14 with the NUL. */
+    memset(buf, 'x', sizeof(buf));
+    AG_ASSERT_EQ(ag_store__key(buf, 14, f.st, "sess:", "ab", ".x"), 0);
+    AG_ASSERT_STR(buf, "{t}:sess:ab.x");
+    AG_ASSERT_EQ(ag_store__key(buf, 13, f.st, "sess:", "ab", ".x"), -1);
+    AG_ASSERT_EQ(ag_store__key(buf, sizeof(buf), f.st, "audit", "", ""), 0);
+    AG_ASSERT_STR(buf, "{t}:audit");
+    AG_ASSERT_EQ(ag_t_store_fx_close(&f), 0);
+}
+
 int main(void)
 {
     AG_RUN(test_store_new_refuses_a_bad_url);
@@ -404,5 +514,8 @@ int main(void)
     AG_RUN(test_retired_store_answers_its_calls_then_says_idle);
     AG_RUN(test_retired_store_with_nothing_in_flight_is_idle_at_once);
     AG_RUN(test_store_opts_equal_compares_the_settings_not_the_callbacks);
+    AG_RUN(test_store_commands_carry_binary_empty_and_large_arguments);
+    AG_RUN(test_store_num_writes_what_lld_writes);
+    AG_RUN(test_store_key_fits_exactly_or_is_refused);
     return ag_t_done();
 }
