@@ -275,7 +275,7 @@ static void conn_endpoint(struct ag_req *req, const struct ag_http1_head *h,
 #define CONN_ALLOW_PROXIED "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n"
 
 /*
- * TRACE and CONNECT are never forwarded (libhttp-parser already refuses a method
+ * TRACE and CONNECT are never forwarded (the head scanner already refuses a method
  * it does not know, "trace" included, with 400): TRACE would echo the credentials and cookies back (cross-site tracing), and CONNECT
  * in origin-form is no path to judge (RFC 9110 s.9.3.6 wants authority-form, which
  * the target check refuses already). Answers 405 with Allow and returns true when

@@ -1,7 +1,8 @@
 /*
  * gateway/http/http1.c - HTTP/1.1 heads and framing held to SECURITY-BASELINE.md: one strict
- * linear scan of the head, libhttp-parser as a second opinion on the same bytes, framing
- * and connection analysis.
+ * linear scan of the head, framing and connection analysis. libhttp-parser, once a second
+ * parse of every request head, is now the fuzzers' reference (tests/fuzz/fuzz_http1.c): what
+ * this file and policy/path.c accept, it must accept too.
  *
  * Owns:     nothing; heads hold slices of the caller's buffer, nothing is allocated.
  * Entry:    ag_http1_parse_request(), ag_http1_parse_response(), ag_http1_request_info(),
@@ -13,7 +14,6 @@
 #include "http1.h"
 
 #include <arpa/inet.h>
-#include <http_parser.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -137,6 +137,35 @@ static int scan_version(const unsigned char **pp, const unsigned char *end, stru
 }
 
 /*
+ * Whether the method <m,n> is one the gateway takes: the registered methods that
+ * libhttp-parser 2.9 knew (its HTTP_METHOD_MAP), the parser the gateway used to ask for a
+ * second opinion, so nothing it refused comes through now. Case-sensitive (RFC 9110 s.9.1).
+ * TRACE and CONNECT parse, and are answered 405 (gateway/core/conn.c).
+ */
+static bool method_known(const unsigned char *m, size_t n)
+{
+    static const char *const by_len[][9] = {
+        [3] = {"GET", "PUT", "ACL"},
+        [4] = {"POST", "HEAD", "COPY", "LOCK", "MOVE", "BIND", "LINK"},
+        [5] = {"PATCH", "TRACE", "MKCOL", "MERGE", "PURGE"},
+        [6] = {"DELETE", "SEARCH", "UNLOCK", "REBIND", "UNBIND", "REPORT", "NOTIFY", "UNLINK",
+                "SOURCE"},
+        [7] = {"OPTIONS", "CONNECT"},
+        [8] = {"PROPFIND", "CHECKOUT", "M-SEARCH"},
+        [9] = {"PROPPATCH", "SUBSCRIBE"},
+        [10] = {"MKACTIVITY", "MKCALENDAR"},
+        [11] = {"UNSUBSCRIBE"},
+    };
+
+    if (n >= sizeof(by_len) / sizeof(by_len[0]))
+        return false;
+    for (const char *const *k = by_len[n]; k < by_len[n] + 9 && *k != NULL; k++)
+        if (memcmp(m, *k, n) == 0)
+            return true;
+    return false;
+}
+
+/*
  * "token SP target SP HTTP/1.x CRLF" (RFC 9112 s.3). A leading CRLF is refused rather
  * than skipped (s.2.2 allows either): a client that sends one is already odd, and
  * refusing keeps "the head starts at byte 0" true for the caller.
@@ -155,6 +184,8 @@ static int scan_request_line(const unsigned char *p, const unsigned char *end,
         return head_fail(h, AG_EPARSE, "empty line before the request line");
     if (p == start || *p != ' ')
         return head_fail(h, AG_EPARSE, "bad method");
+    if (!method_known(start, (size_t)(p - start)))
+        return head_fail(h, AG_EPARSE, "unknown method");
     h->method = slice(start, p);
 
     start = ++p;
@@ -285,55 +316,6 @@ static int scan_fields(const unsigned char *p, const unsigned char *end, struct 
     }
 }
 
-/* ------------------------------------------------------------------------ */
-/* Second opinion: libhttp-parser over the same head bytes                  */
-/* ------------------------------------------------------------------------ */
-
-/* Stops libhttp-parser at the end of the head so it never looks at body bytes. */
-static int on_headers_complete(struct http_parser *hp)
-{
-    http_parser_pause(hp, 1);
-    return 0;
-}
-
-static const struct http_parser_settings hp_settings = {
-    .on_headers_complete = on_headers_complete,
-};
-
-#define HP_REJECT(n, s) "rejected by http-parser: HPE_" #n,
-static const char *const hp_reject[] = {HTTP_ERRNO_MAP(HP_REJECT)};
-#undef HP_REJECT
-
-/*
- * Runs libhttp-parser over the complete head <buf,n> that our scan accepted. Both must
- * accept: it must stop paused at the end of the head, on the same version (and status).
- * Its compile-time head limit (HTTP_MAX_HEADER_SIZE, 80 KiB in Debian's build) turns into
- * AG_ETOOBIG. Returns <n> or a negative AG_E* with <h>->error set.
- */
-static int second_opinion(const char *buf, size_t n, enum http_parser_type type,
-                          struct ag_http1_head *h)
-{
-    struct http_parser hp;
-    enum http_errno e;
-
-    http_parser_init(&hp, type);
-    http_parser_execute(&hp, &hp_settings, buf, n);
-    e = HTTP_PARSER_ERRNO(&hp);
-    if (e == HPE_PAUSED) {
-        if (hp.http_major != 1 || hp.http_minor != (unsigned)h->minor ||
-            (type == HTTP_RESPONSE && hp.status_code != (unsigned)h->status))
-            return head_fail(h, AG_EPARSE, "http-parser disagrees on the start line");
-        return (int)n;
-    }
-    if (e == HPE_HEADER_OVERFLOW)
-        return head_fail(h, AG_ETOOBIG, hp_reject[e]);
-    if (e == HPE_OK)
-        return head_fail(h, AG_EPARSE, "http-parser did not see the end of the head");
-    if ((size_t)e < sizeof(hp_reject) / sizeof(hp_reject[0]))
-        return head_fail(h, AG_EPARSE, hp_reject[e]);
-    return head_fail(h, AG_EPARSE, "rejected by http-parser");
-}
-
 static void head_reset(struct ag_http1_head *h)
 {
     h->method = (struct ag_str){NULL, 0};
@@ -348,11 +330,11 @@ static void head_reset(struct ag_http1_head *h)
 
 /*
  * Common driver: scans at most <max_head> bytes of <buf,len> with the start-line scanner
- * for <type> and the field scanner, then asks libhttp-parser. Heads are capped at INT_MAX bytes so the
+ * (<request> or status line) and the field scanner. Heads are capped at INT_MAX bytes so the
  * length fits the return value.
  */
 static int parse_head(const char *buf, size_t len, size_t max_head, struct ag_http1_head *h,
-                      enum http_parser_type type)
+                      bool request)
 {
     const unsigned char *p = (const unsigned char *)buf, *next = NULL, *end;
     int rc;
@@ -363,7 +345,7 @@ static int parse_head(const char *buf, size_t len, size_t max_head, struct ag_ht
     if (len == 0)
         return max_head == 0 ? head_fail(h, AG_ETOOBIG, "head too large") : AG_AGAIN;
     end = p + (len < max_head ? len : max_head);
-    if (type == HTTP_REQUEST)
+    if (request)
         rc = scan_request_line(p, end, h, &next);
     else
         rc = scan_status_line(p, end, h, &next);
@@ -373,15 +355,7 @@ static int parse_head(const char *buf, size_t len, size_t max_head, struct ag_ht
         return len >= max_head ? head_fail(h, AG_ETOOBIG, "head too large") : AG_AGAIN;
     if (rc != SCAN_DONE)
         return rc;
-    /*
-     * libhttp-parser checks what clients send. Upstream responses are held to the
-     * same strict scan and framing rules (SECURITY-BASELINE rule 9) without it: it
-     * would cost ~0.45 us a response and refuses nothing the scan and
-     * ag_http1_response_info() let through (measured over the fuzz corpus).
-     */
-    if (type == HTTP_RESPONSE)
-        return (int)(next - p);
-    return second_opinion(buf, (size_t)(next - p), type, h);
+    return (int)(next - p);
 }
 
 /*
@@ -394,7 +368,7 @@ static int parse_head(const char *buf, size_t len, size_t max_head, struct ag_ht
  */
 int ag_http1_parse_request(const char *buf, size_t len, size_t max_head, struct ag_http1_head *h)
 {
-    return parse_head(buf, len, max_head, h, HTTP_REQUEST);
+    return parse_head(buf, len, max_head, h, true);
 }
 
 /*
@@ -404,7 +378,7 @@ int ag_http1_parse_request(const char *buf, size_t len, size_t max_head, struct 
  */
 int ag_http1_parse_response(const char *buf, size_t len, size_t max_head, struct ag_http1_head *h)
 {
-    return parse_head(buf, len, max_head, h, HTTP_RESPONSE);
+    return parse_head(buf, len, max_head, h, false);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -1,7 +1,7 @@
 /*
  * gateway/http/http1.h - HTTP/1.1 message heads and body framing, held to
- * SECURITY-BASELINE.md: a strict head scanner, libhttp-parser as a second
- * opinion on the same bytes, framing and connection analysis.
+ * SECURITY-BASELINE.md: a strict head scanner (libhttp-parser is its reference in the
+ * fuzzers, tests/fuzz/fuzz_http1.c), framing and connection analysis.
  *
  * Owns:     nothing; every slice points into the caller's buffer.
  * Entry:    ag_http1_parse_request(), ag_http1_parse_response(),
@@ -48,15 +48,16 @@ struct ag_http1_head {
  * max_hdrs fields, AG_EPARSE (answer 400) otherwise with <h>->error set. Refuses:
  * bare CR or LF, obs-fold, whitespace before ':', empty or non-token names,
  * CTL (but HTAB) or DEL in values, a request line not of the form
- * "token SP target SP HTTP/1.0|1.1" (so HTTP/0.9 and 2.0), control bytes or spaces
- * in the target, and anything libhttp-parser refuses on the same bytes.
- * Leading empty lines before the request line are not allowed either.
+ * "method SP target SP HTTP/1.0|1.1" (so HTTP/0.9 and 2.0), a method other than the
+ * registered ones libhttp-parser knows (GET ... UNSUBSCRIBE, case-sensitive), control
+ * bytes or spaces in the target. Leading empty lines before the request line are not
+ * allowed either. The framing fields are judged by ag_http1_request_info(), the target
+ * by policy/path.c; together they refuse whatever libhttp-parser refuses (fuzz_http1).
  */
 int ag_http1_parse_request(const char *buf, size_t len, size_t max_head, struct ag_http1_head *h);
 
 /**
- * Same for a status line and fields ("HTTP/1.x NNN reason"), with the same strict
- * scan; libhttp-parser's second opinion is kept for requests, where input is hostile.
+ * Same for a status line and fields ("HTTP/1.x NNN reason"), with the same strict scan.
  */
 int ag_http1_parse_response(const char *buf, size_t len, size_t max_head,
                             struct ag_http1_head *h);

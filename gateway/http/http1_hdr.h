@@ -68,9 +68,9 @@ enum ag_http1_fwd ag_http1_hdr_fwd(struct ag_str name);
 bool ag_http1_fwd_value_ok(enum ag_http1_fwd fwd, struct ag_str v);
 
 /**
- * Whether <v>, a forward-auth proxy's X-Forwarded-Method, is a method as the gateway's
- * own parser lets one through: upper-case letters, '-' and '_' (libhttp-parser knows no
- * other, nginx parses no other). Methods are case-sensitive (RFC 9110 s.9.1) and the
+ * Whether <v>, a forward-auth proxy's X-Forwarded-Method, is a method in the shape the
+ * gateway's own parser takes: upper-case letters, '-' and '_' (its registered methods
+ * have no other bytes, nginx parses no other). Methods are case-sensitive (RFC 9110 s.9.1) and the
  * rules compare them exactly, so a "post" is refused here rather than judged as
  * another method than the POST an application might take it for.
  */

@@ -2,7 +2,10 @@
  * tests/fuzz/fuzz_http1.c - libFuzzer target for the whole request-head path: any bytes
  * through ag_http1_parse_request(), ag_http1_request_info(), the policy path functions
  * (on the target, and on each field value as forward-auth's X-Forwarded-Uri) and the
- * chunked decoder for what follows the head; the same bytes as a response.
+ * chunked decoder for what follows the head; the same bytes as a response. libhttp-parser,
+ * which the gateway once ran as a second parse of every request, is the reference: a
+ * request head the gateway takes (scan, framing, target) it must take too, with the same
+ * version, so dropping that parse let nothing through that it refused.
  *
  * Owns:     one malloc'd path buffer per input, freed before returning.
  * Entry:    LLVMFuzzerTestOneInput() (libFuzzer, or tests/fuzz/replay_main.c).
@@ -15,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <http_parser.h>
 
 #include "chunked.h"
 #include "http1.h"
@@ -144,8 +150,11 @@ static void fuzz_chunked(const char *buf, size_t len)
     }
 }
 
-/* The target through policy/path.c, into a buffer of exactly target.len + 1 bytes. */
-static void fuzz_path(const struct ag_http1_head *h, unsigned flags)
+/*
+ * The target through policy/path.c, into a buffer of exactly target.len + 1 bytes, judged
+ * as gateway/core/conn.c does. Returns whether the gateway would take it (<host>: the Host).
+ */
+static bool fuzz_path(const struct ag_http1_head *h, struct ag_str host, unsigned flags)
 {
     enum ag_target_form form = 0;
     struct ag_str authority = {NULL, 0}, rest = {NULL, 0}, query = {NULL, 0};
@@ -155,12 +164,19 @@ static void fuzz_path(const struct ag_http1_head *h, unsigned flags)
 
     st = ag_path_split_target(h->target, &form, &authority, &rest);
     CHECK(ag_path_status_str(st) != NULL);
-    if (st != AG_PATH_OK || rest.len == 0 || rest.p[0] != '/')
-        return;
+    if (st != AG_PATH_OK)
+        return false;
+    if (form == AG_TARGET_ASTERISK)
+        return ag_str_ieq(h->method, "OPTIONS");
+    if (form == AG_TARGET_ABSOLUTE &&
+        (authority.len != host.len || strncasecmp(authority.p, host.p, host.len) != 0))
+        return false;
+    if (rest.len == 0 || rest.p[0] != '/')
+        return true; /* "http://host" or "http://host?q": the path is "/" */
     CHECK(in_range(rest, h->target.p, h->target.len));
     out = malloc(cap);
     if (out == NULL)
-        return;
+        return false;
     st = ag_path_normalize(rest, flags, out, cap, &out_len, &query);
     CHECK(ag_path_status_str(st) != NULL);
     if (st == AG_PATH_OK) {
@@ -169,6 +185,34 @@ static void fuzz_path(const struct ag_http1_head *h, unsigned flags)
         CHECK(query.p == NULL || in_range(query, rest.p, rest.len));
     }
     free(out);
+    return st == AG_PATH_OK;
+}
+
+/* Stops libhttp-parser at the end of the head: it never looks at body bytes. */
+static int hp_headers_complete(struct http_parser *hp)
+{
+    http_parser_pause(hp, 1);
+    return 0;
+}
+
+/*
+ * A request head of <n> bytes that the gateway takes: libhttp-parser, run over the same
+ * bytes as the gateway once did, reaches the end of the head on the same version.
+ */
+static void check_reference(const char *buf, int n, const struct ag_http1_head *h)
+{
+    static const struct http_parser_settings settings = {
+        .on_headers_complete = hp_headers_complete};
+    struct http_parser hp;
+    size_t used;
+
+    http_parser_init(&hp, HTTP_REQUEST);
+    used = http_parser_execute(&hp, &settings, buf, (size_t)n);
+    if (HTTP_PARSER_ERRNO(&hp) != HPE_PAUSED)
+        fprintf(stderr, "libhttp-parser: %s\n", http_errno_name(HTTP_PARSER_ERRNO(&hp)));
+    /* paused on the blank line's LF, the head's last byte: both see the same end */
+    CHECK(HTTP_PARSER_ERRNO(&hp) == HPE_PAUSED && used + 1 == (size_t)n);
+    CHECK(hp.http_major == 1 && hp.http_minor == (unsigned)h->minor);
 }
 
 /*
@@ -217,7 +261,8 @@ static void fuzz_request(const char *buf, size_t size)
         return;
     }
     CHECK(h.minor == 0 || info.host.len > 0);
-    fuzz_path(&h, size & 1 ? AG_PATH_F_ALLOW_SEMICOLON : 0);
+    if (fuzz_path(&h, info.host, size & 1 ? AG_PATH_F_ALLOW_SEMICOLON : 0))
+        check_reference(buf, n, &h);
     for (size_t i = 0; i < h.nhdrs; i++)
         fuzz_fwd_uri(h.hdrs[i].value, size & 1 ? AG_PATH_F_ALLOW_SEMICOLON : 0);
     if (info.body == AG_BODY_CHUNKED)
