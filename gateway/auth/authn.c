@@ -216,12 +216,6 @@ static struct tc_entry *tc_put(struct ag_authn_cache *c, struct ag_str tok, uint
 
 /* ---------------------------------------------------------------- header names */
 
-/* The one header-name rule (policy/base.h), kept under authn's name for its callers. */
-bool ag_authn_name_eq(struct ag_str a, const char *b)
-{
-    return ag_hdr_name_eq(a, b);
-}
-
 bool ag_authn_is_credential_header(struct ag_str name)
 {
     return ag_authn_name_eq(name, "master-token") || ag_authn_name_eq(name, "access-token");

@@ -162,7 +162,13 @@ int ag_authn_bearer(struct ag_str v, struct ag_str *tok);
 /** Whether <name> is one of the credential headers (MASTER-TOKEN, ACCESS-TOKEN, any '_' '.' spelling). */
 bool ag_authn_is_credential_header(struct ag_str name);
 
-/** Whether <a> and <b> are the same header name up to case and '-' '_' '.' spellings. */
-bool ag_authn_name_eq(struct ag_str a, const char *b);
+/**
+ * Whether <a> and <b> are the same header name up to case and '-' '_' '.' spellings: the one
+ * header-name rule (policy/base.h), inline since it runs for every field against every name.
+ */
+static inline bool ag_authn_name_eq(struct ag_str a, const char *b)
+{
+    return ag_hdr_name_eq(a, b);
+}
 
 #endif

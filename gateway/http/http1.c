@@ -310,8 +310,13 @@ static int scan_fields(const unsigned char *p, const unsigned char *end, struct 
             vend--;
         h->hdrs[h->nhdrs].name = slice(name, nend);
         h->hdrs[h->nhdrs].value = slice(val, vend);
-        if (nend - name == 10 && ieq(h->hdrs[h->nhdrs].name, "connection", 10))
+        if (nend - name == 10 && ieq(h->hdrs[h->nhdrs].name, "connection", 10)) {
+            struct ag_str rest = h->hdrs[h->nhdrs].value, el;
+
             h->n_connection++;
+            while (list_next(&rest, &el))
+                h->conn_tokens |= ag_http1_token_bit(el);
+        }
         h->nhdrs++;
     }
 }
@@ -325,6 +330,7 @@ static void head_reset(struct ag_http1_head *h)
     h->minor = 0;
     h->nhdrs = 0;
     h->n_connection = 0;
+    h->conn_tokens = 0;
     h->error = NULL;
 }
 

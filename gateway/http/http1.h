@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base.h"
 
@@ -37,6 +38,8 @@ struct ag_http1_head {
     size_t nhdrs;
     size_t max_hdrs;
     unsigned n_connection; /* Connection fields among hdrs (so the hop filter can skip a scan) */
+    uint64_t conn_tokens;  /* one bit per token of those fields, ag_http1_token_bit(): a name
+                              whose bit is clear is no Connection token */
     const char *error;   /* static phrase set on AG_EPARSE / AG_ETOOBIG */
 };
 
@@ -109,6 +112,18 @@ int ag_http1_response_info(const struct ag_http1_head *h, bool req_head,
  * port 1-5 digits within 65535 (RFC 9112 s.3.2, RFC 3986 s.3.2.2). Also X-Forwarded-Host's.
  */
 bool ag_http1_host_valid(struct ag_str v);
+
+/**
+ * The bit of ag_http1_head.conn_tokens for the name or token <t>: the same for every
+ * spelling that compares equal case-insensitively. A filter: equal bits prove nothing.
+ */
+static inline uint64_t ag_http1_token_bit(struct ag_str t)
+{
+    unsigned first = t.len ? ((unsigned char)t.p[0] | 0x20) : 0;
+    unsigned last = t.len ? ((unsigned char)t.p[t.len - 1] | 0x20) : 0;
+
+    return 1ULL << ((t.len * 7 + first * 3 + last) & 63);
+}
 
 /** Whether the comma-separated list <value> holds token <tok> (case-insensitive, OWS trimmed). */
 bool ag_http1_list_has(struct ag_str value, const char *tok);

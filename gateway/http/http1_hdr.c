@@ -22,21 +22,6 @@
 #define STR_INIT(s) {(s), sizeof(s) - 1}
 /* clang-format on */
 
-/* RFC 9110 s.7.6.1 plus the framing and proxy fields the gateway rewrites itself. */
-static const struct ag_str hop_names[] = {
-    STR_INIT("connection"),
-    STR_INIT("keep-alive"),
-    STR_INIT("proxy-connection"),
-    STR_INIT("te"),
-    STR_INIT("trailer"),
-    STR_INIT("transfer-encoding"),
-    STR_INIT("upgrade"),
-    STR_INIT("content-length"),
-    STR_INIT("expect"),
-    STR_INIT("proxy-authorization"),
-    STR_INIT("proxy-authenticate"),
-};
-
 /*
  * Request fields the gateway owns or never passes on (CONTRACT.md section 6). A name
  * matches in any case and with any of '-', '_', '.' at each separator ("x_auth.Subject"
@@ -126,20 +111,52 @@ static const struct owned_name *owned_lookup(struct ag_str name, bool *canonical
 }
 
 /*
+ * The fixed hop-by-hop names (see http1_hdr.h): RFC 9110 s.7.6.1 plus the framing and proxy
+ * fields the gateway rewrites itself. Runs for every field of every head in both
+ * directions, so the length picks the one or two names to compare.
+ */
+static bool hop_fixed(struct ag_str n)
+{
+    switch (n.len) {
+    case 2:
+        return IEQ(n, "te");
+    case 6:
+        return IEQ(n, "expect");
+    case 7:
+        return IEQ(n, "trailer") || IEQ(n, "upgrade");
+    case 10:
+        return IEQ(n, "connection") || IEQ(n, "keep-alive");
+    case 14:
+        return IEQ(n, "content-length");
+    case 16:
+        return IEQ(n, "proxy-connection");
+    case 17:
+        return IEQ(n, "transfer-encoding");
+    case 18:
+        return IEQ(n, "proxy-authenticate");
+    case 19:
+        return IEQ(n, "proxy-authorization");
+    default:
+        return false;
+    }
+}
+
+/*
  * Whether <name> is hop-by-hop (see http1_hdr.h): the fixed list, or a token of any
  * Connection field of <h> (NULL <h>: the fixed list only). A Connection token never
  * names Host or a field the gateway owns (owned_names): those reach the upstream as the
  * gateway decides (CONTRACT.md section 6), whatever Connection says. Meant for the
- * client's own fields, before the gateway adds its own. Cost: O(fields) per call.
+ * client's own fields, before the gateway adds its own. Cost: O(1) unless a
+ * Connection token has the bits of <name>, then O(fields).
  */
 bool ag_http1_hdr_is_hop(const struct ag_http1_head *h, struct ag_str name)
 {
     bool canonical;
 
-    for (size_t i = 0; i < sizeof(hop_names) / sizeof(hop_names[0]); i++)
-        if (ieq(name, hop_names[i].p, hop_names[i].len))
-            return true;
-    if (h == NULL || h->n_connection == 0)
+    if (hop_fixed(name))
+        return true;
+    /* the scanner's token bits settle nearly every name without reading Connection again */
+    if (h == NULL || h->n_connection == 0 || !(h->conn_tokens & ag_http1_token_bit(name)))
         return false;
     for (size_t i = 0; i < h->nhdrs; i++) {
         struct ag_str rest, el;

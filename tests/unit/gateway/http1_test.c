@@ -1375,6 +1375,24 @@ static void test_http1_hdr_is_hop_follows_connection_tokens(void)
     AG_ASSERT(!ag_http1_hdr_is_hop(&head, S("Host")));
 }
 
+/* The scanner's token bits (ag_http1_head.conn_tokens) never hide a token, in any case. */
+static void test_http1_hdr_is_hop_token_bits_any_case(void)
+{
+    static const char *const as_sent[] = {"a", "zZ9", "X-A_b.C", "~!#$%&'*+-.^_`|", "Q",
+                                          "x-a-very-long-field-name-sent-by-some-proxy"};
+    static const char *const asked[] = {"A", "ZZ9", "x-a_B.c", "~!#$%&'*+-.^_`|", "q",
+                                        "X-A-VERY-LONG-FIELD-NAME-SENT-BY-SOME-PROXY"};
+
+    AG_ASSERT(resp("HTTP/1.1 200 OK\r\nConnection: a, zZ9,X-A_b.C\r\nConnection: "
+                   "~!#$%&'*+-.^_`|, Q ,x-a-very-long-field-name-sent-by-some-proxy\r\n\r\n") > 0);
+    AG_ASSERT_EQ(head.n_connection, 2);
+    for (size_t i = 0; i < sizeof(asked) / sizeof(asked[0]); i++)
+        if (!ag_http1_hdr_is_hop(&head, S(asked[i])) || !ag_http1_hdr_is_hop(&head, S(as_sent[i])))
+            AG_FAIL_("%s not hop-by-hop", asked[i]);
+    AG_ASSERT(!ag_http1_hdr_is_hop(&head, S("b")));
+    AG_ASSERT(!ag_http1_hdr_is_hop(&head, S("X-A-B-C")));
+}
+
 /* CONTRACT.md section 6: Connection cannot take Host or a field the gateway owns away. */
 static void test_http1_hdr_is_hop_connection_cannot_name_owned_fields(void)
 {
@@ -1651,6 +1669,7 @@ int main(void)
     RUN(test_chunked_error_is_sticky);
     RUN(test_http1_hdr_is_hop_fixed_list);
     RUN(test_http1_hdr_is_hop_follows_connection_tokens);
+    RUN(test_http1_hdr_is_hop_token_bits_any_case);
     RUN(test_http1_hdr_is_hop_connection_cannot_name_owned_fields);
     RUN(test_http1_hdr_fwd_classes_and_spellings);
     RUN(test_http1_fwd_value_ok);
