@@ -217,6 +217,13 @@ struct json_t *ag_jwt_key_jwk(const struct ag_jwt_key *k);
 /** The ring key of <r> whose kid is <kid> (upstream-assertion's), or NULL. */
 const struct ag_jwt_key *ag_jwt_ring_key(const struct ag_jwt_ring *r, const char *kid);
 
+/**
+ * base64url without padding of <in,n> into <out> (no NUL); returns the characters written,
+ * (4n + 2) / 3. Not constant-time: for bytes that are sent in the clear (signed tokens,
+ * the ids inside them).
+ */
+size_t ag_jwt_b64url(char *out, const unsigned char *in, size_t n);
+
 /* Steps, exposed for tests (STYLE R7). */
 
 /** Splits <tok> at its two dots. Returns 0, or AG_EPARSE unless three parts with a non-empty

@@ -214,12 +214,11 @@ void ag_jwt__hmac(const struct ag_jwt_key *key, const void *data, size_t len, un
  * ------------------------------------------------------------------------------------------- */
 
 /*
- * base64url without padding of <in,n> into <out> (no NUL); returns the characters written,
- * sodium_base64_ENCODED_LEN(n, JWT_B64_VARIANT) - 1. By table: what it encodes is sent
- * in the clear, and libsodium's constant-time encoder costs ~30 instructions a byte, half
- * the price of an HS256 assertion (docs/keys.md "Upstream assertions").
+ * By table: what it encodes is sent in the clear, and libsodium's constant-time encoder
+ * costs ~30 instructions a byte, half the price of an HS256 assertion (docs/keys.md
+ * "Upstream assertions").
  */
-static size_t jwt_b64url(char *out, const unsigned char *in, size_t n)
+size_t ag_jwt_b64url(char *out, const unsigned char *in, size_t n)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     char *o = out;
@@ -264,7 +263,7 @@ int ag_jwt_sign(const struct ag_jwt_key *key, const char *payload, size_t len, c
     memcpy(out, key->hdr_b64, key->hdr_len);
     pos = key->hdr_len;
     out[pos++] = '.';
-    pos += jwt_b64url(out + pos, (const unsigned char *)payload, len);
+    pos += ag_jwt_b64url(out + pos, (const unsigned char *)payload, len);
     if (key->alg == AG_JWT_HS256) {
         ag_jwt__hmac(key, out, pos, sig);
     } else if (ag_jwt__pkey_sign(key, out, pos, sig) != 0) {
@@ -272,7 +271,7 @@ int ag_jwt_sign(const struct ag_jwt_key *key, const char *payload, size_t len, c
         return AG_EINVAL;
     }
     out[pos++] = '.';
-    pos += jwt_b64url(out + pos, sig, key->sig_len);
+    pos += ag_jwt_b64url(out + pos, sig, key->sig_len);
     out[pos] = '\0';
     OPENSSL_cleanse(sig, key->sig_len); /* an HS256 MAC is a valid signature: never leave it */
     return (int)total;

@@ -1937,6 +1937,30 @@ static void test_jwt_verify_is_thread_safe_with_shared_key(void)
     ag_jwt_key_free(k);
 }
 
+/* The table encoder writes what libsodium's does, for every length and byte value. */
+static void test_jwt_b64url_matches_libsodium(void)
+{
+    unsigned char in[70];
+    char ours[100], theirs[100];
+
+    for (size_t i = 0; i < sizeof(in); i++)
+        in[i] = (unsigned char)(i * 37 + 251);
+    for (size_t n = 0; n <= sizeof(in); n++) {
+        size_t k = ag_jwt_b64url(ours, in, n);
+
+        sodium_bin2base64(theirs, sizeof(theirs), in, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        AG_ASSERT_EQ(k, strlen(theirs));
+        AG_ASSERT(memcmp(ours, theirs, k) == 0);
+    }
+    for (int b = 0; b < 256; b++) {
+        unsigned char one[3] = {(unsigned char)b, (unsigned char)(255 - b), (unsigned char)(b ^ 0x5a)};
+
+        ours[ag_jwt_b64url(ours, one, 3)] = '\0';
+        sodium_bin2base64(theirs, sizeof(theirs), one, 3, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        AG_ASSERT_STR(ours, theirs);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -2012,6 +2036,7 @@ int main(int argc, char **argv)
     AG_RUN(test_jwt_rfc7515_a1_signature_step);
     AG_RUN(test_jwt_rfc7515_a1_verify);
     AG_RUN(test_jwt_vectors_from_files);
+    AG_RUN(test_jwt_b64url_matches_libsodium);
     AG_RUN(test_jwt_pyjwt_tokens_verify_here);
     AG_RUN(test_jwt_our_tokens_verify_in_pyjwt);
     AG_RUN(test_jwt_verify_is_thread_safe_with_shared_key);
