@@ -131,14 +131,21 @@ http {
 EOF
 }
 
+# UP_IDLE: the upstream's own keep-alive timeout in seconds (nginx_head's 300 s if unset);
+# UP_STATUS_PORT: a stub_status server on that port (its "accepts" counts the connections
+# the peers opened to the upstream)
 gen_upstream() { # $1 dir
   mkdir -p "$1"
   { nginx_head "$1"
-    echo "  server { listen 127.0.0.1:$UP_PORT backlog=4096; location / { return 200 '$UP_BODY'; } }"
+    echo "  server { listen 127.0.0.1:$UP_PORT backlog=4096;${UP_IDLE:+ keepalive_timeout ${UP_IDLE}s;} location / { return 200 '$UP_BODY'; } }"
+    [[ -z ${UP_STATUS_PORT:-} ]] || echo "  server { listen 127.0.0.1:$UP_STATUS_PORT; location / { stub_status; } }"
     echo "}"
   } >"$1/nginx.conf"
 }
 
+# POOL_IDLE: how long a pooled upstream connection may stay idle, in seconds, for nginx
+# (upstream keepalive_timeout, 300 s if unset) and authgate ("keepalive-timeout", its
+# default 75 s if unset)
 # nginx proxy_pass; for nginx-tls with TLS set to negotiate what authgate-tls does
 # (gateway/base/tls.c): the same certificate, TLS 1.3 with AES-128-GCM first, X25519, one
 # session ticket; and the server session cache the issue asks for.
@@ -164,7 +171,7 @@ gen_nginx() { # $1 dir, $2 peer name (nginx or nginx-tls)
     server 127.0.0.1:$UP_PORT;
     keepalive 128;
     keepalive_requests 100000000;
-    keepalive_timeout 300s;
+    keepalive_timeout ${POOL_IDLE:-300}s;
   }
   server {
     listen 127.0.0.1:${PEER_PORT[$2]} backlog=4096${ssl:-;}
@@ -302,7 +309,7 @@ gen_authgate() { # $1 dir, $2 peer name (one ending in -metrics gets a metrics p
   "cryptography-key": "$JWT_SECRET",
   "access-token-paths": $paths,
   "token-cache-size": $cache, $keys $assert
-  "workers": 1, $metrics
+  "workers": 1, $metrics${POOL_IDLE:+ \"keepalive-timeout\": $POOL_IDLE,}
   "access-log": "off",
   "redis": "unix://$RUN/redis/redis.sock"
 }
