@@ -87,9 +87,4 @@ PY
   callgrind_total "$out" "$bin" "$n"
 }
 
-for bin in "$@"; do
-  [[ -x $bin ]] || die "not an executable: $bin"
-  a=$(run_once "$bin" "$SMALL")
-  b=$(run_once "$bin" "$LARGE")
-  echo "$bin: $(( (b - a) / (LARGE - SMALL) )) instructions per request ($SMALL and $LARGE requests: $a, $b)"
-done
+callgrind_per request "$@"
