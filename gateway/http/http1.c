@@ -405,6 +405,7 @@ struct fields_seen {
     unsigned n_upgrade;     /* Upgrade fields: more than one makes a handshake malformed */
     bool upgrade_websocket; /* an Upgrade field lists "websocket" */
     bool expect_100, expect_other;
+    bool te_lookalike;      /* a name that is "Transfer-Encoding" followed by more token chars */
 };
 
 /* Content-Length = 1*DIGIT (RFC 9110 s.8.6) within 2^63-1; no sign, no list, no spaces. */
@@ -504,6 +505,8 @@ static void scan_seen(const struct ag_http1_head *h, struct fields_seen *f)
                 seen_transfer_encoding(f, v);
             break;
         default:
+            if (n.len > 17 && ieq((struct ag_str){n.p, 17}, "transfer-encoding", 17))
+                f->te_lookalike = true;
             break;
         }
     }
@@ -620,6 +623,13 @@ int ag_http1_request_info(const struct ag_http1_head *h, struct ag_http1_info *i
     if (f.conn_close || (h->minor == 0 && !f.conn_keep_alive))
         info->flags |= AG_HTTP1_F_CLOSE;
 
+    /*
+     * "Transfer-Encoding-x" or "Transfer-Encoding#" names no field, but parsers that match
+     * header names by prefix (libhttp-parser 2.9 among them) take it for Transfer-Encoding:
+     * forwarded, it could frame the body differently upstream. Refused, as they refuse it.
+     */
+    if (f.te_lookalike)
+        return info_fail(info, 400, "field name that extends Transfer-Encoding");
     rc = framing(&f, h->minor, info, 400, 501);
     if (rc != 0)
         return rc;

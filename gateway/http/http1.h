@@ -93,7 +93,8 @@ struct ag_http1_info {
  * Content-Length (400); Transfer-Encoding other than exactly one field whose
  * value is "chunked" (501 for an unknown coding, 400 for "chunked" repeated or
  * not last, or TE on HTTP/1.0); Content-Length not 1*DIGIT, over 2^63-1, or
- * repeated (400; identical repeats included); Host missing on 1.1, repeated, or
+ * repeated (400; identical repeats included); a field name that is "Transfer-Encoding"
+ * followed by more bytes (400); Host missing on 1.1, repeated, or
  * not a valid uri-host[:port] (400); Expect other than 100-continue (417).
  */
 int ag_http1_request_info(const struct ag_http1_head *h, struct ag_http1_info *info);

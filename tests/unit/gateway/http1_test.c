@@ -624,6 +624,32 @@ static void test_http1_info_chunked(void)
     AG_ASSERT_EQ(info.body, AG_BODY_CHUNKED);
 }
 
+/* A name that starts as Transfer-Encoding and goes on is refused: prefix-matching parsers
+ * (libhttp-parser 2.9) take it for Transfer-Encoding; a name that merely contains it is not. */
+static void test_http1_info_rejects_te_lookalike_names(void)
+{
+    static const char *const bad[] = {
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding#: chunked\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding-Hint: chunked\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\ntransfer-encodingS: x\r\n\r\n",
+    };
+    static const char *const fine[] = {
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Transfer-Encoding: chunked\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encodin: chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTE: trailers\r\n\r\n",
+    };
+    struct ag_http1_info info;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        AG_ASSERT_EQ(verdict(bad[i], &info), 400);
+        AG_ASSERT_STR(info.error, "field name that extends Transfer-Encoding");
+        AG_ASSERT(info.flags & AG_HTTP1_F_CLOSE);
+    }
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
+        if (verdict(fine[i], &info) != 0)
+            AG_FAIL_("refused: %s", fine[i]);
+}
+
 static void test_http1_info_rejects_cl_with_te(void)
 {
     static const char *const both[] = {"Content-Length", "5", "Transfer-Encoding", "chunked", NULL};
@@ -1635,6 +1661,7 @@ int main(void)
     RUN(test_http1_info_content_length);
     RUN(test_http1_info_chunked);
     RUN(test_http1_info_rejects_cl_with_te);
+    RUN(test_http1_info_rejects_te_lookalike_names);
     RUN(test_http1_info_rejects_repeated_content_length);
     RUN(test_http1_info_rejects_bad_content_length);
     RUN(test_http1_info_unknown_transfer_coding_gets_501);
