@@ -336,14 +336,14 @@ callgrind_total() { # OUT BIN N: the total of callgrind file OUT (copied to $KEE
   fi
   awk '/^(summary|totals):/ {print $2; exit}' "$1"
 }
-callgrind_per() { # UNIT BIN...: run_once (the caller's) SMALL and LARGE times, one line per BIN
-  local unit=$1 bin a b
-  shift
+callgrind_per() { # UNIT UNITS BIN...: run_once (the caller's) SMALL and LARGE times, one line per BIN
+  local unit=$1 units=$2 bin a b
+  shift 2
   for bin in "$@"; do
     [[ -x $bin ]] || die "not an executable: $bin"
     a=$(run_once "$bin" "$SMALL")
     b=$(run_once "$bin" "$LARGE")
-    echo "$bin: $(((b - a) / (LARGE - SMALL))) instructions per $unit ($SMALL and $LARGE ${unit}s: $a, $b)"
+    echo "$bin: $(((b - a) / (LARGE - SMALL))) instructions per $unit ($SMALL and $LARGE $units: $a, $b)"
   done
 }
 start_proc() { # NAME CPU CMD...  (own session, pinned, logs in $RUN/NAME)

@@ -87,4 +87,4 @@ PY
   callgrind_total "$out" "$bin" "$n"
 }
 
-callgrind_per request "$@"
+callgrind_per request requests "$@"

@@ -89,4 +89,4 @@ PY
   callgrind_total "$out" "$bin" "$n"
 }
 
-callgrind_per refresh "$@"
+callgrind_per refresh refreshes "$@"
