@@ -422,21 +422,6 @@ void ag_ep_tokens_refresh_get(struct ag_ep *ep)
         tokens_rotate(ep, tok);
 }
 
-/* Whether <p,n> holds the bytes of <word>. */
-static bool tokens_has(const unsigned char *p, size_t n, const char *word)
-{
-    size_t k = strlen(word);
-
-    for (const unsigned char *q = p; (size_t)(q - p) + k <= n; q++) {
-        q = memchr(q, word[0], n - (size_t)(q - p) - k + 1);
-        if (q == NULL)
-            return false;
-        if (memcmp(q, word, k) == 0)
-            return true;
-    }
-    return false;
-}
-
 /*
  * Whether <tok> says it is an access token ("type":"access" in its payload). Only picks
  * the source POST /refresh judges: an expired access token next to a refresh cookie
@@ -457,7 +442,7 @@ static bool tokens_is_access(const char *tok)
         return false;
     /* Without the word and without an escape that could spell it, no "type" says "access"
      * (a refresh token's payload: one pass, not a scan). */
-    if (memchr(buf, '\\', (size_t)n) == NULL && !tokens_has(buf, (size_t)n, "access"))
+    if (memchr(buf, '\\', (size_t)n) == NULL && memmem(buf, (size_t)n, "access", 6) == NULL)
         return false;
     if (ag_json_scan(buf, (size_t)n, &doc, &dup) != 0)
         return false;
