@@ -77,29 +77,27 @@ void ag_reply_body(struct evbuffer *out, int status, const char *ctype, const ch
     char code[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
                     (char)('0' + status % 10), ' '};
     char clen[AG_I64_TEXT_MAX], *cl = ag_i64_text(clen, (int64_t)len);
-    const char *part[] = {"HTTP/1.1 ", code, ag_reply_status_text(status),
-                          "\r\nContent-Type: ", ctype, "\r\nContent-Length: ", cl,
-                          "\r\nCache-Control: ", cache, "\r\n", extra ? extra : "", conn,
-                          tail ? tail : "", "\r\n"};
-    size_t plen[sizeof(part) / sizeof(part[0])], total = 0;
-    enum { NPART = sizeof(part) / sizeof(part[0]) };
-    char head[1024];
+    const struct ag_str part[] = {
+        AG_LIT("HTTP/1.1 "), {code, sizeof(code)}, ag_str_c(ag_reply_status_text(status)),
+        AG_LIT("\r\nContent-Type: "), ag_str_c(ctype), AG_LIT("\r\nContent-Length: "),
+        {cl, (size_t)(clen + sizeof(clen) - cl)}, AG_LIT("\r\nCache-Control: "),
+        ag_str_c(cache), AG_LIT("\r\n"), ag_str_c(extra ? extra : ""), ag_str_c(conn),
+        ag_str_c(tail ? tail : ""), AG_LIT("\r\n")};
+    char head[1024], *w = head;
 
-    for (size_t i = 0; i < NPART; i++)
-        total += plen[i] = i == 1   ? sizeof(code)
-                           : i == 6 ? (size_t)(clen + sizeof(clen) - cl)
-                                    : strlen(part[i]);
-    if (total <= sizeof(head)) {
-        char *w = head;
-        for (size_t i = 0; i < NPART; i++) {
-            memcpy(w, part[i], plen[i]);
-            w += plen[i];
+    for (size_t i = 0; i < sizeof(part) / sizeof(part[0]); i++) {
+        if (part[i].len > sizeof(head) - (size_t)(w - head)) { /* a long extra: flush first */
+            evbuffer_add(out, head, (size_t)(w - head));
+            w = head;
+            if (part[i].len > sizeof(head)) {
+                evbuffer_add(out, part[i].p, part[i].len);
+                continue;
+            }
         }
-        evbuffer_add(out, head, total);
-    } else {
-        for (size_t i = 0; i < NPART; i++)
-            evbuffer_add(out, part[i], plen[i]);
+        memcpy(w, part[i].p, part[i].len);
+        w += part[i].len;
     }
+    evbuffer_add(out, head, (size_t)(w - head));
     if (!(flags & AG_REPLY_F_NO_BODY))
         evbuffer_add(out, body, len);
 }

@@ -161,6 +161,26 @@ static void test_reply_body_of_a_type_and_the_204_without_length(void)
                   "{}");
 }
 
+/* A head longer than the writer's stack block (large Set-Cookie extras) comes out whole. */
+static void test_reply_body_with_a_long_extra_is_whole(void)
+{
+    static char buf[8192], extra[4096], want[8192];
+
+    for (size_t n = 900; n <= 2600; n += 850) { /* straddles the 1 KiB block; then over it */
+        memset(extra, 0, sizeof(extra));
+        memcpy(extra, "Set-Cookie: a=", 14);
+        memset(extra + 14, 'x', n);
+        memcpy(extra + 14 + n, "\r\n", 2);
+        snprintf(want, sizeof(want),
+                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                 "Cache-Control: no-store\r\n%sConnection: keep-alive\r\n\r\n{}",
+                 extra);
+        AG_ASSERT_STR(body_reply(200, "application/json", "no-store", "{}", extra,
+                                 AG_REPLY_F_KEEPALIVE, buf, sizeof(buf)),
+                      want);
+    }
+}
+
 static void test_req_reply_with_allowed_origin_carries_cors_lines_before_the_blank_line(void)
 {
     struct fx f;
@@ -388,6 +408,7 @@ int main(void)
 {
     AG_RUN(test_req_error_reply_bytes_without_cors);
     AG_RUN(test_reply_body_of_a_type_and_the_204_without_length);
+    AG_RUN(test_reply_body_with_a_long_extra_is_whole);
     AG_RUN(test_req_reply_with_allowed_origin_carries_cors_lines_before_the_blank_line);
     AG_RUN(test_req_reply_to_head_has_no_body_but_its_length);
     AG_RUN(test_req_reply_flags);
