@@ -7,7 +7,7 @@
  *
  * Owns:     nothing; writes into the buffer it is given.
  * Entry:    ag_jsonw_init(), ag_jsonw_raw(), ag_jsonw_lit(), ag_jsonw_str(),
- *           ag_jsonw_int(), ag_jsonw_done(), AG_JSONW_STR_MAX().
+ *           ag_jsonw_int() (at most AG_I64_TEXT_MAX bytes), ag_jsonw_done(), AG_JSONW_STR_MAX().
  * Not here: reading JSON (policy/json_scan.c), the escaper of log lines and claims
  *           (ag_json_escape_to(), policy/base.c), JSON built at load time (jansson).
  * Spec:     RFC 8259 s.7; tests/fuzz/fuzz_jsonw.c checks it against jansson byte for byte.
@@ -21,8 +21,6 @@
 
 /* The most bytes a string of <n> bytes takes written, quotes included (\u001F per byte). */
 #define AG_JSONW_STR_MAX(n) ((n) * 6 + 2)
-/* The most bytes ag_jsonw_int() writes. */
-#define AG_JSONW_INT_MAX 20
 
 /*
  * The output: <p> holds <len> bytes and a NUL after them. <bad> once something did not fit
