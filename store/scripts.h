@@ -21,14 +21,15 @@
  */
 /*
  * ag_late(deadline): whether Redis's clock (ms) is past <deadline> (ms, Redis clock; see
- * ag_store__deadline_ms()). A write script that starts late must change nothing: the
- * gateway has answered 503 by then, and a write the client never heard of (a rotation, a
- * registration) must not happen behind its back.
+ * ag_store__deadline_ms()), and the TIME it read, for a script that needs the clock again.
+ * A write script that starts late must change nothing: the gateway has answered 503 by
+ * then, and a write the client never heard of (a rotation, a registration) must not happen
+ * behind its back.
  */
 #define LUA_LATE_FN                                                                          \
     "local function ag_late(deadline)\n"                                                     \
     "  local tm = redis.call('TIME')\n"                                                      \
-    "  return tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000) > tonumber(deadline)\n" \
+    "  return tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000) > tonumber(deadline), tm\n" \
     "end\n"
 
 #define LUA_REVOKE_FN                                                                         \
@@ -55,21 +56,42 @@
     "end\n"
 
 /*
- * ag_usess_touch(usess, sid, ttl): keeps session <sid> in its subject's index <usess>
+ * ag_usess_touch(usess, sid, ttl[, tm]): keeps session <sid> in its subject's index <usess>
  * (sorted set, score = the session's end of life by Redis's clock, in seconds with
  * microsecond decimals so that the order is the order of use even within a second: the
  * per-subject cap ends the lowest; a double holds them exactly enough until 2106), prunes
- * members past their end, and makes <usess> expire with its longest-lived member.
+ * members past their end, and makes <usess> expire with its longest-lived member. <tm> is
+ * the script's TIME when it has read it already.
+ *
+ * ag_usess_renew(usess, sid, ttl, tm): the same for a session that is in the index, as at
+ * every rotation, in two calls instead of five: the new score, then the index's expiry
+ * moved out only when it ends before that score (every writer keeps the index expiring
+ * with its longest-lived member, so nothing else can be later). Members past their end
+ * stay until the next create or listing prunes them (both do, and a listing checks each
+ * member anyway). A sid that was not in the index (pruned, or the index expired) takes
+ * ag_usess_touch()'s whole way.
  */
 #define LUA_USESS_TOUCH_FN                                                                    \
-    "local function ag_usess_touch(usess, sid, ttl)\n"                                        \
-    "  local tm = redis.call('TIME')\n"                                                       \
-    "  local now = tonumber(tm[1])\n"                                                         \
-    "  redis.call('ZREMRANGEBYSCORE', usess, '-inf', string.format('%d', now))\n"             \
-    "  redis.call('ZADD', usess, string.format('%d.%06d', now + tonumber(ttl),\n"             \
-    "    tonumber(tm[2])), sid)\n"                                                             \
-    "  local top = redis.call('ZRANGE', usess, -1, -1, 'WITHSCORES')\n"                       \
-    "  if top[2] then redis.call('EXPIREAT', usess, math.ceil(tonumber(top[2]))) end\n"      \
+    "local function ag_usess_touch(usess, sid, ttl, tm)\n"                                    \
+    "  tm = tm or redis.call('TIME')\n"                                                      \
+    "  local now = tonumber(tm[1])\n"                                                        \
+    "  redis.call('ZREMRANGEBYSCORE', usess, '-inf', string.format('%d', now))\n"            \
+    "  redis.call('ZADD', usess, string.format('%d.%06d', now + tonumber(ttl),\n"            \
+    "    tonumber(tm[2])), sid)\n"                                                            \
+    "  local top = redis.call('ZRANGE', usess, -1, -1, 'WITHSCORES')\n"                      \
+    "  if top[2] then redis.call('EXPIREAT', usess, math.ceil(tonumber(top[2]))) end\n"     \
+    "end\n"                                                                                  \
+    "local function ag_usess_renew(usess, sid, ttl, tm)\n"                                    \
+    "  local now, us = tonumber(tm[1]), tonumber(tm[2])\n"                                   \
+    "  local e = now + tonumber(ttl)\n"                                                      \
+    "  if redis.call('ZADD', usess, string.format('%d.%06d', e, us), sid) == 1 then\n"     \
+    "    return ag_usess_touch(usess, sid, ttl, tm)\n"                                       \
+    "  end\n"                                                                                \
+    "  if us > 0 then e = e + 1 end\n"                                                       \
+    "  local left = redis.call('PTTL', usess)\n"                                             \
+    "  if left < 0 or now * 1000 + math.floor(us / 1000) + left < e * 1000 then\n"          \
+    "    redis.call('EXPIREAT', usess, e)\n"                                                 \
+    "  end\n"                                                                                \
     "end\n"
 
 /* A user record's fields, in the order every reader (HMGET) asks for them (store/user.c). */

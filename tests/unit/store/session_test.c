@@ -255,6 +255,38 @@ static void test_sess_create_beyond_the_cap_ends_the_least_recently_used(void)
     fx_close(&f);
 }
 
+/* A rotation moves the subject's index's expiry out to the session's new end, never in,
+ * and puts back a session that had left the index (pruning what has ended). */
+static void test_sess_rotate_renews_the_subjects_index(void)
+{
+    struct fx f;
+    char out[512];
+
+    AG_ASSERT_EQ(fx_open(&f, 1), 0);
+    create(&f, "s1", "o1");
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXPIRE {t}:usess:user-1 5"), 0);
+    AG_ASSERT_EQ(rotate(&f, "s1", "o1", "o2"), AG_SESS_OK);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "TTL {t}:usess:user-1"), 0);
+    AG_ASSERT(atol(out) >= 599 && atol(out) <= 601);
+    /* An index that lives longer already (a longer-lived session of the subject) keeps it. */
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "EXPIRE {t}:usess:user-1 5000"), 0);
+    AG_ASSERT_EQ(rotate(&f, "s1", "o2", "o3"), AG_SESS_OK);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "TTL {t}:usess:user-1"), 0);
+    AG_ASSERT(atol(out) >= 4990 && atol(out) <= 5000);
+    /* Gone from the index (an ended member beside it): back, the ended one pruned, and the
+     * index expires with its longest-lived member again. */
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out),
+                                "ZADD {t}:usess:user-1 %lld ended", (long long)time(NULL) - 10),
+                 0);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "ZREM {t}:usess:user-1 s1"), 0);
+    AG_ASSERT_EQ(rotate(&f, "s1", "o3", "o4"), AG_SESS_OK);
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "ZRANGE {t}:usess:user-1 0 -1"), 0);
+    AG_ASSERT_STR(out, "s1");
+    AG_ASSERT_EQ(ag_t_redis_cmd(&f.h.r, out, sizeof(out), "TTL {t}:usess:user-1"), 0);
+    AG_ASSERT(atol(out) >= 599 && atol(out) <= 601);
+    fx_close(&f);
+}
+
 static void test_sess_twenty_concurrent_rotations_let_exactly_one_through(void)
 {
     struct fx f;
@@ -449,6 +481,7 @@ int main(void)
     AG_RUN(test_sess_rotate_of_a_users_session_takes_the_users_current_record);
     AG_RUN(test_sess_rotate_of_a_deactivated_or_deleted_user_ends_the_session);
     AG_RUN(test_sess_create_beyond_the_cap_ends_the_least_recently_used);
+    AG_RUN(test_sess_rotate_renews_the_subjects_index);
     AG_RUN(test_sess_twenty_concurrent_rotations_let_exactly_one_through);
     AG_RUN(test_sess_rotate_recovers_after_script_flush);
     AG_RUN(test_sess_revoke_ends_the_session_and_publishes_it);
