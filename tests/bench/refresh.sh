@@ -8,7 +8,12 @@
 # its own refresh chain (refresh.lua). Each round mints fresh chains. Everything on
 # 127.0.0.1; everything started here is stopped on exit, by PID.
 #
-# Knobs (env): ROUNDS=3 DURATION=10 CONNS=8 SUT_CPU=1 LOAD_CPU=0
+# FLOOR=1 runs build-rel/tests/bench_refresh_floor (tests/bench/refresh_floor.c) instead of
+# authgate: a server that makes a refresh's system calls and nothing else, its Redis
+# command a Lua loop of LOOPS (default 3000) that costs Redis what the rotation does, so
+# its "gateway CPU" is the floor of this load's shape (README.md, "The refresh floor").
+#
+# Knobs (env): ROUNDS=3 DURATION=10 CONNS=8 SUT_CPU=1 LOAD_CPU=0 FLOOR=0 LOOPS=3000
 #   ACK=0 (redis-min-replicas-ack) REPLICA=0 (1: a replica of the redis, on LOAD_CPU; ACK>0 implies it)
 #   AUTHGATE=build-rel/authgate REDIS_SERVER=redis-server RESULTS_DIR=tests/bench/results/refresh-<stamp>
 set -euo pipefail
@@ -22,6 +27,8 @@ CONNS=${CONNS:-8}
 ACK=${ACK:-0}
 REPLICA=${REPLICA:-0}
 ((ACK > 0)) && REPLICA=1
+FLOOR=${FLOOR:-0}
+LOOPS=${LOOPS:-3000}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 RESULTS=${RESULTS_DIR:-$BENCH_DIR/results/refresh-$(date +%Y%m%d-%H%M%S)}
 MASTER=bench-master-$RANDOM$RANDOM
@@ -32,7 +39,12 @@ done
 ((REPLICA == 0)) || command -v redis-cli >/dev/null || die "missing redis-cli (apt-get install -y redis-tools)"
 "$PY" -c 'import json' || die "no $PY"
 (($(nproc) >= 2)) || die "needs 2 CPUs (SUT_CPU=$SUT_CPU, LOAD_CPU=$LOAD_CPU)"
-ensure_authgate
+if ((FLOOR)); then
+  FLOOR_BIN=${FLOOR_BIN:-$REPO_DIR/build-rel/tests/bench_refresh_floor}
+  [[ -x $FLOOR_BIN ]] || die "no $FLOOR_BIN (meson compile -C build-rel)"
+else
+  ensure_authgate
+fi
 mkdir -p "$RESULTS"
 RESULTS=$(cd "$RESULTS" && pwd)
 RUN=$(mktemp -d /tmp/authgate-refresh-bench.XXXXXX)
@@ -65,13 +77,15 @@ if ((REPLICA)); then # a replica on the same CPU as the primary: WAIT's cost is 
     die "the replica did not sync with the redis on $REDIS_PORT"
 fi
 
-KEY=$("$AUTHGATE" keygen) || die "authgate keygen failed"
-cat >"$RUN/authgate/authgate.json" <<JSON
+start_authgate() { # one worker before the Redis, ready
+  local key
+  key=$("$AUTHGATE" keygen) || die "authgate keygen failed"
+  cat >"$RUN/authgate/authgate.json" <<JSON
 {
   "listen": "127.0.0.1:$AG_PORT",
   "upstream": "http://127.0.0.1:1",
   "redis": "redis://127.0.0.1:$REDIS_PORT/0",
-  "cryptography-key": "$KEY",
+  "cryptography-key": "$key",
   "master-token": "$MASTER",
   "workers": 1,
   "access-log": "off",
@@ -80,22 +94,35 @@ cat >"$RUN/authgate/authgate.json" <<JSON
   "redis-min-replicas-ack": $ACK
 }
 JSON
-chmod 600 "$RUN/authgate/authgate.json"
-# rate limits off: every refresh comes from 127.0.0.1, thousands a second
-"$AUTHGATE" check --config "$RUN/authgate/authgate.json" >&2 || die "authgate check refused the config"
-start_proc authgate "$SUT_CPU" "$AUTHGATE" serve --config "$RUN/authgate/authgate.json"
-wait_port "$AG_PORT" authgate
-for _ in $(seq 100); do
-  [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AG_PORT/auth/ready") == 200 ]] && break
-  check_alive authgate
-  sleep 0.1
-done
-[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AG_PORT/auth/ready") == 200 ]] ||
-  die "authgate not ready (Redis on $REDIS_PORT) after 10 s"
+  chmod 600 "$RUN/authgate/authgate.json"
+  # rate limits off: every refresh comes from 127.0.0.1, thousands a second
+  "$AUTHGATE" check --config "$RUN/authgate/authgate.json" >&2 || die "authgate check refused the config"
+  start_proc authgate "$SUT_CPU" "$AUTHGATE" serve --config "$RUN/authgate/authgate.json"
+  wait_port "$AG_PORT" authgate
+  for _ in $(seq 100); do
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AG_PORT/auth/ready") == 200 ]] && break
+    check_alive authgate
+    sleep 0.1
+  done
+  [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AG_PORT/auth/ready") == 200 ]] ||
+    die "authgate not ready (Redis on $REDIS_PORT) after 10 s"
+}
+
+if ((FLOOR)); then
+  # named "authgate": its CPU is read and reported as the gateway's
+  start_proc authgate "$SUT_CPU" "$FLOOR_BIN" "$AG_PORT" "$REDIS_PORT" "$LOOPS"
+  wait_port "$AG_PORT" refresh_floor
+else
+  start_authgate
+fi
 
 mint() { # N FILE: N fresh pairs, their refresh tokens one per line
   local i out
   : >"$2"
+  if ((FLOOR)); then # the floor server takes any token
+    for ((i = 1; i <= $1; i++)); do echo floor >>"$2"; done
+    return
+  fi
   for ((i = 1; i <= $1; i++)); do
     out=$(curl -s -m 5 -H "MASTER-TOKEN: $MASTER" "http://127.0.0.1:$AG_PORT/auth/token/new?client_id=bench-$i") ||
       die "GET /auth/token/new failed"
@@ -107,7 +134,11 @@ mint() { # N FILE: N fresh pairs, their refresh tokens one per line
 {
   echo "date: $(date -Is)"
   echo "host: $(uname -srm), $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
-  echo "authgate: $AUTHGATE ($("$AUTHGATE" --version 2>&1 | head -1))"
+  if ((FLOOR)); then
+    echo "authgate: none: $FLOOR_BIN (the floor), LOOPS=$LOOPS"
+  else
+    echo "authgate: $AUTHGATE ($("$AUTHGATE" --version 2>&1 | head -1))"
+  fi
   echo "redis: $("$REDIS_SERVER" --version)"
   echo "wrk: $(wrk -v 2>&1 | head -1)"
   echo "knobs: ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS SUT_CPU=$SUT_CPU LOAD_CPU=$LOAD_CPU ACK=$ACK REPLICA=$REPLICA"
@@ -145,6 +176,7 @@ median() { # COLUMN-NUMBER PRINTF-FORMAT
       if (NR == 0) print "n/a"; else printf f "\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 {
+  ((FLOOR)) && echo "## THE FLOOR (bench_refresh_floor, LOOPS=$LOOPS), not authgate"
   echo "## authgate refresh bench: $(date +%F), ROUNDS=$ROUNDS DURATION=${DURATION}s CONNS=$CONNS (one chain each), redis-min-replicas-ack $ACK, replica $REPLICA"
   echo
   echo "Medians over $ROUNDS rounds. authgate (1 worker) on CPU $SUT_CPU; wrk and redis-server on CPU $LOAD_CPU."
