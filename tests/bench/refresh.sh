@@ -111,7 +111,7 @@ JSON
 if ((FLOOR)); then
   # named "authgate": its CPU is read and reported as the gateway's
   start_proc authgate "$SUT_CPU" "$FLOOR_BIN" "$AG_PORT" "$REDIS_PORT" "$LOOPS"
-  wait_port "$AG_PORT" refresh_floor
+  wait_port "$AG_PORT" authgate
 else
   start_authgate
 fi
