@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "resolve.h"
 #include "sentinel.h"
 
 /* ---------------------------------------------------------------- the connection */
@@ -580,7 +581,15 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 static void on_link_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct store_link *l = arg;
+    char why[320];
 
+    if (l->dns != NULL) {
+        ag_resolve_cancel(l->dns);
+        l->dns = NULL;
+        snprintf(why, sizeof(why), "resolving %.255s timed out", l->st->addr.host);
+        link_lost(l, why);
+        return;
+    }
     ag_link__fail(l, l->ac != NULL && (l->ac->c.flags & REDIS_CONNECTED)
                      ? "Redis handshake timed out"
                      : "Redis connect timed out");
@@ -599,12 +608,28 @@ static void on_link_retry(evutil_socket_t fd, short what, void *arg)
     ag_link__connect(arg);
 }
 
+/* The address of a Redis named by host: connect to it now (the connect timer goes on). */
+static void on_link_resolved(const char *ip, const char *why, void *arg)
+{
+    struct store_link *l = arg;
+    char buf[320];
+
+    l->dns = NULL;
+    if (ip == NULL) {
+        snprintf(buf, sizeof(buf), "cannot resolve %.255s: %.40s", l->st->addr.host, why);
+        link_lost(l, buf);
+        return;
+    }
+    snprintf(l->ip, sizeof(l->ip), "%s", ip);
+    ag_link__connect(l);
+}
+
 void ag_link__connect(struct store_link *l)
 {
     struct ag_store *st = l->st;
     redisAsyncContext *ac;
 
-    if (l->ac != NULL || st->freeing || st->retired)
+    if (l->ac != NULL || l->dns != NULL || st->freeing || st->retired)
         return; /* a retired store never reconnects (a +switch-master must not revive it) */
     if (st->sentinel != NULL && !l->resolved) {
         /* Where the primary is now: ag_link__primary() connects <l> with the answer. */
@@ -612,10 +637,20 @@ void ag_link__connect(struct store_link *l)
         ag_sentinel__ask(st->sentinel);
         return;
     }
+    if (st->addr.path[0] == '\0' && l->ip[0] == '\0' && !ag_resolve_numeric(st->addr.host)) {
+        /* hiredis would resolve it here, blocking the loop as long as the DNS takes */
+        if ((l->dns = ag_resolve_start(st->base, st->addr.host, on_link_resolved, l)) == NULL) {
+            link_lost(l, "cannot resolve the Redis host: out of memory or threads");
+            return;
+        }
+        evtimer_add(&l->timer, &st->connect_tv); /* the resolution is part of the connect */
+        return;
+    }
     if (st->addr.path[0] != '\0')
         ac = redisAsyncConnectUnix(st->addr.path);
     else
-        ac = redisAsyncConnect(st->addr.host, st->addr.port);
+        ac = redisAsyncConnect(l->ip[0] != '\0' ? l->ip : st->addr.host, st->addr.port);
+    l->ip[0] = '\0'; /* the next connect resolves the name again: it may move */
     if (ac == NULL || ac->err) {
         char why[160];
         snprintf(why, sizeof(why), "cannot connect to Redis: %.120s",
@@ -652,8 +687,13 @@ void ag_link__primary(struct ag_store *st, const char *why, bool moved)
             }
             continue;
         }
-        if (moved && (l->ac != NULL || evtimer_pending(&l->retry, NULL))) {
+        if (moved && (l->ac != NULL || l->dns != NULL || evtimer_pending(&l->retry, NULL))) {
             /* A failover: both links follow it now, whatever their backoff says. */
+            if (l->dns != NULL) { /* the old primary's name: not where to go now */
+                ag_resolve_cancel(l->dns);
+                l->dns = NULL;
+                evtimer_del(&l->timer);
+            }
             if (l->ac != NULL)
                 ag_link__fail(l, "following a failover");
             evtimer_del(&l->retry);
@@ -825,6 +865,8 @@ static void link_clear(struct store_link *l)
 {
     redisAsyncContext *ac = l->ac;
 
+    ag_resolve_cancel(l->dns);
+    l->dns = NULL;
     evtimer_del(&l->timer);
     evtimer_del(&l->retry);
     l->ac = NULL;

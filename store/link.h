@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "resolve.h"
 #include "store_int.h"
 #include "url.h"
 
@@ -47,6 +48,9 @@ struct store_link {
     /* Sentinel (store/sentinel.c) */
     bool resolved;         /* the sentinels just named the primary; cleared when lost */
     bool awaiting;         /* waits for the sentinels' answer to connect */
+    /* a Redis named by host (store/resolve.c) */
+    struct ag_resolve *dns; /* the name being resolved, off the loop; NULL when not */
+    char ip[AG_RESOLVE_IP_MAX]; /* its address, for the connect that follows; "" once used */
 };
 
 /*

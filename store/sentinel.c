@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "link.h"
+#include "resolve.h"
 
 #define SENTINEL_WATCH_BACKOFF_MIN 0.1 /* s: first retry of the watch on the next sentinel */
 #define SENTINEL_WATCH_BACKOFF_MAX 2.0 /* s: cap while no sentinel can be watched */
@@ -32,6 +33,7 @@ struct sentinel_conn {
     struct ag_sentinel *s;
     redisAsyncContext *ac; /* NULL while down; cleared in both hiredis failure callbacks */
     size_t i;              /* which sentinel */
+    struct ag_resolve *dns; /* its name being resolved (store/resolve.c), else NULL */
     bool up;               /* the watch: subscribed */
     bool send_failed;      /* a command could not be queued: fail it from the loop */
     struct event timer;    /* connect timeout, then the answer's (or SUBSCRIBE's) */
@@ -151,15 +153,12 @@ const char *ag_sentinel__describe(struct ag_sentinel *s)
 static void on_sconn_connect(const redisAsyncContext *cac, int status);
 static void on_sconn_disconnect(const redisAsyncContext *cac, int status);
 
-/* Opens <c> to sentinel <i>. 0, or -1 (nothing open). */
-static int sconn_open(struct sentinel_conn *c, size_t i)
+/* Connects <c> to <host> (an address), the port of its sentinel. 0, or -1 (nothing open). */
+static int sconn_connect(struct sentinel_conn *c, const char *host)
 {
     struct ag_sentinel *s = c->s;
-    redisAsyncContext *ac = redisAsyncConnect(s->nodes[i].host, s->nodes[i].port);
+    redisAsyncContext *ac = redisAsyncConnect(host, s->nodes[c->i].port);
 
-    c->i = i;
-    c->up = false;
-    c->send_failed = false;
     if (ac == NULL || ac->err) {
         if (ac != NULL)
             redisAsyncFree(ac);
@@ -177,6 +176,38 @@ static int sconn_open(struct sentinel_conn *c, size_t i)
     return 0;
 }
 
+/* The address of a sentinel named by host: connect to it. */
+static void on_sconn_resolved(const char *ip, const char *why, void *arg)
+{
+    struct sentinel_conn *c = arg;
+    char buf[200];
+
+    c->dns = NULL;
+    evtimer_del(&c->timer);
+    if (ip == NULL) {
+        snprintf(buf, sizeof(buf), "cannot be resolved: %.120s", why);
+        c->lost(c->s, buf);
+    } else if (sconn_connect(c, ip) < 0) {
+        c->lost(c->s, "cannot be connected to");
+    }
+}
+
+/* Opens <c> to sentinel <i>, a name resolved off the loop first. 0, or -1 (nothing open). */
+static int sconn_open(struct sentinel_conn *c, size_t i)
+{
+    struct ag_sentinel *s = c->s;
+
+    c->i = i;
+    c->up = false;
+    c->send_failed = false;
+    if (ag_resolve_numeric(s->nodes[i].host))
+        return sconn_connect(c, s->nodes[i].host);
+    if ((c->dns = ag_resolve_start(s->st->base, s->nodes[i].host, on_sconn_resolved, c)) == NULL)
+        return -1;
+    evtimer_add(&c->timer, &s->st->connect_tv); /* the resolution's own timeout */
+    return 0;
+}
+
 /* Closes <c> (its pending callbacks see a stale context and return). Not from <c>'s connect
  * callback; from a reply callback hiredis defers the free until it returns. */
 static void sconn_close(struct sentinel_conn *c)
@@ -185,6 +216,8 @@ static void sconn_close(struct sentinel_conn *c)
 
     c->ac = NULL;
     c->up = false;
+    ag_resolve_cancel(c->dns);
+    c->dns = NULL;
     evtimer_del(&c->timer);
     if (ac != NULL && !(ac->c.flags & REDIS_FREEING))
         redisAsyncFree(ac);
@@ -239,7 +272,8 @@ static void on_sconn_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct sentinel_conn *c = arg;
 
-    c->lost(c->s, c->send_failed ? "could not be asked"
+    c->lost(c->s, c->dns != NULL ? "could not be resolved in time"
+                  : c->send_failed ? "could not be asked"
                   : c->ac != NULL && (c->ac->c.flags & REDIS_CONNECTED) ? "did not answer in time"
                                                                         : "connect timed out");
 }
@@ -346,7 +380,7 @@ static void on_watch_retry(evutil_socket_t fd, short what, void *arg)
 {
     struct ag_sentinel *s = arg;
 
-    if (s->watch.ac == NULL && sconn_open(&s->watch, s->watch.i) < 0)
+    if (s->watch.ac == NULL && s->watch.dns == NULL && sconn_open(&s->watch, s->watch.i) < 0)
         watch_lost(s, "cannot connect");
 }
 

@@ -227,6 +227,17 @@ def test_no_sentinel_answers_is_503_then_ready_when_one_does(gateway, upstream, 
     assert token_new(gw2).status_code == 200
 
 
+def test_sentinels_named_by_host(gateway, upstream, sentinel_cluster):
+    """Sentinels listed by name ("localhost:PORT") are resolved off the event loop
+    (store/resolve.c) before each is asked: the gateway is ready and writes."""
+    cl = sentinel_cluster
+    named = dict(cl.config())
+    named["sentinels"] = ["localhost:%d" % p for p in cl.sentinel_ports]
+    gw = sstart(gateway, cl, **{"redis-sentinel": named})
+    wait_ready(gw)
+    assert token_new(gw).status_code == 200
+
+
 def test_a_sentinel_naming_a_replica_is_refused_by_role(gateway, upstream, sentinel_cluster):
     """A sentinel whose answer is a replica (stale, mid-failover): ROLE says "slave", the
     link fails before anything else is sent, writes are 503, and the replica got nothing
