@@ -584,8 +584,8 @@ static void on_link_timer(evutil_socket_t fd, short what, void *arg)
     char why[320];
 
     if (l->dns != NULL) {
-        ag_resolve_cancel(l->dns);
-        l->dns = NULL;
+        /* The resolution goes on: the retry waits for it (one thread per link, however
+         * long the DNS hangs), and its answer connects the link. */
         snprintf(why, sizeof(why), "resolving %.255s timed out", l->st->addr.host);
         link_lost(l, why);
         return;
@@ -608,15 +608,19 @@ static void on_link_retry(evutil_socket_t fd, short what, void *arg)
     ag_link__connect(arg);
 }
 
-/* The address of a Redis named by host: connect to it now (the connect timer goes on). */
+/*
+ * The address of a Redis named by host: connect to it now, within what is left of the
+ * connect timeout (or a new one, when the resolution outlived it: the link was reported
+ * down then, and this is its retry).
+ */
 static void on_link_resolved(const char *ip, const char *why, void *arg)
 {
     struct store_link *l = arg;
-    char buf[320];
+    char buf[400];
 
     l->dns = NULL;
     if (ip == NULL) {
-        snprintf(buf, sizeof(buf), "cannot resolve %.255s: %.40s", l->st->addr.host, why);
+        snprintf(buf, sizeof(buf), "cannot resolve %.255s: %.120s", l->st->addr.host, why);
         link_lost(l, buf);
         return;
     }
@@ -640,10 +644,10 @@ void ag_link__connect(struct store_link *l)
     if (st->addr.path[0] == '\0' && l->ip[0] == '\0' && !ag_resolve_numeric(st->addr.host)) {
         /* hiredis would resolve it here, blocking the loop as long as the DNS takes */
         if ((l->dns = ag_resolve_start(st->base, st->addr.host, on_link_resolved, l)) == NULL) {
-            link_lost(l, "cannot resolve the Redis host: out of memory or threads");
+            link_lost(l, "cannot resolve the Redis host: out of memory, threads or descriptors");
             return;
         }
-        evtimer_add(&l->timer, &st->connect_tv); /* the resolution is part of the connect */
+        evtimer_add(&l->timer, &st->connect_tv); /* resolution and connect: one timeout */
         return;
     }
     if (st->addr.path[0] != '\0')
@@ -669,7 +673,8 @@ void ag_link__connect(struct store_link *l)
     l->ac = ac;
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    evtimer_add(&l->timer, &st->connect_tv);
+    if (!evtimer_pending(&l->timer, NULL)) /* pending: the name's resolution started it */
+        evtimer_add(&l->timer, &st->connect_tv);
 }
 
 void ag_link__primary(struct ag_store *st, const char *why, bool moved)
@@ -885,6 +890,11 @@ void ag_store_retire(struct ag_store *st, ag_store_idle_fn *fn, void *arg)
     st->idle_arg = arg;
     evtimer_del(&st->ping_ev);
     evtimer_del(&st->cmd.retry); /* down: it stays down; its last commands failed already */
+    if (st->cmd.dns != NULL) { /* not connected: nothing in flight on it */
+        ag_resolve_cancel(st->cmd.dns);
+        st->cmd.dns = NULL;
+        evtimer_del(&st->cmd.timer);
+    }
     link_clear(&st->sub); /* the feed: the store that replaces it has its own */
     store_idle_check(st);
 }

@@ -25,6 +25,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/*
+ * Resolutions in flight in the process, at most: a DNS that hangs keeps its threads for
+ * as long as its timeouts and search domains take (a minute is not rare), and a link
+ * asks again after each connect timeout. store/link.c keeps one in flight per link; this
+ * bounds the rest (sentinel connections move on to the next sentinel) and what a bug
+ * could pile up. Far above what a start needs (4 connections per worker, twice on reload).
+ */
+#define RESOLVE_MAX_IN_FLIGHT 256
+
+static atomic_int in_flight;
+
 struct ag_resolve {
     atomic_int refs; /* the thread's and the loop's */
     int efd;
@@ -35,7 +46,7 @@ struct ag_resolve {
     /* written by the thread before its eventfd write, read by the loop after its read */
     char ip[AG_RESOLVE_IP_MAX];
     char why[128];
-    bool ok;
+    atomic_bool ok; /* stored last (release), loaded first (acquire): the fields above */
 };
 
 bool ag_resolve_numeric(const char *host)
@@ -60,27 +71,32 @@ static void *resolve_thread(void *arg)
     struct addrinfo *res = NULL;
     uint64_t one = 1;
     int rc = getaddrinfo(r->host, NULL, &hints, &res);
+    bool ok = false;
 
-    if (rc != 0) { /* IPv4 first, then IPv6, as hiredis itself asks (no connect per family) */
+    /* IPv4 first, then IPv6, as hiredis itself asks; the second only when the name has no
+     * IPv4 address (not after a DNS that failed or timed out: that would only double it). */
+    if (rc == EAI_NONAME || rc == EAI_NODATA || rc == EAI_ADDRFAMILY) {
         hints.ai_family = AF_INET6;
-        rc = getaddrinfo(r->host, NULL, &hints, &res);
+        if (getaddrinfo(r->host, NULL, &hints, &res) == 0)
+            rc = 0;
     }
-
     if (rc != 0) {
         snprintf(r->why, sizeof(r->why), "%s", gai_strerror(rc));
     } else {
         const void *a = res->ai_family == AF_INET6
                             ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
                             : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
-        r->ok = inet_ntop(res->ai_family, a, r->ip, sizeof(r->ip)) != NULL;
-        if (!r->ok)
+        ok = inet_ntop(res->ai_family, a, r->ip, sizeof(r->ip)) != NULL;
+        if (!ok)
             snprintf(r->why, sizeof(r->why), "unusable address");
         freeaddrinfo(res);
     }
+    atomic_store_explicit(&r->ok, ok, memory_order_release);
     /* The eventfd write publishes ip/why/ok; the loop reads them after its read. */
     while (write(r->efd, &one, sizeof(one)) < 0 && errno == EINTR)
         ;
     resolve_unref(r);
+    atomic_fetch_sub_explicit(&in_flight, 1, memory_order_relaxed);
     return NULL;
 }
 
@@ -95,7 +111,7 @@ static void on_resolved(evutil_socket_t fd, short what, void *arg)
 
     if (read(fd, &n, sizeof(n)) < 0)
         return; /* EAGAIN: not yet (the event is persistent) */
-    ok = r->ok;
+    ok = atomic_load_explicit(&r->ok, memory_order_acquire);
     memcpy(ip, r->ip, sizeof(ip));
     memcpy(why, r->why, sizeof(why));
     event_free(r->ev);
@@ -112,14 +128,20 @@ struct ag_resolve *ag_resolve_start(struct event_base *base, const char *host,
     pthread_t t;
     int rc;
 
-    if (strlen(host) >= sizeof(r->host) || (r = calloc(1, sizeof(*r))) == NULL)
+    if (strlen(host) >= sizeof(r->host))
         return NULL;
+    if (atomic_fetch_add_explicit(&in_flight, 1, memory_order_relaxed) >= RESOLVE_MAX_IN_FLIGHT ||
+        (r = calloc(1, sizeof(*r))) == NULL) {
+        atomic_fetch_sub_explicit(&in_flight, 1, memory_order_relaxed);
+        return NULL;
+    }
     memcpy(r->host, host, strlen(host) + 1);
     r->fn = fn;
     r->arg = arg;
     atomic_init(&r->refs, 2);
     if ((r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
         free(r);
+        atomic_fetch_sub_explicit(&in_flight, 1, memory_order_relaxed);
         return NULL;
     }
     r->ev = event_new(base, r->efd, EV_READ | EV_PERSIST, on_resolved, r);
@@ -137,6 +159,7 @@ fail:
         event_free(r->ev);
     close(r->efd);
     free(r);
+    atomic_fetch_sub_explicit(&in_flight, 1, memory_order_relaxed);
     return NULL;
 }
 

@@ -6,7 +6,8 @@
  *
  * Owns:     each struct ag_resolve, its thread and its eventfd, until both sides let go.
  * Entry:    ag_resolve_numeric(), ag_resolve_start(), ag_resolve_cancel().
- * Not here: when a link resolves and what it does with the address (store/link.c).
+ * Not here: when a connection resolves and what it does with the address (store/link.c,
+ *           store/sentinel.c).
  * Spec:     docs/config.md "redis" (names); docs/redis-keys.md "Connections".
  */
 #ifndef AG_STORE_RESOLVE_H
@@ -30,7 +31,8 @@ bool ag_resolve_numeric(const char *host);
 /**
  * Starts resolving <host> (at most 255 bytes) on a thread of its own; <fn> runs once on
  * <base>'s loop with the first address, unless ag_resolve_cancel() comes first. NULL when
- * it cannot start (out of memory, threads or descriptors): <fn> never runs.
+ * it cannot start (out of memory, threads or descriptors, or 256 resolutions in flight in
+ * the process already): <fn> never runs.
  */
 struct ag_resolve *ag_resolve_start(struct event_base *base, const char *host,
                                     ag_resolve_fn *fn, void *arg);

@@ -172,18 +172,18 @@ static int sconn_connect(struct sentinel_conn *c, const char *host)
     c->ac = ac;
     redisAsyncSetConnectCallback(ac, on_sconn_connect);
     redisAsyncSetDisconnectCallback(ac, on_sconn_disconnect);
-    evtimer_add(&c->timer, &s->st->connect_tv);
+    if (!evtimer_pending(&c->timer, NULL)) /* pending: the name's resolution started it */
+        evtimer_add(&c->timer, &s->st->connect_tv);
     return 0;
 }
 
-/* The address of a sentinel named by host: connect to it. */
+/* The address of a sentinel named by host: connect to it, within the same timeout. */
 static void on_sconn_resolved(const char *ip, const char *why, void *arg)
 {
     struct sentinel_conn *c = arg;
     char buf[200];
 
     c->dns = NULL;
-    evtimer_del(&c->timer);
     if (ip == NULL) {
         snprintf(buf, sizeof(buf), "cannot be resolved: %.120s", why);
         c->lost(c->s, buf);
@@ -192,7 +192,10 @@ static void on_sconn_resolved(const char *ip, const char *why, void *arg)
     }
 }
 
-/* Opens <c> to sentinel <i>, a name resolved off the loop first. 0, or -1 (nothing open). */
+/*
+ * Opens <c> to sentinel <i>, a name resolved off the loop first. 0, -1 (nothing open), or
+ * -2 (a name whose resolution cannot start: out of memory, threads or descriptors).
+ */
 static int sconn_open(struct sentinel_conn *c, size_t i)
 {
     struct ag_sentinel *s = c->s;
@@ -203,8 +206,8 @@ static int sconn_open(struct sentinel_conn *c, size_t i)
     if (ag_resolve_numeric(s->nodes[i].host))
         return sconn_connect(c, s->nodes[i].host);
     if ((c->dns = ag_resolve_start(s->st->base, s->nodes[i].host, on_sconn_resolved, c)) == NULL)
-        return -1;
-    evtimer_add(&c->timer, &s->st->connect_tv); /* the resolution's own timeout */
+        return -2;
+    evtimer_add(&c->timer, &s->st->connect_tv); /* resolution and connect: one timeout */
     return 0;
 }
 
@@ -289,10 +292,14 @@ static void query_try(struct ag_sentinel *s)
         size_t i = (s->first + s->tried) % s->n;
         char at[300];
 
-        if (sconn_open(&s->query, i) == 0)
+        int rc = sconn_open(&s->query, i);
+
+        if (rc == 0)
             return;
         sentinel_addr_text(&s->nodes[i], at, sizeof(at));
-        snprintf(s->why, sizeof(s->why), "cannot connect to the sentinel %.260s", at);
+        snprintf(s->why, sizeof(s->why), rc == -2 ? "cannot resolve the sentinel %.260s: out of "
+                                                    "memory, threads or descriptors"
+                                                  : "cannot connect to the sentinel %.260s", at);
     }
     s->asking = false;
     snprintf(why, sizeof(why), "no sentinel named the primary of '%.64s' (last: %.480s)", s->master,

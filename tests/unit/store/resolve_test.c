@@ -6,16 +6,20 @@
  *
  * The DNS is this file's getaddrinfo(3), which the store's (and hiredis's) calls reach
  * instead of libc's: "slow.authgate.test" is 127.0.0.1 after 600 ms, "gone.authgate.test"
- * fails after 100 ms, "hang.authgate.test" answers after 3 s; other names go to libc.
+ * fails after 100 ms, "hang.authgate.test" answers after 3 s; other names go to libc. It
+ * counts the lookups of each and those still running.
  */
 #include <dlfcn.h>
 #include <event2/event.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "redis.h"
 #include "resolve.h"
@@ -30,26 +34,35 @@ static void sleep_ms(long ms)
         ;
 }
 
+static atomic_int slow_calls, gone_calls, hang_calls, fake_running;
+
 int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                 struct addrinfo **res)
 {
     int (*next)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    int rc;
 
     *(void **)&next = dlsym(RTLD_NEXT, "getaddrinfo"); /* POSIX's way round C's rule */
-
-    if (node != NULL && strcmp(node, "slow.authgate.test") == 0) {
+    if (node == NULL || strstr(node, ".authgate.test") == NULL)
+        return next(node, service, hints, res);
+    atomic_fetch_add(&fake_running, 1);
+    if (strcmp(node, "slow.authgate.test") == 0) {
+        atomic_fetch_add(&slow_calls, 1);
         sleep_ms(600);
-        return next("127.0.0.1", service, hints, res);
-    }
-    if (node != NULL && strcmp(node, "gone.authgate.test") == 0) {
+        rc = next("127.0.0.1", service, hints, res);
+    } else if (strcmp(node, "gone.authgate.test") == 0) {
+        atomic_fetch_add(&gone_calls, 1);
         sleep_ms(100);
-        return EAI_NONAME;
-    }
-    if (node != NULL && strcmp(node, "hang.authgate.test") == 0) {
+        rc = EAI_NONAME;
+    } else if (strcmp(node, "hang.authgate.test") == 0) {
+        atomic_fetch_add(&hang_calls, 1);
         sleep_ms(3000);
-        return next("127.0.0.1", service, hints, res);
+        rc = next("127.0.0.1", service, hints, res);
+    } else {
+        rc = EAI_NONAME;
     }
-    return next(node, service, hints, res);
+    atomic_fetch_sub(&fake_running, 1);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- a ticking loop */
@@ -144,6 +157,7 @@ static void test_resolve_prefers_ipv4_as_hiredis_does(void)
     AG_ASSERT_NOT_NULL(ag_resolve_start(base, "localhost", on_answer, &a));
     AG_ASSERT(ag_t_loop_until(base, &a.calls, 1, 3));
     AG_ASSERT_STR(a.ip, "127.0.0.1");
+    AG_ASSERT_EQ(ag_t_loop_events(base), 0);
     event_base_free(base);
 }
 
@@ -205,15 +219,21 @@ static void on_state(bool ready, const char *why, void *arg)
     snprintf(s->why, sizeof(s->why), "%s", why);
 }
 
-static struct ag_store *store_named(struct event_base *base, const char *host, int port,
-                                    struct seen *s)
+static struct ag_store *store_named_within(struct event_base *base, const char *host, int port,
+                                           double connect_timeout, struct seen *s)
 {
     char url[128];
-    struct ag_store_opts o = {.url = url, .ns = "t", .connect_timeout = 1, .command_timeout = 1,
-                              .on_state = on_state, .arg = s};
+    struct ag_store_opts o = {.url = url, .ns = "t", .connect_timeout = connect_timeout,
+                              .command_timeout = 1, .on_state = on_state, .arg = s};
 
     snprintf(url, sizeof(url), "redis://%s:%d/0", host, port);
     return ag_store_new(base, &o);
+}
+
+static struct ag_store *store_named(struct event_base *base, const char *host, int port,
+                                    struct seen *s)
+{
+    return store_named_within(base, host, port, 1, s);
 }
 
 static void test_store_named_by_host_connects_without_holding_the_loop(void)
@@ -226,18 +246,22 @@ static void test_store_named_by_host_connects_without_holding_the_loop(void)
 
     AG_ASSERT_EQ(ag_t_redis_start(&r, NULL, false), 0);
     ticker_start(&t, base);
+    atomic_store(&slow_calls, 0);
     st = store_named(base, "slow.authgate.test", r.port, &s);
     AG_ASSERT_NOT_NULL(st);
     AG_ASSERT(ag_t_loop_until(base, &s.up, 1, 3));
     AG_ASSERT(ag_store_ready(st));
     AG_ASSERT(t.max_gap < 0.3); /* hiredis resolving it itself held the loop for 600 ms */
-    /* Redis restarts: the reconnect resolves the name again, off the loop again. */
+    AG_ASSERT_EQ(atomic_load(&slow_calls), 1); /* the command connection (no feed here) */
+    /* Redis restarts: the reconnect resolves the name again (it may have moved), off the
+     * loop again. */
     ag_t_redis_kill(&r);
     AG_ASSERT(ag_t_loop_until(base, &s.down, 1, 3));
     AG_ASSERT_EQ(ag_t_redis_restart(&r), 0);
     t.max_gap = 0;
     AG_ASSERT(ag_t_loop_until(base, &s.up, 2, 6));
     AG_ASSERT(t.max_gap < 0.3);
+    AG_ASSERT(atomic_load(&slow_calls) >= 2);
     ag_store_free(st);
     event_free(t.ev);
     AG_ASSERT_EQ(ag_t_loop_events(base), 0);
@@ -276,6 +300,61 @@ static void test_store_resolving_longer_than_the_connect_timeout_gives_up(void)
     event_base_free(base);
 }
 
+/* A DNS that hangs: the link reports the timeout and asks again only once the one
+ * resolution it has in flight answers, whatever its backoff says (no thread per retry). */
+static void test_store_keeps_one_resolution_in_flight_per_connection(void)
+{
+    struct event_base *base = event_base_new();
+    struct seen s = {0};
+    struct ag_store *st;
+
+    atomic_store(&hang_calls, 0);
+    st = store_named_within(base, "hang.authgate.test", 6379, 0.1, &s);
+    AG_ASSERT_NOT_NULL(st);
+    ag_t_loop_for(base, 2.5); /* 0.1 s timeouts and 0.1-0.8 s backoffs: several retries */
+    AG_ASSERT(s.down >= 1);
+    AG_ASSERT(strstr(s.why, "resolving hang.authgate.test timed out") != NULL);
+    AG_ASSERT_EQ(atomic_load(&hang_calls), 1); /* the command connection (pub/sub waits for it) */
+    ag_store_free(st);
+    AG_ASSERT_EQ(ag_t_loop_events(base), 0);
+    event_base_free(base);
+}
+
+/* One timeout covers the name and the connect: a 600 ms name and a connect that never
+ * completes (a full accept queue drops the SYN) give up after 1 s, not 1.6 s. */
+static void test_store_connect_timeout_covers_the_resolution(void)
+{
+    struct event_base *base = event_base_new();
+    struct seen s = {0};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sa);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), fill[4];
+    double t0;
+    struct ag_store *st;
+
+    AG_ASSERT(lfd >= 0);
+    AG_ASSERT_EQ(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    AG_ASSERT_EQ(listen(lfd, 0), 0);
+    AG_ASSERT_EQ(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+    for (int i = 0; i < 4; i++) { /* never accepted: the queue is full, later SYNs dropped */
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fill[i], (struct sockaddr *)&sa, sizeof(sa));
+    }
+    sleep_ms(50);
+    t0 = now_s();
+    st = store_named(base, "slow.authgate.test", ntohs(sa.sin_port), &s);
+    AG_ASSERT_NOT_NULL(st);
+    AG_ASSERT(ag_t_loop_until(base, &s.down, 1, 4));
+    AG_ASSERT(strstr(s.why, "Redis connect timed out") != NULL);
+    AG_ASSERT(now_s() - t0 < 1.35);
+    ag_store_free(st);
+    AG_ASSERT_EQ(ag_t_loop_events(base), 0);
+    event_base_free(base);
+    for (int i = 0; i < 4; i++)
+        close(fill[i]);
+    close(lfd);
+}
+
 int main(void)
 {
     AG_RUN(test_resolve_numeric_hosts_need_no_resolving);
@@ -287,6 +366,13 @@ int main(void)
     AG_RUN(test_store_named_by_host_connects_without_holding_the_loop);
     AG_RUN(test_store_named_by_a_host_that_does_not_resolve_says_so);
     AG_RUN(test_store_resolving_longer_than_the_connect_timeout_gives_up);
-    sleep_ms(3100); /* the last test's resolver thread: done before the leak check at exit */
+    AG_RUN(test_store_keeps_one_resolution_in_flight_per_connection);
+    AG_RUN(test_store_connect_timeout_covers_the_resolution);
+    /* Resolver threads of cancelled lookups finish on their own; before the leak check at
+     * exit, they must have (each drops the last reference to its record). */
+    for (int i = 0; i < 400 && atomic_load(&fake_running) > 0; i++)
+        sleep_ms(10);
+    sleep_ms(50);
+    AG_ASSERT_EQ(atomic_load(&fake_running), 0);
     return ag_t_done();
 }
