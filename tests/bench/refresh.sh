@@ -10,10 +10,10 @@
 #
 # FLOOR=1 runs build-rel/tests/bench_refresh_floor (tests/bench/refresh_floor.c) instead of
 # authgate: a server that makes a refresh's system calls and nothing else, its Redis
-# command a Lua loop of LOOPS (default 3000) that costs Redis what the rotation does, so
+# command a Lua loop of LOOPS (default 2200) that costs Redis what the rotation does, so
 # its "gateway CPU" is the floor of this load's shape (README.md, "The refresh floor").
 #
-# Knobs (env): ROUNDS=3 DURATION=10 CONNS=8 SUT_CPU=1 LOAD_CPU=0 FLOOR=0 LOOPS=3000
+# Knobs (env): ROUNDS=3 DURATION=10 CONNS=8 SUT_CPU=1 LOAD_CPU=0 FLOOR=0 LOOPS=2200
 #   ACK=0 (redis-min-replicas-ack) REPLICA=0 (1: a replica of the redis, on LOAD_CPU; ACK>0 implies it)
 #   AUTHGATE=build-rel/authgate REDIS_SERVER=redis-server RESULTS_DIR=tests/bench/results/refresh-<stamp>
 set -euo pipefail
@@ -28,7 +28,7 @@ ACK=${ACK:-0}
 REPLICA=${REPLICA:-0}
 ((ACK > 0)) && REPLICA=1
 FLOOR=${FLOOR:-0}
-LOOPS=${LOOPS:-3000}
+LOOPS=${LOOPS:-2200}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 RESULTS=${RESULTS_DIR:-$BENCH_DIR/results/refresh-$(date +%Y%m%d-%H%M%S)}
 MASTER=bench-master-$RANDOM$RANDOM

@@ -198,7 +198,7 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    make_command(argc > 3 ? atol(argv[3]) : 3000, argc > 5 ? (size_t)atol(argv[5]) : 600);
+    make_command(argc > 3 ? atol(argv[3]) : 2200, argc > 5 ? (size_t)atol(argv[5]) : 600);
     make_answer(argc > 4 ? (size_t)atol(argv[4]) : 900);
     lfd = listen_on(atoi(argv[1]));
     rfd = connect_to(atoi(argv[2]));
