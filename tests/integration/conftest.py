@@ -468,6 +468,20 @@ def make_config(overrides, upstream_url=None, port=None):
     return cfg
 
 
+FAKEDNS = AUTHGATE_BIN.parent / "tests" / "libfakedns.so"
+
+
+@pytest.fixture
+def slow_dns(monkeypatch):
+    """Gateways started after it resolve "slow.authgate.test" to 127.0.0.1 in 1.5 s: the
+    test build's tests/libfakedns.so (tests/harness/fakedns.c) is LD_PRELOADed. ASan wants
+    its runtime first among the libraries; the preload comes first, so that check is off."""
+    if not FAKEDNS.exists():
+        pytest.fail("%s not built (meson compile -C %s)" % (FAKEDNS, AUTHGATE_BIN.parent))
+    monkeypatch.setenv("LD_PRELOAD", str(FAKEDNS))
+    monkeypatch.setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:verify_asan_link_order=0")
+
+
 @pytest.fixture
 def gateway(tmp_path, request):
     """Factory: gateway(config=None, upstream=None) -> Gateway.

@@ -107,6 +107,23 @@ def test_a_database_of_seven_to_nine_digits_reaches_redis(tmp_path, gateway, red
         gw.stop()
 
 
+def test_a_redis_named_by_a_slow_dns_holds_no_request(gateway, upstream, redis_unix, slow_dns):
+    """The DNS takes 1.5 s to name the Redis: the worker serves meanwhile (the name is
+    resolved on a thread of its own, store/resolve.c), then the store connects. When
+    hiredis resolved it on the loop, the first request waited for the DNS."""
+    port, _ = redis_unix
+    gw = gateway(config={"redis": "redis://slow.authgate.test:%d/0" % port, "workers": 1,
+                         "master-token": MASTER})
+    t0 = time.monotonic()
+    r = requests.get(gw.url + "/hello", timeout=5)
+    took = time.monotonic() - t0
+    assert r.status_code == 200, r.text
+    assert took < 0.5, "the first request waited %.2f s for the DNS" % took
+    assert wait_ready(gw.url), gw.stderr()
+    r = requests.get(gw.url + "/auth/token/new", headers={"MASTER-TOKEN": MASTER}, timeout=10)
+    assert r.status_code == 200, r.text
+
+
 REFUSED = [
     ("redis://127.0.0.1", FORM),
     ("redis://127.0.0.1:", FORM),

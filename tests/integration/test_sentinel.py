@@ -238,6 +238,23 @@ def test_sentinels_named_by_host(gateway, upstream, sentinel_cluster):
     assert token_new(gw).status_code == 200
 
 
+def test_sentinels_named_by_a_slow_dns_hold_no_request(gateway, upstream, sentinel_cluster,
+                                                       slow_dns):
+    """The DNS takes 1.5 s to name each sentinel: the worker serves meanwhile (the names
+    are resolved on threads of their own, store/resolve.c), then it asks them and writes."""
+    cl = sentinel_cluster
+    named = dict(cl.config())
+    named["sentinels"] = ["slow.authgate.test:%d" % p for p in cl.sentinel_ports]
+    gw = sstart(gateway, cl, **{"redis-sentinel": named, "workers": 1})
+    t0 = time.monotonic()
+    r = requests.get(gw.url + "/hello", timeout=5)
+    took = time.monotonic() - t0
+    assert r.status_code == 200, r.text
+    assert took < 0.5, "the first request waited %.2f s for the DNS" % took
+    wait_ready(gw)
+    assert token_new(gw).status_code == 200
+
+
 def test_a_sentinel_naming_a_replica_is_refused_by_role(gateway, upstream, sentinel_cluster):
     """A sentinel whose answer is a replica (stale, mid-failover): ROLE says "slave", the
     link fails before anything else is sent, writes are 503, and the replica got nothing
