@@ -609,52 +609,16 @@ static void on_link_retry(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The address of a Redis named by host: connect to it now, within what is left of the
- * connect timeout (or a new one, when the resolution outlived it: the link was reported
- * down then, and this is its retry).
+ * Opens <l>'s connection: to <host> (an address, never a name: hiredis would resolve it
+ * on the loop), or to the unix socket when <host> is NULL. The connect timeout starts,
+ * unless the name's resolution started it already (one timeout covers both).
  */
-static void on_link_resolved(const char *ip, const char *why, void *arg)
-{
-    struct store_link *l = arg;
-    char buf[400];
-
-    l->dns = NULL;
-    if (ip == NULL) {
-        snprintf(buf, sizeof(buf), "cannot resolve %.255s: %.120s", l->st->addr.host, why);
-        link_lost(l, buf);
-        return;
-    }
-    snprintf(l->ip, sizeof(l->ip), "%s", ip);
-    ag_link__connect(l);
-}
-
-void ag_link__connect(struct store_link *l)
+static void link_dial(struct store_link *l, const char *host)
 {
     struct ag_store *st = l->st;
-    redisAsyncContext *ac;
+    redisAsyncContext *ac = host != NULL ? redisAsyncConnect(host, st->addr.port)
+                                         : redisAsyncConnectUnix(st->addr.path);
 
-    if (l->ac != NULL || l->dns != NULL || st->freeing || st->retired)
-        return; /* a retired store never reconnects (a +switch-master must not revive it) */
-    if (st->sentinel != NULL && !l->resolved) {
-        /* Where the primary is now: ag_link__primary() connects <l> with the answer. */
-        l->awaiting = true;
-        ag_sentinel__ask(st->sentinel);
-        return;
-    }
-    if (st->addr.path[0] == '\0' && l->ip[0] == '\0' && !ag_resolve_numeric(st->addr.host)) {
-        /* hiredis would resolve it here, blocking the loop as long as the DNS takes */
-        if ((l->dns = ag_resolve_start(st->base, st->addr.host, on_link_resolved, l)) == NULL) {
-            link_lost(l, "cannot resolve the Redis host: out of memory, threads or descriptors");
-            return;
-        }
-        evtimer_add(&l->timer, &st->connect_tv); /* resolution and connect: one timeout */
-        return;
-    }
-    if (st->addr.path[0] != '\0')
-        ac = redisAsyncConnectUnix(st->addr.path);
-    else
-        ac = redisAsyncConnect(l->ip[0] != '\0' ? l->ip : st->addr.host, st->addr.port);
-    l->ip[0] = '\0'; /* the next connect resolves the name again: it may move */
     if (ac == NULL || ac->err) {
         char why[160];
         snprintf(why, sizeof(why), "cannot connect to Redis: %.120s",
@@ -673,8 +637,53 @@ void ag_link__connect(struct store_link *l)
     l->ac = ac;
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    if (!evtimer_pending(&l->timer, NULL)) /* pending: the name's resolution started it */
+    if (!evtimer_pending(&l->timer, NULL))
         evtimer_add(&l->timer, &st->connect_tv);
+}
+
+/*
+ * The address of a Redis named by host: connect to it now, within what is left of the
+ * connect timeout (or a new one, when the resolution outlived it: the link was reported
+ * down then, and this is its retry). A retired or freed store cancelled it first; a
+ * primary named by the sentinels that was lost meanwhile is asked for again.
+ */
+static void on_link_resolved(const char *ip, const char *why, void *arg)
+{
+    struct store_link *l = arg;
+    char buf[400];
+
+    l->dns = NULL;
+    if (ip == NULL) {
+        snprintf(buf, sizeof(buf), "cannot resolve %.255s: %.120s", l->st->addr.host, why);
+        link_lost(l, buf);
+    } else if (l->st->sentinel != NULL && !l->resolved) {
+        ag_link__connect(l);
+    } else {
+        link_dial(l, ip);
+    }
+}
+
+void ag_link__connect(struct store_link *l)
+{
+    struct ag_store *st = l->st;
+
+    if (l->ac != NULL || l->dns != NULL || st->freeing || st->retired)
+        return; /* a retired store never reconnects (a +switch-master must not revive it) */
+    if (st->sentinel != NULL && !l->resolved) {
+        /* Where the primary is now: ag_link__primary() connects <l> with the answer. */
+        l->awaiting = true;
+        ag_sentinel__ask(st->sentinel);
+        return;
+    }
+    if (st->addr.path[0] != '\0') {
+        link_dial(l, NULL);
+    } else if (ag_resolve_numeric(st->addr.host)) {
+        link_dial(l, st->addr.host);
+    } else if ((l->dns = ag_resolve_start(st->base, st->addr.host, on_link_resolved, l)) == NULL) {
+        link_lost(l, "cannot resolve the Redis host: out of memory, threads or descriptors");
+    } else {
+        evtimer_add(&l->timer, &st->connect_tv); /* resolution and connect: one timeout */
+    }
 }
 
 void ag_link__primary(struct ag_store *st, const char *why, bool moved)

@@ -23,7 +23,6 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "resolve.h"
 #include "store_int.h"
 #include "url.h"
 
@@ -50,7 +49,6 @@ struct store_link {
     bool awaiting;         /* waits for the sentinels' answer to connect */
     /* a Redis named by host (store/resolve.c) */
     struct ag_resolve *dns; /* the name being resolved, off the loop; NULL when not */
-    char ip[AG_RESOLVE_IP_MAX]; /* its address, for the connect that follows; "" once used */
 };
 
 /*
