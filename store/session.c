@@ -163,11 +163,8 @@ const char ag_sess__lua_rotate[] = LUA_LATE_FN LUA_REVOKE_FN LUA_USESS_TOUCH_FN
     "end\n"
     "if f[1] == ARGV[1] or f[8] == ARGV[1] then\n"
     "  if f[8] then redis.call('HDEL', KEYS[1], 'unconfirmed') end\n"
-    "  if f[1] ~= ARGV[1] then\n"
-    "    redis.call('SADD', KEYS[2], f[1], ARGV[1])\n"
-    "  else\n"
-    "    redis.call('SADD', KEYS[2], ARGV[1])\n"
-    "  end\n"
+    /* the presented token, and the current one when they differ (its client never got it) */
+    "  redis.call('SADD', KEYS[2], f[1], ARGV[1])\n"
     "  local set = {'otid', ARGV[2], 'last_used', ARGV[3]}\n"
     "  if tonumber(ARGV[13]) > aend then\n"
     "    table.insert(set, 'aend')\n"
