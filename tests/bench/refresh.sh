@@ -54,6 +54,7 @@ CLK_TCK=$(getconf CLK_TCK)
 
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime+stime of the process (all threads)
+uticks() { awk '{print $14}' "/proc/$1/stat"; }       # utime alone: the rest is the kernel's
 
 REDIS_PORT=$(free_port)
 AG_PORT=$(free_port)
@@ -146,28 +147,29 @@ mint() { # N FILE: N fresh pairs, their refresh tokens one per line
 log "results in $RESULTS"
 
 CSV=$RESULTS/raw.csv
-echo "round,refreshes,rps,p50_us,p99_us,non2xx,sockerr,broken_chains,gw_cpu_us_per_refresh,redis_cpu_us_per_refresh,gw_cpu_pct" >"$CSV"
+echo "round,refreshes,rps,p50_us,p99_us,non2xx,sockerr,broken_chains,gw_cpu_us_per_refresh,redis_cpu_us_per_refresh,gw_cpu_pct,gw_user_us_per_refresh,gw_sys_us_per_refresh" >"$CSV"
 for ((r = 1; r <= ROUNDS; r++)); do
   mint "$CONNS" "$RUN/tokens.txt"
-  g0=$(ticks "${PID_OF[authgate]}"); r0=$(ticks "${PID_OF[redis]}")
+  g0=$(ticks "${PID_OF[authgate]}"); u0=$(uticks "${PID_OF[authgate]}"); r0=$(ticks "${PID_OF[redis]}")
   rc=0
   TOKENS_FILE=$RUN/tokens.txt timeout $((DURATION + 30)) taskset -c "$LOAD_CPU" \
     wrk -t"$CONNS" -c"$CONNS" -d"${DURATION}s" --timeout 5s -s "$BENCH_DIR/refresh.lua" \
     "http://127.0.0.1:$AG_PORT" >"$RUN/wrk.out" 2>&1 || rc=$?
-  g1=$(ticks "${PID_OF[authgate]}"); r1=$(ticks "${PID_OF[redis]}")
+  g1=$(ticks "${PID_OF[authgate]}"); u1=$(uticks "${PID_OF[authgate]}"); r1=$(ticks "${PID_OF[redis]}")
   check_alive authgate
   check_alive redis
   ((rc == 0)) || { cat "$RUN/wrk.out" >&2; die "wrk failed (exit $rc)"; }
   res=$(grep '^RESULT ' "$RUN/wrk.out") || { cat "$RUN/wrk.out" >&2; die "no RESULT line from wrk"; }
   grep '^chain ' "$RUN/wrk.out" >&2 || true
-  awk -v round="$r" -v g=$((g1 - g0)) -v rd=$((r1 - r0)) -v hz="$CLK_TCK" '{
+  awk -v round="$r" -v g=$((g1 - g0)) -v rd=$((r1 - r0)) -v u=$((u1 - u0)) -v hz="$CLK_TCK" '{
       for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
       n = v["refreshed"]
-      printf "%d,%d,%.0f,%d,%d,%d,%d,%d,%.1f,%.1f,%.1f\n", round, n, v["rps"], v["p50_us"], v["p99_us"],
+      printf "%d,%d,%.0f,%d,%d,%d,%d,%d,%.1f,%.1f,%.1f,%.1f,%.1f\n", round, n, v["rps"], v["p50_us"], v["p99_us"],
         v["non2xx"], v["sockerr"], v["broken_chains"], (n > 0 ? g / hz * 1e6 / n : 0),
-        (n > 0 ? rd / hz * 1e6 / n : 0), 100 * (g / hz) / (v["duration_us"] / 1e6) }' <<<"$res" >>"$CSV"
-  tail -1 "$CSV" | awk -F, '{printf "  round %s: %s refreshes/s  p50 %s us  p99 %s us  non-2xx %s  sockerr %s  broken chains %s  gateway %s us CPU/refresh (%s%% of a core)  redis %s us CPU/refresh\n",
-                             $1, $3, $4, $5, $6, $7, $8, $9, $11, $10}' >&2
+        (n > 0 ? rd / hz * 1e6 / n : 0), 100 * (g / hz) / (v["duration_us"] / 1e6),
+        (n > 0 ? u / hz * 1e6 / n : 0), (n > 0 ? (g - u) / hz * 1e6 / n : 0) }' <<<"$res" >>"$CSV"
+  tail -1 "$CSV" | awk -F, '{printf "  round %s: %s refreshes/s  p50 %s us  p99 %s us  non-2xx %s  sockerr %s  broken chains %s  gateway %s us CPU/refresh (user %s, kernel %s; %s%% of a core)  redis %s us CPU/refresh\n",
+                             $1, $3, $4, $5, $6, $7, $8, $9, $12, $13, $11, $10}' >&2
 done
 
 median() { # COLUMN-NUMBER PRINTF-FORMAT
@@ -181,12 +183,13 @@ median() { # COLUMN-NUMBER PRINTF-FORMAT
   echo
   echo "Medians over $ROUNDS rounds. authgate (1 worker) on CPU $SUT_CPU; wrk and redis-server on CPU $LOAD_CPU."
   echo
-  echo "| refreshes/s | p50 µs | p99 µs | non-2xx | socket errors | broken chains | gateway CPU µs/refresh | redis CPU µs/refresh | gateway CPU % |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(median 3 %.0f)" "$(median 4 %.0f)" \
+  echo "| refreshes/s | p50 µs | p99 µs | non-2xx | socket errors | broken chains | gateway CPU µs/refresh | redis CPU µs/refresh | gateway CPU % | of which user / kernel µs |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n' "$(median 3 %.0f)" "$(median 4 %.0f)" \
     "$(median 5 %.0f)" "$(awk -F, 'NR > 1 {s += $6} END {print s + 0}' "$CSV")" \
     "$(awk -F, 'NR > 1 {s += $7} END {print s + 0}' "$CSV")" \
-    "$(awk -F, 'NR > 1 {s += $8} END {print s + 0}' "$CSV")" "$(median 9 %.1f)" "$(median 10 %.1f)" "$(median 11 %.1f)"
+    "$(awk -F, 'NR > 1 {s += $8} END {print s + 0}' "$CSV")" "$(median 9 %.1f)" "$(median 10 %.1f)" "$(median 11 %.1f)" \
+    "$(median 12 %.1f)" "$(median 13 %.1f)"
   echo
   echo "(non-2xx, socket errors and broken chains are totals over all rounds; they should be 0)"
   if ((ACK > 0)); then # how many writes one WAIT covered (the minting's writes included)
