@@ -9,7 +9,7 @@
  * cache (gateway/auth/keycache.c), with the same scope and role rules.
  *
  * Owns:     struct ag_authn_cache and its entries.
- * Entry:    ag_authn_check(), ag_authn_refusal(), ag_authn_cache_*().
+ * Entry:    ag_authn_check(), ag_authn_live(), ag_authn_refusal(), ag_authn_cache_*().
  * Not here: JWS and claims (policy/jwt.c), rules (policy/rules.c), the table of client
  *           addresses' budgets (gateway/auth/sigbudget.c).
  * Spec:     CONTRACT.md sections 4-6; RFC 6750 section 3; docs/tokens.md.
@@ -426,13 +426,23 @@ static bool key_revoked(const struct ag_gen *g, struct ag_str id, int64_t now)
     return g->revoke != NULL && ag_revoke_check_key(g->revoke, id, now);
 }
 
-bool ag_authn_revoked(const struct ag_gen *g, const struct ag_authn_cred *c, int64_t now)
-{
-    return (c->key.len > 0 && key_revoked(g, c->key, now)) ||
-           token_revoked(g, c->jti, c->sid, c->sub, c->iat, now);
-}
 
 /* ---------------------------------------------------------------- API keys */
+
+/*
+ * Whether the worker's cache entry <e> of a key is no longer believed at <now>: aged out,
+ * or its owner changed since it was loaded (a subject watermark). A PENDING one is the
+ * lookup under way.
+ */
+static bool key_entry_stale(const struct ag_gen *g, const struct ag_keycache_entry *e,
+                            int64_t now)
+{
+    return e->state != AG_KEYCACHE_PENDING &&
+           (now >= e->until ||
+            (e->state == AG_KEYCACHE_KNOWN &&
+             token_revoked(g, (struct ag_str){NULL, 0}, (struct ag_str){NULL, 0},
+                           ag_str_c(e->uid), e->loaded, now)));
+}
 
 /*
  * The api-key-header fields of <h>: how many (two are ambiguous: refused), the last one
@@ -500,11 +510,7 @@ static void check_key(struct ag_worker *w, const struct ag_gen *g, const struct 
         return;
     }
     e = ag_keycache_get(w->kcache, k.id);
-    if (e != NULL && e->state != AG_KEYCACHE_PENDING &&
-        (now >= e->until ||
-         (e->state == AG_KEYCACHE_KNOWN &&
-          token_revoked(g, (struct ag_str){NULL, 0}, (struct ag_str){NULL, 0}, ag_str_c(e->uid),
-                        e->loaded, now)))) {
+    if (e != NULL && key_entry_stale(g, e, now)) {
         ag_keycache_drop(w->kcache, k.id); /* aged out, or its owner changed: ask again */
         e = NULL;
     }
@@ -544,6 +550,46 @@ static void check_key(struct ag_worker *w, const struct ag_gen *g, const struct 
         a->key_touch = true;
     }
     a->st = AG_AUTHN_OK; /* the scopes and roles are judged by the caller, as a token's */
+}
+
+/* Whether <a> holds exactly the NUL-terminated <s>. */
+static bool str_is(struct ag_str a, const char *s)
+{
+    return strlen(s) == a.len && (a.len == 0 || memcmp(a.p, s, a.len) == 0);
+}
+
+enum ag_authn_live ag_authn_live(struct ag_worker *w, const struct ag_gen *g,
+                                 struct ag_authn_cred *c, int64_t now, bool answered)
+{
+    struct ag_keycache_entry *e;
+
+    if (c->key.len == 0)
+        return token_revoked(g, c->jti, c->sid, c->sub, c->iat, now) ? AG_AUTHN_LIVE_REVOKED
+                                                                     : AG_AUTHN_LIVE_OK;
+    if (key_revoked(g, c->key, now))
+        return AG_AUTHN_LIVE_REVOKED;
+    if (!token_revoked(g, (struct ag_str){NULL, 0}, (struct ag_str){NULL, 0}, c->sub, c->iat,
+                       now))
+        return AG_AUTHN_LIVE_OK;
+    /* Its owner changed since the entry it passed with was loaded: as check_key(). */
+    e = w->kcache != NULL ? ag_keycache_get(w->kcache, c->key) : NULL;
+    if (e != NULL && e->state == AG_KEYCACHE_PENDING)
+        return AG_AUTHN_LIVE_WAIT; /* every lookup ends: a reply, or the command timeout */
+    if (e == NULL || key_entry_stale(g, e, now)) {
+        if (answered || w->kcache == NULL)
+            return AG_AUTHN_LIVE_REVOKED; /* the lookup failed: as a new request's 503 */
+        if (e != NULL)
+            ag_keycache_drop(w->kcache, c->key);
+        return ag_keycache_pending(w->kcache, c->key) != NULL ? AG_AUTHN_LIVE_LOOKUP
+                                                              : AG_AUTHN_LIVE_REVOKED;
+    }
+    /* A fresh entry: it holds if it grants what the exchange passed with (a role taken
+     * away narrows the scopes: revoked, as its tokens are). */
+    if (e->state != AG_KEYCACHE_KNOWN || (e->expires_at > 0 && now >= e->expires_at) ||
+        !str_is(c->sub, e->uid) || !str_is(c->scopes, e->scopes) || !str_is(c->roles, e->roles))
+        return AG_AUTHN_LIVE_REVOKED;
+    c->iat = e->loaded;
+    return AG_AUTHN_LIVE_OK;
 }
 
 /* ---------------------------------------------------------------- the check */

@@ -77,11 +77,23 @@ struct ag_authn {
 /*
  * The identity a credential that passed is judged by when a revocation comes while its
  * request is still live (gateway/core/live.c): an access token's jti, sid and subject
- * with its iat; an API key's id and owner with the time its entry was loaded.
+ * with its iat; an API key's id and owner with the time its entry was loaded, and the
+ * scopes and roles that entry granted.
  */
 struct ag_authn_cred {
     struct ag_str jti, sid, sub, key; /* key: the API key's public id, empty for a token */
+    struct ag_str scopes, roles;      /* an API key's grant when it passed; empty for a token */
     int64_t iat;
+};
+
+/* What a revocation does to a live credential (ag_authn_live()). */
+enum ag_authn_live {
+    AG_AUTHN_LIVE_OK,      /* it still holds */
+    AG_AUTHN_LIVE_REVOKED, /* a new request with it would be refused: end its exchange */
+    AG_AUTHN_LIVE_LOOKUP,  /* an API key whose owner changed since its entry was loaded: its
+                              entry is now PENDING, the caller sends the lookup
+                              (ep_ops->key_lookup) and asks again when it is back */
+    AG_AUTHN_LIVE_WAIT,    /* an API key whose lookup is under way: ask again when it is back */
 };
 
 /*
@@ -111,12 +123,19 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
                     struct ag_authn *a);
 
 /**
- * Whether the credential <c> is revoked at <now> in <g>'s set: by its jti or sid, its API
- * key id, or its subject's watermark over <c>->iat. The test ag_authn_check() applies to
- * a new request (so a live exchange is closed exactly when its credential would now be
- * refused). False when <g> has no set.
+ * Judges the live credential <c> at <now> as ag_authn_check() would judge a new request
+ * with it, so that a live exchange ends exactly when its credential would now be refused.
+ * A token: revoked by its jti, its sid or its subject's watermark over <c>->iat. An API
+ * key: revoked by its id; when its owner's watermark passes its entry (logout-all,
+ * deactivation, a role taken away), a new request would look the key up again, and so
+ * does the exchange (LOOKUP, then WAIT; <answered>: the lookup is back, no new one).
+ * Then it holds when the fresh entry grants the scopes and roles it passed with, and
+ * <c>->iat becomes the entry's load time; otherwise, or when the lookup failed, it is
+ * revoked. So an owner's logout-all, which does not revoke keys, leaves their exchanges
+ * open. Never does I/O.
  */
-bool ag_authn_revoked(const struct ag_gen *g, const struct ag_authn_cred *c, int64_t now);
+enum ag_authn_live ag_authn_live(struct ag_worker *w, const struct ag_gen *g,
+                                 struct ag_authn_cred *c, int64_t now, bool answered);
 
 /* What a refusal says: the status, the JSON body (NULL: the standard error body for the
  * status, with <detail> when set), and the header lines (RFC 6750 WWW-Authenticate, or

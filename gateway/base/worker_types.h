@@ -100,6 +100,7 @@ struct ag_worker {
     struct ag_io_spare io_spare;        /* evbuffers idle connections gave back (base/io.h) */
     LIST_HEAD(, ag_live) live;          /* requests upstream a revocation can close (core/live.h) */
     struct event *live_ev;              /* the sweep of <live> after a revocation, or NULL */
+    size_t n_live_key_wait;             /* of <live>, those waiting for their API key's lookup */
     char req_id[26];                    /* the last request id (core/req.c, AG_REQ_ID_LEN + 1):
                                            12 random hex digits drawn at start, '-', a counter */
     struct ag_upool *pools;             /* idle upstream connections, one pool per upstream */

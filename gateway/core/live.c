@@ -3,12 +3,14 @@
  * let through by an access token or an API key is indexed while it is upstream (its
  * response head not yet come, its body under way, or a tunnel); when a revocation
  * arrives, one deferred sweep re-judges each with the very check a new request gets
- * (ag_authn_revoked()) and ends the revoked ones.
+ * (ag_authn_live()) and ends the revoked ones; an API key whose owner changed is looked
+ * up again first, as a new request's would be.
  *
  * Owns:     struct ag_live and w->live; the sweep's event w->live_ev. The copy is kept
  *           with its recycled request (freed by ag_req_free_recycled()), so that a
  *           request costs a few copies and two list operations, no allocation.
- * Entry:    ag_live_add(), ag_live_remove(), ag_live_schedule(), ag_live_clear().
+ * Entry:    ag_live_add(), ag_live_remove(), ag_live_schedule(), ag_live_wake_key(),
+ *           ag_live_clear().
  * Not here: the tunnel's Close frame at a frame boundary (ag_proxy_tunnel_revoke(),
  *           proxy.c); the revocation set
  *           (policy/revoke.c), filled by the feed (gateway/worker.c).
@@ -24,6 +26,7 @@
 #include <event2/event.h>
 
 #include "conn.h"
+#include "keycache.h"
 #include "log.h"
 #include "proxy.h"
 #include "req.h"
@@ -42,13 +45,15 @@ int ag_live_add(struct ag_req *req, const struct ag_authn *a)
 {
     struct ag_worker *w = req->c->w;
     struct ag_live *l = req->live;
-    struct ag_str key = a->src == AG_AUTHN_SRC_APIKEY ? a->key_id : (struct ag_str){NULL, 0};
+    bool is_key = a->src == AG_AUTHN_SRC_APIKEY;
+    struct ag_str none = {NULL, 0}, key = is_key ? a->key_id : none;
+    struct ag_str scopes = is_key ? a->scopes : none, roles = is_key ? a->roles : none;
     size_t need;
     char *p;
 
     if (!a->identity)
         return 0; /* the master token, an open path: nothing can revoke them */
-    need = a->jti.len + a->sid.len + a->sub.len + key.len;
+    need = a->jti.len + a->sid.len + a->sub.len + key.len + scopes.len + roles.len;
     if (l == NULL || l->cap < need) {
         /* Room for a usual identity at once: ids of 36-43 bytes (uuid, base64url). */
         size_t cap = need > 192 ? need : 192;
@@ -62,11 +67,22 @@ int ag_live_add(struct ag_req *req, const struct ag_authn *a)
     live_copy(&p, &l->cred.sid, a->sid);
     live_copy(&p, &l->cred.sub, a->sub);
     live_copy(&p, &l->cred.key, key);
+    live_copy(&p, &l->cred.scopes, scopes);
+    live_copy(&p, &l->cred.roles, roles);
     l->cred.iat = a->iat;
     l->req = req;
     l->on = true;
+    l->key_wait = false;
     LIST_INSERT_HEAD(&w->live, l, entry);
     return 0;
+}
+
+/* Marks whether <l> waits for its API key's lookup, counted in w->n_live_key_wait. */
+static void live_key_wait(struct ag_worker *w, struct ag_live *l, bool wait)
+{
+    if (l->key_wait != wait)
+        w->n_live_key_wait += wait ? 1 : (size_t)-1;
+    l->key_wait = wait;
 }
 
 void ag_live_remove(struct ag_req *req)
@@ -75,6 +91,7 @@ void ag_live_remove(struct ag_req *req)
 
     if (l == NULL || !l->on)
         return;
+    live_key_wait(req->c->w, l, false);
     LIST_REMOVE(l, entry);
     l->on = false;
 }
@@ -116,7 +133,35 @@ static void live_close(struct ag_req *req)
     ag_req_abort(req);
 }
 
-/* Re-judges every indexed exchange; the revoked ones are closed (and leave the index). */
+/*
+ * Judges <l> again at <now> (<answered>: its key's lookup is back) and acts on the
+ * verdict: a revoked one is closed (it leaves the index, no other entry does); one whose
+ * API key must be looked up again waits for the lookup, which is sent here.
+ */
+static void live_judge(struct ag_worker *w, struct ag_live *l, int64_t now, bool answered)
+{
+    struct ag_req *req = l->req;
+
+    live_key_wait(w, l, false);
+    switch (ag_authn_live(w, req->gen, &l->cred, now, answered)) {
+    case AG_AUTHN_LIVE_OK:
+        return;
+    case AG_AUTHN_LIVE_LOOKUP:
+        if (w->ep_ops->key_lookup(w, l->cred.key) < 0) {
+            ag_keycache_drop(w->kcache, l->cred.key); /* the store is not ready: fail closed */
+            break;
+        }
+        /* fall through */
+    case AG_AUTHN_LIVE_WAIT:
+        live_key_wait(w, l, true);
+        return;
+    case AG_AUTHN_LIVE_REVOKED:
+        break;
+    }
+    live_close(req); /* unindexes it */
+}
+
+/* Re-judges every indexed exchange but those waiting for their key's lookup. */
 static void on_live_sweep(evutil_socket_t fd, short what, void *arg)
 {
     struct ag_worker *w = arg;
@@ -126,10 +171,21 @@ static void on_live_sweep(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     for (l = LIST_FIRST(&w->live); l != NULL; l = next) {
-        struct ag_req *req = l->req;
-        next = LIST_NEXT(l, entry); /* closing <req> unindexes <l>, never another entry */
-        if (ag_authn_revoked(req->gen, &l->cred, now))
-            live_close(req); /* unindexes it */
+        next = LIST_NEXT(l, entry); /* closing <l>'s request unindexes <l> alone */
+        if (!l->key_wait)
+            live_judge(w, l, now, false);
+    }
+}
+
+void ag_live_wake_key(struct ag_worker *w, struct ag_str id)
+{
+    int64_t now = (int64_t)time(NULL);
+    struct ag_live *l, *next;
+
+    for (l = LIST_FIRST(&w->live); l != NULL && w->n_live_key_wait > 0; l = next) {
+        next = LIST_NEXT(l, entry);
+        if (l->key_wait && l->cred.key.len == id.len && memcmp(l->cred.key.p, id.p, id.len) == 0)
+            live_judge(w, l, now, true);
     }
 }
 

@@ -7,9 +7,10 @@
  * Owns:     struct ag_live (req->live: allocated by the first indexed request of a
  *           recycled struct ag_req, kept with it, grown when an identity is longer) and
  *           the list of the indexed ones, w->live.
- * Entry:    ag_live_add(), ag_live_remove(), ag_live_schedule(), ag_live_clear().
+ * Entry:    ag_live_add(), ag_live_remove(), ag_live_schedule(), ag_live_wake_key(),
+ *           ag_live_clear().
  * Not here: where revocations come from (gateway/worker.c on_feed(), policy/revoke.c),
- *           the check itself (ag_authn_revoked(), gateway/auth/authn.c), the tunnel's Close
+ *           the check itself (ag_authn_live(), gateway/auth/authn.c), the tunnel's Close
  *           frame at a frame boundary (ag_proxy_tunnel_revoke(), proxy.c).
  * Spec:     CONTRACT.md section 15; docs/request-lifecycle.md "Revoked while live".
  */
@@ -31,6 +32,8 @@ struct ag_live {
     struct ag_req *req;
     struct ag_authn_cred cred;   /* slices into data[] */
     bool on;                     /* indexed: its request is upstream */
+    bool key_wait;               /* its API key is being looked up again (ag_authn_live()):
+                                    judged when the lookup is back, skipped by sweeps */
     size_t cap;                  /* bytes of data[] */
     char data[];
 };
@@ -51,6 +54,12 @@ void ag_live_remove(struct ag_req *req);
  * from the loop soon, however many come before it (a burst, a replay, is one sweep).
  */
 void ag_live_schedule(struct ag_worker *w);
+
+/**
+ * The lookup of API key <id> is back (its cache entry filled, or dropped when it failed):
+ * the exchanges that waited for it are judged again, and the revoked ones closed.
+ */
+void ag_live_wake_key(struct ag_worker *w, struct ag_str id);
 
 /** Frees the sweep's event when the worker ends (its requests are gone by then). */
 void ag_live_clear(struct ag_worker *w);

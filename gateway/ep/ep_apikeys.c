@@ -30,6 +30,7 @@
 #include "gen.h"
 #include "grants.h"
 #include "keycache.h"
+#include "live.h"
 #include "req.h"
 #include "revoke.h"
 #include "store.h"
@@ -356,6 +357,7 @@ static void on_apikey_found(enum ag_apikeys_status st, const struct ag_apikeys_f
     free(scopes);
     free(roles);
     ag_conn_wake_key(w, id);
+    ag_live_wake_key(w, id);
     ag_ep_wake_key(w, id);
     free(l);
 }

@@ -5,8 +5,9 @@ then revoked through instance A (logout, logout-all, a replayed refresh token, t
 deactivation of the user, the API key's deletion), are closed within 1 s: the WebSocket
 client gets a Close frame with 1008 and then the end of the connection, the upstream sees
 its side closed, the stream's reader never sees a clean end of body. Another user's
-tunnel stays open. Also: a tunnel on the same instance, and an upstream frame under way
-when the revocation comes is delivered whole before the Close frame.
+tunnel stays open, and so do an API key's connections when its owner logs out everywhere
+(logout-all does not revoke keys). Also: a tunnel on the same instance, and an upstream
+frame under way when the revocation comes is delivered whole before the Close frame.
 """
 
 import socket
@@ -240,6 +241,44 @@ def test_api_key_deletion_on_a_closes_its_connections_on_b(gateway, redis_server
         assert revoke(a, access, kid).status_code == 204
 
     run_case(gateway, redis_server, upstream, make, delete)
+
+
+def test_an_owners_logout_all_leaves_the_api_keys_connections_open(gateway, redis_server,
+                                                                    upstream):
+    """logout-all revokes the user's sessions and tokens, not their API keys (docs/api-keys.md):
+    B looks the key up again (its owner changed since B loaded it) and keeps the key's tunnel
+    and stream, while the session's own tunnel is closed. Deactivating the user then closes
+    the key's connections as well."""
+    a = start(gateway, redis_server, upstream)
+    b = start(gateway, redis_server, upstream)
+    u, p = user_session(a)
+    key = create_ok(a, p["access_token"])["key"]
+    ws, wid, stream = hold(b, key)
+    session_ws, _ = ws_open(b, p["access_token"])
+    # logout-all's watermark stays a second behind its time (ep_account.c): B's entry of the
+    # key must be older than that for the watermark to pass it at all
+    time.sleep(2.1)
+    t0 = time.monotonic()
+    assert_ok(logout(a, p["access_token"], all_=True))
+    assert wait_close_1008(session_ws) == 1008
+    assert time.monotonic() - t0 < 1.0
+    time.sleep(max(0.0, t0 + 1.0 - time.monotonic()))  # the contract's 1 s for a close is over
+    assert_still_open(ws, wid, upstream)
+    n = stream.buf.count(b"data: ")
+    while stream.buf.count(b"data: ") < n + 2:  # events at 50 ms: the stream goes on
+        chunk = stream.sock.recv(65536)
+        assert chunk, "the key's stream was closed"
+        stream.buf += chunk
+    for gw in (a, b):
+        assert requests.get(gw.url + "/api/x", headers={"X-API-Key": key}, timeout=5).status_code == 200
+    assert revoked_counts(b) == {"tunnel": 1, "stream": 0}
+
+    t0 = time.monotonic()
+    r = patch(a, u["id"], {"is_active": False}, headers=MH)
+    assert r.status_code == 200 and r.json()["is_active"] is False, r.text
+    assert_closed_within_1s(t0, ws, wid, stream, upstream)
+    for gw in (a, b):
+        assert requests.get(gw.url + "/api/x", headers={"X-API-Key": key}, timeout=5).status_code == 401
 
 
 def test_logout_on_the_same_instance_closes_its_tunnel(gateway, redis_server, upstream):

@@ -23,6 +23,7 @@
 
 #include <sodium.h>
 
+#include "keycache.h"
 #include "revoke.h"
 #include "worker_types.h"
 
@@ -560,16 +561,16 @@ static void test_authn_revoked_jti_sid_and_subject_are_refused(void)
 
 /*
  * The identity a passed token is indexed by (gateway/core/live.c) is judged revoked by
- * ag_authn_revoked() exactly when a new check of the same token is refused.
+ * ag_authn_live() exactly when a new check of the same token is refused.
  */
-static void test_authn_revoked_cred_agrees_with_the_check(void)
+static void test_authn_live_token_agrees_with_the_check(void)
 {
     int64_t now = (int64_t)time(NULL), until = now + 3600;
 
     for (size_t i = 0; i < 4; i++) { /* jti, sid, subject watermark, an API key id */
         struct fx f;
         char tok[TOK_CAP], ids[3][64];
-        struct ag_authn_cred c;
+        struct ag_authn_cred c = {0};
 
         AG_ASSERT_EQ(fx_init(&f, "'token-cache-size':0"), 0);
         head(&f, "Authorization: Bearer %s\r\n", mint(&f, tok, ""));
@@ -578,9 +579,11 @@ static void test_authn_revoked_cred_agrees_with_the_check(void)
         snprintf(ids[0], sizeof(ids[0]), "%.*s", (int)f.a.jti.len, f.a.jti.p);
         snprintf(ids[1], sizeof(ids[1]), "%.*s", (int)f.a.sid.len, f.a.sid.p);
         snprintf(ids[2], sizeof(ids[2]), "%.*s", (int)f.a.sub.len, f.a.sub.p);
-        c = (struct ag_authn_cred){ag_str_c(ids[0]), ag_str_c(ids[1]), ag_str_c(ids[2]),
-                                   {NULL, 0}, f.a.iat};
-        AG_ASSERT(!ag_authn_revoked(f.g, &c, now));
+        c.jti = ag_str_c(ids[0]);
+        c.sid = ag_str_c(ids[1]);
+        c.sub = ag_str_c(ids[2]);
+        c.iat = f.a.iat;
+        AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, false), AG_AUTHN_LIVE_OK);
         if (i == 0)
             AG_ASSERT_EQ(ag_revoke_add(f.rv, AG_REVOKE_JTI, c.jti, until), 0);
         else if (i == 1)
@@ -590,12 +593,109 @@ static void test_authn_revoked_cred_agrees_with_the_check(void)
         else
             AG_ASSERT_EQ(ag_revoke_add(f.rv, AG_REVOKE_KEY, AG_LIT("k-1"), until), 0);
         AG_ASSERT_EQ(check(&f, AG_NEED_ACCESS), i < 3 ? AG_AUTHN_INVALID : AG_AUTHN_OK);
-        AG_ASSERT_EQ(ag_authn_revoked(f.g, &c, now), i < 3);
-        /* an API key's identity: its id and its owner's watermark */
+        AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, false),
+                     i < 3 ? AG_AUTHN_LIVE_REVOKED : AG_AUTHN_LIVE_OK);
+        /* an API key's identity: its id, then (no key cache to look it up in) its owner */
         c.key = AG_LIT("k-1");
-        AG_ASSERT_EQ(ag_authn_revoked(f.g, &c, now), true);
+        AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, false),
+                     i == 2 || i == 3 ? AG_AUTHN_LIVE_REVOKED : AG_AUTHN_LIVE_OK);
         fx_clear(&f);
     }
+}
+
+#define KEY_ID "abcdefghij012345"
+#define KEY_SECRET "S3cr3t-S3cr3t-S3cr3t-S3cr3t-S3cr3t-S3cr3t-0" /* 43 */
+
+/* The worker's cache learns the key KEY_ID of user-42 as a lookup loaded at <loaded>
+ * would fill it: KNOWN with <scopes> and <roles>, or ABSENT when <scopes> is NULL. */
+static void key_lookup_back(struct fx *f, int64_t loaded, const char *scopes, const char *roles)
+{
+    unsigned char hash[32];
+    struct ag_keycache_fill fill = {hash, "user-42", scopes, roles, 0, loaded, loaded + 900,
+                                    loaded};
+
+    struct ag_keycache_entry *e = ag_keycache_get(f->w.kcache, AG_LIT(KEY_ID));
+
+    crypto_hash_sha256(hash, (const unsigned char *)KEY_SECRET, strlen(KEY_SECRET));
+    if (e == NULL || e->state != AG_KEYCACHE_PENDING)
+        AG_ASSERT(ag_keycache_pending(f->w.kcache, AG_LIT(KEY_ID)) != NULL);
+    AG_ASSERT_EQ(ag_keycache_fill(f->w.kcache, AG_LIT(KEY_ID), scopes != NULL ? &fill : NULL,
+                                  loaded + 300),
+                 0);
+}
+
+/*
+ * A live API key whose owner's watermark passes the entry it was let through with is
+ * looked up again, as a new request with it would be, and judged from the fresh entry:
+ * it holds after the owner's logout-all (keys are not revoked by it), and is revoked when
+ * the lookup failed, the owner or the key is gone, or its grant narrowed.
+ */
+static void test_authn_live_key_is_looked_up_again_when_its_owner_changed(void)
+{
+    int64_t now = (int64_t)time(NULL), until = now + 3600;
+    struct ag_authn_from from = {.family = AF_INET, .addr = "\x7f\0\0\1"};
+    struct ag_authn_cred c, other;
+    struct fx f;
+
+    AG_ASSERT_EQ(fx_init(&f, "'token-cache-size':0"), 0);
+    AG_ASSERT((f.w.kcache = ag_keycache_new(8)) != NULL);
+    f.v.need = AG_NEED_ACCESS;
+    key_lookup_back(&f, now - 100, "read write", "editor");
+    head(&f, "X-API-Key: agk_" KEY_ID "_" KEY_SECRET "\r\n");
+    ag_authn_check(&f.w, f.g, &f.h, &f.v, &from, &f.a);
+    AG_ASSERT_EQ(f.a.st, AG_AUTHN_OK);
+    AG_ASSERT_EQ(f.a.iat, now - 100);
+    c = (struct ag_authn_cred){.sub = AG_LIT("user-42"), .key = AG_LIT(KEY_ID),
+                               .scopes = AG_LIT("read write"), .roles = AG_LIT("editor"),
+                               .iat = now - 100};
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, false), AG_AUTHN_LIVE_OK);
+
+    /* The owner's logout-all: a new request would look the key up; so does the exchange,
+     * once for all of the key's exchanges of this worker. */
+    AG_ASSERT_EQ(ag_revoke_add_subject(f.rv, AG_LIT("user-42"), now - 1, until), 0);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, false), AG_AUTHN_LIVE_LOOKUP);
+    AG_ASSERT_EQ(ag_keycache_get(f.w.kcache, AG_LIT(KEY_ID))->state, AG_KEYCACHE_PENDING);
+    other = c;
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, false), AG_AUTHN_LIVE_WAIT);
+    ag_authn_check(&f.w, f.g, &f.h, &f.v, &from, &f.a);
+    AG_ASSERT_EQ(f.a.st, AG_AUTHN_KEY_WAIT);
+    AG_ASSERT(!f.a.key_lookup); /* the exchange's lookup is the one it waits for */
+    /* Back with the same grant: both hold, judged from the new entry from now on. */
+    key_lookup_back(&f, now - 1, "read write", "editor");
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, true), AG_AUTHN_LIVE_OK);
+    AG_ASSERT_EQ(c.iat, now - 1);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, true), AG_AUTHN_LIVE_OK);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, false), AG_AUTHN_LIVE_OK);
+    ag_authn_check(&f.w, f.g, &f.h, &f.v, &from, &f.a);
+    AG_ASSERT_EQ(f.a.st, AG_AUTHN_OK);
+
+    /* A role taken away (a later watermark): the fresh entry grants less: revoked. */
+    AG_ASSERT_EQ(ag_revoke_add_subject(f.rv, AG_LIT("user-42"), now, until), 0);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, false), AG_AUTHN_LIVE_LOOKUP);
+    key_lookup_back(&f, now, "read", "");
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, true), AG_AUTHN_LIVE_REVOKED);
+    /* The lookup failed (its entry dropped): revoked, no second lookup. */
+    other.iat = now;
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, false), AG_AUTHN_LIVE_OK);
+    AG_ASSERT_EQ(ag_revoke_add_subject(f.rv, AG_LIT("user-42"), now + 1, until), 0);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, false), AG_AUTHN_LIVE_LOOKUP);
+    ag_keycache_drop(f.w.kcache, AG_LIT(KEY_ID));
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, true), AG_AUTHN_LIVE_REVOKED);
+    AG_ASSERT(ag_keycache_get(f.w.kcache, AG_LIT(KEY_ID)) == NULL);
+    /* The owner deactivated or deleted: Redis no longer knows the key: revoked. */
+    other.iat = now - 1;
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, false), AG_AUTHN_LIVE_LOOKUP);
+    key_lookup_back(&f, now + 1, NULL, NULL);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, true), AG_AUTHN_LIVE_REVOKED);
+    /* The key revoked by id: at once, whatever the cache holds. */
+    key_lookup_back(&f, now + 1, "read write", "editor");
+    other.iat = now + 1;
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, false), AG_AUTHN_LIVE_OK);
+    AG_ASSERT_EQ(ag_revoke_add(f.rv, AG_REVOKE_KEY, AG_LIT(KEY_ID), until), 0);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, false), AG_AUTHN_LIVE_REVOKED);
+
+    ag_keycache_free(f.w.kcache);
+    fx_clear(&f);
 }
 
 static void test_authn_unloaded_revocations_never_pass_a_token(void)
@@ -898,7 +998,8 @@ int main(void)
     AG_RUN(test_authn_scopes_and_roles_are_whole_words_all_required);
     AG_RUN(test_authn_issuer_audience_and_exp_follow_the_config);
     AG_RUN(test_authn_revoked_jti_sid_and_subject_are_refused);
-    AG_RUN(test_authn_revoked_cred_agrees_with_the_check);
+    AG_RUN(test_authn_live_token_agrees_with_the_check);
+    AG_RUN(test_authn_live_key_is_looked_up_again_when_its_owner_changed);
     AG_RUN(test_authn_unloaded_revocations_never_pass_a_token);
     AG_RUN(test_authn_cache_hit_skips_the_signature_but_not_the_checks);
     AG_RUN(test_authn_cache_compares_whole_tokens);
