@@ -404,6 +404,9 @@ struct fields_seen {
     bool conn_close, conn_keep_alive, conn_upgrade;
     unsigned n_upgrade;     /* Upgrade fields: more than one makes a handshake malformed */
     bool upgrade_websocket; /* an Upgrade field lists "websocket" */
+    unsigned n_ws_key, n_ws_version;
+    bool ws_key_ok;         /* the (last) Sec-WebSocket-Key is base64 of 16 bytes */
+    bool ws_version_ok;     /* the (last) Sec-WebSocket-Version is 13 */
     bool expect_100, expect_other;
     bool te_lookalike;      /* a name that is "Transfer-Encoding" followed by more token chars */
 };
@@ -461,6 +464,22 @@ static void seen_connection(struct fields_seen *f, struct ag_str v)
 }
 
 /* One pass over the fields of <h>, dispatching on the name length first. */
+/*
+ * RFC 6455 s.4.1: Sec-WebSocket-Key is a random 16-byte nonce in base64: 22 characters of
+ * the alphabet, the last of them with its 4 padding bits zero, then "==".
+ */
+static bool ws_key_valid(struct ag_str v)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    if (v.len != 24 || v.p[22] != '=' || v.p[23] != '=')
+        return false;
+    for (size_t i = 0; i < 22; i++)
+        if (v.p[i] == '\0' || strchr(b64, v.p[i]) == NULL)
+            return false;
+    return strchr("AQgw", v.p[21]) != NULL;
+}
+
 static void scan_seen(const struct ag_http1_head *h, struct fields_seen *f)
 {
     memset(f, 0, sizeof(*f));
@@ -501,8 +520,18 @@ static void scan_seen(const struct ag_http1_head *h, struct fields_seen *f)
             }
             break;
         case 17:
-            if (IEQ(n, "transfer-encoding"))
+            if (IEQ(n, "transfer-encoding")) {
                 seen_transfer_encoding(f, v);
+            } else if (IEQ(n, "sec-websocket-key")) {
+                f->n_ws_key++;
+                f->ws_key_ok = ws_key_valid(v);
+            }
+            break;
+        case 21:
+            if (IEQ(n, "sec-websocket-version")) {
+                f->n_ws_version++;
+                f->ws_version_ok = v.len == 2 && v.p[0] == '1' && v.p[1] == '3';
+            }
             break;
         default:
             if (n.len > 17 && ieq((struct ag_str){n.p, 17}, "transfer-encoding", 17))
@@ -645,15 +674,18 @@ int ag_http1_request_info(const struct ag_http1_head *h, struct ag_http1_info *i
         info->host = f.host;
 
     /*
-     * RFC 6455 s.4.1: GET, HTTP/1.1, Upgrade: websocket, Connection: upgrade. A second
-     * Upgrade field makes it malformed (CONTRACT.md section 9): two hops could each read
-     * a different one, so it is never upgraded, like any other malformed handshake.
+     * RFC 6455 s.4.1: GET, HTTP/1.1, Upgrade: websocket, Connection: upgrade, one
+     * Sec-WebSocket-Key (a 16-byte nonce in base64) and one Sec-WebSocket-Version: 13.
+     * Anything less is a malformed handshake (CONTRACT.md section 9), a second Upgrade or
+     * key field too (two hops could each read a different one): never upgraded, it goes
+     * upstream as a plain request (Upgrade is hop-by-hop) and the connection stays HTTP.
      */
     if (h->method.len == 3 && memcmp(h->method.p, "GET", 3) == 0 && h->minor == 1 &&
         f.upgrade_websocket && f.n_upgrade == 1 && f.conn_upgrade) {
         if (info->body == AG_BODY_CHUNKED || (info->body == AG_BODY_LENGTH && info->length > 0))
             return info_fail(info, 400, "WebSocket upgrade with a body");
-        info->flags |= AG_HTTP1_F_WEBSOCKET;
+        if (f.n_ws_key == 1 && f.ws_key_ok && f.n_ws_version == 1 && f.ws_version_ok)
+            info->flags |= AG_HTTP1_F_WEBSOCKET;
     }
 
     /* RFC 9110 s.10.1.1: 100-continue is ignored in 1.0; other expectations get 417. */

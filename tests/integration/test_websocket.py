@@ -176,3 +176,29 @@ def test_two_upgrade_fields_never_upgraded(upstream, gateway, upgrades):
     c.send(simple_get("/echo/after"))
     r = c.read_response()
     assert r.status == 200 and r.json()["target"] == "/echo/after"
+
+
+@pytest.mark.parametrize("fields", [
+    "Connection: Upgrade\r\n",
+    "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n",
+    "Connection: Upgrade\r\nSec-WebSocket-Key: abc\r\nSec-WebSocket-Version: 13\r\n",
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 8\r\n",
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\nSec-WebSocket-Version: 13\r\n",
+], ids=["no-key-no-version", "no-key", "short-key", "no-version", "version-8", "two-keys"])
+def test_malformed_handshakes_never_upgraded(upstream, gateway, fields):
+    """CONTRACT 9: any malformed handshake is never upgraded: without one Sec-WebSocket-Key
+    holding a 16-byte nonce and one Sec-WebSocket-Version: 13 (RFC 6455 s.4.1) it goes
+    upstream as a plain GET without Upgrade, and the connection stays HTTP."""
+    gw = gateway()
+    c = gw.raw()
+    c.send(simple_get("/ws", extra="Upgrade: websocket\r\n" + fields))
+    r = c.read_response()
+    assert r.status == 200, r
+    assert r.json()["target"] == "/ws"
+    assert hdr_all(r.json()["headers"], "upgrade") == [], r.json()["headers"]
+    c.send(simple_get("/echo/after"))
+    r = c.read_response()
+    assert r.status == 200 and r.json()["target"] == "/echo/after"

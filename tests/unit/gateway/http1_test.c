@@ -886,6 +886,48 @@ static void test_http1_info_websocket_with_two_upgrade_fields_is_not_upgraded(vo
     AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, 0);
 }
 
+/*
+ * CONTRACT.md section 9: any other malformed handshake is never upgraded either: one
+ * Sec-WebSocket-Key holding a 16-byte nonce in base64 and one Sec-WebSocket-Version: 13
+ * are required (RFC 6455 s.4.1).
+ */
+static void test_http1_info_websocket_without_a_valid_key_and_version_is_not_upgraded(void)
+{
+    static const char *const bad[] = {
+        "",                                                    /* neither */
+        "Sec-WebSocket-Version: 13\r\n",                       /* no key */
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",     /* no version */
+        "Sec-WebSocket-Key: abc\r\nSec-WebSocket-Version: 13\r\n",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ\r\nSec-WebSocket-Version: 13\r\n",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR==\r\nSec-WebSocket-Version: 13\r\n",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZS*ub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Key: "
+        "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13, 8\r\n",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Version: 13\r\n",
+    };
+    struct ag_http1_info info;
+    char req[512];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(req, sizeof(req),
+                 "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: upgrade\r\n%s\r\n",
+                 bad[i]);
+        AG_ASSERT_EQ(verdict(req, &info), 0);
+        if (info.flags & AG_HTTP1_F_WEBSOCKET)
+            AG_FAIL_("upgraded: %s", bad[i]);
+    }
+    /* The names in any case, the key as browsers send it: upgraded. */
+    AG_ASSERT_EQ(verdict("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                         "Connection: upgrade\r\nsec-websocket-key: x3JJHMbDL1EzLkh9GBhXDw==\r\n"
+                         "SEC-WEBSOCKET-VERSION: 13\r\n\r\n",
+                         &info),
+                 0);
+    AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, AG_HTTP1_F_WEBSOCKET);
+}
+
 static void test_http1_info_websocket_with_body_gets_400(void)
 {
     struct ag_http1_info info;
@@ -900,7 +942,9 @@ static void test_http1_info_websocket_with_body_gets_400(void)
                          NULL),
                  400);
     AG_ASSERT_EQ(verdict("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
-                         "Connection: upgrade\r\nContent-Length: 0\r\n\r\n",
+                         "Connection: upgrade\r\nContent-Length: 0\r\n"
+                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                         "Sec-WebSocket-Version: 13\r\n\r\n",
                          &info),
                  0);
     AG_ASSERT_EQ(info.flags & AG_HTTP1_F_WEBSOCKET, AG_HTTP1_F_WEBSOCKET);
@@ -1674,6 +1718,7 @@ int main(void)
     RUN(test_http1_info_connection_semantics);
     RUN(test_http1_info_websocket);
     RUN(test_http1_info_websocket_with_two_upgrade_fields_is_not_upgraded);
+    RUN(test_http1_info_websocket_without_a_valid_key_and_version_is_not_upgraded);
     RUN(test_http1_info_websocket_with_body_gets_400);
     RUN(test_http1_parses_status_lines);
     RUN(test_http1_rejects_bad_status_lines);
