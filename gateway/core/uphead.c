@@ -112,18 +112,27 @@ static bool is_identity_name(const struct ag_config *cfg, struct ag_str name)
     return false;
 }
 
-/* Whether <name> is upstream-assertion's header: only the gateway's copy goes upstream. */
+/*
+ * Whether <name> is upstream-assertion's header: only the gateway's copy goes upstream.
+ * A client's copy is always removed (CONTRACT.md section 12), the default name's too while
+ * no assertion is configured: an upstream that verifies assertions never gets one the
+ * gateway did not make, whatever the gateway's config is at the time.
+ */
 static bool is_assertion_name(const struct ag_config *cfg, struct ag_str name)
 {
-    return cfg->upstream_assertion.kid != NULL &&
-           ag_authn_name_eq(name, cfg->upstream_assertion.header);
+    return ag_authn_name_eq(name, cfg->upstream_assertion.kid != NULL
+                                      ? cfg->upstream_assertion.header
+                                      : "X-Auth-Assertion");
 }
 
-/* Whether <name> is set by the `headers` map: the configured value replaces the client's. */
+/*
+ * Whether <name> is set by the `headers` map: the configured value replaces the client's,
+ * in every spelling a CGI/WSGI upstream would fold to the same key (policy/base.h).
+ */
 static bool is_configured_header(const struct ag_config *cfg, struct ag_str name)
 {
     for (size_t i = 0; i < cfg->n_headers; i++)
-        if (ag_str_ieq(name, cfg->headers[i].name))
+        if (ag_authn_name_eq(name, cfg->headers[i].name))
             return true;
     return false;
 }

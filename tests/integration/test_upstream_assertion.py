@@ -116,6 +116,15 @@ def test_client_copies_removed_and_none_without_identity(tmp_path, upstream, gat
     verify_assertion(assertions_of(body)[0], k)
 
 
+def test_client_copies_removed_when_no_assertion_is_configured(upstream, gateway):
+    """CONTRACT 12: a client's copy is always removed: an upstream that verifies assertions
+    never gets one the gateway did not make, even while the gateway makes none."""
+    gw = gateway({"access-token-paths": ["/api"]})
+    body = assert_passed(request(gw, "/public", FORGED), "/public")
+    names = [n.lower().replace("_", "-").replace(".", "-") for n, _ in body["headers"]]
+    assert HEADER not in names, body["headers"]
+
+
 def test_custom_header_name(tmp_path, upstream, gateway):
     k = RingKey(tmp_path, "EdDSA", "ed")
     gw = gateway({"access-token-paths": ["/api"], "keys": [k.entry()],
