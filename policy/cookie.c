@@ -1,6 +1,6 @@
 /*
- * policy/cookie.c - a strict parser for the Cookie request header (RFC 6265
- * s.4.2.1): finds one cookie, or rewrites the header without some cookies.
+ * policy/cookie.c - the Cookie request header, read as browsers write it and lenient
+ * servers read it: finds one cookie, or rewrites the header without some cookies.
  *
  * Owns:     nothing; values are slices of the header, output goes to caller buffers.
  * Entry:    ag_cookie_find(), ag_cookie_strip().
@@ -14,107 +14,88 @@
 #include <string.h>
 
 /*
- * The grammar held (RFC 6265 s.4.2.1), with two tolerances that real clients
- * need: OWS around the whole value and a missing SP after ';' ("a=1;b=2").
- *   cookie-string = cookie-pair *( ";" [SP] cookie-pair )
- *   cookie-pair   = token "=" ( *cookie-octet / DQUOTE *cookie-octet DQUOTE )
- * Anything else (a trailing ';', two spaces, a space around '=', a pair without
- * '=', an empty name) is malformed: a gateway that reads a header more loosely
- * than the application behind it can be made to see a different cookie.
+ * How the header is read: as browsers write it and as lenient servers (Go's net/http,
+ * Node's cookie, PHP) read it, not by RFC 6265 s.4.2.1's strict grammar, because real
+ * headers break that grammar all the time (a quoted value with a space, JSON, a ',', a
+ * trailing ';', a nameless cookie): a strict reader would lose the application's
+ * cookies along with the credential's, or lock a browser out over a cookie another site
+ * set. The header is split at every ';'; each piece, OWS trimmed, is one cookie; its
+ * name is what comes before the first '=' (OWS trimmed; the whole piece when there is
+ * no '='), its value what follows (OWS trimmed, then one pair of enclosing DQUOTEs
+ * removed). Empty pieces (";;", a trailing ';') hold no cookie. A ';' inside quotes
+ * still splits: no common server reads quotes as hiding one, so neither does this.
  */
 
-/* RFC 6265 s.4.1.1 cookie-octet: visible ASCII without DQUOTE, ',', ';' and '\'. */
-static bool cookie_is_octet(unsigned char ch)
+static bool cookie_is_ows(char ch)
 {
-    return ch == 0x21 || (ch >= 0x23 && ch <= 0x2b) || (ch >= 0x2d && ch <= 0x3a) ||
-           (ch >= 0x3c && ch <= 0x5b) || (ch >= 0x5d && ch <= 0x7e);
+    return ch == ' ' || ch == '\t';
 }
 
-/* RFC 9110 s.5.6.2 tchar. */
-static bool cookie_is_tchar(unsigned char ch)
+/* <s> without OWS at either end. */
+static struct ag_str cookie_trim(struct ag_str s)
 {
-    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+    while (s.len > 0 && cookie_is_ows(s.p[0])) {
+        s.p++;
+        s.len--;
+    }
+    while (s.len > 0 && cookie_is_ows(s.p[s.len - 1]))
+        s.len--;
+    return s;
 }
 
-/* A cursor over one header value, OWS already trimmed from both ends. */
+/* A cursor over one header value. */
 struct cookie_iter {
     const char *p;
     size_t len;
-    size_t pos;
+    size_t pos;  /* where the next piece starts */
+    size_t last; /* where the last cookie read ended (0 before the first) */
 };
 
-/* One cookie-pair as found: name, value (quotes removed) and the whole pair. */
+/* One cookie as found: name, value (quotes removed) and the whole piece. */
 struct cookie_pair {
     struct ag_str name;
     struct ag_str value;
-    struct ag_str sep;  /* the separator before it ("; " or ";"); empty for the first */
-    struct ag_str pair; /* name=value as written, quotes included */
+    struct ag_str sep;  /* the bytes between the cookie before it and this one (";", "; ",
+                           " ;; "...) as the client wrote them; empty for the first */
+    struct ag_str pair; /* the piece as written, OWS trimmed */
 };
 
 static void cookie_iter_init(struct cookie_iter *it, struct ag_str hdr)
 {
-    size_t b = 0, e = hdr.len;
-
-    while (b < e && (hdr.p[b] == ' ' || hdr.p[b] == '\t'))
-        b++;
-    while (e > b && (hdr.p[e - 1] == ' ' || hdr.p[e - 1] == '\t'))
-        e--;
-    it->p = hdr.p + b;
-    it->len = e - b;
+    it->p = hdr.p;
+    it->len = hdr.len;
     it->pos = 0;
+    it->last = 0;
 }
 
-/*
- * Reads the next cookie-pair of <it> into <out>. Returns 1 when one was read, 0 at
- * the end of the header, AG_EPARSE when the header is malformed from here on.
- */
+/* Reads the next cookie of <it> into <out>: 1, or 0 at the end of the header. */
 static int cookie_next(struct cookie_iter *it, struct cookie_pair *out)
 {
-    const char *p = it->p;
-    size_t n = it->len, i = it->pos, start;
+    while (it->pos < it->len) {
+        const char *b = it->p + it->pos, *semi = memchr(b, ';', it->len - it->pos);
+        size_t n = semi != NULL ? (size_t)(semi - b) : it->len - it->pos;
+        struct ag_str piece = cookie_trim((struct ag_str){b, n});
+        const char *eq;
 
-    if (i == n)
-        return 0;
-    out->sep.p = p + i;
-    if (i > 0) { /* after a pair, only ';' [SP] and another pair may follow */
-        if (p[i] != ';')
-            return AG_EPARSE;
-        i++;
-        if (i < n && p[i] == ' ')
-            i++;
-        if (i == n)
-            return AG_EPARSE; /* a trailing separator */
+        it->pos += n + (semi != NULL);
+        if (piece.len == 0)
+            continue;
+        out->sep = (struct ag_str){it->p + it->last, it->last > 0 ? (size_t)(piece.p - it->p) - it->last : 0};
+        it->last = (size_t)(piece.p + piece.len - it->p);
+        out->pair = piece;
+        eq = memchr(piece.p, '=', piece.len);
+        if (eq == NULL) {
+            out->name = piece;
+            out->value = (struct ag_str){piece.p + piece.len, 0};
+            return 1;
+        }
+        out->name = cookie_trim((struct ag_str){piece.p, (size_t)(eq - piece.p)});
+        out->value = cookie_trim((struct ag_str){eq + 1, piece.len - (size_t)(eq + 1 - piece.p)});
+        if (out->value.len >= 2 && out->value.p[0] == '"' && out->value.p[out->value.len - 1] == '"')
+            out->value = (struct ag_str){out->value.p + 1, out->value.len - 2};
+        return 1;
     }
-    out->sep.len = (size_t)(p + i - out->sep.p);
-    start = i;
-    while (i < n && cookie_is_tchar((unsigned char)p[i]))
-        i++;
-    if (i == start || i == n || p[i] != '=')
-        return AG_EPARSE;
-    out->name = (struct ag_str){p + start, i - start};
-    i++;
-    if (i < n && p[i] == '"') {
-        size_t v = ++i;
-
-        while (i < n && cookie_is_octet((unsigned char)p[i]))
-            i++;
-        if (i == n || p[i] != '"')
-            return AG_EPARSE;
-        out->value = (struct ag_str){p + v, i - v};
-        i++;
-    } else {
-        size_t v = i;
-
-        while (i < n && cookie_is_octet((unsigned char)p[i]))
-            i++;
-        out->value = (struct ag_str){p + v, i - v};
-    }
-    if (i < n && p[i] != ';')
-        return AG_EPARSE; /* a byte that is neither cookie-octet nor a separator */
-    out->pair = (struct ag_str){p + start, i - start};
-    it->pos = i;
-    return 1;
+    return 0;
 }
 
 static bool cookie_name_is(struct ag_str name, const char *lit, size_t lit_len)
@@ -124,21 +105,21 @@ static bool cookie_name_is(struct ag_str name, const char *lit, size_t lit_len)
 
 /*
  * Looks for cookie <name> (compared byte for byte: RFC 6265 s.5.4 names are
- * case-sensitive) in <hdr>. The whole header is checked, not only up to the
- * match. Returns 1 with <value> set (a slice of <hdr>, DQUOTEs removed), 0 when
- * absent (an empty or all-OWS header has no cookies), AG_EPARSE when <hdr> is
- * malformed or holds <name> twice (two values for one name is how cookie
- * tossing and shadowing attacks work: refuse rather than pick one).
+ * case-sensitive) in <hdr>. The whole header is read, not only up to the match.
+ * Returns 1 with <value> set (a slice of <hdr>, DQUOTEs removed), 0 when absent (an
+ * empty or all-OWS header has no cookies), AG_EPARSE when <hdr> holds <name> twice
+ * (two values for one name is how cookie tossing and shadowing attacks work: refuse
+ * rather than pick one).
  */
 int ag_cookie_find(struct ag_str hdr, const char *name, struct ag_str *value)
 {
     size_t name_len = strlen(name);
     struct cookie_iter it;
     struct cookie_pair cp;
-    int found = 0, rc;
+    int found = 0;
 
     cookie_iter_init(&it, hdr);
-    while ((rc = cookie_next(&it, &cp)) == 1) {
+    while (cookie_next(&it, &cp) == 1) {
         if (!cookie_name_is(cp.name, name, name_len))
             continue;
         if (found)
@@ -146,17 +127,17 @@ int ag_cookie_find(struct ag_str hdr, const char *name, struct ag_str *value)
         found = 1;
         *value = cp.value;
     }
-    return rc < 0 ? rc : found;
+    return found;
 }
 
 /*
  * Copies <hdr> into <out> without the cookies named in <drop> (every copy of
- * them), keeping the other pairs byte for byte, in order, each with the separator
- * the client wrote before it ("; " or ";"; none before the first kept pair). So
- * the result is never longer than <hdr> and parses again. OWS around the header
- * is dropped. Returns the new length (0: no cookie left, drop the header),
- * AG_EPARSE for a malformed header (<out> then holds garbage), AG_EINVAL when
- * <cap> < <hdr>.len or <hdr>.len > INT_MAX.
+ * them), keeping the others byte for byte, in order, each with the separator the
+ * client wrote before it (none before the first kept one). So the result is never
+ * longer than <hdr>, reads as the same cookies less the dropped ones, and strips to
+ * itself. OWS around the header and empty pieces at its ends are dropped. Returns the
+ * new length (0: no cookie left, drop the header), AG_EINVAL when <cap> < <hdr>.len or
+ * <hdr>.len > INT_MAX.
  */
 int ag_cookie_strip(struct ag_str hdr, const char *const *drop, size_t n_drop, char *out,
                     size_t cap)
@@ -164,12 +145,11 @@ int ag_cookie_strip(struct ag_str hdr, const char *const *drop, size_t n_drop, c
     struct cookie_iter it;
     struct cookie_pair cp;
     size_t o = 0;
-    int rc;
 
     if (cap < hdr.len || hdr.len > INT_MAX)
         return AG_EINVAL;
     cookie_iter_init(&it, hdr);
-    while ((rc = cookie_next(&it, &cp)) == 1) {
+    while (cookie_next(&it, &cp) == 1) {
         bool dropped = false;
 
         for (size_t i = 0; i < n_drop && !dropped; i++)
@@ -183,5 +163,5 @@ int ag_cookie_strip(struct ag_str hdr, const char *const *drop, size_t n_drop, c
         memcpy(out + o, cp.pair.p, cp.pair.len);
         o += cp.pair.len;
     }
-    return rc < 0 ? rc : (int)o;
+    return (int)o;
 }

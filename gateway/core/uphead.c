@@ -139,8 +139,7 @@ static bool is_configured_header(const struct ag_config *cfg, struct ag_str name
 
 /*
  * Copies the client's Cookie value <v> without the gateway's credential cookies
- * (CONTRACT.md section 6: other cookies stay). A malformed value is dropped whole,
- * since it might hide one.
+ * (CONTRACT.md section 6: other cookies stay, however they are written: policy/cookie.c).
  */
 static void hb_cookie(struct hb *b, struct ag_str v)
 {

@@ -226,6 +226,10 @@ def test_post_refresh_sources(gateway, redis_server):
     # the cookie; the answer then sets the cookies, even with set-cookie-on-login off
     r = requests.post(url, headers={"Cookie": "refresh_token=" + body["refresh_token"]}, timeout=10)
     assert r.status_code == 200, r.text
+    # beside cookies RFC 6265's strict grammar refuses (another site's, the app's own)
+    r = requests.post(url, headers={"Cookie": 'theme="dark mode"; refresh_token=%s; flag;'
+                                              % r.json()["refresh_token"]}, timeout=10)
+    assert r.status_code == 200, r.text
     cookies = r.headers["Set-Cookie"]
     assert "access_token=" + r.json()["access_token"] in cookies
     assert "refresh_token=" + r.json()["refresh_token"] in cookies
