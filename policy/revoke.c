@@ -5,7 +5,8 @@
  *
  * Owns:     the tables and their random hash keys.
  * Entry:    ag_revoke_new(), ag_revoke_add(), ag_revoke_add_subject(), ag_revoke_check(),
- *           ag_revoke_check_subject(), ag_revoke_prune(), ag_revoke_set_loaded().
+ *           ag_revoke_check_subject(), ag_revoke_subject_before(), ag_revoke_prune(),
+ *           ag_revoke_set_loaded().
  *
  * An entry keeps no copy of the id: two keyed SipHash-2-4 values (128 bits, keys drawn
  * at random per set) stand for it, so an entry is 24 bytes and 1M revocations fit in
@@ -256,22 +257,28 @@ bool ag_revoke_check_key(struct ag_revoke *r, struct ag_str id, int64_t now)
     return revoked;
 }
 
-bool ag_revoke_check_subject(struct ag_revoke *r, struct ag_str sub, int64_t iat, int64_t now)
+int64_t ag_revoke_subject_before(struct ag_revoke *r, struct ag_str sub, int64_t now)
 {
-    bool revoked = false;
+    int64_t before = 0;
     uint64_t k1, k2;
 
     if (sub.len == 0)
-        return false;
+        return 0;
     pthread_rwlock_rdlock(&r->lock);
     if (r->subjects.used > 0) {
         struct subject_entry *e;
         revoke_keys(r, AG_REVOKE_SUBJECT, sub, &k1, &k2);
         e = (struct subject_entry *)table_slot(&r->subjects, k1, k2);
-        revoked = e->until > now && iat < e->before;
+        if (e->until > now)
+            before = e->before;
     }
     pthread_rwlock_unlock(&r->lock);
-    return revoked;
+    return before;
+}
+
+bool ag_revoke_check_subject(struct ag_revoke *r, struct ag_str sub, int64_t iat, int64_t now)
+{
+    return iat < ag_revoke_subject_before(r, sub, now);
 }
 
 /* Shrinks <t> while it is less than a quarter full, dropping what expired at <now>. */

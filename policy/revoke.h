@@ -55,6 +55,9 @@ int ag_revoke_add(struct ag_revoke *r, enum ag_revoke_kind kind, struct ag_str i
  */
 int ag_revoke_add_subject(struct ag_revoke *r, struct ag_str sub, int64_t before, int64_t until);
 
+/** The watermark T of <sub> in force at <now> (its tokens issued before T are revoked), or 0. */
+int64_t ag_revoke_subject_before(struct ag_revoke *r, struct ag_str sub, int64_t now);
+
 /** Whether a token of <sub> issued at <iat> is under its subject's watermark at <now> (iat < T). */
 bool ag_revoke_check_subject(struct ag_revoke *r, struct ag_str sub, int64_t iat, int64_t now);
 

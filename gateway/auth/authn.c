@@ -558,8 +558,16 @@ static bool str_is(struct ag_str a, const char *s)
     return strlen(s) == a.len && (a.len == 0 || memcmp(a.p, s, a.len) == 0);
 }
 
+/* Whether the fresh KNOWN entry <e> grants what <c> passed with, at <now>. */
+static bool key_entry_grants(const struct ag_keycache_entry *e, const struct ag_authn_cred *c,
+                             int64_t now)
+{
+    return e->state == AG_KEYCACHE_KNOWN && (e->expires_at == 0 || now < e->expires_at) &&
+           str_is(c->sub, e->uid) && str_is(c->scopes, e->scopes) && str_is(c->roles, e->roles);
+}
+
 enum ag_authn_live ag_authn_live(struct ag_worker *w, const struct ag_gen *g,
-                                 struct ag_authn_cred *c, int64_t now, bool answered)
+                                 struct ag_authn_cred *c, int64_t now, enum ag_authn_live_at at)
 {
     struct ag_keycache_entry *e;
 
@@ -571,25 +579,35 @@ enum ag_authn_live ag_authn_live(struct ag_worker *w, const struct ag_gen *g,
     if (!token_revoked(g, (struct ag_str){NULL, 0}, (struct ag_str){NULL, 0}, c->sub, c->iat,
                        now))
         return AG_AUTHN_LIVE_OK;
-    /* Its owner changed since the entry it passed with was loaded: as check_key(). */
+    /* Its owner changed since the entry it passed with was loaded. */
     e = w->kcache != NULL ? ag_keycache_get(w->kcache, c->key) : NULL;
     if (e != NULL && e->state == AG_KEYCACHE_PENDING)
         return AG_AUTHN_LIVE_WAIT; /* every lookup ends: a reply, or the command timeout */
-    if (e == NULL || key_entry_stale(g, e, now)) {
-        if (answered || w->kcache == NULL)
-            return AG_AUTHN_LIVE_REVOKED; /* the lookup failed: as a new request's 503 */
-        if (e != NULL)
-            ag_keycache_drop(w->kcache, c->key);
-        return ag_keycache_pending(w->kcache, c->key) != NULL ? AG_AUTHN_LIVE_LOOKUP
-                                                              : AG_AUTHN_LIVE_REVOKED;
+    if (at == AG_AUTHN_LIVE_AT_OWN_ANSWER && e != NULL) {
+        /* Its own lookup, sent after the watermark reached this worker: Redis answered it
+         * after the write behind the watermark, so the answer is the owner's state since,
+         * whatever second the entry's load says. It passes that watermark, not a later one. */
+        if (!key_entry_grants(e, c, now))
+            return AG_AUTHN_LIVE_REVOKED;
+        c->iat = c->iat_next;
+        return AG_AUTHN_LIVE_OK;
     }
-    /* A fresh entry: it holds if it grants what the exchange passed with (a role taken
-     * away narrows the scopes: revoked, as its tokens are). */
-    if (e->state != AG_KEYCACHE_KNOWN || (e->expires_at > 0 && now >= e->expires_at) ||
-        !str_is(c->sub, e->uid) || !str_is(c->scopes, e->scopes) || !str_is(c->roles, e->roles))
+    if (e != NULL && !key_entry_stale(g, e, now)) {
+        /* loaded after the watermark (another request's lookup): as a new request */
+        if (!key_entry_grants(e, c, now))
+            return AG_AUTHN_LIVE_REVOKED;
+        c->iat = e->loaded;
+        return AG_AUTHN_LIVE_OK;
+    }
+    /* No entry (evicted, or never), or one from before the watermark: look it up. */
+    if (w->kcache == NULL)
         return AG_AUTHN_LIVE_REVOKED;
-    c->iat = e->loaded;
-    return AG_AUTHN_LIVE_OK;
+    if (e != NULL)
+        ag_keycache_drop(w->kcache, c->key);
+    if (ag_keycache_pending(w->kcache, c->key) == NULL)
+        return AG_AUTHN_LIVE_REVOKED;
+    c->iat_next = g->revoke != NULL ? ag_revoke_subject_before(g->revoke, c->sub, now) : 0;
+    return AG_AUTHN_LIVE_LOOKUP;
 }
 
 /* ---------------------------------------------------------------- the check */

@@ -84,6 +84,15 @@ struct ag_authn_cred {
     struct ag_str jti, sid, sub, key; /* key: the API key's public id, empty for a token */
     struct ag_str scopes, roles;      /* an API key's grant when it passed; empty for a token */
     int64_t iat;
+    int64_t iat_next;                 /* an API key looked up again: its owner's watermark when
+                                         the lookup was sent, its iat if the answer holds */
+};
+
+/* When ag_authn_live() judges a live credential. */
+enum ag_authn_live_at {
+    AG_AUTHN_LIVE_AT_SWEEP,      /* a revocation arrived */
+    AG_AUTHN_LIVE_AT_ANSWER,     /* the lookup of its API key it waited for (another's) is back */
+    AG_AUTHN_LIVE_AT_OWN_ANSWER, /* the lookup it sent (LOOKUP) is back */
 };
 
 /* What a revocation does to a live credential (ag_authn_live()). */
@@ -126,16 +135,19 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
  * Judges the live credential <c> at <now> as ag_authn_check() would judge a new request
  * with it, so that a live exchange ends exactly when its credential would now be refused.
  * A token: revoked by its jti, its sid or its subject's watermark over <c>->iat. An API
- * key: revoked by its id; when its owner's watermark passes its entry (logout-all,
+ * key: revoked by its id at once; when its owner's watermark passes its entry (logout-all,
  * deactivation, a role taken away), a new request would look the key up again, and so
- * does the exchange (LOOKUP, then WAIT; <answered>: the lookup is back, no new one).
- * Then it holds when the fresh entry grants the scopes and roles it passed with, and
- * <c>->iat becomes the entry's load time; otherwise, or when the lookup failed, it is
- * revoked. So an owner's logout-all, which does not revoke keys, leaves their exchanges
- * open. Never does I/O.
+ * does the exchange: a fresh entry another request loaded since is used as it is;
+ * otherwise LOOKUP (the caller sends it; <c>->iat_next keeps the watermark it is sent
+ * after), or WAIT for a lookup under way. When <at> says its own lookup is back, the
+ * answer decides whatever second its entry was loaded in (Redis answered it after the
+ * watermark's write). It holds when the entry grants the scopes and roles it passed with,
+ * and <c>->iat moves past the watermark; otherwise it is revoked. So an owner's
+ * logout-all, which does not revoke keys, leaves their exchanges open. A lookup that
+ * failed is the caller's to judge (fail closed). Never does I/O.
  */
 enum ag_authn_live ag_authn_live(struct ag_worker *w, const struct ag_gen *g,
-                                 struct ag_authn_cred *c, int64_t now, bool answered);
+                                 struct ag_authn_cred *c, int64_t now, enum ag_authn_live_at at);
 
 /* What a refusal says: the status, the JSON body (NULL: the standard error body for the
  * status, with <detail> when set), and the header lines (RFC 6750 WWW-Authenticate, or

@@ -72,16 +72,17 @@ int ag_live_add(struct ag_req *req, const struct ag_authn *a)
     l->cred.iat = a->iat;
     l->req = req;
     l->on = true;
-    l->key_wait = false;
+    l->key_wait = AG_LIVE_KEY_NONE;
+    l->key_lookups = 0;
     LIST_INSERT_HEAD(&w->live, l, entry);
     return 0;
 }
 
-/* Marks whether <l> waits for its API key's lookup, counted in w->n_live_key_wait. */
-static void live_key_wait(struct ag_worker *w, struct ag_live *l, bool wait)
+/* Sets what <l> waits for; those waiting are counted in w->n_live_key_wait. */
+static void live_key_wait(struct ag_worker *w, struct ag_live *l, enum ag_live_key wait)
 {
-    if (l->key_wait != wait)
-        w->n_live_key_wait += wait ? 1 : (size_t)-1;
+    if ((l->key_wait != AG_LIVE_KEY_NONE) != (wait != AG_LIVE_KEY_NONE))
+        w->n_live_key_wait += wait != AG_LIVE_KEY_NONE ? 1 : (size_t)-1;
     l->key_wait = wait;
 }
 
@@ -91,7 +92,7 @@ void ag_live_remove(struct ag_req *req)
 
     if (l == NULL || !l->on)
         return;
-    live_key_wait(req->c->w, l, false);
+    live_key_wait(req->c->w, l, AG_LIVE_KEY_NONE);
     LIST_REMOVE(l, entry);
     l->on = false;
 }
@@ -134,26 +135,41 @@ static void live_close(struct ag_req *req)
 }
 
 /*
- * Judges <l> again at <now> (<answered>: its key's lookup is back) and acts on the
- * verdict: a revoked one is closed (it leaves the index, no other entry does); one whose
- * API key must be looked up again waits for the lookup, which is sent here.
+ * Judges <l> again at <now> (<at>: a sweep, or the answer of the lookup it waited for) and
+ * acts on the verdict: a revoked one is closed (it leaves the index, no other entry
+ * does); one whose API key must be looked up again sends the lookup from a sweep and
+ * waits for it, at most AG_LIVE_KEY_LOOKUPS times in a row (an entry evicted from a full
+ * key cache while its lookup was under way), then is closed.
  */
-static void live_judge(struct ag_worker *w, struct ag_live *l, int64_t now, bool answered)
+static void live_judge(struct ag_worker *w, struct ag_live *l, int64_t now,
+                       enum ag_authn_live_at at)
 {
     struct ag_req *req = l->req;
 
-    live_key_wait(w, l, false);
-    switch (ag_authn_live(w, req->gen, &l->cred, now, answered)) {
+    switch (ag_authn_live(w, req->gen, &l->cred, now, at)) {
     case AG_AUTHN_LIVE_OK:
+        live_key_wait(w, l, AG_LIVE_KEY_NONE);
+        l->key_lookups = 0;
         return;
     case AG_AUTHN_LIVE_LOOKUP:
-        if (w->ep_ops->key_lookup(w, l->cred.key) < 0) {
+        if (at != AG_AUTHN_LIVE_AT_SWEEP) {
+            /* Sent from the next sweep instead, once every answer of this read is in the
+             * cache: a lookup sent now could evict the pending entry of one answered next. */
+            ag_keycache_drop(w->kcache, l->cred.key);
+            live_key_wait(w, l, AG_LIVE_KEY_NONE);
+            ag_live_schedule(w);
+            return;
+        }
+        if (l->key_lookups >= AG_LIVE_KEY_LOOKUPS || w->ep_ops->key_lookup(w, l->cred.key) < 0) {
             ag_keycache_drop(w->kcache, l->cred.key); /* the store is not ready: fail closed */
             break;
         }
-        /* fall through */
+        l->key_lookups++;
+        live_key_wait(w, l, AG_LIVE_KEY_OWN);
+        return;
     case AG_AUTHN_LIVE_WAIT:
-        live_key_wait(w, l, true);
+        if (l->key_wait == AG_LIVE_KEY_NONE)
+            live_key_wait(w, l, AG_LIVE_KEY_OTHER); /* a lookup another request sent */
         return;
     case AG_AUTHN_LIVE_REVOKED:
         break;
@@ -161,7 +177,8 @@ static void live_judge(struct ag_worker *w, struct ag_live *l, int64_t now, bool
     live_close(req); /* unindexes it */
 }
 
-/* Re-judges every indexed exchange but those waiting for their key's lookup. */
+/* Re-judges every indexed exchange (one waiting for its key's lookup goes on waiting,
+ * unless its key was revoked meanwhile). */
 static void on_live_sweep(evutil_socket_t fd, short what, void *arg)
 {
     struct ag_worker *w = arg;
@@ -172,20 +189,29 @@ static void on_live_sweep(evutil_socket_t fd, short what, void *arg)
     (void)what;
     for (l = LIST_FIRST(&w->live); l != NULL; l = next) {
         next = LIST_NEXT(l, entry); /* closing <l>'s request unindexes <l> alone */
-        if (!l->key_wait)
-            live_judge(w, l, now, false);
+        live_judge(w, l, now, AG_AUTHN_LIVE_AT_SWEEP);
     }
 }
 
-void ag_live_wake_key(struct ag_worker *w, struct ag_str id)
+void ag_live_wake_key(struct ag_worker *w, struct ag_str id, bool failed)
 {
     int64_t now = (int64_t)time(NULL);
     struct ag_live *l, *next;
 
     for (l = LIST_FIRST(&w->live); l != NULL && w->n_live_key_wait > 0; l = next) {
+        enum ag_live_key waited = l->key_wait;
+
         next = LIST_NEXT(l, entry);
-        if (l->key_wait && l->cred.key.len == id.len && memcmp(l->cred.key.p, id.p, id.len) == 0)
-            live_judge(w, l, now, true);
+        if (waited == AG_LIVE_KEY_NONE || l->cred.key.len != id.len ||
+            memcmp(l->cred.key.p, id.p, id.len) != 0)
+            continue;
+        live_key_wait(w, l, AG_LIVE_KEY_NONE);
+        if (failed)
+            live_close(l->req); /* the store failed: fail closed, as a new request's 503 */
+        else
+            live_judge(w, l, now,
+                       waited == AG_LIVE_KEY_OWN ? AG_AUTHN_LIVE_AT_OWN_ANSWER
+                                                 : AG_AUTHN_LIVE_AT_ANSWER);
     }
 }
 

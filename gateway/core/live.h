@@ -27,13 +27,23 @@
 struct ag_req;
 struct ag_worker;
 
+/* What an exchange let through by an API key waits for (ag_authn_live()). */
+enum ag_live_key {
+    AG_LIVE_KEY_NONE,
+    AG_LIVE_KEY_OTHER, /* a lookup of its key another request sent */
+    AG_LIVE_KEY_OWN,   /* the lookup it sent, after its owner's watermark */
+};
+
+/* Lookups an exchange sends in a row before it is closed (ag_live_wake_key()). */
+#define AG_LIVE_KEY_LOOKUPS 3
+
 struct ag_live {
     LIST_ENTRY(ag_live) entry;   /* in w->live while <on> */
     struct ag_req *req;
     struct ag_authn_cred cred;   /* slices into data[] */
     bool on;                     /* indexed: its request is upstream */
-    bool key_wait;               /* its API key is being looked up again (ag_authn_live()):
-                                    judged when the lookup is back, skipped by sweeps */
+    enum ag_live_key key_wait;   /* its API key's lookup it waits for: judged when it is back */
+    unsigned key_lookups;        /* lookups it sent since it last held */
     size_t cap;                  /* bytes of data[] */
     char data[];
 };
@@ -56,10 +66,11 @@ void ag_live_remove(struct ag_req *req);
 void ag_live_schedule(struct ag_worker *w);
 
 /**
- * The lookup of API key <id> is back (its cache entry filled, or dropped when it failed):
- * the exchanges that waited for it are judged again, and the revoked ones closed.
+ * The lookup of API key <id> is back (its cache entry filled), or <failed> (the store):
+ * the exchanges that waited for it are judged again, the revoked ones closed; a failure
+ * closes them all (fail closed).
  */
-void ag_live_wake_key(struct ag_worker *w, struct ag_str id);
+void ag_live_wake_key(struct ag_worker *w, struct ag_str id, bool failed);
 
 /** Frees the sweep's event when the worker ends (its requests are gone by then). */
 void ag_live_clear(struct ag_worker *w);

@@ -340,6 +340,7 @@ static void on_apikey_found(enum ag_apikeys_status st, const struct ag_apikeys_f
     struct ag_str id = {l->id, AG_APIKEY_ID_LEN};
     unsigned char hash[32];
     char *scopes = NULL, *roles = NULL;
+    bool failed = false;
 
     if (st == AG_APIKEYS_OK && sodium_hex2bin(hash, sizeof(hash), f->hash, strlen(f->hash), NULL,
                                               NULL, NULL) == 0 &&
@@ -353,11 +354,12 @@ static void on_apikey_found(enum ag_apikeys_status st, const struct ag_apikeys_f
         ag_keycache_fill(w->kcache, id, NULL, (int64_t)time(NULL) + AG_KEYCACHE_NEG_TTL);
     } else {
         ag_keycache_drop(w->kcache, id); /* the store failed: the waiters get 503 */
+        failed = true;
     }
     free(scopes);
     free(roles);
     ag_conn_wake_key(w, id);
-    ag_live_wake_key(w, id);
+    ag_live_wake_key(w, id, failed);
     ag_ep_wake_key(w, id);
     free(l);
 }

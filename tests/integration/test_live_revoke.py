@@ -22,16 +22,17 @@ from conftest import free_port
 from test_metrics import scrape, val
 from test_account import logout
 from test_admin_users import MH, patch
-from test_api_keys import create_ok, revoke
+from test_api_keys import NS, create_ok, revoke
 from test_api_keys import start as keys_start
-from test_users import login_ok, make_user, refresh_post
+from test_users import login_ok, make_user, redis_cmd, refresh_post
 
 LIVE_PATHS = ["/api", "/ws", "/stream", "/partial"]
 
 
-def start(gateway, redis_server, upstream):
-    return keys_start(gateway, redis_server, upstream, **{"access-token-paths": LIVE_PATHS,
-                                                          "metrics-listen": "127.0.0.1:%d" % free_port()})
+def start(gateway, redis_server, upstream, **over):
+    cfg = {"access-token-paths": LIVE_PATHS, "metrics-listen": "127.0.0.1:%d" % free_port()}
+    cfg.update(over)
+    return keys_start(gateway, redis_server, upstream, **cfg)
 
 
 def revoked_counts(gw):
@@ -279,6 +280,52 @@ def test_an_owners_logout_all_leaves_the_api_keys_connections_open(gateway, redi
     assert_closed_within_1s(t0, ws, wid, stream, upstream)
     for gw in (a, b):
         assert requests.get(gw.url + "/api/x", headers={"X-API-Key": key}, timeout=5).status_code == 401
+
+
+def test_logout_all_of_this_second_leaves_the_api_keys_connections_open(gateway, redis_server,
+                                                                         upstream):
+    """A user with more sessions than logout-all walks one by one (1024, store/user.c) gets a
+    watermark of Redis's present second, not one behind: B's lookup of the key, sent in that
+    second, loads an entry that the second's watermark would call old. It is B's own lookup,
+    answered after the watermark's write, so it decides: the key's tunnel stays open."""
+    a = start(gateway, redis_server, upstream)
+    b = start(gateway, redis_server, upstream)
+    u, p = user_session(a)
+    key = create_ok(a, p["access_token"])["key"]
+    ws, wid, stream = hold(b, key)
+    future = str(int(time.time()) + 3600)
+    args = []
+    for i in range(1100):
+        args += [future, "walk-past-%d" % i]
+    redis_cmd(redis_server.port, "ZADD", "{%s}:usess:%s" % (NS, u["id"]), *args)
+    time.sleep(2.1)  # B's entry of the key older than any watermark of the logout-all
+    t0 = time.monotonic()
+    assert_ok(logout(a, p["access_token"], all_=True))
+    time.sleep(max(0.0, t0 + 1.0 - time.monotonic()))
+    assert_still_open(ws, wid, upstream)
+    assert revoked_counts(b) == {"tunnel": 0, "stream": 0}
+    for gw in (a, b):
+        assert requests.get(gw.url + "/api/x", headers={"X-API-Key": key}, timeout=5).status_code == 200
+    stream.sock.close()
+
+
+def test_a_full_key_cache_does_not_close_the_keys_connections(gateway, redis_server, upstream):
+    """17 keys of one owner live on B's one worker, its key cache of 16 (the least allowed):
+    after the owner's logout-all the sweep looks the 17 up at once, and the 17th evicts the
+    first one's entry while its lookup is under way. That exchange asks again, rather than
+    taking a lookup that found no entry to fill for a failed one."""
+    a = start(gateway, redis_server, upstream)
+    b = start(gateway, redis_server, upstream, **{"workers": 1, "api-key-cache-size": 16})
+    _, p = user_session(a)
+    keys = [create_ok(a, p["access_token"], name="k%d" % i)["key"] for i in range(17)]
+    tunnels = [ws_open(b, k) for k in keys]
+    time.sleep(2.1)  # B's entries older than the logout-all's watermark
+    t0 = time.monotonic()
+    assert_ok(logout(a, p["access_token"], all_=True))
+    time.sleep(max(0.0, t0 + 1.0 - time.monotonic()))
+    for ws, wid in tunnels:
+        assert_still_open(ws, wid, upstream)
+    assert revoked_counts(b) == {"tunnel": 0, "stream": 0}
 
 
 def test_logout_on_the_same_instance_closes_its_tunnel(gateway, redis_server, upstream):

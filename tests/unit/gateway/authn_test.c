@@ -563,6 +563,11 @@ static void test_authn_revoked_jti_sid_and_subject_are_refused(void)
     fx_clear(&f);
 }
 
+/* When ag_authn_live() judges. */
+#define SWEEP AG_AUTHN_LIVE_AT_SWEEP
+#define ANSWER AG_AUTHN_LIVE_AT_ANSWER
+#define OWN AG_AUTHN_LIVE_AT_OWN_ANSWER
+
 /*
  * The identity a passed token is indexed by (gateway/core/live.c) is judged revoked by
  * ag_authn_live() exactly when a new check of the same token is refused.
@@ -587,7 +592,7 @@ static void test_authn_live_token_agrees_with_the_check(void)
         c.sid = ag_str_c(ids[1]);
         c.sub = ag_str_c(ids[2]);
         c.iat = f.a.iat;
-        AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, false), AG_AUTHN_LIVE_OK);
+        AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, SWEEP), AG_AUTHN_LIVE_OK);
         if (i == 0)
             AG_ASSERT_EQ(ag_revoke_add(f.rv, AG_REVOKE_JTI, c.jti, until), 0);
         else if (i == 1)
@@ -597,11 +602,11 @@ static void test_authn_live_token_agrees_with_the_check(void)
         else
             AG_ASSERT_EQ(ag_revoke_add(f.rv, AG_REVOKE_KEY, AG_LIT("k-1"), until), 0);
         AG_ASSERT_EQ(check(&f, AG_NEED_ACCESS), i < 3 ? AG_AUTHN_INVALID : AG_AUTHN_OK);
-        AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, false),
+        AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, SWEEP),
                      i < 3 ? AG_AUTHN_LIVE_REVOKED : AG_AUTHN_LIVE_OK);
         /* an API key's identity: its id, then (no key cache to look it up in) its owner */
         c.key = AG_LIT("k-1");
-        AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, false),
+        AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, SWEEP),
                      i == 2 || i == 3 ? AG_AUTHN_LIVE_REVOKED : AG_AUTHN_LIVE_OK);
         fx_clear(&f);
     }
@@ -630,9 +635,10 @@ static void key_lookup_back(struct fx *f, int64_t loaded, const char *scopes, co
 
 /*
  * A live API key whose owner's watermark passes the entry it was let through with is
- * looked up again, as a new request with it would be, and judged from the fresh entry:
- * it holds after the owner's logout-all (keys are not revoked by it), and is revoked when
- * the lookup failed, the owner or the key is gone, or its grant narrowed.
+ * looked up again, as a new request with it would be, and judged from the answer: it
+ * holds after the owner's logout-all (keys are not revoked by it), even when the lookup
+ * went out in the watermark's own second (its answer came after the watermark's write);
+ * it is revoked when the owner or the key is gone or its grant narrowed.
  */
 static void test_authn_live_key_is_looked_up_again_when_its_owner_changed(void)
 {
@@ -652,51 +658,64 @@ static void test_authn_live_key_is_looked_up_again_when_its_owner_changed(void)
     c = (struct ag_authn_cred){.sub = AG_LIT("user-42"), .key = AG_LIT(KEY_ID),
                                .scopes = AG_LIT("read write"), .roles = AG_LIT("editor"),
                                .iat = now - 100};
-    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, false), AG_AUTHN_LIVE_OK);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, SWEEP), AG_AUTHN_LIVE_OK);
 
-    /* The owner's logout-all: a new request would look the key up; so does the exchange,
-     * once for all of the key's exchanges of this worker. */
+    /* The owner's logout-all (a second behind): a new request would look the key up; so
+     * does the exchange, once for all of the key's exchanges of this worker. */
     AG_ASSERT_EQ(ag_revoke_add_subject(f.rv, AG_LIT("user-42"), now - 1, until), 0);
-    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, false), AG_AUTHN_LIVE_LOOKUP);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, SWEEP), AG_AUTHN_LIVE_LOOKUP);
+    AG_ASSERT_EQ(c.iat_next, now - 1);
     AG_ASSERT_EQ(ag_keycache_get(f.w.kcache, AG_LIT(KEY_ID))->state, AG_KEYCACHE_PENDING);
     other = c;
-    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, false), AG_AUTHN_LIVE_WAIT);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, SWEEP), AG_AUTHN_LIVE_WAIT);
     ag_authn_check(&f.w, f.g, &f.h, &f.v, &from, &f.a);
     AG_ASSERT_EQ(f.a.st, AG_AUTHN_KEY_WAIT);
     AG_ASSERT(!f.a.key_lookup); /* the exchange's lookup is the one it waits for */
-    /* Back with the same grant: both hold, judged from the new entry from now on. */
+    /* Back (loaded, as ep_apikeys.c says, a second before it was sent), same grant: both
+     * hold, and later sweeps for the same watermark cost no lookup. */
     key_lookup_back(&f, now - 1, "read write", "editor");
-    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, true), AG_AUTHN_LIVE_OK);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, OWN), AG_AUTHN_LIVE_OK);
     AG_ASSERT_EQ(c.iat, now - 1);
-    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, true), AG_AUTHN_LIVE_OK);
-    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, false), AG_AUTHN_LIVE_OK);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, ANSWER), AG_AUTHN_LIVE_OK);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, SWEEP), AG_AUTHN_LIVE_OK);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, SWEEP), AG_AUTHN_LIVE_OK);
     ag_authn_check(&f.w, f.g, &f.h, &f.v, &from, &f.a);
     AG_ASSERT_EQ(f.a.st, AG_AUTHN_OK);
 
-    /* A role taken away (a later watermark): the fresh entry grants less: revoked. */
+    /* A watermark of this very second (a logout-all of a subject with many sessions): the
+     * answer's entry is older by its second, yet it is the state after the watermark. */
     AG_ASSERT_EQ(ag_revoke_add_subject(f.rv, AG_LIT("user-42"), now, until), 0);
-    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, false), AG_AUTHN_LIVE_LOOKUP);
-    key_lookup_back(&f, now, "read", "");
-    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, true), AG_AUTHN_LIVE_REVOKED);
-    /* The lookup failed (its entry dropped): revoked, no second lookup. */
-    other.iat = now;
-    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, false), AG_AUTHN_LIVE_OK);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, SWEEP), AG_AUTHN_LIVE_LOOKUP);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, SWEEP), AG_AUTHN_LIVE_WAIT);
+    key_lookup_back(&f, now - 1, "read write", "editor");
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, OWN), AG_AUTHN_LIVE_OK);
+    AG_ASSERT_EQ(c.iat, now);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, SWEEP), AG_AUTHN_LIVE_OK);
+    /* <other> waited for a lookup it did not send: it cannot know the lookup followed the
+     * watermark, so it sends its own, and that answer decides. */
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, ANSWER), AG_AUTHN_LIVE_LOOKUP);
+    key_lookup_back(&f, now - 1, "read write", "editor");
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, OWN), AG_AUTHN_LIVE_OK);
+
+    /* Its entry evicted from a full cache while the lookup was under way: asked again. */
     AG_ASSERT_EQ(ag_revoke_add_subject(f.rv, AG_LIT("user-42"), now + 1, until), 0);
-    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, false), AG_AUTHN_LIVE_LOOKUP);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, SWEEP), AG_AUTHN_LIVE_LOOKUP);
     ag_keycache_drop(f.w.kcache, AG_LIT(KEY_ID));
-    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, true), AG_AUTHN_LIVE_REVOKED);
-    AG_ASSERT(ag_keycache_get(f.w.kcache, AG_LIT(KEY_ID)) == NULL);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, OWN), AG_AUTHN_LIVE_LOOKUP);
+    /* A role taken away: the answer grants less: revoked. */
+    key_lookup_back(&f, now, "read", "");
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &c, now, OWN), AG_AUTHN_LIVE_REVOKED);
     /* The owner deactivated or deleted: Redis no longer knows the key: revoked. */
-    other.iat = now - 1;
-    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, false), AG_AUTHN_LIVE_LOOKUP);
-    key_lookup_back(&f, now + 1, NULL, NULL);
-    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, true), AG_AUTHN_LIVE_REVOKED);
-    /* The key revoked by id: at once, whatever the cache holds. */
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, SWEEP), AG_AUTHN_LIVE_LOOKUP);
+    key_lookup_back(&f, now, NULL, NULL);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, OWN), AG_AUTHN_LIVE_REVOKED);
+    /* The key revoked by id: at once, even while its lookup is under way. */
     key_lookup_back(&f, now + 1, "read write", "editor");
     other.iat = now + 1;
-    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, false), AG_AUTHN_LIVE_OK);
+    AG_ASSERT_EQ(ag_revoke_add_subject(f.rv, AG_LIT("user-42"), now + 2, until), 0);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, SWEEP), AG_AUTHN_LIVE_LOOKUP);
     AG_ASSERT_EQ(ag_revoke_add(f.rv, AG_REVOKE_KEY, AG_LIT(KEY_ID), until), 0);
-    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, false), AG_AUTHN_LIVE_REVOKED);
+    AG_ASSERT_EQ(ag_authn_live(&f.w, f.g, &other, now, SWEEP), AG_AUTHN_LIVE_REVOKED);
 
     ag_keycache_free(f.w.kcache);
     fx_clear(&f);
