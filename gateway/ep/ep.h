@@ -378,8 +378,9 @@ void ag_ep_reply_no_access(struct ag_ep *ep);
 /**
  * The refresh token <ep> presents into <*tok> (arena; NULL: none), as POST /refresh reads
  * it: a Bearer that is not an access token, else the refresh_token cookie (ep->by_cookie
- * set), else the body's "refresh_token" (JSON; with <form>, a form when the Content-Type
- * says so). False on OOM (gateway/ep/ep_tokens.c).
+ * set), else the body's "refresh_token" (application/json; with <form>, also a form). False
+ * when it answered: 415 for a body of another type that was needed, 500 on OOM
+ * (gateway/ep/ep_tokens.c).
  */
 bool ag_ep_tokens_presented(struct ag_ep *ep, bool form, const char **tok);
 

@@ -176,10 +176,8 @@ static void account_logout_refresh(struct ag_ep *ep)
     enum ag_jwt_status st;
     const char *tok, *presented;
 
-    if (!ag_ep_tokens_presented(ep, true, &tok)) {
-        ag_ep_oom(ep);
+    if (!ag_ep_tokens_presented(ep, true, &tok))
         return;
-    }
     if (tok == NULL) {
         ag_ep_reply_no_access(ep);
         return;

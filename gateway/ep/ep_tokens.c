@@ -485,33 +485,56 @@ static bool tokens_sources(struct ag_ep *ep, const char **bearer, const char **c
 /*
  * The token from Bearer (unless it holds an access token), then the refresh_token
  * cookie, then the body: JSON, or with <form> a form when the Content-Type says so (a
- * bad form is no token). On OOM in the body's copy the token is NULL: refused as none.
+ * bad form is no token). A body of another declared type, when it is needed, is 415:
+ * the JSON endpoints take only application/json (docs/users.md "CSRF": a cross-site
+ * text/plain form carrying JSON is refused before its body is read). False when
+ * answered (415, or 500 on OOM).
  */
 bool ag_ep_tokens_presented(struct ag_ep *ep, bool form, const char **tok)
 {
     const char *bearer, *cookie;
-    struct ag_str body = ag_ep_body(ep);
+    struct ag_str body = ag_ep_body(ep), ctype;
 
     *tok = NULL;
-    if (!tokens_sources(ep, &bearer, &cookie))
+    if (!tokens_sources(ep, &bearer, &cookie)) {
+        ag_ep_oom(ep);
         return false;
+    }
     if (bearer != NULL && !tokens_is_access(bearer))
         *tok = bearer; /* judged as a refresh token: no fall-through when bad */
     if (*tok == NULL && cookie != NULL) {
         *tok = cookie;
         ep->by_cookie = true;
     }
-    if (*tok == NULL && body.len > 0 && form && ep->ctype == AG_BODY_FORM) {
+    if (*tok != NULL || body.len == 0)
+        return true;
+    if (form && ep->ctype == AG_BODY_FORM) {
         struct ag_body_field f = {"refresh_token", false, ep->req->gen->cfg->token_max_size, NULL};
-        if (ag_body_fields(AG_BODY_FORM, body.p, body.len, &f, 1, NULL) == 0 && f.value != NULL)
-            *tok = ag_ep_strdup(ep, f.value);
+        if (ag_body_fields(AG_BODY_FORM, body.p, body.len, &f, 1, NULL) == 0 && f.value != NULL &&
+            (*tok = ag_ep_strdup(ep, f.value)) == NULL) {
+            ag_body_fields_free(&f, 1);
+            ag_ep_oom(ep);
+            return false;
+        }
         ag_body_fields_free(&f, 1);
-    } else if (*tok == NULL && body.len > 0) {
+    } else if (ep->ctype == AG_BODY_JSON || !ag_ep_header(ep, "Content-Type", &ctype)) {
+        /* no Content-Type at all: JSON, as FastAPI reads it (fast-authkit's clients); a
+         * cross-site form always names its type, and the Origin check stands anyway */
         json_t *doc = json_loadb(body.p, body.len, JSON_REJECT_DUPLICATES, NULL);
         json_t *t = json_is_object(doc) ? json_object_get(doc, "refresh_token") : NULL;
-        if (json_is_string(t))
-            *tok = ag_ep_strdup(ep, json_string_value(t));
+        if (json_is_string(t) && (*tok = ag_ep_strdup(ep, json_string_value(t))) == NULL) {
+            json_decref(doc);
+            ag_ep_oom(ep);
+            return false;
+        }
         json_decref(doc);
+    } else {
+        ag_ep_reply_detail(ep, 415,
+                           form ? "Content-Type must be application/json or "
+                                  "application/x-www-form-urlencoded"
+                                : "Content-Type must be application/json",
+                           NULL);
+        return false;
     }
     return true;
 }
@@ -522,9 +545,6 @@ void ag_ep_tokens_refresh_post(struct ag_ep *ep)
     const char *tok;
 
     ep->oauth = true;
-    if (!ag_ep_tokens_presented(ep, false, &tok)) {
-        ag_ep_oom(ep);
-        return;
-    }
-    tokens_rotate(ep, tok);
+    if (ag_ep_tokens_presented(ep, false, &tok))
+        tokens_rotate(ep, tok);
 }

@@ -321,6 +321,14 @@ def test_post_refresh_refusals(gateway, redis_server):
         r = requests.post(url, data=data, headers={"Content-Type": "application/json"}, timeout=10)
         assert r.status_code == 401, (data, r.text)
         assert r.json() == {"detail": "Invalid refresh token"}
+    # a body of another type: 415, not read for a token (docs/users.md "CSRF": a
+    # cross-site text/plain form can carry JSON)
+    body = json.dumps({"refresh_token": p["refresh_token"]})
+    for ctype in ("text/plain", "text/plain;charset=UTF-8", "multipart/form-data; boundary=x",
+                  "application/x-www-form-urlencoded", ""):
+        r = requests.post(url, data=body, headers={"Content-Type": ctype}, timeout=10)
+        assert r.status_code == 415, (ctype, r.text)
+        assert r.json() == {"detail": "Content-Type must be application/json"}
     # over 16 KiB: 413, whether announced or chunked
     big = b'{"refresh_token":"' + b"a" * 17000 + b'"}'
     r = requests.post(url, data=big, timeout=10)
