@@ -166,9 +166,8 @@ static bool method_known(const unsigned char *m, size_t n)
 }
 
 /*
- * "token SP target SP HTTP/1.x CRLF" (RFC 9112 s.3). A leading CRLF is refused rather
- * than skipped (s.2.2 allows either): a client that sends one is already odd, and
- * refusing keeps "the head starts at byte 0" true for the caller.
+ * "token SP target SP HTTP/1.x CRLF" (RFC 9112 s.3). The empty lines parse_head() skips
+ * (s.2.2) are behind <p>; another is refused.
  */
 static int scan_request_line(const unsigned char *p, const unsigned char *end,
                              struct ag_http1_head *h, const unsigned char **next)
@@ -351,6 +350,17 @@ static int parse_head(const char *buf, size_t len, size_t max_head, struct ag_ht
     if (len == 0)
         return max_head == 0 ? head_fail(h, AG_ETOOBIG, "head too large") : AG_AGAIN;
     end = p + (len < max_head ? len : max_head);
+    if (request) {
+        /* RFC 9112 s.2.2: empty lines before a request line are ignored (a client that
+         * ends a body with a CRLF it did not count); two at most, then it is a 400. */
+        for (int i = 0; i < 2 && end - p >= 1 && p[0] == '\r'; i++) {
+            if (end - p == 1) /* its LF still to come */
+                return len >= max_head ? head_fail(h, AG_ETOOBIG, "head too large") : AG_AGAIN;
+            if (p[1] != '\n')
+                break; /* refused by the request line's scan */
+            p += 2;
+        }
+    }
     if (request)
         rc = scan_request_line(p, end, h, &next);
     else
@@ -361,7 +371,7 @@ static int parse_head(const char *buf, size_t len, size_t max_head, struct ag_ht
         return len >= max_head ? head_fail(h, AG_ETOOBIG, "head too large") : AG_AGAIN;
     if (rc != SCAN_DONE)
         return rc;
-    return (int)(next - p);
+    return (int)(next - (const unsigned char *)buf);
 }
 
 /*
@@ -480,6 +490,20 @@ static bool ws_key_valid(struct ag_str v)
     return strchr("AQgw", v.p[21]) != NULL;
 }
 
+/*
+ * Whether an HTAB is in the OWS after the value <v> of a field of a parsed head (up to the
+ * line's CR: the head holds it). RFC 9110 allows it; libhttp-parser refuses it after a
+ * Content-Length's digits, so the gateway does too (it refuses whatever libhttp-parser
+ * refuses: fuzz_http1).
+ */
+static bool tab_after(struct ag_str v)
+{
+    for (const char *p = v.p + v.len; *p == ' ' || *p == '\t'; p++)
+        if (*p == '\t')
+            return true;
+    return false;
+}
+
 static void scan_seen(const struct ag_http1_head *h, struct fields_seen *f)
 {
     memset(f, 0, sizeof(*f));
@@ -515,7 +539,7 @@ static void scan_seen(const struct ag_http1_head *h, struct fields_seen *f)
         case 14:
             if (IEQ(n, "content-length")) {
                 f->n_cl++;
-                if (!parse_content_length(v, &f->cl))
+                if (!parse_content_length(v, &f->cl) || tab_after(v))
                     f->cl_bad = true;
             }
             break;

@@ -53,8 +53,8 @@ struct ag_http1_head {
  * CTL (but HTAB) or DEL in values, a request line not of the form
  * "method SP target SP HTTP/1.0|1.1" (so HTTP/0.9 and 2.0), a method other than the
  * registered ones libhttp-parser knows (GET ... UNSUBSCRIBE, case-sensitive), control
- * bytes or spaces in the target. Leading empty lines before the request line are not
- * allowed either. The framing fields are judged by ag_http1_request_info(), the target
+ * bytes or spaces in the target, more than two empty lines (CRLF) before the request
+ * line (up to two are skipped, RFC 9112 s.2.2, and counted in the length). The framing fields are judged by ag_http1_request_info(), the target
  * by policy/path.c; together they refuse whatever libhttp-parser refuses (fuzz_http1).
  */
 int ag_http1_parse_request(const char *buf, size_t len, size_t max_head, struct ag_http1_head *h);
@@ -93,7 +93,9 @@ struct ag_http1_info {
  * Content-Length (400); Transfer-Encoding other than exactly one field whose
  * value is "chunked" (501 for an unknown coding, 400 for "chunked" repeated or
  * not last, or TE on HTTP/1.0); Content-Length not 1*DIGIT, over 2^63-1, or
- * repeated (400; identical repeats included); a field name that is "Transfer-Encoding"
+ * repeated (400; identical repeats included), or followed by an HTAB (400, as
+ * libhttp-parser: <h> must come from ag_http1_parse_request(), whose values are followed
+ * by the rest of their line); a field name that is "Transfer-Encoding"
  * followed by more bytes (400); Host missing on 1.1, repeated, or
  * not a valid uri-host[:port] (400); Expect other than 100-continue (417).
  */

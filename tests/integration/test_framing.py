@@ -95,7 +95,7 @@ FRAMING_400 = {
     "two_identical_hosts": b"GET /echo HTTP/1.1\r\nHost: gw.test\r\nHost: gw.test\r\n\r\n",
     "host_with_space": b"GET /echo HTTP/1.1\r\nHost: gw test\r\n\r\n",
     "host_with_slash": b"GET /echo HTTP/1.1\r\nHost: gw.test/x\r\n\r\n",
-    "leading_empty_line": b"\r\nGET /echo HTTP/1.1\r\n" + H + b"\r\n",
+    "three_leading_empty_lines": b"\r\n\r\n\r\nGET /echo HTTP/1.1\r\n" + H + b"\r\n",  # two are skipped
     # prefix-matching parsers (libhttp-parser 2.9) read these names as Transfer-Encoding
     "te_lookalike_with_length": b"POST /echo HTTP/1.1\r\n" + H
     + b"Content-Length: 6\r\nTransfer-Encoding#: chunked\r\n\r\n0\r\n\r\nX",

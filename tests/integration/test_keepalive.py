@@ -41,6 +41,21 @@ def test_pipelined_requests_answered_in_order(upstream, gateway):
                                                          "/bytes?n=1000&chunked=1", "/echo/p?i=4"]
 
 
+def test_an_uncounted_crlf_after_a_body_is_skipped(upstream, gateway):
+    """RFC 9112 s.2.2: a CRLF a client sends after a body it did not count (old browsers
+    after a POST) is an empty line before the next request line: ignored, the next request
+    is answered on the same connection."""
+    gw = gateway()
+    c = gw.raw()
+    c.send(b"POST /echo/k?i=1 HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 5\r\n\r\nhello\r\n")
+    r1 = c.read_response()
+    assert r1.status == 200 and r1.json()["body_len"] == 5
+    c.send(simple_get("/echo/k?i=2"))
+    r2 = c.read_response()
+    assert r2.status == 200 and r2.json()["target"] == "/echo/k?i=2"
+    assert [x["target"] for x in upstream.requests()] == ["/echo/k?i=1", "/echo/k?i=2"]
+
+
 def test_pipelined_with_slow_first_request(upstream, gateway):
     """A slow first answer must not let the second overtake it."""
     gw = gateway()
