@@ -586,11 +586,14 @@ enum ag_authn_live ag_authn_live(struct ag_worker *w, const struct ag_gen *g,
     if (at == AG_AUTHN_LIVE_AT_OWN_ANSWER && e != NULL) {
         /* Its own lookup, sent after the watermark reached this worker: Redis answered it
          * after the write behind the watermark, so the answer is the owner's state since,
-         * whatever second the entry's load says. It passes that watermark, not a later one. */
+         * whatever second the entry's load says. It passes that watermark, not a later one
+         * that came while it was under way: then it is looked up again, below. */
         if (!key_entry_grants(e, c, now))
             return AG_AUTHN_LIVE_REVOKED;
         c->iat = c->iat_next;
-        return AG_AUTHN_LIVE_OK;
+        if (!token_revoked(g, (struct ag_str){NULL, 0}, (struct ag_str){NULL, 0}, c->sub, c->iat,
+                           now))
+            return AG_AUTHN_LIVE_OK;
     }
     if (e != NULL && !key_entry_stale(g, e, now)) {
         /* loaded after the watermark (another request's lookup): as a new request */
