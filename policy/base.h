@@ -158,6 +158,18 @@ static inline struct ag_str ag_str_c(const char *s)
     return (struct ag_str){s, s != NULL ? strlen(s) : 0};
 }
 
+/** <s> without OWS (SP, HTAB: RFC 9110 s.5.6.3) at either end. */
+static inline struct ag_str ag_str_trim_ows(struct ag_str s)
+{
+    while (s.len > 0 && (s.p[0] == ' ' || s.p[0] == '\t')) {
+        s.p++;
+        s.len--;
+    }
+    while (s.len > 0 && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
+        s.len--;
+    return s;
+}
+
 /**
  * Takes the next non-empty word of the <sep>-separated list *<rest> into *<word> and
  * advances *<rest> past it. Returns false when no word is left. Borrowed from *<rest>.

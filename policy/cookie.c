@@ -26,22 +26,6 @@
  * still splits: no common server reads quotes as hiding one, so neither does this.
  */
 
-static bool cookie_is_ows(char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
-
-/* <s> without OWS at either end. */
-static struct ag_str cookie_trim(struct ag_str s)
-{
-    while (s.len > 0 && cookie_is_ows(s.p[0])) {
-        s.p++;
-        s.len--;
-    }
-    while (s.len > 0 && cookie_is_ows(s.p[s.len - 1]))
-        s.len--;
-    return s;
-}
 
 /* A cursor over one header value. */
 struct cookie_iter {
@@ -74,7 +58,7 @@ static int cookie_next(struct cookie_iter *it, struct cookie_pair *out)
     while (it->pos < it->len) {
         const char *b = it->p + it->pos, *semi = memchr(b, ';', it->len - it->pos);
         size_t n = semi != NULL ? (size_t)(semi - b) : it->len - it->pos;
-        struct ag_str piece = cookie_trim((struct ag_str){b, n});
+        struct ag_str piece = ag_str_trim_ows((struct ag_str){b, n});
         const char *eq;
 
         it->pos += n + (semi != NULL);
@@ -89,8 +73,8 @@ static int cookie_next(struct cookie_iter *it, struct cookie_pair *out)
             out->value = (struct ag_str){piece.p + piece.len, 0};
             return 1;
         }
-        out->name = cookie_trim((struct ag_str){piece.p, (size_t)(eq - piece.p)});
-        out->value = cookie_trim((struct ag_str){eq + 1, piece.len - (size_t)(eq + 1 - piece.p)});
+        out->name = ag_str_trim_ows((struct ag_str){piece.p, (size_t)(eq - piece.p)});
+        out->value = ag_str_trim_ows((struct ag_str){eq + 1, piece.len - (size_t)(eq + 1 - piece.p)});
         if (out->value.len >= 2 && out->value.p[0] == '"' && out->value.p[out->value.len - 1] == '"')
             out->value = (struct ag_str){out->value.p + 1, out->value.len - 2};
         return 1;

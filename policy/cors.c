@@ -98,21 +98,6 @@ static bool cors_method_ok(const struct ag_cors_config *cc, struct ag_str m)
     return false;
 }
 
-static bool cors_is_ows(char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
-
-static struct ag_str cors_trim(struct ag_str s)
-{
-    while (s.len > 0 && cors_is_ows(s.p[0])) {
-        s.p++;
-        s.len--;
-    }
-    while (s.len > 0 && cors_is_ows(s.p[s.len - 1]))
-        s.len--;
-    return s;
-}
 
 /*
  * Takes the next element of the comma list *<rest> into *<item> (OWS trimmed,
@@ -124,7 +109,7 @@ static bool cors_next(struct ag_str *rest, struct ag_str *item, bool *started)
     const char *comma;
 
     if (!*started) {
-        *rest = cors_trim(*rest);
+        *rest = ag_str_trim_ows(*rest);
         *started = true;
         if (rest->len == 0)
             return false;
@@ -133,12 +118,12 @@ static bool cors_next(struct ag_str *rest, struct ag_str *item, bool *started)
     }
     comma = memchr(rest->p, ',', rest->len);
     if (comma == NULL) {
-        *item = cors_trim(*rest);
+        *item = ag_str_trim_ows(*rest);
         rest->p = NULL;
         rest->len = 0;
         return true;
     }
-    *item = cors_trim((struct ag_str){rest->p, (size_t)(comma - rest->p)});
+    *item = ag_str_trim_ows((struct ag_str){rest->p, (size_t)(comma - rest->p)});
     rest->len -= (size_t)(comma - rest->p) + 1;
     rest->p = comma + 1;
     return true;
