@@ -259,7 +259,7 @@ static int admin_csu(struct admin_run *r, const struct ag_gen *g, const struct a
     ag_ep_uuid4(id);
     struct ag_user u = {.id = id, .email = email, .username = username, .hash = hash,
                         .is_active = true, .is_staff = true, .is_superuser = true, .roles = "",
-                        .created_at = (int64_t)time(NULL)};
+                        .created_at = ag_unix_now()};
     u.password_changed_at = u.created_at;
     switch (admin_wait(r, ag_user_create(r->st, &u, on_admin_user, r))) {
     case AG_USER_OK:
@@ -307,7 +307,7 @@ static int admin_reset_link(struct admin_run *r, const struct ag_gen *g, const c
 
     if (admin_find(r, g, login) != 0)
         return 1;
-    tok = ag_ep_reset_token(g, r->user.id, r->user.hash, (int64_t)time(NULL));
+    tok = ag_ep_reset_token(g, r->user.id, r->user.hash, ag_unix_now());
     if (tok == NULL) {
         fprintf(stderr, "authgate reset-link: cannot make a token (cryptography-key not set?)\n");
         return 1;
@@ -527,7 +527,7 @@ static int admin_user_set(struct admin_run *r, const struct ag_gen *g, const str
         ag_adminin_patch_clear(&p);
         return rc;
     }
-    ag_ep_admin_windows(g->cfg, (int64_t)time(NULL), &c);
+    ag_ep_admin_windows(g->cfg, ag_unix_now(), &c);
     c.set_active = p.set_active;
     c.is_active = p.is_active;
     c.set_roles = p.set_roles;
@@ -565,7 +565,7 @@ static int admin_user_delete(struct admin_run *r, const struct ag_gen *g, const 
 
     if (admin_resolve(r, g, who) != 0)
         return 1;
-    ag_ep_admin_windows(g->cfg, (int64_t)time(NULL), &c);
+    ag_ep_admin_windows(g->cfg, ag_unix_now(), &c);
     switch (admin_wait(r, ag_users_delete(r->st, r->user.id, &c, on_admin_user, r))) {
     case AG_USER_OK:
         printf("user '%s' deleted (id %s); its sessions are revoked\n", r->user.username,
@@ -589,7 +589,7 @@ static int admin_sessions_revoke(struct admin_run *r, const struct ag_gen *g,
 
     if (admin_resolve(r, g, o->who) != 0)
         return 1;
-    ag_ep_admin_windows(g->cfg, (int64_t)time(NULL), &c);
+    ag_ep_admin_windows(g->cfg, ag_unix_now(), &c);
     if (o->sid != NULL)
         st = admin_wait(r, ag_user_revoke_session(r->st, r->user.id, o->sid, c.sess_until,
                                                   on_admin_user, r));

@@ -1,11 +1,11 @@
 /*
  * policy/base.h - the few types and small rules every authgate module shares:
  * slices, result codes, load-time error lists, AG_FREE, ASCII case folding, the
- * header-name equivalence, word lists.
+ * header-name equivalence, word lists, the wall clock's second.
  *
  * Owns:     nothing.
  * Entry:    struct ag_str, AG_LIT(), AG_E*, struct ag_err, ag_err_add(), ag_ascii_lower(),
- *           ag_hdr_name_eq(), ag_words_next(), ag_words_has().
+ *           ag_hdr_name_eq(), ag_words_next(), ag_words_has(), ag_unix_now().
  * Not here: anything with more behaviour than one of these small rules.
  */
 #ifndef AG_POLICY_BASE_H
@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A borrowed byte range; never NUL-terminated by contract. */
 struct ag_str {
@@ -156,6 +157,19 @@ static inline bool ag_hdr_name_eq(struct ag_str a, const char *b)
 static inline struct ag_str ag_str_c(const char *s)
 {
     return (struct ag_str){s, s != NULL ? strlen(s) : 0};
+}
+
+/**
+ * Unix seconds, the clock's whole second as clients read it (CLOCK_REALTIME). Not time():
+ * glibc's returns the kernel's coarse second, up to a tick behind, so a token a client signs
+ * in a second's first milliseconds would look issued in the future to a zero leeway.
+ */
+static inline int64_t ag_unix_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
 }
 
 /** <s> without OWS (SP, HTAB: RFC 9110 s.5.6.3) at either end. */

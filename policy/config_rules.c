@@ -315,7 +315,7 @@ void ag_config__parse_legacy_tokens(struct config_ctx *c, const char *path, json
     const char *key, *s;
     json_t *m;
     size_t n;
-    int64_t days, today = (int64_t)time(NULL) / 86400;
+    int64_t days, today = ag_unix_now() / 86400;
 
     if (!json_is_object(v)) {
         ag_config__problem(c, path, "expected an object {\"until\": \"YYYY-MM-DD\"}");

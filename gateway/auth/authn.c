@@ -496,7 +496,7 @@ static void check_key(struct ag_worker *w, const struct ag_gen *g, const struct 
     struct ag_apikey_parts k;
     struct ag_keycache_entry *e;
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = ag_unix_now();
 
     a->src = AG_AUTHN_SRC_APIKEY;
     a->st = AG_AUTHN_INVALID;
@@ -661,7 +661,7 @@ void ag_authn_check(struct ag_worker *w, const struct ag_gen *g, const struct ag
         a->jwt = AG_JWT_MALFORMED;
         return;
     }
-    now = (int64_t)time(NULL);
+    now = ag_unix_now();
     if (w->tcache != NULL && w->tcache->max > 0) {
         hash = tc_hash(tok);
         e = tc_get(w->tcache, tok, hash);

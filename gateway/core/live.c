@@ -182,7 +182,7 @@ static void live_judge(struct ag_worker *w, struct ag_live *l, int64_t now,
 static void on_live_sweep(evutil_socket_t fd, short what, void *arg)
 {
     struct ag_worker *w = arg;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = ag_unix_now();
     struct ag_live *l, *next;
 
     (void)fd;
@@ -195,7 +195,7 @@ static void on_live_sweep(evutil_socket_t fd, short what, void *arg)
 
 void ag_live_wake_key(struct ag_worker *w, struct ag_str id, bool failed)
 {
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = ag_unix_now();
     struct ag_live *l, *next;
 
     for (l = LIST_FIRST(&w->live); l != NULL && w->n_live_key_wait > 0; l = next) {

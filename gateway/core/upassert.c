@@ -141,7 +141,7 @@ int ag_upassert_get(struct ag_worker *w, const struct ag_gen *g, const struct ag
     key = ag_jwt_ring_key(g->ring, cfg->upstream_assertion.kid);
     if (key == NULL || (c = ua_cache(w)) == NULL)
         return -1;
-    now = (int64_t)time(NULL);
+    now = ag_unix_now();
     /* The entries belong to one generation: its key and ttl. A newer one empties the
      * cache; a request of an older one still in flight signs without it. */
     if (g->id > c->gen_id) {

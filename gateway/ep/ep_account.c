@@ -82,7 +82,7 @@ static void on_logged_out(struct ag_ep *ep)
         ag_ep_down(ep);
         return;
     }
-    ep->now = (int64_t)time(NULL);
+    ep->now = ag_unix_now();
     account_revoke_local(ep, ep->id.sid, account_until(cfg, ep->now));
     if (all && ep->req->gen->revoke != NULL)
         ag_revoke_add_subject(ep->req->gen->revoke, (struct ag_str){ep->id.sub, strlen(ep->id.sub)},
@@ -104,7 +104,7 @@ static void on_logged_out(struct ag_ep *ep)
 static void on_others_revoked(struct ag_ep *ep)
 {
     const struct ag_config *cfg = ep->req->gen->cfg;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = ag_unix_now();
 
     if (!ag_ep_user_ok(ep, NULL))
         return;
@@ -143,13 +143,13 @@ static void on_logout_checked(struct ag_ep *ep)
     case AG_SESS_OK:
     case AG_SESS_INACTIVE:
         if (!ag_ep_await(ep, ag_sess_revoke(ep->w->store, ep->id.sid,
-                                            account_until(cfg, (int64_t)time(NULL)),
+                                            account_until(cfg, ag_unix_now()),
                                             ag_ep_on_sess, ep),
                          on_logged_out))
             ag_ep_down(ep);
         return;
     case AG_SESS_REUSED: /* the store ended the session, as POST /refresh would */
-        account_revoke_local(ep, ep->id.sid, account_until(cfg, (int64_t)time(NULL)));
+        account_revoke_local(ep, ep->id.sid, account_until(cfg, ag_unix_now()));
         ag_ep_reply_no_access(ep);
         return;
     case AG_SESS_UNKNOWN:
@@ -232,7 +232,7 @@ void ag_ep_account_logout(struct ag_ep *ep)
     if (!account_logout_ok(ep))
         return;
     if (ep->id.sid[0] != '\0')
-        r = ag_sess_revoke(ep->w->store, ep->id.sid, account_until(cfg, (int64_t)time(NULL)),
+        r = ag_sess_revoke(ep->w->store, ep->id.sid, account_until(cfg, ag_unix_now()),
                            ag_ep_on_sess, ep);
     else
         r = ag_sess_revoke_jti(ep->w->store, ep->id.jti, ep->id.exp + cfg->token_exp_leeway,
@@ -250,7 +250,7 @@ void ag_ep_account_logout_all(struct ag_ep *ep)
         return;
     ep->u->all = true;
     if (!ag_ep_await(ep, ag_user_revoke_others(ep->w->store, ep->id.sub, NULL,
-                                               account_until(cfg, (int64_t)time(NULL)),
+                                               account_until(cfg, ag_unix_now()),
                                                ag_ep_on_user, ep),
                      on_others_revoked))
         ag_ep_down(ep);
@@ -278,7 +278,7 @@ static void on_password_set(struct ag_ep *ep)
     if (!ag_ep_user_ok(ep, NULL))
         return;
     if (!ag_ep_await(ep, ag_user_revoke_others(ep->w->store, ep->user.id, keep,
-                                               account_until(cfg, (int64_t)time(NULL)),
+                                               account_until(cfg, ag_unix_now()),
                                                ag_ep_on_user, ep),
                      on_password_others))
         ag_ep_down(ep);
@@ -310,7 +310,7 @@ static void on_password_hashed(struct ag_ep *ep)
         return;
     }
     if (!ag_ep_await(ep, ag_user_set_password(ep->w->store, ep->user.id, u->new_hash,
-                                              (int64_t)time(NULL), ag_ep_on_user, ep),
+                                              ag_unix_now(), ag_ep_on_user, ep),
                      on_password_set))
         ag_ep_down(ep);
 }
@@ -400,7 +400,7 @@ static void on_forgot_user(struct ag_ep *ep)
     char *tok;
 
     if (ep->ust == AG_USER_OK && usr->is_active) {
-        int64_t now = (int64_t)time(NULL);
+        int64_t now = ag_unix_now();
         const char *k[] = {"user_id", "delivered"};
         const char *v[] = {usr->id, g->cfg->reset_webhook ? "webhook" : "none"};
         ag_ep_audit(ep, "reset_requested", k, v, 2);
@@ -517,7 +517,7 @@ void ag_ep_account_reset(struct ag_ep *ep)
     struct ag_body_field f[] = {{"token", true, 4096, NULL}, {"new_password", true, 4096, NULL}};
     struct ag_jwt_claims *cl = ep->w->claims;
     struct ep_user_op *u;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = ag_unix_now();
 
     if (!ag_ep_read_fields(ep, AG_BODY_JSON, f, 2) ||
         !account_policy_ok(ep, "new_password", f[1].value))
@@ -601,7 +601,7 @@ static void on_session_revoked(struct ag_ep *ep)
 
     if (!ag_ep_user_ok(ep, "Session not found"))
         return;
-    account_revoke_local(ep, sid, account_until(ep->req->gen->cfg, (int64_t)time(NULL)));
+    account_revoke_local(ep, sid, account_until(ep->req->gen->cfg, ag_unix_now()));
     const char *k[] = {"sub", "sid"}, *v[] = {ep->id.sub, sid};
     ag_ep_audit(ep, "session_revoked", k, v, 2);
     ag_ep_reply_detail(ep, 200, "Session revoked", NULL);
@@ -617,7 +617,7 @@ void ag_ep_account_session_delete(struct ag_ep *ep)
         return;
     }
     if (!ag_ep_await(ep, ag_user_revoke_session(ep->w->store, ep->id.sub, ep->params[0].p,
-                                                account_until(cfg, (int64_t)time(NULL)),
+                                                account_until(cfg, ag_unix_now()),
                                                 ag_ep_on_user, ep),
                      on_session_revoked))
         ag_ep_reply_detail(ep, 404, "Session not found", NULL);

@@ -86,7 +86,7 @@ static struct ag_users_change admin_change(const struct ag_ep *ep)
 {
     struct ag_users_change c = {0};
 
-    ag_ep_admin_windows(ep->req->gen->cfg, (int64_t)time(NULL), &c);
+    ag_ep_admin_windows(ep->req->gen->cfg, ag_unix_now(), &c);
     return c;
 }
 

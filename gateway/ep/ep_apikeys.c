@@ -147,7 +147,7 @@ static void on_apikey_owner(struct ag_ep *ep)
     SHA256((const unsigned char *)op->key + 4 + AG_APIKEY_ID_LEN + 1, AG_APIKEY_SECRET_LEN,
            digest);
     sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
-    op->created_at = (int64_t)time(NULL);
+    op->created_at = ag_unix_now();
     op->expires_at = op->expires_in > 0 ? op->created_at + op->expires_in : 0;
     struct ag_apikeys_rec k = {op->id, ep->id.sub, op->name, op->scopes, op->created_at,
                                op->expires_at, 0};
@@ -252,7 +252,7 @@ static void on_apikey_revoked(enum ag_apikeys_status st, void *arg)
     g = ep->req->gen;
     if (g->revoke != NULL)
         ag_revoke_add(g->revoke, AG_REVOKE_KEY, ag_str_c(kid),
-                      (int64_t)time(NULL) + apikey_window(g->cfg));
+                      ag_unix_now() + apikey_window(g->cfg));
     apikey_audit(ep, admin ? "admin_api_key_revoke" : "api_key_revoked", uid, kid);
     ag_ep_reply_empty(ep);
 }
@@ -351,7 +351,7 @@ static void on_apikey_found(enum ag_apikeys_status st, const struct ag_apikeys_f
                                         f->last_used_at};
         ag_keycache_fill(w->kcache, id, &fill, 0);
     } else if (st == AG_APIKEYS_UNKNOWN) {
-        ag_keycache_fill(w->kcache, id, NULL, (int64_t)time(NULL) + AG_KEYCACHE_NEG_TTL);
+        ag_keycache_fill(w->kcache, id, NULL, ag_unix_now() + AG_KEYCACHE_NEG_TTL);
     } else {
         ag_keycache_drop(w->kcache, id); /* the store failed: the waiters get 503 */
         failed = true;
@@ -373,7 +373,7 @@ int ag_ep_apikey_lookup(struct ag_worker *w, struct ag_str id)
         return -1;
     l->w = w;
     memcpy(l->id, id.p, AG_APIKEY_ID_LEN);
-    l->sent = (int64_t)time(NULL);
+    l->sent = ag_unix_now();
     if (ag_apikeys_lookup(w->store, l->id, on_apikey_found, l) < 0) {
         free(l);
         return -1;
@@ -389,5 +389,5 @@ void ag_ep_apikey_touch(struct ag_worker *w, struct ag_str id)
         return;
     memcpy(kid, id.p, AG_APIKEY_ID_LEN);
     kid[AG_APIKEY_ID_LEN] = '\0';
-    ag_apikeys_touch(w->store, kid, (int64_t)time(NULL));
+    ag_apikeys_touch(w->store, kid, ag_unix_now());
 }

@@ -327,7 +327,7 @@ enum ag_jwt_status ag_ep_tokens_verify(struct ag_ep *ep, const char *tok, struct
     const struct ag_gen *g = ep->req->gen;
     const struct ag_config *cfg = g->cfg;
 
-    ep->now = (int64_t)time(NULL);
+    ep->now = ag_unix_now();
     struct ag_jwt_expect x = {.type = "refresh", .issuer = cfg->token_issuer,
                               .audience = cfg->token_audience, .now = ep->now,
                               .leeway = cfg->token_leeway, .exp_leeway = cfg->token_exp_leeway,

@@ -152,7 +152,7 @@ static void on_register_hashed(struct ag_ep *ep)
     usr->roles = "";
     usr->fields = u->fields;
     usr->is_active = true;
-    usr->created_at = usr->password_changed_at = (int64_t)time(NULL);
+    usr->created_at = usr->password_changed_at = ag_unix_now();
     if (usr->id == NULL) {
         ag_ep_oom(ep);
         return;
@@ -475,7 +475,7 @@ static void on_login_verified(struct ag_ep *ep)
          */
         if (!ag_ep_await(ep,
                          ag_user_login_result(ep->w->store, ep->found ? ep->user.id : LOGIN_NO_USER,
-                                              false, (int64_t)time(NULL), cfg->lockout_failures,
+                                              false, ag_unix_now(), cfg->lockout_failures,
                                               cfg->lockout_seconds, ag_ep_on_user, ep),
                          on_login_failure_counted))
             login_refuse(ep);
@@ -493,14 +493,14 @@ static void on_login_verified(struct ag_ep *ep)
     /* Side writes, answered by nobody: a lost one costs a rehash or a stale counter. */
     if (u->hashed)
         ag_user_set_hash(ep->w->store, ep->user.id, ep->user.hash, u->new_hash, on_ignore, NULL);
-    ag_user_login_result(ep->w->store, ep->user.id, true, (int64_t)time(NULL), 0, 0, on_ignore,
+    ag_user_login_result(ep->w->store, ep->user.id, true, ag_unix_now(), 0, 0, on_ignore,
                          NULL);
     login_issue(ep);
 }
 
 static void on_login_user(struct ag_ep *ep)
 {
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = ag_unix_now();
     char extra[64];
 
     if (ep->ust != AG_USER_OK && ep->ust != AG_USER_UNKNOWN) {
