@@ -339,6 +339,12 @@ int ag_link__command(struct store_link *l, int argc, const char **argv, const si
     return store_command(l, -1, 0, NULL, NULL, argc, argv, lens, fn, cb, arg);
 }
 
+void ag_store_flush(struct ag_store *st)
+{
+    if (st != NULL)
+        ag_link__ev_flush(st->cmd.ac);
+}
+
 int ag_store__command(struct ag_store *st, int argc, const char **argv, const size_t *lens,
                       ag_store__reply_fn *fn, ag_store__any_fn *cb, void *arg)
 {

@@ -112,6 +112,12 @@ void ag_link__connect(struct store_link *l);
 int ag_link__ev_attach(redisAsyncContext *ac, struct event_base *base);
 
 /**
+ * Writes what <ac> has queued now rather than later in this loop turn (NULL allowed, as
+ * is a context not yet connected: it writes on connect). Safe inside a hiredis callback.
+ */
+void ag_link__ev_flush(redisAsyncContext *ac);
+
+/**
  * Sends the <argc> arguments <argv>/<lens> on <ac> as one RESP command with <fn>(<p>),
  * formatted in one pass (store/link_ev.c). REDIS_OK or REDIS_ERR, as redisAsyncCommandArgv().
  */

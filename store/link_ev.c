@@ -5,7 +5,8 @@
  *
  * Owns:     the struct link_ev of each redisAsyncContext of a link (freed by hiredis's
  *           cleanup hook).
- * Entry:    ag_link__ev_attach(), ag_link__format() (for store/link.c), ag_store__num().
+ * Entry:    ag_link__ev_attach(), ag_link__ev_flush(), ag_link__format() (for store/link.c),
+ *           ag_store__num().
  * Not here: connecting, commands and their replies (store/link.c); the sentinels' own
  *           connections (store/sentinel.c, hiredis's adapter as it is).
  * Spec:     RESP (redis.io/docs/reference/protocol-spec); tests/bench/README.md
@@ -160,6 +161,20 @@ static void link_ev_cleanup(void *arg)
     if (e->wev != NULL)
         event_free(e->wev);
     free(e);
+}
+
+void ag_link__ev_flush(redisAsyncContext *ac)
+{
+    int done;
+
+    /*
+     * Only the write: redisAsyncHandleWrite() would free <ac> on an error, and we may be
+     * inside one of its reply callbacks. The write event a new command made active is
+     * still queued: it finishes a short write, or meets the error and disconnects, from
+     * the loop.
+     */
+    if (ac != NULL && (ac->c.flags & REDIS_CONNECTED) && !link_ev_writing && ac->c.err == 0)
+        (void)redisBufferWrite(&ac->c, &done);
 }
 
 int ag_link__ev_attach(redisAsyncContext *ac, struct event_base *base)

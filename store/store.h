@@ -6,7 +6,7 @@
  * Owns:     struct ag_store (opaque; built in store/link.c): one command connection and
  *           one pub/sub connection (and with Sentinel, one to a sentinel: store/sentinel.c).
  * Entry:    ag_store_new(), ag_store_ready(), ag_store_where(), ag_store_opts_equal(),
- *           ag_store_cancel(), ag_store_retire(), ag_store_free().
+ *           ag_store_flush(), ag_store_cancel(), ag_store_retire(), ag_store_free().
  * Not here: the address parser (store/url.h), the revocation feed (store/feed.h), what
  *           the keys mean (store/session.h, user.h, ratelimit.h, audit.h), what the store
  *           files share (store/store_int.h), HTTP (never), logging (the caller's state
@@ -69,6 +69,14 @@ bool ag_store_ready(const struct ag_store *st);
 
 /** "redis HOST:PORT" or "redis unix:PATH" (borrowed, as long as <st>): never the password. */
 const char *ag_store_where(const struct ag_store *st);
+
+/**
+ * Writes the commands queued so far to Redis now instead of later in this loop turn, so
+ * that whatever the caller sends next (an answer to a client) cannot arrive before them:
+ * a write that nobody awaits, such as an audit entry, still reaches Redis ahead of any
+ * command that the client's next call makes. NULL allowed; no effect while down.
+ */
+void ag_store_flush(struct ag_store *st);
 
 /** Called once a retired store has no command in flight (from the loop): free it now. */
 typedef void ag_store_idle_fn(struct ag_store *st, void *arg);

@@ -31,6 +31,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "req.h"
+#include "store.h"
 #include "worker_types.h"
 
 /* ---------------------------------------------------------------- memory */
@@ -54,6 +55,18 @@ char *ag_ep_printf(struct ag_ep *ep, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- answers */
 
+/*
+ * Every answer first puts on the wire the store commands queued so far (an audit entry
+ * or a side write that nobody awaits), which would otherwise be written later in this
+ * loop turn: the client's next call, to any worker, cannot reach Redis before them, and
+ * the audit log keeps the order in which events were answered.
+ */
+static struct ag_req *ep_answering(struct ag_ep *ep)
+{
+    ag_store_flush(ep->w->store);
+    return ep->req;
+}
+
 void ag_ep_reply_json(struct ag_ep *ep, int status, json_t *o, const char *extra)
 {
     char *body = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -63,7 +76,7 @@ void ag_ep_reply_json(struct ag_ep *ep, int status, json_t *o, const char *extra
         ag_ep_oom(ep);
         return;
     }
-    ag_req_reply(ep->req, status, body, strlen(body), extra);
+    ag_req_reply(ep_answering(ep), status, body, strlen(body), extra);
     sodium_memzero(body, strlen(body)); /* tokens and reset links pass here */
     free(body);
 }
@@ -83,7 +96,7 @@ void ag_ep_reply_jsonw(struct ag_ep *ep, int status, const struct ag_jsonw *w, c
         ag_ep_oom(ep); /* no memory, or a string jansson too would have refused */
         return;
     }
-    ag_req_reply(ep->req, status, w->p, (size_t)n, extra);
+    ag_req_reply(ep_answering(ep), status, w->p, (size_t)n, extra);
     sodium_memzero(w->p, (size_t)n);
 }
 
@@ -94,18 +107,18 @@ void ag_ep_reply_detail(struct ag_ep *ep, int status, const char *detail, const 
 
 void ag_ep_reply_error(struct ag_ep *ep, int status, const char *detail, const char *extra)
 {
-    ag_req_reply_error(ep->req, status, detail, extra);
+    ag_req_reply_error(ep_answering(ep), status, detail, extra);
 }
 
 void ag_ep_reply_empty(struct ag_ep *ep)
 {
-    ag_req_reply_body(ep->req, 204, NULL, "no-store", NULL, 0, NULL);
+    ag_req_reply_body(ep_answering(ep), 204, NULL, "no-store", NULL, 0, NULL);
 }
 
 void ag_ep_reply_body(struct ag_ep *ep, int status, const char *ctype, const char *cache,
                       const char *body, size_t len, const char *extra)
 {
-    ag_req_reply_body(ep->req, status, ctype, cache, body, len, extra);
+    ag_req_reply_body(ep_answering(ep), status, ctype, cache, body, len, extra);
 }
 
 /*
@@ -286,7 +299,7 @@ void ag_ep_uuid4(char out[37])
 
 void ag_ep_new_session(struct ag_ep *ep)
 {
-    ep->now = (int64_t)time(NULL);
+    ep->now = ag_unix_now();
     ag_ep_new_id(ep->sid);
     ag_ep_new_id(ep->fam);
     ag_ep_new_id(ep->otid);

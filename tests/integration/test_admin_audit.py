@@ -193,6 +193,28 @@ def test_filters_are_exact_and_events_come_newest_first(gateway, redis_server):
     assert [e["event"] for e in f2["events"]] == ["login_ok", "login_ok"]
 
 
+def test_an_event_answered_first_is_older_whichever_worker_writes_the_next(gateway, redis_server):
+    """A failed login's entry is written without waiting for Redis (rate-limits off: no
+    counter follows it); the app's event, sent the moment the 401 arrives on another
+    connection, may be handled by the other worker. The log's order is still the order of
+    the answers: the gateway writes queued store commands before it answers."""
+    gw = start(gateway, redis_server, workers=2)
+    logins = []
+    for _ in range(200):
+        name = uname("o")
+        assert login(gw, name, "wrong password here").status_code == 401
+        assert audit_post(gw, {"event": "app_after", "sub": name}).status_code == 202
+        logins.append(name)
+    seen, order = set(), []
+    for _id, fields in redis_cmd(redis_server.port, "XRANGE", STREAM, "-", "+"):
+        f = dict(zip(fields[::2], fields[1::2]))
+        if f["event"] == "login_failed":
+            seen.add(f["login"])
+        elif f["event"] == "app_after":
+            order.append((f["sub"], f["sub"] in seen))
+    assert order == [(name, True) for name in logins]
+
+
 def test_since_bounds_the_range_by_time(gateway, redis_server):
     gw = start(gateway, redis_server)
     # Entries in the stream's own format, at fixed times: 2021-01-01 and 2022-01-01 UTC.
