@@ -510,6 +510,9 @@ static void scan_seen(const struct ag_http1_head *h, struct fields_seen *f)
     for (size_t i = 0; i < h->nhdrs; i++) {
         struct ag_str n = h->hdrs[i].name, v = h->hdrs[i].value;
 
+        /* before the switch: a lookalike may be as long as a name one of its cases reads */
+        if (n.len > 17 && ieq((struct ag_str){n.p, 17}, "transfer-encoding", 17))
+            f->te_lookalike = true;
         switch (n.len) {
         case 4:
             if (IEQ(n, "host")) {
@@ -556,10 +559,6 @@ static void scan_seen(const struct ag_http1_head *h, struct fields_seen *f)
                 f->n_ws_version++;
                 f->ws_version_ok = v.len == 2 && v.p[0] == '1' && v.p[1] == '3';
             }
-            break;
-        default:
-            if (n.len > 17 && ieq((struct ag_str){n.p, 17}, "transfer-encoding", 17))
-                f->te_lookalike = true;
             break;
         }
     }

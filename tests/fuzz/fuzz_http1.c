@@ -196,34 +196,8 @@ static int hp_headers_complete(struct http_parser *hp)
 }
 
 /*
- * Whether <h> has a field whose name only begins with "Transfer-Encoding" and no field of
- * that name. libhttp-parser 2.9.4 marks a head as using Transfer-Encoding once a name's
- * first 17 bytes match, before the name ends, so it refuses "Transfer-EncodingX: chunked"
- * beside a Content-Length (HPE_UNEXPECTED_CONTENT_LENGTH): an unrelated field to RFC 9112
- * and to the gateway, which frames the body by the Content-Length.
- */
-static bool hp_te_prefix_only(const struct ag_http1_head *h)
-{
-    static const char te[] = "transfer-encoding";
-    bool prefix = false;
-
-    for (size_t i = 0; i < h->nhdrs; i++) {
-        struct ag_str name = h->hdrs[i].name;
-
-        if (name.len < sizeof(te) - 1 || strncasecmp(name.p, te, sizeof(te) - 1) != 0)
-            continue;
-        if (name.len == sizeof(te) - 1)
-            return false;
-        prefix = true;
-    }
-    return prefix;
-}
-
-/*
  * A request head of <n> bytes that the gateway takes: libhttp-parser, run over the same
- * bytes as the gateway once did, reaches the end of the head on the same version. Where
- * libhttp-parser is wrong (hp_te_prefix_only), it runs again with its lenient_http_headers,
- * which skips that check.
+ * bytes as the gateway once did, reaches the end of the head on the same version.
  */
 static void check_reference(const char *buf, int n, const struct ag_http1_head *h)
 {
@@ -234,11 +208,6 @@ static void check_reference(const char *buf, int n, const struct ag_http1_head *
 
     http_parser_init(&hp, HTTP_REQUEST);
     used = http_parser_execute(&hp, &settings, buf, (size_t)n);
-    if (HTTP_PARSER_ERRNO(&hp) == HPE_UNEXPECTED_CONTENT_LENGTH && hp_te_prefix_only(h)) {
-        http_parser_init(&hp, HTTP_REQUEST);
-        hp.lenient_http_headers = 1;
-        used = http_parser_execute(&hp, &settings, buf, (size_t)n);
-    }
     if (HTTP_PARSER_ERRNO(&hp) != HPE_PAUSED)
         fprintf(stderr, "libhttp-parser: %s\n", http_errno_name(HTTP_PARSER_ERRNO(&hp)));
     /* paused on the blank line's LF, the head's last byte: both see the same end */

@@ -100,6 +100,8 @@ FRAMING_400 = {
     "te_lookalike_with_length": b"POST /echo HTTP/1.1\r\n" + H
     + b"Content-Length: 6\r\nTransfer-Encoding#: chunked\r\n\r\n0\r\n\r\nX",
     "te_lookalike_alone": b"GET /echo HTTP/1.1\r\n" + H + b"Transfer-Encoding-Hint: chunked\r\n\r\n",
+    "te_lookalike_of_21_bytes": b"POST /echo HTTP/1.1\r\n" + H  # as long as Sec-WebSocket-Version
+    + b"Content-Length: 6\r\nTransfer-EncodingCOPY: chunked\r\n\r\n0\r\n\r\nX",
 }
 
 

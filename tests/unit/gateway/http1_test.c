@@ -646,6 +646,8 @@ static void test_http1_info_rejects_te_lookalike_names(void)
         "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding#: chunked\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding-Hint: chunked\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: a\r\ntransfer-encodingS: x\r\n\r\n",
+        /* 21 bytes, the length of Sec-WebSocket-Version (fuzz_http1 found it let through) */
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-EncodingCOPY: chunked\r\n\r\n",
     };
     static const char *const fine[] = {
         "GET / HTTP/1.1\r\nHost: a\r\nX-Transfer-Encoding: chunked\r\n\r\n",
