@@ -26,7 +26,6 @@
  * still splits: no common server reads quotes as hiding one, so neither does this.
  */
 
-
 /* A cursor over one header value. */
 struct cookie_iter {
     const char *p;

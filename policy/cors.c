@@ -98,7 +98,6 @@ static bool cors_method_ok(const struct ag_cors_config *cc, struct ag_str m)
     return false;
 }
 
-
 /*
  * Takes the next element of the comma list *<rest> into *<item> (OWS trimmed,
  * possibly empty). Returns false when the list is used up. An all-blank list

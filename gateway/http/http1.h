@@ -54,8 +54,9 @@ struct ag_http1_head {
  * "method SP target SP HTTP/1.0|1.1" (so HTTP/0.9 and 2.0), a method other than the
  * registered ones libhttp-parser knows (GET ... UNSUBSCRIBE, case-sensitive), control
  * bytes or spaces in the target, more than two empty lines (CRLF) before the request
- * line (up to two are skipped, RFC 9112 s.2.2, and counted in the length). The framing fields are judged by ag_http1_request_info(), the target
- * by policy/path.c; together they refuse whatever libhttp-parser refuses (fuzz_http1).
+ * line (up to two are skipped, RFC 9112 s.2.2, and counted in the length). The framing
+ * fields are judged by ag_http1_request_info(), the target by policy/path.c; together
+ * they refuse whatever libhttp-parser refuses (fuzz_http1).
  */
 int ag_http1_parse_request(const char *buf, size_t len, size_t max_head, struct ag_http1_head *h);
 
